@@ -1,0 +1,185 @@
+"""Compile the Solidity sources under ``contracts/`` into JSON artifacts.
+
+The compiler is the pinned npm ``solc`` package (solc-js, WebAssembly) driven through
+standard-JSON by ``solc_standard_json.cjs``; OpenZeppelin imports resolve from ``node_modules``.
+Artifacts live in ``protocol/artifacts`` (package data of the wheel) and are keyed by a hash of
+every input: sources, settings, compiler and OpenZeppelin versions. When the hash matches, nothing
+is compiled and Node is not started, so an installed wheel never needs Node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+ARTIFACTS_DIR = PACKAGE_DIR / "artifacts"
+MANIFEST = "manifest.json"
+DRIVER = Path(__file__).resolve().parent / "solc_standard_json.cjs"
+
+SETTINGS: dict = {
+    "optimizer": {"enabled": True, "runs": 200},
+    "viaIR": True,
+    "evmVersion": "cancun",
+    "outputSelection": {
+        "*": {
+            "*": [
+                "abi",
+                "evm.bytecode.object",
+                "evm.deployedBytecode.object",
+                "storageLayout",
+            ]
+        }
+    },
+}
+
+
+class CompileError(Exception):
+    """Solidity compilation failed; ``messages`` are ``file:line:col: message`` lines."""
+
+    def __init__(self, messages: list[str]):
+        self.messages = messages
+        super().__init__("\n".join(messages))
+
+
+@dataclass
+class CompileResult:
+    compiled: bool  # False when the cache was up to date
+    input_hash: str
+    contracts: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _package_version(root: Path, package: str) -> str:
+    manifest = root / "node_modules" / package / "package.json"
+    if not manifest.exists():
+        raise CompileError([f"{manifest}: npm package {package} is not installed (run `npm ci`)"])
+    return json.loads(manifest.read_text())["version"]
+
+
+def _sources(contracts_dir: Path) -> dict[str, str]:
+    return {
+        path.relative_to(contracts_dir.parent).as_posix(): path.read_text()
+        for path in sorted(contracts_dir.rglob("*.sol"))
+    }
+
+
+def input_hash(root: Path | None = None) -> str:
+    """Hash of everything that determines the artifacts."""
+    root = PROJECT_ROOT if root is None else root
+    digest = hashlib.sha256()
+    digest.update(json.dumps(SETTINGS, sort_keys=True).encode())
+    digest.update(_package_version(root, "solc").encode())
+    digest.update(_package_version(root, "@openzeppelin/contracts").encode())
+    for name, text in _sources(root / "contracts").items():
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _read_manifest(out_dir: Path) -> dict | None:
+    try:
+        return json.loads((out_dir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+def _format_diagnostic(diag: dict, sources: dict[str, str]) -> str:
+    loc = diag.get("sourceLocation")
+    severity = diag.get("severity", "error")
+    kind = diag.get("type", "")
+    label = severity if kind.lower() in ("", severity) else f"{severity}: {kind}"
+    message = f"{label}: {diag['message']}"
+    if loc and loc.get("file") in sources and loc.get("start", -1) >= 0:
+        line, col = _line_col(sources[loc["file"]], loc["start"])
+        return f"{loc['file']}:{line}:{col}: {message}"
+    if loc and loc.get("file"):
+        return f"{loc['file']}:0:0: {message}"
+    return message
+
+
+def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
+                      force: bool = False) -> CompileResult:
+    """Compile every ``.sol`` under ``root/contracts`` unless the cached artifacts are current."""
+    root = PROJECT_ROOT if root is None else root
+    out_dir = ARTIFACTS_DIR if out_dir is None else out_dir
+    digest = input_hash(root)
+    manifest = _read_manifest(out_dir)
+    if not force and manifest and manifest.get("input_hash") == digest:
+        return CompileResult(False, digest, manifest["contracts"], manifest.get("warnings", []))
+
+    node = shutil.which("node")
+    if node is None:
+        raise CompileError(["node: Node.js >= 20 is required to compile the contracts"])
+    sources = _sources(root / "contracts")
+    standard_input = {
+        "language": "Solidity",
+        "sources": {name: {"content": text} for name, text in sources.items()},
+        "settings": SETTINGS,
+    }
+    proc = subprocess.run([node, str(DRIVER), str(root)], input=json.dumps(standard_input),
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise CompileError([f"solc-js failed: {proc.stderr.strip()}"])
+    output = json.loads(proc.stdout)
+    version = proc.stderr.strip().splitlines()[-1]
+    diagnostics = output.get("errors", [])
+    errors = [_format_diagnostic(d, sources) for d in diagnostics if d["severity"] == "error"]
+    warnings = [_format_diagnostic(d, sources) for d in diagnostics if d["severity"] != "error"]
+    if errors:
+        raise CompileError(errors + warnings)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob("*.json"):
+        stale.unlink()
+    names: list[str] = []
+    for source_name, contracts in output.get("contracts", {}).items():
+        if source_name not in sources:
+            continue  # imported library sources (OpenZeppelin) are not deployed on their own
+        for name, data in contracts.items():
+            if name in names:
+                raise CompileError([f"{source_name}:0:0: error: duplicate contract name {name}"])
+            names.append(name)
+            artifact = {
+                "contractName": name,
+                "sourceName": source_name,
+                "abi": data["abi"],
+                "bytecode": "0x" + data["evm"]["bytecode"]["object"],
+                "deployedBytecode": "0x" + data["evm"]["deployedBytecode"]["object"],
+                "storageLayout": data.get("storageLayout"),
+                "compiler": version,
+                "settings": SETTINGS,
+                "inputHash": digest,
+            }
+            (out_dir / f"{name}.json").write_text(json.dumps(artifact, indent=1))
+    names.sort()
+    (out_dir / MANIFEST).write_text(json.dumps(
+        {"input_hash": digest, "compiler": version, "contracts": names, "warnings": warnings},
+        indent=1))
+    return CompileResult(True, digest, names, warnings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m protocol.build`` and ``perpsim compile``."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        result = compile_contracts(force="--force" in args)
+    except CompileError as exc:
+        for line in exc.messages:
+            print(line, file=sys.stderr)
+        return 1
+    for line in result.warnings:
+        print(line, file=sys.stderr)
+    state = "compiled" if result.compiled else "up to date"
+    print(f"{len(result.contracts)} contracts {state} ({result.input_hash[:12]})")
+    return 0

@@ -1,0 +1,5 @@
+import sys
+
+from protocol.build import main
+
+sys.exit(main())

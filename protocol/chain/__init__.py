@@ -1,0 +1,42 @@
+"""EVM backends behind one interface: ``pyevm`` (reference), ``revm`` (fast), ``rpc`` (a node).
+
+>>> chain = connect("revm")
+>>> me = chain.new_account()
+>>> probe = chain.deploy("ParityProbe", 0, sender=me)
+>>> probe.transact(me, "store", 7).status
+True
+"""
+
+from __future__ import annotations
+
+from protocol.chain.abi import Artifact, ContractABI, Event, load_artifact
+from protocol.chain.base import (ETHER, GENESIS_TIMESTAMP, Chain, Contract, Receipt,
+                                 account_key)
+from protocol.errors import ChainError
+
+BACKENDS = ("pyevm", "revm", "rpc")
+
+
+def connect(backend: str = "pyevm", *, url: str | None = None, automine: bool = True,
+            genesis_timestamp: int = GENESIS_TIMESTAMP) -> Chain:
+    """A fresh chain. ``rpc`` talks to ``url``, or starts its own anvil when no url is given."""
+    if backend == "pyevm":
+        from protocol.chain.pyevm import PyEVMChain
+
+        return PyEVMChain(automine, genesis_timestamp)
+    if backend == "revm":
+        from protocol.chain.revm import RevmChain
+
+        return RevmChain(automine, genesis_timestamp)
+    if backend == "rpc":
+        from protocol.chain.rpc import RPCChain, launch_anvil
+
+        if url is None:
+            return launch_anvil(automine, genesis_timestamp)
+        return RPCChain(url, automine, genesis_timestamp)
+    raise ChainError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
+__all__ = ["BACKENDS", "ETHER", "GENESIS_TIMESTAMP", "Artifact", "Chain", "ChainError",
+           "Contract", "ContractABI", "Event", "Receipt", "account_key", "connect",
+           "load_artifact"]

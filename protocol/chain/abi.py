@@ -1,0 +1,198 @@
+"""ABI coding for compiled artifacts: selectors and codecs are computed once per contract."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
+from protocol.build import ARTIFACTS_DIR
+from protocol.errors import ChainError, Reverted, revert_error
+
+
+def type_string(param: dict) -> str:
+    """Canonical ABI type of a JSON ABI parameter (tuples expanded)."""
+    kind = param["type"]
+    if kind.startswith("tuple"):
+        inner = ",".join(type_string(c) for c in param["components"])
+        return f"({inner}){kind[5:]}"
+    return kind
+
+
+def _signature(item: dict) -> str:
+    return f"{item['name']}({','.join(type_string(p) for p in item.get('inputs', []))})"
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    signature: str
+    selector: bytes
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    mutates: bool
+
+    def encode(self, args: Iterable[Any]) -> bytes:
+        return self.selector + abi_encode(self.inputs, tuple(args))
+
+    def decode(self, data: bytes) -> Any:
+        """The return value: None for no outputs, the value for one, a tuple for several."""
+        if not self.outputs:
+            return None
+        values = abi_decode(self.outputs, data)
+        return values[0] if len(values) == 1 else values
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    topic: bytes
+    indexed: tuple[tuple[str, str], ...]  # (name, type) in topic order
+    data_names: tuple[str, ...]
+    data_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ErrorType:
+    name: str
+    selector: bytes
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Event:
+    """A decoded log."""
+
+    name: str
+    address: str
+    args: dict[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.args[key]
+
+
+@dataclass(frozen=True)
+class RawLog:
+    address: str
+    topics: tuple[bytes, ...]
+    data: bytes
+
+
+class ContractABI:
+    """Functions, events and errors of one contract, with precomputed selectors."""
+
+    def __init__(self, abi: list[dict]):
+        self.functions: dict[str, Function] = {}
+        self.events: dict[bytes, EventType] = {}
+        self.errors: dict[bytes, ErrorType] = {}
+        self.constructor_inputs: tuple[str, ...] = ()
+        for item in abi:
+            kind = item["type"]
+            if kind == "function":
+                sig = _signature(item)
+                fn = Function(item["name"], sig, keccak(text=sig)[:4],
+                              tuple(type_string(p) for p in item["inputs"]),
+                              tuple(type_string(p) for p in item["outputs"]),
+                              item["stateMutability"] not in ("view", "pure"))
+                self.functions[sig] = fn
+                # Plain names resolve to the first overload; overloads need the full signature.
+                self.functions.setdefault(item["name"], fn)
+            elif kind == "event" and not item.get("anonymous"):
+                sig = _signature(item)
+                self.events[keccak(text=sig)] = EventType(
+                    item["name"], keccak(text=sig),
+                    tuple((p["name"], type_string(p)) for p in item["inputs"] if p["indexed"]),
+                    tuple(p["name"] for p in item["inputs"] if not p["indexed"]),
+                    tuple(type_string(p) for p in item["inputs"] if not p["indexed"]))
+            elif kind == "error":
+                sig = _signature(item)
+                self.errors[keccak(text=sig)[:4]] = ErrorType(
+                    item["name"], keccak(text=sig)[:4],
+                    tuple(p["name"] for p in item["inputs"]),
+                    tuple(type_string(p) for p in item["inputs"]))
+            elif kind == "constructor":
+                self.constructor_inputs = tuple(type_string(p) for p in item["inputs"])
+
+    def function(self, name: str) -> Function:
+        try:
+            return self.functions[name]
+        except KeyError:
+            raise ChainError(f"contract has no function {name!r}") from None
+
+
+_STANDARD_ERRORS = {
+    keccak(text="Error(string)")[:4]: ErrorType("Error", keccak(text="Error(string)")[:4],
+                                                ("message",), ("string",)),
+    keccak(text="Panic(uint256)")[:4]: ErrorType("Panic", keccak(text="Panic(uint256)")[:4],
+                                                 ("code",), ("uint256",)),
+}
+
+
+class Registry:
+    """Events and errors of every known contract, so nested reverts and logs decode anywhere."""
+
+    def __init__(self) -> None:
+        self.events: dict[bytes, EventType] = {}
+        self.errors: dict[bytes, ErrorType] = dict(_STANDARD_ERRORS)
+
+    def add(self, abi: ContractABI) -> None:
+        self.events.update(abi.events)
+        self.errors.update(abi.errors)
+
+    def decode_error(self, data: bytes, receipt: Any = None) -> Reverted:
+        if len(data) < 4:
+            return revert_error(None, (), data, (), receipt)
+        err = self.errors.get(data[:4])
+        if err is None:
+            return revert_error(f"0x{data[:4].hex()}", (data[4:],), data, ("data",), receipt)
+        try:
+            args = abi_decode(err.types, data[4:])
+        except Exception:  # malformed payload: keep the raw bytes rather than losing them
+            return revert_error(err.name, (data[4:],), data, ("data",), receipt)
+        return revert_error(err.name, tuple(args), data, err.names, receipt)
+
+    def decode_log(self, log: RawLog) -> Event | None:
+        if not log.topics:
+            return None
+        ev = self.events.get(log.topics[0])
+        if ev is None or len(log.topics) != len(ev.indexed) + 1:
+            return None
+        args: dict[str, Any] = {}
+        for (name, kind), topic in zip(ev.indexed, log.topics[1:]):
+            dynamic = kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("(")
+            args[name] = topic if dynamic else abi_decode([kind], topic)[0]
+        if ev.data_types:
+            args.update(zip(ev.data_names, abi_decode(ev.data_types, log.data)))
+        return Event(ev.name, log.address, args)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    abi: ContractABI
+    bytecode: bytes
+    raw: dict
+
+
+@lru_cache(maxsize=None)
+def load_artifact(name: str) -> Artifact:
+    """A compiled contract from ``protocol/artifacts`` (run ``perpsim compile`` first)."""
+    path = ARTIFACTS_DIR / f"{name}.json"
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ChainError(f"no artifact for {name!r} in {ARTIFACTS_DIR}; run `perpsim compile`") \
+            from None
+    return Artifact(name, ContractABI(raw["abi"]), bytes.fromhex(raw["bytecode"][2:]), raw)
+
+
+def checksum(address: str | bytes) -> str:
+    if isinstance(address, bytes):
+        return to_checksum_address(address)
+    return to_checksum_address(address)

@@ -1,0 +1,285 @@
+"""The one interface every EVM backend implements.
+
+Blocks follow one rule on every backend so that results are identical: the chain starts at
+``GENESIS_TIMESTAMP`` (a fixed instant, so runs are reproducible whatever the wall clock says);
+transactions execute into a *pending block* and return their receipt at once; a block is sealed by
+:meth:`Chain.mine` (or after every transaction when ``automine`` is on, the default). A sealed
+block's timestamp is ``max(clock, parent + 1)``: timestamps strictly increase, as every EVM client
+requires, and :meth:`Chain.advance_time` moves the clock. Views run against the pending block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
+from protocol.chain.abi import Artifact, ContractABI, Event, RawLog, Registry, load_artifact
+from protocol.errors import ChainError, Reverted
+
+GENESIS_TIMESTAMP = 1_900_000_000  # 2030-03-17T17:46:40Z: later than any wall clock we run on
+BLOCK_GAS_LIMIT = 1_000_000_000_000  # large, so many simulated transactions fit in one block
+TX_GAS_LIMIT = 30_000_000
+CHAIN_ID = 31337
+ETHER = 10**18
+VIEW_SENDER = "0x" + "00" * 20  # msg.sender of views; an address with code is refused (EIP-3607)
+
+
+@dataclass
+class Receipt:
+    """Outcome of one transaction."""
+
+    status: bool
+    gas_used: int
+    block: int
+    timestamp: int
+    events: list[Event]
+    sender: str
+    to: str | None
+    output: bytes = b""
+    error: Reverted | None = None
+    contract_address: str | None = None
+    gas_price: int = 0
+    logs: list[RawLog] = field(default_factory=list, repr=False)
+
+    def raise_for_status(self) -> "Receipt":
+        """Raise the decoded revert if the transaction failed; return self otherwise."""
+        if not self.status:
+            assert self.error is not None
+            raise self.error
+        return self
+
+    def events_named(self, name: str) -> list[Event]:
+        return [e for e in self.events if e.name == name]
+
+
+@dataclass(frozen=True)
+class RawResult:
+    """What a backend reports for one executed transaction, before decoding."""
+
+    success: bool
+    gas_used: int
+    output: bytes
+    logs: list[RawLog]
+    contract_address: str | None = None
+
+
+class Contract:
+    """A deployed contract: an address plus its ABI, bound to a chain."""
+
+    def __init__(self, chain: "Chain", address: str, abi: ContractABI, name: str = ""):
+        self.chain = chain
+        self.address = address
+        self.abi = abi
+        self.name = name
+
+    def transact(self, sender: str, function: str, *args: Any, value: int = 0,
+                 gas: int | None = None, gas_price: int = 0) -> Receipt:
+        return self.chain.transact(sender, self, function, args, value=value, gas=gas,
+                                   gas_price=gas_price)
+
+    def call(self, function: str, *args: Any, sender: str | None = None) -> Any:
+        return self.chain.call(self, function, args, sender=sender)
+
+    def __repr__(self) -> str:
+        return f"Contract({self.name or '?'} at {self.address})"
+
+
+def account_key(index: int, namespace: str = "perpsim") -> bytes:
+    """Deterministic private key of the index-th generated account."""
+    return keccak(text=f"{namespace}:{index}")
+
+
+class Chain(ABC):
+    """An EVM with deterministic blocks, decoded receipts and snapshots."""
+
+    name: str = "?"
+
+    def __init__(self, automine: bool = True, genesis_timestamp: int = GENESIS_TIMESTAMP):
+        self.automine = automine
+        self.registry = Registry()
+        self._nonces: dict[str, int] = {}
+        self._keys: dict[str, bytes] = {}
+        self._accounts_made = 0
+        self._head_number = 0
+        self._head_timestamp = genesis_timestamp
+        self._clock = genesis_timestamp + 1
+        self._pending_txs = 0
+        self._genesis_timestamp = genesis_timestamp
+
+    # ----------------------------------------------------------------- clock and blocks
+    @property
+    def block_number(self) -> int:
+        """Number of the block the next transaction lands in."""
+        return self._head_number + 1
+
+    @property
+    def timestamp(self) -> int:
+        """``block.timestamp`` seen by the next transaction and by views."""
+        return max(self._clock, self._head_timestamp + 1)
+
+    def advance_time(self, seconds: int) -> int:
+        """Move the clock forward; an open block with transactions is sealed first."""
+        if seconds < 0:
+            raise ChainError(f"cannot move time backwards ({seconds} s)")
+        if self._pending_txs:
+            self.mine()
+        self._clock = self.timestamp + seconds
+        self._open_block(self.block_number, self.timestamp)
+        return self.timestamp
+
+    def set_timestamp(self, timestamp: int) -> int:
+        """Move the clock to an absolute time (not earlier than the next block's)."""
+        return self.advance_time(max(0, timestamp - self.timestamp))
+
+    def mine(self) -> int:
+        """Seal the pending block (even if empty); return its number."""
+        number, ts = self.block_number, self.timestamp
+        self._seal_block(number, ts)
+        self._head_number, self._head_timestamp = number, ts
+        self._clock = ts
+        self._pending_txs = 0
+        self._open_block(self.block_number, self.timestamp)
+        return number
+
+    # ----------------------------------------------------------------- accounts
+    def new_account(self, ether: int = 1_000 * ETHER) -> str:
+        """A fresh deterministic account with a private key, funded with ``ether`` wei."""
+        key = account_key(self._accounts_made)
+        self._accounts_made += 1
+        address = self.add_key(key)
+        self.set_balance(address, ether)
+        return address
+
+    def add_key(self, private_key: bytes) -> str:
+        from eth_keys import keys
+
+        address = keys.PrivateKey(private_key).public_key.to_checksum_address()
+        self._keys[address] = private_key
+        self._nonces.setdefault(address, 0)
+        return address
+
+    @abstractmethod
+    def set_balance(self, address: str, wei: int) -> None: ...
+
+    @abstractmethod
+    def balance(self, address: str) -> int: ...
+
+    def fund(self, address: str, wei: int) -> None:
+        """Add ``wei`` to an address's ether balance."""
+        self.set_balance(address, self.balance(address) + wei)
+
+    # ----------------------------------------------------------------- contracts
+    def deploy(self, artifact: str | Artifact, *args: Any, sender: str, value: int = 0,
+               gas: int | None = None) -> Contract:
+        """Deploy a compiled contract; raises :class:`Reverted` if the constructor reverts."""
+        art = load_artifact(artifact) if isinstance(artifact, str) else artifact
+        self.registry.add(art.abi)
+        code = art.bytecode + abi_encode(art.abi.constructor_inputs, args)
+        receipt = self._execute(sender, None, code, value, gas, 0)
+        receipt.raise_for_status()
+        assert receipt.contract_address is not None
+        contract = Contract(self, receipt.contract_address, art.abi, art.name)
+        contract.deploy_receipt = receipt  # type: ignore[attr-defined]
+        return contract
+
+    def at(self, artifact: str | Artifact, address: str) -> Contract:
+        """A handle on an already deployed contract."""
+        art = load_artifact(artifact) if isinstance(artifact, str) else artifact
+        self.registry.add(art.abi)
+        return Contract(self, to_checksum_address(address), art.abi, art.name)
+
+    def transact(self, sender: str, contract: Contract, function: str,
+                 args: Sequence[Any] = (), value: int = 0, gas: int | None = None,
+                 gas_price: int = 0) -> Receipt:
+        """Send a transaction; the receipt says whether it reverted and why (it never raises
+        for a revert: call ``receipt.raise_for_status()``)."""
+        data = contract.abi.function(function).encode(args)
+        return self._execute(sender, contract.address, data, value, gas, gas_price)
+
+    def transact_raw(self, sender: str, to: str | None, data: bytes, value: int = 0,
+                     gas: int | None = None, gas_price: int = 0) -> Receipt:
+        return self._execute(sender, to, data, value, gas, gas_price)
+
+    def call(self, contract: Contract, function: str, args: Sequence[Any] = (),
+             sender: str | None = None) -> Any:
+        """Run a view against the pending block; raises :class:`Reverted` on revert."""
+        fn = contract.abi.function(function)
+        ok, out = self._call(sender or VIEW_SENDER, contract.address, fn.encode(args))
+        if not ok:
+            raise self.registry.decode_error(out)
+        return fn.decode(out)
+
+    def call_raw(self, to: str, data: bytes, sender: str | None = None) -> bytes:
+        ok, out = self._call(sender or VIEW_SENDER, to, data)
+        if not ok:
+            raise self.registry.decode_error(out)
+        return out
+
+    # ----------------------------------------------------------------- snapshots
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Context manager: every change made inside is undone on exit."""
+        token = self.take_snapshot()
+        try:
+            yield
+        finally:
+            self.revert_to(token)
+
+    def take_snapshot(self) -> Any:
+        return (self._backend_snapshot(), dict(self._nonces), self._head_number,
+                self._head_timestamp, self._clock, self._pending_txs)
+
+    def revert_to(self, token: Any) -> None:
+        backend, nonces, self._head_number, self._head_timestamp, self._clock, \
+            self._pending_txs = token
+        self._nonces = dict(nonces)
+        self._backend_revert(backend)
+
+    # ----------------------------------------------------------------- internals
+    def _execute(self, sender: str, to: str | None, data: bytes, value: int,
+                 gas: int | None, gas_price: int) -> Receipt:
+        sender = to_checksum_address(sender)
+        if sender not in self._keys:
+            raise ChainError(f"no key for {sender}: create it with new_account()")
+        nonce = self._nonces[sender]
+        raw = self._send(sender, nonce, to, data, value, gas or TX_GAS_LIMIT, gas_price)
+        self._nonces[sender] = nonce + 1
+        number, ts = self.block_number, self.timestamp
+        self._pending_txs += 1
+        decode = self.registry.decode_log
+        events = [ev for ev in map(decode, raw.logs) if ev is not None]
+        receipt = Receipt(raw.success, raw.gas_used, number, ts, events, sender, to,
+                          raw.output, None, raw.contract_address, gas_price, raw.logs)
+        if not raw.success:
+            receipt.error = self.registry.decode_error(raw.output, receipt)
+        if self.automine:
+            self.mine()
+        return receipt
+
+    @abstractmethod
+    def _send(self, sender: str, nonce: int, to: str | None, data: bytes, value: int,
+              gas: int, gas_price: int) -> RawResult: ...
+
+    @abstractmethod
+    def _call(self, sender: str, to: str, data: bytes) -> tuple[bool, bytes]: ...
+
+    @abstractmethod
+    def _open_block(self, number: int, timestamp: int) -> None:
+        """Make the pending block carry this number and timestamp (it holds no transactions)."""
+
+    @abstractmethod
+    def _seal_block(self, number: int, timestamp: int) -> None: ...
+
+    @abstractmethod
+    def _backend_snapshot(self) -> Any: ...
+
+    @abstractmethod
+    def _backend_revert(self, token: Any) -> None: ...
+
+    def close(self) -> None:
+        """Release external resources (a node process); a no-op in-process."""

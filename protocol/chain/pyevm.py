@@ -1,0 +1,155 @@
+"""The reference backend: py-evm under eth-tester, with a web3.py client on top.
+
+``chain.w3`` is an ordinary ``Web3(EthereumTesterProvider(...))`` for anyone who wants web3's API.
+Our own transactions skip web3's middleware and eth-tester's normalisation and go straight to the
+py-evm chain eth-tester manages: that path is what keeps our layer within a few percent of raw
+eth-tester, and it is the only one that exposes revert data of mined transactions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_utils import keccak, to_canonical_address, to_checksum_address
+
+from protocol.chain.abi import RawLog
+from protocol.chain.base import (BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, Chain,
+                                 RawResult)
+
+_ZERO = b"\0" * 20
+
+
+class PyEVMChain(Chain):
+    """web3.py + eth-tester + py-evm (Cancun rules)."""
+
+    name = "pyevm"
+
+    def __init__(self, automine: bool = True, genesis_timestamp: int = GENESIS_TIMESTAMP):
+        super().__init__(automine, genesis_timestamp)
+        from eth.vm.forks import CancunVM
+        from eth_keys import keys
+        from eth_tester import EthereumTester, PyEVMBackend
+        from eth_tester.backends.pyevm.main import get_default_genesis_params
+
+        params = get_default_genesis_params({"timestamp": genesis_timestamp,
+                                             "gas_limit": BLOCK_GAS_LIMIT})
+        # Base fee 0 stays 0 while blocks use under half the (huge) gas limit, so gas prices
+        # are exactly what each transaction bids, as on revm.
+        params["base_fee_per_gas"] = 0
+        self._backend = PyEVMBackend(genesis_parameters=params,
+                                     vm_configuration=((0, CancunVM),))
+        self._backend.chain.chain_id = CHAIN_ID  # type: ignore[misc]
+        self.tester = EthereumTester(self._backend, auto_mine_transactions=False)
+        self._key_objects: dict[str, Any] = {}
+        self._keys_module = keys
+        self._w3 = None
+        self._open_block(self.block_number, self.timestamp)
+
+    @property
+    def evm(self):
+        """The py-evm ``MiningChain`` (eth-tester keeps it in ``backend.chain``)."""
+        return self._backend.chain
+
+    @property
+    def w3(self):
+        """A web3.py client over the same chain."""
+        if self._w3 is None:
+            from web3 import EthereumTesterProvider, Web3
+
+            self._w3 = Web3(EthereumTesterProvider(self.tester))
+        return self._w3
+
+    # ----------------------------------------------------------------- state
+    def _mutate_state(self, fn) -> None:
+        chain = self.evm
+        vm = chain.get_vm()
+        state = vm.state
+        fn(state)
+        state.persist()
+        chain.header = chain.header.copy(state_root=state.state_root)
+
+    def set_balance(self, address: str, wei: int) -> None:
+        canonical = to_canonical_address(address)
+        self._mutate_state(lambda state: state.set_balance(canonical, wei))
+
+    def balance(self, address: str) -> int:
+        return self.evm.get_vm().state.get_balance(to_canonical_address(address))
+
+    def code(self, address: str) -> bytes:
+        return self.evm.get_vm().state.get_code(to_canonical_address(address))
+
+    # ----------------------------------------------------------------- transactions
+    def _signing_key(self, sender: str):
+        key = self._key_objects.get(sender)
+        if key is None:
+            key = self._key_objects[sender] = self._keys_module.PrivateKey(self._keys[sender])
+        return key
+
+    def _send(self, sender: str, nonce: int, to: str | None, data: bytes, value: int,
+              gas: int, gas_price: int) -> RawResult:
+        chain = self.evm
+        unsigned = chain.create_unsigned_transaction(
+            nonce=nonce, gas_price=gas_price, gas=gas,
+            to=to_canonical_address(to) if to else b"", value=value, data=data)
+        signed = unsigned.as_signed_transaction(self._signing_key(sender), chain_id=CHAIN_ID)
+        before = chain.header.gas_used
+        _, receipt, computation = chain.apply_transaction(signed)
+        logs = [RawLog(to_checksum_address(log.address),
+                       tuple(t.to_bytes(32, "big") for t in log.topics), log.data)
+                for log in receipt.logs]
+        created = None
+        if to is None and computation.is_success:
+            created = to_checksum_address(computation.msg.storage_address)
+        output = computation.output
+        if computation.is_error and not output:
+            output = _revert_payload(computation.error)
+        return RawResult(computation.is_success, receipt.gas_used - before, output, logs,
+                         created)
+
+    def _call(self, sender: str, to: str, data: bytes) -> tuple[bool, bytes]:
+        from eth.vm.spoof import SpoofTransaction
+
+        chain = self.evm
+        vm = chain.get_vm()
+        state = vm.state
+        sender_bytes = to_canonical_address(sender)
+        unsigned = chain.create_unsigned_transaction(
+            nonce=state.get_nonce(sender_bytes), gas_price=0, gas=30_000_000,
+            to=to_canonical_address(to), value=0, data=data)
+        snapshot = state.snapshot()
+        computation = state.apply_transaction(SpoofTransaction(unsigned, from_=sender_bytes))
+        state.revert(snapshot)
+        if computation.is_error:
+            return False, computation.output or _revert_payload(computation.error)
+        return True, computation.output
+
+    # ----------------------------------------------------------------- blocks
+    def _open_block(self, number: int, timestamp: int) -> None:
+        chain = self.evm
+        if chain.header.timestamp != timestamp:
+            chain.header = chain.header.copy(timestamp=timestamp)
+
+    def _seal_block(self, number: int, timestamp: int) -> None:
+        self._open_block(number, timestamp)
+        self.evm.mine_block(coinbase=_ZERO, mix_hash=keccak(number.to_bytes(32, "big")))
+
+    def _backend_snapshot(self) -> Any:
+        chain = self.evm
+        return chain.get_canonical_head(), chain.header
+
+    def _backend_revert(self, token: Any) -> None:
+        head, pending = token
+        chain = self.evm
+        chaindb = chain.chaindb
+        if chain.get_canonical_head().hash != head.hash:
+            from eth.constants import GENESIS_PARENT_HASH
+
+            chaindb._set_as_canonical_chain_head(chaindb.db, head, GENESIS_PARENT_HASH)
+        chain.header = pending
+
+
+def _revert_payload(error: Exception | None) -> bytes:
+    """py-evm keeps revert data in the exception's first argument."""
+    if error is not None and error.args and isinstance(error.args[0], bytes):
+        return error.args[0]
+    return b""

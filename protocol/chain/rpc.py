@@ -1,0 +1,186 @@
+"""A JSON-RPC node (anvil, or any dev node with ``*_setBalance`` and ``evm_*`` methods).
+
+Transactions are signed locally with the same deterministic keys as the in-process backends and
+sent raw; the node mines each one (automine). Before every transaction the next block's timestamp
+is set, so blocks follow the same clock rule as pyevm and revm.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from protocol.build import PROJECT_ROOT
+from protocol.chain.abi import RawLog
+from protocol.chain.base import (BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, Chain,
+                                 RawResult)
+from protocol.errors import ChainError
+
+
+class RPCChain(Chain):
+    """web3.py's HTTP provider talking to a node."""
+
+    name = "rpc"
+
+    def __init__(self, url: str, automine: bool = True,
+                 genesis_timestamp: int = GENESIS_TIMESTAMP, process: Any = None):
+        if not automine:
+            raise ChainError("the rpc backend mines every transaction (automine=True only)")
+        super().__init__(automine, genesis_timestamp)
+        from web3 import HTTPProvider, Web3
+
+        self.url = url
+        self.w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 60}))
+        self._process = process
+        self._mined_by_node = False
+        head = self.w3.eth.get_block("latest")
+        self._head_number, self._head_timestamp = head["number"], head["timestamp"]
+        self._clock = max(genesis_timestamp, head["timestamp"]) + 1
+        self._accounts: dict[str, Any] = {}
+
+    def _rpc(self, method: str, params: list) -> Any:
+        response = self.w3.provider.make_request(method, params)
+        if "error" in response:
+            raise _RPCError(method, response["error"])
+        return response["result"]
+
+    def set_balance(self, address: str, wei: int) -> None:
+        for method in ("anvil_setBalance", "hardhat_setBalance"):
+            try:
+                self._rpc(method, [address, hex(wei)])
+                return
+            except _RPCError as exc:
+                last = exc
+        raise ChainError(f"node at {self.url} cannot set balances: {last}")
+
+    def balance(self, address: str) -> int:
+        return int(self._rpc("eth_getBalance", [address, "latest"]), 16)
+
+    def _send(self, sender: str, nonce: int, to: str | None, data: bytes, value: int,
+              gas: int, gas_price: int) -> RawResult:
+        from eth_account import Account
+
+        account = self._accounts.get(sender)
+        if account is None:
+            account = self._accounts[sender] = Account.from_key(self._keys[sender])
+        tx = {"nonce": nonce, "gasPrice": gas_price, "gas": gas, "value": value,
+              "data": data, "chainId": CHAIN_ID}
+        if to is not None:
+            tx["to"] = to
+        signed = account.sign_transaction(tx)
+        self._rpc("evm_setNextBlockTimestamp", [self.timestamp])
+        tx_hash = self._rpc("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
+        self._mined_by_node = True
+        receipt = self._rpc("eth_getTransactionReceipt", [tx_hash])
+        if receipt is None:
+            raise ChainError(f"node at {self.url} did not mine {tx_hash} (automine off?)")
+        logs = [RawLog(to_checksum_address(log["address"]),
+                       tuple(bytes.fromhex(t[2:]) for t in log["topics"]),
+                       bytes.fromhex(log["data"][2:])) for log in receipt["logs"]]
+        success = int(receipt["status"], 16) == 1
+        output = b"" if success else self._revert_data(tx_hash)
+        created = receipt.get("contractAddress")
+        return RawResult(success, int(receipt["gasUsed"], 16), output, logs,
+                         to_checksum_address(created) if created else None)
+
+    def _revert_data(self, tx_hash: str) -> bytes:
+        trace = self._rpc("debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])
+        return bytes.fromhex((trace.get("output") or "0x")[2:])
+
+    def _call(self, sender: str, to: str, data: bytes) -> tuple[bool, bytes]:
+        try:
+            self._rpc("evm_setNextBlockTimestamp", [self.timestamp])
+            out = self._rpc("eth_call", [{"from": sender, "to": to, "data": "0x" + data.hex()},
+                                         "pending"])
+            return True, bytes.fromhex(out[2:])
+        except _RPCError as exc:
+            payload = exc.error.get("data")
+            if isinstance(payload, dict):
+                payload = payload.get("data")
+            if isinstance(payload, str) and payload.startswith("0x"):
+                return False, bytes.fromhex(payload[2:])
+            if "revert" in str(exc.error.get("message", "")).lower():
+                return False, b""
+            raise ChainError(str(exc)) from None
+
+    def _open_block(self, number: int, timestamp: int) -> None:
+        pass  # the timestamp is set right before each transaction
+
+    def _seal_block(self, number: int, timestamp: int) -> None:
+        if self._mined_by_node:
+            self._mined_by_node = False
+            return
+        self._rpc("evm_mine", [timestamp])
+
+    def _backend_snapshot(self) -> Any:
+        return self._rpc("evm_snapshot", [])
+
+    def _backend_revert(self, token: Any) -> None:
+        self._rpc("evm_revert", [token])
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+
+class _RPCError(Exception):
+    def __init__(self, method: str, error: dict):
+        super().__init__(f"{method}: {error.get('message')}")
+        self.error = error
+
+
+def anvil_path() -> str:
+    """The anvil binary from npm (@foundry-rs/anvil), or one on PATH."""
+    bundled = Path(PROJECT_ROOT) / "node_modules" / "@foundry-rs"
+    for candidate in sorted(bundled.glob("anvil-*/bin/anvil")):
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which("anvil")
+    if found:
+        return found
+    raise ChainError("anvil not found: run `npm ci` (it installs @foundry-rs/anvil)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_anvil(genesis_timestamp: int = GENESIS_TIMESTAMP, port: int | None = None,
+                ) -> tuple[subprocess.Popen, str]:
+    """Start anvil on 127.0.0.1 with our chain rules; returns (process, url)."""
+    port = port or _free_port()
+    process = subprocess.Popen(
+        [anvil_path(), "--host", "127.0.0.1", "--port", str(port), "--silent",
+         "--timestamp", str(genesis_timestamp), "--gas-limit", str(BLOCK_GAS_LIMIT),
+         "--base-fee", "0", "--hardfork", "cancun", "--chain-id", str(CHAIN_ID),
+         "--accounts", "1", "--disable-code-size-limit"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ChainError(f"anvil exited: {process.stderr.read().decode()[-500:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process, url
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise ChainError("anvil did not start within 20 s")
+
+
+def launch_anvil(automine: bool = True, genesis_timestamp: int = GENESIS_TIMESTAMP) -> RPCChain:
+    """An :class:`RPCChain` on a fresh anvil it owns (stopped by ``close()``)."""
+    process, url = start_anvil(genesis_timestamp)
+    return RPCChain(url, automine=automine, genesis_timestamp=genesis_timestamp, process=process)

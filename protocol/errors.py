@@ -1,0 +1,75 @@
+"""Exceptions raised by perpsim.
+
+A reverted transaction or view raises :class:`Reverted`. Its ``.error`` is the Solidity custom
+error's name (``"Error"`` for ``require`` strings, ``"Panic"`` for panics, ``None`` for a revert
+without data) and ``.args`` the decoded arguments. Every custom error name is also a subclass you
+can import and catch::
+
+    from protocol.errors import StalePrice
+    with pytest.raises(StalePrice): ...
+
+The subclasses are created on first use, so any error declared in the contracts is importable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_BY_NAME: dict[str, type["Reverted"]] = {}
+
+
+class PerpsimError(Exception):
+    """Base class of every perpsim exception."""
+
+
+class Reverted(PerpsimError):
+    """An EVM revert, with the decoded custom error."""
+
+    error: str | None
+    data: bytes
+
+    def __init__(self, error: str | None, args: tuple = (), data: bytes = b"",
+                 arg_names: tuple[str, ...] = (), receipt: Any = None):
+        super().__init__(error)
+        self.error = error
+        self.args = tuple(args)
+        self.arg_names = tuple(arg_names)
+        self.data = data
+        self.receipt = receipt
+
+    def __str__(self) -> str:
+        if self.error is None:
+            return "reverted without data"
+        names = self.arg_names if len(self.arg_names) == len(self.args) else ("",) * len(self.args)
+        parts = [f"{n}={a!r}" if n else repr(a) for n, a in zip(names, self.args)]
+        return f"{self.error}({', '.join(parts)})"
+
+    def __reduce__(self):
+        return (revert_error, (self.error, self.args, self.data, self.arg_names))
+
+
+def error_class(name: str | None) -> type[Reverted]:
+    """The :class:`Reverted` subclass for a custom error name (created on first use)."""
+    if name is None:
+        return Reverted
+    cls = _BY_NAME.get(name)
+    if cls is None:
+        cls = type(name, (Reverted,), {"__module__": __name__, "__doc__": f"Revert {name}."})
+        _BY_NAME[name] = cls
+    return cls
+
+
+def revert_error(error: str | None, args: tuple = (), data: bytes = b"",
+                 arg_names: tuple[str, ...] = (), receipt: Any = None) -> Reverted:
+    """Build the exception instance for a decoded revert."""
+    return error_class(error)(error, args, data, arg_names, receipt)
+
+
+class ChainError(PerpsimError):
+    """The chain backend could not do what was asked (not a revert)."""
+
+
+def __getattr__(name: str) -> type[Reverted]:
+    if name[:1].isupper():
+        return error_class(name)
+    raise AttributeError(name)

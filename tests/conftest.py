@@ -1,0 +1,47 @@
+"""Shared options: ``--backend pyevm|revm|rpc|all`` picks the EVMs, ``--slow`` adds campaigns."""
+
+from __future__ import annotations
+
+import pytest
+
+from protocol.chain import BACKENDS, connect
+
+IN_PROCESS = ("pyevm", "revm")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend", default="pyevm", choices=(*BACKENDS, "all"),
+                     help="EVM backend(s) to run on (default pyevm; CI uses all)")
+    parser.addoption("--slow", action="store_true", help="also run long campaigns")
+
+
+def selected_backends(config) -> list[str]:
+    choice = config.getoption("--backend")
+    return list(BACKENDS) if choice == "all" else [choice]
+
+
+def pytest_generate_tests(metafunc):
+    """``chain_backend`` covers every selected backend; ``backend`` the in-process ones (the
+    venue suites run thousands of transactions, which a JSON-RPC node would make minutes)."""
+    selected = selected_backends(metafunc.config)
+    if "chain_backend" in metafunc.fixturenames:
+        metafunc.parametrize("chain_backend", selected, scope="module")
+    if "backend" in metafunc.fixturenames:
+        in_process = [b for b in selected if b in IN_PROCESS] or ["pyevm"]
+        metafunc.parametrize("backend", in_process, scope="module")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="long campaign: run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def chain(chain_backend):
+    c = connect(chain_backend)
+    yield c
+    c.close()

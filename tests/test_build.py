@@ -1,0 +1,82 @@
+"""The offline Solidity toolchain: compile, cache, diagnostics."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from protocol.build import PROJECT_ROOT, CompileError, compile_contracts, input_hash
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    """A scratch project sharing node_modules with the real one."""
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "node_modules").symlink_to(PROJECT_ROOT / "node_modules")
+    return tmp_path
+
+
+def _write(project: Path, name: str, text: str) -> None:
+    (project / "contracts" / name).write_text(text)
+
+
+GOOD = """// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+contract Token is ERC20 { constructor() ERC20("T", "T") {} function f(uint256 a) external pure returns (uint256) { uint256 unused; return a; } }
+"""
+
+
+def test_compiles_with_openzeppelin_and_caches(project: Path):
+    _write(project, "Token.sol", GOOD)
+    out = project / "artifacts"
+    first = compile_contracts(project, out)
+    assert first.compiled and first.contracts == ["Token"]
+    artifact = json.loads((out / "Token.json").read_text())
+    assert artifact["bytecode"].startswith("0x6") and len(artifact["bytecode"]) > 1000
+    assert any(item.get("name") == "transfer" for item in artifact["abi"])
+    assert artifact["settings"]["evmVersion"] == "cancun"
+    assert artifact["storageLayout"]["storage"], "storage layout is part of the artifact"
+    assert artifact["inputHash"] == first.input_hash
+    # The unused local variable is a warning: shown, not hidden, and not fatal.
+    assert any("Unused local variable" in w and "contracts/Token.sol:4:" in w
+               for w in first.warnings)
+
+    started = time.perf_counter()
+    second = compile_contracts(project, out)
+    assert not second.compiled and time.perf_counter() - started < 1.0
+
+    _write(project, "Token.sol", GOOD.replace('"T", "T"', '"T2", "T2"'))
+    assert input_hash(project) != first.input_hash
+    assert compile_contracts(project, out).compiled
+
+
+def test_cache_hit_does_not_start_node(project: Path, monkeypatch):
+    _write(project, "Token.sol", GOOD)
+    out = project / "artifacts"
+    compile_contracts(project, out)
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # no node on PATH any more
+    assert not compile_contracts(project, out).compiled
+
+
+def test_errors_are_file_line_col(project: Path):
+    _write(project, "Broken.sol", "// SPDX-License-Identifier: MIT\npragma solidity 0.8.30;\n"
+                                  "contract Broken {\n  function f() external { x = 1; }\n}\n")
+    with pytest.raises(CompileError) as info:
+        compile_contracts(project, project / "artifacts")
+    assert any(m.startswith("contracts/Broken.sol:4:")
+               and "Undeclared identifier" in m for m in info.value.messages)
+
+
+def test_cli_exit_code_on_error(project: Path, monkeypatch, capsys):
+    from protocol import build
+
+    _write(project, "Broken.sol", "pragma solidity 0.8.30; contract B { function f() { } }")
+    monkeypatch.setattr(build, "PROJECT_ROOT", project)
+    monkeypatch.setattr(build, "ARTIFACTS_DIR", project / "artifacts")
+    assert build.main([]) == 1
+    assert "contracts/Broken.sol:1:" in capsys.readouterr().err
