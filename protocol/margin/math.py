@@ -1,0 +1,84 @@
+"""Exact integer mirror of ``contracts/margin/MarginMath.sol`` (same names, same rounding).
+
+Amounts are WAD (1e18) USD unless a name says tokens. Every function rounds against the trader.
+"""
+
+from __future__ import annotations
+
+WAD = 10**18
+BPS = 10_000
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def mul_div(a: int, b: int, d: int, up: bool = False) -> int:
+    return ceil_div(a * b, d) if up else (a * b) // d
+
+
+def notional_down(size_abs: int, price: int) -> int:
+    return size_abs * price // WAD
+
+
+def notional_up(size_abs: int, price: int) -> int:
+    return ceil_div(size_abs * price, WAD)
+
+
+def entry_notional(is_long: bool, size_abs: int, price: int) -> int:
+    return notional_up(size_abs, price) if is_long else notional_down(size_abs, price)
+
+
+def pnl(size: int, entry: int, price: int) -> int:
+    if size >= 0:
+        return notional_down(size, price) - entry
+    return entry - notional_up(-size, price)
+
+
+def funding(size_abs: int, index_now: int, index_at_entry: int) -> int:
+    delta = index_now - index_at_entry
+    if delta >= 0:
+        return ceil_div(size_abs * delta, WAD)
+    return -((size_abs * -delta) // WAD)
+
+
+def borrowing(entry: int, index_now: int, index_at_entry: int) -> int:
+    return ceil_div(entry * (index_now - index_at_entry), WAD)
+
+
+def maintenance(notional: int, mmf: int) -> int:
+    return ceil_div(notional * mmf, WAD)
+
+
+def initial(notional: int, leverage: int) -> int:
+    return ceil_div(notional, leverage)
+
+
+def transfer_requirement(notional: int, leverage: int) -> int:
+    return max(initial(notional, leverage), ceil_div(notional, 10))
+
+
+def fee_wad(notional: int, bps: int) -> int:
+    return ceil_div(notional * bps, BPS)
+
+
+def credit_tokens(wad: int, scale: int) -> int:
+    """WAD to tokens rounded towards minus infinity (credits)."""
+    return wad // scale
+
+
+def charge_tokens(wad: int, scale: int) -> int:
+    """WAD to tokens rounded towards plus infinity (charges)."""
+    return ceil_div(wad, scale)
+
+
+def fee_tokens(notional: int, bps: int, scale: int) -> int:
+    return charge_tokens(fee_wad(notional, bps), scale)
+
+
+def funding_rate(long_size: int, short_size: int, factor: int, max_rate: int) -> int:
+    if long_size == 0 or short_size == 0:
+        return 0
+    skew = abs(long_size - short_size)
+    rate = min(factor * skew // (long_size + short_size), max_rate)
+    return rate if long_size >= short_size else -rate

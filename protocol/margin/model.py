@@ -1,0 +1,561 @@
+"""Exact reference model of the Clearinghouse: the same state, the same rules, the same rounding.
+
+It depends on nothing but the standard library. Differential tests apply each operation here and
+on chain and require identical state afterwards. Operations raise :class:`ModelRevert` carrying
+the custom error name the contract would revert with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from protocol.margin import math as m
+
+ISOLATED, CROSS = 1, 2
+
+
+class ModelRevert(Exception):
+    """The contract would revert with the custom error ``name``."""
+
+    def __init__(self, name: str, *args: object):
+        super().__init__(name, *args)
+        self.name = name
+
+
+@dataclass
+class MarketParams:
+    max_leverage: int
+    mmf: int
+    taker_fee_bps: int
+    liquidation_fee_bps: int
+    keeper_share_bps: int
+    reserve_factor_bps: int
+    partial_liquidation_bps: int
+    liquidation_cooldown: int
+    funding_factor: int
+    max_funding_rate: int
+    borrow_rate: int
+    min_collateral: int
+    max_long_oi: int
+    max_short_oi: int
+    partial_threshold: int
+
+
+@dataclass
+class MarketState:
+    long_size: int = 0
+    short_size: int = 0
+    long_entry: int = 0
+    short_entry: int = 0
+    long_funding: int = 0
+    short_funding: int = 0
+    borrow_index: int = 0
+    last_update: int = 0
+    borrow_weight: int = 0
+
+
+@dataclass
+class Position:
+    size: int = 0
+    entry_notional: int = 0
+    funding_index: int = 0
+    borrow_index: int = 0
+    margin: int = 0
+    leverage: int = 0
+    mode: int = 0
+    last_liquidation: int = 0
+
+
+@dataclass
+class Settlement:
+    pnl: int = 0
+    funding: int = 0
+    borrowing: int = 0
+
+
+@dataclass
+class Model:
+    """State of one venue. ``prices[market]`` is (price, timestamp); ``now`` is block.timestamp."""
+
+    scale: int
+    max_price_age: int
+    params: list[MarketParams] = field(default_factory=list)
+    states: list[MarketState] = field(default_factory=list)
+    prices: dict[int, tuple[int, int]] = field(default_factory=dict)
+    cross_balance: dict[str, int] = field(default_factory=dict)
+    cross_markets: dict[str, int] = field(default_factory=dict)
+    positions: dict[tuple[str, int], Position] = field(default_factory=dict)
+    pool_assets: int = 0
+    insurance_fund: int = 0
+    funding_reserve: int = 0
+    paused: bool = False
+    now: int = 0
+
+    # ------------------------------------------------------------------ helpers
+    def add_market(self, params: MarketParams, now: int) -> int:
+        self.params.append(params)
+        self.states.append(MarketState(last_update=now))
+        return len(self.params) - 1
+
+    def position(self, account: str, market: int) -> Position:
+        return self.positions.get((account, market), Position())
+
+    def _store(self, account: str, market: int, p: Position) -> None:
+        if p == Position():
+            self.positions.pop((account, market), None)
+        else:
+            self.positions[(account, market)] = p
+
+    def fresh_price(self, market: int) -> int:
+        price, ts = self.prices.get(market, (0, 0))
+        if price == 0:
+            raise ModelRevert("NoPrice", market)
+        if self.now > ts + self.max_price_age:
+            raise ModelRevert("StalePrice", market)
+        return price
+
+    def latest_price(self, market: int) -> int:
+        return self.prices.get(market, (0, 0))[0]
+
+    def _known(self, market: int) -> None:
+        if market >= len(self.params):
+            raise ModelRevert("UnknownMarket", market)
+
+    # ------------------------------------------------------------------ indices
+    def indices_now(self, market: int, price: int) -> tuple[int, int, int]:
+        s, c = self.states[market], self.params[market]
+        long_idx, short_idx, borrow_idx = s.long_funding, s.short_funding, s.borrow_index
+        elapsed = self.now - s.last_update
+        if elapsed == 0:
+            return long_idx, short_idx, borrow_idx
+        borrow_idx += c.borrow_rate * elapsed
+        rate = m.funding_rate(s.long_size, s.short_size, c.funding_factor, c.max_funding_rate)
+        if rate != 0:
+            payer_delta = m.mul_div(price * elapsed, abs(rate), m.WAD, up=True)
+            payer, receiver = (s.long_size, s.short_size) if rate > 0 else (s.short_size, s.long_size)
+            receiver_delta = m.mul_div(payer_delta, payer, receiver)
+            if rate > 0:
+                long_idx += payer_delta
+                short_idx -= receiver_delta
+            else:
+                short_idx += payer_delta
+                long_idx -= receiver_delta
+        return long_idx, short_idx, borrow_idx
+
+    def accrue(self, market: int, price: int) -> MarketState:
+        s = self.states[market]
+        if s.last_update == self.now:
+            return s
+        s.long_funding, s.short_funding, s.borrow_index = self.indices_now(market, price)
+        s.last_update = self.now
+        return s
+
+    @staticmethod
+    def pending(p: Position, long_idx: int, short_idx: int, borrow_idx: int) -> tuple[int, int]:
+        if p.size == 0:
+            return 0, 0
+        side_idx = long_idx if p.size > 0 else short_idx
+        return (m.funding(abs(p.size), side_idx, p.funding_index),
+                m.borrowing(p.entry_notional, borrow_idx, p.borrow_index))
+
+    def _settle_indices(self, s: MarketState, p: Position, is_long: bool) -> Settlement:
+        st = Settlement()
+        if p.size != 0:
+            f, b = self.pending(p, s.long_funding, s.short_funding, s.borrow_index)
+            st.funding = m.charge_tokens(f, self.scale)
+            st.borrowing = m.charge_tokens(b, self.scale)
+            s.borrow_weight += p.entry_notional * (s.borrow_index - p.borrow_index)
+        p.borrow_index = s.borrow_index
+        p.funding_index = s.long_funding if is_long else s.short_funding
+        return st
+
+    @staticmethod
+    def _remove(s: MarketState, p: Position) -> None:
+        if p.size > 0:
+            s.long_size -= p.size
+            s.long_entry -= p.entry_notional
+        elif p.size < 0:
+            s.short_size += p.size
+            s.short_entry -= p.entry_notional
+        if p.size != 0:
+            s.borrow_weight -= p.entry_notional * p.borrow_index
+
+    @staticmethod
+    def _add(s: MarketState, p: Position) -> None:
+        if p.size > 0:
+            s.long_size += p.size
+            s.long_entry += p.entry_notional
+        elif p.size < 0:
+            s.short_size -= p.size
+            s.short_entry += p.entry_notional
+        if p.size != 0:
+            s.borrow_weight += p.entry_notional * p.borrow_index
+
+    def _reduce(self, s: MarketState, p: Position, close_abs: int, price: int) -> tuple[int, int]:
+        size_abs, entry, is_long = abs(p.size), p.entry_notional, p.size > 0
+        closed_entry = entry if close_abs == size_abs else m.mul_div(entry, close_abs, size_abs,
+                                                                     up=is_long)
+        size_delta = -close_abs if is_long else close_abs
+        realized = m.pnl(close_abs if is_long else -close_abs, closed_entry, price)
+        self._remove(s, p)
+        p.size += size_delta
+        p.entry_notional = entry - closed_entry
+        self._add(s, p)
+        return realized, size_delta
+
+    # ------------------------------------------------------------------ health
+    def isolated_health(self, market: int, p: Position, price: int) -> tuple[int, int]:
+        long_idx, short_idx, borrow_idx = self.indices_now(market, price)
+        f, b = self.pending(p, long_idx, short_idx, borrow_idx)
+        equity = p.margin * self.scale + m.pnl(p.size, p.entry_notional, price) - f - b
+        mm = m.maintenance(m.notional_up(abs(p.size), price), self.params[market].mmf)
+        return equity, mm
+
+    def cross_health(self, account: str) -> tuple[int, int, int, int]:
+        equity = self.cross_balance.get(account, 0) * self.scale
+        mm = im = transfer = 0
+        mask = self.cross_markets.get(account, 0)
+        market = 0
+        while mask:
+            if mask & 1:
+                p = self.position(account, market)
+                price = self.fresh_price(market)
+                f, b = self.pending(p, *self.indices_now(market, price))
+                equity += m.pnl(p.size, p.entry_notional, price) - f - b
+                notional = m.notional_up(abs(p.size), price)
+                mm += m.maintenance(notional, self.params[market].mmf)
+                im += m.initial(notional, p.leverage)
+                transfer += m.transfer_requirement(notional, p.leverage)
+            mask >>= 1
+            market += 1
+        return equity, mm, im, transfer
+
+    def is_liquidatable(self, account: str, market: int) -> bool:
+        p = self.position(account, market)
+        if p.size == 0 or p.mode != ISOLATED:
+            return False
+        equity, mm = self.isolated_health(market, p, self.fresh_price(market))
+        return equity < mm
+
+    def is_account_liquidatable(self, account: str) -> bool:
+        if not self.cross_markets.get(account, 0):
+            return False
+        equity, mm, _, _ = self.cross_health(account)
+        return equity < mm
+
+    # ------------------------------------------------------------------ buckets
+    def _reserve(self, c: MarketParams) -> int:
+        return 0 if self.pool_assets <= 0 else self.pool_assets * self.scale * c.reserve_factor_bps // m.BPS
+
+    def _pay_pool(self, st: Settlement, fee: int) -> None:
+        assets = self.pool_assets - st.pnl + st.borrowing + fee
+        if st.pnl > 0 and assets < 0:
+            raise ModelRevert("PoolInsolvent")
+        self.pool_assets = assets
+        self.funding_reserve += st.funding
+
+    def _pay_penalty(self, keeper: str, penalty: int, reward: int) -> None:
+        if penalty == 0:
+            return
+        if reward:
+            self.cross_balance[keeper] = self.cross_balance.get(keeper, 0) + reward
+        self.insurance_fund += penalty - reward
+
+    def _cover_bad_debt(self, amount: int) -> tuple[int, int]:
+        from_insurance = min(self.insurance_fund, amount) if self.insurance_fund > 0 else 0
+        self.insurance_fund -= from_insurance
+        self.pool_assets -= amount - from_insurance
+        return from_insurance, amount - from_insurance
+
+    def pool_value(self) -> int:
+        total = 0
+        for market, s in enumerate(self.states):
+            price = self.latest_price(market)
+            _, _, borrow_idx = self.indices_now(market, price)
+            trader_pnl = (m.notional_up(s.long_size, price) - s.long_entry + s.short_entry
+                          - m.notional_down(s.short_size, price))
+            pending_borrow = ((s.long_entry + s.short_entry) * borrow_idx - s.borrow_weight) // m.WAD
+            total += pending_borrow - trader_pnl
+        return self.pool_assets + m.credit_tokens(total, self.scale)
+
+    # ------------------------------------------------------------------ operations
+    def deposit(self, account: str, amount: int) -> None:
+        if amount == 0:
+            raise ModelRevert("ZeroAmount")
+        self.cross_balance[account] = self.cross_balance.get(account, 0) + amount
+
+    def withdraw(self, account: str, amount: int) -> None:
+        if amount == 0:
+            raise ModelRevert("ZeroAmount")
+        balance = self.cross_balance.get(account, 0)
+        if balance < amount:
+            raise ModelRevert("InsufficientBalance")
+        self.cross_balance[account] = balance - amount
+        if self.cross_markets.get(account, 0):
+            equity, _, _, transfer = self.cross_health(account)
+            if equity < transfer:
+                self.cross_balance[account] = balance
+                raise ModelRevert("TransferRuleViolated")
+
+    def increase(self, account: str, market: int, size_delta: int, leverage: int, mode: int,
+                 margin: int) -> None:
+        """Mirror of ``increasePosition``; state is only changed if it would succeed."""
+        snapshot = self._snapshot()
+        try:
+            self._increase(account, market, size_delta, leverage, mode, margin)
+        except ModelRevert:
+            self._restore(snapshot)
+            raise
+
+    def _increase(self, account, market, size_delta, leverage, mode, margin) -> None:
+        self._known(market)
+        if self.paused:
+            raise ModelRevert("TradingPaused")
+        if size_delta == 0:
+            raise ModelRevert("ZeroSize")
+        if mode not in (ISOLATED, CROSS):
+            raise ModelRevert("InvalidMode")
+        c = self.params[market]
+        if leverage == 0 or leverage > c.max_leverage:
+            raise ModelRevert("InvalidLeverage")
+        price = self.fresh_price(market)
+        s = self.accrue(market, price)
+        p = self.position(account, market)
+        size = p.size
+        if size != 0:
+            if p.mode != mode:
+                raise ModelRevert("ModeMismatch")
+            if (size > 0) != (size_delta > 0):
+                raise ModelRevert("DirectionMismatch")
+        else:
+            p.mode = mode
+            if mode == CROSS:
+                self.cross_markets[account] = self.cross_markets.get(account, 0) | (1 << market)
+        is_long = size_delta > 0
+        delta_abs = abs(size_delta)
+        fee = m.fee_tokens(m.notional_up(delta_abs, price), c.taker_fee_bps, self.scale)
+        st = self._settle_indices(s, p, is_long)
+        trader_delta = -st.funding - st.borrowing - fee
+        self._remove(s, p) if size != 0 else None
+        p.size = size + size_delta
+        p.entry_notional += m.entry_notional(is_long, delta_abs, price)
+        p.leverage = leverage
+        self._add(s, p)
+        oi = m.notional_up(s.long_size if is_long else s.short_size, price)
+        cap = min(c.max_long_oi if is_long else c.max_short_oi, self._reserve(c))
+        if oi > cap:
+            raise ModelRevert("OpenInterestCap")
+        self._store(account, market, p)
+        if mode == ISOLATED:
+            balance = self.cross_balance.get(account, 0)
+            if margin > 0:
+                if balance < margin:
+                    raise ModelRevert("InsufficientBalance")
+                self.cross_balance[account] = balance - margin
+            new_margin = p.margin + margin + trader_delta
+            if new_margin < 0:
+                raise ModelRevert("InsufficientMargin")
+            p.margin = new_margin
+            if new_margin < c.min_collateral:
+                raise ModelRevert("BelowMinCollateral")
+            notional = m.notional_up(abs(p.size), price)
+            equity = (new_margin + fee) * self.scale + m.pnl(p.size, p.entry_notional, price)
+            if equity < m.initial(notional, leverage):
+                raise ModelRevert("MarginBelowInitial")
+        else:
+            self.cross_balance[account] = self.cross_balance.get(account, 0) + trader_delta
+            equity, _, im, _ = self.cross_health(account)
+            if equity < im:
+                raise ModelRevert("InsufficientFreeCollateral")
+        self._pay_pool(st, fee)
+
+    def decrease(self, account: str, market: int, size_abs: int) -> None:
+        snapshot = self._snapshot()
+        try:
+            self._decrease(account, market, size_abs)
+        except ModelRevert:
+            self._restore(snapshot)
+            raise
+
+    def _decrease(self, account: str, market: int, size_abs: int) -> None:
+        self._known(market)
+        if size_abs == 0:
+            raise ModelRevert("ZeroSize")
+        p = self.position(account, market)
+        if p.size == 0:
+            raise ModelRevert("NoPosition")
+        current = abs(p.size)
+        if size_abs > current:
+            raise ModelRevert("SizeExceedsPosition")
+        price = self.fresh_price(market)
+        s = self.accrue(market, price)
+        c = self.params[market]
+        st = self._settle_indices(s, p, p.size > 0)
+        fee = m.fee_tokens(m.notional_up(size_abs, price), c.taker_fee_bps, self.scale)
+        realized, _ = self._reduce(s, p, size_abs, price)
+        st.pnl = m.credit_tokens(realized, self.scale)
+        trader_delta = st.pnl - st.funding - st.borrowing - fee
+        closed = size_abs == current
+        if p.mode == ISOLATED:
+            new_margin = p.margin + trader_delta
+            if closed:
+                p.margin = 0
+                if new_margin >= 0:
+                    self.cross_balance[account] = self.cross_balance.get(account, 0) + new_margin
+                else:
+                    self._cover_bad_debt(-new_margin)
+            else:
+                if new_margin < 0:
+                    raise ModelRevert("InsufficientMargin")
+                p.margin = new_margin
+        else:
+            balance = self.cross_balance.get(account, 0) + trader_delta
+            if closed:
+                self.cross_markets[account] = self.cross_markets.get(account, 0) & ~(1 << market)
+            if balance < 0 and self.cross_markets.get(account, 0) == 0:
+                self.cross_balance[account] = 0
+                self._cover_bad_debt(-balance)
+            else:
+                self.cross_balance[account] = balance
+        self._store(account, market, Position() if closed else p)
+        self._pay_pool(st, fee)
+
+    def add_margin(self, account: str, market: int, amount: int) -> None:
+        if amount == 0:
+            raise ModelRevert("ZeroAmount")
+        p = self.position(account, market)
+        if p.size == 0:
+            raise ModelRevert("NoPosition")
+        if p.mode != ISOLATED:
+            raise ModelRevert("NotIsolated")
+        balance = self.cross_balance.get(account, 0)
+        if balance < amount:
+            raise ModelRevert("InsufficientBalance")
+        self.cross_balance[account] = balance - amount
+        p.margin += amount
+
+    def remove_margin(self, account: str, market: int, amount: int) -> None:
+        self._known(market)
+        if amount == 0:
+            raise ModelRevert("ZeroAmount")
+        p = self.position(account, market)
+        if p.size == 0:
+            raise ModelRevert("NoPosition")
+        if p.mode != ISOLATED:
+            raise ModelRevert("NotIsolated")
+        price = self.fresh_price(market)
+        if amount > p.margin:
+            raise ModelRevert("InsufficientMargin")
+        c = self.params[market]
+        if p.margin - amount < c.min_collateral:
+            raise ModelRevert("BelowMinCollateral")
+        p.margin -= amount
+        equity, _ = self.isolated_health(market, p, price)
+        required = m.transfer_requirement(m.notional_up(abs(p.size), price), p.leverage)
+        if equity < required:
+            p.margin += amount
+            raise ModelRevert("TransferRuleViolated")
+        self.cross_balance[account] = self.cross_balance.get(account, 0) + amount
+
+    def liquidate_position(self, keeper: str, account: str, market: int) -> dict:
+        self._known(market)
+        p = self.position(account, market)
+        if p.size == 0:
+            raise ModelRevert("NoPosition")
+        if p.mode != ISOLATED:
+            raise ModelRevert("NotIsolated")
+        price = self.fresh_price(market)
+        c = self.params[market]
+        equity, mm = self.isolated_health(market, p, price)
+        if equity >= mm:
+            raise ModelRevert("PositionHealthy")
+        s = self.accrue(market, price)
+        size_abs = abs(p.size)
+        notional = m.notional_up(size_abs, price)
+        close_abs = size_abs
+        if c.partial_threshold and notional > c.partial_threshold and equity * 3 >= mm * 2:
+            until = p.last_liquidation + c.liquidation_cooldown
+            if p.last_liquidation != 0 and self.now < until:
+                raise ModelRevert("LiquidationCooldown")
+            close_abs = size_abs * c.partial_liquidation_bps // m.BPS
+        st = self._settle_indices(s, p, p.size > 0)
+        realized, _ = self._reduce(s, p, close_abs, price)
+        st.pnl = m.credit_tokens(realized, self.scale)
+        remaining = p.margin + st.pnl - st.funding - st.borrowing
+        max_penalty = m.fee_tokens(m.notional_up(close_abs, price), c.liquidation_fee_bps, self.scale)
+        penalty = min(remaining, max_penalty) if remaining > 0 else 0
+        reward = penalty * c.keeper_share_bps // m.BPS
+        remaining -= penalty
+        bad_debt = 0
+        if close_abs == size_abs:
+            self._store(account, market, Position())
+            if remaining > 0:
+                self.cross_balance[account] = self.cross_balance.get(account, 0) + remaining
+            elif remaining < 0:
+                bad_debt = -remaining
+        else:
+            p.margin = remaining
+            p.last_liquidation = self.now
+        self._pay_pool(st, 0)
+        self._pay_penalty(keeper, penalty, reward)
+        if bad_debt:
+            self._cover_bad_debt(bad_debt)
+        return {"penalty": penalty, "reward": reward, "bad_debt": bad_debt, "closed": close_abs}
+
+    def liquidate_account(self, keeper: str, account: str) -> dict:
+        mask = self.cross_markets.get(account, 0)
+        if mask == 0:
+            raise ModelRevert("NoPosition")
+        equity, mm, _, _ = self.cross_health(account)
+        if equity >= mm:
+            raise ModelRevert("AccountHealthy")
+        balance = self.cross_balance.get(account, 0)
+        max_penalty = count = keeper_bps = 0
+        market = 0
+        while mask:
+            if mask & 1:
+                price = self.fresh_price(market)
+                s = self.accrue(market, price)
+                p = self.position(account, market)
+                if count == 0:
+                    keeper_bps = self.params[market].keeper_share_bps
+                size_abs = abs(p.size)
+                st = self._settle_indices(s, p, p.size > 0)
+                realized, _ = self._reduce(s, p, size_abs, price)
+                st.pnl = m.credit_tokens(realized, self.scale)
+                balance += st.pnl - st.funding - st.borrowing
+                max_penalty += m.fee_tokens(m.notional_up(size_abs, price),
+                                            self.params[market].liquidation_fee_bps, self.scale)
+                self._pay_pool(st, 0)
+                self._store(account, market, Position())
+                count += 1
+            mask >>= 1
+            market += 1
+        self.cross_markets[account] = 0
+        penalty = min(balance, max_penalty) if balance > 0 else 0
+        reward = penalty * keeper_bps // m.BPS
+        balance -= penalty
+        bad_debt = 0
+        if balance < 0:
+            bad_debt, balance = -balance, 0
+        self.cross_balance[account] = balance
+        self._pay_penalty(keeper, penalty, reward)
+        if bad_debt:
+            self._cover_bad_debt(bad_debt)
+        return {"penalty": penalty, "reward": reward, "bad_debt": bad_debt, "positions": count}
+
+    def update_funding(self, market: int) -> None:
+        self._known(market)
+        self.accrue(market, self.latest_price(market))
+
+    # ------------------------------------------------------------------ snapshots
+    def _snapshot(self):
+        import copy
+
+        return copy.deepcopy((self.states, self.cross_balance, self.cross_markets,
+                              self.positions, self.pool_assets, self.insurance_fund,
+                              self.funding_reserve))
+
+    def _restore(self, snap) -> None:
+        (self.states, self.cross_balance, self.cross_markets, self.positions,
+         self.pool_assets, self.insurance_fund, self.funding_reserve) = snap

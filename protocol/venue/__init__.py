@@ -1,0 +1,8 @@
+"""Typed client of a deployed venue: :class:`Venue`, :class:`Trader`, :class:`Keeper`."""
+
+from protocol.venue.client import Deployment, Keeper, Trader, Venue
+from protocol.venue.config import DEFAULT_MARKETS, MarketConfig
+from protocol.venue.views import AccountView, PositionView
+
+__all__ = ["AccountView", "DEFAULT_MARKETS", "Deployment", "Keeper", "MarketConfig",
+           "PositionView", "Trader", "Venue"]

@@ -1,0 +1,77 @@
+"""Market parameters in human units and their on-chain encoding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Optional
+
+from protocol.venue.units import WAD, to_tokens, to_wad
+
+SECONDS_PER_HOUR = 3600
+SECONDS_PER_YEAR = 365 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    """One perpetual market. Rates are per second unless named per hour/year.
+
+    ``mmf`` defaults to 1 / (2 x max_leverage) (Hyperliquid's rule). ``partial_threshold_usd`` 0
+    disables partial liquidation.
+    """
+
+    symbol: str
+    max_leverage: int = 50
+    mmf: Optional[Decimal] = None
+    taker_fee_bps: int = 5
+    liquidation_fee_bps: int = 100
+    keeper_share_bps: int = 5_000
+    reserve_factor_bps: int = 10_000
+    partial_liquidation_bps: int = 2_000
+    liquidation_cooldown: int = 60
+    funding_rate_per_hour: Decimal = Decimal("0.0001")
+    max_funding_rate_per_hour: Decimal = Decimal("0.0001")
+    borrow_rate_per_year: Decimal = Decimal("0.05")
+    min_collateral_usd: Decimal = Decimal("1")
+    max_long_oi_usd: Decimal = Decimal("100000000")
+    max_short_oi_usd: Decimal = Decimal("100000000")
+    partial_threshold_usd: Decimal = Decimal("1000000")
+    initial_price: Optional[Decimal] = None
+
+    @property
+    def maintenance_fraction(self) -> Decimal:
+        if self.mmf is not None:
+            return Decimal(str(self.mmf))
+        return Decimal(1) / (2 * self.max_leverage)
+
+    def mmf_wad(self) -> int:
+        value = self.maintenance_fraction * WAD
+        return int(value.to_integral_value(rounding="ROUND_CEILING"))
+
+    def encode(self, decimals: int) -> tuple:
+        """The ``Clearinghouse.MarketConfig`` struct as an ABI tuple."""
+        per_second = lambda rate, period: int(Decimal(str(rate)) * WAD / period)  # noqa: E731
+        return (
+            self.symbol.encode().ljust(32, b"\0")[:32],
+            self.max_leverage,
+            self.taker_fee_bps,
+            self.liquidation_fee_bps,
+            self.keeper_share_bps,
+            self.reserve_factor_bps,
+            self.partial_liquidation_bps,
+            self.liquidation_cooldown,
+            self.mmf_wad(),
+            per_second(self.funding_rate_per_hour, SECONDS_PER_HOUR),
+            per_second(self.max_funding_rate_per_hour, SECONDS_PER_HOUR),
+            per_second(self.borrow_rate_per_year, SECONDS_PER_YEAR),
+            to_tokens(self.min_collateral_usd, decimals),
+            to_wad(self.max_long_oi_usd),
+            to_wad(self.max_short_oi_usd),
+            to_wad(self.partial_threshold_usd),
+        )
+
+
+DEFAULT_MARKETS = (
+    MarketConfig(symbol="ETH", initial_price=Decimal(3000)),
+    MarketConfig(symbol="BTC", initial_price=Decimal(60000)),
+)
