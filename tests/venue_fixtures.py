@@ -1,0 +1,24 @@
+"""Venue fixtures shared by the margin-engine tests."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from protocol import MarketConfig, Venue
+
+ETH = MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000))
+BTC = MarketConfig(symbol="BTC", max_leverage=20, initial_price=Decimal(60000))
+ZERO_FEES = dict(taker_fee_bps=0, liquidation_fee_bps=0, funding_rate_per_hour=Decimal(0),
+                 max_funding_rate_per_hour=Decimal(0), borrow_rate_per_year=Decimal(0))
+
+
+def launch(backend: str, **kwargs) -> Venue:
+    return Venue.launch(backend=backend, markets=[ETH, BTC], insurance=1_000, **kwargs)
+
+
+def launch_zero_fees(backend: str) -> Venue:
+    markets = [MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000),
+                            **ZERO_FEES),
+               MarketConfig(symbol="BTC", max_leverage=20, initial_price=Decimal(60000),
+                            **ZERO_FEES)]
+    return Venue.launch(backend=backend, markets=markets)
