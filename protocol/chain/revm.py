@@ -65,7 +65,8 @@ class RevmChain(Chain):
         finally:
             evm.reset_transient_storage()
         result = evm.result
-        logs = [RawLog(to_checksum_address(log.address), tuple(log.data[0]), log.data[1])
+        # pyrevm already reports checksummed log addresses.
+        logs = [RawLog(log.address, tuple(log.data[0]), log.data[1])
                 for log in result.logs] if result.logs else []
         return RawResult(True, result.gas_used, output, logs, created)
 

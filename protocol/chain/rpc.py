@@ -78,9 +78,7 @@ class RPCChain(Chain):
         self._rpc("evm_setNextBlockTimestamp", [self.timestamp])
         tx_hash = self._rpc("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
         self._mined_by_node = True
-        receipt = self._rpc("eth_getTransactionReceipt", [tx_hash])
-        if receipt is None:
-            raise ChainError(f"node at {self.url} did not mine {tx_hash} (automine off?)")
+        receipt = self._receipt(tx_hash)
         logs = [RawLog(to_checksum_address(log["address"]),
                        tuple(bytes.fromhex(t[2:]) for t in log["topics"]),
                        bytes.fromhex(log["data"][2:])) for log in receipt["logs"]]
@@ -89,6 +87,17 @@ class RPCChain(Chain):
         created = receipt.get("contractAddress")
         return RawResult(success, int(receipt["gasUsed"], 16), output, logs,
                          to_checksum_address(created) if created else None)
+
+    def _receipt(self, tx_hash: str, timeout: float = 10.0) -> dict:
+        """The node mines in the background: poll briefly until the receipt exists."""
+        deadline = time.monotonic() + timeout
+        while True:
+            receipt = self._rpc("eth_getTransactionReceipt", [tx_hash])
+            if receipt is not None:
+                return receipt
+            if time.monotonic() > deadline:
+                raise ChainError(f"node at {self.url} did not mine {tx_hash} (automine off?)")
+            time.sleep(0.0005)
 
     def _revert_data(self, tx_hash: str) -> bytes:
         trace = self._rpc("debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])

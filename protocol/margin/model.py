@@ -24,14 +24,16 @@ class ModelRevert(Exception):
 
 @dataclass
 class MarketParams:
+    """``Clearinghouse.MarketConfig`` without the symbol, in the same field order."""
+
     max_leverage: int
-    mmf: int
     taker_fee_bps: int
     liquidation_fee_bps: int
     keeper_share_bps: int
     reserve_factor_bps: int
     partial_liquidation_bps: int
     liquidation_cooldown: int
+    mmf: int
     funding_factor: int
     max_funding_rate: int
     borrow_rate: int
@@ -292,10 +294,13 @@ class Model:
             raise ModelRevert("InsufficientBalance")
         self.cross_balance[account] = balance - amount
         if self.cross_markets.get(account, 0):
-            equity, _, _, transfer = self.cross_health(account)
-            if equity < transfer:
+            try:
+                equity, _, _, transfer = self.cross_health(account)
+                if equity < transfer:
+                    raise ModelRevert("TransferRuleViolated")
+            except ModelRevert:
                 self.cross_balance[account] = balance
-                raise ModelRevert("TransferRuleViolated")
+                raise
 
     def increase(self, account: str, market: int, size_delta: int, leverage: int, mode: int,
                  margin: int) -> None:

@@ -1,0 +1,64 @@
+"""With fees 0, the on-chain boundary sits where the reference formula says, to the cent."""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+import pytest
+
+from protocol.margin import cross_liquidation_price, liquidation_price
+from venue_fixtures import launch_zero_fees
+
+CENT = Decimal("0.01")
+
+
+@pytest.fixture(scope="module")
+def base(backend):
+    return launch_zero_fees(backend)
+
+
+@pytest.fixture()
+def venue(base):
+    with base.snapshot():
+        yield base
+
+
+@pytest.mark.parametrize("side,leverage,margin", [(1, 20, 200), (-1, 20, 200), (1, 50, 75),
+                                                  (-1, 5, 900)])
+def test_isolated_boundary(venue, side, leverage, margin):
+    alice = venue.trader("alice", usdc=10_000)
+    alice.deposit(10_000)
+    alice.open("ETH", size=side, leverage=leverage, mode="isolated", margin=margin)
+    p = venue.position(alice, "ETH")
+    expected = liquidation_price(side=side, price=3000, size=1, equity=margin, mmf=Decimal(1) / 100)
+    assert p.liquidation_price == expected
+    worse = expected - side * CENT
+    better = expected + side * CENT
+    # Round the probe prices away from the boundary so they are whole cents.
+    worse = worse.quantize(CENT, ROUND_FLOOR if side == 1 else ROUND_CEILING)
+    better = better.quantize(CENT, ROUND_CEILING if side == 1 else ROUND_FLOOR)
+    venue.set_price("ETH", better)
+    assert not venue.is_liquidatable(alice, "ETH")
+    venue.set_price("ETH", worse)
+    assert venue.is_liquidatable(alice, "ETH")
+
+
+def test_cross_boundary_with_another_position(venue):
+    alice = venue.trader("alice", usdc=10_000)
+    alice.deposit(400)
+    alice.open("ETH", size=1, leverage=20, mode="cross")
+    alice.open("BTC", size=-0.01, leverage=20, mode="cross")
+    a = venue.account(alice)
+    expected = cross_liquidation_price(1, 3000, 1, a.equity, a.maintenance_margin, Decimal(1) / 100)
+    assert venue.position(alice, "ETH").liquidation_price == expected
+    venue.set_price("ETH", (expected + CENT).quantize(CENT, ROUND_CEILING))
+    assert not venue.is_liquidatable(alice)
+    venue.set_price("ETH", (expected - CENT).quantize(CENT, ROUND_FLOOR))
+    assert venue.is_liquidatable(alice)
+
+
+def test_liquidation_price_helper():
+    assert liquidation_price(side=1, price=3000, size=1.0, equity=300, mmf=0.01) == \
+        Decimal(3000) - Decimal(270) / Decimal("0.99")
+    with pytest.raises(ValueError):
+        liquidation_price(side=0, price=1, size=1, equity=1, mmf=0.01)
