@@ -44,6 +44,14 @@ op = st.one_of(
 )
 
 
+def _holds(predicate, *args) -> bool:
+    """A health predicate, False where the contract could not evaluate it (a stale price)."""
+    try:
+        return predicate(*args)
+    except ModelRevert:
+        return False
+
+
 class World:
     """One venue plus a model loaded from its state."""
 
@@ -85,10 +93,10 @@ class World:
             for t in range(TRADERS):
                 account = self.accounts[t]
                 for market in range(len(MARKETS)):
-                    if m.is_liquidatable(account, market):
+                    if _holds(m.is_liquidatable, account, market):
                         self.apply(("liquidate", step[3], t, market))
                         m.now = v.chain.timestamp
-                if m.is_account_liquidatable(account):
+                if _holds(m.is_account_liquidatable, account):
                     self.apply(("liquidate", step[3], t, None))
             return
         if kind == "price":
