@@ -341,7 +341,7 @@ class Model:
         fee = m.fee_tokens(m.notional_up(delta_abs, price), c.taker_fee_bps, self.scale)
         st = self._settle_indices(s, p, is_long)
         trader_delta = -st.funding - st.borrowing - fee
-        self._remove(s, p) if size != 0 else None
+        self._remove(s, p)
         p.size = size + size_delta
         p.entry_notional += m.entry_notional(is_long, delta_abs, price)
         p.leverage = leverage

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Iterable, Iterator, Mapping, Optional, Sequence
 
 from protocol.chain import Chain, Contract, Receipt, connect
+from protocol.margin import math as margin_math
 from protocol.margin.human import cross_liquidation_price, liquidation_price
 from protocol.venue.config import DEFAULT_MARKETS, MarketConfig
 from protocol.venue.units import Number, from_fixed, from_wad, to_tokens, to_wad
@@ -236,7 +237,7 @@ class Venue:
         funding, borrowing = ch.call("pendingCharges", account, mid)
         config = self.markets[market]
         side = 1 if size > 0 else -1
-        pnl = (size * price // 10**18 - entry) if size > 0 else (entry - (-size * price + 10**18 - 1) // 10**18)
+        pnl = margin_math.pnl(size, entry, price)
         if MODES["isolated"] == mode:
             equity, mm = ch.call("positionHealth", account, mid)
             liq = liquidation_price(side, from_wad(price), from_wad(size), from_wad(equity),
