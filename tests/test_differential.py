@@ -65,10 +65,10 @@ class World:
         for trader in self.traders:
             trader.deposit(5_000)
         ch = v.clearinghouse
-        self.model = Model(scale=v.scale, max_price_age=v.oracle.call("maxPriceAge"))
+        self.model = Model(scale=v.scale, max_price_age=v.oracle.call("maxPriceAge", 0))
         for i, config in enumerate(MARKETS):
             raw = ch.call("marketConfig", i)
-            self.model.params.append(MarketParams(*raw[1:]))
+            self.model.params.append(MarketParams(*raw))
             self.model.states.append(MarketState(*ch.call("marketState", i)))
             price, ts, _ = v.oracle.call("latest", i)
             self.model.prices[i] = (price, ts)

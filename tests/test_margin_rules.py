@@ -156,17 +156,26 @@ def test_gap_through_bankruptcy_creates_bad_debt_paid_by_insurance_then_pool(ven
 
 
 def test_cross_liquidation_closes_cross_positions_only(venue):
-    alice = funded(venue, "alice", deposit=250)
+    alice = funded(venue, "alice", deposit=460)
     alice.open("ETH", size=1, leverage=20, mode="cross")
-    alice.open("BTC", size=0.01, leverage=20, mode="cross")
-    venue.account(alice)
-    bob_iso = venue.raw_position(alice, "ETH")
-    assert bob_iso[0] != 0
-    venue.set_prices({"ETH": 2800, "BTC": 57000})
-    assert venue.is_liquidatable(alice)
+    alice.open("BTC", size=0.01, leverage=5, mode="isolated", margin=150)
+    isolated_before = venue.raw_position(alice, "BTC")
+    venue.set_prices({"ETH": 2700, "BTC": 59000})
+    assert venue.is_liquidatable(alice) and not venue.is_liquidatable(alice, "BTC")
     receipt = venue.keeper("k").liquidate(alice)
-    assert receipt.events_named("AccountLiquidated")[0]["positions"] == 2
-    assert venue.position(alice, "ETH") is None and venue.position(alice, "BTC") is None
+    assert receipt.events_named("AccountLiquidated")[0]["positions"] == 1
+    assert venue.position(alice, "ETH") is None
+    assert venue.raw_position(alice, "BTC") == isolated_before
+
+
+def test_isolated_margin_cannot_drain_cross_positions(venue):
+    alice = funded(venue, "alice", deposit=460)
+    alice.open("ETH", size=1, leverage=20, mode="cross")
+    with pytest.raises(errors.TransferRuleViolated):
+        alice.open("BTC", size=0.01, leverage=5, mode="isolated", margin=200)
+    alice.open("BTC", size=0.01, leverage=5, mode="isolated", margin=150)
+    with pytest.raises(errors.TransferRuleViolated):
+        alice.add_margin("BTC", 50)
 
 
 def test_keeper_reward_and_insurance_share(venue):
@@ -297,11 +306,15 @@ def test_bad_inputs_have_named_errors(venue):
         ("AccessControlUnauthorizedAccount",
          lambda: ch.transact(bob.address, "setPaused", True).raise_for_status()),
         ("ParamOutOfBounds",
-         lambda: ch.transact(admin, "configureMarket", 0,
+         lambda: ch.transact(admin, "configureMarket", 0, b"ETH".ljust(32, b"\0"),
                              venue.markets["ETH"].__class__(symbol="ETH", max_leverage=500)
                              .encode(6)).raise_for_status()),
         ("ZeroPrice", lambda: venue.set_price("ETH", 0)),
         ("NoPosition", lambda: alice.add_margin("ETH", 1)),
+        # notional below the market's $1 minimum: dust would let funding indices run away
+        ("PositionTooSmall", lambda: alice.open("ETH", size="0.0003", leverage=2, mode="cross")),
+        ("PositionTooSmall", lambda: (alice.open("BTC", size="0.001", leverage=2, mode="cross"),
+                                      alice.decrease("BTC", size="0.00099"))),
     ]
     for name, action in cases:
         with pytest.raises(Reverted) as info:

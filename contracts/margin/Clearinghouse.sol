@@ -30,8 +30,13 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     bytes32 public constant EXECUTOR_ROLE = keccak256("EXECUTOR_ROLE");
 
     // ------------------------------------------------------------------ types
+    /// @dev Field order follows access: slot 0 is all that valuation and accrual read, slot 1
+    /// what a trade reads, slot 2 the open-interest caps, slot 3 only liquidation.
     struct MarketConfig {
-        bytes32 symbol;
+        uint64 mmf; // WAD fraction
+        uint64 fundingFactor; // WAD per second at full skew
+        uint64 maxFundingRate; // WAD per second
+        uint64 borrowRate; // WAD per second of entry notional
         uint16 maxLeverage;
         uint16 takerFeeBps;
         uint16 liquidationFeeBps;
@@ -39,37 +44,40 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         uint16 reserveFactorBps;
         uint16 partialLiquidationBps;
         uint32 liquidationCooldown;
-        uint64 mmf; // WAD fraction
-        uint64 fundingFactor; // WAD per second at full skew
-        uint64 maxFundingRate; // WAD per second
-        uint64 borrowRate; // WAD per second of entry notional
         uint64 minCollateral; // tokens
         uint128 maxLongOi; // WAD USD
         uint128 maxShortOi; // WAD USD
         uint128 partialThreshold; // WAD USD notional; 0 disables partial liquidation
     }
 
+    /// @dev Valuation reads slots 0 and 1 only; entries and the borrow weight (slots 2 and 3)
+    /// change with open interest. Widths: sizes up to 7.9e10 base units per side (list
+    /// micro-priced assets in 1000s, as kPEPE), the borrow index to 1800% of notional (over five
+    /// years at the highest allowed borrow rate), funding indices to 2.6e15 USD per unit, which
+    /// the minimum position notional keeps out of reach (the small side's index grows with the
+    /// ratio of the two sides), and times to 2106.
     struct MarketState {
-        uint128 longSize;
-        uint128 shortSize;
+        uint96 longSize;
+        uint96 shortSize;
+        uint64 borrowIndex;
+        int112 longFunding;
+        int112 shortFunding;
+        uint32 lastUpdate;
         uint128 longEntry;
         uint128 shortEntry;
-        int128 longFunding;
-        int128 shortFunding;
-        uint128 borrowIndex;
-        uint64 lastUpdate;
         uint256 borrowWeight; // sum of entryNotional x borrowIndex at each position's snapshot
     }
 
+    /// @dev The margin slot is only written for isolated positions, so a cross open writes two
+    /// fresh slots and an isolated one three.
     struct Position {
-        int128 size;
+        int96 size;
         uint128 entryNotional;
-        int128 fundingIndex;
-        uint128 borrowIndex;
-        uint128 margin; // tokens, isolated only
         uint16 leverage;
         uint8 mode;
-        uint64 lastLiquidation;
+        int112 fundingIndex;
+        uint64 borrowIndex;
+        uint128 margin; // tokens, isolated only
     }
 
     /// @dev Token amounts one settlement moves between the trader and the other buckets.
@@ -92,6 +100,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     error SizeExceedsPosition(uint256 requested, uint256 size);
     error MarginBelowInitial(int256 equity, uint256 required);
     error BelowMinCollateral(uint256 margin, uint256 minimum);
+    error PositionTooSmall(uint256 notional, uint256 minimum);
     error InsufficientBalance(int256 available, uint256 required);
     error InsufficientFreeCollateral(int256 equity, uint256 required);
     error TransferRuleViolated(int256 equity, uint256 required);
@@ -162,19 +171,24 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     PriceOracle public immutable oracle;
     uint256 public immutable scale; // 10 ** (18 - collateral decimals)
 
+    // Read by every trade, so packed: one cold load each instead of three and two.
     address public pool;
     bool public paused;
-    uint256 public marketCount;
-    int256 public poolAssets;
+    uint8 public marketCount;
+    int128 public poolAssets;
+    int128 public fundingReserve;
     int256 public insuranceFund;
-    int256 public fundingReserve;
 
+    mapping(uint256 market => bytes32) public marketSymbol;
     mapping(uint256 market => MarketConfig) internal configs;
     mapping(uint256 market => MarketState) internal states;
     mapping(address account => int256) public crossBalance;
     mapping(address account => uint256) public crossMarkets; // bitmask of CROSS positions
     mapping(address account => mapping(uint256 market => Position)) internal positions;
     mapping(address account => mapping(address operator => bool)) public isOperator;
+    /// @notice When a large position of the account was last liquidated in part; the cooldown
+    /// runs per (account, market), so reopening does not reset it.
+    mapping(address account => mapping(uint256 market => uint256)) public lastPartialLiquidation;
 
     constructor(IERC20 collateral_, PriceOracle oracle_, address admin) {
         uint8 decimals = IERC20Metadata(address(collateral_)).decimals();
@@ -200,7 +214,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------ admin
     /// @notice Add a market (market == marketCount) or change one, within hard bounds.
-    function configureMarket(uint256 market, MarketConfig calldata c) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function configureMarket(uint256 market, bytes32 symbol, MarketConfig calldata c) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (market > marketCount) revert UnknownMarket(market);
         if (c.maxLeverage == 0 || c.maxLeverage > 200) revert ParamOutOfBounds("maxLeverage", c.maxLeverage);
         // mmf < 1 / maxLeverage, so an opened position always starts above maintenance.
@@ -214,20 +228,24 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         if (c.partialLiquidationBps == 0 || c.partialLiquidationBps > 10_000) {
             revert ParamOutOfBounds("partialLiquidationBps", c.partialLiquidationBps);
         }
-        if (c.maxFundingRate > 1e14) revert ParamOutOfBounds("maxFundingRate", c.maxFundingRate); // 1%/s
-        if (c.fundingFactor > 1e14) revert ParamOutOfBounds("fundingFactor", c.fundingFactor);
-        if (c.borrowRate > 1e12) revert ParamOutOfBounds("borrowRate", c.borrowRate);
+        // Rate caps keep the packed indices of MarketState far from overflow: 3.6%/hour funding
+        // and 315%/year borrowing.
+        if (c.maxFundingRate > 1e13) revert ParamOutOfBounds("maxFundingRate", c.maxFundingRate);
+        if (c.fundingFactor > 1e13) revert ParamOutOfBounds("fundingFactor", c.fundingFactor);
+        if (c.borrowRate > 1e11) revert ParamOutOfBounds("borrowRate", c.borrowRate);
+        if (c.minCollateral == 0) revert ParamOutOfBounds("minCollateral", 0);
         if (c.liquidationCooldown > 1 days) revert ParamOutOfBounds("liquidationCooldown", c.liquidationCooldown);
         if (market == marketCount) {
             if (market == MAX_MARKETS) revert TooManyMarkets();
-            marketCount = market + 1;
-            states[market].lastUpdate = uint64(block.timestamp);
+            marketCount = uint8(market + 1);
+            states[market].lastUpdate = uint32(block.timestamp);
         } else {
             (uint256 price,,) = oracle.latest(market);
             _accrue(market, price);
         }
         configs[market] = c;
-        emit MarketConfigured(market, c.symbol, c);
+        marketSymbol[market] = symbol;
+        emit MarketConfigured(market, symbol, c);
     }
 
     function setPool(address pool_) external onlyRole(DEFAULT_ADMIN_ROLE) {
@@ -258,13 +276,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     /// max(IM, 10% of notional) of each (Hyperliquid's transfer rule).
     function withdraw(address account, uint256 amount) external nonReentrant onlyAccount(account) {
         if (amount == 0) revert ZeroAmount();
-        int256 balance = crossBalance[account];
-        if (balance < amount.toInt256()) revert InsufficientBalance(balance, amount);
-        crossBalance[account] = balance - amount.toInt256();
-        if (crossMarkets[account] != 0) {
-            (int256 equity,,, uint256 transferReq) = _crossHealth(account);
-            if (equity < transferReq.toInt256()) revert TransferRuleViolated(equity, transferReq);
-        }
+        _takeFromCross(account, amount);
         collateral.safeTransfer(account, amount);
         emit Withdrawn(account, amount);
     }
@@ -287,7 +299,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         if (paused) revert TradingPaused();
         if (sizeDelta == 0) revert ZeroSize();
         if (mode != ISOLATED && mode != CROSS) revert InvalidMode(mode);
-        MarketConfig memory c = configs[market];
+        MarketConfig storage c = configs[market];
         if (leverage == 0 || leverage > c.maxLeverage) revert InvalidLeverage(leverage, c.maxLeverage);
         uint256 price = oracle.freshPrice(market);
         MarketState storage s = _accrue(market, price);
@@ -309,23 +321,22 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
 
         _removeFromMarket(s, p, size);
         int256 newSize = size + sizeDelta;
-        p.size = newSize.toInt128();
+        p.size = newSize.toInt96();
         p.entryNotional = (uint256(p.entryNotional) + MarginMath.entryNotional(isLong, deltaAbs, price)).toUint128();
         p.leverage = uint16(leverage);
         _addToMarket(s, p, newSize);
         _checkOpenInterest(market, c, s, isLong, price);
+        uint256 notional = MarginMath.notionalUp(_abs(newSize), price);
+        _checkMinNotional(c, notional);
 
         if (mode == ISOLATED) {
             if (margin > 0) {
-                int256 balance = crossBalance[account];
-                if (balance < margin.toInt256()) revert InsufficientBalance(balance, margin);
-                crossBalance[account] = balance - margin.toInt256();
+                _takeFromCross(account, margin);
             }
             int256 newMargin = int256(uint256(p.margin)) + margin.toInt256() + traderDelta;
             if (newMargin < 0) revert InsufficientMargin(newMargin);
             p.margin = uint256(newMargin).toUint128();
             if (newMargin < int256(uint256(c.minCollateral))) revert BelowMinCollateral(uint256(newMargin), c.minCollateral);
-            uint256 notional = MarginMath.notionalUp(_abs(newSize), price);
             // SPEC §5: the margin put up must cover IM; the taker fee then comes out of it.
             int256 equity = (newMargin + int256(fee)) * int256(scale) + MarginMath.pnl(newSize, p.entryNotional, price);
             uint256 required = MarginMath.initial(notional, leverage);
@@ -341,11 +352,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
 
     /// @notice Reduce a position by `sizeAbs` (all of it closes it) at the oracle price. Realised
     /// PnL and every pending charge settle into the margin (isolated) or the cross balance.
-    function decreasePosition(address account, uint256 market, uint256 sizeAbs)
-        external
-        onlyAccount(account)
-        knownMarket(market)
-    {
+    function decreasePosition(address account, uint256 market, uint256 sizeAbs) external onlyAccount(account) {
         if (sizeAbs == 0) revert ZeroSize();
         Position storage p = positions[account][market];
         int256 size = p.size;
@@ -353,8 +360,9 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         uint256 currentAbs = _abs(size);
         if (sizeAbs > currentAbs) revert SizeExceedsPosition(sizeAbs, currentAbs);
         uint256 price = oracle.freshPrice(market);
+        MarketConfig storage c = configs[market];
+        if (sizeAbs != currentAbs) _checkMinNotional(c, MarginMath.notionalUp(currentAbs - sizeAbs, price));
         MarketState storage s = _accrue(market, price);
-        MarketConfig memory c = configs[market];
 
         Settlement memory st = _settleIndices(s, p, size > 0);
         uint256 fee = _feeTokens(MarginMath.notionalUp(sizeAbs, price), c.takerFeeBps);
@@ -385,32 +393,27 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
                 crossBalance[account] = balance;
             }
         }
-        if (closed) delete positions[account][market];
+        if (closed) _clear(p);
         _payPool(st, fee);
         emit PositionDecreased(account, market, sizeDelta, price, st.pnl, fee, st.funding, uint256(st.borrowing));
     }
 
-    /// @notice Move collateral from the cross balance into an isolated position. Never blocked:
-    /// needs no price and works while paused.
+    /// @notice Move collateral from the cross balance into an isolated position. Works while
+    /// paused and needs no price of this market; only the transfer rule of the account's cross
+    /// positions, if it has any, limits how much the cross balance can give.
     function addMargin(address account, uint256 market, uint256 amount) external onlyAccount(account) {
         if (amount == 0) revert ZeroAmount();
         Position storage p = positions[account][market];
         if (p.size == 0) revert NoPosition(account, market);
         if (p.mode != ISOLATED) revert NotIsolated(market);
-        int256 balance = crossBalance[account];
-        if (balance < amount.toInt256()) revert InsufficientBalance(balance, amount);
-        crossBalance[account] = balance - amount.toInt256();
+        _takeFromCross(account, amount);
         uint256 margin = p.margin + amount;
         p.margin = margin.toUint128();
         emit MarginChanged(account, market, amount.toInt256(), margin);
     }
 
     /// @notice Move collateral out of an isolated position, keeping max(IM, 10% of notional).
-    function removeMargin(address account, uint256 market, uint256 amount)
-        external
-        onlyAccount(account)
-        knownMarket(market)
-    {
+    function removeMargin(address account, uint256 market, uint256 amount) external onlyAccount(account) {
         if (amount == 0) revert ZeroAmount();
         Position storage p = positions[account][market];
         if (p.size == 0) revert NoPosition(account, market);
@@ -418,9 +421,9 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         uint256 price = oracle.freshPrice(market);
         if (amount > p.margin) revert InsufficientMargin(int256(uint256(p.margin)) - amount.toInt256());
         uint256 margin = p.margin - amount;
-        MarketConfig memory c = configs[market];
+        MarketConfig storage c = configs[market];
         if (margin < c.minCollateral) revert BelowMinCollateral(margin, c.minCollateral);
-        p.margin = margin.toUint128();
+        p.margin = uint128(margin);
         (int256 equity,) = _isolatedHealth(market, p, price, c.mmf);
         uint256 required = MarginMath.transferRequirement(MarginMath.notionalUp(_abs(p.size), price), p.leverage);
         if (equity < required.toInt256()) revert TransferRuleViolated(equity, required);
@@ -437,14 +440,14 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ liquidation
     /// @notice Liquidate an unhealthy isolated position. Only that position changes; what equity
     /// is left after the penalty returns to the trader's cross balance.
-    function liquidatePosition(address account, uint256 market) external knownMarket(market) {
+    function liquidatePosition(address account, uint256 market) external {
         Position storage p = positions[account][market];
         int256 size = p.size;
         if (size == 0) revert NoPosition(account, market);
         if (p.mode != ISOLATED) revert NotIsolated(market);
         uint256 price = oracle.freshPrice(market);
         MarketState storage s = _accrue(market, price);
-        MarketConfig memory c = configs[market];
+        MarketConfig storage c = configs[market];
         (int256 equity, uint256 mm) = _isolatedHealth(market, p, price, c.mmf);
         if (equity >= mm.toInt256()) revert PositionHealthy(account, market);
 
@@ -452,8 +455,9 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         uint256 notional = MarginMath.notionalUp(sizeAbs, price);
         uint256 closeAbs = sizeAbs;
         if (c.partialThreshold != 0 && notional > c.partialThreshold && equity * 3 >= int256(mm) * 2) {
-            uint256 until = uint256(p.lastLiquidation) + c.liquidationCooldown;
-            if (p.lastLiquidation != 0 && block.timestamp < until) revert LiquidationCooldown(market, until);
+            uint256 last = lastPartialLiquidation[account][market];
+            uint256 until = last + c.liquidationCooldown;
+            if (last != 0 && block.timestamp < until) revert LiquidationCooldown(market, until);
             closeAbs = sizeAbs * c.partialLiquidationBps / MarginMath.BPS;
         }
         Settlement memory st = _settleIndices(s, p, size > 0);
@@ -466,12 +470,12 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         remaining -= int256(penalty);
         uint256 badDebt;
         if (closeAbs == sizeAbs) {
-            delete positions[account][market];
+            _clear(p);
             if (remaining > 0) crossBalance[account] += remaining;
             else if (remaining < 0) badDebt = uint256(-remaining);
         } else {
-            p.margin = uint256(remaining).toUint128(); // remaining > 0: equity >= 2/3 MM > penalty
-            p.lastLiquidation = uint64(block.timestamp);
+            p.margin = uint128(uint256(remaining)); // 0 < remaining < margin: equity >= 2/3 MM > penalty
+            lastPartialLiquidation[account][market] = block.timestamp;
         }
         _payPool(st, 0);
         _payPenalty(penalty, reward);
@@ -504,7 +508,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
                 balance += st.pnl - st.funding - st.borrowing;
                 maxPenalty += _feeTokens(MarginMath.notionalUp(_abs(size), price), configs[market].liquidationFeeBps);
                 _payPool(st, 0);
-                delete positions[account][market];
+                _clear(p);
                 ++count;
                 emit PositionLiquidated(account, market, msg.sender, sizeDelta, price, st.pnl, 0, 0, 0);
             }
@@ -529,7 +533,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ pool hooks
     function poolDeposit(uint256 amount) external {
         if (msg.sender != pool) revert OnlyPool(msg.sender);
-        poolAssets += amount.toInt256();
+        poolAssets += amount.toInt256().toInt128();
         emit PoolDeposited(amount);
     }
 
@@ -538,7 +542,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         if (msg.sender != pool) revert OnlyPool(msg.sender);
         int256 assets = poolAssets - amount.toInt256();
         if (assets < 0) revert PoolInsolvent(poolAssets, amount.toInt256());
-        poolAssets = assets;
+        poolAssets = int128(assets);
         for (uint256 market; market < marketCount; ++market) {
             MarketState storage s = states[market];
             (uint256 price,,) = oracle.latest(market);
@@ -554,7 +558,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     function poolValue() public view returns (int256) {
         int256 wad;
         for (uint256 market; market < marketCount; ++market) {
-            MarketState memory s = states[market];
+            MarketState storage s = states[market];
             (uint256 price,,) = oracle.latest(market);
             (, , uint256 borrowIndex) = _indicesNow(market, s, price);
             int256 traderPnl = int256(MarginMath.notionalUp(s.longSize, price)) - int256(uint256(s.longEntry))
@@ -607,7 +611,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     /// @notice Pending (funding, borrowing) of a position in WAD at the current time.
     function pendingCharges(address account, uint256 market) external view returns (int256 funding, uint256 borrowing) {
         Position storage p = positions[account][market];
-        MarketState memory s = states[market];
+        MarketState storage s = states[market];
         (uint256 price,,) = oracle.latest(market);
         (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = _indicesNow(market, s, price);
         return _pending(p, longIdx, shortIdx, borrowIdx);
@@ -622,13 +626,21 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         return uint256(MarginMath.chargeTokens(int256(MarginMath.feeWad(notional, bps)), scale));
     }
 
-    function _reserve(MarketConfig memory c) internal view returns (uint256) {
+    function _reserve(MarketConfig storage c) internal view returns (uint256) {
         int256 assets = poolAssets;
         if (assets <= 0) return 0;
         return uint256(assets) * scale * c.reserveFactorBps / MarginMath.BPS;
     }
 
-    function _checkOpenInterest(uint256 market, MarketConfig memory c, MarketState storage s, bool isLong, uint256 price)
+    /// @dev A floor on every position's notional (the market's minimum collateral, in USD). The
+    /// small side of a market receives funding in proportion to how outnumbered it is, so dust
+    /// positions would let its funding index run away.
+    function _checkMinNotional(MarketConfig storage c, uint256 notional) internal view {
+        uint256 minimum = uint256(c.minCollateral) * scale;
+        if (notional < minimum) revert PositionTooSmall(notional, minimum);
+    }
+
+    function _checkOpenInterest(uint256 market, MarketConfig storage c, MarketState storage s, bool isLong, uint256 price)
         internal
         view
     {
@@ -638,7 +650,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Funding and borrow indices as they would be after accruing up to now.
-    function _indicesNow(uint256 market, MarketState memory s, uint256 price)
+    function _indicesNow(uint256 market, MarketState storage s, uint256 price)
         internal
         view
         returns (int256 longIdx, int256 shortIdx, uint256 borrowIdx)
@@ -670,10 +682,10 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         s = states[market];
         if (s.lastUpdate == block.timestamp) return s;
         (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = _indicesNow(market, s, price);
-        s.longFunding = longIdx.toInt128();
-        s.shortFunding = shortIdx.toInt128();
-        s.borrowIndex = borrowIdx.toUint128();
-        s.lastUpdate = uint64(block.timestamp);
+        s.longFunding = longIdx.toInt112();
+        s.shortFunding = shortIdx.toInt112();
+        s.borrowIndex = borrowIdx.toUint64();
+        s.lastUpdate = uint32(block.timestamp);
         emit FundingUpdated(market, longIdx, shortIdx, borrowIdx);
     }
 
@@ -702,18 +714,29 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
             st.borrowing = MarginMath.chargeTokens(int256(borrowWad), scale);
             s.borrowWeight += entry * (borrowIdx - p.borrowIndex);
         }
-        p.borrowIndex = uint128(borrowIdx);
+        p.borrowIndex = uint64(borrowIdx);
         p.fundingIndex = isLong ? s.longFunding : s.shortFunding;
+    }
+
+    /// @dev Like `delete`, but leaves a cross position's margin slot alone: it is always zero,
+    /// and touching the cold slot would cost 2.2k gas per closed cross position.
+    function _clear(Position storage p) internal {
+        bool isolated = p.mode == ISOLATED;
+        assembly ("memory-safe") {
+            sstore(p.slot, 0)
+            sstore(add(p.slot, 1), 0)
+            if isolated { sstore(add(p.slot, 2), 0) }
+        }
     }
 
     function _removeFromMarket(MarketState storage s, Position storage p, int256 size) internal {
         if (size == 0) return;
         uint256 entry = p.entryNotional;
         if (size > 0) {
-            s.longSize -= uint128(uint256(size));
+            s.longSize -= uint96(uint256(size));
             s.longEntry -= uint128(entry);
         } else {
-            s.shortSize -= uint128(uint256(-size));
+            s.shortSize -= uint96(uint256(-size));
             s.shortEntry -= uint128(entry);
         }
         s.borrowWeight -= entry * p.borrowIndex;
@@ -723,10 +746,10 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         if (size == 0) return;
         uint256 entry = p.entryNotional;
         if (size > 0) {
-            s.longSize += uint256(size).toUint128();
+            s.longSize += uint256(size).toUint96();
             s.longEntry += entry.toUint128();
         } else {
-            s.shortSize += uint256(-size).toUint128();
+            s.shortSize += uint256(-size).toUint96();
             s.shortEntry += entry.toUint128();
         }
         s.borrowWeight += entry * p.borrowIndex;
@@ -747,7 +770,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         realizedWad = MarginMath.pnl(isLong ? int256(closeAbs) : -int256(closeAbs), closedEntry, price);
         _removeFromMarket(s, p, size);
         int256 newSize = size + sizeDelta;
-        p.size = newSize.toInt128();
+        p.size = newSize.toInt96();
         p.entryNotional = (entry - closedEntry).toUint128();
         _addToMarket(s, p, newSize);
     }
@@ -757,7 +780,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         view
         returns (int256 equity, uint256 mm)
     {
-        MarketState memory s = states[market];
+        MarketState storage s = states[market];
         (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = _indicesNow(market, s, price);
         (int256 funding, uint256 borrowing) = _pending(p, longIdx, shortIdx, borrowIdx);
         int256 size = p.size;
@@ -777,7 +800,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
             if (mask & 1 != 0) {
                 Position storage p = positions[account][market];
                 uint256 price = oracle.freshPrice(market);
-                MarketState memory s = states[market];
+                MarketState storage s = states[market];
                 (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = _indicesNow(market, s, price);
                 (int256 funding, uint256 borrowing) = _pending(p, longIdx, shortIdx, borrowIdx);
                 int256 size = p.size;
@@ -791,12 +814,25 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev Debit the cross balance for a withdrawal or for isolated margin. Collateral leaving
+    /// the cross balance obeys the transfer rule whichever way it goes, so funding an isolated
+    /// position cannot push the account's cross positions towards liquidation.
+    function _takeFromCross(address account, uint256 amount) internal {
+        int256 balance = crossBalance[account];
+        if (balance < amount.toInt256()) revert InsufficientBalance(balance, amount);
+        crossBalance[account] = balance - amount.toInt256();
+        if (crossMarkets[account] != 0) {
+            (int256 equity,,, uint256 transferReq) = _crossHealth(account);
+            if (equity < transferReq.toInt256()) revert TransferRuleViolated(equity, transferReq);
+        }
+    }
+
     /// @dev Move settled charges and fees into their buckets; trader profit comes from the pool.
     function _payPool(Settlement memory st, uint256 fee) internal {
         int256 assets = poolAssets - st.pnl + st.borrowing + int256(fee);
         if (st.pnl > 0 && assets < 0) revert PoolInsolvent(poolAssets, st.pnl);
-        poolAssets = assets;
-        fundingReserve += st.funding;
+        poolAssets = assets.toInt128();
+        if (st.funding != 0) fundingReserve += st.funding.toInt128();
     }
 
     function _payPenalty(uint256 penalty, uint256 reward) internal {
@@ -811,7 +847,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         uint256 fromInsurance = fund > 0 ? Math.min(uint256(fund), amount) : 0;
         insuranceFund = fund - int256(fromInsurance);
         uint256 fromPool = amount - fromInsurance;
-        poolAssets -= int256(fromPool);
+        poolAssets -= fromPool.toInt256().toInt128();
         emit BadDebt(account, amount, fromInsurance, fromPool);
     }
 }

@@ -6,7 +6,9 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 /// @title PriceOracle
 /// @notice Authorised updaters push (market, price, timestamp) in batches; readers get a price
 /// only while it is fresh. Prices are USD per whole base unit with 18 decimals.
-/// @dev One storage slot per market (price and time packed) keeps a 10-market push near 100k gas.
+/// @dev Everything a push or a read needs sits in one storage slot per market (price, time,
+/// round, deviation guard and heartbeat), so a trade pays one cold load for its price and a
+/// 10-market push stays under 120k gas. Heartbeats are per market, as Chainlink feeds have them.
 contract PriceOracle is AccessControl {
     bytes32 public constant UPDATER_ROLE = keccak256("UPDATER_ROLE");
     uint256 public constant MAX_PRICE_AGE_LIMIT = 1 days;
@@ -19,8 +21,10 @@ contract PriceOracle is AccessControl {
 
     struct Feed {
         uint128 price;
-        uint64 timestamp;
-        uint64 round;
+        uint48 timestamp;
+        uint40 round;
+        uint16 maxDeviationBps; // 0: no guard
+        uint24 maxPriceAge; // 0: not set yet, the default applies from the first push
     }
 
     error ZeroPrice(uint256 market);
@@ -32,16 +36,17 @@ contract PriceOracle is AccessControl {
     error ParamOutOfBounds(bytes32 param, uint256 value);
 
     event PriceUpdated(uint256 indexed market, uint256 price, uint256 timestamp, uint256 round);
-    event MaxPriceAgeSet(uint256 maxPriceAge);
+    event MaxPriceAgeSet(uint256 indexed market, uint256 maxPriceAge);
+    event DefaultMaxPriceAgeSet(uint256 maxPriceAge);
     event MaxDeviationSet(uint256 indexed market, uint256 maxDeviationBps);
 
     mapping(uint256 market => Feed) internal feeds;
-    mapping(uint256 market => uint256) public maxDeviationBps;
-    uint256 public maxPriceAge;
+    /// @notice Heartbeat given to a market at its first price unless one was set for it.
+    uint256 public defaultMaxPriceAge;
 
-    constructor(address admin, uint256 maxPriceAge_) {
+    constructor(address admin, uint256 defaultMaxPriceAge_) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _setMaxPriceAge(maxPriceAge_);
+        _setDefaultMaxPriceAge(defaultMaxPriceAge_);
     }
 
     /// @notice Push a batch of prices. Each must be non-zero, newer than the stored one, not in
@@ -51,30 +56,30 @@ contract PriceOracle is AccessControl {
             PriceUpdate calldata u = updates[i];
             if (u.price == 0) revert ZeroPrice(u.market);
             if (u.timestamp > block.timestamp) revert FuturePrice(u.market, u.timestamp, block.timestamp);
-            Feed memory previous = feeds[u.market];
-            if (u.timestamp <= previous.timestamp) {
-                revert OutdatedPrice(u.market, u.timestamp, previous.timestamp);
+            Feed memory f = feeds[u.market];
+            if (u.timestamp <= f.timestamp) revert OutdatedPrice(u.market, u.timestamp, f.timestamp);
+            uint256 guard = f.maxDeviationBps;
+            if (guard != 0 && f.price != 0) {
+                uint256 move = u.price > f.price ? u.price - f.price : f.price - u.price;
+                if (move * 10_000 > uint256(f.price) * guard) revert PriceDeviation(u.market, u.price, f.price, guard);
             }
-            uint256 guard = maxDeviationBps[u.market];
-            if (guard != 0 && previous.price != 0) {
-                uint256 move = u.price > previous.price ? u.price - previous.price : previous.price - u.price;
-                if (move * 10_000 > uint256(previous.price) * guard) {
-                    revert PriceDeviation(u.market, u.price, previous.price, guard);
-                }
+            if (f.maxPriceAge == 0) f.maxPriceAge = uint24(defaultMaxPriceAge);
+            unchecked {
+                ++f.round; // 2^40 updates of one market will not happen
             }
-            uint64 round = previous.round + 1;
-            feeds[u.market] = Feed(u.price, u.timestamp, round);
-            emit PriceUpdated(u.market, u.price, u.timestamp, round);
+            f.price = u.price;
+            f.timestamp = uint48(u.timestamp); // <= block.timestamp, checked above
+            _store(u.market, f);
+            emit PriceUpdated(u.market, u.price, u.timestamp, f.round);
         }
     }
 
-    /// @notice The latest price, reverting if there is none or it is older than maxPriceAge.
+    /// @notice The latest price, reverting if there is none or it is older than the market's
+    /// maxPriceAge.
     function freshPrice(uint256 market) external view returns (uint256 price) {
         Feed memory f = feeds[market];
         if (f.price == 0) revert NoPrice(market);
-        if (block.timestamp > uint256(f.timestamp) + maxPriceAge) {
-            revert StalePrice(market, f.timestamp, maxPriceAge);
-        }
+        if (block.timestamp > uint256(f.timestamp) + f.maxPriceAge) revert StalePrice(market, f.timestamp, f.maxPriceAge);
         return f.price;
     }
 
@@ -84,20 +89,50 @@ contract PriceOracle is AccessControl {
         return (f.price, f.timestamp, f.round);
     }
 
-    function setMaxPriceAge(uint256 maxPriceAge_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _setMaxPriceAge(maxPriceAge_);
+    /// @notice Largest accepted move per update in basis points (0 disables the guard).
+    function maxDeviationBps(uint256 market) external view returns (uint256) {
+        return feeds[market].maxDeviationBps;
     }
 
-    /// @notice Largest accepted move per update in basis points (0 disables the guard).
+    /// @notice Age after which the market's price is stale.
+    function maxPriceAge(uint256 market) external view returns (uint256) {
+        uint256 age = feeds[market].maxPriceAge;
+        return age == 0 ? defaultMaxPriceAge : age;
+    }
+
+    function setDefaultMaxPriceAge(uint256 age) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setDefaultMaxPriceAge(age);
+    }
+
+    function setMaxPriceAge(uint256 market, uint256 age) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _checkAge(age);
+        feeds[market].maxPriceAge = uint24(age);
+        emit MaxPriceAgeSet(market, age);
+    }
+
     function setMaxDeviation(uint256 market, uint256 bps) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (bps > 10_000) revert ParamOutOfBounds("maxDeviationBps", bps);
-        maxDeviationBps[market] = bps;
+        feeds[market].maxDeviationBps = uint16(bps);
         emit MaxDeviationSet(market, bps);
     }
 
-    function _setMaxPriceAge(uint256 age) internal {
+    function _setDefaultMaxPriceAge(uint256 age) internal {
+        _checkAge(age);
+        defaultMaxPriceAge = age;
+        emit DefaultMaxPriceAgeSet(age);
+    }
+
+    function _checkAge(uint256 age) internal pure {
         if (age == 0 || age > MAX_PRICE_AGE_LIMIT) revert ParamOutOfBounds("maxPriceAge", age);
-        maxPriceAge = age;
-        emit MaxPriceAgeSet(age);
+    }
+
+    /// @dev One SSTORE for the whole feed: solc writes a packed struct member by member.
+    function _store(uint256 market, Feed memory f) internal {
+        uint256 packed = uint256(f.price) | uint256(f.timestamp) << 128 | uint256(f.round) << 176
+            | uint256(f.maxDeviationBps) << 216 | uint256(f.maxPriceAge) << 232;
+        Feed storage slot = feeds[market];
+        assembly ("memory-safe") {
+            sstore(slot.slot, packed)
+        }
     }
 }

@@ -24,8 +24,12 @@ class ModelRevert(Exception):
 
 @dataclass
 class MarketParams:
-    """``Clearinghouse.MarketConfig`` without the symbol, in the same field order."""
+    """``Clearinghouse.MarketConfig``, in the same field order."""
 
+    mmf: int
+    funding_factor: int
+    max_funding_rate: int
+    borrow_rate: int
     max_leverage: int
     taker_fee_bps: int
     liquidation_fee_bps: int
@@ -33,10 +37,6 @@ class MarketParams:
     reserve_factor_bps: int
     partial_liquidation_bps: int
     liquidation_cooldown: int
-    mmf: int
-    funding_factor: int
-    max_funding_rate: int
-    borrow_rate: int
     min_collateral: int
     max_long_oi: int
     max_short_oi: int
@@ -45,27 +45,30 @@ class MarketParams:
 
 @dataclass
 class MarketState:
+    """``Clearinghouse.MarketState``, in the same field order."""
+
     long_size: int = 0
     short_size: int = 0
-    long_entry: int = 0
-    short_entry: int = 0
+    borrow_index: int = 0
     long_funding: int = 0
     short_funding: int = 0
-    borrow_index: int = 0
     last_update: int = 0
+    long_entry: int = 0
+    short_entry: int = 0
     borrow_weight: int = 0
 
 
 @dataclass
 class Position:
+    """``Clearinghouse.Position``, in the same field order."""
+
     size: int = 0
     entry_notional: int = 0
+    leverage: int = 0
+    mode: int = 0
     funding_index: int = 0
     borrow_index: int = 0
     margin: int = 0
-    leverage: int = 0
-    mode: int = 0
-    last_liquidation: int = 0
 
 
 @dataclass
@@ -87,6 +90,7 @@ class Model:
     cross_balance: dict[str, int] = field(default_factory=dict)
     cross_markets: dict[str, int] = field(default_factory=dict)
     positions: dict[tuple[str, int], Position] = field(default_factory=dict)
+    last_partial_liquidation: dict[tuple[str, int], int] = field(default_factory=dict)
     pool_assets: int = 0
     insurance_fund: int = 0
     funding_reserve: int = 0
@@ -118,6 +122,25 @@ class Model:
 
     def latest_price(self, market: int) -> int:
         return self.prices.get(market, (0, 0))[0]
+
+    def _take_from_cross(self, account: str, amount: int) -> None:
+        """Debit the cross balance, keeping the transfer rule of any cross positions."""
+        balance = self.cross_balance.get(account, 0)
+        if balance < amount:
+            raise ModelRevert("InsufficientBalance")
+        self.cross_balance[account] = balance - amount
+        if self.cross_markets.get(account, 0):
+            try:
+                equity, _, _, transfer = self.cross_health(account)
+                if equity < transfer:
+                    raise ModelRevert("TransferRuleViolated")
+            except ModelRevert:
+                self.cross_balance[account] = balance
+                raise
+
+    def _check_min_notional(self, c: MarketParams, notional: int) -> None:
+        if notional < c.min_collateral * self.scale:
+            raise ModelRevert("PositionTooSmall")
 
     def _known(self, market: int) -> None:
         if market >= len(self.params):
@@ -289,18 +312,7 @@ class Model:
     def withdraw(self, account: str, amount: int) -> None:
         if amount == 0:
             raise ModelRevert("ZeroAmount")
-        balance = self.cross_balance.get(account, 0)
-        if balance < amount:
-            raise ModelRevert("InsufficientBalance")
-        self.cross_balance[account] = balance - amount
-        if self.cross_markets.get(account, 0):
-            try:
-                equity, _, _, transfer = self.cross_health(account)
-                if equity < transfer:
-                    raise ModelRevert("TransferRuleViolated")
-            except ModelRevert:
-                self.cross_balance[account] = balance
-                raise
+        self._take_from_cross(account, amount)
 
     def increase(self, account: str, market: int, size_delta: int, leverage: int, mode: int,
                  margin: int) -> None:
@@ -350,20 +362,18 @@ class Model:
         cap = min(c.max_long_oi if is_long else c.max_short_oi, self._reserve(c))
         if oi > cap:
             raise ModelRevert("OpenInterestCap")
+        notional = m.notional_up(abs(p.size), price)
+        self._check_min_notional(c, notional)
         self._store(account, market, p)
         if mode == ISOLATED:
-            balance = self.cross_balance.get(account, 0)
             if margin > 0:
-                if balance < margin:
-                    raise ModelRevert("InsufficientBalance")
-                self.cross_balance[account] = balance - margin
+                self._take_from_cross(account, margin)
             new_margin = p.margin + margin + trader_delta
             if new_margin < 0:
                 raise ModelRevert("InsufficientMargin")
             p.margin = new_margin
             if new_margin < c.min_collateral:
                 raise ModelRevert("BelowMinCollateral")
-            notional = m.notional_up(abs(p.size), price)
             equity = (new_margin + fee) * self.scale + m.pnl(p.size, p.entry_notional, price)
             if equity < m.initial(notional, leverage):
                 raise ModelRevert("MarginBelowInitial")
@@ -383,7 +393,6 @@ class Model:
             raise
 
     def _decrease(self, account: str, market: int, size_abs: int) -> None:
-        self._known(market)
         if size_abs == 0:
             raise ModelRevert("ZeroSize")
         p = self.position(account, market)
@@ -393,8 +402,10 @@ class Model:
         if size_abs > current:
             raise ModelRevert("SizeExceedsPosition")
         price = self.fresh_price(market)
-        s = self.accrue(market, price)
         c = self.params[market]
+        if size_abs != current:
+            self._check_min_notional(c, m.notional_up(current - size_abs, price))
+        s = self.accrue(market, price)
         st = self._settle_indices(s, p, p.size > 0)
         fee = m.fee_tokens(m.notional_up(size_abs, price), c.taker_fee_bps, self.scale)
         realized, _ = self._reduce(s, p, size_abs, price)
@@ -433,14 +444,10 @@ class Model:
             raise ModelRevert("NoPosition")
         if p.mode != ISOLATED:
             raise ModelRevert("NotIsolated")
-        balance = self.cross_balance.get(account, 0)
-        if balance < amount:
-            raise ModelRevert("InsufficientBalance")
-        self.cross_balance[account] = balance - amount
+        self._take_from_cross(account, amount)
         p.margin += amount
 
     def remove_margin(self, account: str, market: int, amount: int) -> None:
-        self._known(market)
         if amount == 0:
             raise ModelRevert("ZeroAmount")
         p = self.position(account, market)
@@ -463,7 +470,6 @@ class Model:
         self.cross_balance[account] = self.cross_balance.get(account, 0) + amount
 
     def liquidate_position(self, keeper: str, account: str, market: int) -> dict:
-        self._known(market)
         p = self.position(account, market)
         if p.size == 0:
             raise ModelRevert("NoPosition")
@@ -479,8 +485,8 @@ class Model:
         notional = m.notional_up(size_abs, price)
         close_abs = size_abs
         if c.partial_threshold and notional > c.partial_threshold and equity * 3 >= mm * 2:
-            until = p.last_liquidation + c.liquidation_cooldown
-            if p.last_liquidation != 0 and self.now < until:
+            last = self.last_partial_liquidation.get((account, market), 0)
+            if last != 0 and self.now < last + c.liquidation_cooldown:
                 raise ModelRevert("LiquidationCooldown")
             close_abs = size_abs * c.partial_liquidation_bps // m.BPS
         st = self._settle_indices(s, p, p.size > 0)
@@ -500,7 +506,7 @@ class Model:
                 bad_debt = -remaining
         else:
             p.margin = remaining
-            p.last_liquidation = self.now
+            self.last_partial_liquidation[account, market] = self.now
         self._pay_pool(st, 0)
         self._pay_penalty(keeper, penalty, reward)
         if bad_debt:

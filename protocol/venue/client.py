@@ -10,6 +10,7 @@ from typing import Iterable, Iterator, Mapping, Optional, Sequence
 from protocol.chain import Chain, Contract, Receipt, connect
 from protocol.margin import math as margin_math
 from protocol.margin.human import cross_liquidation_price, liquidation_price
+from protocol.margin.model import Position as RawPosition
 from protocol.venue.config import DEFAULT_MARKETS, MarketConfig
 from protocol.venue.units import Number, from_fixed, from_wad, to_tokens, to_wad
 from protocol.venue.views import AccountView, PositionView
@@ -74,9 +75,9 @@ class Trader(Actor):
 
     def close(self, market: str) -> Receipt:
         v = self.venue
-        raw = v.raw_position(self, market)
+        size = v.raw_position(self, market).size
         return self._send(v.clearinghouse, "decreasePosition", self.address, v.market_id(market),
-                          abs(raw[0]) if raw[0] else 1)
+                          abs(size) if size else 1)
 
     def add_margin(self, market: str, usd: Number) -> Receipt:
         v = self.venue
@@ -146,7 +147,7 @@ class Venue:
         ch.transact(admin, "setPool", pool.address).raise_for_status()
         feeds = {}
         for market_id, config in enumerate(markets):
-            ch.transact(admin, "configureMarket", market_id,
+            ch.transact(admin, "configureMarket", market_id, config.symbol_bytes(),
                         config.encode(decimals)).raise_for_status()
             feeds[config.symbol] = chain.deploy("ChainlinkFeed", oracle.address, market_id,
                                                 f"{config.symbol} / USD", sender=admin)
@@ -222,15 +223,18 @@ class Venue:
     def usd(self, tokens: int) -> Decimal:
         return from_fixed(tokens, self.decimals)
 
-    def raw_position(self, trader: Actor | str, market: str) -> tuple:
+    def raw_position(self, trader: Actor | str, market: str) -> RawPosition:
+        """The position exactly as stored on chain (integers; size 0 if there is none)."""
         account = trader if isinstance(trader, str) else trader.address
-        return self.clearinghouse.call("position", account, self.market_id(market))
+        return RawPosition(*self.clearinghouse.call("position", account, self.market_id(market)))
 
     def position(self, trader: Actor | str, market: str) -> Optional[PositionView]:
         """The position at the current price, or None if there is none."""
         account = trader if isinstance(trader, str) else trader.address
         ch, mid = self.clearinghouse, self.market_id(market)
-        size, entry, _, _, margin, leverage, mode, _ = ch.call("position", account, mid)
+        raw = RawPosition(*ch.call("position", account, mid))
+        size, entry, margin, leverage, mode = (raw.size, raw.entry_notional, raw.margin,
+                                               raw.leverage, raw.mode)
         if size == 0:
             return None
         price = self.oracle.call("latest", mid)[0]

@@ -48,11 +48,18 @@ class MarketConfig:
         value = self.maintenance_fraction * WAD
         return int(value.to_integral_value(rounding="ROUND_CEILING"))
 
+    def symbol_bytes(self) -> bytes:
+        """The symbol as the contract's ``bytes32``."""
+        return self.symbol.encode().ljust(32, b"\0")[:32]
+
     def encode(self, decimals: int) -> tuple:
-        """The ``Clearinghouse.MarketConfig`` struct as an ABI tuple."""
+        """The ``Clearinghouse.MarketConfig`` struct as an ABI tuple (the symbol goes apart)."""
         per_second = lambda rate, period: int(Decimal(str(rate)) * WAD / period)  # noqa: E731
         return (
-            self.symbol.encode().ljust(32, b"\0")[:32],
+            self.mmf_wad(),
+            per_second(self.funding_rate_per_hour, SECONDS_PER_HOUR),
+            per_second(self.max_funding_rate_per_hour, SECONDS_PER_HOUR),
+            per_second(self.borrow_rate_per_year, SECONDS_PER_YEAR),
             self.max_leverage,
             self.taker_fee_bps,
             self.liquidation_fee_bps,
@@ -60,10 +67,6 @@ class MarketConfig:
             self.reserve_factor_bps,
             self.partial_liquidation_bps,
             self.liquidation_cooldown,
-            self.mmf_wad(),
-            per_second(self.funding_rate_per_hour, SECONDS_PER_HOUR),
-            per_second(self.max_funding_rate_per_hour, SECONDS_PER_HOUR),
-            per_second(self.borrow_rate_per_year, SECONDS_PER_YEAR),
             to_tokens(self.min_collateral_usd, decimals),
             to_wad(self.max_long_oi_usd),
             to_wad(self.max_short_oi_usd),
