@@ -211,6 +211,31 @@ def test_partial_liquidation_of_large_position(backend):
             keeper.liquidate(whale, "ETH")
 
 
+def test_partial_liquidation_falls_back_to_whole_when_profit_carried_the_position(backend):
+    """A large position whose margin was eaten by funding but whose price profit keeps its
+    equity between 2/3 MM and MM: a 20% slice would leave negative margin, so it goes whole."""
+    from protocol import MarketConfig, Venue
+
+    eth = MarketConfig(symbol="ETH", initial_price=Decimal(3000), partial_threshold_usd=Decimal(20_000),
+                       funding_rate_per_hour=Decimal("0.01"), max_funding_rate_per_hour=Decimal("0.01"),
+                       borrow_rate_per_year=Decimal(0))
+    venue = Venue.launch(backend=backend, markets=[eth])
+    whale, shrimp = funded(venue, "whale"), funded(venue, "shrimp")
+    whale.open("ETH", size=10, leverage=50, mode="isolated", margin=700)
+    shrimp.open("ETH", size=-1, leverage=10, mode="isolated", margin=1_000)
+    venue.set_price("ETH", 3_300)
+    while not venue.is_liquidatable(whale, "ETH"):
+        venue.advance_time(600)
+        venue.set_price("ETH", 3_300)
+    view = venue.position(whale, "ETH")
+    assert view.equity * 3 >= view.maintenance_margin * 2, view  # partial-liquidation territory
+    slice_left = view.margin + view.unrealized_pnl / 5 - view.pending_funding - view.pending_borrowing
+    assert slice_left < 0, view
+    event = venue.keeper("k").liquidate(whale, "ETH").events_named("PositionLiquidated")[0]
+    assert event["sizeClosed"] == -10 * 10**18
+    assert venue.position(whale, "ETH") is None
+
+
 def test_funding_longs_pay_shorts_and_sums_to_zero(venue):
     long_ = funded(venue, "long")
     short = funded(venue, "short")

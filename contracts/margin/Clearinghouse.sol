@@ -28,6 +28,8 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     uint8 public constant CROSS = 2;
     uint256 public constant MAX_MARKETS = 64;
     bytes32 public constant EXECUTOR_ROLE = keccak256("EXECUTOR_ROLE");
+    /// @notice The `market` of a liquidation target that means the account's cross positions.
+    uint256 public constant CROSS_ACCOUNT = type(uint256).max;
 
     // ------------------------------------------------------------------ types
     /// @dev Field order follows access: slot 0 is all that valuation and accrual read, slot 1
@@ -80,6 +82,11 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         uint128 margin; // tokens, isolated only
     }
 
+    struct LiquidationTarget {
+        address account;
+        uint256 market; // CROSS_ACCOUNT for the whole cross account
+    }
+
     /// @dev Token amounts one settlement moves between the trader and the other buckets.
     struct Settlement {
         int256 pnl; // credited to the trader, taken from the pool
@@ -115,6 +122,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     error OnlyPool(address caller);
     error PoolAlreadySet();
     error TradingPaused();
+    error InstantTradingDisabled();
     error TooManyMarkets();
     error ParamOutOfBounds(bytes32 param, uint256 value);
 
@@ -164,6 +172,8 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     event PoolDeposited(uint256 amount);
     event PoolWithdrawn(address indexed receiver, uint256 amount);
     event PausedSet(bool paused);
+    event InstantTradingSet(bool enabled);
+    event AccountRegistered(address indexed account, uint256 index);
     event OperatorSet(address indexed account, address indexed operator, bool approved);
 
     // ------------------------------------------------------------------ state
@@ -175,6 +185,9 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     address public pool;
     bool public paused;
     uint8 public marketCount;
+    /// @notice Whether traders may trade directly at the oracle price; when off, only the
+    /// OrderBook (EXECUTOR_ROLE) opens and closes positions, with its two-step latency.
+    bool public instantTrading = true;
     int128 public poolAssets;
     int128 public fundingReserve;
     int256 public insuranceFund;
@@ -186,6 +199,9 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     mapping(address account => uint256) public crossMarkets; // bitmask of CROSS positions
     mapping(address account => mapping(uint256 market => Position)) internal positions;
     mapping(address account => mapping(address operator => bool)) public isOperator;
+    /// @notice Every account that ever held a cross balance, in order of arrival: keepers scan it.
+    address[] public accounts;
+    mapping(address account => bool) public isRegistered;
     /// @notice When a large position of the account was last liquidated in part; the cooldown
     /// runs per (account, market), so reopening does not reset it.
     mapping(address account => mapping(uint256 market => uint256)) public lastPartialLiquidation;
@@ -202,6 +218,17 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ modifiers
     modifier onlyAccount(address account) {
         if (msg.sender != account && !isOperator[account][msg.sender] && !hasRole(EXECUTOR_ROLE, msg.sender)) {
+            revert Unauthorized(msg.sender, account);
+        }
+        _;
+    }
+
+    /// @dev Trading calls: the account itself or its operator (only while instant trading is
+    /// on), or an executor such as the OrderBook.
+    modifier onlyTrading(address account) {
+        if (msg.sender == account || isOperator[account][msg.sender]) {
+            if (!instantTrading) revert InstantTradingDisabled();
+        } else if (!hasRole(EXECUTOR_ROLE, msg.sender)) {
             revert Unauthorized(msg.sender, account);
         }
         _;
@@ -259,6 +286,11 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         emit PausedSet(paused_);
     }
 
+    function setInstantTrading(bool enabled) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        instantTrading = enabled;
+        emit InstantTradingSet(enabled);
+    }
+
     function setOperator(address operator, bool approved) external {
         isOperator[msg.sender][operator] = approved;
         emit OperatorSet(msg.sender, operator, approved);
@@ -268,7 +300,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     function deposit(address account, uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
         collateral.safeTransferFrom(msg.sender, address(this), amount);
-        crossBalance[account] += amount.toInt256();
+        _credit(account, amount.toInt256());
         emit Deposited(account, amount);
     }
 
@@ -293,7 +325,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     /// cross balance into an isolated position; cross positions take none.
     function increasePosition(address account, uint256 market, int256 sizeDelta, uint256 leverage, uint8 mode, uint256 margin)
         external
-        onlyAccount(account)
+        onlyTrading(account)
         knownMarket(market)
     {
         if (paused) revert TradingPaused();
@@ -352,7 +384,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
 
     /// @notice Reduce a position by `sizeAbs` (all of it closes it) at the oracle price. Realised
     /// PnL and every pending charge settle into the margin (isolated) or the cross balance.
-    function decreasePosition(address account, uint256 market, uint256 sizeAbs) external onlyAccount(account) {
+    function decreasePosition(address account, uint256 market, uint256 sizeAbs) external onlyTrading(account) {
         if (sizeAbs == 0) revert ZeroSize();
         Position storage p = positions[account][market];
         int256 size = p.size;
@@ -441,26 +473,59 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     /// @notice Liquidate an unhealthy isolated position. Only that position changes; what equity
     /// is left after the penalty returns to the trader's cross balance.
     function liquidatePosition(address account, uint256 market) external {
+        _liquidatePosition(account, market, false);
+    }
+
+    /// @notice Liquidate many isolated positions and cross accounts in one transaction
+    /// (`market == CROSS_ACCOUNT` names a cross account). Targets that are healthy, gone or
+    /// cooling down are skipped rather than reverting, so keepers racing for the same targets
+    /// lose only the work already done; `done[i]` says which were liquidated.
+    function liquidateBatch(LiquidationTarget[] calldata targets) external returns (bool[] memory done) {
+        done = new bool[](targets.length);
+        for (uint256 i; i < targets.length; ++i) {
+            LiquidationTarget calldata t = targets[i];
+            done[i] = t.market == CROSS_ACCOUNT ? _liquidateAccount(t.account, true) : _liquidatePosition(t.account, t.market, true);
+        }
+    }
+
+    /// @dev With `skip`, a target that cannot be liquidated returns false instead of reverting
+    /// (a stale price still reverts: nothing can be liquidated on it).
+    function _liquidatePosition(address account, uint256 market, bool skip) internal returns (bool) {
         Position storage p = positions[account][market];
         int256 size = p.size;
-        if (size == 0) revert NoPosition(account, market);
-        if (p.mode != ISOLATED) revert NotIsolated(market);
+        if (size == 0) {
+            if (skip) return false;
+            revert NoPosition(account, market);
+        }
+        if (p.mode != ISOLATED) {
+            if (skip) return false;
+            revert NotIsolated(market);
+        }
         uint256 price = oracle.freshPrice(market);
-        MarketState storage s = _accrue(market, price);
         MarketConfig storage c = configs[market];
         (int256 equity, uint256 mm) = _isolatedHealth(market, p, price, c.mmf);
-        if (equity >= mm.toInt256()) revert PositionHealthy(account, market);
+        if (equity >= mm.toInt256()) {
+            if (skip) return false;
+            revert PositionHealthy(account, market);
+        }
+        MarketState storage s = _accrue(market, price);
 
         uint256 sizeAbs = _abs(size);
         uint256 notional = MarginMath.notionalUp(sizeAbs, price);
         uint256 closeAbs = sizeAbs;
-        if (c.partialThreshold != 0 && notional > c.partialThreshold && equity * 3 >= int256(mm) * 2) {
-            uint256 last = lastPartialLiquidation[account][market];
-            uint256 until = last + c.liquidationCooldown;
-            if (last != 0 && block.timestamp < until) revert LiquidationCooldown(market, until);
-            closeAbs = sizeAbs * c.partialLiquidationBps / MarginMath.BPS;
-        }
         Settlement memory st = _settleIndices(s, p, size > 0);
+        if (c.partialThreshold != 0 && notional > c.partialThreshold && equity * 3 >= int256(mm) * 2) {
+            uint256 part = _partialSlice(p, c, st, size, price);
+            if (part != 0) {
+                uint256 last = lastPartialLiquidation[account][market];
+                uint256 until = last + c.liquidationCooldown;
+                if (last != 0 && block.timestamp < until) {
+                    if (skip) return false;
+                    revert LiquidationCooldown(market, until);
+                }
+                closeAbs = part;
+            }
+        }
         (int256 realizedWad, int256 sizeDelta) = _reduce(s, p, size, closeAbs, price);
         st.pnl = MarginMath.creditTokens(realizedWad, scale);
         int256 remaining = int256(uint256(p.margin)) + st.pnl - st.funding - st.borrowing;
@@ -474,22 +539,33 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
             if (remaining > 0) crossBalance[account] += remaining;
             else if (remaining < 0) badDebt = uint256(-remaining);
         } else {
-            p.margin = uint128(uint256(remaining)); // 0 < remaining < margin: equity >= 2/3 MM > penalty
+            p.margin = uint128(uint256(remaining)); // > 0: _partialSlice checked it
             lastPartialLiquidation[account][market] = block.timestamp;
         }
         _payPool(st, 0);
         _payPenalty(penalty, reward);
         if (badDebt != 0) _coverBadDebt(account, badDebt);
         emit PositionLiquidated(account, market, msg.sender, sizeDelta, price, st.pnl, penalty, reward, badDebt);
+        return true;
     }
 
     /// @notice Liquidate a cross account whose equity is below the maintenance margin of its
     /// cross positions: every cross position closes; isolated positions are untouched.
     function liquidateAccount(address account) external {
+        _liquidateAccount(account, false);
+    }
+
+    function _liquidateAccount(address account, bool skip) internal returns (bool) {
         uint256 mask = crossMarkets[account];
-        if (mask == 0) revert NoPosition(account, type(uint256).max);
+        if (mask == 0) {
+            if (skip) return false;
+            revert NoPosition(account, CROSS_ACCOUNT);
+        }
         (int256 equity, uint256 mm,,) = _crossHealth(account);
-        if (equity >= mm.toInt256()) revert AccountHealthy(account);
+        if (equity >= mm.toInt256()) {
+            if (skip) return false;
+            revert AccountHealthy(account);
+        }
 
         int256 balance = crossBalance[account];
         uint256 maxPenalty;
@@ -528,6 +604,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         _payPenalty(penalty, reward);
         if (badDebt != 0) _coverBadDebt(account, badDebt);
         emit AccountLiquidated(account, msg.sender, count, penalty, reward, badDebt);
+        return true;
     }
 
     // ------------------------------------------------------------------ pool hooks
@@ -570,6 +647,10 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     }
 
     // ------------------------------------------------------------------ views
+    function accountCount() external view returns (uint256) {
+        return accounts.length;
+    }
+
     function marketConfig(uint256 market) external view returns (MarketConfig memory) {
         return configs[market];
     }
@@ -764,8 +845,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         uint256 sizeAbs = _abs(size);
         uint256 entry = p.entryNotional;
         bool isLong = size > 0;
-        uint256 closedEntry = Math.mulDiv(entry, closeAbs, sizeAbs, isLong ? Math.Rounding.Ceil : Math.Rounding.Floor);
-        if (closeAbs == sizeAbs) closedEntry = entry;
+        uint256 closedEntry = MarginMath.closedEntry(entry, closeAbs, sizeAbs, isLong);
         sizeDelta = isLong ? -int256(closeAbs) : int256(closeAbs);
         realizedWad = MarginMath.pnl(isLong ? int256(closeAbs) : -int256(closeAbs), closedEntry, price);
         _removeFromMarket(s, p, size);
@@ -773,6 +853,23 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         p.size = newSize.toInt96();
         p.entryNotional = (entry - closedEntry).toUint128();
         _addToMarket(s, p, newSize);
+    }
+
+    /// @dev The slice a partial liquidation closes, or 0 when the margin left after the slice's
+    /// PnL, all pending charges and the penalty would not be positive: such a position is
+    /// liquidated whole (its unrealised profit, not its margin, was carrying it).
+    function _partialSlice(Position storage p, MarketConfig storage c, Settlement memory st, int256 size, uint256 price)
+        internal
+        view
+        returns (uint256 part)
+    {
+        uint256 sizeAbs = _abs(size);
+        part = sizeAbs * c.partialLiquidationBps / MarginMath.BPS;
+        uint256 entry = MarginMath.closedEntry(p.entryNotional, part, sizeAbs, size > 0);
+        int256 partPnl = MarginMath.creditTokens(MarginMath.pnl(size > 0 ? int256(part) : -int256(part), entry, price), scale);
+        int256 left = int256(uint256(p.margin)) + partPnl - st.funding - st.borrowing
+            - int256(_feeTokens(MarginMath.notionalUp(part, price), c.liquidationFeeBps));
+        if (left <= 0) return 0;
     }
 
     function _isolatedHealth(uint256 market, Position storage p, uint256 price, uint256 mmf)
@@ -814,6 +911,19 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev Credit a cross balance from outside the account's trading (deposit, keeper reward),
+    /// registering the account the first time. A non-zero balance implies registration, so a
+    /// returning depositor pays no extra storage read.
+    function _credit(address account, int256 amount) internal {
+        int256 balance = crossBalance[account];
+        if (balance == 0 && !isRegistered[account]) {
+            isRegistered[account] = true;
+            accounts.push(account);
+            emit AccountRegistered(account, accounts.length - 1);
+        }
+        crossBalance[account] = balance + amount;
+    }
+
     /// @dev Debit the cross balance for a withdrawal or for isolated margin. Collateral leaving
     /// the cross balance obeys the transfer rule whichever way it goes, so funding an isolated
     /// position cannot push the account's cross positions towards liquidation.
@@ -837,7 +947,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
 
     function _payPenalty(uint256 penalty, uint256 reward) internal {
         if (penalty == 0) return;
-        if (reward != 0) crossBalance[msg.sender] += int256(reward);
+        if (reward != 0) _credit(msg.sender, int256(reward));
         insuranceFund += int256(penalty - reward);
     }
 

@@ -26,6 +26,13 @@ library MarginMath {
         return isLong ? notionalUp(sizeAbs, price) : notionalDown(sizeAbs, price);
     }
 
+    /// @notice The share of a position's entry notional that closing `closeAbs` of `sizeAbs`
+    /// releases; rounded so the closed part's PnL is never in the trader's favour.
+    function closedEntry(uint256 entry, uint256 closeAbs, uint256 sizeAbs, bool isLong) internal pure returns (uint256) {
+        if (closeAbs == sizeAbs) return entry;
+        return Math.mulDiv(entry, closeAbs, sizeAbs, isLong ? Math.Rounding.Ceil : Math.Rounding.Floor);
+    }
+
     /// @notice Unrealised PnL of a position at `price`, rounded against the trader.
     function pnl(int256 size, uint256 entry, uint256 price) internal pure returns (int256) {
         if (size >= 0) return int256(notionalDown(uint256(size), price)) - int256(entry);

@@ -29,6 +29,12 @@ def entry_notional(is_long: bool, size_abs: int, price: int) -> int:
     return notional_up(size_abs, price) if is_long else notional_down(size_abs, price)
 
 
+def closed_entry(entry: int, close_abs: int, size_abs: int, is_long: bool) -> int:
+    if close_abs == size_abs:
+        return entry
+    return mul_div(entry, close_abs, size_abs, up=is_long)
+
+
 def pnl(size: int, entry: int, price: int) -> int:
     if size >= 0:
         return notional_down(size, price) - entry

@@ -218,8 +218,7 @@ class Model:
 
     def _reduce(self, s: MarketState, p: Position, close_abs: int, price: int) -> tuple[int, int]:
         size_abs, entry, is_long = abs(p.size), p.entry_notional, p.size > 0
-        closed_entry = entry if close_abs == size_abs else m.mul_div(entry, close_abs, size_abs,
-                                                                     up=is_long)
+        closed_entry = m.closed_entry(entry, close_abs, size_abs, is_long)
         size_delta = -close_abs if is_long else close_abs
         realized = m.pnl(close_abs if is_long else -close_abs, closed_entry, price)
         self._remove(s, p)
@@ -484,12 +483,19 @@ class Model:
         size_abs = abs(p.size)
         notional = m.notional_up(size_abs, price)
         close_abs = size_abs
-        if c.partial_threshold and notional > c.partial_threshold and equity * 3 >= mm * 2:
-            last = self.last_partial_liquidation.get((account, market), 0)
-            if last != 0 and self.now < last + c.liquidation_cooldown:
-                raise ModelRevert("LiquidationCooldown")
-            close_abs = size_abs * c.partial_liquidation_bps // m.BPS
         st = self._settle_indices(s, p, p.size > 0)
+        if c.partial_threshold and notional > c.partial_threshold and equity * 3 >= mm * 2:
+            is_long = p.size > 0
+            part = size_abs * c.partial_liquidation_bps // m.BPS
+            closed = m.closed_entry(p.entry_notional, part, size_abs, is_long)
+            part_pnl = m.credit_tokens(m.pnl(part if is_long else -part, closed, price), self.scale)
+            left = (p.margin + part_pnl - st.funding - st.borrowing
+                    - m.fee_tokens(m.notional_up(part, price), c.liquidation_fee_bps, self.scale))
+            if left > 0:
+                last = self.last_partial_liquidation.get((account, market), 0)
+                if last != 0 and self.now < last + c.liquidation_cooldown:
+                    raise ModelRevert("LiquidationCooldown")
+                close_abs = part
         realized, _ = self._reduce(s, p, close_abs, price)
         st.pnl = m.credit_tokens(realized, self.scale)
         remaining = p.margin + st.pnl - st.funding - st.borrowing

@@ -7,15 +7,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Iterable, Iterator, Mapping, Optional, Sequence
 
+from eth_utils import to_checksum_address
+
 from protocol.chain import Chain, Contract, Receipt, connect
 from protocol.margin import math as margin_math
 from protocol.margin.human import cross_liquidation_price, liquidation_price
 from protocol.margin.model import Position as RawPosition
 from protocol.venue.config import DEFAULT_MARKETS, MarketConfig
+from protocol.venue.orders import (INCREASE_TYPES, MARKET_TYPES, ORDER_TYPE_NAMES, ORDER_TYPES,
+                                   OrderReceipt, OrderView)
 from protocol.venue.units import Number, from_fixed, from_wad, to_tokens, to_wad
 from protocol.venue.views import AccountView, PositionView
 
 MAX_UINT = 2**256 - 1
+CROSS_ACCOUNT = MAX_UINT  # Clearinghouse.CROSS_ACCOUNT: a liquidation target meaning "cross account"
+GWEI = 10**9
 MODES = {"isolated": 1, "cross": 2}
 MODE_NAMES = {v: k for k, v in MODES.items()}
 
@@ -29,6 +35,8 @@ class Deployment:
     clearinghouse: Contract
     pool: Contract
     feeds: Mapping[str, Contract]
+    order_book: Contract
+    reader: Contract
 
 
 class Actor:
@@ -42,8 +50,15 @@ class Actor:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, {self.address})"
 
-    def _send(self, contract: Contract, function: str, *args) -> Receipt:
-        return contract.transact(self.address, function, *args).raise_for_status()
+    def _send(self, contract: Contract, function: str, *args, value: int = 0,
+              gas_price: int = 0) -> Receipt:
+        return contract.transact(self.address, function, *args, value=value,
+                                 gas_price=gas_price).raise_for_status()
+
+    @property
+    def eth_balance(self) -> int:
+        """Native balance in wei (execution fees, gas)."""
+        return self.venue.chain.balance(self.address)
 
 
 class Trader(Actor):
@@ -89,6 +104,56 @@ class Trader(Actor):
         return self._send(v.clearinghouse, "removeMargin", self.address, v.market_id(market),
                           v.tokens(usd))
 
+    def create_order(self, market: str, type: str, size: Optional[Number] = None, *,
+                     side: Optional[str] = None, leverage: int = 1, mode: str = "isolated",
+                     collateral: Number = 0, trigger_price: Optional[Number] = None,
+                     acceptable_price: Optional[Number] = None,
+                     execution_fee: Optional[int] = None) -> OrderReceipt:
+        """Create a two-step order; a keeper executes it at a later oracle price.
+
+        ``type`` is one of market_increase, limit_increase, stop_increase, market_decrease,
+        take_profit, stop_loss. On an increase ``size`` is signed (> 0 long) and ``collateral``
+        (USD) is escrowed now: it becomes the isolated margin, or a deposit for a cross position.
+        On a decrease ``size`` is the amount to close (None: the whole position) and ``side``
+        defaults to the side of the current position. ``execution_fee`` is in wei (default the
+        book's minimum)."""
+        v = self.venue
+        if type not in ORDER_TYPES:
+            raise ValueError(f"unknown order type {type!r}; one of {sorted(ORDER_TYPES)}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be 'isolated' or 'cross', not {mode!r}")
+        increase = type in INCREASE_TYPES
+        if increase:
+            if size is None:
+                raise ValueError("an increase order needs a size")
+            size_wad = to_wad(size, "size")
+            is_long = size_wad > 0
+        else:
+            size_wad = 0 if size is None else abs(to_wad(size, "size"))
+            if side is None:
+                current = v.raw_position(self, market).size
+                if current == 0:
+                    raise ValueError(f"no {market} position to decrease; pass side=")
+                side = "long" if current > 0 else "short"
+            if side not in ("long", "short"):
+                raise ValueError(f"side must be 'long' or 'short', not {side!r}")
+            is_long = side == "long"
+        if type in MARKET_TYPES and trigger_price is not None:
+            raise ValueError("market orders take no trigger_price")
+        if type not in MARKET_TYPES and trigger_price is None:
+            raise ValueError(f"a {type} order needs a trigger_price")
+        fee = v.order_book.call("minExecutionFee") if execution_fee is None else execution_fee
+        params = (v.market_id(market), ORDER_TYPES[type], is_long, abs(size_wad), leverage,
+                  MODES[mode], v.tokens(collateral),
+                  0 if trigger_price is None else to_wad(trigger_price, "price"),
+                  0 if acceptable_price is None else to_wad(acceptable_price, "price"))
+        receipt = self._send(v.order_book, "createOrder", params, value=fee)
+        return OrderReceipt(receipt.events_named("OrderCreated")[0]["id"], receipt)
+
+    def cancel_order(self, order_id: int) -> Receipt:
+        """Cancel an open order: its collateral and the whole execution fee come back."""
+        return self._send(self.venue.order_book, "cancelOrder", order_id)
+
     def provide_liquidity(self, usd: Number) -> Receipt:
         v = self.venue
         return self._send(v.pool, "deposit", v.tokens(usd), self.address)
@@ -98,16 +163,41 @@ class Trader(Actor):
         return self._send(v.pool, "withdraw", v.tokens(usd), self.address, self.address)
 
 
-class Keeper(Actor):
-    """A liquidation keeper: rewards land in its cross balance."""
+Target = tuple  # (trader or address, market symbol or None for the cross account)
 
-    def liquidate(self, trader: Actor | str, market: Optional[str] = None) -> Receipt:
+
+class Keeper(Actor):
+    """A keeper's address: liquidation rewards land in its cross balance, execution fees in
+    its ETH balance. ``gas_price`` (wei) is the keeper's bid for block inclusion."""
+
+    def liquidate(self, trader: Actor | str, market: Optional[str] = None, *,
+                  gas_price: int = 0) -> Receipt:
         """``liquidate(alice, "ETH")`` an isolated position; ``liquidate(alice)`` a cross account."""
         v = self.venue
         account = trader if isinstance(trader, str) else trader.address
         if market is None:
-            return self._send(v.clearinghouse, "liquidateAccount", account)
-        return self._send(v.clearinghouse, "liquidatePosition", account, v.market_id(market))
+            return self._send(v.clearinghouse, "liquidateAccount", account, gas_price=gas_price)
+        return self._send(v.clearinghouse, "liquidatePosition", account, v.market_id(market),
+                          gas_price=gas_price)
+
+    def liquidate_batch(self, targets: Iterable[Target], *, gas_price: int = 0) -> Receipt:
+        """Liquidate many ``(trader, market)`` targets (market None: the cross account) in one
+        transaction; those healthy or gone by then are skipped, not reverted on."""
+        return self._send(self.venue.clearinghouse, "liquidateBatch",
+                          self.venue.encode_targets(targets), gas_price=gas_price)
+
+    def execute_order(self, order_id: int, *, gas_price: int = 0) -> Receipt:
+        """Execute an order at the current oracle price; its fee pays this keeper's gas."""
+        return self._send(self.venue.order_book, "executeOrder", order_id, gas_price=gas_price)
+
+    def update_funding(self, market: str, *, gas_price: int = 0) -> Receipt:
+        return self._send(self.venue.clearinghouse, "updateFunding",
+                          self.venue.market_id(market), gas_price=gas_price)
+
+    @property
+    def reward_balance(self) -> Decimal:
+        """Liquidation rewards received so far (the keeper's cross balance), USD."""
+        return self.venue.usd(self.venue.clearinghouse.call("crossBalance", self.address))
 
 
 class Venue:
@@ -126,15 +216,21 @@ class Venue:
         self.oracle = deployment.oracle
         self.clearinghouse = deployment.clearinghouse
         self.pool = deployment.pool
+        self.order_book = deployment.order_book
+        self.reader = deployment.reader
         self._names: dict[str, int] = {}
 
     # ------------------------------------------------------------------ launch
     @classmethod
     def launch(cls, backend: str = "pyevm", markets: Optional[Iterable[MarketConfig]] = None, *,
                pool_liquidity: Number = 10_000_000, insurance: Number = 0,
-               max_price_age: int = 3600, chain: Optional[Chain] = None) -> "Venue":
-        """Deploy token, oracle, clearinghouse, pool and Chainlink feeds on a fresh chain, seed
-        the pool with ``pool_liquidity`` USD and push each market's ``initial_price``."""
+               max_price_age: int = 3600, instant_trading: bool = True,
+               min_execution_fee: int = 0, market_order_timeout: int = 300,
+               chain: Optional[Chain] = None) -> "Venue":
+        """Deploy token, oracle, clearinghouse, pool, order book, reader and Chainlink feeds on a
+        fresh chain, seed the pool with ``pool_liquidity`` USD and push each market's
+        ``initial_price``. With ``instant_trading=False`` positions change only through orders
+        (``min_execution_fee`` in wei; market orders expire after ``market_order_timeout`` s)."""
         markets = list(markets or DEFAULT_MARKETS)
         chain = chain or connect(backend)
         admin = chain.new_account()
@@ -145,13 +241,19 @@ class Venue:
         ch = chain.deploy("Clearinghouse", usdc.address, oracle.address, admin, sender=admin)
         pool = chain.deploy("LiquidityPool", usdc.address, ch.address, sender=admin)
         ch.transact(admin, "setPool", pool.address).raise_for_status()
+        book = chain.deploy("OrderBook", ch.address, admin, min_execution_fee, market_order_timeout,
+                            sender=admin)
+        ch.transact(admin, "grantRole", ch.call("EXECUTOR_ROLE"), book.address).raise_for_status()
+        if not instant_trading:
+            ch.transact(admin, "setInstantTrading", False).raise_for_status()
+        reader = chain.deploy("Reader", sender=admin)
         feeds = {}
         for market_id, config in enumerate(markets):
             ch.transact(admin, "configureMarket", market_id, config.symbol_bytes(),
                         config.encode(decimals)).raise_for_status()
             feeds[config.symbol] = chain.deploy("ChainlinkFeed", oracle.address, market_id,
                                                 f"{config.symbol} / USD", sender=admin)
-        venue = cls(chain, admin, Deployment(usdc, oracle, ch, pool, feeds), markets, decimals)
+        venue = cls(chain, admin, Deployment(usdc, oracle, ch, pool, feeds, book, reader), markets, decimals)
         prices = {c.symbol: c.initial_price for c in markets if c.initial_price is not None}
         if prices:
             venue.set_prices(prices)
@@ -172,7 +274,7 @@ class Venue:
         address = self._new_address(name)
         if Decimal(str(usdc)) > 0:
             self.usdc.transact(self.admin, "mint", address, self.tokens(usdc)).raise_for_status()
-        for spender in (self.clearinghouse, self.pool):
+        for spender in (self.clearinghouse, self.pool, self.order_book):
             self.usdc.transact(address, "approve", spender.address, MAX_UINT).raise_for_status()
         return Trader(self, name, address)
 
@@ -274,6 +376,50 @@ class Venue:
         if market is None:
             return self.clearinghouse.call("isAccountLiquidatable", account)
         return self.clearinghouse.call("isLiquidatable", account, self.market_id(market))
+
+    # ------------------------------------------------------------------ orders and keepers
+    def create_order(self, trader: Trader, *args, **kwargs) -> OrderReceipt:
+        """``trader.create_order(...)``; see :meth:`Trader.create_order`."""
+        return trader.create_order(*args, **kwargs)
+
+    def orders(self, trader: Optional[Actor | str] = None) -> list[OrderView]:
+        """Open orders (of one trader, or all), oldest first."""
+        account = None if trader is None else (trader if isinstance(trader, str) else trader.address)
+        symbols = {i: s for s, i in self._market_ids.items()}
+        found = []
+        for order_id in range(1, self.order_book.call("nextOrderId")):
+            (owner, kind, mode, leverage, market, is_long, created, size, collateral, trigger,
+             acceptable, fee) = self.order_book.call("order", order_id)
+            if int(owner, 16) == 0 or (account is not None and owner.lower() != account.lower()):
+                continue
+            name = ORDER_TYPE_NAMES[kind]
+            found.append(OrderView(
+                id=order_id, account=to_checksum_address(owner), market=symbols[market], type=name,
+                side="long" if is_long else "short",
+                size=from_wad(size) if size or name in INCREASE_TYPES else None,
+                leverage=leverage, mode=MODE_NAMES.get(mode), collateral=self.usd(collateral),
+                trigger_price=from_wad(trigger) if trigger else None,
+                acceptable_price=from_wad(acceptable) if acceptable else None,
+                execution_fee_wei=fee, created_at=created))
+        return found
+
+    def encode_targets(self, targets: Iterable[Target]) -> list[tuple[str, int]]:
+        """``(trader, market or None)`` pairs as ``Clearinghouse.LiquidationTarget`` tuples."""
+        out = []
+        for trader, market in targets:
+            account = trader if isinstance(trader, str) else trader.address
+            out.append((account, CROSS_ACCOUNT if market is None else self.market_id(market)))
+        return out
+
+    def liquidatable(self, start: int = 0, count: int = 1_000) -> tuple[list[tuple[str, Optional[str]]], int]:
+        """One Reader call: liquidatable ``(address, market or None)`` among registered accounts
+        ``[start, start + count)``, and where to continue (``account_count()`` when done)."""
+        found, next_index = self.reader.call("liquidatable", self.clearinghouse.address, start, count)
+        symbols = {i: s for s, i in self._market_ids.items()}
+        return [(a, None if m == CROSS_ACCOUNT else symbols[m]) for a, m in found], next_index
+
+    def account_count(self) -> int:
+        return self.clearinghouse.call("accountCount")
 
     def pool_value(self) -> Decimal:
         return self.usd(self.clearinghouse.call("poolValue"))

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {Clearinghouse} from "../margin/Clearinghouse.sol";
+import {PriceOracle} from "../oracle/PriceOracle.sol";
+
+/// @title OrderBook
+/// @notice Two-step orders as on GMX: a trader creates an order, escrowing its collateral and an
+/// execution fee in ETH; a keeper executes it later at an oracle price newer than the order, so
+/// nobody can trade on a price they already saw. The execution fee pays the keeper's gas and the
+/// rest goes back to the trader.
+/// @dev Needs EXECUTOR_ROLE on the Clearinghouse. Execution is permissionless: any keeper may
+/// execute a valid order and keepers compete for the fees. A trade the Clearinghouse refuses
+/// (margin below IM, OI cap...) cancels the order and refunds it; an order that is not yet
+/// executable (trigger not reached, price not newer, expired) reverts, and its keeper has paid gas
+/// for nothing.
+contract OrderBook is AccessControl, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+
+    enum OrderType {
+        MarketIncrease,
+        LimitIncrease,
+        StopIncrease,
+        MarketDecrease,
+        TakeProfit,
+        StopLoss
+    }
+
+    struct CreateOrderParams {
+        uint256 market;
+        OrderType orderType;
+        bool isLong; // side of the position the order opens or reduces
+        uint256 sizeAbs; // base units (WAD); 0 on a decrease closes the whole position
+        uint256 leverage; // increases only
+        uint8 mode; // increases only: 1 ISOLATED, 2 CROSS
+        uint256 collateral; // tokens escrowed now; isolated margin or a cross deposit
+        uint256 triggerPrice; // WAD USD; 0 for market orders
+        uint256 acceptablePrice; // WAD USD; worst fill accepted, 0 for any
+    }
+
+    struct Order {
+        address account;
+        OrderType orderType;
+        uint8 mode;
+        uint16 leverage;
+        uint32 market;
+        bool isLong;
+        uint64 createdAt;
+        uint128 sizeAbs;
+        uint128 collateral;
+        uint128 triggerPrice;
+        uint128 acceptablePrice;
+        uint128 executionFee;
+    }
+
+    /// @notice Gas a keeper spends outside the measured part of `executeOrder` (intrinsic cost,
+    /// calldata, the fee transfers), added to what is measured.
+    uint256 public constant EXECUTION_GAS_OVERHEAD = 45_000;
+    uint256 public constant MAX_MARKET_ORDER_TIMEOUT = 1 days;
+
+    Clearinghouse public immutable clearinghouse;
+    PriceOracle public immutable oracle;
+    IERC20 public immutable collateralToken;
+
+    uint256 public nextOrderId = 1;
+    uint256 public minExecutionFee;
+    uint256 public marketOrderTimeout;
+    mapping(uint256 id => Order) internal orders;
+    /// @notice ETH a recipient refused; claim it with `claimEth`.
+    mapping(address => uint256) public claimableEth;
+
+    error OrderNotFound(uint256 id);
+    error NotOrderOwner(uint256 id, address caller);
+    error InsufficientExecutionFee(uint256 value, uint256 minimum);
+    error UnknownMarket(uint256 market);
+    error ZeroSize();
+    error InvalidMode(uint8 mode);
+    error InvalidTriggerPrice(uint256 triggerPrice);
+    error CollateralOnDecrease(uint256 collateral);
+    error PriceNotNewer(uint256 id, uint256 priceTimestamp, uint256 createdAt);
+    error OrderExpired(uint256 id, uint256 expiredAt);
+    error OrderNotExpired(uint256 id, uint256 expiresAt);
+    error OrderNotTriggered(uint256 id, uint256 price, uint256 triggerPrice);
+    error AcceptablePriceExceeded(uint256 id, uint256 price, uint256 acceptablePrice);
+    error OnlySelf();
+    error NothingToClaim();
+    error ParamOutOfBounds(bytes32 param, uint256 value);
+
+    event OrderCreated(uint256 indexed id, address indexed account, Order order);
+    event OrderExecuted(uint256 indexed id, address indexed keeper, uint256 price, uint256 keeperFee, uint256 refund);
+    event OrderFailed(uint256 indexed id, address indexed keeper, bytes reason, uint256 keeperFee, uint256 refund);
+    event OrderCancelled(uint256 indexed id, address indexed by, uint256 keeperFee, uint256 refund);
+    event MinExecutionFeeSet(uint256 fee);
+    event MarketOrderTimeoutSet(uint256 timeout);
+    event EthClaimable(address indexed to, uint256 amount);
+
+    constructor(Clearinghouse clearinghouse_, address admin, uint256 minExecutionFee_, uint256 marketOrderTimeout_) {
+        clearinghouse = clearinghouse_;
+        oracle = clearinghouse_.oracle();
+        collateralToken = clearinghouse_.collateral();
+        collateralToken.forceApprove(address(clearinghouse_), type(uint256).max);
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        minExecutionFee = minExecutionFee_;
+        _setMarketOrderTimeout(marketOrderTimeout_);
+    }
+
+    // ------------------------------------------------------------------ admin
+    function setMinExecutionFee(uint256 fee) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        minExecutionFee = fee;
+        emit MinExecutionFeeSet(fee);
+    }
+
+    function setMarketOrderTimeout(uint256 timeout) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setMarketOrderTimeout(timeout);
+    }
+
+    // ------------------------------------------------------------------ traders
+    /// @notice Create an order for the caller's account; `msg.value` is the execution fee.
+    function createOrder(CreateOrderParams calldata p) external payable nonReentrant returns (uint256 id) {
+        if (msg.value < minExecutionFee) revert InsufficientExecutionFee(msg.value, minExecutionFee);
+        if (p.market >= clearinghouse.marketCount()) revert UnknownMarket(p.market);
+        bool increase = _isIncrease(p.orderType);
+        bool market = p.orderType == OrderType.MarketIncrease || p.orderType == OrderType.MarketDecrease;
+        if (market ? p.triggerPrice != 0 : p.triggerPrice == 0) revert InvalidTriggerPrice(p.triggerPrice);
+        if (increase) {
+            if (p.sizeAbs == 0) revert ZeroSize();
+            if (p.mode != 1 && p.mode != 2) revert InvalidMode(p.mode);
+        } else if (p.collateral != 0) {
+            revert CollateralOnDecrease(p.collateral);
+        }
+        id = nextOrderId++;
+        Order memory o = Order({
+            account: msg.sender,
+            orderType: p.orderType,
+            mode: increase ? p.mode : 0,
+            leverage: increase ? p.leverage.toUint16() : 0,
+            market: uint32(p.market),
+            isLong: p.isLong,
+            createdAt: uint64(block.timestamp),
+            sizeAbs: p.sizeAbs.toUint128(),
+            collateral: p.collateral.toUint128(),
+            triggerPrice: p.triggerPrice.toUint128(),
+            acceptablePrice: p.acceptablePrice.toUint128(),
+            executionFee: msg.value.toUint128()
+        });
+        orders[id] = o;
+        if (p.collateral != 0) collateralToken.safeTransferFrom(msg.sender, address(this), p.collateral);
+        emit OrderCreated(id, msg.sender, o);
+    }
+
+    /// @notice The owner cancels any of their orders (escrow and fee back in full); anyone may
+    /// cancel an expired market order, and is paid its gas from the fee like an executor.
+    function cancelOrder(uint256 id) external nonReentrant {
+        uint256 startGas = gasleft();
+        Order memory o = _order(id);
+        bool owner = msg.sender == o.account;
+        if (!owner) {
+            uint256 expiresAt = _expiresAt(o);
+            if (expiresAt == 0 || block.timestamp <= expiresAt) revert NotOrderOwner(id, msg.sender);
+        }
+        delete orders[id];
+        if (o.collateral != 0) collateralToken.safeTransfer(o.account, o.collateral);
+        (uint256 keeperFee, uint256 refund) = owner ? (0, uint256(o.executionFee)) : _payFee(o, startGas);
+        if (owner) _sendEth(o.account, refund);
+        emit OrderCancelled(id, msg.sender, keeperFee, refund);
+    }
+
+    /// @notice Withdraw ETH that could not be sent (a recipient that refused it).
+    function claimEth() external nonReentrant {
+        uint256 amount = claimableEth[msg.sender];
+        if (amount == 0) revert NothingToClaim();
+        claimableEth[msg.sender] = 0;
+        (bool ok,) = msg.sender.call{value: amount}("");
+        if (!ok) revert NothingToClaim();
+    }
+
+    // ------------------------------------------------------------------ keepers
+    /// @notice Execute an order at the current oracle price. Reverts, changing nothing, while the
+    /// order is not executable; otherwise fills it (or cancels it with a refund if the
+    /// Clearinghouse refuses the trade) and pays the keeper's gas from the execution fee.
+    function executeOrder(uint256 id) external nonReentrant {
+        uint256 startGas = gasleft();
+        Order memory o = _order(id);
+        uint256 price = _checkExecutable(id, o);
+        delete orders[id];
+        try this.fill(o) {
+            (uint256 keeperFee, uint256 refund) = _payFee(o, startGas);
+            emit OrderExecuted(id, msg.sender, price, keeperFee, refund);
+        } catch (bytes memory reason) {
+            if (o.collateral != 0) collateralToken.safeTransfer(o.account, o.collateral);
+            (uint256 keeperFee, uint256 refund) = _payFee(o, startGas);
+            emit OrderFailed(id, msg.sender, reason, keeperFee, refund);
+        }
+    }
+
+    /// @dev The trade itself, in its own call frame so a refusal undoes the deposit too.
+    function fill(Order calldata o) external {
+        if (msg.sender != address(this)) revert OnlySelf();
+        if (_isIncrease(o.orderType)) {
+            if (o.collateral != 0) clearinghouse.deposit(o.account, o.collateral);
+            int256 size = int256(uint256(o.sizeAbs));
+            clearinghouse.increasePosition(
+                o.account, o.market, o.isLong ? size : -size, o.leverage, o.mode, o.mode == 1 ? o.collateral : 0
+            );
+        } else {
+            uint256 sizeAbs = o.sizeAbs;
+            if (sizeAbs == 0) {
+                int256 size = clearinghouse.position(o.account, o.market).size;
+                sizeAbs = uint256(size >= 0 ? size : -size);
+            }
+            clearinghouse.decreasePosition(o.account, o.market, sizeAbs);
+        }
+    }
+
+    // ------------------------------------------------------------------ views
+    function order(uint256 id) external view returns (Order memory) {
+        return orders[id];
+    }
+
+    /// @notice Whether `executeOrder(id)` would fill or fail now, rather than revert.
+    function isExecutable(uint256 id) external view returns (bool) {
+        Order memory o = orders[id];
+        if (o.account == address(0)) return false;
+        try this.checkExecutable(id) returns (uint256) {
+            return true;
+        } catch {
+            return false;
+        }
+    }
+
+    /// @notice The price `executeOrder(id)` would use; reverts with the reason it cannot run.
+    function checkExecutable(uint256 id) external view returns (uint256 price) {
+        return _checkExecutable(id, _order(id));
+    }
+
+    // ------------------------------------------------------------------ internals
+    function _order(uint256 id) internal view returns (Order memory o) {
+        o = orders[id];
+        if (o.account == address(0)) revert OrderNotFound(id);
+    }
+
+    function _isIncrease(OrderType t) internal pure returns (bool) {
+        return t == OrderType.MarketIncrease || t == OrderType.LimitIncrease || t == OrderType.StopIncrease;
+    }
+
+    /// @dev 0 for orders that never expire (trigger orders).
+    function _expiresAt(Order memory o) internal view returns (uint256) {
+        if (o.orderType != OrderType.MarketIncrease && o.orderType != OrderType.MarketDecrease) return 0;
+        return uint256(o.createdAt) + marketOrderTimeout;
+    }
+
+    /// @dev SPEC §10 trigger rules for a long; a short mirrors them.
+    function _checkExecutable(uint256 id, Order memory o) internal view returns (uint256 price) {
+        price = oracle.freshPrice(o.market);
+        (, uint256 priceTime,) = oracle.latest(o.market);
+        if (priceTime <= o.createdAt) revert PriceNotNewer(id, priceTime, o.createdAt);
+        uint256 expiresAt = _expiresAt(o);
+        if (expiresAt != 0 && block.timestamp > expiresAt) revert OrderExpired(id, expiresAt);
+        OrderType t = o.orderType;
+        uint256 trigger = o.triggerPrice;
+        // "below" orders: long limit increase, long stop-loss, short stop increase, short take-profit
+        bool wantsBelow = (t == OrderType.LimitIncrease || t == OrderType.StopLoss) == o.isLong;
+        if (trigger != 0 && (wantsBelow ? price > trigger : price < trigger)) {
+            revert OrderNotTriggered(id, price, trigger);
+        }
+        // Buying (long increase, short decrease) must not pay more than acceptable, selling not less.
+        bool buying = _isIncrease(t) == o.isLong;
+        uint256 acceptable = o.acceptablePrice;
+        if (acceptable != 0 && (buying ? price > acceptable : price < acceptable)) {
+            revert AcceptablePriceExceeded(id, price, acceptable);
+        }
+    }
+
+    /// @dev Pay the caller its gas (at the transaction's gas price, capped by the fee) and send
+    /// the rest of the fee back to the trader.
+    function _payFee(Order memory o, uint256 startGas) internal returns (uint256 keeperFee, uint256 refund) {
+        uint256 cost = (startGas - gasleft() + EXECUTION_GAS_OVERHEAD) * tx.gasprice;
+        keeperFee = cost < o.executionFee ? cost : o.executionFee;
+        refund = o.executionFee - keeperFee;
+        _sendEth(msg.sender, keeperFee);
+        _sendEth(o.account, refund);
+    }
+
+    function _sendEth(address to, uint256 amount) internal {
+        if (amount == 0) return;
+        (bool ok,) = to.call{value: amount}("");
+        if (!ok) {
+            claimableEth[to] += amount;
+            emit EthClaimable(to, amount);
+        }
+    }
+
+    function _setMarketOrderTimeout(uint256 timeout) internal {
+        if (timeout == 0 || timeout > MAX_MARKET_ORDER_TIMEOUT) revert ParamOutOfBounds("marketOrderTimeout", timeout);
+        marketOrderTimeout = timeout;
+        emit MarketOrderTimeoutSet(timeout);
+    }
+}

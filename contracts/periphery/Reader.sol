@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Clearinghouse} from "../margin/Clearinghouse.sol";
+import {OrderBook} from "../orders/OrderBook.sol";
+
+/// @title Reader
+/// @notice Batch views for keepers: one call answers what would take thousands of single reads.
+/// @dev Stateless. A market whose price is stale is reported as not liquidatable (nothing can be
+/// liquidated on it) instead of failing the whole batch.
+contract Reader {
+    uint256 internal constant CROSS_ACCOUNT = type(uint256).max;
+
+    struct Health {
+        address account;
+        uint256 market; // CROSS_ACCOUNT for the account's cross positions
+        int256 equity; // WAD USD
+        uint256 maintenance; // WAD USD
+        bool liquidatable;
+    }
+
+    /// @notice Health of the given (account, market) targets; `market == CROSS_ACCOUNT` reads the
+    /// cross account. Missing positions read as zero and not liquidatable.
+    function health(Clearinghouse ch, Clearinghouse.LiquidationTarget[] calldata targets)
+        external
+        view
+        returns (Health[] memory out)
+    {
+        out = new Health[](targets.length);
+        for (uint256 i; i < targets.length; ++i) {
+            (address account, uint256 market) = (targets[i].account, targets[i].market);
+            out[i].account = account;
+            out[i].market = market;
+            if (market == CROSS_ACCOUNT) {
+                if (ch.crossMarkets(account) == 0) continue;
+                try ch.accountHealth(account) returns (int256 e, uint256 mm, uint256, uint256) {
+                    (out[i].equity, out[i].maintenance, out[i].liquidatable) = (e, mm, e < int256(mm));
+                } catch {}
+            } else {
+                Clearinghouse.Position memory p = ch.position(account, market);
+                if (p.size == 0 || p.mode != 1) continue;
+                try ch.positionHealth(account, market) returns (int256 e, uint256 mm) {
+                    (out[i].equity, out[i].maintenance, out[i].liquidatable) = (e, mm, e < int256(mm));
+                } catch {}
+            }
+        }
+    }
+
+    /// @notice Liquidatable isolated positions and cross accounts among registered accounts
+    /// `[start, start + count)`, and the index to continue from (`accountCount` when done).
+    function liquidatable(Clearinghouse ch, uint256 start, uint256 count)
+        external
+        view
+        returns (Clearinghouse.LiquidationTarget[] memory found, uint256 next)
+    {
+        uint256 total = ch.accountCount();
+        next = start + count < total ? start + count : total;
+        uint256 markets = ch.marketCount();
+        found = new Clearinghouse.LiquidationTarget[]((next > start ? next - start : 0) * (markets + 1));
+        uint256 n;
+        bool[] memory stale = new bool[](markets);
+        for (uint256 m; m < markets; ++m) {
+            try ch.oracle().freshPrice(m) returns (uint256) {} catch { stale[m] = true; }
+        }
+        for (uint256 i = start; i < next; ++i) {
+            address account = ch.accounts(i);
+            uint256 crossMask = ch.crossMarkets(account);
+            for (uint256 m; m < markets; ++m) {
+                if (stale[m] || (crossMask >> m) & 1 != 0) continue;
+                if (ch.isLiquidatable(account, m)) found[n++] = Clearinghouse.LiquidationTarget(account, m);
+            }
+            if (crossMask != 0 && !_anyStale(stale, crossMask) && ch.isAccountLiquidatable(account)) {
+                found[n++] = Clearinghouse.LiquidationTarget(account, CROSS_ACCOUNT);
+            }
+        }
+        assembly ("memory-safe") {
+            mstore(found, n)
+        }
+    }
+
+    /// @notice Ids in `[startId, startId + count)` of open orders that `executeOrder` would run now.
+    function executableOrders(OrderBook book, uint256 startId, uint256 count)
+        external
+        view
+        returns (uint256[] memory ids, uint256 next)
+    {
+        uint256 end = book.nextOrderId();
+        next = startId + count < end ? startId + count : end;
+        ids = new uint256[](next > startId ? next - startId : 0);
+        uint256 n;
+        for (uint256 id = startId; id < next; ++id) {
+            if (book.isExecutable(id)) ids[n++] = id;
+        }
+        assembly ("memory-safe") {
+            mstore(ids, n)
+        }
+    }
+
+    function _anyStale(bool[] memory stale, uint256 mask) internal pure returns (bool) {
+        for (uint256 m; mask != 0; ++m) {
+            if (mask & 1 != 0 && stale[m]) return true;
+            mask >>= 1;
+        }
+        return false;
+    }
+}
