@@ -92,7 +92,9 @@ def demo(backend: str) -> None:
                 r = keeper.liquidate(trader, market)
                 e = r.events_named("PositionLiquidated")[0]
                 console.print(f"liquidated {trader.name} {market} isolated: penalty "
-                              f"{venue.usd(e['penalty'])} USD, gas {r.gas_used:,}")
+                              f"{venue.usd(e['penalty'])} USD, bad debt "
+                              f"{venue.usd(e['badDebt'])} USD (insurance fund pays first), "
+                              f"gas {r.gas_used:,}")
         if venue.is_liquidatable(trader):
             r = keeper.liquidate(trader)
             e = r.events_named("AccountLiquidated")[0]

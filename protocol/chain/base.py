@@ -122,6 +122,11 @@ class Chain(ABC):
         """``block.timestamp`` seen by the next transaction and by views."""
         return max(self._clock, self._head_timestamp + 1)
 
+    @property
+    def pending_transactions(self) -> int:
+        """Transactions in the pending block (0 with automine on)."""
+        return self._pending_txs
+
     def advance_time(self, seconds: int) -> int:
         """Move the clock forward; an open block with transactions is sealed first."""
         if seconds < 0:

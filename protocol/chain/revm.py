@@ -5,7 +5,9 @@ and timestamps are exactly those of pyevm, but EIP-2929 warm/cold status and EIP
 values" carry over from one transaction to the next, so ``gas_used`` equals pyevm's for the first
 touch of fresh state and is lower when later transactions touch the same accounts and slots.
 pyrevm also does not bump the sender's nonce on calls; we track nonces ourselves and set the
-deployer's nonce before every CREATE so contract addresses match the other backends.
+deployer's nonce before every CREATE so contract addresses match the other backends. Nor does it
+charge for gas: we debit ``gas_used x gas_price`` from the sender and credit the coinbase (the
+zero address, base fee 0), as pyevm does.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from protocol.chain.base import (BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, C
                                  RawResult)
 from protocol.errors import ChainError
 
+COINBASE = "0x" + "00" * 20
 _REVERT = re.compile(r"Revert \{ gas_used: (\d+), output: 0x([0-9a-fA-F]*) \}")
 _HALT = re.compile(r"Halt \{ reason: ([^,]+(?:\([^)]*\))?), gas_used: (\d+) \}")
 
@@ -61,14 +64,24 @@ class RevmChain(Chain):
                 output = evm.message_call(sender, to, data, value=value, gas=gas,
                                           gas_price=gas_price)
         except RuntimeError as exc:
-            return self._failure(str(exc))
+            failure = self._failure(str(exc))
+            if gas_price:
+                self._charge(sender, failure.gas_used * gas_price)
+            return failure
         finally:
             evm.reset_transient_storage()
         result = evm.result
+        if gas_price:
+            self._charge(sender, result.gas_used * gas_price)
         # pyrevm already reports checksummed log addresses.
         logs = [RawLog(log.address, tuple(log.data[0]), log.data[1])
                 for log in result.logs] if result.logs else []
         return RawResult(True, result.gas_used, output, logs, created)
+
+    def _charge(self, sender: str, wei: int) -> None:
+        evm = self.evm
+        evm.set_balance(sender, evm.get_balance(sender) - wei)
+        evm.set_balance(COINBASE, evm.get_balance(COINBASE) + wei)
 
     def _failure(self, message: str) -> RawResult:
         revert = _REVERT.search(message)
@@ -100,7 +113,7 @@ class RevmChain(Chain):
     def _open_block(self, number: int, timestamp: int) -> None:
         self.evm.set_block_env(self._pyrevm.BlockEnv(
             number=number, timestamp=timestamp, basefee=0, gas_limit=BLOCK_GAS_LIMIT,
-            coinbase="0x" + "00" * 20))
+            coinbase=COINBASE))
 
     def _seal_block(self, number: int, timestamp: int) -> None:
         pass  # revm has no block structure; the next _open_block moves number and time on

@@ -416,7 +416,8 @@ class Venue:
         ``[start, start + count)``, and where to continue (``account_count()`` when done)."""
         found, next_index = self.reader.call("liquidatable", self.clearinghouse.address, start, count)
         symbols = {i: s for s, i in self._market_ids.items()}
-        return [(a, None if m == CROSS_ACCOUNT else symbols[m]) for a, m in found], next_index
+        return [(to_checksum_address(a), None if m == CROSS_ACCOUNT else symbols[m])
+                for a, m in found], next_index
 
     def account_count(self) -> int:
         return self.clearinghouse.call("accountCount")

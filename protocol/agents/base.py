@@ -1,0 +1,145 @@
+"""What every agent shares: a funded wallet, its own seeded RNG, a local book of what it holds,
+and a record of what it tried and what the venue refused.
+
+Agents decide from the prices they are shown and from their own book, as a trader watching a
+screen does; they do not read the chain every block (that would cost one view call per position
+per block). The engine tells them when a keeper liquidated them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable, Mapping, Optional
+
+from protocol.errors import Reverted
+from protocol.venue import Trader, Venue
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an agent sees in one block."""
+
+    block: int
+    prices: Mapping[str, Decimal]
+    venue: Venue
+
+
+@dataclass
+class Holding:
+    """An agent's own record of one open position (what it asked for; the chain is the truth)."""
+
+    market: str
+    size: Decimal  # signed
+    entry: Decimal
+    margin: Decimal  # isolated margin put up, 0 for cross
+    leverage: int
+    mode: str
+    opened_at: int
+
+    @property
+    def side(self) -> int:
+        return 1 if self.size > 0 else -1
+
+
+@dataclass
+class Activity:
+    """Counts of what an agent did: transactions sent, refused by error name, liquidations."""
+
+    sent: int = 0
+    refused: Counter = field(default_factory=Counter)
+    liquidated: int = 0
+    opened: int = 0
+    closed: int = 0
+
+
+class Agent:
+    """Base class. Subclasses implement :meth:`act`; ``kind`` labels the agent's cohort."""
+
+    kind = "agent"
+
+    def __init__(self, name: str, trader: Trader, rng: random.Random):
+        self.name = name
+        self.trader = trader
+        self.rng = rng
+        self.holdings: dict[str, Holding] = {}
+        self.activity = Activity()
+
+    @property
+    def address(self) -> str:
+        return self.trader.address
+
+    def act(self, ctx: Context) -> None:
+        """Decide and send this block's transactions (possibly none)."""
+
+    def on_liquidated(self, market: Optional[str]) -> None:
+        """A keeper liquidated ``market`` (isolated) or, with None, the whole cross account."""
+        self.activity.liquidated += 1
+        if market is None:
+            for symbol in [m for m, h in self.holdings.items() if h.mode == "cross"]:
+                del self.holdings[symbol]
+        else:
+            self.holdings.pop(market, None)
+
+    def on_position_closed(self, market: str) -> None:
+        """A keeper executed an order that closed ``market`` (a stop-loss, say)."""
+        self.holdings.pop(market, None)
+
+    # ------------------------------------------------------------------ helpers
+    def _send(self, action: Callable[[], object]) -> Optional[str]:
+        """Send one transaction; a revert is an outcome to count, not an error. Returns the
+        custom error's name, or None if it went through."""
+        self.activity.sent += 1
+        try:
+            action()
+        except Reverted as exc:
+            self.activity.refused[exc.error] += 1
+            return exc.error
+        return None
+
+    def open(self, ctx: Context, market: str, size: Decimal, leverage: int, mode: str,
+             margin: Decimal = Decimal(0)) -> bool:
+        """Open a position at the oracle price and record it in the book."""
+        size = quantize_size(size)
+        if size == 0 or market in self.holdings:
+            return False
+        ok = self._send(lambda: self.trader.open(market, size, leverage, mode,
+                                                 margin=margin if mode == "isolated" else 0)) is None
+        if ok:
+            self.activity.opened += 1
+            self.holdings[market] = Holding(market, size, ctx.prices[market],
+                                            margin if mode == "isolated" else Decimal(0),
+                                            leverage, mode, ctx.block)
+        return ok
+
+    def close(self, market: str) -> bool:
+        error = self._send(lambda: self.trader.close(market))
+        if error is None:
+            self.activity.closed += 1
+        if error in (None, "NoPosition"):  # NoPosition: liquidated before the engine said so
+            self.holdings.pop(market, None)
+        return error is None
+
+    def wallet_usd(self) -> Decimal:
+        return self.trader.venue.usd(self.trader.venue.usdc.call("balanceOf", self.address))
+
+
+def quantize_size(size: Decimal) -> Decimal:
+    """Sizes to 8 decimals (well inside 18-decimal fixed point), rounded towards zero."""
+    return size.quantize(Decimal("1e-8"), rounding="ROUND_DOWN")
+
+
+def usd(x: Decimal) -> Decimal:
+    """USD amounts to cents, rounded down (so a deposit never exceeds the wallet)."""
+    return x.quantize(Decimal("0.01"), rounding="ROUND_DOWN")
+
+
+def uniform(rng: random.Random, bounds: tuple[float, float]) -> Decimal:
+    low, high = bounds
+    return Decimal(repr(round(rng.uniform(low, high), 6)))
+
+
+def randint(rng: random.Random, bounds: tuple[int, int]) -> int:
+    return rng.randint(int(bounds[0]), int(bounds[1]))

@@ -1,0 +1,291 @@
+"""Trader agents: the ways real traders size and manage positions.
+
+Each agent deposits its capital into its cross balance on its first block, then acts on its own
+book and the prices it is shown. Parameters are ranges; each agent draws its own values from its
+seeded RNG, so a population is varied but reproducible.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Optional
+
+from protocol.agents.base import Agent, Context, Holding, randint, uniform, usd
+from protocol.margin.human import liquidation_price
+from protocol.venue import Trader
+
+Range = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class TraderParams:
+    """What a population of one agent type shares. ``mode`` None keeps the type's own mode."""
+
+    capital: Range = (1_000.0, 10_000.0)  # USD
+    leverage: Range = (2.0, 5.0)
+    fraction: Range = (0.05, 0.10)  # of capital committed as margin per trade
+    trade_probability: float = 0.02  # per block, when flat in a market
+    hold_blocks: Range = (30.0, 240.0)
+    mode: Optional[str] = None
+    markets: Optional[tuple[str, ...]] = None  # None: every market
+
+    def __post_init__(self) -> None:
+        for name in ("capital", "leverage", "fraction", "hold_blocks"):
+            low, high = getattr(self, name)
+            if low < 0 or high < low:
+                raise ValueError(f"{name}: need 0 <= low <= high, got {low}, {high}")
+        if self.leverage[0] < 1:
+            raise ValueError(f"leverage: must be at least 1, got {self.leverage[0]}")
+        if not 0 <= self.trade_probability <= 1:
+            raise ValueError(f"trade_probability: must be in [0, 1], got {self.trade_probability}")
+        if self.mode not in (None, "isolated", "cross"):
+            raise ValueError(f"mode: must be 'isolated' or 'cross', got {self.mode!r}")
+
+
+class TradingAgent(Agent):
+    """Opens one position per market at a time and closes it after a holding period."""
+
+    kind = "trader"
+    default_mode = "isolated"
+
+    def __init__(self, name: str, trader: Trader, rng: random.Random, params: TraderParams):
+        super().__init__(name, trader, rng)
+        self.params = params
+        self.mode = params.mode or self.default_mode
+        self.capital = usd(uniform(rng, params.capital))
+        self._deposited = False
+        self._close_at: dict[str, int] = {}
+
+    def markets(self, ctx: Context) -> list[str]:
+        return list(self.params.markets or ctx.prices)
+
+    def act(self, ctx: Context) -> None:
+        if not self._deposited:
+            self._deposited = self._send(lambda: self.trader.deposit(self.capital)) is None
+            return
+        for market in self.markets(ctx):
+            holding = self.holdings.get(market)
+            if holding is not None:
+                if ctx.block >= self._close_at.get(market, 0):
+                    self.close(market)
+                else:
+                    self.manage(ctx, holding)
+            elif self.rng.random() < self.params.trade_probability:
+                self.enter(ctx, market)
+
+    def enter(self, ctx: Context, market: str) -> None:
+        leverage = self.leverage(ctx, market)
+        margin = usd(self.capital * uniform(self.rng, self.params.fraction))
+        side = 1 if self.rng.random() < 0.5 else -1
+        self.open_sized(ctx, market, side, margin, leverage)
+
+    def open_sized(self, ctx: Context, market: str, side: int, margin: Decimal, leverage: int) -> bool:
+        """Open ``margin x leverage`` of notional; the taker fee comes out of the margin, so
+        margin is put up with a little room above IM."""
+        price = ctx.prices[market]
+        if margin <= 0 or price <= 0:
+            return False
+        size = side * margin * leverage / price * Decimal("0.995")
+        ok = self.open(ctx, market, size, leverage, self.mode, margin)
+        if ok:
+            self._close_at[market] = ctx.block + randint(self.rng, self.params.hold_blocks)
+        return ok
+
+    def leverage(self, ctx: Context, market: str) -> int:
+        max_leverage = ctx.venue.markets[market].max_leverage
+        return max(1, min(max_leverage, int(uniform(self.rng, self.params.leverage))))
+
+    def manage(self, ctx: Context, holding: Holding) -> None:
+        """Called each block while a position is open (no-op by default)."""
+
+
+class ConservativeTrader(TradingAgent):
+    """2-5x, 5-10% of capital per trade, isolated."""
+
+    kind = "conservative"
+
+
+class Speculator(TradingAgent):
+    """High leverage, isolated."""
+
+    kind = "speculator"
+
+
+class NoiseTrader(TradingAgent):
+    """Random direction, size, leverage and mode; random exits."""
+
+    kind = "noise"
+
+    def enter(self, ctx: Context, market: str) -> None:
+        if self.params.mode is None:
+            self.mode = "isolated" if self.rng.random() < 0.5 else "cross"
+        super().enter(ctx, market)
+
+
+class Hedger(TradingAgent):
+    """Cross margin with offsetting positions across two markets (long one, short the other,
+    equal notional), so one leg's profit holds up the other."""
+
+    kind = "hedger"
+    default_mode = "cross"
+
+    def act(self, ctx: Context) -> None:
+        if not self._deposited:
+            super().act(ctx)
+            return
+        markets = self.markets(ctx)
+        if len(markets) < 2:
+            return
+        legs = markets[:2]
+        if any(m in self.holdings for m in legs):
+            if ctx.block >= self._close_at.get(legs[0], 0):
+                for market in legs:
+                    if market in self.holdings:
+                        self.close(market)
+            return
+        if self.rng.random() < self.params.trade_probability:
+            leverage = min(self.leverage(ctx, m) for m in legs)
+            margin = usd(self.capital * uniform(self.rng, self.params.fraction))
+            side = 1 if self.rng.random() < 0.5 else -1
+            if self.open_sized(ctx, legs[0], side, margin, leverage):
+                self.open_sized(ctx, legs[1], -side, margin, leverage)
+                self._close_at[legs[1]] = self._close_at[legs[0]]
+
+
+@dataclass(frozen=True)
+class RiskSizedParams(TraderParams):
+    """Margin is the loss accepted; leverage puts the liquidation price ``liquidation_distance``
+    (fraction of the price) away."""
+
+    loss_fraction: Range = (0.02, 0.05)
+    liquidation_distance: Range = (0.05, 0.15)
+
+
+class RiskSizedTrader(TradingAgent):
+    kind = "risk_sized"
+
+    def enter(self, ctx: Context, market: str) -> None:
+        params: RiskSizedParams = self.params  # type: ignore[assignment]
+        config = ctx.venue.markets[market]
+        distance = uniform(self.rng, params.liquidation_distance)
+        # an isolated position is liquidated after losing (1/L - mmf) of its notional
+        leverage = int(1 / (distance + config.maintenance_fraction))
+        leverage = max(1, min(config.max_leverage, leverage))
+        margin = usd(self.capital * uniform(self.rng, params.loss_fraction))
+        side = 1 if self.rng.random() < 0.5 else -1
+        self.open_sized(ctx, market, side, margin, leverage)
+
+
+@dataclass(frozen=True)
+class MarginTopperParams(TraderParams):
+    """Adds ``top_up`` x the original margin when the price has covered ``trigger`` of the way
+    to the liquidation price, at most ``max_top_ups`` times per position."""
+
+    trigger: float = 0.7
+    top_up: float = 0.5
+    max_top_ups: int = 3
+
+
+class MarginTopper(TradingAgent):
+    kind = "margin_topper"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._top_ups: dict[str, int] = {}
+
+    def manage(self, ctx: Context, holding: Holding) -> None:
+        params: MarginTopperParams = self.params  # type: ignore[assignment]
+        if holding.mode != "isolated" or self._top_ups.get(holding.market, 0) >= params.max_top_ups:
+            return
+        price = ctx.prices[holding.market]
+        mmf = ctx.venue.markets[holding.market].maintenance_fraction
+        liq = liquidation_price(holding.side, holding.entry, holding.size, holding.margin, mmf)
+        travelled = (holding.entry - price) / (holding.entry - liq) if holding.entry != liq else 0
+        if travelled >= Decimal(repr(params.trigger)):
+            amount = usd(holding.margin * Decimal(repr(params.top_up)))
+            if amount > 0 and self._send(lambda: self.trader.add_margin(holding.market, amount)) is None:
+                holding.margin += amount
+                self._top_ups[holding.market] = self._top_ups.get(holding.market, 0) + 1
+
+    def on_liquidated(self, market: Optional[str]) -> None:
+        super().on_liquidated(market)
+        if market is not None:
+            self._top_ups.pop(market, None)
+
+
+@dataclass(frozen=True)
+class StopLossParams(TraderParams):
+    """Places a stop-loss order ``stop_fraction`` of the way from entry to the liquidation
+    price (a keeper executes it)."""
+
+    stop_fraction: float = 0.5
+
+
+class StopLossTrader(TradingAgent):
+    kind = "stop_loss"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stops: dict[str, int] = {}
+
+    def open_sized(self, ctx: Context, market: str, side: int, margin: Decimal, leverage: int) -> bool:
+        if not super().open_sized(ctx, market, side, margin, leverage):
+            return False
+        holding = self.holdings[market]
+        params: StopLossParams = self.params  # type: ignore[assignment]
+        mmf = ctx.venue.markets[market].maintenance_fraction
+        if holding.mode == "isolated":
+            liq = liquidation_price(holding.side, holding.entry, holding.size, holding.margin, mmf)
+        else:
+            liq = holding.entry * (1 - holding.side / Decimal(leverage))
+        stop = holding.entry + (liq - holding.entry) * Decimal(repr(params.stop_fraction))
+        stop = stop.quantize(Decimal("0.01"))
+        if stop > 0:
+            result: list = []
+            error = self._send(lambda: result.append(
+                self.trader.create_order(market, "stop_loss", side="long" if side > 0 else "short",
+                                         trigger_price=stop)))
+            if error is None:
+                self.stops[market] = result[0].order_id
+        return True
+
+    def close(self, market: str) -> bool:
+        order_id = self.stops.pop(market, None)
+        if order_id is not None:
+            self._send(lambda: self.trader.cancel_order(order_id))
+        return super().close(market)
+
+    def on_position_closed(self, market: str) -> None:
+        self.stops.pop(market, None)
+        super().on_position_closed(market)
+
+
+@dataclass(frozen=True)
+class LPParams:
+    capital: Range = (50_000.0, 500_000.0)
+    withdraw_probability: float = 0.001  # per block
+    withdraw_fraction: Range = (0.1, 0.5)
+
+
+class LiquidityProvider(Agent):
+    """Deposits into the pool on its first block; now and then withdraws part of it."""
+
+    kind = "lp"
+
+    def __init__(self, name: str, trader: Trader, rng: random.Random, params: LPParams):
+        super().__init__(name, trader, rng)
+        self.params = params
+        self.capital = usd(uniform(rng, params.capital))
+        self.provided = Decimal(0)
+
+    def act(self, ctx: Context) -> None:
+        if self.provided == 0 and self.activity.sent == 0:
+            if self._send(lambda: self.trader.provide_liquidity(self.capital)) is None:
+                self.provided = self.capital
+            return
+        if self.provided > 0 and self.rng.random() < self.params.withdraw_probability:
+            amount = usd(self.provided * uniform(self.rng, self.params.withdraw_fraction))
+            if amount > 0 and self._send(lambda: self.trader.withdraw_liquidity(amount)) is None:
+                self.provided -= amount

@@ -1,0 +1,240 @@
+"""Keeper bots: each decides, block by block, which transactions to send.
+
+A bot never sends anything itself: :meth:`KeeperBot.tick` returns :class:`Intent` objects and a
+:class:`~protocol.keepers.block.BlockBuilder` orders them by gas bid, lands them in one block and
+hands every receipt back to :meth:`KeeperBot.book`.
+
+Timing: a bot scans on its first tick and then every ``poll_interval`` blocks, and acts on each
+scan ``latency`` blocks later, whatever happened in between.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
+
+from protocol.chain import Contract, Receipt
+from protocol.keepers.ledger import Ledger
+from protocol.keepers.strategy import Strategy
+from protocol.venue.units import Number, from_wad, to_wad
+
+LIQUIDATION_EVENTS = ("PositionLiquidated", "AccountLiquidated")
+ORDER_EVENTS = ("OrderExecuted", "OrderFailed")
+GAS_PER_TARGET = 250_000  # rough liquidation gas per target, for the profit estimate
+BPS = 10_000
+
+
+@dataclass
+class Intent:
+    """One transaction a bot wants in the next block. ``sender`` None: the bot's address."""
+
+    bot: "KeeperBot"
+    contract: Contract
+    function: str
+    args: tuple
+    gas_price: int
+    value: int = 0
+    sender: Optional[str] = None
+    targets: tuple = field(default=())
+
+    @property
+    def from_address(self) -> str:
+        return self.sender or self.bot.address
+
+
+def _same(a: str, b: str) -> bool:
+    return a.lower() == b.lower()
+
+
+class KeeperBot:
+    """Base class: an address (``venue.keeper(name)``, funded with ETH), a strategy and a ledger.
+
+    Subclasses implement :meth:`scan` (what is actionable now) and :meth:`intents` (the
+    transactions for the targets that are due), and may refine :meth:`book`.
+    """
+
+    def __init__(self, venue, name: str, strategy: Strategy = Strategy(),
+                 eth_price_usd: Decimal = Decimal(3000), address: Optional[str] = None):
+        self.venue = venue
+        self.name = name
+        self.strategy = strategy
+        self.eth_price_usd = Decimal(eth_price_usd)
+        if address is None:
+            self.keeper = venue.keeper(name)
+            self.address = self.keeper.address
+        else:
+            self.keeper = None
+            self.address = address
+        self.ledger = Ledger(decimals=venue.decimals)
+        self.seen: deque[tuple[int, list[Hashable]]] = deque()  # (block due, targets scanned)
+        self.sent_at: dict[Hashable, int] = {}
+        self.last_scan: Optional[int] = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, {self.address})"
+
+    # ----------------------------------------------------------------- decision
+    def tick(self, block: int) -> list[Intent]:
+        """The intents for ``block`` (the pending block). The bot's information is ``latency``
+        blocks old: it acts now on what its scan ``latency`` blocks ago showed, as a keeper on a
+        lagging node or with slow reactions does, so it may send for targets that are gone by
+        now (and pay gas for nothing). A target is not sent again within ``latency`` blocks."""
+        if self.last_scan is None or block - self.last_scan >= self.strategy.poll_interval:
+            self.last_scan = block
+            self.seen.append((block + self.strategy.latency, self.scan(block)))
+        due: list[Hashable] = []
+        while self.seen and self.seen[0][0] <= block:
+            for target in self.seen.popleft()[1]:
+                sent = self.sent_at.get(target)
+                if target not in due and (sent is None or block - sent > self.strategy.latency):
+                    due.append(target)
+        for target in due:
+            self.sent_at[target] = block
+        return self.intents(block, due) if due else []
+
+    def scan(self, block: int) -> list[Hashable]:
+        raise NotImplementedError
+
+    def intents(self, block: int, targets: list[Hashable]) -> list[Intent]:
+        raise NotImplementedError
+
+    def intent(self, contract: Contract, function: str, *args: Any, targets: tuple = (),
+               sender: Optional[str] = None) -> Intent:
+        return Intent(self, contract, function, tuple(args), self.strategy.gas_price,
+                      sender=sender, targets=targets)
+
+    # ----------------------------------------------------------------- accounting
+    def book(self, intent: Intent, receipt: Receipt) -> bool:
+        """Book one landed transaction into the ledger; return whether it was a win."""
+        led = self.ledger
+        led.txs += 1
+        led.gas_wei += receipt.gas_used * receipt.gas_price
+        won = receipt.status and self.did_work(receipt)
+        if won:
+            led.wins += 1
+        else:
+            led.losses += 1
+        return won
+
+    def did_work(self, receipt: Receipt) -> bool:
+        return True
+
+
+class LiquidationKeeper(KeeperBot):
+    """Scans with ``venue.liquidatable`` in chunks of ``scan_chunk`` accounts and liquidates
+    with ``liquidateBatch`` in batches of ``batch_size`` targets. A target is ``(address,
+    market symbol)`` for an isolated position or ``(address, None)`` for a cross account."""
+
+    def scan(self, block: int) -> list[tuple[str, Optional[str]]]:
+        found: list[tuple[str, Optional[str]]] = []
+        total = self.venue.account_count()
+        start = 0
+        while start < total:
+            chunk, start = self.venue.liquidatable(start, self.strategy.scan_chunk)
+            found.extend(chunk)
+        return found
+
+    def intents(self, block: int, targets: list) -> list[Intent]:
+        if self.strategy.min_profit_usd > 0 and targets:
+            gas = Decimal(GAS_PER_TARGET * self.strategy.gas_price) * self.eth_price_usd / 10**18
+            rewards = self.estimate_rewards_usd(targets)
+            targets = [t for t, r in zip(targets, rewards) if r - gas >= self.strategy.min_profit_usd]
+        ch, size = self.venue.clearinghouse, self.strategy.batch_size
+        return [self.intent(ch, "liquidateBatch", self.venue.encode_targets(batch),
+                            targets=tuple(batch))
+                for batch in (targets[i:i + size] for i in range(0, len(targets), size))]
+
+    def estimate_rewards_usd(self, targets: list[tuple[str, Optional[str]]]) -> list[Decimal]:
+        """Expected keeper reward per target from one Reader ``health`` call: the penalty is
+        notional x liquidation fee, capped by the equity left, and the keeper gets its share.
+        Notional is read back from the maintenance margin (MM / mmf); a cross account uses its
+        first market's parameters."""
+        v = self.venue
+        health = v.reader.call("health", v.clearinghouse.address, v.encode_targets(targets))
+        first = next(iter(v.markets.values()))
+        rewards = []
+        for (_, market), (_, _, equity, maintenance, _) in zip(targets, health):
+            cfg = v.markets[market] if market is not None else first
+            notional = from_wad(maintenance) / cfg.maintenance_fraction
+            penalty = min(from_wad(equity), notional * cfg.liquidation_fee_bps / BPS)
+            rewards.append(max(Decimal(0), penalty) * cfg.keeper_share_bps / BPS)
+        return rewards
+
+    def did_work(self, receipt: Receipt) -> bool:
+        mine = self.liquidation_events(receipt)
+        return bool(mine)
+
+    def liquidation_events(self, receipt: Receipt) -> list:
+        return [e for e in receipt.events if e.name in LIQUIDATION_EVENTS
+                and _same(e["keeper"], self.address)]
+
+    def book(self, intent: Intent, receipt: Receipt) -> bool:
+        if receipt.status:
+            self.ledger.rewards_tokens += sum(e["keeperReward"] for e in self.liquidation_events(receipt))
+        return super().book(intent, receipt)
+
+
+class OrderKeeper(KeeperBot):
+    """Executes open orders that the Reader's ``executableOrders`` reports; the execution fee
+    (``keeperFee`` of OrderExecuted/OrderFailed, paid in ETH) goes into ``fees_wei``."""
+
+    def scan(self, block: int) -> list[int]:
+        v = self.venue
+        end = v.order_book.call("nextOrderId")
+        ids: list[int] = []
+        start = 1
+        while start < end:
+            chunk, start = v.reader.call("executableOrders", v.order_book.address, start,
+                                         self.strategy.scan_chunk)
+            ids.extend(chunk)
+        return ids
+
+    def intents(self, block: int, targets: list) -> list[Intent]:
+        return [self.intent(self.venue.order_book, "executeOrder", i, targets=(i,)) for i in targets]
+
+    def book(self, intent: Intent, receipt: Receipt) -> bool:
+        if receipt.status:
+            self.ledger.fees_wei += sum(e["keeperFee"] for e in receipt.events
+                                        if e.name in ORDER_EVENTS and _same(e["keeper"], self.address))
+        return super().book(intent, receipt)
+
+
+class FundingKeeper(KeeperBot):
+    """Calls ``updateFunding`` for every market each ``poll_interval`` blocks."""
+
+    def scan(self, block: int) -> list[str]:
+        return list(self.venue.markets)
+
+    def intents(self, block: int, targets: list) -> list[Intent]:
+        v = self.venue
+        return [self.intent(v.clearinghouse, "updateFunding", v.market_id(m), targets=(m,))
+                for m in targets]
+
+
+class OracleKeeper(KeeperBot):
+    """Pushes ``source(block) -> {symbol: price}`` to the oracle each ``poll_interval`` blocks,
+    stamped with the block's time. The venue admin is the updater, so it sends from the admin
+    (the ledger books that gas)."""
+
+    def __init__(self, venue, source: Callable[[int], Mapping[str, Number]], name: str = "oracle",
+                 strategy: Strategy = Strategy(), eth_price_usd: Decimal = Decimal(3000)):
+        super().__init__(venue, name, strategy, eth_price_usd, address=venue.admin)
+        self.source = source
+
+    def tick(self, block: int) -> list[Intent]:
+        if self.last_scan is not None and block - self.last_scan < self.strategy.poll_interval:
+            return []
+        self.last_scan = block
+        prices = self.source(block)
+        if not prices:
+            return []
+        v = self.venue
+        now = v.chain.timestamp
+        updates = [(v.market_id(m), now, to_wad(p, "price")) for m, p in prices.items()]
+        return [self.intent(v.oracle, "pushPrices", updates, targets=tuple(prices))]
+
+
+__all__: Sequence[str] = ("Intent", "KeeperBot", "LiquidationKeeper", "OrderKeeper",
+                          "FundingKeeper", "OracleKeeper")
