@@ -1,0 +1,40 @@
+"""Deterministic oracle price paths for simulations (standard library only).
+
+Every source has ``symbols`` and ``path(blocks, block_time, seed) -> PricePath``: ``blocks + 1``
+``Decimal`` prices per symbol (8 decimals), reproducible from the seed on any machine (each path
+uses its own ``random.Random(seed)``). Rates and volatilities are annual
+(``SECONDS_PER_YEAR`` = 365 days); percentages are fractions (0.3 = 30%).
+
+>>> from protocol.prices import GBM, Crash, WithShock, combine
+>>> btc = WithShock(GBM("BTC", 60000), Crash("BTC", 1, drop_pct="0.3", start_block=10,
+...                                           over_blocks=5))
+>>> src = combine(GBM("ETH", 3000, volatility=0.8), btc)
+>>> path = src.path(blocks=100, block_time=12, seed=7)
+>>> sorted(path.at(100))
+['BTC', 'ETH']
+
+Modules: :mod:`~protocol.prices.path` (``PricePath``), :mod:`~protocol.prices.source`
+(``PriceSource``, ``combine``), :mod:`~protocol.prices.gbm`, :mod:`~protocol.prices.jumps`,
+:mod:`~protocol.prices.correlated`, :mod:`~protocol.prices.volatility`,
+:mod:`~protocol.prices.shocks`, :mod:`~protocol.prices.bridge`, :mod:`~protocol.prices.replay`.
+"""
+
+from protocol.prices.bridge import BrownianBridge
+from protocol.prices.correlated import CorrelatedGBM
+from protocol.prices.correlation import cholesky, validate_correlation
+from protocol.prices.gbm import GBM
+from protocol.prices.jumps import MertonJumpDiffusion
+from protocol.prices.path import PRICE_DECIMALS, PRICE_QUANTUM, PricePath, quantize
+from protocol.prices.replay import CsvReplay, CsvReplayError
+from protocol.prices.shocks import Crash, FlashCrash, Gap, Shock, WithShock
+from protocol.prices.source import (SECONDS_PER_YEAR, Combined, PriceSource, combine,
+                                    derive_seed)
+from protocol.prices.volatility import Heston, RegimeSwitchingVol
+
+__all__ = [
+    "PRICE_DECIMALS", "PRICE_QUANTUM", "SECONDS_PER_YEAR",
+    "BrownianBridge", "Combined", "CorrelatedGBM", "Crash", "CsvReplay", "CsvReplayError",
+    "FlashCrash", "GBM", "Gap", "Heston", "MertonJumpDiffusion", "PricePath", "PriceSource",
+    "RegimeSwitchingVol", "Shock", "WithShock",
+    "cholesky", "combine", "derive_seed", "quantize", "validate_correlation",
+]
