@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
 import {Clearinghouse} from "../margin/Clearinghouse.sol";
 import {OrderBook} from "../orders/OrderBook.sol";
 
@@ -20,7 +22,8 @@ contract Reader {
     }
 
     /// @notice Health of the given (account, market) targets; `market == CROSS_ACCOUNT` reads the
-    /// cross account. Missing positions read as zero and not liquidatable.
+    /// cross account (its equity is the cross balance when it has no cross positions). Missing
+    /// positions read as zero and not liquidatable.
     function health(Clearinghouse ch, Clearinghouse.LiquidationTarget[] calldata targets)
         external
         view
@@ -32,9 +35,10 @@ contract Reader {
             out[i].account = account;
             out[i].market = market;
             if (market == CROSS_ACCOUNT) {
-                if (ch.crossMarkets(account) == 0) continue;
+                bool hasPositions = ch.crossMarkets(account) != 0;
                 try ch.accountHealth(account) returns (int256 e, uint256 mm, uint256, uint256) {
-                    (out[i].equity, out[i].maintenance, out[i].liquidatable) = (e, mm, e < int256(mm));
+                    (out[i].equity, out[i].maintenance) = (e, mm);
+                    out[i].liquidatable = hasPositions && e < int256(mm);
                 } catch {}
             } else {
                 Clearinghouse.Position memory p = ch.position(account, market);
@@ -75,6 +79,14 @@ contract Reader {
         }
         assembly ("memory-safe") {
             mstore(found, n)
+        }
+    }
+
+    /// @notice Token balances of many accounts (wallets, LP shares) in one call.
+    function balances(IERC20 token, address[] calldata accounts) external view returns (uint256[] memory out) {
+        out = new uint256[](accounts.length);
+        for (uint256 i; i < accounts.length; ++i) {
+            out[i] = token.balanceOf(accounts[i]);
         }
     }
 

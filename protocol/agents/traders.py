@@ -27,6 +27,7 @@ class TraderParams:
     leverage: Range = (2.0, 5.0)
     fraction: Range = (0.05, 0.10)  # of capital committed as margin per trade
     trade_probability: float = 0.02  # per block, when flat in a market
+    long_probability: float = 0.5  # chance a new position is long
     hold_blocks: Range = (30.0, 240.0)
     mode: Optional[str] = None
     markets: Optional[tuple[str, ...]] = None  # None: every market
@@ -38,8 +39,10 @@ class TraderParams:
                 raise ValueError(f"{name}: need 0 <= low <= high, got {low}, {high}")
         if self.leverage[0] < 1:
             raise ValueError(f"leverage: must be at least 1, got {self.leverage[0]}")
-        if not 0 <= self.trade_probability <= 1:
-            raise ValueError(f"trade_probability: must be in [0, 1], got {self.trade_probability}")
+        for name in ("trade_probability", "long_probability"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name}: must be in [0, 1], got {value}")
         if self.mode not in (None, "isolated", "cross"):
             raise ValueError(f"mode: must be 'isolated' or 'cross', got {self.mode!r}")
 
@@ -78,8 +81,10 @@ class TradingAgent(Agent):
     def enter(self, ctx: Context, market: str) -> None:
         leverage = self.leverage(ctx, market)
         margin = usd(self.capital * uniform(self.rng, self.params.fraction))
-        side = 1 if self.rng.random() < 0.5 else -1
-        self.open_sized(ctx, market, side, margin, leverage)
+        self.open_sized(ctx, market, self.side(), margin, leverage)
+
+    def side(self) -> int:
+        return 1 if self.rng.random() < self.params.long_probability else -1
 
     def open_sized(self, ctx: Context, market: str, side: int, margin: Decimal, leverage: int) -> bool:
         """Open ``margin x leverage`` of notional; the taker fee comes out of the margin, so
@@ -148,7 +153,7 @@ class Hedger(TradingAgent):
         if self.rng.random() < self.params.trade_probability:
             leverage = min(self.leverage(ctx, m) for m in legs)
             margin = usd(self.capital * uniform(self.rng, self.params.fraction))
-            side = 1 if self.rng.random() < 0.5 else -1
+            side = self.side()
             if self.open_sized(ctx, legs[0], side, margin, leverage):
                 self.open_sized(ctx, legs[1], -side, margin, leverage)
                 self._close_at[legs[1]] = self._close_at[legs[0]]
@@ -174,8 +179,7 @@ class RiskSizedTrader(TradingAgent):
         leverage = int(1 / (distance + config.maintenance_fraction))
         leverage = max(1, min(config.max_leverage, leverage))
         margin = usd(self.capital * uniform(self.rng, params.loss_fraction))
-        side = 1 if self.rng.random() < 0.5 else -1
-        self.open_sized(ctx, market, side, margin, leverage)
+        self.open_sized(ctx, market, self.side(), margin, leverage)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,9 @@ from protocol.errors import ChainError, Reverted
 GENESIS_TIMESTAMP = 1_900_000_000  # 2030-03-17T17:46:40Z: later than any wall clock we run on
 BLOCK_GAS_LIMIT = 1_000_000_000_000  # large, so many simulated transactions fit in one block
 TX_GAS_LIMIT = 30_000_000
+#: Gas for view calls: batch views (the Reader scanning thousands of positions) need far more
+#: than a transaction may use; eth_call on a node is bounded by its block gas limit likewise.
+VIEW_GAS_LIMIT = 2_000_000_000
 CHAIN_ID = 31337
 ETHER = 10**18
 VIEW_SENDER = "0x" + "00" * 20  # msg.sender of views; an address with code is refused (EIP-3607)
@@ -110,6 +113,9 @@ class Chain(ABC):
         self._clock = genesis_timestamp + 1
         self._pending_txs = 0
         self._genesis_timestamp = genesis_timestamp
+        #: When a list, every receipt is appended to it (the simulation engine reads a block's
+        #: transactions from here).
+        self.recorder: list[Receipt] | None = None
 
     # ----------------------------------------------------------------- clock and blocks
     @property
@@ -263,6 +269,8 @@ class Chain(ABC):
                           raw.output, None, raw.contract_address, gas_price, raw.logs)
         if not raw.success:
             receipt.error = self.registry.decode_error(raw.output, receipt)
+        if self.recorder is not None:
+            self.recorder.append(receipt)
         if self.automine:
             self.mine()
         return receipt

@@ -13,8 +13,8 @@ from typing import Any
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 from protocol.chain.abi import RawLog
-from protocol.chain.base import (BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, Chain,
-                                 RawResult)
+from protocol.chain.base import (BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP,
+                                 VIEW_GAS_LIMIT, Chain, RawResult)
 
 _ZERO = b"\0" * 20
 
@@ -114,7 +114,7 @@ class PyEVMChain(Chain):
         state = vm.state
         sender_bytes = to_canonical_address(sender)
         unsigned = chain.create_unsigned_transaction(
-            nonce=state.get_nonce(sender_bytes), gas_price=0, gas=30_000_000,
+            nonce=state.get_nonce(sender_bytes), gas_price=0, gas=VIEW_GAS_LIMIT,
             to=to_canonical_address(to), value=0, data=data)
         snapshot = state.snapshot()
         computation = state.apply_transaction(SpoofTransaction(unsigned, from_=sender_bytes))

@@ -278,6 +278,11 @@ class Venue:
             self.usdc.transact(address, "approve", spender.address, MAX_UINT).raise_for_status()
         return Trader(self, name, address)
 
+    def mint(self, trader: Actor | str, usd: Number) -> Receipt:
+        """Mint test collateral (MockUSDC) into a wallet."""
+        account = trader if isinstance(trader, str) else trader.address
+        return self.usdc.transact(self.admin, "mint", account, self.tokens(usd)).raise_for_status()
+
     def keeper(self, name: str) -> Keeper:
         return Keeper(self, name, self._new_address(name))
 

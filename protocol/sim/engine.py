@@ -1,0 +1,161 @@
+"""The simulation loop: discrete blocks of ``block_time`` seconds.
+
+Each block: the price source gives this block's prices -> the oracle pushes them -> trader and LP
+agents act (in a seeded random order) -> keeper bots act, their transactions ordered by gas bid ->
+the block is sealed -> metrics are recorded. All transactions of a block share its timestamp.
+The same scenario, seed and backend give identical results; pyevm and revm give identical
+numbers (gas aside, see the README's note on revm gas).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from decimal import Decimal
+from typing import Callable, Optional
+
+from protocol.agents import AGENT_TYPES, Agent, Context
+from protocol.keepers import BlockBuilder, FundingKeeper, KeeperBot, LiquidationKeeper, OrderKeeper
+from protocol.prices import derive_seed
+from protocol.sim.metrics import MetricsRecorder, summarize
+from protocol.sim.result import RunResult, StudyResult
+from protocol.sim.scenario import Scenario
+from protocol.venue import Venue
+
+Progress = Callable[[int, int], None]  # (blocks done, total)
+KEEPER_CLASSES = {"liquidation": LiquidationKeeper, "order": OrderKeeper, "funding": FundingKeeper}
+
+
+class Simulation:
+    """One run of a scenario. ``backend``, ``seed`` and ``mode`` override the scenario's."""
+
+    def __init__(self, scenario: Scenario, *, backend: Optional[str] = None,
+                 seed: Optional[int] = None, mode: Optional[str] = None):
+        self.scenario = scenario.with_(
+            backend=backend or scenario.backend,
+            seed=scenario.seed if seed is None else seed,
+            mode=mode if mode is not None else scenario.mode)
+
+    def run(self, progress: Optional[Progress] = None) -> RunResult:
+        sc = self.scenario
+        started = time.perf_counter()
+        venue = Venue.launch(
+            backend=sc.backend, markets=sc.markets, pool_liquidity=sc.venue.pool_liquidity,
+            insurance=sc.venue.insurance, max_price_age=sc.venue.max_price_age,
+            instant_trading=sc.venue.instant_trading,
+            min_execution_fee=sc.venue.min_execution_fee,
+            market_order_timeout=sc.venue.market_order_timeout)
+        path = sc.prices.path(sc.blocks, sc.block_time, derive_seed(sc.seed, 0))
+        agents, cohort_of = self._agents(venue)
+        keepers = self._keepers(venue)
+        builder = BlockBuilder(venue, keepers)
+        cohorts = tuple(dict.fromkeys(p.cohort for p in sc.agents))
+        recorder = MetricsRecorder(venue, agents, keepers, cohorts, cohort_of, sc.equity_every)
+        by_address = {a.address.lower(): a for a in agents}
+        order_rng = random.Random(f"{sc.seed}:order")
+        chain = venue.chain
+
+        rows = [recorder.record(0, chain.timestamp, path.at(0), [])]
+        chain.automine = False
+        try:
+            for block in range(1, sc.blocks + 1):
+                chain.recorder = receipts = []
+                prices = path.at(block)
+                venue.set_prices(prices)
+                ctx = Context(block, prices, venue)
+                for agent in order_rng.sample(agents, len(agents)):
+                    agent.act(ctx)
+                landed = builder.step()  # keepers' transactions, then the block is sealed
+                chain.recorder = None
+                _dispatch(landed, by_address, venue)
+                rows.append(recorder.record(block, chain.timestamp - 1, prices, receipts))
+                chain.advance_time(sc.block_time - 1)
+                if progress:
+                    progress(block, sc.blocks)
+        finally:
+            chain.automine = True
+            chain.recorder = None
+        result = RunResult(
+            scenario=sc.name, seed=sc.seed, backend=sc.backend, mode=sc.mode,
+            block_time=sc.block_time, markets=tuple(venue.markets), cohorts=cohorts,
+            keepers=tuple(k.name for k in keepers), rows=rows, events=recorder.events,
+            liquidations=recorder.liquidations)
+        result.summary = summarize(rows, recorder, agents, keepers)
+        result.wall_seconds = time.perf_counter() - started
+        return result
+
+    # ------------------------------------------------------------------ population
+    def _agents(self, venue: Venue) -> tuple[list[Agent], dict[str, str]]:
+        sc = self.scenario
+        agents: list[Agent] = []
+        cohort_of: dict[str, str] = {}
+        for population in sc.agents:
+            kind = AGENT_TYPES[population.type]
+            values = {**kind.defaults, **population.params}
+            if sc.mode is not None and "mode" in kind.params.__dataclass_fields__:
+                values["mode"] = sc.mode
+            params = kind.params(**values)
+            for i in range(population.count):
+                name = f"{population.cohort}-{i}"
+                trader = venue.trader(name)
+                agent = kind.cls(name, trader, random.Random(f"{sc.seed}:{name}"), params)
+                venue.mint(trader, agent.capital)
+                agents.append(agent)
+                cohort_of[name] = population.cohort
+        return agents, cohort_of
+
+    def _keepers(self, venue: Venue) -> list[KeeperBot]:
+        return [KEEPER_CLASSES[k.type](venue, k.name, k.strategy) for k in self.scenario.keepers]
+
+
+def _dispatch(landed, by_address: dict[str, Agent], venue: Venue) -> None:
+    """Tell agents what keepers did to them: liquidations, and orders that closed positions."""
+    symbols = list(venue.markets)
+    for item in landed.landed:
+        for event in item.receipt.events:
+            if event.name not in ("PositionLiquidated", "PositionDecreased"):
+                continue
+            agent = by_address.get(event["account"].lower())
+            if agent is None:
+                continue
+            market = symbols[event["market"]]
+            if event.name == "PositionLiquidated":
+                holding = agent.holdings.get(market)
+                closed = abs(event["sizeClosed"])
+                if holding is not None and closed < abs(holding.size) * 10**18:
+                    holding.size -= (closed if holding.size > 0 else -closed) / Decimal(10**18)
+                else:
+                    agent.on_liquidated(market)
+            elif venue.raw_position(agent.trader, market).size == 0:
+                agent.on_position_closed(market)
+
+
+def run_study(scenario: Scenario, *, backend: Optional[str] = None, seed: Optional[int] = None,
+              progress: Optional[Progress] = None) -> StudyResult:
+    """Run the scenario once per mode of ``study_modes`` (default isolated and cross) with
+    every trader forced into that mode, and compare."""
+    modes = scenario.study_modes or ("isolated", "cross")
+    runs = {mode: Simulation(scenario, backend=backend, seed=seed, mode=mode).run(progress)
+            for mode in modes}
+    comparison: dict[str, dict] = {}
+    for metric, read in COMPARED.items():
+        comparison[metric] = {mode: read(run) for mode, run in runs.items()}
+    return StudyResult(scenario.name, runs, comparison)
+
+
+def _trader_cohorts(run: RunResult) -> list[dict]:
+    return [c for name, c in run.summary["cohorts"].items() if name != "lp"]
+
+
+COMPARED: dict[str, Callable[[RunResult], object]] = {
+    "liquidations": lambda r: r.summary["liquidations"],
+    "first liquidation (block)": lambda r: r.summary["first_liquidation_block"],
+    "median liquidation (block)": lambda r: (sorted(m.block for m in r.liquidations)[len(r.liquidations) // 2]
+                                             if r.liquidations else None),
+    "liquidated notional $": lambda r: r.summary["liquidated_notional"],
+    "realised losses $": lambda r: sum((c["realised_losses"] for c in _trader_cohorts(r)), Decimal(0)),
+    "accounts wiped out": lambda r: r.summary["wiped_out"],
+    "survivors": lambda r: r.summary["survivors"],
+    "trader equity at end $": lambda r: sum((c["end_equity"] for c in _trader_cohorts(r)), Decimal(0)),
+    "bad debt $": lambda r: r.summary["bad_debt"],
+}

@@ -1,0 +1,225 @@
+"""Per-block metrics of a run, read from the block's receipts and a handful of batch views,
+and the run summary computed from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable, Optional, Sequence
+
+from protocol.agents import Agent
+from protocol.chain import Receipt
+from protocol.keepers import KeeperBot
+from protocol.sim.result import LiquidationMark, Row
+from protocol.venue import Venue
+from protocol.venue.client import CROSS_ACCOUNT
+from protocol.venue.units import from_wad
+
+WIPED_OUT = Decimal("0.01")  # an account with under 1% of its starting capital left
+VIEW_CHUNK = 400  # agents per Reader call
+
+
+@dataclass
+class EquitySample:
+    by_agent: dict[str, Decimal] = field(default_factory=dict)  # agent name -> USD
+
+
+class MetricsRecorder:
+    """Builds one :data:`Row` per block; see :class:`~protocol.sim.result.RunResult`."""
+
+    def __init__(self, venue: Venue, agents: Sequence[Agent], keepers: Sequence[KeeperBot],
+                 cohorts: Sequence[str], cohort_of: dict[str, str], equity_every: int):
+        self.venue = venue
+        self.agents = list(agents)
+        self.keepers = list(keepers)
+        self.cohorts = list(cohorts)
+        self.cohort_of = cohort_of
+        self.equity_every = equity_every
+        self.symbols = list(venue.markets)
+        self.market_ids = {s: venue.market_id(s) for s in self.symbols}
+        self.cum_bad_debt = Decimal(0)
+        self.capital = {a.name: Decimal(a.capital) for a in self.agents}
+        self.equity = EquitySample()
+        self.liquidations: list[LiquidationMark] = []
+        self.events: list[Row] = []
+        self.tx_count = 0
+        self._contract_names = {c.address.lower(): name for name, c in (
+            ("Clearinghouse", venue.clearinghouse), ("PriceOracle", venue.oracle),
+            ("OrderBook", venue.order_book), ("LiquidityPool", venue.pool),
+            ("MockUSDC", venue.usdc))}
+        self._modes: dict[tuple[str, str], str] = {}  # (account, market) -> mode of last increase
+
+    # ------------------------------------------------------------------ one block
+    def record(self, block: int, timestamp: int, prices: dict[str, Decimal],
+               receipts: Iterable[Receipt]) -> Row:
+        v = self.venue
+        row: Row = {"block": block, "timestamp": timestamp}
+        for s in self.symbols:
+            row[f"price.{s}"] = prices[s]
+        for s in self.symbols:
+            state = v.clearinghouse.call("marketState", self.market_ids[s])
+            row[f"long_oi.{s}"] = _usd(from_wad(state[0]) * prices[s])
+            row[f"short_oi.{s}"] = _usd(from_wad(state[1]) * prices[s])
+        row["pool_value"] = v.pool_value()
+        row["lp_share_price"] = v.usd(v.pool.call("convertToAssets", 10 ** v.pool.call("decimals")))
+        row["insurance_fund"] = v.insurance_fund()
+
+        liquidations = 0
+        notional = bad_debt = funding = fees = Decimal(0)
+        transactions = 0
+        for receipt in receipts:
+            transactions += 1
+            self.tx_count += 1
+            for event in receipt.events:
+                self._log(block, event)
+                name = event.name
+                if name == "PositionIncreased":
+                    self._modes[(event["account"].lower(), self._symbol(event["market"]))] = (
+                        "isolated" if event["mode"] == 1 else "cross")
+                if name in ("PositionIncreased", "PositionDecreased"):
+                    fees += v.usd(event["fee"])
+                    if event["fundingPaid"] > 0:
+                        funding += v.usd(event["fundingPaid"])
+                elif name == "PositionLiquidated":
+                    liquidations += 1
+                    market = self._symbol(event["market"])
+                    price = from_wad(event["price"])
+                    size = from_wad(event["sizeClosed"])
+                    notional += abs(size) * price
+                    debt = v.usd(event["badDebt"])
+                    self.liquidations.append(LiquidationMark(
+                        block, market, price,
+                        self._modes.get((event["account"].lower(), market), "isolated"),
+                        event["account"], -size, debt))
+                elif name == "BadDebt":
+                    bad_debt += v.usd(event["amount"])
+        self.cum_bad_debt += bad_debt
+        row.update(liquidations=liquidations, liquidated_notional=_usd(notional), bad_debt=bad_debt,
+                   cum_bad_debt=self.cum_bad_debt, funding_paid=funding, fees_paid=fees)
+        for bot in self.keepers:
+            row[f"keeper_profit.{bot.name}"] = _usd(bot.ledger.net_profit_usd(bot.eth_price_usd))
+        if block % self.equity_every == 0 or not self.equity.by_agent:
+            self.equity = self.sample_equity()
+        row.update(self.cohort_equity())
+        row["wiped_out"] = self.wiped_out()
+        row["transactions"] = transactions
+        return row
+
+    # ------------------------------------------------------------------ equity
+    def sample_equity(self) -> EquitySample:
+        """Every agent's equity (wallet + cross account + isolated positions + LP shares) from
+        a few batch Reader calls."""
+        v = self.venue
+        sample = EquitySample()
+        reader, ch = v.reader, v.clearinghouse.address
+        market_ids = list(self.market_ids.values())
+        for start in range(0, len(self.agents), VIEW_CHUNK):
+            chunk = self.agents[start:start + VIEW_CHUNK]
+            targets = [(a.address, m) for a in chunk for m in (CROSS_ACCOUNT, *market_ids)]
+            health = reader.call("health", ch, targets)
+            addresses = [a.address for a in chunk]
+            wallets = reader.call("balances", v.usdc.address, addresses)
+            shares = reader.call("balances", v.pool.address, addresses)
+            per = len(market_ids) + 1
+            for i, agent in enumerate(chunk):
+                wad = sum(h[2] for h in health[i * per:(i + 1) * per])
+                equity = from_wad(wad) + v.usd(wallets[i])
+                if shares[i]:
+                    equity += v.usd(v.pool.call("convertToAssets", shares[i]))
+                sample.by_agent[agent.name] = _usd(equity)
+        return sample
+
+    def cohort_equity(self) -> Row:
+        totals = {f"equity.{c}": Decimal(0) for c in self.cohorts}
+        totals["equity.isolated"] = Decimal(0)
+        totals["equity.cross"] = Decimal(0)
+        for agent in self.agents:
+            equity = self.equity.by_agent.get(agent.name, Decimal(0))
+            totals[f"equity.{self.cohort_of[agent.name]}"] += equity
+            mode = getattr(agent, "mode", None)
+            if mode in ("isolated", "cross"):
+                totals[f"equity.{mode}"] += equity
+        return totals
+
+    def wiped_out(self) -> int:
+        return sum(1 for a in self.agents if a.kind != "lp"
+                   and self.equity.by_agent.get(a.name, Decimal(0)) < self.capital[a.name] * WIPED_OUT)
+
+    # ------------------------------------------------------------------ events
+    def _symbol(self, market_id: int) -> str:
+        return self.symbols[market_id]
+
+    def _log(self, block: int, event: Any) -> None:
+        self.events.append({"block": block, "tx": self.tx_count, "contract":
+                            self._contract_names.get(event.address.lower(), event.address),
+                            "event": event.name, "args": dict(event.args)})
+
+
+def _usd(x: Decimal) -> Decimal:
+    return x.quantize(Decimal("0.000001"))
+
+
+def max_drawdown(values: Sequence[Decimal]) -> Decimal:
+    """Largest peak-to-trough fall, as a fraction of the peak (0 if it never falls)."""
+    peak, worst = None, Decimal(0)
+    for x in values:
+        if peak is None or x > peak:
+            peak = x
+        elif peak > 0:
+            worst = max(worst, (peak - x) / peak)
+    return worst.quantize(Decimal("0.000001"))
+
+
+def summarize(rows: Sequence[Row], recorder: MetricsRecorder, agents: Sequence[Agent],
+              keepers: Sequence[KeeperBot]) -> dict[str, Any]:
+    """Run totals: liquidations, bad debt, insurance fund and pool, keepers, cohorts."""
+    first, last = rows[0], rows[-1]
+    cohorts: dict[str, dict[str, Any]] = {}
+    for cohort in recorder.cohorts:
+        members = [a for a in agents if recorder.cohort_of[a.name] == cohort]
+        series = [r[f"equity.{cohort}"] for r in rows]
+        start = sum((recorder.capital[a.name] for a in members), Decimal(0))
+        end = series[-1]
+        wiped = sum(1 for a in members if a.kind != "lp" and recorder.equity.by_agent.get(
+            a.name, Decimal(0)) < recorder.capital[a.name] * WIPED_OUT)
+        losses = sum((max(Decimal(0), recorder.capital[a.name] - recorder.equity.by_agent.get(
+            a.name, Decimal(0))) for a in members), Decimal(0))
+        cohorts[cohort] = {
+            "agents": len(members), "start_equity": _usd(start), "end_equity": end,
+            "return": ((end - start) / start).quantize(Decimal("0.000001")) if start else Decimal(0),
+            "max_drawdown": max_drawdown(series), "wiped_out": wiped,
+            "survivors": len(members) - wiped, "realised_losses": _usd(losses),
+            "liquidated": sum(a.activity.liquidated for a in members),
+            "transactions": sum(a.activity.sent for a in members),
+            "refused": sum(sum(a.activity.refused.values()) for a in members),
+        }
+    liquidation_blocks = [m.block for m in recorder.liquidations]
+    return {
+        "blocks": len(rows) - 1,
+        "transactions": sum(r["transactions"] for r in rows),
+        "liquidations": len(recorder.liquidations),
+        "liquidations_isolated": sum(1 for m in recorder.liquidations if m.mode == "isolated"),
+        "liquidations_cross": sum(1 for m in recorder.liquidations if m.mode == "cross"),
+        "first_liquidation_block": min(liquidation_blocks) if liquidation_blocks else None,
+        "liquidated_notional": _usd(sum((r["liquidated_notional"] for r in rows), Decimal(0))),
+        "bad_debt": last["cum_bad_debt"],
+        "fees_paid": sum((r["fees_paid"] for r in rows), Decimal(0)),
+        "funding_paid": sum((r["funding_paid"] for r in rows), Decimal(0)),
+        "insurance_fund": {"start": first["insurance_fund"], "end": last["insurance_fund"],
+                           "min": min(r["insurance_fund"] for r in rows),
+                           "max_drawdown": max_drawdown([r["insurance_fund"] for r in rows])},
+        "pool": {"start_value": first["pool_value"], "end_value": last["pool_value"],
+                 "start_share_price": first["lp_share_price"],
+                 "end_share_price": last["lp_share_price"],
+                 "lp_return": ((last["lp_share_price"] - first["lp_share_price"])
+                               / first["lp_share_price"]).quantize(Decimal("0.000001")),
+                 "max_drawdown": max_drawdown([r["lp_share_price"] for r in rows])},
+        "keepers": {bot.name: {"net_profit_usd": _usd(bot.ledger.net_profit_usd(bot.eth_price_usd)),
+                               "rewards_usd": bot.ledger.rewards_usd, "gas_wei": bot.ledger.gas_wei,
+                               "fees_wei": bot.ledger.fees_wei, "wins": bot.ledger.wins,
+                               "losses": bot.ledger.losses} for bot in keepers},
+        "cohorts": cohorts,
+        "wiped_out": last["wiped_out"],
+        "traders": sum(1 for a in agents if a.kind != "lp"),
+        "survivors": sum(1 for a in agents if a.kind != "lp") - last["wiped_out"],
+    }
