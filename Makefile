@@ -28,7 +28,7 @@ compile: $(PY_STAMP) $(NPM_STAMP)
 	$(PY) -m protocol.build
 
 demo: setup
-	$(VENV)/bin/perpsim demo
+	$(VENV)/bin/perpsim run default --backend revm
 
 test: setup
 	$(PY) -m pytest --backend all $(PYTEST_ARGS)

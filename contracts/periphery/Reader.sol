@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 
 import {Clearinghouse} from "../margin/Clearinghouse.sol";
 import {OrderBook} from "../orders/OrderBook.sol";
@@ -12,6 +13,7 @@ import {OrderBook} from "../orders/OrderBook.sol";
 /// liquidated on it) instead of failing the whole batch.
 contract Reader {
     uint256 internal constant CROSS_ACCOUNT = type(uint256).max;
+    uint256 internal constant BPS = 10_000;
 
     struct Health {
         address account;
@@ -57,28 +59,45 @@ contract Reader {
         view
         returns (Clearinghouse.LiquidationTarget[] memory found, uint256 next)
     {
-        uint256 total = ch.accountCount();
-        next = start + count < total ? start + count : total;
+        return _scan(ch, start, count, BPS);
+    }
+
+    /// @notice Like `liquidatable`, but reports every target whose equity is below
+    /// `thresholdBps / 10_000` times its maintenance margin: a keeper watches these closely and
+    /// scans everything else less often.
+    function atRisk(Clearinghouse ch, uint256 start, uint256 count, uint256 thresholdBps)
+        external
+        view
+        returns (Clearinghouse.LiquidationTarget[] memory found, uint256 next)
+    {
+        return _scan(ch, start, count, thresholdBps);
+    }
+
+    /// @notice Total equity per account in WAD USD: wallet tokens, cross account, isolated
+    /// positions, and LP shares of `pool` valued at its share price.
+    function equities(Clearinghouse ch, IERC4626 pool, address[] calldata accounts)
+        external
+        view
+        returns (int256[] memory out)
+    {
+        out = new int256[](accounts.length);
+        IERC20 token = ch.collateral();
+        int256 scale = int256(ch.scale());
         uint256 markets = ch.marketCount();
-        found = new Clearinghouse.LiquidationTarget[]((next > start ? next - start : 0) * (markets + 1));
-        uint256 n;
-        bool[] memory stale = new bool[](markets);
-        for (uint256 m; m < markets; ++m) {
-            try ch.oracle().freshPrice(m) returns (uint256) {} catch { stale[m] = true; }
-        }
-        for (uint256 i = start; i < next; ++i) {
-            address account = ch.accounts(i);
+        for (uint256 i; i < accounts.length; ++i) {
+            address account = accounts[i];
             uint256 crossMask = ch.crossMarkets(account);
+            (int256 equity,,,) = ch.accountHealth(account);
             for (uint256 m; m < markets; ++m) {
-                if (stale[m] || (crossMask >> m) & 1 != 0) continue;
-                if (ch.isLiquidatable(account, m)) found[n++] = Clearinghouse.LiquidationTarget(account, m);
+                if ((crossMask >> m) & 1 != 0) continue;
+                Clearinghouse.Position memory p = ch.position(account, m);
+                if (p.size == 0) continue;
+                (int256 e,) = ch.positionHealth(account, m);
+                equity += e;
             }
-            if (crossMask != 0 && !_anyStale(stale, crossMask) && ch.isAccountLiquidatable(account)) {
-                found[n++] = Clearinghouse.LiquidationTarget(account, CROSS_ACCOUNT);
-            }
-        }
-        assembly ("memory-safe") {
-            mstore(found, n)
+            uint256 shares = pool.balanceOf(account);
+            uint256 tokens = token.balanceOf(account) + (shares == 0 ? 0 : pool.convertToAssets(shares));
+            out[i] = equity + int256(tokens) * scale;
         }
     }
 
@@ -106,6 +125,44 @@ contract Reader {
         assembly ("memory-safe") {
             mstore(ids, n)
         }
+    }
+
+    function _scan(Clearinghouse ch, uint256 start, uint256 count, uint256 thresholdBps)
+        internal
+        view
+        returns (Clearinghouse.LiquidationTarget[] memory found, uint256 next)
+    {
+        uint256 total = ch.accountCount();
+        next = start + count < total ? start + count : total;
+        uint256 markets = ch.marketCount();
+        found = new Clearinghouse.LiquidationTarget[]((next > start ? next - start : 0) * (markets + 1));
+        uint256 n;
+        bool[] memory stale = new bool[](markets);
+        for (uint256 m; m < markets; ++m) {
+            try ch.oracle().freshPrice(m) returns (uint256) {} catch { stale[m] = true; }
+        }
+        for (uint256 i = start; i < next; ++i) {
+            address account = ch.accounts(i);
+            uint256 crossMask = ch.crossMarkets(account);
+            for (uint256 m; m < markets; ++m) {
+                if (stale[m] || (crossMask >> m) & 1 != 0) continue;
+                Clearinghouse.Position memory p = ch.position(account, m);
+                if (p.size == 0 || p.mode != 1) continue;
+                (int256 e, uint256 mm) = ch.positionHealth(account, m);
+                if (_below(e, mm, thresholdBps)) found[n++] = Clearinghouse.LiquidationTarget(account, m);
+            }
+            if (crossMask != 0 && !_anyStale(stale, crossMask)) {
+                (int256 e, uint256 mm,,) = ch.accountHealth(account);
+                if (_below(e, mm, thresholdBps)) found[n++] = Clearinghouse.LiquidationTarget(account, CROSS_ACCOUNT);
+            }
+        }
+        assembly ("memory-safe") {
+            mstore(found, n)
+        }
+    }
+
+    function _below(int256 equity, uint256 maintenance, uint256 thresholdBps) internal pure returns (bool) {
+        return equity * int256(BPS) < int256(maintenance * thresholdBps);
     }
 
     function _anyStale(bool[] memory stale, uint256 mask) internal pure returns (bool) {

@@ -127,12 +127,32 @@ class LiquidationKeeper(KeeperBot):
     with ``liquidateBatch`` in batches of ``batch_size`` targets. A target is ``(address,
     market symbol)`` for an isolated position or ``(address, None)`` for a cross account."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scans = 0
+        self.watchlist: list[tuple[str, Optional[str]]] = []
+
     def scan(self, block: int) -> list[tuple[str, Optional[str]]]:
+        strategy = self.strategy
+        full = self.scans % strategy.full_scan_interval == 0
+        self.scans += 1
+        if strategy.full_scan_interval == 1:
+            return self._sweep(lambda start: self.venue.liquidatable(start, strategy.scan_chunk))
+        if full:
+            v = self.venue
+            self.watchlist = self._sweep(lambda start: v.at_risk(start, strategy.scan_chunk,
+                                                                 strategy.watch_threshold_bps))
+        if not self.watchlist:
+            return []
+        v = self.venue
+        health = v.reader.call("health", v.clearinghouse.address, v.encode_targets(self.watchlist))
+        return [t for t, h in zip(self.watchlist, health) if h[4]]
+
+    def _sweep(self, read) -> list[tuple[str, Optional[str]]]:
         found: list[tuple[str, Optional[str]]] = []
-        total = self.venue.account_count()
-        start = 0
+        total, start = self.venue.account_count(), 0
         while start < total:
-            chunk, start = self.venue.liquidatable(start, self.strategy.scan_chunk)
+            chunk, start = read(start)
             found.extend(chunk)
         return found
 

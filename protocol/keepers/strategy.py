@@ -16,7 +16,10 @@ class Strategy:
     seeing a target and its transaction landing (0: the same block). ``gas_price``: the bid, wei.
     ``min_profit_usd``: skip targets whose estimated reward minus gas is below this (0: take
     everything). ``batch_size``: targets per batched transaction. ``scan_chunk``: accounts per
-    Reader call while scanning.
+    Reader call while scanning. ``full_scan_interval``: scans between full scans of every
+    account (1: every scan is full); in between, a liquidation keeper reads only its watchlist,
+    the targets whose equity was below ``watch_threshold_bps``/10,000 of maintenance at the last
+    full scan (one Reader call), as production keepers do to keep up with large books.
     """
 
     poll_interval: int = 1
@@ -25,6 +28,8 @@ class Strategy:
     min_profit_usd: Decimal = Decimal(0)
     batch_size: int = 50
     scan_chunk: int = 500
+    full_scan_interval: int = 1
+    watch_threshold_bps: int = 15_000
 
     def __post_init__(self) -> None:
         if self.poll_interval < 1:
@@ -35,3 +40,7 @@ class Strategy:
             raise ValueError("gas_price must be >= 0 wei")
         if self.batch_size < 1 or self.scan_chunk < 1:
             raise ValueError("batch_size and scan_chunk must be >= 1")
+        if self.full_scan_interval < 1:
+            raise ValueError("full_scan_interval must be >= 1 scan")
+        if self.watch_threshold_bps < 10_000:
+            raise ValueError("watch_threshold_bps must be >= 10000 (the maintenance margin)")

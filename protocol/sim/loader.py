@@ -500,7 +500,7 @@ TOP_KEYS = ("name", "description", "seed", "blocks", "block_time", "backend", "e
 VENUE_KEYS = ("pool_liquidity", "insurance", "instant_trading", "max_price_age",
               "market_order_timeout", "min_execution_fee")
 KEEPER_KEYS = ("type", "name", "poll_interval", "latency", "gas_price_gwei", "min_profit_usd",
-               "batch_size", "scan_chunk")
+               "batch_size", "scan_chunk", "full_scan_interval", "watch_threshold_bps")
 MARKET_FIELDS = tuple(f.name for f in dataclasses.fields(MarketConfig) if f.name != "symbol")
 BPS_FIELDS = ("taker_fee_bps", "liquidation_fee_bps", "keeper_share_bps", "reserve_factor_bps",
               "partial_liquidation_bps")
@@ -900,6 +900,9 @@ class _Builder:
                 min_profit_usd=t.decimal("min_profit_usd", d.min_profit_usd, lo=0),
                 batch_size=t.integer("batch_size", d.batch_size, lo=1),
                 scan_chunk=t.integer("scan_chunk", d.scan_chunk, lo=1),
+                full_scan_interval=t.integer("full_scan_interval", d.full_scan_interval, lo=1),
+                watch_threshold_bps=t.integer("watch_threshold_bps", d.watch_threshold_bps,
+                                              lo=10_000),
             )
             out.append(KeeperSpec(kind, name, strategy))
         return tuple(out)

@@ -12,7 +12,6 @@ from protocol.chain import Receipt
 from protocol.keepers import KeeperBot
 from protocol.sim.result import LiquidationMark, Row
 from protocol.venue import Venue
-from protocol.venue.client import CROSS_ACCOUNT
 from protocol.venue.units import from_wad
 
 WIPED_OUT = Decimal("0.01")  # an account with under 1% of its starting capital left
@@ -107,26 +106,16 @@ class MetricsRecorder:
 
     # ------------------------------------------------------------------ equity
     def sample_equity(self) -> EquitySample:
-        """Every agent's equity (wallet + cross account + isolated positions + LP shares) from
-        a few batch Reader calls."""
+        """Every agent's equity (wallet + cross account + isolated positions + LP shares), from
+        one Reader call per ``VIEW_CHUNK`` agents."""
         v = self.venue
         sample = EquitySample()
-        reader, ch = v.reader, v.clearinghouse.address
-        market_ids = list(self.market_ids.values())
         for start in range(0, len(self.agents), VIEW_CHUNK):
             chunk = self.agents[start:start + VIEW_CHUNK]
-            targets = [(a.address, m) for a in chunk for m in (CROSS_ACCOUNT, *market_ids)]
-            health = reader.call("health", ch, targets)
-            addresses = [a.address for a in chunk]
-            wallets = reader.call("balances", v.usdc.address, addresses)
-            shares = reader.call("balances", v.pool.address, addresses)
-            per = len(market_ids) + 1
-            for i, agent in enumerate(chunk):
-                wad = sum(h[2] for h in health[i * per:(i + 1) * per])
-                equity = from_wad(wad) + v.usd(wallets[i])
-                if shares[i]:
-                    equity += v.usd(v.pool.call("convertToAssets", shares[i]))
-                sample.by_agent[agent.name] = _usd(equity)
+            values = v.reader.call("equities", v.clearinghouse.address, v.pool.address,
+                                   [a.address for a in chunk])
+            for agent, wad in zip(chunk, values):
+                sample.by_agent[agent.name] = _usd(from_wad(wad))
         return sample
 
     def cohort_equity(self) -> Row:

@@ -420,9 +420,20 @@ class Venue:
         """One Reader call: liquidatable ``(address, market or None)`` among registered accounts
         ``[start, start + count)``, and where to continue (``account_count()`` when done)."""
         found, next_index = self.reader.call("liquidatable", self.clearinghouse.address, start, count)
+        return self._targets(found), next_index
+
+    def at_risk(self, start: int = 0, count: int = 1_000, threshold_bps: int = 15_000,
+                ) -> tuple[list[tuple[str, Optional[str]]], int]:
+        """Like :meth:`liquidatable` for targets with equity below ``threshold_bps``/10,000 of
+        their maintenance margin."""
+        found, next_index = self.reader.call("atRisk", self.clearinghouse.address, start, count,
+                                             threshold_bps)
+        return self._targets(found), next_index
+
+    def _targets(self, found) -> list[tuple[str, Optional[str]]]:
         symbols = {i: s for s, i in self._market_ids.items()}
         return [(to_checksum_address(a), None if m == CROSS_ACCOUNT else symbols[m])
-                for a, m in found], next_index
+                for a, m in found]
 
     def account_count(self) -> int:
         return self.clearinghouse.call("accountCount")

@@ -1,8 +1,7 @@
-"""``perpsim`` command line: compile the contracts and run the demo job."""
+"""``perpsim tour``: a guided walk through the venue (both margin modes, a crash, liquidations)."""
 
 from __future__ import annotations
 
-import sys
 from decimal import Decimal
 
 import click
@@ -10,21 +9,6 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console(width=max(Console().width, 110))
-
-
-@click.group()
-@click.version_option(package_name="perpsim")
-def main() -> None:
-    """perpsim: an on-chain perpetual-futures venue, simulated on in-process EVMs."""
-
-
-@main.command()
-@click.option("--force", is_flag=True, help="Recompile even if the artifacts are current.")
-def compile(force: bool) -> None:
-    """Compile contracts/ with the pinned solc-js into protocol/artifacts."""
-    from protocol.build import main as build_main
-
-    sys.exit(build_main(["--force"] if force else []))
 
 
 def _deployment_table(backends: list[str]) -> Table:
@@ -64,10 +48,10 @@ def _positions_table(venue, traders, title: str) -> Table:
     return table
 
 
-@main.command()
+@click.command()
 @click.option("--backend", type=click.Choice(["revm", "pyevm"]), default="revm",
               show_default=True)
-def demo(backend: str) -> None:
+def tour(backend: str) -> None:
     """Deploy the venue, open isolated and cross positions, crash the price, liquidate."""
     from protocol import Venue
 
@@ -113,6 +97,3 @@ def demo(backend: str) -> None:
         summary.add_row(label, f"{value:,.2f}")
     console.print(summary)
 
-
-if __name__ == "__main__":
-    main()

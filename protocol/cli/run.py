@@ -1,0 +1,127 @@
+"""``perpsim run`` and ``perpsim scenarios``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+console = Console(width=max(Console().width, 100))
+
+
+@click.command()
+def scenarios() -> None:
+    """List the built-in scenarios."""
+    from protocol.sim.loader import builtin_scenarios
+
+    table = Table(title="Built-in scenarios (perpsim run NAME)")
+    table.add_column("name")
+    table.add_column("description")
+    for name, description in builtin_scenarios().items():
+        table.add_row(name, description)
+    console.print(table)
+
+
+@click.command()
+@click.argument("scenario", default="default")
+@click.option("--backend", type=click.Choice(["revm", "pyevm"]), default=None,
+              help="EVM to run on (default: the scenario's, usually revm).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Run seed (default: the scenario's).")
+@click.option("--blocks", type=click.IntRange(min=1), default=None, help="Blocks to simulate.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: out/SCENARIO).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Override a scenario key, e.g. --set markets.ETH.max_leverage=10 (repeatable).")
+def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Optional[int],
+        out_dir: Optional[Path], settings: tuple[str, ...]) -> None:
+    """Run SCENARIO (a built-in name or a TOML file) and write its report.
+
+    A scenario with study_modes (such as isolated-vs-cross) runs once per margin mode and writes
+    a side-by-side study."""
+    from protocol.report import write_run, write_study
+    from protocol.sim.engine import Simulation, run_study
+    from protocol.sim.loader import ScenarioError, load_scenario, parse_overrides
+
+    try:
+        overrides = parse_overrides(list(settings))
+        if blocks is not None:
+            overrides["blocks"] = blocks
+        sc = load_scenario(scenario, overrides or None)
+    except (ScenarioError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    out_dir = out_dir or Path("out") / sc.name
+    runs = len(sc.study_modes) or 1
+    with _progress() as progress:
+        task = progress.add_task(sc.name, total=sc.blocks * runs)
+        done = [0]
+
+        def tick(block: int, total: int) -> None:
+            done[0] += 1
+            progress.update(task, completed=done[0])
+
+        if sc.study_modes:
+            study = run_study(sc, backend=backend, seed=seed, progress=tick)
+            html = write_study(study, out_dir)
+        else:
+            result = Simulation(sc, backend=backend, seed=seed).run(tick)
+            html = write_run(result, out_dir)
+    if sc.study_modes:
+        console.print(_study_table(study))
+        seconds = sum(r.wall_seconds for r in study.runs.values())
+    else:
+        console.print(_summary_table(result))
+        seconds = result.wall_seconds
+    console.print(f"report: {html}  ({seconds:.1f} s)")
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("blocks"), TimeRemainingColumn(), console=console, transient=True)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "-" if value is None else str(value)
+
+
+def _summary_table(result) -> Table:
+    s = result.summary
+    table = Table(title=f"{result.scenario} (seed {result.seed}, {result.backend}, "
+                        f"{s['blocks']} blocks of {result.block_time} s)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = [("transactions", s["transactions"]),
+            ("liquidations (isolated / cross)",
+             f"{s['liquidations']:,} ({s['liquidations_isolated']:,} / {s['liquidations_cross']:,})"),
+            ("liquidated notional $", s["liquidated_notional"]), ("bad debt $", s["bad_debt"]),
+            ("fees paid $", s["fees_paid"]), ("funding paid $", s["funding_paid"]),
+            ("insurance fund $ (start -> end)",
+             f"{_fmt(s['insurance_fund']['start'])} -> {_fmt(s['insurance_fund']['end'])}"),
+            ("LP return", f"{s['pool']['lp_return'] * 100:.2f}%"),
+            ("traders wiped out / survivors", f"{s['wiped_out']:,} / {s['survivors']:,}")]
+    for name, keeper in s["keepers"].items():
+        rows.append((f"keeper {name} net profit $", keeper["net_profit_usd"]))
+    for name, cohort in s["cohorts"].items():
+        rows.append((f"cohort {name} return", f"{cohort['return'] * 100:.2f}%"))
+    for name, value in rows:
+        table.add_row(name, _fmt(value))
+    return table
+
+
+def _study_table(study) -> Table:
+    modes = list(study.runs)
+    table = Table(title=f"{study.scenario}: the same traders and prices, by margin mode")
+    table.add_column("metric")
+    for mode in modes:
+        table.add_column(mode, justify="right")
+    for metric, by_mode in study.comparison.items():
+        table.add_row(metric, *(_fmt(by_mode[m]) for m in modes))
+    return table
