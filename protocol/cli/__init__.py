@@ -7,6 +7,7 @@ import sys
 import click
 
 from protocol.cli.run import run, scenarios
+from protocol.cli.sweep import sweep
 from protocol.cli.tour import tour
 
 
@@ -27,4 +28,5 @@ def compile(force: bool) -> None:
 
 main.add_command(run)
 main.add_command(scenarios)
+main.add_command(sweep)
 main.add_command(tour)

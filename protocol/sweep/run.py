@@ -1,0 +1,91 @@
+"""One run of a sweep: what it is (a picklable spec with a stable key) and what it produced."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any, Optional
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A scenario (built-in name or file path), the grid point's overrides and a seed."""
+
+    scenario: str
+    scenario_hash: str
+    params: tuple[tuple[str, Any], ...]  # sorted (key, value) pairs of the grid point
+    seed: int
+    backend: Optional[str] = None
+    fixed: tuple[tuple[str, Any], ...] = ()  # overrides common to every run
+
+    @property
+    def key(self) -> str:
+        """Stable identity: scenario content, parameters and seed."""
+        text = json.dumps([self.scenario_hash, self.params, self.fixed, self.seed, self.backend],
+                          sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    @property
+    def point(self) -> dict[str, Any]:
+        return dict(self.params)
+
+
+@dataclass
+class RunRecord:
+    """The outcome of one run: ``metrics`` if it finished, ``error`` and ``traceback`` if not."""
+
+    key: str
+    params: dict[str, Any]
+    seed: int
+    status: str  # "ok" | "error"
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    traceback: str = ""
+    seconds: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, default=str)
+
+    @classmethod
+    def from_json(cls, line: str) -> "RunRecord":
+        return cls(**json.loads(line))
+
+
+def execute(spec: RunSpec) -> RunRecord:
+    """Run one simulation (in whatever process the engine chose) and keep the figures the
+    aggregates need. Never raises: a failure is recorded with its traceback."""
+    from protocol.sim.engine import Simulation
+    from protocol.sim.loader import load_scenario
+
+    started = time.perf_counter()
+    try:
+        scenario = load_scenario(spec.scenario, {**dict(spec.fixed), **dict(spec.params)})
+        result = Simulation(scenario, backend=spec.backend, seed=spec.seed).run()
+        metrics = run_metrics(result)
+        status, error, tb = "ok", "", ""
+    except Exception as exc:  # a failing run is data, and the sweep goes on
+        metrics, status = {}, "error"
+        error, tb = f"{type(exc).__name__}: {exc}", traceback.format_exc()
+    return RunRecord(spec.key, spec.point, spec.seed, status, metrics, error, tb,
+                     time.perf_counter() - started)
+
+
+def run_metrics(result) -> dict[str, Any]:
+    """The per-run figures the aggregates are built from (exact values as strings)."""
+    s = result.summary
+    traders = s["traders"]
+    return {
+        "bad_debt": str(s["bad_debt"]),
+        "liquidated_notional": str(s["liquidated_notional"]),
+        "liquidations": s["liquidations"],
+        "insurance_max_drawdown": str(s["insurance_fund"]["max_drawdown"]),
+        "lp_return": str(s["pool"]["lp_return"]),
+        "keeper_profit": {name: str(k["net_profit_usd"]) for name, k in s["keepers"].items()},
+        "wiped_out_share": str((Decimal(s["wiped_out"]) / traders).quantize(Decimal("0.000001"))
+                               if traders else Decimal(0)),
+        "transactions": s["transactions"],
+    }

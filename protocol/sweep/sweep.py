@@ -1,0 +1,95 @@
+"""A sweep: a scenario over a parameter grid and N seeds, run on an engine, stored run by run,
+aggregated per grid point."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from protocol.sim.loader import load_scenario
+from protocol.sweep.aggregate import PointAggregate, aggregate
+from protocol.sweep.engines import Engine
+from protocol.sweep.grid import Axis, points
+from protocol.sweep.run import RunRecord, RunSpec
+from protocol.sweep.store import RunStore
+
+Progress = Callable[[RunRecord, int, int], None]  # (record, finished, to run)
+
+
+@dataclass
+class SweepResult:
+    axes: list[Axis]
+    points: list[dict[str, Any]]
+    records: list[RunRecord]
+    aggregates: list[PointAggregate]
+    skipped: int  # runs already stored by an earlier invocation
+    failed: list[RunRecord] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+
+def scenario_hash(scenario: str) -> str:
+    """Hash of the scenario's TOML text: a changed scenario file makes new run keys."""
+    path = Path(scenario)
+    if path.suffix == ".toml" or path.exists():
+        data = path.read_bytes()
+    else:
+        data = (resources.files("protocol.sim") / "scenarios" / f"{scenario}.toml").read_bytes()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def plan(scenario: str, axes: list[Axis], seeds: list[int], backend: Optional[str] = None,
+         fixed: Optional[dict[str, Any]] = None) -> tuple[list[dict[str, Any]], list[RunSpec]]:
+    """Every (grid point, seed) run. Each grid point is validated like a scenario first, so a
+    bad value fails the sweep before anything runs."""
+    grid = points(axes)
+    fixed = dict(fixed or {})
+    for point in grid:
+        load_scenario(scenario, {**fixed, **point})  # raises ScenarioError naming the key
+    digest = scenario_hash(scenario)
+    specs = [RunSpec(scenario, digest, tuple(sorted(point.items())), seed, backend,
+                     tuple(sorted(fixed.items())))
+             for point in grid for seed in seeds]
+    return grid, specs
+
+
+def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine, out: Path, *,
+              backend: Optional[str] = None, fixed: Optional[dict[str, Any]] = None,
+              progress: Optional[Progress] = None) -> SweepResult:
+    """Run what is not stored yet, then aggregate everything stored for this sweep. Ctrl-C
+    stops the engine; finished runs stay stored and a re-run resumes."""
+    started = time.perf_counter()
+    grid, specs = plan(scenario, axes, seeds, backend, fixed)
+    store = RunStore(out)
+    todo = [s for s in specs if not store.done(s.key)]
+    finished = 0
+    try:
+        for record in engine.map(todo):
+            store.add(record)
+            finished += 1
+            if progress:
+                progress(record, finished, len(todo))
+    finally:
+        engine.close()
+    records = [store.records[s.key] for s in specs if s.key in store.records]
+    result = SweepResult(axes, grid, records, aggregate(grid, records),
+                         skipped=len(specs) - len(todo),
+                         failed=[r for r in records if r.status != "ok"],
+                         wall_seconds=time.perf_counter() - started)
+    write_aggregates(result, out)
+    return result
+
+
+def write_aggregates(result: SweepResult, out: Path) -> Path:
+    path = out / "aggregates.csv"
+    rows = [a.row() for a in result.aggregates]
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: str(v) for k, v in row.items()} for row in rows)
+    return path
