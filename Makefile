@@ -17,7 +17,7 @@ setup: $(PY_STAMP) $(NPM_STAMP) compile
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 required"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,ray]"
 	touch $@
 
 $(NPM_STAMP): package.json package-lock.json
