@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable
 
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 from protocol.build import ARTIFACTS_DIR
+from protocol.chain.codec import decoder, encoder
 from protocol.errors import ChainError, Reverted, revert_error
 
 
@@ -38,13 +37,13 @@ class Function:
     mutates: bool
 
     def encode(self, args: Iterable[Any]) -> bytes:
-        return self.selector + abi_encode(self.inputs, tuple(args))
+        return self.selector + encoder(self.inputs)(tuple(args))
 
     def decode(self, data: bytes) -> Any:
         """The return value: None for no outputs, the value for one, a tuple for several."""
         if not self.outputs:
             return None
-        values = abi_decode(self.outputs, data)
+        values = decoder(self.outputs)(data)
         return values[0] if len(values) == 1 else values
 
 
@@ -152,7 +151,7 @@ class Registry:
         if err is None:
             return revert_error(f"0x{data[:4].hex()}", (data[4:],), data, ("data",), receipt)
         try:
-            args = abi_decode(err.types, data[4:])
+            args = decoder(err.types)(data[4:])
         except Exception:  # malformed payload: keep the raw bytes rather than losing them
             return revert_error(err.name, (data[4:],), data, ("data",), receipt)
         return revert_error(err.name, tuple(args), data, err.names, receipt)
@@ -166,9 +165,9 @@ class Registry:
         args: dict[str, Any] = {}
         for (name, kind), topic in zip(ev.indexed, log.topics[1:]):
             dynamic = kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("(")
-            args[name] = topic if dynamic else abi_decode([kind], topic)[0]
+            args[name] = topic if dynamic else decoder((kind,))(topic)[0]
         if ev.data_types:
-            args.update(zip(ev.data_names, abi_decode(ev.data_types, log.data)))
+            args.update(zip(ev.data_names, decoder(ev.data_types)(log.data)))
         return Event(ev.name, log.address, args)
 
 

@@ -15,10 +15,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
-from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 from protocol.chain.abi import Artifact, ContractABI, Event, RawLog, Registry, load_artifact
+from protocol.chain.codec import encoder
 from protocol.errors import ChainError, Reverted
 
 GENESIS_TIMESTAMP = 1_900_000_000  # 2030-03-17T17:46:40Z: later than any wall clock we run on
@@ -34,13 +34,14 @@ VIEW_SENDER = "0x" + "00" * 20  # msg.sender of views; an address with code is r
 
 @dataclass
 class Receipt:
-    """Outcome of one transaction."""
+    """Outcome of one transaction. ``events`` are decoded from ``logs`` when first read: most
+    transactions of a simulation are never inspected, and decoding is most of the Python cost
+    of a transaction."""
 
     status: bool
     gas_used: int
     block: int
     timestamp: int
-    events: list[Event]
     sender: str
     to: str | None
     output: bytes = b""
@@ -48,6 +49,17 @@ class Receipt:
     contract_address: str | None = None
     gas_price: int = 0
     logs: list[RawLog] = field(default_factory=list, repr=False)
+    registry: Registry | None = field(default=None, repr=False, compare=False)
+    _events: list[Event] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def events(self) -> list[Event]:
+        """Decoded events of the logs the registry knows (others are left out)."""
+        if self._events is None:
+            decode = self.registry.decode_log if self.registry else None
+            self._events = [ev for ev in map(decode, self.logs) if ev is not None] \
+                if decode else []
+        return self._events
 
     def raise_for_status(self) -> "Receipt":
         """Raise the decoded revert if the transaction failed; return self otherwise."""
@@ -190,7 +202,7 @@ class Chain(ABC):
         """Deploy a compiled contract; raises :class:`Reverted` if the constructor reverts."""
         art = load_artifact(artifact) if isinstance(artifact, str) else artifact
         self.registry.add(art.abi)
-        code = art.bytecode + abi_encode(art.abi.constructor_inputs, args)
+        code = art.bytecode + encoder(art.abi.constructor_inputs)(args)
         receipt = self._execute(sender, None, code, value, gas, 0)
         receipt.raise_for_status()
         assert receipt.contract_address is not None
@@ -263,10 +275,8 @@ class Chain(ABC):
         self._nonces[sender] = nonce + 1
         number, ts = self.block_number, self.timestamp
         self._pending_txs += 1
-        decode = self.registry.decode_log
-        events = [ev for ev in map(decode, raw.logs) if ev is not None]
-        receipt = Receipt(raw.success, raw.gas_used, number, ts, events, sender, to,
-                          raw.output, None, raw.contract_address, gas_price, raw.logs)
+        receipt = Receipt(raw.success, raw.gas_used, number, ts, sender, to, raw.output, None,
+                          raw.contract_address, gas_price, raw.logs, self.registry)
         if not raw.success:
             receipt.error = self.registry.decode_error(raw.output, receipt)
         if self.recorder is not None:
