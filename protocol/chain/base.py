@@ -161,12 +161,13 @@ class Chain(ABC):
 
     def mine(self) -> int:
         """Seal the pending block (even if empty); return its number."""
-        number, ts = self.block_number, self.timestamp
+        number = self._head_number + 1
+        ts = self._clock if self._clock > self._head_timestamp else self._head_timestamp + 1
         self._seal_block(number, ts)
-        self._head_number, self._head_timestamp = number, ts
-        self._clock = ts
+        self._head_number = number
+        self._head_timestamp = self._clock = ts
         self._pending_txs = 0
-        self._open_block(self.block_number, self.timestamp)
+        self._open_block(number + 1, ts + 1)  # the clock now equals the head's time
         return number
 
     # ----------------------------------------------------------------- accounts
@@ -273,7 +274,8 @@ class Chain(ABC):
         nonce = self._nonces[sender]
         raw = self._send(sender, nonce, to, data, value, gas or TX_GAS_LIMIT, gas_price)
         self._nonces[sender] = nonce + 1
-        number, ts = self.block_number, self.timestamp
+        number = self._head_number + 1
+        ts = self._clock if self._clock > self._head_timestamp else self._head_timestamp + 1
         self._pending_txs += 1
         receipt = Receipt(raw.success, raw.gas_used, number, ts, sender, to, raw.output, None,
                           raw.contract_address, gas_price, raw.logs, self.registry)
