@@ -3,7 +3,8 @@
 Gas is measured on the reference EVM (pyevm) and is deterministic. The scan populates N accounts
 with one position each (isolated ETH longs, isolated BTC shorts, every tenth a cross account),
 moves prices, and finds every liquidatable target with ``Reader.liquidatable`` in chunks of 1,000
-accounts, checking the result against one ``isLiquidatable`` read per position. Run:
+accounts, checking the result against one ``isLiquidatable`` read per position. The measurements
+live in ``protocol.bench`` (gas, scaling). Run:
     .venv/bin/python scripts/bench_orders.py [--positions N] [--scan-backend revm] [--json PATH]
 """
 
@@ -12,10 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -23,78 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from protocol import MarketConfig, Venue  # noqa: E402
-from protocol.venue.units import to_wad  # noqa: E402
-
-MAX_UINT = 2**256 - 1
-CHUNK = 1_000
-MARKETS = [MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000)),
-           MarketConfig(symbol="BTC", max_leverage=20, initial_price=Decimal(60000))]
-
-
-def measure_gas(backend: str = "pyevm") -> dict[str, int]:
-    venue = Venue.launch(backend=backend, markets=MARKETS, insurance=1_000)
-    for name, side in (("longs", 1), ("shorts", -1)):  # steady state: OI on both sides
-        background = venue.trader(name, usdc=1_000_000)
-        background.deposit(500_000)
-        for symbol in ("ETH", "BTC"):
-            background.open(symbol, side, 5, "cross")
-    keeper = venue.keeper("k")
-    alice = venue.trader("alice", usdc=100_000)
-    alice.deposit(1_000)
-    gas: dict[str, int] = {}
-    order = alice.create_order("ETH", "market_increase", 1, leverage=10, collateral=400)
-    gas["createOrder (market increase, with collateral)"] = order.gas_used
-    venue.set_price("ETH", 3000)
-    gas["executeOrder (market increase)"] = keeper.execute_order(order.order_id).gas_used
-    stop = alice.create_order("ETH", "stop_loss", trigger_price=2900)
-    venue.set_price("ETH", 2890)
-    executed = keeper.execute_order(stop.order_id)
-    assert executed.events_named("OrderExecuted")
-    gas["createOrder (stop-loss)"] = stop.gas_used
-    gas["executeOrder (stop-loss)"] = executed.gas_used
-    gas["createOrder + executeOrder (stop-loss)"] = stop.gas_used + executed.gas_used
-
-    venue.set_price("ETH", 3000)
-    traders = []
-    for i in range(50):
-        t = venue.trader(f"t{i}", usdc=100)
-        t.deposit(100)
-        t.open("ETH", "0.1", 50, "isolated", margin=7)
-        traders.append(t)
-    venue.set_price("ETH", 2950)
-    receipt = keeper.liquidate_batch([(t, "ETH") for t in traders])
-    assert len(receipt.events_named("PositionLiquidated")) == 50
-    gas["liquidateBatch (50 isolated positions)"] = receipt.gas_used
-    return gas
-
-
-def populate(venue: Venue, n: int) -> list[tuple[str, str | None]]:
-    admin, ch = venue.admin, venue.clearinghouse
-    venue.usdc.transact(admin, "mint", admin, venue.tokens(400 * n)).raise_for_status()
-    venue.usdc.transact(admin, "approve", ch.address, MAX_UINT).raise_for_status()
-    rng = random.Random(n)
-    targets = []
-    for i in range(n):
-        if i % 500 == 0:  # one block per transaction: keep the prices younger than 1 h
-            venue.set_prices({"ETH": 3000, "BTC": 60000})
-        account = venue.chain.new_account()
-        if i % 2 == 0:
-            market, size, leverage = 0, to_wad("0.1", "size"), rng.choice([5, 10, 20, 40, 50])
-        else:
-            market, size, leverage = 1, -to_wad("0.005", "size"), rng.choice([2, 5, 10, 15, 20])
-        margin = venue.tokens(Decimal(300) / leverage + 1)
-        if i % 10 == 9:
-            ch.transact(admin, "deposit", account, margin).raise_for_status()
-            ch.transact(account, "increasePosition", account, market, size, leverage, 2,
-                        0).raise_for_status()
-            targets.append((account, None))
-        else:
-            ch.transact(admin, "deposit", account, venue.tokens(400)).raise_for_status()
-            ch.transact(account, "increasePosition", account, market, size, leverage, 1,
-                        margin).raise_for_status()
-            targets.append((account, "ETH" if market == 0 else "BTC"))
-    return targets
+from protocol import Venue  # noqa: E402
+from protocol.bench.gas import measure_orders as measure_gas  # noqa: E402
+from protocol.bench.scaling import CHUNK, CRASH, MARKETS, full_scan, populate  # noqa: E402
 
 
 def measure_scan(backend: str, n: int) -> dict[str, float]:
@@ -102,17 +32,10 @@ def measure_scan(backend: str, n: int) -> dict[str, float]:
     started = time.perf_counter()
     targets = populate(venue, n)
     setup = time.perf_counter() - started
-    venue.set_prices({"ETH": Decimal(3000) * Decimal("0.98"),
-                      "BTC": Decimal(60000) * Decimal("1.03")})
+    venue.set_prices(CRASH)
     total = venue.account_count()
     started = time.perf_counter()
-    found, start, calls = [], 0, 0
-    while True:
-        chunk, start = venue.liquidatable(start, CHUNK)
-        found += chunk
-        calls += 1
-        if start >= total:
-            break
+    found, calls = full_scan(venue, CHUNK)
     scan = time.perf_counter() - started
     started = time.perf_counter()
     truth = {(a.lower(), m) for a, m in targets if venue.is_liquidatable(a, m)}

@@ -10,7 +10,6 @@ keepers and oracle pushes). Run:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -20,20 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from protocol.bench.scaling import scaled  # noqa: E402
 from protocol.sim.engine import Simulation  # noqa: E402
-from protocol.sim.loader import load_scenario  # noqa: E402
-
-
-def scaled(traders: int, blocks: int, backend: str):
-    sc = load_scenario("default", {"blocks": blocks, "backend": backend})
-    base = sum(p.count for p in sc.agents if p.type != "lp")
-    agents = []
-    for p in sc.agents:
-        count = p.count if p.type == "lp" else round(p.count * traders / base)
-        agents.append(dataclasses.replace(p, count=count))
-    keepers = tuple(dataclasses.replace(k, strategy=dataclasses.replace(k.strategy, full_scan_interval=10))
-                    if k.type == "liquidation" else k for k in sc.keepers)
-    return sc.with_(agents=tuple(agents), keepers=keepers)
 
 
 def main() -> int:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bench_sim import scaled  # noqa: E402
+from protocol.bench.scaling import scaled  # noqa: E402
 from protocol.chain.base import BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, Chain  # noqa: E402
 from protocol.chain.pyevm import PyEVMChain  # noqa: E402
 from protocol.sim.engine import Simulation  # noqa: E402

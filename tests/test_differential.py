@@ -7,7 +7,7 @@ import copy
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from protocol import MarketConfig, Venue
@@ -213,6 +213,18 @@ def world(backend):
     return World(backend)
 
 
+# Sequences every run includes, whatever hypothesis draws: each margin move, partial close and
+# both kinds of liquidation succeed in them, so the engine is always exercised.
+EXPLICIT = [
+    [("open", 0, 0, 30, 40, 1, 150), ("margin", 0, 0, 300), ("margin", 0, 0, 20),
+     ("decrease", 0, 0, 40), ("shock", 0, -250, 0), ("withdraw", 0, 100)],
+    [("withdraw", 1, 4700), ("open", 1, 0, -30, 40, 2, 100), ("decrease", 1, 0, 30),
+     ("shock", 0, 250, 1), ("deposit", 1, 100)],
+    [("open", 2, 1, 20, 15, 1, 120), ("margin", 2, 1, 30), ("decrease", 2, 1, 50),
+     ("shock", 1, -250, 0), ("withdraw", 2, 10)],
+]
+
+
 def _examples(request) -> int:
     return 3_000 if request.config.getoption("--slow") else 300
 
@@ -224,6 +236,9 @@ def test_chain_matches_model(world, request):
     @settings(max_examples=_examples(request), deadline=None, database=None,
               derandomize=not slow, suppress_health_check=list(HealthCheck))
     @given(st.lists(op, min_size=4, max_size=STEPS))
+    @example(EXPLICIT[0])
+    @example(EXPLICIT[1])
+    @example(EXPLICIT[2])
     def run(steps):
         with world.venue.snapshot():
             world.model = copy.deepcopy(world.base_model)

@@ -209,6 +209,26 @@ def test_refused_trade_fails_the_order_and_refunds_collateral(venue):
         keeper.execute_order(order.order_id)
 
 
+def test_stop_loss_does_not_close_a_position_flipped_since(venue):
+    alice = funded(venue, "alice")
+    keeper = venue.keeper("k")
+    alice.open("ETH", size=1, leverage=5, mode="isolated", margin=700)
+    stop = alice.create_order("ETH", "stop_loss", trigger_price=2900)  # protects the long
+    alice.close("ETH")
+    alice.open("ETH", size=-1, leverage=5, mode="isolated", margin=700)
+    venue.set_price("ETH", 2890)
+    receipt = keeper.execute_order(stop.order_id)
+    failed = receipt.events_named("OrderFailed")
+    assert len(failed) == 1 and failed[0]["reason"][:4] == errors_selector("PositionSideChanged")
+    assert venue.position(alice, "ETH").size == -1
+
+
+def errors_selector(name: str) -> bytes:
+    from eth_utils import keccak
+
+    return keccak(text=f"{name}(bool,int256)")[:4]
+
+
 # ---------------------------------------------------------------------- Reader scan
 READER_CHUNK = 1_000
 ETH_LEVERAGE = [5, 10, 20, 40, 50]  # ETH max 50x, mmf 1%

@@ -28,6 +28,8 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     uint8 public constant CROSS = 2;
     uint256 public constant MAX_MARKETS = 64;
     bytes32 public constant EXECUTOR_ROLE = keccak256("EXECUTOR_ROLE");
+    /// @notice `decreasePosition` size meaning "the whole position", so a close needs no read.
+    uint256 public constant CLOSE_ALL = type(uint256).max;
     /// @notice The `market` of a liquidation target that means the account's cross positions.
     uint256 public constant CROSS_ACCOUNT = type(uint256).max;
 
@@ -382,7 +384,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         emit PositionIncreased(account, market, mode, sizeDelta, price, fee, margin, st.funding, uint256(st.borrowing));
     }
 
-    /// @notice Reduce a position by `sizeAbs` (all of it closes it) at the oracle price. Realised
+    /// @notice Reduce a position by `sizeAbs` (all of it, or CLOSE_ALL, closes it) at the oracle price. Realised
     /// PnL and every pending charge settle into the margin (isolated) or the cross balance.
     function decreasePosition(address account, uint256 market, uint256 sizeAbs) external onlyTrading(account) {
         if (sizeAbs == 0) revert ZeroSize();
@@ -390,6 +392,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         int256 size = p.size;
         if (size == 0) revert NoPosition(account, market);
         uint256 currentAbs = _abs(size);
+        if (sizeAbs == CLOSE_ALL) sizeAbs = currentAbs;
         if (sizeAbs > currentAbs) revert SizeExceedsPosition(sizeAbs, currentAbs);
         uint256 price = oracle.freshPrice(market);
         MarketConfig storage c = configs[market];

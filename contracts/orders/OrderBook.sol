@@ -90,6 +90,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     error OrderNotTriggered(uint256 id, uint256 price, uint256 triggerPrice);
     error AcceptablePriceExceeded(uint256 id, uint256 price, uint256 acceptablePrice);
     error OnlySelf();
+    error PositionSideChanged(bool orderIsLong, int256 size);
     error NothingToClaim();
     error ParamOutOfBounds(bytes32 param, uint256 value);
 
@@ -210,12 +211,10 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
                 o.account, o.market, o.isLong ? size : -size, o.leverage, o.mode, o.mode == 1 ? o.collateral : 0
             );
         } else {
-            uint256 sizeAbs = o.sizeAbs;
-            if (sizeAbs == 0) {
-                int256 size = clearinghouse.position(o.account, o.market).size;
-                sizeAbs = uint256(size >= 0 ? size : -size);
-            }
-            clearinghouse.decreasePosition(o.account, o.market, sizeAbs);
+            // A decrease order protects one side: it must not close a position flipped since.
+            int256 size = clearinghouse.position(o.account, o.market).size;
+            if (size != 0 && (size > 0) != o.isLong) revert PositionSideChanged(o.isLong, size);
+            clearinghouse.decreasePosition(o.account, o.market, o.sizeAbs == 0 ? clearinghouse.CLOSE_ALL() : o.sizeAbs);
         }
     }
 

@@ -59,7 +59,28 @@ contract Reader {
         view
         returns (Clearinghouse.LiquidationTarget[] memory found, uint256 next)
     {
-        return _scan(ch, start, count, BPS);
+        uint256 total = ch.accountCount();
+        next = start + count < total ? start + count : total;
+        uint256 markets = ch.marketCount();
+        found = new Clearinghouse.LiquidationTarget[]((next > start ? next - start : 0) * (markets + 1));
+        uint256 n;
+        bool[] memory stale = _staleMarkets(ch, markets);
+        // One call per (account, market): isLiquidatable returns early for an empty slot, so
+        // a scan costs little more than reading the positions.
+        for (uint256 i = start; i < next; ++i) {
+            address account = ch.accounts(i);
+            uint256 crossMask = ch.crossMarkets(account);
+            for (uint256 m; m < markets; ++m) {
+                if (stale[m] || (crossMask >> m) & 1 != 0) continue;
+                if (ch.isLiquidatable(account, m)) found[n++] = Clearinghouse.LiquidationTarget(account, m);
+            }
+            if (crossMask != 0 && !_anyStale(stale, crossMask) && ch.isAccountLiquidatable(account)) {
+                found[n++] = Clearinghouse.LiquidationTarget(account, CROSS_ACCOUNT);
+            }
+        }
+        assembly ("memory-safe") {
+            mstore(found, n)
+        }
     }
 
     /// @notice Like `liquidatable`, but reports every target whose equity is below
@@ -137,10 +158,7 @@ contract Reader {
         uint256 markets = ch.marketCount();
         found = new Clearinghouse.LiquidationTarget[]((next > start ? next - start : 0) * (markets + 1));
         uint256 n;
-        bool[] memory stale = new bool[](markets);
-        for (uint256 m; m < markets; ++m) {
-            try ch.oracle().freshPrice(m) returns (uint256) {} catch { stale[m] = true; }
-        }
+        bool[] memory stale = _staleMarkets(ch, markets);
         for (uint256 i = start; i < next; ++i) {
             address account = ch.accounts(i);
             uint256 crossMask = ch.crossMarkets(account);
@@ -158,6 +176,13 @@ contract Reader {
         }
         assembly ("memory-safe") {
             mstore(found, n)
+        }
+    }
+
+    function _staleMarkets(Clearinghouse ch, uint256 markets) internal view returns (bool[] memory stale) {
+        stale = new bool[](markets);
+        for (uint256 m; m < markets; ++m) {
+            try ch.oracle().freshPrice(m) returns (uint256) {} catch { stale[m] = true; }
         }
     }
 

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from protocol.cli.bench import bench
 from protocol.cli.run import run, scenarios
 from protocol.cli.sweep import sweep
 from protocol.cli.tour import tour
@@ -26,6 +27,7 @@ def compile(force: bool) -> None:
     sys.exit(build_main(["--force"] if force else []))
 
 
+main.add_command(bench)
 main.add_command(run)
 main.add_command(scenarios)
 main.add_command(sweep)

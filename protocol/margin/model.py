@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from protocol.margin import math as m
 
 ISOLATED, CROSS = 1, 2
+CLOSE_ALL = 2**256 - 1  # Clearinghouse.CLOSE_ALL
 
 
 class ModelRevert(Exception):
@@ -398,6 +399,8 @@ class Model:
         if p.size == 0:
             raise ModelRevert("NoPosition")
         current = abs(p.size)
+        if size_abs == CLOSE_ALL:
+            size_abs = current
         if size_abs > current:
             raise ModelRevert("SizeExceedsPosition")
         price = self.fresh_price(market)

@@ -21,6 +21,7 @@ from protocol.venue.views import AccountView, PositionView
 
 MAX_UINT = 2**256 - 1
 CROSS_ACCOUNT = MAX_UINT  # Clearinghouse.CROSS_ACCOUNT: a liquidation target meaning "cross account"
+CLOSE_ALL = MAX_UINT  # Clearinghouse.CLOSE_ALL: decrease by the whole position
 GWEI = 10**9
 MODES = {"isolated": 1, "cross": 2}
 MODE_NAMES = {v: k for k, v in MODES.items()}
@@ -89,10 +90,10 @@ class Trader(Actor):
                           abs(to_wad(size, "size")))
 
     def close(self, market: str) -> Receipt:
+        """Close the whole position (``NoPosition`` if there is none)."""
         v = self.venue
-        size = v.raw_position(self, market).size
         return self._send(v.clearinghouse, "decreasePosition", self.address, v.market_id(market),
-                          abs(size) if size else 1)
+                          CLOSE_ALL)
 
     def add_margin(self, market: str, usd: Number) -> Receipt:
         v = self.venue

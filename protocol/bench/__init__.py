@@ -1,0 +1,173 @@
+"""The benchmark suite (``perpsim bench``): gas per operation, protocol transactions per second
+on three EVMs, keeper and simulation scaling, and a Python profile of the fast path.
+
+>>> from protocol.bench import run_bench
+>>> report = run_bench("out/bench", quick=True)   # writes out/bench/bench.json
+
+Sizes (full / ``quick``):
+
+* gas: pyevm, deterministic (both modes the same);
+* tps: the keeper workload (:mod:`protocol.bench.workload`) with 1,000 traders on revm and anvil
+  and :data:`PYEVM_TRADERS` on pyevm (pyevm runs each Reader scan in pure Python, so 1,000 traders
+  take minutes); ``quick``: 100 traders everywhere;
+* scaling: books of 100 ... 100,000 positions (``quick``: up to 10,000) and simulations of 100,
+  300, 1,000 traders x 240 blocks (``quick``: 50, 100, 300 x 120 blocks), revm;
+* profile: the revm workload under cProfile.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+TPS_TARGET = 10_000  # revm protocol tx/s
+RATIO_TARGET = 50  # revm / anvil
+PYEVM_TRADERS = 300
+
+FULL = {"traders": {"revm": 1000, "pyevm": PYEVM_TRADERS, "rpc": 1000},
+        "positions": [100, 1_000, 10_000, 100_000], "sim_traders": [100, 300, 1000],
+        "sim_blocks": 240, "profile_traders": 1000}
+QUICK = {"traders": {"revm": 100, "pyevm": 100, "rpc": 100},
+         "positions": [100, 1_000, 10_000], "sim_traders": [50, 100, 300],
+         "sim_blocks": 120, "profile_traders": 100}
+TPS_NAMES = {"revm": "revm", "pyevm": "pyevm", "rpc": "anvil"}
+
+
+def _stringify(obj):
+    """JSON object keys must be strings."""
+    if isinstance(obj, dict):
+        return {str(k): _stringify(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_stringify(v) for v in obj]
+    return obj
+
+
+def run_tps(traders: dict[str, int], skip: tuple[str, ...] = (),
+            log: Callable[[str], None] = lambda s: None) -> dict:
+    from protocol.bench.workload import run_workload
+
+    runs, tps = {}, {}
+    for backend, n in traders.items():
+        if backend in skip:
+            continue
+        result = run_workload(backend, n)
+        runs[TPS_NAMES[backend]] = result
+        tps[TPS_NAMES[backend]] = result["tps"]
+        log(f"workload {TPS_NAMES[backend]} ({n:,} traders): {result['transactions']:,} tx in "
+            f"{result['seconds']:.1f} s = {result['tps']:,.0f} tx/s")
+    out: dict = {**tps, "runs": runs, "targets": {"revm": TPS_TARGET, "revm_over_anvil": RATIO_TARGET}}
+    if "revm" in tps:
+        out["revm_ok"] = tps["revm"] >= TPS_TARGET
+        if tps.get("anvil"):
+            out["revm_over_anvil"] = tps["revm"] / tps["anvil"]
+            out["revm_over_anvil_ok"] = out["revm_over_anvil"] >= RATIO_TARGET
+        if tps.get("pyevm"):
+            out["revm_over_pyevm"] = tps["revm"] / tps["pyevm"]
+    return out
+
+
+def run_bench(out: str | Path = "out/bench", quick: bool = False, *, skip_anvil: bool = False,
+              skip_pyevm: bool = False, sizes: Optional[dict] = None,
+              log: Callable[[str], None] = lambda s: None) -> dict:
+    """Run every part, write ``out/bench.json`` and return the report."""
+    from protocol.bench.gas import check, measure
+    from protocol.bench.profile import profile_workload
+    from protocol.bench.scaling import run_scaling
+
+    cfg = {**(QUICK if quick else FULL), **(sizes or {})}
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    t = time.perf_counter()
+    gas = measure("pyevm")
+    timings["gas"] = time.perf_counter() - t
+    log(f"gas: {timings['gas']:.1f} s")
+
+    t = time.perf_counter()
+    skip = tuple(b for b, s in (("rpc", skip_anvil), ("pyevm", skip_pyevm)) if s)
+    tps = run_tps(cfg["traders"], skip, log)
+    timings["tps"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    scaling = run_scaling(cfg["positions"], cfg["sim_traders"], cfg["sim_blocks"], log=log)
+    timings["scaling"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    prof = profile_workload("revm", cfg["profile_traders"])
+    timings["profile"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - started
+
+    report = {
+        "gas": gas,
+        "gas_checks": check(gas),
+        "tps": tps,
+        "scaling": scaling,
+        "profile": prof["top"],
+        "profile_run": {k: v for k, v in prof.items() if k != "top"},
+        "meta": {"quick": quick, "sizes": cfg, "seconds": timings,
+                 "python": platform.python_version(), "machine": platform.machine(),
+                 "skipped": list(skip)},
+    }
+    path = Path(out)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "bench.json").write_text(json.dumps(_stringify(report), indent=1))
+    return report
+
+
+def render(report: dict):
+    """One rich table: gas, throughput, scaling and the profile, in sections."""
+    from rich.table import Table
+
+    table = Table(title="perpsim bench" + (" (quick)" if report["meta"]["quick"] else ""))
+    for col, justify in (("part", "left"), ("measurement", "left"), ("value", "right"),
+                         ("target", "right"), ("status", "right")):
+        table.add_column(col, justify=justify)
+    for op, c in report["gas_checks"].items():
+        table.add_row("gas (pyevm)", op, f"{c['gas']:,}",
+                      "-" if c["target"] is None else f"{c['target']:,}",
+                      "" if c["ok"] is None else ("ok" if c["ok"] else "OVER"))
+    table.add_section()
+    tps = report["tps"]
+    for name, run in tps["runs"].items():
+        target = f"{TPS_TARGET:,}" if name == "revm" else "-"
+        status = ("ok" if tps["revm_ok"] else "UNDER") if name == "revm" else ""
+        table.add_row("tx/s", f"{name} ({run['traders']:,} traders, {run['transactions']:,} tx, "
+                      f"{run['seconds']:.1f} s)", f"{run['tps']:,.0f}", target, status)
+    if "revm_over_anvil" in tps:
+        table.add_row("tx/s", "revm / anvil", f"{tps['revm_over_anvil']:,.1f}x",
+                      f"{RATIO_TARGET}x", "ok" if tps["revm_over_anvil_ok"] else "UNDER")
+    if "revm_over_pyevm" in tps:
+        same = tps["runs"]["pyevm"]["traders"] == tps["runs"]["revm"]["traders"]
+        table.add_row("tx/s", "revm / pyevm" + ("" if same else " (different trader counts)"),
+                      f"{tps['revm_over_pyevm']:,.1f}x", "-", "")
+    table.add_section()
+    sc = report["scaling"]
+    for n, book in sc["books"].items():
+        table.add_row("keeper (revm)", f"{n:,} positions: setup / scan / liquidate "
+                      f"{book['liquidatable']:,} in {book['batches']:,} batches",
+                      f"{book['setup_seconds']:.1f} / {book['scan_seconds']:.3f} / "
+                      f"{book['liquidation_seconds']:.3f} s", "-", "")
+    for kind in ("scan", "liquidation"):
+        lin = sc["linear"][kind]
+        table.add_row("keeper (revm)", f"{kind}: s/position largest vs smallest (>=1k)",
+                      f"{lin['ratio_largest_to_smallest']:.2f}x", "<= 2x",
+                      "linear" if lin["linear"] else "SUPERLINEAR")
+    for t, s in sc["sims"].items():
+        table.add_row("sim (revm)", f"{t:,} traders x {s['blocks']} blocks ({s['transactions']:,} tx)",
+                      f"{s['seconds']:.1f} s", "-", "")
+    lin = sc["linear"]["sim"]
+    table.add_row("sim (revm)", "s/trader largest vs smallest", f"{lin['ratio_largest_to_smallest']:.2f}x",
+                  "<= 2x", "linear" if lin["linear"] else "SUPERLINEAR")
+    table.add_section()
+    total = report["profile_run"]["total_tottime"]
+    for row in report["profile"][:8]:
+        table.add_row("profile (revm)", row["function"][-70:],
+                      f"{row['tottime']:.3f} s ({row['tottime'] / total:.0%})",
+                      f"{row['calls']:,} calls", "")
+    table.add_section()
+    table.add_row("bench", "wall time per part", ", ".join(
+        f"{k} {v:.0f} s" for k, v in report["meta"]["seconds"].items()), "-", "")
+    return table

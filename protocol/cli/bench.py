@@ -1,0 +1,32 @@
+"""``perpsim bench``: the benchmark suite (gas, throughput, scaling, profile)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/bench"),
+              show_default=True, help="Directory for bench.json.")
+@click.option("--quick", is_flag=True, help="Smaller workloads (about a minute).")
+@click.option("--skip-anvil", is_flag=True, help="Skip the anvil (rpc) workload.")
+@click.option("--skip-pyevm", is_flag=True, help="Skip the pyevm workload.")
+def bench(out: Path, quick: bool, skip_anvil: bool, skip_pyevm: bool) -> None:
+    """Gas per operation, tx/s on revm/pyevm/anvil, keeper and simulation scaling, profile."""
+    from rich.console import Console
+
+    from protocol.bench import render, run_bench
+
+    console = Console(stderr=True)
+    report = run_bench(out, quick, skip_anvil=skip_anvil, skip_pyevm=skip_pyevm,
+                       log=lambda s: console.print(f"[dim]{s}[/dim]"))
+    out_console = Console()
+    if not out_console.is_terminal:
+        out_console = Console(width=150)
+    out_console.print(render(report))
+    click.echo(f"wrote {out / 'bench.json'}")
+    over = [op for op, c in report["gas_checks"].items() if c["ok"] is False]
+    sys.exit(1 if over else 0)
