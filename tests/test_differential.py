@@ -65,7 +65,8 @@ class World:
         for trader in self.traders:
             trader.deposit(5_000)
         ch = v.clearinghouse
-        self.model = Model(scale=v.scale, max_price_age=v.oracle.call("maxPriceAge", 0))
+        self.model = Model(scale=v.scale, max_price_age=v.oracle.call("maxPriceAge", 0),
+                           close_grace_period=v.oracle.call("closeGracePeriod"))
         for i, config in enumerate(MARKETS):
             raw = ch.call("marketConfig", i)
             self.model.params.append(MarketParams(*raw))

@@ -261,17 +261,24 @@ def test_pause_blocks_opening_not_closing(venue):
     alice.close("ETH")
 
 
-def test_stale_price_stops_trading_and_liquidation_not_adding_margin(venue):
+def test_stale_price_stops_trading_and_liquidation_not_closing_or_adding_margin(venue):
     alice = funded(venue, "alice")
+    bob = funded(venue, "bob")
     alice.open("ETH", size=1, leverage=10, mode="isolated", margin=400)
-    venue.advance_time(3601)
+    bob.open("ETH", size=1, leverage=10, mode="isolated", margin=400)
+    venue.advance_time(3601)  # past the heartbeat, inside the close grace period
     with pytest.raises(errors.StalePrice):
         alice.open("ETH", size=1, leverage=10, mode="isolated", margin=400)
     with pytest.raises(errors.StalePrice):
         venue.keeper("k").liquidate(alice, "ETH")
     alice.add_margin("ETH", 10)
-    venue.set_price("ETH", 3000)
     alice.close("ETH")
+    venue.advance_time(3600)  # past the grace period too: nothing uses the price
+    with pytest.raises(errors.StalePrice):
+        bob.close("ETH")
+    bob.add_margin("ETH", 10)
+    venue.set_price("ETH", 3000)
+    bob.close("ETH")
 
 
 def test_open_interest_cap(backend):

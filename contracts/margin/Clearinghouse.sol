@@ -394,7 +394,7 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         uint256 currentAbs = _abs(size);
         if (sizeAbs == CLOSE_ALL) sizeAbs = currentAbs;
         if (sizeAbs > currentAbs) revert SizeExceedsPosition(sizeAbs, currentAbs);
-        uint256 price = oracle.freshPrice(market);
+        uint256 price = oracle.closePrice(market); // usable past the heartbeat for the grace period
         MarketConfig storage c = configs[market];
         if (sizeAbs != currentAbs) _checkMinNotional(c, MarginMath.notionalUp(currentAbs - sizeAbs, price));
         MarketState storage s = _accrue(market, price);

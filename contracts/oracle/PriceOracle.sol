@@ -39,10 +39,14 @@ contract PriceOracle is AccessControl {
     event MaxPriceAgeSet(uint256 indexed market, uint256 maxPriceAge);
     event DefaultMaxPriceAgeSet(uint256 maxPriceAge);
     event MaxDeviationSet(uint256 indexed market, uint256 maxDeviationBps);
+    event CloseGracePeriodSet(uint256 gracePeriod);
 
     mapping(uint256 market => Feed) internal feeds;
     /// @notice Heartbeat given to a market at its first price unless one was set for it.
     uint256 public defaultMaxPriceAge;
+    /// @notice How long past its heartbeat a price may still be used to close positions, so an
+    /// oracle outage does not lock traders in (opening and liquidating stop at the heartbeat).
+    uint256 public closeGracePeriod;
 
     constructor(address admin, uint256 defaultMaxPriceAge_) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -83,6 +87,15 @@ contract PriceOracle is AccessControl {
         return f.price;
     }
 
+    /// @notice The latest price for closing: like `freshPrice`, with `closeGracePeriod` more.
+    function closePrice(uint256 market) external view returns (uint256 price) {
+        Feed memory f = feeds[market];
+        if (f.price == 0) revert NoPrice(market);
+        uint256 maxAge = uint256(f.maxPriceAge) + closeGracePeriod;
+        if (block.timestamp > uint256(f.timestamp) + maxAge) revert StalePrice(market, f.timestamp, maxAge);
+        return f.price;
+    }
+
     /// @notice The latest price whatever its age (for displays and Chainlink readers).
     function latest(uint256 market) external view returns (uint256 price, uint256 timestamp, uint256 round) {
         Feed memory f = feeds[market];
@@ -108,6 +121,12 @@ contract PriceOracle is AccessControl {
         _checkAge(age);
         feeds[market].maxPriceAge = uint24(age);
         emit MaxPriceAgeSet(market, age);
+    }
+
+    function setCloseGracePeriod(uint256 gracePeriod) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (gracePeriod > MAX_PRICE_AGE_LIMIT) revert ParamOutOfBounds("closeGracePeriod", gracePeriod);
+        closeGracePeriod = gracePeriod;
+        emit CloseGracePeriodSet(gracePeriod);
     }
 
     function setMaxDeviation(uint256 market, uint256 bps) external onlyRole(DEFAULT_ADMIN_ROLE) {

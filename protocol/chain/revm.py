@@ -13,6 +13,7 @@ zero address, base fee 0), as pyevm does.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -25,6 +26,35 @@ from protocol.errors import ChainError
 COINBASE = "0x" + "00" * 20
 _REVERT = re.compile(r"Revert \{ gas_used: (\d+), output: 0x([0-9a-fA-F]*) \}")
 _HALT = re.compile(r"Halt \{ reason: ([^,]+(?:\([^)]*\))?), gas_used: (\d+) \}")
+
+
+class _Logs(Sequence):
+    """pyrevm's logs, turned into :class:`RawLog` only when someone reads them: most receipts
+    of a simulation are never inspected, and the conversion crosses into Rust per field."""
+
+    __slots__ = ("_raw", "_logs")
+
+    def __init__(self, raw: list):
+        self._raw = raw
+        self._logs: list[RawLog] | None = None
+
+    def _materialise(self) -> list[RawLog]:
+        if self._logs is None:
+            # pyrevm already reports checksummed log addresses.
+            self._logs = [RawLog(log.address, tuple(log.data[0]), log.data[1]) for log in self._raw]
+        return self._logs
+
+    def __getitem__(self, index):
+        return self._materialise()[index]
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __iter__(self):
+        return iter(self._materialise())
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
 
 
 class RevmChain(Chain):
@@ -73,10 +103,8 @@ class RevmChain(Chain):
         result = evm.result
         if gas_price:
             self._charge(sender, result.gas_used * gas_price)
-        # pyrevm already reports checksummed log addresses.
-        logs = [RawLog(log.address, tuple(log.data[0]), log.data[1])
-                for log in result.logs] if result.logs else []
-        return RawResult(True, result.gas_used, output, logs, created)
+        logs = result.logs
+        return RawResult(True, result.gas_used, output, _Logs(logs) if logs else [], created)
 
     def _charge(self, sender: str, wei: int) -> None:
         evm = self.evm

@@ -7,6 +7,7 @@ import sys
 import click
 
 from protocol.cli.bench import bench
+from protocol.cli.fuzz import fuzz
 from protocol.cli.run import run, scenarios
 from protocol.cli.sweep import sweep
 from protocol.cli.tour import tour
@@ -31,4 +32,5 @@ main.add_command(bench)
 main.add_command(run)
 main.add_command(scenarios)
 main.add_command(sweep)
+main.add_command(fuzz)
 main.add_command(tour)

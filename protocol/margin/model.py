@@ -85,6 +85,7 @@ class Model:
 
     scale: int
     max_price_age: int
+    close_grace_period: int = 0
     params: list[MarketParams] = field(default_factory=list)
     states: list[MarketState] = field(default_factory=list)
     prices: dict[int, tuple[int, int]] = field(default_factory=dict)
@@ -118,6 +119,15 @@ class Model:
         if price == 0:
             raise ModelRevert("NoPrice", market)
         if self.now > ts + self.max_price_age:
+            raise ModelRevert("StalePrice", market)
+        return price
+
+    def close_price(self, market: int) -> int:
+        """The price a decrease uses: fresh, or stale by at most the close grace period."""
+        price, ts = self.prices.get(market, (0, 0))
+        if price == 0:
+            raise ModelRevert("NoPrice", market)
+        if self.now > ts + self.max_price_age + self.close_grace_period:
             raise ModelRevert("StalePrice", market)
         return price
 
@@ -403,7 +413,7 @@ class Model:
             size_abs = current
         if size_abs > current:
             raise ModelRevert("SizeExceedsPosition")
-        price = self.fresh_price(market)
+        price = self.close_price(market)
         c = self.params[market]
         if size_abs != current:
             self._check_min_notional(c, m.notional_up(current - size_abs, price))

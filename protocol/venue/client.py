@@ -225,20 +225,26 @@ class Venue:
     @classmethod
     def launch(cls, backend: str = "pyevm", markets: Optional[Iterable[MarketConfig]] = None, *,
                pool_liquidity: Number = 10_000_000, insurance: Number = 0,
-               max_price_age: int = 3600, instant_trading: bool = True,
+               max_price_age: int = 3600, close_grace_period: int = 3600,
+               instant_trading: bool = True, collateral: str = "MockUSDC",
                min_execution_fee: int = 0, market_order_timeout: int = 300,
                chain: Optional[Chain] = None) -> "Venue":
         """Deploy token, oracle, clearinghouse, pool, order book, reader and Chainlink feeds on a
         fresh chain, seed the pool with ``pool_liquidity`` USD and push each market's
-        ``initial_price``. With ``instant_trading=False`` positions change only through orders
-        (``min_execution_fee`` in wei; market orders expire after ``market_order_timeout`` s)."""
+        ``initial_price``. Prices older than ``max_price_age`` stop trading and liquidation; closing
+        goes on for ``close_grace_period`` more seconds. With ``instant_trading=False`` positions change only through orders
+        (``min_execution_fee`` in wei; market orders expire after ``market_order_timeout`` s).
+        ``collateral`` names the ERC-20 artifact to deploy as collateral (it needs a public
+        ``mint(address,uint256)``; tests use it to bring hostile tokens)."""
         markets = list(markets or DEFAULT_MARKETS)
         chain = chain or connect(backend)
         admin = chain.new_account()
-        usdc = chain.deploy("MockUSDC", sender=admin)
+        usdc = chain.deploy(collateral, sender=admin)
         decimals = usdc.call("decimals")
         oracle = chain.deploy("PriceOracle", admin, max_price_age, sender=admin)
         oracle.transact(admin, "grantRole", oracle.call("UPDATER_ROLE"), admin).raise_for_status()
+        if close_grace_period:
+            oracle.transact(admin, "setCloseGracePeriod", close_grace_period).raise_for_status()
         ch = chain.deploy("Clearinghouse", usdc.address, oracle.address, admin, sender=admin)
         pool = chain.deploy("LiquidityPool", usdc.address, ch.address, sender=admin)
         ch.transact(admin, "setPool", pool.address).raise_for_status()

@@ -1,0 +1,332 @@
+"""Stateful fuzzing of the venue: a hypothesis ``RuleBasedStateMachine`` over every action a
+user, keeper, LP or admin can take, with SPEC §12 checked after every step.
+
+Each run starts from the same launched venue (a chain snapshot is reverted in ``teardown``), so
+sequences are independent and cheap. Refusals (custom errors) are normal outcomes; anything else
+-- a broken invariant, a position liquidatable right after it opened, an isolated liquidation
+that touches another position -- fails the run, and hypothesis shrinks it to the shortest
+sequence, which :func:`run_campaign` prints as a runnable pytest function.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable, Optional
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
+                                 rule, run_state_machine_as_test)
+
+from protocol.errors import Reverted
+from protocol.testing.invariants import InvariantViolation, assert_invariants
+
+SYMBOLS = ("ETH", "BTC")
+TRADERS, KEEPERS = 4, 2
+STEPS_PER_RUN = 30
+PRICE_LIMITS = {"ETH": (Decimal(300), Decimal(30_000)), "BTC": (Decimal(6_000), Decimal(600_000))}
+
+
+@dataclass
+class World:
+    """The venue every run starts from, launched once per backend and process."""
+
+    venue: Any
+    traders: list
+    keepers: list
+    lp: Any
+    snapshot: Any = None
+    steps: int = 0
+    outcomes: dict = field(default_factory=dict)
+
+
+_WORLDS: dict[str, World] = {}
+
+
+def world(backend: str) -> World:
+    w = _WORLDS.get(backend)
+    if w is None:
+        from protocol import Venue
+
+        venue = Venue.launch(backend=backend, insurance=50_000)
+        traders = []
+        for i in range(TRADERS):
+            t = venue.trader(f"fuzz{i}", usdc=1_000_000)
+            t.deposit(20_000)
+            traders.append(t)
+        keepers = [venue.keeper(f"keeper{i}") for i in range(KEEPERS)]
+        lp = venue.trader("fuzz-lp", usdc=5_000_000)
+        w = _WORLDS[backend] = World(venue, traders, keepers, lp)
+    return w
+
+
+class VenueMachine(RuleBasedStateMachine):
+    """Every action on one venue. ``backend`` is a class attribute (subclass to change it)."""
+
+    backend = "revm"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = world(self.backend)
+        self.venue = self.w.venue
+        self.token = self.venue.chain.take_snapshot()
+        self.orders: list[int] = []
+
+    def teardown(self) -> None:
+        self.venue.chain.revert_to(self.token)
+
+    # ------------------------------------------------------------------ helpers
+    def _do(self, kind: str, action: Callable[[], Any]) -> Optional[Any]:
+        """Run one action; a custom-error refusal is a normal outcome and is counted."""
+        self.w.steps += 1
+        try:
+            result = action()
+        except Reverted as exc:
+            key = f"{kind}:{exc.error}"
+            self.w.outcomes[key] = self.w.outcomes.get(key, 0) + 1
+            return None
+        self.w.outcomes[kind] = self.w.outcomes.get(kind, 0) + 1
+        return result
+
+    def _trader(self, i: int):
+        return self.w.traders[i % TRADERS]
+
+    # ------------------------------------------------------------------ accounts
+    @initialize()
+    def fresh_prices(self) -> None:
+        self.venue.set_prices({"ETH": 3000, "BTC": 60000})
+
+    @rule(t=st.integers(0, TRADERS - 1), usd=st.integers(1, 20_000))
+    def deposit(self, t, usd):
+        self._do("deposit", lambda: self._trader(t).deposit(usd))
+
+    @rule(t=st.integers(0, TRADERS - 1), usd=st.integers(1, 20_000))
+    def withdraw(self, t, usd):
+        self._do("withdraw", lambda: self._trader(t).withdraw(usd))
+
+    # ------------------------------------------------------------------ trading
+    @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS),
+          tenths=st.integers(-50, 50).filter(bool), leverage=st.integers(1, 60),
+          mode=st.sampled_from(["isolated", "cross"]), cushion=st.integers(90, 300))
+    def open(self, t, market, tenths, leverage, mode, cushion):
+        v, trader = self.venue, self._trader(t)
+        size = Decimal(tenths) / (10 if market == "ETH" else 200)
+        margin = (abs(size) * v.price(market) / max(leverage, 1) * cushion / 100).quantize(Decimal("0.01"))
+        done = self._do("open", lambda: trader.open(market, size, leverage, mode,
+                                                    margin=margin if mode == "isolated" else 0))
+        if done is not None:  # SPEC §12: after a successful open nothing is liquidatable
+            if v.is_liquidatable(trader, market) if mode == "isolated" else v.is_liquidatable(trader):
+                raise InvariantViolation("open not immediately liquidatable",
+                                         f"{trader.name} {market} {mode} is liquidatable after opening")
+
+    @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS),
+          tenths=st.integers(-50, 50).filter(bool), leverage=st.integers(10, 50))
+    def open_high_leverage(self, t, market, tenths, leverage):
+        """Thin isolated positions: the ones price moves liquidate."""
+        self.open(t, market, tenths, leverage, "isolated", 105)
+
+    @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS), pct=st.integers(1, 100))
+    def decrease(self, t, market, pct):
+        trader = self._trader(t)
+        size = abs(self.venue.raw_position(trader, market).size) * pct // 100
+        self._do("decrease", lambda: trader.decrease(market, Decimal(size) / 10**18 or Decimal("1e-18")))
+
+    @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS))
+    def close(self, t, market):
+        self._do("close", lambda: self._trader(t).close(market))
+
+    @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS), usd=st.integers(1, 2_000))
+    def add_margin(self, t, market, usd):
+        self._do("add_margin", lambda: self._trader(t).add_margin(market, usd))
+
+    @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS), usd=st.integers(1, 2_000))
+    def remove_margin(self, t, market, usd):
+        self._do("remove_margin", lambda: self._trader(t).remove_margin(market, usd))
+
+    # ------------------------------------------------------------------ orders
+    @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS),
+          kind=st.sampled_from(["market_increase", "limit_increase", "stop_loss", "take_profit",
+                                "market_decrease"]),
+          offset=st.integers(-500, 500), tenths=st.integers(1, 30))
+    def create_order(self, t, market, kind, offset, tenths):
+        v, trader = self.venue, self._trader(t)
+        price = v.price(market)
+        trigger = None if kind.startswith("market") else (price * (10_000 + offset) / 10_000).quantize(Decimal("0.01"))
+        if kind.endswith("increase"):
+            size = Decimal(tenths) / (10 if market == "ETH" else 200)
+            margin = (size * price / 5 * Decimal("1.2")).quantize(Decimal("0.01"))
+            action = lambda: trader.create_order(market, kind, size, leverage=5, collateral=margin,  # noqa: E731
+                                                 trigger_price=trigger)
+        else:
+            action = lambda: trader.create_order(market, kind, side="long", trigger_price=trigger)  # noqa: E731
+        placed = self._do("create_order", action)
+        if placed is not None:
+            self.orders.append(placed.order_id)
+
+    @precondition(lambda self: self.orders)
+    @rule(k=st.integers(0, KEEPERS - 1), pick=st.integers(0, 1_000))
+    def execute_order(self, k, pick):
+        order_id = self.orders[pick % len(self.orders)]
+        self._do("execute_order", lambda: self.w.keepers[k].execute_order(order_id))
+
+    @precondition(lambda self: self.orders)
+    @rule(t=st.integers(0, TRADERS - 1), pick=st.integers(0, 1_000))
+    def cancel_order(self, t, pick):
+        order_id = self.orders[pick % len(self.orders)]
+        self._do("cancel_order", lambda: self._trader(t).cancel_order(order_id))
+
+    # ------------------------------------------------------------------ market
+    @rule(market=st.sampled_from(SYMBOLS), bps=st.integers(-300, 300))
+    def move_price(self, market, bps):
+        self._push(market, bps)
+
+    @rule(market=st.sampled_from(SYMBOLS), bps=st.sampled_from([-4000, -2500, -1200, 1200, 2500, 4000]))
+    def gap(self, market, bps):
+        self._push(market, bps)
+
+    def _push(self, market: str, bps: int) -> None:
+        low, high = PRICE_LIMITS[market]
+        price = (self.venue.price(market) * (10_000 + bps) / 10_000).quantize(Decimal("0.01"))
+        price = min(max(price, low), high)
+        self._do("price", lambda: self.venue.set_price(market, price))
+
+    @rule(seconds=st.integers(1, 7_200))
+    def time_jump(self, seconds):
+        self.w.steps += 1
+        self.venue.advance_time(seconds)
+
+    @rule(market=st.sampled_from(SYMBOLS))
+    def update_funding(self, market):
+        self._do("funding", lambda: self.w.keepers[0].update_funding(market))
+
+    # ------------------------------------------------------------------ keepers
+    @rule(k=st.integers(0, KEEPERS - 1), t=st.integers(0, TRADERS - 1),
+          market=st.sampled_from([*SYMBOLS, None]))
+    def liquidate(self, k, t, market):
+        v, ch, trader = self.venue, self.venue.clearinghouse, self._trader(t)
+        keeper = self.w.keepers[k]
+        others = [(a, m) for a in (tr.address for tr in self.w.traders) for m in range(len(SYMBOLS))
+                  if not (a == trader.address and (market is None or m == v.market_id(market)))]
+        before = {key: ch.call("position", *key) for key in others}
+        balances = {tr.address: ch.call("crossBalance", tr.address) for tr in self.w.traders}
+        done = self._do("liquidate", lambda: keeper.liquidate(trader, market))
+        if done is None:
+            return
+        # Isolation: a liquidation changes no other position, and no cross balance but the
+        # liquidated trader's (its remainder) and the keeper's (its reward).
+        for key, position in before.items():
+            if ch.call("position", key[0], key[1]) != position:
+                raise InvariantViolation("isolation", f"liquidating {trader.name} {market} changed {key}")
+        for tr in self.w.traders:
+            if tr is not trader and ch.call("crossBalance", tr.address) != balances[tr.address]:
+                raise InvariantViolation("isolation", f"liquidating {trader.name} changed {tr.name}'s balance")
+        if market is not None and ch.call("crossBalance", trader.address) < balances[trader.address]:
+            raise InvariantViolation("isolation", "an isolated liquidation took from the cross balance")
+
+    @rule(k=st.integers(0, KEEPERS - 1))
+    def liquidate_everything(self, k):
+        targets, _ = self.venue.liquidatable()
+        if targets:
+            self._do("liquidate_batch", lambda: self.w.keepers[k].liquidate_batch(targets))
+
+    # ------------------------------------------------------------------ LPs and admin
+    @rule(usd=st.integers(1, 500_000))
+    def lp_deposit(self, usd):
+        self._do("lp_deposit", lambda: self.w.lp.provide_liquidity(usd))
+
+    @rule(usd=st.integers(1, 5_000_000))
+    def lp_withdraw(self, usd):
+        self._do("lp_withdraw", lambda: self.w.lp.withdraw_liquidity(usd))
+
+    # Admin actions are drawn as often as any rule but act one time in five: a venue whose
+    # parameters change every other block says little about trading.
+    @rule(market=st.sampled_from(SYMBOLS), fee=st.integers(0, 100), liq_fee=st.integers(0, 500),
+          leverage=st.integers(2, 100), act=st.integers(0, 4))
+    def admin_configure(self, market, fee, liq_fee, leverage, act):
+        from dataclasses import replace
+
+        if act:
+            return
+        v = self.venue
+        config = replace(v.markets[market], taker_fee_bps=fee, liquidation_fee_bps=liq_fee,
+                         max_leverage=leverage)
+        self._do("admin", lambda: v.clearinghouse.transact(
+            v.admin, "configureMarket", v.market_id(market), config.symbol_bytes(),
+            config.encode(v.decimals)).raise_for_status())
+
+    @rule(paused=st.booleans(), act=st.integers(0, 4))
+    def admin_pause(self, paused, act):
+        if act:
+            return
+        v = self.venue
+        self._do("admin", lambda: v.clearinghouse.transact(v.admin, "setPaused", paused).raise_for_status())
+
+    # ------------------------------------------------------------------ the invariants
+    @invariant()
+    def spec_invariants(self):
+        assert_invariants(self.venue)
+
+
+@dataclass
+class CampaignResult:
+    steps: int
+    runs: int
+    seconds: float
+    outcomes: dict
+    failure: Optional[str] = None  # a runnable pytest function reproducing the failure
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds if self.seconds else 0.0
+
+
+def run_campaign(runs: int, *, backend: str = "revm", steps_per_run: int = STEPS_PER_RUN,
+                 seed: Optional[int] = None, machine: type = VenueMachine) -> CampaignResult:
+    """Run ``runs`` sequences of up to ``steps_per_run`` steps; on a failure return the shrunk
+    sequence as a pytest function instead of raising."""
+    from hypothesis import reporting
+
+    machine_cls = type(f"{machine.__name__}On{backend.capitalize()}", (machine,), {"backend": backend})
+    w = world(backend)
+    w.steps, w.outcomes = 0, {}
+    report = io.StringIO()
+    config = settings(max_examples=runs, stateful_step_count=steps_per_run, deadline=None,
+                      database=None, derandomize=seed is None, suppress_health_check=list(HealthCheck),
+                      print_blob=False)
+    started = time.perf_counter()
+    failure = None
+    with reporting.with_reporter(lambda text: report.write(f"{text}\n")):
+        try:
+            if seed is not None:
+                from hypothesis import seed as seeded
+
+                seeded(seed)(lambda: run_state_machine_as_test(machine_cls, settings=config))()
+            else:
+                run_state_machine_as_test(machine_cls, settings=config)
+        except Exception as exc:  # the shrunk failure: turn it into a test
+            notes = "\n".join(getattr(exc, "__notes__", []))  # where hypothesis puts the steps
+            failure = reproduction(report.getvalue() + "\n" + notes, exc, machine, backend)
+    return CampaignResult(w.steps, runs, time.perf_counter() - started, dict(w.outcomes), failure)
+
+
+def reproduction(report: str, exc: Exception, machine: type, backend: str) -> str:
+    """Hypothesis' falsifying steps (rules and the invariant checks between them) as a pytest
+    function one can paste and run."""
+    lines = [line for line in report.splitlines() if line.startswith("state") or line.startswith("    state")]
+    body = [line.strip() for line in lines]
+    if not body or not body[0].startswith("state ="):
+        body.insert(0, f"state = {machine.__name__}()")
+    body[0] = f"state = {machine.__name__}()"
+    module = machine.__module__
+    text = [f"# {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            f"from {module} import {machine.__name__}", "",
+            "",
+            "def test_fuzz_reproduction():",
+            f"    {machine.__name__}.backend = {backend!r}"]
+    text += [f"    {line}" for line in body]  # hypothesis lists the invariant checks too
+    if not any(line.startswith("state.teardown") for line in body):
+        text.append("    state.teardown()")
+    return "\n".join(text) + "\n"

@@ -1,0 +1,171 @@
+"""SPEC §12 invariants, checked against a live venue.
+
+The chain state is loaded into the reference model (:mod:`protocol.margin.model`), which then
+computes what the contracts' state must satisfy; a violation names the invariant and the numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from eth_utils import keccak
+
+from protocol.margin.math import charge_tokens
+from protocol.margin.model import (ISOLATED, MarketParams, MarketState, Model, ModelRevert,
+                                   Position)
+
+
+PROVER_KEY = keccak(b"perpsim:invariant-prover")
+
+
+class InvariantViolation(AssertionError):
+    """An invariant of SPEC §12 does not hold; ``name`` says which, ``details`` the numbers."""
+
+    def __init__(self, name: str, message: str, **details: Any):
+        numbers = ", ".join(f"{k}={v}" for k, v in details.items())
+        super().__init__(f"invariant '{name}' broken: {message}" + (f" ({numbers})" if numbers else ""))
+        self.name = name
+        self.details = details
+
+
+@dataclass
+class ChainState:
+    """The venue's state loaded into the reference model, and the accounts it covers."""
+
+    model: Model
+    accounts: list[str]
+    held: int  # collateral tokens the clearinghouse holds
+
+
+def load_state(venue) -> ChainState:
+    """Every registered account's balances and positions, market states and prices."""
+    ch, oracle = venue.clearinghouse, venue.oracle
+    markets = ch.call("marketCount")
+    model = Model(scale=venue.scale, max_price_age=oracle.call("maxPriceAge", 0),
+                  close_grace_period=oracle.call("closeGracePeriod"))
+    for market in range(markets):
+        model.params.append(MarketParams(*ch.call("marketConfig", market)))
+        model.states.append(MarketState(*ch.call("marketState", market)))
+        price, ts, _ = oracle.call("latest", market)
+        model.prices[market] = (price, ts)
+    accounts = [ch.call("accounts", i) for i in range(ch.call("accountCount"))]
+    for account in accounts:
+        model.cross_balance[account] = ch.call("crossBalance", account)
+        model.cross_markets[account] = ch.call("crossMarkets", account)
+        for market in range(markets):
+            p = Position(*ch.call("position", account, market))
+            if p != Position():
+                model.positions[(account, market)] = p
+    model.pool_assets = ch.call("poolAssets")
+    model.insurance_fund = ch.call("insuranceFund")
+    model.funding_reserve = ch.call("fundingReserve")
+    model.now = venue.chain.timestamp
+    return ChainState(model, accounts, venue.usdc.call("balanceOf", ch.address))
+
+
+def assert_invariants(venue, *, deep: bool = False) -> ChainState:
+    """Check every state invariant of SPEC §12 on ``venue``; raise :class:`InvariantViolation`
+    naming the first broken one. ``deep`` also proves the liquidation invariants by liquidating
+    each position and account inside a snapshot (every unhealthy one must go through, every
+    healthy one must be refused). Returns the loaded state."""
+    state = load_state(venue)
+    m, ch = state.model, venue.clearinghouse
+
+    # Conservation: the tokens held are exactly the sum of the buckets.
+    margins = sum(p.margin for p in m.positions.values())
+    cross = sum(m.cross_balance.values())
+    buckets = cross + margins + m.pool_assets + m.insurance_fund + m.funding_reserve
+    if state.held != buckets:
+        raise InvariantViolation("conservation", "collateral held != sum of the buckets",
+                                 held=state.held, buckets=buckets, cross_balances=cross,
+                                 isolated_margins=margins, pool_assets=m.pool_assets,
+                                 insurance_fund=m.insurance_fund, funding_reserve=m.funding_reserve)
+
+    # Open interest per side equals the positions on that side; cross bitmasks match modes.
+    for market, s in enumerate(m.states):
+        longs = sum(p.size for (a, mk), p in m.positions.items() if mk == market and p.size > 0)
+        shorts = sum(-p.size for (a, mk), p in m.positions.items() if mk == market and p.size < 0)
+        if (s.long_size, s.short_size) != (longs, shorts):
+            raise InvariantViolation("open interest", f"market {market} totals != positions",
+                                     long_oi=s.long_size, longs=longs, short_oi=s.short_size,
+                                     shorts=shorts)
+    for account in state.accounts:
+        mask = sum(1 << mk for (a, mk), p in m.positions.items() if a == account and p.mode != ISOLATED)
+        if mask != m.cross_markets.get(account, 0):
+            raise InvariantViolation("cross markets", f"{account} bitmask != its cross positions",
+                                     bitmask=m.cross_markets.get(account, 0), positions=mask)
+
+    # Funding sums to zero up to protocol-favouring rounding: what has been settled plus what
+    # every open position would settle now can never be negative.
+    outstanding = m.funding_reserve
+    for (account, market), p in m.positions.items():
+        funding, _ = m.pending(p, *m.indices_now(market, m.latest_price(market)))
+        outstanding += charge_tokens(funding, m.scale)
+    if outstanding < 0:
+        raise InvariantViolation("funding sums to zero", "funding paid out more than it took in",
+                                 reserve=m.funding_reserve, outstanding=outstanding)
+
+    # Pool value is explained: assets + pending borrowing - traders' unrealised PnL.
+    chain_value, model_value = ch.call("poolValue"), m.pool_value()
+    if chain_value != model_value:
+        raise InvariantViolation("pool value explained", "poolValue() != assets + borrowing - trader PnL",
+                                 pool_value=chain_value, explained=model_value)
+
+    # Liquidation: the contract's health verdict is the rule's, for every position and account.
+    for (account, market), p in m.positions.items():
+        if p.mode == ISOLATED:
+            expected = _holds(m.is_liquidatable, account, market)
+            got = _view(ch, "isLiquidatable", account, market)
+            if got is not None and got != expected:
+                raise InvariantViolation("liquidation rule", f"{account} market {market}",
+                                         contract_says=got, rule_says=expected)
+    for account in state.accounts:
+        if m.cross_markets.get(account, 0):
+            expected = _holds(m.is_account_liquidatable, account)
+            got = _view(ch, "isAccountLiquidatable", account)
+            if got is not None and got != expected:
+                raise InvariantViolation("liquidation rule", f"{account} cross account",
+                                         contract_says=got, rule_says=expected)
+    if deep:
+        _prove_liquidations(venue, state)
+    return state
+
+
+def _holds(predicate, *args) -> Optional[bool]:
+    try:
+        return predicate(*args)
+    except ModelRevert:
+        return None  # stale price: no verdict
+
+
+def _view(ch, fn: str, *args) -> Optional[bool]:
+    from protocol.errors import Reverted
+
+    try:
+        return ch.call(fn, *args)
+    except Reverted:
+        return None
+
+
+def _prove_liquidations(venue, state: ChainState) -> None:
+    """Every unhealthy position/account can be liquidated; no healthy one can."""
+    ch, m, chain = venue.clearinghouse, state.model, venue.chain
+    keeper = chain.add_key(PROVER_KEY)  # a key outside the deterministic sequence
+    targets = [(a, mk) for (a, mk), p in m.positions.items() if p.mode == ISOLATED]
+    targets += [(a, None) for a in state.accounts if m.cross_markets.get(a, 0)]
+    for account, market in targets:
+        verdict = _holds(m.is_liquidatable, account, market) if market is not None \
+            else _holds(m.is_account_liquidatable, account)
+        if verdict is None:
+            continue
+        with chain.snapshot():
+            chain.set_balance(keeper, 10**18)
+            receipt = ch.transact(keeper, "liquidatePosition", account, market) if market is not None \
+                else ch.transact(keeper, "liquidateAccount", account)
+        name = "no healthy liquidation" if not verdict else "unhealthy can be liquidated"
+        if verdict and not receipt.status and receipt.error.error != "LiquidationCooldown":
+            raise InvariantViolation(name, f"liquidating {account} market {market} reverted",
+                                     error=receipt.error)
+        if not verdict and receipt.status:
+            raise InvariantViolation(name, f"a healthy {account} market {market} was liquidated")
