@@ -307,9 +307,13 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
     }
 
     /// @notice Withdraw from the cross balance; with cross positions open the account must keep
-    /// max(IM, 10% of notional) of each (Hyperliquid's transfer rule).
+    /// max(IM, 10% of notional) of each (Hyperliquid's transfer rule). Refused while the pool
+    /// is insolvent.
     function withdraw(address account, uint256 amount) external nonReentrant onlyAccount(account) {
         if (amount == 0) revert ZeroAmount();
+        // Circuit breaker: once bad debt has exhausted the insurance fund and the pool, balances
+        // may be credited with money that is not there; nothing leaves until it is recapitalised.
+        if (poolAssets < 0) revert PoolInsolvent(poolAssets, amount.toInt256());
         _takeFromCross(account, amount);
         collateral.safeTransfer(account, amount);
         emit Withdrawn(account, amount);
@@ -626,7 +630,9 @@ contract Clearinghouse is AccessControl, ReentrancyGuardTransient {
         for (uint256 market; market < marketCount; ++market) {
             MarketState storage s = states[market];
             (uint256 price,,) = oracle.latest(market);
-            uint256 oi = MarginMath.notionalUp(Math.max(s.longSize, s.shortSize), price);
+            // Shorts can win at most their entry notional (the price going to zero): reserve
+            // that, not today's notional, or a further fall could find the pool unable to pay.
+            uint256 oi = Math.max(MarginMath.notionalUp(s.longSize, price), s.shortEntry);
             uint256 reserve = _reserve(configs[market]);
             if (oi > reserve) revert ReserveExceeded(market, oi, reserve);
         }

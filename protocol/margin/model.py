@@ -322,6 +322,8 @@ class Model:
     def withdraw(self, account: str, amount: int) -> None:
         if amount == 0:
             raise ModelRevert("ZeroAmount")
+        if self.pool_assets < 0:
+            raise ModelRevert("PoolInsolvent")
         self._take_from_cross(account, amount)
 
     def increase(self, account: str, market: int, size_delta: int, leverage: int, mode: int,
