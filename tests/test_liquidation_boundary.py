@@ -62,3 +62,27 @@ def test_liquidation_price_helper():
         Decimal(3000) - Decimal(270) / Decimal("0.99")
     with pytest.raises(ValueError):
         liquidation_price(side=0, price=1, size=1, equity=1, mmf=0.01)
+
+
+@pytest.mark.parametrize("mode", ["isolated", "cross"])
+def test_equity_exactly_at_maintenance_is_not_liquidated(venue, mode):
+    """Liquidatable means equity < MM, strictly: at equality the keeper is refused."""
+    from protocol import errors
+
+    alice = venue.trader("alice", usdc=10_000)
+    alice.deposit(129)
+    alice.open("ETH", size=1, leverage=25, mode=mode, margin=129 if mode == "isolated" else 0)
+    venue.set_price("ETH", 2_900)  # equity 129 - 100 = 29 = MM (2,900 x 1%)
+    ch, keeper = venue.clearinghouse, venue.keeper("k")
+    if mode == "isolated":
+        equity, mm = ch.call("positionHealth", alice.address, 0)
+    else:
+        equity, mm, _, _ = ch.call("accountHealth", alice.address)
+    assert equity == mm
+    market = "ETH" if mode == "isolated" else None
+    refusal = errors.PositionHealthy if mode == "isolated" else errors.AccountHealthy
+    with pytest.raises(refusal):
+        keeper.liquidate(alice, market)
+    venue.set_price("ETH", Decimal("2899.99"))
+    keeper.liquidate(alice, market)
+    assert venue.position(alice, "ETH") is None

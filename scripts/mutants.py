@@ -1,0 +1,564 @@
+#!/usr/bin/env python
+"""Mutation testing of the Solidity contracts against the revm test suite.
+
+Each mutant is one hand-written edit of one contract: (id, file, exact original snippet,
+replacement, description). The snippet must occur exactly once in its file, so a mutation never
+silently stops applying when the code changes (the script stops with an error instead).
+
+The working tree is never touched: the repository (tracked and untracked, non-ignored files) is
+copied once per job into a temporary directory, with ``node_modules`` symlinked, and every mutant
+is compiled (``python -m protocol.build``) and tested there with ``PYTHONPATH`` pointing at the
+copy, so ``import protocol`` resolves to the copy (checked before anything runs). After each
+mutant the original file is restored in the copy. A first, unmutated run records tests that
+already fail (they are deselected for the mutants, so a failure always means the mutant).
+
+Results: killed (some test failed), survived, invalid (does not compile), timeout.
+
+    .venv/bin/python scripts/mutants.py                 # all mutants, one job
+    .venv/bin/python scripts/mutants.py --jobs 2 --json out/mutants.json
+    .venv/bin/python scripts/mutants.py --only liq-iso-boundary,oracle-no-stale
+    .venv/bin/python scripts/mutants.py --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+CH = "contracts/margin/Clearinghouse.sol"
+MM = "contracts/margin/MarginMath.sol"
+ORACLE = "contracts/oracle/PriceOracle.sol"
+OB = "contracts/orders/OrderBook.sol"
+
+# Test files run against every mutant (those that exist in the snapshot).
+TEST_FILES = [
+    "tests/test_margin_rules.py",
+    "tests/test_differential.py",
+    "tests/test_liquidation_boundary.py",
+    "tests/test_rounding.py",
+    "tests/test_orders.py",
+    "tests/test_keepers.py",
+    "tests/test_attacks.py",
+    "tests/test_fuzz.py",
+]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    file: str
+    original: str
+    replacement: str
+    description: str
+
+
+MUTANTS: list[Mutant] = [
+    # ---------------------------------------------------------------- liquidation checks
+    Mutant(
+        "liq-iso-boundary", CH,
+        "if (equity >= mm.toInt256()) {\n            if (skip) return false;\n            revert PositionHealthy",
+        "if (equity > mm.toInt256()) {\n            if (skip) return false;\n            revert PositionHealthy",
+        "isolated liquidation check >= -> > (liquidatable at equity == MM)",
+    ),
+    Mutant(
+        "liq-iso-inverted", CH,
+        "if (equity >= mm.toInt256()) {\n            if (skip) return false;\n            revert PositionHealthy",
+        "if (equity < mm.toInt256()) {\n            if (skip) return false;\n            revert PositionHealthy",
+        "isolated liquidation check >= -> < (healthy liquidatable, unhealthy not)",
+    ),
+    Mutant(
+        "liq-cross-boundary", CH,
+        "if (equity >= mm.toInt256()) {\n            if (skip) return false;\n            revert AccountHealthy",
+        "if (equity > mm.toInt256()) {\n            if (skip) return false;\n            revert AccountHealthy",
+        "cross liquidation check >= -> > (liquidatable at equity == MM)",
+    ),
+    Mutant(
+        "liq-cross-inverted", CH,
+        "if (equity >= mm.toInt256()) {\n            if (skip) return false;\n            revert AccountHealthy",
+        "if (equity < mm.toInt256()) {\n            if (skip) return false;\n            revert AccountHealthy",
+        "cross liquidation check >= -> <",
+    ),
+    Mutant(
+        "penalty-no-insurance", CH,
+        "        insuranceFund += int256(penalty - reward);\n",
+        "",
+        "_payPenalty: insurance fund share of the penalty not paid",
+    ),
+    Mutant(
+        "keeper-no-reward", CH,
+        "        if (reward != 0) _credit(msg.sender, int256(reward));\n",
+        "",
+        "_payPenalty: keeper reward not credited",
+    ),
+    Mutant(
+        "penalty-uncapped", CH,
+        "uint256 penalty = remaining > 0 ? Math.min(uint256(remaining), maxPenalty) : 0;",
+        "uint256 penalty = maxPenalty;",
+        "isolated liquidation penalty not capped by the remaining margin",
+    ),
+    Mutant(
+        "bad-debt-iso-uncovered", CH,
+        "        _payPenalty(penalty, reward);\n        if (badDebt != 0) _coverBadDebt(account, badDebt);\n"
+        "        emit PositionLiquidated",
+        "        _payPenalty(penalty, reward);\n        emit PositionLiquidated",
+        "isolated liquidation: bad debt not covered (_coverBadDebt skipped)",
+    ),
+    Mutant(
+        "bad-debt-cross-uncovered", CH,
+        "        _payPenalty(penalty, reward);\n        if (badDebt != 0) _coverBadDebt(account, badDebt);\n"
+        "        emit AccountLiquidated",
+        "        _payPenalty(penalty, reward);\n        emit AccountLiquidated",
+        "cross liquidation: bad debt not covered (_coverBadDebt skipped)",
+    ),
+    Mutant(
+        "partial-slice-half", CH,
+        "part = sizeAbs * c.partialLiquidationBps / MarginMath.BPS;",
+        "part = sizeAbs * c.partialLiquidationBps / (2 * MarginMath.BPS);",
+        "partial liquidation slice wrong (bps math: half the configured slice)",
+    ),
+    Mutant(
+        "cooldown-removed", CH,
+        "if (last != 0 && block.timestamp < until) {",
+        "if (false && last != 0 && block.timestamp < until) {",
+        "partial liquidation cooldown check removed",
+    ),
+    # ---------------------------------------------------------------- funding / fees / rounding
+    Mutant(
+        "funding-sign", CH,
+        "                longIdx += int256(payerDelta);\n                shortIdx -= int256(receiverDelta);",
+        "                longIdx -= int256(payerDelta);\n                shortIdx += int256(receiverDelta);",
+        "_indicesNow: payer/receiver swapped when longs pay (rate > 0)",
+    ),
+    Mutant(
+        "borrow-not-charged", CH,
+        "st.borrowing = MarginMath.chargeTokens(int256(borrowWad), scale);",
+        "st.borrowing = 0;",
+        "_settleIndices: borrow fee not charged",
+    ),
+    Mutant(
+        "mm-notional-down", CH,
+        "mm = MarginMath.maintenance(MarginMath.notionalUp(_abs(size), price), mmf);",
+        "mm = MarginMath.maintenance(MarginMath.notionalDown(_abs(size), price), mmf);",
+        "isolated MM from notionalDown (rounding in the trader's favour)",
+    ),
+    Mutant(
+        "fee-notional-down", CH,
+        "uint256 fee = _feeTokens(MarginMath.notionalUp(deltaAbs, price), c.takerFeeBps);",
+        "uint256 fee = _feeTokens(MarginMath.notionalDown(deltaAbs, price), c.takerFeeBps);",
+        "open fee from notionalDown (rounding in the trader's favour)",
+    ),
+    Mutant(
+        "charge-tokens-floor", MM,
+        "if (wad >= 0) return int256(Math.ceilDiv(uint256(wad), scale));",
+        "if (wad >= 0) return int256(uint256(wad) / scale);",
+        "chargeTokens rounds charges down (ceil -> floor)",
+    ),
+    Mutant(
+        "closed-entry-rounding", MM,
+        "isLong ? Math.Rounding.Ceil : Math.Rounding.Floor",
+        "isLong ? Math.Rounding.Floor : Math.Rounding.Ceil",
+        "closedEntry rounds in the trader's favour",
+    ),
+    # ---------------------------------------------------------------- trading rules
+    Mutant(
+        "mode-mismatch-removed", CH,
+        "            if (p.mode != mode) revert ModeMismatch(market, p.mode, mode);\n",
+        "",
+        "increasePosition: ModeMismatch check dropped (switch mode of an open position)",
+    ),
+    Mutant(
+        "oi-cap-removed", CH,
+        "if (oi > cap) revert OpenInterestCap(market, isLong, oi, cap);",
+        "",
+        "open-interest cap check dropped",
+    ),
+    Mutant(
+        "min-notional-removed", CH,
+        "if (notional < minimum) revert PositionTooSmall(notional, minimum);",
+        "",
+        "minimum position notional check dropped",
+    ),
+    Mutant(
+        "iso-im-removed", CH,
+        "if (equity < required.toInt256()) revert MarginBelowInitial(equity, required);",
+        "",
+        "isolated open: initial-margin check dropped",
+    ),
+    Mutant(
+        "cross-im-removed", CH,
+        "if (equity < im.toInt256()) revert InsufficientFreeCollateral(equity, im);",
+        "",
+        "cross open: initial-margin (free collateral) check dropped",
+    ),
+    Mutant(
+        "leverage-cap-removed", CH,
+        "if (leverage == 0 || leverage > c.maxLeverage) revert",
+        "if (leverage == 0) revert",
+        "max leverage check dropped",
+    ),
+    Mutant(
+        "pause-removed", CH,
+        "        if (paused) revert TradingPaused();\n",
+        "",
+        "increasePosition ignores the pause",
+    ),
+    Mutant(
+        "remove-margin-no-transfer-rule", CH,
+        "if (equity < required.toInt256()) revert TransferRuleViolated(equity, required);",
+        "",
+        "removeMargin: transfer rule max(IM, 10%) dropped",
+    ),
+    Mutant(
+        "cross-transfer-rule-removed", CH,
+        "if (equity < transferReq.toInt256()) revert TransferRuleViolated(equity, transferReq);",
+        "",
+        "_takeFromCross (withdraw / isolated margin): transfer rule dropped",
+    ),
+    Mutant(
+        "withdraw-no-reentrancy-guard", CH,
+        "function withdraw(address account, uint256 amount) external nonReentrant onlyAccount(account) {",
+        "function withdraw(address account, uint256 amount) external onlyAccount(account) {",
+        "withdraw without nonReentrant",
+    ),
+    Mutant(
+        "only-account-open", CH,
+        "        if (msg.sender != account && !isOperator[account][msg.sender] && !hasRole(EXECUTOR_ROLE, msg.sender)) {\n"
+        "            revert Unauthorized(msg.sender, account);\n        }\n",
+        "",
+        "onlyAccount allows anyone (withdraw / add / remove margin for others)",
+    ),
+    Mutant(
+        "pool-reserve-removed", CH,
+        "if (oi > reserve) revert ReserveExceeded(market, oi, reserve);",
+        "",
+        "poolWithdraw: open-interest reserve check dropped",
+    ),
+    # ---------------------------------------------------------------- oracle
+    Mutant(
+        "oracle-no-stale", ORACLE,
+        "        if (block.timestamp > uint256(f.timestamp) + f.maxPriceAge) revert StalePrice(market, f.timestamp, f.maxPriceAge);\n",
+        "",
+        "freshPrice: stale-price check dropped",
+    ),
+    Mutant(
+        "oracle-ts-equal", ORACLE,
+        "if (u.timestamp <= f.timestamp) revert OutdatedPrice",
+        "if (u.timestamp < f.timestamp) revert OutdatedPrice",
+        "pushPrices accepts a price with the same timestamp (<= -> <)",
+    ),
+    Mutant(
+        "oracle-no-deviation", ORACLE,
+        "if (move * 10_000 > uint256(f.price) * guard) revert PriceDeviation(u.market, u.price, f.price, guard);",
+        "",
+        "pushPrices: deviation guard dropped",
+    ),
+    Mutant(
+        "oracle-future-allowed", ORACLE,
+        "if (u.timestamp > block.timestamp) revert FuturePrice(u.market, u.timestamp, block.timestamp);",
+        "",
+        "pushPrices accepts future timestamps",
+    ),
+    # ---------------------------------------------------------------- order book
+    Mutant(
+        "ob-trigger-flipped", OB,
+        "bool wantsBelow = (t == OrderType.LimitIncrease || t == OrderType.StopLoss) == o.isLong;",
+        "bool wantsBelow = (t == OrderType.LimitIncrease || t == OrderType.StopLoss) != o.isLong;",
+        "OrderBook trigger direction flipped",
+    ),
+    Mutant(
+        "ob-price-not-newer-removed", OB,
+        "if (priceTime <= o.createdAt) revert PriceNotNewer(id, priceTime, o.createdAt);",
+        "",
+        "OrderBook executes on a price not newer than the order",
+    ),
+    Mutant(
+        "ob-expiry-removed", OB,
+        "if (expiresAt != 0 && block.timestamp > expiresAt) revert OrderExpired(id, expiresAt);",
+        "",
+        "OrderBook executes expired market orders",
+    ),
+    Mutant(
+        "ob-refund-to-keeper", OB,
+        "_sendEth(msg.sender, keeperFee);\n        _sendEth(o.account, refund);",
+        "_sendEth(msg.sender, keeperFee);\n        _sendEth(msg.sender, refund);",
+        "execution fee refund sent to the keeper instead of the owner",
+    ),
+    Mutant(
+        "ob-acceptable-flipped", OB,
+        "(buying ? price > acceptable : price < acceptable)",
+        "(buying ? price < acceptable : price > acceptable)",
+        "OrderBook acceptable-price (slippage) check flipped",
+    ),
+]
+
+
+# ---------------------------------------------------------------------------- results
+@dataclass
+class Result:
+    id: str
+    description: str
+    result: str  # killed / survived / invalid / timeout
+    killer: str = ""
+    seconds: float = 0.0
+    detail: str = ""
+
+
+# ---------------------------------------------------------------------------- scratch copies
+class Workspace:
+    """A copy of the repository where mutants are applied, compiled and tested."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.env = dict(os.environ, PYTHONPATH=str(path), PYTHONDONTWRITEBYTECODE="1")
+        self.env.pop("PYTEST_ADDOPTS", None)
+
+    @classmethod
+    def create(cls, base: Path, name: str) -> "Workspace":
+        dest = base / name
+        dest.mkdir()
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT, check=True, capture_output=True,
+        ).stdout.decode().split("\0")
+        for rel in filter(None, listed):
+            src = ROOT / rel
+            if not src.is_file() or rel.startswith("node_modules/"):
+                continue  # deleted in the working tree, or a directory entry
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+        (dest / "node_modules").symlink_to(ROOT / "node_modules")
+        ws = cls(dest)
+        out = subprocess.run([PYTHON, "-c", "import protocol; print(protocol.__file__)"],
+                             cwd=dest, env=ws.env, capture_output=True, text=True, check=True)
+        where = Path(out.stdout.strip()).resolve()
+        if not where.is_relative_to(dest.resolve()):
+            raise SystemExit(f"protocol resolves to {where}, not to the copy {dest}")
+        print(f"[{name}] protocol.__file__ = {where}", flush=True)
+        return ws
+
+    def run(self, args: list[str], timeout: float) -> tuple[int | None, str]:
+        """Run in the copy; (returncode or None on timeout, combined output)."""
+        proc = subprocess.Popen(args, cwd=self.path, env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+            return proc.returncode, out
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            out, _ = proc.communicate()
+            return None, out
+        except BaseException:
+            _kill(proc)
+            raise
+
+    def compile(self, timeout: float = 300) -> tuple[bool, str]:
+        rc, out = self.run([PYTHON, "-m", "protocol.build"], timeout)
+        return rc == 0, out
+
+    def pytest(self, files: list[str], deselect: list[str], timeout: float, stop_first: bool = True):
+        shutil.rmtree(self.path / ".hypothesis", ignore_errors=True)  # no replay across mutants
+        args = [PYTHON, "-m", "pytest", "--backend", "revm", "-q", "-rfE", "-p", "no:cacheprovider"]
+        if stop_first:
+            args.append("-x")
+        for d in deselect:
+            args += ["--deselect", d]
+        return self.run(args + files, timeout)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the session we started for it, nothing else
+    except ProcessLookupError:
+        pass
+
+
+_FAIL_RE = re.compile(r"^(FAILED|ERROR) (\S+)", re.M)
+
+
+def failing_tests(output: str) -> list[str]:
+    return [m.group(2) for m in _FAIL_RE.finditer(output)]
+
+
+def check_snippets(ws_path: Path, mutants: list[Mutant]) -> None:
+    problems = []
+    for m in mutants:
+        text = (ws_path / m.file).read_text()
+        n = text.count(m.original)
+        if n != 1:
+            problems.append(f"{m.id}: snippet occurs {n} times in {m.file}")
+        if m.original == m.replacement:
+            problems.append(f"{m.id}: replacement equals the original")
+    if problems:
+        raise SystemExit("mutations do not apply:\n  " + "\n  ".join(problems))
+
+
+def run_mutant(ws: Workspace, m: Mutant, files: list[str], deselect: list[str], timeout: float) -> Result:
+    start = time.monotonic()
+    path = ws.path / m.file
+    original = path.read_text()
+    assert original.count(m.original) == 1, m.id
+    try:
+        path.write_text(original.replace(m.original, m.replacement, 1))
+        ok, out = ws.compile()
+        if not ok:
+            lines = [line for line in out.splitlines() if "rror" in line]
+            return Result(m.id, m.description, "invalid", seconds=time.monotonic() - start,
+                          detail=(lines[0] if lines else out[-300:]).strip())
+        rc, out = ws.pytest(files, deselect, timeout)
+        secs = time.monotonic() - start
+        if rc is None:
+            return Result(m.id, m.description, "timeout", seconds=secs, detail=f"> {timeout:.0f} s")
+        if rc == 0:
+            return Result(m.id, m.description, "survived", seconds=secs)
+        failed = failing_tests(out)
+        if rc in (1,) or failed:
+            return Result(m.id, m.description, "killed", killer=failed[0] if failed else "?",
+                          seconds=secs)
+        # pytest itself broke (usage error, collection crash...): a failure of the suite too.
+        return Result(m.id, m.description, "killed", killer=f"pytest exit {rc}", seconds=secs,
+                      detail=out[-300:])
+    finally:
+        path.write_text(original)
+
+
+# ---------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", help="comma-separated mutant ids")
+    ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    ap.add_argument("--jobs", type=int, default=1, help="parallel jobs (one repository copy each)")
+    ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--timeout", type=float, default=300, help="pytest timeout per mutant, seconds")
+    ap.add_argument("--tests", help="comma-separated test files instead of the default subset")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch copies")
+    args = ap.parse_args(argv)
+
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    ids = [m.id for m in MUTANTS]
+    assert len(ids) == len(set(ids)), "duplicate mutant ids"
+    if args.list:
+        table = Table(title=f"{len(MUTANTS)} mutants")
+        for col in ("id", "file", "description"):
+            table.add_column(col)
+        for m in MUTANTS:
+            table.add_row(m.id, m.file, m.description)
+        console.print(table)
+        return 0
+    selected = MUTANTS
+    if args.only:
+        wanted = [s.strip() for s in args.only.split(",") if s.strip()]
+        unknown = set(wanted) - set(ids)
+        if unknown:
+            raise SystemExit(f"unknown mutant ids: {', '.join(sorted(unknown))}")
+        selected = [m for m in MUTANTS if m.id in wanted]
+
+    base = Path(tempfile.mkdtemp(prefix="perpsim-mutants-"))
+    console.print(f"scratch copies in {base}")
+    results: list[Result] = []
+    try:
+        jobs = max(1, min(args.jobs, len(selected)))
+        workspaces = [Workspace.create(base, f"job{i}") for i in range(jobs)]
+        check_snippets(workspaces[0].path, selected)
+        wanted_files = args.tests.split(",") if args.tests else TEST_FILES
+        files = [f for f in wanted_files if (workspaces[0].path / f).is_file()]
+        console.print(f"test files: {' '.join(files)}")
+
+        # Baseline: compile every copy, run the unmutated suite once and deselect what fails.
+        for ws in workspaces:
+            ok, out = ws.compile()
+            if not ok:
+                raise SystemExit(f"the unmutated contracts do not compile:\n{out[-2000:]}")
+        t0 = time.monotonic()
+        rc, out = workspaces[0].pytest(files, [], timeout=max(args.timeout, 900), stop_first=False)
+        baseline_secs = time.monotonic() - t0
+        if rc is None:
+            raise SystemExit("the unmutated suite timed out")
+        deselect = failing_tests(out)
+        if rc not in (0, 1) and not deselect:
+            raise SystemExit(f"the unmutated suite does not run (exit {rc}):\n{out[-3000:]}")
+        summary = out.strip().splitlines()[-1] if out.strip() else ""
+        console.print(f"baseline: {escape(summary)} ({baseline_secs:.0f} s)", soft_wrap=True)
+        if deselect:
+            console.print(f"[yellow]deselected (fail unmutated): {escape(', '.join(deselect))}[/yellow]",
+                          soft_wrap=True)
+
+        pool: queue.Queue[Workspace] = queue.Queue()
+        for ws in workspaces:
+            pool.put(ws)
+        lock = threading.Lock()
+
+        def task(m: Mutant) -> Result:
+            ws = pool.get()
+            try:
+                r = run_mutant(ws, m, files, deselect, args.timeout)
+            finally:
+                pool.put(ws)
+            with lock:
+                results.append(r)
+                colour = {"killed": "green", "survived": "red", "invalid": "yellow", "timeout": "cyan"}[r.result]
+                console.print(f"\\[{len(results)}/{len(selected)}] {m.id}: [{colour}]{r.result}[/{colour}]"
+                              f" {escape(r.killer or r.detail)} ({r.seconds:.0f} s)", highlight=False,
+                              soft_wrap=True)
+            return r
+
+        with ThreadPoolExecutor(max_workers=jobs) as ex:
+            list(ex.map(task, selected))
+    except KeyboardInterrupt:
+        console.print("[red]interrupted; partial results below[/red]")
+    finally:
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+    order = {m.id: i for i, m in enumerate(MUTANTS)}
+    results.sort(key=lambda r: order[r.id])
+    table = Table(title="Mutation testing (revm)")
+    for col, kw in (("id", {}), ("description", {}), ("result", {}), ("killed by", {}),
+                    ("s", {"justify": "right"})):
+        table.add_column(col, **kw)
+    colours = {"killed": "green", "survived": "bold red", "invalid": "yellow", "timeout": "cyan"}
+    for r in results:
+        table.add_row(r.id, r.description, f"[{colours[r.result]}]{r.result}[/]",
+                      escape(r.killer or r.detail), f"{r.seconds:.0f}")
+    console.print(table)
+    counts = {k: sum(r.result == k for r in results) for k in ("killed", "survived", "invalid", "timeout")}
+    valid = counts["killed"] + counts["survived"] + counts["timeout"]
+    killed_total = counts["killed"] + counts["timeout"]
+    rate = killed_total / valid if valid else 0.0
+    console.print(
+        f"killed {counts['killed']} + timeout {counts['timeout']}, survived {counts['survived']}, "
+        f"invalid {counts['invalid']}; kill rate {killed_total}/{valid} = {rate:.0%} of valid mutants"
+    )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "results": [asdict(r) for r in results],
+            "counts": counts,
+            "kill_rate": rate,
+        }, indent=2))
+        console.print(f"results written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Rounding at wei precision: every requirement and charge rounds against the trader, exactly as
+the reference model says (round numbers hide these; the inputs here have wei remainders)."""
+
+from __future__ import annotations
+
+import pytest
+
+from protocol.margin import math as m
+from venue_fixtures import launch
+
+ODD_PRICE = 3000 * 10**18 - 2999  # size x price leaves a remainder below one wei of notional
+ODD_SIZE = 10**18 + 1
+
+
+@pytest.fixture(scope="module")
+def base(backend):
+    return launch(backend)
+
+
+@pytest.fixture()
+def venue(base):
+    with base.snapshot():
+        yield base
+
+
+def push(venue, price: int) -> None:
+    venue.oracle.transact(venue.admin, "pushPrices", [(0, venue.chain.timestamp, price)]).raise_for_status()
+
+
+def test_fee_and_maintenance_round_up_at_wei_precision(venue):
+    ch, cfg = venue.clearinghouse, venue.markets["ETH"]
+    alice = venue.trader("alice", usdc=10_000)
+    alice.deposit(5_000)
+    push(venue, ODD_PRICE)
+    receipt = ch.transact(alice.address, "increasePosition", alice.address, 0, ODD_SIZE, 10, 1,
+                          venue.tokens(400)).raise_for_status()
+    notional = m.notional_up(ODD_SIZE, ODD_PRICE)
+    assert notional != m.notional_down(ODD_SIZE, ODD_PRICE)  # the knife edge is real
+    fee = receipt.events_named("PositionIncreased")[0]["fee"]
+    assert fee == m.fee_tokens(notional, cfg.taker_fee_bps, venue.scale)
+    assert fee != m.fee_tokens(m.notional_down(ODD_SIZE, ODD_PRICE), cfg.taker_fee_bps, venue.scale)
+    _, mm = ch.call("positionHealth", alice.address, 0)
+    assert mm == m.maintenance(notional, cfg.mmf_wad())
+    assert mm != m.maintenance(m.notional_down(ODD_SIZE, ODD_PRICE), cfg.mmf_wad())
+
+
+def test_a_partial_close_releases_entry_notional_against_the_trader(venue):
+    ch = venue.clearinghouse
+    alice = venue.trader("alice", usdc=10_000)
+    alice.deposit(5_000)
+    price = 3000 * 10**18 + 1
+    push(venue, price)
+    size = 10**18
+    ch.transact(alice.address, "increasePosition", alice.address, 0, size, 10, 1,
+                venue.tokens(400)).raise_for_status()
+    entry = m.entry_notional(True, size, price)
+    close = size // 2
+    receipt = ch.transact(alice.address, "decreasePosition", alice.address, 0, close).raise_for_status()
+    realized = receipt.events_named("PositionDecreased")[0]["realizedPnl"]
+    closed = m.closed_entry(entry, close, size, True)
+    assert realized == m.credit_tokens(m.pnl(close, closed, price), venue.scale)
+    # Rounding the closed share down instead would hand the trader the wei remainder.
+    in_favour = entry * close // size
+    assert realized < m.credit_tokens(m.pnl(close, in_favour, price), venue.scale)
+
+
+def test_oracle_refuses_outdated_and_future_timestamps(venue):
+    from protocol import errors
+
+    oracle, admin = venue.oracle, venue.admin
+    now = venue.chain.timestamp
+    oracle.transact(admin, "pushPrices", [(0, now, 3000 * 10**18)]).raise_for_status()
+    with pytest.raises(errors.OutdatedPrice):  # the same timestamp again
+        oracle.transact(admin, "pushPrices", [(0, now, 3001 * 10**18)]).raise_for_status()
+    with pytest.raises(errors.OutdatedPrice):  # an older one
+        oracle.transact(admin, "pushPrices", [(0, now - 1, 3001 * 10**18)]).raise_for_status()
+    later = venue.chain.timestamp
+    with pytest.raises(errors.FuturePrice):
+        oracle.transact(admin, "pushPrices", [(0, later + 1, 3001 * 10**18)]).raise_for_status()
+    oracle.transact(admin, "pushPrices", [(0, later, 3001 * 10**18)]).raise_for_status()
+    assert oracle.call("latest", 0)[:2] == (3001 * 10**18, later)
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_acceptable_price_bounds_the_fill(venue, side):
+    from protocol import errors
+
+    alice = venue.trader("alice", usdc=10_000)
+    keeper = venue.keeper("k")
+    # A long accepts at most 2,990 and a short at least 3,010: with the oracle at 3,000 both
+    # refuse; with the bound on the trader's side of the price both fill.
+    strict = alice.create_order("ETH", "market_increase", side, leverage=10, collateral=400,
+                                acceptable_price=3000 - side * 10)
+    loose = alice.create_order("ETH", "market_increase", side, leverage=10, collateral=400,
+                               acceptable_price=3000 + side * 10)
+    venue.set_price("ETH", 3000)
+    with pytest.raises(errors.AcceptablePriceExceeded):
+        keeper.execute_order(strict.order_id)
+    keeper.execute_order(loose.order_id)
+    assert venue.position(alice, "ETH").size == side
