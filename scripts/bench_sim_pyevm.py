@@ -68,7 +68,7 @@ def replay(recorder: Recorder):
     """Raw eth-tester on the same transactions; returns (seconds, backend, transaction hashes)."""
     from eth.vm.forks import CancunVM
     from eth_account import Account
-    from eth_tester import EthereumTester, PyEVMBackend
+    from eth_tester import PyEVMBackend
     from eth_tester.backends.pyevm.main import get_default_genesis_params
     from eth_utils import to_canonical_address
 
@@ -79,7 +79,6 @@ def replay(recorder: Recorder):
     backend = PyEVMBackend(genesis_parameters=params, genesis_state=state,
                            vm_configuration=((0, CancunVM),))
     backend.chain.chain_id = CHAIN_ID
-    tester = EthereumTester(backend)
     signed = []
     for block, ts, sender, nonce, to, data, value, gas, gas_price in recorder.txs:
         # eth-tester's validator takes typed transactions only (a legacy EIP-155 `v` for chain

@@ -24,23 +24,19 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from protocol import MarketConfig, Venue  # noqa: E402
+from protocol.prices import Crash  # noqa: E402
 from protocol.keepers import BlockBuilder, LiquidationKeeper, OracleKeeper, Strategy  # noqa: E402
 
 GWEI = 10**9
 ETH_USD = Decimal(3000)
 START, CRASH, CRASH_BLOCKS, BLOCKS = Decimal(3000), Decimal("0.30"), 60, 72
+CRASH_PATH = Crash("ETH", START, drop_pct=CRASH, start_block=0,
+                   over_blocks=CRASH_BLOCKS).path(BLOCKS, block_time=12, seed=0)
 RIVALS = (  # name, poll interval (blocks), latency (blocks), gas bid (gwei)
     ("sparse-cheap", 4, 0, 1),
     ("steady", 1, 1, 5),
     ("laggard-rich", 1, 2, 20),
 )
-
-
-def crash_path(block0: int):
-    def price(block: int) -> dict[str, Decimal]:
-        step = min(max(block - block0, 0), CRASH_BLOCKS)
-        return {"ETH": (START * (1 - CRASH * step / CRASH_BLOCKS)).quantize(Decimal("0.01"))}
-    return price
 
 
 def build_book(venue: Venue, traders: int, seed: int) -> None:
@@ -66,7 +62,7 @@ def bad_debt(receipts) -> Decimal:
 
 
 def run_crash(venue: Venue, keepers: list[LiquidationKeeper]) -> tuple[BlockBuilder, int]:
-    oracle = OracleKeeper(venue, crash_path(venue.chain.block_number))
+    oracle = OracleKeeper.replaying(venue, CRASH_PATH)
     builder = BlockBuilder(venue, [oracle, *keepers])
     builder.run(BLOCKS)
     liquidations = sum(len(landed.receipt.events_named("PositionLiquidated"))

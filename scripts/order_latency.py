@@ -23,19 +23,15 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from protocol import MarketConfig, Venue  # noqa: E402
+from protocol.prices import Crash  # noqa: E402
 from protocol.keepers import (BlockBuilder, LiquidationKeeper, OracleKeeper, OrderKeeper,  # noqa: E402
                               Strategy)
 from protocol.margin import liquidation_price  # noqa: E402
 
 START, CRASH, CRASH_BLOCKS, BLOCKS = Decimal(3000), Decimal("0.30"), 60, 72
+CRASH_PATH = Crash("ETH", START, drop_pct=CRASH, start_block=0,
+                   over_blocks=CRASH_BLOCKS).path(BLOCKS, block_time=12, seed=0)
 LATENCIES = (0, 1, 2, 4, 8, 16)
-
-
-def crash_path(block0: int):
-    def price(block: int) -> dict[str, Decimal]:
-        step = min(max(block - block0, 0), CRASH_BLOCKS)
-        return {"ETH": (START * (1 - CRASH * step / CRASH_BLOCKS)).quantize(Decimal("0.01"))}
-    return price
 
 
 def build_book(venue: Venue, traders: int, seed: int) -> list:
@@ -76,7 +72,7 @@ def main() -> int:
         table.add_column(col, justify="right")
     for latency in LATENCIES:
         with venue.snapshot():
-            oracle = OracleKeeper(venue, crash_path(venue.chain.block_number))
+            oracle = OracleKeeper.replaying(venue, CRASH_PATH)
             orders = OrderKeeper(venue, f"orders{latency}", Strategy(latency=latency))
             liquidator = LiquidationKeeper(venue, f"liq{latency}", Strategy(latency=0))
             builder = BlockBuilder(venue, [oracle, liquidator, orders])

@@ -41,6 +41,21 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="module")
+def base(backend):
+    """The module's launched venue (ETH and BTC, default fees); a module may override it."""
+    from venue_fixtures import launch
+
+    return launch(backend)
+
+
+@pytest.fixture()
+def venue(base):
+    """``base`` as launched: every change a test makes is reverted afterwards."""
+    with base.snapshot():
+        yield base
+
+
+@pytest.fixture(scope="module")
 def chain(chain_backend):
     c = connect(chain_backend)
     yield c

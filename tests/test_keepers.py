@@ -8,20 +8,8 @@ import pytest
 
 from protocol.keepers import (BlockBuilder, FundingKeeper, LiquidationKeeper, OracleKeeper,
                               OrderKeeper, Strategy)
-from venue_fixtures import launch
 
 GWEI = 10**9
-
-
-@pytest.fixture(scope="module")
-def base(backend):
-    return launch(backend)
-
-
-@pytest.fixture()
-def venue(base):
-    with base.snapshot():
-        yield base
 
 
 def open_book(venue):

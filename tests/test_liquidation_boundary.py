@@ -17,12 +17,6 @@ def base(backend):
     return launch_zero_fees(backend)
 
 
-@pytest.fixture()
-def venue(base):
-    with base.snapshot():
-        yield base
-
-
 @pytest.mark.parametrize("side,leverage,margin", [(1, 20, 200), (-1, 20, 200), (1, 50, 75),
                                                   (-1, 5, 900)])
 def test_isolated_boundary(venue, side, leverage, margin):

@@ -8,25 +8,7 @@ import pytest
 
 from protocol import errors
 from protocol.errors import Reverted
-from venue_fixtures import launch
-
-
-@pytest.fixture(scope="module")
-def base(backend):
-    return launch(backend)
-
-
-@pytest.fixture()
-def venue(base):
-    with base.snapshot():
-        yield base
-
-
-def funded(venue, name, usdc=10_000, deposit=10_000):
-    trader = venue.trader(name, usdc=usdc)
-    if deposit:
-        trader.deposit(deposit)
-    return trader
+from venue_fixtures import funded
 
 
 def test_deposit_withdraw_and_wallet(venue):

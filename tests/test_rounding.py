@@ -6,21 +6,9 @@ from __future__ import annotations
 import pytest
 
 from protocol.margin import math as m
-from venue_fixtures import launch
 
 ODD_PRICE = 3000 * 10**18 - 2999  # size x price leaves a remainder below one wei of notional
 ODD_SIZE = 10**18 + 1
-
-
-@pytest.fixture(scope="module")
-def base(backend):
-    return launch(backend)
-
-
-@pytest.fixture()
-def venue(base):
-    with base.snapshot():
-        yield base
 
 
 def push(venue, price: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-ray = pytest.importorskip("ray")
+ray = pytest.importorskip("ray", reason="the Ray engine is the optional extra: pip install 'perpsim[ray]'")
 
 from protocol.sweep.engines import LocalEngine, RayEngine  # noqa: E402
 from protocol.sweep.grid import Axis  # noqa: E402

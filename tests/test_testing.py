@@ -3,23 +3,13 @@ fixtures work in a fresh test file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from protocol.testing import InvariantViolation, assert_invariants
-from venue_fixtures import launch
 
 pytest_plugins = ["pytester"]
-
-
-@pytest.fixture(scope="module")
-def base(backend):
-    return launch(backend)
-
-
-@pytest.fixture()
-def venue(base):
-    with base.snapshot():
-        yield base
 
 
 def test_invariants_hold_through_trading_and_liquidation(venue):
@@ -46,26 +36,16 @@ def test_conservation_breaks_when_tokens_bypass_the_buckets(venue):
 
 
 def test_the_plugin_fixtures_in_a_fresh_test_file(pytester):
-    pytester.makepyfile(test_user="""
-        import pytest
-        from protocol.errors import PositionHealthy
-
-        def test_crash_liquidates(venue, trader, keeper, assert_invariants):
-            alice = trader("alice", usdc=1_000, deposit=1_000)
-            alice.open("ETH", size=1, leverage=50, mode="isolated", margin=70)
-            venue.set_price("ETH", 2_950)
-            keeper.liquidate(alice, "ETH")
-            assert venue.position(alice, "ETH") is None
-            assert_invariants(venue)
+    """The README's example file, as a user would run it, plus a check that each test starts
+    from the launch state."""
+    example = Path(__file__).resolve().parent.parent / "examples" / "test_liquidation.py"
+    pytester.makepyfile(test_example=example.read_text(), test_isolation="""
+        def test_opens_a_position(venue, trader):
+            trader("alice", deposit=1_000).open("ETH", size=1, leverage=5, mode="cross")
+            assert venue.account_count() == 1
 
         def test_state_is_reverted_between_tests(venue):
-            assert venue.account_count() == 0  # alice and the keeper of the test before are gone
-
-        def test_healthy_is_refused(venue, trader, keeper):
-            bob = trader("bob", deposit=5_000)
-            bob.open("ETH", size=1, leverage=5, mode="isolated", margin=700)
-            with pytest.raises(PositionHealthy):
-                keeper.liquidate(bob, "ETH")
+            assert venue.account_count() == 0  # alice of the test before is gone
     """)
     result = pytester.runpytest("--perpsim-backend", "all", "-q", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=6)  # three tests on two EVMs
+    result.assert_outcomes(passed=8)  # four tests on two EVMs

@@ -22,3 +22,11 @@ def launch_zero_fees(backend: str) -> Venue:
                MarketConfig(symbol="BTC", max_leverage=20, initial_price=Decimal(60000),
                             **ZERO_FEES)]
     return Venue.launch(backend=backend, markets=markets)
+
+
+def funded(venue: Venue, name: str, usdc=10_000, deposit=10_000):
+    """A new trader with ``usdc`` in its wallet, ``deposit`` of it in its cross balance."""
+    trader = venue.trader(name, usdc=usdc)
+    if deposit:
+        trader.deposit(deposit)
+    return trader

@@ -59,28 +59,7 @@ contract Reader {
         view
         returns (Clearinghouse.LiquidationTarget[] memory found, uint256 next)
     {
-        uint256 total = ch.accountCount();
-        next = start + count < total ? start + count : total;
-        uint256 markets = ch.marketCount();
-        found = new Clearinghouse.LiquidationTarget[]((next > start ? next - start : 0) * (markets + 1));
-        uint256 n;
-        bool[] memory stale = _staleMarkets(ch, markets);
-        // One call per (account, market): isLiquidatable returns early for an empty slot, so
-        // a scan costs little more than reading the positions.
-        for (uint256 i = start; i < next; ++i) {
-            address account = ch.accounts(i);
-            uint256 crossMask = ch.crossMarkets(account);
-            for (uint256 m; m < markets; ++m) {
-                if (stale[m] || (crossMask >> m) & 1 != 0) continue;
-                if (ch.isLiquidatable(account, m)) found[n++] = Clearinghouse.LiquidationTarget(account, m);
-            }
-            if (crossMask != 0 && !_anyStale(stale, crossMask) && ch.isAccountLiquidatable(account)) {
-                found[n++] = Clearinghouse.LiquidationTarget(account, CROSS_ACCOUNT);
-            }
-        }
-        assembly ("memory-safe") {
-            mstore(found, n)
-        }
+        return _scan(ch, start, count, BPS);
     }
 
     /// @notice Like `liquidatable`, but reports every target whose equity is below
@@ -164,19 +143,37 @@ contract Reader {
             uint256 crossMask = ch.crossMarkets(account);
             for (uint256 m; m < markets; ++m) {
                 if (stale[m] || (crossMask >> m) & 1 != 0) continue;
-                Clearinghouse.Position memory p = ch.position(account, m);
-                if (p.size == 0 || p.mode != 1) continue;
-                (int256 e, uint256 mm) = ch.positionHealth(account, m);
-                if (_below(e, mm, thresholdBps)) found[n++] = Clearinghouse.LiquidationTarget(account, m);
+                if (_positionFlagged(ch, account, m, thresholdBps)) {
+                    found[n++] = Clearinghouse.LiquidationTarget(account, m);
+                }
             }
-            if (crossMask != 0 && !_anyStale(stale, crossMask)) {
-                (int256 e, uint256 mm,,) = ch.accountHealth(account);
-                if (_below(e, mm, thresholdBps)) found[n++] = Clearinghouse.LiquidationTarget(account, CROSS_ACCOUNT);
+            if (crossMask != 0 && !_anyStale(stale, crossMask) && _accountFlagged(ch, account, thresholdBps)) {
+                found[n++] = Clearinghouse.LiquidationTarget(account, CROSS_ACCOUNT);
             }
         }
         assembly ("memory-safe") {
             mstore(found, n)
         }
+    }
+
+    /// @dev At the maintenance margin itself one call suffices (isLiquidatable returns early
+    /// for an empty slot); other thresholds need the position and its health.
+    function _positionFlagged(Clearinghouse ch, address account, uint256 m, uint256 thresholdBps)
+        internal
+        view
+        returns (bool)
+    {
+        if (thresholdBps == BPS) return ch.isLiquidatable(account, m);
+        Clearinghouse.Position memory p = ch.position(account, m);
+        if (p.size == 0 || p.mode != 1) return false;
+        (int256 e, uint256 mm) = ch.positionHealth(account, m);
+        return _below(e, mm, thresholdBps);
+    }
+
+    function _accountFlagged(Clearinghouse ch, address account, uint256 thresholdBps) internal view returns (bool) {
+        if (thresholdBps == BPS) return ch.isAccountLiquidatable(account);
+        (int256 e, uint256 mm,,) = ch.accountHealth(account);
+        return _below(e, mm, thresholdBps);
     }
 
     function _staleMarkets(Clearinghouse ch, uint256 markets) internal view returns (bool[] memory stale) {

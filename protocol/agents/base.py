@@ -122,9 +122,6 @@ class Agent:
             self.holdings.pop(market, None)
         return error is None
 
-    def wallet_usd(self) -> Decimal:
-        return self.trader.venue.usd(self.trader.venue.usdc.call("balanceOf", self.address))
-
 
 def quantize_size(size: Decimal) -> Decimal:
     """Sizes to 8 decimals (well inside 18-decimal fixed point), rounded towards zero."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from protocol.chain import Chain, Receipt
+from protocol.chain import Receipt
 from protocol.keepers.bots import Intent, KeeperBot
 
 

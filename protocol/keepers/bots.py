@@ -243,6 +243,14 @@ class OracleKeeper(KeeperBot):
         super().__init__(venue, name, strategy, eth_price_usd, address=venue.admin)
         self.source = source
 
+    @classmethod
+    def replaying(cls, venue, path, **kwargs) -> "OracleKeeper":
+        """Push a :class:`~protocol.prices.PricePath` from the next block on: block ``b`` of the
+        path at the ``b``-th block from now, its last price after it ends."""
+        first = venue.chain.block_number
+        last = len(path) - 1
+        return cls(venue, lambda block: path.at(min(max(block - first, 0), last)), **kwargs)
+
     def tick(self, block: int) -> list[Intent]:
         if self.last_scan is not None and block - self.last_scan < self.strategy.poll_interval:
             return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Sequence
 
 from protocol.agents import Agent
 from protocol.chain import Receipt
@@ -36,6 +36,7 @@ class MetricsRecorder:
         self.equity_every = equity_every
         self.symbols = list(venue.markets)
         self.market_ids = {s: venue.market_id(s) for s in self.symbols}
+        self.one_share = 10 ** venue.pool.call("decimals")
         self.cum_bad_debt = Decimal(0)
         self.capital = {a.name: Decimal(a.capital) for a in self.agents}
         self.equity = EquitySample()
@@ -60,7 +61,7 @@ class MetricsRecorder:
             row[f"long_oi.{s}"] = _usd(from_wad(state[0]) * prices[s])
             row[f"short_oi.{s}"] = _usd(from_wad(state[1]) * prices[s])
         row["pool_value"] = v.pool_value()
-        row["lp_share_price"] = v.usd(v.pool.call("convertToAssets", 10 ** v.pool.call("decimals")))
+        row["lp_share_price"] = v.usd(v.pool.call("convertToAssets", self.one_share))
         row["insurance_fund"] = v.insurance_fund()
 
         liquidations = 0
