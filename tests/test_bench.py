@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from protocol.bench import render, run_bench
 from protocol.bench.gas import OPERATIONS, check, measure
 from protocol.bench.scaling import linearity, measure_book
-from protocol.bench.workload import run_workload
+from protocol.bench.workload import gas_parity, run_workload
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,18 @@ def test_workload_is_deterministic_and_counts_reverts():
     assert a["transactions"] >= 20 * 2 + 4 + 5  # deposit + open each, price pushes, crash
     assert a["liquidations"] > 0
     assert a["tps"] > 0
+
+
+def test_workload_transactions_are_identical_on_both_evms():
+    """Every transaction of the keeper workload, gas included, on revm as on pyevm."""
+    revm = run_workload("revm", 12, seed=5, receipts=True)["receipts"]
+    pyevm = run_workload("pyevm", 12, seed=5, receipts=True)["receipts"]
+    assert gas_parity(revm, pyevm) == {"transactions": len(pyevm), "mismatches": 0}
+    assert len(pyevm) > 40 and any(not r.status for r in pyevm)  # reverts compared too
+    assert any(r.gas_price for r in pyevm)  # keepers bid: their gas is paid
+    changed = [*revm[:-1], dataclasses.replace(revm[-1], gas_used=1)]
+    assert gas_parity(changed, pyevm)["mismatches"] == 1
+    assert gas_parity(revm[:-1], pyevm)["mismatches"] == 1
 
 
 def test_book_scan_and_liquidation():
@@ -77,3 +90,5 @@ def test_quick_bench_every_backend(tmp_path):
     assert runs["revm"]["transactions"] == runs["pyevm"]["transactions"] == runs["anvil"]["transactions"]
     assert runs["revm"]["liquidations"] == runs["pyevm"]["liquidations"] == runs["anvil"]["liquidations"]
     assert not [op for op, c in report["gas_checks"].items() if c["ok"] is False]
+    assert data["tps"]["gas_parity"] == {"transactions": runs["pyevm"]["transactions"],
+                                         "mismatches": 0}

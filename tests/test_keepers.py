@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from conftest import selected_backends
 
 from protocol.keepers import (BlockBuilder, FundingKeeper, LiquidationKeeper, OracleKeeper,
                               OrderKeeper, Strategy)
@@ -84,7 +85,9 @@ def test_crash_liquidates_all_within_latency(venue, latency):
     assert sum(b.ledger.txs for b in bots) == len(builder.receipts())
 
 
-def test_ledgers_match_chain(venue):
+def keeper_session(venue):
+    """Sixteen blocks of an oracle falling into a book, with liquidation, order and funding
+    keepers; returns the bots with their starting cross balances and ether."""
     ch = venue.clearinghouse
     trader = venue.trader("orderer", usdc=10_000)
     trader.deposit(5_000)
@@ -102,8 +105,14 @@ def test_ledgers_match_chain(venue):
     for i in range(3):
         trader.create_order("ETH", "market_increase", size=0.5, leverage=5, collateral=400,
                             execution_fee=10**16)
-    builder = BlockBuilder(venue, [oracle, *bots])
-    builder.run(16)
+    BlockBuilder(venue, [oracle, *bots]).run(16)
+    return oracle, bots, rewards_before, eth_before
+
+
+def test_ledgers_match_chain(venue):
+    ch = venue.clearinghouse
+    oracle, bots, rewards_before, eth_before = keeper_session(venue)
+    liq, rival, orders, funding = bots
     assert liq.ledger.wins >= 1 and liq.ledger.rewards_tokens > 0
     assert rival.ledger.losses >= 1 and rival.ledger.gas_wei > 0
     assert orders.ledger.wins == 3 and orders.ledger.fees_wei > 0
@@ -118,6 +127,23 @@ def test_ledgers_match_chain(venue):
         assert led.net_profit_usd(Decimal(3000)) == (
             led.rewards_usd + led.fees_usd(Decimal(3000)) - led.gas_usd(Decimal(3000)))
     assert oracle.ledger.txs == 16 and oracle.ledger.losses == 0
+
+
+def test_ledgers_are_identical_on_both_evms(request):
+    """Gas included: every keeper's ledger, and every ether balance it leaves, is the same to
+    the wei on revm as on pyevm."""
+    from venue_fixtures import launch
+
+    if not {"pyevm", "revm"} <= set(selected_backends(request.config)):
+        pytest.skip("needs both in-process EVMs (--backend all)")
+    outcomes = []
+    for backend in ("pyevm", "revm"):
+        venue = launch(backend)
+        oracle, bots, _, _ = keeper_session(venue)
+        outcomes.append([(vars(bot.ledger), venue.chain.balance(bot.address))
+                         for bot in (oracle, *bots)])
+    assert outcomes[0] == outcomes[1]
+    assert all(ledger["gas_wei"] > 0 for ledger, _ in outcomes[0])
 
 
 def test_gas_auction_one_winner(venue):

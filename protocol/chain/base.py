@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 from eth_utils import keccak, to_checksum_address
 
@@ -72,14 +72,13 @@ class Receipt:
         return [e for e in self.events if e.name == name]
 
 
-@dataclass(frozen=True)
-class RawResult:
+class RawResult(NamedTuple):
     """What a backend reports for one executed transaction, before decoding."""
 
     success: bool
     gas_used: int
     output: bytes
-    logs: list[RawLog]
+    logs: Sequence[RawLog]
     contract_address: str | None = None
 
 
@@ -113,6 +112,9 @@ class Chain(ABC):
     """An EVM with deterministic blocks, decoded receipts and snapshots."""
 
     name: str = "?"
+    #: Whether identical views between two changes of state may share one execution. Only for
+    #: backends that nothing but this object writes to (a node can be written by others).
+    caches_views: bool = False
 
     def __init__(self, automine: bool = True, genesis_timestamp: int = GENESIS_TIMESTAMP):
         self.automine = automine
@@ -128,6 +130,10 @@ class Chain(ABC):
         #: When a list, every receipt is appended to it (the simulation engine reads a block's
         #: transactions from here).
         self.recorder: list[Receipt] | None = None
+        #: View results since the last change of state or block (backends whose state only this
+        #: object changes): keepers that scan the same book in the same block run it once.
+        self._views: dict[tuple[str, str, bytes], tuple[bool, bytes]] | None = \
+            {} if self.caches_views else None
 
     # ----------------------------------------------------------------- clock and blocks
     @property
@@ -149,6 +155,7 @@ class Chain(ABC):
         """Move the clock forward; an open block with transactions is sealed first."""
         if seconds < 0:
             raise ChainError(f"cannot move time backwards ({seconds} s)")
+        self._state_changed()
         if self._pending_txs:
             self.mine()
         self._clock = self.timestamp + seconds
@@ -161,6 +168,7 @@ class Chain(ABC):
 
     def mine(self) -> int:
         """Seal the pending block (even if empty); return its number."""
+        self._state_changed()
         number = self._head_number + 1
         ts = self._clock if self._clock > self._head_timestamp else self._head_timestamp + 1
         self._seal_block(number, ts)
@@ -187,11 +195,20 @@ class Chain(ABC):
         self._nonces.setdefault(address, 0)
         return address
 
+    def set_balance(self, address: str, wei: int) -> None:
+        """Set an address's ether balance."""
+        self._state_changed()
+        self._set_balance(address, wei)
+
     @abstractmethod
-    def set_balance(self, address: str, wei: int) -> None: ...
+    def _set_balance(self, address: str, wei: int) -> None: ...
 
     @abstractmethod
     def balance(self, address: str) -> int: ...
+
+    @abstractmethod
+    def code(self, address: str) -> bytes:
+        """An address's runtime code (empty for an account without code)."""
 
     def fund(self, address: str, wei: int) -> None:
         """Add ``wei`` to an address's ether balance."""
@@ -233,16 +250,36 @@ class Chain(ABC):
              sender: str | None = None) -> Any:
         """Run a view against the pending block; raises :class:`Reverted` on revert."""
         fn = contract.abi.function(function)
-        ok, out = self._call(sender or VIEW_SENDER, contract.address, fn.encode(args))
+        ok, out = self._view(sender or VIEW_SENDER, contract.address, fn.encode(args))
         if not ok:
             raise self.registry.decode_error(out)
         return fn.decode(out)
 
     def call_raw(self, to: str, data: bytes, sender: str | None = None) -> bytes:
-        ok, out = self._call(sender or VIEW_SENDER, to, data)
+        ok, out = self._view(sender or VIEW_SENDER, to, data)
         if not ok:
             raise self.registry.decode_error(out)
         return out
+
+    def cache_views(self, enabled: bool) -> None:
+        """Turn the view cache on or off (on by default where :attr:`caches_views`); off, every
+        view executes, as a benchmark of the view path wants."""
+        self._views = {} if enabled and self.caches_views else None
+
+    def _view(self, sender: str, to: str, data: bytes) -> tuple[bool, bytes]:
+        views = self._views
+        if views is None:
+            return self._call(sender, to, data)
+        key = (sender, to, data)
+        result = views.get(key)
+        if result is None:
+            result = views[key] = self._call(sender, to, data)
+        return result
+
+    def _state_changed(self) -> None:
+        """Forget cached views: the state or the pending block moved on."""
+        if self._views:
+            self._views.clear()
 
     # ----------------------------------------------------------------- snapshots
     @contextlib.contextmanager
@@ -253,20 +290,29 @@ class Chain(ABC):
             yield
         finally:
             self.revert_to(token)
+            self.release_snapshot(token)
 
     def take_snapshot(self) -> Any:
         return (self._backend_snapshot(), dict(self._nonces), self._head_number,
                 self._head_timestamp, self._clock, self._pending_txs)
 
     def revert_to(self, token: Any) -> None:
+        """Undo everything since :meth:`take_snapshot` returned ``token`` (repeatable)."""
+        self._state_changed()
         backend, nonces, self._head_number, self._head_timestamp, self._clock, \
             self._pending_txs = token
         self._nonces = dict(nonces)
         self._backend_revert(backend)
 
+    def release_snapshot(self, token: Any) -> None:
+        """Say that ``token`` will not be reverted to again, so the backend may stop keeping
+        what reverting would need (:meth:`snapshot` does this on exit)."""
+        self._backend_release(token[0])
+
     # ----------------------------------------------------------------- internals
     def _execute(self, sender: str, to: str | None, data: bytes, value: int,
                  gas: int | None, gas_price: int) -> Receipt:
+        self._state_changed()
         if sender not in self._keys:  # checksumming every transaction costs ~20% on revm
             sender = to_checksum_address(sender)
             if sender not in self._keys:
@@ -306,6 +352,9 @@ class Chain(ABC):
 
     @abstractmethod
     def _backend_revert(self, token: Any) -> None: ...
+
+    def _backend_release(self, token: Any) -> None:
+        """Forget a snapshot (backends whose snapshots cost nothing to keep do nothing)."""
 
     def close(self) -> None:
         """Release external resources (a node process); a no-op in-process."""

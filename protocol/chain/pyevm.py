@@ -68,7 +68,7 @@ class PyEVMChain(Chain):
         state.persist()
         chain.header = chain.header.copy(state_root=state.state_root)
 
-    def set_balance(self, address: str, wei: int) -> None:
+    def _set_balance(self, address: str, wei: int) -> None:
         canonical = to_canonical_address(address)
         self._mutate_state(lambda state: state.set_balance(canonical, wei))
 

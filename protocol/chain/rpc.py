@@ -51,7 +51,7 @@ class RPCChain(Chain):
             raise _RPCError(method, response["error"])
         return response["result"]
 
-    def set_balance(self, address: str, wei: int) -> None:
+    def _set_balance(self, address: str, wei: int) -> None:
         for method in ("anvil_setBalance", "hardhat_setBalance"):
             try:
                 self._rpc(method, [address, hex(wei)])
@@ -62,6 +62,9 @@ class RPCChain(Chain):
 
     def balance(self, address: str) -> int:
         return int(self._rpc("eth_getBalance", [address, "latest"]), 16)
+
+    def code(self, address: str) -> bytes:
+        return bytes.fromhex(self._rpc("eth_getCode", [address, "latest"])[2:])
 
     def _send(self, sender: str, nonce: int, to: str | None, data: bytes, value: int,
               gas: int, gas_price: int) -> RawResult:

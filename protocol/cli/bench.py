@@ -29,4 +29,5 @@ def bench(out: Path, quick: bool, skip_anvil: bool, skip_pyevm: bool) -> None:
     out_console.print(render(report))
     click.echo(f"wrote {out / 'bench.json'}")
     over = [op for op, c in report["gas_checks"].items() if c["ok"] is False]
-    sys.exit(1 if over else 0)
+    mismatched = report["tps"].get("gas_parity", {}).get("mismatches", 0)
+    sys.exit(1 if over or mismatched else 0)

@@ -4,7 +4,7 @@ Each block: the price source gives this block's prices -> the oracle pushes them
 agents act (in a seeded random order) -> keeper bots act, their transactions ordered by gas bid ->
 the block is sealed -> metrics are recorded. All transactions of a block share its timestamp.
 The same scenario, seed and backend give identical results; pyevm and revm give identical
-numbers (gas aside, see the README's note on revm gas).
+numbers, keepers' gas included.
 """
 
 from __future__ import annotations
