@@ -20,15 +20,20 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from protocol.bench.gas import TARGETS, measure_margin as measure  # noqa: E402,F401
+from protocol.margin.types import STOCK_MODULES  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="pyevm")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--modules", choices=("inline", "stock"), default="inline",
+                        help="stock: every market calls the stock rule modules as deployed "
+                             "contracts (what a module call costs); inline: the default")
     args = parser.parse_args()
-    gas = measure(args.backend)
-    table = Table(title=f"perpsim gas per operation ({args.backend})")
+    gas = measure(args.backend, STOCK_MODULES if args.modules == "stock" else None)
+    suffix = ", stock modules deployed" if args.modules == "stock" else ""
+    table = Table(title=f"perpsim gas per operation ({args.backend}{suffix})")
     for col in ("operation", "gas", "target", "status"):
         table.add_column(col, justify="left" if col == "operation" else "right")
     failed = 0

@@ -41,8 +41,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
-CH = "contracts/margin/Clearinghouse.sol"
-MM = "contracts/margin/MarginMath.sol"
+CH = "contracts/core/Clearinghouse.sol"
+MM = "contracts/libraries/MarginMath.sol"
+LIQ = "contracts/libraries/LiquidationLogic.sol"
+BUCKETS = "contracts/libraries/Buckets.sol"
+MARKETS = "contracts/libraries/Markets.sol"
+STOCK = "contracts/libraries/StockRules.sol"
+ADMIN = "contracts/libraries/AdminLogic.sol"
+COLLATERAL = "contracts/libraries/CollateralLogic.sol"
 ORACLE = "contracts/oracle/PriceOracle.sol"
 OB = "contracts/orders/OrderBook.sol"
 
@@ -71,96 +77,96 @@ class Mutant:
 MUTANTS: list[Mutant] = [
     # ---------------------------------------------------------------- liquidation checks
     Mutant(
-        "liq-iso-boundary", CH,
-        "if (equity >= mm.toInt256()) {\n            if (skip) return false;\n            revert PositionHealthy",
-        "if (equity > mm.toInt256()) {\n            if (skip) return false;\n            revert PositionHealthy",
+        "liq-iso-boundary", LIQ,
+        "if (equity >= mm.toInt256()) {\n            if (skip) return false;\n            revert IClearinghouse.PositionHealthy",
+        "if (equity > mm.toInt256()) {\n            if (skip) return false;\n            revert IClearinghouse.PositionHealthy",
         "isolated liquidation check >= -> > (liquidatable at equity == MM)",
     ),
     Mutant(
-        "liq-iso-inverted", CH,
-        "if (equity >= mm.toInt256()) {\n            if (skip) return false;\n            revert PositionHealthy",
-        "if (equity < mm.toInt256()) {\n            if (skip) return false;\n            revert PositionHealthy",
+        "liq-iso-inverted", LIQ,
+        "if (equity >= mm.toInt256()) {\n            if (skip) return false;\n            revert IClearinghouse.PositionHealthy",
+        "if (equity < mm.toInt256()) {\n            if (skip) return false;\n            revert IClearinghouse.PositionHealthy",
         "isolated liquidation check >= -> < (healthy liquidatable, unhealthy not)",
     ),
     Mutant(
-        "liq-cross-boundary", CH,
-        "if (equity >= mm.toInt256()) {\n            if (skip) return false;\n            revert AccountHealthy",
-        "if (equity > mm.toInt256()) {\n            if (skip) return false;\n            revert AccountHealthy",
+        "liq-cross-boundary", LIQ,
+        "if (equity >= mm.toInt256()) {\n            if (skip) return false;\n            revert IClearinghouse.AccountHealthy",
+        "if (equity > mm.toInt256()) {\n            if (skip) return false;\n            revert IClearinghouse.AccountHealthy",
         "cross liquidation check >= -> > (liquidatable at equity == MM)",
     ),
     Mutant(
-        "liq-cross-inverted", CH,
-        "if (equity >= mm.toInt256()) {\n            if (skip) return false;\n            revert AccountHealthy",
-        "if (equity < mm.toInt256()) {\n            if (skip) return false;\n            revert AccountHealthy",
+        "liq-cross-inverted", LIQ,
+        "if (equity >= mm.toInt256()) {\n            if (skip) return false;\n            revert IClearinghouse.AccountHealthy",
+        "if (equity < mm.toInt256()) {\n            if (skip) return false;\n            revert IClearinghouse.AccountHealthy",
         "cross liquidation check >= -> <",
     ),
     Mutant(
-        "penalty-no-insurance", CH,
-        "        insuranceFund += int256(penalty - reward);\n",
+        "penalty-no-insurance", BUCKETS,
+        "        vs.insuranceFund += int256(penalty - reward);\n",
         "",
         "_payPenalty: insurance fund share of the penalty not paid",
     ),
     Mutant(
-        "keeper-no-reward", CH,
-        "        if (reward != 0) _credit(msg.sender, int256(reward));\n",
+        "keeper-no-reward", BUCKETS,
+        "        if (reward != 0) credit(vs, msg.sender, int256(reward));\n",
         "",
         "_payPenalty: keeper reward not credited",
     ),
     Mutant(
-        "penalty-uncapped", CH,
-        "uint256 penalty = remaining > 0 ? Math.min(uint256(remaining), maxPenalty) : 0;",
-        "uint256 penalty = maxPenalty;",
-        "isolated liquidation penalty not capped by the remaining margin",
+        "penalty-uncapped", STOCK,
+        "taken = equityLeft > 0 ? Math.min(uint256(equityLeft), maxPenalty) : 0;",
+        "taken = maxPenalty;",
+        "stock liquidation penalty not capped by the remaining equity",
     ),
     Mutant(
-        "bad-debt-iso-uncovered", CH,
-        "        _payPenalty(penalty, reward);\n        if (badDebt != 0) _coverBadDebt(account, badDebt);\n"
-        "        emit PositionLiquidated",
-        "        _payPenalty(penalty, reward);\n        emit PositionLiquidated",
+        "bad-debt-iso-uncovered", LIQ,
+        "        Buckets.payPenalty(vs, penalty, reward);\n        if (badDebt != 0) Buckets.coverBadDebt(vs, account, badDebt);\n"
+        "        emit IClearinghouse.PositionLiquidated",
+        "        Buckets.payPenalty(vs, penalty, reward);\n        emit IClearinghouse.PositionLiquidated",
         "isolated liquidation: bad debt not covered (_coverBadDebt skipped)",
     ),
     Mutant(
-        "bad-debt-cross-uncovered", CH,
-        "        _payPenalty(penalty, reward);\n        if (badDebt != 0) _coverBadDebt(account, badDebt);\n"
-        "        emit AccountLiquidated",
-        "        _payPenalty(penalty, reward);\n        emit AccountLiquidated",
+        "bad-debt-cross-uncovered", LIQ,
+        "        Buckets.payPenalty(vs, penalty, reward);\n        if (badDebt != 0) Buckets.coverBadDebt(vs, account, badDebt);\n"
+        "        emit IClearinghouse.AccountLiquidated",
+        "        Buckets.payPenalty(vs, penalty, reward);\n        emit IClearinghouse.AccountLiquidated",
         "cross liquidation: bad debt not covered (_coverBadDebt skipped)",
     ),
     Mutant(
-        "partial-slice-half", CH,
-        "part = sizeAbs * c.partialLiquidationBps / MarginMath.BPS;",
-        "part = sizeAbs * c.partialLiquidationBps / (2 * MarginMath.BPS);",
+        "partial-slice-half", STOCK,
+        "return sizeAbs * partialLiquidationBps / MarginMath.BPS;",
+        "return sizeAbs * partialLiquidationBps / (2 * MarginMath.BPS);",
         "partial liquidation slice wrong (bps math: half the configured slice)",
     ),
     Mutant(
-        "cooldown-removed", CH,
+        "cooldown-removed", LIQ,
         "if (last != 0 && block.timestamp < until) {",
         "if (false && last != 0 && block.timestamp < until) {",
         "partial liquidation cooldown check removed",
     ),
     # ---------------------------------------------------------------- funding / fees / rounding
     Mutant(
-        "funding-sign", CH,
+        "funding-sign", MARKETS,
         "                longIdx += int256(payerDelta);\n                shortIdx -= int256(receiverDelta);",
         "                longIdx -= int256(payerDelta);\n                shortIdx += int256(receiverDelta);",
         "_indicesNow: payer/receiver swapped when longs pay (rate > 0)",
     ),
     Mutant(
-        "borrow-not-charged", CH,
+        "borrow-not-charged", MARKETS,
         "st.borrowing = MarginMath.chargeTokens(int256(borrowWad), scale);",
         "st.borrowing = 0;",
         "_settleIndices: borrow fee not charged",
     ),
     Mutant(
-        "mm-notional-down", CH,
-        "mm = MarginMath.maintenance(MarginMath.notionalUp(_abs(size), price), mmf);",
-        "mm = MarginMath.maintenance(MarginMath.notionalDown(_abs(size), price), mmf);",
+        "mm-notional-down", "contracts/libraries/Health.sol",
+        "        notional = MarginMath.notionalUp(Markets.abs(size), price);\n        (im, mm)",
+        "        notional = MarginMath.notionalDown(Markets.abs(size), price);\n        (im, mm)",
         "isolated MM from notionalDown (rounding in the trader's favour)",
     ),
     Mutant(
         "fee-notional-down", CH,
-        "uint256 fee = _feeTokens(MarginMath.notionalUp(deltaAbs, price), c.takerFeeBps);",
-        "uint256 fee = _feeTokens(MarginMath.notionalDown(deltaAbs, price), c.takerFeeBps);",
+        "uint256 fee = Buckets.feeTokens(MarginMath.notionalUp(deltaAbs, price), c.takerFeeBps, scale);",
+        "uint256 fee = Buckets.feeTokens(MarginMath.notionalDown(deltaAbs, price), c.takerFeeBps, scale);",
         "open fee from notionalDown (rounding in the trader's favour)",
     ),
     Mutant(
@@ -178,7 +184,7 @@ MUTANTS: list[Mutant] = [
     # ---------------------------------------------------------------- trading rules
     Mutant(
         "mode-mismatch-removed", CH,
-        "            if (p.mode != mode) revert ModeMismatch(market, p.mode, mode);\n",
+        "            if (uint8(p.mode) != mode) revert ModeMismatch(market, p.mode, mode);\n",
         "",
         "increasePosition: ModeMismatch check dropped (switch mode of an open position)",
     ),
@@ -189,8 +195,8 @@ MUTANTS: list[Mutant] = [
         "open-interest cap check dropped",
     ),
     Mutant(
-        "min-notional-removed", CH,
-        "if (notional < minimum) revert PositionTooSmall(notional, minimum);",
+        "min-notional-removed", MARKETS,
+        "if (notional < minimum) revert IClearinghouse.PositionTooSmall(notional, minimum);",
         "",
         "minimum position notional check dropped",
     ),
@@ -214,7 +220,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "pause-removed", CH,
-        "        if (paused) revert TradingPaused();\n",
+        "        if (vs.paused) revert TradingPaused();\n",
         "",
         "increasePosition ignores the pause",
     ),
@@ -225,8 +231,8 @@ MUTANTS: list[Mutant] = [
         "removeMargin: transfer rule max(IM, 10%) dropped",
     ),
     Mutant(
-        "cross-transfer-rule-removed", CH,
-        "if (equity < transferReq.toInt256()) revert TransferRuleViolated(equity, transferReq);",
+        "cross-transfer-rule-removed", BUCKETS,
+        "if (equity < transferReq.toInt256()) revert IClearinghouse.TransferRuleViolated(equity, transferReq);",
         "",
         "_takeFromCross (withdraw / isolated margin): transfer rule dropped",
     ),
@@ -238,14 +244,14 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "only-account-open", CH,
-        "        if (msg.sender != account && !isOperator[account][msg.sender] && !hasRole(EXECUTOR_ROLE, msg.sender)) {\n"
+        "        if (msg.sender != account && !_s.isOperator[account][msg.sender] && !hasRole(EXECUTOR_ROLE, msg.sender)) {\n"
         "            revert Unauthorized(msg.sender, account);\n        }\n",
         "",
         "onlyAccount allows anyone (withdraw / add / remove margin for others)",
     ),
     Mutant(
-        "pool-reserve-removed", CH,
-        "if (oi > reserve) revert ReserveExceeded(market, oi, reserve);",
+        "pool-reserve-removed", ADMIN,
+        "if (oi > reserve) revert IClearinghouse.ReserveExceeded(market, oi, reserve);",
         "",
         "poolWithdraw: open-interest reserve check dropped",
     ),

@@ -15,6 +15,7 @@ from eth_utils import keccak
 
 from protocol import MarketConfig, Venue, errors
 from protocol.keepers import LiquidationKeeper, Strategy
+from protocol.margin.types import ModuleKind
 from protocol.testing import assert_invariants
 from protocol.venue.client import CLOSE_ALL, MAX_UINT
 from venue_fixtures import BTC, ETH, ZERO_FEES, launch
@@ -406,6 +407,7 @@ def restricted_calls(venue, eve, alice, lp, order_id):
     return {
         ch: {
             "configureMarket": ((eth, ETH.symbol_bytes(), ETH.encode(venue.decimals)), denied),
+            "setMarketModule": ((eth, ModuleKind.RATES, venue.clearinghouse.address), denied),
             "setPool": ((eve,), denied),
             "setPaused": ((True,), denied),
             "setInstantTrading": ((False,), denied),
@@ -495,14 +497,8 @@ def racing(venue):
     alice.open("BTC", size=0.1, leverage=10, mode="cross")  # mmf 2.5% > liquidation fee 1%
     venue.set_prices({"ETH": 3_000, "BTC": 51_200})
     assert venue.is_liquidatable(alice)
-    chain = venue.chain
-    chain.automine = False
-    try:
+    with venue.chain.block():
         yield venue, alice
-    finally:
-        if chain.pending_transactions:
-            chain.mine()
-        chain.automine = True
 
 
 def test_withdraw_before_liquidation_in_one_block(racing):
@@ -522,11 +518,9 @@ def test_withdraw_before_liquidation_in_one_block(racing):
 def test_liquidation_before_withdraw_leaves_only_the_remainder(racing):
     venue, alice = racing
     ch, keeper = venue.clearinghouse, venue.keeper("k")
-    with venue.snapshot():  # what the liquidation will leave alice
-        venue.chain.automine = True
+    with venue.snapshot():  # what the liquidation will leave alice (views see the pending block)
         ch.transact(keeper.address, "liquidateAccount", alice.address).raise_for_status()
         left = ch.call("crossBalance", alice.address)
-        venue.chain.automine = False
     assert 0 < left < venue.tokens(1_000)
     wallet = venue.usdc.call("balanceOf", alice.address)
     liq = ch.transact(keeper.address, "liquidateAccount", alice.address)
@@ -548,14 +542,10 @@ def test_isolated_margin_removal_racing_liquidation(venue):
     alice.open("ETH", size=1, leverage=50, mode="isolated", margin=200)
     venue.set_price("ETH", 2_820)
     assert venue.is_liquidatable(alice, "ETH")
-    ch, keeper, chain = venue.clearinghouse, venue.keeper("k"), venue.chain
-    chain.automine = False
-    try:
+    ch, keeper = venue.clearinghouse, venue.keeper("k")
+    with venue.chain.block():
         grab = ch.transact(alice.address, "removeMargin", alice.address, 0, venue.tokens(5))
         liq = ch.transact(keeper.address, "liquidatePosition", alice.address, 0)
-        chain.mine()
-    finally:
-        chain.automine = True
     expect_revert(grab, "TransferRuleViolated")
     assert liq.status and venue.position(alice, "ETH") is None
     assert_invariants(venue)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -80,3 +81,36 @@ def test_cli_exit_code_on_error(project: Path, monkeypatch, capsys):
     monkeypatch.setattr(build, "ARTIFACTS_DIR", project / "artifacts")
     assert build.main([]) == 1
     assert "contracts/Broken.sol:1:" in capsys.readouterr().err
+
+
+def test_a_contract_over_eip170_fails_the_build(project: Path):
+    # 25,000 bytes of data (no pattern for the optimizer to fold) that the runtime code returns.
+    blob = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(782))[:50_000]
+    _write(project, "Big.sol", "// SPDX-License-Identifier: MIT\npragma solidity 0.8.30;\n"
+                               f'contract Big {{ function f() external pure returns (bytes memory) {{ return hex"{blob}"; }} }}\n')
+    with pytest.raises(CompileError) as info:
+        compile_contracts(project, project / "artifacts")
+    [message] = info.value.messages
+    assert message.startswith("contracts/Big.sol:0:0: error: Big has ")
+    assert "over the EIP-170 limit of 24,576" in message
+    assert not (project / "artifacts" / "Big.json").exists()
+
+
+def test_every_contract_keeps_4kb_under_the_limit():
+    from protocol.build import CODE_SIZE_BUDGET, CODE_SIZE_LIMIT, code_sizes, size_table
+
+    sizes = code_sizes()
+    assert sizes["Clearinghouse"] > 10_000 and len(sizes) >= 20  # the real artifacts
+    over = {name: size for name, size in sizes.items() if size > CODE_SIZE_BUDGET}
+    assert not over, over
+    assert CODE_SIZE_LIMIT - CODE_SIZE_BUDGET == 4_096
+    table = size_table(sizes)
+    assert f"| Clearinghouse | {sizes['Clearinghouse']:,} |" in table
+
+
+def test_compile_sizes_prints_the_table(capsys):
+    from protocol.build import main
+
+    assert main(["--sizes"]) == 0
+    out = capsys.readouterr().out
+    assert "| contract | runtime bytes |" in out and "| LiquidationLogic |" in out

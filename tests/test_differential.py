@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from protocol import MarketConfig, Venue
 from protocol.margin.math import charge_tokens
 from protocol.margin.model import MarketParams, MarketState, Model, ModelRevert, Position
+from protocol.margin.types import MarginMode
 
 MARKETS = [
     MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000),
@@ -147,7 +148,7 @@ class World:
             size_wad = size * 10**17 // (1 if market == 0 else 20)
             notional = abs(size_wad) * m.prices[market][0] // 10**18
             margin_tokens = notional * margin_pct // 100 // max(leverage, 1) // scale
-            margin_tokens = margin_tokens if mode == 1 else 0
+            margin_tokens = margin_tokens if mode == MarginMode.ISOLATED else 0
             return a, ("increasePosition", a, market, size_wad, leverage, mode, margin_tokens), \
                 lambda: m.increase(a, market, size_wad, leverage, mode, margin_tokens)
         if kind == "decrease":

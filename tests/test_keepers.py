@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from conftest import selected_backends
 
+from protocol.margin.types import MarginMode
 from protocol.keepers import (BlockBuilder, FundingKeeper, LiquidationKeeper, OracleKeeper,
                               OrderKeeper, Strategy)
 
@@ -46,7 +47,7 @@ def open_book(venue):
 def is_open(venue, trader, market):
     if market is not None:
         return venue.raw_position(trader, market).size != 0
-    return any(venue.raw_position(trader, m).size != 0 and venue.raw_position(trader, m).mode == 2
+    return any(venue.raw_position(trader, m).size != 0 and venue.raw_position(trader, m).mode == MarginMode.CROSS
                for m in venue.markets)
 
 

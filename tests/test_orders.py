@@ -63,14 +63,9 @@ def test_market_order_needs_a_price_newer_than_itself(venue):
         keeper.execute_order(order.order_id)
     assert info.value.args[1] < info.value.args[2]
     # Price from the same block as the order: equal is not newer.
-    chain = venue.chain
-    chain.automine = False
-    try:
+    with venue.chain.block():
         venue.set_price("ETH", 3010)
         same_block = alice.create_order("ETH", "market_increase", 1, leverage=10, collateral=400)
-        chain.mine()
-    finally:
-        chain.automine = True
     with pytest.raises(errors.PriceNotNewer) as info:
         keeper.execute_order(same_block.order_id)
     assert info.value.args[1] == info.value.args[2]

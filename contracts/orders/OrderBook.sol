@@ -7,8 +7,9 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
-import {Clearinghouse} from "../margin/Clearinghouse.sol";
+import {Clearinghouse} from "../core/Clearinghouse.sol";
 import {PriceOracle} from "../oracle/PriceOracle.sol";
+import {MarginMode} from "../types/MarginMode.sol";
 
 /// @title OrderBook
 /// @notice Two-step orders as on GMX: a trader creates an order, escrowing its collateral and an
@@ -39,7 +40,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         bool isLong; // side of the position the order opens or reduces
         uint256 sizeAbs; // base units (WAD); 0 on a decrease closes the whole position
         uint256 leverage; // increases only
-        uint8 mode; // increases only: 1 ISOLATED, 2 CROSS
+        uint8 mode; // increases only: a MarginMode (Isolated or Cross)
         uint256 collateral; // tokens escrowed now; isolated margin or a cross deposit
         uint256 triggerPrice; // WAD USD; 0 for market orders
         uint256 acceptablePrice; // WAD USD; worst fill accepted, 0 for any
@@ -132,7 +133,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         if (market ? p.triggerPrice != 0 : p.triggerPrice == 0) revert InvalidTriggerPrice(p.triggerPrice);
         if (increase) {
             if (p.sizeAbs == 0) revert ZeroSize();
-            if (p.mode != 1 && p.mode != 2) revert InvalidMode(p.mode);
+            if (p.mode != uint8(MarginMode.Isolated) && p.mode != uint8(MarginMode.Cross)) revert InvalidMode(p.mode);
         } else if (p.collateral != 0) {
             revert CollateralOnDecrease(p.collateral);
         }
@@ -140,7 +141,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         Order memory o = Order({
             account: msg.sender,
             orderType: p.orderType,
-            mode: increase ? p.mode : 0,
+            mode: increase ? p.mode : uint8(MarginMode.None),
             leverage: increase ? p.leverage.toUint16() : 0,
             market: uint32(p.market),
             isLong: p.isLong,
@@ -208,7 +209,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
             if (o.collateral != 0) clearinghouse.deposit(o.account, o.collateral);
             int256 size = int256(uint256(o.sizeAbs));
             clearinghouse.increasePosition(
-                o.account, o.market, o.isLong ? size : -size, o.leverage, o.mode, o.mode == 1 ? o.collateral : 0
+                o.account, o.market, o.isLong ? size : -size, o.leverage, o.mode, o.mode == uint8(MarginMode.Isolated) ? o.collateral : 0
             );
         } else {
             // A decrease order protects one side: it must not close a position flipped since.

@@ -4,7 +4,10 @@ pragma solidity 0.8.30;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 
-import {Clearinghouse} from "../margin/Clearinghouse.sol";
+import {Clearinghouse} from "../core/Clearinghouse.sol";
+import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {CROSS_ACCOUNT} from "../types/Constants.sol";
+import {MarginMode} from "../types/MarginMode.sol";
 import {OrderBook} from "../orders/OrderBook.sol";
 
 /// @title Reader
@@ -12,7 +15,6 @@ import {OrderBook} from "../orders/OrderBook.sol";
 /// @dev Stateless. A market whose price is stale is reported as not liquidatable (nothing can be
 /// liquidated on it) instead of failing the whole batch.
 contract Reader {
-    uint256 internal constant CROSS_ACCOUNT = type(uint256).max;
     uint256 internal constant BPS = 10_000;
 
     struct Health {
@@ -26,7 +28,7 @@ contract Reader {
     /// @notice Health of the given (account, market) targets; `market == CROSS_ACCOUNT` reads the
     /// cross account (its equity is the cross balance when it has no cross positions). Missing
     /// positions read as zero and not liquidatable.
-    function health(Clearinghouse ch, Clearinghouse.LiquidationTarget[] calldata targets)
+    function health(Clearinghouse ch, IClearinghouse.LiquidationTarget[] calldata targets)
         external
         view
         returns (Health[] memory out)
@@ -43,8 +45,8 @@ contract Reader {
                     out[i].liquidatable = hasPositions && e < int256(mm);
                 } catch {}
             } else {
-                Clearinghouse.Position memory p = ch.position(account, market);
-                if (p.size == 0 || p.mode != 1) continue;
+                IClearinghouse.Position memory p = ch.position(account, market);
+                if (p.size == 0 || p.mode != MarginMode.Isolated) continue;
                 try ch.positionHealth(account, market) returns (int256 e, uint256 mm) {
                     (out[i].equity, out[i].maintenance, out[i].liquidatable) = (e, mm, e < int256(mm));
                 } catch {}
@@ -57,7 +59,7 @@ contract Reader {
     function liquidatable(Clearinghouse ch, uint256 start, uint256 count)
         external
         view
-        returns (Clearinghouse.LiquidationTarget[] memory found, uint256 next)
+        returns (IClearinghouse.LiquidationTarget[] memory found, uint256 next)
     {
         return _scan(ch, start, count, BPS);
     }
@@ -68,7 +70,7 @@ contract Reader {
     function atRisk(Clearinghouse ch, uint256 start, uint256 count, uint256 thresholdBps)
         external
         view
-        returns (Clearinghouse.LiquidationTarget[] memory found, uint256 next)
+        returns (IClearinghouse.LiquidationTarget[] memory found, uint256 next)
     {
         return _scan(ch, start, count, thresholdBps);
     }
@@ -90,7 +92,7 @@ contract Reader {
             (int256 equity,,,) = ch.accountHealth(account);
             for (uint256 m; m < markets; ++m) {
                 if ((crossMask >> m) & 1 != 0) continue;
-                Clearinghouse.Position memory p = ch.position(account, m);
+                IClearinghouse.Position memory p = ch.position(account, m);
                 if (p.size == 0) continue;
                 (int256 e,) = ch.positionHealth(account, m);
                 equity += e;
@@ -130,12 +132,12 @@ contract Reader {
     function _scan(Clearinghouse ch, uint256 start, uint256 count, uint256 thresholdBps)
         internal
         view
-        returns (Clearinghouse.LiquidationTarget[] memory found, uint256 next)
+        returns (IClearinghouse.LiquidationTarget[] memory found, uint256 next)
     {
         uint256 total = ch.accountCount();
         next = start + count < total ? start + count : total;
         uint256 markets = ch.marketCount();
-        found = new Clearinghouse.LiquidationTarget[]((next > start ? next - start : 0) * (markets + 1));
+        found = new IClearinghouse.LiquidationTarget[]((next > start ? next - start : 0) * (markets + 1));
         uint256 n;
         bool[] memory stale = _staleMarkets(ch, markets);
         for (uint256 i = start; i < next; ++i) {
@@ -144,11 +146,11 @@ contract Reader {
             for (uint256 m; m < markets; ++m) {
                 if (stale[m] || (crossMask >> m) & 1 != 0) continue;
                 if (_positionFlagged(ch, account, m, thresholdBps)) {
-                    found[n++] = Clearinghouse.LiquidationTarget(account, m);
+                    found[n++] = IClearinghouse.LiquidationTarget(account, m);
                 }
             }
             if (crossMask != 0 && !_anyStale(stale, crossMask) && _accountFlagged(ch, account, thresholdBps)) {
-                found[n++] = Clearinghouse.LiquidationTarget(account, CROSS_ACCOUNT);
+                found[n++] = IClearinghouse.LiquidationTarget(account, CROSS_ACCOUNT);
             }
         }
         assembly ("memory-safe") {
@@ -164,8 +166,8 @@ contract Reader {
         returns (bool)
     {
         if (thresholdBps == BPS) return ch.isLiquidatable(account, m);
-        Clearinghouse.Position memory p = ch.position(account, m);
-        if (p.size == 0 || p.mode != 1) return false;
+        IClearinghouse.Position memory p = ch.position(account, m);
+        if (p.size == 0 || p.mode != MarginMode.Isolated) return false;
         (int256 e, uint256 mm) = ch.positionHealth(account, m);
         return _below(e, mm, thresholdBps);
     }

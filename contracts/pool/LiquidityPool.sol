@@ -6,7 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 
-import {Clearinghouse} from "../margin/Clearinghouse.sol";
+import {Clearinghouse} from "../core/Clearinghouse.sol";
 
 /// @title LiquidityPool
 /// @notice ERC-4626 vault of LP shares. The pool is every trader's counterparty: its value is the

@@ -76,10 +76,10 @@ def _steady_state(venue: Venue, symbols) -> None:
             background.open(symbol, side, 5, "cross")
 
 
-def measure_margin(backend: str = "pyevm") -> dict[str, int]:
+def measure_margin(backend: str = "pyevm", modules: dict[str, str] | None = None) -> dict[str, int]:
     """The rows of ``scripts/bench_gas.py`` (names of :data:`TARGETS`)."""
     markets = [MarketConfig(symbol=s, initial_price=1000 + i) for i, s in enumerate(SYMBOLS)]
-    venue = Venue.launch(backend=backend, markets=markets)
+    venue = Venue.launch(backend=backend, markets=markets, modules=modules)
     gas: dict[str, int] = {}
     _steady_state(venue, SYMBOLS)
     alice = venue.trader("alice", usdc=100_000)

@@ -71,21 +71,20 @@ class Workload:
     def run(self) -> dict:
         v = self.venue
         chain = v.chain
-        chain.recorder = []
         # What the process allocated before (other benchmarks, the setup) is not this run's to
         # collect: it is frozen out of the collector's generations while the run is timed.
         gc.collect()
         gc.freeze()
         started = time.perf_counter()
         try:
-            self._open_all()
-            for _ in range(ROUNDS):
-                self._round()
-            liquidations = self._crash()
+            with chain.recording() as receipts:
+                self._open_all()
+                for _ in range(ROUNDS):
+                    self._round()
+                liquidations = self._crash()
         finally:
             seconds = time.perf_counter() - started
             gc.unfreeze()
-            receipts, chain.recorder = chain.recorder, None
         self.receipts = receipts
         txs = len(receipts)
         return {"backend": self.backend, "traders": self.n, "transactions": txs,

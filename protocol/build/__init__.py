@@ -21,6 +21,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 PROJECT_ROOT = PACKAGE_DIR.parent
 ARTIFACTS_DIR = PACKAGE_DIR / "artifacts"
 MANIFEST = "manifest.json"
+#: EIP-170: the most runtime code a contract may have; the build refuses anything larger.
+CODE_SIZE_LIMIT = 24_576
+#: What every contract of the project stays under, leaving room for the rules still to come.
+CODE_SIZE_BUDGET = 20_480
 DRIVER = Path(__file__).resolve().parent / "solc_standard_json.cjs"
 
 SETTINGS: dict = {
@@ -32,6 +36,7 @@ SETTINGS: dict = {
             "*": [
                 "abi",
                 "evm.bytecode.object",
+                "evm.bytecode.linkReferences",
                 "evm.deployedBytecode.object",
                 "storageLayout",
             ]
@@ -70,16 +75,42 @@ def _sources(contracts_dir: Path) -> dict[str, str]:
     }
 
 
-def input_hash(root: Path | None = None) -> str:
+#: Source unit name prefix of a user's contracts compiled with the project's: they import the
+#: project's files by their names, e.g. ``contracts/interfaces/IRatesModule.sol``.
+USER_PREFIX = "user/"
+
+
+def _user_sources(user_dir: Path | None) -> dict[str, str]:
+    if user_dir is None:
+        return {}
+    if not user_dir.is_dir():
+        raise CompileError([f"{user_dir}: no such directory of contracts"])
+    files = sorted(user_dir.rglob("*.sol"))
+    if not files:
+        raise CompileError([f"{user_dir}: no .sol files"])
+    return {USER_PREFIX + path.relative_to(user_dir).as_posix(): path.read_text() for path in files}
+
+
+def input_hash(root: Path | None = None, user_dir: Path | None = None) -> str:
     """Hash of everything that determines the artifacts."""
     root = PROJECT_ROOT if root is None else root
     digest = hashlib.sha256()
     digest.update(json.dumps(SETTINGS, sort_keys=True).encode())
     digest.update(_package_version(root, "solc").encode())
     digest.update(_package_version(root, "@openzeppelin/contracts").encode())
-    for name, text in _sources(root / "contracts").items():
+    sources = {**_sources(root / "contracts"), **_user_sources(user_dir)}
+    for name, text in sources.items():
         digest.update(name.encode() + b"\0" + text.encode() + b"\0")
     return digest.hexdigest()
+
+
+def user_artifacts_dir(user_dir: Path, root: Path | None = None) -> Path:
+    """Where the project's contracts compiled together with ``user_dir``'s are cached: under
+    ``$PERPSIM_CACHE`` (default ``~/.cache/perpsim``), by the hash of every input."""
+    import os
+
+    cache = Path(os.environ.get("PERPSIM_CACHE") or Path.home() / ".cache" / "perpsim")
+    return cache / "artifacts" / input_hash(root, user_dir)[:16]
 
 
 def _read_manifest(out_dir: Path) -> dict | None:
@@ -109,11 +140,13 @@ def _format_diagnostic(diag: dict, sources: dict[str, str]) -> str:
 
 
 def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
-                      force: bool = False) -> CompileResult:
-    """Compile every ``.sol`` under ``root/contracts`` unless the cached artifacts are current."""
+                      force: bool = False, user_dir: Path | None = None) -> CompileResult:
+    """Compile every ``.sol`` under ``root/contracts`` (and ``user_dir``, whose files import the
+    project's by name) unless the cached artifacts are current."""
     root = PROJECT_ROOT if root is None else root
-    out_dir = ARTIFACTS_DIR if out_dir is None else out_dir
-    digest = input_hash(root)
+    if out_dir is None:
+        out_dir = ARTIFACTS_DIR if user_dir is None else user_artifacts_dir(user_dir, root)
+    digest = input_hash(root, user_dir)
     manifest = _read_manifest(out_dir)
     if not force and manifest and manifest.get("input_hash") == digest:
         return CompileResult(False, digest, manifest["contracts"], manifest.get("warnings", []))
@@ -121,7 +154,7 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
     node = shutil.which("node")
     if node is None:
         raise CompileError(["node: Node.js >= 20 is required to compile the contracts"])
-    sources = _sources(root / "contracts")
+    sources = {**_sources(root / "contracts"), **_user_sources(user_dir)}
     standard_input = {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},
@@ -137,7 +170,16 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
     errors = [_format_diagnostic(d, sources) for d in diagnostics if d["severity"] == "error"]
     warnings = [_format_diagnostic(d, sources) for d in diagnostics if d["severity"] != "error"]
     if errors:
-        raise CompileError(errors + warnings)
+        raise CompileError(_user_paths(errors + warnings, user_dir))
+    warnings = _user_paths(warnings, user_dir)
+    oversized = [
+        f"{source}:0:0: error: {name} has {size:,} bytes of runtime code, over the EIP-170 "
+        f"limit of {CODE_SIZE_LIMIT:,}"
+        for source, contracts in output.get("contracts", {}).items() if source in sources
+        for name, data in contracts.items()
+        if (size := len(data["evm"]["deployedBytecode"]["object"]) // 2) > CODE_SIZE_LIMIT]
+    if oversized:
+        raise CompileError(_user_paths(oversized, user_dir))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob("*.json"):
@@ -155,6 +197,7 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
                 "sourceName": source_name,
                 "abi": data["abi"],
                 "bytecode": "0x" + data["evm"]["bytecode"]["object"],
+                "linkReferences": data["evm"]["bytecode"].get("linkReferences", {}),
                 "deployedBytecode": "0x" + data["evm"]["deployedBytecode"]["object"],
                 "storageLayout": data.get("storageLayout"),
                 "compiler": version,
@@ -169,11 +212,46 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
     return CompileResult(True, digest, names, warnings)
 
 
+def _user_paths(messages: list[str], user_dir: Path | None) -> list[str]:
+    """Messages about a user's files name them by their real path."""
+    if user_dir is None:
+        return messages
+    return [m.replace(USER_PREFIX, f"{user_dir}/", 1) if m.startswith(USER_PREFIX) else m
+            for m in messages]
+
+
+def code_sizes(out_dir: Path | None = None) -> dict[str, int]:
+    """Runtime code size in bytes of every deployable contract, largest first (interfaces and
+    abstract contracts have no code; libraries of internal functions only, which are inlined
+    and never deployed, have no ABI)."""
+    out_dir = ARTIFACTS_DIR if out_dir is None else out_dir
+    manifest = _read_manifest(out_dir) or {"contracts": []}
+    sizes = {}
+    for name in manifest["contracts"]:
+        artifact = json.loads((out_dir / f"{name}.json").read_text())
+        runtime = artifact["deployedBytecode"]
+        if len(runtime) > 2 and artifact["abi"]:
+            sizes[name] = (len(runtime) - 2) // 2
+    return dict(sorted(sizes.items(), key=lambda item: (-item[1], item[0])))
+
+
+def size_table(sizes: dict[str, int]) -> str:
+    """The size table ``perpsim compile --sizes`` prints (Markdown, as the README shows it)."""
+    lines = ["| contract | runtime bytes | under the 20,480 budget | under EIP-170 (24,576) |",
+             "|---|---:|---:|---:|"]
+    for name, size in sizes.items():
+        lines.append(f"| {name} | {size:,} | {CODE_SIZE_BUDGET - size:,} | "
+                     f"{CODE_SIZE_LIMIT - size:,} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m protocol.build`` and ``perpsim compile``."""
+    """Entry point of ``python -m protocol.build`` and ``perpsim compile``
+    (``[--force] [--sizes] [--contracts DIR]``)."""
     args = sys.argv[1:] if argv is None else argv
+    user_dir = Path(args[args.index("--contracts") + 1]) if "--contracts" in args else None
     try:
-        result = compile_contracts(force="--force" in args)
+        result = compile_contracts(force="--force" in args, user_dir=user_dir)
     except CompileError as exc:
         for line in exc.messages:
             print(line, file=sys.stderr)
@@ -182,4 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line, file=sys.stderr)
     state = "compiled" if result.compiled else "up to date"
     print(f"{len(result.contracts)} contracts {state} ({result.input_hash[:12]})")
+    if "--sizes" in args:
+        out = None if user_dir is None else user_artifacts_dir(user_dir)
+        print(size_table(code_sizes(out)))
     return 0

@@ -17,23 +17,23 @@ from protocol.errors import ChainError
 BACKENDS = ("pyevm", "revm", "rpc")
 
 
-def connect(backend: str = "pyevm", *, url: str | None = None, automine: bool = True,
+def connect(backend: str = "pyevm", *, url: str | None = None,
             genesis_timestamp: int = GENESIS_TIMESTAMP) -> Chain:
     """A fresh chain. ``rpc`` talks to ``url``, or starts its own anvil when no url is given."""
     if backend == "pyevm":
         from protocol.chain.pyevm import PyEVMChain
 
-        return PyEVMChain(automine, genesis_timestamp)
+        return PyEVMChain(genesis_timestamp)
     if backend == "revm":
         from protocol.chain.revm import RevmChain
 
-        return RevmChain(automine, genesis_timestamp)
+        return RevmChain(genesis_timestamp)
     if backend == "rpc":
         from protocol.chain.rpc import RPCChain, launch_anvil
 
         if url is None:
-            return launch_anvil(automine, genesis_timestamp)
-        return RPCChain(url, automine, genesis_timestamp)
+            return launch_anvil(genesis_timestamp)
+        return RPCChain(url, genesis_timestamp)
     raise ChainError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Any, Iterable, Mapping
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 
 from protocol.build import ARTIFACTS_DIR
 from protocol.chain.codec import decoder, encoder
@@ -23,7 +24,7 @@ def type_string(param: dict) -> str:
     return kind
 
 
-def _signature(item: dict) -> str:
+def signature(item: dict) -> str:
     return f"{item['name']}({','.join(type_string(p) for p in item.get('inputs', []))})"
 
 
@@ -94,7 +95,7 @@ class ContractABI:
         for item in abi:
             kind = item["type"]
             if kind == "function":
-                sig = _signature(item)
+                sig = signature(item)
                 fn = Function(item["name"], sig, keccak(text=sig)[:4],
                               tuple(type_string(p) for p in item["inputs"]),
                               tuple(type_string(p) for p in item["outputs"]),
@@ -103,14 +104,14 @@ class ContractABI:
                 # Plain names resolve to the first overload; overloads need the full signature.
                 self.functions.setdefault(item["name"], fn)
             elif kind == "event" and not item.get("anonymous"):
-                sig = _signature(item)
+                sig = signature(item)
                 self.events[keccak(text=sig)] = EventType(
                     item["name"], keccak(text=sig),
                     tuple((p["name"], type_string(p)) for p in item["inputs"] if p["indexed"]),
                     tuple(p["name"] for p in item["inputs"] if not p["indexed"]),
                     tuple(type_string(p) for p in item["inputs"] if not p["indexed"]))
             elif kind == "error":
-                sig = _signature(item)
+                sig = signature(item)
                 self.errors[keccak(text=sig)[:4]] = ErrorType(
                     item["name"], keccak(text=sig)[:4],
                     tuple(p["name"] for p in item["inputs"]),
@@ -175,23 +176,42 @@ class Registry:
 class Artifact:
     name: str
     abi: ContractABI
-    bytecode: bytes
+    bytecode_hex: str  # creation code; "__$...$__" placeholders where libraries are linked
     raw: dict
+
+    @property
+    def libraries(self) -> tuple[str, ...]:
+        """Names of the external libraries this contract's code calls (linked at deploy)."""
+        return tuple(name for refs in self.raw.get("linkReferences", {}).values() for name in refs)
+
+    def code(self, libraries: Mapping[str, str] | None = None) -> bytes:
+        """The creation code with each library's address written where solc left its place."""
+        code = self.bytecode_hex
+        for refs in self.raw.get("linkReferences", {}).values():
+            for library, places in refs.items():
+                if not libraries or library not in libraries:
+                    raise ChainError(f"{self.name} calls the external library {library}: deploy it "
+                                     f"first and pass libraries={{{library!r}: address}}")
+                address = libraries[library].lower().removeprefix("0x")
+                for place in places:
+                    start = 2 * place["start"]
+                    code = code[:start] + address + code[start + 40:]
+        return bytes.fromhex(code)
+
+
+def load_artifact(name: str, directory: Path | None = None) -> Artifact:
+    """A compiled contract from ``directory`` (default ``protocol/artifacts``; run ``perpsim
+    compile`` first)."""
+    return _load_artifact(name, ARTIFACTS_DIR if directory is None else Path(directory))
 
 
 @lru_cache(maxsize=None)
-def load_artifact(name: str) -> Artifact:
-    """A compiled contract from ``protocol/artifacts`` (run ``perpsim compile`` first)."""
-    path = ARTIFACTS_DIR / f"{name}.json"
+def _load_artifact(name: str, directory: Path) -> Artifact:
+    path = directory / f"{name}.json"
     try:
         raw = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ChainError(f"no artifact for {name!r} in {ARTIFACTS_DIR}; run `perpsim compile`") \
+        raise ChainError(f"no artifact for {name!r} in {directory}; run `perpsim compile`") \
             from None
-    return Artifact(name, ContractABI(raw["abi"]), bytes.fromhex(raw["bytecode"][2:]), raw)
+    return Artifact(name, ContractABI(raw["abi"]), raw["bytecode"][2:], raw)
 
-
-def checksum(address: str | bytes) -> str:
-    if isinstance(address, bytes):
-        return to_checksum_address(address)
-    return to_checksum_address(address)

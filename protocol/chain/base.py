@@ -2,8 +2,9 @@
 
 Blocks follow one rule on every backend so that results are identical: the chain starts at
 ``GENESIS_TIMESTAMP`` (a fixed instant, so runs are reproducible whatever the wall clock says);
-transactions execute into a *pending block* and return their receipt at once; a block is sealed by
-:meth:`Chain.mine` (or after every transaction when ``automine`` is on, the default). A sealed
+transactions execute into a *pending block* and return their receipt at once. Outside a
+:meth:`Chain.block` context every transaction is sealed in a block of its own; inside one, they
+share the pending block until the context ends (or :meth:`Chain.mine` seals it early). A sealed
 block's timestamp is ``max(clock, parent + 1)``: timestamps strictly increase, as every EVM client
 requires, and :meth:`Chain.advance_time` moves the clock. Views run against the pending block.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 from eth_utils import keccak, to_checksum_address
 
@@ -116,8 +117,7 @@ class Chain(ABC):
     #: backends that nothing but this object writes to (a node can be written by others).
     caches_views: bool = False
 
-    def __init__(self, automine: bool = True, genesis_timestamp: int = GENESIS_TIMESTAMP):
-        self.automine = automine
+    def __init__(self, genesis_timestamp: int = GENESIS_TIMESTAMP):
         self.registry = Registry()
         self._nonces: dict[str, int] = {}
         self._keys: dict[str, bytes] = {}
@@ -127,9 +127,8 @@ class Chain(ABC):
         self._clock = genesis_timestamp + 1
         self._pending_txs = 0
         self._genesis_timestamp = genesis_timestamp
-        #: When a list, every receipt is appended to it (the simulation engine reads a block's
-        #: transactions from here).
-        self.recorder: list[Receipt] | None = None
+        self._open_blocks = 0  # depth of block() contexts: while > 0, transactions share a block
+        self._recorders: list[list[Receipt]] = []  # every receipt is appended to each
         #: View results since the last change of state or block (backends whose state only this
         #: object changes): keepers that scan the same book in the same block run it once.
         self._views: dict[tuple[str, str, bytes], tuple[bool, bytes]] | None = \
@@ -148,7 +147,7 @@ class Chain(ABC):
 
     @property
     def pending_transactions(self) -> int:
-        """Transactions in the pending block (0 with automine on)."""
+        """Transactions in the pending block (0 outside a :meth:`block` context)."""
         return self._pending_txs
 
     def advance_time(self, seconds: int) -> int:
@@ -162,9 +161,31 @@ class Chain(ABC):
         self._open_block(self.block_number, self.timestamp)
         return self.timestamp
 
-    def set_timestamp(self, timestamp: int) -> int:
-        """Move the clock to an absolute time (not earlier than the next block's)."""
-        return self.advance_time(max(0, timestamp - self.timestamp))
+    @contextlib.contextmanager
+    def block(self) -> Iterator[list[Receipt]]:
+        """Context: the transactions sent inside land in one block, sealed on exit (even if
+        empty); yields the list their receipts are appended to. Blocks nest: an inner one
+        records its own transactions and leaves the sealing to the outermost."""
+        receipts: list[Receipt] = []
+        self._recorders.append(receipts)
+        self._open_blocks += 1
+        try:
+            yield receipts
+        finally:
+            self._open_blocks -= 1
+            self._recorders.remove(receipts)
+            if not self._open_blocks:
+                self.mine()
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[Receipt]]:
+        """Context: yields a list every receipt is appended to; blocks are left as they are."""
+        receipts: list[Receipt] = []
+        self._recorders.append(receipts)
+        try:
+            yield receipts
+        finally:
+            self._recorders.remove(receipts)
 
     def mine(self) -> int:
         """Seal the pending block (even if empty); return its number."""
@@ -216,11 +237,12 @@ class Chain(ABC):
 
     # ----------------------------------------------------------------- contracts
     def deploy(self, artifact: str | Artifact, *args: Any, sender: str, value: int = 0,
-               gas: int | None = None) -> Contract:
-        """Deploy a compiled contract; raises :class:`Reverted` if the constructor reverts."""
+               gas: int | None = None, libraries: Mapping[str, str] | None = None) -> Contract:
+        """Deploy a compiled contract, its external ``libraries`` (name -> address) linked in;
+        raises :class:`Reverted` if the constructor reverts."""
         art = load_artifact(artifact) if isinstance(artifact, str) else artifact
         self.registry.add(art.abi)
-        code = art.bytecode + encoder(art.abi.constructor_inputs)(args)
+        code = art.code(libraries) + encoder(art.abi.constructor_inputs)(args)
         receipt = self._execute(sender, None, code, value, gas, 0)
         receipt.raise_for_status()
         assert receipt.contract_address is not None
@@ -254,12 +276,6 @@ class Chain(ABC):
         if not ok:
             raise self.registry.decode_error(out)
         return fn.decode(out)
-
-    def call_raw(self, to: str, data: bytes, sender: str | None = None) -> bytes:
-        ok, out = self._view(sender or VIEW_SENDER, to, data)
-        if not ok:
-            raise self.registry.decode_error(out)
-        return out
 
     def cache_views(self, enabled: bool) -> None:
         """Turn the view cache on or off (on by default where :attr:`caches_views`); off, every
@@ -327,9 +343,9 @@ class Chain(ABC):
                           raw.contract_address, gas_price, raw.logs, self.registry)
         if not raw.success:
             receipt.error = self.registry.decode_error(raw.output, receipt)
-        if self.recorder is not None:
-            self.recorder.append(receipt)
-        if self.automine:
+        for recorder in self._recorders:
+            recorder.append(receipt)
+        if not self._open_blocks:
             self.mine()
         return receipt
 

@@ -24,8 +24,8 @@ class PyEVMChain(Chain):
 
     name = "pyevm"
 
-    def __init__(self, automine: bool = True, genesis_timestamp: int = GENESIS_TIMESTAMP):
-        super().__init__(automine, genesis_timestamp)
+    def __init__(self, genesis_timestamp: int = GENESIS_TIMESTAMP):
+        super().__init__(genesis_timestamp)
         from eth.vm.forks import CancunVM
         from eth_keys import keys
         from eth_tester import EthereumTester, PyEVMBackend

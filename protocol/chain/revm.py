@@ -85,8 +85,8 @@ class RevmChain(Chain):
     name = "revm"
     caches_views = True  # nothing but this object writes to its in-process EVM
 
-    def __init__(self, automine: bool = True, genesis_timestamp: int = GENESIS_TIMESTAMP):
-        super().__init__(automine, genesis_timestamp)
+    def __init__(self, genesis_timestamp: int = GENESIS_TIMESTAMP):
+        super().__init__(genesis_timestamp)
         import pyrevm
         from importlib.metadata import version
 

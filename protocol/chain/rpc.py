@@ -29,11 +29,9 @@ class RPCChain(Chain):
 
     name = "rpc"
 
-    def __init__(self, url: str, automine: bool = True,
-                 genesis_timestamp: int = GENESIS_TIMESTAMP, process: Any = None):
-        if not automine:
-            raise ChainError("the rpc backend mines every transaction (automine=True only)")
-        super().__init__(automine, genesis_timestamp)
+    def __init__(self, url: str, genesis_timestamp: int = GENESIS_TIMESTAMP,
+                 process: Any = None):
+        super().__init__(genesis_timestamp)
         from web3 import HTTPProvider, Web3
 
         self.url = url
@@ -176,7 +174,7 @@ def start_anvil(genesis_timestamp: int = GENESIS_TIMESTAMP, port: int | None = N
         [anvil_path(), "--host", "127.0.0.1", "--port", str(port), "--silent",
          "--timestamp", str(genesis_timestamp), "--gas-limit", str(BLOCK_GAS_LIMIT),
          "--base-fee", "0", "--hardfork", "cancun", "--chain-id", str(CHAIN_ID),
-         "--accounts", "1", "--disable-code-size-limit"],
+         "--accounts", "1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -192,7 +190,7 @@ def start_anvil(genesis_timestamp: int = GENESIS_TIMESTAMP, port: int | None = N
     raise ChainError("anvil did not start within 20 s")
 
 
-def launch_anvil(automine: bool = True, genesis_timestamp: int = GENESIS_TIMESTAMP) -> RPCChain:
+def launch_anvil(genesis_timestamp: int = GENESIS_TIMESTAMP) -> RPCChain:
     """An :class:`RPCChain` on a fresh anvil it owns (stopped by ``close()``)."""
     process, url = start_anvil(genesis_timestamp)
-    return RPCChain(url, automine=automine, genesis_timestamp=genesis_timestamp, process=process)
+    return RPCChain(url, genesis_timestamp=genesis_timestamp, process=process)

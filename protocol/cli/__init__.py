@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -21,11 +22,16 @@ def main() -> None:
 
 @main.command()
 @click.option("--force", is_flag=True, help="Recompile even if the artifacts are current.")
-def compile(force: bool) -> None:
-    """Compile contracts/ with the pinned solc-js into protocol/artifacts."""
+@click.option("--sizes", is_flag=True, help="Print every contract's runtime code size.")
+@click.option("--contracts", "contracts_dir", type=click.Path(path_type=Path), default=None,
+              help="A directory of your own .sol files, compiled with the project's.")
+def compile(force: bool, sizes: bool, contracts_dir: Path | None) -> None:
+    """Compile contracts/ with the pinned solc-js into protocol/artifacts (with --contracts,
+    together with your own files, into a per-user cache)."""
     from protocol.build import main as build_main
 
-    sys.exit(build_main(["--force"] if force else []))
+    extra = ["--contracts", str(contracts_dir)] if contracts_dir is not None else []
+    sys.exit(build_main(["--force"] * force + ["--sizes"] * sizes + extra))
 
 
 main.add_command(bench)

@@ -37,22 +37,32 @@ def scenarios() -> None:
               help="Output folder (default: out/SCENARIO).")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Override a scenario key, e.g. --set markets.ETH.max_leverage=10 (repeatable).")
+@click.option("--contracts", "contracts_dir", type=click.Path(path_type=Path), default=None,
+              help="A directory of your own .sol files (rule modules), compiled with the "
+                   "project's; choose them with --set venue.modules.KIND=CONTRACT.")
 def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Optional[int],
-        out_dir: Optional[Path], settings: tuple[str, ...]) -> None:
+        out_dir: Optional[Path], settings: tuple[str, ...], contracts_dir: Optional[Path]) -> None:
     """Run SCENARIO (a built-in name or a TOML file) and write its report.
 
     A scenario with study_modes (such as isolated-vs-cross) runs once per margin mode and writes
     a side-by-side study."""
     from protocol.report import write_run, write_study
     from protocol.sim.engine import Simulation, run_study
+    from protocol.errors import PerpsimError
     from protocol.sim.loader import ScenarioError, load_scenario, parse_overrides
 
     try:
         overrides = parse_overrides(list(settings))
         if blocks is not None:
             overrides["blocks"] = blocks
+        if contracts_dir is not None:
+            overrides["venue.contracts"] = str(contracts_dir.resolve())
         sc = load_scenario(scenario, overrides or None)
-    except (ScenarioError, ValueError) as exc:
+        if sc.venue.modules or sc.venue.contracts:
+            from protocol.venue.modules import prepare_modules
+
+            prepare_modules(sc.venue.modules, sc.venue.contracts)  # refuse bad modules up front
+    except (ScenarioError, ValueError, PerpsimError) as exc:
         raise click.ClickException(str(exc)) from None
     out_dir = out_dir or Path("out") / sc.name
     runs = len(sc.study_modes) or 1

@@ -48,17 +48,10 @@ class BlockBuilder:
     def step(self) -> BlockResult:
         """Build, land and book one block; return what landed in it."""
         chain = self.venue.chain
-        if chain.pending_transactions:  # work sent with automine off earlier
-            chain.mine()
         number = chain.block_number
         intents = self.collect(number)
-        automine = chain.automine
-        chain.automine = False
-        try:
+        with chain.block():
             receipts = [self._send(i) for i in intents]
-            chain.mine()
-        finally:
-            chain.automine = automine
         landed = tuple(Landed(i, r, i.bot.book(i, r)) for i, r in zip(intents, receipts))
         result = BlockResult(number, landed)
         self.history.append(result)

@@ -60,8 +60,9 @@ def initial(notional: int, leverage: int) -> int:
     return ceil_div(notional, leverage)
 
 
-def transfer_requirement(notional: int, leverage: int) -> int:
-    return max(initial(notional, leverage), ceil_div(notional, 10))
+def transfer_requirement(notional: int, initial_margin: int) -> int:
+    """What a transfer out must leave: max(IM, 10% of notional) (``Health.transferRequirement``)."""
+    return max(initial_margin, ceil_div(notional, 10))
 
 
 def fee_wad(notional: int, bps: int) -> int:

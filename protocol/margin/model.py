@@ -1,6 +1,8 @@
 """Exact reference model of the Clearinghouse: the same state, the same rules, the same rounding.
 
-It depends on nothing but the standard library. Differential tests apply each operation here and
+It is split along the contracts' seams: this core, and one mirror per rule module (``rates``,
+``requirements``, ``liquidation``, ``pricing``), which a market's :class:`MarketRules` names (the
+stock rules by default, as on chain). It depends on nothing but the standard library. Differential tests apply each operation here and
 on chain and require identical state afterwards. Operations raise :class:`ModelRevert` carrying
 the custom error name the contract would revert with.
 """
@@ -10,8 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from protocol.margin import math as m
+from protocol.margin.liquidation import SliceInput, StockLiquidation
+from protocol.margin.pricing import OraclePricing
+from protocol.margin.rates import RatesInput, StockRates
+from protocol.margin.requirements import StockMargin
+from protocol.margin.types import MarginMode
 
-ISOLATED, CROSS = 1, 2
+ISOLATED, CROSS = MarginMode.ISOLATED, MarginMode.CROSS
 CLOSE_ALL = 2**256 - 1  # Clearinghouse.CLOSE_ALL
 
 
@@ -73,6 +80,16 @@ class Position:
 
 
 @dataclass
+class MarketRules:
+    """A market's rule modules (Python mirrors of the contracts it names on chain)."""
+
+    rates: StockRates = field(default_factory=StockRates)
+    margin: StockMargin = field(default_factory=StockMargin)
+    liquidation: StockLiquidation = field(default_factory=StockLiquidation)
+    pricing: OraclePricing = field(default_factory=OraclePricing)
+
+
+@dataclass
 class Settlement:
     pnl: int = 0
     funding: int = 0
@@ -92,6 +109,7 @@ class Model:
     cross_balance: dict[str, int] = field(default_factory=dict)
     cross_markets: dict[str, int] = field(default_factory=dict)
     positions: dict[tuple[str, int], Position] = field(default_factory=dict)
+    rules: dict[int, MarketRules] = field(default_factory=dict)  # market -> modules; stock if absent
     last_partial_liquidation: dict[tuple[str, int], int] = field(default_factory=dict)
     pool_assets: int = 0
     insurance_fund: int = 0
@@ -100,11 +118,6 @@ class Model:
     now: int = 0
 
     # ------------------------------------------------------------------ helpers
-    def add_market(self, params: MarketParams, now: int) -> int:
-        self.params.append(params)
-        self.states.append(MarketState(last_update=now))
-        return len(self.params) - 1
-
     def position(self, account: str, market: int) -> Position:
         return self.positions.get((account, market), Position())
 
@@ -153,6 +166,14 @@ class Model:
         if notional < c.min_collateral * self.scale:
             raise ModelRevert("PositionTooSmall")
 
+    def rules_of(self, market: int) -> MarketRules:
+        return self.rules.get(market) or _STOCK
+
+    def requirements(self, market: int, notional: int, leverage: int) -> tuple[int, int]:
+        """(initial, maintenance) margin from the market's margin rule."""
+        return self.rules_of(market).margin.requirements(market, notional, leverage,
+                                                         self.params[market].mmf)
+
     def _known(self, market: int) -> None:
         if market >= len(self.params):
             raise ModelRevert("UnknownMarket", market)
@@ -164,8 +185,10 @@ class Model:
         elapsed = self.now - s.last_update
         if elapsed == 0:
             return long_idx, short_idx, borrow_idx
-        borrow_idx += c.borrow_rate * elapsed
-        rate = m.funding_rate(s.long_size, s.short_size, c.funding_factor, c.max_funding_rate)
+        rate, borrow_rate = self.rules_of(market).rates.rates(RatesInput(
+            market, s.long_size, s.short_size, s.long_entry, s.short_entry, price,
+            self.pool_assets * self.scale, c.funding_factor, c.max_funding_rate, c.borrow_rate))
+        borrow_idx += borrow_rate * elapsed
         if rate != 0:
             payer_delta = m.mul_div(price * elapsed, abs(rate), m.WAD, up=True)
             payer, receiver = (s.long_size, s.short_size) if rate > 0 else (s.short_size, s.long_size)
@@ -240,11 +263,17 @@ class Model:
 
     # ------------------------------------------------------------------ health
     def isolated_health(self, market: int, p: Position, price: int) -> tuple[int, int]:
+        equity, mm, _, _ = self._isolated(market, p, price)
+        return equity, mm
+
+    def _isolated(self, market: int, p: Position, price: int) -> tuple[int, int, int, int]:
+        """(equity, maintenance, initial, notional) of an isolated position (``Health.isolated``)."""
         long_idx, short_idx, borrow_idx = self.indices_now(market, price)
         f, b = self.pending(p, long_idx, short_idx, borrow_idx)
         equity = p.margin * self.scale + m.pnl(p.size, p.entry_notional, price) - f - b
-        mm = m.maintenance(m.notional_up(abs(p.size), price), self.params[market].mmf)
-        return equity, mm
+        notional = m.notional_up(abs(p.size), price)
+        im, mm = self.requirements(market, notional, p.leverage)
+        return equity, mm, im, notional
 
     def cross_health(self, account: str) -> tuple[int, int, int, int]:
         equity = self.cross_balance.get(account, 0) * self.scale
@@ -258,9 +287,10 @@ class Model:
                 f, b = self.pending(p, *self.indices_now(market, price))
                 equity += m.pnl(p.size, p.entry_notional, price) - f - b
                 notional = m.notional_up(abs(p.size), price)
-                mm += m.maintenance(notional, self.params[market].mmf)
-                im += m.initial(notional, p.leverage)
-                transfer += m.transfer_requirement(notional, p.leverage)
+                position_im, position_mm = self.requirements(market, notional, p.leverage)
+                mm += position_mm
+                im += position_im
+                transfer += m.transfer_requirement(notional, position_im)
             mask >>= 1
             market += 1
         return equity, mm, im, transfer
@@ -349,6 +379,7 @@ class Model:
             raise ModelRevert("InvalidLeverage")
         price = self.fresh_price(market)
         s = self.accrue(market, price)
+        price = self.rules_of(market).pricing.fill_price(market, size_delta, price)
         p = self.position(account, market)
         size = p.size
         if size != 0:
@@ -387,7 +418,7 @@ class Model:
             if new_margin < c.min_collateral:
                 raise ModelRevert("BelowMinCollateral")
             equity = (new_margin + fee) * self.scale + m.pnl(p.size, p.entry_notional, price)
-            if equity < m.initial(notional, leverage):
+            if equity < self.requirements(market, notional, leverage)[0]:
                 raise ModelRevert("MarginBelowInitial")
         else:
             self.cross_balance[account] = self.cross_balance.get(account, 0) + trader_delta
@@ -417,9 +448,11 @@ class Model:
             raise ModelRevert("SizeExceedsPosition")
         price = self.close_price(market)
         c = self.params[market]
+        s = self.accrue(market, price)
+        price = self.rules_of(market).pricing.fill_price(
+            market, -size_abs if p.size > 0 else size_abs, price)
         if size_abs != current:
             self._check_min_notional(c, m.notional_up(current - size_abs, price))
-        s = self.accrue(market, price)
         st = self._settle_indices(s, p, p.size > 0)
         fee = m.fee_tokens(m.notional_up(size_abs, price), c.taker_fee_bps, self.scale)
         realized, _ = self._reduce(s, p, size_abs, price)
@@ -476,8 +509,8 @@ class Model:
         if p.margin - amount < c.min_collateral:
             raise ModelRevert("BelowMinCollateral")
         p.margin -= amount
-        equity, _ = self.isolated_health(market, p, price)
-        required = m.transfer_requirement(m.notional_up(abs(p.size), price), p.leverage)
+        equity, _, im, notional = self._isolated(market, p, price)
+        required = m.transfer_requirement(notional, im)
         if equity < required:
             p.margin += amount
             raise ModelRevert("TransferRuleViolated")
@@ -491,17 +524,18 @@ class Model:
             raise ModelRevert("NotIsolated")
         price = self.fresh_price(market)
         c = self.params[market]
-        equity, mm = self.isolated_health(market, p, price)
+        equity, mm, _, notional = self._isolated(market, p, price)
         if equity >= mm:
             raise ModelRevert("PositionHealthy")
         s = self.accrue(market, price)
         size_abs = abs(p.size)
-        notional = m.notional_up(size_abs, price)
         close_abs = size_abs
         st = self._settle_indices(s, p, p.size > 0)
-        if c.partial_threshold and notional > c.partial_threshold and equity * 3 >= mm * 2:
+        rules = self.rules_of(market).liquidation
+        part = rules.slice(SliceInput(market, size_abs, notional, equity, mm, c.partial_threshold,
+                                      c.partial_liquidation_bps))
+        if 0 < part < size_abs:
             is_long = p.size > 0
-            part = size_abs * c.partial_liquidation_bps // m.BPS
             closed = m.closed_entry(p.entry_notional, part, size_abs, is_long)
             part_pnl = m.credit_tokens(m.pnl(part if is_long else -part, closed, price), self.scale)
             left = (p.margin + part_pnl - st.funding - st.borrowing
@@ -515,8 +549,7 @@ class Model:
         st.pnl = m.credit_tokens(realized, self.scale)
         remaining = p.margin + st.pnl - st.funding - st.borrowing
         max_penalty = m.fee_tokens(m.notional_up(close_abs, price), c.liquidation_fee_bps, self.scale)
-        penalty = min(remaining, max_penalty) if remaining > 0 else 0
-        reward = penalty * c.keeper_share_bps // m.BPS
+        penalty, reward = rules.penalty(market, remaining, max_penalty, c.keeper_share_bps)
         remaining -= penalty
         bad_debt = 0
         if close_abs == size_abs:
@@ -542,7 +575,7 @@ class Model:
         if equity >= mm:
             raise ModelRevert("AccountHealthy")
         balance = self.cross_balance.get(account, 0)
-        max_penalty = count = keeper_bps = 0
+        max_penalty = count = first = 0
         market = 0
         while mask:
             if mask & 1:
@@ -550,7 +583,7 @@ class Model:
                 s = self.accrue(market, price)
                 p = self.position(account, market)
                 if count == 0:
-                    keeper_bps = self.params[market].keeper_share_bps
+                    first = market
                 size_abs = abs(p.size)
                 st = self._settle_indices(s, p, p.size > 0)
                 realized, _ = self._reduce(s, p, size_abs, price)
@@ -564,8 +597,8 @@ class Model:
             mask >>= 1
             market += 1
         self.cross_markets[account] = 0
-        penalty = min(balance, max_penalty) if balance > 0 else 0
-        reward = penalty * keeper_bps // m.BPS
+        penalty, reward = self.rules_of(first).liquidation.penalty(
+            first, balance, max_penalty, self.params[first].keeper_share_bps)
         balance -= penalty
         bad_debt = 0
         if balance < 0:
@@ -591,3 +624,6 @@ class Model:
     def _restore(self, snap) -> None:
         (self.states, self.cross_balance, self.cross_markets, self.positions,
          self.pool_assets, self.insurance_fund, self.funding_reserve) = snap
+
+
+_STOCK = MarketRules()

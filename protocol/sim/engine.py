@@ -44,7 +44,8 @@ class Simulation:
             insurance=sc.venue.insurance, max_price_age=sc.venue.max_price_age,
             instant_trading=sc.venue.instant_trading,
             min_execution_fee=sc.venue.min_execution_fee,
-            market_order_timeout=sc.venue.market_order_timeout)
+            market_order_timeout=sc.venue.market_order_timeout,
+            modules=sc.venue.modules, contracts=sc.venue.contracts)
         path = sc.prices.path(sc.blocks, sc.block_time, derive_seed(sc.seed, 0))
         agents, cohort_of = self._agents(venue)
         keepers = self._keepers(venue)
@@ -56,25 +57,20 @@ class Simulation:
         chain = venue.chain
 
         rows = [recorder.record(0, chain.timestamp, path.at(0), [])]
-        chain.automine = False
-        try:
-            for block in range(1, sc.blocks + 1):
-                chain.recorder = receipts = []
-                prices = path.at(block)
+        for block in range(1, sc.blocks + 1):
+            prices = path.at(block)
+            with chain.block() as receipts:  # the oracle push and the agents' transactions
                 venue.set_prices(prices)
                 ctx = Context(block, prices, venue)
                 for agent in order_rng.sample(agents, len(agents)):
                     agent.act(ctx)
-                landed = builder.step()  # keepers' transactions, then the block is sealed
-                chain.recorder = None
-                _dispatch(landed, by_address, venue)
-                rows.append(recorder.record(block, chain.timestamp - 1, prices, receipts))
-                chain.advance_time(sc.block_time - 1)
-                if progress:
-                    progress(block, sc.blocks)
-        finally:
-            chain.automine = True
-            chain.recorder = None
+            landed = builder.step()  # keepers' transactions, in a block of their own
+            receipts += [l.receipt for l in landed.landed]
+            _dispatch(landed, by_address, venue)
+            rows.append(recorder.record(block, chain.timestamp - 1, prices, receipts))
+            chain.advance_time(sc.block_time - 1)
+            if progress:
+                progress(block, sc.blocks)
         result = RunResult(
             scenario=sc.name, seed=sc.seed, backend=sc.backend, mode=sc.mode,
             block_time=sc.block_time, markets=tuple(venue.markets), cohorts=cohorts,

@@ -38,6 +38,7 @@ from protocol.prices import (GBM, BrownianBridge, CorrelatedGBM, Crash, CsvRepla
                              WithShock, combine)
 from protocol.sim.scenario import (KEEPER_TYPES, MODES, KeeperSpec, Population, Scenario,
                                    VenueSpec)
+from protocol.margin.types import MODULE_INTERFACES
 from protocol.venue import MarketConfig
 
 __all__ = ["ScenarioError", "apply_overrides", "builtin_scenarios", "load_scenario",
@@ -497,7 +498,7 @@ def parse_scenario(text: str, *, file: str = "<string>", base_dir: Union[str, Pa
 
 TOP_KEYS = ("name", "description", "seed", "blocks", "block_time", "backend", "equity_every",
             "mode", "study_modes", "venue", "markets", "prices", "agents", "keepers")
-VENUE_KEYS = ("pool_liquidity", "insurance", "instant_trading", "max_price_age",
+VENUE_KEYS = ("modules", "contracts", "pool_liquidity", "insurance", "instant_trading", "max_price_age",
               "market_order_timeout", "min_execution_fee")
 KEEPER_KEYS = ("type", "name", "poll_interval", "latency", "gas_price_gwei", "min_profit_usd",
                "batch_size", "scan_chunk", "full_scan_interval", "watch_threshold_bps")
@@ -582,7 +583,19 @@ class _Builder:
             market_order_timeout=table.integer("market_order_timeout", d.market_order_timeout,
                                                lo=1, hi=86400),
             min_execution_fee=table.integer("min_execution_fee", d.min_execution_fee, lo=0),
+            modules=self.modules(table.table("modules")),
+            contracts=self.contracts_dir(table.string("contracts", None)),
         )
+
+    def contracts_dir(self, path: Optional[str]) -> Optional[str]:
+        """A directory of the user's contracts, relative to the scenario file."""
+        return None if path is None else str(self.base_dir / path)
+
+    def modules(self, table: Optional[_Table]) -> dict[str, str]:
+        if table is None:
+            return {}
+        table.check_keys(MODULE_INTERFACES)
+        return {kind: table.string(kind) for kind in MODULE_INTERFACES if table.has(kind)}
 
     # -- markets -------------------------------------------------------------------------------
 

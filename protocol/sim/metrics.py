@@ -12,6 +12,7 @@ from protocol.chain import Receipt
 from protocol.keepers import KeeperBot
 from protocol.sim.result import LiquidationMark, Row
 from protocol.venue import Venue
+from protocol.margin.types import MarginMode
 from protocol.venue.units import from_wad
 
 WIPED_OUT = Decimal("0.01")  # an account with under 1% of its starting capital left
@@ -75,7 +76,7 @@ class MetricsRecorder:
                 name = event.name
                 if name == "PositionIncreased":
                     self._modes[(event["account"].lower(), self._symbol(event["market"]))] = (
-                        "isolated" if event["mode"] == 1 else "cross")
+                        "isolated" if event["mode"] == MarginMode.ISOLATED else "cross")
                 if name in ("PositionIncreased", "PositionDecreased"):
                     fees += v.usd(event["fee"])
                     if event["fundingPaid"] > 0:

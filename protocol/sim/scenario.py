@@ -28,6 +28,10 @@ class VenueSpec:
     max_price_age: int = 3600
     market_order_timeout: int = 300
     min_execution_fee: int = 0  # wei
+    #: Rule modules by kind (rates, margin, liquidation, pricing): contract names, compiled from
+    #: the project or from ``contracts`` (a directory of the user's .sol files).
+    modules: Mapping[str, str] = field(default_factory=dict)
+    contracts: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,6 @@ class Scenario:
         for k in self.keepers:
             if k.type not in KEEPER_TYPES:
                 raise ValueError(f"keepers: type must be one of {KEEPER_TYPES}, got {k.type!r}")
-
-    def with_mode(self, mode: Optional[str]) -> "Scenario":
-        return replace(self, mode=mode)
 
     def with_(self, **changes: Any) -> "Scenario":
         return replace(self, **changes)

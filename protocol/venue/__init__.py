@@ -1,6 +1,7 @@
 """Typed client of a deployed venue: :class:`Venue`, :class:`Trader`, :class:`Keeper`."""
 
-from protocol.venue.client import Deployment, Keeper, Trader, Venue
+from protocol.deploy.deployer import Deployment
+from protocol.venue.client import Keeper, Trader, Venue
 from protocol.venue.config import DEFAULT_MARKETS, MarketConfig
 from protocol.venue.views import AccountView, PositionView
 

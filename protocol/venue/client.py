@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Optional, Sequence
 
 from eth_utils import to_checksum_address
 
 from protocol.chain import Chain, Contract, Receipt, connect
+from protocol.deploy.deployer import Deployment
 from protocol.margin import math as margin_math
 from protocol.margin.human import cross_liquidation_price, liquidation_price
 from protocol.margin.model import Position as RawPosition
+from protocol.margin.types import MarginMode
 from protocol.venue.config import DEFAULT_MARKETS, MarketConfig
 from protocol.venue.orders import (INCREASE_TYPES, MARKET_TYPES, ORDER_TYPE_NAMES, ORDER_TYPES,
                                    OrderReceipt, OrderView)
@@ -23,21 +25,8 @@ MAX_UINT = 2**256 - 1
 CROSS_ACCOUNT = MAX_UINT  # Clearinghouse.CROSS_ACCOUNT: a liquidation target meaning "cross account"
 CLOSE_ALL = MAX_UINT  # Clearinghouse.CLOSE_ALL: decrease by the whole position
 GWEI = 10**9
-MODES = {"isolated": 1, "cross": 2}
+MODES = {"isolated": MarginMode.ISOLATED, "cross": MarginMode.CROSS}
 MODE_NAMES = {v: k for k, v in MODES.items()}
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """Addresses of one launched venue."""
-
-    usdc: Contract
-    oracle: Contract
-    clearinghouse: Contract
-    pool: Contract
-    feeds: Mapping[str, Contract]
-    order_book: Contract
-    reader: Contract
 
 
 class Actor:
@@ -202,65 +191,62 @@ class Keeper(Actor):
 
 
 class Venue:
-    """A deployed venue on one chain. Create it with :meth:`launch`."""
+    """A deployed venue on one chain: :meth:`launch` a new one, or :meth:`attach` to one."""
 
-    def __init__(self, chain: Chain, admin: str, deployment: Deployment,
-                 markets: Sequence[MarketConfig], decimals: int):
+    def __init__(self, chain: Chain, deployment: Deployment):
         self.chain = chain
-        self.admin = admin
         self.deployment = deployment
+        self.admin = deployment.admin
+        markets = deployment.markets
         self.markets = {c.symbol: c for c in markets}
         self._market_ids = {c.symbol: i for i, c in enumerate(markets)}
-        self.decimals = decimals
-        self.scale = 10 ** (18 - decimals)
+        self.decimals = deployment.decimals
+        self.scale = 10 ** (18 - self.decimals)
         self.usdc = deployment.usdc
         self.oracle = deployment.oracle
         self.clearinghouse = deployment.clearinghouse
         self.pool = deployment.pool
         self.order_book = deployment.order_book
         self.reader = deployment.reader
-        self._names: dict[str, int] = {}
 
     # ------------------------------------------------------------------ launch
+    @classmethod
+    def attach(cls, chain: Chain, deployment: Deployment) -> "Venue":
+        """Drive an existing deployment (from :func:`protocol.deploy.deploy`)."""
+        return cls(chain, deployment)
+
     @classmethod
     def launch(cls, backend: str = "pyevm", markets: Optional[Iterable[MarketConfig]] = None, *,
                pool_liquidity: Number = 10_000_000, insurance: Number = 0,
                max_price_age: int = 3600, close_grace_period: int = 3600,
                instant_trading: bool = True, collateral: str = "MockUSDC",
                min_execution_fee: int = 0, market_order_timeout: int = 300,
+               modules: Optional[Mapping[str, str]] = None,
+               contracts: Optional[str | Path] = None,
                chain: Optional[Chain] = None) -> "Venue":
-        """Deploy token, oracle, clearinghouse, pool, order book, reader and Chainlink feeds on a
-        fresh chain, seed the pool with ``pool_liquidity`` USD and push each market's
-        ``initial_price``. Prices older than ``max_price_age`` stop trading and liquidation; closing
-        goes on for ``close_grace_period`` more seconds. With ``instant_trading=False`` positions change only through orders
-        (``min_execution_fee`` in wei; market orders expire after ``market_order_timeout`` s).
-        ``collateral`` names the ERC-20 artifact to deploy as collateral (it needs a public
-        ``mint(address,uint256)``; tests use it to bring hostile tokens)."""
+        """Plan, deploy and attach: token, oracle, clearinghouse, pool, order book, reader and
+        Chainlink feeds on a fresh chain; then seed the pool with ``pool_liquidity`` USD and push
+        each market's ``initial_price``. Prices older than ``max_price_age`` stop trading and
+        liquidation; closing goes on for ``close_grace_period`` more seconds. With
+        ``instant_trading=False`` positions change only through orders (``min_execution_fee``
+        in wei; market orders expire after ``market_order_timeout`` s). ``collateral`` names the
+        ERC-20 artifact to deploy as collateral (it needs a public ``mint(address,uint256)``;
+        tests use it to bring hostile tokens). ``modules`` maps a rule module kind (``rates``,
+        ``margin``, ``liquidation``, ``pricing``) to a contract deployed as every market's rule
+        of that kind; ``contracts`` is a directory of your own ``.sol`` files, compiled together
+        with the project's (see ``docs/ARCHITECTURE.md``)."""
+        from protocol.deploy import deploy, venue_plan
+        from protocol.venue.modules import prepare_modules
+
         markets = list(markets or DEFAULT_MARKETS)
+        artifacts = prepare_modules(modules or {}, contracts)
+        plan = venue_plan(markets, max_price_age=max_price_age,
+                          close_grace_period=close_grace_period, instant_trading=instant_trading,
+                          collateral=collateral, min_execution_fee=min_execution_fee,
+                          market_order_timeout=market_order_timeout, modules=modules,
+                          artifacts=artifacts)
         chain = chain or connect(backend)
-        admin = chain.new_account()
-        usdc = chain.deploy(collateral, sender=admin)
-        decimals = usdc.call("decimals")
-        oracle = chain.deploy("PriceOracle", admin, max_price_age, sender=admin)
-        oracle.transact(admin, "grantRole", oracle.call("UPDATER_ROLE"), admin).raise_for_status()
-        if close_grace_period:
-            oracle.transact(admin, "setCloseGracePeriod", close_grace_period).raise_for_status()
-        ch = chain.deploy("Clearinghouse", usdc.address, oracle.address, admin, sender=admin)
-        pool = chain.deploy("LiquidityPool", usdc.address, ch.address, sender=admin)
-        ch.transact(admin, "setPool", pool.address).raise_for_status()
-        book = chain.deploy("OrderBook", ch.address, admin, min_execution_fee, market_order_timeout,
-                            sender=admin)
-        ch.transact(admin, "grantRole", ch.call("EXECUTOR_ROLE"), book.address).raise_for_status()
-        if not instant_trading:
-            ch.transact(admin, "setInstantTrading", False).raise_for_status()
-        reader = chain.deploy("Reader", sender=admin)
-        feeds = {}
-        for market_id, config in enumerate(markets):
-            ch.transact(admin, "configureMarket", market_id, config.symbol_bytes(),
-                        config.encode(decimals)).raise_for_status()
-            feeds[config.symbol] = chain.deploy("ChainlinkFeed", oracle.address, market_id,
-                                                f"{config.symbol} / USD", sender=admin)
-        venue = cls(chain, admin, Deployment(usdc, oracle, ch, pool, feeds, book, reader), markets, decimals)
+        venue = cls.attach(chain, deploy(chain, plan))
         prices = {c.symbol: c.initial_price for c in markets if c.initial_price is not None}
         if prices:
             venue.set_prices(prices)
@@ -271,14 +257,9 @@ class Venue:
         return venue
 
     # ------------------------------------------------------------------ actors
-    def _new_address(self, name: str) -> str:
-        count = self._names.get(name, 0)
-        self._names[name] = count + 1
-        return self.chain.new_account()
-
     def trader(self, name: str, usdc: Number = 0) -> Trader:
         """A new funded wallet (nothing deposited yet) that has approved the venue."""
-        address = self._new_address(name)
+        address = self.chain.new_account()
         if Decimal(str(usdc)) > 0:
             self.usdc.transact(self.admin, "mint", address, self.tokens(usdc)).raise_for_status()
         for spender in (self.clearinghouse, self.pool, self.order_book):
@@ -291,7 +272,7 @@ class Venue:
         return self.usdc.transact(self.admin, "mint", account, self.tokens(usd)).raise_for_status()
 
     def keeper(self, name: str) -> Keeper:
-        return Keeper(self, name, self._new_address(name))
+        return Keeper(self, name, self.chain.new_account())
 
     def fund_insurance(self, usd: Number) -> Receipt:
         amount = self.tokens(usd)
@@ -318,10 +299,8 @@ class Venue:
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
         """Every change inside the block is undone on exit."""
-        names = dict(self._names)
         with self.chain.snapshot():
             yield
-        self._names = names
 
     # ------------------------------------------------------------------ reading
     def market_id(self, market: str) -> int:

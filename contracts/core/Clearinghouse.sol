@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {Buckets} from "../libraries/Buckets.sol";
+import {CollateralLogic} from "../libraries/CollateralLogic.sol";
+import {AdminLogic} from "../libraries/AdminLogic.sol";
+import {Health} from "../libraries/Health.sol";
+import {TradeLogic} from "../libraries/TradeLogic.sol";
+import {LiquidationLogic} from "../libraries/LiquidationLogic.sol";
+import {MarginMath} from "../libraries/MarginMath.sol";
+import {Markets} from "../libraries/Markets.sol";
+import {Rules} from "../libraries/Rules.sol";
+import {Env, Settlement, StoredConfig, VenueState} from "../libraries/VenueState.sol";
+import {PriceOracle} from "../oracle/PriceOracle.sol";
+import {CLOSE_ALL as CLOSE_ALL_, CROSS_ACCOUNT as CROSS_ACCOUNT_, MAX_MARKETS as MAX_MARKETS_} from "../types/Constants.sol";
+import {MarginMode, ModuleKind} from "../types/MarginMode.sol";
+
+/// @title Clearinghouse
+/// @notice The venue's core: custody, cross balances, positions in ISOLATED or CROSS mode,
+/// funding and borrowing, and the pool's bookkeeping. It orchestrates; the rules it applies
+/// live in libraries (`libraries/`) and, per market, in swappable rule modules (`Rules`);
+/// liquidation runs in the external `LiquidationLogic` library on this contract's storage.
+/// @dev All collateral sits here, in buckets whose sum is this contract's token balance exactly:
+/// cross balances + isolated margins + pool assets + insurance fund + funding reserve. The
+/// LiquidityPool (ERC-4626) only keeps LP shares; its assets are the `poolAssets` bucket, so a
+/// trade settles PnL by bookkeeping instead of a token transfer.
+contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+    using SafeCast for int256;
+
+    uint8 public constant ISOLATED = uint8(MarginMode.Isolated);
+    uint8 public constant CROSS = uint8(MarginMode.Cross);
+    uint256 public constant MAX_MARKETS = MAX_MARKETS_;
+    bytes32 public constant EXECUTOR_ROLE = keccak256("EXECUTOR_ROLE");
+    /// @notice `decreasePosition` size meaning "the whole position", so a close needs no read.
+    uint256 public constant CLOSE_ALL = CLOSE_ALL_;
+    /// @notice The `market` of a liquidation target that means the account's cross positions.
+    uint256 public constant CROSS_ACCOUNT = CROSS_ACCOUNT_;
+
+    IERC20 public immutable collateral;
+    PriceOracle public immutable oracle;
+    uint256 public immutable scale; // 10 ** (18 - collateral decimals)
+
+    VenueState internal _s;
+
+    constructor(IERC20 collateral_, PriceOracle oracle_, address admin) {
+        uint8 decimals = IERC20Metadata(address(collateral_)).decimals();
+        if (decimals > 18) revert ParamOutOfBounds("decimals", decimals);
+        collateral = collateral_;
+        oracle = oracle_;
+        scale = 10 ** (18 - decimals);
+        _s.instantTrading = true;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    function _env() internal view returns (Env memory) {
+        return Env(oracle, scale);
+    }
+
+    // ------------------------------------------------------------------ modifiers
+    modifier onlyAccount(address account) {
+        if (msg.sender != account && !_s.isOperator[account][msg.sender] && !hasRole(EXECUTOR_ROLE, msg.sender)) {
+            revert Unauthorized(msg.sender, account);
+        }
+        _;
+    }
+
+    /// @dev Trading calls: the account itself or its operator (only while instant trading is
+    /// on), or an executor such as the OrderBook.
+    modifier onlyTrading(address account) {
+        if (msg.sender == account || _s.isOperator[account][msg.sender]) {
+            if (!_s.instantTrading) revert InstantTradingDisabled();
+        } else if (!hasRole(EXECUTOR_ROLE, msg.sender)) {
+            revert Unauthorized(msg.sender, account);
+        }
+        _;
+    }
+
+    modifier knownMarket(uint256 market) {
+        if (market >= _s.marketCount) revert UnknownMarket(market);
+        _;
+    }
+
+    // ------------------------------------------------------------------ admin
+    /// @notice Add a market (market == marketCount) or change one, within hard bounds. A
+    /// market's rule modules are kept: `setMarketModule` changes them.
+    function configureMarket(uint256 market, bytes32 symbol, MarketConfig calldata c) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        AdminLogic.configureMarket(_s, _env(), market, symbol, c);
+    }
+
+    /// @notice Make `module` a market's rule of kind `kind` (address(0): the stock rule). The
+    /// module must declare the kind's interface (ERC-165). Accrual first, so the old rates rule
+    /// applies up to now and the new one from now.
+    function setMarketModule(uint256 market, ModuleKind kind, address module)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+        knownMarket(market)
+    {
+        AdminLogic.setMarketModule(_s, _env(), market, kind, module);
+    }
+
+    function setPool(address pool_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_s.pool != address(0)) revert PoolAlreadySet();
+        _s.pool = pool_;
+    }
+
+    /// @notice Pause opening and increasing. Closing, adding margin and liquidation go on.
+    function setPaused(bool paused_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _s.paused = paused_;
+        emit PausedSet(paused_);
+    }
+
+    function setInstantTrading(bool enabled) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _s.instantTrading = enabled;
+        emit InstantTradingSet(enabled);
+    }
+
+    function setOperator(address operator, bool approved) external {
+        _s.isOperator[msg.sender][operator] = approved;
+        emit OperatorSet(msg.sender, operator, approved);
+    }
+
+    // ------------------------------------------------------------------ collateral
+    function deposit(address account, uint256 amount) external nonReentrant {
+        CollateralLogic.deposit(_s, collateral, account, amount);
+    }
+
+    /// @notice Withdraw from the cross balance; with cross positions open the account must keep
+    /// max(IM, 10% of notional) of each (Hyperliquid's transfer rule). Refused while the pool
+    /// is insolvent.
+    function withdraw(address account, uint256 amount) external nonReentrant onlyAccount(account) {
+        CollateralLogic.withdraw(_s, _env(), collateral, account, amount);
+    }
+
+    function fundInsurance(uint256 amount) external nonReentrant {
+        CollateralLogic.fundInsurance(_s, collateral, amount);
+    }
+
+    // ------------------------------------------------------------------ trading
+    /// @notice Open or increase a position at the market's fill price (the oracle price under
+    /// the stock pricing rule). `margin` (tokens) moves from the cross balance into an isolated
+    /// position; cross positions take none.
+    function increasePosition(address account, uint256 market, int256 sizeDelta, uint256 leverage, uint8 mode, uint256 margin)
+        external
+        onlyTrading(account)
+        knownMarket(market)
+    {
+        VenueState storage vs = _s;
+        if (vs.paused) revert TradingPaused();
+        if (sizeDelta == 0) revert ZeroSize();
+        if (mode != uint8(MarginMode.Isolated) && mode != uint8(MarginMode.Cross)) revert InvalidMode(mode);
+        StoredConfig storage c = vs.configs[market];
+        if (leverage == 0 || leverage > c.maxLeverage) revert InvalidLeverage(leverage, c.maxLeverage);
+        uint256 price = oracle.freshPrice(market);
+        MarketState storage s = Markets.accrue(vs, market, price, scale);
+        price = Rules.fillPrice(vs, market, c, sizeDelta, price);
+        Position storage p = vs.positions[account][market];
+        int256 size = p.size;
+        if (size != 0) {
+            if (uint8(p.mode) != mode) revert ModeMismatch(market, p.mode, mode);
+            if ((size > 0) != (sizeDelta > 0)) revert DirectionMismatch(market, size, sizeDelta);
+        } else {
+            p.mode = MarginMode(mode);
+            if (mode == uint8(MarginMode.Cross)) vs.crossMarkets[account] |= 1 << market;
+        }
+
+        bool isLong = sizeDelta > 0;
+        uint256 deltaAbs = Markets.abs(sizeDelta);
+        uint256 fee = Buckets.feeTokens(MarginMath.notionalUp(deltaAbs, price), c.takerFeeBps, scale);
+        Settlement memory st = Markets.settleIndices(s, p, isLong, scale);
+        int256 traderDelta = -st.funding - st.borrowing - int256(fee);
+
+        Markets.removeFromMarket(s, p, size);
+        int256 newSize = size + sizeDelta;
+        p.size = newSize.toInt96();
+        p.entryNotional = (uint256(p.entryNotional) + MarginMath.entryNotional(isLong, deltaAbs, price)).toUint128();
+        p.leverage = uint16(leverage);
+        Markets.addToMarket(s, p, newSize);
+        _checkOpenInterest(market, c, s, isLong, price);
+        uint256 notional = MarginMath.notionalUp(Markets.abs(newSize), price);
+        Markets.checkMinNotional(c, scale, notional);
+
+        if (mode == uint8(MarginMode.Isolated)) {
+            if (margin > 0) {
+                Buckets.takeFromCross(vs, _env(), account, margin);
+            }
+            int256 newMargin = int256(uint256(p.margin)) + margin.toInt256() + traderDelta;
+            if (newMargin < 0) revert InsufficientMargin(newMargin);
+            p.margin = uint256(newMargin).toUint128();
+            if (newMargin < int256(uint256(c.minCollateral))) revert BelowMinCollateral(uint256(newMargin), c.minCollateral);
+            // SPEC §5: the margin put up must cover IM; the taker fee then comes out of it.
+            int256 equity = (newMargin + int256(fee)) * int256(scale) + MarginMath.pnl(newSize, p.entryNotional, price);
+            (uint256 required,) = Rules.requirements(vs, market, c, notional, leverage);
+            if (equity < required.toInt256()) revert MarginBelowInitial(equity, required);
+        } else {
+            vs.crossBalance[account] += traderDelta;
+            (int256 equity,, uint256 im,) = Health.cross(vs, _env(), account);
+            if (equity < im.toInt256()) revert InsufficientFreeCollateral(equity, im);
+        }
+        Buckets.payPool(vs, st, fee);
+        emit PositionIncreased(account, market, MarginMode(mode), sizeDelta, price, fee, margin, st.funding, uint256(st.borrowing));
+    }
+
+    /// @notice Reduce a position by `sizeAbs` (all of it, or CLOSE_ALL, closes it) at the fill
+    /// price. Realised PnL and every pending charge settle into the margin (isolated) or the
+    /// cross balance.
+    function decreasePosition(address account, uint256 market, uint256 sizeAbs) external onlyTrading(account) {
+        TradeLogic.decrease(_s, _env(), account, market, sizeAbs);
+    }
+
+    /// @notice Move collateral from the cross balance into an isolated position. Works while
+    /// paused and needs no price of this market; only the transfer rule of the account's cross
+    /// positions, if it has any, limits how much the cross balance can give.
+    function addMargin(address account, uint256 market, uint256 amount) external onlyAccount(account) {
+        CollateralLogic.addMargin(_s, _env(), account, market, amount);
+    }
+
+    /// @notice Move collateral out of an isolated position, keeping max(IM, 10% of notional).
+    function removeMargin(address account, uint256 market, uint256 amount) external onlyAccount(account) {
+        if (amount == 0) revert ZeroAmount();
+        Position storage p = _s.positions[account][market];
+        if (p.size == 0) revert NoPosition(account, market);
+        if (p.mode != MarginMode.Isolated) revert NotIsolated(market);
+        uint256 price = oracle.freshPrice(market);
+        if (amount > p.margin) revert InsufficientMargin(int256(uint256(p.margin)) - amount.toInt256());
+        uint256 margin = p.margin - amount;
+        uint256 minimum = _s.configs[market].minCollateral;
+        if (margin < minimum) revert BelowMinCollateral(margin, minimum);
+        p.margin = uint128(margin);
+        (int256 equity,, uint256 im, uint256 notional) = Health.isolated(_s, scale, market, p, price);
+        uint256 required = Health.transferRequirement(notional, im);
+        if (equity < required.toInt256()) revert TransferRuleViolated(equity, required);
+        _s.crossBalance[account] += amount.toInt256();
+        emit MarginChanged(account, market, -amount.toInt256(), margin);
+    }
+
+    /// @notice Accrue funding and borrowing of a market up to now (anyone may call).
+    function updateFunding(uint256 market) external knownMarket(market) {
+        (uint256 price,,) = oracle.latest(market);
+        Markets.accrue(_s, market, price, scale);
+    }
+
+    // ------------------------------------------------------------------ liquidation
+    /// @notice Liquidate an unhealthy isolated position. Only that position changes; what equity
+    /// is left after the penalty returns to the trader's cross balance.
+    function liquidatePosition(address account, uint256 market) external {
+        LiquidationLogic.liquidatePosition(_s, _env(), account, market);
+    }
+
+    /// @notice Liquidate a cross account whose equity is below the maintenance margin of its
+    /// cross positions: every cross position closes; isolated positions are untouched.
+    function liquidateAccount(address account) external {
+        LiquidationLogic.liquidateAccount(_s, _env(), account);
+    }
+
+    /// @notice Liquidate many isolated positions and cross accounts in one transaction
+    /// (`market == CROSS_ACCOUNT` names a cross account). Targets that are healthy, gone or
+    /// cooling down are skipped rather than reverting, so keepers racing for the same targets
+    /// lose only the work already done; `done[i]` says which were liquidated.
+    function liquidateBatch(LiquidationTarget[] calldata targets) external returns (bool[] memory done) {
+        return LiquidationLogic.liquidateBatch(_s, _env(), targets);
+    }
+
+    // ------------------------------------------------------------------ pool hooks
+    function poolDeposit(uint256 amount) external {
+        if (msg.sender != _s.pool) revert OnlyPool(msg.sender);
+        _s.poolAssets += amount.toInt256().toInt128();
+        emit PoolDeposited(amount);
+    }
+
+    /// @notice Pay LP assets out, keeping every market's open interest within the reserve.
+    function poolWithdraw(address receiver, uint256 amount) external nonReentrant {
+        if (msg.sender != _s.pool) revert OnlyPool(msg.sender);
+        AdminLogic.checkPoolWithdrawal(_s, _env(), amount);
+        collateral.safeTransfer(receiver, amount);
+        emit PoolWithdrawn(receiver, amount);
+    }
+
+    /// @notice Pool value in tokens: assets + pending borrowing fees - traders' unrealised PnL.
+    function poolValue() external view returns (int256) {
+        return AdminLogic.poolValue(_s, _env());
+    }
+
+    // ------------------------------------------------------------------ views
+    function pool() external view returns (address) {
+        return _s.pool;
+    }
+
+    function paused() external view returns (bool) {
+        return _s.paused;
+    }
+
+    function marketCount() external view returns (uint8) {
+        return _s.marketCount;
+    }
+
+    function instantTrading() external view returns (bool) {
+        return _s.instantTrading;
+    }
+
+    function poolAssets() external view returns (int128) {
+        return _s.poolAssets;
+    }
+
+    function fundingReserve() external view returns (int128) {
+        return _s.fundingReserve;
+    }
+
+    function insuranceFund() external view returns (int256) {
+        return _s.insuranceFund;
+    }
+
+    function marketSymbol(uint256 market) external view returns (bytes32) {
+        return _s.marketSymbol[market];
+    }
+
+    function crossBalance(address account) external view returns (int256) {
+        return _s.crossBalance[account];
+    }
+
+    function crossMarkets(address account) external view returns (uint256) {
+        return _s.crossMarkets[account];
+    }
+
+    function isOperator(address account, address operator) external view returns (bool) {
+        return _s.isOperator[account][operator];
+    }
+
+    function accounts(uint256 index) external view returns (address) {
+        return _s.accounts[index];
+    }
+
+    function isRegistered(address account) external view returns (bool) {
+        return _s.isRegistered[account];
+    }
+
+    function lastPartialLiquidation(address account, uint256 market) external view returns (uint256) {
+        return _s.lastPartialLiquidation[account][market];
+    }
+
+    function accountCount() external view returns (uint256) {
+        return _s.accounts.length;
+    }
+
+    function marketConfig(uint256 market) external view returns (MarketConfig memory) {
+        return AdminLogic.marketConfig(_s, market);
+    }
+
+    /// @notice A market's rule modules; address(0) is the stock rule of that kind.
+    function marketModules(uint256 market) external view returns (address, address, address, address) {
+        return AdminLogic.marketModules(_s, market);
+    }
+
+    function marketState(uint256 market) external view returns (MarketState memory) {
+        return _s.states[market];
+    }
+
+    function position(address account, uint256 market) external view returns (Position memory) {
+        return _s.positions[account][market];
+    }
+
+    /// @notice (equity, maintenance margin) of an isolated position at the current price, WAD.
+    function positionHealth(address account, uint256 market) external view returns (int256 equity, uint256 mm) {
+        Position storage p = _s.positions[account][market];
+        if (p.size == 0) revert NoPosition(account, market);
+        if (p.mode != MarginMode.Isolated) revert NotIsolated(market);
+        (equity, mm,,) = Health.isolated(_s, scale, market, p, oracle.freshPrice(market));
+    }
+
+    /// @notice (equity, maintenance, initial, transfer requirement) of the cross account, WAD.
+    function accountHealth(address account) external view returns (int256, uint256, uint256, uint256) {
+        return Health.cross(_s, _env(), account);
+    }
+
+    function isLiquidatable(address account, uint256 market) external view returns (bool) {
+        Position storage p = _s.positions[account][market];
+        if (p.size == 0 || p.mode != MarginMode.Isolated) return false;
+        (int256 equity, uint256 mm,,) = Health.isolated(_s, scale, market, p, oracle.freshPrice(market));
+        return equity < mm.toInt256();
+    }
+
+    function isAccountLiquidatable(address account) external view returns (bool) {
+        if (_s.crossMarkets[account] == 0) return false;
+        (int256 equity, uint256 mm,,) = Health.cross(_s, _env(), account);
+        return equity < mm.toInt256();
+    }
+
+    /// @notice Pending (funding, borrowing) of a position in WAD at the current time.
+    function pendingCharges(address account, uint256 market) external view returns (int256, uint256) {
+        return AdminLogic.pendingCharges(_s, _env(), account, market);
+    }
+
+    // ------------------------------------------------------------------ internals
+    function _checkOpenInterest(uint256 market, StoredConfig storage c, MarketState storage s, bool isLong, uint256 price)
+        internal
+        view
+    {
+        uint256 oi = MarginMath.notionalUp(isLong ? s.longSize : s.shortSize, price);
+        uint256 cap = Math.min(isLong ? c.maxLongOi : c.maxShortOi, Buckets.reserve(_s, c, scale));
+        if (oi > cap) revert OpenInterestCap(market, isLong, oi, cap);
+    }
+}

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {MarginMode, ModuleKind} from "../types/MarginMode.sol";
+
+/// @title IClearinghouse
+/// @notice The venue's core: custody, positions in isolated or cross margin, funding and
+/// borrowing, liquidation, the insurance fund and bad debt. Every refusal is a named error and
+/// every change of state an event, declared here once for the core and its libraries.
+interface IClearinghouse {
+    // ------------------------------------------------------------------ types
+    /// @notice A market's parameters as the admin sets them (`configureMarket`).
+    struct MarketConfig {
+        uint64 mmf; // WAD fraction: maintenance margin of the stock margin rule
+        uint64 fundingFactor; // WAD per second at full skew (stock rates rule)
+        uint64 maxFundingRate; // WAD per second (stock rates rule)
+        uint64 borrowRate; // WAD per second of entry notional (stock rates rule)
+        uint16 maxLeverage;
+        uint16 takerFeeBps;
+        uint16 liquidationFeeBps;
+        uint16 keeperShareBps;
+        uint16 reserveFactorBps;
+        uint16 partialLiquidationBps;
+        uint32 liquidationCooldown;
+        uint64 minCollateral; // tokens
+        uint128 maxLongOi; // WAD USD
+        uint128 maxShortOi; // WAD USD
+        uint128 partialThreshold; // WAD USD notional; 0 disables partial liquidation
+    }
+
+    /// @notice A market's open interest and accrual indices.
+    struct MarketState {
+        uint96 longSize;
+        uint96 shortSize;
+        uint64 borrowIndex;
+        int112 longFunding;
+        int112 shortFunding;
+        uint32 lastUpdate;
+        uint128 longEntry;
+        uint128 shortEntry;
+        uint256 borrowWeight; // sum of entryNotional x borrowIndex at each position's snapshot
+    }
+
+    /// @notice One account's position in one market.
+    struct Position {
+        int96 size;
+        uint128 entryNotional;
+        uint16 leverage;
+        MarginMode mode;
+        int112 fundingIndex;
+        uint64 borrowIndex;
+        uint128 margin; // tokens, isolated only
+    }
+
+    /// @notice An isolated position (`market`) or a cross account (`market == CROSS_ACCOUNT`).
+    struct LiquidationTarget {
+        address account;
+        uint256 market;
+    }
+
+    // ------------------------------------------------------------------ errors
+    /// @notice The market id was never configured.
+    error UnknownMarket(uint256 market);
+    /// @notice A trade of size zero.
+    error ZeroSize();
+    /// @notice A transfer of zero tokens.
+    error ZeroAmount();
+    /// @notice The mode is neither ISOLATED (1) nor CROSS (2).
+    error InvalidMode(uint8 mode);
+    /// @notice Leverage is zero or above the market's maximum.
+    error InvalidLeverage(uint256 leverage, uint256 maxLeverage);
+    /// @notice A position cannot change margin mode while open.
+    error ModeMismatch(uint256 market, MarginMode openMode, uint8 requested);
+    /// @notice An increase must go the way of the open position; close it to flip.
+    error DirectionMismatch(uint256 market, int256 size, int256 delta);
+    /// @notice The account has no position in the market (or no cross positions).
+    error NoPosition(address account, uint256 market);
+    /// @notice Isolated-only operation on a cross position.
+    error NotIsolated(uint256 market);
+    /// @notice A decrease larger than the position.
+    error SizeExceedsPosition(uint256 requested, uint256 size);
+    /// @notice The margin put up does not cover the initial margin.
+    error MarginBelowInitial(int256 equity, uint256 required);
+    /// @notice An isolated position's margin below the market's minimum collateral.
+    error BelowMinCollateral(uint256 margin, uint256 minimum);
+    /// @notice A position's notional below the minimum (dust would break funding indices).
+    error PositionTooSmall(uint256 notional, uint256 minimum);
+    /// @notice The cross balance cannot pay the amount.
+    error InsufficientBalance(int256 available, uint256 required);
+    /// @notice The cross account's equity does not cover its initial margin after the trade.
+    error InsufficientFreeCollateral(int256 equity, uint256 required);
+    /// @notice Collateral leaving a position or the cross account must leave max(IM, 10%).
+    error TransferRuleViolated(int256 equity, uint256 required);
+    /// @notice Charges would leave an isolated position with negative margin.
+    error InsufficientMargin(int256 margin);
+    /// @notice The trade takes a side's open interest above its cap or the pool's reserve.
+    error OpenInterestCap(uint256 market, bool isLong, uint256 openInterest, uint256 cap);
+    /// @notice The position is above maintenance.
+    error PositionHealthy(address account, uint256 market);
+    /// @notice The cross account is above maintenance.
+    error AccountHealthy(address account);
+    /// @notice A partial liquidation of this position is cooling down.
+    error LiquidationCooldown(uint256 market, uint256 until);
+    /// @notice The pool cannot pay this profit (or is below zero: withdrawals stop).
+    error PoolInsolvent(int256 poolAssets, int256 payout);
+    /// @notice An LP withdrawal would leave a market's open interest above the pool's reserve.
+    error ReserveExceeded(uint256 market, uint256 openInterest, uint256 reserve);
+    /// @notice The caller may not act for this account.
+    error Unauthorized(address caller, address account);
+    /// @notice Only the LiquidityPool calls the pool hooks.
+    error OnlyPool(address caller);
+    /// @notice The pool is set once.
+    error PoolAlreadySet();
+    /// @notice Opening and increasing are paused.
+    error TradingPaused();
+    /// @notice Positions change only through orders while instant trading is off.
+    error InstantTradingDisabled();
+    /// @notice No room for another market (MAX_MARKETS).
+    error TooManyMarkets();
+    /// @notice A parameter outside its hard bound (the name says which).
+    error ParamOutOfBounds(bytes32 param, uint256 value);
+    /// @notice The contract does not declare (ERC-165) the interface of that module kind.
+    error ModuleInterfaceMissing(ModuleKind kind, address module);
+    /// @notice No room for another registered module (MAX_MODULES).
+    error TooManyModules();
+    /// @notice A module answered something the venue cannot apply (a penalty above what is
+    /// left, a keeper reward above the penalty, a slice above the position, a zero price).
+    error ModuleResultOutOfBounds(ModuleKind kind, uint256 value);
+
+    // ------------------------------------------------------------------ events
+    event MarketConfigured(uint256 indexed market, bytes32 symbol, MarketConfig config);
+    /// @notice A market's rule module changed; address(0) is the stock rule.
+    event MarketModuleSet(uint256 indexed market, ModuleKind indexed kind, address module);
+    event Deposited(address indexed account, uint256 amount);
+    event Withdrawn(address indexed account, uint256 amount);
+    event PositionIncreased(
+        address indexed account,
+        uint256 indexed market,
+        MarginMode mode,
+        int256 sizeDelta,
+        uint256 price,
+        uint256 fee,
+        uint256 marginAdded,
+        int256 fundingPaid,
+        uint256 borrowingPaid
+    );
+    event PositionDecreased(
+        address indexed account,
+        uint256 indexed market,
+        int256 sizeDelta,
+        uint256 price,
+        int256 realizedPnl,
+        uint256 fee,
+        int256 fundingPaid,
+        uint256 borrowingPaid
+    );
+    event MarginChanged(address indexed account, uint256 indexed market, int256 delta, uint256 margin);
+    event PositionLiquidated(
+        address indexed account,
+        uint256 indexed market,
+        address indexed keeper,
+        int256 sizeClosed,
+        uint256 price,
+        int256 realizedPnl,
+        uint256 penalty,
+        uint256 keeperReward,
+        uint256 badDebt
+    );
+    event AccountLiquidated(
+        address indexed account, address indexed keeper, uint256 positions, uint256 penalty, uint256 keeperReward, uint256 badDebt
+    );
+    event BadDebt(address indexed account, uint256 amount, uint256 fromInsurance, uint256 fromPool);
+    event FundingUpdated(uint256 indexed market, int256 longIndex, int256 shortIndex, uint256 borrowIndex);
+    event InsuranceFunded(address indexed from, uint256 amount);
+    event PoolDeposited(uint256 amount);
+    event PoolWithdrawn(address indexed receiver, uint256 amount);
+    event PausedSet(bool paused);
+    event InstantTradingSet(bool enabled);
+    event AccountRegistered(address indexed account, uint256 index);
+    event OperatorSet(address indexed account, address indexed operator, bool approved);
+
+    // ------------------------------------------------------------------ trading
+    function increasePosition(address account, uint256 market, int256 sizeDelta, uint256 leverage, uint8 mode, uint256 margin)
+        external;
+    function decreasePosition(address account, uint256 market, uint256 sizeAbs) external;
+
+    // ------------------------------------------------------------------ views keepers use
+    function accountCount() external view returns (uint256);
+    function accounts(uint256 index) external view returns (address);
+    function marketCount() external view returns (uint8);
+    function crossMarkets(address account) external view returns (uint256);
+    function crossBalance(address account) external view returns (int256);
+    function position(address account, uint256 market) external view returns (Position memory);
+    function positionHealth(address account, uint256 market) external view returns (int256 equity, uint256 mm);
+    function accountHealth(address account) external view returns (int256, uint256, uint256, uint256);
+    function isLiquidatable(address account, uint256 market) external view returns (bool);
+    function isAccountLiquidatable(address account) external view returns (bool);
+}

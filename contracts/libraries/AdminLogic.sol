@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {ILiquidationModule} from "../interfaces/ILiquidationModule.sol";
+import {IMarginModule} from "../interfaces/IMarginModule.sol";
+import {IPricingModule} from "../interfaces/IPricingModule.sol";
+import {IRatesModule} from "../interfaces/IRatesModule.sol";
+import {MAX_MARKETS, MAX_MODULES} from "../types/Constants.sol";
+import {ModuleKind} from "../types/MarginMode.sol";
+import {Buckets} from "./Buckets.sol";
+import {MarginMath} from "./MarginMath.sol";
+import {Markets} from "./Markets.sol";
+import {Env, StoredConfig, VenueState} from "./VenueState.sol";
+
+/// @title AdminLogic
+/// @notice The core's rarely used paths: market configuration within hard bounds, rule module
+/// registration, and the pool's withdrawal check and value. An external library, run by
+/// DELEGATECALL on the core's storage, so none of it counts against the core's size.
+library AdminLogic {
+    using SafeCast for uint256;
+
+    function configureMarket(VenueState storage vs, Env memory env, uint256 market, bytes32 symbol, IClearinghouse.MarketConfig calldata c)
+        external
+    {
+        uint256 count = vs.marketCount;
+        if (market > count) revert IClearinghouse.UnknownMarket(market);
+        _checkBounds(c);
+        if (market == count) {
+            if (market == MAX_MARKETS) revert IClearinghouse.TooManyMarkets();
+            vs.marketCount = uint8(market + 1);
+            vs.states[market].lastUpdate = uint32(block.timestamp);
+        } else {
+            (uint256 price,,) = env.oracle.latest(market);
+            Markets.accrue(vs, market, price, env.scale);
+        }
+        StoredConfig storage stored = vs.configs[market];
+        stored.mmf = c.mmf;
+        stored.fundingFactor = uint48(c.fundingFactor);
+        stored.maxFundingRate = uint48(c.maxFundingRate);
+        stored.borrowRate = uint48(c.borrowRate);
+        stored.maxLeverage = c.maxLeverage;
+        stored.takerFeeBps = c.takerFeeBps;
+        stored.liquidationFeeBps = c.liquidationFeeBps;
+        stored.keeperShareBps = c.keeperShareBps;
+        stored.reserveFactorBps = c.reserveFactorBps;
+        stored.partialLiquidationBps = c.partialLiquidationBps;
+        stored.liquidationCooldown = c.liquidationCooldown;
+        stored.minCollateral = c.minCollateral;
+        stored.maxLongOi = c.maxLongOi;
+        stored.maxShortOi = c.maxShortOi;
+        stored.partialThreshold = c.partialThreshold;
+        vs.marketSymbol[market] = symbol;
+        emit IClearinghouse.MarketConfigured(market, symbol, c);
+    }
+
+    /// @dev The hard bounds of every market parameter, in one place (the Python client reads
+    /// the same numbers from `protocol.venue.bounds`, checked against these by a test).
+    function _checkBounds(IClearinghouse.MarketConfig calldata c) private pure {
+        if (c.maxLeverage == 0 || c.maxLeverage > 200) revert IClearinghouse.ParamOutOfBounds("maxLeverage", c.maxLeverage);
+        // mmf < 1 / maxLeverage, so an opened position always starts above maintenance.
+        if (c.mmf == 0 || uint256(c.mmf) * c.maxLeverage >= MarginMath.WAD) revert IClearinghouse.ParamOutOfBounds("mmf", c.mmf);
+        if (c.takerFeeBps > 100) revert IClearinghouse.ParamOutOfBounds("takerFeeBps", c.takerFeeBps);
+        if (c.liquidationFeeBps > 500) revert IClearinghouse.ParamOutOfBounds("liquidationFeeBps", c.liquidationFeeBps);
+        if (c.keeperShareBps > 10_000) revert IClearinghouse.ParamOutOfBounds("keeperShareBps", c.keeperShareBps);
+        if (c.reserveFactorBps == 0 || c.reserveFactorBps > 50_000) {
+            revert IClearinghouse.ParamOutOfBounds("reserveFactorBps", c.reserveFactorBps);
+        }
+        if (c.partialLiquidationBps == 0 || c.partialLiquidationBps > 10_000) {
+            revert IClearinghouse.ParamOutOfBounds("partialLiquidationBps", c.partialLiquidationBps);
+        }
+        // Rate caps keep the packed indices of MarketState far from overflow: 3.6%/hour funding
+        // and 315%/year borrowing (and the stored fields below 2^48).
+        if (c.maxFundingRate > 1e13) revert IClearinghouse.ParamOutOfBounds("maxFundingRate", c.maxFundingRate);
+        if (c.fundingFactor > 1e13) revert IClearinghouse.ParamOutOfBounds("fundingFactor", c.fundingFactor);
+        if (c.borrowRate > 1e11) revert IClearinghouse.ParamOutOfBounds("borrowRate", c.borrowRate);
+        if (c.minCollateral == 0) revert IClearinghouse.ParamOutOfBounds("minCollateral", 0);
+        if (c.liquidationCooldown > 1 days) revert IClearinghouse.ParamOutOfBounds("liquidationCooldown", c.liquidationCooldown);
+    }
+
+    function setMarketModule(VenueState storage vs, Env memory env, uint256 market, ModuleKind kind, address module) external {
+        uint8 id;
+        if (module != address(0)) {
+            if (!_supports(module, _interfaceOf(kind))) revert IClearinghouse.ModuleInterfaceMissing(kind, module);
+            address[] storage modules = vs.modules;
+            uint256 n = modules.length;
+            for (uint256 i; i < n; ++i) {
+                if (modules[i] == module) id = uint8(i + 1);
+            }
+            if (id == 0) {
+                if (n == MAX_MODULES) revert IClearinghouse.TooManyModules();
+                modules.push(module);
+                id = uint8(n + 1);
+            }
+        }
+        (uint256 price,,) = env.oracle.latest(market);
+        Markets.accrue(vs, market, price, env.scale);
+        StoredConfig storage c = vs.configs[market];
+        if (kind == ModuleKind.Rates) c.ratesModule = id;
+        else if (kind == ModuleKind.Margin) c.marginModule = id;
+        else if (kind == ModuleKind.Liquidation) c.liquidationModule = id;
+        else c.pricingModule = id;
+        emit IClearinghouse.MarketModuleSet(market, kind, module);
+    }
+
+    function _interfaceOf(ModuleKind kind) private pure returns (bytes4) {
+        if (kind == ModuleKind.Rates) return type(IRatesModule).interfaceId;
+        if (kind == ModuleKind.Margin) return type(IMarginModule).interfaceId;
+        if (kind == ModuleKind.Liquidation) return type(ILiquidationModule).interfaceId;
+        return type(IPricingModule).interfaceId;
+    }
+
+    function _supports(address module, bytes4 interfaceId) private view returns (bool) {
+        if (module.code.length == 0) return false;
+        try IERC165(module).supportsInterface(interfaceId) returns (bool ok) {
+            return ok;
+        } catch {
+            return false;
+        }
+    }
+
+    /// @notice Take `amount` out of the pool's assets, keeping every market's open interest
+    /// within the reserve.
+    function checkPoolWithdrawal(VenueState storage vs, Env memory env, uint256 amount) external {
+        int256 assets = vs.poolAssets - amount.toInt256();
+        if (assets < 0) revert IClearinghouse.PoolInsolvent(vs.poolAssets, amount.toInt256());
+        vs.poolAssets = int128(assets);
+        uint256 count = vs.marketCount;
+        for (uint256 market; market < count; ++market) {
+            IClearinghouse.MarketState storage s = vs.states[market];
+            (uint256 price,,) = env.oracle.latest(market);
+            // Shorts can win at most their entry notional (the price going to zero): reserve
+            // that, not today's notional, or a further fall could find the pool unable to pay.
+            uint256 oi = Math.max(MarginMath.notionalUp(s.longSize, price), s.shortEntry);
+            uint256 reserve = Buckets.reserve(vs, vs.configs[market], env.scale);
+            if (oi > reserve) revert IClearinghouse.ReserveExceeded(market, oi, reserve);
+        }
+    }
+
+    /// @notice Pool value in tokens: assets + pending borrowing fees - traders' unrealised PnL.
+    function poolValue(VenueState storage vs, Env memory env) external view returns (int256) {
+        int256 wad;
+        uint256 count = vs.marketCount;
+        for (uint256 market; market < count; ++market) {
+            IClearinghouse.MarketState storage s = vs.states[market];
+            (uint256 price,,) = env.oracle.latest(market);
+            (,, uint256 borrowIndex) = Markets.indicesNow(vs, market, s, price, env.scale);
+            int256 traderPnl = int256(MarginMath.notionalUp(s.longSize, price)) - int256(uint256(s.longEntry))
+                + int256(uint256(s.shortEntry)) - int256(MarginMath.notionalDown(s.shortSize, price));
+            uint256 pendingBorrow = ((uint256(s.longEntry) + s.shortEntry) * borrowIndex - s.borrowWeight) / MarginMath.WAD;
+            wad += int256(pendingBorrow) - traderPnl;
+        }
+        return vs.poolAssets + MarginMath.creditTokens(wad, env.scale);
+    }
+
+    function marketModules(VenueState storage vs, uint256 market) external view returns (address, address, address, address) {
+        StoredConfig storage c = vs.configs[market];
+        return (_module(vs, c.ratesModule), _module(vs, c.marginModule), _module(vs, c.liquidationModule), _module(vs, c.pricingModule));
+    }
+
+    function _module(VenueState storage vs, uint8 id) private view returns (address) {
+        return id == 0 ? address(0) : vs.modules[id - 1];
+    }
+
+    function pendingCharges(VenueState storage vs, Env memory env, address account, uint256 market)
+        external
+        view
+        returns (int256 funding, uint256 borrowing)
+    {
+        IClearinghouse.MarketState storage s = vs.states[market];
+        (uint256 price,,) = env.oracle.latest(market);
+        (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, env.scale);
+        return Markets.pending(vs.positions[account][market], longIdx, shortIdx, borrowIdx);
+    }
+
+    function marketConfig(VenueState storage vs, uint256 market) external view returns (IClearinghouse.MarketConfig memory) {
+        StoredConfig storage c = vs.configs[market];
+        return IClearinghouse.MarketConfig(
+            c.mmf, c.fundingFactor, c.maxFundingRate, c.borrowRate, c.maxLeverage, c.takerFeeBps, c.liquidationFeeBps,
+            c.keeperShareBps, c.reserveFactorBps, c.partialLiquidationBps, c.liquidationCooldown, c.minCollateral,
+            c.maxLongOi, c.maxShortOi, c.partialThreshold
+        );
+    }
+}

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {MarginMath} from "./MarginMath.sol";
+import {Markets} from "./Markets.sol";
+import {Rules} from "./Rules.sol";
+import {Env, StoredConfig, VenueState} from "./VenueState.sol";
+
+/// @title Health
+/// @notice Equity and margin requirements of an isolated position and of a cross account, at
+/// the current price with every pending charge, in WAD USD.
+library Health {
+    /// @notice What a transfer out must leave: max(IM, 10% of notional) (Hyperliquid's rule).
+    function transferRequirement(uint256 notional, uint256 initialMargin) internal pure returns (uint256) {
+        return Math.max(initialMargin, Math.ceilDiv(notional, 10));
+    }
+
+    function isolated(VenueState storage vs, uint256 scale, uint256 market, IClearinghouse.Position storage p, uint256 price)
+        internal
+        view
+        returns (int256 equity, uint256 mm, uint256 im, uint256 notional)
+    {
+        IClearinghouse.MarketState storage s = vs.states[market];
+        (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, scale);
+        (int256 funding, uint256 borrowing) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
+        int256 size = p.size;
+        equity = int256(uint256(p.margin)) * int256(scale) + MarginMath.pnl(size, p.entryNotional, price) - funding
+            - int256(borrowing);
+        notional = MarginMath.notionalUp(Markets.abs(size), price);
+        (im, mm) = Rules.requirements(vs, market, vs.configs[market], notional, p.leverage);
+    }
+
+    function cross(VenueState storage vs, Env memory env, address account)
+        internal
+        view
+        returns (int256 equity, uint256 mm, uint256 im, uint256 transferReq)
+    {
+        equity = vs.crossBalance[account] * int256(env.scale);
+        uint256 mask = vs.crossMarkets[account];
+        for (uint256 market; mask != 0; ++market) {
+            if (mask & 1 != 0) {
+                IClearinghouse.Position storage p = vs.positions[account][market];
+                uint256 price = env.oracle.freshPrice(market);
+                IClearinghouse.MarketState storage s = vs.states[market];
+                (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, env.scale);
+                (int256 funding, uint256 borrowing) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
+                int256 size = p.size;
+                equity += MarginMath.pnl(size, p.entryNotional, price) - funding - int256(borrowing);
+                uint256 notional = MarginMath.notionalUp(Markets.abs(size), price);
+                (uint256 positionIm, uint256 positionMm) = Rules.requirements(vs, market, vs.configs[market], notional, p.leverage);
+                mm += positionMm;
+                im += positionIm;
+                transferReq += transferRequirement(notional, positionIm);
+            }
+            mask >>= 1;
+        }
+    }
+}

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {CROSS_ACCOUNT} from "../types/Constants.sol";
+import {MarginMode} from "../types/MarginMode.sol";
+import {Buckets} from "./Buckets.sol";
+import {Health} from "./Health.sol";
+import {MarginMath} from "./MarginMath.sol";
+import {Markets} from "./Markets.sol";
+import {Rules} from "./Rules.sol";
+import {Env, Settlement, StoredConfig, VenueState} from "./VenueState.sol";
+
+/// @title LiquidationLogic
+/// @notice Liquidation of isolated positions and cross accounts. An external library: the core
+/// calls it by DELEGATECALL on its own storage, so its code does not count against the core's
+/// size, and only liquidations pay for the call. What a liquidation takes (slice, penalty,
+/// keeper share) is the market's liquidation rule (`Rules`).
+library LiquidationLogic {
+    using SafeCast for uint256;
+    using SafeCast for int256;
+
+    /// @notice Liquidate many targets; those that cannot be liquidated are skipped.
+    function liquidateBatch(VenueState storage vs, Env memory env, IClearinghouse.LiquidationTarget[] calldata targets)
+        external
+        returns (bool[] memory done)
+    {
+        done = new bool[](targets.length);
+        for (uint256 i; i < targets.length; ++i) {
+            IClearinghouse.LiquidationTarget calldata t = targets[i];
+            done[i] = t.market == CROSS_ACCOUNT ? _account(vs, env, t.account, true) : _position(vs, env, t.account, t.market, true);
+        }
+    }
+
+    function liquidatePosition(VenueState storage vs, Env memory env, address account, uint256 market) external {
+        _position(vs, env, account, market, false);
+    }
+
+    function liquidateAccount(VenueState storage vs, Env memory env, address account) external {
+        _account(vs, env, account, false);
+    }
+
+    /// @dev With `skip`, a target that cannot be liquidated returns false instead of reverting
+    /// (a stale price still reverts: nothing can be liquidated on it).
+    function _position(VenueState storage vs, Env memory env, address account, uint256 market, bool skip)
+        private
+        returns (bool)
+    {
+        IClearinghouse.Position storage p = vs.positions[account][market];
+        int256 size = p.size;
+        if (size == 0) {
+            if (skip) return false;
+            revert IClearinghouse.NoPosition(account, market);
+        }
+        if (p.mode != MarginMode.Isolated) {
+            if (skip) return false;
+            revert IClearinghouse.NotIsolated(market);
+        }
+        uint256 price = env.oracle.freshPrice(market);
+        StoredConfig storage c = vs.configs[market];
+        (int256 equity, uint256 mm,, uint256 notional) = Health.isolated(vs, env.scale, market, p, price);
+        if (equity >= mm.toInt256()) {
+            if (skip) return false;
+            revert IClearinghouse.PositionHealthy(account, market);
+        }
+        IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
+
+        uint256 sizeAbs = Markets.abs(size);
+        uint256 closeAbs = sizeAbs;
+        Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
+        uint256 part = Rules.slice(vs, market, c, sizeAbs, notional, equity, mm);
+        if (part != 0 && part < sizeAbs && _sliceLeavesMargin(p, c, st, size, part, price, env.scale)) {
+            uint256 last = vs.lastPartialLiquidation[account][market];
+            uint256 until = last + c.liquidationCooldown;
+            if (last != 0 && block.timestamp < until) {
+                if (skip) return false;
+                revert IClearinghouse.LiquidationCooldown(market, until);
+            }
+            closeAbs = part;
+        }
+        (int256 realizedWad, int256 sizeDelta) = Markets.reduce(s, p, size, closeAbs, price);
+        st.pnl = MarginMath.creditTokens(realizedWad, env.scale);
+        int256 remaining = int256(uint256(p.margin)) + st.pnl - st.funding - st.borrowing;
+        uint256 maxPenalty = Buckets.feeTokens(MarginMath.notionalUp(closeAbs, price), c.liquidationFeeBps, env.scale);
+        (uint256 penalty, uint256 reward) = Rules.penalty(vs, market, c, remaining, maxPenalty);
+        remaining -= int256(penalty);
+        uint256 badDebt;
+        if (closeAbs == sizeAbs) {
+            Markets.clear(p);
+            if (remaining > 0) vs.crossBalance[account] += remaining;
+            else if (remaining < 0) badDebt = uint256(-remaining);
+        } else {
+            // A slice leaves margin > 0 (_sliceLeavesMargin), and the penalty never exceeds the
+            // stock fee by more than the rule allows: what is left stays the position's margin.
+            if (remaining <= 0) revert IClearinghouse.InsufficientMargin(remaining);
+            p.margin = uint128(uint256(remaining));
+            vs.lastPartialLiquidation[account][market] = block.timestamp;
+        }
+        Buckets.payPool(vs, st, 0);
+        Buckets.payPenalty(vs, penalty, reward);
+        if (badDebt != 0) Buckets.coverBadDebt(vs, account, badDebt);
+        emit IClearinghouse.PositionLiquidated(account, market, msg.sender, sizeDelta, price, st.pnl, penalty, reward, badDebt);
+        return true;
+    }
+
+    /// @dev Whether the margin left after a slice's PnL, all pending charges and the slice's
+    /// liquidation fee is positive; if not, the position is liquidated whole (its unrealised
+    /// profit, not its margin, was carrying it).
+    function _sliceLeavesMargin(
+        IClearinghouse.Position storage p,
+        StoredConfig storage c,
+        Settlement memory st,
+        int256 size,
+        uint256 part,
+        uint256 price,
+        uint256 scale
+    ) private view returns (bool) {
+        uint256 entry = MarginMath.closedEntry(p.entryNotional, part, Markets.abs(size), size > 0);
+        int256 partPnl = MarginMath.creditTokens(MarginMath.pnl(size > 0 ? int256(part) : -int256(part), entry, price), scale);
+        int256 left = int256(uint256(p.margin)) + partPnl - st.funding - st.borrowing
+            - int256(Buckets.feeTokens(MarginMath.notionalUp(part, price), c.liquidationFeeBps, scale));
+        return left > 0;
+    }
+
+    function _account(VenueState storage vs, Env memory env, address account, bool skip) private returns (bool) {
+        uint256 mask = vs.crossMarkets[account];
+        if (mask == 0) {
+            if (skip) return false;
+            revert IClearinghouse.NoPosition(account, CROSS_ACCOUNT);
+        }
+        (int256 equity, uint256 mm,,) = Health.cross(vs, env, account);
+        if (equity >= mm.toInt256()) {
+            if (skip) return false;
+            revert IClearinghouse.AccountHealthy(account);
+        }
+
+        int256 balance = vs.crossBalance[account];
+        uint256 maxPenalty;
+        uint256 count;
+        uint256 first;
+        for (uint256 market; mask != 0; ++market) {
+            if (mask & 1 != 0) {
+                uint256 price = env.oracle.freshPrice(market);
+                IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
+                IClearinghouse.Position storage p = vs.positions[account][market];
+                int256 size = p.size;
+                if (count == 0) first = market;
+                Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
+                (int256 realizedWad, int256 sizeDelta) = Markets.reduce(s, p, size, Markets.abs(size), price);
+                st.pnl = MarginMath.creditTokens(realizedWad, env.scale);
+                balance += st.pnl - st.funding - st.borrowing;
+                maxPenalty += Buckets.feeTokens(
+                    MarginMath.notionalUp(Markets.abs(size), price), vs.configs[market].liquidationFeeBps, env.scale
+                );
+                Buckets.payPool(vs, st, 0);
+                Markets.clear(p);
+                ++count;
+                emit IClearinghouse.PositionLiquidated(account, market, msg.sender, sizeDelta, price, st.pnl, 0, 0, 0);
+            }
+            mask >>= 1;
+        }
+        vs.crossMarkets[account] = 0;
+        // One account, one rule: the liquidation rule of its lowest-numbered liquidated market.
+        (uint256 penalty, uint256 reward) = Rules.penalty(vs, first, vs.configs[first], balance, maxPenalty);
+        balance -= int256(penalty);
+        uint256 badDebt;
+        if (balance < 0) {
+            badDebt = uint256(-balance);
+            balance = 0;
+        }
+        vs.crossBalance[account] = balance;
+        Buckets.payPenalty(vs, penalty, reward);
+        if (badDebt != 0) Buckets.coverBadDebt(vs, account, badDebt);
+        emit IClearinghouse.AccountLiquidated(account, msg.sender, count, penalty, reward, badDebt);
+        return true;
+    }
+}

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {MarginMode} from "../types/MarginMode.sol";
+import {MarginMath} from "./MarginMath.sol";
+import {Rules} from "./Rules.sol";
+import {Settlement, StoredConfig, VenueState} from "./VenueState.sol";
+
+/// @title Markets
+/// @notice A market's open interest and its funding and borrow indices, and a position's place
+/// in them: accrual, settlement of a position's charges, reducing a position.
+library Markets {
+    using SafeCast for uint256;
+    using SafeCast for int256;
+
+    /// @dev A floor on every position's notional (the market's minimum collateral, in USD). The
+    /// small side of a market receives funding in proportion to how outnumbered it is, so dust
+    /// positions would let its funding index run away.
+    function checkMinNotional(StoredConfig storage c, uint256 scale, uint256 notional) internal view {
+        uint256 minimum = uint256(c.minCollateral) * scale;
+        if (notional < minimum) revert IClearinghouse.PositionTooSmall(notional, minimum);
+    }
+
+    function abs(int256 x) internal pure returns (uint256) {
+        return x >= 0 ? uint256(x) : uint256(-x);
+    }
+
+    /// @dev Funding and borrow indices as they would be after accruing up to now.
+    function indicesNow(VenueState storage vs, uint256 market, IClearinghouse.MarketState storage s, uint256 price, uint256 scale)
+        internal
+        view
+        returns (int256 longIdx, int256 shortIdx, uint256 borrowIdx)
+    {
+        longIdx = s.longFunding;
+        shortIdx = s.shortFunding;
+        borrowIdx = s.borrowIndex;
+        uint256 elapsed = block.timestamp - s.lastUpdate;
+        if (elapsed == 0) return (longIdx, shortIdx, borrowIdx);
+        (int256 rate, uint256 borrowRate) = Rules.rates(vs, market, vs.configs[market], s, price, scale);
+        borrowIdx += borrowRate * elapsed;
+        if (rate != 0) {
+            uint256 payerDelta = Math.mulDiv(price * elapsed, abs(rate), MarginMath.WAD, Math.Rounding.Ceil);
+            (uint256 payerSize, uint256 receiverSize) = rate > 0 ? (s.longSize, s.shortSize) : (s.shortSize, s.longSize);
+            uint256 receiverDelta = Math.mulDiv(payerDelta, payerSize, receiverSize);
+            if (rate > 0) {
+                longIdx += int256(payerDelta);
+                shortIdx -= int256(receiverDelta);
+            } else {
+                shortIdx += int256(payerDelta);
+                longIdx -= int256(receiverDelta);
+            }
+        }
+    }
+
+    function accrue(VenueState storage vs, uint256 market, uint256 price, uint256 scale)
+        internal
+        returns (IClearinghouse.MarketState storage s)
+    {
+        s = vs.states[market];
+        if (s.lastUpdate == block.timestamp) return s;
+        (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = indicesNow(vs, market, s, price, scale);
+        s.longFunding = longIdx.toInt112();
+        s.shortFunding = shortIdx.toInt112();
+        s.borrowIndex = borrowIdx.toUint64();
+        s.lastUpdate = uint32(block.timestamp);
+        emit IClearinghouse.FundingUpdated(market, longIdx, shortIdx, borrowIdx);
+    }
+
+    function pending(IClearinghouse.Position storage p, int256 longIdx, int256 shortIdx, uint256 borrowIdx)
+        internal
+        view
+        returns (int256 funding, uint256 borrowing)
+    {
+        int256 size = p.size;
+        if (size == 0) return (0, 0);
+        funding = MarginMath.funding(abs(size), size > 0 ? longIdx : shortIdx, p.fundingIndex);
+        borrowing = MarginMath.borrowing(p.entryNotional, borrowIdx, p.borrowIndex);
+    }
+
+    /// @dev Turn a position's pending charges into token amounts and move its snapshots to the
+    /// market's (already accrued) indices, keeping the market's borrow weight in step.
+    function settleIndices(IClearinghouse.MarketState storage s, IClearinghouse.Position storage p, bool isLong, uint256 scale)
+        internal
+        returns (Settlement memory st)
+    {
+        uint256 borrowIdx = s.borrowIndex;
+        uint256 entry = p.entryNotional;
+        if (p.size != 0) {
+            (int256 fundingWad, uint256 borrowWad) = pending(p, s.longFunding, s.shortFunding, borrowIdx);
+            st.funding = MarginMath.chargeTokens(fundingWad, scale);
+            st.borrowing = MarginMath.chargeTokens(int256(borrowWad), scale);
+            s.borrowWeight += entry * (borrowIdx - p.borrowIndex);
+        }
+        p.borrowIndex = uint64(borrowIdx);
+        p.fundingIndex = isLong ? s.longFunding : s.shortFunding;
+    }
+
+    /// @dev Like `delete`, but leaves a cross position's margin slot alone: it is always zero,
+    /// and touching the cold slot would cost 2.2k gas per closed cross position.
+    function clear(IClearinghouse.Position storage p) internal {
+        bool isolated = p.mode == MarginMode.Isolated;
+        assembly ("memory-safe") {
+            sstore(p.slot, 0)
+            sstore(add(p.slot, 1), 0)
+            if isolated { sstore(add(p.slot, 2), 0) }
+        }
+    }
+
+    function removeFromMarket(IClearinghouse.MarketState storage s, IClearinghouse.Position storage p, int256 size) internal {
+        if (size == 0) return;
+        uint256 entry = p.entryNotional;
+        if (size > 0) {
+            s.longSize -= uint96(uint256(size));
+            s.longEntry -= uint128(entry);
+        } else {
+            s.shortSize -= uint96(uint256(-size));
+            s.shortEntry -= uint128(entry);
+        }
+        s.borrowWeight -= entry * p.borrowIndex;
+    }
+
+    function addToMarket(IClearinghouse.MarketState storage s, IClearinghouse.Position storage p, int256 size) internal {
+        if (size == 0) return;
+        uint256 entry = p.entryNotional;
+        if (size > 0) {
+            s.longSize += uint256(size).toUint96();
+            s.longEntry += entry.toUint128();
+        } else {
+            s.shortSize += uint256(-size).toUint96();
+            s.shortEntry += entry.toUint128();
+        }
+        s.borrowWeight += entry * p.borrowIndex;
+    }
+
+    /// @dev Close `closeAbs` of a position at `price`; returns realised PnL (WAD) and the signed
+    /// size change. The closed share of the entry notional rounds so the trader never gains.
+    function reduce(IClearinghouse.MarketState storage s, IClearinghouse.Position storage p, int256 size, uint256 closeAbs, uint256 price)
+        internal
+        returns (int256 realizedWad, int256 sizeDelta)
+    {
+        uint256 sizeAbs = abs(size);
+        uint256 entry = p.entryNotional;
+        bool isLong = size > 0;
+        uint256 closedEntry = MarginMath.closedEntry(entry, closeAbs, sizeAbs, isLong);
+        sizeDelta = isLong ? -int256(closeAbs) : int256(closeAbs);
+        realizedWad = MarginMath.pnl(isLong ? int256(closeAbs) : -int256(closeAbs), closedEntry, price);
+        removeFromMarket(s, p, size);
+        int256 newSize = size + sizeDelta;
+        p.size = newSize.toInt96();
+        p.entryNotional = (entry - closedEntry).toUint128();
+        addToMarket(s, p, newSize);
+    }
+}

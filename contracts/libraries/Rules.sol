@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {ModuleKind} from "../types/MarginMode.sol";
+import {ILiquidationModule, SliceInput} from "../interfaces/ILiquidationModule.sol";
+import {IMarginModule} from "../interfaces/IMarginModule.sol";
+import {IPricingModule} from "../interfaces/IPricingModule.sol";
+import {IRatesModule, RatesInput} from "../interfaces/IRatesModule.sol";
+import {StockRules} from "./StockRules.sol";
+import {StoredConfig, VenueState} from "./VenueState.sol";
+
+/// @title Rules
+/// @notice Where the core asks a market's rule modules: module id 0 applies the stock rule
+/// inline, any other id calls the registered module (STATICCALL). A module costs its call only
+/// on the markets that chose it.
+library Rules {
+    function rates(VenueState storage s, uint256 market, StoredConfig storage c, IClearinghouse.MarketState storage st, uint256 price, uint256 scale)
+        internal
+        view
+        returns (int256 fundingRate, uint256 borrowRate)
+    {
+        uint256 id = c.ratesModule;
+        if (id == 0) return StockRules.rates(st.longSize, st.shortSize, c.fundingFactor, c.maxFundingRate, c.borrowRate);
+        return IRatesModule(s.modules[id - 1]).rates(
+            RatesInput({
+                market: market,
+                longSize: st.longSize,
+                shortSize: st.shortSize,
+                longOpenInterest: st.longEntry,
+                shortOpenInterest: st.shortEntry,
+                price: price,
+                poolAssets: int256(s.poolAssets) * int256(scale),
+                fundingFactor: c.fundingFactor,
+                maxFundingRate: c.maxFundingRate,
+                borrowRate: c.borrowRate
+            })
+        );
+    }
+
+    function requirements(VenueState storage s, uint256 market, StoredConfig storage c, uint256 notional, uint256 leverage)
+        internal
+        view
+        returns (uint256 initialMargin, uint256 maintenanceMargin)
+    {
+        uint256 id = c.marginModule;
+        if (id == 0) return StockRules.requirements(notional, leverage, c.mmf);
+        return IMarginModule(s.modules[id - 1]).requirements(market, notional, leverage, c.mmf);
+    }
+
+    function slice(VenueState storage s, uint256 market, StoredConfig storage c, uint256 sizeAbs, uint256 notional, int256 equity, uint256 mm)
+        internal
+        view
+        returns (uint256)
+    {
+        uint256 id = c.liquidationModule;
+        if (id == 0) return StockRules.slice(sizeAbs, notional, equity, mm, c.partialThreshold, c.partialLiquidationBps);
+        uint256 closeAbs = ILiquidationModule(s.modules[id - 1]).slice(
+            SliceInput(market, sizeAbs, notional, equity, mm, c.partialThreshold, c.partialLiquidationBps)
+        );
+        if (closeAbs == 0 || closeAbs > sizeAbs) revert IClearinghouse.ModuleResultOutOfBounds(ModuleKind.Liquidation, closeAbs);
+        return closeAbs;
+    }
+
+    function penalty(VenueState storage s, uint256 market, StoredConfig storage c, int256 equityLeft, uint256 maxPenalty)
+        internal
+        view
+        returns (uint256 taken, uint256 keeperReward)
+    {
+        uint256 id = c.liquidationModule;
+        if (id == 0) (taken, keeperReward) = StockRules.penalty(equityLeft, maxPenalty, c.keeperShareBps);
+        else (taken, keeperReward) = ILiquidationModule(s.modules[id - 1]).penalty(market, equityLeft, maxPenalty, c.keeperShareBps);
+        // A module may not take more than is left, nor pay the keeper more than it took.
+        if (taken > (equityLeft > 0 ? uint256(equityLeft) : 0) || keeperReward > taken) {
+            revert IClearinghouse.ModuleResultOutOfBounds(ModuleKind.Liquidation, taken);
+        }
+    }
+
+    function fillPrice(VenueState storage s, uint256 market, StoredConfig storage c, int256 sizeDelta, uint256 oraclePrice)
+        internal
+        view
+        returns (uint256)
+    {
+        uint256 id = c.pricingModule;
+        if (id == 0) return oraclePrice;
+        uint256 price = IPricingModule(s.modules[id - 1]).fillPrice(market, sizeDelta, oraclePrice);
+        if (price == 0) revert IClearinghouse.ModuleResultOutOfBounds(ModuleKind.Pricing, 0);
+        return price;
+    }
+}

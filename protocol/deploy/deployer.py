@@ -1,0 +1,81 @@
+"""Carry out a :class:`~protocol.deploy.plan.DeploymentPlan` on a chain."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from protocol.chain import Chain, Contract
+from protocol.chain.abi import load_artifact
+from protocol.deploy.plan import Call, DeploymentPlan, Ref, Role, module_kind
+
+if TYPE_CHECKING:
+    from protocol.venue.config import MarketConfig
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A deployed venue: its contracts by plan name, its admin, markets and rule modules."""
+
+    admin: str
+    contracts: Mapping[str, Contract]
+    markets: tuple[MarketConfig, ...]
+    decimals: int
+    modules: Mapping[str, str]  # kind -> module address
+
+    def __getattr__(self, name: str) -> Contract:
+        try:
+            return self.contracts[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def feeds(self) -> dict[str, Contract]:
+        return {name.removeprefix("feed:"): c for name, c in self.contracts.items()
+                if name.startswith("feed:")}
+
+
+def _resolve(value: Any, addresses: Mapping[str, str]) -> Any:
+    if isinstance(value, Ref):
+        return addresses[value.name]
+    if isinstance(value, Role):
+        return value.id
+    return value
+
+
+def deploy(chain: Chain, plan: DeploymentPlan, admin: str | None = None) -> Deployment:
+    """Deploy every step of ``plan`` from ``admin`` (a new account when None), send its setup
+    calls, configure its markets with a Chainlink feed each, and set their rule modules."""
+    admin = admin or chain.new_account()
+    addresses: dict[str, str] = {"admin": admin}
+    contracts: dict[str, Contract] = {}
+    for step in plan.steps:
+        artifact = load_artifact(step.artifact, plan.artifacts)
+        libraries = {name: addresses[name] for name in artifact.libraries if name in addresses}
+        contract = chain.deploy(artifact, *(_resolve(a, addresses) for a in step.args), sender=admin,
+                                libraries=libraries)
+        contracts[step.name] = contract
+        addresses[step.name] = contract.address
+    for call in plan.calls:
+        _send(contracts, call, addresses, admin)
+    decimals = contracts["usdc"].call("decimals")
+    ch, oracle = contracts["clearinghouse"], contracts["oracle"]
+    for market_id, config in enumerate(plan.markets):
+        ch.transact(admin, "configureMarket", market_id, config.symbol_bytes(),
+                    config.encode(decimals)).raise_for_status()
+        contracts[f"feed:{config.symbol}"] = chain.deploy(
+            load_artifact("ChainlinkFeed", plan.artifacts), oracle.address, market_id,
+            f"{config.symbol} / USD", sender=admin)
+        for kind, step in plan.modules.items():
+            ch.transact(admin, "setMarketModule", market_id, module_kind(kind),
+                        addresses[step]).raise_for_status()
+    modules = {kind: addresses[step] for kind, step in plan.modules.items()}
+    return Deployment(admin, contracts, plan.markets, decimals, modules)
+
+
+def _send(contracts: Mapping[str, Contract], call: Call, addresses: Mapping[str, str],
+          admin: str) -> None:
+    args = [_resolve(a, addresses) for a in call.args]
+    contracts[call.contract].transact(admin, call.function, *args).raise_for_status()

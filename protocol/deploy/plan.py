@@ -1,0 +1,113 @@
+"""A venue's deployment as data: which contracts, with which constructor arguments and linked
+libraries, which setup transactions (roles, wiring, markets, rule modules). Nothing here talks to
+a chain: :func:`protocol.deploy.deploy` carries a plan out."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+from eth_utils import keccak
+
+from protocol.margin.types import MODULE_INTERFACES, ModuleKind
+
+if TYPE_CHECKING:
+    from protocol.venue.config import MarketConfig
+
+#: The venue's external libraries, deployed before the contracts that link them.
+LIBRARIES = ("AdminLogic", "CollateralLogic", "LiquidationLogic", "TradeLogic")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """The address of a contract the plan deploys, by its name in the plan."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Role:
+    """An AccessControl role id: ``keccak256(name)``."""
+
+    name: str
+
+    @property
+    def id(self) -> bytes:
+        return keccak(text=self.name)
+
+
+@dataclass(frozen=True)
+class Step:
+    """Deploy ``artifact`` as ``name`` with constructor ``args`` (:class:`Ref` resolved), linking
+    the libraries the artifact calls to the plan's contracts of the same names."""
+
+    name: str
+    artifact: str
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class Call:
+    """A setup transaction the admin sends: ``contract.function(*args)``."""
+
+    contract: str
+    function: str
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeploymentPlan:
+    """Everything a venue deployment does, in order: ``steps``, then ``calls``, then each market
+    configured (with its Chainlink feed) and given the plan's ``modules`` (kind -> step name)."""
+
+    steps: tuple[Step, ...]
+    calls: tuple[Call, ...]
+    markets: tuple[MarketConfig, ...]
+    modules: Mapping[str, str] = field(default_factory=dict)
+    #: Where the artifacts live (None: the project's own); a plan with users' contracts points
+    #: at the cache that compiled them together with the project's.
+    artifacts: Optional[Path] = None
+
+    def names(self) -> list[str]:
+        return [s.name for s in self.steps]
+
+
+def venue_plan(markets: Sequence[MarketConfig], *, max_price_age: int = 3600,
+               close_grace_period: int = 3600, instant_trading: bool = True,
+               collateral: str = "MockUSDC", min_execution_fee: int = 0,
+               market_order_timeout: int = 300, modules: Mapping[str, str] | None = None,
+               artifacts: Optional[Path] = None) -> DeploymentPlan:
+    """The standard venue: collateral token, oracle, clearinghouse (with its libraries), pool,
+    order book and reader; ``modules`` maps a module kind (``rates``, ``margin``,
+    ``liquidation``, ``pricing``) to the contract to deploy as every market's rule of that kind
+    (the stock rule applies to the kinds left out)."""
+    modules = dict(modules or {})
+    unknown = sorted(set(modules) - set(MODULE_INTERFACES))
+    if unknown:
+        raise ValueError(f"unknown module kind {unknown[0]!r}; kinds: {', '.join(MODULE_INTERFACES)}")
+    steps = [Step("usdc", collateral),
+             Step("oracle", "PriceOracle", (Ref("admin"), max_price_age)),
+             *(Step(name, name) for name in LIBRARIES),
+             Step("clearinghouse", "Clearinghouse", (Ref("usdc"), Ref("oracle"), Ref("admin"))),
+             Step("pool", "LiquidityPool", (Ref("usdc"), Ref("clearinghouse"))),
+             Step("order_book", "OrderBook", (Ref("clearinghouse"), Ref("admin"), min_execution_fee,
+                                              market_order_timeout)),
+             Step("reader", "Reader")]
+    steps += [Step(f"module:{kind}", artifact) for kind, artifact in modules.items()]
+    calls = [Call("oracle", "grantRole", (Role("UPDATER_ROLE"), Ref("admin")))]
+    if close_grace_period:
+        calls.append(Call("oracle", "setCloseGracePeriod", (close_grace_period,)))
+    calls += [Call("clearinghouse", "setPool", (Ref("pool"),)),
+              Call("clearinghouse", "grantRole", (Role("EXECUTOR_ROLE"), Ref("order_book")))]
+    if not instant_trading:
+        calls.append(Call("clearinghouse", "setInstantTrading", (False,)))
+    return DeploymentPlan(tuple(steps), tuple(calls), tuple(markets),
+                          {kind: f"module:{kind}" for kind in modules}, artifacts)
+
+
+def module_kind(kind: str) -> ModuleKind:
+    """The ``ModuleKind`` of a kind's name (``"rates"`` ...)."""
+    return ModuleKind[kind.upper()]
