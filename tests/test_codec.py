@@ -72,3 +72,19 @@ def test_arbitrary_bytes_decode_like_eth_abi(kind, blob):
             decoder((kind,))(blob)
     else:
         assert decoder((kind,))(blob) == expected
+
+
+def test_int_enums_take_the_fast_path_and_encode_like_eth_abi(monkeypatch):
+    """MarginMode and ModuleKind are IntEnums: encoded as the ints they are, without falling
+    back to eth-abi (which a client call per trade would pay for), and bools still refused."""
+    import protocol.chain.codec as codec
+    from protocol.margin.types import MarginMode, ModuleKind
+
+    types = ("uint8", "int256", "uint256")
+    values = (MarginMode.CROSS, ModuleKind.PRICING, MarginMode.ISOLATED)
+    expected = abi_encode(list(types), [int(v) for v in values])
+    monkeypatch.setattr(codec, "abi_encode", lambda *a: pytest.fail("fell back to eth-abi"))
+    assert encoder(types)(values) == expected
+    monkeypatch.undo()
+    with pytest.raises(Exception):
+        encoder(("uint8",))((True,))

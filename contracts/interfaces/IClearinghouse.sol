@@ -128,11 +128,16 @@ interface IClearinghouse {
     error ModuleResultOutOfBounds(ModuleKind kind, uint256 value);
 
     // ------------------------------------------------------------------ events
+    /// @notice A market was added or its parameters changed (within the hard bounds).
     event MarketConfigured(uint256 indexed market, bytes32 symbol, MarketConfig config);
     /// @notice A market's rule module changed; address(0) is the stock rule.
     event MarketModuleSet(uint256 indexed market, ModuleKind indexed kind, address module);
+    /// @notice Collateral entered an account's cross balance.
     event Deposited(address indexed account, uint256 amount);
+    /// @notice Collateral left an account's cross balance for its wallet.
     event Withdrawn(address indexed account, uint256 amount);
+    /// @notice A position opened or grew at `price`; `fee` went to the pool, pending funding
+    /// and borrowing were settled.
     event PositionIncreased(
         address indexed account,
         uint256 indexed market,
@@ -144,6 +149,7 @@ interface IClearinghouse {
         int256 fundingPaid,
         uint256 borrowingPaid
     );
+    /// @notice A position shrank or closed at `price`, realising `realizedPnl` (tokens).
     event PositionDecreased(
         address indexed account,
         uint256 indexed market,
@@ -154,7 +160,9 @@ interface IClearinghouse {
         int256 fundingPaid,
         uint256 borrowingPaid
     );
+    /// @notice Collateral moved between the cross balance and an isolated position.
     event MarginChanged(address indexed account, uint256 indexed market, int256 delta, uint256 margin);
+    /// @notice A position (or a cross account's position) was liquidated, in whole or a slice.
     event PositionLiquidated(
         address indexed account,
         uint256 indexed market,
@@ -166,17 +174,27 @@ interface IClearinghouse {
         uint256 keeperReward,
         uint256 badDebt
     );
+    /// @notice A cross account was liquidated: its cross positions closed, one penalty taken.
     event AccountLiquidated(
         address indexed account, address indexed keeper, uint256 positions, uint256 penalty, uint256 keeperReward, uint256 badDebt
     );
+    /// @notice A shortfall no margin covered, paid by the insurance fund first, then the pool.
     event BadDebt(address indexed account, uint256 amount, uint256 fromInsurance, uint256 fromPool);
+    /// @notice A market's funding and borrow indices accrued up to now.
     event FundingUpdated(uint256 indexed market, int256 longIndex, int256 shortIndex, uint256 borrowIndex);
+    /// @notice The insurance fund received collateral.
     event InsuranceFunded(address indexed from, uint256 amount);
+    /// @notice LP assets entered the pool bucket (through the LiquidityPool).
     event PoolDeposited(uint256 amount);
+    /// @notice LP assets left the pool bucket (through the LiquidityPool).
     event PoolWithdrawn(address indexed receiver, uint256 amount);
+    /// @notice Opening and increasing were paused or resumed.
     event PausedSet(bool paused);
+    /// @notice Direct trading was switched on or off (off: orders only).
     event InstantTradingSet(bool enabled);
+    /// @notice An account got its first cross balance: keepers scan it from now on.
     event AccountRegistered(address indexed account, uint256 index);
+    /// @notice An account allowed or disallowed an operator to act for it.
     event OperatorSet(address indexed account, address indexed operator, bool approved);
 
     // ------------------------------------------------------------------ trading

@@ -94,17 +94,29 @@ def _word_encoder(kind: str) -> Callable[[Any], bytes]:
         limit = 1 << width
 
         def encode_uint(v: Any) -> bytes:
-            if type(v) is not int or v < 0 or v >= limit:
+            if type(v) is not int:
+                v = _plain_int(v)
+            if v < 0 or v >= limit:
                 raise _Fallback
             return v.to_bytes(32, "big")
         return encode_uint
     half = 1 << (width - 1)
 
     def encode_int(v: Any) -> bytes:
-        if type(v) is not int or v < -half or v >= half:
+        if type(v) is not int:
+            v = _plain_int(v)
+        if v < -half or v >= half:
             raise _Fallback
         return (v % _TWO256).to_bytes(32, "big")
     return encode_int
+
+
+def _plain_int(v: Any) -> int:
+    """An int subclass (an IntEnum such as MarginMode) as the int it is; anything else, bool
+    included, goes to eth-abi."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return int(v)
+    raise _Fallback
 
 
 def _raise() -> bytes:
