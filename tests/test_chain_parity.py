@@ -232,3 +232,23 @@ def test_revm_journal_is_empty_between_transactions():
     assert workload.run()["transactions"] > 30
     evm = workload.venue.chain.evm
     assert evm.journal_len == 1 and set(evm.journal_state) <= {"0x" + "00" * 20}
+
+
+def test_block_context_puts_transactions_in_one_block(backend):
+    chain = connect(backend)
+    me = chain.new_account()
+    probe = chain.deploy("ParityProbe", 0, sender=me)
+    start = chain.block_number
+    with chain.recording() as everything:
+        with chain.block() as outer:
+            first = probe.transact(me, "store", 1)
+            with chain.block() as inner:  # nested: records, leaves the sealing to the outer
+                second = probe.transact(me, "store", 2)
+            assert chain.pending_transactions == 2 and chain.block_number == start
+        third = probe.transact(me, "store", 3)  # outside any block: a block of its own
+    assert first.block == second.block == start and third.block == start + 1
+    assert [r.block for r in outer] == [start, start] and inner == [second]
+    assert everything == [first, second, third] and chain.pending_transactions == 0
+    with chain.block() as empty:
+        pass
+    assert empty == [] and chain.block_number == start + 3  # sealed even when empty

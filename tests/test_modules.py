@@ -173,3 +173,45 @@ def test_enums_mirror_the_solidity_types():
         body = re.search(rf"enum {enum.__name__} \{{([^}}]*)\}}", text).group(1)
         members = [m.strip().upper() for m in body.split(",") if m.strip()]
         assert members == [e.name for e in enum]
+
+
+def test_a_plan_deploys_and_attach_drives_it():
+    from protocol.chain import connect
+    from protocol.deploy import Ref, deploy, venue_plan
+    from venue_fixtures import ETH
+
+    plan = venue_plan([ETH], modules={"margin": "StockMargin"})
+    steps = plan.names()
+    assert steps.index("LiquidationLogic") < steps.index("clearinghouse")  # libraries first
+    assert Ref("clearinghouse") in next(s for s in plan.steps if s.name == "pool").args
+    chain = connect("revm")
+    deployment = deploy(chain, plan)
+    venue = Venue.attach(chain, deployment)
+    assert set(deployment.contracts) >= {"usdc", "oracle", "clearinghouse", "pool", "order_book",
+                                         "reader", "feed:ETH", "module:margin", *steps}
+    assert venue.clearinghouse.call("marketModules", 0)[1] == \
+        deployment.modules["margin"].lower()
+    assert venue.clearinghouse.call("marketSymbol", 0).rstrip(b"\0") == b"ETH"
+    venue.set_price("ETH", 3000)
+    venue.trader("lp", usdc=1_000_000).provide_liquidity(1_000_000)  # a bare deployment: no pool yet
+    alice = funded(venue, "alice", 10_000, deposit=5_000)
+    assert alice.open("ETH", size=1, leverage=10, mode="isolated", margin=400).status
+    with pytest.raises(ValueError, match="unknown module kind 'fee'"):
+        venue_plan([ETH], modules={"fee": "StockRates"})
+
+
+def test_a_scenario_file_chooses_modules(tmp_path):
+    from protocol.sim.engine import Simulation
+    from protocol.sim.loader import ScenarioError, load_scenario
+
+    example = ROOT / "examples" / "custom_module"
+    text = (ROOT / "protocol" / "sim" / "scenarios" / "default.toml").read_text()
+    path = tmp_path / "dead-band.toml"
+    path.write_text(text.replace("[venue]", f'[venue]\ncontracts = "{example}"', 1)
+                    + '\n[venue.modules]\nrates = "DeadBandRates"\n')
+    sc = load_scenario(path, {"blocks": 3})
+    assert sc.venue.modules == {"rates": "DeadBandRates"}
+    assert Simulation(sc).run().summary["transactions"] > 0
+    path.write_text(text + '\n[venue.modules]\nfees = "X"\n')
+    with pytest.raises(ScenarioError, match="venue.modules"):
+        load_scenario(path)

@@ -173,7 +173,7 @@ class Chain(ABC):
             yield receipts
         finally:
             self._open_blocks -= 1
-            self._recorders.remove(receipts)
+            self._stop_recording(receipts)
             if not self._open_blocks:
                 self.mine()
 
@@ -185,7 +185,11 @@ class Chain(ABC):
         try:
             yield receipts
         finally:
-            self._recorders.remove(receipts)
+            self._stop_recording(receipts)
+
+    def _stop_recording(self, receipts: list[Receipt]) -> None:
+        # By identity: two recorders may hold equal lists.
+        self._recorders = [r for r in self._recorders if r is not receipts]
 
     def mine(self) -> int:
         """Seal the pending block (even if empty); return its number."""
