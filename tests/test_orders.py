@@ -97,6 +97,28 @@ def test_expired_market_order_cannot_execute_and_anyone_may_cancel_it(venue):
     assert venue.position(alice, "ETH") is None
 
 
+def test_a_market_order_is_no_free_option_for_its_owner(venue):
+    """Its owner can neither cancel it before it expires (after seeing the next price) nor
+    execute it (choosing when); after expiry it is cancelled with a full refund."""
+    alice = funded(venue, "alice", deposit=0)
+    wallet, eth = venue.account(alice).wallet, alice.eth_balance
+    order = alice.create_order("ETH", "market_increase", 1, leverage=10, collateral=400,
+                               execution_fee=10**16)
+    expires = order.timestamp + venue.order_book.call("marketOrderTimeout")
+    venue.set_price("ETH", 2_990)  # executable now
+    with pytest.raises(errors.MarketOrderLocked) as info:
+        alice.cancel_order(order.order_id)
+    assert info.value.args == (order.order_id, expires)
+    with pytest.raises(errors.OwnerCannotExecute):
+        venue.order_book.transact(alice.address, "executeOrder", order.order_id).raise_for_status()
+    venue.advance_time(expires - venue.chain.timestamp)  # at expiry: still locked, still live
+    with pytest.raises(errors.MarketOrderLocked):
+        alice.cancel_order(order.order_id)
+    event = alice.cancel_order(order.order_id).events_named("OrderCancelled")[0]  # one second on
+    assert (event["keeperFee"], event["refund"]) == (0, 10**16)
+    assert venue.account(alice).wallet == wallet and alice.eth_balance == eth
+
+
 def test_cancel_refunds_escrow_and_whole_execution_fee(venue):
     alice = funded(venue, "alice", deposit=0)
     alice.deposit(1_000)

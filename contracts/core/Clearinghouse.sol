@@ -198,10 +198,13 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
             if (newMargin < 0) revert InsufficientMargin(newMargin);
             p.margin = uint256(newMargin).toUint128();
             if (newMargin < int256(uint256(c.minCollateral))) revert BelowMinCollateral(uint256(newMargin), c.minCollateral);
-            // SPEC §5: the margin put up must cover IM; the taker fee then comes out of it.
-            int256 equity = (newMargin + int256(fee)) * int256(scale) + MarginMath.pnl(newSize, p.entryNotional, price);
-            (uint256 required,) = Rules.requirements(vs, market, c, notional, leverage);
-            if (equity < required.toInt256()) revert MarginBelowInitial(equity, required);
+            // SPEC §5: the margin put up must cover IM; the taker fee then comes out of it, and
+            // what is left must not be liquidatable.
+            int256 equity = newMargin * int256(scale) + MarginMath.pnl(newSize, p.entryNotional, price);
+            (uint256 required, uint256 maintenance) = Rules.requirements(vs, market, c, notional, leverage);
+            int256 withFee = equity + int256(fee * scale);
+            if (withFee < required.toInt256()) revert MarginBelowInitial(withFee, required);
+            if (equity < maintenance.toInt256()) revert MarginBelowMaintenance(equity, maintenance);
         } else {
             vs.crossBalance[account] += traderDelta;
             (int256 equity,, uint256 im,) = Health.cross(vs, _env(), account);

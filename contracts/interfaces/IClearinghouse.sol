@@ -81,6 +81,9 @@ interface IClearinghouse {
     error SizeExceedsPosition(uint256 requested, uint256 size);
     /// @notice The margin put up does not cover the initial margin.
     error MarginBelowInitial(int256 equity, uint256 required);
+    /// @notice After its taker fee the position would open below maintenance: liquidatable at
+    /// once. Put up more margin (or lower the leverage).
+    error MarginBelowMaintenance(int256 equity, uint256 maintenance);
     /// @notice An isolated position's margin below the market's minimum collateral.
     error BelowMinCollateral(uint256 margin, uint256 minimum);
     /// @notice A position's notional below the minimum (dust would break funding indices).

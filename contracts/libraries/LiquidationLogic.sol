@@ -65,13 +65,11 @@ library LiquidationLogic {
             if (skip) return false;
             revert IClearinghouse.PositionHealthy(account, market);
         }
-        IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
-
         uint256 sizeAbs = Markets.abs(size);
         uint256 closeAbs = sizeAbs;
-        Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
         uint256 part = Rules.slice(vs, market, c, sizeAbs, notional, equity, mm);
-        if (part != 0 && part < sizeAbs && _sliceLeavesMargin(p, c, st, size, part, price, env.scale)) {
+        // Decided before anything changes, so a target skipped here leaves no trace.
+        if (part != 0 && part < sizeAbs && _sliceLeavesMargin(vs, env, market, p, c, size, part, price)) {
             uint256 last = vs.lastPartialLiquidation[account][market];
             uint256 until = last + c.liquidationCooldown;
             if (last != 0 && block.timestamp < until) {
@@ -80,6 +78,8 @@ library LiquidationLogic {
             }
             closeAbs = part;
         }
+        IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
+        Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
         (int256 realizedWad, int256 sizeDelta) = Markets.reduce(s, p, size, closeAbs, price);
         st.pnl = MarginMath.creditTokens(realizedWad, env.scale);
         int256 remaining = int256(uint256(p.margin)) + st.pnl - st.funding - st.borrowing;
@@ -107,19 +107,25 @@ library LiquidationLogic {
 
     /// @dev Whether the margin left after a slice's PnL, all pending charges and the slice's
     /// liquidation fee is positive; if not, the position is liquidated whole (its unrealised
-    /// profit, not its margin, was carrying it).
+    /// profit, not its margin, was carrying it). A view: the charges are what settling would
+    /// take.
     function _sliceLeavesMargin(
+        VenueState storage vs,
+        Env memory env,
+        uint256 market,
         IClearinghouse.Position storage p,
         StoredConfig storage c,
-        Settlement memory st,
         int256 size,
         uint256 part,
-        uint256 price,
-        uint256 scale
+        uint256 price
     ) private view returns (bool) {
+        uint256 scale = env.scale;
+        (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, vs.states[market], price, scale);
+        (int256 fundingWad, uint256 borrowWad) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
         uint256 entry = MarginMath.closedEntry(p.entryNotional, part, Markets.abs(size), size > 0);
         int256 partPnl = MarginMath.creditTokens(MarginMath.pnl(size > 0 ? int256(part) : -int256(part), entry, price), scale);
-        int256 left = int256(uint256(p.margin)) + partPnl - st.funding - st.borrowing
+        int256 left = int256(uint256(p.margin)) + partPnl - MarginMath.chargeTokens(fundingWad, scale)
+            - MarginMath.chargeTokens(int256(borrowWad), scale)
             - int256(Buckets.feeTokens(MarginMath.notionalUp(part, price), c.liquidationFeeBps, scale));
         return left > 0;
     }

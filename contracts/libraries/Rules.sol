@@ -45,7 +45,9 @@ library Rules {
     {
         uint256 id = c.marginModule;
         if (id == 0) return StockRules.requirements(notional, leverage, c.mmf);
-        return IMarginModule(s.modules[id - 1]).requirements(market, notional, leverage, c.mmf);
+        (initialMargin, maintenanceMargin) = IMarginModule(s.modules[id - 1]).requirements(market, notional, leverage, c.mmf);
+        // Opening at the initial margin must leave a position above maintenance.
+        if (initialMargin < maintenanceMargin) revert IClearinghouse.ModuleResultOutOfBounds(ModuleKind.Margin, initialMargin);
     }
 
     function slice(VenueState storage s, uint256 market, StoredConfig storage c, uint256 sizeAbs, uint256 notional, int256 equity, uint256 mm)

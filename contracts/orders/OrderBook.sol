@@ -79,6 +79,11 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
 
     error OrderNotFound(uint256 id);
     error NotOrderOwner(uint256 id, address caller);
+    /// @notice A market order cannot be cancelled before it expires: cancelling after seeing the
+    /// next price would make it a free option (GMX v2 locks requests the same way).
+    error MarketOrderLocked(uint256 id, uint256 expiresAt);
+    /// @notice An order's owner may not execute it: choosing when to would be a free option.
+    error OwnerCannotExecute(uint256 id);
     error InsufficientExecutionFee(uint256 value, uint256 minimum);
     error UnknownMarket(uint256 market);
     error ZeroSize();
@@ -157,16 +162,19 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         emit OrderCreated(id, msg.sender, o);
     }
 
-    /// @notice The owner cancels any of their orders (escrow and fee back in full); anyone may
-    /// cancel an expired market order, and is paid its gas from the fee like an executor.
+    /// @notice The owner cancels a trigger order at any time and a market order once it has
+    /// expired (escrow and fee back in full); anyone else may cancel an expired market order,
+    /// and is paid its gas from the fee like an executor.
     function cancelOrder(uint256 id) external nonReentrant {
         uint256 startGas = gasleft();
         Order memory o = _order(id);
         bool owner = msg.sender == o.account;
-        if (!owner) {
-            uint256 expiresAt = _expiresAt(o);
-            if (expiresAt == 0 || block.timestamp <= expiresAt) revert NotOrderOwner(id, msg.sender);
+        uint256 expiresAt = _expiresAt(o);
+        if (expiresAt != 0 && block.timestamp <= expiresAt) {
+            if (owner) revert MarketOrderLocked(id, expiresAt);
+            revert NotOrderOwner(id, msg.sender);
         }
+        if (!owner && expiresAt == 0) revert NotOrderOwner(id, msg.sender);
         delete orders[id];
         if (o.collateral != 0) collateralToken.safeTransfer(o.account, o.collateral);
         (uint256 keeperFee, uint256 refund) = owner ? (0, uint256(o.executionFee)) : _payFee(o, startGas);
@@ -184,12 +192,14 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     }
 
     // ------------------------------------------------------------------ keepers
-    /// @notice Execute an order at the current oracle price. Reverts, changing nothing, while the
-    /// order is not executable; otherwise fills it (or cancels it with a refund if the
-    /// Clearinghouse refuses the trade) and pays the keeper's gas from the execution fee.
+    /// @notice Execute an order at the current oracle price: anyone but its owner may. Reverts,
+    /// changing nothing, while the order is not executable; otherwise fills it (or cancels it
+    /// with a refund if the Clearinghouse refuses the trade) and pays the keeper's gas from the
+    /// execution fee.
     function executeOrder(uint256 id) external nonReentrant {
         uint256 startGas = gasleft();
         Order memory o = _order(id);
+        if (msg.sender == o.account) revert OwnerCannotExecute(id);
         uint256 price = _checkExecutable(id, o);
         delete orders[id];
         try this.fill(o) {
@@ -258,7 +268,8 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
 
     /// @dev SPEC §10 trigger rules for a long; a short mirrors them.
     function _checkExecutable(uint256 id, Order memory o) internal view returns (uint256 price) {
-        price = oracle.freshPrice(o.market);
+        // A decrease goes on through the oracle's close grace period, as a direct close does.
+        price = _isIncrease(o.orderType) ? oracle.freshPrice(o.market) : oracle.closePrice(o.market);
         (, uint256 priceTime,) = oracle.latest(o.market);
         if (priceTime <= o.createdAt) revert PriceNotNewer(id, priceTime, o.createdAt);
         uint256 expiresAt = _expiresAt(o);

@@ -101,8 +101,9 @@ class Model:
     """State of one venue. ``prices[market]`` is (price, timestamp); ``now`` is block.timestamp."""
 
     scale: int
-    max_price_age: int
+    max_price_age: int  # every market's heartbeat, unless ``heartbeats`` names its own
     close_grace_period: int = 0
+    heartbeats: dict[int, int] = field(default_factory=dict)
     params: list[MarketParams] = field(default_factory=list)
     states: list[MarketState] = field(default_factory=list)
     prices: dict[int, tuple[int, int]] = field(default_factory=dict)
@@ -131,7 +132,7 @@ class Model:
         price, ts = self.prices.get(market, (0, 0))
         if price == 0:
             raise ModelRevert("NoPrice", market)
-        if self.now > ts + self.max_price_age:
+        if self.now > ts + self.heartbeats.get(market, self.max_price_age):
             raise ModelRevert("StalePrice", market)
         return price
 
@@ -140,7 +141,7 @@ class Model:
         price, ts = self.prices.get(market, (0, 0))
         if price == 0:
             raise ModelRevert("NoPrice", market)
-        if self.now > ts + self.max_price_age + self.close_grace_period:
+        if self.now > ts + self.heartbeats.get(market, self.max_price_age) + self.close_grace_period:
             raise ModelRevert("StalePrice", market)
         return price
 
@@ -417,9 +418,12 @@ class Model:
             p.margin = new_margin
             if new_margin < c.min_collateral:
                 raise ModelRevert("BelowMinCollateral")
-            equity = (new_margin + fee) * self.scale + m.pnl(p.size, p.entry_notional, price)
-            if equity < self.requirements(market, notional, leverage)[0]:
+            equity = new_margin * self.scale + m.pnl(p.size, p.entry_notional, price)
+            required, maintenance = self.requirements(market, notional, leverage)
+            if equity + fee * self.scale < required:
                 raise ModelRevert("MarginBelowInitial")
+            if equity < maintenance:
+                raise ModelRevert("MarginBelowMaintenance")
         else:
             self.cross_balance[account] = self.cross_balance.get(account, 0) + trader_delta
             equity, _, im, _ = self.cross_health(account)
@@ -527,24 +531,26 @@ class Model:
         equity, mm, _, notional = self._isolated(market, p, price)
         if equity >= mm:
             raise ModelRevert("PositionHealthy")
-        s = self.accrue(market, price)
         size_abs = abs(p.size)
         close_abs = size_abs
-        st = self._settle_indices(s, p, p.size > 0)
         rules = self.rules_of(market).liquidation
         part = rules.slice(SliceInput(market, size_abs, notional, equity, mm, c.partial_threshold,
                                       c.partial_liquidation_bps))
+        # Decided before anything changes, so a target skipped here leaves no trace.
         if 0 < part < size_abs:
             is_long = p.size > 0
+            f, b = self.pending(p, *self.indices_now(market, price))
             closed = m.closed_entry(p.entry_notional, part, size_abs, is_long)
             part_pnl = m.credit_tokens(m.pnl(part if is_long else -part, closed, price), self.scale)
-            left = (p.margin + part_pnl - st.funding - st.borrowing
+            left = (p.margin + part_pnl - m.charge_tokens(f, self.scale) - m.charge_tokens(b, self.scale)
                     - m.fee_tokens(m.notional_up(part, price), c.liquidation_fee_bps, self.scale))
             if left > 0:
                 last = self.last_partial_liquidation.get((account, market), 0)
                 if last != 0 and self.now < last + c.liquidation_cooldown:
                     raise ModelRevert("LiquidationCooldown")
                 close_abs = part
+        s = self.accrue(market, price)
+        st = self._settle_indices(s, p, p.size > 0)
         realized, _ = self._reduce(s, p, close_abs, price)
         st.pnl = m.credit_tokens(realized, self.scale)
         remaining = p.margin + st.pnl - st.funding - st.borrowing

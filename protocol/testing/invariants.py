@@ -49,6 +49,7 @@ def load_state(venue) -> ChainState:
         model.states.append(MarketState(*ch.call("marketState", market)))
         price, ts, _ = oracle.call("latest", market)
         model.prices[market] = (price, ts)
+        model.heartbeats[market] = oracle.call("maxPriceAge", market)
     accounts = [ch.call("accounts", i) for i in range(ch.call("accountCount"))]
     for account in accounts:
         model.cross_balance[account] = ch.call("crossBalance", account)
@@ -57,6 +58,9 @@ def load_state(venue) -> ChainState:
             p = Position(*ch.call("position", account, market))
             if p != Position():
                 model.positions[(account, market)] = p
+            last = ch.call("lastPartialLiquidation", account, market)
+            if last:
+                model.last_partial_liquidation[(account, market)] = last
     model.pool_assets = ch.call("poolAssets")
     model.insurance_fund = ch.call("insuranceFund")
     model.funding_reserve = ch.call("fundingReserve")

@@ -1,0 +1,126 @@
+"""Liquidation and opening correctness (issue 14, section 6): a skipped batch target leaves no
+trace, no isolated position opens liquidatable, orders honour the close grace period, and the
+model's view of the chain includes every market's heartbeat and partial-liquidation time."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from protocol import MarketConfig, Venue, errors
+from protocol.testing import assert_invariants
+from protocol.testing.invariants import load_state
+from venue_fixtures import BTC, ETH, funded
+
+WAD = 10**18
+
+
+@pytest.fixture(scope="module")
+def base(backend):
+    eth = replace(ETH, partial_threshold_usd=Decimal(50_000), liquidation_cooldown=600)
+    return Venue.launch(backend=backend, markets=[eth, BTC], insurance=1_000)
+
+
+def test_a_target_cooling_down_is_skipped_without_a_trace(venue):
+    whale = funded(venue, "whale", 50_000, deposit=20_000)
+    whale.open("ETH", size=30, leverage=20, mode="isolated", margin=4_700)  # 90k notional
+    venue.set_price("ETH", 2_870)  # below maintenance, above 2/3 of it: a slice
+    keeper = venue.keeper("k")
+    receipt = keeper.liquidate_batch([(whale, "ETH")])
+    first = receipt.events_named("PositionLiquidated")
+    assert len(first) == 1 and first[0]["sizeClosed"] == -6 * WAD  # 20% of 30 ETH
+    until = receipt.timestamp + 600
+    venue.advance_time(300)  # inside the cooldown, with funding and borrowing pending
+    assert venue.is_liquidatable(whale, "ETH")
+    ch, eth = venue.clearinghouse, venue.market_id("ETH")
+
+    def state():
+        return (ch.call("position", whale.address, eth), ch.call("marketState", eth),
+                ch.call("crossBalance", whale.address), ch.call("poolAssets"),
+                ch.call("fundingReserve"), ch.call("insuranceFund"))
+
+    before = state()
+    assert ch.call("pendingCharges", whale.address, eth)[1] > 0  # a skip must not wipe these
+    skipped = keeper.liquidate_batch([(whale, "ETH")])
+    assert skipped.status and not skipped.events_named("PositionLiquidated")
+    assert not skipped.events_named("FundingUpdated")
+    assert state() == before
+    # The cooldown ends at exactly `until`: one second before, still refused.
+    venue.advance_time(until - 1 - venue.chain.timestamp)
+    with pytest.raises(errors.LiquidationCooldown) as info:
+        keeper.liquidate(whale, "ETH")
+    assert info.value.args == (eth, until)
+    assert_invariants(venue)
+    second = keeper.liquidate(whale, "ETH")
+    assert second.timestamp == until
+    assert second.events_named("PositionLiquidated")[0]["sizeClosed"] == -(24 * WAD) * 2_000 // 10_000
+
+
+def test_model_loads_every_markets_heartbeat_and_partial_time(venue):
+    venue.oracle.transact(venue.admin, "setMaxPriceAge", venue.market_id("BTC"), 120).raise_for_status()
+    whale = funded(venue, "whale", 50_000, deposit=20_000)
+    whale.open("ETH", size=30, leverage=20, mode="isolated", margin=4_700)
+    venue.set_price("ETH", 2_870)
+    venue.keeper("k").liquidate(whale, "ETH")
+    model = load_state(venue).model
+    assert model.heartbeats[venue.market_id("BTC")] == 120
+    assert model.heartbeats[venue.market_id("ETH")] == venue.oracle.call("maxPriceAge", 0)
+    assert model.last_partial_liquidation[(whale.address.lower(), 0)] == \
+        venue.clearinghouse.call("lastPartialLiquidation", whale.address, 0) > 0
+    venue.advance_time(200)  # BTC is stale after 120 s, ETH is not
+    with pytest.raises(Exception) as info:
+        model.now = venue.chain.timestamp
+        model.fresh_price(venue.market_id("BTC"))
+    assert info.value.name == "StalePrice"
+    assert model.fresh_price(venue.market_id("ETH")) == 2_870 * WAD
+
+
+def test_orders_close_through_the_grace_period(venue):
+    alice = funded(venue, "alice", 10_000, deposit=5_000)
+    alice.open("ETH", size=1, leverage=10, mode="isolated", margin=400)
+    stop = alice.create_order("ETH", "stop_loss", trigger_price=2_950)
+    buy = alice.create_order("BTC", "market_increase", 0.01, leverage=5, collateral=200)
+    venue.set_prices({"ETH": 2_940, "BTC": 60_000})  # newer than both orders
+    age = venue.oracle.call("maxPriceAge", 0)
+    venue.advance_time(age + 60)  # stale, inside the 1 h grace period
+    keeper = venue.keeper("k")
+    with pytest.raises(errors.StalePrice):
+        keeper.execute_order(buy.order_id)  # increases need a fresh price
+    executed = keeper.execute_order(stop.order_id)
+    assert executed.events_named("OrderExecuted") and venue.position(alice, "ETH") is None
+
+
+@pytest.fixture(scope="module")
+def open_venue():
+    return Venue.launch(backend="revm", markets=[ETH, BTC])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(max_leverage=st.integers(1, 200), fee_bps=st.integers(0, 100), mmf_share=st.integers(1, 99),
+       leverage_share=st.integers(1, 100), extra_bps=st.integers(0, 300), long=st.booleans())
+def test_no_isolated_position_opens_liquidatable(open_venue, max_leverage, fee_bps, mmf_share,
+                                                 leverage_share, extra_bps, long):
+    """For any allowed parameters (mmf below 1 / max leverage, any taker fee up to its cap) and
+    any margin at or a little above the initial margin, an open either reverts with a named
+    error or leaves a position that is not liquidatable."""
+    venue = open_venue
+    mmf = Decimal(mmf_share) / 100 / max_leverage
+    leverage = max(1, max_leverage * leverage_share // 100)
+    cfg = MarketConfig(symbol="ETH", max_leverage=max_leverage, mmf=mmf, taker_fee_bps=fee_bps,
+                       initial_price=Decimal(3000))
+    with venue.snapshot():
+        venue.clearinghouse.transact(venue.admin, "configureMarket", 0, cfg.symbol_bytes(),
+                                     cfg.encode(venue.decimals)).raise_for_status()
+        trader = funded(venue, "t", 100_000, deposit=100_000)
+        margin = (Decimal(3000) / leverage * (10_000 + extra_bps) / 10_000).quantize(Decimal("0.01"))
+        try:
+            trader.open("ETH", size=1 if long else -1, leverage=leverage, mode="isolated",
+                        margin=margin)
+        except errors.Reverted as refused:  # a named refusal (below IM, MM, minimum collateral...)
+            assert refused.error in {"MarginBelowInitial", "MarginBelowMaintenance",
+                                     "BelowMinCollateral", "InsufficientMargin", "PositionTooSmall"}
+            return
+        assert not venue.is_liquidatable(trader, "ETH")
