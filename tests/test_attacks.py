@@ -421,6 +421,7 @@ def restricted_calls(venue, eve, alice, lp, order_id):
             "withdraw": ((alice, venue.tokens(1)), "Unauthorized"),
             "addMargin": ((alice, eth, venue.tokens(1)), "Unauthorized"),
             "removeMargin": ((alice, eth, venue.tokens(1)), "Unauthorized"),
+            "updateLeverage": ((alice, eth, 5), "Unauthorized"),
         },
         oracle: {
             "pushPrices": (([(eth, now, 1 * WAD)],), denied),

@@ -124,3 +124,46 @@ def test_no_isolated_position_opens_liquidatable(open_venue, max_leverage, fee_b
                                      "BelowMinCollateral", "InsufficientMargin", "PositionTooSmall"}
             return
         assert not venue.is_liquidatable(trader, "ETH")
+
+
+def test_an_increase_cannot_reprice_the_margin_of_what_is_held(venue):
+    """A 0.001 ETH increase at 50x once cut a 2x position's initial margin from 1,500 to 60
+    and let through a withdrawal just refused. Now an increase must use the position's
+    leverage; changing it is explicit and checked."""
+    alice = funded(venue, "alice", 10_000, deposit=2_000)
+    alice.open("ETH", size=1, leverage=2, mode="cross")
+    health = venue.clearinghouse.call("accountHealth", alice.address)
+    assert health[2] == 1_500 * WAD  # IM of 1 ETH at 2x
+    with pytest.raises(errors.TransferRuleViolated):
+        alice.withdraw(1_000)
+    with pytest.raises(errors.LeverageMismatch) as info:
+        alice.open("ETH", size=0.001, leverage=50, mode="cross")
+    assert info.value.args == (venue.market_id("ETH"), 2, 50)
+    assert venue.clearinghouse.call("accountHealth", alice.address)[2] == 1_500 * WAD
+    with pytest.raises(errors.TransferRuleViolated):
+        alice.withdraw(1_000)
+    # Explicitly, up: the initial margin falls, and so does what a withdrawal must leave.
+    event = alice.set_leverage("ETH", 50).events_named("LeverageUpdated")[0]
+    assert (event["market"], event["leverage"]) == (venue.market_id("ETH"), 50)
+    assert venue.clearinghouse.call("accountHealth", alice.address)[2] == 60 * WAD
+    alice.open("ETH", size=0.001, leverage=50, mode="cross")
+    alice.withdraw(1_000)
+    # Down again needs the margin: 1,501.5 of IM against about 1,000 of equity.
+    with pytest.raises(errors.InsufficientFreeCollateral):
+        alice.set_leverage("ETH", 2)
+    assert venue.raw_position(alice, "ETH").leverage == 50
+
+
+def test_set_leverage_on_an_isolated_position_checks_its_own_margin(venue):
+    bob = funded(venue, "bob", 10_000, deposit=5_000)
+    bob.open("ETH", size=1, leverage=10, mode="isolated", margin=400)
+    with pytest.raises(errors.MarginBelowInitial):
+        bob.set_leverage("ETH", 5)  # 600 of IM, about 398 of equity
+    with pytest.raises(errors.InvalidLeverage):
+        bob.set_leverage("ETH", 51)  # above the market's 50x
+    with pytest.raises(errors.NoPosition):
+        bob.set_leverage("BTC", 5)
+    bob.set_leverage("ETH", 8)  # 375 of IM
+    assert venue.raw_position(bob, "ETH").leverage == 8
+    bob.open("ETH", size=0.1, leverage=8, mode="isolated", margin=40)
+    assert_invariants(venue)

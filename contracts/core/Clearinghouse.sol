@@ -169,6 +169,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         if (size != 0) {
             if (uint8(p.mode) != mode) revert ModeMismatch(market, p.mode, mode);
             if ((size > 0) != (sizeDelta > 0)) revert DirectionMismatch(market, size, sizeDelta);
+            if (p.leverage != leverage) revert LeverageMismatch(market, p.leverage, leverage);
         } else {
             p.mode = MarginMode(mode);
             if (mode == uint8(MarginMode.Cross)) vs.crossMarkets[account] |= 1 << market;
@@ -226,6 +227,16 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
     /// positions, if it has any, limits how much the cross balance can give.
     function addMargin(address account, uint256 market, uint256 amount) external onlyAccount(account) {
         CollateralLogic.addMargin(_s, _env(), account, market, amount);
+    }
+
+    /// @notice Change an open position's leverage. Its initial margin at the new leverage must be
+    /// covered: by the position's equity (isolated) or the cross account's (cross).
+    function updateLeverage(address account, uint256 market, uint256 leverage)
+        external
+        onlyAccount(account)
+        knownMarket(market)
+    {
+        CollateralLogic.updateLeverage(_s, _env(), account, market, leverage);
     }
 
     /// @notice Move collateral out of an isolated position, keeping max(IM, 10% of notional).

@@ -71,6 +71,9 @@ interface IClearinghouse {
     error InvalidLeverage(uint256 leverage, uint256 maxLeverage);
     /// @notice A position cannot change margin mode while open.
     error ModeMismatch(uint256 market, MarginMode openMode, uint8 requested);
+    /// @notice An increase must use the open position's leverage: a different one would reprice
+    /// the margin required for the size already held. Change it first (`updateLeverage`).
+    error LeverageMismatch(uint256 market, uint256 current, uint256 requested);
     /// @notice An increase must go the way of the open position; close it to flip.
     error DirectionMismatch(uint256 market, int256 size, int256 delta);
     /// @notice The account has no position in the market (or no cross positions).
@@ -163,6 +166,8 @@ interface IClearinghouse {
         int256 fundingPaid,
         uint256 borrowingPaid
     );
+    /// @notice A position's leverage changed (its initial margin at the new leverage covered).
+    event LeverageUpdated(address indexed account, uint256 indexed market, uint256 leverage);
     /// @notice Collateral moved between the cross balance and an isolated position.
     event MarginChanged(address indexed account, uint256 indexed market, int256 delta, uint256 margin);
     /// @notice A position (or a cross account's position) was liquidated, in whole or a slice.

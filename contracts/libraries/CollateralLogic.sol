@@ -8,6 +8,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {MarginMode} from "../types/MarginMode.sol";
 import {Buckets} from "./Buckets.sol";
+import {Health} from "./Health.sol";
 import {Env, VenueState} from "./VenueState.sol";
 
 /// @title CollateralLogic
@@ -17,6 +18,7 @@ import {Env, VenueState} from "./VenueState.sol";
 library CollateralLogic {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
+    using SafeCast for int256;
 
     function deposit(VenueState storage vs, IERC20 collateral, address account, uint256 amount) external {
         if (amount == 0) revert IClearinghouse.ZeroAmount();
@@ -41,6 +43,24 @@ library CollateralLogic {
         Buckets.takeFromCross(vs, env, account, amount);
         collateral.safeTransfer(account, amount);
         emit IClearinghouse.Withdrawn(account, amount);
+    }
+
+    function updateLeverage(VenueState storage vs, Env memory env, address account, uint256 market, uint256 leverage)
+        external
+    {
+        IClearinghouse.Position storage p = vs.positions[account][market];
+        if (p.size == 0) revert IClearinghouse.NoPosition(account, market);
+        uint256 maxLeverage = vs.configs[market].maxLeverage;
+        if (leverage == 0 || leverage > maxLeverage) revert IClearinghouse.InvalidLeverage(leverage, maxLeverage);
+        p.leverage = uint16(leverage);
+        if (p.mode == MarginMode.Isolated) {
+            (int256 equity,, uint256 im,) = Health.isolated(vs, env.scale, market, p, env.oracle.freshPrice(market));
+            if (equity < im.toInt256()) revert IClearinghouse.MarginBelowInitial(equity, im);
+        } else {
+            (int256 equity,, uint256 im,) = Health.cross(vs, env, account);
+            if (equity < im.toInt256()) revert IClearinghouse.InsufficientFreeCollateral(equity, im);
+        }
+        emit IClearinghouse.LeverageUpdated(account, market, leverage);
     }
 
     function addMargin(VenueState storage vs, Env memory env, address account, uint256 market, uint256 amount) external {

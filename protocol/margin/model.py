@@ -388,6 +388,8 @@ class Model:
                 raise ModelRevert("ModeMismatch")
             if (size > 0) != (size_delta > 0):
                 raise ModelRevert("DirectionMismatch")
+            if p.leverage != leverage:
+                raise ModelRevert("LeverageMismatch")
         else:
             p.mode = mode
             if mode == CROSS:
@@ -497,6 +499,25 @@ class Model:
             raise ModelRevert("NotIsolated")
         self._take_from_cross(account, amount)
         p.margin += amount
+
+    def update_leverage(self, account: str, market: int, leverage: int) -> None:
+        """``updateLeverage``: the position's initial margin at the new leverage must be covered."""
+        self._known(market)
+        p = self.position(account, market)
+        if p.size == 0:
+            raise ModelRevert("NoPosition")
+        if leverage == 0 or leverage > self.params[market].max_leverage:
+            raise ModelRevert("InvalidLeverage")
+        old, p.leverage = p.leverage, leverage
+        if p.mode == ISOLATED:
+            equity, _, im, _ = self._isolated(market, p, self.fresh_price(market))
+            failure = "MarginBelowInitial"
+        else:
+            equity, _, im, _ = self.cross_health(account)
+            failure = "InsufficientFreeCollateral"
+        if equity < im:
+            p.leverage = old
+            raise ModelRevert(failure)
 
     def remove_margin(self, account: str, market: int, amount: int) -> None:
         if amount == 0:

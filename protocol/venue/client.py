@@ -140,6 +140,13 @@ class Trader(Actor):
         receipt = self._send(v.order_book, "createOrder", params, value=fee)
         return OrderReceipt(receipt.events_named("OrderCreated")[0]["id"], receipt)
 
+    def set_leverage(self, market: str, leverage: int) -> Receipt:
+        """Change an open position's leverage (its initial margin at the new leverage must be
+        covered); an increase must use the position's leverage."""
+        v = self.venue
+        return self._send(v.clearinghouse, "updateLeverage", self.address, v.market_id(market),
+                          leverage)
+
     def cancel_order(self, order_id: int) -> Receipt:
         """Cancel an open order: its collateral and the whole execution fee come back."""
         return self._send(self.venue.order_book, "cancelOrder", order_id)
