@@ -167,3 +167,54 @@ def test_set_leverage_on_an_isolated_position_checks_its_own_margin(venue):
     assert venue.raw_position(bob, "ETH").leverage == 8
     bob.open("ETH", size=0.1, leverage=8, mode="isolated", margin=40)
     assert_invariants(venue)
+
+
+def test_a_cross_liquidation_pays_each_markets_keeper_share(backend):
+    """The penalty (what the account can pay of its markets' fees) is split across the markets
+    in proportion to their fees, and each part pays its own market's keeper share."""
+    eth = replace(ETH, keeper_share_bps=5_000)
+    btc = replace(BTC, keeper_share_bps=2_000)
+    venue = Venue.launch(backend=backend, markets=[eth, btc], insurance=1_000)
+    alice = funded(venue, "alice", 1_000, deposit=500)
+    alice.open("ETH", size=1, leverage=20, mode="cross")
+    alice.open("BTC", size=0.05, leverage=10, mode="cross")
+    venue.set_prices({"ETH": 2_600, "BTC": 60_000})
+    assert venue.is_liquidatable(alice)
+    receipt = venue.keeper("k").liquidate(alice)
+    closed = {e["market"]: e for e in receipt.events_named("PositionLiquidated")}
+    sizes = {0: WAD, 1: 5 * WAD // 100}
+    scale = venue.scale
+
+    def fee_tokens(market):  # ceil(ceil(size x price) x 100 bps), WAD -> tokens rounded up
+        notional = -(-sizes[market] * closed[market]["price"] // WAD)
+        return -(-(-(-notional * 100 // 10_000)) // scale)
+
+    fees = {m: fee_tokens(m) for m in (0, 1)}
+    account = receipt.events_named("AccountLiquidated")[0]
+    assert account["badDebt"] == 0 and account["penalty"] == sum(fees.values())  # room to pay
+    eth_part = account["penalty"] * fees[0] // sum(fees.values())
+    btc_part = account["penalty"] - eth_part
+    assert account["keeperReward"] == eth_part * 5_000 // 10_000 + btc_part * 2_000 // 10_000
+    assert account["keeperReward"] != account["penalty"] * 5_000 // 10_000  # not one market's share
+    assert_invariants(venue)
+
+
+def test_preview_market_change_names_who_it_would_liquidate_and_changes_nothing(venue):
+    alice = funded(venue, "alice", 10_000, deposit=5_000)
+    alice.open("ETH", size=1, leverage=40, mode="isolated", margin=80)  # 75 of IM at 40x
+    bob = funded(venue, "bob", 10_000, deposit=5_000)
+    bob.open("ETH", size=1, leverage=5, mode="isolated", margin=700)
+    ch = venue.clearinghouse
+    config_before = ch.call("marketConfig", 0)
+    preview = venue.preview_market_change("ETH", max_leverage=25, mmf=Decimal("0.03"))  # MM 90 > ~78
+    assert preview.liquidatable == [(alice.address, "ETH")]
+    with venue.snapshot():  # the preview read health one block on, after its own transaction
+        venue.chain.mine()
+        equity, _ = ch.call("positionHealth", alice.address, 0)
+    expected = Decimal(3 * 3_000) / 100 - Decimal(equity) / WAD  # MM at 3% minus equity
+    assert preview.shortfall == expected and preview.shortfall > 0
+    assert ch.call("marketConfig", 0) == config_before and not venue.is_liquidatable(alice, "ETH")
+    assert venue.preview_market_change("ETH", mmf=Decimal("0.011")).liquidatable == []
+    assert venue.preview_market_change("ETH", mmf=Decimal("0.011")).shortfall == 0
+    with pytest.raises(TypeError):
+        venue.preview_market_change("ETH", maximum_leverage=20)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
@@ -130,6 +131,29 @@ library LiquidationLogic {
         return left > 0;
     }
 
+    /// @dev What the account can pay of its markets' fees (at most its balance) is split across
+    /// them in proportion to each one's fee (the last takes the rounding); each market's
+    /// liquidation rule takes its part and pays its own keeper share.
+    function _crossPenalty(VenueState storage vs, uint256 positions, uint256[64] memory fees, uint256 maxPenalty, int256 balance)
+        private
+        view
+        returns (uint256 penalty, uint256 reward)
+    {
+        uint256 payable_ = balance > 0 ? Math.min(uint256(balance), maxPenalty) : 0;
+        if (payable_ == 0) return (0, 0);
+        uint256 allocated;
+        for (uint256 market; positions != 0; ++market) {
+            if (positions & 1 != 0) {
+                uint256 part = positions == 1 ? payable_ - allocated : payable_ * fees[market] / maxPenalty;
+                allocated += part;
+                (uint256 taken, uint256 keeperReward) = Rules.penalty(vs, market, vs.configs[market], int256(part), fees[market]);
+                penalty += taken;
+                reward += keeperReward;
+            }
+            positions >>= 1;
+        }
+    }
+
     function _account(VenueState storage vs, Env memory env, address account, bool skip) private returns (bool) {
         uint256 mask = vs.crossMarkets[account];
         if (mask == 0) {
@@ -143,23 +167,24 @@ library LiquidationLogic {
         }
 
         int256 balance = vs.crossBalance[account];
+        uint256 positions = mask;
+        uint256[64] memory fees; // each market's liquidation fee on its closed notional, tokens
         uint256 maxPenalty;
         uint256 count;
-        uint256 first;
         for (uint256 market; mask != 0; ++market) {
             if (mask & 1 != 0) {
                 uint256 price = env.oracle.freshPrice(market);
                 IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
                 IClearinghouse.Position storage p = vs.positions[account][market];
                 int256 size = p.size;
-                if (count == 0) first = market;
                 Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
                 (int256 realizedWad, int256 sizeDelta) = Markets.reduce(s, p, size, Markets.abs(size), price);
                 st.pnl = MarginMath.creditTokens(realizedWad, env.scale);
                 balance += st.pnl - st.funding - st.borrowing;
-                maxPenalty += Buckets.feeTokens(
+                fees[market] = Buckets.feeTokens(
                     MarginMath.notionalUp(Markets.abs(size), price), vs.configs[market].liquidationFeeBps, env.scale
                 );
+                maxPenalty += fees[market];
                 Buckets.payPool(vs, st, 0);
                 Markets.clear(p);
                 ++count;
@@ -168,8 +193,7 @@ library LiquidationLogic {
             mask >>= 1;
         }
         vs.crossMarkets[account] = 0;
-        // One account, one rule: the liquidation rule of its lowest-numbered liquidated market.
-        (uint256 penalty, uint256 reward) = Rules.penalty(vs, first, vs.configs[first], balance, maxPenalty);
+        (uint256 penalty, uint256 reward) = _crossPenalty(vs, positions, fees, maxPenalty, balance);
         balance -= int256(penalty);
         uint256 badDebt;
         if (balance < 0) {

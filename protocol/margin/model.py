@@ -602,21 +602,20 @@ class Model:
         if equity >= mm:
             raise ModelRevert("AccountHealthy")
         balance = self.cross_balance.get(account, 0)
-        max_penalty = count = first = 0
+        fees: dict[int, int] = {}
+        count = 0
         market = 0
         while mask:
             if mask & 1:
                 price = self.fresh_price(market)
                 s = self.accrue(market, price)
                 p = self.position(account, market)
-                if count == 0:
-                    first = market
                 size_abs = abs(p.size)
                 st = self._settle_indices(s, p, p.size > 0)
                 realized, _ = self._reduce(s, p, size_abs, price)
                 st.pnl = m.credit_tokens(realized, self.scale)
                 balance += st.pnl - st.funding - st.borrowing
-                max_penalty += m.fee_tokens(m.notional_up(size_abs, price),
+                fees[market] = m.fee_tokens(m.notional_up(size_abs, price),
                                             self.params[market].liquidation_fee_bps, self.scale)
                 self._pay_pool(st, 0)
                 self._store(account, market, Position())
@@ -624,8 +623,7 @@ class Model:
             mask >>= 1
             market += 1
         self.cross_markets[account] = 0
-        penalty, reward = self.rules_of(first).liquidation.penalty(
-            first, balance, max_penalty, self.params[first].keeper_share_bps)
+        penalty, reward = self._cross_penalty(fees, balance)
         balance -= penalty
         bad_debt = 0
         if balance < 0:
@@ -635,6 +633,25 @@ class Model:
         if bad_debt:
             self._cover_bad_debt(bad_debt)
         return {"penalty": penalty, "reward": reward, "bad_debt": bad_debt, "positions": count}
+
+    def _cross_penalty(self, fees: dict[int, int], balance: int) -> tuple[int, int]:
+        """(penalty, reward) of a cross liquidation: what the account can pay of its markets'
+        fees, split in proportion to them (the last market takes the rounding), each part
+        through its market's liquidation rule."""
+        total = sum(fees.values())
+        payable = min(balance, total) if balance > 0 else 0
+        penalty = reward = allocated = 0
+        if payable == 0:
+            return 0, 0
+        markets = sorted(fees)
+        for market in markets:
+            part = payable - allocated if market == markets[-1] else payable * fees[market] // total
+            allocated += part
+            taken, keeper = self.rules_of(market).liquidation.penalty(
+                market, part, fees[market], self.params[market].keeper_share_bps)
+            penalty += taken
+            reward += keeper
+        return penalty, reward
 
     def update_funding(self, market: int) -> None:
         self._known(market)

@@ -428,6 +428,14 @@ class Venue:
         return [(to_checksum_address(a), None if m == CROSS_ACCOUNT else symbols[m])
                 for a, m in found]
 
+    def preview_market_change(self, market: str, **changes):
+        """What changing ``market``'s parameters (``MarketConfig`` fields, e.g.
+        ``max_leverage=20``) would make liquidatable, and their shortfall in USD; changes
+        nothing (:class:`~protocol.venue.preview.MarketChangePreview`)."""
+        from protocol.venue.preview import preview_market_change
+
+        return preview_market_change(self, market, **changes)
+
     def account_count(self) -> int:
         return self.clearinghouse.call("accountCount")
 
