@@ -19,7 +19,7 @@ MARKETS = [
     MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000),
                  funding_rate_per_hour=Decimal("0.01"), max_funding_rate_per_hour=Decimal("0.005"),
                  borrow_rate_per_year=Decimal("0.5"), partial_threshold_usd=Decimal(20_000),
-                 liquidation_cooldown=30),
+                 liquidation_cooldown=30, tiers=((0, 50), (8_000, 25), (30_000, 10))),
     MarketConfig(symbol="BTC", max_leverage=20, initial_price=Decimal(60000), taker_fee_bps=10),
 ]
 TRADERS, KEEPERS = 3, 2
@@ -29,7 +29,7 @@ op = st.one_of(
     st.tuples(st.just("deposit"), st.integers(0, TRADERS - 1), st.integers(0, 3_000)),
     st.tuples(st.just("withdraw"), st.integers(0, TRADERS - 1), st.integers(0, 3_000)),
     st.tuples(st.just("open"), st.integers(0, TRADERS - 1), st.integers(0, 1),
-              st.integers(-40, 40), st.integers(0, 60), st.sampled_from([1, 2]),
+              st.integers(-40, 40), st.integers(0, 60), st.sampled_from([MarginMode.ISOLATED, MarginMode.CROSS]),
               st.integers(50, 200)),  # isolated margin as % of the initial margin
     st.tuples(st.just("decrease"), st.integers(0, TRADERS - 1), st.integers(0, 1),
               st.integers(1, 100)),
@@ -74,6 +74,9 @@ class World:
             self.model.states.append(MarketState(*ch.call("marketState", i)))
             price, ts, _ = v.oracle.call("latest", i)
             self.model.prices[i] = (price, ts)
+            count = ch.call("marketTier", i, 0)[3]
+            if count:
+                self.model.tiers[i] = [ch.call("marketTier", i, k)[:3] for k in range(count)]
         self.model.pool_assets = ch.call("poolAssets")
         self.model.insurance_fund = ch.call("insuranceFund")
         for a in self.accounts:
@@ -218,12 +221,14 @@ def world(backend):
 # Sequences every run includes, whatever hypothesis draws: each margin move, partial close and
 # both kinds of liquidation succeed in them, so the engine is always exercised.
 EXPLICIT = [
-    [("open", 0, 0, 30, 40, 1, 150), ("margin", 0, 0, 300), ("margin", 0, 0, 20),
+    [("open", 0, 0, 30, 25, 1, 150), ("margin", 0, 0, 300), ("margin", 0, 0, 20),
      ("decrease", 0, 0, 40), ("shock", 0, -250, 0), ("withdraw", 0, 100)],
-    [("withdraw", 1, 4700), ("open", 1, 0, -30, 40, 2, 100), ("decrease", 1, 0, 30),
+    [("withdraw", 1, 4700), ("open", 1, 0, -30, 25, 2, 100), ("decrease", 1, 0, 30),
      ("shock", 0, 250, 1), ("deposit", 1, 100)],
     [("open", 2, 1, 20, 15, 1, 120), ("margin", 2, 1, 30), ("decrease", 2, 1, 50),
      ("shock", 1, -250, 0), ("withdraw", 2, 10)],
+    # Small enough for the 50x tier of the tiered market; a shock takes it.
+    [("open", 2, 0, 10, 50, 1, 100), ("shock", 0, -250, 1), ("deposit", 2, 10)],
 ]
 
 
@@ -241,6 +246,7 @@ def test_chain_matches_model(world, request):
     @example(EXPLICIT[0])
     @example(EXPLICIT[1])
     @example(EXPLICIT[2])
+    @example(EXPLICIT[3])
     def run(steps):
         with world.venue.snapshot():
             world.model = copy.deepcopy(world.base_model)

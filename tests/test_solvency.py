@@ -218,3 +218,85 @@ def test_preview_market_change_names_who_it_would_liquidate_and_changes_nothing(
     assert venue.preview_market_change("ETH", mmf=Decimal("0.011")).shortfall == 0
     with pytest.raises(TypeError):
         venue.preview_market_change("ETH", maximum_leverage=20)
+
+
+TIERS = ((0, 40), (150_000, 20), (400_000, 10))  # scaled-down Hyperliquid-style tiers
+
+
+@pytest.fixture(scope="module")
+def tiered(backend):
+    eth = MarketConfig(symbol="ETH", tiers=TIERS, initial_price=Decimal(3000),
+                       max_long_oi_usd=Decimal(10**9), max_short_oi_usd=Decimal(10**9))
+    return Venue.launch(backend=backend, markets=[eth, BTC], pool_liquidity=50_000_000)
+
+
+def test_tiers_set_maintenance_and_leverage_by_notional(tiered):
+    from protocol.margin import maintenance_margin
+
+    venue = tiered
+    assert venue.markets["ETH"].max_leverage == 40
+    ch = venue.clearinghouse
+    stored = [ch.call("marketTier", 0, i) for i in range(3)]
+    assert [t[:2] for t in stored] == [(0, 40), (150_000 * WAD, 20), (400_000 * WAD, 10)]
+    assert stored[0][3] == 3 and ch.call("marketTier", 1, 0)[3] == 0  # BTC has none
+    # deduction(1) = 150k x (1/40 - 1/80), deduction(2) = that + 400k x (1/20 - 1/40)
+    assert [t[2] for t in stored] == [0, 1_875 * WAD, 11_875 * WAD]
+    whale = funded(venue, "whale", 2_000_000, deposit=1_000_000)
+    # 60 ETH = 180k notional: tier 2 (20x), so 40x is refused, 20x allowed.
+    with pytest.raises(errors.InvalidLeverage) as info:
+        whale.open("ETH", size=60, leverage=40, mode="isolated", margin=10_000)
+    assert info.value.args == (40, 20)
+    whale.open("ETH", size=60, leverage=20, mode="isolated", margin=10_000)
+    equity, mm = ch.call("positionHealth", whale.address, 0)
+    notional = Decimal(180_000)
+    assert Decimal(mm) / WAD == maintenance_margin(notional, TIERS) == notional / 40 - 1_875
+    # Continuous at the bounds, and each tier's fraction above them.
+    assert maintenance_margin(150_000, TIERS) == Decimal(150_000) / 80
+    assert maintenance_margin(400_000, TIERS) == Decimal(400_000) / 40 - 1_875
+    assert maintenance_margin(1_000_000, TIERS) == Decimal(1_000_000) / 20 - 11_875
+    # A small position keeps 40x.
+    small = funded(venue, "small", 10_000, deposit=5_000)
+    small.open("ETH", size=1, leverage=40, mode="isolated", margin=80)
+    assert ch.call("positionHealth", small.address, 0)[1] == 3_000 * WAD // 80
+    assert_invariants(venue)
+
+
+def test_liquidation_price_uses_the_tier_at_that_price(tiered):
+    from protocol.margin import liquidation_price, maintenance_margin
+
+    venue = tiered
+    whale = funded(venue, "whale", 2_000_000, deposit=1_000_000)
+    whale.open("ETH", size=51, leverage=20, mode="isolated", margin=7_700)  # 153k: the 20x tier
+    view = venue.position(whale, "ETH")
+    expected = liquidation_price(side=1, price=3_000, size=51, equity=view.equity, tiers=TIERS)
+    assert view.liquidation_price == expected
+    # At that price equity meets the tiered maintenance margin exactly...
+    equity_there = view.equity + 51 * (expected - 3_000)
+    assert abs(equity_there - maintenance_margin(51 * expected, TIERS)) < Decimal("1e-12")
+    # ... of the lower tier the notional has fallen into (under 150k): its fraction applies.
+    assert 51 * expected < 150_000 < 51 * 3_000
+    below = (expected - Decimal("0.5")).quantize(Decimal("0.01"))
+    above = (expected + Decimal("0.5")).quantize(Decimal("0.01"))
+    venue.set_price("ETH", above)
+    assert not venue.is_liquidatable(whale, "ETH")
+    venue.set_price("ETH", below)
+    assert venue.is_liquidatable(whale, "ETH")
+    with pytest.raises(ValueError):
+        MarketConfig(symbol="X", tiers=((0, 40), (100, 50)))  # leverage may not rise
+
+
+def test_a_scenario_sets_tiers_and_refuses_bad_ones(tmp_path):
+    from protocol.sim.loader import ScenarioError, load_scenario
+
+    sc = load_scenario("default", {"markets.ETH.tiers": [[0, 50], [150_000, 20]], "blocks": 2})
+    eth = next(m for m in sc.markets if m.symbol == "ETH")
+    assert eth.tiers == ((0, 50), (150_000, 20)) and eth.max_leverage == 50
+    with pytest.raises(ScenarioError, match="max_leverage=50"):  # the file says 50 for ETH
+        load_scenario("default", {"markets.ETH.tiers": [[0, 40], [150_000, 20]]})
+    assert MarketConfig(symbol="X", tiers=((0, 40),)).max_leverage == 40
+    with pytest.raises(ValueError):
+        MarketConfig(symbol="X", max_leverage=50, tiers=((0, 40),))  # an explicit 50 differs
+    with pytest.raises(ScenarioError, match="tiers"):
+        load_scenario("default", {"markets.ETH.tiers": [[0, 40], [100, 50]]})
+    with pytest.raises(ScenarioError, match="tiers"):
+        load_scenario("default", {"markets.ETH.tiers": [[0, 40, 1]]})

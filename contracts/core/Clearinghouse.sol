@@ -19,7 +19,7 @@ import {LiquidationLogic} from "../libraries/LiquidationLogic.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 import {Markets} from "../libraries/Markets.sol";
 import {Rules} from "../libraries/Rules.sol";
-import {Env, Settlement, StoredConfig, VenueState} from "../libraries/VenueState.sol";
+import {Env, Settlement, StoredConfig, Tier, VenueState} from "../libraries/VenueState.sol";
 import {PriceOracle} from "../oracle/PriceOracle.sol";
 import {CLOSE_ALL as CLOSE_ALL_, CROSS_ACCOUNT as CROSS_ACCOUNT_, MAX_MARKETS as MAX_MARKETS_} from "../types/Constants.sol";
 import {MarginMode, ModuleKind} from "../types/MarginMode.sol";
@@ -190,6 +190,10 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         _checkOpenInterest(market, c, s, isLong, price);
         uint256 notional = MarginMath.notionalUp(Markets.abs(newSize), price);
         Markets.checkMinNotional(c, scale, notional);
+        if (c.tierCount != 0) {
+            uint256 cap = Rules.maxLeverage(vs, market, c, notional);
+            if (leverage > cap) revert InvalidLeverage(leverage, cap);
+        }
 
         if (mode == uint8(MarginMode.Isolated)) {
             if (margin > 0) {
@@ -227,6 +231,28 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
     /// positions, if it has any, limits how much the cross balance can give.
     function addMargin(address account, uint256 market, uint256 amount) external onlyAccount(account) {
         CollateralLogic.addMargin(_s, _env(), account, market, amount);
+    }
+
+    /// @notice Set a market's maintenance-margin tiers (Hyperliquid): `lowerBounds` (WAD USD of
+    /// notional, the first 0, ascending) and each tier's `maxLeverages` (the first the
+    /// market's maximum, none rising). Empty: back to notional x mmf.
+    function setMarketTiers(uint256 market, uint256[] calldata lowerBounds, uint256[] calldata maxLeverages)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+        knownMarket(market)
+    {
+        AdminLogic.setMarketTiers(_s, market, lowerBounds, maxLeverages);
+    }
+
+    /// @notice A market's tier `index`: (lower bound WAD USD, max leverage, deduction WAD USD);
+    /// the market has `count` tiers (0: notional x mmf).
+    function marketTier(uint256 market, uint256 index)
+        external
+        view
+        returns (uint256 lowerBound, uint256 maxLeverage, uint256 deduction, uint256 count)
+    {
+        Tier storage t = _s.tiers[market][index];
+        return (t.lowerBound, t.maxLeverage, t.deduction, _s.configs[market].tierCount);
     }
 
     /// @notice Change an open position's leverage. Its initial margin at the new leverage must be

@@ -127,6 +127,9 @@ interface IClearinghouse {
     error ParamOutOfBounds(bytes32 param, uint256 value);
     /// @notice The contract does not declare (ERC-165) the interface of that module kind.
     error ModuleInterfaceMissing(ModuleKind kind, address module);
+    /// @notice Tiers must start at 0 and rise, with the market's max leverage first and none
+    /// rising after (`index` names the first offending tier), and at most 16.
+    error InvalidTiers(uint256 index);
     /// @notice No room for another registered module (MAX_MODULES).
     error TooManyModules();
     /// @notice A module answered something the venue cannot apply (a penalty above what is
@@ -136,6 +139,8 @@ interface IClearinghouse {
     // ------------------------------------------------------------------ events
     /// @notice A market was added or its parameters changed (within the hard bounds).
     event MarketConfigured(uint256 indexed market, bytes32 symbol, MarketConfig config);
+    /// @notice A market's maintenance-margin tiers changed (empty: notional x mmf again).
+    event MarketTiersSet(uint256 indexed market, uint256[] lowerBounds, uint256[] maxLeverages);
     /// @notice A market's rule module changed; address(0) is the stock rule.
     event MarketModuleSet(uint256 indexed market, ModuleKind indexed kind, address module);
     /// @notice Collateral entered an account's cross balance.

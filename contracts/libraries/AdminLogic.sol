@@ -15,7 +15,8 @@ import {ModuleKind} from "../types/MarginMode.sol";
 import {Buckets} from "./Buckets.sol";
 import {MarginMath} from "./MarginMath.sol";
 import {Markets} from "./Markets.sol";
-import {Env, StoredConfig, VenueState} from "./VenueState.sol";
+import {StockRules} from "./StockRules.sol";
+import {Env, StoredConfig, Tier, VenueState} from "./VenueState.sol";
 
 /// @title AdminLogic
 /// @notice The core's rarely used paths: market configuration within hard bounds, rule module
@@ -80,6 +81,31 @@ library AdminLogic {
         if (c.borrowRate > 1e11) revert IClearinghouse.ParamOutOfBounds("borrowRate", c.borrowRate);
         if (c.minCollateral == 0) revert IClearinghouse.ParamOutOfBounds("minCollateral", 0);
         if (c.liquidationCooldown > 1 days) revert IClearinghouse.ParamOutOfBounds("liquidationCooldown", c.liquidationCooldown);
+    }
+
+    function setMarketTiers(VenueState storage vs, uint256 market, uint256[] calldata lowerBounds, uint256[] calldata maxLeverages)
+        external
+    {
+        uint256 count = lowerBounds.length;
+        if (count != maxLeverages.length || count > 16) revert IClearinghouse.InvalidTiers(count);
+        StoredConfig storage c = vs.configs[market];
+        Tier[16] storage tiers = vs.tiers[market];
+        uint256 deduction;
+        uint256 previous;
+        for (uint256 i; i < count; ++i) {
+            uint256 bound = lowerBounds[i];
+            uint256 leverage = maxLeverages[i];
+            bool bad = i == 0 ? bound != 0 || leverage != c.maxLeverage
+                : bound <= lowerBounds[i - 1] || leverage > maxLeverages[i - 1] || leverage == 0;
+            if (bad || bound > type(uint96).max) revert IClearinghouse.InvalidTiers(i);
+            uint256 fraction = StockRules.tierFraction(leverage);
+            // Continuity at the bound: deduction(n) = deduction(n-1) + bound x (mmr(n) - mmr(n-1)).
+            if (i != 0) deduction += bound * (fraction - previous) / MarginMath.WAD;
+            previous = fraction;
+            tiers[i] = Tier(uint96(bound), deduction.toUint96(), uint16(leverage));
+        }
+        c.tierCount = uint8(count);
+        emit IClearinghouse.MarketTiersSet(market, lowerBounds, maxLeverages);
     }
 
     function setMarketModule(VenueState storage vs, Env memory env, uint256 market, ModuleKind kind, address module) external {

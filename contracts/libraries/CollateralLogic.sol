@@ -9,6 +9,9 @@ import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {MarginMode} from "../types/MarginMode.sol";
 import {Buckets} from "./Buckets.sol";
 import {Health} from "./Health.sol";
+import {MarginMath} from "./MarginMath.sol";
+import {Markets} from "./Markets.sol";
+import {Rules} from "./Rules.sol";
 import {Env, VenueState} from "./VenueState.sol";
 
 /// @title CollateralLogic
@@ -53,6 +56,11 @@ library CollateralLogic {
         uint256 maxLeverage = vs.configs[market].maxLeverage;
         if (leverage == 0 || leverage > maxLeverage) revert IClearinghouse.InvalidLeverage(leverage, maxLeverage);
         p.leverage = uint16(leverage);
+        if (vs.configs[market].tierCount != 0) {
+            uint256 notional = MarginMath.notionalUp(Markets.abs(p.size), env.oracle.freshPrice(market));
+            uint256 cap = Rules.maxLeverage(vs, market, vs.configs[market], notional);
+            if (leverage > cap) revert IClearinghouse.InvalidLeverage(leverage, cap);
+        }
         if (p.mode == MarginMode.Isolated) {
             (int256 equity,, uint256 im,) = Health.isolated(vs, env.scale, market, p, env.oracle.freshPrice(market));
             if (equity < im.toInt256()) revert IClearinghouse.MarginBelowInitial(equity, im);

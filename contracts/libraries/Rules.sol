@@ -8,7 +8,8 @@ import {IMarginModule} from "../interfaces/IMarginModule.sol";
 import {IPricingModule} from "../interfaces/IPricingModule.sol";
 import {IRatesModule, RatesInput} from "../interfaces/IRatesModule.sol";
 import {StockRules} from "./StockRules.sol";
-import {StoredConfig, VenueState} from "./VenueState.sol";
+import {MarginMath} from "./MarginMath.sol";
+import {StoredConfig, Tier, VenueState} from "./VenueState.sol";
 
 /// @title Rules
 /// @notice Where the core asks a market's rule modules: module id 0 applies the stock rule
@@ -44,10 +45,30 @@ library Rules {
         returns (uint256 initialMargin, uint256 maintenanceMargin)
     {
         uint256 id = c.marginModule;
-        if (id == 0) return StockRules.requirements(notional, leverage, c.mmf);
+        if (id == 0) {
+            uint256 count = c.tierCount;
+            if (count == 0) return StockRules.requirements(notional, leverage, c.mmf);
+            Tier storage t = tier(s, market, count, notional);
+            return (MarginMath.initial(notional, leverage), StockRules.tieredMaintenance(notional, t.maxLeverage, t.deduction));
+        }
         (initialMargin, maintenanceMargin) = IMarginModule(s.modules[id - 1]).requirements(market, notional, leverage, c.mmf);
         // Opening at the initial margin must leave a position above maintenance.
         if (initialMargin < maintenanceMargin) revert IClearinghouse.ModuleResultOutOfBounds(ModuleKind.Margin, initialMargin);
+    }
+
+    /// @notice The tier a notional falls in: the last whose lower bound it reaches.
+    function tier(VenueState storage s, uint256 market, uint256 count, uint256 notional) internal view returns (Tier storage t) {
+        Tier[16] storage tiers = s.tiers[market];
+        uint256 i = count - 1;
+        while (i > 0 && notional < tiers[i].lowerBound) --i;
+        return tiers[i];
+    }
+
+    /// @notice The most leverage a position of this notional may have (its tier's; the
+    /// market's maximum without tiers).
+    function maxLeverage(VenueState storage s, uint256 market, StoredConfig storage c, uint256 notional) internal view returns (uint256) {
+        uint256 count = c.tierCount;
+        return count == 0 ? c.maxLeverage : tier(s, market, count, notional).maxLeverage;
     }
 
     function slice(VenueState storage s, uint256 market, StoredConfig storage c, uint256 sizeAbs, uint256 notional, int256 equity, uint256 mm)

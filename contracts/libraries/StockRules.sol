@@ -28,6 +28,16 @@ library StockRules {
         return (MarginMath.initial(notional, leverage), MarginMath.maintenance(notional, mmf));
     }
 
+    /// @notice A tier's maintenance fraction: 1 / (2 x its max leverage), WAD, rounded up.
+    function tierFraction(uint256 maxLeverage) internal pure returns (uint256) {
+        return Math.ceilDiv(MarginMath.WAD, 2 * maxLeverage);
+    }
+
+    /// @notice Maintenance in a tier: notional x the tier's fraction (up) - its deduction.
+    function tieredMaintenance(uint256 notional, uint256 maxLeverage, uint256 deduction) internal pure returns (uint256) {
+        return MarginMath.maintenance(notional, tierFraction(maxLeverage)) - deduction;
+    }
+
     /// @notice Large positions (notional above the threshold) still at 2/3 of maintenance or
     /// more lose a `partialLiquidationBps` slice; everything else closes whole.
     function slice(

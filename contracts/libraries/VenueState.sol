@@ -18,6 +18,7 @@ struct StoredConfig {
     uint8 marginModule;
     uint8 liquidationModule;
     uint8 pricingModule;
+    uint8 tierCount; // 0: the maintenance margin is notional x mmf
     uint16 maxLeverage;
     uint16 takerFeeBps;
     uint16 liquidationFeeBps;
@@ -53,6 +54,16 @@ struct VenueState {
     mapping(address account => bool) isRegistered;
     mapping(address account => mapping(uint256 market => uint256)) lastPartialLiquidation;
     address[] modules; // registered rule modules: id k is modules[k - 1]
+    mapping(uint256 market => Tier[16]) tiers; // the first `tierCount` apply
+}
+
+/// @dev A maintenance-margin tier (Hyperliquid): from `lowerBound` (WAD USD of notional) on,
+/// maintenance is notional / (2 x maxLeverage) - deduction, and leverage at most `maxLeverage`.
+/// The deduction makes maintenance continuous across tiers.
+struct Tier {
+    uint96 lowerBound;
+    uint96 deduction;
+    uint16 maxLeverage;
 }
 
 /// @dev What never changes after deployment (the core's immutables), handed to the libraries.

@@ -65,6 +65,8 @@ def deploy(chain: Chain, plan: DeploymentPlan, admin: str | None = None) -> Depl
     for market_id, config in enumerate(plan.markets):
         ch.transact(admin, "configureMarket", market_id, config.symbol_bytes(),
                     config.encode(decimals)).raise_for_status()
+        if config.tiers:
+            ch.transact(admin, "setMarketTiers", market_id, *config.tiers_encoded()).raise_for_status()
         contracts[f"feed:{config.symbol}"] = chain.deploy(
             load_artifact("ChainlinkFeed", plan.artifacts), oracle.address, market_id,
             f"{config.symbol} / USD", sender=admin)

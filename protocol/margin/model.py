@@ -15,7 +15,7 @@ from protocol.margin import math as m
 from protocol.margin.liquidation import SliceInput, StockLiquidation
 from protocol.margin.pricing import OraclePricing
 from protocol.margin.rates import RatesInput, StockRates
-from protocol.margin.requirements import StockMargin
+from protocol.margin.requirements import StockMargin, Tier, tier_of, tiered_maintenance
 from protocol.margin.types import MarginMode
 
 ISOLATED, CROSS = MarginMode.ISOLATED, MarginMode.CROSS
@@ -111,6 +111,7 @@ class Model:
     cross_markets: dict[str, int] = field(default_factory=dict)
     positions: dict[tuple[str, int], Position] = field(default_factory=dict)
     rules: dict[int, MarketRules] = field(default_factory=dict)  # market -> modules; stock if absent
+    tiers: dict[int, list[Tier]] = field(default_factory=dict)  # market -> maintenance tiers
     last_partial_liquidation: dict[tuple[str, int], int] = field(default_factory=dict)
     pool_assets: int = 0
     insurance_fund: int = 0
@@ -171,9 +172,18 @@ class Model:
         return self.rules.get(market) or _STOCK
 
     def requirements(self, market: int, notional: int, leverage: int) -> tuple[int, int]:
-        """(initial, maintenance) margin from the market's margin rule."""
-        return self.rules_of(market).margin.requirements(market, notional, leverage,
-                                                         self.params[market].mmf)
+        """(initial, maintenance) margin from the market's margin rule (the stock rule applies
+        the market's tiers when it has some, as ``Rules.requirements`` does)."""
+        margin = self.rules_of(market).margin
+        tiers = self.tiers.get(market)
+        if tiers and type(margin) is StockMargin:
+            return m.initial(notional, leverage), tiered_maintenance(notional, tiers)
+        return margin.requirements(market, notional, leverage, self.params[market].mmf)
+
+    def max_leverage(self, market: int, notional: int) -> int:
+        """The tier's max leverage for this notional (the market's without tiers)."""
+        tiers = self.tiers.get(market)
+        return tier_of(tiers, notional)[1] if tiers else self.params[market].max_leverage
 
     def _known(self, market: int) -> None:
         if market >= len(self.params):
@@ -410,6 +420,8 @@ class Model:
             raise ModelRevert("OpenInterestCap")
         notional = m.notional_up(abs(p.size), price)
         self._check_min_notional(c, notional)
+        if leverage > self.max_leverage(market, notional):
+            raise ModelRevert("InvalidLeverage")
         self._store(account, market, p)
         if mode == ISOLATED:
             if margin > 0:
@@ -507,6 +519,9 @@ class Model:
         if p.size == 0:
             raise ModelRevert("NoPosition")
         if leverage == 0 or leverage > self.params[market].max_leverage:
+            raise ModelRevert("InvalidLeverage")
+        if market in self.tiers and leverage > self.max_leverage(
+                market, m.notional_up(abs(p.size), self.fresh_price(market))):
             raise ModelRevert("InvalidLeverage")
         old, p.leverage = p.leverage, leverage
         if p.mode == ISOLATED:

@@ -635,6 +635,16 @@ class _Builder:
             kwargs[name] = t.decimal(name, getattr(d, name), lo=0, lo_open=True)
         kwargs["initial_price"] = t.decimal("initial_price", None, lo=0, lo_open=True,
                                             required=True)
+        tiers = t.array("tiers", None)
+        if tiers is not None:
+            if not all(isinstance(x, list) and len(x) == 2 and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in x) for x in tiers):
+                raise t.err("tiers", "expected [[lower bound USD, max leverage], ...]")
+            kwargs["tiers"] = tuple((Decimal(str(b)), int(lev)) for b, lev in tiers)
+            try:
+                max_leverage = MarketConfig(symbol=symbol, **kwargs).max_leverage
+            except ValueError as exc:
+                raise t.err("tiers", str(exc).removeprefix("tiers: ")) from None
         if kwargs["taker_fee_bps"] * max_leverage > 10_000:
             # the opening fee on max-leverage notional would eat all the margin
             raise t.err("taker_fee_bps", f"{kwargs['taker_fee_bps']} bps of a {max_leverage}x "

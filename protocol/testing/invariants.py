@@ -50,6 +50,9 @@ def load_state(venue) -> ChainState:
         price, ts, _ = oracle.call("latest", market)
         model.prices[market] = (price, ts)
         model.heartbeats[market] = oracle.call("maxPriceAge", market)
+        count = ch.call("marketTier", market, 0)[3]
+        if count:
+            model.tiers[market] = [ch.call("marketTier", market, i)[:3] for i in range(count)]
     accounts = [ch.call("accounts", i) for i in range(ch.call("accountCount"))]
     for account in accounts:
         model.cross_balance[account] = ch.call("crossBalance", account)

@@ -8,6 +8,12 @@ from typing import Optional
 
 from protocol.venue.units import WAD, to_tokens, to_wad
 
+class _DefaultLeverage(int):
+    """The default max leverage (50), told apart from an explicit 50: with tiers, the first
+    tier's leverage takes its place."""
+
+
+DEFAULT_MAX_LEVERAGE = _DefaultLeverage(50)
 SECONDS_PER_HOUR = 3600
 SECONDS_PER_YEAR = 365 * 24 * 3600
 
@@ -21,7 +27,7 @@ class MarketConfig:
     """
 
     symbol: str
-    max_leverage: int = 50
+    max_leverage: int = DEFAULT_MAX_LEVERAGE  # with tiers and no max_leverage: the first tier's
     mmf: Optional[Decimal] = None
     taker_fee_bps: int = 5
     liquidation_fee_bps: int = 100
@@ -37,6 +43,29 @@ class MarketConfig:
     max_short_oi_usd: Decimal = Decimal("100000000")
     partial_threshold_usd: Decimal = Decimal("1000000")
     initial_price: Optional[Decimal] = None
+    #: Maintenance-margin tiers (Hyperliquid): (lower bound of notional in USD, max leverage)
+    #: pairs, the first (0, max_leverage), bounds rising, leverage never rising.
+    tiers: tuple[tuple[Decimal, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        unset = type(self.max_leverage) is _DefaultLeverage
+        object.__setattr__(self, "max_leverage", int(self.max_leverage))
+        if self.tiers:
+            tiers = tuple((Decimal(str(b)), int(lev)) for b, lev in self.tiers)
+            object.__setattr__(self, "tiers", tiers)
+            if unset:
+                object.__setattr__(self, "max_leverage", tiers[0][1])
+            if tiers[0] != (0, self.max_leverage):
+                raise ValueError(f"tiers: the first must be (0, max_leverage={self.max_leverage}), "
+                                 f"got {tiers[0]}")
+            for (b0, l0), (b1, l1) in zip(tiers, tiers[1:]):
+                if b1 <= b0 or l1 > l0 or l1 < 1:
+                    raise ValueError(f"tiers: bounds must rise and leverage never rise; "
+                                     f"({b0}, {l0}) then ({b1}, {l1})")
+
+    def tiers_encoded(self) -> tuple[list[int], list[int]]:
+        """``setMarketTiers`` arguments: lower bounds in WAD USD, max leverages."""
+        return [to_wad(b) for b, _ in self.tiers], [lev for _, lev in self.tiers]
 
     @property
     def maintenance_fraction(self) -> Decimal:
