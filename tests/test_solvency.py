@@ -300,3 +300,89 @@ def test_a_scenario_sets_tiers_and_refuses_bad_ones(tmp_path):
         load_scenario("default", {"markets.ETH.tiers": [[0, 40], [100, 50]]})
     with pytest.raises(ScenarioError, match="tiers"):
         load_scenario("default", {"markets.ETH.tiers": [[0, 40, 1]]})
+
+
+def _stale_btc_account(venue):
+    """A cross account long 10 ETH and 0.1 BTC; BTC then rallies 10% and its feed stops (120 s
+    heartbeat) while ETH keeps updating. Returns (trader, model at the current block)."""
+    btc, eth = venue.market_id("BTC"), venue.market_id("ETH")
+    venue.oracle.transact(venue.admin, "setMaxPriceAge", btc, 120).raise_for_status()
+    trader = funded(venue, "t", 5_000, deposit=5_000)
+    trader.open("ETH", size=10, leverage=10, mode="cross")
+    trader.open("BTC", size=0.1, leverage=10, mode="cross")
+    venue.set_prices({"BTC": 66_000})  # +600 of profit on BTC
+    model = load_state(venue).model
+    # The ETH price at which the account is 300 USD above maintenance counting BTC's profit,
+    # and so about 300 below it without: found on the model, then checked on chain.
+    price = 3_000
+    while True:
+        model.prices[eth] = (price * WAD, model.now)
+        equity, mm, _, _ = model.cross_health(trader.address.lower())
+        if equity - mm < 300 * WAD:
+            break
+        price -= 1
+    price += 1  # one dollar above: 300 USD above maintenance with the profit, below without
+    model.prices[eth] = (price * WAD, model.now)
+    equity, mm, _, _ = model.cross_health(trader.address.lower())
+    assert 300 * WAD <= equity - mm < 600 * WAD
+    venue.set_prices({"ETH": price})
+    return trader, price
+
+
+def test_a_stale_market_can_neither_shield_nor_help_a_cross_account(venue):
+    trader, price = _stale_btc_account(venue)
+    btc, eth, ch = venue.market_id("BTC"), venue.market_id("ETH"), venue.clearinghouse
+    assert not venue.is_liquidatable(trader)
+    venue.advance_time(121)  # BTC is now past its heartbeat
+    venue.set_prices({"ETH": price})
+    with pytest.raises(errors.StalePrice):
+        ch.call("accountHealth", trader.address)  # withdrawals and opens still need every price
+    # Without BTC's profit the account is below maintenance; the tiny stale market does not
+    # stop its liquidation.
+    model = load_state(venue).model
+    account = trader.address.lower()
+    equity, mm, fresh_mask = model.cross_for_liquidation(account)
+    assert fresh_mask == 1 << eth and equity < mm
+    assert ch.call("isAccountLiquidatable", trader.address) and venue.is_liquidatable(trader)
+    assert venue.liquidatable()[0] == [(trader.address, None)]
+    assert venue.at_risk(threshold_bps=20_000)[0] == [(trader.address, None)]
+    health = venue.reader.call("health", ch.address, venue.encode_targets([(trader, None)]))
+    assert health[0][4] is True
+    assert_invariants(venue)
+
+    expected = model.liquidate_account("keeper", account)
+    receipt = venue.keeper("k").liquidate(trader)
+    closed = receipt.events_named("PositionLiquidated")
+    assert [e["market"] for e in closed] == [eth]  # the stale market's position stays open
+    event = receipt.events_named("AccountLiquidated")[0]
+    assert (event["penalty"], event["keeperReward"], event["badDebt"], event["positions"]) == \
+        (expected["penalty"], expected["reward"], expected["bad_debt"], 1)
+    assert ch.call("crossMarkets", trader.address) == 1 << btc
+    assert ch.call("position", trader.address, btc)[0] == WAD // 10
+    assert ch.call("crossBalance", trader.address) == model.cross_balance[account]
+    assert_invariants(venue, deep=True)
+
+    # What is left sits in the stale market only: nothing can be closed on its price.
+    assert not ch.call("isAccountLiquidatable", trader.address)
+    equity, mm, fresh_mask = load_state(venue).model.cross_for_liquidation(account)
+    if equity < mm:
+        with pytest.raises(errors.StalePrice):
+            venue.keeper("k").liquidate(trader)
+    else:
+        with pytest.raises(errors.AccountHealthy):
+            venue.keeper("k").liquidate(trader)
+
+
+def test_a_stale_loss_counts_in_full(venue):
+    """A stale market's loss is counted at its last price: the conservative side of the rule."""
+    trader, price = _stale_btc_account(venue)
+    venue.set_prices({"BTC": 54_000, "ETH": 3_000})  # BTC now loses 600
+    venue.advance_time(121)
+    venue.set_prices({"ETH": 3_000})
+    model = load_state(venue).model
+    account = trader.address.lower()
+    equity, mm, _ = model.cross_for_liquidation(account)
+    model.prices[venue.market_id("BTC")] = (54_000 * WAD, model.now)  # as if it were fresh
+    assert model.cross_health(account)[:2] == (equity, mm)
+    assert not venue.is_liquidatable(trader)
+    assert_invariants(venue)

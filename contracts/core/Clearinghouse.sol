@@ -430,9 +430,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
     }
 
     function isAccountLiquidatable(address account) external view returns (bool) {
-        if (_s.crossMarkets[account] == 0) return false;
-        (int256 equity, uint256 mm,,) = Health.cross(_s, _env(), account);
-        return equity < mm.toInt256();
+        return LiquidationLogic.accountLiquidatable(_s, _env(), account);
     }
 
     /// @notice Pending (funding, borrowing) of a position in WAD at the current time.

@@ -33,6 +33,36 @@ library Health {
         (im, mm) = Rules.requirements(vs, market, vs.configs[market], notional, p.leverage);
     }
 
+    /// @notice The cross account as a liquidation sees it. A position in a market whose price is
+    /// past its maxPriceAge counts at its last price with its loss but none of its profit, and
+    /// its whole maintenance margin: a stopped feed can neither shield the account nor help it.
+    /// `freshMask` names the markets a liquidation can close.
+    function crossForLiquidation(VenueState storage vs, Env memory env, address account)
+        internal
+        view
+        returns (int256 equity, uint256 mm, uint256 freshMask)
+    {
+        equity = vs.crossBalance[account] * int256(env.scale);
+        uint256 mask = vs.crossMarkets[account];
+        for (uint256 market; mask != 0; ++market) {
+            if (mask & 1 != 0) {
+                IClearinghouse.Position storage p = vs.positions[account][market];
+                (uint256 price, bool fresh) = env.oracle.valuationPrice(market);
+                IClearinghouse.MarketState storage s = vs.states[market];
+                (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, env.scale);
+                (int256 funding, uint256 borrowing) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
+                int256 value = MarginMath.pnl(p.size, p.entryNotional, price) - funding - int256(borrowing);
+                if (fresh) freshMask |= 1 << market;
+                else if (value > 0) value = 0;
+                equity += value;
+                uint256 notional = MarginMath.notionalUp(Markets.abs(p.size), price);
+                (, uint256 positionMm) = Rules.requirements(vs, market, vs.configs[market], notional, p.leverage);
+                mm += positionMm;
+            }
+            mask >>= 1;
+        }
+    }
+
     function cross(VenueState storage vs, Env memory env, address account)
         internal
         view

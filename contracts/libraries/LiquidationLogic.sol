@@ -154,20 +154,38 @@ library LiquidationLogic {
         }
     }
 
+    /// @notice Whether `account`'s cross account can be liquidated now: below maintenance as
+    /// `Health.crossForLiquidation` values it, with a position in at least one fresh market.
+    function accountLiquidatable(VenueState storage vs, Env memory env, address account) external view returns (bool) {
+        if (vs.crossMarkets[account] == 0) return false;
+        (int256 equity, uint256 mm, uint256 freshMask) = Health.crossForLiquidation(vs, env, account);
+        return freshMask != 0 && equity < mm.toInt256();
+    }
+
+    function _lowest(uint256 mask) private pure returns (uint256 market) {
+        while (mask & 1 == 0) {
+            mask >>= 1;
+            ++market;
+        }
+    }
+
     function _account(VenueState storage vs, Env memory env, address account, bool skip) private returns (bool) {
         uint256 mask = vs.crossMarkets[account];
         if (mask == 0) {
             if (skip) return false;
             revert IClearinghouse.NoPosition(account, CROSS_ACCOUNT);
         }
-        (int256 equity, uint256 mm,,) = Health.cross(vs, env, account);
+        (int256 equity, uint256 mm, uint256 positions) = Health.crossForLiquidation(vs, env, account);
         if (equity >= mm.toInt256()) {
             if (skip) return false;
             revert IClearinghouse.AccountHealthy(account);
         }
+        // Nothing can be closed while every market is stale: the oracle says why.
+        if (positions == 0) env.oracle.freshPrice(_lowest(mask));
 
         int256 balance = vs.crossBalance[account];
-        uint256 positions = mask;
+        vs.crossMarkets[account] = mask & ~positions; // stale markets' positions stay open
+        mask = positions;
         uint256[64] memory fees; // each market's liquidation fee on its closed notional, tokens
         uint256 maxPenalty;
         uint256 count;
@@ -192,7 +210,6 @@ library LiquidationLogic {
             }
             mask >>= 1;
         }
-        vs.crossMarkets[account] = 0;
         (uint256 penalty, uint256 reward) = _crossPenalty(vs, positions, fees, maxPenalty, balance);
         balance -= int256(penalty);
         uint256 badDebt;

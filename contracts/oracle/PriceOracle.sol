@@ -96,6 +96,14 @@ contract PriceOracle is AccessControl {
         return f.price;
     }
 
+    /// @notice The latest price and whether it is within the market's maxPriceAge: what a cross
+    /// liquidation values a stale market's position at (see `docs/SPEC.md`, stale markets).
+    function valuationPrice(uint256 market) external view returns (uint256 price, bool fresh) {
+        Feed memory f = feeds[market];
+        if (f.price == 0) revert NoPrice(market);
+        return (f.price, block.timestamp <= uint256(f.timestamp) + f.maxPriceAge);
+    }
+
     /// @notice The latest price whatever its age (for displays and Chainlink readers).
     function latest(uint256 market) external view returns (uint256 price, uint256 timestamp, uint256 round) {
         Feed memory f = feeds[market];

@@ -12,8 +12,9 @@ import {OrderBook} from "../orders/OrderBook.sol";
 
 /// @title Reader
 /// @notice Batch views for keepers: one call answers what would take thousands of single reads.
-/// @dev Stateless. A market whose price is stale is reported as not liquidatable (nothing can be
-/// liquidated on it) instead of failing the whole batch.
+/// @dev Stateless. An isolated position in a market whose price is stale is reported as not
+/// liquidatable (nothing can be liquidated on it) instead of failing the whole batch; a cross
+/// account with a stale market is reported as the liquidation rule values it (`docs/SPEC.md`).
 contract Reader {
     uint256 internal constant BPS = 10_000;
 
@@ -43,7 +44,10 @@ contract Reader {
                 try ch.accountHealth(account) returns (int256 e, uint256 mm, uint256, uint256) {
                     (out[i].equity, out[i].maintenance) = (e, mm);
                     out[i].liquidatable = hasPositions && e < int256(mm);
-                } catch {}
+                } catch {
+                    // a stale market: the liquidation rule values it conservatively
+                    out[i].liquidatable = ch.isAccountLiquidatable(account);
+                }
             } else {
                 IClearinghouse.Position memory p = ch.position(account, market);
                 if (p.size == 0 || p.mode != MarginMode.Isolated) continue;
@@ -149,7 +153,7 @@ contract Reader {
                     found[n++] = IClearinghouse.LiquidationTarget(account, m);
                 }
             }
-            if (crossMask != 0 && !_anyStale(stale, crossMask) && _accountFlagged(ch, account, thresholdBps)) {
+            if (crossMask != 0 && _accountFlagged(ch, account, thresholdBps, _anyStale(stale, crossMask))) {
                 found[n++] = IClearinghouse.LiquidationTarget(account, CROSS_ACCOUNT);
             }
         }
@@ -172,8 +176,14 @@ contract Reader {
         return _below(e, mm, thresholdBps);
     }
 
-    function _accountFlagged(Clearinghouse ch, address account, uint256 thresholdBps) internal view returns (bool) {
-        if (thresholdBps == BPS) return ch.isAccountLiquidatable(account);
+    /// @dev An account with a position in a stale market has no health to compare with a
+    /// threshold (`accountHealth` needs every price fresh): it is flagged when liquidatable.
+    function _accountFlagged(Clearinghouse ch, address account, uint256 thresholdBps, bool anyStale)
+        internal
+        view
+        returns (bool)
+    {
+        if (thresholdBps == BPS || anyStale) return ch.isAccountLiquidatable(account);
         (int256 e, uint256 mm,,) = ch.accountHealth(account);
         return _below(e, mm, thresholdBps);
     }

@@ -306,6 +306,37 @@ class Model:
             market += 1
         return equity, mm, im, transfer
 
+    def valuation_price(self, market: int) -> tuple[int, bool]:
+        """(latest price, fresh?) (``PriceOracle.valuationPrice``)."""
+        price, ts = self.prices.get(market, (0, 0))
+        if price == 0:
+            raise ModelRevert("NoPrice", market)
+        return price, self.now <= ts + self.heartbeats.get(market, self.max_price_age)
+
+    def cross_for_liquidation(self, account: str) -> tuple[int, int, int]:
+        """(equity, maintenance, fresh mask) of a cross account as a liquidation values it: a
+        stale market's position counts its loss and none of its profit at the last price
+        (``Health.crossForLiquidation``)."""
+        equity = self.cross_balance.get(account, 0) * self.scale
+        mm = fresh_mask = 0
+        mask = self.cross_markets.get(account, 0)
+        market = 0
+        while mask:
+            if mask & 1:
+                p = self.position(account, market)
+                price, fresh = self.valuation_price(market)
+                f, b = self.pending(p, *self.indices_now(market, price))
+                value = m.pnl(p.size, p.entry_notional, price) - f - b
+                if fresh:
+                    fresh_mask |= 1 << market
+                else:
+                    value = min(value, 0)
+                equity += value
+                mm += self.requirements(market, m.notional_up(abs(p.size), price), p.leverage)[1]
+            mask >>= 1
+            market += 1
+        return equity, mm, fresh_mask
+
     def is_liquidatable(self, account: str, market: int) -> bool:
         p = self.position(account, market)
         if p.size == 0 or p.mode != ISOLATED:
@@ -316,8 +347,8 @@ class Model:
     def is_account_liquidatable(self, account: str) -> bool:
         if not self.cross_markets.get(account, 0):
             return False
-        equity, mm, _, _ = self.cross_health(account)
-        return equity < mm
+        equity, mm, fresh_mask = self.cross_for_liquidation(account)
+        return fresh_mask != 0 and equity < mm
 
     # ------------------------------------------------------------------ buckets
     def _reserve(self, c: MarketParams) -> int:
@@ -613,10 +644,14 @@ class Model:
         mask = self.cross_markets.get(account, 0)
         if mask == 0:
             raise ModelRevert("NoPosition")
-        equity, mm, _, _ = self.cross_health(account)
+        equity, mm, fresh_mask = self.cross_for_liquidation(account)
         if equity >= mm:
             raise ModelRevert("AccountHealthy")
+        if fresh_mask == 0:
+            self.fresh_price((mask & -mask).bit_length() - 1)  # raises StalePrice
         balance = self.cross_balance.get(account, 0)
+        self.cross_markets[account] = mask & ~fresh_mask  # stale markets' positions stay open
+        mask = fresh_mask
         fees: dict[int, int] = {}
         count = 0
         market = 0
@@ -637,7 +672,6 @@ class Model:
                 count += 1
             mask >>= 1
             market += 1
-        self.cross_markets[account] = 0
         penalty, reward = self._cross_penalty(fees, balance)
         balance -= penalty
         bad_debt = 0
