@@ -341,7 +341,7 @@ def test_a_stale_market_can_neither_shield_nor_help_a_cross_account(venue):
     # stop its liquidation.
     model = load_state(venue).model
     account = trader.address.lower()
-    equity, mm, fresh_mask = model.cross_for_liquidation(account)
+    equity, mm, fresh_mask, _, _ = model.cross_for_liquidation(account)
     assert fresh_mask == 1 << eth and equity < mm
     assert ch.call("isAccountLiquidatable", trader.address) and venue.is_liquidatable(trader)
     assert venue.liquidatable()[0] == [(trader.address, None)]
@@ -364,7 +364,7 @@ def test_a_stale_market_can_neither_shield_nor_help_a_cross_account(venue):
 
     # What is left sits in the stale market only: nothing can be closed on its price.
     assert not ch.call("isAccountLiquidatable", trader.address)
-    equity, mm, fresh_mask = load_state(venue).model.cross_for_liquidation(account)
+    equity, mm, fresh_mask, _, _ = load_state(venue).model.cross_for_liquidation(account)
     if equity < mm:
         with pytest.raises(errors.StalePrice):
             venue.keeper("k").liquidate(trader)
@@ -381,8 +381,101 @@ def test_a_stale_loss_counts_in_full(venue):
     venue.set_prices({"ETH": 3_000})
     model = load_state(venue).model
     account = trader.address.lower()
-    equity, mm, _ = model.cross_for_liquidation(account)
+    equity, mm, *_ = model.cross_for_liquidation(account)
     model.prices[venue.market_id("BTC")] = (54_000 * WAD, model.now)  # as if it were fresh
     assert model.cross_health(account)[:2] == (equity, mm)
     assert not venue.is_liquidatable(trader)
+    assert_invariants(venue)
+
+
+def _price_below_maintenance(venue, trader, market: str, start: int) -> int:
+    """The highest whole-dollar price of ``market`` at which the cross account is liquidatable,
+    found on the model."""
+    model = load_state(venue).model
+    mid, account = venue.market_id(market), trader.address.lower()
+    price = start
+    while True:
+        model.prices[mid] = (price * WAD, model.now)
+        equity, mm, *_ = model.cross_for_liquidation(account)
+        if equity < mm:
+            assert equity * 3 >= mm * 2  # still above 2/3 of maintenance: a slice
+            return price
+        price -= 1
+
+
+def test_a_large_cross_account_is_liquidated_in_slices_largest_first(venue):
+    trader = funded(venue, "big", 7_000, deposit=7_000)
+    trader.open("BTC", size=0.2, leverage=10, mode="cross")  # 12k: BTC's threshold is 1M
+    trader.open("ETH", size=30, leverage=20, mode="cross")  # 90k: over ETH's 50k threshold
+    ch, eth, btc = venue.clearinghouse, venue.market_id("ETH"), venue.market_id("BTC")
+    venue.set_price("ETH", _price_below_maintenance(venue, trader, "ETH", 3_000))
+    account = trader.address.lower()
+    model = load_state(venue).model
+    expected = model.liquidate_account("k", account)
+    keeper = venue.keeper("k")
+    receipt = keeper.liquidate(trader)
+    sliced = receipt.events_named("PositionLiquidated")
+    assert not receipt.events_named("AccountLiquidated")
+    assert [(e["market"], e["sizeClosed"]) for e in sliced] == [(eth, -6 * WAD)]  # 20% of the largest
+    assert (sliced[0]["penalty"], sliced[0]["keeperReward"]) == (expected["penalty"], expected["reward"])
+    assert expected["penalty"] > 0 and expected["reward"] > 0
+    assert ch.call("crossBalance", trader.address) == model.cross_balance[account]
+    assert ch.call("position", trader.address, btc)[0] == WAD // 5  # the smaller one untouched
+    assert ch.call("lastPartialLiquidation", trader.address, eth) == receipt.timestamp
+    assert_invariants(venue, deep=True)
+
+    # Still below maintenance: the next slice waits for the cooldown, to the second.
+    until = receipt.timestamp + 600
+    venue.set_price("ETH", _price_below_maintenance(venue, trader, "ETH", sliced[0]["price"] // WAD))
+    assert venue.is_liquidatable(trader)
+    with pytest.raises(errors.LiquidationCooldown) as info:
+        keeper.liquidate(trader)
+    assert info.value.args == (eth, until)
+
+    def state():
+        return (ch.call("position", trader.address, eth), ch.call("marketState", eth),
+                ch.call("crossBalance", trader.address), ch.call("poolAssets"), ch.call("insuranceFund"))
+
+    venue.advance_time(until - 1 - venue.chain.timestamp)
+    before = state()
+    skipped = keeper.liquidate_batch([(trader, None)])
+    assert skipped.status and not skipped.events_named("PositionLiquidated") and state() == before
+    second = keeper.liquidate(trader)
+    assert second.timestamp == until
+    assert [(e["market"], e["sizeClosed"]) for e in second.events_named("PositionLiquidated")] == \
+        [(eth, -(24 * WAD) * 2_000 // 10_000)]
+
+    # Below 2/3 of maintenance the whole account goes at once, cooldown or not.
+    venue.set_price("ETH", 2_000)
+    model = load_state(venue).model
+    equity, mm, *_ = model.cross_for_liquidation(account)
+    assert equity * 3 < mm * 2
+    expected = model.liquidate_account("k", account)
+    whole = keeper.liquidate(trader)
+    event = whole.events_named("AccountLiquidated")[0]
+    assert (event["positions"], event["penalty"], event["badDebt"]) == \
+        (2, expected["penalty"], expected["bad_debt"])
+    assert ch.call("crossMarkets", trader.address) == 0
+    assert_invariants(venue)
+
+
+def test_a_cross_slice_that_would_empty_the_balance_takes_the_whole_account(venue):
+    """Profit elsewhere can carry an account whose balance a slice's loss would exhaust: then
+    the slice is not possible and the whole account goes, as for an isolated position."""
+    trader = funded(venue, "carried", 3_500, deposit=3_500)
+    trader.open("BTC", size=-1, leverage=20, mode="cross")
+    venue.set_prices({"BTC": 40_000})  # +20,000 unrealised on BTC carries what follows
+    trader.open("ETH", size=30, leverage=20, mode="cross")  # 90k, over ETH's 50k threshold
+    venue.set_price("ETH", _price_below_maintenance(venue, trader, "ETH", 3_000))
+    model = load_state(venue).model
+    account = trader.address.lower()
+    equity, mm, _, largest, notional = model.cross_for_liquidation(account)
+    eth = venue.market_id("ETH")
+    p = model.position(account, eth)
+    part = abs(p.size) * 2_000 // 10_000
+    assert largest == eth and not model._slice_leaves_margin(
+        eth, p, model.cross_balance[account], part, model.prices[eth][0])
+    expected = model.liquidate_account("k", account)
+    receipt = venue.keeper("k").liquidate(trader)
+    assert receipt.events_named("AccountLiquidated")[0]["positions"] == 2 == expected["positions"]
     assert_invariants(venue)

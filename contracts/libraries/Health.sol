@@ -36,11 +36,12 @@ library Health {
     /// @notice The cross account as a liquidation sees it. A position in a market whose price is
     /// past its maxPriceAge counts at its last price with its loss but none of its profit, and
     /// its whole maintenance margin: a stopped feed can neither shield the account nor help it.
-    /// `freshMask` names the markets a liquidation can close.
+    /// `freshMask` names the markets a liquidation can close; `largest` is the fresh market with
+    /// the largest position by notional (the lowest on a tie), the one a slice takes from.
     function crossForLiquidation(VenueState storage vs, Env memory env, address account)
         internal
         view
-        returns (int256 equity, uint256 mm, uint256 freshMask)
+        returns (int256 equity, uint256 mm, uint256 freshMask, uint256 largest, uint256 largestNotional)
     {
         equity = vs.crossBalance[account] * int256(env.scale);
         uint256 mask = vs.crossMarkets[account];
@@ -52,10 +53,14 @@ library Health {
                 (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, env.scale);
                 (int256 funding, uint256 borrowing) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
                 int256 value = MarginMath.pnl(p.size, p.entryNotional, price) - funding - int256(borrowing);
-                if (fresh) freshMask |= 1 << market;
-                else if (value > 0) value = 0;
-                equity += value;
                 uint256 notional = MarginMath.notionalUp(Markets.abs(p.size), price);
+                if (fresh) {
+                    freshMask |= 1 << market;
+                    if (notional > largestNotional) (largest, largestNotional) = (market, notional);
+                } else if (value > 0) {
+                    value = 0;
+                }
+                equity += value;
                 (, uint256 positionMm) = Rules.requirements(vs, market, vs.configs[market], notional, p.leverage);
                 mm += positionMm;
             }

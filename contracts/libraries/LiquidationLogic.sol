@@ -23,6 +23,11 @@ library LiquidationLogic {
     using SafeCast for uint256;
     using SafeCast for int256;
 
+    // What a cross account's slice check decided.
+    uint256 private constant WHOLE = 0;
+    uint256 private constant SLICED = 1;
+    uint256 private constant COOLING_DOWN = 2;
+
     /// @notice Liquidate many targets; those that cannot be liquidated are skipped.
     function liquidateBatch(VenueState storage vs, Env memory env, IClearinghouse.LiquidationTarget[] calldata targets)
         external
@@ -70,7 +75,7 @@ library LiquidationLogic {
         uint256 closeAbs = sizeAbs;
         uint256 part = Rules.slice(vs, market, c, sizeAbs, notional, equity, mm);
         // Decided before anything changes, so a target skipped here leaves no trace.
-        if (part != 0 && part < sizeAbs && _sliceLeavesMargin(vs, env, market, p, c, size, part, price)) {
+        if (part != 0 && part < sizeAbs && _sliceLeavesMargin(vs, env, market, p, c, int256(uint256(p.margin)), part, price)) {
             uint256 last = vs.lastPartialLiquidation[account][market];
             uint256 until = last + c.liquidationCooldown;
             if (last != 0 && block.timestamp < until) {
@@ -106,8 +111,9 @@ library LiquidationLogic {
         return true;
     }
 
-    /// @dev Whether the margin left after a slice's PnL, all pending charges and the slice's
-    /// liquidation fee is positive; if not, the position is liquidated whole (its unrealised
+    /// @dev Whether `margin` (an isolated position's, or the cross balance) left after a slice's
+    /// PnL, the position's pending charges and the slice's liquidation fee is positive; if not,
+    /// the position (or the cross account) is liquidated whole (its unrealised
     /// profit, not its margin, was carrying it). A view: the charges are what settling would
     /// take.
     function _sliceLeavesMargin(
@@ -116,16 +122,17 @@ library LiquidationLogic {
         uint256 market,
         IClearinghouse.Position storage p,
         StoredConfig storage c,
-        int256 size,
+        int256 margin,
         uint256 part,
         uint256 price
     ) private view returns (bool) {
         uint256 scale = env.scale;
+        int256 size = p.size;
         (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, vs.states[market], price, scale);
         (int256 fundingWad, uint256 borrowWad) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
         uint256 entry = MarginMath.closedEntry(p.entryNotional, part, Markets.abs(size), size > 0);
         int256 partPnl = MarginMath.creditTokens(MarginMath.pnl(size > 0 ? int256(part) : -int256(part), entry, price), scale);
-        int256 left = int256(uint256(p.margin)) + partPnl - MarginMath.chargeTokens(fundingWad, scale)
+        int256 left = margin + partPnl - MarginMath.chargeTokens(fundingWad, scale)
             - MarginMath.chargeTokens(int256(borrowWad), scale)
             - int256(Buckets.feeTokens(MarginMath.notionalUp(part, price), c.liquidationFeeBps, scale));
         return left > 0;
@@ -158,8 +165,51 @@ library LiquidationLogic {
     /// `Health.crossForLiquidation` values it, with a position in at least one fresh market.
     function accountLiquidatable(VenueState storage vs, Env memory env, address account) external view returns (bool) {
         if (vs.crossMarkets[account] == 0) return false;
-        (int256 equity, uint256 mm, uint256 freshMask) = Health.crossForLiquidation(vs, env, account);
+        (int256 equity, uint256 mm, uint256 freshMask,,) = Health.crossForLiquidation(vs, env, account);
         return freshMask != 0 && equity < mm.toInt256();
+    }
+
+    /// @dev A large cross account loses a slice of its largest position, as an isolated position
+    /// would: the market's liquidation rule decides the slice from that position's notional and
+    /// the account's equity and maintenance margin. The slice's PnL, charges and penalty settle
+    /// against the cross balance, which must stay positive; otherwise the whole account goes.
+    /// Decided before anything changes, so a target skipped for its cooldown leaves no trace.
+    function _crossSlice(
+        VenueState storage vs,
+        Env memory env,
+        address account,
+        uint256 market,
+        uint256 notional,
+        int256 equity,
+        uint256 mm
+    ) private returns (uint256) {
+        IClearinghouse.Position storage p = vs.positions[account][market];
+        StoredConfig storage c = vs.configs[market];
+        int256 size = p.size;
+        uint256 sizeAbs = Markets.abs(size);
+        uint256 part = Rules.slice(vs, market, c, sizeAbs, notional, equity, mm);
+        if (part == 0 || part >= sizeAbs) return WHOLE;
+        uint256 price = env.oracle.freshPrice(market);
+        int256 balance = vs.crossBalance[account];
+        if (!_sliceLeavesMargin(vs, env, market, p, c, balance, part, price)) return WHOLE;
+        uint256 last = vs.lastPartialLiquidation[account][market];
+        if (last != 0 && block.timestamp < last + c.liquidationCooldown) return COOLING_DOWN;
+
+        IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
+        Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
+        (int256 realizedWad, int256 sizeDelta) = Markets.reduce(s, p, size, part, price);
+        st.pnl = MarginMath.creditTokens(realizedWad, env.scale);
+        balance += st.pnl - st.funding - st.borrowing;
+        uint256 maxPenalty = Buckets.feeTokens(MarginMath.notionalUp(part, price), c.liquidationFeeBps, env.scale);
+        (uint256 penalty, uint256 reward) = Rules.penalty(vs, market, c, balance, maxPenalty);
+        balance -= int256(penalty);
+        if (balance <= 0) revert IClearinghouse.InsufficientMargin(balance);
+        vs.crossBalance[account] = balance;
+        vs.lastPartialLiquidation[account][market] = block.timestamp;
+        Buckets.payPool(vs, st, 0);
+        Buckets.payPenalty(vs, penalty, reward);
+        emit IClearinghouse.PositionLiquidated(account, market, msg.sender, sizeDelta, price, st.pnl, penalty, reward, 0);
+        return SLICED;
     }
 
     function _lowest(uint256 mask) private pure returns (uint256 market) {
@@ -175,13 +225,20 @@ library LiquidationLogic {
             if (skip) return false;
             revert IClearinghouse.NoPosition(account, CROSS_ACCOUNT);
         }
-        (int256 equity, uint256 mm, uint256 positions) = Health.crossForLiquidation(vs, env, account);
+        (int256 equity, uint256 mm, uint256 positions, uint256 largest, uint256 notional) =
+            Health.crossForLiquidation(vs, env, account);
         if (equity >= mm.toInt256()) {
             if (skip) return false;
             revert IClearinghouse.AccountHealthy(account);
         }
         // Nothing can be closed while every market is stale: the oracle says why.
         if (positions == 0) env.oracle.freshPrice(_lowest(mask));
+        uint256 outcome = _crossSlice(vs, env, account, largest, notional, equity, mm);
+        if (outcome == COOLING_DOWN) {
+            if (skip) return false;
+            revert IClearinghouse.LiquidationCooldown(largest, vs.lastPartialLiquidation[account][largest] + vs.configs[largest].liquidationCooldown);
+        }
+        if (outcome == SLICED) return true;
 
         int256 balance = vs.crossBalance[account];
         vs.crossMarkets[account] = mask & ~positions; // stale markets' positions stay open

@@ -313,12 +313,12 @@ class Model:
             raise ModelRevert("NoPrice", market)
         return price, self.now <= ts + self.heartbeats.get(market, self.max_price_age)
 
-    def cross_for_liquidation(self, account: str) -> tuple[int, int, int]:
-        """(equity, maintenance, fresh mask) of a cross account as a liquidation values it: a
-        stale market's position counts its loss and none of its profit at the last price
-        (``Health.crossForLiquidation``)."""
+    def cross_for_liquidation(self, account: str) -> tuple[int, int, int, int, int]:
+        """(equity, maintenance, fresh mask, largest fresh market, its notional) of a cross
+        account as a liquidation values it: a stale market's position counts its loss and none
+        of its profit at the last price (``Health.crossForLiquidation``)."""
         equity = self.cross_balance.get(account, 0) * self.scale
-        mm = fresh_mask = 0
+        mm = fresh_mask = largest = largest_notional = 0
         mask = self.cross_markets.get(account, 0)
         market = 0
         while mask:
@@ -327,15 +327,18 @@ class Model:
                 price, fresh = self.valuation_price(market)
                 f, b = self.pending(p, *self.indices_now(market, price))
                 value = m.pnl(p.size, p.entry_notional, price) - f - b
+                notional = m.notional_up(abs(p.size), price)
                 if fresh:
                     fresh_mask |= 1 << market
+                    if notional > largest_notional:
+                        largest, largest_notional = market, notional
                 else:
                     value = min(value, 0)
                 equity += value
-                mm += self.requirements(market, m.notional_up(abs(p.size), price), p.leverage)[1]
+                mm += self.requirements(market, notional, p.leverage)[1]
             mask >>= 1
             market += 1
-        return equity, mm, fresh_mask
+        return equity, mm, fresh_mask, largest, largest_notional
 
     def is_liquidatable(self, account: str, market: int) -> bool:
         p = self.position(account, market)
@@ -347,7 +350,7 @@ class Model:
     def is_account_liquidatable(self, account: str) -> bool:
         if not self.cross_markets.get(account, 0):
             return False
-        equity, mm, fresh_mask = self.cross_for_liquidation(account)
+        equity, mm, fresh_mask, _, _ = self.cross_for_liquidation(account)
         return fresh_mask != 0 and equity < mm
 
     # ------------------------------------------------------------------ buckets
@@ -604,18 +607,9 @@ class Model:
         part = rules.slice(SliceInput(market, size_abs, notional, equity, mm, c.partial_threshold,
                                       c.partial_liquidation_bps))
         # Decided before anything changes, so a target skipped here leaves no trace.
-        if 0 < part < size_abs:
-            is_long = p.size > 0
-            f, b = self.pending(p, *self.indices_now(market, price))
-            closed = m.closed_entry(p.entry_notional, part, size_abs, is_long)
-            part_pnl = m.credit_tokens(m.pnl(part if is_long else -part, closed, price), self.scale)
-            left = (p.margin + part_pnl - m.charge_tokens(f, self.scale) - m.charge_tokens(b, self.scale)
-                    - m.fee_tokens(m.notional_up(part, price), c.liquidation_fee_bps, self.scale))
-            if left > 0:
-                last = self.last_partial_liquidation.get((account, market), 0)
-                if last != 0 and self.now < last + c.liquidation_cooldown:
-                    raise ModelRevert("LiquidationCooldown")
-                close_abs = part
+        if 0 < part < size_abs and self._slice_leaves_margin(market, p, p.margin, part, price):
+            self._check_cooldown(account, market)
+            close_abs = part
         s = self.accrue(market, price)
         st = self._settle_indices(s, p, p.size > 0)
         realized, _ = self._reduce(s, p, close_abs, price)
@@ -640,15 +634,69 @@ class Model:
             self._cover_bad_debt(bad_debt)
         return {"penalty": penalty, "reward": reward, "bad_debt": bad_debt, "closed": close_abs}
 
+    def _slice_leaves_margin(self, market: int, p: Position, margin: int, part: int, price: int) -> bool:
+        """Whether ``margin`` (tokens) stays positive after a slice's PnL, the position's pending
+        charges and the slice's fee (``LiquidationLogic._sliceLeavesMargin``)."""
+        is_long = p.size > 0
+        f, b = self.pending(p, *self.indices_now(market, price))
+        closed = m.closed_entry(p.entry_notional, part, abs(p.size), is_long)
+        part_pnl = m.credit_tokens(m.pnl(part if is_long else -part, closed, price), self.scale)
+        left = (margin + part_pnl - m.charge_tokens(f, self.scale) - m.charge_tokens(b, self.scale)
+                - m.fee_tokens(m.notional_up(part, price), self.params[market].liquidation_fee_bps,
+                               self.scale))
+        return left > 0
+
+    def _check_cooldown(self, account: str, market: int) -> None:
+        last = self.last_partial_liquidation.get((account, market), 0)
+        if last != 0 and self.now < last + self.params[market].liquidation_cooldown:
+            raise ModelRevert("LiquidationCooldown", market, last + self.params[market].liquidation_cooldown)
+
+    def _cross_slice(self, keeper: str, account: str, market: int, notional: int, equity: int,
+                     mm: int) -> dict | None:
+        """A slice of a large cross account's largest position, or None when the whole account
+        goes (``LiquidationLogic._crossSlice``)."""
+        p = self.position(account, market)
+        c = self.params[market]
+        size_abs = abs(p.size)
+        rules = self.rules_of(market).liquidation
+        part = rules.slice(SliceInput(market, size_abs, notional, equity, mm, c.partial_threshold,
+                                      c.partial_liquidation_bps))
+        if not 0 < part < size_abs:
+            return None
+        price = self.fresh_price(market)
+        balance = self.cross_balance.get(account, 0)
+        if not self._slice_leaves_margin(market, p, balance, part, price):
+            return None
+        self._check_cooldown(account, market)
+        s = self.accrue(market, price)
+        st = self._settle_indices(s, p, p.size > 0)
+        realized, _ = self._reduce(s, p, part, price)
+        st.pnl = m.credit_tokens(realized, self.scale)
+        balance += st.pnl - st.funding - st.borrowing
+        max_penalty = m.fee_tokens(m.notional_up(part, price), c.liquidation_fee_bps, self.scale)
+        penalty, reward = rules.penalty(market, balance, max_penalty, c.keeper_share_bps)
+        balance -= penalty
+        if balance <= 0:
+            raise ModelRevert("InsufficientMargin", balance)
+        self.cross_balance[account] = balance
+        self.last_partial_liquidation[account, market] = self.now
+        self._pay_pool(st, 0)
+        self._pay_penalty(keeper, penalty, reward)
+        return {"penalty": penalty, "reward": reward, "bad_debt": 0, "positions": 0,
+                "market": market, "closed": part}
+
     def liquidate_account(self, keeper: str, account: str) -> dict:
         mask = self.cross_markets.get(account, 0)
         if mask == 0:
             raise ModelRevert("NoPosition")
-        equity, mm, fresh_mask = self.cross_for_liquidation(account)
+        equity, mm, fresh_mask, largest, notional = self.cross_for_liquidation(account)
         if equity >= mm:
             raise ModelRevert("AccountHealthy")
         if fresh_mask == 0:
             self.fresh_price((mask & -mask).bit_length() - 1)  # raises StalePrice
+        sliced = self._cross_slice(keeper, account, largest, notional, equity, mm)
+        if sliced is not None:
+            return sliced
         balance = self.cross_balance.get(account, 0)
         self.cross_markets[account] = mask & ~fresh_mask  # stale markets' positions stay open
         mask = fresh_mask
