@@ -1,0 +1,134 @@
+"""Every view a keeper or a risk desk relies on, called directly, at the exact boundaries where
+its answer changes: oracle freshness, the Reader's at-risk threshold, order triggers, the
+account registry and the Reader's equity sum."""
+
+from __future__ import annotations
+
+import pytest
+
+from protocol import errors
+from venue_fixtures import funded
+
+WAD = 10**18
+BPS = 10_000
+
+
+def test_prices_are_fresh_to_the_second_and_closable_through_the_grace(venue):
+    oracle, eth = venue.oracle, venue.market_id("ETH")
+    stamped = venue.set_price("ETH", 3_010).timestamp
+    age, grace = oracle.call("maxPriceAge", eth), oracle.call("closeGracePeriod")
+    venue.advance_time(stamped + age - venue.chain.timestamp)  # exactly maxPriceAge old
+    assert oracle.call("freshPrice", eth) == 3_010 * WAD
+    assert oracle.call("valuationPrice", eth) == (3_010 * WAD, True)
+    venue.advance_time(1)
+    with pytest.raises(errors.StalePrice) as info:
+        oracle.call("freshPrice", eth)
+    assert info.value.args == (eth, stamped, age)
+    assert oracle.call("valuationPrice", eth) == (3_010 * WAD, False)
+    venue.advance_time(grace - 1)  # exactly maxPriceAge + grace old
+    assert oracle.call("closePrice", eth) == 3_010 * WAD
+    venue.advance_time(1)
+    with pytest.raises(errors.StalePrice) as info:
+        oracle.call("closePrice", eth)
+    assert info.value.args == (eth, stamped, age + grace)
+    with pytest.raises(errors.NoPrice):
+        oracle.call("valuationPrice", 7)
+
+
+def test_at_risk_flags_exactly_below_the_threshold(venue):
+    """``atRisk`` reports equity x 10,000 < maintenance x threshold: the largest threshold that
+    does not flag a target and the next one up, for an isolated position and a cross account."""
+    ch, reader, eth = venue.clearinghouse, venue.reader, venue.market_id("ETH")
+    iso = funded(venue, "iso", 2_000, deposit=2_000)
+    iso.open("ETH", size=5, leverage=20, mode="isolated", margin=1_000)
+    cross = funded(venue, "cross", 2_000, deposit=2_000)
+    cross.open("BTC", size=0.5, leverage=20, mode="cross")
+    venue.set_prices({"ETH": 2_900, "BTC": 58_500})
+    iso_equity, iso_mm = ch.call("positionHealth", iso.address, eth)
+    cross_equity, cross_mm, _, _ = ch.call("accountHealth", cross.address)
+    count = ch.call("accountCount")
+    for target, equity, mm in (((iso.address, eth), iso_equity, iso_mm),
+                               ((cross.address, 2**256 - 1), cross_equity, cross_mm)):
+        assert 0 < mm < equity
+        threshold = equity * BPS // mm  # equity x BPS >= mm x threshold: not at risk
+        target = (target[0].lower(), target[1])
+        found, next_index = reader.call("atRisk", ch.address, 0, count, threshold)
+        assert target not in _targets(found) and next_index == count
+        found, _ = reader.call("atRisk", ch.address, 0, count, threshold + 1)
+        assert target in _targets(found)
+    # Neither is liquidatable: the scan at the maintenance margin itself finds neither.
+    found, _ = reader.call("liquidatable", ch.address, 0, count)
+    assert not {a for a, _ in _targets(found)} & {iso.address.lower(), cross.address.lower()}
+
+
+def _targets(found) -> list[tuple[str, int]]:
+    return [(account.lower(), market) for account, market in found]
+
+
+def test_trigger_orders_become_executable_at_exactly_their_price(venue):
+    book, reader = venue.order_book, venue.reader
+    alice = funded(venue, "alice", 10_000, deposit=5_000)
+    alice.open("ETH", size=1, leverage=10, mode="isolated", margin=400)
+    stop = alice.create_order("ETH", "stop_loss", trigger_price=2_950).order_id
+    take = alice.create_order("ETH", "take_profit", trigger_price=3_100).order_id
+    end = book.call("nextOrderId")
+    venue.set_price("ETH", 2_951)  # newer than the orders, one dollar short of the stop
+    assert not book.call("isExecutable", stop)
+    with pytest.raises(errors.OrderNotTriggered) as info:
+        book.call("checkExecutable", stop)
+    assert info.value.args == (stop, 2_951 * WAD, 2_950 * WAD)
+    assert reader.call("executableOrders", book.address, 0, end) == ((), end)
+    venue.set_price("ETH", 2_950)
+    assert book.call("isExecutable", stop) and book.call("checkExecutable", stop) == 2_950 * WAD
+    assert not book.call("isExecutable", take)
+    assert reader.call("executableOrders", book.address, 0, end) == ((stop,), end)
+    venue.set_price("ETH", 3_100)
+    assert reader.call("executableOrders", book.address, 0, end) == ((take,), end)
+    # Paging: a window that ends before the order finds nothing, and says where to go on.
+    assert reader.call("executableOrders", book.address, 0, take) == ((), take)
+    assert not book.call("isExecutable", end)  # no such order
+    with pytest.raises(errors.OrderNotFound):
+        book.call("checkExecutable", end)
+
+
+def test_the_account_registry_lists_every_trader_once(venue):
+    ch = venue.clearinghouse
+    before = ch.call("accountCount")
+    bob = funded(venue, "bob", 1_000, deposit=0)
+    assert not ch.call("isRegistered", bob.address)
+    bob.deposit(100)
+    bob.deposit(100)  # a second deposit does not register again
+    assert ch.call("isRegistered", bob.address)
+    assert ch.call("accountCount") == before + 1
+    assert ch.call("accounts", before).lower() == bob.address.lower()
+
+
+def test_equities_sum_wallet_cross_isolated_and_lp_shares(venue):
+    """At an unchanged price an open costs exactly its taker fee, so a trader's total equity
+    is what it was funded with less the fees it paid; LP shares count at their value."""
+    ch, reader, pool = venue.clearinghouse, venue.reader, venue.pool
+    carol = funded(venue, "carol", 3_000, deposit=1_000)
+
+    def equity() -> int:
+        (value,) = reader.call("equities", ch.address, pool.address, [carol.address])
+        return value
+
+    assert equity() == 3_000 * WAD  # 2,000 in the wallet, 1,000 in the cross balance
+    fee_bps = venue.markets["ETH"].taker_fee_bps
+    assert fee_bps > 0
+    carol.open("ETH", size=1, leverage=10, mode="isolated", margin=400)
+    carol.open("BTC", size=-0.01, leverage=10, mode="cross")
+    fee = (3_000 * WAD + 600 * WAD) * fee_bps // BPS  # on 3,000 and 600 of notional
+
+    def charges() -> int:  # funding and borrowing accrued since the opens, seconds of them
+        total = 0
+        for market in ("ETH", "BTC"):
+            funding, borrowing = ch.call("pendingCharges", carol.address, venue.market_id(market))
+            total += funding + borrowing
+        return total
+
+    assert 0 < charges() < WAD // 1_000
+    assert equity() == 3_000 * WAD - fee - charges()
+    carol.provide_liquidity(500)
+    top = 3_000 * WAD - fee - charges()
+    assert top - venue.scale <= equity() <= top  # shares round down
