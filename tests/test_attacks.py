@@ -409,6 +409,7 @@ def restricted_calls(venue, eve, alice, lp, order_id):
             "configureMarket": ((eth, ETH.symbol_bytes(), ETH.encode(venue.decimals)), denied),
             "setMarketModule": ((eth, ModuleKind.RATES, venue.clearinghouse.address), denied),
             "setMarketTiers": ((eth, [0], [50]), denied),
+            "setRiskChangeDelay": ((3_600,), denied),
             "setPool": ((eve,), denied),
             "setPaused": ((True,), denied),
             "setInstantTrading": ((False,), denied),

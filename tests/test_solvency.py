@@ -479,3 +479,60 @@ def test_a_cross_slice_that_would_empty_the_balance_takes_the_whole_account(venu
     receipt = venue.keeper("k").liquidate(trader)
     assert receipt.events_named("AccountLiquidated")[0]["positions"] == 2 == expected["positions"]
     assert_invariants(venue)
+
+
+def test_risk_increasing_changes_wait_for_the_delay(venue):
+    ch, eth = venue.clearinghouse, venue.market_id("ETH")
+
+    def max_leverage() -> int:
+        return ch.call("marketConfig", eth)[4]
+
+    assert venue.change_market("ETH", max_leverage=40).events_named("MarketConfigured")  # no delay yet
+    assert max_leverage() == 40
+    with pytest.raises(errors.ParamOutOfBounds):
+        venue.set_risk_change_delay(30 * 86_400 + 1)
+    assert venue.set_risk_change_delay(30 * 86_400).events_named("RiskChangeDelaySet")
+    set_delay = venue.set_risk_change_delay(3_600)
+    assert set_delay.events_named("RiskChangeDelaySet")[0]["delay"] == 3_600
+
+    scheduled = venue.change_market("ETH", max_leverage=20)
+    (event,) = scheduled.events_named("MarketChangeScheduled")
+    ready_at = scheduled.timestamp + 3_600
+    assert (event["market"], event["readyAt"]) == (eth, ready_at)
+    assert not scheduled.events_named("MarketConfigured")
+    assert max_leverage() == 40 and venue.markets["ETH"].max_leverage == 40
+    # Traders can still open at the old leverage while the change waits.
+    trader = funded(venue, "t", 5_000, deposit=5_000)
+    trader.open("ETH", size=1, leverage=40, mode="cross")
+    venue.advance_time(ready_at - 1 - venue.chain.timestamp)
+    with pytest.raises(errors.MarketChangeNotReady) as info:
+        venue.change_market("ETH", max_leverage=20)
+    assert info.value.args == (eth, ready_at)
+    applied = venue.change_market("ETH", max_leverage=20)
+    assert applied.timestamp == ready_at and applied.events_named("MarketConfigured")
+    assert max_leverage() == 20 and venue.markets["ETH"].max_leverage == 20
+    # Risk-reducing changes apply at once, delay or not; so does repeating what applies.
+    assert venue.change_market("ETH", max_leverage=20, taker_fee_bps=3).events_named("MarketConfigured")
+    assert venue.change_market("ETH", max_leverage=30).events_named("MarketConfigured")
+    assert max_leverage() == 30
+
+    # Tiers: allowing less leverage at some notional waits, allowing more does not.
+    tight = [(0, 30), (100_000, 10)]
+    receipt = venue.set_market_tiers("ETH", tight)
+    assert receipt.events_named("MarketChangeScheduled") and not receipt.events_named("MarketTiersSet")
+    assert ch.call("marketTier", eth, 0)[3] == 0 and venue.markets["ETH"].tiers == ()
+    venue.advance_time(3_600)
+    assert venue.set_market_tiers("ETH", tight).events_named("MarketTiersSet")
+    assert ch.call("marketTier", eth, 1)[1] == 10
+    looser = [(0, 30), (200_000, 10)]  # the 10x tier starts later: more leverage between
+    assert venue.set_market_tiers("ETH", looser).events_named("MarketTiersSet")
+    tighter = [(0, 30), (200_000, 10), (500_000, 5)]
+    assert venue.set_market_tiers("ETH", tighter).events_named("MarketChangeScheduled")
+    assert venue.set_market_tiers("ETH", []).events_named("MarketTiersSet")  # none: 30x everywhere
+
+    # The preview still shows what a change would do, and schedules nothing.
+    preview = venue.preview_market_change("ETH", max_leverage=2)
+    assert isinstance(preview.liquidatable, list)
+    assert max_leverage() == 30
+    later = venue.change_market("ETH", max_leverage=2)
+    assert later.events_named("MarketChangeScheduled")  # not applied by the preview either

@@ -98,6 +98,10 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         AdminLogic.configureMarket(_s, _env(), market, symbol, c);
     }
 
+    function setRiskChangeDelay(uint256 delay) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        AdminLogic.setRiskChangeDelay(_s, delay);
+    }
+
     /// @notice Make `module` a market's rule of kind `kind` (address(0): the stock rule). The
     /// module must declare the kind's interface (ERC-165). Accrual first, so the old rates rule
     /// applies up to now and the new one from now.

@@ -130,6 +130,8 @@ interface IClearinghouse {
     /// @notice Tiers must start at 0 and rise, with the market's max leverage first and none
     /// rising after (`index` names the first offending tier), and at most 16.
     error InvalidTiers(uint256 index);
+    /// @notice A risk-increasing market change was scheduled and its delay has not passed.
+    error MarketChangeNotReady(uint256 market, uint256 readyAt);
     /// @notice No room for another registered module (MAX_MODULES).
     error TooManyModules();
     /// @notice A module answered something the venue cannot apply (a penalty above what is
@@ -141,6 +143,12 @@ interface IClearinghouse {
     event MarketConfigured(uint256 indexed market, bytes32 symbol, MarketConfig config);
     /// @notice A market's maintenance-margin tiers changed (empty: notional x mmf again).
     event MarketTiersSet(uint256 indexed market, uint256[] lowerBounds, uint256[] maxLeverages);
+    /// @notice A risk-increasing change (mmf up, max leverage down, tiers tightened) was
+    /// scheduled instead of applied: the same call at or after `readyAt` applies it, so traders
+    /// see it coming and can reduce their positions first.
+    event MarketChangeScheduled(uint256 indexed market, bytes32 change, uint256 readyAt);
+    /// @notice How long risk-increasing market changes wait (0: they apply at once).
+    event RiskChangeDelaySet(uint256 delay);
     /// @notice A market's rule module changed; address(0) is the stock rule.
     event MarketModuleSet(uint256 indexed market, ModuleKind indexed kind, address module);
     /// @notice Collateral entered an account's cross balance.

@@ -10,7 +10,7 @@ import {ILiquidationModule} from "../interfaces/ILiquidationModule.sol";
 import {IMarginModule} from "../interfaces/IMarginModule.sol";
 import {IPricingModule} from "../interfaces/IPricingModule.sol";
 import {IRatesModule} from "../interfaces/IRatesModule.sol";
-import {MAX_MARKETS, MAX_MODULES} from "../types/Constants.sol";
+import {MAX_MARKETS, MAX_MODULES, MAX_RISK_CHANGE_DELAY} from "../types/Constants.sol";
 import {ModuleKind} from "../types/MarginMode.sol";
 import {Buckets} from "./Buckets.sol";
 import {MarginMath} from "./MarginMath.sol";
@@ -27,6 +27,13 @@ library AdminLogic {
 
     function configureMarket(VenueState storage vs, Env memory env, uint256 market, bytes32 symbol, IClearinghouse.MarketConfig calldata c)
         external
+    {
+        if (market < vs.marketCount && !_configChangeDue(vs, market, symbol, c)) return;
+        _configure(vs, env, market, symbol, c);
+    }
+
+    function _configure(VenueState storage vs, Env memory env, uint256 market, bytes32 symbol, IClearinghouse.MarketConfig calldata c)
+        private
     {
         uint256 count = vs.marketCount;
         if (market > count) revert IClearinghouse.UnknownMarket(market);
@@ -90,6 +97,9 @@ library AdminLogic {
         if (count != maxLeverages.length || count > 16) revert IClearinghouse.InvalidTiers(count);
         StoredConfig storage c = vs.configs[market];
         Tier[16] storage tiers = vs.tiers[market];
+        if (_tightens(c, tiers, lowerBounds, maxLeverages)) {
+            if (!_due(vs, market, keccak256(abi.encode(market, lowerBounds, maxLeverages)))) return;
+        }
         uint256 deduction;
         uint256 previous;
         for (uint256 i; i < count; ++i) {
@@ -106,6 +116,76 @@ library AdminLogic {
         }
         c.tierCount = uint8(count);
         emit IClearinghouse.MarketTiersSet(market, lowerBounds, maxLeverages);
+    }
+
+    function setRiskChangeDelay(VenueState storage vs, uint256 delay) external {
+        if (delay > MAX_RISK_CHANGE_DELAY) revert IClearinghouse.ParamOutOfBounds("riskChangeDelay", delay);
+        vs.riskChangeDelay = delay;
+        emit IClearinghouse.RiskChangeDelaySet(delay);
+    }
+
+    /// @dev Raising mmf or lowering max leverage increases risk: it waits (`_due`).
+    function _configChangeDue(VenueState storage vs, uint256 market, bytes32 symbol, IClearinghouse.MarketConfig calldata c)
+        private
+        returns (bool)
+    {
+        StoredConfig storage stored = vs.configs[market];
+        if (c.mmf <= stored.mmf && c.maxLeverage >= stored.maxLeverage) return true;
+        return _due(vs, market, keccak256(abi.encode(market, symbol, c)));
+    }
+
+    /// @dev Whether a risk-increasing change applies now: with no delay, at once; otherwise the
+    /// first call schedules it and the same call from `readyAt` on applies it.
+    function _due(VenueState storage vs, uint256 market, bytes32 change) private returns (bool) {
+        uint256 delay = vs.riskChangeDelay;
+        if (delay == 0) return true;
+        uint256 readyAt = vs.changeReadyAt[change];
+        if (readyAt == 0) {
+            readyAt = block.timestamp + delay;
+            vs.changeReadyAt[change] = readyAt;
+            emit IClearinghouse.MarketChangeScheduled(market, change, readyAt);
+            return false;
+        }
+        if (block.timestamp < readyAt) revert IClearinghouse.MarketChangeNotReady(market, readyAt);
+        delete vs.changeReadyAt[change];
+        return true;
+    }
+
+    /// @dev Whether new tiers allow less leverage than the current ones at some notional. The
+    /// leverage is a step function changing only at tier bounds, so the bounds of both sets are
+    /// the only places to look; with continuous deductions maintenance is the integral of
+    /// 1 / (2 x leverage), so no less leverage anywhere means no more maintenance anywhere.
+    function _tightens(StoredConfig storage c, Tier[16] storage tiers, uint256[] calldata bounds, uint256[] calldata leverages)
+        private
+        view
+        returns (bool)
+    {
+        uint256 current = c.tierCount;
+        for (uint256 i; i < bounds.length; ++i) {
+            if (leverages[i] < _storedLeverageAt(c, tiers, current, bounds[i])) return true;
+        }
+        for (uint256 i; i < current; ++i) {
+            if (_newLeverageAt(c, bounds, leverages, tiers[i].lowerBound) < tiers[i].maxLeverage) return true;
+        }
+        return false;
+    }
+
+    function _storedLeverageAt(StoredConfig storage c, Tier[16] storage tiers, uint256 count, uint256 notional)
+        private
+        view
+        returns (uint256 leverage)
+    {
+        leverage = c.maxLeverage;
+        for (uint256 i; i < count && tiers[i].lowerBound <= notional; ++i) leverage = tiers[i].maxLeverage;
+    }
+
+    function _newLeverageAt(StoredConfig storage c, uint256[] calldata bounds, uint256[] calldata leverages, uint256 notional)
+        private
+        view
+        returns (uint256 leverage)
+    {
+        leverage = c.maxLeverage;
+        for (uint256 i; i < bounds.length && bounds[i] <= notional; ++i) leverage = leverages[i];
     }
 
     function setMarketModule(VenueState storage vs, Env memory env, uint256 market, ModuleKind kind, address module) external {

@@ -55,6 +55,8 @@ struct VenueState {
     mapping(address account => mapping(uint256 market => uint256)) lastPartialLiquidation;
     address[] modules; // registered rule modules: id k is modules[k - 1]
     mapping(uint256 market => Tier[16]) tiers; // the first `tierCount` apply
+    uint256 riskChangeDelay; // seconds a risk-increasing market change waits
+    mapping(bytes32 change => uint256) changeReadyAt; // scheduled risk-increasing changes
 }
 
 /// @dev A maintenance-margin tier (Hyperliquid): from `lowerBound` (WAD USD of notional) on,

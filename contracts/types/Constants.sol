@@ -13,3 +13,6 @@ uint256 constant MAX_MARKETS = 64;
 /// @dev Registered external rule modules per venue: a market names each by a uint8 id, 0 for
 /// the stock rule, so choosing modules costs the trade path no extra storage read.
 uint256 constant MAX_MODULES = 255;
+
+/// @dev The longest a risk-increasing market change may be made to wait.
+uint256 constant MAX_RISK_CHANGE_DELAY = 30 days;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Optional, Sequence
@@ -437,6 +438,35 @@ class Venue:
         from protocol.venue.preview import preview_market_change
 
         return preview_market_change(self, market, **changes)
+
+    def change_market(self, market: str, **changes) -> Receipt:
+        """Change ``market``'s parameters (``MarketConfig`` fields). A risk-increasing change
+        (mmf up, max leverage down) under a risk-change delay is scheduled, not applied: the
+        receipt carries ``MarketChangeScheduled`` and the same call from its ``readyAt`` on
+        applies it (earlier: ``MarketChangeNotReady``). ``venue.markets`` follows what applied."""
+        config = replace(self.markets[market], **changes)
+        receipt = self.clearinghouse.transact(self.admin, "configureMarket", self.market_id(market),
+                                              config.symbol_bytes(), config.encode(self.decimals)
+                                              ).raise_for_status()
+        if receipt.events_named("MarketConfigured"):
+            self.markets[market] = config
+        return receipt
+
+    def set_market_tiers(self, market: str, tiers) -> Receipt:
+        """Replace ``market``'s maintenance tiers (``[(lower bound USD, max leverage), ...]``,
+        empty for none); tightened tiers wait for the risk-change delay as
+        :meth:`change_market` describes."""
+        config = replace(self.markets[market], tiers=list(tiers))
+        receipt = self.clearinghouse.transact(self.admin, "setMarketTiers", self.market_id(market),
+                                              *config.tiers_encoded()).raise_for_status()
+        if receipt.events_named("MarketTiersSet"):
+            self.markets[market] = config
+        return receipt
+
+    def set_risk_change_delay(self, seconds: int) -> Receipt:
+        """How long risk-increasing market changes wait (0, the default: they apply at once;
+        at most 30 days)."""
+        return self.clearinghouse.transact(self.admin, "setRiskChangeDelay", seconds).raise_for_status()
 
     def account_count(self) -> int:
         return self.clearinghouse.call("accountCount")

@@ -30,9 +30,11 @@ def preview_market_change(venue: "Venue", market: str, **changes: Any) -> Market
     config = replace(venue.markets[market], **changes)  # a bad field name raises TypeError
     before = set(_all_liquidatable(venue))
     with venue.snapshot():
-        venue.clearinghouse.transact(venue.admin, "configureMarket", venue.market_id(market),
-                                     config.symbol_bytes(), config.encode(venue.decimals)
-                                     ).raise_for_status()
+        with venue.chain.block():  # a scheduled change would not show: apply it now, in one block
+            venue.clearinghouse.transact(venue.admin, "setRiskChangeDelay", 0).raise_for_status()
+            venue.clearinghouse.transact(venue.admin, "configureMarket", venue.market_id(market),
+                                         config.symbol_bytes(), config.encode(venue.decimals)
+                                         ).raise_for_status()
         after = [t for t in _all_liquidatable(venue) if t not in before]
         health = venue.reader.call("health", venue.clearinghouse.address,
                                    venue.encode_targets(after)) if after else []
