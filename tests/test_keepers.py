@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from conftest import selected_backends
 
 from protocol.margin.types import MarginMode
 from protocol.keepers import (BlockBuilder, FundingKeeper, LiquidationKeeper, OracleKeeper,
@@ -130,13 +129,11 @@ def test_ledgers_match_chain(venue):
     assert oracle.ledger.txs == 16 and oracle.ledger.losses == 0
 
 
-def test_ledgers_are_identical_on_both_evms(request):
+def test_ledgers_are_identical_on_both_evms():
     """Gas included: every keeper's ledger, and every ether balance it leaves, is the same to
-    the wei on revm as on pyevm."""
+    the wei on revm as on pyevm (both are always installed, whatever --backend selects)."""
     from venue_fixtures import launch
 
-    if not {"pyevm", "revm"} <= set(selected_backends(request.config)):
-        pytest.skip("needs both in-process EVMs (--backend all)")
     outcomes = []
     for backend in ("pyevm", "revm"):
         venue = launch(backend)

@@ -346,9 +346,8 @@ class Venue:
         if MODES["isolated"] == mode:
             equity, mm = ch.call("positionHealth", account, mid)
             liq = liquidation_price(side, from_wad(price), from_wad(size), from_wad(equity),
-                                    tiers=config.tiers) if config.tiers else \
-                liquidation_price(side, from_wad(price), from_wad(size), from_wad(equity),
-                                  config.maintenance_fraction)
+                                    None if config.tiers else config.maintenance_fraction,
+                                    tiers=config.tiers or None)
         else:
             equity, mm, _, _ = ch.call("accountHealth", account)
             liq = cross_liquidation_price(side, from_wad(price), from_wad(size), from_wad(equity),
