@@ -410,6 +410,7 @@ def restricted_calls(venue, eve, alice, lp, order_id):
             "setMarketModule": ((eth, ModuleKind.RATES, venue.clearinghouse.address), denied),
             "setMarketTiers": ((eth, [0], [50]), denied),
             "setRiskChangeDelay": ((3_600,), denied),
+            "setPnlFactors": ((9_000, 8_500, 7_700), denied),
             "setPool": ((eve,), denied),
             "setPaused": ((True,), denied),
             "setInstantTrading": ((False,), denied),
@@ -455,7 +456,7 @@ def restricted_calls(venue, eve, alice, lp, order_id):
 # Mutating functions anyone may call: they act for msg.sender, or are gated by health or price.
 PERMISSIONLESS = {
     "Clearinghouse": {"setOperator", "deposit", "fundInsurance", "updateFunding",
-                      "liquidatePosition", "liquidateAccount", "liquidateBatch"},
+                      "liquidatePosition", "liquidateAccount", "liquidateBatch", "autoDeleverage"},
     "PriceOracle": set(),
     "OrderBook": {"createOrder", "executeOrder", "claimEth"},
     "LiquidityPool": {"approve", "transfer", "deposit", "mint"},

@@ -58,6 +58,10 @@ def transcript(chain) -> list[tuple]:
     tx("second fresh slot", probe, "setCell", 2, 21)
     tx("clear (refund)", probe, "setCell", 2, 0)
     tx("write and restore", probe, "setAndRestore", 1, 99)
+    # A call of a state-changing function is simulated, as eth_call does, and leaves no trace.
+    view("simulated write", probe, "nestedCheck", 6)
+    view("simulated write reverts", probe, "nestedCheck", -6)
+    view("value after simulations", probe, "value")
     tx("cold then warm reads", probe, "sumCells", 1, 3)
     tx("same reads again", probe, "sumCells", 1, 3)
     tx("child write reverts", probe, "writeBothChildReverts", 4, 44)

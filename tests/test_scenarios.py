@@ -14,7 +14,7 @@ from protocol.sim.loader import (ScenarioError, apply_overrides, builtin_scenari
                                  load_scenario, parse_overrides)
 from protocol.sim.scenario import Scenario
 
-BUILTINS = ("default", "crash", "isolated-vs-cross", "keeper-race", "funding-squeeze")
+BUILTINS = ("default", "crash", "isolated-vs-cross", "keeper-race", "funding-squeeze", "adl")
 
 BASE = """\
 name = "t"
@@ -122,6 +122,13 @@ def test_builtin_contents():
     study = load_scenario("isolated-vs-cross")
     assert study.study_modes == ("isolated", "cross")
     assert all(p.params.get("markets") == ("ETH", "BTC") for p in study.agents if p.type != "lp")
+
+    adl = load_scenario("adl")
+    assert adl.study == "solvency" and "adl" in {k.type for k in adl.keepers}
+    assert all(m.reserve_factor_bps == 30_000 for m in adl.markets)
+    assert adl.venue.pnl_factors() == {"max_pnl_factor_traders": Decimal("0.9"),
+                                       "max_pnl_factor_adl": Decimal("0.85"),
+                                       "min_pnl_factor_after_adl": Decimal("0.77")}
 
     race = load_scenario("keeper-race")
     liq = [k for k in race.keepers if k.type == "liquidation"]

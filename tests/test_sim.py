@@ -58,6 +58,46 @@ def test_isolated_vs_cross_shows_the_trade_off():
     assert c["realised losses $"]["cross"] > c["realised losses $"]["isolated"]
 
 
+@pytest.fixture(scope="module")
+def adl_study():
+    """The adl study as built in (480 blocks: the gaps at blocks 180 and 200, then the winners'
+    closes)."""
+    return run_study(load_scenario("adl"), backend="revm")
+
+
+def test_adl_study_pays_every_winner_by_rule(adl_study):
+    """Without the cap the first winners are paid in full until the pool is dry and every later
+    close is refused; with the cap and ADL nobody is refused, winners share a haircut, the ADL
+    keeper brings the pnl factor back down and the pool keeps a tenth of its assets."""
+    c = adl_study.comparison
+    old, new = "no cap, no ADL", "cap + ADL"
+    assert c["closes refused (PoolInsolvent)"][old] > 0
+    assert c["closes refused (PoolInsolvent)"][new] == 0
+    assert c["profitable closes paid with a haircut"][old] == 0 < c["profitable closes paid with a haircut"][new]
+    assert c["haircut $"][new] > 0 and 0 < c["mean haircut per capped close %"][new] < 100
+    assert c["positions auto-deleveraged"][old] == 0 < c["positions auto-deleveraged"][new]
+    assert c["pool value at end $"][old] < 0 < c["pool value at end $"][new]
+    assert c["peak pnl factor"][new] < c["peak pnl factor"][old]
+    new_run = adl_study.runs[new]
+    capped = [e for e in new_run.events if e["event"] == "ProfitCapped"]
+    haircut = sum(e["args"]["full"] - e["args"]["paid"] for e in capped)
+    assert c["haircut $"][new] == Decimal(haircut) / 10**6
+    adl = [e for e in new_run.events if e["event"] == "AutoDeleveraged"]
+    assert len(adl) == c["positions auto-deleveraged"][new]
+    assert all(e["args"]["factorAfter"] < e["args"]["factorBefore"] for e in adl)
+    assert all(e["args"]["factorAfter"] >= 77 * 10**16 for e in adl)
+
+
+def test_adl_study_is_identical_on_pyevm():
+    scenario = load_scenario("adl", {"blocks": 200, "agents[0].count": 12, "agents[1].count": 4,
+                                     "agents[2].count": 0, "venue.pool_liquidity": 300_000})
+    revm = Simulation(scenario, backend="revm").run()
+    pyevm = Simulation(scenario, backend="pyevm").run()
+    assert revm.summary["solvency"]["adl"] > 0
+    assert revm.rows == pyevm.rows
+    assert revm.events == pyevm.events
+
+
 def test_metrics_track_the_chain(small):
     result = Simulation(small, backend="revm").run()
     rows = result.rows

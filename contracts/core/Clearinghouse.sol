@@ -13,6 +13,7 @@ import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {Buckets} from "../libraries/Buckets.sol";
 import {CollateralLogic} from "../libraries/CollateralLogic.sol";
 import {AdminLogic} from "../libraries/AdminLogic.sol";
+import {ClearinghouseViews} from "./ClearinghouseViews.sol";
 import {Health} from "../libraries/Health.sol";
 import {TradeLogic} from "../libraries/TradeLogic.sol";
 import {LiquidationLogic} from "../libraries/LiquidationLogic.sol";
@@ -60,6 +61,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         oracle = oracle_;
         scale = 10 ** (18 - decimals);
         _s.instantTrading = true;
+        _s.fundingSlotMarker = 1;
+        (_s.maxPnlFactorTraders, _s.maxPnlFactorAdl, _s.minPnlFactorAfterAdl) = (9000, 8500, 7700); // GMX v2's defaults
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
@@ -99,7 +102,13 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
     }
 
     function setRiskChangeDelay(uint256 delay) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        AdminLogic.setRiskChangeDelay(_s, delay);
+        AdminLogic.setRiskChangeDelay(_s, _env(), delay);
+    }
+
+    /// @notice The profit cap and auto-deleveraging thresholds, in basis points of the pool's
+    /// assets (`Solvency`); a cap of 0 turns the cap off.
+    function setPnlFactors(uint256 maxTraders, uint256 maxAdl, uint256 minAfterAdl) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        AdminLogic.setPnlFactors(_s, _env(), maxTraders, maxAdl, minAfterAdl);
     }
 
     /// @notice Make `module` a market's rule of kind `kind` (address(0): the stock rule). The
@@ -188,10 +197,12 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         Markets.removeFromMarket(s, p, size);
         int256 newSize = size + sizeDelta;
         p.size = newSize.toInt96();
-        p.entryNotional = (uint256(p.entryNotional) + MarginMath.entryNotional(isLong, deltaAbs, price)).toUint128();
+        uint256 addedEntry = MarginMath.entryNotional(isLong, deltaAbs, price);
+        p.entryNotional = (uint256(p.entryNotional) + addedEntry).toUint128();
         p.leverage = uint16(leverage);
         Markets.addToMarket(s, p, newSize);
-        _checkOpenInterest(market, c, s, isLong, price);
+        uint256 openEntry = vs.openEntry + addedEntry;
+        _checkOpenInterest(market, c, s, isLong, price, openEntry);
         uint256 notional = MarginMath.notionalUp(Markets.abs(newSize), price);
         Markets.checkMinNotional(c, scale, notional);
         if (c.tierCount != 0) {
@@ -220,6 +231,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
             if (equity < im.toInt256()) revert InsufficientFreeCollateral(equity, im);
         }
         Buckets.payPool(vs, st, fee);
+        vs.openEntry = openEntry.toUint128();
         emit PositionIncreased(account, market, MarginMode(mode), sizeDelta, price, fee, margin, st.funding, uint256(st.borrowing));
     }
 
@@ -228,6 +240,12 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
     /// cross balance.
     function decreasePosition(address account, uint256 market, uint256 sizeAbs) external onlyTrading(account) {
         TradeLogic.decrease(_s, _env(), account, market, sizeAbs);
+    }
+
+    /// @notice Auto-deleverage `sizeAbs` (CLOSE_ALL: all) of a profitable position while pending
+    /// profit is above `maxPnlFactorAdl` of the pool; anyone may call (`TradeLogic`).
+    function autoDeleverage(address account, uint256 market, uint256 sizeAbs) external {
+        TradeLogic.autoDeleverage(_s, _env(), account, market, sizeAbs);
     }
 
     /// @notice Move collateral from the cross balance into an isolated position. Works while
@@ -245,18 +263,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         onlyRole(DEFAULT_ADMIN_ROLE)
         knownMarket(market)
     {
-        AdminLogic.setMarketTiers(_s, market, lowerBounds, maxLeverages);
-    }
-
-    /// @notice A market's tier `index`: (lower bound WAD USD, max leverage, deduction WAD USD);
-    /// the market has `count` tiers (0: notional x mmf).
-    function marketTier(uint256 market, uint256 index)
-        external
-        view
-        returns (uint256 lowerBound, uint256 maxLeverage, uint256 deduction, uint256 count)
-    {
-        Tier storage t = _s.tiers[market][index];
-        return (t.lowerBound, t.maxLeverage, t.deduction, _s.configs[market].tierCount);
+        AdminLogic.setMarketTiers(_s, _env(), market, lowerBounds, maxLeverages);
     }
 
     /// @notice Change an open position's leverage. Its initial margin at the new leverage must be
@@ -330,42 +337,9 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         emit PoolWithdrawn(receiver, amount);
     }
 
-    /// @notice Pool value in tokens: assets + pending borrowing fees - traders' unrealised PnL.
-    function poolValue() external view returns (int256) {
-        return AdminLogic.poolValue(_s, _env());
-    }
-
     // ------------------------------------------------------------------ views
-    function pool() external view returns (address) {
-        return _s.pool;
-    }
-
-    function paused() external view returns (bool) {
-        return _s.paused;
-    }
-
     function marketCount() external view returns (uint8) {
         return _s.marketCount;
-    }
-
-    function instantTrading() external view returns (bool) {
-        return _s.instantTrading;
-    }
-
-    function poolAssets() external view returns (int128) {
-        return _s.poolAssets;
-    }
-
-    function fundingReserve() external view returns (int128) {
-        return _s.fundingReserve;
-    }
-
-    function insuranceFund() external view returns (int256) {
-        return _s.insuranceFund;
-    }
-
-    function marketSymbol(uint256 market) external view returns (bytes32) {
-        return _s.marketSymbol[market];
     }
 
     function crossBalance(address account) external view returns (int256) {
@@ -376,79 +350,55 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         return _s.crossMarkets[account];
     }
 
-    function isOperator(address account, address operator) external view returns (bool) {
-        return _s.isOperator[account][operator];
-    }
-
     function accounts(uint256 index) external view returns (address) {
         return _s.accounts[index];
-    }
-
-    function isRegistered(address account) external view returns (bool) {
-        return _s.isRegistered[account];
-    }
-
-    function lastPartialLiquidation(address account, uint256 market) external view returns (uint256) {
-        return _s.lastPartialLiquidation[account][market];
     }
 
     function accountCount() external view returns (uint256) {
         return _s.accounts.length;
     }
 
-    function marketConfig(uint256 market) external view returns (MarketConfig memory) {
-        return AdminLogic.marketConfig(_s, market);
-    }
-
-    /// @notice A market's rule modules; address(0) is the stock rule of that kind.
-    function marketModules(uint256 market) external view returns (address, address, address, address) {
-        return AdminLogic.marketModules(_s, market);
-    }
-
-    function marketState(uint256 market) external view returns (MarketState memory) {
-        return _s.states[market];
-    }
-
     function position(address account, uint256 market) external view returns (Position memory) {
         return _s.positions[account][market];
     }
 
-    /// @notice (equity, maintenance margin) of an isolated position at the current price, WAD.
-    function positionHealth(address account, uint256 market) external view returns (int256 equity, uint256 mm) {
-        Position storage p = _s.positions[account][market];
-        if (p.size == 0) revert NoPosition(account, market);
-        if (p.mode != MarginMode.Isolated) revert NotIsolated(market);
-        (equity, mm,,) = Health.isolated(_s, scale, market, p, oracle.freshPrice(market));
-    }
-
-    /// @notice (equity, maintenance, initial, transfer requirement) of the cross account, WAD.
-    function accountHealth(address account) external view returns (int256, uint256, uint256, uint256) {
-        return Health.cross(_s, _env(), account);
-    }
-
-    function isLiquidatable(address account, uint256 market) external view returns (bool) {
-        Position storage p = _s.positions[account][market];
-        if (p.size == 0 || p.mode != MarginMode.Isolated) return false;
-        (int256 equity, uint256 mm,,) = Health.isolated(_s, scale, market, p, oracle.freshPrice(market));
-        return equity < mm.toInt256();
-    }
-
-    function isAccountLiquidatable(address account) external view returns (bool) {
-        return LiquidationLogic.accountLiquidatable(_s, _env(), account);
-    }
-
-    /// @notice Pending (funding, borrowing) of a position in WAD at the current time.
-    function pendingCharges(address account, uint256 market) external view returns (int256, uint256) {
-        return AdminLogic.pendingCharges(_s, _env(), account, market);
+    /// @notice Every other view (`IClearinghouseViews`: health, pool value, solvency, market
+    /// configuration and the plain getters) is served by `ClearinghouseViews`, run on this
+    /// contract's storage by DELEGATECALL with the oracle and scale appended to the calldata.
+    /// Nothing else reaches it: that library has only views.
+    fallback() external {
+        address views = address(ClearinghouseViews);
+        address oracle_ = address(oracle);
+        uint256 scale_ = scale;
+        // Memory-safe: it only uses memory past the free pointer and never returns to Solidity.
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, 0, calldatasize())
+            mstore(add(ptr, calldatasize()), oracle_)
+            mstore(add(ptr, add(calldatasize(), 32)), scale_)
+            let ok := delegatecall(gas(), views, ptr, add(calldatasize(), 64), 0, 0)
+            returndatacopy(ptr, 0, returndatasize())
+            if iszero(ok) { revert(ptr, returndatasize()) }
+            return(ptr, returndatasize())
+        }
     }
 
     // ------------------------------------------------------------------ internals
-    function _checkOpenInterest(uint256 market, StoredConfig storage c, MarketState storage s, bool isLong, uint256 price)
+    function _checkOpenInterest(
+        uint256 market,
+        StoredConfig storage c,
+        MarketState storage s,
+        bool isLong,
+        uint256 price,
+        uint256 openEntry
+    )
         internal
         view
     {
         uint256 oi = MarginMath.notionalUp(isLong ? s.longSize : s.shortSize, price);
-        uint256 cap = Math.min(isLong ? c.maxLongOi : c.maxShortOi, Buckets.reserve(_s, c, scale));
+        uint256 reserve = Buckets.reserve(_s, c, scale);
+        uint256 cap = Math.min(isLong ? c.maxLongOi : c.maxShortOi, reserve);
         if (oi > cap) revert OpenInterestCap(market, isLong, oi, cap);
+        if (openEntry > reserve) revert OpenInterestCap(market, isLong, openEntry, reserve);
     }
 }

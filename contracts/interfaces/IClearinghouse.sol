@@ -99,7 +99,8 @@ interface IClearinghouse {
     error TransferRuleViolated(int256 equity, uint256 required);
     /// @notice Charges would leave an isolated position with negative margin.
     error InsufficientMargin(int256 margin);
-    /// @notice The trade takes a side's open interest above its cap or the pool's reserve.
+    /// @notice The trade takes a side's open interest above its cap or the pool's reserve, or
+    /// the entry notional open in all markets together above the pool's reserve.
     error OpenInterestCap(uint256 market, bool isLong, uint256 openInterest, uint256 cap);
     /// @notice The position is above maintenance.
     error PositionHealthy(address account, uint256 market);
@@ -107,9 +108,11 @@ interface IClearinghouse {
     error AccountHealthy(address account);
     /// @notice A partial liquidation of this position is cooling down.
     error LiquidationCooldown(uint256 market, uint256 until);
-    /// @notice The pool cannot pay this profit (or is below zero: withdrawals stop).
+    /// @notice The pool cannot pay this profit (only with the profit cap off), or is below
+    /// zero (withdrawals stop).
     error PoolInsolvent(int256 poolAssets, int256 payout);
-    /// @notice An LP withdrawal would leave a market's open interest above the pool's reserve.
+    /// @notice An LP withdrawal would leave a market's open interest, or the entry notional open
+    /// in all markets together, above the pool's reserve.
     error ReserveExceeded(uint256 market, uint256 openInterest, uint256 reserve);
     /// @notice The caller may not act for this account.
     error Unauthorized(address caller, address account);
@@ -134,6 +137,16 @@ interface IClearinghouse {
     error MarketChangeNotReady(uint256 market, uint256 readyAt);
     /// @notice No room for another registered module (MAX_MODULES).
     error TooManyModules();
+    /// @notice Auto-deleveraging is for when pending profit is above `maxPnlFactorAdl` of the
+    /// pool (both WAD, 1e18 = 100%); it is not.
+    error AdlNotRequired(uint256 pnlFactor, uint256 threshold);
+    /// @notice Only a position in profit at the oracle price can be auto-deleveraged.
+    error AdlNotProfitable(address account, uint256 market);
+    /// @notice Auto-deleveraging must lower the pnl factor; this close would not.
+    error AdlFactorNotLowered(uint256 before, uint256 afterAdl);
+    /// @notice Auto-deleveraging may not take the pnl factor below `minPnlFactorAfterAdl`:
+    /// close less.
+    error AdlOvershoot(uint256 afterAdl, uint256 minimum);
     /// @notice A module answered something the venue cannot apply (a penalty above what is
     /// left, a keeper reward above the penalty, a slice above the position, a zero price).
     error ModuleResultOutOfBounds(ModuleKind kind, uint256 value);
@@ -201,6 +214,25 @@ interface IClearinghouse {
     );
     /// @notice A shortfall no margin covered, paid by the insurance fund first, then the pool.
     event BadDebt(address indexed account, uint256 amount, uint256 fromInsurance, uint256 fromPool);
+    /// @notice Pending profit was above the cap, so this profit was paid pro rata: `paid` of
+    /// `full` tokens (`Solvency`).
+    event ProfitCapped(address indexed account, uint256 indexed market, int256 full, int256 paid);
+    /// @notice A profitable position was closed by auto-deleveraging at the oracle price with no
+    /// fee. `score` is its rank (higher first), the factors pending profit / pool before and
+    /// after (WAD).
+    event AutoDeleveraged(
+        address indexed account,
+        uint256 indexed market,
+        address indexed caller,
+        int256 sizeDelta,
+        uint256 price,
+        int256 realizedPnl,
+        uint256 score,
+        uint256 factorBefore,
+        uint256 factorAfter
+    );
+    /// @notice The profit cap and auto-deleveraging thresholds changed (basis points of the pool).
+    event PnlFactorsSet(uint256 maxPnlFactorTraders, uint256 maxPnlFactorAdl, uint256 minPnlFactorAfterAdl);
     /// @notice A market's funding and borrow indices accrued up to now.
     event FundingUpdated(uint256 indexed market, int256 longIndex, int256 shortIndex, uint256 borrowIndex);
     /// @notice The insurance fund received collateral.
@@ -230,8 +262,4 @@ interface IClearinghouse {
     function crossMarkets(address account) external view returns (uint256);
     function crossBalance(address account) external view returns (int256);
     function position(address account, uint256 market) external view returns (Position memory);
-    function positionHealth(address account, uint256 market) external view returns (int256 equity, uint256 mm);
-    function accountHealth(address account) external view returns (int256, uint256, uint256, uint256);
-    function isLiquidatable(address account, uint256 market) external view returns (bool);
-    function isAccountLiquidatable(address account) external view returns (bool);
 }

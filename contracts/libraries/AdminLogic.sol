@@ -15,6 +15,7 @@ import {ModuleKind} from "../types/MarginMode.sol";
 import {Buckets} from "./Buckets.sol";
 import {MarginMath} from "./MarginMath.sol";
 import {Markets} from "./Markets.sol";
+import {Solvency} from "./Solvency.sol";
 import {StockRules} from "./StockRules.sol";
 import {Env, StoredConfig, Tier, VenueState} from "./VenueState.sol";
 
@@ -90,7 +91,7 @@ library AdminLogic {
         if (c.liquidationCooldown > 1 days) revert IClearinghouse.ParamOutOfBounds("liquidationCooldown", c.liquidationCooldown);
     }
 
-    function setMarketTiers(VenueState storage vs, uint256 market, uint256[] calldata lowerBounds, uint256[] calldata maxLeverages)
+    function setMarketTiers(VenueState storage vs, Env memory, uint256 market, uint256[] calldata lowerBounds, uint256[] calldata maxLeverages)
         external
     {
         uint256 count = lowerBounds.length;
@@ -118,7 +119,7 @@ library AdminLogic {
         emit IClearinghouse.MarketTiersSet(market, lowerBounds, maxLeverages);
     }
 
-    function setRiskChangeDelay(VenueState storage vs, uint256 delay) external {
+    function setRiskChangeDelay(VenueState storage vs, Env memory, uint256 delay) external {
         if (delay > MAX_RISK_CHANGE_DELAY) revert IClearinghouse.ParamOutOfBounds("riskChangeDelay", delay);
         vs.riskChangeDelay = delay;
         emit IClearinghouse.RiskChangeDelaySet(delay);
@@ -229,66 +230,35 @@ library AdminLogic {
         }
     }
 
-    /// @notice Take `amount` out of the pool's assets, keeping every market's open interest
-    /// within the reserve.
+    /// @notice Take `amount` out of the pool's assets, keeping every market's open interest, and
+    /// the entry notional open in all markets together, within each market's reserve.
     function checkPoolWithdrawal(VenueState storage vs, Env memory env, uint256 amount) external {
         int256 assets = vs.poolAssets - amount.toInt256();
         if (assets < 0) revert IClearinghouse.PoolInsolvent(vs.poolAssets, amount.toInt256());
         vs.poolAssets = int128(assets);
         uint256 count = vs.marketCount;
+        uint256 total = vs.openEntry;
         for (uint256 market; market < count; ++market) {
             IClearinghouse.MarketState storage s = vs.states[market];
             (uint256 price,,) = env.oracle.latest(market);
             // Shorts can win at most their entry notional (the price going to zero): reserve
             // that, not today's notional, or a further fall could find the pool unable to pay.
             uint256 oi = Math.max(MarginMath.notionalUp(s.longSize, price), s.shortEntry);
+            if (oi != 0) oi = Math.max(oi, total);
             uint256 reserve = Buckets.reserve(vs, vs.configs[market], env.scale);
             if (oi > reserve) revert IClearinghouse.ReserveExceeded(market, oi, reserve);
         }
     }
 
-    /// @notice Pool value in tokens: assets + pending borrowing fees - traders' unrealised PnL.
-    function poolValue(VenueState storage vs, Env memory env) external view returns (int256) {
-        int256 wad;
-        uint256 count = vs.marketCount;
-        for (uint256 market; market < count; ++market) {
-            IClearinghouse.MarketState storage s = vs.states[market];
-            (uint256 price,,) = env.oracle.latest(market);
-            (,, uint256 borrowIndex) = Markets.indicesNow(vs, market, s, price, env.scale);
-            int256 traderPnl = int256(MarginMath.notionalUp(s.longSize, price)) - int256(uint256(s.longEntry))
-                + int256(uint256(s.shortEntry)) - int256(MarginMath.notionalDown(s.shortSize, price));
-            uint256 pendingBorrow = ((uint256(s.longEntry) + s.shortEntry) * borrowIndex - s.borrowWeight) / MarginMath.WAD;
-            wad += int256(pendingBorrow) - traderPnl;
+    /// @notice The profit cap and auto-deleveraging thresholds (bps of the pool). ADL starts
+    /// above its trigger and stops at its floor, below the trigger; a cap of 0 is no cap.
+    function setPnlFactors(VenueState storage vs, Env memory, uint256 maxTraders, uint256 maxAdl, uint256 minAfterAdl) external {
+        if (maxTraders > MarginMath.BPS) revert IClearinghouse.ParamOutOfBounds("maxPnlFactorTraders", maxTraders);
+        if (maxAdl == 0 || maxAdl > MarginMath.BPS) revert IClearinghouse.ParamOutOfBounds("maxPnlFactorAdl", maxAdl);
+        if (minAfterAdl == 0 || minAfterAdl >= maxAdl) {
+            revert IClearinghouse.ParamOutOfBounds("minPnlFactorAfterAdl", minAfterAdl);
         }
-        return vs.poolAssets + MarginMath.creditTokens(wad, env.scale);
-    }
-
-    function marketModules(VenueState storage vs, uint256 market) external view returns (address, address, address, address) {
-        StoredConfig storage c = vs.configs[market];
-        return (_module(vs, c.ratesModule), _module(vs, c.marginModule), _module(vs, c.liquidationModule), _module(vs, c.pricingModule));
-    }
-
-    function _module(VenueState storage vs, uint8 id) private view returns (address) {
-        return id == 0 ? address(0) : vs.modules[id - 1];
-    }
-
-    function pendingCharges(VenueState storage vs, Env memory env, address account, uint256 market)
-        external
-        view
-        returns (int256 funding, uint256 borrowing)
-    {
-        IClearinghouse.MarketState storage s = vs.states[market];
-        (uint256 price,,) = env.oracle.latest(market);
-        (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, env.scale);
-        return Markets.pending(vs.positions[account][market], longIdx, shortIdx, borrowIdx);
-    }
-
-    function marketConfig(VenueState storage vs, uint256 market) external view returns (IClearinghouse.MarketConfig memory) {
-        StoredConfig storage c = vs.configs[market];
-        return IClearinghouse.MarketConfig(
-            c.mmf, c.fundingFactor, c.maxFundingRate, c.borrowRate, c.maxLeverage, c.takerFeeBps, c.liquidationFeeBps,
-            c.keeperShareBps, c.reserveFactorBps, c.partialLiquidationBps, c.liquidationCooldown, c.minCollateral,
-            c.maxLongOi, c.maxShortOi, c.partialThreshold
-        );
+        (vs.maxPnlFactorTraders, vs.maxPnlFactorAdl, vs.minPnlFactorAfterAdl) = (uint16(maxTraders), uint16(maxAdl), uint16(minAfterAdl));
+        emit IClearinghouse.PnlFactorsSet(maxTraders, maxAdl, minAfterAdl);
     }
 }

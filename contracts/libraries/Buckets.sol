@@ -55,6 +55,8 @@ library Buckets {
     }
 
     /// @dev Move settled charges and fees into their buckets; trader profit comes from the pool.
+    /// Under the profit cap (`Solvency`) a profit never exceeds the pool's assets; without it a
+    /// profit the pool cannot pay reverts.
     function payPool(VenueState storage vs, Settlement memory st, uint256 fee) internal {
         int256 assets = vs.poolAssets - st.pnl + st.borrowing + int256(fee);
         if (st.pnl > 0 && assets < 0) revert IClearinghouse.PoolInsolvent(vs.poolAssets, st.pnl);

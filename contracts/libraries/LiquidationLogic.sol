@@ -12,6 +12,7 @@ import {Health} from "./Health.sol";
 import {MarginMath} from "./MarginMath.sol";
 import {Markets} from "./Markets.sol";
 import {Rules} from "./Rules.sol";
+import {Solvency} from "./Solvency.sol";
 import {Env, Settlement, StoredConfig, VenueState} from "./VenueState.sol";
 
 /// @title LiquidationLogic
@@ -86,8 +87,8 @@ library LiquidationLogic {
         }
         IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
         Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
-        (int256 realizedWad, int256 sizeDelta) = Markets.reduce(s, p, size, closeAbs, price);
-        st.pnl = MarginMath.creditTokens(realizedWad, env.scale);
+        st.pnl = Solvency.credit(vs, env, account, market, Markets.closingPnl(p, size, closeAbs, price));
+        int256 sizeDelta = Markets.reduce(vs, s, p, size, closeAbs);
         int256 remaining = int256(uint256(p.margin)) + st.pnl - st.funding - st.borrowing;
         uint256 maxPenalty = Buckets.feeTokens(MarginMath.notionalUp(closeAbs, price), c.liquidationFeeBps, env.scale);
         (uint256 penalty, uint256 reward) = Rules.penalty(vs, market, c, remaining, maxPenalty);
@@ -112,7 +113,7 @@ library LiquidationLogic {
     }
 
     /// @dev Whether `margin` (an isolated position's, or the cross balance) left after a slice's
-    /// PnL, the position's pending charges and the slice's liquidation fee is positive; if not,
+    /// PnL (after the profit cap), the position's pending charges and the slice's liquidation fee is positive; if not,
     /// the position (or the cross account) is liquidated whole (its unrealised
     /// profit, not its margin, was carrying it). A view: the charges are what settling would
     /// take.
@@ -130,8 +131,7 @@ library LiquidationLogic {
         int256 size = p.size;
         (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, vs.states[market], price, scale);
         (int256 fundingWad, uint256 borrowWad) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
-        uint256 entry = MarginMath.closedEntry(p.entryNotional, part, Markets.abs(size), size > 0);
-        int256 partPnl = MarginMath.creditTokens(MarginMath.pnl(size > 0 ? int256(part) : -int256(part), entry, price), scale);
+        int256 partPnl = Solvency.capped(vs, env, Markets.closingPnl(p, size, part, price));
         int256 left = margin + partPnl - MarginMath.chargeTokens(fundingWad, scale)
             - MarginMath.chargeTokens(int256(borrowWad), scale)
             - int256(Buckets.feeTokens(MarginMath.notionalUp(part, price), c.liquidationFeeBps, scale));
@@ -159,14 +159,6 @@ library LiquidationLogic {
             }
             positions >>= 1;
         }
-    }
-
-    /// @notice Whether `account`'s cross account can be liquidated now: below maintenance as
-    /// `Health.crossForLiquidation` values it, with a position in at least one fresh market.
-    function accountLiquidatable(VenueState storage vs, Env memory env, address account) external view returns (bool) {
-        if (vs.crossMarkets[account] == 0) return false;
-        (int256 equity, uint256 mm, uint256 freshMask,,) = Health.crossForLiquidation(vs, env, account);
-        return freshMask != 0 && equity < mm.toInt256();
     }
 
     /// @dev A large cross account loses a slice of its largest position, as an isolated position
@@ -197,8 +189,8 @@ library LiquidationLogic {
 
         IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
         Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
-        (int256 realizedWad, int256 sizeDelta) = Markets.reduce(s, p, size, part, price);
-        st.pnl = MarginMath.creditTokens(realizedWad, env.scale);
+        st.pnl = Solvency.credit(vs, env, account, market, Markets.closingPnl(p, size, part, price));
+        int256 sizeDelta = Markets.reduce(vs, s, p, size, part);
         balance += st.pnl - st.funding - st.borrowing;
         uint256 maxPenalty = Buckets.feeTokens(MarginMath.notionalUp(part, price), c.liquidationFeeBps, env.scale);
         (uint256 penalty, uint256 reward) = Rules.penalty(vs, market, c, balance, maxPenalty);
@@ -253,8 +245,8 @@ library LiquidationLogic {
                 IClearinghouse.Position storage p = vs.positions[account][market];
                 int256 size = p.size;
                 Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
-                (int256 realizedWad, int256 sizeDelta) = Markets.reduce(s, p, size, Markets.abs(size), price);
-                st.pnl = MarginMath.creditTokens(realizedWad, env.scale);
+                st.pnl = Solvency.credit(vs, env, account, market, Markets.closingPnl(p, size, Markets.abs(size), price));
+                int256 sizeDelta = Markets.reduce(vs, s, p, size, Markets.abs(size));
                 balance += st.pnl - st.funding - st.borrowing;
                 fees[market] = Buckets.feeTokens(
                     MarginMath.notionalUp(Markets.abs(size), price), vs.configs[market].liquidationFeeBps, env.scale

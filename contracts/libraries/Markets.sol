@@ -136,22 +136,36 @@ library Markets {
         s.borrowWeight += entry * p.borrowIndex;
     }
 
-    /// @dev Close `closeAbs` of a position at `price`; returns realised PnL (WAD) and the signed
-    /// size change. The closed share of the entry notional rounds so the trader never gains.
-    function reduce(IClearinghouse.MarketState storage s, IClearinghouse.Position storage p, int256 size, uint256 closeAbs, uint256 price)
+    /// @dev What closing `closeAbs` of a position at `price` realises (WAD), before any cap.
+    function closingPnl(IClearinghouse.Position storage p, int256 size, uint256 closeAbs, uint256 price)
         internal
-        returns (int256 realizedWad, int256 sizeDelta)
+        view
+        returns (int256)
     {
-        uint256 sizeAbs = abs(size);
+        bool isLong = size > 0;
+        uint256 closedEntry = MarginMath.closedEntry(p.entryNotional, closeAbs, abs(size), isLong);
+        return MarginMath.pnl(isLong ? int256(closeAbs) : -int256(closeAbs), closedEntry, price);
+    }
+
+    /// @dev Close `closeAbs` of a position at `price`; returns the signed size change. The closed
+    /// share of the entry notional rounds so the trader never gains (`closingPnl` is its PnL),
+    /// and leaves the venue's open entry notional.
+    function reduce(
+        VenueState storage vs,
+        IClearinghouse.MarketState storage s,
+        IClearinghouse.Position storage p,
+        int256 size,
+        uint256 closeAbs
+    ) internal returns (int256 sizeDelta) {
         uint256 entry = p.entryNotional;
         bool isLong = size > 0;
-        uint256 closedEntry = MarginMath.closedEntry(entry, closeAbs, sizeAbs, isLong);
+        uint256 closedEntry = MarginMath.closedEntry(entry, closeAbs, abs(size), isLong);
         sizeDelta = isLong ? -int256(closeAbs) : int256(closeAbs);
-        realizedWad = MarginMath.pnl(isLong ? int256(closeAbs) : -int256(closeAbs), closedEntry, price);
         removeFromMarket(s, p, size);
         int256 newSize = size + sizeDelta;
         p.size = newSize.toInt96();
         p.entryNotional = (entry - closedEntry).toUint128();
         addToMarket(s, p, newSize);
+        vs.openEntry -= uint128(closedEntry);
     }
 }

@@ -40,8 +40,17 @@ struct VenueState {
     bool paused;
     uint8 marketCount;
     bool instantTrading;
+    // The profit cap and auto-deleveraging thresholds, basis points of the pool (Solvency).
+    uint16 maxPnlFactorTraders; // 0: no cap (a close the pool cannot pay reverts)
+    uint16 maxPnlFactorAdl;
+    uint16 minPnlFactorAfterAdl;
+    // Written by every trade, so together: the second write costs 100 gas, not 2.9k.
     int128 poolAssets;
+    uint128 openEntry; // entry notional of every position in every market, WAD USD
+    // Funding paid and not yet received. The marker beside it (1 from construction) keeps the
+    // slot non-zero, so settling funding for the first time costs a 2.9k write, not 20k.
     int128 fundingReserve;
+    uint128 fundingSlotMarker;
     int256 insuranceFund;
     mapping(uint256 market => bytes32) marketSymbol;
     mapping(uint256 market => StoredConfig) configs;

@@ -6,6 +6,7 @@ import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 
 import {Clearinghouse} from "../core/Clearinghouse.sol";
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {IClearinghouseViews} from "../interfaces/IClearinghouseViews.sol";
 import {CROSS_ACCOUNT} from "../types/Constants.sol";
 import {MarginMode} from "../types/MarginMode.sol";
 import {OrderBook} from "../orders/OrderBook.sol";
@@ -41,17 +42,17 @@ contract Reader {
             out[i].market = market;
             if (market == CROSS_ACCOUNT) {
                 bool hasPositions = ch.crossMarkets(account) != 0;
-                try ch.accountHealth(account) returns (int256 e, uint256 mm, uint256, uint256) {
+                try IClearinghouseViews(address(ch)).accountHealth(account) returns (int256 e, uint256 mm, uint256, uint256) {
                     (out[i].equity, out[i].maintenance) = (e, mm);
                     out[i].liquidatable = hasPositions && e < int256(mm);
                 } catch {
                     // a stale market: the liquidation rule values it conservatively
-                    out[i].liquidatable = ch.isAccountLiquidatable(account);
+                    out[i].liquidatable = IClearinghouseViews(address(ch)).isAccountLiquidatable(account);
                 }
             } else {
                 IClearinghouse.Position memory p = ch.position(account, market);
                 if (p.size == 0 || p.mode != MarginMode.Isolated) continue;
-                try ch.positionHealth(account, market) returns (int256 e, uint256 mm) {
+                try IClearinghouseViews(address(ch)).positionHealth(account, market) returns (int256 e, uint256 mm) {
                     (out[i].equity, out[i].maintenance, out[i].liquidatable) = (e, mm, e < int256(mm));
                 } catch {}
             }
@@ -93,12 +94,12 @@ contract Reader {
         for (uint256 i; i < accounts.length; ++i) {
             address account = accounts[i];
             uint256 crossMask = ch.crossMarkets(account);
-            (int256 equity,,,) = ch.accountHealth(account);
+            (int256 equity,,,) = IClearinghouseViews(address(ch)).accountHealth(account);
             for (uint256 m; m < markets; ++m) {
                 if ((crossMask >> m) & 1 != 0) continue;
                 IClearinghouse.Position memory p = ch.position(account, m);
                 if (p.size == 0) continue;
-                (int256 e,) = ch.positionHealth(account, m);
+                (int256 e,) = IClearinghouseViews(address(ch)).positionHealth(account, m);
                 equity += e;
             }
             uint256 shares = pool.balanceOf(account);
@@ -169,10 +170,10 @@ contract Reader {
         view
         returns (bool)
     {
-        if (thresholdBps == BPS) return ch.isLiquidatable(account, m);
+        if (thresholdBps == BPS) return IClearinghouseViews(address(ch)).isLiquidatable(account, m);
         IClearinghouse.Position memory p = ch.position(account, m);
         if (p.size == 0 || p.mode != MarginMode.Isolated) return false;
-        (int256 e, uint256 mm) = ch.positionHealth(account, m);
+        (int256 e, uint256 mm) = IClearinghouseViews(address(ch)).positionHealth(account, m);
         return _below(e, mm, thresholdBps);
     }
 
@@ -183,8 +184,8 @@ contract Reader {
         view
         returns (bool)
     {
-        if (thresholdBps == BPS || anyStale) return ch.isAccountLiquidatable(account);
-        (int256 e, uint256 mm,,) = ch.accountHealth(account);
+        if (thresholdBps == BPS || anyStale) return IClearinghouseViews(address(ch)).isAccountLiquidatable(account);
+        (int256 e, uint256 mm,,) = IClearinghouseViews(address(ch)).accountHealth(account);
         return _below(e, mm, thresholdBps);
     }
 

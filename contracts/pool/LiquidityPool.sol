@@ -7,6 +7,7 @@ import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.so
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 
 import {Clearinghouse} from "../core/Clearinghouse.sol";
+import {IClearinghouseViews} from "../interfaces/IClearinghouseViews.sol";
 
 /// @title LiquidityPool
 /// @notice ERC-4626 vault of LP shares. The pool is every trader's counterparty: its value is the
@@ -28,7 +29,7 @@ contract LiquidityPool is ERC4626 {
 
     /// @notice Pool value in tokens, never below zero (a negative value means LPs are wiped out).
     function totalAssets() public view override returns (uint256) {
-        int256 value = clearinghouse.poolValue();
+        int256 value = IClearinghouseViews(address(clearinghouse)).poolValue();
         return value > 0 ? uint256(value) : 0;
     }
 

@@ -26,6 +26,9 @@ CODE_SIZE_LIMIT = 24_576
 #: What every contract of the project stays under, leaving room for the rules still to come.
 CODE_SIZE_BUDGET = 20_480
 DRIVER = Path(__file__).resolve().parent / "solc_standard_json.cjs"
+#: Contracts whose fallback serves a library's views on their own storage (contract -> library):
+#: the contract's artifact lists those views in its ABI, since that is where callers call them.
+FALLBACK_VIEWS = {"Clearinghouse": "ClearinghouseViews"}
 
 SETTINGS: dict = {
     "optimizer": {"enabled": True, "runs": 200},
@@ -185,6 +188,7 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
     for stale in out_dir.glob("*.json"):
         stale.unlink()
     names: list[str] = []
+    artifacts: dict[str, dict] = {}
     for source_name, contracts in output.get("contracts", {}).items():
         if source_name not in sources:
             continue  # imported library sources (OpenZeppelin) are not deployed on their own
@@ -192,7 +196,7 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
             if name in names:
                 raise CompileError([f"{source_name}:0:0: error: duplicate contract name {name}"])
             names.append(name)
-            artifact = {
+            artifacts[name] = {
                 "contractName": name,
                 "sourceName": source_name,
                 "abi": data["abi"],
@@ -204,7 +208,12 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
                 "settings": SETTINGS,
                 "inputHash": digest,
             }
-            (out_dir / f"{name}.json").write_text(json.dumps(artifact, indent=1))
+    for contract, library in FALLBACK_VIEWS.items():
+        if contract in artifacts and library in artifacts:
+            artifacts[contract]["abi"] = artifacts[contract]["abi"] + [
+                entry for entry in artifacts[library]["abi"] if entry["type"] == "function"]
+    for name, artifact in artifacts.items():
+        (out_dir / f"{name}.json").write_text(json.dumps(artifact, indent=1))
     names.sort()
     (out_dir / MANIFEST).write_text(json.dumps(
         {"input_hash": digest, "compiler": version, "contracts": names, "warnings": warnings},

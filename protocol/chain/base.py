@@ -274,7 +274,8 @@ class Chain(ABC):
 
     def call(self, contract: Contract, function: str, args: Sequence[Any] = (),
              sender: str | None = None) -> Any:
-        """Run a view against the pending block; raises :class:`Reverted` on revert."""
+        """Run a call against the pending block, as eth_call does: a view, or a transaction
+        simulated and discarded. Raises :class:`Reverted` on revert."""
         fn = contract.abi.function(function)
         ok, out = self._view(sender or VIEW_SENDER, contract.address, fn.encode(args))
         if not ok:

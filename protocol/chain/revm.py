@@ -307,7 +307,7 @@ class RevmChain(Chain):
         evm = self.evm
         checkpoint = evm.snapshot()
         try:
-            return True, evm.message_call(sender, to, data, is_static=True)
+            return True, evm.message_call(sender, to, data)
         except RuntimeError as exc:
             failure = self._failure(str(exc))
             return False, failure.output

@@ -44,8 +44,9 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
         out_dir: Optional[Path], settings: tuple[str, ...], contracts_dir: Optional[Path]) -> None:
     """Run SCENARIO (a built-in name or a TOML file) and write its report.
 
-    A scenario with study_modes (such as isolated-vs-cross) runs once per margin mode and writes
-    a side-by-side study."""
+    A scenario with study_modes (such as isolated-vs-cross) runs once per margin mode, and one
+    with study = "solvency" (such as adl) once without the profit cap and ADL and once with
+    them; both write a side-by-side study."""
     from protocol.report import write_run, write_study
     from protocol.sim.engine import Simulation, run_study
     from protocol.errors import PerpsimError
@@ -65,7 +66,8 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
     except (ScenarioError, ValueError, PerpsimError) as exc:
         raise click.ClickException(str(exc)) from None
     out_dir = out_dir or Path("out") / sc.name
-    runs = len(sc.study_modes) or 1
+    studied = bool(sc.study or sc.study_modes)
+    runs = 2 if sc.study else len(sc.study_modes) or 1
     with _progress() as progress:
         task = progress.add_task(sc.name, total=sc.blocks * runs)
         done = [0]
@@ -74,13 +76,13 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
             done[0] += 1
             progress.update(task, completed=done[0])
 
-        if sc.study_modes:
+        if studied:
             study = run_study(sc, backend=backend, seed=seed, progress=tick)
             html = write_study(study, out_dir)
         else:
             result = Simulation(sc, backend=backend, seed=seed).run(tick)
             html = write_run(result, out_dir)
-    if sc.study_modes:
+    if studied:
         console.print(_study_table(study))
         seconds = sum(r.wall_seconds for r in study.runs.values())
     else:
@@ -128,7 +130,8 @@ def _summary_table(result) -> Table:
 
 def _study_table(study) -> Table:
     modes = list(study.runs)
-    table = Table(title=f"{study.scenario}: the same traders and prices, by margin mode")
+    by = "by margin mode" if set(modes) <= {"isolated", "cross"} else "with and without the profit cap and ADL"
+    table = Table(title=f"{study.scenario}: the same traders and prices, {by}")
     table.add_column("metric")
     for mode in modes:
         table.add_column(mode, justify="right")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from protocol.venue.config import MarketConfig
 
 #: The venue's external libraries, deployed before the contracts that link them.
-LIBRARIES = ("AdminLogic", "CollateralLogic", "LiquidationLogic", "TradeLogic")
+LIBRARIES = ("AdminLogic", "ClearinghouseViews", "CollateralLogic", "LiquidationLogic", "TradeLogic")
 
 
 @dataclass(frozen=True)

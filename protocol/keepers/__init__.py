@@ -1,4 +1,5 @@
-"""Keeper bots competing for liquidations, order execution, funding and oracle updates.
+"""Keeper bots competing for liquidations, order execution, funding, auto-deleveraging and
+oracle updates.
 
 >>> from protocol.keepers import BlockBuilder, LiquidationKeeper, Strategy
 >>> bot = LiquidationKeeper(venue, "liq", Strategy(latency=1, gas_price=2 * 10**9))
@@ -6,10 +7,10 @@
 """
 
 from protocol.keepers.block import BlockBuilder, BlockResult, Landed
-from protocol.keepers.bots import (FundingKeeper, Intent, KeeperBot, LiquidationKeeper,
-                                   OracleKeeper, OrderKeeper)
+from protocol.keepers.bots import (AdlKeeper, FundingKeeper, Intent, KeeperBot,
+                                   LiquidationKeeper, OracleKeeper, OrderKeeper)
 from protocol.keepers.ledger import Ledger
 from protocol.keepers.strategy import Strategy
 
-__all__ = ["BlockBuilder", "BlockResult", "FundingKeeper", "Intent", "KeeperBot", "Landed",
+__all__ = ["AdlKeeper", "BlockBuilder", "BlockResult", "FundingKeeper", "Intent", "KeeperBot", "Landed",
            "Ledger", "LiquidationKeeper", "OracleKeeper", "OrderKeeper", "Strategy"]

@@ -18,6 +18,7 @@ from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
 from protocol.chain import Contract, Receipt
 from protocol.keepers.ledger import Ledger
 from protocol.keepers.strategy import Strategy
+from protocol.venue.adl import max_adl_size
 from protocol.venue.units import Number, from_wad, to_wad
 
 LIQUIDATION_EVENTS = ("PositionLiquidated", "AccountLiquidated")
@@ -233,6 +234,34 @@ class FundingKeeper(KeeperBot):
                 for m in targets]
 
 
+class AdlKeeper(KeeperBot):
+    """Auto-deleverages while pending profit is above ``max_pnl_factor_adl`` of the pool: on each
+    scan, the profitable positions of every market ranked by score, highest first; it then
+    closes the first of them by as much as the rule allows (one per block: each close changes
+    the pnl factor the next one is allowed against). No reward: its ledger is gas."""
+
+    def scan(self, block: int) -> list[tuple[str, str]]:
+        v = self.venue
+        if not v.solvency().adl_allowed:
+            return []
+        ranked = sorted((c for market in v.markets for c in v.adl_candidates(market)),
+                        key=lambda c: -c.raw_score)
+        return [(c.account, c.market) for c in ranked]
+
+    def intents(self, block: int, targets: list) -> list[Intent]:
+        v = self.venue
+        for account, market in targets:
+            size = max_adl_size(v, self.address, account, market)
+            if size:
+                return [self.intent(v.clearinghouse, "autoDeleverage", account, v.market_id(market),
+                                    size, targets=((account, market),))]
+        return []
+
+    def did_work(self, receipt: Receipt) -> bool:
+        return any(e.name == "AutoDeleveraged" and _same(e["caller"], self.address)
+                   for e in receipt.events)
+
+
 class OracleKeeper(KeeperBot):
     """Pushes ``source(block) -> {symbol: price}`` to the oracle each ``poll_interval`` blocks,
     stamped with the block's time. The venue admin is the updater, so it sends from the admin
@@ -265,4 +294,4 @@ class OracleKeeper(KeeperBot):
 
 
 __all__: Sequence[str] = ("Intent", "KeeperBot", "LiquidationKeeper", "OrderKeeper",
-                          "FundingKeeper", "OracleKeeper")
+                          "FundingKeeper", "AdlKeeper", "OracleKeeper")

@@ -114,8 +114,13 @@ class Model:
     tiers: dict[int, list[Tier]] = field(default_factory=dict)  # market -> maintenance tiers
     last_partial_liquidation: dict[tuple[str, int], int] = field(default_factory=dict)
     pool_assets: int = 0
+    open_entry: int = 0  # entry notional of every position in every market
     insurance_fund: int = 0
     funding_reserve: int = 0
+    #: The profit cap and auto-deleveraging thresholds, bps of the pool (``Solvency``).
+    max_pnl_factor_traders: int = 9_000
+    max_pnl_factor_adl: int = 8_500
+    min_pnl_factor_after_adl: int = 7_700
     paused: bool = False
     now: int = 0
 
@@ -261,16 +266,91 @@ class Model:
         if p.size != 0:
             s.borrow_weight += p.entry_notional * p.borrow_index
 
-    def _reduce(self, s: MarketState, p: Position, close_abs: int, price: int) -> tuple[int, int]:
+    @staticmethod
+    def _closing_pnl(p: Position, close_abs: int, price: int) -> int:
+        """What closing ``close_abs`` realises, before the cap (``Markets.closingPnl``)."""
+        is_long = p.size > 0
+        closed_entry = m.closed_entry(p.entry_notional, close_abs, abs(p.size), is_long)
+        return m.pnl(close_abs if is_long else -close_abs, closed_entry, price)
+
+    def _reduce(self, s: MarketState, p: Position, close_abs: int) -> int:
+        """Close ``close_abs`` of a position; returns the size change (``Markets.reduce``)."""
         size_abs, entry, is_long = abs(p.size), p.entry_notional, p.size > 0
         closed_entry = m.closed_entry(entry, close_abs, size_abs, is_long)
         size_delta = -close_abs if is_long else close_abs
-        realized = m.pnl(close_abs if is_long else -close_abs, closed_entry, price)
         self._remove(s, p)
         p.size += size_delta
         p.entry_notional = entry - closed_entry
         self._add(s, p)
-        return realized, size_delta
+        self.open_entry -= closed_entry
+        return size_delta
+
+    # ------------------------------------------------------------------ solvency
+    def pending_profit(self) -> tuple[int, int]:
+        """(profit, loss), WAD: each market side's net PnL at its last price, summed where
+        positive and where negative (``Solvency.pendingProfit``)."""
+        profit = loss = 0
+        for market, s in enumerate(self.states):
+            if s.long_size == 0 and s.short_size == 0:
+                continue
+            price = self.latest_price(market)
+            for side in (m.notional_up(s.long_size, price) - s.long_entry,
+                         s.short_entry - m.notional_down(s.short_size, price)):
+                if side > 0:
+                    profit += side
+                else:
+                    loss -= side
+        return profit, loss
+
+    def _pool_wad(self) -> int:
+        return self.pool_assets * self.scale if self.pool_assets > 0 else 0
+
+    def profit_cap(self, profit: int) -> int:
+        if self.max_pnl_factor_traders == 0:
+            return profit
+        return self._pool_wad() * self.max_pnl_factor_traders // m.BPS
+
+    def pnl_factor(self) -> int:
+        """Pending profit / pool assets, WAD (``Solvency.pnlFactor``)."""
+        profit, _ = self.pending_profit()
+        pool = self._pool_wad()
+        if pool == 0:
+            return 0 if profit == 0 else 2**256 - 1
+        return profit * m.WAD // pool
+
+    def capped(self, realized: int) -> int:
+        """Tokens credited for ``realized`` WAD of PnL under the profit cap (``Solvency.capped``)."""
+        if realized <= 0 or self.max_pnl_factor_traders == 0:
+            return m.credit_tokens(realized, self.scale)
+        profit = max(self.pending_profit()[0], realized)
+        cap = self.profit_cap(profit)
+        if profit <= cap:
+            return m.credit_tokens(realized, self.scale)
+        return m.credit_tokens(realized * cap // profit, self.scale)
+
+    def set_pnl_factors(self, max_traders: int, max_adl: int, min_after_adl: int) -> None:
+        if max_traders > m.BPS:
+            raise ModelRevert("ParamOutOfBounds", "maxPnlFactorTraders")
+        if max_adl == 0 or max_adl > m.BPS:
+            raise ModelRevert("ParamOutOfBounds", "maxPnlFactorAdl")
+        if min_after_adl == 0 or min_after_adl >= max_adl:
+            raise ModelRevert("ParamOutOfBounds", "minPnlFactorAfterAdl")
+        self.max_pnl_factor_traders, self.max_pnl_factor_adl = max_traders, max_adl
+        self.min_pnl_factor_after_adl = min_after_adl
+
+    def adl_score(self, account: str, market: int, price: int) -> int:
+        """A position's auto-deleveraging rank, WAD (``TradeLogic.adlScore``)."""
+        p = self.position(account, market)
+        if p.mode == ISOLATED:
+            equity = self._isolated(market, p, price)[0]
+        else:
+            equity = self.cross_health(account)[0]
+        if equity <= 0:
+            return 2**256 - 1
+        if p.size < 0:
+            return p.entry_notional * m.WAD // equity
+        notional = m.notional_up(p.size, price)
+        return notional * m.WAD // p.entry_notional * notional // equity
 
     # ------------------------------------------------------------------ health
     def isolated_health(self, market: int, p: Position, price: int) -> tuple[int, int]:
@@ -378,15 +458,15 @@ class Model:
         return from_insurance, amount - from_insurance
 
     def pool_value(self) -> int:
-        total = 0
+        """Assets + pending borrowing - trader PnL, their profit counted up to the cap."""
+        pending_borrow = 0
         for market, s in enumerate(self.states):
             price = self.latest_price(market)
             _, _, borrow_idx = self.indices_now(market, price)
-            trader_pnl = (m.notional_up(s.long_size, price) - s.long_entry + s.short_entry
-                          - m.notional_down(s.short_size, price))
-            pending_borrow = ((s.long_entry + s.short_entry) * borrow_idx - s.borrow_weight) // m.WAD
-            total += pending_borrow - trader_pnl
-        return self.pool_assets + m.credit_tokens(total, self.scale)
+            pending_borrow += ((s.long_entry + s.short_entry) * borrow_idx - s.borrow_weight) // m.WAD
+        profit, loss = self.pending_profit()
+        profit = min(profit, self.profit_cap(profit))
+        return self.pool_assets + m.credit_tokens(pending_borrow + loss - profit, self.scale)
 
     # ------------------------------------------------------------------ operations
     def deposit(self, account: str, amount: int) -> None:
@@ -445,12 +525,17 @@ class Model:
         trader_delta = -st.funding - st.borrowing - fee
         self._remove(s, p)
         p.size = size + size_delta
-        p.entry_notional += m.entry_notional(is_long, delta_abs, price)
+        added_entry = m.entry_notional(is_long, delta_abs, price)
+        p.entry_notional += added_entry
         p.leverage = leverage
         self._add(s, p)
         oi = m.notional_up(s.long_size if is_long else s.short_size, price)
-        cap = min(c.max_long_oi if is_long else c.max_short_oi, self._reserve(c))
+        reserve = self._reserve(c)
+        cap = min(c.max_long_oi if is_long else c.max_short_oi, reserve)
         if oi > cap:
+            raise ModelRevert("OpenInterestCap")
+        open_entry = self.open_entry + added_entry
+        if open_entry > reserve:
             raise ModelRevert("OpenInterestCap")
         notional = m.notional_up(abs(p.size), price)
         self._check_min_notional(c, notional)
@@ -478,6 +563,7 @@ class Model:
             if equity < im:
                 raise ModelRevert("InsufficientFreeCollateral")
         self._pay_pool(st, fee)
+        self.open_entry = open_entry
 
     def decrease(self, account: str, market: int, size_abs: int) -> None:
         snapshot = self._snapshot()
@@ -503,12 +589,19 @@ class Model:
         s = self.accrue(market, price)
         price = self.rules_of(market).pricing.fill_price(
             market, -size_abs if p.size > 0 else size_abs, price)
-        if size_abs != current:
-            self._check_min_notional(c, m.notional_up(current - size_abs, price))
-        st = self._settle_indices(s, p, p.size > 0)
         fee = m.fee_tokens(m.notional_up(size_abs, price), c.taker_fee_bps, self.scale)
-        realized, _ = self._reduce(s, p, size_abs, price)
-        st.pnl = m.credit_tokens(realized, self.scale)
+        self._close(account, market, p, size_abs, price, fee)
+
+    def _close(self, account: str, market: int, p: Position, size_abs: int, price: int,
+               fee: int) -> Settlement:
+        """Close ``size_abs`` of an accrued market's position at ``price`` (``TradeLogic._close``)."""
+        current = abs(p.size)
+        if size_abs != current:
+            self._check_min_notional(self.params[market], m.notional_up(current - size_abs, price))
+        s = self.states[market]
+        st = self._settle_indices(s, p, p.size > 0)
+        st.pnl = self.capped(self._closing_pnl(p, size_abs, price))
+        self._reduce(s, p, size_abs)
         trader_delta = st.pnl - st.funding - st.borrowing - fee
         closed = size_abs == current
         if p.mode == ISOLATED:
@@ -534,6 +627,49 @@ class Model:
                 self.cross_balance[account] = balance
         self._store(account, market, Position() if closed else p)
         self._pay_pool(st, fee)
+        return st
+
+    def auto_deleverage(self, account: str, market: int, size_abs: int) -> dict:
+        """Mirror of ``autoDeleverage``; state is only changed if it would succeed."""
+        snapshot = self._snapshot()
+        try:
+            return self._auto_deleverage(account, market, size_abs)
+        except ModelRevert:
+            self._restore(snapshot)
+            raise
+
+    def _auto_deleverage(self, account: str, market: int, size_abs: int) -> dict:
+        p = self.position(account, market)
+        size_abs = self._check_size(p, size_abs)
+        price = self.fresh_price(market)
+        before = self.pnl_factor()
+        trigger = self.max_pnl_factor_adl * m.WAD // m.BPS
+        if before <= trigger:
+            raise ModelRevert("AdlNotRequired", before, trigger)
+        if m.pnl(p.size, p.entry_notional, price) <= 0:
+            raise ModelRevert("AdlNotProfitable")
+        score = self.adl_score(account, market, price)
+        self.accrue(market, price)
+        st = self._close(account, market, p, size_abs, price, 0)
+        after = self.pnl_factor()
+        if after >= before:
+            raise ModelRevert("AdlFactorNotLowered", before, after)
+        floor = self.min_pnl_factor_after_adl * m.WAD // m.BPS
+        if after < floor:
+            raise ModelRevert("AdlOvershoot", after, floor)
+        return {"score": score, "before": before, "after": after, "pnl": st.pnl, "closed": size_abs}
+
+    @staticmethod
+    def _check_size(p: Position, size_abs: int) -> int:
+        if size_abs == 0:
+            raise ModelRevert("ZeroSize")
+        if p.size == 0:
+            raise ModelRevert("NoPosition")
+        if size_abs == CLOSE_ALL:
+            return abs(p.size)
+        if size_abs > abs(p.size):
+            raise ModelRevert("SizeExceedsPosition")
+        return size_abs
 
     def add_margin(self, account: str, market: int, amount: int) -> None:
         if amount == 0:
@@ -612,8 +748,8 @@ class Model:
             close_abs = part
         s = self.accrue(market, price)
         st = self._settle_indices(s, p, p.size > 0)
-        realized, _ = self._reduce(s, p, close_abs, price)
-        st.pnl = m.credit_tokens(realized, self.scale)
+        st.pnl = self.capped(self._closing_pnl(p, close_abs, price))
+        self._reduce(s, p, close_abs)
         remaining = p.margin + st.pnl - st.funding - st.borrowing
         max_penalty = m.fee_tokens(m.notional_up(close_abs, price), c.liquidation_fee_bps, self.scale)
         penalty, reward = rules.penalty(market, remaining, max_penalty, c.keeper_share_bps)
@@ -639,8 +775,7 @@ class Model:
         charges and the slice's fee (``LiquidationLogic._sliceLeavesMargin``)."""
         is_long = p.size > 0
         f, b = self.pending(p, *self.indices_now(market, price))
-        closed = m.closed_entry(p.entry_notional, part, abs(p.size), is_long)
-        part_pnl = m.credit_tokens(m.pnl(part if is_long else -part, closed, price), self.scale)
+        part_pnl = self.capped(self._closing_pnl(p, part, price))
         left = (margin + part_pnl - m.charge_tokens(f, self.scale) - m.charge_tokens(b, self.scale)
                 - m.fee_tokens(m.notional_up(part, price), self.params[market].liquidation_fee_bps,
                                self.scale))
@@ -670,8 +805,8 @@ class Model:
         self._check_cooldown(account, market)
         s = self.accrue(market, price)
         st = self._settle_indices(s, p, p.size > 0)
-        realized, _ = self._reduce(s, p, part, price)
-        st.pnl = m.credit_tokens(realized, self.scale)
+        st.pnl = self.capped(self._closing_pnl(p, part, price))
+        self._reduce(s, p, part)
         balance += st.pnl - st.funding - st.borrowing
         max_penalty = m.fee_tokens(m.notional_up(part, price), c.liquidation_fee_bps, self.scale)
         penalty, reward = rules.penalty(market, balance, max_penalty, c.keeper_share_bps)
@@ -710,8 +845,8 @@ class Model:
                 p = self.position(account, market)
                 size_abs = abs(p.size)
                 st = self._settle_indices(s, p, p.size > 0)
-                realized, _ = self._reduce(s, p, size_abs, price)
-                st.pnl = m.credit_tokens(realized, self.scale)
+                st.pnl = self.capped(self._closing_pnl(p, size_abs, price))
+                self._reduce(s, p, size_abs)
                 balance += st.pnl - st.funding - st.borrowing
                 fees[market] = m.fee_tokens(m.notional_up(size_abs, price),
                                             self.params[market].liquidation_fee_bps, self.scale)
@@ -760,11 +895,11 @@ class Model:
 
         return copy.deepcopy((self.states, self.cross_balance, self.cross_markets,
                               self.positions, self.pool_assets, self.insurance_fund,
-                              self.funding_reserve))
+                              self.funding_reserve, self.open_entry))
 
     def _restore(self, snap) -> None:
         (self.states, self.cross_balance, self.cross_markets, self.positions,
-         self.pool_assets, self.insurance_fund, self.funding_reserve) = snap
+         self.pool_assets, self.insurance_fund, self.funding_reserve, self.open_entry) = snap
 
 
 _STOCK = MarketRules()

@@ -10,20 +10,23 @@ numbers, keepers' gas included.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 import time
 from decimal import Decimal
 from typing import Callable, Optional
 
 from protocol.agents import AGENT_TYPES, Agent, Context
-from protocol.keepers import BlockBuilder, FundingKeeper, KeeperBot, LiquidationKeeper, OrderKeeper
+from protocol.keepers import (AdlKeeper, BlockBuilder, FundingKeeper, KeeperBot, LiquidationKeeper,
+                              OrderKeeper)
 from protocol.prices import derive_seed
 from protocol.sim.metrics import MetricsRecorder, summarize
 from protocol.sim.result import RunResult, StudyResult
-from protocol.sim.scenario import Scenario
+from protocol.sim.scenario import Scenario, VenueSpec
 from protocol.venue import Venue
 
 Progress = Callable[[int, int], None]  # (blocks done, total)
-KEEPER_CLASSES = {"liquidation": LiquidationKeeper, "order": OrderKeeper, "funding": FundingKeeper}
+KEEPER_CLASSES = {"liquidation": LiquidationKeeper, "order": OrderKeeper, "funding": FundingKeeper,
+                  "adl": AdlKeeper}
 
 
 class Simulation:
@@ -46,6 +49,8 @@ class Simulation:
             min_execution_fee=sc.venue.min_execution_fee,
             market_order_timeout=sc.venue.market_order_timeout,
             modules=sc.venue.modules, contracts=sc.venue.contracts)
+        if sc.venue.pnl_factors() != VenueSpec().pnl_factors():
+            venue.set_pnl_factors(**sc.venue.pnl_factors())
         path = sc.prices.path(sc.blocks, sc.block_time, derive_seed(sc.seed, 0))
         agents, cohort_of = self._agents(venue)
         keepers = self._keepers(venue)
@@ -105,11 +110,12 @@ class Simulation:
 
 
 def _dispatch(landed, by_address: dict[str, Agent], venue: Venue) -> None:
-    """Tell agents what keepers did to them: liquidations, and orders that closed positions."""
+    """Tell agents what keepers did to them: liquidations, auto-deleveraging, and orders that
+    closed positions."""
     symbols = list(venue.markets)
     for item in landed.landed:
         for event in item.receipt.events:
-            if event.name not in ("PositionLiquidated", "PositionDecreased"):
+            if event.name not in ("PositionLiquidated", "PositionDecreased", "AutoDeleveraged"):
                 continue
             agent = by_address.get(event["account"].lower())
             if agent is None:
@@ -122,20 +128,36 @@ def _dispatch(landed, by_address: dict[str, Agent], venue: Venue) -> None:
                     holding.size -= (closed if holding.size > 0 else -closed) / Decimal(10**18)
                 else:
                     agent.on_liquidated(market)
+            elif event.name == "AutoDeleveraged":
+                holding = agent.holdings.get(market)
+                left = venue.raw_position(agent.trader, market).size
+                if left == 0:
+                    agent.on_position_closed(market)
+                elif holding is not None:
+                    holding.size = Decimal(left) / Decimal(10**18)
             elif venue.raw_position(agent.trader, market).size == 0:
                 agent.on_position_closed(market)
 
 
 def run_study(scenario: Scenario, *, backend: Optional[str] = None, seed: Optional[int] = None,
               progress: Optional[Progress] = None) -> StudyResult:
-    """Run the scenario once per mode of ``study_modes`` (default isolated and cross) with
-    every trader forced into that mode, and compare."""
-    modes = scenario.study_modes or ("isolated", "cross")
-    runs = {mode: Simulation(scenario, backend=backend, seed=seed, mode=mode).run(progress)
-            for mode in modes}
-    comparison: dict[str, dict] = {}
-    for metric, read in COMPARED.items():
-        comparison[metric] = {mode: read(run) for mode, run in runs.items()}
+    """Run the scenario once per variant of its study and compare: per margin mode of
+    ``study_modes`` (default isolated and cross) with every trader forced into it, or for the
+    ``solvency`` study without the profit cap and ADL keepers, then as configured."""
+    if scenario.study == "solvency":
+        variants = {"no cap, no ADL": scenario.with_(
+                        venue=replace(scenario.venue, max_pnl_factor_traders=Decimal(0)),
+                        keepers=tuple(k for k in scenario.keepers if k.type != "adl")),
+                    "cap + ADL": scenario}
+        compared = SOLVENCY_COMPARED
+    else:
+        variants = {mode: scenario.with_(mode=mode)
+                    for mode in scenario.study_modes or ("isolated", "cross")}
+        compared = COMPARED
+    runs = {name: Simulation(variant, backend=backend, seed=seed).run(progress)
+            for name, variant in variants.items()}
+    comparison = {metric: {name: read(run) for name, run in runs.items()}
+                  for metric, read in compared.items()}
     return StudyResult(scenario.name, runs, comparison)
 
 
@@ -153,5 +175,25 @@ COMPARED: dict[str, Callable[[RunResult], object]] = {
     "accounts wiped out": lambda r: r.summary["wiped_out"],
     "survivors": lambda r: r.summary["survivors"],
     "trader equity at end $": lambda r: sum((c["end_equity"] for c in _trader_cohorts(r)), Decimal(0)),
+    "bad debt $": lambda r: r.summary["bad_debt"],
+}
+
+
+def _solvency(run: RunResult) -> dict:
+    return run.summary["solvency"]
+
+
+SOLVENCY_COMPARED: dict[str, Callable[[RunResult], object]] = {
+    "profitable closes paid in full": lambda r: _solvency(r)["paid_in_full"],
+    "profitable closes paid with a haircut": lambda r: _solvency(r)["capped"],
+    "closes refused (PoolInsolvent)": lambda r: _solvency(r)["refused_insolvent"],
+    "profit paid to winners $": lambda r: _solvency(r)["profit_paid"],
+    "haircut $": lambda r: _solvency(r)["haircut"],
+    "mean haircut per capped close %": lambda r: _solvency(r)["mean_haircut_pct"],
+    "positions auto-deleveraged": lambda r: _solvency(r)["adl"],
+    "auto-deleveraged notional $": lambda r: _solvency(r)["adl_notional"],
+    "peak pnl factor": lambda r: _solvency(r)["peak_pnl_factor"],
+    "LP return %": lambda r: r.summary["pool"]["lp_return"] * 100,
+    "pool value at end $": lambda r: r.summary["pool"]["end_value"],
     "bad debt $": lambda r: r.summary["bad_debt"],
 }

@@ -13,7 +13,7 @@ text, since ``tomllib`` keeps no positions), the dotted key (``agents[2].leverag
 returned, and the first problem is raised.
 
 Schema (top level): ``name``, ``description``, ``seed``, ``blocks``, ``block_time``,
-``backend``, ``equity_every``, ``mode``, ``study_modes``, and the tables ``[venue]``,
+``backend``, ``equity_every``, ``mode``, ``study_modes``, ``study``, and the tables ``[venue]``,
 ``[markets.<SYMBOL>]``, ``[prices.<SYMBOL>]`` / ``[prices.correlated]``, ``[[agents]]`` and
 ``[[keepers]]``. See the built-in scenarios for examples.
 """
@@ -36,7 +36,7 @@ from protocol.keepers import Strategy
 from protocol.prices import (GBM, BrownianBridge, CorrelatedGBM, Crash, CsvReplay, FlashCrash,
                              Gap, Heston, MertonJumpDiffusion, PriceSource, RegimeSwitchingVol,
                              WithShock, combine)
-from protocol.sim.scenario import (KEEPER_TYPES, MODES, KeeperSpec, Population, Scenario,
+from protocol.sim.scenario import (KEEPER_TYPES, MODES, STUDIES, KeeperSpec, Population, Scenario,
                                    VenueSpec)
 from protocol.margin.types import MODULE_INTERFACES
 from protocol.venue import MarketConfig
@@ -497,14 +497,18 @@ def parse_scenario(text: str, *, file: str = "<string>", base_dir: Union[str, Pa
 
 
 TOP_KEYS = ("name", "description", "seed", "blocks", "block_time", "backend", "equity_every",
-            "mode", "study_modes", "venue", "markets", "prices", "agents", "keepers")
+            "mode", "study_modes", "study", "venue", "markets", "prices", "agents", "keepers")
+PNL_FACTOR_KEYS = ("max_pnl_factor_traders", "max_pnl_factor_adl", "min_pnl_factor_after_adl")
 VENUE_KEYS = ("modules", "contracts", "pool_liquidity", "insurance", "instant_trading", "max_price_age",
-              "market_order_timeout", "min_execution_fee")
+              "market_order_timeout", "min_execution_fee", *PNL_FACTOR_KEYS)
 KEEPER_KEYS = ("type", "name", "poll_interval", "latency", "gas_price_gwei", "min_profit_usd",
                "batch_size", "scan_chunk", "full_scan_interval", "watch_threshold_bps")
 MARKET_FIELDS = tuple(f.name for f in dataclasses.fields(MarketConfig) if f.name != "symbol")
 BPS_FIELDS = ("taker_fee_bps", "liquidation_fee_bps", "keeper_share_bps", "reserve_factor_bps",
               "partial_liquidation_bps")
+#: Basis-point fields whose bounds are not [0, 10,000]: the pool may back open interest up to 5x
+#: its assets (``AdminLogic.configureMarket``).
+BPS_BOUNDS = {"reserve_factor_bps": (1, 50_000)}
 
 # model -> (class, parameter keys besides start; array-valued keys)
 PRICE_MODELS: dict[str, tuple[Any, tuple[str, ...]]] = {
@@ -547,6 +551,9 @@ class _Builder:
                                      f"got {m!r}", where=("study_modes",))
         if len(set(study_modes)) != len(study_modes):
             raise top.err("study_modes", "modes must be distinct")
+        study = top.string("study", None, choices=STUDIES)
+        if study and study_modes:
+            raise top.err("study", "a scenario runs one study: study or study_modes, not both")
         self.blocks, self.block_time = blocks, block_time
 
         venue = self.venue(top.table("venue"))
@@ -559,7 +566,7 @@ class _Builder:
             name=name, markets=tuple(markets.values()), prices=prices, agents=agents,
             blocks=blocks, block_time=block_time, seed=seed, backend=backend, venue=venue,
             description=description, equity_every=equity_every, mode=mode,
-            study_modes=tuple(study_modes), source=self.ctx.file)
+            study_modes=tuple(study_modes), study=study, source=self.ctx.file)
         if keepers is not None:
             kwargs["keepers"] = keepers
         try:
@@ -585,7 +592,25 @@ class _Builder:
             min_execution_fee=table.integer("min_execution_fee", d.min_execution_fee, lo=0),
             modules=self.modules(table.table("modules")),
             contracts=self.contracts_dir(table.string("contracts", None)),
+            **self.pnl_factors(table, d),
         )
+
+    def pnl_factors(self, table: _Table, d: VenueSpec) -> dict[str, Decimal]:
+        """The profit cap and ADL thresholds: fractions of the pool in whole basis points, ADL's
+        floor below its trigger (the contract's bounds)."""
+        factors = {}
+        for key in PNL_FACTOR_KEYS:
+            value = table.decimal(key, getattr(d, key), lo=0, hi=1)
+            if value * 10_000 != int(value * 10_000):
+                raise table.err(key, f"must be a whole number of basis points; got {value}")
+            factors[key] = value
+        if factors["max_pnl_factor_adl"] == 0:
+            raise table.err("max_pnl_factor_adl", "must be above 0")
+        if not 0 < factors["min_pnl_factor_after_adl"] < factors["max_pnl_factor_adl"]:
+            raise table.err("min_pnl_factor_after_adl",
+                            f"must be above 0 and below max_pnl_factor_adl "
+                            f"({factors['max_pnl_factor_adl']}); got {factors['min_pnl_factor_after_adl']}")
+        return factors
 
     def contracts_dir(self, path: Optional[str]) -> Optional[str]:
         """A directory of the user's contracts, relative to the scenario file."""
@@ -620,7 +645,8 @@ class _Builder:
         max_leverage = t.integer("max_leverage", d.max_leverage, lo=1, hi=MAX_LEVERAGE)
         kwargs: dict[str, Any] = {"max_leverage": max_leverage}
         for name in BPS_FIELDS:
-            kwargs[name] = t.integer(name, getattr(d, name), lo=0, hi=10_000)
+            lo, hi = BPS_BOUNDS.get(name, (0, 10_000))
+            kwargs[name] = t.integer(name, getattr(d, name), lo=lo, hi=hi)
         kwargs["liquidation_cooldown"] = t.integer("liquidation_cooldown",
                                                    d.liquidation_cooldown, lo=0)
         mmf = t.decimal("mmf", None, lo=0, lo_open=True)

@@ -49,6 +49,7 @@ class MetricsRecorder:
             ("OrderBook", venue.order_book), ("LiquidityPool", venue.pool),
             ("MockUSDC", venue.usdc))}
         self._modes: dict[tuple[str, str], str] = {}  # (account, market) -> mode of last increase
+        self.solvency = SolvencyTally()
 
     # ------------------------------------------------------------------ one block
     def record(self, block: int, timestamp: int, prices: dict[str, Decimal],
@@ -64,6 +65,10 @@ class MetricsRecorder:
         row["pool_value"] = v.pool_value()
         row["lp_share_price"] = v.usd(v.pool.call("convertToAssets", self.one_share))
         row["insurance_fund"] = v.insurance_fund()
+        factor = v.solvency().pnl_factor
+        row["pnl_factor"] = factor
+        if factor is not None and factor > self.solvency.peak_pnl_factor:
+            self.solvency.peak_pnl_factor = factor
 
         liquidations = 0
         notional = bad_debt = funding = fees = Decimal(0)
@@ -71,6 +76,7 @@ class MetricsRecorder:
         for receipt in receipts:
             transactions += 1
             self.tx_count += 1
+            self.solvency.count(v, receipt)
             for event in receipt.events:
                 self._log(block, event)
                 name = event.name
@@ -146,6 +152,51 @@ class MetricsRecorder:
                             "event": event.name, "args": dict(event.args)})
 
 
+@dataclass
+class SolvencyTally:
+    """Who got paid: profitable closes paid in full or with a haircut (``ProfitCapped``), the
+    profit paid, the haircuts, auto-deleveraged positions, and the highest pnl factor seen."""
+
+    paid_in_full: int = 0
+    capped: int = 0
+    profit_paid: Decimal = Decimal(0)
+    haircut: Decimal = Decimal(0)
+    haircut_fractions: list = field(default_factory=list)
+    adl: int = 0
+    adl_notional: Decimal = Decimal(0)
+    peak_pnl_factor: Decimal = Decimal(0)
+
+    def count(self, venue: Venue, receipt: Receipt) -> None:
+        capped = set()
+        for event in receipt.events:
+            if event.name == "ProfitCapped":
+                full, paid = event["full"], event["paid"]
+                capped.add((event["account"].lower(), event["market"]))
+                self.haircut += venue.usd(full - paid)
+                self.haircut_fractions.append(Decimal(full - paid) / full)
+            elif event.name in ("PositionDecreased", "AutoDeleveraged") and event["realizedPnl"] > 0:
+                self.profit_paid += venue.usd(event["realizedPnl"])
+                if (event["account"].lower(), event["market"]) in capped:
+                    self.capped += 1
+                else:
+                    self.paid_in_full += 1
+                if event.name == "AutoDeleveraged":
+                    self.adl += 1
+                    self.adl_notional += abs(from_wad(event["sizeDelta"])) * from_wad(event["price"])
+
+    def summary(self, agents: Sequence[Agent]) -> dict[str, Any]:
+        fractions = self.haircut_fractions
+        return {
+            "paid_in_full": self.paid_in_full, "capped": self.capped,
+            "refused_insolvent": sum(a.activity.refused.get("PoolInsolvent", 0) for a in agents),
+            "profit_paid": _usd(self.profit_paid), "haircut": _usd(self.haircut),
+            "mean_haircut_pct": (sum(fractions) / len(fractions) * 100).quantize(Decimal("0.01"))
+            if fractions else Decimal(0),
+            "adl": self.adl, "adl_notional": _usd(self.adl_notional),
+            "peak_pnl_factor": self.peak_pnl_factor.quantize(Decimal("0.0001")),
+        }
+
+
 def _usd(x: Decimal) -> Decimal:
     return x.quantize(Decimal("0.000001"))
 
@@ -210,6 +261,7 @@ def summarize(rows: Sequence[Row], recorder: MetricsRecorder, agents: Sequence[A
                                "fees_wei": bot.ledger.fees_wei, "wins": bot.ledger.wins,
                                "losses": bot.ledger.losses} for bot in keepers},
         "cohorts": cohorts,
+        "solvency": recorder.solvency.summary(agents),
         "wiped_out": last["wiped_out"],
         "traders": sum(1 for a in agents if a.kind != "lp"),
         "survivors": sum(1 for a in agents if a.kind != "lp") - last["wiped_out"],

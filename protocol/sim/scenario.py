@@ -14,8 +14,11 @@ from protocol.keepers import Strategy
 from protocol.prices import PriceSource
 from protocol.venue import MarketConfig
 
-KEEPER_TYPES = ("liquidation", "order", "funding")
+KEEPER_TYPES = ("liquidation", "order", "funding", "adl")
 MODES = ("isolated", "cross")
+#: Studies a scenario may ask for besides ``study_modes``: ``solvency`` runs it without the
+#: profit cap and ADL keepers (the pool pays whoever closes first) and as configured.
+STUDIES = ("solvency",)
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,16 @@ class VenueSpec:
     #: the project or from ``contracts`` (a directory of the user's .sol files).
     modules: Mapping[str, str] = field(default_factory=dict)
     contracts: Optional[str] = None
+    #: The profit cap and auto-deleveraging thresholds, fractions of the pool's assets (the
+    #: contract's defaults, GMX v2's). A cap of 0 turns it off.
+    max_pnl_factor_traders: Decimal = Decimal("0.9")
+    max_pnl_factor_adl: Decimal = Decimal("0.85")
+    min_pnl_factor_after_adl: Decimal = Decimal("0.77")
+
+    def pnl_factors(self) -> dict[str, Decimal]:
+        return {"max_pnl_factor_traders": self.max_pnl_factor_traders,
+                "max_pnl_factor_adl": self.max_pnl_factor_adl,
+                "min_pnl_factor_after_adl": self.min_pnl_factor_after_adl}
 
 
 @dataclass(frozen=True)
@@ -51,7 +64,7 @@ class Population:
 
 @dataclass(frozen=True)
 class KeeperSpec:
-    """One keeper bot: ``type`` is liquidation, order or funding."""
+    """One keeper bot: ``type`` is liquidation, order, funding or adl."""
 
     type: str
     name: str
@@ -78,6 +91,7 @@ class Scenario:
     equity_every: int = 10  # blocks between cohort-equity samples (one Reader call each)
     mode: Optional[str] = None
     study_modes: tuple[str, ...] = ()
+    study: Optional[str] = None  # one of STUDIES
     source: Optional[str] = None  # file it was loaded from
 
     def __post_init__(self) -> None:
@@ -91,6 +105,10 @@ class Scenario:
         missing = symbols - set(self.prices.symbols)
         if missing:
             raise ValueError(f"prices: no price source for market(s) {sorted(missing)}")
+        if self.study not in (None, *STUDIES):
+            raise ValueError(f"study: must be one of {STUDIES}, got {self.study!r}")
+        if self.study and self.study_modes:
+            raise ValueError("study: a scenario runs one study: study or study_modes, not both")
         for k in self.keepers:
             if k.type not in KEEPER_TYPES:
                 raise ValueError(f"keepers: type must be one of {KEEPER_TYPES}, got {k.type!r}")

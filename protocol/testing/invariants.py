@@ -67,6 +67,8 @@ def load_state(venue) -> ChainState:
     model.pool_assets = ch.call("poolAssets")
     model.insurance_fund = ch.call("insuranceFund")
     model.funding_reserve = ch.call("fundingReserve")
+    (_, _, model.open_entry, model.max_pnl_factor_traders, model.max_pnl_factor_adl,
+     model.min_pnl_factor_after_adl) = ch.call("solvency")
     model.now = venue.chain.timestamp
     return ChainState(model, accounts, venue.usdc.call("balanceOf", ch.address))
 
@@ -97,6 +99,10 @@ def assert_invariants(venue, *, deep: bool = False) -> ChainState:
             raise InvariantViolation("open interest", f"market {market} totals != positions",
                                      long_oi=s.long_size, longs=longs, short_oi=s.short_size,
                                      shorts=shorts)
+    entries = sum(p.entry_notional for p in m.positions.values())
+    if m.open_entry != entries:
+        raise InvariantViolation("open entry", "venue open entry != sum of positions' entries",
+                                 open_entry=m.open_entry, positions=entries)
     for account in state.accounts:
         mask = sum(1 << mk for (a, mk), p in m.positions.items() if a == account and p.mode != ISOLATED)
         if mask != m.cross_markets.get(account, 0):
@@ -113,7 +119,13 @@ def assert_invariants(venue, *, deep: bool = False) -> ChainState:
         raise InvariantViolation("funding sums to zero", "funding paid out more than it took in",
                                  reserve=m.funding_reserve, outstanding=outstanding)
 
-    # Pool value is explained: assets + pending borrowing - traders' unrealised PnL.
+    # Pending profit and the pnl factor are the rule's (Solvency).
+    profit, factor = ch.call("solvency")[:2]
+    if (profit, factor) != (m.pending_profit()[0], m.pnl_factor()):
+        raise InvariantViolation("pnl factor", "solvency() != pending profit / pool",
+                                 chain=(profit, factor), rule=(m.pending_profit()[0], m.pnl_factor()))
+
+    # Pool value is explained: assets + pending borrowing - traders' unrealised PnL (capped).
     chain_value, model_value = ch.call("poolValue"), m.pool_value()
     if chain_value != model_value:
         raise InvariantViolation("pool value explained", "poolValue() != assets + borrowing - trader PnL",

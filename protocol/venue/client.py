@@ -16,6 +16,7 @@ from protocol.margin import math as margin_math
 from protocol.margin.human import cross_liquidation_price, liquidation_price
 from protocol.margin.model import Position as RawPosition
 from protocol.margin.types import MarginMode
+from protocol.venue import adl
 from protocol.venue.config import DEFAULT_MARKETS, MarketConfig
 from protocol.venue.orders import (INCREASE_TYPES, MARKET_TYPES, ORDER_TYPE_NAMES, ORDER_TYPES,
                                    OrderReceipt, OrderView)
@@ -187,6 +188,20 @@ class Keeper(Actor):
     def execute_order(self, order_id: int, *, gas_price: int = 0) -> Receipt:
         """Execute an order at the current oracle price; its fee pays this keeper's gas."""
         return self._send(self.venue.order_book, "executeOrder", order_id, gas_price=gas_price)
+
+    def auto_deleverage(self, trader: Actor | str, market: str, size: Optional[Number] = None, *,
+                        gas_price: int = 0) -> Receipt:
+        """Auto-deleverage ``size`` (base units) of ``trader``'s profitable position in
+        ``market`` at the oracle price with no fee; ``None`` closes as much as the rule allows
+        (all of it, or what keeps the pnl factor at its floor). Allowed only while pending
+        profit is above ``max_pnl_factor_adl`` of the pool."""
+        v = self.venue
+        account = trader if isinstance(trader, str) else trader.address
+        amount = adl.max_adl_size(v, self.address, account, market) if size is None else to_wad(size)
+        if amount == 0:
+            amount = CLOSE_ALL  # nothing may be closed: let the contract say why
+        return self._send(v.clearinghouse, "autoDeleverage", account, v.market_id(market), amount,
+                          gas_price=gas_price)
 
     def update_funding(self, market: str, *, gas_price: int = 0) -> Receipt:
         return self._send(self.venue.clearinghouse, "updateFunding",
@@ -466,6 +481,27 @@ class Venue:
         """How long risk-increasing market changes wait (0, the default: they apply at once;
         at most 30 days)."""
         return self.clearinghouse.transact(self.admin, "setRiskChangeDelay", seconds).raise_for_status()
+
+    def set_pnl_factors(self, *, max_pnl_factor_traders=None, max_pnl_factor_adl=None,
+                        min_pnl_factor_after_adl=None) -> Receipt:
+        """Set the profit cap and the ADL thresholds, as fractions of the pool's assets (whole
+        basis points; those left out keep their value). ``max_pnl_factor_traders=0`` turns the
+        cap off: a profit the pool cannot pay then reverts ``PoolInsolvent``, as before."""
+        now = self.solvency()
+        values = [adl.factor_bps(name, now_value if given is None else given) for name, given, now_value in (
+            ("max_pnl_factor_traders", max_pnl_factor_traders, now.max_pnl_factor_traders),
+            ("max_pnl_factor_adl", max_pnl_factor_adl, now.max_pnl_factor_adl),
+            ("min_pnl_factor_after_adl", min_pnl_factor_after_adl, now.min_pnl_factor_after_adl))]
+        return self.clearinghouse.transact(self.admin, "setPnlFactors", *values).raise_for_status()
+
+    def solvency(self) -> adl.SolvencyView:
+        """Pending profit against the pool, the pnl factor and the thresholds."""
+        return adl.solvency(self)
+
+    def adl_candidates(self, market: str) -> list[adl.AdlCandidate]:
+        """Profitable positions in ``market``, highest auto-deleveraging score first (each
+        with ``.account``, ``.side``, ``.size``, ``.score``)."""
+        return adl.adl_candidates(self, market)
 
     def account_count(self) -> int:
         return self.clearinghouse.call("accountCount")

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {Health} from "../libraries/Health.sol";
+import {MarginMath} from "../libraries/MarginMath.sol";
+import {Markets} from "../libraries/Markets.sol";
+import {Solvency} from "../libraries/Solvency.sol";
+import {Env, StoredConfig, Tier, VenueState} from "../libraries/VenueState.sol";
+import {PriceOracle} from "../oracle/PriceOracle.sol";
+import {MarginMode} from "../types/MarginMode.sol";
+
+/// @title ClearinghouseViews
+/// @notice The Clearinghouse's views that no transaction of the venue needs, served through the
+/// core's fallback by DELEGATECALL so their code does not count against the core's size. The
+/// functions are the core's own (`IClearinghouseViews`): same names, arguments and results.
+/// @dev Only views: the core's fallback runs whatever this library exposes on its storage. The
+/// core appends its immutables (oracle, scale) to the calldata, where ABI decoding ignores them.
+library ClearinghouseViews {
+    /// @dev The core's `VenueState` slot: after AccessControl's role mapping (slot 0). A build
+    /// test checks it against the core's storage layout.
+    uint256 internal constant STATE_SLOT = 1;
+
+    function _state() private pure returns (VenueState storage vs) {
+        assembly ("memory-safe") {
+            vs.slot := STATE_SLOT
+        }
+    }
+
+    function _env() private pure returns (Env memory env) {
+        address oracle;
+        uint256 scale;
+        assembly ("memory-safe") {
+            oracle := calldataload(sub(calldatasize(), 64))
+            scale := calldataload(sub(calldatasize(), 32))
+        }
+        return Env(PriceOracle(oracle), scale);
+    }
+
+    function pool() external view returns (address) {
+        return _state().pool;
+    }
+
+    function paused() external view returns (bool) {
+        return _state().paused;
+    }
+
+    function instantTrading() external view returns (bool) {
+        return _state().instantTrading;
+    }
+
+    function poolAssets() external view returns (int128) {
+        return _state().poolAssets;
+    }
+
+    function fundingReserve() external view returns (int128) {
+        return _state().fundingReserve;
+    }
+
+    function insuranceFund() external view returns (int256) {
+        return _state().insuranceFund;
+    }
+
+    function marketSymbol(uint256 market) external view returns (bytes32) {
+        return _state().marketSymbol[market];
+    }
+
+    function isOperator(address account, address operator) external view returns (bool) {
+        return _state().isOperator[account][operator];
+    }
+
+    function isRegistered(address account) external view returns (bool) {
+        return _state().isRegistered[account];
+    }
+
+    function lastPartialLiquidation(address account, uint256 market) external view returns (uint256) {
+        return _state().lastPartialLiquidation[account][market];
+    }
+
+    function marketConfig(uint256 market) external view returns (IClearinghouse.MarketConfig memory) {
+        StoredConfig storage c = _state().configs[market];
+        return IClearinghouse.MarketConfig(
+            c.mmf, c.fundingFactor, c.maxFundingRate, c.borrowRate, c.maxLeverage, c.takerFeeBps, c.liquidationFeeBps,
+            c.keeperShareBps, c.reserveFactorBps, c.partialLiquidationBps, c.liquidationCooldown, c.minCollateral,
+            c.maxLongOi, c.maxShortOi, c.partialThreshold
+        );
+    }
+
+    /// @notice A market's rule modules; address(0) is the stock rule of that kind.
+    function marketModules(uint256 market) external view returns (address, address, address, address) {
+        VenueState storage vs = _state();
+        StoredConfig storage c = vs.configs[market];
+        return (_module(vs, c.ratesModule), _module(vs, c.marginModule), _module(vs, c.liquidationModule), _module(vs, c.pricingModule));
+    }
+
+    function _module(VenueState storage vs, uint8 id) private view returns (address) {
+        return id == 0 ? address(0) : vs.modules[id - 1];
+    }
+
+    function marketState(uint256 market) external view returns (IClearinghouse.MarketState memory) {
+        return _state().states[market];
+    }
+
+    /// @notice A market's tier `index`: (lower bound WAD USD, max leverage, deduction WAD USD);
+    /// the market has `count` tiers (0: notional x mmf).
+    function marketTier(uint256 market, uint256 index)
+        external
+        view
+        returns (uint256 lowerBound, uint256 maxLeverage, uint256 deduction, uint256 count)
+    {
+        VenueState storage vs = _state();
+        Tier storage t = vs.tiers[market][index];
+        return (t.lowerBound, t.maxLeverage, t.deduction, vs.configs[market].tierCount);
+    }
+
+    /// @notice (equity, maintenance margin) of an isolated position at the current price, WAD.
+    function positionHealth(address account, uint256 market) external view returns (int256 equity, uint256 mm) {
+        VenueState storage vs = _state();
+        IClearinghouse.Position storage p = vs.positions[account][market];
+        if (p.size == 0) revert IClearinghouse.NoPosition(account, market);
+        if (p.mode != MarginMode.Isolated) revert IClearinghouse.NotIsolated(market);
+        Env memory env = _env();
+        (equity, mm,,) = Health.isolated(vs, env.scale, market, p, env.oracle.freshPrice(market));
+    }
+
+    /// @notice (equity, maintenance, initial, transfer requirement) of the cross account, WAD.
+    function accountHealth(address account) external view returns (int256, uint256, uint256, uint256) {
+        return Health.cross(_state(), _env(), account);
+    }
+
+    function isLiquidatable(address account, uint256 market) external view returns (bool) {
+        VenueState storage vs = _state();
+        IClearinghouse.Position storage p = vs.positions[account][market];
+        if (p.size == 0 || p.mode != MarginMode.Isolated) return false;
+        Env memory env = _env();
+        (int256 equity, uint256 mm,,) = Health.isolated(vs, env.scale, market, p, env.oracle.freshPrice(market));
+        return equity < int256(mm);
+    }
+
+    /// @notice Whether `account`'s cross account can be liquidated now: below maintenance as
+    /// `Health.crossForLiquidation` values it, with a position in at least one fresh market.
+    function isAccountLiquidatable(address account) external view returns (bool) {
+        VenueState storage vs = _state();
+        if (vs.crossMarkets[account] == 0) return false;
+        (int256 equity, uint256 mm, uint256 freshMask,,) = Health.crossForLiquidation(vs, _env(), account);
+        return freshMask != 0 && equity < int256(mm);
+    }
+
+    /// @notice Pending (funding, borrowing) of a position in WAD at the current time.
+    function pendingCharges(address account, uint256 market) external view returns (int256, uint256) {
+        VenueState storage vs = _state();
+        Env memory env = _env();
+        IClearinghouse.MarketState storage s = vs.states[market];
+        (uint256 price,,) = env.oracle.latest(market);
+        (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, env.scale);
+        return Markets.pending(vs.positions[account][market], longIdx, shortIdx, borrowIdx);
+    }
+
+    /// @notice Pool value in tokens: assets + pending borrowing fees - traders' unrealised PnL,
+    /// their pending profit counted up to the cap (`Solvency`), as it would be paid.
+    function poolValue() external view returns (int256) {
+        VenueState storage vs = _state();
+        Env memory env = _env();
+        uint256 pendingBorrow;
+        uint256 count = vs.marketCount;
+        for (uint256 market; market < count; ++market) {
+            IClearinghouse.MarketState storage s = vs.states[market];
+            (uint256 price,,) = env.oracle.latest(market);
+            (,, uint256 borrowIndex) = Markets.indicesNow(vs, market, s, price, env.scale);
+            pendingBorrow += ((uint256(s.longEntry) + s.shortEntry) * borrowIndex - s.borrowWeight) / MarginMath.WAD;
+        }
+        (uint256 profit, uint256 loss) = Solvency.pendingProfit(vs, env);
+        profit = Math.min(profit, Solvency.profitCap(vs, env.scale, profit));
+        int256 wad = int256(pendingBorrow) + int256(loss) - int256(profit);
+        return vs.poolAssets + MarginMath.creditTokens(wad, env.scale);
+    }
+
+    /// @notice (pending profit WAD, pending profit / pool WAD, entry notional open in all
+    /// markets WAD, the three pnl factors in bps: cap, ADL trigger, floor after ADL).
+    function solvency() external view returns (uint256, uint256, uint256, uint256, uint256, uint256) {
+        VenueState storage vs = _state();
+        Env memory env = _env();
+        (uint256 profit,) = Solvency.pendingProfit(vs, env);
+        return (profit, Solvency.pnlFactor(vs, env), vs.openEntry, vs.maxPnlFactorTraders, vs.maxPnlFactorAdl, vs.minPnlFactorAfterAdl);
+    }
+}

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IClearinghouse} from "./IClearinghouse.sol";
+
+/// @title IClearinghouseViews
+/// @notice The Clearinghouse's views served by its fallback (`ClearinghouseViews`): call them on
+/// the Clearinghouse's address. A build test checks that the library implements exactly these.
+interface IClearinghouseViews {
+    function pool() external view returns (address);
+    function paused() external view returns (bool);
+    function instantTrading() external view returns (bool);
+    function poolAssets() external view returns (int128);
+    function fundingReserve() external view returns (int128);
+    function insuranceFund() external view returns (int256);
+    function marketSymbol(uint256 market) external view returns (bytes32);
+    function isOperator(address account, address operator) external view returns (bool);
+    function isRegistered(address account) external view returns (bool);
+    function lastPartialLiquidation(address account, uint256 market) external view returns (uint256);
+    function marketConfig(uint256 market) external view returns (IClearinghouse.MarketConfig memory);
+    function marketModules(uint256 market) external view returns (address, address, address, address);
+    function marketState(uint256 market) external view returns (IClearinghouse.MarketState memory);
+    function marketTier(uint256 market, uint256 index)
+        external
+        view
+        returns (uint256 lowerBound, uint256 maxLeverage, uint256 deduction, uint256 count);
+    /// @notice (equity, maintenance margin) of an isolated position at the current price, WAD.
+    function positionHealth(address account, uint256 market) external view returns (int256 equity, uint256 mm);
+    /// @notice (equity, maintenance, initial, transfer requirement) of the cross account, WAD.
+    function accountHealth(address account) external view returns (int256, uint256, uint256, uint256);
+    function isLiquidatable(address account, uint256 market) external view returns (bool);
+    function isAccountLiquidatable(address account) external view returns (bool);
+    /// @notice Pending (funding, borrowing) of a position in WAD at the current time.
+    function pendingCharges(address account, uint256 market) external view returns (int256, uint256);
+    /// @notice Pool value in tokens, trader profit counted up to the cap.
+    function poolValue() external view returns (int256);
+    /// @notice (pending profit WAD, pending profit / pool WAD, open entry notional WAD, cap bps,
+    /// ADL trigger bps, floor after ADL bps).
+    function solvency() external view returns (uint256, uint256, uint256, uint256, uint256, uint256);
+}

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {MarginMath} from "./MarginMath.sol";
+import {Env, VenueState} from "./VenueState.sol";
+
+/// @title Solvency
+/// @notice The pool is every trader's counterparty, so what winners may take out is bounded by
+/// what it holds. Pending profit is the sum over markets and sides of each side's net PnL when
+/// positive (GMX v2 nets a side; a side's losers back its winners with their margin). Above
+/// `maxPnlFactorTraders` x the pool's assets, realised profit is paid pro rata to the cap, so a
+/// close never depends on who closed first; above `maxPnlFactorAdl`, profitable positions may be
+/// auto-deleveraged. Everything here reads the last price of every market with open interest.
+library Solvency {
+    uint256 internal constant FACTOR_ONE = 1e18; // a pnl factor of 100%, WAD
+
+    /// @dev Pending trader profit, WAD USD, at each market's last price. Trader PnL rounds up
+    /// here (longs' notional up, shorts' down), as the pool's value counts it.
+    function pendingProfit(VenueState storage vs, Env memory env) internal view returns (uint256 profit, uint256 loss) {
+        uint256 count = vs.marketCount;
+        for (uint256 market; market < count; ++market) {
+            IClearinghouse.MarketState storage s = vs.states[market];
+            uint256 longSize = s.longSize;
+            uint256 shortSize = s.shortSize;
+            if (longSize == 0 && shortSize == 0) continue;
+            (uint256 price,,) = env.oracle.latest(market);
+            (profit, loss) = _add(profit, loss, int256(MarginMath.notionalUp(longSize, price)) - int256(uint256(s.longEntry)));
+            (profit, loss) = _add(profit, loss, int256(uint256(s.shortEntry)) - int256(MarginMath.notionalDown(shortSize, price)));
+        }
+    }
+
+    function _add(uint256 profit, uint256 loss, int256 sidePnl) private pure returns (uint256, uint256) {
+        return sidePnl > 0 ? (profit + uint256(sidePnl), loss) : (profit, loss + uint256(-sidePnl));
+    }
+
+    /// @dev The pool's assets in WAD, none when it is in deficit.
+    function poolWad(VenueState storage vs, uint256 scale) internal view returns (uint256) {
+        int256 assets = vs.poolAssets;
+        return assets > 0 ? uint256(assets) * scale : 0;
+    }
+
+    /// @dev The most profit the pool pays out at once: `maxPnlFactorTraders` of its assets
+    /// (everything there is to pay when the cap is off).
+    function profitCap(VenueState storage vs, uint256 scale, uint256 profit) internal view returns (uint256) {
+        uint256 factor = vs.maxPnlFactorTraders;
+        return factor == 0 ? profit : poolWad(vs, scale) * factor / MarginMath.BPS;
+    }
+
+    /// @notice Pending profit / pool assets, WAD (1e18 = 100%); unbounded when the pool has none.
+    function pnlFactor(VenueState storage vs, Env memory env) internal view returns (uint256) {
+        (uint256 profit,) = pendingProfit(vs, env);
+        uint256 pool = poolWad(vs, env.scale);
+        if (pool == 0) return profit == 0 ? 0 : type(uint256).max;
+        return Math.mulDiv(profit, FACTOR_ONE, pool);
+    }
+
+    /// @notice Tokens a trader is credited for `realizedWad` of PnL. A loss is credited in full;
+    /// a profit, when pending profit (this one included) is above the cap, pro rata:
+    /// realised x cap / pending, rounded down. The pool never pays more than the cap.
+    function capped(VenueState storage vs, Env memory env, int256 realizedWad) internal view returns (int256) {
+        if (realizedWad <= 0 || vs.maxPnlFactorTraders == 0) return MarginMath.creditTokens(realizedWad, env.scale);
+        (uint256 profit,) = pendingProfit(vs, env);
+        profit = Math.max(profit, uint256(realizedWad));
+        uint256 cap = profitCap(vs, env.scale, profit);
+        if (profit <= cap) return MarginMath.creditTokens(realizedWad, env.scale);
+        return MarginMath.creditTokens(int256(Math.mulDiv(uint256(realizedWad), cap, profit)), env.scale);
+    }
+
+    /// @notice `capped`, announcing a haircut (`ProfitCapped`) when there is one.
+    function credit(VenueState storage vs, Env memory env, address account, uint256 market, int256 realizedWad)
+        internal
+        returns (int256 paid)
+    {
+        paid = capped(vs, env, realizedWad);
+        int256 full = MarginMath.creditTokens(realizedWad, env.scale);
+        if (paid != full) emit IClearinghouse.ProfitCapped(account, market, full, paid);
+    }
+}

@@ -1,0 +1,147 @@
+"""Solvency of the venue as traders and keepers see it: pending profit against the pool, the
+profit cap, and auto-deleveraging (ADL) candidates ranked as the contract ranks them.
+
+The score is the contract's (``TradeLogic.adlScore``), computed here from the same views in the
+same integers, so the ranking a keeper acts on is the one the ``AutoDeleveraged`` event reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Optional
+
+from eth_utils import to_checksum_address
+
+from protocol.errors import Reverted
+from protocol.margin import math as margin_math
+from protocol.margin.types import MarginMode
+from protocol.venue.units import from_wad
+
+if TYPE_CHECKING:
+    from protocol.venue.client import Venue
+
+BPS = 10_000
+MAX_UINT = 2**256 - 1
+
+
+@dataclass(frozen=True)
+class SolvencyView:
+    """Pending trader profit against the pool (``Clearinghouse.solvency``). Factors are
+    fractions of the pool's assets: ``pnl_factor`` 0.9 means winners are owed 90% of it."""
+
+    pending_profit: Decimal  # USD, every market side's net profit at its last price
+    pnl_factor: Optional[Decimal]  # None when the pool has no assets and profit is pending
+    open_entry: Decimal  # USD of entry notional open in all markets (the reserve rule's)
+    max_pnl_factor_traders: Decimal  # the profit cap (0: off)
+    max_pnl_factor_adl: Decimal  # ADL allowed above this
+    min_pnl_factor_after_adl: Decimal  # ADL may not go below this
+
+    @property
+    def capped(self) -> bool:
+        """Whether profit realised now is paid pro rata rather than in full."""
+        return (self.max_pnl_factor_traders > 0
+                and (self.pnl_factor is None or self.pnl_factor > self.max_pnl_factor_traders))
+
+    @property
+    def adl_allowed(self) -> bool:
+        return self.pnl_factor is None or self.pnl_factor > self.max_pnl_factor_adl
+
+
+@dataclass(frozen=True)
+class AdlCandidate:
+    """A profitable position that auto-deleveraging may close, with its rank."""
+
+    account: str
+    market: str
+    side: str  # "long" | "short"
+    size: Decimal  # absolute, in the market's base unit
+    score: Decimal  # (mark / entry) x (notional / account value), mirrored for shorts
+    raw_score: int  # the contract's WAD score (MAX_UINT: no account value left)
+
+
+def solvency(venue: "Venue") -> SolvencyView:
+    profit, factor, open_entry, cap, adl, floor = venue.clearinghouse.call("solvency")
+    return SolvencyView(
+        pending_profit=from_wad(profit), pnl_factor=None if factor == MAX_UINT else from_wad(factor),
+        open_entry=from_wad(open_entry), max_pnl_factor_traders=Decimal(cap) / BPS,
+        max_pnl_factor_adl=Decimal(adl) / BPS, min_pnl_factor_after_adl=Decimal(floor) / BPS)
+
+
+def factor_bps(name: str, value) -> int:
+    """A factor given as a fraction (0.85), in whole basis points; anything finer is refused,
+    not rounded."""
+    bps = Decimal(str(value)) * BPS
+    if bps != bps.to_integral_value() or not 0 <= bps <= BPS:
+        raise ValueError(f"{name} must be a fraction in [0, 1] with at most 4 decimals, got {value}")
+    return int(bps)
+
+
+def adl_score(size: int, entry: int, price: int, equity: int) -> int:
+    """``TradeLogic.adlScore``: WAD, MAX_UINT when the account value is gone."""
+    if equity <= 0:
+        return MAX_UINT
+    if size < 0:
+        return entry * margin_math.WAD // equity
+    notional = margin_math.notional_up(size, price)
+    return notional * margin_math.WAD // entry * notional // equity
+
+
+def adl_candidates(venue: "Venue", market: str) -> list[AdlCandidate]:
+    """Every position in ``market`` in profit at the oracle price, highest score first (ties:
+    registration order). A cross account whose markets are not all fresh is left out: the
+    contract cannot value it, so it cannot be auto-deleveraged until they are."""
+    ch, mid = venue.clearinghouse, venue.market_id(market)
+    price = venue.oracle.call("latest", mid)[0]
+    found = []
+    for index in range(ch.call("accountCount")):
+        account = ch.call("accounts", index)
+        size, entry, _, mode, *_ = ch.call("position", account, mid)
+        if size == 0 or margin_math.pnl(size, entry, price) <= 0:
+            continue
+        try:
+            if mode == MarginMode.ISOLATED:
+                equity = ch.call("positionHealth", account, mid)[0]
+            else:
+                equity = ch.call("accountHealth", account)[0]
+        except Reverted:
+            continue
+        score = adl_score(size, entry, price, equity)
+        found.append(AdlCandidate(
+            account=to_checksum_address(account), market=market,
+            side="long" if size > 0 else "short", size=from_wad(abs(size)),
+            score=from_wad(score) if score != MAX_UINT else Decimal("Infinity"), raw_score=score))
+    found.sort(key=lambda c: -c.raw_score)
+    return found
+
+
+def max_adl_size(venue: "Venue", caller: str, account: str, market: str) -> int:
+    """The most of ``account``'s position in ``market`` that one ``autoDeleverage`` may close now
+    (base units, WAD): all of it, or the largest size that keeps the pnl factor at or above its
+    floor, found by simulating the call (to 1 ppm of the position). 0 when none may be."""
+    ch, mid = venue.clearinghouse, venue.market_id(market)
+    size = abs(ch.call("position", account, mid)[0])
+
+    def error(amount: int) -> Optional[str]:
+        try:
+            ch.call("autoDeleverage", account, mid, amount, sender=caller)
+            return None
+        except Reverted as e:
+            return e.error or "revert"
+
+    if size == 0:
+        return 0
+    refused = error(size)
+    if refused is None:
+        return size
+    if refused != "AdlOvershoot":
+        return 0  # not a question of size: not required, not profitable, stale...
+    lo, hi = 0, size  # lo may be closed (0: nothing), hi may not
+    tolerance = max(1, size // 10**6)
+    while hi - lo > tolerance:
+        middle = (lo + hi) // 2
+        if error(middle) is None:
+            lo = middle
+        else:
+            hi = middle
+    return lo
