@@ -51,6 +51,9 @@ ADMIN = "contracts/libraries/AdminLogic.sol"
 COLLATERAL = "contracts/libraries/CollateralLogic.sol"
 ORACLE = "contracts/oracle/PriceOracle.sol"
 OB = "contracts/orders/OrderBook.sol"
+SOLVENCY = "contracts/libraries/Solvency.sol"
+TRADE = "contracts/libraries/TradeLogic.sol"
+VIEWS = "contracts/core/ClearinghouseViews.sol"
 
 # Test files run against every mutant (those that exist in the snapshot).
 TEST_FILES = [
@@ -62,6 +65,9 @@ TEST_FILES = [
     "tests/test_keepers.py",
     "tests/test_attacks.py",
     "tests/test_fuzz.py",
+    "tests/test_profit_cap.py",
+    "tests/test_solvency.py",
+    "tests/test_keeper_views.py",
 ]
 
 
@@ -311,8 +317,86 @@ MUTANTS: list[Mutant] = [
         "(buying ? price < acceptable : price > acceptable)",
         "OrderBook acceptable-price (slippage) check flipped",
     ),
+    # ---------------------------------------------------------------- solvency (issue 14: cap, ADL, reserves)
+    Mutant(
+        "cap-boundary", SOLVENCY,
+        "if (profit <= cap) return MarginMath.creditTokens(realizedWad, env.scale);",
+        "if (profit < cap) return MarginMath.creditTokens(realizedWad, env.scale);",
+        "profit exactly at the cap is haircut",
+    ),
+    Mutant(
+        "cap-not-applied", SOLVENCY,
+        "return MarginMath.creditTokens(int256(Math.mulDiv(uint256(realizedWad), cap, profit)), env.scale);",
+        "return MarginMath.creditTokens(realizedWad, env.scale);",
+        "profit above the cap paid in full",
+    ),
+    Mutant(
+        "cap-without-own-profit", SOLVENCY,
+        "        profit = Math.max(profit, uint256(realizedWad));\n",
+        "",
+        "the cap's pending profit may be below the profit being paid",
+    ),
+    Mutant(
+        "pending-profit-no-shorts", SOLVENCY,
+        "            (profit, loss) = _add(profit, loss, int256(uint256(s.shortEntry)) - int256(MarginMath.notionalDown(shortSize, price)));\n",
+        "",
+        "pending profit ignores the short side",
+    ),
+    Mutant(
+        "pool-value-uncapped", VIEWS,
+        "        profit = Math.min(profit, Solvency.profitCap(vs, env.scale, profit));\n",
+        "",
+        "pool value counts trader profit above the cap",
+    ),
+    Mutant(
+        "open-entry-unchecked", CH,
+        "if (openEntry > reserve) revert OpenInterestCap(market, isLong, openEntry, reserve);",
+        "",
+        "reserves not counted across markets",
+    ),
+    Mutant(
+        "open-entry-not-released", MARKETS,
+        "        vs.openEntry -= uint128(closedEntry);\n",
+        "",
+        "a close leaves its entry notional reserved",
+    ),
+    Mutant(
+        "adl-trigger-inclusive", TRADE,
+        "if (before <= trigger) revert IClearinghouse.AdlNotRequired(before, trigger);",
+        "if (before < trigger) revert IClearinghouse.AdlNotRequired(before, trigger);",
+        "ADL allowed exactly at the trigger",
+    ),
+    Mutant(
+        "adl-floor-removed", TRADE,
+        "if (afterAdl < floor) revert IClearinghouse.AdlOvershoot(afterAdl, floor);",
+        "",
+        "ADL may take the pnl factor below its floor",
+    ),
+    Mutant(
+        "adl-charges-fee", TRADE,
+        "_close(vs, env, account, market, sizeAbs, price, 0);",
+        "_close(vs, env, account, market, sizeAbs, price, 1);",
+        "ADL charges a fee",
+    ),
+    Mutant(
+        "adl-score-long-unsquared", TRADE,
+        "return Math.mulDiv(Math.mulDiv(notional, MarginMath.WAD, entry), notional, uint256(equity));",
+        "return Math.mulDiv(MarginMath.WAD, notional, uint256(equity));",
+        "ADL score of a long ignores mark / entry",
+    ),
+    Mutant(
+        "borrow-index-floor", MM,
+        "return Math.ceilDiv(rate * elapsed, BORROW_INDEX_UNIT);",
+        "return rate * elapsed / BORROW_INDEX_UNIT;",
+        "borrow index growth rounded down (in the trader's favour)",
+    ),
+    Mutant(
+        "max-withdraw-untruthful", VIEWS,
+        "            kept = Math.max(kept, needed);\n",
+        "",
+        "maxWithdraw ignores the reserve rule",
+    ),
 ]
-
 
 # ---------------------------------------------------------------------------- results
 @dataclass

@@ -114,3 +114,26 @@ def test_compile_sizes_prints_the_table(capsys):
     assert main(["--sizes"]) == 0
     out = capsys.readouterr().out
     assert "| contract | runtime bytes |" in out and "| LiquidationLogic |" in out
+
+
+def test_the_views_behind_the_fallback_are_the_interface_the_artifact_and_the_core_slot():
+    """``ClearinghouseViews`` runs on the core's storage: its functions are exactly
+    ``IClearinghouseViews``'s, the Clearinghouse artifact lists them (callers call them there),
+    nothing it exposes can write, and its state slot is where the core keeps ``_s``."""
+    from protocol.build import ARTIFACTS_DIR
+
+    def functions(name):
+        abi = json.loads((ARTIFACTS_DIR / f"{name}.json").read_text())["abi"]
+        return {(f["name"], tuple(i["type"] for i in f["inputs"]), tuple(o["type"] for o in f["outputs"]),
+                 f["stateMutability"]) for f in abi if f["type"] == "function"}
+
+    library, interface = functions("ClearinghouseViews"), functions("IClearinghouseViews")
+    assert library == interface
+    assert all(mutability == "view" for *_, mutability in library)
+    core = functions("Clearinghouse")
+    assert library <= core
+    assert not {f[0] for f in library} & {f[0] for f in core - library}  # no name served twice
+    layout = json.loads((ARTIFACTS_DIR / "Clearinghouse.json").read_text())["storageLayout"]
+    slot = next(int(v["slot"]) for v in layout["storage"] if v["label"] == "_s")
+    source = (PROJECT_ROOT / "contracts/core/ClearinghouseViews.sol").read_text()
+    assert f"uint256 internal constant STATE_SLOT = {slot};" in source

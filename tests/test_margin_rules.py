@@ -290,9 +290,13 @@ def test_pool_shares_and_reserve_rule(backend):
     alice = venue.trader("alice", usdc=100_000)
     alice.deposit(100_000)
     alice.open("ETH", size=20, leverage=5, mode="cross")  # 60k OI <= 50% of 150k
-    with pytest.raises(errors.ReserveExceeded):
+    # The pool keeps 60k / 50% = 120k of its 150,030 (fees included): maxWithdraw says so.
+    most = venue.pool.call("maxWithdraw", lp.address)
+    assert most == venue.tokens(30_030)
+    with pytest.raises(errors.ERC4626ExceededMaxWithdraw):
         lp.withdraw_liquidity(40_000)
-    lp.withdraw_liquidity(10_000)
+    lp.withdraw_liquidity(venue.usd(most))
+    assert venue.clearinghouse.call("poolAssets") == venue.tokens(120_000)
 
 
 def test_chainlink_feed(venue):

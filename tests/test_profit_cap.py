@@ -53,10 +53,19 @@ def test_open_interest_in_all_markets_together_stays_within_the_reserve(venue):
     lp = venue.trader("lp2", usdc=100)
     lp.provide_liquidity(100)
     bob.open("BTC", size=Decimal("0.0016"), leverage=10, mode="cross")  # +96: 1,000,095.96
-    with pytest.raises(errors.ReserveExceeded) as info:
+    pool, ch = venue.pool, venue.clearinghouse
+    # maxWithdraw tells the truth: 1,000,100 - 1,000,095.96 may leave, exactly.
+    with pytest.raises(errors.ERC4626ExceededMaxWithdraw) as info:
         lp.withdraw_liquidity(100)
-    assert info.value.args[1:] == (1_000_095_960_000 * 10**12, 1_000_000 * WAD)
-    lp.withdraw_liquidity(4)  # leaves 1,000,096: just enough
+    assert info.value.args[1:] == (100 * USDC, 4_040_000)
+    assert ch.call("maxPoolWithdrawal") == 4_040_000
+    assert pool.call("maxWithdraw", lp.address) == 4_040_000
+    shares = pool.call("maxRedeem", lp.address)
+    assert pool.call("previewRedeem", shares) <= 4_040_000 < pool.call("previewRedeem", shares + 10**6)
+    lp.withdraw_liquidity(Decimal("4.04"))
+    assert pool.call("maxWithdraw", lp.address) == pool.call("maxRedeem", lp.address) == 0
+    with pytest.raises(errors.ERC4626ExceededMaxWithdraw):
+        lp.withdraw_liquidity(Decimal("0.000001"))
     assert_invariants(venue)
 
 

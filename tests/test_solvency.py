@@ -208,8 +208,10 @@ def test_preview_market_change_names_who_it_would_liquidate_and_changes_nothing(
     config_before = ch.call("marketConfig", 0)
     preview = venue.preview_market_change("ETH", max_leverage=25, mmf=Decimal("0.03"))  # MM 90 > ~78
     assert preview.liquidatable == [(alice.address, "ETH")]
-    with venue.snapshot():  # the preview read health one block on, after its own transaction
-        venue.chain.mine()
+    with venue.snapshot():  # the preview read health after applying the change (an accrual)
+        changed = replace(venue.markets["ETH"], max_leverage=25, mmf=Decimal("0.03"))
+        ch.transact(venue.admin, "configureMarket", 0, changed.symbol_bytes(),
+                    changed.encode(venue.decimals)).raise_for_status()
         equity, _ = ch.call("positionHealth", alice.address, 0)
     expected = Decimal(3 * 3_000) / 100 - Decimal(equity) / WAD  # MM at 3% minus equity
     assert preview.shortfall == expected and preview.shortfall > 0
@@ -536,3 +538,30 @@ def test_risk_increasing_changes_wait_for_the_delay(venue):
     assert max_leverage() == 30
     later = venue.change_market("ETH", max_leverage=2)
     assert later.events_named("MarketChangeScheduled")  # not applied by the preview either
+
+
+def test_the_borrow_index_lasts_at_the_highest_allowed_rate(backend):
+    """(g) At the bound (1e11 WAD per second, 315% a year) the index in WAD steps passed uint64
+    in under six years and bricked the market, admin included. In 1e-15 steps it does not: ten
+    years accrue in one step, charged exactly, and the admin can still change the market."""
+    eth = replace(ETH, borrow_rate_per_year=Decimal("3.1536"), funding_rate_per_hour=Decimal(0),
+                  max_funding_rate_per_hour=Decimal(0))
+    venue = Venue.launch(backend=backend, markets=[eth], pool_liquidity=1_000_000)
+    ch = venue.clearinghouse
+    assert ch.call("marketConfig", 0)[3] == 10**11  # the bound
+    trader = funded(venue, "long", 100_000, deposit=100_000)
+    trader.open("ETH", size=1, leverage=2, mode="cross")
+    opened = ch.call("position", trader.address, 0)[5]
+    _, _, index, _, _, last, *_ = ch.call("marketState", 0)
+    venue.advance_time(10 * 365 * 24 * 3600)
+    venue.set_price("ETH", 3_000)
+    ch.transact(trader.address, "updateFunding", 0).raise_for_status()
+    _, _, later, _, _, now, *_ = ch.call("marketState", 0)
+    assert later == index + -(-10**11 * (now - last) // 10**3)  # one step, rounded up
+    assert 10**11 * (later - opened) > 2**64  # past where WAD steps overflowed
+    venue.change_market("ETH", taker_fee_bps=7)  # accrues first: the admin is not locked out
+    receipt = trader.close("ETH")
+    _, _, closed, *_ = ch.call("marketState", 0)
+    owed = -(-3_000 * WAD * (closed - opened) // 10**15)  # WAD
+    assert receipt.events_named("PositionDecreased")[0]["borrowingPaid"] == -(-owed // 10**12)
+    assert_invariants(venue)

@@ -169,12 +169,34 @@ library ClearinghouseViews {
             IClearinghouse.MarketState storage s = vs.states[market];
             (uint256 price,,) = env.oracle.latest(market);
             (,, uint256 borrowIndex) = Markets.indicesNow(vs, market, s, price, env.scale);
-            pendingBorrow += ((uint256(s.longEntry) + s.shortEntry) * borrowIndex - s.borrowWeight) / MarginMath.WAD;
+            pendingBorrow += MarginMath.pendingBorrowing(uint256(s.longEntry) + s.shortEntry, borrowIndex, s.borrowWeight);
         }
         (uint256 profit, uint256 loss) = Solvency.pendingProfit(vs, env);
         profit = Math.min(profit, Solvency.profitCap(vs, env.scale, profit));
         int256 wad = int256(pendingBorrow) + int256(loss) - int256(profit);
         return vs.poolAssets + MarginMath.creditTokens(wad, env.scale);
+    }
+
+    /// @notice The most LP assets (tokens) a withdrawal can take now: the pool's assets less what
+    /// the reserve rule keeps for every market with open interest (`checkPoolWithdrawal`), none
+    /// while the pool is in deficit. Withdrawing exactly this succeeds; one token more does not.
+    function maxPoolWithdrawal() external view returns (uint256) {
+        VenueState storage vs = _state();
+        Env memory env = _env();
+        int256 assets = vs.poolAssets;
+        if (assets <= 0) return 0;
+        uint256 kept;
+        uint256 count = vs.marketCount;
+        for (uint256 market; market < count; ++market) {
+            IClearinghouse.MarketState storage s = vs.states[market];
+            (uint256 price,,) = env.oracle.latest(market);
+            uint256 oi = Math.max(MarginMath.notionalUp(s.longSize, price), s.shortEntry);
+            if (oi == 0) continue;
+            oi = Math.max(oi, vs.openEntry);
+            uint256 needed = Math.ceilDiv(oi * MarginMath.BPS, env.scale * vs.configs[market].reserveFactorBps);
+            kept = Math.max(kept, needed);
+        }
+        return kept >= uint256(assets) ? 0 : uint256(assets) - kept;
     }
 
     /// @notice (pending profit WAD, pending profit / pool WAD, entry notional open in all

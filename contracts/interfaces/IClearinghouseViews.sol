@@ -34,6 +34,8 @@ interface IClearinghouseViews {
     function pendingCharges(address account, uint256 market) external view returns (int256, uint256);
     /// @notice Pool value in tokens, trader profit counted up to the cap.
     function poolValue() external view returns (int256);
+    /// @notice The most LP assets (tokens) a withdrawal can take now under the reserve rule.
+    function maxPoolWithdrawal() external view returns (uint256);
     /// @notice (pending profit WAD, pending profit / pool WAD, open entry notional WAD, cap bps,
     /// ADL trigger bps, floor after ADL bps).
     function solvency() external view returns (uint256, uint256, uint256, uint256, uint256, uint256);

@@ -10,6 +10,11 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 library MarginMath {
     uint256 internal constant WAD = 1e18;
     uint256 internal constant BPS = 10_000;
+    /// @notice The borrow index counts borrowing per unit of entry notional in steps of 1e-15
+    /// (1e3 WAD-wei), so its uint64 lasts 5,800 years at the highest allowed rate (1e11 WAD per
+    /// second), where WAD steps overflowed in under six. Accrual rounds the step up: at most
+    /// 1e-15 of entry notional per accrual, against the trader.
+    uint256 internal constant BORROW_INDEX_UNIT = 1e3;
 
     /// @notice |size| x price, rounded down (value a trader is credited with).
     function notionalDown(uint256 sizeAbs, uint256 price) internal pure returns (uint256) {
@@ -48,7 +53,19 @@ library MarginMath {
 
     /// @notice Borrowing fee owed: entry notional x growth of the borrow index, rounded up.
     function borrowing(uint256 entry, uint256 indexNow, uint256 indexAtEntry) internal pure returns (uint256) {
-        return Math.mulDiv(entry, indexNow - indexAtEntry, WAD, Math.Rounding.Ceil);
+        return Math.mulDiv(entry, indexNow - indexAtEntry, WAD / BORROW_INDEX_UNIT, Math.Rounding.Ceil);
+    }
+
+    /// @notice Growth of the borrow index over `elapsed` seconds at `rate` (WAD per second),
+    /// in index steps, rounded up.
+    function borrowIndexGrowth(uint256 rate, uint256 elapsed) internal pure returns (uint256) {
+        return Math.ceilDiv(rate * elapsed, BORROW_INDEX_UNIT);
+    }
+
+    /// @notice Borrowing owed by a market's open positions, WAD, from its totals: entry notional
+    /// x index - the weight of each position's snapshot, rounded down (what the pool counts).
+    function pendingBorrowing(uint256 entries, uint256 index, uint256 weight) internal pure returns (uint256) {
+        return (entries * index - weight) / (WAD / BORROW_INDEX_UNIT);
     }
 
     /// @notice Maintenance margin = notional x mmf, rounded up.

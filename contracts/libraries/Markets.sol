@@ -41,7 +41,7 @@ library Markets {
         uint256 elapsed = block.timestamp - s.lastUpdate;
         if (elapsed == 0) return (longIdx, shortIdx, borrowIdx);
         (int256 rate, uint256 borrowRate) = Rules.rates(vs, market, vs.configs[market], s, price, scale);
-        borrowIdx += borrowRate * elapsed;
+        borrowIdx += MarginMath.borrowIndexGrowth(borrowRate, elapsed);
         if (rate != 0) {
             uint256 payerDelta = Math.mulDiv(price * elapsed, abs(rate), MarginMath.WAD, Math.Rounding.Ceil);
             (uint256 payerSize, uint256 receiverSize) = rate > 0 ? (s.longSize, s.shortSize) : (s.shortSize, s.longSize);

@@ -5,6 +5,7 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {Clearinghouse} from "../core/Clearinghouse.sol";
 import {IClearinghouseViews} from "../interfaces/IClearinghouseViews.sol";
@@ -29,8 +30,24 @@ contract LiquidityPool is ERC4626 {
 
     /// @notice Pool value in tokens, never below zero (a negative value means LPs are wiped out).
     function totalAssets() public view override returns (uint256) {
-        int256 value = IClearinghouseViews(address(clearinghouse)).poolValue();
+        int256 value = _views().poolValue();
         return value > 0 ? uint256(value) : 0;
+    }
+
+    /// @notice What `owner` can withdraw now: its shares' value, at most what the reserve rule
+    /// lets leave the pool (`maxPoolWithdrawal`). Withdrawing it succeeds.
+    function maxWithdraw(address owner) public view override returns (uint256) {
+        return Math.min(super.maxWithdraw(owner), _views().maxPoolWithdrawal());
+    }
+
+    /// @notice The shares `owner` can redeem now: its balance, at most the shares whose value
+    /// (rounded down, as a redemption pays) the reserve rule lets leave the pool.
+    function maxRedeem(address owner) public view override returns (uint256) {
+        return Math.min(balanceOf(owner), _convertToShares(_views().maxPoolWithdrawal(), Math.Rounding.Floor));
+    }
+
+    function _views() private view returns (IClearinghouseViews) {
+        return IClearinghouseViews(address(clearinghouse));
     }
 
     /// @dev Virtual shares make the first-depositor inflation attack unprofitable.

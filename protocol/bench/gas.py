@@ -35,6 +35,7 @@ TARGETS: dict[str, Optional[int]] = {
     "liquidate isolated": 130_000,
     "liquidate cross account (5 positions)": 450_000,
     "oracle update (10 markets)": 120_000,
+    "close in profit (the cap reads 10 markets)": None,
 }
 
 SYMBOLS = ["ETH", "BTC", "SOL", "ARB", "OP", "AVAX", "LINK", "DOGE", "XRP", "BNB"]
@@ -49,6 +50,7 @@ OPERATIONS: dict[str, Optional[int]] = {
     "open cross (with one other cross position)": 160_000,
     "close isolated": 120_000,
     "close cross": 120_000,
+    "close in profit (the cap reads 10 markets)": None,
     "add margin": 60_000,
     "remove margin": 60_000,
     "add margin (account with 2 cross positions)": None,
@@ -109,6 +111,10 @@ def measure_margin(backend: str = "pyevm", modules: dict[str, str] | None = None
     carol_health = venue.account(carol)
     assert carol_health.equity < carol_health.maintenance_margin, carol_health
     gas["liquidate cross account (5 positions)"] = keeper.liquidate(carol).gas_used
+    # A profitable close reads every market's open interest and price for the profit cap.
+    alice.open("ETH", 1, 10, "isolated", margin=200)
+    venue.set_price("ETH", venue.price("ETH") * 11 / 10)
+    gas["close in profit (the cap reads 10 markets)"] = alice.close("ETH").gas_used
     return gas
 
 

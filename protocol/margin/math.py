@@ -1,4 +1,4 @@
-"""Exact integer mirror of ``contracts/margin/MarginMath.sol`` (same names, same rounding).
+"""Exact integer mirror of ``contracts/libraries/MarginMath.sol`` (same names, same rounding).
 
 Amounts are WAD (1e18) USD unless a name says tokens. Every function rounds against the trader.
 """
@@ -7,6 +7,8 @@ from __future__ import annotations
 
 WAD = 10**18
 BPS = 10_000
+#: Steps of the borrow index: 1e-15 of entry notional (``MarginMath.BORROW_INDEX_UNIT``).
+BORROW_INDEX_UNIT = 10**3
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -49,7 +51,15 @@ def funding(size_abs: int, index_now: int, index_at_entry: int) -> int:
 
 
 def borrowing(entry: int, index_now: int, index_at_entry: int) -> int:
-    return ceil_div(entry * (index_now - index_at_entry), WAD)
+    return ceil_div(entry * (index_now - index_at_entry), WAD // BORROW_INDEX_UNIT)
+
+
+def borrow_index_growth(rate: int, elapsed: int) -> int:
+    return ceil_div(rate * elapsed, BORROW_INDEX_UNIT)
+
+
+def pending_borrowing(entries: int, index: int, weight: int) -> int:
+    return (entries * index - weight) // (WAD // BORROW_INDEX_UNIT)
 
 
 def maintenance(notional: int, mmf: int) -> int:

@@ -204,7 +204,7 @@ class Model:
         rate, borrow_rate = self.rules_of(market).rates.rates(RatesInput(
             market, s.long_size, s.short_size, s.long_entry, s.short_entry, price,
             self.pool_assets * self.scale, c.funding_factor, c.max_funding_rate, c.borrow_rate))
-        borrow_idx += borrow_rate * elapsed
+        borrow_idx += m.borrow_index_growth(borrow_rate, elapsed)
         if rate != 0:
             payer_delta = m.mul_div(price * elapsed, abs(rate), m.WAD, up=True)
             payer, receiver = (s.long_size, s.short_size) if rate > 0 else (s.short_size, s.long_size)
@@ -463,7 +463,7 @@ class Model:
         for market, s in enumerate(self.states):
             price = self.latest_price(market)
             _, _, borrow_idx = self.indices_now(market, price)
-            pending_borrow += ((s.long_entry + s.short_entry) * borrow_idx - s.borrow_weight) // m.WAD
+            pending_borrow += m.pending_borrowing(s.long_entry + s.short_entry, borrow_idx, s.borrow_weight)
         profit, loss = self.pending_profit()
         profit = min(profit, self.profit_cap(profit))
         return self.pool_assets + m.credit_tokens(pending_borrow + loss - profit, self.scale)
