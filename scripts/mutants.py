@@ -208,7 +208,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "iso-im-removed", CH,
-        "if (equity < required.toInt256()) revert MarginBelowInitial(equity, required);",
+        "if (withFee < required.toInt256()) revert MarginBelowInitial(withFee, required);",
         "",
         "isolated open: initial-margin check dropped",
     ),
@@ -254,12 +254,6 @@ MUTANTS: list[Mutant] = [
         "            revert Unauthorized(msg.sender, account);\n        }\n",
         "",
         "onlyAccount allows anyone (withdraw / add / remove margin for others)",
-    ),
-    Mutant(
-        "pool-reserve-removed", ADMIN,
-        "if (oi > reserve) revert IClearinghouse.ReserveExceeded(market, oi, reserve);",
-        "",
-        "poolWithdraw: open-interest reserve check dropped",
     ),
     # ---------------------------------------------------------------- oracle
     Mutant(
@@ -318,12 +312,6 @@ MUTANTS: list[Mutant] = [
         "OrderBook acceptable-price (slippage) check flipped",
     ),
     # ---------------------------------------------------------------- solvency (issue 14: cap, ADL, reserves)
-    Mutant(
-        "cap-boundary", SOLVENCY,
-        "if (profit <= cap) return MarginMath.creditTokens(realizedWad, env.scale);",
-        "if (profit < cap) return MarginMath.creditTokens(realizedWad, env.scale);",
-        "profit exactly at the cap is haircut",
-    ),
     Mutant(
         "cap-not-applied", SOLVENCY,
         "return MarginMath.creditTokens(int256(Math.mulDiv(uint256(realizedWad), cap, profit)), env.scale);",
@@ -391,10 +379,10 @@ MUTANTS: list[Mutant] = [
         "borrow index growth rounded down (in the trader's favour)",
     ),
     Mutant(
-        "max-withdraw-untruthful", VIEWS,
-        "            kept = Math.max(kept, needed);\n",
+        "reserve-kept-ignored", SOLVENCY,
+        "            if (needed > kept) (kept, market, oi) = (needed, m, backed);\n",
         "",
-        "maxWithdraw ignores the reserve rule",
+        "the reserve rule keeps nothing (maxWithdraw and withdrawals ignore open interest)",
     ),
 ]
 

@@ -104,6 +104,27 @@ def test_exactly_at_the_cap_profit_is_paid_in_full(venue):
     assert receipt.events_named("PositionDecreased")[0]["realizedPnl"] == 450_000 * USDC
 
 
+def test_a_winner_larger_than_its_sides_net_profit_is_capped_by_its_own_profit(backend):
+    """A side's losers net its winners' profit down (880k pending), but the profit being paid
+    (960k) is what must fit under the cap: it is paid 960k x 900k / 960k, never more than the
+    cap."""
+    eth = MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000),
+                       reserve_factor_bps=30_000, **ZERO_FEES)
+    venue = Venue.launch(backend=backend, markets=[eth], pool_liquidity=1_000_000)
+    alice = funded(venue, "alice", 100_000, deposit=100_000)
+    carol = funded(venue, "carol", 200_000, deposit=200_000)
+    alice.open("ETH", size=300, leverage=10, mode="cross")  # 900k at 3,000
+    venue.set_price("ETH", 7_000)
+    carol.open("ETH", size=100, leverage=10, mode="cross")  # 700k at 7,000
+    venue.set_price("ETH", 6_200)  # alice +960k, carol -80k: the long side nets 880k
+    assert venue.solvency().pending_profit == 880_000
+    receipt = alice.close("ETH")
+    capped = receipt.events_named("ProfitCapped")[0]
+    assert (capped["full"], capped["paid"]) == (960_000 * USDC, 900_000 * USDC)
+    assert venue.clearinghouse.call("poolAssets") == 100_000 * USDC
+    assert_invariants(venue)
+
+
 def test_without_the_cap_the_second_winner_cannot_close(venue):
     """The behaviour the cap replaces: first come, paid in full; the next close reverts."""
     alice, bob = two_winners(venue)

@@ -182,20 +182,9 @@ library ClearinghouseViews {
     /// while the pool is in deficit. Withdrawing exactly this succeeds; one token more does not.
     function maxPoolWithdrawal() external view returns (uint256) {
         VenueState storage vs = _state();
-        Env memory env = _env();
         int256 assets = vs.poolAssets;
         if (assets <= 0) return 0;
-        uint256 kept;
-        uint256 count = vs.marketCount;
-        for (uint256 market; market < count; ++market) {
-            IClearinghouse.MarketState storage s = vs.states[market];
-            (uint256 price,,) = env.oracle.latest(market);
-            uint256 oi = Math.max(MarginMath.notionalUp(s.longSize, price), s.shortEntry);
-            if (oi == 0) continue;
-            oi = Math.max(oi, vs.openEntry);
-            uint256 needed = Math.ceilDiv(oi * MarginMath.BPS, env.scale * vs.configs[market].reserveFactorBps);
-            kept = Math.max(kept, needed);
-        }
+        (uint256 kept,,) = Solvency.reserveKept(vs, _env());
         return kept >= uint256(assets) ? 0 : uint256(assets) - kept;
     }
 

@@ -3,7 +3,6 @@ pragma solidity 0.8.30;
 
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {ILiquidationModule} from "../interfaces/ILiquidationModule.sol";
@@ -230,23 +229,15 @@ library AdminLogic {
         }
     }
 
-    /// @notice Take `amount` out of the pool's assets, keeping every market's open interest, and
-    /// the entry notional open in all markets together, within each market's reserve.
+    /// @notice Take `amount` out of the pool's assets, keeping what the reserve rule needs
+    /// (`Solvency.reserveKept`), which `maxPoolWithdrawal` reports.
     function checkPoolWithdrawal(VenueState storage vs, Env memory env, uint256 amount) external {
         int256 assets = vs.poolAssets - amount.toInt256();
         if (assets < 0) revert IClearinghouse.PoolInsolvent(vs.poolAssets, amount.toInt256());
         vs.poolAssets = int128(assets);
-        uint256 count = vs.marketCount;
-        uint256 total = vs.openEntry;
-        for (uint256 market; market < count; ++market) {
-            IClearinghouse.MarketState storage s = vs.states[market];
-            (uint256 price,,) = env.oracle.latest(market);
-            // Shorts can win at most their entry notional (the price going to zero): reserve
-            // that, not today's notional, or a further fall could find the pool unable to pay.
-            uint256 oi = Math.max(MarginMath.notionalUp(s.longSize, price), s.shortEntry);
-            if (oi != 0) oi = Math.max(oi, total);
-            uint256 reserve = Buckets.reserve(vs, vs.configs[market], env.scale);
-            if (oi > reserve) revert IClearinghouse.ReserveExceeded(market, oi, reserve);
+        (uint256 kept, uint256 market, uint256 oi) = Solvency.reserveKept(vs, env);
+        if (uint256(assets) < kept) {
+            revert IClearinghouse.ReserveExceeded(market, oi, Buckets.reserve(vs, vs.configs[market], env.scale));
         }
     }
 

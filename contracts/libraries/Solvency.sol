@@ -57,6 +57,31 @@ library Solvency {
         return Math.mulDiv(profit, FACTOR_ONE, pool);
     }
 
+    /// @notice What the reserve rule keeps in the pool (tokens): over markets with open interest,
+    /// the most that one market's reserve needs to back max(long notional now, short entry
+    /// notional) and the entry notional open in all markets together; `market` and `oi` name
+    /// that market and what it backs. The pool's assets may not go below `kept`.
+    /// @dev Shorts can win at most their entry notional (the price going to zero): the rule
+    /// reserves that, not today's notional, or a further fall could find the pool unable to pay.
+    function reserveKept(VenueState storage vs, Env memory env)
+        internal
+        view
+        returns (uint256 kept, uint256 market, uint256 oi)
+    {
+        uint256 count = vs.marketCount;
+        uint256 total = vs.openEntry;
+        for (uint256 m; m < count; ++m) {
+            IClearinghouse.MarketState storage s = vs.states[m];
+            (uint256 price,,) = env.oracle.latest(m);
+            uint256 backed = Math.max(MarginMath.notionalUp(s.longSize, price), s.shortEntry);
+            if (backed == 0) continue;
+            backed = Math.max(backed, total);
+            // The least assets whose reserve (assets x scale x factor / BPS, rounded down) backs it.
+            uint256 needed = Math.ceilDiv(backed * MarginMath.BPS, env.scale * vs.configs[m].reserveFactorBps);
+            if (needed > kept) (kept, market, oi) = (needed, m, backed);
+        }
+    }
+
     /// @notice Tokens a trader is credited for `realizedWad` of PnL. A loss is credited in full;
     /// a profit, when pending profit (this one included) is above the cap, pro rata:
     /// realised x cap / pending, rounded down. The pool never pays more than the cap.
