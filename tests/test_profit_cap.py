@@ -165,6 +165,15 @@ def test_the_cap_bounds_are_enforced(venue):
         venue.set_pnl_factors(max_pnl_factor_adl=Decimal("0.85005"))  # finer than a basis point
 
 
+def test_launch_takes_the_pnl_factors(backend):
+    venue = Venue.launch(backend=backend, markets=MARKETS, pool_liquidity=1_000,
+                         max_pnl_factor_traders=Decimal("0.5"), min_pnl_factor_after_adl=Decimal("0.3"))
+    assert venue.clearinghouse.call("solvency")[3:] == (5_000, 8_500, 3_000)
+    with pytest.raises(errors.ParamOutOfBounds):
+        Venue.launch(backend=backend, markets=MARKETS, pool_liquidity=1_000,
+                     min_pnl_factor_after_adl=Decimal("0.9"))  # not below the 85% trigger
+
+
 # ====================================================================== auto-deleveraging
 def test_adl_candidates_rank_by_leverage_on_profit(venue):
     alice, bob = two_winners(venue)

@@ -246,7 +246,10 @@ class Venue:
                min_execution_fee: int = 0, market_order_timeout: int = 300,
                modules: Optional[Mapping[str, str]] = None,
                contracts: Optional[str | Path] = None,
-               chain: Optional[Chain] = None) -> "Venue":
+               chain: Optional[Chain] = None,
+               max_pnl_factor_traders: Optional[Number] = None,
+               max_pnl_factor_adl: Optional[Number] = None,
+               min_pnl_factor_after_adl: Optional[Number] = None) -> "Venue":
         """Plan, deploy and attach: token, oracle, clearinghouse, pool, order book, reader and
         Chainlink feeds on a fresh chain; then seed the pool with ``pool_liquidity`` USD and push
         each market's ``initial_price``. Prices older than ``max_price_age`` stop trading and
@@ -257,7 +260,9 @@ class Venue:
         tests use it to bring hostile tokens). ``modules`` maps a rule module kind (``rates``,
         ``margin``, ``liquidation``, ``pricing``) to a contract deployed as every market's rule
         of that kind; ``contracts`` is a directory of your own ``.sol`` files, compiled together
-        with the project's (see ``docs/ARCHITECTURE.md``)."""
+        with the project's (see ``docs/ARCHITECTURE.md``). The three pnl factors (fractions of
+        the pool; the contract's defaults, GMX v2's 0.9 / 0.85 / 0.77, where left out) set the
+        profit cap and auto-deleveraging (:meth:`set_pnl_factors`)."""
         from protocol.deploy import deploy, venue_plan
         from protocol.venue.modules import prepare_modules
 
@@ -277,6 +282,11 @@ class Venue:
             venue.trader("lp", usdc=pool_liquidity).provide_liquidity(pool_liquidity)
         if Decimal(str(insurance)) > 0:
             venue.fund_insurance(insurance)
+        factors = {name: value for name, value in (
+            ("max_pnl_factor_traders", max_pnl_factor_traders), ("max_pnl_factor_adl", max_pnl_factor_adl),
+            ("min_pnl_factor_after_adl", min_pnl_factor_after_adl)) if value is not None}
+        if factors:
+            venue.set_pnl_factors(**factors)
         return venue
 
     # ------------------------------------------------------------------ actors
