@@ -265,3 +265,19 @@ def test_adl_refuses_when_not_needed_or_not_profitable(venue):
     assert venue.solvency().pnl_factor == Decimal("0.001")
     with pytest.raises(errors.AdlNotRequired):
         keeper.auto_deleverage(alice, "ETH", size=1)
+
+
+def test_a_cross_account_with_a_stale_market_waits_for_its_feed(venue):
+    """ADL ranks a cross account by its equity, which needs every one of its markets' prices:
+    while one feed is stale the account is neither a candidate nor auto-deleveraged."""
+    alice, bob = two_winners(venue)
+    bob.open("ETH", size=Decimal("0.01"), leverage=10, mode="cross")
+    venue.advance_time(3_601)
+    venue.set_price("BTC", 132_000)  # ETH's last price is now past its heartbeat
+    assert venue.solvency().adl_allowed
+    assert [c.account for c in venue.adl_candidates("BTC")] == []
+    with pytest.raises(errors.StalePrice):
+        venue.keeper("adl").auto_deleverage(bob, "BTC", size=1)
+    venue.set_price("ETH", 6_600)
+    assert [c.account for c in venue.adl_candidates("BTC")] == [bob.address]
+    venue.keeper("adl").auto_deleverage(bob, "BTC", size=1)
