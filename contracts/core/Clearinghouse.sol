@@ -102,13 +102,13 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
     }
 
     function setRiskChangeDelay(uint256 delay) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        AdminLogic.setRiskChangeDelay(_s, _env(), delay);
+        AdminLogic.setRiskChangeDelay(_s, delay);
     }
 
     /// @notice The profit cap and auto-deleveraging thresholds, in basis points of the pool's
     /// assets (`Solvency`); a cap of 0 turns the cap off.
     function setPnlFactors(uint256 maxTraders, uint256 maxAdl, uint256 minAfterAdl) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        AdminLogic.setPnlFactors(_s, _env(), maxTraders, maxAdl, minAfterAdl);
+        AdminLogic.setPnlFactors(_s, maxTraders, maxAdl, minAfterAdl);
     }
 
     /// @notice Make `module` a market's rule of kind `kind` (address(0): the stock rule). The
@@ -263,7 +263,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         onlyRole(DEFAULT_ADMIN_ROLE)
         knownMarket(market)
     {
-        AdminLogic.setMarketTiers(_s, _env(), market, lowerBounds, maxLeverages);
+        AdminLogic.setMarketTiers(_s, market, lowerBounds, maxLeverages);
     }
 
     /// @notice Change an open position's leverage. Its initial margin at the new leverage must be

@@ -164,14 +164,16 @@ library ClearinghouseViews {
         VenueState storage vs = _state();
         Env memory env = _env();
         uint256 pendingBorrow;
+        uint256 profit;
+        uint256 loss;
         uint256 count = vs.marketCount;
         for (uint256 market; market < count; ++market) {
             IClearinghouse.MarketState storage s = vs.states[market];
             (uint256 price,,) = env.oracle.latest(market);
             (,, uint256 borrowIndex) = Markets.indicesNow(vs, market, s, price, env.scale);
             pendingBorrow += MarginMath.pendingBorrowing(uint256(s.longEntry) + s.shortEntry, borrowIndex, s.borrowWeight);
+            (profit, loss) = Solvency.addMarketPnl(s, price, profit, loss);
         }
-        (uint256 profit, uint256 loss) = Solvency.pendingProfit(vs, env);
         profit = Math.min(profit, Solvency.profitCap(vs, env.scale, profit));
         int256 wad = int256(pendingBorrow) + int256(loss) - int256(profit);
         return vs.poolAssets + MarginMath.creditTokens(wad, env.scale);
@@ -194,6 +196,6 @@ library ClearinghouseViews {
         VenueState storage vs = _state();
         Env memory env = _env();
         (uint256 profit,) = Solvency.pendingProfit(vs, env);
-        return (profit, Solvency.pnlFactor(vs, env), vs.openEntry, vs.maxPnlFactorTraders, vs.maxPnlFactorAdl, vs.minPnlFactorAfterAdl);
+        return (profit, Solvency.factorOf(vs, env.scale, profit), vs.openEntry, vs.maxPnlFactorTraders, vs.maxPnlFactorAdl, vs.minPnlFactorAfterAdl);
     }
 }

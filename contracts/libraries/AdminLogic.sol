@@ -90,7 +90,7 @@ library AdminLogic {
         if (c.liquidationCooldown > 1 days) revert IClearinghouse.ParamOutOfBounds("liquidationCooldown", c.liquidationCooldown);
     }
 
-    function setMarketTiers(VenueState storage vs, Env memory, uint256 market, uint256[] calldata lowerBounds, uint256[] calldata maxLeverages)
+    function setMarketTiers(VenueState storage vs, uint256 market, uint256[] calldata lowerBounds, uint256[] calldata maxLeverages)
         external
     {
         uint256 count = lowerBounds.length;
@@ -118,7 +118,7 @@ library AdminLogic {
         emit IClearinghouse.MarketTiersSet(market, lowerBounds, maxLeverages);
     }
 
-    function setRiskChangeDelay(VenueState storage vs, Env memory, uint256 delay) external {
+    function setRiskChangeDelay(VenueState storage vs, uint256 delay) external {
         if (delay > MAX_RISK_CHANGE_DELAY) revert IClearinghouse.ParamOutOfBounds("riskChangeDelay", delay);
         vs.riskChangeDelay = delay;
         emit IClearinghouse.RiskChangeDelaySet(delay);
@@ -243,7 +243,7 @@ library AdminLogic {
 
     /// @notice The profit cap and auto-deleveraging thresholds (bps of the pool). ADL starts
     /// above its trigger and stops at its floor, below the trigger; a cap of 0 is no cap.
-    function setPnlFactors(VenueState storage vs, Env memory, uint256 maxTraders, uint256 maxAdl, uint256 minAfterAdl) external {
+    function setPnlFactors(VenueState storage vs, uint256 maxTraders, uint256 maxAdl, uint256 minAfterAdl) external {
         if (maxTraders > MarginMath.BPS) revert IClearinghouse.ParamOutOfBounds("maxPnlFactorTraders", maxTraders);
         if (maxAdl == 0 || maxAdl > MarginMath.BPS) revert IClearinghouse.ParamOutOfBounds("maxPnlFactorAdl", maxAdl);
         if (minAfterAdl == 0 || minAfterAdl >= maxAdl) {

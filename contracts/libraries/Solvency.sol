@@ -27,9 +27,18 @@ library Solvency {
             uint256 shortSize = s.shortSize;
             if (longSize == 0 && shortSize == 0) continue;
             (uint256 price,,) = env.oracle.latest(market);
-            (profit, loss) = _add(profit, loss, int256(MarginMath.notionalUp(longSize, price)) - int256(uint256(s.longEntry)));
-            (profit, loss) = _add(profit, loss, int256(uint256(s.shortEntry)) - int256(MarginMath.notionalDown(shortSize, price)));
+            (profit, loss) = addMarketPnl(s, price, profit, loss);
         }
+    }
+
+    /// @dev Add a market's two sides' net PnL at `price` to the running profit and loss.
+    function addMarketPnl(IClearinghouse.MarketState storage s, uint256 price, uint256 profit, uint256 loss)
+        internal
+        view
+        returns (uint256, uint256)
+    {
+        (profit, loss) = _add(profit, loss, int256(MarginMath.notionalUp(s.longSize, price)) - int256(uint256(s.longEntry)));
+        return _add(profit, loss, int256(uint256(s.shortEntry)) - int256(MarginMath.notionalDown(s.shortSize, price)));
     }
 
     function _add(uint256 profit, uint256 loss, int256 sidePnl) private pure returns (uint256, uint256) {
@@ -52,7 +61,12 @@ library Solvency {
     /// @notice Pending profit / pool assets, WAD (1e18 = 100%); unbounded when the pool has none.
     function pnlFactor(VenueState storage vs, Env memory env) internal view returns (uint256) {
         (uint256 profit,) = pendingProfit(vs, env);
-        uint256 pool = poolWad(vs, env.scale);
+        return factorOf(vs, env.scale, profit);
+    }
+
+    /// @notice `profit` / pool assets, WAD; unbounded when the pool has none.
+    function factorOf(VenueState storage vs, uint256 scale, uint256 profit) internal view returns (uint256) {
+        uint256 pool = poolWad(vs, scale);
         if (pool == 0) return profit == 0 ? 0 : type(uint256).max;
         return Math.mulDiv(profit, FACTOR_ONE, pool);
     }

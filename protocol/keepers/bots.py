@@ -18,7 +18,7 @@ from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
 from protocol.chain import Contract, Receipt
 from protocol.keepers.ledger import Ledger
 from protocol.keepers.strategy import Strategy
-from protocol.venue.adl import max_adl_size
+from protocol.venue.adl import max_adl_size, ranked_candidates
 from protocol.venue.units import Number, from_wad, to_wad
 
 LIQUIDATION_EVENTS = ("PositionLiquidated", "AccountLiquidated")
@@ -244,9 +244,7 @@ class AdlKeeper(KeeperBot):
         v = self.venue
         if not v.solvency().adl_allowed:
             return []
-        ranked = sorted((c for market in v.markets for c in v.adl_candidates(market)),
-                        key=lambda c: -c.raw_score)
-        return [(c.account, c.market) for c in ranked]
+        return [(c.account, c.market) for c in ranked_candidates(v, list(v.markets))]
 
     def intents(self, block: int, targets: list) -> list[Intent]:
         v = self.venue

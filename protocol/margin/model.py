@@ -574,19 +574,11 @@ class Model:
             raise
 
     def _decrease(self, account: str, market: int, size_abs: int) -> None:
-        if size_abs == 0:
-            raise ModelRevert("ZeroSize")
         p = self.position(account, market)
-        if p.size == 0:
-            raise ModelRevert("NoPosition")
-        current = abs(p.size)
-        if size_abs == CLOSE_ALL:
-            size_abs = current
-        if size_abs > current:
-            raise ModelRevert("SizeExceedsPosition")
+        size_abs = self._check_size(p, size_abs)
         price = self.close_price(market)
         c = self.params[market]
-        s = self.accrue(market, price)
+        self.accrue(market, price)
         price = self.rules_of(market).pricing.fill_price(
             market, -size_abs if p.size > 0 else size_abs, price)
         fee = m.fee_tokens(m.notional_up(size_abs, price), c.taker_fee_bps, self.scale)

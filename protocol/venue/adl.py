@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from eth_utils import to_checksum_address
 
@@ -91,26 +91,36 @@ def adl_candidates(venue: "Venue", market: str) -> list[AdlCandidate]:
     """Every position in ``market`` in profit at the oracle price, highest score first (ties:
     registration order). A cross account whose markets are not all fresh is left out: the
     contract cannot value it, so it cannot be auto-deleveraged until they are."""
-    ch, mid = venue.clearinghouse, venue.market_id(market)
-    price = venue.oracle.call("latest", mid)[0]
+    return ranked_candidates(venue, [market])
+
+
+def ranked_candidates(venue: "Venue", markets: Sequence[str]) -> list[AdlCandidate]:
+    """:func:`adl_candidates` of several markets in one ranking, each account read once."""
+    ch = venue.clearinghouse
+    prices = {m: venue.oracle.call("latest", venue.market_id(m))[0] for m in markets}
     found = []
     for index in range(ch.call("accountCount")):
         account = ch.call("accounts", index)
-        size, entry, _, mode, *_ = ch.call("position", account, mid)
-        if size == 0 or margin_math.pnl(size, entry, price) <= 0:
-            continue
-        try:
-            if mode == MarginMode.ISOLATED:
-                equity = ch.call("positionHealth", account, mid)[0]
-            else:
-                equity = ch.call("accountHealth", account)[0]
-        except Reverted:
-            continue
-        score = adl_score(size, entry, price, equity)
-        found.append(AdlCandidate(
-            account=to_checksum_address(account), market=market,
-            side="long" if size > 0 else "short", size=from_wad(abs(size)),
-            score=from_wad(score) if score != MAX_UINT else Decimal("Infinity"), raw_score=score))
+        cross_equity: Optional[int] = None
+        for market in markets:
+            mid, price = venue.market_id(market), prices[market]
+            size, entry, _, mode, *_ = ch.call("position", account, mid)
+            if size == 0 or margin_math.pnl(size, entry, price) <= 0:
+                continue
+            try:
+                if mode == MarginMode.ISOLATED:
+                    equity = ch.call("positionHealth", account, mid)[0]
+                else:
+                    if cross_equity is None:
+                        cross_equity = ch.call("accountHealth", account)[0]
+                    equity = cross_equity
+            except Reverted:
+                continue
+            score = adl_score(size, entry, price, equity)
+            found.append(AdlCandidate(
+                account=to_checksum_address(account), market=market,
+                side="long" if size > 0 else "short", size=from_wad(abs(size)),
+                score=from_wad(score) if score != MAX_UINT else Decimal("Infinity"), raw_score=score))
     found.sort(key=lambda c: -c.raw_score)
     return found
 
