@@ -54,6 +54,7 @@ OB = "contracts/orders/OrderBook.sol"
 SOLVENCY = "contracts/libraries/Solvency.sol"
 TRADE = "contracts/libraries/TradeLogic.sol"
 VIEWS = "contracts/core/ClearinghouseViews.sol"
+POOL = "contracts/pool/LiquidityPool.sol"
 
 # Test files run against every mutant (those that exist in the snapshot).
 TEST_FILES = [
@@ -68,6 +69,7 @@ TEST_FILES = [
     "tests/test_profit_cap.py",
     "tests/test_solvency.py",
     "tests/test_keeper_views.py",
+    "tests/test_lp_requests.py",
 ]
 
 
@@ -280,6 +282,43 @@ MUTANTS: list[Mutant] = [
         "",
         "pushPrices accepts future timestamps",
     ),
+    # ---------------------------------------------------------------- LP requests
+    Mutant(
+        "lp-price-not-newer-removed", OB,
+        "if (priceTime <= r.createdAt) revert PriceNotNewer(id, priceTime, r.createdAt);",
+        "",
+        "LP requests execute at a price the requester already saw",
+    ),
+    Mutant(
+        "lp-newer-boundary", OB,
+        "if (priceTime <= r.createdAt) revert PriceNotNewer",
+        "if (priceTime < r.createdAt) revert PriceNotNewer",
+        "LP requests execute at a price of the request's own second",
+    ),
+    Mutant(
+        "lp-direct-always", POOL,
+        "return _views().openEntry() == 0 || clearinghouse.hasRole",
+        "return true || clearinghouse.hasRole",
+        "the pool's ERC-4626 entry points open to anyone while positions are open",
+    ),
+    Mutant(
+        "lp-cancel-lock-boundary", OB,
+        "if (block.timestamp <= unlocksAt) revert LpRequestLocked(id, unlocksAt);",
+        "if (block.timestamp < unlocksAt) revert LpRequestLocked(id, unlocksAt);",
+        "an LP request cancelled at the very second its lock ends",
+    ),
+    Mutant(
+        "lp-valuation-counts-idle-markets", VIEWS,
+        "if (s.longSize == 0 && s.shortSize == 0) continue;\n            (, uint256 time,) = env.oracle.latest(market);",
+        "(, uint256 time,) = env.oracle.latest(market);",
+        "a market with no open interest holds LP requests back",
+    ),
+    Mutant(
+        "lp-min-out-removed", OB,
+        "if (out < r.minOut) revert MinOutNotMet(out, r.minOut);",
+        "",
+        "an LP request pays less than its minimum",
+    ),
     # ---------------------------------------------------------------- order book
     Mutant(
         "ob-trigger-flipped", OB,
@@ -301,7 +340,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "ob-refund-to-keeper", OB,
-        "_sendEth(msg.sender, keeperFee);\n        _sendEth(o.account, refund);",
+        "_sendEth(msg.sender, keeperFee);\n        _sendEth(account, refund);",
         "_sendEth(msg.sender, keeperFee);\n        _sendEth(msg.sender, refund);",
         "execution fee refund sent to the keeper instead of the owner",
     ),

@@ -8,6 +8,7 @@ achieved: the revert it hit, the exact token amounts moved, and SPEC §12's inva
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -18,7 +19,7 @@ from protocol.keepers import LiquidationKeeper, Strategy
 from protocol.margin.types import ModuleKind
 from protocol.testing import assert_invariants
 from protocol.venue.client import CLOSE_ALL, MAX_UINT
-from venue_fixtures import BTC, ETH, ZERO_FEES, launch
+from venue_fixtures import BTC, ETH, ZERO_FEES, launch, provide_liquidity, redeem_liquidity
 
 WAD = 10**18
 REENTRANCY = keccak(text="ReentrancyGuardReentrantCall()")[:4]
@@ -398,7 +399,7 @@ def test_reentrant_lp_withdraw_during_pool_withdraw_fails(hostile):
 
 
 # ====================================================================== 7. unauthorised calls
-def restricted_calls(venue, eve, alice, lp, order_id):
+def restricted_calls(venue, eve, alice, lp, order_id, lp_request):
     ch, oracle, book, pool = venue.clearinghouse, venue.oracle, venue.order_book, venue.pool
     admin_role = b"\0" * 32
     executor, updater = ch.call("EXECUTOR_ROLE"), oracle.call("UPDATER_ROLE")
@@ -441,13 +442,18 @@ def restricted_calls(venue, eve, alice, lp, order_id):
             "setMarketOrderTimeout": ((60,), denied),
             "fill": ((book.call("order", order_id),), "OnlySelf"),
             "cancelOrder": ((order_id,), "NotOrderOwner"),
+            "fillLpRequest": ((book.call("lpRequest", lp_request),), "OnlySelf"),
+            "cancelLpRequest": ((lp_request,), "NotOrderOwner"),
             "grantRole": ((admin_role, eve), denied),
             "revokeRole": ((admin_role, venue.admin), denied),
             "renounceRole": ((admin_role, venue.admin), "AccessControlBadConfirmation"),
         },
         pool: {
-            "withdraw": ((venue.tokens(1), eve, lp), "ERC20InsufficientAllowance"),
-            "redeem": ((10**6, eve, lp), "ERC20InsufficientAllowance"),
+            # Positions are open: nobody but an executor uses the pool directly.
+            "withdraw": ((venue.tokens(1), eve, lp), "LpRequestRequired"),
+            "redeem": ((10**6, eve, lp), "LpRequestRequired"),
+            "deposit": ((venue.tokens(1), eve), "LpRequestRequired"),
+            "mint": ((10**6, eve), "LpRequestRequired"),
             "transferFrom": ((lp, eve, 1), "ERC20InsufficientAllowance"),
         },
     }
@@ -458,8 +464,9 @@ PERMISSIONLESS = {
     "Clearinghouse": {"setOperator", "deposit", "fundInsurance", "updateFunding",
                       "liquidatePosition", "liquidateAccount", "liquidateBatch", "autoDeleverage"},
     "PriceOracle": set(),
-    "OrderBook": {"createOrder", "executeOrder", "claimEth"},
-    "LiquidityPool": {"approve", "transfer", "deposit", "mint"},
+    "OrderBook": {"createOrder", "executeOrder", "claimEth", "requestDeposit", "requestRedeem",
+                  "executeLpRequest"},
+    "LiquidityPool": {"approve", "transfer"},
 }
 
 
@@ -469,11 +476,13 @@ def test_every_restricted_function_refuses_a_stranger(venue):
     order = alice.create_order("ETH", "limit_increase", size=1, leverage=5, collateral=700,
                                trigger_price=2_500).order_id
     lp = venue.trader("lp2", usdc=1_000)
-    lp.provide_liquidity(1_000)
+    provide_liquidity(venue, lp, 1_000)
+    lp_request = lp.request_redeem(venue.lp_shares(lp) // 2).request_id
     eve = funded(venue, "eve", 1_000)
-    table = restricted_calls(venue, eve.address, alice.address, lp.address, order)
+    table = restricted_calls(venue, eve.address, alice.address, lp.address, order, lp_request)
     before = (venue.raw_position(alice, "ETH"), venue.account(alice).cross_balance,
-              venue.order_book.call("order", order), venue.pool.call("balanceOf", lp.address))
+              venue.order_book.call("order", order), venue.pool.call("balanceOf", lp.address),
+              venue.order_book.call("lpRequest", lp_request))
     for contract, calls in table.items():
         mutating = {f.name for f in contract.abi.functions.values() if f.mutates}
         covered = set(calls) | PERMISSIONLESS[contract.name]
@@ -484,7 +493,8 @@ def test_every_restricted_function_refuses_a_stranger(venue):
             assert receipt.error.error == expected, \
                 f"{contract.name}.{function}: {receipt.error} instead of {expected}"
     assert (venue.raw_position(alice, "ETH"), venue.account(alice).cross_balance,
-            venue.order_book.call("order", order), venue.pool.call("balanceOf", lp.address)) == before
+            venue.order_book.call("order", order), venue.pool.call("balanceOf", lp.address),
+            venue.order_book.call("lpRequest", lp_request)) == before
     assert not venue.clearinghouse.call("isOperator", alice.address, eve.address)
     # The same calls do go through for those they are meant for.
     alice.cancel_order(order)
@@ -628,7 +638,11 @@ def test_month_of_max_funding_never_overflows(funding):
 # ====================================================================== 10. LP bank run
 @pytest.fixture(scope="module")
 def run_venue(backend):
-    return Venue.launch(backend=backend, markets=[ETH, BTC], pool_liquidity=0)
+    # No borrowing: the pool's value holds still over the second an LP request waits, so its
+    # boundaries can be probed exactly.
+    still = dict(borrow_rate_per_year=Decimal(0))
+    return Venue.launch(backend=backend, markets=[replace(ETH, **still), replace(BTC, **still)],
+                        pool_liquidity=0)
 
 
 @pytest.fixture()
@@ -638,10 +652,10 @@ def bank_run(run_venue):
 
 def test_lp_bank_run_during_a_crash(bank_run):
     venue = bank_run
-    ch, pool = venue.clearinghouse, venue.pool
+    ch, pool, book = venue.clearinghouse, venue.pool, venue.order_book
     lps = [venue.trader(f"lp{i}", usdc=500_000) for i in range(2)]
     for lp in lps:
-        lp.provide_liquidity(500_000)
+        lp.provide_liquidity(500_000)  # no position open yet: directly
     shorts = [funded(venue, f"short{i}", 100_000) for i in range(3)]
     for s in shorts:
         s.open("ETH", size=-60, leverage=5, mode="cross")  # 540k short OI in all
@@ -649,20 +663,28 @@ def test_lp_bank_run_during_a_crash(bank_run):
     # What the pool must keep: the most the shorts can still win, their entry notional.
     oi = venue.clearinghouse.call("marketState", 0)[7]  # shortEntry
     assert oi >= 180 * 3_000 * WAD
-    # The first LP gets its share of the reduced pool value out; the second is stuck.
-    first = pool.call("maxWithdraw", lps[0].address)
-    assert first < venue.tokens(500_000)
-    with pytest.raises(errors.ERC4626ExceededMaxWithdraw):
-        lps[0].withdraw_liquidity(500_000)
-    lps[0].withdraw_liquidity(venue.usd(first))
+    # Nobody leaves directly while positions are open, and maxWithdraw says so.
+    assert pool.call("maxWithdraw", lps[0].address, sender=lps[0].address) == 0
+    with pytest.raises(errors.LpRequestRequired):
+        lps[0].withdraw_liquidity(1)
+    # The first LP gets its share of the reduced pool value out, through a request.
+    first = pool.call("maxWithdrawByRequest", lps[0].address)
+    assert first == pool.call("previewRedeem", venue.lp_shares(lps[0])) < venue.tokens(500_000)
+    done = redeem_liquidity(venue, lps[0], venue.lp_shares(lps[0])).events_named("LpRequestExecuted")
+    assert done[0]["out"] == first and venue.lp_shares(lps[0]) == 0
     # maxWithdraw tells the truth: what the reserve rule lets go, below the second LP's share.
     allowed = ch.call("poolAssets") - oi // venue.scale
-    second = pool.call("maxWithdraw", lps[1].address)
-    assert 0 < second == allowed < pool.call("previewRedeem", pool.call("balanceOf", lps[1].address))
-    with pytest.raises(errors.ERC4626ExceededMaxWithdraw):
-        lps[1].withdraw_liquidity(venue.usd(allowed + 1))
-    lps[1].withdraw_liquidity(venue.usd(allowed))
-    assert ch.call("poolAssets") * venue.scale == oi
+    second = pool.call("maxWithdrawByRequest", lps[1].address)
+    assert 0 < second == allowed < pool.call("previewRedeem", venue.lp_shares(lps[1]))
+    most = pool.call("maxRedeemByRequest", lps[1].address)
+    held = venue.lp_shares(lps[1])
+    failed = redeem_liquidity(venue, lps[1], most + 1).events_named("LpRequestFailed")
+    assert failed and venue.lp_shares(lps[1]) == held  # refused, shares back
+    paid = pool.call("previewRedeem", most)
+    done = redeem_liquidity(venue, lps[1], most).events_named("LpRequestExecuted")
+    assert done[0]["out"] == paid <= allowed
+    assert allowed - paid <= 1  # the shares' value rounds down, by less than a token
+    assert ch.call("poolAssets") * venue.scale - oi == (allowed - paid) * venue.scale  # kept: oi
     # Every winner is paid in full.
     for s in shorts:
         event = s.close("ETH").events_named("PositionDecreased")[0]
@@ -670,8 +692,8 @@ def test_lp_bank_run_during_a_crash(bank_run):
     assert all(venue.position(s, "ETH") is None for s in shorts)
     for s in shorts:
         s.withdraw(venue.account(s).cross_balance)
-    # Now the second LP can leave with the rest.
-    lps[1].withdraw_liquidity(venue.usd(pool.call("maxWithdraw", lps[1].address)))
+    # Now the second LP can leave with the rest, directly: no position is open.
+    lps[1].withdraw_liquidity(venue.usd(pool.call("maxWithdraw", lps[1].address, sender=lps[1].address)))
     assert_invariants(venue)
 
 
@@ -740,7 +762,7 @@ def test_an_insolvent_pool_pays_out_nothing_until_recapitalised(funding):
 
 
 def test_pool_pays_winners_after_lp_run_and_further_crash(bank_run):
-    venue, ch, pool = bank_run, bank_run.clearinghouse, bank_run.pool
+    venue, ch, pool, book = bank_run, bank_run.clearinghouse, bank_run.pool, bank_run.order_book
     lp = venue.trader("lp", usdc=1_000_000)
     lp.provide_liquidity(1_000_000)
     shorts = [funded(venue, f"short{i}", 100_000) for i in range(3)]
@@ -749,11 +771,12 @@ def test_pool_pays_winners_after_lp_run_and_further_crash(bank_run):
     venue.set_prices({"ETH": 2_400, "BTC": 60_000})
     # Withdrawing down to today's notional would leave too little for a further fall.
     at_today = ch.call("poolAssets") - 180 * 2_400 * WAD // venue.scale
-    with pytest.raises(errors.ERC4626ExceededMaxWithdraw):
-        lp.withdraw_liquidity(venue.usd(at_today))
+    shares = pool.call("previewWithdraw", at_today)
+    assert redeem_liquidity(venue, lp, shares).events_named("LpRequestFailed")
     allowed = ch.call("poolAssets") - 180 * 3_000 * WAD // venue.scale  # the entry notional
-    assert pool.call("maxWithdraw", lp.address) == allowed  # what the reserve rule lets go
-    lp.withdraw_liquidity(venue.usd(allowed))
+    assert pool.call("maxWithdrawByRequest", lp.address) == allowed
+    most = pool.call("maxRedeemByRequest", lp.address)
+    assert redeem_liquidity(venue, lp, most).events_named("LpRequestExecuted")[0]["out"] <= allowed
     venue.set_prices({"ETH": 500, "BTC": 60_000})  # shorts now 450k up in all
     for s in shorts:  # all three are paid: the pool kept their entry notional
         assert s.close("ETH").events_named("PositionDecreased")[0]["realizedPnl"] > 0

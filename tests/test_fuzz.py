@@ -15,7 +15,8 @@ def test_default_campaign_breaks_no_invariant(request):
     assert result.failure is None, result.failure
     assert result.steps >= runs * 10  # sequences ran, not just started
     # The campaign must reach the interesting parts of the venue, not only its refusals.
-    for action in ("open", "decrease", "price", "create_order", "lp_deposit", "withdraw"):
+    for action in ("open", "decrease", "price", "create_order", "lp_deposit", "withdraw",
+                   "lp_request_deposit", "lp_request_redeem", "lp_execute"):
         assert result.outcomes.get(action, 0) > 0, sorted(result.outcomes.items())
     assert any(k.startswith("liquidate") and ":" not in k for k in result.outcomes), result.outcomes
 
@@ -39,7 +40,7 @@ def test_a_failure_is_shrunk_into_a_runnable_pytest_function():
     checks = ("nobody_short_eth", "spec_invariants", "teardown", "fresh_prices")
     steps = [line for line in text.splitlines() if line.strip().startswith("state.")
              and not any(name in line for name in checks)]
-    assert len(steps) == 1 and "state.open(" in steps[0], text
+    assert len(steps) == 1 and steps[0].strip().startswith(("state.open(", "state.open_high_leverage(")), text
     namespace: dict = {"NoOpenShortsMachine": NoOpenShortsMachine}
     exec(text.replace("from tests.test_fuzz import NoOpenShortsMachine", "")
          .replace("from test_fuzz import NoOpenShortsMachine", ""), namespace)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from protocol import errors
-from venue_fixtures import funded
+from venue_fixtures import funded, provide_liquidity
 
 WAD = 10**18
 BPS = 10_000
@@ -129,6 +129,6 @@ def test_equities_sum_wallet_cross_isolated_and_lp_shares(venue):
 
     assert 0 < charges() < WAD // 1_000
     assert equity() == 3_000 * WAD - fee - charges()
-    carol.provide_liquidity(500)
+    provide_liquidity(venue, carol, 500)  # positions are open: a two-step request
     top = 3_000 * WAD - fee - charges()
     assert top - venue.scale <= equity() <= top  # shares round down

@@ -8,7 +8,7 @@ import pytest
 
 from protocol import errors
 from protocol.errors import Reverted
-from venue_fixtures import funded
+from venue_fixtures import funded, redeem_liquidity
 
 
 def test_deposit_withdraw_and_wallet(venue):
@@ -282,7 +282,8 @@ def test_open_interest_cap(backend):
 def test_pool_shares_and_reserve_rule(backend):
     from protocol import MarketConfig, Venue
 
-    eth = MarketConfig(symbol="ETH", initial_price=Decimal(3000), reserve_factor_bps=5_000)
+    eth = MarketConfig(symbol="ETH", initial_price=Decimal(3000), reserve_factor_bps=5_000,
+                       borrow_rate_per_year=Decimal(0))  # the pool's value holds still
     venue = Venue.launch(backend=backend, markets=[eth], pool_liquidity=100_000)
     lp = venue.trader("lp2", usdc=50_000)
     lp.provide_liquidity(50_000)
@@ -290,13 +291,18 @@ def test_pool_shares_and_reserve_rule(backend):
     alice = venue.trader("alice", usdc=100_000)
     alice.deposit(100_000)
     alice.open("ETH", size=20, leverage=5, mode="cross")  # 60k OI <= 50% of 150k
-    # The pool keeps 60k / 50% = 120k of its 150,030 (fees included): maxWithdraw says so.
-    most = venue.pool.call("maxWithdraw", lp.address)
+    # The pool keeps 60k / 50% = 120k of its 150,030 (fees included): maxWithdraw says so, to
+    # the order book that executes LP requests while positions are open.
+    book, pool = venue.order_book, venue.pool
+    most = pool.call("maxWithdrawByRequest", lp.address)
     assert most == venue.tokens(30_030)
-    with pytest.raises(errors.ERC4626ExceededMaxWithdraw):
-        lp.withdraw_liquidity(40_000)
-    lp.withdraw_liquidity(venue.usd(most))
-    assert venue.clearinghouse.call("poolAssets") == venue.tokens(120_000)
+    assert redeem_liquidity(venue, lp, pool.call("previewWithdraw", venue.tokens(40_000))) \
+        .events_named("LpRequestFailed")
+    shares = pool.call("maxRedeemByRequest", lp.address)
+    expected = pool.call("previewRedeem", shares)
+    paid = redeem_liquidity(venue, lp, shares).events_named("LpRequestExecuted")[0]["out"]
+    assert paid == expected <= most
+    assert venue.tokens(120_000) <= venue.clearinghouse.call("poolAssets") <= venue.tokens(120_000) + 1
 
 
 def test_chainlink_feed(venue):

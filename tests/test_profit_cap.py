@@ -14,7 +14,7 @@ from protocol import MarketConfig, Venue, errors
 from protocol.testing import assert_invariants
 from protocol.testing.invariants import load_state
 from protocol.venue.adl import max_adl_size
-from venue_fixtures import ZERO_FEES, funded
+from venue_fixtures import ZERO_FEES, funded, provide_liquidity, redeem_liquidity
 
 WAD = 10**18
 USDC = 10**6
@@ -51,21 +51,24 @@ def test_open_interest_in_all_markets_together_stays_within_the_reserve(venue):
     assert venue.solvency().open_entry == Decimal("999999.96")
     # An LP may not withdraw what the open entry notional of all markets needs either.
     lp = venue.trader("lp2", usdc=100)
-    lp.provide_liquidity(100)
+    provide_liquidity(venue, lp, 100)
     bob.open("BTC", size=Decimal("0.0016"), leverage=10, mode="cross")  # +96: 1,000,095.96
-    pool, ch = venue.pool, venue.clearinghouse
-    # maxWithdraw tells the truth: 1,000,100 - 1,000,095.96 may leave, exactly.
-    with pytest.raises(errors.ERC4626ExceededMaxWithdraw) as info:
-        lp.withdraw_liquidity(100)
-    assert info.value.args[1:] == (100 * USDC, 4_040_000)
+    pool, ch, book = venue.pool, venue.clearinghouse, venue.order_book
+    # maxWithdraw tells the truth: 1,000,100 - 1,000,095.96 may leave, exactly, and only
+    # through the order book's requests while positions are open.
     assert ch.call("maxPoolWithdrawal") == 4_040_000
-    assert pool.call("maxWithdraw", lp.address) == 4_040_000
-    shares = pool.call("maxRedeem", lp.address)
+    assert pool.call("maxWithdrawByRequest", lp.address) == 4_040_000
+    assert pool.call("maxWithdraw", lp.address, sender=lp.address) == 0
+    shares = pool.call("maxRedeemByRequest", lp.address)
     assert pool.call("previewRedeem", shares) <= 4_040_000 < pool.call("previewRedeem", shares + 10**6)
-    lp.withdraw_liquidity(Decimal("4.04"))
-    assert pool.call("maxWithdraw", lp.address) == pool.call("maxRedeem", lp.address) == 0
-    with pytest.raises(errors.ERC4626ExceededMaxWithdraw):
-        lp.withdraw_liquidity(Decimal("0.000001"))
+    failed = redeem_liquidity(venue, lp, shares + 10**6).events_named("LpRequestFailed")[0]
+    reason = venue.chain.registry.decode_error(failed["reason"])
+    assert isinstance(reason, errors.ERC4626ExceededMaxRedeem) and reason.args[2] == shares
+    paid = pool.call("previewRedeem", shares)
+    executed = redeem_liquidity(venue, lp, shares).events_named("LpRequestExecuted")[0]
+    assert executed["out"] == paid and 4_040_000 - paid < pool.call("previewRedeem", 10**6) + 1
+    left = pool.call("maxRedeemByRequest", lp.address)
+    assert redeem_liquidity(venue, lp, left + 10**6).events_named("LpRequestFailed")
     assert_invariants(venue)
 
 

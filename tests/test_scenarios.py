@@ -352,6 +352,14 @@ def test_keeper_errors(tmp_path):
     expect_error(tmp_path, text, "keepers[0].type", line_of(text, '"liquidator"'), "one of")
 
 
+def test_lp_agents_need_an_order_keeper(tmp_path):
+    text = BASE + '\n[[agents]]\ntype = "lp"\ncount = 1\n'
+    err = expect_error(tmp_path, text, "keepers", line_of(text, "[[keepers]]"), 'type = "order"')
+    assert "two-step" in err.message
+    ok = text + '\n[[keepers]]\ntype = "order"\n'
+    assert [k.type for k in load_scenario(write(tmp_path, ok)).keepers] == ["liquidation", "order"]
+
+
 def test_agent_dataclass_validation(tmp_path):
     text = BASE.replace("count = 5", "count = 5\ntrade_probability = 2.0")
     expect_error(tmp_path, text, "agents[0].trade_probability", line_of(text, "trade_probability"))

@@ -131,3 +131,22 @@ def test_cli_bad_input_exits_non_zero_with_one_line_reason(args, reason):
     assert result.exit_code != 0
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and reason in lines[0], result.output
+
+
+def test_lp_agents_deposit_and_redeem_through_the_order_keeper():
+    lp = next(i for i, p in enumerate(load_scenario("crash").agents) if p.type == "lp")
+    scenario = load_scenario("crash", {**SMALL, "prices.ETH.shocks": [],
+                                       f"agents[{lp}].withdraw_probability": 0.05})
+    result = Simulation(scenario, backend="revm").run()
+    created = {e["args"]["id"]: e for e in result.events if e["event"] == "LpRequestCreated"}
+    executed = {e["args"]["id"]: e for e in result.events if e["event"] == "LpRequestExecuted"}
+    kinds = [e["args"]["request"][2] for e in created.values()]  # isDeposit
+    assert kinds.count(True) == 3 and kinds.count(False) >= 1, kinds
+    # Every request made before the last block ran; a redemption (positions open by then) only
+    # in a later block, at a newer price, and a deposit at once only while nothing was open.
+    late = {i for i, e in created.items() if e["block"] >= scenario.blocks}
+    assert set(executed) == set(created) - late
+    assert all(executed[i]["block"] > created[i]["block"] for i in executed
+               if not created[i]["args"]["request"][2])
+    assert all(executed[i]["block"] >= created[i]["block"] for i in executed)
+    assert not any(e["event"] == "LpRequestFailed" for e in result.events)

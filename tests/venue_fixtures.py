@@ -30,3 +30,23 @@ def funded(venue: Venue, name: str, usdc=10_000, deposit=10_000):
     if deposit:
         trader.deposit(deposit)
     return trader
+
+
+def execute_lp_request(venue: Venue, request, keeper: str = "lp-keeper"):
+    """Push every market's price again one second later (an LP request needs a price newer than
+    itself) and execute ``request`` (an ``LpRequestReceipt``) from a keeper."""
+    venue.advance_time(1)
+    venue.set_prices({m: venue.price(m) for m in venue.markets})
+    return venue.keeper(keeper).execute_lp_request(request.request_id)
+
+
+def provide_liquidity(venue: Venue, trader, usd):
+    """Deposit ``usd`` into the pool through a two-step request, executed at once."""
+    return execute_lp_request(venue, trader.request_deposit(usd))
+
+
+
+def redeem_liquidity(venue: Venue, trader, shares: int):
+    """Redeem ``shares`` (raw) from the pool through a two-step request, executed at once at
+    the same prices; the receipt has ``LpRequestExecuted`` or ``LpRequestFailed``."""
+    return execute_lp_request(venue, trader.request_redeem(shares))

@@ -190,6 +190,27 @@ library ClearinghouseViews {
         return kept >= uint256(assets) ? 0 : uint256(assets) - kept;
     }
 
+    /// @notice Entry notional open in all markets, WAD USD: zero exactly when no position is open.
+    function openEntry() external view returns (uint256) {
+        return _state().openEntry;
+    }
+
+    /// @notice The time of the oldest price the pool's value depends on: the last price of every
+    /// market with open interest; `type(uint256).max` when no market has any (the value then
+    /// depends on no price). LP requests execute only once this is newer than the request.
+    function valuationTime() external view returns (uint256 oldest) {
+        VenueState storage vs = _state();
+        Env memory env = _env();
+        oldest = type(uint256).max;
+        uint256 count = vs.marketCount;
+        for (uint256 market; market < count; ++market) {
+            IClearinghouse.MarketState storage s = vs.states[market];
+            if (s.longSize == 0 && s.shortSize == 0) continue;
+            (, uint256 time,) = env.oracle.latest(market);
+            oldest = Math.min(oldest, time);
+        }
+    }
+
     /// @notice (pending profit WAD, pending profit / pool WAD, entry notional open in all
     /// markets WAD, the three pnl factors in bps: cap, ADL trigger, floor after ADL).
     function solvency() external view returns (uint256, uint256, uint256, uint256, uint256, uint256) {

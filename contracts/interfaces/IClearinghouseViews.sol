@@ -36,6 +36,10 @@ interface IClearinghouseViews {
     function poolValue() external view returns (int256);
     /// @notice The most LP assets (tokens) a withdrawal can take now under the reserve rule.
     function maxPoolWithdrawal() external view returns (uint256);
+    /// @notice Entry notional open in all markets, WAD USD: zero exactly when no position is open.
+    function openEntry() external view returns (uint256);
+    /// @notice The oldest last-price time among markets with open interest (max when none).
+    function valuationTime() external view returns (uint256);
     /// @notice (pending profit WAD, pending profit / pool WAD, open entry notional WAD, cap bps,
     /// ADL trigger bps, floor after ADL bps).
     function solvency() external view returns (uint256, uint256, uint256, uint256, uint256, uint256);

@@ -8,7 +8,9 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {Clearinghouse} from "../core/Clearinghouse.sol";
+import {IClearinghouseViews} from "../interfaces/IClearinghouseViews.sol";
 import {PriceOracle} from "../oracle/PriceOracle.sol";
+import {LiquidityPool} from "../pool/LiquidityPool.sol";
 import {MarginMode} from "../types/MarginMode.sol";
 
 /// @title OrderBook
@@ -21,6 +23,11 @@ import {MarginMode} from "../types/MarginMode.sol";
 /// (margin below IM, OI cap...) cancels the order and refunds it; an order that is not yet
 /// executable (trigger not reached, price not newer, expired) reverts, and its keeper has paid gas
 /// for nothing.
+///
+/// LP requests work the same way: `requestDeposit` escrows assets, `requestRedeem` escrows pool
+/// shares, and a keeper executes the request once every market with open interest has a price
+/// newer than it (`valuationTime`), so nobody deposits or redeems at a pool value they already
+/// know is about to change. The owner may cancel once `marketOrderTimeout` has passed.
 contract OrderBook is AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
@@ -61,6 +68,18 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         uint128 executionFee;
     }
 
+    /// @notice A two-step LP deposit (`isDeposit`: `amount` assets for at least `minOut` shares)
+    /// or redemption (`amount` shares for at least `minOut` assets), paid to `receiver`.
+    struct LpRequest {
+        address account;
+        address receiver;
+        bool isDeposit;
+        uint64 createdAt;
+        uint128 amount;
+        uint128 minOut;
+        uint128 executionFee;
+    }
+
     /// @notice Gas a keeper spends outside the measured part of `executeOrder` (intrinsic cost,
     /// calldata, the fee transfers), added to what is measured.
     uint256 public constant EXECUTION_GAS_OVERHEAD = 45_000;
@@ -74,6 +93,8 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     uint256 public minExecutionFee;
     uint256 public marketOrderTimeout;
     mapping(uint256 id => Order) internal orders;
+    uint256 public nextLpRequestId = 1;
+    mapping(uint256 id => LpRequest) internal lpRequests;
     /// @notice ETH a recipient refused; claim it with `claimEth`.
     mapping(address => uint256) public claimableEth;
 
@@ -99,6 +120,15 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     error PositionSideChanged(bool orderIsLong, int256 size);
     error NothingToClaim();
     error ParamOutOfBounds(bytes32 param, uint256 value);
+    error LpRequestNotFound(uint256 id);
+    /// @notice An LP request cannot be cancelled within `marketOrderTimeout` of its creation:
+    /// cancelling after seeing the next price would make it a free option.
+    error LpRequestLocked(uint256 id, uint256 unlocksAt);
+    error ZeroAmount();
+    error InvalidReceiver(address receiver);
+    /// @notice The request would pay `out` (shares for a deposit, assets for a redemption),
+    /// less than its `minOut`: the request fails and its escrow goes back.
+    error MinOutNotMet(uint256 out, uint256 minOut);
 
     event OrderCreated(uint256 indexed id, address indexed account, Order order);
     event OrderExecuted(uint256 indexed id, address indexed keeper, uint256 price, uint256 keeperFee, uint256 refund);
@@ -107,6 +137,11 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     event MinExecutionFeeSet(uint256 fee);
     event MarketOrderTimeoutSet(uint256 timeout);
     event EthClaimable(address indexed to, uint256 amount);
+    event LpRequestCreated(uint256 indexed id, address indexed account, LpRequest request);
+    /// @notice `out`: the shares minted (deposit) or assets paid (redemption).
+    event LpRequestExecuted(uint256 indexed id, address indexed keeper, uint256 out, uint256 keeperFee, uint256 refund);
+    event LpRequestFailed(uint256 indexed id, address indexed keeper, bytes reason, uint256 keeperFee, uint256 refund);
+    event LpRequestCancelled(uint256 indexed id, address indexed by, uint256 refund);
 
     constructor(Clearinghouse clearinghouse_, address admin, uint256 minExecutionFee_, uint256 marketOrderTimeout_) {
         clearinghouse = clearinghouse_;
@@ -177,7 +212,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         if (!owner && expiresAt == 0) revert NotOrderOwner(id, msg.sender);
         delete orders[id];
         if (o.collateral != 0) collateralToken.safeTransfer(o.account, o.collateral);
-        (uint256 keeperFee, uint256 refund) = owner ? (0, uint256(o.executionFee)) : _payFee(o, startGas);
+        (uint256 keeperFee, uint256 refund) = owner ? (0, uint256(o.executionFee)) : _payFee(o.account, o.executionFee, startGas);
         if (owner) _sendEth(o.account, refund);
         emit OrderCancelled(id, msg.sender, keeperFee, refund);
     }
@@ -203,11 +238,11 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         uint256 price = _checkExecutable(id, o);
         delete orders[id];
         try this.fill(o) {
-            (uint256 keeperFee, uint256 refund) = _payFee(o, startGas);
+            (uint256 keeperFee, uint256 refund) = _payFee(o.account, o.executionFee, startGas);
             emit OrderExecuted(id, msg.sender, price, keeperFee, refund);
         } catch (bytes memory reason) {
             if (o.collateral != 0) collateralToken.safeTransfer(o.account, o.collateral);
-            (uint256 keeperFee, uint256 refund) = _payFee(o, startGas);
+            (uint256 keeperFee, uint256 refund) = _payFee(o.account, o.executionFee, startGas);
             emit OrderFailed(id, msg.sender, reason, keeperFee, refund);
         }
     }
@@ -227,6 +262,88 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
             if (size != 0 && (size > 0) != o.isLong) revert PositionSideChanged(o.isLong, size);
             clearinghouse.decreasePosition(o.account, o.market, o.sizeAbs == 0 ? clearinghouse.CLOSE_ALL() : o.sizeAbs);
         }
+    }
+
+    // ------------------------------------------------------------------ LP requests
+    /// @notice Request a deposit of `assets` (escrowed now) into the pool, minting at least
+    /// `minShares` to `receiver` when executed; `msg.value` is the execution fee.
+    function requestDeposit(uint256 assets, address receiver, uint256 minShares)
+        external
+        payable
+        nonReentrant
+        returns (uint256 id)
+    {
+        id = _createLpRequest(true, assets, receiver, minShares);
+        collateralToken.safeTransferFrom(msg.sender, address(this), assets);
+    }
+
+    /// @notice Request a redemption of `shares` (escrowed now), paying at least `minAssets` to
+    /// `receiver` when executed; `msg.value` is the execution fee.
+    function requestRedeem(uint256 shares, address receiver, uint256 minAssets)
+        external
+        payable
+        nonReentrant
+        returns (uint256 id)
+    {
+        id = _createLpRequest(false, shares, receiver, minAssets);
+        IERC20(address(_pool())).safeTransferFrom(msg.sender, address(this), shares);
+    }
+
+    /// @notice The owner cancels an LP request once `marketOrderTimeout` has passed since it was
+    /// made: escrow and execution fee back in full.
+    function cancelLpRequest(uint256 id) external nonReentrant {
+        LpRequest memory r = _lpRequest(id);
+        if (msg.sender != r.account) revert NotOrderOwner(id, msg.sender);
+        uint256 unlocksAt = uint256(r.createdAt) + marketOrderTimeout;
+        if (block.timestamp <= unlocksAt) revert LpRequestLocked(id, unlocksAt);
+        delete lpRequests[id];
+        _refundEscrow(r);
+        _sendEth(r.account, r.executionFee);
+        emit LpRequestCancelled(id, msg.sender, r.executionFee);
+    }
+
+    /// @notice Execute an LP request at the pool's current value: anyone but its owner may, once
+    /// every market with open interest has a price newer than the request. A request the pool
+    /// refuses (reserve rule, `minOut`) fails and its escrow goes back; either way the keeper is
+    /// paid its gas from the execution fee.
+    function executeLpRequest(uint256 id) external nonReentrant {
+        uint256 startGas = gasleft();
+        LpRequest memory r = _lpRequest(id);
+        if (msg.sender == r.account) revert OwnerCannotExecute(id);
+        _checkLpExecutable(id, r);
+        delete lpRequests[id];
+        try this.fillLpRequest(r) returns (uint256 out) {
+            (uint256 keeperFee, uint256 refund) = _payFee(r.account, r.executionFee, startGas);
+            emit LpRequestExecuted(id, msg.sender, out, keeperFee, refund);
+        } catch (bytes memory reason) {
+            _refundEscrow(r);
+            (uint256 keeperFee, uint256 refund) = _payFee(r.account, r.executionFee, startGas);
+            emit LpRequestFailed(id, msg.sender, reason, keeperFee, refund);
+        }
+    }
+
+    /// @dev The deposit or redemption itself, in its own call frame so a refusal undoes it.
+    function fillLpRequest(LpRequest calldata r) external returns (uint256 out) {
+        if (msg.sender != address(this)) revert OnlySelf();
+        LiquidityPool pool = _pool();
+        if (r.isDeposit) {
+            collateralToken.forceApprove(address(pool), r.amount);
+            out = pool.deposit(r.amount, r.receiver);
+        } else {
+            out = pool.redeem(r.amount, r.receiver, address(this));
+        }
+        if (out < r.minOut) revert MinOutNotMet(out, r.minOut);
+    }
+
+    function lpRequest(uint256 id) external view returns (LpRequest memory) {
+        return lpRequests[id];
+    }
+
+    /// @notice Whether `executeLpRequest(id)` would execute or fail now, rather than revert.
+    function isLpRequestExecutable(uint256 id) external view returns (bool) {
+        LpRequest memory r = lpRequests[id];
+        if (r.account == address(0)) return false;
+        return IClearinghouseViews(address(clearinghouse)).valuationTime() > r.createdAt;
     }
 
     // ------------------------------------------------------------------ views
@@ -251,6 +368,46 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     }
 
     // ------------------------------------------------------------------ internals
+    function _createLpRequest(bool isDeposit, uint256 amount, address receiver, uint256 minOut)
+        internal
+        returns (uint256 id)
+    {
+        if (msg.value < minExecutionFee) revert InsufficientExecutionFee(msg.value, minExecutionFee);
+        if (amount == 0) revert ZeroAmount();
+        if (receiver == address(0)) revert InvalidReceiver(receiver);
+        id = nextLpRequestId++;
+        LpRequest memory r = LpRequest({
+            account: msg.sender,
+            receiver: receiver,
+            isDeposit: isDeposit,
+            createdAt: uint64(block.timestamp),
+            amount: amount.toUint128(),
+            minOut: minOut.toUint128(),
+            executionFee: msg.value.toUint128()
+        });
+        lpRequests[id] = r;
+        emit LpRequestCreated(id, msg.sender, r);
+    }
+
+    function _lpRequest(uint256 id) internal view returns (LpRequest memory r) {
+        r = lpRequests[id];
+        if (r.account == address(0)) revert LpRequestNotFound(id);
+    }
+
+    function _checkLpExecutable(uint256 id, LpRequest memory r) internal view {
+        uint256 priceTime = IClearinghouseViews(address(clearinghouse)).valuationTime();
+        if (priceTime <= r.createdAt) revert PriceNotNewer(id, priceTime, r.createdAt);
+    }
+
+    function _refundEscrow(LpRequest memory r) internal {
+        IERC20 token = r.isDeposit ? collateralToken : IERC20(address(_pool()));
+        token.safeTransfer(r.account, r.amount);
+    }
+
+    function _pool() internal view returns (LiquidityPool) {
+        return LiquidityPool(IClearinghouseViews(address(clearinghouse)).pool());
+    }
+
     function _order(uint256 id) internal view returns (Order memory o) {
         o = orders[id];
         if (o.account == address(0)) revert OrderNotFound(id);
@@ -290,13 +447,16 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Pay the caller its gas (at the transaction's gas price, capped by the fee) and send
-    /// the rest of the fee back to the trader.
-    function _payFee(Order memory o, uint256 startGas) internal returns (uint256 keeperFee, uint256 refund) {
+    /// the rest of the fee back to the account that paid it.
+    function _payFee(address account, uint256 executionFee, uint256 startGas)
+        internal
+        returns (uint256 keeperFee, uint256 refund)
+    {
         uint256 cost = (startGas - gasleft() + EXECUTION_GAS_OVERHEAD) * tx.gasprice;
-        keeperFee = cost < o.executionFee ? cost : o.executionFee;
-        refund = o.executionFee - keeperFee;
+        keeperFee = cost < executionFee ? cost : executionFee;
+        refund = executionFee - keeperFee;
         _sendEth(msg.sender, keeperFee);
-        _sendEth(o.account, refund);
+        _sendEth(account, refund);
     }
 
     function _sendEth(address to, uint256 amount) internal {

@@ -122,12 +122,30 @@ contract Reader {
         view
         returns (uint256[] memory ids, uint256 next)
     {
-        uint256 end = book.nextOrderId();
+        return _executable(book.isExecutable, book.nextOrderId(), startId, count);
+    }
+
+    /// @notice LP requests `startId` .. `startId + count - 1` that `executeLpRequest` would run
+    /// now (see `executableOrders`).
+    function executableLpRequests(OrderBook book, uint256 startId, uint256 count)
+        external
+        view
+        returns (uint256[] memory ids, uint256 next)
+    {
+        return _executable(book.isLpRequestExecutable, book.nextLpRequestId(), startId, count);
+    }
+
+    function _executable(
+        function(uint256) external view returns (bool) isExecutable,
+        uint256 end,
+        uint256 startId,
+        uint256 count
+    ) internal view returns (uint256[] memory ids, uint256 next) {
         next = startId + count < end ? startId + count : end;
         ids = new uint256[](next > startId ? next - startId : 0);
         uint256 n;
         for (uint256 id = startId; id < next; ++id) {
-            if (book.isExecutable(id)) ids[n++] = id;
+            if (isExecutable(id)) ids[n++] = id;
         }
         assembly ("memory-safe") {
             mstore(ids, n)

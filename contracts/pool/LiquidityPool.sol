@@ -14,12 +14,21 @@ import {IClearinghouseViews} from "../interfaces/IClearinghouseViews.sol";
 /// @notice ERC-4626 vault of LP shares. The pool is every trader's counterparty: its value is the
 /// clearinghouse's pool bucket plus pending borrowing fees minus traders' unrealised PnL, so
 /// shares mint and burn at a price that already counts open positions.
+/// While any position is open, the share price moves with every oracle update, so a deposit
+/// made just before a known update and redeemed just after it would take the move from the other
+/// LPs. The ERC-4626 entry points (deposit, mint, withdraw, redeem) are therefore open to
+/// everyone only while no position is open; otherwise only to the venue's executors (the
+/// OrderBook), which run LP requests at a price newer than the request, as GMX v2 does.
 /// @dev The assets themselves stay in the Clearinghouse (single custody); deposits go straight
 /// there and withdrawals are paid from there, subject to the open-interest reserve rule.
 contract LiquidityPool is ERC4626 {
     using SafeERC20 for IERC20;
 
     Clearinghouse public immutable clearinghouse;
+
+    /// @notice Positions are open: deposit and withdraw through the OrderBook's two-step LP
+    /// requests (`requestDeposit`, `requestRedeem`), which a keeper executes at a newer price.
+    error LpRequestRequired(address caller);
 
     constructor(IERC20 asset_, Clearinghouse clearinghouse_)
         ERC20("perpsim LP", "perpLP")
@@ -34,16 +43,69 @@ contract LiquidityPool is ERC4626 {
         return value > 0 ? uint256(value) : 0;
     }
 
-    /// @notice What `owner` can withdraw now: its shares' value, at most what the reserve rule
-    /// lets leave the pool (`maxPoolWithdrawal`). Withdrawing it succeeds.
-    function maxWithdraw(address owner) public view override returns (uint256) {
-        return Math.min(super.maxWithdraw(owner), _views().maxPoolWithdrawal());
+    /// @notice Whether the caller may use the ERC-4626 entry points now: while no position is
+    /// open anyone may; otherwise only an executor of the Clearinghouse (the OrderBook).
+    function directAccess(address caller) public view returns (bool) {
+        return _views().openEntry() == 0 || clearinghouse.hasRole(clearinghouse.EXECUTOR_ROLE(), caller);
     }
 
-    /// @notice The shares `owner` can redeem now: its balance, at most the shares whose value
-    /// (rounded down, as a redemption pays) the reserve rule lets leave the pool.
+    /// @notice What the caller can deposit for `receiver` now: nothing without `directAccess`.
+    function maxDeposit(address receiver) public view override returns (uint256) {
+        return directAccess(msg.sender) ? super.maxDeposit(receiver) : 0;
+    }
+
+    /// @notice The shares the caller can mint for `receiver` now: none without `directAccess`.
+    function maxMint(address receiver) public view override returns (uint256) {
+        return directAccess(msg.sender) ? super.maxMint(receiver) : 0;
+    }
+
+    /// @notice What the caller can withdraw from `owner` now: `maxWithdrawByRequest`, nothing
+    /// without `directAccess`. Withdrawing it succeeds.
+    function maxWithdraw(address owner) public view override returns (uint256) {
+        return directAccess(msg.sender) ? maxWithdrawByRequest(owner) : 0;
+    }
+
+    /// @notice The shares the caller can redeem from `owner` now: `maxRedeemByRequest`, none
+    /// without `directAccess`.
     function maxRedeem(address owner) public view override returns (uint256) {
+        return directAccess(msg.sender) ? maxRedeemByRequest(owner) : 0;
+    }
+
+    /// @notice What a withdrawal of `owner`'s shares executed now could pay: their value, at
+    /// most what the reserve rule lets leave the pool (`maxPoolWithdrawal`).
+    function maxWithdrawByRequest(address owner) public view returns (uint256) {
+        return Math.min(_convertToAssets(balanceOf(owner), Math.Rounding.Floor), _views().maxPoolWithdrawal());
+    }
+
+    /// @notice The most of `owner`'s shares a redemption executed now could take: the balance,
+    /// at most the shares whose value (rounded down, as a redemption pays) the reserve rule
+    /// lets leave the pool.
+    function maxRedeemByRequest(address owner) public view returns (uint256) {
         return Math.min(balanceOf(owner), _convertToShares(_views().maxPoolWithdrawal(), Math.Rounding.Floor));
+    }
+
+    function deposit(uint256 assets, address receiver) public override returns (uint256) {
+        _checkDirect();
+        return super.deposit(assets, receiver);
+    }
+
+    function mint(uint256 shares, address receiver) public override returns (uint256) {
+        _checkDirect();
+        return super.mint(shares, receiver);
+    }
+
+    function withdraw(uint256 assets, address receiver, address owner) public override returns (uint256) {
+        _checkDirect();
+        return super.withdraw(assets, receiver, owner);
+    }
+
+    function redeem(uint256 shares, address receiver, address owner) public override returns (uint256) {
+        _checkDirect();
+        return super.redeem(shares, receiver, owner);
+    }
+
+    function _checkDirect() private view {
+        if (!directAccess(msg.sender)) revert LpRequestRequired(msg.sender);
     }
 
     function _views() private view returns (IClearinghouseViews) {

@@ -270,11 +270,14 @@ class StopLossTrader(TradingAgent):
 class LPParams:
     capital: Range = (50_000.0, 500_000.0)
     withdraw_probability: float = 0.001  # per block
-    withdraw_fraction: Range = (0.1, 0.5)
+    withdraw_fraction: Range = (0.1, 0.5)  # of the shares held
 
 
 class LiquidityProvider(Agent):
-    """Deposits into the pool on its first block; now and then withdraws part of it."""
+    """Requests a deposit of its capital on its first block; now and then requests the
+    redemption of part of its shares. The pool takes both as two-step requests that an order
+    keeper executes at a newer price (``LpRequestRequired`` otherwise, while positions are
+    open), so a scenario with LPs needs an ``order`` keeper."""
 
     kind = "lp"
 
@@ -282,14 +285,15 @@ class LiquidityProvider(Agent):
         super().__init__(name, trader, rng)
         self.params = params
         self.capital = usd(uniform(rng, params.capital))
-        self.provided = Decimal(0)
+        self.requested = False
 
     def act(self, ctx: Context) -> None:
-        if self.provided == 0 and self.activity.sent == 0:
-            if self._send(lambda: self.trader.provide_liquidity(self.capital)) is None:
-                self.provided = self.capital
+        if not self.requested:
+            self.requested = True
+            self._send(lambda: self.trader.request_deposit(self.capital))
             return
-        if self.provided > 0 and self.rng.random() < self.params.withdraw_probability:
-            amount = usd(self.provided * uniform(self.rng, self.params.withdraw_fraction))
-            if amount > 0 and self._send(lambda: self.trader.withdraw_liquidity(amount)) is None:
-                self.provided -= amount
+        if self.rng.random() < self.params.withdraw_probability:
+            shares = ctx.venue.lp_shares(self.trader)
+            amount = int(shares * Decimal(str(uniform(self.rng, self.params.withdraw_fraction))))
+            if amount > 0:
+                self._send(lambda: self.trader.request_redeem(amount))

@@ -138,6 +138,16 @@ def measure_orders(backend: str = "pyevm") -> dict[str, int]:
     gas["executeOrder (stop-loss)"] = executed.gas_used
     gas["createOrder + executeOrder (stop-loss)"] = stop.gas_used + executed.gas_used
 
+    lp = venue.trader("lp", usdc=100_000)  # alice's position is open: LPs go two-step
+    deposit = lp.request_deposit(10_000)
+    venue.set_prices({"ETH": 3000, "BTC": venue.price("BTC")})  # every market with open interest
+    gas["requestDeposit (LP)"] = deposit.gas_used
+    gas["executeLpRequest (deposit)"] = keeper.execute_lp_request(deposit.request_id).gas_used
+    redeem = lp.request_redeem(venue.lp_shares(lp) // 2)  # its share approval is a tx of its own
+    venue.set_prices({"ETH": 3000, "BTC": venue.price("BTC")})
+    gas["requestRedeem (LP)"] = redeem.gas_used
+    gas["executeLpRequest (redeem)"] = keeper.execute_lp_request(redeem.request_id).gas_used
+
     venue.set_price("ETH", 3000)
     traders = []
     for i in range(50):

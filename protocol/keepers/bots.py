@@ -22,7 +22,7 @@ from protocol.venue.adl import max_adl_size, ranked_candidates
 from protocol.venue.units import Number, from_wad, to_wad
 
 LIQUIDATION_EVENTS = ("PositionLiquidated", "AccountLiquidated")
-ORDER_EVENTS = ("OrderExecuted", "OrderFailed")
+ORDER_EVENTS = ("OrderExecuted", "OrderFailed", "LpRequestExecuted", "LpRequestFailed")
 GAS_PER_TARGET = 250_000  # rough liquidation gas per target, for the profit estimate
 BPS = 10_000
 
@@ -198,22 +198,30 @@ class LiquidationKeeper(KeeperBot):
 
 
 class OrderKeeper(KeeperBot):
-    """Executes open orders that the Reader's ``executableOrders`` reports; the execution fee
-    (``keeperFee`` of OrderExecuted/OrderFailed, paid in ETH) goes into ``fees_wei``."""
+    """Executes the open orders and LP requests that the Reader's ``executableOrders`` and
+    ``executableLpRequests`` report; the execution fee (``keeperFee`` of the Executed/Failed
+    events, paid in ETH) goes into ``fees_wei``."""
 
-    def scan(self, block: int) -> list[int]:
+    def scan(self, block: int) -> list:
         v = self.venue
-        end = v.order_book.call("nextOrderId")
+        targets: list = list(self._executable("executableOrders", v.order_book.call("nextOrderId")))
+        targets += [("lp", i) for i in self._executable("executableLpRequests",
+                                                         v.order_book.call("nextLpRequestId"))]
+        return targets
+
+    def _executable(self, view: str, end: int) -> list[int]:
+        v = self.venue
         ids: list[int] = []
         start = 1
         while start < end:
-            chunk, start = v.reader.call("executableOrders", v.order_book.address, start,
-                                         self.strategy.scan_chunk)
+            chunk, start = v.reader.call(view, v.order_book.address, start, self.strategy.scan_chunk)
             ids.extend(chunk)
         return ids
 
     def intents(self, block: int, targets: list) -> list[Intent]:
-        return [self.intent(self.venue.order_book, "executeOrder", i, targets=(i,)) for i in targets]
+        book = self.venue.order_book
+        return [self.intent(book, "executeLpRequest", t[1], targets=(t,)) if isinstance(t, tuple)
+                else self.intent(book, "executeOrder", t, targets=(t,)) for t in targets]
 
     def book(self, intent: Intent, receipt: Receipt) -> bool:
         if receipt.status:

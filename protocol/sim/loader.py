@@ -571,7 +571,7 @@ class _Builder:
             kwargs["keepers"] = keepers
         try:
             return Scenario(**kwargs)
-        except ValueError as exc:  # pragma: no cover - everything is checked above
+        except ValueError as exc:  # rules across tables (lp agents need an order keeper)
             key = str(exc).split(":", 1)[0]
             raise self.ctx.error((key,), str(exc)) from None
 

@@ -112,6 +112,9 @@ class Scenario:
         for k in self.keepers:
             if k.type not in KEEPER_TYPES:
                 raise ValueError(f"keepers: type must be one of {KEEPER_TYPES}, got {k.type!r}")
+        if any(p.type == "lp" for p in self.agents) and not any(k.type == "order" for k in self.keepers):
+            raise ValueError('keepers: lp agents deposit and redeem through two-step requests that an '
+                             'order keeper executes; add a keeper with type = "order"')
 
     def with_(self, **changes: Any) -> "Scenario":
         return replace(self, **changes)

@@ -59,6 +59,7 @@ def world(backend: str) -> World:
             traders.append(t)
         keepers = [venue.keeper(f"keeper{i}") for i in range(KEEPERS)]
         lp = venue.trader("fuzz-lp", usdc=5_000_000)
+        lp.provide_liquidity(1_000_000)  # a stake to redeem from the first step (nothing open yet)
         w = _WORLDS[backend] = World(venue, traders, keepers, lp)
     return w
 
@@ -206,8 +207,24 @@ class VenueMachine(RuleBasedStateMachine):
     @rule(k=st.integers(0, KEEPERS - 1), t=st.integers(0, TRADERS - 1),
           market=st.sampled_from([*SYMBOLS, None]))
     def liquidate(self, k, t, market):
-        v, ch, trader = self.venue, self.venue.clearinghouse, self._trader(t)
-        keeper = self.w.keepers[k]
+        self._liquidate(self.w.keepers[k], self._trader(t), market)
+
+    @rule(k=st.integers(0, KEEPERS - 1), i=st.integers(0, 7), market=st.sampled_from(SYMBOLS),
+          bps=st.sampled_from([-2500, 2500]))
+    def liquidate_a_target(self, k, i, market, bps):
+        """One of the targets the Reader reports (after a gap in ``market`` if there is none),
+        so that liquidations happen, not only refusals."""
+        targets, _ = self.venue.liquidatable()
+        if not targets:
+            self._push(market, bps)
+            targets, _ = self.venue.liquidatable()
+        if targets:
+            address, market = targets[i % len(targets)]
+            trader = next(tr for tr in self.w.traders if tr.address.lower() == address.lower())
+            self._liquidate(self.w.keepers[k], trader, market)
+
+    def _liquidate(self, keeper, trader, market):
+        v, ch = self.venue, self.venue.clearinghouse
         others = [(a, m) for a in (tr.address for tr in self.w.traders) for m in range(len(SYMBOLS))
                   if not (a == trader.address and (market is None or m == v.market_id(market)))]
         before = {key: ch.call("position", *key) for key in others}
@@ -233,13 +250,27 @@ class VenueMachine(RuleBasedStateMachine):
             self._do("liquidate_batch", lambda: self.w.keepers[k].liquidate_batch(targets))
 
     # ------------------------------------------------------------------ LPs and admin
-    @rule(usd=st.integers(1, 500_000))
-    def lp_deposit(self, usd):
-        self._do("lp_deposit", lambda: self.w.lp.provide_liquidity(usd))
+    # Direct ERC-4626 calls go through only while nothing is open (LpRequestRequired
+    # otherwise); two-step requests run whenever a keeper executes them at a newer price.
+    @rule(deposit=st.booleans(), usd=st.integers(1, 500_000))
+    def lp_direct(self, deposit, usd):
+        if deposit:
+            self._do("lp_deposit", lambda: self.w.lp.provide_liquidity(usd))
+        else:
+            self._do("lp_withdraw", lambda: self.w.lp.withdraw_liquidity(usd * 10))
 
-    @rule(usd=st.integers(1, 5_000_000))
-    def lp_withdraw(self, usd):
-        self._do("lp_withdraw", lambda: self.w.lp.withdraw_liquidity(usd))
+    @rule(deposit=st.booleans(), usd=st.integers(1, 500_000), percent=st.integers(1, 100))
+    def lp_request(self, deposit, usd, percent):
+        shares = self.venue.lp_shares(self.w.lp) * percent // 100
+        if deposit or shares == 0:
+            self._do("lp_request_deposit", lambda: self.w.lp.request_deposit(usd))
+        else:
+            self._do("lp_request_redeem", lambda: self.w.lp.request_redeem(shares))
+
+    @rule(k=st.integers(0, KEEPERS - 1))
+    def lp_execute(self, k):
+        for request in self.venue.lp_requests():
+            self._do("lp_execute", lambda: self.w.keepers[k].execute_lp_request(request.id))
 
     # Admin actions are drawn as often as any rule but act one time in five: a venue whose
     # parameters change every other block says little about trading.

@@ -131,6 +131,9 @@ def assert_invariants(venue, *, deep: bool = False) -> ChainState:
         raise InvariantViolation("pool value explained", "poolValue() != assets + borrowing - trader PnL",
                                  pool_value=chain_value, explained=model_value)
 
+    # Escrow: the order book holds at least what its open orders and LP requests owe back.
+    _check_escrow(venue)
+
     # Liquidation: the contract's health verdict is the rule's, for every position and account.
     for (account, market), p in m.positions.items():
         if p.mode == ISOLATED:
@@ -149,6 +152,21 @@ def assert_invariants(venue, *, deep: bool = False) -> ChainState:
     if deep:
         _prove_liquidations(venue, state)
     return state
+
+
+def _check_escrow(venue) -> None:
+    book = venue.order_book
+    collateral = sum(book.call("order", i)[8] for i in range(1, book.call("nextOrderId")))
+    assets = shares = 0
+    for i in range(1, book.call("nextLpRequestId")):
+        owner, _, is_deposit, _, amount, _, _ = book.call("lpRequest", i)
+        if int(owner, 16) != 0:
+            assets, shares = (assets + amount, shares) if is_deposit else (assets, shares + amount)
+    held = venue.usdc.call("balanceOf", book.address), venue.pool.call("balanceOf", book.address)
+    if held[0] < collateral + assets or held[1] < shares:
+        raise InvariantViolation("escrow", "the order book holds less than it owes",
+                                 tokens=held[0], order_collateral=collateral, lp_assets=assets,
+                                 pool_shares=held[1], lp_shares=shares)
 
 
 def _holds(predicate, *args) -> Optional[bool]:

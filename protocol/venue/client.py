@@ -18,6 +18,7 @@ from protocol.margin.model import Position as RawPosition
 from protocol.margin.types import MarginMode
 from protocol.venue import adl
 from protocol.venue.config import DEFAULT_MARKETS, MarketConfig
+from protocol.venue.liquidity import LpRequestReceipt, LpRequestView
 from protocol.venue.orders import (INCREASE_TYPES, MARKET_TYPES, ORDER_TYPE_NAMES, ORDER_TYPES,
                                    OrderReceipt, OrderView)
 from protocol.venue.units import Number, from_fixed, from_wad, to_tokens, to_wad
@@ -154,12 +155,47 @@ class Trader(Actor):
         return self._send(self.venue.order_book, "cancelOrder", order_id)
 
     def provide_liquidity(self, usd: Number) -> Receipt:
+        """Deposit into the pool at once (ERC-4626 ``deposit``): only while no position is open
+        on the venue (otherwise ``LpRequestRequired``; use :meth:`request_deposit`)."""
         v = self.venue
         return self._send(v.pool, "deposit", v.tokens(usd), self.address)
 
     def withdraw_liquidity(self, usd: Number) -> Receipt:
+        """Withdraw from the pool at once (ERC-4626 ``withdraw``): only while no position is
+        open on the venue (otherwise ``LpRequestRequired``; use :meth:`request_redeem`)."""
         v = self.venue
         return self._send(v.pool, "withdraw", v.tokens(usd), self.address, self.address)
+
+    def request_deposit(self, usd: Number, *, min_shares: int = 0, receiver: Optional[str] = None,
+                        execution_fee: Optional[int] = None) -> LpRequestReceipt:
+        """Request an LP deposit of ``usd`` (escrowed now); a keeper executes it once every
+        market with open interest has a newer price, minting at least ``min_shares`` (raw) to
+        ``receiver`` (default: this wallet). ``execution_fee`` is in wei (default the book's
+        minimum); the owner may cancel only after the book's ``marketOrderTimeout``."""
+        v = self.venue
+        fee = v.order_book.call("minExecutionFee") if execution_fee is None else execution_fee
+        receipt = self._send(v.order_book, "requestDeposit", v.tokens(usd), receiver or self.address,
+                             min_shares, value=fee)
+        return LpRequestReceipt(receipt.events_named("LpRequestCreated")[0]["id"], receipt)
+
+    def request_redeem(self, shares: Optional[int] = None, *, min_usd: Number = 0,
+                       receiver: Optional[str] = None,
+                       execution_fee: Optional[int] = None) -> LpRequestReceipt:
+        """Request a redemption of ``shares`` (raw; None: all this wallet holds), escrowed now;
+        a keeper executes it at a newer price, paying at least ``min_usd`` to ``receiver``."""
+        v = self.venue
+        amount = v.lp_shares(self) if shares is None else shares
+        if v.pool.call("allowance", self.address, v.order_book.address) < amount:
+            self._send(v.pool, "approve", v.order_book.address, MAX_UINT)
+        fee = v.order_book.call("minExecutionFee") if execution_fee is None else execution_fee
+        receipt = self._send(v.order_book, "requestRedeem", amount, receiver or self.address,
+                             v.tokens(min_usd), value=fee)
+        return LpRequestReceipt(receipt.events_named("LpRequestCreated")[0]["id"], receipt)
+
+    def cancel_lp_request(self, request_id: int) -> Receipt:
+        """Cancel an LP request once the book's ``marketOrderTimeout`` has passed since it was
+        made: the escrow and the whole execution fee come back."""
+        return self._send(self.venue.order_book, "cancelLpRequest", request_id)
 
 
 Target = tuple  # (trader or address, market symbol or None for the cross account)
@@ -188,6 +224,11 @@ class Keeper(Actor):
     def execute_order(self, order_id: int, *, gas_price: int = 0) -> Receipt:
         """Execute an order at the current oracle price; its fee pays this keeper's gas."""
         return self._send(self.venue.order_book, "executeOrder", order_id, gas_price=gas_price)
+
+    def execute_lp_request(self, request_id: int, *, gas_price: int = 0) -> Receipt:
+        """Execute an LP request at the pool's current value (it needs every market with open
+        interest priced after the request); its fee pays this keeper's gas."""
+        return self._send(self.venue.order_book, "executeLpRequest", request_id, gas_price=gas_price)
 
     def auto_deleverage(self, trader: Actor | str, market: str, size: Optional[Number] = None, *,
                         gas_price: int = 0) -> Receipt:
@@ -427,6 +468,28 @@ class Venue:
                 acceptable_price=from_wad(acceptable) if acceptable else None,
                 execution_fee_wei=fee, created_at=created))
         return found
+
+    def lp_requests(self, trader: Optional[Actor | str] = None) -> list[LpRequestView]:
+        """Open LP requests (of one account, or all), oldest first."""
+        account = None if trader is None else (trader if isinstance(trader, str) else trader.address)
+        found = []
+        for request_id in range(1, self.order_book.call("nextLpRequestId")):
+            owner, receiver, is_deposit, created, amount, min_out, fee = \
+                self.order_book.call("lpRequest", request_id)
+            if int(owner, 16) == 0 or (account is not None and owner.lower() != account.lower()):
+                continue
+            found.append(LpRequestView(
+                id=request_id, account=to_checksum_address(owner),
+                receiver=to_checksum_address(receiver), kind="deposit" if is_deposit else "redeem",
+                amount=self.usd(amount) if is_deposit else amount,
+                min_out=min_out if is_deposit else self.usd(min_out),
+                execution_fee_wei=fee, created_at=created))
+        return found
+
+    def lp_shares(self, trader: Actor | str) -> int:
+        """Pool shares (raw, ``pool.decimals()``) held by a wallet, escrowed ones excluded."""
+        account = trader if isinstance(trader, str) else trader.address
+        return self.pool.call("balanceOf", account)
 
     def encode_targets(self, targets: Iterable[Target]) -> list[tuple[str, int]]:
         """``(trader, market or None)`` pairs as ``Clearinghouse.LiquidationTarget`` tuples."""
