@@ -352,6 +352,27 @@ def test_keeper_errors(tmp_path):
     expect_error(tmp_path, text, "keepers[0].type", line_of(text, '"liquidator"'), "one of")
 
 
+def test_liquidity_tables(tmp_path):
+    ok = BASE + '\n[liquidity]\nfeedback = false\n\n[liquidity.ETH]\ndepth = 2_000_000\nshape = "sqrt"\nhalf_life_blocks = 12\n'
+    s = load_scenario(write(tmp_path, ok))
+    assert s.feedback is False and set(s.liquidity) == {"ETH"}
+    liq = s.liquidity["ETH"]
+    assert (liq.depth, liq.shape, liq.half_life) == (Decimal(2_000_000), "sqrt", Decimal(12))
+    assert load_scenario(write(tmp_path, BASE)).liquidity == {}
+    text = ok.replace("depth = 2_000_000", "depth = -1")
+    expect_error(tmp_path, text, "liquidity.ETH.depth", line_of(text, "depth = -1"), "> 0")
+    text = ok.replace('shape = "sqrt"', 'shape = "cubic"')
+    expect_error(tmp_path, text, "liquidity.ETH.shape", line_of(text, "cubic"), "one of")
+    text = ok.replace("half_life_blocks = 12", "half_life_blocks = 0")
+    expect_error(tmp_path, text, "liquidity.ETH.half_life_blocks", line_of(text, "half_life_blocks"), "> 0")
+    text = ok.replace("[liquidity.ETH]", "[liquidity.SOL]")
+    expect_error(tmp_path, text, "liquidity.SOL", line_of(text, "[liquidity.SOL]"), "no market 'SOL'")
+    text = ok.replace("half_life_blocks = 12", "half_life_blocks = 12\nresilience = 3")
+    expect_error(tmp_path, text, "liquidity.ETH.resilience", line_of(text, "resilience"))
+    text = 'study = "feedback"\n' + BASE
+    expect_error(tmp_path, text, "study", line_of(text, 'study = "feedback"'), "[liquidity.<SYMBOL>]")
+
+
 def test_lp_agents_need_an_order_keeper(tmp_path):
     text = BASE + '\n[[agents]]\ntype = "lp"\ncount = 1\n'
     err = expect_error(tmp_path, text, "keepers", line_of(text, "[[keepers]]"), 'type = "order"')

@@ -150,3 +150,59 @@ def test_lp_agents_deposit_and_redeem_through_the_order_keeper():
                if not created[i]["args"]["request"][2])
     assert all(executed[i]["block"] >= created[i]["block"] for i in executed)
     assert not any(e["event"] == "LpRequestFailed" for e in result.events)
+
+
+# A reduced cascade: 30 levered longs open early, the external price falls 12% over blocks 30-40.
+CASCADE = {"blocks": 50, "agents[0].count": 30, "agents[0].trade_probability": 0.3,
+           "agents[1].count": 5, "liquidity.ETH.depth": 600_000,
+           "prices.ETH.shocks": [{"type": "crash", "drop_pct": 0.12, "start_block": 30,
+                                  "over_blocks": 10}]}
+
+
+@pytest.fixture(scope="module")
+def cascade_study():
+    return run_study(load_scenario("cascade", CASCADE), backend="revm")
+
+
+def test_liquidations_that_move_the_market_deepen_the_crash(cascade_study):
+    without, with_ = cascade_study.runs["without feedback"], cascade_study.runs["with feedback"]
+    plain, moved = without.summary["markets"]["ETH"], with_.summary["markets"]["ETH"]
+    # The same exogenous path in both runs; without feedback the oracle reported exactly it.
+    assert [r["exogenous.ETH"] for r in without.rows] == [r["exogenous.ETH"] for r in with_.rows]
+    assert all(r["price.ETH"] == r["exogenous.ETH"] for r in without.rows)
+    assert plain["amplification"] == 1 and plain["max_drawdown"] == plain["exogenous_max_drawdown"]
+    # With feedback the liquidations' sales deepen the drop and liquidate more.
+    assert moved["exogenous_max_drawdown"] == plain["exogenous_max_drawdown"] > Decimal("0.1")
+    assert moved["max_drawdown"] > plain["max_drawdown"] and moved["amplification"] > 1
+    assert moved["amplification"] == (moved["max_drawdown"] / moved["exogenous_max_drawdown"]).quantize(Decimal("0.0001"))
+    assert with_.summary["liquidations"] > without.summary["liquidations"] > 0
+    assert with_.summary["bad_debt"] > without.summary["bad_debt"]
+    table = cascade_study.comparison
+    assert table["amplification"] == {"without feedback": 1, "with feedback": moved["amplification"]}
+
+
+def test_forced_flow_and_its_impact_cost_follow_the_events(cascade_study):
+    from protocol.prices.liquidity import impact_cost
+
+    run = cascade_study.runs["with feedback"]
+    liquidity = load_scenario("cascade", CASCADE).liquidity["ETH"]
+    forced: dict[int, Decimal] = {}
+    for e in run.events:
+        if e["event"] in ("PositionLiquidated", "AutoDeleveraged"):
+            size = e["args"]["sizeClosed" if e["event"] == "PositionLiquidated" else "sizeDelta"]
+            usd = Decimal(size) / 10**18 * Decimal(e["args"]["price"]) / 10**18
+            forced[e["block"]] = forced.get(e["block"], Decimal(0)) + usd
+    assert forced and all(f < 0 for f in forced.values())  # liquidated longs sell
+    for row in run.rows:
+        flow = forced.get(row["block"], Decimal(0))
+        assert row["liquidation_impact_cost"] == impact_cost(flow, liquidity.move(flow)).quantize(Decimal("0.000001"))
+    assert run.summary["liquidation_volume"] == run.summary["liquidated_notional"]  # no ADL here
+    assert run.summary["liquidation_impact_cost"] == sum((r["liquidation_impact_cost"] for r in run.rows), Decimal(0))
+
+
+def test_cascade_is_identical_on_pyevm(cascade_study):
+    scenario = load_scenario("cascade", CASCADE)
+    pyevm = Simulation(scenario, backend="pyevm").run()
+    revm = cascade_study.runs["with feedback"]
+    assert revm.rows == pyevm.rows
+    assert revm.events == pyevm.events

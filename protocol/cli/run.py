@@ -46,7 +46,8 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
 
     A scenario with study_modes (such as isolated-vs-cross) runs once per margin mode, and one
     with study = "solvency" (such as adl) once without the profit cap and ADL and once with
-    them; both write a side-by-side study."""
+    them, and one with study = "feedback" (such as cascade) once with the oracle reporting the
+    exogenous path and once the price its liquidations moved; all write a side-by-side study."""
     from protocol.report import write_run, write_study
     from protocol.sim.engine import Simulation, run_study
     from protocol.errors import PerpsimError
@@ -130,7 +131,12 @@ def _summary_table(result) -> Table:
 
 def _study_table(study) -> Table:
     modes = list(study.runs)
-    by = "by margin mode" if set(modes) <= {"isolated", "cross"} else "with and without the profit cap and ADL"
+    if set(modes) <= {"isolated", "cross"}:
+        by = "by margin mode"
+    elif "with feedback" in modes:
+        by = "with and without liquidation feedback"
+    else:
+        by = "with and without the profit cap and ADL"
     table = Table(title=f"{study.scenario}: the same traders and prices, {by}")
     table.add_column("metric")
     for mode in modes:

@@ -99,12 +99,13 @@ def _table(result) -> Table:
     keys = [a.key for a in result.axes]
     for key in keys:
         table.add_column(key, justify="right")
-    for col in ("runs", "VaR95 bad debt $", "LaR95 liq. volume $", "insurance max DD",
+    for col in ("runs", "VaR95 bad debt $", "LaR95 liq. volume $", "SaR95 impact $", "insurance max DD",
                 "LP return mean", "LP return p5", "wiped out"):
         table.add_column(col, justify="right")
     for a in result.aggregates:
         table.add_row(*(str(a.params[k]) for k in keys), f"{a.runs}",
                       f"{a.var95_bad_debt:,.2f}", f"{a.lar95_liquidation_volume:,.2f}",
+                      f"{a.sar95_liquidation_impact:,.2f}",
                       _pct(a.insurance_max_drawdown), _pct(a.lp_return_mean),
                       _pct(a.lp_return_p5), _pct(a.wiped_out_share_mean))
     return table

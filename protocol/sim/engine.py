@@ -19,6 +19,8 @@ from protocol.agents import AGENT_TYPES, Agent, Context
 from protocol.keepers import (AdlKeeper, BlockBuilder, FundingKeeper, KeeperBot, LiquidationKeeper,
                               OrderKeeper)
 from protocol.prices import derive_seed
+from protocol.prices.liquidity import ExternalMarket
+from protocol.sim.hedging import block_flow
 from protocol.sim.metrics import MetricsRecorder, summarize
 from protocol.sim.result import RunResult, StudyResult
 from protocol.sim.scenario import Scenario, VenueSpec
@@ -61,9 +63,12 @@ class Simulation:
         order_rng = random.Random(f"{sc.seed}:order")
         chain = venue.chain
 
-        rows = [recorder.record(0, chain.timestamp, path.at(0), [])]
+        external = ExternalMarket(sc.liquidity, sc.feedback)
+        symbols = list(venue.markets)
+        rows = [recorder.record(0, chain.timestamp, path.at(0), [], path.at(0))]
         for block in range(1, sc.blocks + 1):
-            prices = path.at(block)
+            exogenous = path.at(block)
+            prices = external.quote(exogenous)  # what the oracle reports: moved by past flow
             with chain.block() as receipts:  # the oracle push and the agents' transactions
                 venue.set_prices(prices)
                 ctx = Context(block, prices, venue)
@@ -72,7 +77,12 @@ class Simulation:
             landed = builder.step()  # keepers' transactions, in a block of their own
             receipts += [l.receipt for l in landed.landed]
             _dispatch(landed, by_address, venue)
-            rows.append(recorder.record(block, chain.timestamp - 1, prices, receipts))
+            flow = block_flow(receipts, symbols)
+            costs = external.absorb(flow.net)  # hedged now; the oracle shows it next block
+            forced_costs = {s: external.cost_of(s, f) for s, f in flow.forced.items()}
+            rows.append(recorder.record(block, chain.timestamp - 1, prices, receipts, exogenous,
+                                        flow.forced_volume, sum(costs.values(), Decimal(0)),
+                                        sum(forced_costs.values(), Decimal(0))))
             chain.advance_time(sc.block_time - 1)
             if progress:
                 progress(block, sc.blocks)
@@ -143,13 +153,19 @@ def run_study(scenario: Scenario, *, backend: Optional[str] = None, seed: Option
               progress: Optional[Progress] = None) -> StudyResult:
     """Run the scenario once per variant of its study and compare: per margin mode of
     ``study_modes`` (default isolated and cross) with every trader forced into it, or for the
-    ``solvency`` study without the profit cap and ADL keepers, then as configured."""
+    ``solvency`` study without the profit cap and ADL keepers, then as configured, or for the
+    ``feedback`` study with the oracle reporting the external market's exogenous path, then its
+    price as the venue's flow moved it."""
     if scenario.study == "solvency":
         variants = {"no cap, no ADL": scenario.with_(
                         venue=replace(scenario.venue, max_pnl_factor_traders=Decimal(0)),
                         keepers=tuple(k for k in scenario.keepers if k.type != "adl")),
                     "cap + ADL": scenario}
         compared = SOLVENCY_COMPARED
+    elif scenario.study == "feedback":
+        variants = {"without feedback": scenario.with_(feedback=False),
+                    "with feedback": scenario.with_(feedback=True)}
+        compared = FEEDBACK_COMPARED
     else:
         variants = {mode: scenario.with_(mode=mode)
                     for mode in scenario.study_modes or ("isolated", "cross")}
@@ -196,4 +212,23 @@ SOLVENCY_COMPARED: dict[str, Callable[[RunResult], object]] = {
     "LP return %": lambda r: r.summary["pool"]["lp_return"] * 100,
     "pool value at end $": lambda r: r.summary["pool"]["end_value"],
     "bad debt $": lambda r: r.summary["bad_debt"],
+}
+
+
+def _worst_market(run: RunResult) -> dict:
+    """The market whose reported price fell furthest."""
+    return max(run.summary["markets"].values(), key=lambda m: m["max_drawdown"])
+
+
+FEEDBACK_COMPARED: dict[str, Callable[[RunResult], object]] = {
+    "exogenous max drawdown %": lambda r: _worst_market(r)["exogenous_max_drawdown"] * 100,
+    "max drawdown (as reported) %": lambda r: _worst_market(r)["max_drawdown"] * 100,
+    "amplification": lambda r: _worst_market(r)["amplification"],
+    "liquidations": lambda r: r.summary["liquidations"],
+    "liquidated notional $": lambda r: r.summary["liquidated_notional"],
+    "forced volume hedged $": lambda r: r.summary["liquidation_volume"],
+    "impact cost of liquidations $": lambda r: r.summary["liquidation_impact_cost"],
+    "impact cost, all flow $": lambda r: r.summary["impact_cost"],
+    "bad debt $": lambda r: r.summary["bad_debt"],
+    "LP return %": lambda r: r.summary["pool"]["lp_return"] * 100,
 }

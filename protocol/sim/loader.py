@@ -36,6 +36,7 @@ from protocol.keepers import Strategy
 from protocol.prices import (GBM, BrownianBridge, CorrelatedGBM, Crash, CsvReplay, FlashCrash,
                              Gap, Heston, MertonJumpDiffusion, PriceSource, RegimeSwitchingVol,
                              WithShock, combine)
+from protocol.prices.liquidity import SHAPES, Liquidity
 from protocol.sim.scenario import (KEEPER_TYPES, MODES, STUDIES, KeeperSpec, Population, Scenario,
                                    VenueSpec)
 from protocol.margin.types import MODULE_INTERFACES
@@ -497,7 +498,9 @@ def parse_scenario(text: str, *, file: str = "<string>", base_dir: Union[str, Pa
 
 
 TOP_KEYS = ("name", "description", "seed", "blocks", "block_time", "backend", "equity_every",
-            "mode", "study_modes", "study", "venue", "markets", "prices", "agents", "keepers")
+            "mode", "study_modes", "study", "venue", "markets", "prices", "liquidity", "agents",
+            "keepers")
+LIQUIDITY_KEYS = ("depth", "shape", "half_life_blocks")
 PNL_FACTOR_KEYS = ("max_pnl_factor_traders", "max_pnl_factor_adl", "min_pnl_factor_after_adl")
 VENUE_KEYS = ("modules", "contracts", "pool_liquidity", "insurance", "instant_trading", "max_price_age",
               "market_order_timeout", "min_execution_fee", *PNL_FACTOR_KEYS)
@@ -559,6 +562,7 @@ class _Builder:
         venue = self.venue(top.table("venue"))
         markets = self.markets(top)
         prices = self.prices(top, markets)
+        liquidity, feedback = self.liquidity(top.table("liquidity"), markets)
         agents = self.agents(top, markets)
         keepers = self.keepers(top)
 
@@ -566,7 +570,8 @@ class _Builder:
             name=name, markets=tuple(markets.values()), prices=prices, agents=agents,
             blocks=blocks, block_time=block_time, seed=seed, backend=backend, venue=venue,
             description=description, equity_every=equity_every, mode=mode,
-            study_modes=tuple(study_modes), study=study, source=self.ctx.file)
+            study_modes=tuple(study_modes), study=study, source=self.ctx.file,
+            liquidity=liquidity, feedback=feedback)
         if keepers is not None:
             kwargs["keepers"] = keepers
         try:
@@ -676,6 +681,29 @@ class _Builder:
             raise t.err("taker_fee_bps", f"{kwargs['taker_fee_bps']} bps of a {max_leverage}x "
                         "position exceeds its whole margin")
         return MarketConfig(symbol=symbol, **kwargs)
+
+    # -- liquidity -----------------------------------------------------------------------------
+
+    def liquidity(self, table: Optional[_Table], markets: dict[str, MarketConfig]
+                  ) -> tuple[dict[str, Liquidity], bool]:
+        """``[liquidity]``: ``feedback`` (default true) and one ``[liquidity.<SYMBOL>]`` table
+        per market with depth outside the venue."""
+        if table is None:
+            return {}, True
+        feedback = table.boolean("feedback", True)
+        out = {}
+        for symbol in table.data:
+            if symbol == "feedback":
+                continue
+            if symbol not in markets:
+                raise table.err(symbol, f"no market {symbol!r}; markets: {', '.join(markets)}")
+            t = table.table(symbol)
+            t.check_keys(LIQUIDITY_KEYS)
+            out[symbol] = Liquidity(
+                depth=t.decimal("depth", None, lo=0, lo_open=True, required=True),
+                shape=t.string("shape", "linear", choices=SHAPES),
+                half_life=t.decimal("half_life_blocks", Decimal(30), lo=0, lo_open=True))
+        return out, feedback
 
     # -- prices --------------------------------------------------------------------------------
 

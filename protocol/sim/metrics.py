@@ -53,11 +53,19 @@ class MetricsRecorder:
 
     # ------------------------------------------------------------------ one block
     def record(self, block: int, timestamp: int, prices: dict[str, Decimal],
-               receipts: Iterable[Receipt]) -> Row:
+               receipts: Iterable[Receipt], exogenous: dict[str, Decimal],
+               forced_volume: Decimal = Decimal(0), impact_cost: Decimal = Decimal(0),
+               forced_impact_cost: Decimal = Decimal(0)) -> Row:
+        """One block: ``prices`` as the oracle reported them, ``exogenous`` the external
+        market's path before the venue's flow moved it; the block's forced (liquidation and
+        ADL) volume hedged there, the impact cost of all its hedged flow and of the forced flow
+        alone (USD)."""
         v = self.venue
         row: Row = {"block": block, "timestamp": timestamp}
         for s in self.symbols:
             row[f"price.{s}"] = prices[s]
+        for s in self.symbols:
+            row[f"exogenous.{s}"] = exogenous[s]
         for s in self.symbols:
             state = v.clearinghouse.call("marketState", self.market_ids[s])
             row[f"long_oi.{s}"] = _usd(from_wad(state[0]) * prices[s])
@@ -102,7 +110,9 @@ class MetricsRecorder:
                     bad_debt += v.usd(event["amount"])
         self.cum_bad_debt += bad_debt
         row.update(liquidations=liquidations, liquidated_notional=_usd(notional), bad_debt=bad_debt,
-                   cum_bad_debt=self.cum_bad_debt, funding_paid=funding, fees_paid=fees)
+                   cum_bad_debt=self.cum_bad_debt, funding_paid=funding, fees_paid=fees,
+                   liquidation_volume=_usd(forced_volume), impact_cost=_usd(impact_cost),
+                   liquidation_impact_cost=_usd(forced_impact_cost))
         for bot in self.keepers:
             row[f"keeper_profit.{bot.name}"] = _usd(bot.ledger.net_profit_usd(bot.eth_price_usd))
         if block % self.equity_every == 0 or not self.equity.by_agent:
@@ -212,6 +222,18 @@ def max_drawdown(values: Sequence[Decimal]) -> Decimal:
     return worst.quantize(Decimal("0.000001"))
 
 
+def market_drawdowns(exogenous: Sequence[Decimal], reported: Sequence[Decimal]) -> dict[str, Any]:
+    """A market's largest fall on the external path and as the oracle reported it (moved by the
+    venue's own flow), and their ratio, ``amplification`` (1 when the flow moved nothing; None
+    when only the reported price fell)."""
+    exo, moved = max_drawdown(exogenous), max_drawdown(reported)
+    if exo == 0:
+        amplification = Decimal(1) if moved == 0 else None
+    else:
+        amplification = (moved / exo).quantize(Decimal("0.0001"))
+    return {"exogenous_max_drawdown": exo, "max_drawdown": moved, "amplification": amplification}
+
+
 def summarize(rows: Sequence[Row], recorder: MetricsRecorder, agents: Sequence[Agent],
               keepers: Sequence[KeeperBot]) -> dict[str, Any]:
     """Run totals: liquidations, bad debt, insurance fund and pool, keepers, cohorts."""
@@ -261,6 +283,11 @@ def summarize(rows: Sequence[Row], recorder: MetricsRecorder, agents: Sequence[A
                                "fees_wei": bot.ledger.fees_wei, "wins": bot.ledger.wins,
                                "losses": bot.ledger.losses} for bot in keepers},
         "cohorts": cohorts,
+        "markets": {s: market_drawdowns([r[f"exogenous.{s}"] for r in rows],
+                                        [r[f"price.{s}"] for r in rows]) for s in recorder.symbols},
+        "liquidation_volume": _usd(sum((r["liquidation_volume"] for r in rows), Decimal(0))),
+        "impact_cost": _usd(sum((r["impact_cost"] for r in rows), Decimal(0))),
+        "liquidation_impact_cost": _usd(sum((r["liquidation_impact_cost"] for r in rows), Decimal(0))),
         "solvency": recorder.solvency.summary(agents),
         "wiped_out": last["wiped_out"],
         "traders": sum(1 for a in agents if a.kind != "lp"),

@@ -12,13 +12,16 @@ from typing import Any, Mapping, Optional
 
 from protocol.keepers import Strategy
 from protocol.prices import PriceSource
+from protocol.prices.liquidity import Liquidity
 from protocol.venue import MarketConfig
 
 KEEPER_TYPES = ("liquidation", "order", "funding", "adl")
 MODES = ("isolated", "cross")
 #: Studies a scenario may ask for besides ``study_modes``: ``solvency`` runs it without the
-#: profit cap and ADL keepers (the pool pays whoever closes first) and as configured.
-STUDIES = ("solvency",)
+#: profit cap and ADL keepers (the pool pays whoever closes first) and as configured;
+#: ``feedback`` runs it with the oracle reporting the exogenous path (no feedback) and as
+#: configured (the external market's moved price).
+STUDIES = ("solvency", "feedback")
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,10 @@ class Scenario:
     study_modes: tuple[str, ...] = ()
     study: Optional[str] = None  # one of STUDIES
     source: Optional[str] = None  # file it was loaded from
+    #: Depth of the external market per symbol (``protocol.prices.liquidity``): the venue's flow
+    #: is hedged there; with ``feedback`` the oracle reports the moved price.
+    liquidity: Mapping[str, Liquidity] = field(default_factory=dict)
+    feedback: bool = True
 
     def __post_init__(self) -> None:
         if self.blocks < 1:
@@ -102,6 +109,11 @@ class Scenario:
         if self.mode not in (None, *MODES):
             raise ValueError(f"mode: must be one of {MODES}, got {self.mode!r}")
         symbols = {m.symbol for m in self.markets}
+        unknown = sorted(set(self.liquidity) - symbols)
+        if unknown:
+            raise ValueError(f"liquidity: no market {unknown[0]!r}")
+        if self.study == "feedback" and not self.liquidity:
+            raise ValueError("study: the feedback study needs a [liquidity.<SYMBOL>] table")
         missing = symbols - set(self.prices.symbols)
         if missing:
             raise ValueError(f"prices: no price source for market(s) {sorted(missing)}")

@@ -38,6 +38,7 @@ class PointAggregate:
     failed: int
     var95_bad_debt: Decimal  # 95th percentile of bad debt
     lar95_liquidation_volume: Decimal  # 95th percentile of liquidated notional
+    sar95_liquidation_impact: Decimal  # 95th percentile of liquidations' price-impact cost
     insurance_max_drawdown: Decimal  # worst over seeds
     insurance_max_drawdown_mean: Decimal
     lp_return_mean: Decimal
@@ -52,6 +53,7 @@ class PointAggregate:
         out: dict[str, Any] = dict(self.params)
         out.update(runs=self.runs, failed=self.failed, var95_bad_debt=self.var95_bad_debt,
                    lar95_liquidation_volume=self.lar95_liquidation_volume,
+                   sar95_liquidation_impact=self.sar95_liquidation_impact,
                    insurance_max_drawdown=self.insurance_max_drawdown,
                    insurance_max_drawdown_mean=self.insurance_max_drawdown_mean,
                    lp_return_mean=self.lp_return_mean, lp_return_p5=self.lp_return_p5,
@@ -82,6 +84,9 @@ def aggregate(points: Sequence[dict[str, Any]], records: Iterable[RunRecord]) ->
             params=dict(params), runs=len(ok), failed=len(group) - len(ok),
             var95_bad_debt=percentile(d("bad_debt"), Decimal("0.95")),
             lar95_liquidation_volume=percentile(d("liquidated_notional"), Decimal("0.95")),
+            # Runs stored before the external market existed have no impact cost: none was paid.
+            sar95_liquidation_impact=percentile([Decimal(m.get("liquidation_impact_cost", "0"))
+                                                 for m in ok], Decimal("0.95")),
             insurance_max_drawdown=max(d("insurance_max_drawdown")),
             insurance_max_drawdown_mean=mean(d("insurance_max_drawdown")),
             lp_return_mean=mean(d("lp_return")),

@@ -134,6 +134,7 @@ def _aggregates_table(result: SweepResult) -> str:
     keys = [a.key for a in result.axes]
     keepers = _keepers(result.aggregates)
     header = [*keys, "runs", "failed", "VaR95 bad debt (USD)", "LaR95 liquidation volume (USD)",
+              "SaR95 liquidation impact cost (USD)",
               "insurance max drawdown, worst (USD)", "insurance max drawdown, mean (USD)",
               "LP return, mean", "LP return, p5", "wiped-out share, mean",
               *(f"keeper profit mean: {k} (USD)" for k in keepers)]
@@ -148,12 +149,13 @@ def _aggregates_table(result: SweepResult) -> str:
         row = [(cell(params.get(k)), False) for k in keys]
         a = by_key.get(pk)
         if a is None:  # every run of this point failed (or none finished)
-            blanks = [("", True)] * (9 - 2 + len(keepers))
+            blanks = [("", True)] * (10 - 2 + len(keepers))
             rows.append(row + [("0", True), (str(failed_at.get(pk, 0)), True)] + blanks)
             continue
         rows.append(row + [
             (str(a.runs), True), (str(a.failed), True),
             (money(a.var95_bad_debt), True), (money(a.lar95_liquidation_volume), True),
+            (money(a.sar95_liquidation_impact), True),
             (money(a.insurance_max_drawdown), True), (money(a.insurance_max_drawdown_mean), True),
             (percent(a.lp_return_mean), True), (percent(a.lp_return_p5), True),
             (percent(a.wiped_out_share_mean), True),

@@ -81,6 +81,7 @@ def run_metrics(result) -> dict[str, Any]:
     return {
         "bad_debt": str(s["bad_debt"]),
         "liquidated_notional": str(s["liquidated_notional"]),
+        "liquidation_impact_cost": str(s["liquidation_impact_cost"]),
         "liquidations": s["liquidations"],
         "insurance_max_drawdown": str(s["insurance_fund"]["max_drawdown"]),
         "lp_return": str(s["pool"]["lp_return"]),
