@@ -373,6 +373,36 @@ def test_liquidity_tables(tmp_path):
     expect_error(tmp_path, text, "study", line_of(text, 'study = "feedback"'), "[liquidity.<SYMBOL>]")
 
 
+def test_oracle_tables(tmp_path):
+    ok = BASE + ('\n[oracle.ETH]\nmode = "push"\ndeviation_bps = 50\nheartbeat = 600\n'
+                 'delay_blocks = 2\noutages = [[10, 20], [40, 40]]\n'
+                 '\n[oracle.BTC]\nmode = "pull"\nheartbeat = 300\n')
+    s = load_scenario(write(tmp_path, ok))
+    eth, btc = s.oracles["ETH"], s.oracles["BTC"]
+    assert (eth.mode, eth.deviation_bps, eth.heartbeat, eth.delay_blocks, eth.outages) == \
+        ("push", 50, 600, 2, ((10, 20), (40, 40)))
+    assert (btc.mode, btc.heartbeat) == ("pull", 300)
+    text = ok.replace("heartbeat = 600", "heartbeat = 59")  # block_time = 60
+    expect_error(tmp_path, text, "oracle.ETH.heartbeat", line_of(text, "heartbeat = 59"),
+                 "at least one block (60 s)")
+    text = ok.replace("[40, 40]", "[40, 101]")  # blocks = 100
+    expect_error(tmp_path, text, "oracle.ETH.outages[1]", line_of(text, "outages"), "past the scenario's last block (100)")
+    text = ok.replace("[10, 20]", "[20, 10]")
+    expect_error(tmp_path, text, "oracle.ETH.outages[0]", line_of(text, "outages"), "first <= last")
+    text = ok.replace("[10, 20]", "[10]")
+    expect_error(tmp_path, text, "oracle.ETH.outages[0]", line_of(text, "outages"), "[first block, last block]")
+    text = ok.replace('mode = "pull"\nheartbeat = 300', 'mode = "pull"')
+    expect_error(tmp_path, text, "oracle.BTC.mode", line_of(text, 'mode = "pull"'), "needs a heartbeat")
+    text = ok.replace("delay_blocks = 2", "delay_blocks = -2")
+    expect_error(tmp_path, text, "oracle.ETH.delay_blocks", line_of(text, "delay_blocks"), ">= 0")
+    text = ok.replace("[oracle.BTC]", "[oracle.SOL]")
+    expect_error(tmp_path, text, "oracle.SOL", line_of(text, "[oracle.SOL]"), "no market 'SOL'")
+    text = ok.replace('name = "liq"', 'name = "liq"\nprice_choice = "worst"')
+    expect_error(tmp_path, text, "keepers[0].price_choice", line_of(text, "price_choice"), "one of")
+    text = ok.replace('name = "liq"', 'name = "liq"\nprice_choice = "best"')
+    assert load_scenario(write(tmp_path, text)).keepers[0].strategy.price_choice == "best"
+
+
 def test_lp_agents_need_an_order_keeper(tmp_path):
     text = BASE + '\n[[agents]]\ntype = "lp"\ncount = 1\n'
     err = expect_error(tmp_path, text, "keepers", line_of(text, "[[keepers]]"), 'type = "order"')

@@ -200,9 +200,66 @@ def test_forced_flow_and_its_impact_cost_follow_the_events(cascade_study):
     assert run.summary["liquidation_impact_cost"] == sum((r["liquidation_impact_cost"] for r in run.rows), Decimal(0))
 
 
-def test_cascade_is_identical_on_pyevm(cascade_study):
-    scenario = load_scenario("cascade", CASCADE)
-    pyevm = Simulation(scenario, backend="pyevm").run()
-    revm = cascade_study.runs["with feedback"]
-    assert revm.rows == pyevm.rows
-    assert revm.events == pyevm.events
+def test_cascade_study_is_identical_on_pyevm(cascade_study):
+    """Both variants, row for row and event for event: the study's claims hold on pyevm too."""
+    pyevm = run_study(load_scenario("cascade", CASCADE), backend="pyevm")
+    for variant, revm in cascade_study.runs.items():
+        assert pyevm.runs[variant].rows == revm.rows, variant
+        assert pyevm.runs[variant].events == revm.events, variant
+    assert pyevm.comparison == cascade_study.comparison
+
+
+# ---------------------------------------------------------------------- oracles that lag and fail
+def _cascade(extra, backend="revm"):
+    return Simulation(load_scenario("cascade", {**CASCADE, **extra}), backend=backend).run()
+
+
+def test_a_delayed_oracle_reports_the_market_of_blocks_ago():
+    run = _cascade({"oracle.ETH.delay_blocks": 3})
+    rows = run.rows
+    assert any(r["market.ETH"] != rows[r["block"] - 3]["market.ETH"] for r in rows[3:])
+    assert all(r["price.ETH"] == rows[r["block"] - 3]["market.ETH"] for r in rows[3:])
+    assert all(r["price.ETH"] == rows[0]["market.ETH"] for r in rows[:3])
+
+
+def test_an_outage_freezes_the_oracle_and_liquidations_wait():
+    run = _cascade({"oracle.ETH.outages": [[28, 45]]})
+    frozen = run.rows[27]["price.ETH"]
+    assert all(r["price.ETH"] == frozen for r in run.rows[28:46])
+    assert run.rows[46]["price.ETH"] == run.rows[46]["market.ETH"] != frozen
+    liquidated = [e["block"] for e in run.events if e["event"] == "PositionLiquidated"]
+    assert liquidated and not any(28 <= b <= 45 for b in liquidated)
+    assert min(b for b in liquidated if b > 45) == 46  # the first price after the outage
+    # Liquidating late, through bankruptcy, leaves more bad debt than on time.
+    assert run.summary["bad_debt"] > _cascade({}).summary["bad_debt"]
+
+
+FLASH = {"prices.ETH.shocks": [{"type": "flash_crash", "drop_pct": 0.15, "at_block": 32,
+                                "recover_blocks": 3}],
+         "oracle.ETH.mode": "pull", "oracle.ETH.heartbeat": 600, "keepers[0].poll_interval": 5,
+         "liquidity.feedback": False}
+
+
+def _attached(run):
+    """Prices that landed other than on the pull oracle's own 600 s schedule."""
+    scheduled = {r["block"] for r in run.rows if r["block"] % 10 == 1}
+    return [e for e in run.events if e["event"] == "PriceUpdated" and e["block"] not in scheduled]
+
+
+def test_an_adversarial_keeper_picks_the_price_that_liquidates_most():
+    honest = _cascade({**FLASH, "keepers[0].price_choice": "latest"})
+    greedy = _cascade({**FLASH, "keepers[0].price_choice": "best"})
+    assert _attached(honest) and _attached(greedy)
+    low = min(e["args"]["price"] for e in _attached(greedy))
+    assert low < min(e["args"]["price"] for e in _attached(honest))
+    assert greedy.summary["liquidations"] > honest.summary["liquidations"]
+    assert greedy.summary["bad_debt"] > honest.summary["bad_debt"]
+    # Every attached price is one the market published in an earlier block.
+    for e in _attached(greedy):
+        earlier = {r["market.ETH"] for r in greedy.rows if r["block"] < e["block"]}
+        assert Decimal(e["args"]["price"]) / 10**18 in earlier
+
+
+def test_pull_oracle_runs_are_identical_on_pyevm():
+    extra = {**FLASH, "keepers[0].price_choice": "best", "blocks": 40}
+    assert _cascade(extra, "pyevm").rows == _cascade(extra).rows

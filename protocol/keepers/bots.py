@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
 
+PriceWindow = Callable[[], Mapping[str, Sequence[tuple[int, Decimal]]]]
+
 from protocol.chain import Contract, Receipt
 from protocol.keepers.ledger import Ledger
 from protocol.keepers.strategy import Strategy
@@ -126,14 +128,56 @@ class KeeperBot:
 class LiquidationKeeper(KeeperBot):
     """Scans with ``venue.liquidatable`` in chunks of ``scan_chunk`` accounts and liquidates
     with ``liquidateBatch`` in batches of ``batch_size`` targets. A target is ``(address,
-    market symbol)`` for an isolated position or ``(address, None)`` for a cross account."""
+    market symbol)`` for an isolated position or ``(address, None)`` for a cross account.
+
+    On pull-oracle markets (``price_window`` set: symbol -> the published ``(timestamp,
+    price)`` pairs it may attach now) the bot chooses a price per ``strategy.price_choice``,
+    scans as if it were on chain, and sends it (``pushPrices``, needing the oracle's updater
+    role) just before its liquidations."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.scans = 0
         self.watchlist: list[tuple[str, Optional[str]]] = []
+        self.price_window: Optional[PriceWindow] = None
+        self.attach: dict[int, list[tuple[int, int, int]]] = {}  # block due -> updates to send
 
     def scan(self, block: int) -> list[tuple[str, Optional[str]]]:
+        self.attach = {due: u for due, u in self.attach.items() if due >= block}
+        updates = self._choose_prices() if self.price_window is not None else []
+        if not updates:
+            return self._find()
+        self.attach[block + self.strategy.latency] = updates
+        with self.venue.snapshot():
+            self._push(updates)
+            return self._find()
+
+    def _choose_prices(self) -> list[tuple[int, int, int]]:
+        """One ``PriceUpdate`` per pull market with something newer to attach: the latest
+        published price, or (``best``) the one under which the most targets are liquidatable,
+        the later one on a tie."""
+        v = self.venue
+        updates = []
+        for symbol, candidates in self.price_window().items():
+            if not candidates:
+                continue
+            updates_for = [(v.market_id(symbol), t, to_wad(p)) for t, p in candidates]
+            if self.strategy.price_choice == "latest" or len(updates_for) == 1:
+                updates.append(updates_for[-1])
+                continue
+            counts = []
+            for update in updates_for:
+                with v.snapshot():
+                    self._push([update])
+                    counts.append(len(self._find()))
+            best = max(range(len(counts)), key=lambda i: (counts[i], i))
+            updates.append(updates_for[best])
+        return updates
+
+    def _push(self, updates: list[tuple[int, int, int]]) -> None:
+        self.venue.oracle.transact(self.address, "pushPrices", updates).raise_for_status()
+
+    def _find(self) -> list[tuple[str, Optional[str]]]:
         strategy = self.strategy
         full = self.scans % strategy.full_scan_interval == 0
         self.scans += 1
@@ -163,9 +207,13 @@ class LiquidationKeeper(KeeperBot):
             rewards = self.estimate_rewards_usd(targets)
             targets = [t for t, r in zip(targets, rewards) if r - gas >= self.strategy.min_profit_usd]
         ch, size = self.venue.clearinghouse, self.strategy.batch_size
-        return [self.intent(ch, "liquidateBatch", self.venue.encode_targets(batch),
-                            targets=tuple(batch))
-                for batch in (targets[i:i + size] for i in range(0, len(targets), size))]
+        liquidations = [self.intent(ch, "liquidateBatch", self.venue.encode_targets(batch),
+                                    targets=tuple(batch))
+                        for batch in (targets[i:i + size] for i in range(0, len(targets), size))]
+        updates = self.attach.pop(block, None)
+        if updates and liquidations:  # the chosen prices land just before the liquidations
+            return [self.intent(self.venue.oracle, "pushPrices", updates), *liquidations]
+        return liquidations
 
     def estimate_rewards_usd(self, targets: list[tuple[str, Optional[str]]]) -> list[Decimal]:
         """Expected keeper reward per target from one Reader ``health`` call: the penalty is
@@ -192,6 +240,10 @@ class LiquidationKeeper(KeeperBot):
                 and _same(e["keeper"], self.address)]
 
     def book(self, intent: Intent, receipt: Receipt) -> bool:
+        if intent.function == "pushPrices":  # the price it attached: gas, neither win nor loss
+            self.ledger.txs += 1
+            self.ledger.gas_wei += receipt.gas_used * receipt.gas_price
+            return False
         if receipt.status:
             self.ledger.rewards_tokens += sum(e["keeperReward"] for e in self.liquidation_events(receipt))
         return super().book(intent, receipt)

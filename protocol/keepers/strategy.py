@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 GWEI = 10**9
+PRICE_CHOICES = ("latest", "best")
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class Strategy:
     account (1: every scan is full); in between, a liquidation keeper reads only its watchlist,
     the targets whose equity was below ``watch_threshold_bps``/10,000 of maintenance at the last
     full scan (one Reader call), as production keepers do to keep up with large books.
+    ``price_choice``: on a pull oracle, which published price a liquidation keeper attaches:
+    ``latest`` (honest) or ``best`` (the one that makes the most targets liquidatable).
     """
 
     poll_interval: int = 1
@@ -30,6 +33,7 @@ class Strategy:
     scan_chunk: int = 500
     full_scan_interval: int = 1
     watch_threshold_bps: int = 15_000
+    price_choice: str = "latest"
 
     def __post_init__(self) -> None:
         if self.poll_interval < 1:
@@ -44,3 +48,6 @@ class Strategy:
             raise ValueError("full_scan_interval must be >= 1 scan")
         if self.watch_threshold_bps < 10_000:
             raise ValueError("watch_threshold_bps must be >= 10000 (the maintenance margin)")
+        if self.price_choice not in PRICE_CHOICES:
+            raise ValueError(f"price_choice must be one of {', '.join(PRICE_CHOICES)}, "
+                             f"got {self.price_choice!r}")

@@ -1,8 +1,10 @@
 """The simulation loop: discrete blocks of ``block_time`` seconds.
 
-Each block: the price source gives this block's prices -> the oracle pushes them -> trader and LP
-agents act (in a seeded random order) -> keeper bots act, their transactions ordered by gas bid ->
-the block is sealed -> metrics are recorded. All transactions of a block share its timestamp.
+Each block: the price source gives this block's exogenous prices -> the external market moves
+them by the venue's past flow (``[liquidity]``, with feedback) -> the oracle publishes per its
+model (``[oracle]``; every block by default) -> trader and LP agents act (in a seeded random
+order) -> keeper bots act, their transactions ordered by gas bid (on pull oracles, attaching the
+price they choose) -> the block's flow is hedged in the external market -> metrics are recorded. All transactions of a block share its timestamp.
 The same scenario, seed and backend give identical results; pyevm and revm give identical
 numbers, keepers' gas included.
 """
@@ -20,6 +22,7 @@ from protocol.keepers import (AdlKeeper, BlockBuilder, FundingKeeper, KeeperBot,
                               OrderKeeper)
 from protocol.prices import derive_seed
 from protocol.prices.liquidity import ExternalMarket
+from protocol.prices.oracle import OracleFeed
 from protocol.sim.hedging import block_flow
 from protocol.sim.metrics import MetricsRecorder, summarize
 from protocol.sim.result import RunResult, StudyResult
@@ -64,14 +67,18 @@ class Simulation:
         chain = venue.chain
 
         external = ExternalMarket(sc.liquidity, sc.feedback)
+        feed = OracleFeed(sc.oracles, path.at(0), chain.timestamp)
+        self._pull_keepers(venue, keepers, feed)
         symbols = list(venue.markets)
         rows = [recorder.record(0, chain.timestamp, path.at(0), [], path.at(0))]
         for block in range(1, sc.blocks + 1):
             exogenous = path.at(block)
-            prices = external.quote(exogenous)  # what the oracle reports: moved by past flow
+            prices = external.quote(exogenous)  # the external market, moved by past flow
+            pushed = feed.observe(block, chain.timestamp, prices)  # what its oracle publishes now
             with chain.block() as receipts:  # the oracle push and the agents' transactions
-                venue.set_prices(prices)
-                ctx = Context(block, prices, venue)
+                if pushed:
+                    venue.set_prices(pushed)
+                ctx = Context(block, prices, venue)  # traders watch the market itself
                 for agent in order_rng.sample(agents, len(agents)):
                     agent.act(ctx)
             landed = builder.step()  # keepers' transactions, in a block of their own
@@ -117,6 +124,27 @@ class Simulation:
 
     def _keepers(self, venue: Venue) -> list[KeeperBot]:
         return [KEEPER_CLASSES[k.type](venue, k.name, k.strategy) for k in self.scenario.keepers]
+
+    @staticmethod
+    def _pull_keepers(venue: Venue, keepers: list[KeeperBot], feed: OracleFeed) -> None:
+        """On pull-oracle markets liquidation keepers attach prices: give them the updater role
+        and the window of published prices they may choose from."""
+        pull = feed.pull_symbols
+        if not pull:
+            return
+        oracle, chain = venue.oracle, venue.chain
+        role = oracle.call("UPDATER_ROLE")
+        ids = {s: venue.market_id(s) for s in pull}
+        ages = {s: oracle.call("maxPriceAge", ids[s]) for s in pull}
+
+        def window():
+            return {s: feed.window(s, oracle.call("latest", ids[s])[1], chain.timestamp, ages[s])
+                    for s in pull}
+
+        for bot in keepers:
+            if isinstance(bot, LiquidationKeeper):
+                oracle.transact(venue.admin, "grantRole", role, bot.address).raise_for_status()
+                bot.price_window = window
 
 
 def _dispatch(landed, by_address: dict[str, Agent], venue: Venue) -> None:

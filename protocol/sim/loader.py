@@ -37,6 +37,8 @@ from protocol.prices import (GBM, BrownianBridge, CorrelatedGBM, Crash, CsvRepla
                              Gap, Heston, MertonJumpDiffusion, PriceSource, RegimeSwitchingVol,
                              WithShock, combine)
 from protocol.prices.liquidity import SHAPES, Liquidity
+from protocol.prices.oracle import MODES as ORACLE_MODES, OracleModel
+from protocol.keepers.strategy import PRICE_CHOICES
 from protocol.sim.scenario import (KEEPER_TYPES, MODES, STUDIES, KeeperSpec, Population, Scenario,
                                    VenueSpec)
 from protocol.margin.types import MODULE_INTERFACES
@@ -498,14 +500,16 @@ def parse_scenario(text: str, *, file: str = "<string>", base_dir: Union[str, Pa
 
 
 TOP_KEYS = ("name", "description", "seed", "blocks", "block_time", "backend", "equity_every",
-            "mode", "study_modes", "study", "venue", "markets", "prices", "liquidity", "agents",
-            "keepers")
+            "mode", "study_modes", "study", "venue", "markets", "prices", "liquidity", "oracle",
+            "agents", "keepers")
 LIQUIDITY_KEYS = ("depth", "shape", "half_life_blocks")
 PNL_FACTOR_KEYS = ("max_pnl_factor_traders", "max_pnl_factor_adl", "min_pnl_factor_after_adl")
 VENUE_KEYS = ("modules", "contracts", "pool_liquidity", "insurance", "instant_trading", "max_price_age",
               "market_order_timeout", "min_execution_fee", *PNL_FACTOR_KEYS)
 KEEPER_KEYS = ("type", "name", "poll_interval", "latency", "gas_price_gwei", "min_profit_usd",
-               "batch_size", "scan_chunk", "full_scan_interval", "watch_threshold_bps")
+               "batch_size", "scan_chunk", "full_scan_interval", "watch_threshold_bps",
+               "price_choice")
+ORACLE_KEYS = ("mode", "deviation_bps", "heartbeat", "delay_blocks", "outages")
 MARKET_FIELDS = tuple(f.name for f in dataclasses.fields(MarketConfig) if f.name != "symbol")
 BPS_FIELDS = ("taker_fee_bps", "liquidation_fee_bps", "keeper_share_bps", "reserve_factor_bps",
               "partial_liquidation_bps")
@@ -563,6 +567,7 @@ class _Builder:
         markets = self.markets(top)
         prices = self.prices(top, markets)
         liquidity, feedback = self.liquidity(top.table("liquidity"), markets)
+        oracles = self.oracles(top.table("oracle"), markets)
         agents = self.agents(top, markets)
         keepers = self.keepers(top)
 
@@ -571,7 +576,7 @@ class _Builder:
             blocks=blocks, block_time=block_time, seed=seed, backend=backend, venue=venue,
             description=description, equity_every=equity_every, mode=mode,
             study_modes=tuple(study_modes), study=study, source=self.ctx.file,
-            liquidity=liquidity, feedback=feedback)
+            liquidity=liquidity, feedback=feedback, oracles=oracles)
         if keepers is not None:
             kwargs["keepers"] = keepers
         try:
@@ -704,6 +709,47 @@ class _Builder:
                 shape=t.string("shape", "linear", choices=SHAPES),
                 half_life=t.decimal("half_life_blocks", Decimal(30), lo=0, lo_open=True))
         return out, feedback
+
+    # -- oracles -------------------------------------------------------------------------------
+
+    def oracles(self, table: Optional[_Table], markets: dict[str, MarketConfig]) -> dict[str, OracleModel]:
+        """``[oracle.<SYMBOL>]``: how that market's oracle reports (``protocol.prices.oracle``);
+        markets left out push every block."""
+        if table is None:
+            return {}
+        out = {}
+        for symbol in table.data:
+            if symbol not in markets:
+                raise table.err(symbol, f"no market {symbol!r}; markets: {', '.join(markets)}")
+            t = table.table(symbol)
+            t.check_keys(ORACLE_KEYS)
+            mode = t.string("mode", "push", choices=ORACLE_MODES)
+            heartbeat = t.integer("heartbeat", None, lo=1)
+            if heartbeat is not None and heartbeat < self.block_time:
+                raise t.err("heartbeat", f"must be at least one block ({self.block_time} s), got {heartbeat}")
+            if mode == "pull" and heartbeat is None:
+                raise t.err("mode", "a pull oracle needs a heartbeat (how often traders' own updates land)")
+            deviation = t.integer("deviation_bps", 0, lo=0, hi=10_000)
+            if mode == "pull" and deviation:
+                raise t.err("deviation_bps", "a pull oracle has no deviation trigger")
+            outages = []
+            for i, item in enumerate(t.array("outages", [])):
+                if not (isinstance(item, list) and len(item) == 2
+                        and all(isinstance(x, int) and not isinstance(x, bool) for x in item)):
+                    raise self.ctx.error((*t.parts, "outages", i), "expected [first block, last block]",
+                                         where=(*t.parts, "outages"))
+                start, end = item
+                if not 1 <= start <= end:
+                    raise self.ctx.error((*t.parts, "outages", i), f"need 1 <= first <= last, got {item}",
+                                         where=(*t.parts, "outages"))
+                if end > self.blocks:
+                    raise self.ctx.error((*t.parts, "outages", i), f"ends at block {end}, past the "
+                                         f"scenario's last block ({self.blocks})", where=(*t.parts, "outages"))
+                outages.append((start, end))
+            out[symbol] = OracleModel(mode=mode, deviation_bps=deviation, heartbeat=heartbeat,
+                                      delay_blocks=t.integer("delay_blocks", 0, lo=0),
+                                      outages=tuple(outages))
+        return out
 
     # -- prices --------------------------------------------------------------------------------
 
@@ -980,6 +1026,7 @@ class _Builder:
                 full_scan_interval=t.integer("full_scan_interval", d.full_scan_interval, lo=1),
                 watch_threshold_bps=t.integer("watch_threshold_bps", d.watch_threshold_bps,
                                               lo=10_000),
+                price_choice=t.string("price_choice", d.price_choice, choices=PRICE_CHOICES),
             )
             out.append(KeeperSpec(kind, name, strategy))
         return tuple(out)

@@ -56,20 +56,23 @@ class MetricsRecorder:
                receipts: Iterable[Receipt], exogenous: dict[str, Decimal],
                forced_volume: Decimal = Decimal(0), impact_cost: Decimal = Decimal(0),
                forced_impact_cost: Decimal = Decimal(0)) -> Row:
-        """One block: ``prices`` as the oracle reported them, ``exogenous`` the external
-        market's path before the venue's flow moved it; the block's forced (liquidation and
-        ADL) volume hedged there, the impact cost of all its hedged flow and of the forced flow
-        alone (USD)."""
+        """One block: ``prices`` the external market's (moved by the venue's flow),
+        ``exogenous`` its path before that flow; ``price.SYM`` is what the oracle holds on chain
+        at the end of the block (lagging the market when its oracle does). Also the block's
+        forced (liquidation and ADL) volume hedged in the market, the impact cost of all its
+        hedged flow and of the forced flow alone (USD)."""
         v = self.venue
         row: Row = {"block": block, "timestamp": timestamp}
+        oracle = {s: v.price(s) for s in self.symbols}
         for s in self.symbols:
-            row[f"price.{s}"] = prices[s]
+            row[f"price.{s}"] = oracle[s]
         for s in self.symbols:
+            row[f"market.{s}"] = prices[s]
             row[f"exogenous.{s}"] = exogenous[s]
         for s in self.symbols:
             state = v.clearinghouse.call("marketState", self.market_ids[s])
-            row[f"long_oi.{s}"] = _usd(from_wad(state[0]) * prices[s])
-            row[f"short_oi.{s}"] = _usd(from_wad(state[1]) * prices[s])
+            row[f"long_oi.{s}"] = _usd(from_wad(state[0]) * oracle[s])
+            row[f"short_oi.{s}"] = _usd(from_wad(state[1]) * oracle[s])
         row["pool_value"] = v.pool_value()
         row["lp_share_price"] = v.usd(v.pool.call("convertToAssets", self.one_share))
         row["insurance_fund"] = v.insurance_fund()
@@ -284,7 +287,7 @@ def summarize(rows: Sequence[Row], recorder: MetricsRecorder, agents: Sequence[A
                                "losses": bot.ledger.losses} for bot in keepers},
         "cohorts": cohorts,
         "markets": {s: market_drawdowns([r[f"exogenous.{s}"] for r in rows],
-                                        [r[f"price.{s}"] for r in rows]) for s in recorder.symbols},
+                                        [r[f"market.{s}"] for r in rows]) for s in recorder.symbols},
         "liquidation_volume": _usd(sum((r["liquidation_volume"] for r in rows), Decimal(0))),
         "impact_cost": _usd(sum((r["impact_cost"] for r in rows), Decimal(0))),
         "liquidation_impact_cost": _usd(sum((r["liquidation_impact_cost"] for r in rows), Decimal(0))),

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Optional
 from protocol.keepers import Strategy
 from protocol.prices import PriceSource
 from protocol.prices.liquidity import Liquidity
+from protocol.prices.oracle import OracleModel
 from protocol.venue import MarketConfig
 
 KEEPER_TYPES = ("liquidation", "order", "funding", "adl")
@@ -100,6 +101,8 @@ class Scenario:
     #: is hedged there; with ``feedback`` the oracle reports the moved price.
     liquidity: Mapping[str, Liquidity] = field(default_factory=dict)
     feedback: bool = True
+    #: How each market's oracle reports (``protocol.prices.oracle``); left out: every block.
+    oracles: Mapping[str, OracleModel] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.blocks < 1:
@@ -112,6 +115,12 @@ class Scenario:
         unknown = sorted(set(self.liquidity) - symbols)
         if unknown:
             raise ValueError(f"liquidity: no market {unknown[0]!r}")
+        unknown = sorted(set(self.oracles) - symbols)
+        if unknown:
+            raise ValueError(f"oracle: no market {unknown[0]!r}")
+        for model in self.oracles.values():
+            if any(end > self.blocks for _, end in model.outages):
+                raise ValueError(f"oracle: an outage ends after the last block ({self.blocks})")
         if self.study == "feedback" and not self.liquidity:
             raise ValueError("study: the feedback study needs a [liquidity.<SYMBOL>] table")
         missing = symbols - set(self.prices.symbols)
