@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
 
-PriceWindow = Callable[[], Mapping[str, Sequence[tuple[int, Decimal]]]]
-
 from protocol.chain import Contract, Receipt
 from protocol.keepers.ledger import Ledger
 from protocol.keepers.strategy import Strategy
 from protocol.venue.adl import max_adl_size, ranked_candidates
 from protocol.venue.units import Number, from_wad, to_wad
 
+#: symbol -> the published ``(timestamp, price)`` pairs a keeper may attach now (pull oracles).
+PriceWindow = Callable[[], Mapping[str, Sequence[tuple[int, Decimal]]]]
 LIQUIDATION_EVENTS = ("PositionLiquidated", "AccountLiquidated")
 ORDER_EVENTS = ("OrderExecuted", "OrderFailed", "LpRequestExecuted", "LpRequestFailed")
 GAS_PER_TARGET = 250_000  # rough liquidation gas per target, for the profit estimate
@@ -166,10 +166,11 @@ class LiquidationKeeper(KeeperBot):
                 updates.append(updates_for[-1])
                 continue
             counts = []
-            for update in updates_for:
+            for update in updates_for:  # a full scan under each, leaving the scan cadence alone
                 with v.snapshot():
                     self._push([update])
-                    counts.append(len(self._find()))
+                    counts.append(len(self._sweep(
+                        lambda start: v.liquidatable(start, self.strategy.scan_chunk))))
             best = max(range(len(counts)), key=lambda i: (counts[i], i))
             updates.append(updates_for[best])
         return updates

@@ -4,7 +4,8 @@ Each block: the price source gives this block's exogenous prices -> the external
 them by the venue's past flow (``[liquidity]``, with feedback) -> the oracle publishes per its
 model (``[oracle]``; every block by default) -> trader and LP agents act (in a seeded random
 order) -> keeper bots act, their transactions ordered by gas bid (on pull oracles, attaching the
-price they choose) -> the block's flow is hedged in the external market -> metrics are recorded. All transactions of a block share its timestamp.
+price they choose) -> the block's flow is hedged in the external market -> metrics are
+recorded. All transactions of a block share its timestamp.
 The same scenario, seed and backend give identical results; pyevm and revm give identical
 numbers, keepers' gas included.
 """
