@@ -365,8 +365,8 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "pending-profit-no-shorts", SOLVENCY,
-        "            (profit, loss) = _add(profit, loss, int256(uint256(s.shortEntry)) - int256(MarginMath.notionalDown(shortSize, price)));\n",
-        "",
+        "return _add(profit, loss, int256(uint256(s.shortEntry)) - int256(MarginMath.notionalDown(s.shortSize, price)));",
+        "return (profit, loss);",
         "pending profit ignores the short side",
     ),
     Mutant(
