@@ -55,6 +55,8 @@ SOLVENCY = "contracts/libraries/Solvency.sol"
 TRADE = "contracts/libraries/TradeLogic.sol"
 VIEWS = "contracts/core/ClearinghouseViews.sol"
 POOL = "contracts/pool/LiquidityPool.sol"
+IMPACT = "contracts/modules/ImpactPricing.sol"
+RULES = "contracts/libraries/Rules.sol"
 
 # Test files run against every mutant (those that exist in the snapshot).
 TEST_FILES = [
@@ -70,6 +72,7 @@ TEST_FILES = [
     "tests/test_solvency.py",
     "tests/test_keeper_views.py",
     "tests/test_lp_requests.py",
+    "tests/test_price_impact.py",
 ]
 
 
@@ -281,6 +284,37 @@ MUTANTS: list[Mutant] = [
         "if (u.timestamp > block.timestamp) revert FuturePrice(u.market, u.timestamp, block.timestamp);",
         "",
         "pushPrices accepts future timestamps",
+    ),
+    # ---------------------------------------------------------------- price impact
+    Mutant(
+        "impact-flip-no-negative", IMPACT,
+        "return (_f(c.factorPositive, c.exponentPositive, before, false), _f(c.factorNegative, c.exponentNegative, after_, true));",
+        "return (_f(c.factorPositive, c.exponentPositive, before, false), 0);",
+        "a trade that flips the larger side gets only the positive part",
+    ),
+    Mutant(
+        "impact-pool-cap-removed", IMPACT,
+        "positive = Math.min(positive, pool > 0 ? uint256(pool) : 0);",
+        "",
+        "positive impact paid beyond the impact pool",
+    ),
+    Mutant(
+        "impact-liquidation-trade-cap", IMPACT,
+        "return _fill(market, c, sizeDelta, oraclePrice, c.maxLiquidationImpactBps);",
+        "return _fill(market, c, sizeDelta, oraclePrice, c.maxNegativeImpactBps);",
+        "liquidations capped like trades, not by their own cap",
+    ),
+    Mutant(
+        "impact-pool-not-booked", RULES,
+        "s.impactPool[market] += delta;",
+        "",
+        "fills never book their impact into the pool",
+    ),
+    Mutant(
+        "impact-health-at-fill", CH,
+        "int256 equity = newMargin * int256(scale) + MarginMath.pnl(newSize, p.entryNotional, price);",
+        "int256 equity = newMargin * int256(scale) + MarginMath.pnl(newSize, p.entryNotional, fill);",
+        "an open judged at its fill price, so impact is not a cost the margin covers",
     ),
     # ---------------------------------------------------------------- LP requests
     Mutant(

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from protocol import MarketConfig, Venue
 from protocol.margin.math import charge_tokens
-from protocol.margin.model import MarketParams, MarketState, Model, ModelRevert, Position
+from protocol.margin.model import MarketParams, MarketRules, MarketState, Model, ModelRevert, Position
+from protocol.margin.pricing import ImpactConfig, ImpactPricing
 from protocol.margin.types import MarginMode
 
 MARKETS = [
@@ -24,7 +25,10 @@ MARKETS = [
                  funding_rate_per_hour=Decimal("0.01"), max_funding_rate_per_hour=Decimal("0.005"),
                  borrow_rate_per_year=Decimal("0.5"), partial_threshold_usd=Decimal(20_000),
                  liquidation_cooldown=30, tiers=((0, 50), (8_000, 25), (30_000, 10))),
-    MarketConfig(symbol="BTC", max_leverage=20, initial_price=Decimal(60000), taker_fee_bps=10),
+    # Price impact (ImpactPricing): about $5 on a $10k imbalance, caps that bind on large trades.
+    MarketConfig(symbol="BTC", max_leverage=20, initial_price=Decimal(60000), taker_fee_bps=10,
+                 impact_factor_positive=Decimal("0.00000002"), impact_factor_negative=Decimal("0.00000005"),
+                 max_negative_impact_bps=30, max_liquidation_impact_bps=10),
 ]
 TRADERS, KEEPERS = 3, 2
 STEPS = 14
@@ -87,6 +91,9 @@ class World:
             count = ch.call("marketTier", i, 0)[3]
             if count:
                 self.model.tiers[i] = [ch.call("marketTier", i, k)[:3] for k in range(count)]
+            if config.has_impact:
+                raw = v.deployment.impact.call("impactConfig", i)
+                self.model.rules[i] = MarketRules(pricing=ImpactPricing(ImpactConfig(*raw)))
         self.model.pool_assets = ch.call("poolAssets")
         self.model.insurance_fund = ch.call("insuranceFund")
         self.model.set_pnl_factors(*ch.call("solvency")[3:])
@@ -95,6 +102,7 @@ class World:
         self.base_model = copy.deepcopy(self.model)
         self.successes: dict[str, int] = {}
         self.capped = 0
+        self.impacts = {"worse": 0, "better": 0, "liquidation": 0}
 
     def apply(self, step: tuple) -> None:
         v, m = self.venue, self.model
@@ -134,6 +142,9 @@ class World:
         if receipt.status:
             self.successes[kind] = self.successes.get(kind, 0) + 1
             self.capped += len(receipt.events_named("ProfitCapped"))
+            for e in receipt.events_named("PriceImpact"):
+                self.impacts["worse" if e["poolDelta"] > 0 else "better"] += 1
+                self.impacts["liquidation"] += kind == "liquidate"
         if kind == "open" and receipt.status:
             account, market = self.accounts[step[1]], step[2]
             assert not ch.call("isLiquidatable", account, market)
@@ -218,6 +229,8 @@ class World:
             shorts = sum(max(-m.position(a, market).size, 0) for a in self.accounts)
             assert (state.long_size, state.short_size) == (longs, shorts)
         assert ch.call("poolAssets") == m.pool_assets
+        for market in range(len(MARKETS)):
+            assert ch.call("impactPool", market) == m.impact_pool.get(market, 0), market
         assert ch.call("insuranceFund") == m.insurance_fund
         assert ch.call("fundingReserve") == m.funding_reserve
         assert ch.call("solvency")[:3] == (m.pending_profit()[0], m.pnl_factor(), m.open_entry)
@@ -257,6 +270,11 @@ EXPLICIT = [
     [("open", 0, 0, 40, 10, 1, 150), ("open", 1, 1, 40, 10, 2, 100), ("price", 0, 150),
      ("price", 0, 150), ("price", 1, 150), ("price", 1, 150), ("adl", 0, 1, 1, 30), ("adl", 1, 1, 1, 100), ("decrease", 0, 0, 100),
      ("decrease", 1, 1, 100)],
+    # Price impact on BTC: a long widens the imbalance (fills worse), shorts narrow it and flip
+    # it (better, then both parts), a close, then a shock liquidates at the liquidation cap.
+    [("open", 0, 1, 40, 10, 2, 100), ("open", 1, 1, -20, 10, 2, 100),
+     ("open", 2, 1, -40, 15, 1, 120), ("decrease", 0, 1, 50), ("decrease", 1, 1, 100),
+     ("shock", 1, 250, 0)],
 ]
 
 
@@ -276,6 +294,7 @@ def test_chain_matches_model(world, request):
     @example(EXPLICIT[2])
     @example(EXPLICIT[3])
     @example(EXPLICIT[4])
+    @example(EXPLICIT[5])
     def run(steps):
         with world.venue.snapshot():
             world.model = copy.deepcopy(world.base_model)
@@ -289,3 +308,5 @@ def test_chain_matches_model(world, request):
         assert world.successes.get(kind, 0) >= 3, sorted(world.successes.items())
     assert world.successes.get("adl", 0) >= 1, sorted(world.successes.items())
     assert world.capped >= 1, "the profit cap never bound"
+    # Fills worse and better than the oracle, and liquidations' own capped impact.
+    assert min(world.impacts.values()) >= 1 and world.impacts["worse"] >= 3, world.impacts

@@ -403,6 +403,25 @@ def test_oracle_tables(tmp_path):
     assert load_scenario(write(tmp_path, text)).keepers[0].strategy.price_choice == "best"
 
 
+def test_price_impact_keys(tmp_path):
+    text = BASE.replace("max_leverage = 20", "max_leverage = 20\nimpact_factor_positive = 0.000000001\n"
+                        "impact_factor_negative = 0.000000002\nimpact_exponent_positive = 1\n"
+                        "max_negative_impact_bps = 40\nmax_liquidation_impact_bps = 10")
+    eth = load_scenario(write(tmp_path, text)).markets[0]
+    assert (eth.impact_factor_positive, eth.impact_factor_negative, eth.impact_exponent_positive,
+            eth.impact_exponent_negative, eth.max_negative_impact_bps, eth.max_liquidation_impact_bps) == \
+        (Decimal("0.000000001"), Decimal("0.000000002"), 1, 2, 40, 10) and eth.has_impact
+    bad = text.replace("impact_exponent_positive = 1", "impact_exponent_positive = 4")
+    expect_error(tmp_path, bad, "markets.ETH.impact_exponent_positive", line_of(bad, "impact_exponent_positive"), "<= 3")
+    bad = text.replace("max_liquidation_impact_bps = 10", "max_liquidation_impact_bps = 10001")
+    expect_error(tmp_path, bad, "markets.ETH.max_liquidation_impact_bps", line_of(bad, "max_liquidation_impact_bps"))
+    bad = text.replace("impact_factor_negative = 0.000000002", "impact_factor_negative = -1")
+    expect_error(tmp_path, bad, "markets.ETH.impact_factor_negative", line_of(bad, "impact_factor_negative"), ">= 0")
+    bad = text.replace("impact_factor_negative = 0.000000002", "impact_factor_negative = 1e-19")
+    expect_error(tmp_path, bad, "markets.ETH.impact_factor_negative", line_of(bad, "impact_factor_negative"),
+                 "at most 18 decimals")
+
+
 def test_lp_agents_need_an_order_keeper(tmp_path):
     text = BASE + '\n[[agents]]\ntype = "lp"\ncount = 1\n'
     err = expect_error(tmp_path, text, "keepers", line_of(text, "[[keepers]]"), 'type = "order"')

@@ -176,7 +176,9 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         if (leverage == 0 || leverage > c.maxLeverage) revert InvalidLeverage(leverage, c.maxLeverage);
         uint256 price = oracle.freshPrice(market);
         MarketState storage s = Markets.accrue(vs, market, price, scale);
-        price = Rules.fillPrice(vs, market, c, sizeDelta, price);
+        // Entry and fee at the fill price; OI, notional and health at the oracle price, so a
+        // fill worse than the oracle (price impact) is a cost the margin must cover now.
+        uint256 fill = Rules.fill(vs, account, market, c, sizeDelta, price, false);
         Position storage p = vs.positions[account][market];
         int256 size = p.size;
         if (size != 0) {
@@ -190,14 +192,14 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
 
         bool isLong = sizeDelta > 0;
         uint256 deltaAbs = Markets.abs(sizeDelta);
-        uint256 fee = Buckets.feeTokens(MarginMath.notionalUp(deltaAbs, price), c.takerFeeBps, scale);
+        uint256 fee = Buckets.feeTokens(MarginMath.notionalUp(deltaAbs, fill), c.takerFeeBps, scale);
         Settlement memory st = Markets.settleIndices(s, p, isLong, scale);
         int256 traderDelta = -st.funding - st.borrowing - int256(fee);
 
         Markets.removeFromMarket(s, p, size);
         int256 newSize = size + sizeDelta;
         p.size = newSize.toInt96();
-        uint256 addedEntry = MarginMath.entryNotional(isLong, deltaAbs, price);
+        uint256 addedEntry = MarginMath.entryNotional(isLong, deltaAbs, fill);
         p.entryNotional = (uint256(p.entryNotional) + addedEntry).toUint128();
         p.leverage = uint16(leverage);
         Markets.addToMarket(s, p, newSize);
@@ -232,7 +234,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         }
         Buckets.payPool(vs, st, fee);
         vs.openEntry = openEntry.toUint128();
-        emit PositionIncreased(account, market, MarginMode(mode), sizeDelta, price, fee, margin, st.funding, uint256(st.borrowing));
+        emit PositionIncreased(account, market, MarginMode(mode), sizeDelta, fill, fee, margin, st.funding, uint256(st.borrowing));
     }
 
     /// @notice Reduce a position by `sizeAbs` (all of it, or CLOSE_ALL, closes it) at the fill

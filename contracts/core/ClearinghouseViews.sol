@@ -7,6 +7,7 @@ import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {Health} from "../libraries/Health.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 import {Markets} from "../libraries/Markets.sol";
+import {Rules} from "../libraries/Rules.sol";
 import {Solvency} from "../libraries/Solvency.sol";
 import {Env, StoredConfig, Tier, VenueState} from "../libraries/VenueState.sol";
 import {PriceOracle} from "../oracle/PriceOracle.sol";
@@ -188,6 +189,20 @@ library ClearinghouseViews {
         if (assets <= 0) return 0;
         (uint256 kept,,) = Solvency.reserveKept(vs, _env());
         return kept >= uint256(assets) ? 0 : uint256(assets) - kept;
+    }
+
+    /// @notice What negative price impact paid into the market, less the positive impact it
+    /// paid out, WAD USD; the cap on positive impact (`IPricingModule`).
+    function impactPool(uint256 market) external view returns (int256) {
+        return _state().impactPool[market];
+    }
+
+    /// @notice The price a trade of `sizeDelta` (+ buys) would fill at now against
+    /// `oraclePrice`: the market's pricing rule (what an order's `acceptablePrice` is checked
+    /// against).
+    function quoteFill(uint256 market, int256 sizeDelta, uint256 oraclePrice) external view returns (uint256) {
+        VenueState storage vs = _state();
+        return Rules.quote(vs, market, vs.configs[market], sizeDelta, oraclePrice, false);
     }
 
     /// @notice Entry notional open in all markets, WAD USD: zero exactly when no position is open.

@@ -217,6 +217,12 @@ interface IClearinghouse {
     /// @notice Pending profit was above the cap, so this profit was paid pro rata: `paid` of
     /// `full` tokens (`Solvency`).
     event ProfitCapped(address indexed account, uint256 indexed market, int256 full, int256 paid);
+    /// @notice A fill the market's pricing module moved off the oracle price: `sizeDelta` (+
+    /// bought) filled at `fillPrice` against `oraclePrice`; `poolDelta` (WAD USD) went into the
+    /// market's impact pool (negative: paid out of it as positive impact).
+    event PriceImpact(
+        address indexed account, uint256 indexed market, int256 sizeDelta, uint256 oraclePrice, uint256 fillPrice, int256 poolDelta
+    );
     /// @notice A profitable position was closed by auto-deleveraging at the oracle price with no
     /// fee. `score` is its rank (higher first), the factors pending profit / pool before and
     /// after (WAD).

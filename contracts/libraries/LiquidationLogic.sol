@@ -87,7 +87,8 @@ library LiquidationLogic {
         }
         IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
         Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
-        st.pnl = Solvency.credit(vs, env, account, market, Markets.closingPnl(p, size, closeAbs, price));
+        uint256 fill = Rules.fill(vs, account, market, c, size > 0 ? -int256(closeAbs) : int256(closeAbs), price, true);
+        st.pnl = Solvency.credit(vs, env, account, market, Markets.closingPnl(p, size, closeAbs, fill));
         int256 sizeDelta = Markets.reduce(vs, s, p, size, closeAbs);
         int256 remaining = int256(uint256(p.margin)) + st.pnl - st.funding - st.borrowing;
         uint256 maxPenalty = Buckets.feeTokens(MarginMath.notionalUp(closeAbs, price), c.liquidationFeeBps, env.scale);
@@ -108,7 +109,7 @@ library LiquidationLogic {
         Buckets.payPool(vs, st, 0);
         Buckets.payPenalty(vs, penalty, reward);
         if (badDebt != 0) Buckets.coverBadDebt(vs, account, badDebt);
-        emit IClearinghouse.PositionLiquidated(account, market, msg.sender, sizeDelta, price, st.pnl, penalty, reward, badDebt);
+        emit IClearinghouse.PositionLiquidated(account, market, msg.sender, sizeDelta, fill, st.pnl, penalty, reward, badDebt);
         return true;
     }
 
@@ -131,7 +132,8 @@ library LiquidationLogic {
         int256 size = p.size;
         (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, vs.states[market], price, scale);
         (int256 fundingWad, uint256 borrowWad) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
-        int256 partPnl = Solvency.capped(vs, env, Markets.closingPnl(p, size, part, price));
+        uint256 fill = Rules.quote(vs, market, c, size > 0 ? -int256(part) : int256(part), price, true);
+        int256 partPnl = Solvency.capped(vs, env, Markets.closingPnl(p, size, part, fill));
         int256 left = margin + partPnl - MarginMath.chargeTokens(fundingWad, scale)
             - MarginMath.chargeTokens(int256(borrowWad), scale)
             - int256(Buckets.feeTokens(MarginMath.notionalUp(part, price), c.liquidationFeeBps, scale));
@@ -189,7 +191,8 @@ library LiquidationLogic {
 
         IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
         Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
-        st.pnl = Solvency.credit(vs, env, account, market, Markets.closingPnl(p, size, part, price));
+        uint256 fill = Rules.fill(vs, account, market, c, size > 0 ? -int256(part) : int256(part), price, true);
+        st.pnl = Solvency.credit(vs, env, account, market, Markets.closingPnl(p, size, part, fill));
         int256 sizeDelta = Markets.reduce(vs, s, p, size, part);
         balance += st.pnl - st.funding - st.borrowing;
         uint256 maxPenalty = Buckets.feeTokens(MarginMath.notionalUp(part, price), c.liquidationFeeBps, env.scale);
@@ -200,7 +203,7 @@ library LiquidationLogic {
         vs.lastPartialLiquidation[account][market] = block.timestamp;
         Buckets.payPool(vs, st, 0);
         Buckets.payPenalty(vs, penalty, reward);
-        emit IClearinghouse.PositionLiquidated(account, market, msg.sender, sizeDelta, price, st.pnl, penalty, reward, 0);
+        emit IClearinghouse.PositionLiquidated(account, market, msg.sender, sizeDelta, fill, st.pnl, penalty, reward, 0);
         return SLICED;
     }
 
@@ -245,7 +248,8 @@ library LiquidationLogic {
                 IClearinghouse.Position storage p = vs.positions[account][market];
                 int256 size = p.size;
                 Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
-                st.pnl = Solvency.credit(vs, env, account, market, Markets.closingPnl(p, size, Markets.abs(size), price));
+                uint256 fill = Rules.fill(vs, account, market, vs.configs[market], -size, price, true);
+                st.pnl = Solvency.credit(vs, env, account, market, Markets.closingPnl(p, size, Markets.abs(size), fill));
                 int256 sizeDelta = Markets.reduce(vs, s, p, size, Markets.abs(size));
                 balance += st.pnl - st.funding - st.borrowing;
                 fees[market] = Buckets.feeTokens(
@@ -255,7 +259,7 @@ library LiquidationLogic {
                 Buckets.payPool(vs, st, 0);
                 Markets.clear(p);
                 ++count;
-                emit IClearinghouse.PositionLiquidated(account, market, msg.sender, sizeDelta, price, st.pnl, 0, 0, 0);
+                emit IClearinghouse.PositionLiquidated(account, market, msg.sender, sizeDelta, fill, st.pnl, 0, 0, 0);
             }
             mask >>= 1;
         }

@@ -7,6 +7,8 @@ import {ILiquidationModule, SliceInput} from "../interfaces/ILiquidationModule.s
 import {IMarginModule} from "../interfaces/IMarginModule.sol";
 import {IPricingModule} from "../interfaces/IPricingModule.sol";
 import {IRatesModule, RatesInput} from "../interfaces/IRatesModule.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
 import {StockRules} from "./StockRules.sol";
 import {MarginMath} from "./MarginMath.sol";
 import {StoredConfig, Tier, VenueState} from "./VenueState.sol";
@@ -99,15 +101,47 @@ library Rules {
         }
     }
 
-    function fillPrice(VenueState storage s, uint256 market, StoredConfig storage c, int256 sizeDelta, uint256 oraclePrice)
-        internal
-        view
-        returns (uint256)
-    {
+    /// @notice The price `sizeDelta` (+ buys) fills at: the oracle price under the stock rule,
+    /// else the market's pricing module's answer (for a trade or a liquidation).
+    function quote(
+        VenueState storage s,
+        uint256 market,
+        StoredConfig storage c,
+        int256 sizeDelta,
+        uint256 oraclePrice,
+        bool liquidation
+    ) internal view returns (uint256 price) {
         uint256 id = c.pricingModule;
         if (id == 0) return oraclePrice;
-        uint256 price = IPricingModule(s.modules[id - 1]).fillPrice(market, sizeDelta, oraclePrice);
+        IPricingModule module = IPricingModule(s.modules[id - 1]);
+        price = liquidation
+            ? module.liquidationFillPrice(market, sizeDelta, oraclePrice)
+            : module.fillPrice(market, sizeDelta, oraclePrice);
         if (price == 0) revert IClearinghouse.ModuleResultOutOfBounds(ModuleKind.Pricing, 0);
-        return price;
+    }
+
+    /// @notice `quote`, and book what the fill moved off the oracle price into the market's
+    /// impact pool: what a buyer paid above it (a seller below it) goes in, rounded down; what
+    /// it was paid below it goes out, rounded up, so the pool never counts more than it has.
+    function fill(
+        VenueState storage s,
+        address account,
+        uint256 market,
+        StoredConfig storage c,
+        int256 sizeDelta,
+        uint256 oraclePrice,
+        bool liquidation
+    ) internal returns (uint256 price) {
+        if (c.pricingModule == 0) return oraclePrice;
+        price = quote(s, market, c, sizeDelta, oraclePrice, liquidation);
+        if (price == oraclePrice) return price;
+        uint256 sizeAbs = sizeDelta > 0 ? uint256(sizeDelta) : uint256(-sizeDelta);
+        bool paidMore = (sizeDelta > 0) == (price > oraclePrice);
+        uint256 gap = price > oraclePrice ? price - oraclePrice : oraclePrice - price;
+        int256 delta = paidMore
+            ? int256(Math.mulDiv(gap, sizeAbs, 1e18))
+            : -int256(Math.mulDiv(gap, sizeAbs, 1e18, Math.Rounding.Ceil));
+        s.impactPool[market] += delta;
+        emit IClearinghouse.PriceImpact(account, market, sizeDelta, oraclePrice, price, delta);
     }
 }

@@ -34,7 +34,7 @@ library TradeLogic {
         uint256 price = env.oracle.closePrice(market); // usable past the heartbeat for the grace period
         StoredConfig storage c = vs.configs[market];
         Markets.accrue(vs, market, price, scale);
-        price = Rules.fillPrice(vs, market, c, size > 0 ? -int256(sizeAbs) : int256(sizeAbs), price);
+        price = Rules.fill(vs, account, market, c, size > 0 ? -int256(sizeAbs) : int256(sizeAbs), price, false);
         uint256 fee = Buckets.feeTokens(MarginMath.notionalUp(sizeAbs, price), c.takerFeeBps, scale);
         (int256 sizeDelta, Settlement memory st) = _close(vs, env, account, market, sizeAbs, price, fee);
         emit IClearinghouse.PositionDecreased(account, market, sizeDelta, price, st.pnl, fee, st.funding, uint256(st.borrowing));

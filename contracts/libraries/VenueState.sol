@@ -66,6 +66,8 @@ struct VenueState {
     mapping(uint256 market => Tier[16]) tiers; // the first `tierCount` apply
     uint256 riskChangeDelay; // seconds a risk-increasing market change waits
     mapping(bytes32 change => uint256) changeReadyAt; // scheduled risk-increasing changes
+    // Net price impact paid in (negative impact) less paid out (positive), WAD USD.
+    mapping(uint256 market => int256) impactPool;
 }
 
 /// @dev A maintenance-margin tier (Hyperliquid): from `lowerBound` (WAD USD of notional) on,

@@ -7,9 +7,14 @@ import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {IPricingModule} from "../interfaces/IPricingModule.sol";
 
 /// @title OraclePricing
-/// @notice The stock pricing rule as a module: every trade fills at the oracle price.
+/// @notice The stock pricing rule as a module: every trade and liquidation fills at the oracle
+/// price.
 contract OraclePricing is IPricingModule, ERC165 {
     function fillPrice(uint256, int256, uint256 oraclePrice) public view virtual returns (uint256) {
+        return oraclePrice;
+    }
+
+    function liquidationFillPrice(uint256, int256, uint256 oraclePrice) public view virtual returns (uint256) {
         return oraclePrice;
     }
 

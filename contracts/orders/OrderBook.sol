@@ -438,11 +438,22 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         if (trigger != 0 && (wantsBelow ? price > trigger : price < trigger)) {
             revert OrderNotTriggered(id, price, trigger);
         }
-        // Buying (long increase, short decrease) must not pay more than acceptable, selling not less.
+        // Buying (long increase, short decrease) must not pay more than acceptable, selling not
+        // less, at the price the trade would fill at (the oracle price moved by price impact).
         bool buying = _isIncrease(t) == o.isLong;
         uint256 acceptable = o.acceptablePrice;
-        if (acceptable != 0 && (buying ? price > acceptable : price < acceptable)) {
-            revert AcceptablePriceExceeded(id, price, acceptable);
+        if (acceptable != 0) {
+            uint256 sizeAbs = o.sizeAbs;
+            if (sizeAbs == 0) {
+                int256 size = clearinghouse.position(o.account, o.market).size;
+                sizeAbs = uint256(size >= 0 ? size : -size);
+            }
+            uint256 execution = sizeAbs == 0 ? price : IClearinghouseViews(address(clearinghouse)).quoteFill(
+                o.market, buying ? int256(sizeAbs) : -int256(sizeAbs), price
+            );
+            if (buying ? execution > acceptable : execution < acceptable) {
+                revert AcceptablePriceExceeded(id, execution, acceptable);
+            }
         }
     }
 

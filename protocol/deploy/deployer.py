@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from protocol.chain import Chain, Contract
 from protocol.chain.abi import load_artifact
-from protocol.deploy.plan import Call, DeploymentPlan, Ref, Role, module_kind
+from protocol.deploy.plan import IMPACT_STEP, Call, DeploymentPlan, Ref, Role, module_kind
 
 if TYPE_CHECKING:
     from protocol.venue.config import MarketConfig
@@ -73,6 +73,11 @@ def deploy(chain: Chain, plan: DeploymentPlan, admin: str | None = None) -> Depl
         for kind, step in plan.modules.items():
             ch.transact(admin, "setMarketModule", market_id, module_kind(kind),
                         addresses[step]).raise_for_status()
+        if config.has_impact:  # only markets with impact pay for the module call
+            impact = contracts[IMPACT_STEP]
+            impact.transact(admin, "setImpactConfig", market_id, config.impact_encoded()).raise_for_status()
+            ch.transact(admin, "setMarketModule", market_id, module_kind("pricing"),
+                        impact.address).raise_for_status()
     modules = {kind: addresses[step] for kind, step in plan.modules.items()}
     return Deployment(admin, contracts, plan.markets, decimals, modules)
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from protocol.venue.config import MarketConfig
 
 #: The venue's external libraries, deployed before the contracts that link them.
+#: The plan step of the ``ImpactPricing`` module, deployed when a market has price impact.
+IMPACT_STEP = "impact"
 LIBRARIES = ("AdminLogic", "ClearinghouseViews", "CollateralLogic", "LiquidationLogic", "TradeLogic")
 
 
@@ -97,6 +99,11 @@ def venue_plan(markets: Sequence[MarketConfig], *, max_price_age: int = 3600,
                                               market_order_timeout)),
              Step("reader", "Reader")]
     steps += [Step(f"module:{kind}", artifact) for kind, artifact in modules.items()]
+    if any(m.has_impact for m in markets):
+        if "pricing" in modules:
+            raise ValueError("markets with price impact use the ImpactPricing module; "
+                             f"a pricing module ({modules['pricing']}) is already chosen")
+        steps.append(Step(IMPACT_STEP, "ImpactPricing", (Ref("clearinghouse"), Ref("admin"))))
     calls = [Call("oracle", "grantRole", (Role("UPDATER_ROLE"), Ref("admin")))]
     if close_grace_period:
         calls.append(Call("oracle", "setCloseGracePeriod", (close_grace_period,)))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from protocol.margin import math as m
 from protocol.margin.liquidation import SliceInput, StockLiquidation
-from protocol.margin.pricing import OraclePricing
+from protocol.margin.pricing import ImpactPricing, OraclePricing, impact_pool_delta
 from protocol.margin.rates import RatesInput, StockRates
 from protocol.margin.requirements import StockMargin, Tier, tier_of, tiered_maintenance
 from protocol.margin.types import MarginMode
@@ -86,7 +86,7 @@ class MarketRules:
     rates: StockRates = field(default_factory=StockRates)
     margin: StockMargin = field(default_factory=StockMargin)
     liquidation: StockLiquidation = field(default_factory=StockLiquidation)
-    pricing: OraclePricing = field(default_factory=OraclePricing)
+    pricing: OraclePricing | ImpactPricing = field(default_factory=OraclePricing)
 
 
 @dataclass
@@ -111,6 +111,7 @@ class Model:
     cross_markets: dict[str, int] = field(default_factory=dict)
     positions: dict[tuple[str, int], Position] = field(default_factory=dict)
     rules: dict[int, MarketRules] = field(default_factory=dict)  # market -> modules; stock if absent
+    impact_pool: dict[int, int] = field(default_factory=dict)  # market -> WAD USD (``Rules.fill``)
     tiers: dict[int, list[Tier]] = field(default_factory=dict)  # market -> maintenance tiers
     last_partial_liquidation: dict[tuple[str, int], int] = field(default_factory=dict)
     pool_assets: int = 0
@@ -175,6 +176,24 @@ class Model:
 
     def rules_of(self, market: int) -> MarketRules:
         return self.rules.get(market) or _STOCK
+
+    def _quote(self, market: int, size_delta: int, oracle_price: int, liquidation: bool = False) -> int:
+        """``Rules.quote``: the price ``size_delta`` (+ buys) fills at."""
+        pricing = self.rules_of(market).pricing
+        if type(pricing) is OraclePricing:
+            return oracle_price
+        price = pricing.fill_price(self, market, size_delta, oracle_price, liquidation)
+        if price == 0:
+            raise ModelRevert("ModuleResultOutOfBounds")
+        return price
+
+    def _fill(self, market: int, size_delta: int, oracle_price: int, liquidation: bool = False) -> int:
+        """``Rules.fill``: ``_quote``, booking the gap from the oracle into the impact pool."""
+        price = self._quote(market, size_delta, oracle_price, liquidation)
+        if price != oracle_price:
+            self.impact_pool[market] = (self.impact_pool.get(market, 0)
+                                        + impact_pool_delta(size_delta, oracle_price, price))
+        return price
 
     def requirements(self, market: int, notional: int, leverage: int) -> tuple[int, int]:
         """(initial, maintenance) margin from the market's margin rule (the stock rule applies
@@ -504,7 +523,7 @@ class Model:
             raise ModelRevert("InvalidLeverage")
         price = self.fresh_price(market)
         s = self.accrue(market, price)
-        price = self.rules_of(market).pricing.fill_price(market, size_delta, price)
+        fill = self._fill(market, size_delta, price)  # entry and fee; the rest at the oracle
         p = self.position(account, market)
         size = p.size
         if size != 0:
@@ -520,12 +539,12 @@ class Model:
                 self.cross_markets[account] = self.cross_markets.get(account, 0) | (1 << market)
         is_long = size_delta > 0
         delta_abs = abs(size_delta)
-        fee = m.fee_tokens(m.notional_up(delta_abs, price), c.taker_fee_bps, self.scale)
+        fee = m.fee_tokens(m.notional_up(delta_abs, fill), c.taker_fee_bps, self.scale)
         st = self._settle_indices(s, p, is_long)
         trader_delta = -st.funding - st.borrowing - fee
         self._remove(s, p)
         p.size = size + size_delta
-        added_entry = m.entry_notional(is_long, delta_abs, price)
+        added_entry = m.entry_notional(is_long, delta_abs, fill)
         p.entry_notional += added_entry
         p.leverage = leverage
         self._add(s, p)
@@ -579,8 +598,7 @@ class Model:
         price = self.close_price(market)
         c = self.params[market]
         self.accrue(market, price)
-        price = self.rules_of(market).pricing.fill_price(
-            market, -size_abs if p.size > 0 else size_abs, price)
+        price = self._fill(market, -size_abs if p.size > 0 else size_abs, price)
         fee = m.fee_tokens(m.notional_up(size_abs, price), c.taker_fee_bps, self.scale)
         self._close(account, market, p, size_abs, price, fee)
 
@@ -719,6 +737,10 @@ class Model:
         self.cross_balance[account] = self.cross_balance.get(account, 0) + amount
 
     def liquidate_position(self, keeper: str, account: str, market: int) -> dict:
+        """Mirror of ``liquidatePosition``; state is only changed if it would succeed."""
+        return self._atomic(self._liquidate_position, keeper, account, market)
+
+    def _liquidate_position(self, keeper: str, account: str, market: int) -> dict:
         p = self.position(account, market)
         if p.size == 0:
             raise ModelRevert("NoPosition")
@@ -740,7 +762,8 @@ class Model:
             close_abs = part
         s = self.accrue(market, price)
         st = self._settle_indices(s, p, p.size > 0)
-        st.pnl = self.capped(self._closing_pnl(p, close_abs, price))
+        fill = self._fill(market, -close_abs if p.size > 0 else close_abs, price, liquidation=True)
+        st.pnl = self.capped(self._closing_pnl(p, close_abs, fill))
         self._reduce(s, p, close_abs)
         remaining = p.margin + st.pnl - st.funding - st.borrowing
         max_penalty = m.fee_tokens(m.notional_up(close_abs, price), c.liquidation_fee_bps, self.scale)
@@ -767,7 +790,8 @@ class Model:
         charges and the slice's fee (``LiquidationLogic._sliceLeavesMargin``)."""
         is_long = p.size > 0
         f, b = self.pending(p, *self.indices_now(market, price))
-        part_pnl = self.capped(self._closing_pnl(p, part, price))
+        fill = self._quote(market, -part if is_long else part, price, liquidation=True)
+        part_pnl = self.capped(self._closing_pnl(p, part, fill))
         left = (margin + part_pnl - m.charge_tokens(f, self.scale) - m.charge_tokens(b, self.scale)
                 - m.fee_tokens(m.notional_up(part, price), self.params[market].liquidation_fee_bps,
                                self.scale))
@@ -797,7 +821,8 @@ class Model:
         self._check_cooldown(account, market)
         s = self.accrue(market, price)
         st = self._settle_indices(s, p, p.size > 0)
-        st.pnl = self.capped(self._closing_pnl(p, part, price))
+        fill = self._fill(market, -part if p.size > 0 else part, price, liquidation=True)
+        st.pnl = self.capped(self._closing_pnl(p, part, fill))
         self._reduce(s, p, part)
         balance += st.pnl - st.funding - st.borrowing
         max_penalty = m.fee_tokens(m.notional_up(part, price), c.liquidation_fee_bps, self.scale)
@@ -813,6 +838,18 @@ class Model:
                 "market": market, "closed": part}
 
     def liquidate_account(self, keeper: str, account: str) -> dict:
+        """Mirror of ``liquidateAccount``; state is only changed if it would succeed."""
+        return self._atomic(self._liquidate_account, keeper, account)
+
+    def _atomic(self, action, *args):
+        snapshot = self._snapshot()
+        try:
+            return action(*args)
+        except ModelRevert:
+            self._restore(snapshot)
+            raise
+
+    def _liquidate_account(self, keeper: str, account: str) -> dict:
         mask = self.cross_markets.get(account, 0)
         if mask == 0:
             raise ModelRevert("NoPosition")
@@ -837,7 +874,8 @@ class Model:
                 p = self.position(account, market)
                 size_abs = abs(p.size)
                 st = self._settle_indices(s, p, p.size > 0)
-                st.pnl = self.capped(self._closing_pnl(p, size_abs, price))
+                fill = self._fill(market, -p.size, price, liquidation=True)
+                st.pnl = self.capped(self._closing_pnl(p, size_abs, fill))
                 self._reduce(s, p, size_abs)
                 balance += st.pnl - st.funding - st.borrowing
                 fees[market] = m.fee_tokens(m.notional_up(size_abs, price),
@@ -887,11 +925,12 @@ class Model:
 
         return copy.deepcopy((self.states, self.cross_balance, self.cross_markets,
                               self.positions, self.pool_assets, self.insurance_fund,
-                              self.funding_reserve, self.open_entry))
+                              self.funding_reserve, self.open_entry, self.impact_pool))
 
     def _restore(self, snap) -> None:
         (self.states, self.cross_balance, self.cross_markets, self.positions,
-         self.pool_assets, self.insurance_fund, self.funding_reserve, self.open_entry) = snap
+         self.pool_assets, self.insurance_fund, self.funding_reserve, self.open_entry,
+         self.impact_pool) = snap
 
 
 _STOCK = MarketRules()

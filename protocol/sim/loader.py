@@ -669,6 +669,12 @@ class _Builder:
             kwargs[name] = t.decimal(name, getattr(d, name), lo=0)
         for name in ("max_long_oi_usd", "max_short_oi_usd"):
             kwargs[name] = t.decimal(name, getattr(d, name), lo=0, lo_open=True)
+        for name in ("impact_factor_positive", "impact_factor_negative"):
+            kwargs[name] = t.decimal(name, getattr(d, name), lo=0)
+        for name in ("impact_exponent_positive", "impact_exponent_negative"):
+            kwargs[name] = t.integer(name, getattr(d, name), lo=1, hi=3)
+        for name in ("max_negative_impact_bps", "max_liquidation_impact_bps"):
+            kwargs[name] = t.integer(name, getattr(d, name), lo=0, hi=10_000)
         kwargs["initial_price"] = t.decimal("initial_price", None, lo=0, lo_open=True,
                                             required=True)
         tiers = t.array("tiers", None)
@@ -685,7 +691,11 @@ class _Builder:
             # the opening fee on max-leverage notional would eat all the margin
             raise t.err("taker_fee_bps", f"{kwargs['taker_fee_bps']} bps of a {max_leverage}x "
                         "position exceeds its whole margin")
-        return MarketConfig(symbol=symbol, **kwargs)
+        try:
+            return MarketConfig(symbol=symbol, **kwargs)
+        except ValueError as exc:  # e.g. a factor finer than 18 decimals
+            key, _, message = str(exc).partition(": ")
+            raise t.err(key, message) from None
 
     # -- liquidity -----------------------------------------------------------------------------
 

@@ -582,5 +582,17 @@ class Venue:
     def pool_value(self) -> Decimal:
         return self.usd(self.clearinghouse.call("poolValue"))
 
+    def impact_pool(self, market: str) -> Decimal:
+        """What negative price impact paid into ``market`` less the positive impact it paid
+        out, USD: the cap on positive impact (0 without a pricing module)."""
+        return from_wad(self.clearinghouse.call("impactPool", self.market_id(market)))
+
+    def quote_fill(self, market: str, size: Number) -> Decimal:
+        """The price a trade of ``size`` (> 0 buys) would fill at now: the oracle price moved by
+        the market's price impact, if it has any."""
+        m = self.market_id(market)
+        oracle = self.oracle.call("latest", m)[0]
+        return from_wad(self.clearinghouse.call("quoteFill", m, to_wad(size, "size"), oracle))
+
     def insurance_fund(self) -> Decimal:
         return self.usd(self.clearinghouse.call("insuranceFund"))

@@ -46,6 +46,16 @@ class MarketConfig:
     #: Maintenance-margin tiers (Hyperliquid): (lower bound of notional in USD, max leverage)
     #: pairs, the first (0, max_leverage), bounds rising, leverage never rising.
     tiers: tuple[tuple[Decimal, int], ...] = ()
+    #: Price impact (GMX v2, the ``ImpactPricing`` module): impact = F(diff before) - F(diff
+    #: after), F(x) = factor x x^exponent, diff the long/short open-interest imbalance in USD.
+    #: Factors are per USD^(exponent - 1) (exact in 18 decimals), exponents 1 to 3; both factors
+    #: 0 (the default) is no impact: the stock pricing rule.
+    impact_factor_positive: Decimal = Decimal(0)
+    impact_factor_negative: Decimal = Decimal(0)
+    impact_exponent_positive: int = 2
+    impact_exponent_negative: int = 2
+    max_negative_impact_bps: int = 100  # of the trade's notional
+    max_liquidation_impact_bps: int = 50  # a liquidation's negative impact, of its notional
 
     def __post_init__(self) -> None:
         unset = type(self.max_leverage) is _DefaultLeverage
@@ -62,6 +72,29 @@ class MarketConfig:
                 if b1 <= b0 or l1 > l0 or l1 < 1:
                     raise ValueError(f"tiers: bounds must rise and leverage never rise; "
                                      f"({b0}, {l0}) then ({b1}, {l1})")
+        for name in ("impact_factor_positive", "impact_factor_negative"):
+            value = Decimal(str(getattr(self, name)))
+            object.__setattr__(self, name, value)
+            if value < 0 or value.scaleb(18) >= 2**128:
+                raise ValueError(f"{name}: must be in [0, 2^128 / 1e18), got {value}")
+            if value.scaleb(18) != value.scaleb(18).to_integral_value():
+                raise ValueError(f"{name}: must have at most 18 decimals, got {value}")
+        for name in ("impact_exponent_positive", "impact_exponent_negative"):
+            if getattr(self, name) not in (1, 2, 3):
+                raise ValueError(f"{name}: must be 1, 2 or 3, got {getattr(self, name)}")
+        for name in ("max_negative_impact_bps", "max_liquidation_impact_bps"):
+            if not 0 <= getattr(self, name) <= 10_000:
+                raise ValueError(f"{name}: must be in [0, 10000], got {getattr(self, name)}")
+
+    @property
+    def has_impact(self) -> bool:
+        return bool(self.impact_factor_positive or self.impact_factor_negative)
+
+    def impact_encoded(self) -> tuple:
+        """``ImpactPricing.ImpactConfig`` as an ABI tuple."""
+        return (to_wad(self.impact_factor_positive), to_wad(self.impact_factor_negative),
+                self.impact_exponent_positive, self.impact_exponent_negative,
+                self.max_negative_impact_bps, self.max_liquidation_impact_bps)
 
     def tiers_encoded(self) -> tuple[list[int], list[int]]:
         """``setMarketTiers`` arguments: lower bounds in WAD USD, max leverages."""
