@@ -50,3 +50,19 @@ def test_a_failure_is_shrunk_into_a_runnable_pytest_function():
         assert exc.name == "nobody short"
     else:
         raise AssertionError("the printed reproduction does not reproduce the failure")
+
+
+def test_fuzz_without_hypothesis_names_the_extra(monkeypatch):
+    """A base install has no hypothesis: the command says what to install, in one line."""
+    import sys
+
+    from click.testing import CliRunner
+
+    from protocol.cli import main as cli
+
+    monkeypatch.setitem(sys.modules, "hypothesis", None)  # import hypothesis -> ModuleNotFoundError
+    monkeypatch.delitem(sys.modules, "protocol.testing.fuzz", raising=False)
+    result = CliRunner().invoke(cli, ["fuzz", "--steps", "1"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: perpsim fuzz needs hypothesis: pip install 'perpsim[fuzz]'"]

@@ -23,7 +23,12 @@ def fuzz(steps: int, run_length: int, backend: str, seed: Optional[int]) -> None
 
     A failure is shrunk to the shortest sequence and printed as a pytest function; the exit
     code is then 1."""
-    from protocol.testing.fuzz import run_campaign
+    try:
+        from protocol.testing.fuzz import run_campaign
+    except ModuleNotFoundError as exc:
+        if exc.name != "hypothesis":
+            raise
+        raise click.ClickException("perpsim fuzz needs hypothesis: pip install 'perpsim[fuzz]'") from None
 
     runs = max(1, steps // run_length)
     console.print(f"fuzzing {runs:,} runs of up to {run_length} steps on {backend} ...")
