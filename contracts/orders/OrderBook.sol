@@ -273,8 +273,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         nonReentrant
         returns (uint256 id)
     {
-        id = _createLpRequest(true, assets, receiver, minShares);
-        collateralToken.safeTransferFrom(msg.sender, address(this), assets);
+        return _createLpRequest(true, assets, receiver, minShares);
     }
 
     /// @notice Request a redemption of `shares` (escrowed now), paying at least `minAssets` to
@@ -285,8 +284,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         nonReentrant
         returns (uint256 id)
     {
-        id = _createLpRequest(false, shares, receiver, minAssets);
-        IERC20(address(_pool())).safeTransferFrom(msg.sender, address(this), shares);
+        return _createLpRequest(false, shares, receiver, minAssets);
     }
 
     /// @notice The owner cancels an LP request once `marketOrderTimeout` has passed since it was
@@ -387,6 +385,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         });
         lpRequests[id] = r;
         emit LpRequestCreated(id, msg.sender, r);
+        _escrowToken(isDeposit).safeTransferFrom(msg.sender, address(this), amount);
     }
 
     function _lpRequest(uint256 id) internal view returns (LpRequest memory r) {
@@ -400,8 +399,12 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     }
 
     function _refundEscrow(LpRequest memory r) internal {
-        IERC20 token = r.isDeposit ? collateralToken : IERC20(address(_pool()));
-        token.safeTransfer(r.account, r.amount);
+        _escrowToken(r.isDeposit).safeTransfer(r.account, r.amount);
+    }
+
+    /// @dev What an LP request escrows: assets for a deposit, pool shares for a redemption.
+    function _escrowToken(bool isDeposit) internal view returns (IERC20) {
+        return isDeposit ? collateralToken : IERC20(address(_pool()));
     }
 
     function _pool() internal view returns (LiquidityPool) {

@@ -112,14 +112,18 @@ class KeeperBot:
     def book(self, intent: Intent, receipt: Receipt) -> bool:
         """Book one landed transaction into the ledger; return whether it was a win."""
         led = self.ledger
-        led.txs += 1
-        led.gas_wei += receipt.gas_used * receipt.gas_price
+        self.pay_gas(receipt)
         won = receipt.status and self.did_work(receipt)
         if won:
             led.wins += 1
         else:
             led.losses += 1
         return won
+
+    def pay_gas(self, receipt: Receipt) -> None:
+        """Count the transaction and its gas bill."""
+        self.ledger.txs += 1
+        self.ledger.gas_wei += receipt.gas_used * receipt.gas_price
 
     def did_work(self, receipt: Receipt) -> bool:
         return True
@@ -242,8 +246,7 @@ class LiquidationKeeper(KeeperBot):
 
     def book(self, intent: Intent, receipt: Receipt) -> bool:
         if intent.function == "pushPrices":  # the price it attached: gas, neither win nor loss
-            self.ledger.txs += 1
-            self.ledger.gas_wei += receipt.gas_used * receipt.gas_price
+            self.pay_gas(receipt)
             return False
         if receipt.status:
             self.ledger.rewards_tokens += sum(e["keeperReward"] for e in self.liquidation_events(receipt))

@@ -503,12 +503,7 @@ class Model:
     def increase(self, account: str, market: int, size_delta: int, leverage: int, mode: int,
                  margin: int) -> None:
         """Mirror of ``increasePosition``; state is only changed if it would succeed."""
-        snapshot = self._snapshot()
-        try:
-            self._increase(account, market, size_delta, leverage, mode, margin)
-        except ModelRevert:
-            self._restore(snapshot)
-            raise
+        self._atomic(self._increase, account, market, size_delta, leverage, mode, margin)
 
     def _increase(self, account, market, size_delta, leverage, mode, margin) -> None:
         self._known(market)
@@ -585,12 +580,7 @@ class Model:
         self.open_entry = open_entry
 
     def decrease(self, account: str, market: int, size_abs: int) -> None:
-        snapshot = self._snapshot()
-        try:
-            self._decrease(account, market, size_abs)
-        except ModelRevert:
-            self._restore(snapshot)
-            raise
+        self._atomic(self._decrease, account, market, size_abs)
 
     def _decrease(self, account: str, market: int, size_abs: int) -> None:
         p = self.position(account, market)
@@ -641,12 +631,7 @@ class Model:
 
     def auto_deleverage(self, account: str, market: int, size_abs: int) -> dict:
         """Mirror of ``autoDeleverage``; state is only changed if it would succeed."""
-        snapshot = self._snapshot()
-        try:
-            return self._auto_deleverage(account, market, size_abs)
-        except ModelRevert:
-            self._restore(snapshot)
-            raise
+        return self._atomic(self._auto_deleverage, account, market, size_abs)
 
     def _auto_deleverage(self, account: str, market: int, size_abs: int) -> dict:
         p = self.position(account, market)
@@ -841,14 +826,6 @@ class Model:
         """Mirror of ``liquidateAccount``; state is only changed if it would succeed."""
         return self._atomic(self._liquidate_account, keeper, account)
 
-    def _atomic(self, action, *args):
-        snapshot = self._snapshot()
-        try:
-            return action(*args)
-        except ModelRevert:
-            self._restore(snapshot)
-            raise
-
     def _liquidate_account(self, keeper: str, account: str) -> dict:
         mask = self.cross_markets.get(account, 0)
         if mask == 0:
@@ -920,6 +897,15 @@ class Model:
         self.accrue(market, self.latest_price(market))
 
     # ------------------------------------------------------------------ snapshots
+    def _atomic(self, action, *args):
+        """Run ``action``; if it raises ``ModelRevert``, undo what it changed, as a revert does."""
+        snapshot = self._snapshot()
+        try:
+            return action(*args)
+        except ModelRevert:
+            self._restore(snapshot)
+            raise
+
     def _snapshot(self):
         import copy
 

@@ -101,4 +101,10 @@ class OracleFeed:
     def window(self, symbol: str, after: int, now: int, max_age: int) -> list[tuple[int, Decimal]]:
         """Published ``(timestamp, price)`` pairs a keeper may attach now: newer than ``after``
         (the stored price's time), not in the future, at most ``max_age`` old; oldest first."""
-        return [(t, p) for t, p in self.published[symbol] if after < t <= now and now - t <= max_age]
+        found = []
+        for t, p in reversed(self.published[symbol]):  # newest first: stop at the stored price
+            if t <= after:
+                break
+            if t <= now and now - t <= max_age:
+                found.append((t, p))
+        return found[::-1]
