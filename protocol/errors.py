@@ -41,11 +41,21 @@ class Reverted(PerpsimError):
         if self.error is None:
             return "reverted without data"
         names = self.arg_names if len(self.arg_names) == len(self.args) else ("",) * len(self.args)
-        parts = [f"{n}={a!r}" if n else repr(a) for n, a in zip(names, self.args)]
+        parts = [f"{n}={_show(a)}" if n else _show(a) for n, a in zip(names, self.args)]
         return f"{self.error}({', '.join(parts)})"
 
     def __reduce__(self):
         return (revert_error, (self.error, self.args, self.data, self.arg_names))
+
+
+def _show(arg: Any) -> str:
+    """An argument as the message shows it: a ``bytes32`` name (``"maxLeverage"`` padded with
+    zeros) as its text."""
+    if isinstance(arg, bytes) and len(arg) == 32:
+        text = arg.rstrip(b"\0")
+        if text and all(32 < c < 127 for c in text) and not text.count(0):
+            return repr(text.decode())
+    return repr(arg)
 
 
 def error_class(name: str | None) -> type[Reverted]:

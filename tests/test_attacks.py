@@ -18,6 +18,7 @@ from protocol import MarketConfig, Venue, errors
 from protocol.keepers import LiquidationKeeper, Strategy
 from protocol.margin.types import ModuleKind
 from protocol.testing import assert_invariants
+from protocol.venue.bounds import ParameterOutOfBounds
 from protocol.venue.client import CLOSE_ALL, MAX_UINT
 from venue_fixtures import BTC, ETH, ZERO_FEES, launch, provide_liquidity, redeem_liquidity
 
@@ -583,10 +584,13 @@ def funding(funding_venue):
 def test_max_funding_config_is_at_the_bound(funding):
     config = funding.clearinghouse.call("marketConfig", 0)
     assert config[1] == config[2] == 10**13  # fundingFactor, maxFundingRate: the hard cap
-    over = MarketConfig(symbol="ETH", funding_rate_per_hour=Decimal("0.0361"))
+    with pytest.raises(ParameterOutOfBounds, match="^funding_rate_per_hour: "):
+        MarketConfig(symbol="ETH", funding_rate_per_hour=Decimal("0.0361"))
+    over = list(MarketConfig(symbol="ETH").encode(6))
+    over[1] = 10**13 + 1  # past Python's check, straight to the contract
     with pytest.raises(errors.ParamOutOfBounds):
-        funding.clearinghouse.transact(funding.admin, "configureMarket", 0, over.symbol_bytes(),
-                                       over.encode(6)).raise_for_status()
+        funding.clearinghouse.transact(funding.admin, "configureMarket", 0, b"ETH".ljust(32, b"\0"),
+                                       tuple(over)).raise_for_status()
 
 
 def test_extreme_skew_funding_is_zero_sum(funding):

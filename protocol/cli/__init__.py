@@ -14,10 +14,42 @@ from protocol.cli.sweep import sweep
 from protocol.cli.tour import tour
 
 
-@click.group()
+class PerpsimGroup(click.Group):
+    """The ``perpsim`` group: an exception escaping any command ends it with one line
+    (``Error: ...``) and exit code 1; the global ``--debug`` flag lets the traceback through
+    instead. Click's own usage errors keep their usual form (exit code 2)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            raise click.ClickException(one_line(exc)) from None
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` as one line: the message alone for perpsim's errors and refused values (which
+    name what failed: a revert carries its custom error, a scenario error its file, line and
+    key), otherwise prefixed with the exception's type."""
+    from protocol.errors import PerpsimError
+
+    message = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    if isinstance(exc, (PerpsimError, ValueError)) and message:
+        return message
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+@click.group(cls=PerpsimGroup)
 @click.version_option(package_name="perpsim")
-def main() -> None:
-    """perpsim: an on-chain perpetual-futures venue, simulated on in-process EVMs."""
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+def main(debug: bool) -> None:
+    """perpsim: an on-chain perpetual-futures venue, simulated on in-process EVMs.
+
+    An error ends a command with one line and a non-zero exit code; --debug (before the
+    command: perpsim --debug run ...) shows its traceback."""
 
 
 @main.command()

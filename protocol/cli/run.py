@@ -50,22 +50,19 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
     exogenous path and once the price its liquidations moved; all write a side-by-side study."""
     from protocol.report import write_run, write_study
     from protocol.sim.engine import Simulation, run_study
-    from protocol.errors import PerpsimError
-    from protocol.sim.loader import ScenarioError, load_scenario, parse_overrides
+    from protocol.sim.loader import load_scenario, parse_overrides
 
-    try:
-        overrides = parse_overrides(list(settings))
-        if blocks is not None:
-            overrides["blocks"] = blocks
-        if contracts_dir is not None:
-            overrides["venue.contracts"] = str(contracts_dir.resolve())
-        sc = load_scenario(scenario, overrides or None)
-        if sc.venue.modules or sc.venue.contracts:
-            from protocol.venue.modules import prepare_modules
+    # errors end the command in one line (protocol.cli.PerpsimGroup)
+    overrides = parse_overrides(list(settings))
+    if blocks is not None:
+        overrides["blocks"] = blocks
+    if contracts_dir is not None:
+        overrides["venue.contracts"] = str(contracts_dir.resolve())
+    sc = load_scenario(scenario, overrides or None)
+    if sc.venue.modules or sc.venue.contracts:
+        from protocol.venue.modules import prepare_modules
 
-            prepare_modules(sc.venue.modules, sc.venue.contracts)  # refuse bad modules up front
-    except (ScenarioError, ValueError, PerpsimError) as exc:
-        raise click.ClickException(str(exc)) from None
+        prepare_modules(sc.venue.modules, sc.venue.contracts)  # refuse bad modules up front
     out_dir = out_dir or Path("out") / sc.name
     studied = bool(sc.study or sc.study_modes)
     runs = 2 if sc.study else len(sc.study_modes) or 1

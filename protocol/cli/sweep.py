@@ -37,13 +37,10 @@ def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
 
     Finished runs are stored one by one; the same command again skips them (a failed run is
     retried). The exit code is the number of failed runs (at most 255)."""
-    from protocol.sim.loader import ScenarioError
     from protocol.sweep import make_engine, parse_axes, run_sweep
 
-    try:
-        axes = parse_axes(list(settings))
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    # errors end the command in one line (protocol.cli.PerpsimGroup)
+    axes = parse_axes(list(settings))
     swept = [a for a in axes if len(a.values) > 1]
     fixed = {a.key: a.values[0] for a in axes if len(a.values) == 1}
     out_dir = out_dir or Path("out") / f"sweep-{Path(scenario).stem}"
@@ -67,8 +64,6 @@ def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
         with progress:
             result = run_sweep(scenario, swept, seed_list, runner, out_dir, backend=backend,
                                fixed=fixed, progress=tick)
-    except ScenarioError as exc:
-        raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         console.print(f"interrupted: finished runs are stored in {out_dir}/runs.jsonl; "
                       "run the same command to resume")

@@ -12,6 +12,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from eth_utils import keccak
 
+from protocol.margin.bounds import bound
 from protocol.margin.types import MODULE_INTERFACES, ModuleKind
 
 if TYPE_CHECKING:
@@ -85,7 +86,11 @@ def venue_plan(markets: Sequence[MarketConfig], *, max_price_age: int = 3600,
     """The standard venue: collateral token, oracle, clearinghouse (with its libraries), pool,
     order book and reader; ``modules`` maps a module kind (``rates``, ``margin``,
     ``liquidation``, ``pricing``) to the contract to deploy as every market's rule of that kind
-    (the stock rule applies to the kinds left out)."""
+    (the stock rule applies to the kinds left out). Settings outside the contracts' bounds raise
+    :class:`~protocol.venue.bounds.ParameterOutOfBounds` before anything is deployed."""
+    for name, value in (("max_price_age", max_price_age), ("close_grace_period", close_grace_period),
+                        ("market_order_timeout", market_order_timeout)):
+        bound(name).check(value)
     modules = dict(modules or {})
     unknown = sorted(set(modules) - set(MODULE_INTERFACES))
     if unknown:

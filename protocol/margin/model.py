@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from protocol.margin import bounds
 from protocol.margin import math as m
 from protocol.margin.liquidation import SliceInput, StockLiquidation
 from protocol.margin.pricing import ImpactPricing, OraclePricing, impact_pool_delta
@@ -348,12 +349,14 @@ class Model:
         return m.credit_tokens(realized * cap // profit, self.scale)
 
     def set_pnl_factors(self, max_traders: int, max_adl: int, min_after_adl: int) -> None:
-        if max_traders > m.BPS:
-            raise ModelRevert("ParamOutOfBounds", "maxPnlFactorTraders")
-        if max_adl == 0 or max_adl > m.BPS:
-            raise ModelRevert("ParamOutOfBounds", "maxPnlFactorAdl")
-        if min_after_adl == 0 or min_after_adl >= max_adl:
-            raise ModelRevert("ParamOutOfBounds", "minPnlFactorAfterAdl")
+        for name, value in (("max_pnl_factor_traders", max_traders), ("max_pnl_factor_adl", max_adl),
+                            ("min_pnl_factor_after_adl", min_after_adl)):
+            limit = bounds.bound(name)
+            if not limit.raw_contains(value):
+                raise ModelRevert(limit.error, limit.param)
+        if min_after_adl >= max_adl:
+            relation = bounds.RELATION_BY_FIELD["min_pnl_factor_after_adl"]
+            raise ModelRevert(relation.error, relation.param)
         self.max_pnl_factor_traders, self.max_pnl_factor_adl = max_traders, max_adl
         self.min_pnl_factor_after_adl = min_after_adl
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Optional
 
+from protocol.venue.bounds import (BY_FIELD, RELATION_BY_FIELD, ParameterOutOfBounds, bound,
+                                   mmf_below_inverse_leverage)
 from protocol.venue.units import WAD, to_tokens, to_wad
 
 class _DefaultLeverage(int):
@@ -23,7 +26,9 @@ class MarketConfig:
     """One perpetual market. Rates are per second unless named per hour/year.
 
     ``mmf`` defaults to 1 / (2 x max_leverage) (Hyperliquid's rule). ``partial_threshold_usd`` 0
-    disables partial liquidation.
+    disables partial liquidation. A value outside the contracts' bounds (the table in
+    :mod:`protocol.venue.bounds`) raises :class:`~protocol.venue.bounds.ParameterOutOfBounds`
+    (a ``ValueError``) naming the field, the bound and the value.
     """
 
     symbol: str
@@ -68,6 +73,11 @@ class MarketConfig:
             if tiers[0] != (0, self.max_leverage):
                 raise ValueError(f"tiers: the first must be (0, max_leverage={self.max_leverage}), "
                                  f"got {tiers[0]}")
+            lower_bounds = bound("tier_lower_bound_usd")
+            for lower, _ in tiers:
+                if not lower_bounds.contains(lower):
+                    raise ParameterOutOfBounds("tiers", lower, f"a lower bound must be in "
+                                               f"{lower_bounds.describe()}, got {lower}", lower_bounds)
             for (b0, l0), (b1, l1) in zip(tiers, tiers[1:]):
                 if b1 <= b0 or l1 > l0 or l1 < 1:
                     raise ValueError(f"tiers: bounds must rise and leverage never rise; "
@@ -79,12 +89,32 @@ class MarketConfig:
                 raise ValueError(f"{name}: must be in [0, 2^128 / 1e18), got {value}")
             if value.scaleb(18) != value.scaleb(18).to_integral_value():
                 raise ValueError(f"{name}: must have at most 18 decimals, got {value}")
-        for name in ("impact_exponent_positive", "impact_exponent_negative"):
-            if getattr(self, name) not in (1, 2, 3):
-                raise ValueError(f"{name}: must be 1, 2 or 3, got {getattr(self, name)}")
-        for name in ("max_negative_impact_bps", "max_liquidation_impact_bps"):
-            if not 0 <= getattr(self, name) <= 10_000:
-                raise ValueError(f"{name}: must be in [0, 10000], got {getattr(self, name)}")
+        self._check_bounds()
+
+    def _check_bounds(self) -> None:
+        """Refuse, naming the field, any value the contracts' bounds (``protocol.venue.bounds``)
+        would refuse."""
+        for field in dataclasses.fields(self):
+            limit = BY_FIELD.get(field.name)
+            if limit is None or field.name == "mmf":
+                continue
+            value = getattr(self, field.name)
+            if field.name == "tiers":
+                if not limit.contains(len(value)):
+                    raise ParameterOutOfBounds("tiers", len(value), f"at most {limit.high} "
+                                               f"tiers, got {len(value)}", limit)
+            elif not limit.contains(value):
+                raise limit.refusal(value)
+        mmf = self.mmf_wad()
+        if not BY_FIELD["mmf"].raw_contains(mmf):
+            raise BY_FIELD["mmf"].refusal(self.maintenance_fraction)
+        if not mmf_below_inverse_leverage(mmf, self.max_leverage):
+            relation = RELATION_BY_FIELD["mmf"]
+            raise ParameterOutOfBounds(
+                "mmf", self.maintenance_fraction,
+                f"must be below 1 / max_leverage = {Decimal(1) / self.max_leverage} (a position "
+                f"at max leverage would start liquidatable), got {self.maintenance_fraction}",
+                relation)
 
     @property
     def has_impact(self) -> bool:
