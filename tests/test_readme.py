@@ -248,7 +248,7 @@ def run_python(snippet: Snippet, namespace: dict, scratch: Path) -> None:
             return
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(README)]
     where = frames[-1].lineno if frames else snippet.line
-    source = README.read_text().splitlines()[where - 1].strip()
+    source = snippet.code.splitlines()[where - snippet.line].strip()
     trace = "".join(traceback.format_exception(error))
     pytest.fail(f"{snippet.label} failed at README.md:{where}: {source}\n"
                 f"{type(error).__name__}: {error}\n\n{tail(trace)}", pytrace=False)
@@ -421,6 +421,18 @@ def test_a_failing_command_is_named_with_its_line_and_stderr(tmp_path):
                               "no-such-scenario --set agents.count=2`\n--- stderr (tail) ---\n")
     assert "no-such-scenario" in message.split("--- stderr (tail) ---")[1]
     assert (tmp_path / "first.txt").exists() and not (tmp_path / "never.txt").exists()
+
+
+def test_a_failing_python_line_is_named_and_the_namespace_carries_over(tmp_path):
+    namespace: dict = {}
+    run_python(Snippet(1, 10, "python", "from pathlib import Path\nhere = Path.cwd()"), namespace,
+               tmp_path)
+    assert namespace["here"] == tmp_path and Path.cwd() != tmp_path
+    with pytest.raises(pytest.fail.Exception) as failed:
+        run_python(Snippet(2, 20, "python", "x = here\n\nprint(bob)"), namespace, tmp_path)
+    assert str(failed.value).startswith(
+        "README.md snippet 2 (python, line 20) failed at README.md:22: print(bob)\n"
+        "NameError: name 'bob' is not defined\n")
 
 
 def test_background_jobs_are_stopped_when_the_snippet_ends(tmp_path):
