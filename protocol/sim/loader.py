@@ -406,7 +406,7 @@ class _Builder:
             if "markets" in params:
                 for s in params["markets"]:
                     self._known((*parts, "markets"), s, markets)
-            if "leverage" in params:
+            if isinstance(params.get("leverage"), tuple):  # a [low, high] range
                 self.leverage(parts, params, markets)
             self.construct(parts, lambda: agent_type.params(**{**agent_type.defaults, **params}),
                            params, "type")

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, Mapping, Optional
 
 from protocol.keepers import Strategy
-from protocol.plugins import KEEPERS, PluginError, keeper_class
+from protocol.plugins import KEEPERS, PluginError, keeper_class, short_name
 from protocol.prices import PriceSource
 from protocol.prices.liquidity import Liquidity
 from protocol.prices.oracle import OracleModel
@@ -54,8 +54,9 @@ class VenueSpec:
 
 @dataclass(frozen=True)
 class Population:
-    """``count`` agents of one type (a key of ``protocol.agents.AGENT_TYPES``); ``params``
-    override the type's defaults (field names of its params dataclass)."""
+    """``count`` agents of one type (a key of ``protocol.agents.AGENT_TYPES`` or a plug-in,
+    :mod:`protocol.plugins`); ``params`` override the type's defaults (field names of its
+    params dataclass)."""
 
     type: str
     count: int
@@ -64,7 +65,7 @@ class Population:
 
     @property
     def cohort(self) -> str:
-        return self.label or self.type
+        return self.label or short_name(self.type)
 
 
 @dataclass(frozen=True)
