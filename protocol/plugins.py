@@ -28,7 +28,7 @@ import importlib
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Mapping, Optional, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from protocol.agents import AGENT_TYPES, AgentType, Context
 from protocol.agents.base import Agent as _Agent

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
@@ -146,21 +145,20 @@ class _Builder:
         return self.where.error(parts, message)
 
     def construct(self, parts: Parts, build: Callable[[], Any], given: Iterable[str],
-                  fallback: str) -> Any:
+                  fallback: Optional[str] = None) -> Any:
         """``build()``; its ``ValueError`` ("name ...", "name: ...") reported at the key it
-        names (``fallback`` if it names none the table set)."""
+        names, else at ``fallback``, else at the table."""
         try:
             return build()
         except (ValueError, TypeError) as exc:
             text = str(exc)
             match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(: )?", text)
+            key = fallback
             if match and match.group(1) in given:
-                return_key = match.group(1)
-                if match.group(2):
+                key = match.group(1)
+                if match.group(2):  # "name: message": the key says the name
                     text = text[match.end():]
-            else:
-                return_key = fallback
-            raise self.err((*parts, return_key), text) from None
+            raise self.err(parts if key is None else (*parts, key), text) from None
 
     def build(self, raw: dict) -> Scenario:
         top = m.check(self.where, m.Top, raw)
@@ -205,8 +203,7 @@ class _Builder:
             if symbol == CORRELATED:
                 raise self.err(parts, f"{CORRELATED!r} is reserved")
             given = _given(table)
-            market = self.construct(parts, lambda: MarketConfig(symbol=symbol, **given), given,
-                                    "initial_price")
+            market = self.construct(parts, lambda: MarketConfig(symbol=symbol, **given), given)
             if market.taker_fee_bps * market.max_leverage > 10_000:
                 # the opening fee on max-leverage notional would eat all the margin
                 raise self.err((*parts, "taker_fee_bps"),

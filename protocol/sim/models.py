@@ -120,7 +120,7 @@ def field_type(hint: Any, name: str = "") -> Any:
     if hint is bool:
         return Bool
     if hint is int:
-        return Annotated[Int, Field(ge=0)]
+        return Int
     if hint is Decimal:
         return Num
     if hint is str:

@@ -14,7 +14,7 @@ OVERRIDE_FILE = "<override>"
 
 
 def _bad(key: str, message: str) -> ScenarioError:
-    return ScenarioError(OVERRIDE_FILE, None, key, message, overridden=True)
+    return ScenarioError(OVERRIDE_FILE, None, key, message)
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
