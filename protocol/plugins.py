@@ -42,6 +42,8 @@ from protocol.venue import Venue
 
 GROUPS = {"agents": "perpsim.agents", "keepers": "perpsim.keepers", "prices": "perpsim.prices",
           "metrics": "perpsim.metrics"}
+KINDS = {"agents": "agent type", "keepers": "keeper type", "prices": "price model",
+         "metrics": "metric"}
 
 KEEPERS: dict[str, type[KeeperBot]] = {"liquidation": LiquidationKeeper, "order": OrderKeeper,
                                        "funding": FundingKeeper, "adl": AdlKeeper}
@@ -212,7 +214,7 @@ def find(kind: str, name: str) -> Any:
                 raise PluginError(f"module {module!r} has no attribute {attribute!r}")
         return _checked(kind, name, found)
     names = ", ".join(sorted(ep.name for ep in registered)) or "none installed"
-    raise PluginError(f"unknown {kind[:-1]} {name!r}: not one of the built-ins "
+    raise PluginError(f"unknown {KINDS[kind]} {name!r}: not one of the built-ins "
                       f"({', '.join(builtins) or 'none'}), not an entry point of {group} "
                       f"({names}), and not a \"module:attribute\"")
 
