@@ -522,3 +522,15 @@ def test_no_message_prints_a_none_line(tmp_path):
         with pytest.raises(ScenarioError) as info:
             load_scenario(write(tmp_path, BASE.replace(old, new)))
         assert isinstance(info.value.line, int) and ":None:" not in str(info.value), str(info.value)
+
+
+def test_messages_read_as_written(tmp_path):
+    text = BASE.replace("count = 5", "count = 5\nfraction = [0.3, 0.1]")
+    err = expect_error(tmp_path, text, "agents[0].fraction", line_of(text, "fraction"))
+    assert err.message == "need low <= high, got [0.3, 0.1]"
+    text = BASE.replace("block_time = 60", "block_time = 0.5")
+    err = expect_error(tmp_path, text, "block_time", line_of(text, "block_time = 0.5"))
+    assert err.message == "expected integer, got float 0.5"
+    text = BASE.replace("blocks = 100", "blocks = 0")
+    err = expect_error(tmp_path, text, "blocks", line_of(text, "blocks = 0"))
+    assert err.message == "must be >= 1, got 0"

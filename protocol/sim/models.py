@@ -79,8 +79,7 @@ def _finite(value: Any) -> Any:
 def _low_high(value: tuple) -> tuple:
     low, high = value
     if high < low:
-        raise PydanticCustomError("range_order", "need low <= high, got [{low:g}, {high:g}]",
-                                  {"low": low, "high": high})
+        raise PydanticCustomError("range_order", f"need low <= high, got [{low:g}, {high:g}]")
     return value
 
 
