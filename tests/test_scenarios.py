@@ -292,15 +292,16 @@ def test_leverage_above_market_max(tmp_path):
 
 def test_impossible_market_values(tmp_path):
     text = BASE.replace("max_leverage = 20", "max_leverage = 0")
+    # market bounds are MarketConfig's (protocol.venue.bounds); the loader places its message
     expect_error(tmp_path, text, "markets.ETH.max_leverage", line_of(text, "max_leverage = 0"),
-                 ">= 1")
+                 "got 0")
     text = BASE.replace("max_leverage = 20", "max_leverage = 500")
     expect_error(tmp_path, text, "markets.ETH.max_leverage", line_of(text, "max_leverage"),
-                 "<= 200")
+                 "got 500")
     text = BASE.replace("max_leverage = 20", "max_leverage = 20\ntaker_fee_bps = -1")
     expect_error(tmp_path, text, "markets.ETH.taker_fee_bps", line_of(text, "taker_fee_bps"))
     text = BASE.replace("max_leverage = 20", "max_leverage = 20\nmmf = 0.05")
-    expect_error(tmp_path, text, "markets.ETH.mmf", line_of(text, "mmf"), "1/max_leverage")
+    expect_error(tmp_path, text, "markets.ETH.mmf", line_of(text, "mmf"), "max_leverage")
     text = BASE.replace("initial_price = 3000\n", "")
     expect_error(tmp_path, text, "markets.ETH.initial_price", line_of(text, "[markets.ETH]"),
                  "required")
@@ -412,11 +413,11 @@ def test_price_impact_keys(tmp_path):
             eth.impact_exponent_negative, eth.max_negative_impact_bps, eth.max_liquidation_impact_bps) == \
         (Decimal("0.000000001"), Decimal("0.000000002"), 1, 2, 40, 10) and eth.has_impact
     bad = text.replace("impact_exponent_positive = 1", "impact_exponent_positive = 4")
-    expect_error(tmp_path, bad, "markets.ETH.impact_exponent_positive", line_of(bad, "impact_exponent_positive"), "<= 3")
+    expect_error(tmp_path, bad, "markets.ETH.impact_exponent_positive", line_of(bad, "impact_exponent_positive"), "got 4")
     bad = text.replace("max_liquidation_impact_bps = 10", "max_liquidation_impact_bps = 10001")
     expect_error(tmp_path, bad, "markets.ETH.max_liquidation_impact_bps", line_of(bad, "max_liquidation_impact_bps"))
     bad = text.replace("impact_factor_negative = 0.000000002", "impact_factor_negative = -1")
-    expect_error(tmp_path, bad, "markets.ETH.impact_factor_negative", line_of(bad, "impact_factor_negative"), ">= 0")
+    expect_error(tmp_path, bad, "markets.ETH.impact_factor_negative", line_of(bad, "impact_factor_negative"), "got -1")
     bad = text.replace("impact_factor_negative = 0.000000002", "impact_factor_negative = 1e-19")
     expect_error(tmp_path, bad, "markets.ETH.impact_factor_negative", line_of(bad, "impact_factor_negative"),
                  "at most 18 decimals")
@@ -483,3 +484,53 @@ def test_apply_overrides_and_parse():
     assert out["description"] == "hello world"
     with pytest.raises(ScenarioError):
         parse_overrides(["no-equals-sign"])
+
+
+# -- every message has its line -----------------------------------------------------------------
+
+
+def test_missing_keys_point_at_their_table(tmp_path):
+    text = BASE.replace('type = "speculator"\n', "")
+    expect_error(tmp_path, text, "agents[1].type", line_of(text, "[[agents]]", 2), "required")
+    text = BASE.replace('type = "liquidation"\n', "")
+    expect_error(tmp_path, text, "keepers[0].type", line_of(text, "[[keepers]]"), "required")
+    text = BASE.replace("volatilities = [0.8, 0.6]\n", "")
+    expect_error(tmp_path, text, "prices.correlated.volatilities",
+                 line_of(text, "[prices.correlated]"), "required")
+    text = "\n".join(line for line in BASE.splitlines()
+                     if not line.startswith(("[markets", "initial_price", "max_leverage")))
+    expect_error(tmp_path, text, "markets", 1, "at least one [markets.<SYMBOL>]")
+
+
+def test_an_override_is_named_in_place_of_a_line(tmp_path):
+    path = write(tmp_path, BASE)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path, overrides={"agents[1].count": "many"})
+    err = info.value
+    assert (err.key, err.line) == ("agents[1].count", None)
+    assert str(err) == f"{path}:override: agents[1].count: expected integer, got string 'many' " \
+                       "(set by override)"
+
+
+def test_no_message_prints_a_none_line(tmp_path):
+    bad = {  # every kind of problem, one per run
+        "seed = 3": "seed = -3", "[markets.BTC]": "[markets.BTC]\nfoo = 1",
+        'type = "conservative"': 'type = "mypkg:Nope"', "count = 5": "count = -5",
+        'name = "liq"': 'name = "liq"\npoll_interval = 0',
+    }
+    for old, new in bad.items():
+        with pytest.raises(ScenarioError) as info:
+            load_scenario(write(tmp_path, BASE.replace(old, new)))
+        assert isinstance(info.value.line, int) and ":None:" not in str(info.value), str(info.value)
+
+
+def test_messages_read_as_written(tmp_path):
+    text = BASE.replace("count = 5", "count = 5\nfraction = [0.3, 0.1]")
+    err = expect_error(tmp_path, text, "agents[0].fraction", line_of(text, "fraction"))
+    assert err.message == "need low <= high, got [0.3, 0.1]"
+    text = BASE.replace("block_time = 60", "block_time = 0.5")
+    err = expect_error(tmp_path, text, "block_time", line_of(text, "block_time = 0.5"))
+    assert err.message == "expected integer, got float 0.5"
+    text = BASE.replace("blocks = 100", "blocks = 0")
+    err = expect_error(tmp_path, text, "blocks", line_of(text, "blocks = 0"))
+    assert err.message == "must be >= 1, got 0"

@@ -191,6 +191,11 @@ class MarginTopperParams(TraderParams):
     top_up: float = 0.5
     max_top_ups: int = 3
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_top_ups < 0:
+            raise ValueError(f"max_top_ups: must be >= 0, got {self.max_top_ups}")
+
 
 class MarginTopper(TradingAgent):
     kind = "margin_topper"

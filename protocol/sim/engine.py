@@ -18,21 +18,20 @@ import time
 from decimal import Decimal
 from typing import Callable, Optional
 
-from protocol.agents import AGENT_TYPES, Agent, Context
-from protocol.keepers import (AdlKeeper, BlockBuilder, FundingKeeper, KeeperBot, LiquidationKeeper,
-                              OrderKeeper)
+from protocol.agents import Agent, Context
+from protocol.keepers import BlockBuilder, KeeperBot, LiquidationKeeper
+from protocol.plugins import agent_type, keeper_class
 from protocol.prices import derive_seed
 from protocol.prices.liquidity import ExternalMarket
 from protocol.prices.oracle import OracleFeed
 from protocol.sim.hedging import block_flow
 from protocol.sim.metrics import MetricsRecorder, summarize
+from protocol.sim.plugin_metrics import PluginMetrics
 from protocol.sim.result import RunResult, StudyResult
 from protocol.sim.scenario import Scenario, VenueSpec
 from protocol.venue import Venue
 
 Progress = Callable[[int, int], None]  # (blocks done, total)
-KEEPER_CLASSES = {"liquidation": LiquidationKeeper, "order": OrderKeeper, "funding": FundingKeeper,
-                  "adl": AdlKeeper}
 
 
 class Simulation:
@@ -63,6 +62,7 @@ class Simulation:
         builder = BlockBuilder(venue, keepers)
         cohorts = tuple(dict.fromkeys(p.cohort for p in sc.agents))
         recorder = MetricsRecorder(venue, agents, keepers, cohorts, cohort_of, sc.equity_every)
+        custom = PluginMetrics(sc.metrics, venue)
         by_address = {a.address.lower(): a for a in agents}
         order_rng = random.Random(f"{sc.seed}:order")
         chain = venue.chain
@@ -71,7 +71,8 @@ class Simulation:
         feed = OracleFeed(sc.oracles, path.at(0), chain.timestamp)
         self._pull_keepers(venue, keepers, feed)
         symbols = list(venue.markets)
-        rows = [recorder.record(0, chain.timestamp, path.at(0), [], path.at(0))]
+        rows = [custom.record(recorder.record(0, chain.timestamp, path.at(0), [], path.at(0)),
+                              0, chain.timestamp, path.at(0), [])]
         for block in range(1, sc.blocks + 1):
             exogenous = path.at(block)
             prices = external.quote(exogenous)  # the external market, moved by past flow
@@ -88,9 +89,10 @@ class Simulation:
             flow = block_flow(receipts, symbols)
             costs = external.absorb(flow.net)  # hedged now; the oracle shows it next block
             forced_costs = {s: external.cost_of(s, f) for s, f in flow.forced.items()}
-            rows.append(recorder.record(block, chain.timestamp - 1, prices, receipts, exogenous,
-                                        flow.forced_volume, sum(costs.values(), Decimal(0)),
-                                        sum(forced_costs.values(), Decimal(0))))
+            row = recorder.record(block, chain.timestamp - 1, prices, receipts, exogenous,
+                                  flow.forced_volume, sum(costs.values(), Decimal(0)),
+                                  sum(forced_costs.values(), Decimal(0)))
+            rows.append(custom.record(row, block, chain.timestamp - 1, prices, receipts))
             chain.advance_time(sc.block_time - 1)
             if progress:
                 progress(block, sc.blocks)
@@ -100,6 +102,8 @@ class Simulation:
             keepers=tuple(k.name for k in keepers), rows=rows, events=recorder.events,
             liquidations=recorder.liquidations)
         result.summary = summarize(rows, recorder, agents, keepers)
+        if custom.metrics:
+            result.summary["metrics"] = custom.summary()
         result.wall_seconds = time.perf_counter() - started
         return result
 
@@ -109,7 +113,7 @@ class Simulation:
         agents: list[Agent] = []
         cohort_of: dict[str, str] = {}
         for population in sc.agents:
-            kind = AGENT_TYPES[population.type]
+            kind = agent_type(population.type)
             values = {**kind.defaults, **population.params}
             if sc.mode is not None and "mode" in kind.params.__dataclass_fields__:
                 values["mode"] = sc.mode
@@ -124,7 +128,9 @@ class Simulation:
         return agents, cohort_of
 
     def _keepers(self, venue: Venue) -> list[KeeperBot]:
-        return [KEEPER_CLASSES[k.type](venue, k.name, k.strategy) for k in self.scenario.keepers]
+        return [keeper_class(k.type)(venue, k.name, k.strategy) if k.params is None
+                else keeper_class(k.type)(venue, k.name, k.strategy, k.params)
+                for k in self.scenario.keepers]
 
     @staticmethod
     def _pull_keepers(venue: Venue, keepers: list[KeeperBot], feed: OracleFeed) -> None:

@@ -11,12 +11,13 @@ from decimal import Decimal
 from typing import Any, Mapping, Optional
 
 from protocol.keepers import Strategy
+from protocol.plugins import KEEPERS, PluginError, keeper_class, short_name
 from protocol.prices import PriceSource
 from protocol.prices.liquidity import Liquidity
 from protocol.prices.oracle import OracleModel
 from protocol.venue import MarketConfig
 
-KEEPER_TYPES = ("liquidation", "order", "funding", "adl")
+KEEPER_TYPES = tuple(KEEPERS)  # the built-in keepers; plug-ins add their own
 MODES = ("isolated", "cross")
 #: Studies a scenario may ask for besides ``study_modes``: ``solvency`` runs it without the
 #: profit cap and ADL keepers (the pool pays whoever closes first) and as configured;
@@ -53,8 +54,9 @@ class VenueSpec:
 
 @dataclass(frozen=True)
 class Population:
-    """``count`` agents of one type (a key of ``protocol.agents.AGENT_TYPES``); ``params``
-    override the type's defaults (field names of its params dataclass)."""
+    """``count`` agents of one type (a key of ``protocol.agents.AGENT_TYPES`` or a plug-in,
+    :mod:`protocol.plugins`); ``params`` override the type's defaults (field names of its
+    params dataclass)."""
 
     type: str
     count: int
@@ -63,16 +65,28 @@ class Population:
 
     @property
     def cohort(self) -> str:
-        return self.label or self.type
+        return self.label or short_name(self.type)
 
 
 @dataclass(frozen=True)
 class KeeperSpec:
-    """One keeper bot: ``type`` is liquidation, order, funding or adl."""
+    """One keeper bot: ``type`` is liquidation, order, funding or adl, or a plug-in
+    (:mod:`protocol.plugins`) with its ``params`` (an instance of its ``Params``)."""
 
     type: str
     name: str
     strategy: Strategy = Strategy()
+    params: Any = None
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One plug-in metric (:class:`protocol.plugins.Metric`): its ``type``, the ``name`` its
+    columns and summary entry carry, and its ``params``."""
+
+    type: str
+    name: str
+    params: Any = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,8 @@ class Scenario:
     feedback: bool = True
     #: How each market's oracle reports (``protocol.prices.oracle``); left out: every block.
     oracles: Mapping[str, OracleModel] = field(default_factory=dict)
+    #: Plug-in metrics recorded each block besides the built-in ones.
+    metrics: tuple[MetricSpec, ...] = ()
 
     def __post_init__(self) -> None:
         if self.blocks < 1:
@@ -131,8 +147,10 @@ class Scenario:
         if self.study and self.study_modes:
             raise ValueError("study: a scenario runs one study: study or study_modes, not both")
         for k in self.keepers:
-            if k.type not in KEEPER_TYPES:
-                raise ValueError(f"keepers: type must be one of {KEEPER_TYPES}, got {k.type!r}")
+            try:
+                keeper_class(k.type)
+            except PluginError as exc:
+                raise ValueError(f"keepers: {exc}") from None
         if any(p.type == "lp" for p in self.agents) and not any(k.type == "order" for k in self.keepers):
             raise ValueError('keepers: lp agents deposit and redeem through two-step requests that an '
                              'order keeper executes; add a keeper with type = "order"')

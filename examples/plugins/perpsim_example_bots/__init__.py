@@ -1,0 +1,1 @@
+"""Example perpsim plug-ins: one of each kind (see ``examples/plugins/README.md``)."""

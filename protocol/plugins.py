@@ -1,0 +1,258 @@
+"""Plug-ins: agents, keepers, price models and metrics from the user's own code.
+
+A scenario names one by its built-in name, by the name an installed package registers under
+an entry point group, or as ``"module:attribute"``, tried in that order::
+
+    [[keepers]]
+    type = "mypkg.bots:SniperKeeper"     # or "sniper", registered under perpsim.keepers
+
+==========  =======================  ====================================  ===================
+kind        entry point group        scenario key                          base class
+==========  =======================  ====================================  ===================
+agents      ``perpsim.agents``       ``[[agents]] type``                   :class:`Agent`
+keepers     ``perpsim.keepers``      ``[[keepers]] type``                  :class:`Keeper`
+prices      ``perpsim.prices``       ``[prices.<SYMBOL>] model``           :class:`PriceModel`
+metrics     ``perpsim.metrics``      ``[[metrics]] type``                  :class:`Metric`
+==========  =======================  ====================================  ===================
+
+Each plug-in class declares its parameters as a dataclass ``Params`` (default: none); the
+scenario table's other keys are checked against its fields (types from the annotations, rules
+in its ``__post_init__`` raising ``ValueError("field: message")``) and the engine passes the
+instance to the constructor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib.metadata import entry_points
+from typing import Any, ClassVar, Mapping, Sequence
+
+from protocol.agents import AGENT_TYPES, AgentType, Context
+from protocol.agents.base import Agent as _Agent
+from protocol.chain import Receipt
+from protocol.keepers import (AdlKeeper, FundingKeeper, Intent, KeeperBot, LiquidationKeeper,
+                              OrderKeeper, Strategy)
+from protocol.prices import (GBM, BrownianBridge, CsvReplay, Heston, MertonJumpDiffusion,
+                             PricePath, RegimeSwitchingVol)
+from protocol.prices.path import log_walk
+from protocol.venue import Venue
+
+GROUPS = {"agents": "perpsim.agents", "keepers": "perpsim.keepers", "prices": "perpsim.prices",
+          "metrics": "perpsim.metrics"}
+KINDS = {"agents": "agent type", "keepers": "keeper type", "prices": "price model",
+         "metrics": "metric"}
+
+KEEPERS: dict[str, type[KeeperBot]] = {"liquidation": LiquidationKeeper, "order": OrderKeeper,
+                                       "funding": FundingKeeper, "adl": AdlKeeper}
+#: Built-in price models by their ``model`` name (``constant`` is a GBM without moves; ``csv``
+#: replays a file).
+PRICE_MODELS: dict[str, type] = {"gbm": GBM, "merton": MertonJumpDiffusion,
+                                 "regime": RegimeSwitchingVol, "heston": Heston,
+                                 "bridge": BrownianBridge, "csv": CsvReplay, "constant": GBM}
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """The parameters of a plug-in that takes none."""
+
+
+class PluginError(LookupError):
+    """A plug-in name that does not resolve; the message says what was tried."""
+
+
+# ---------------------------------------------------------------------------------------------
+# base classes
+
+
+class Agent(_Agent):
+    """Base for plug-in agents: subclass, declare ``Params`` and implement :meth:`act`.
+
+    The engine builds ``count`` of them as ``cls(name, trader, rng, params)`` (``trader`` a
+    funded :class:`~protocol.venue.Trader`, ``rng`` the agent's own seeded ``random.Random``)
+    and mints ``capital`` USD to each before the first block. Each block it calls
+    ``act(ctx)`` (:class:`~protocol.agents.Context`: ``block``, ``prices``, ``venue``); the
+    helpers ``open``, ``close`` and ``_send`` keep the agent's book and count refusals.
+    """
+
+    Params: ClassVar[type] = NoParams
+    kind = "plugin"
+    capital: Decimal = Decimal(0)
+
+    def __init__(self, name: str, trader, rng, params: Any):
+        super().__init__(name, trader, rng)
+        self.params = params
+
+
+class Keeper(KeeperBot):
+    """Base for plug-in keepers: subclass, declare ``Params``, implement ``scan(block)`` (the
+    targets actionable now) and ``intents(block, targets)`` (one :class:`Intent` per
+    transaction, made with ``self.intent(contract, "function", *args)``); refine
+    ``did_work(receipt)`` to count wins. Built as ``cls(venue, name, strategy, params)``; the
+    scenario's strategy keys (``poll_interval``, ``latency``, ``gas_price_gwei`` ...) set
+    ``self.strategy``."""
+
+    Params: ClassVar[type] = NoParams
+
+    def __init__(self, venue: Venue, name: str, strategy: Strategy = Strategy(),
+                 params: Any = None):
+        super().__init__(venue, name, strategy)
+        self.params = self.Params() if params is None else params
+
+
+class PriceModel:
+    """Base for plug-in price models of one symbol: subclass, declare ``Params`` and implement
+    :meth:`path`. Built as ``cls(symbol, start, params)``, ``start`` the table's ``start`` or
+    the market's ``initial_price``."""
+
+    Params: ClassVar[type] = NoParams
+
+    def __init__(self, symbol: str, start: Decimal, params: Any = None):
+        self.symbol = symbol
+        self.start = Decimal(start)
+        self.params = self.Params() if params is None else params
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return (self.symbol,)
+
+    def path(self, blocks: int, block_time: float, seed: int) -> PricePath:
+        """``blocks + 1`` prices, the same for the same arguments; :meth:`walk` builds one
+        from log-price increments."""
+        raise NotImplementedError
+
+    def walk(self, block_time: float, increments) -> PricePath:
+        """The path of ``start`` moved by ``increments`` of the log price, one per block."""
+        return PricePath(self.symbols, block_time, {self.symbol: log_walk(self.start, increments)})
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.symbol!r}, {self.start}, {self.params!r})"
+
+
+@dataclass(frozen=True)
+class BlockView:
+    """What a metric sees of one block: the venue after it, its receipts (agents' and
+    keepers'), the external market's prices and the built-in metrics' row so far."""
+
+    block: int
+    timestamp: int
+    prices: Mapping[str, Decimal]
+    receipts: Sequence[Receipt]
+    venue: Venue
+    row: Mapping[str, Any]
+
+
+class Metric:
+    """Base for plug-in metrics: subclass, declare ``Params``, implement :meth:`observe` and
+    :meth:`summary`. Built as ``cls(name, params)``; ``name`` is the ``[[metrics]]`` entry's
+    ``name`` (default: the type's name). Each block's row gets ``"{name}.{key}"`` columns from
+    :meth:`observe` (the same keys every block, block 0 included); the run summary gets
+    ``summary()`` under ``summary["metrics"][name]``. Values should be exact (``int``,
+    ``Decimal``, ``str``) so runs stay byte-identical."""
+
+    Params: ClassVar[type] = NoParams
+
+    def __init__(self, name: str, params: Any = None):
+        self.name = name
+        self.params = self.Params() if params is None else params
+
+    def start(self, venue: Venue) -> None:
+        """Called once after the venue is launched, before block 0 is recorded."""
+
+    def observe(self, view: BlockView) -> Mapping[str, Any]:
+        raise NotImplementedError
+
+    def summary(self) -> Any:
+        return None
+
+
+BASES: dict[str, type] = {"agents": _Agent, "keepers": KeeperBot, "prices": PriceModel,
+                          "metrics": Metric}
+
+
+# ---------------------------------------------------------------------------------------------
+# lookup
+
+
+def _builtins(kind: str) -> Mapping[str, Any]:
+    return {"agents": AGENT_TYPES, "keepers": KEEPERS, "prices": PRICE_MODELS,
+            "metrics": {}}[kind]
+
+
+def find(kind: str, name: str) -> Any:
+    """The plug-in ``name`` of ``kind`` (agents, keepers, prices, metrics): a built-in, else an
+    entry point of ``perpsim.<kind>``, else ``"module:attribute"`` imported. Raises
+    :class:`PluginError` naming what was tried."""
+    builtins = _builtins(kind)
+    if name in builtins:
+        return builtins[name]
+    group = GROUPS[kind]
+    registered = entry_points(group=group)
+    for ep in registered:
+        if ep.name == name:
+            try:
+                found = ep.load()
+            except Exception as exc:
+                raise PluginError(f"entry point {name!r} of {group} ({ep.value}) failed to "
+                                  f"load: {type(exc).__name__}: {exc}") from None
+            return _checked(kind, name, found)
+    if ":" in name:
+        module, _, attribute = name.partition(":")
+        try:
+            found = importlib.import_module(module)
+        except Exception as exc:
+            raise PluginError(f"cannot import module {module!r} of {name!r}: "
+                              f"{type(exc).__name__}: {exc}") from None
+        for part in attribute.split("."):
+            found = getattr(found, part, None)
+            if found is None:
+                raise PluginError(f"module {module!r} has no attribute {attribute!r}")
+        return _checked(kind, name, found)
+    names = ", ".join(sorted(ep.name for ep in registered)) or "none installed"
+    raise PluginError(f"unknown {KINDS[kind]} {name!r}: not one of the built-ins "
+                      f"({', '.join(builtins) or 'none'}), not an entry point of {group} "
+                      f"({names}), and not a \"module:attribute\"")
+
+
+def _checked(kind: str, name: str, found: Any) -> Any:
+    base = BASES[kind]
+    if not (isinstance(found, type) and issubclass(found, base)):
+        raise PluginError(f"{name!r} is {found!r}, not a subclass of {base.__module__}."
+                          f"{base.__qualname__}")
+    params = getattr(found, "Params", NoParams)
+    if not dataclasses.is_dataclass(params):
+        raise PluginError(f"{name!r}: its Params must be a dataclass, got {params!r}")
+    return found
+
+
+def agent_type(name: str) -> AgentType:
+    """The agent type ``name`` resolves to (a plug-in as ``AgentType(cls, cls.Params, {})``)."""
+    found = find("agents", name)
+    return found if isinstance(found, AgentType) else AgentType(found, found.Params, {})
+
+
+def keeper_class(name: str) -> type[KeeperBot]:
+    return find("keepers", name)
+
+
+def metric_class(name: str) -> type[Metric]:
+    return find("metrics", name)
+
+
+def is_builtin(kind: str, name: str) -> bool:
+    return name in _builtins(kind)
+
+
+def short_name(name: str) -> str:
+    """``"mypkg.bots:SniperKeeper"`` -> ``"SniperKeeper"``; other names as they are."""
+    return name.rpartition(":")[2].rpartition(".")[2] if ":" in name else name
+
+
+__all__ = ["Agent", "BlockView", "Context", "GROUPS", "Intent", "Keeper", "Metric", "NoParams",
+           "PluginError", "PriceModel", "PricePath", "Strategy", "agent_type", "find",
+           "is_builtin", "keeper_class", "metric_class", "short_name"]
