@@ -34,6 +34,7 @@ from protocol.prices.oracle import MODES as ORACLE_MODES
 from protocol.sim.locate import Part, ScenarioError, Where
 from protocol.sim.scenario import MODES, STUDIES, VenueSpec
 from protocol.venue import MarketConfig
+from protocol.venue.bounds import bound
 
 BACKENDS = ("revm", "pyevm")
 
@@ -160,10 +161,16 @@ def params_model(params: type, base: type[BaseModel] = Table,
 # tables
 
 
+def _within(field: str) -> Any:
+    """The range of a venue-wide parameter, read from the one bounds table."""
+    limits = bound(field)
+    return Field(ge=limits.minimum, le=limits.maximum)
+
+
 class PnlFactors(Table):
-    max_pnl_factor_traders: Annotated[Num, Field(ge=0, le=1)] = VenueSpec.max_pnl_factor_traders
-    max_pnl_factor_adl: Annotated[Num, Field(gt=0, le=1)] = VenueSpec.max_pnl_factor_adl
-    min_pnl_factor_after_adl: Annotated[Num, Field(gt=0, le=1)] = VenueSpec.min_pnl_factor_after_adl
+    max_pnl_factor_traders: Annotated[Num, _within("max_pnl_factor_traders")] = VenueSpec.max_pnl_factor_traders
+    max_pnl_factor_adl: Annotated[Num, _within("max_pnl_factor_adl")] = VenueSpec.max_pnl_factor_adl
+    min_pnl_factor_after_adl: Annotated[Num, _within("min_pnl_factor_after_adl")] = VenueSpec.min_pnl_factor_after_adl
 
     @model_validator(mode="after")
     def _whole_bps(self) -> "PnlFactors":
@@ -185,8 +192,8 @@ class Venue(PnlFactors):
     pool_liquidity: Annotated[Num, Field(ge=0)] = VenueSpec.pool_liquidity
     insurance: Annotated[Num, Field(ge=0)] = VenueSpec.insurance
     instant_trading: Bool = VenueSpec.instant_trading
-    max_price_age: Annotated[Int, Field(ge=1, le=86400)] = VenueSpec.max_price_age
-    market_order_timeout: Annotated[Int, Field(ge=1, le=86400)] = VenueSpec.market_order_timeout
+    max_price_age: Annotated[Int, _within("max_price_age")] = VenueSpec.max_price_age
+    market_order_timeout: Annotated[Int, _within("market_order_timeout")] = VenueSpec.market_order_timeout
     min_execution_fee: Annotated[Int, Field(ge=0)] = VenueSpec.min_execution_fee
     modules: Modules = Modules()
     contracts: Optional[Str] = None
@@ -468,7 +475,10 @@ def message(error: Any, model: type[BaseModel]) -> str:
               "less_than_equal": ("<=", "le"), "less_than": ("<", "lt")}
     if kind in bounds:
         sign, key = bounds[kind]
-        return f"must be {sign} {ctx[key]}, got {value}"
+        limit = ctx[key]
+        if isinstance(limit, str) and limit.startswith("Decimal("):
+            limit = limit[len("Decimal('"):-len("')")]
+        return f"must be {sign} {limit}, got {value}"
     if kind == "literal_error":
         return f"must be one of {ctx['expected']}; got {value!r}"
     if kind == "too_short" and ctx.get("min_length") == 1:
