@@ -193,21 +193,28 @@ def test_a_study_records_the_variant_that_failed(tmp_path):
 
 def test_a_fuzz_failure_with_a_broken_module_writes_a_replayable_bundle(tmp_path):
     pytest.importorskip("hypothesis")
-    from protocol.testing.fuzz import run_campaign, write_fuzz_bundle
-
     contracts = _broken_scenario(tmp_path / "user").parent / "contracts"
-    result = run_campaign(150, steps_per_run=15, modules={"margin": "NoMaintenanceMargin"},
-                          contracts=contracts)
-    assert isinstance(result.error, InvariantViolation) and result.error.name == "liquidation rule"
-    bundle = write_fuzz_bundle(result, tmp_path / "crash")
+    bundle = tmp_path / "crash"
+    result = CliRunner().invoke(cli, ["fuzz", "--steps", "2250", "--run-length", "15",  # 150 runs
+                                      "--contracts", str(contracts), "--module",
+                                      "margin=NoMaintenanceMargin", "--crash-dir", str(bundle)])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()[-2:]
+    assert lines[0] == f"crash bundle: {bundle} (replay: pytest {bundle / 'test_replay.py'})"
+    assert lines[1].startswith("Error: after ") and \
+        " steps: InvariantViolation: invariant 'liquidation rule' broken: " in lines[1]
     record = json.loads((bundle / "crash.json").read_text())
     assert record["modules"] == {"margin": "NoMaintenanceMargin"}
     assert record["contracts"] == str(contracts) and record["backend"] == "revm"
-    assert record["steps"] == list(result.steps_taken)
-    rules = [s for s in result.steps_taken if not s.startswith("state.spec_invariants(")]
+    assert record["seed"] is None and record["derandomized"] is True
+    assert record["error"]["invariant"] == "liquidation rule"
+    steps = record["steps"]
+    assert f"after {len(steps)} steps" in lines[1]
+    rules = [s for s in steps if not s.startswith("state.spec_invariants(")]
     assert any(s.startswith(("state.open(", "state.open_high_leverage(")) for s in rules), rules
+    assert steps[-1] == "state.spec_invariants()"  # the check that failed ends the sequence
     text = (bundle / "test_replay.py").read_text()
-    assert all(f"        {step}\n" in text for step in result.steps_taken)  # hypothesis' own steps
+    assert "\n".join(f"        {step}" for step in steps) in text  # hypothesis' steps, in order
 
     replay = _pytest(bundle / "test_replay.py", tmp_path)
     assert replay.returncode == 0, replay.stdout + replay.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -74,6 +73,5 @@ def fuzz(steps: int, run_length: int, backend: str, seed: Optional[int], contrac
         except OSError as exc:
             raise click.ClickException(f"{error} (no crash bundle: {exc})") from None
         click.echo(f"crash bundle: {bundle} (replay: pytest {bundle / REPLAY_FILE})")
-        click.echo(f"Error: {len(result.steps_taken)} steps: {error}", err=True)
-        sys.exit(1)
+        raise click.ClickException(f"after {len(result.steps_taken)} steps: {error}")
     console.print("no invariant broken")
