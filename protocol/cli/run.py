@@ -40,14 +40,24 @@ def scenarios() -> None:
 @click.option("--contracts", "contracts_dir", type=click.Path(path_type=Path), default=None,
               help="A directory of your own .sol files (rule modules), compiled with the "
                    "project's; choose them with --set venue.modules.KIND=CONTRACT.")
+@click.option("--check-invariants", "check_every", type=click.IntRange(min=0), default=0,
+              metavar="N", help="Check SPEC §12 invariants after every Nth block (default 0: never; "
+                                "each check reads the whole venue, see README).")
+@click.option("--crash-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where a failing run writes its crash bundle (default: OUT/crash).")
 def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Optional[int],
-        out_dir: Optional[Path], settings: tuple[str, ...], contracts_dir: Optional[Path]) -> None:
+        out_dir: Optional[Path], settings: tuple[str, ...], contracts_dir: Optional[Path],
+        check_every: int, crash_dir: Optional[Path]) -> None:
     """Run SCENARIO (a built-in name or a TOML file) and write its report.
 
     A scenario with study_modes (such as isolated-vs-cross) runs once per margin mode, and one
     with study = "solvency" (such as adl) once without the profit cap and ADL and once with
     them, and one with study = "feedback" (such as cascade) once with the oracle reporting the
-    exogenous path and once the price its liquidations moved; all write a side-by-side study."""
+    exogenous path and once the price its liquidations moved; all write a side-by-side study.
+
+    If an exception escapes or (with --check-invariants) an invariant breaks, the run writes a
+    crash bundle (scenario, seed, block, error, a pytest file replaying it), prints its path and
+    the error, and exits 1."""
     from protocol.report import write_run, write_study
     from protocol.sim.engine import Simulation, run_study
     from protocol.sim.loader import load_scenario, parse_overrides
@@ -66,20 +76,24 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
     out_dir = out_dir or Path("out") / sc.name
     studied = bool(sc.study or sc.study_modes)
     runs = 2 if sc.study else len(sc.study_modes) or 1
-    with _progress() as progress:
-        task = progress.add_task(sc.name, total=sc.blocks * runs)
-        done = [0]
+    try:
+        with _progress() as progress:
+            task = progress.add_task(sc.name, total=sc.blocks * runs)
+            done = [0]
 
-        def tick(block: int, total: int) -> None:
-            done[0] += 1
-            progress.update(task, completed=done[0])
+            def tick(block: int, total: int) -> None:
+                done[0] += 1
+                progress.update(task, completed=done[0])
 
-        if studied:
-            study = run_study(sc, backend=backend, seed=seed, progress=tick)
-            html = write_study(study, out_dir)
-        else:
-            result = Simulation(sc, backend=backend, seed=seed).run(tick)
-            html = write_run(result, out_dir)
+            if studied:
+                study = run_study(sc, backend=backend, seed=seed, progress=tick,
+                                  check_invariants=check_every)
+            else:
+                result = Simulation(sc, backend=backend, seed=seed,
+                                    check_invariants=check_every).run(tick)
+    except Exception as exc:
+        _crash(exc, crash_dir or out_dir / "crash", sc, overrides, backend, seed, check_every)
+    html = write_study(study, out_dir) if studied else write_run(result, out_dir)
     if studied:
         console.print(_study_table(study))
         seconds = sum(r.wall_seconds for r in study.runs.values())
@@ -87,6 +101,24 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
         console.print(_summary_table(result))
         seconds = result.wall_seconds
     console.print(f"report: {html}  ({seconds:.1f} s)")
+
+
+def _crash(exc: Exception, crash_dir: Path, sc, overrides: dict, backend: Optional[str],
+           seed: Optional[int], check_every: int) -> None:
+    """Write the crash bundle of a failed run, print its path, and exit with the error."""
+    from protocol.sim.crash import CrashPoint, write_crash_bundle
+    from protocol.testing.crash import REPLAY_FILE, Failure
+
+    point = getattr(exc, "perpsim_crash", None) or CrashPoint(0)
+    where = f"block {point.block}" + (f" ({point.variant})" if point.variant else "")
+    try:
+        bundle = write_crash_bundle(crash_dir, sc, exc, overrides=overrides, backend=backend,
+                                    seed=seed, check_invariants=check_every)
+    except OSError as err:
+        raise click.ClickException(f"{where}: {Failure.of(exc).one_line()} "
+                                   f"(no crash bundle: {err})") from None
+    click.echo(f"crash bundle: {bundle} (replay: pytest {bundle / REPLAY_FILE})")
+    raise click.ClickException(f"{where}: {Failure.of(exc).one_line()}") from None
 
 
 def _progress() -> Progress:

@@ -24,27 +24,48 @@ from protocol.plugins import agent_type, keeper_class
 from protocol.prices import derive_seed
 from protocol.prices.liquidity import ExternalMarket
 from protocol.prices.oracle import OracleFeed
+from protocol.sim.crash import CrashPoint
 from protocol.sim.hedging import block_flow
 from protocol.sim.metrics import MetricsRecorder, summarize
 from protocol.sim.plugin_metrics import PluginMetrics
 from protocol.sim.result import RunResult, StudyResult
 from protocol.sim.scenario import Scenario, VenueSpec
+from protocol.testing.invariants import assert_invariants
 from protocol.venue import Venue
 
 Progress = Callable[[int, int], None]  # (blocks done, total)
 
 
 class Simulation:
-    """One run of a scenario. ``backend``, ``seed`` and ``mode`` override the scenario's."""
+    """One run of a scenario. ``backend``, ``seed`` and ``mode`` override the scenario's.
+
+    ``check_invariants=N`` checks SPEC §12 (:func:`~protocol.testing.invariants.assert_invariants`)
+    after every Nth block; 0 never does. A broken one raises ``InvariantViolation``."""
 
     def __init__(self, scenario: Scenario, *, backend: Optional[str] = None,
-                 seed: Optional[int] = None, mode: Optional[str] = None):
+                 seed: Optional[int] = None, mode: Optional[str] = None, check_invariants: int = 0):
+        if check_invariants < 0:
+            raise ValueError("check_invariants: must be 0 (never) or a number of blocks, "
+                             f"got {check_invariants}")
         self.scenario = scenario.with_(
             backend=backend or scenario.backend,
             seed=scenario.seed if seed is None else seed,
             mode=mode if mode is not None else scenario.mode)
+        self.check_invariants = check_invariants
+        self.block = 0  # the block being simulated (0: launching the venue and its agents)
 
     def run(self, progress: Optional[Progress] = None) -> RunResult:
+        """Run every block. An exception that escapes (a broken invariant included) propagates
+        unchanged, carrying ``.perpsim_crash``, a :class:`~protocol.sim.crash.CrashPoint` with
+        the block it happened in."""
+        self.block = 0
+        try:
+            return self._run(progress)
+        except Exception as exc:
+            exc.perpsim_crash = CrashPoint(self.block)
+            raise
+
+    def _run(self, progress: Optional[Progress]) -> RunResult:
         sc = self.scenario
         started = time.perf_counter()
         venue = Venue.launch(
@@ -74,6 +95,7 @@ class Simulation:
         rows = [custom.record(recorder.record(0, chain.timestamp, path.at(0), [], path.at(0)),
                               0, chain.timestamp, path.at(0), [])]
         for block in range(1, sc.blocks + 1):
+            self.block = block
             exogenous = path.at(block)
             prices = external.quote(exogenous)  # the external market, moved by past flow
             pushed = feed.observe(block, chain.timestamp, prices)  # what its oracle publishes now
@@ -94,6 +116,8 @@ class Simulation:
                                   sum(forced_costs.values(), Decimal(0)))
             rows.append(custom.record(row, block, chain.timestamp - 1, prices, receipts))
             chain.advance_time(sc.block_time - 1)
+            if self.check_invariants and block % self.check_invariants == 0:
+                assert_invariants(venue)
             if progress:
                 progress(block, sc.blocks)
         result = RunResult(
@@ -185,12 +209,29 @@ def _dispatch(landed, by_address: dict[str, Agent], venue: Venue) -> None:
 
 
 def run_study(scenario: Scenario, *, backend: Optional[str] = None, seed: Optional[int] = None,
-              progress: Optional[Progress] = None) -> StudyResult:
+              progress: Optional[Progress] = None, check_invariants: int = 0) -> StudyResult:
     """Run the scenario once per variant of its study and compare: per margin mode of
     ``study_modes`` (default isolated and cross) with every trader forced into it, or for the
     ``solvency`` study without the profit cap and ADL keepers, then as configured, or for the
     ``feedback`` study with the oracle reporting the external market's exogenous path, then its
-    price as the venue's flow moved it."""
+    price as the venue's flow moved it. A failure's ``.perpsim_crash`` names its variant."""
+    variants, compared = study_variants(scenario)
+    runs = {}
+    for name, variant in variants.items():
+        try:
+            runs[name] = Simulation(variant, backend=backend, seed=seed,
+                                    check_invariants=check_invariants).run(progress)
+        except Exception as exc:
+            exc.perpsim_crash = replace(getattr(exc, "perpsim_crash", CrashPoint(0)), variant=name)
+            raise
+    comparison = {metric: {name: read(run) for name, run in runs.items()}
+                  for metric, read in compared.items()}
+    return StudyResult(scenario.name, runs, comparison)
+
+
+def study_variants(scenario: Scenario) -> tuple[dict[str, Scenario],
+                                                dict[str, Callable[[RunResult], object]]]:
+    """The runs a study compares (variant name -> scenario), and the metrics it compares."""
     if scenario.study == "solvency":
         variants = {"no cap, no ADL": scenario.with_(
                         venue=replace(scenario.venue, max_pnl_factor_traders=Decimal(0)),
@@ -205,11 +246,7 @@ def run_study(scenario: Scenario, *, backend: Optional[str] = None, seed: Option
         variants = {mode: scenario.with_(mode=mode)
                     for mode in scenario.study_modes or ("isolated", "cross")}
         compared = COMPARED
-    runs = {name: Simulation(variant, backend=backend, seed=seed).run(progress)
-            for name, variant in variants.items()}
-    comparison = {metric: {name: read(run) for name, run in runs.items()}
-                  for metric, read in compared.items()}
-    return StudyResult(scenario.name, runs, comparison)
+    return variants, compared
 
 
 def _trader_cohorts(run: RunResult) -> list[dict]:

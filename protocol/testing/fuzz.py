@@ -14,7 +14,8 @@ import io
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Optional
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Union
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -43,15 +44,20 @@ class World:
     outcomes: dict = field(default_factory=dict)
 
 
-_WORLDS: dict[str, World] = {}
+_WORLDS: dict[tuple, World] = {}
 
 
-def world(backend: str) -> World:
-    w = _WORLDS.get(backend)
+def world(backend: str, modules: Optional[Mapping[str, str]] = None,
+          contracts: Optional[str] = None) -> World:
+    """The venue on ``backend``, with rule ``modules`` (kind -> contract, from the project or
+    from ``contracts``, a directory of the user's .sol files) if given."""
+    key = (backend, tuple(sorted((modules or {}).items())), contracts)
+    w = _WORLDS.get(key)
     if w is None:
         from protocol import Venue
 
-        venue = Venue.launch(backend=backend, insurance=50_000)
+        venue = Venue.launch(backend=backend, insurance=50_000, modules=dict(modules or {}),
+                             contracts=contracts)
         traders = []
         for i in range(TRADERS):
             t = venue.trader(f"fuzz{i}", usdc=1_000_000)
@@ -60,18 +66,21 @@ def world(backend: str) -> World:
         keepers = [venue.keeper(f"keeper{i}") for i in range(KEEPERS)]
         lp = venue.trader("fuzz-lp", usdc=5_000_000)
         lp.provide_liquidity(1_000_000)  # a stake to redeem from the first step (nothing open yet)
-        w = _WORLDS[backend] = World(venue, traders, keepers, lp)
+        w = _WORLDS[key] = World(venue, traders, keepers, lp)
     return w
 
 
 class VenueMachine(RuleBasedStateMachine):
-    """Every action on one venue. ``backend`` is a class attribute (subclass to change it)."""
+    """Every action on one venue. ``backend``, ``modules`` and ``contracts`` (the venue's rule
+    modules, see :func:`world`) are class attributes (subclass to change them)."""
 
     backend = "revm"
+    modules: Mapping[str, str] = {}
+    contracts: Optional[str] = None
 
     def __init__(self) -> None:
         super().__init__()
-        self.w = world(self.backend)
+        self.w = world(self.backend, self.modules, self.contracts)
         self.venue = self.w.venue
         self.token = self.venue.chain.take_snapshot()
         self.orders: list[int] = []
@@ -308,6 +317,10 @@ class CampaignResult:
     seconds: float
     outcomes: dict
     failure: Optional[str] = None  # a runnable pytest function reproducing the failure
+    error: Optional[Exception] = None  # the failure, as the shrunk sequence raised it
+    steps_taken: tuple[str, ...] = ()  # the shrunk sequence: hypothesis' lines, ``state.rule(...)``
+    machine: Optional[type] = None  # the machine run, with its backend, modules and contracts
+    seed: Optional[int] = None
 
     @property
     def steps_per_second(self) -> float:
@@ -315,20 +328,26 @@ class CampaignResult:
 
 
 def run_campaign(runs: int, *, backend: str = "revm", steps_per_run: int = STEPS_PER_RUN,
-                 seed: Optional[int] = None, machine: type = VenueMachine) -> CampaignResult:
+                 seed: Optional[int] = None, machine: type = VenueMachine,
+                 modules: Optional[Mapping[str, str]] = None,
+                 contracts: Union[str, Path, None] = None) -> CampaignResult:
     """Run ``runs`` sequences of up to ``steps_per_run`` steps; on a failure return the shrunk
-    sequence as a pytest function instead of raising."""
+    sequence as a pytest function instead of raising (:func:`write_fuzz_bundle` makes a crash
+    bundle of it). ``modules`` and ``contracts`` give the venue the user's rule modules."""
     from hypothesis import reporting
 
-    machine_cls = type(f"{machine.__name__}On{backend.capitalize()}", (machine,), {"backend": backend})
-    w = world(backend)
+    launch = {"backend": backend,
+              "modules": dict(machine.modules if modules is None else modules),
+              "contracts": machine.contracts if contracts is None else str(Path(contracts).resolve())}
+    machine_cls = type(f"{machine.__name__}On{backend.capitalize()}", (machine,), launch)
+    w = world(backend, launch["modules"], launch["contracts"])
     w.steps, w.outcomes = 0, {}
     report = io.StringIO()
     config = settings(max_examples=runs, stateful_step_count=steps_per_run, deadline=None,
                       database=None, derandomize=seed is None, suppress_health_check=list(HealthCheck),
                       print_blob=False)
     started = time.perf_counter()
-    failure = None
+    failure, error, steps = None, None, ()
     with reporting.with_reporter(lambda text: report.write(f"{text}\n")):
         try:
             if seed is not None:
@@ -339,18 +358,26 @@ def run_campaign(runs: int, *, backend: str = "revm", steps_per_run: int = STEPS
                 run_state_machine_as_test(machine_cls, settings=config)
         except Exception as exc:  # the shrunk failure: turn it into a test
             notes = "\n".join(getattr(exc, "__notes__", []))  # where hypothesis puts the steps
+            steps = falsifying_steps(report.getvalue() + "\n" + notes)
             failure = reproduction(report.getvalue() + "\n" + notes, exc, machine, backend)
-    return CampaignResult(w.steps, runs, time.perf_counter() - started, dict(w.outcomes), failure)
+            error = exc
+    return CampaignResult(w.steps, runs, time.perf_counter() - started, dict(w.outcomes), failure,
+                          error, steps, machine_cls, seed)
+
+
+def falsifying_steps(report: str) -> tuple[str, ...]:
+    """The calls of hypothesis' falsifying example after the machine is made (rules, and the
+    invariant checks between them), ``state.teardown()`` left out."""
+    lines = [line.strip() for line in report.splitlines()
+             if line.startswith("state") or line.startswith("    state")]
+    return tuple(line for line in lines
+                 if not line.startswith("state =") and not line.startswith("state.teardown("))
 
 
 def reproduction(report: str, exc: Exception, machine: type, backend: str) -> str:
     """Hypothesis' falsifying steps (rules and the invariant checks between them) as a pytest
     function one can paste and run."""
-    lines = [line for line in report.splitlines() if line.startswith("state") or line.startswith("    state")]
-    body = [line.strip() for line in lines]
-    if not body or not body[0].startswith("state ="):
-        body.insert(0, f"state = {machine.__name__}()")
-    body[0] = f"state = {machine.__name__}()"
+    body = [f"state = {machine.__name__}()", *falsifying_steps(report)]
     module = machine.__module__
     text = [f"# {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
             f"from {module} import {machine.__name__}", "",
@@ -358,6 +385,58 @@ def reproduction(report: str, exc: Exception, machine: type, backend: str) -> st
             "def test_fuzz_reproduction():",
             f"    {machine.__name__}.backend = {backend!r}"]
     text += [f"    {line}" for line in body]  # hypothesis lists the invariant checks too
-    if not any(line.startswith("state.teardown") for line in body):
-        text.append("    state.teardown()")
+    text.append("    state.teardown()")
     return "\n".join(text) + "\n"
+
+
+def write_fuzz_bundle(result: CampaignResult, directory: Union[str, Path]) -> Path:
+    """Write the crash bundle of a failed campaign into ``directory``: ``crash.json`` (backend,
+    seed, modules, the steps, the error) and ``test_replay.py``, which makes the same machine
+    call the shrunk sequence's rules in order and asserts the same failure (it passes while the
+    bug is there, fails once it is fixed). Returns the folder."""
+    from protocol.testing.crash import Failure, write_bundle
+
+    if result.error is None or result.machine is None:
+        raise ValueError("the campaign did not fail: no crash bundle to write")
+    machine, failure = result.machine, Failure.of(result.error)
+    base = machine.__mro__[1]
+    record = {"kind": "fuzz", "machine": f"{base.__module__}:{base.__qualname__}",
+              "backend": machine.backend, "modules": dict(machine.modules),
+              "contracts": machine.contracts, "seed": result.seed,
+              "derandomized": result.seed is None, "steps": list(result.steps_taken)}
+    import_line, catch = failure.catchable()
+    steps = "\n".join(f"        {line}" for line in result.steps_taken) or "        pass"
+    asserts = "\n".join(f"    {line}" for line in failure.assertions("failure.value"))
+    replay = f'''"""Replays a perpsim fuzz failure: the shrunk sequence hypothesis found ({machine.backend},
+seed {result.seed if result.seed is not None else "derandomized"}) ends with
+{failure.one_line()[:200]}
+
+This test PASSES while the failure still happens (same exception, message and invariant) and
+FAILS once it is fixed. Run it with: pytest test_replay.py
+"""
+
+import pytest
+{import_line}
+from {base.__module__} import {base.__qualname__}
+
+
+class Machine({base.__qualname__}):
+    backend = {machine.backend!r}
+    modules = {dict(machine.modules)!r}
+    contracts = {machine.contracts!r}
+
+
+def replay_steps():
+    state = Machine()
+    try:
+{steps}
+    finally:
+        state.teardown()
+
+
+def test_replay_fails_the_same_way():
+    with pytest.raises({catch}) as failure:
+        replay_steps()
+{asserts}
+'''
+    return write_bundle(Path(directory), result.error, record, replay)
