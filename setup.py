@@ -56,9 +56,10 @@ class BuildPyWithContracts(build_py):
             super().run()
             return
         _prepare_artifacts()
-        super().run()
         package = Path(self.build_lib) / "protocol"
-        shutil.rmtree(package / "contracts", ignore_errors=True)
+        for stale in ("artifacts", "contracts"):  # left by an earlier build in the same build dir
+            shutil.rmtree(package / stale, ignore_errors=True)
+        super().run()
         for source in sorted((HERE / "contracts").rglob("*.sol")):
             target = package / "contracts" / source.relative_to(HERE / "contracts")
             target.parent.mkdir(parents=True, exist_ok=True)
