@@ -19,10 +19,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .toolchain import ToolchainError, cache_root, npm_dir, pins
+from .toolchain import PACKAGE_DIR, PROJECT_ROOT, ToolchainError, cache_root, npm_dir, pins
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
-PROJECT_ROOT = PACKAGE_DIR.parent
 ARTIFACTS_DIR = PACKAGE_DIR / "artifacts"
 MANIFEST = "manifest.json"
 #: EIP-170: the most runtime code a contract may have; the build refuses anything larger.
