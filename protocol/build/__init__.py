@@ -1,10 +1,12 @@
 """Compile the Solidity sources under ``contracts/`` into JSON artifacts.
 
 The compiler is the pinned npm ``solc`` package (solc-js, WebAssembly) driven through
-standard-JSON by ``solc_standard_json.cjs``; OpenZeppelin imports resolve from ``node_modules``.
+standard-JSON by ``solc_standard_json.cjs``; OpenZeppelin imports resolve from ``node_modules``
+(the repository's, or the per-user cache of an installed package: :mod:`protocol.build.toolchain`).
 Artifacts live in ``protocol/artifacts`` (package data of the wheel) and are keyed by a hash of
-every input: sources, settings, compiler and OpenZeppelin versions. When the hash matches, nothing
-is compiled and Node is not started, so an installed wheel never needs Node.
+every input: sources, settings, the pinned compiler and OpenZeppelin versions. When the hash
+matches, nothing is compiled and Node is not started, so an installed wheel never needs Node.
+An installed package carries its sources in ``protocol/contracts`` (copied there by ``setup.py``).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
-PROJECT_ROOT = PACKAGE_DIR.parent
+from .toolchain import PACKAGE_DIR, PROJECT_ROOT, ToolchainError, cache_root, npm_dir, pins
+
 ARTIFACTS_DIR = PACKAGE_DIR / "artifacts"
 MANIFEST = "manifest.json"
 #: EIP-170: the most runtime code a contract may have; the build refuses anything larger.
@@ -64,11 +66,26 @@ class CompileResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _package_version(root: Path, package: str) -> str:
-    manifest = root / "node_modules" / package / "package.json"
-    if not manifest.exists():
-        raise CompileError([f"{manifest}: npm package {package} is not installed (run `npm ci`)"])
-    return json.loads(manifest.read_text())["version"]
+#: The npm packages whose versions decide the artifacts.
+COMPILER_PACKAGES = ("solc", "@openzeppelin/contracts")
+
+
+def _default_root() -> Path:
+    """The directory holding ``contracts/``: the installed package's copy, else the repository."""
+    return PACKAGE_DIR if (PACKAGE_DIR / "contracts").is_dir() else PROJECT_ROOT
+
+
+def _check_installed_versions(tools: Path) -> None:
+    """The compiler about to run is the pinned one (a stale ``node_modules`` would not be)."""
+    for package in COMPILER_PACKAGES:
+        manifest = tools / "node_modules" / package / "package.json"
+        if not manifest.exists():
+            raise CompileError([f"{manifest}: npm package {package} is not installed "
+                                f"(run `npm ci` in {tools})"])
+        installed, pinned = json.loads(manifest.read_text())["version"], pins()[package]
+        if installed != pinned:
+            raise CompileError([f"{tools}/node_modules has {package} {installed} but "
+                                f"package.json pins {pinned}: run `npm ci` in {tools}"])
 
 
 def _sources(contracts_dir: Path) -> dict[str, str]:
@@ -96,11 +113,11 @@ def _user_sources(user_dir: Path | None) -> dict[str, str]:
 
 def input_hash(root: Path | None = None, user_dir: Path | None = None) -> str:
     """Hash of everything that determines the artifacts."""
-    root = PROJECT_ROOT if root is None else root
+    root = _default_root() if root is None else root
     digest = hashlib.sha256()
     digest.update(json.dumps(SETTINGS, sort_keys=True).encode())
-    digest.update(_package_version(root, "solc").encode())
-    digest.update(_package_version(root, "@openzeppelin/contracts").encode())
+    for package in COMPILER_PACKAGES:
+        digest.update(pins()[package].encode())
     sources = {**_sources(root / "contracts"), **_user_sources(user_dir)}
     for name, text in sources.items():
         digest.update(name.encode() + b"\0" + text.encode() + b"\0")
@@ -109,11 +126,9 @@ def input_hash(root: Path | None = None, user_dir: Path | None = None) -> str:
 
 def user_artifacts_dir(user_dir: Path, root: Path | None = None) -> Path:
     """Where the project's contracts compiled together with ``user_dir``'s are cached: under
-    ``$PERPSIM_CACHE`` (default ``~/.cache/perpsim``), by the hash of every input."""
-    import os
-
-    cache = Path(os.environ.get("PERPSIM_CACHE") or Path.home() / ".cache" / "perpsim")
-    return cache / "artifacts" / input_hash(root, user_dir)[:16]
+    :func:`~protocol.build.toolchain.cache_root` (``$PERPSIM_CACHE``, ``$XDG_CACHE_HOME/perpsim``
+    or ``~/.cache/perpsim``), by the hash of every input."""
+    return cache_root() / "artifacts" / input_hash(root, user_dir)[:16]
 
 
 def _read_manifest(out_dir: Path) -> dict | None:
@@ -146,7 +161,7 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
                       force: bool = False, user_dir: Path | None = None) -> CompileResult:
     """Compile every ``.sol`` under ``root/contracts`` (and ``user_dir``, whose files import the
     project's by name) unless the cached artifacts are current."""
-    root = PROJECT_ROOT if root is None else root
+    root = _default_root() if root is None else root
     if out_dir is None:
         out_dir = ARTIFACTS_DIR if user_dir is None else user_artifacts_dir(user_dir, root)
     digest = input_hash(root, user_dir)
@@ -154,6 +169,11 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
     if not force and manifest and manifest.get("input_hash") == digest:
         return CompileResult(False, digest, manifest["contracts"], manifest.get("warnings", []))
 
+    try:
+        tools = npm_dir(root)
+    except ToolchainError as exc:
+        raise CompileError([str(exc)]) from None
+    _check_installed_versions(tools)
     node = shutil.which("node")
     if node is None:
         raise CompileError(["node: Node.js >= 20 is required to compile the contracts"])
@@ -163,7 +183,7 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
         "sources": {name: {"content": text} for name, text in sources.items()},
         "settings": SETTINGS,
     }
-    proc = subprocess.run([node, str(DRIVER), str(root)], input=json.dumps(standard_input),
+    proc = subprocess.run([node, str(DRIVER), str(tools)], input=json.dumps(standard_input),
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise CompileError([f"solc-js failed: {proc.stderr.strip()}"])
@@ -221,6 +241,24 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
     return CompileResult(True, digest, names, warnings)
 
 
+def artifacts_for_package(root: Path | None = None) -> str:
+    """Make ``protocol/artifacts`` ready to ship (the build hook of ``setup.py`` calls this):
+    compile when Node.js and ``root/node_modules`` are there, else keep the artifacts already
+    present (an sdist carries them) provided they were compiled from these very sources.
+    Returns ``"compiled"``, ``"up to date"`` or ``"shipped"``."""
+    root = _default_root() if root is None else root
+    if shutil.which("node") and (root / "node_modules").is_dir():
+        return "compiled" if compile_contracts(root).compiled else "up to date"
+    manifest = _read_manifest(ARTIFACTS_DIR)
+    if manifest is None:
+        raise CompileError([f"{ARTIFACTS_DIR} holds no artifacts and there is no Node.js with "
+                            f"{root}/node_modules to compile them: run `npm ci`, then build again"])
+    if manifest.get("input_hash") != input_hash(root):
+        raise CompileError([f"{ARTIFACTS_DIR} was not compiled from these sources: run `npm ci` "
+                            f"and `python -m protocol.build`, then build again"])
+    return "shipped"
+
+
 def _user_paths(messages: list[str], user_dir: Path | None) -> list[str]:
     """Messages about a user's files name them by their real path."""
     if user_dir is None:
@@ -264,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     except CompileError as exc:
         for line in exc.messages:
             print(line, file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. a read-only site-packages under --force
+        print(f"cannot write the artifacts: {exc}", file=sys.stderr)
         return 1
     for line in result.warnings:
         print(line, file=sys.stderr)

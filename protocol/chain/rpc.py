@@ -7,17 +7,15 @@ is set, so blocks follow the same clock rule as pyevm and revm.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
 
-from protocol.build import PROJECT_ROOT
+from protocol.build.toolchain import PROJECT_ROOT, ToolchainError, anvil_binary, npm_dir
 from protocol.chain.abi import RawLog
 from protocol.chain.base import (BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, Chain,
                                  RawResult)
@@ -149,15 +147,20 @@ class _RPCError(Exception):
 
 
 def anvil_path() -> str:
-    """The anvil binary from npm (@foundry-rs/anvil), or one on PATH."""
-    bundled = Path(PROJECT_ROOT) / "node_modules" / "@foundry-rs"
-    for candidate in sorted(bundled.glob("anvil-*/bin/anvil")):
-        if os.access(candidate, os.X_OK):
-            return str(candidate)
-    found = shutil.which("anvil")
-    if found:
-        return found
-    raise ChainError("anvil not found: run `npm ci` (it installs @foundry-rs/anvil)")
+    """The anvil binary from npm (@foundry-rs/anvil): the repository's ``node_modules``, else one
+    on PATH, else perpsim's per-user npm cache, set up on first use (one clear line without Node)."""
+    if (found := anvil_binary(PROJECT_ROOT)) is not None:
+        return str(found)
+    if (on_path := shutil.which("anvil")) is not None:
+        return on_path
+    try:
+        tools = npm_dir(PROJECT_ROOT)
+    except ToolchainError as exc:
+        raise ChainError(f"anvil not found: {exc}") from None
+    if (found := anvil_binary(tools)) is not None:
+        return str(found)
+    raise ChainError(f"anvil not found: npm has no @foundry-rs/anvil build for this platform in "
+                     f"{tools}; put an anvil on PATH")
 
 
 def _free_port() -> int:

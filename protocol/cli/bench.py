@@ -19,7 +19,14 @@ def bench(out: Path, quick: bool, skip_anvil: bool, skip_pyevm: bool) -> None:
     from rich.console import Console
 
     from protocol.bench import render, run_bench
+    from protocol.chain.rpc import anvil_path
+    from protocol.errors import ChainError
 
+    if not skip_anvil:  # find (or set up) anvil now, not after a minute of other workloads
+        try:
+            anvil_path()
+        except ChainError as exc:
+            raise click.ClickException(f"{exc} (or pass --skip-anvil)") from None
     console = Console(stderr=True)
     report = run_bench(out, quick, skip_anvil=skip_anvil, skip_pyevm=skip_pyevm,
                        log=lambda s: console.print(f"[dim]{s}[/dim]"))
