@@ -29,8 +29,11 @@ def scenarios() -> None:
 
 @click.command()
 @click.argument("scenario", default="default")
-@click.option("--backend", type=click.Choice(["revm", "pyevm"]), default=None,
-              help="EVM to run on (default: the scenario's, usually revm).")
+@click.option("--backend", type=click.Choice(["revm", "pyevm", "rpc"]), default=None,
+              help="EVM to run on (default: the scenario's, usually revm); rpc: a node, "
+                   "anvil started for the run unless --rpc-url is given.")
+@click.option("--rpc-url", envvar="PERPSIM_RPC_URL", default=None, metavar="URL",
+              help="With --backend rpc: a fresh node of your own (env PERPSIM_RPC_URL).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Run seed (default: the scenario's).")
 @click.option("--blocks", type=click.IntRange(min=1), default=None, help="Blocks to simulate.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -41,7 +44,8 @@ def scenarios() -> None:
               help="A directory of your own .sol files (rule modules), compiled with the "
                    "project's; choose them with --set venue.modules.KIND=CONTRACT.")
 def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Optional[int],
-        out_dir: Optional[Path], settings: tuple[str, ...], contracts_dir: Optional[Path]) -> None:
+        out_dir: Optional[Path], settings: tuple[str, ...], contracts_dir: Optional[Path],
+        rpc_url: Optional[str]) -> None:
     """Run SCENARIO (a built-in name or a TOML file) and write its report.
 
     A scenario with study_modes (such as isolated-vs-cross) runs once per margin mode, and one
@@ -68,6 +72,7 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
         raise click.ClickException(str(exc)) from None
     out_dir = out_dir or Path("out") / sc.name
     studied = bool(sc.study or sc.study_modes)
+    chain = _node(rpc_url, backend or sc.backend, studied)
     runs = 2 if sc.study else len(sc.study_modes) or 1
     with _progress() as progress:
         task = progress.add_task(sc.name, total=sc.blocks * runs)
@@ -81,7 +86,7 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
             study = run_study(sc, backend=backend, seed=seed, progress=tick)
             html = write_study(study, out_dir)
         else:
-            result = Simulation(sc, backend=backend, seed=seed).run(tick)
+            result = Simulation(sc, backend=backend, seed=seed, chain=chain).run(tick)
             html = write_run(result, out_dir)
     if studied:
         console.print(_study_table(study))
@@ -90,6 +95,24 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
         console.print(_summary_table(result))
         seconds = result.wall_seconds
     console.print(f"report: {html}  ({seconds:.1f} s)")
+
+
+def _node(rpc_url: Optional[str], backend: str, studied: bool):
+    """The chain at ``--rpc-url``, or None for a fresh one of the backend per run."""
+    if rpc_url is None:
+        return None
+    from protocol.chain import connect
+    from protocol.errors import PerpsimError
+
+    if backend != "rpc":
+        raise click.ClickException(f"--rpc-url needs --backend rpc (the run is on {backend})")
+    if studied:
+        raise click.ClickException("a study runs several times, each on a fresh node: "
+                                   "leave out --rpc-url and perpsim starts anvil for each")
+    try:
+        return connect("rpc", url=rpc_url)
+    except (PerpsimError, OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot reach the node at {rpc_url}: {exc}") from None
 
 
 def _progress() -> Progress:

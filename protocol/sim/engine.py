@@ -21,9 +21,11 @@ from typing import Callable, Optional
 from protocol.agents import AGENT_TYPES, Agent, Context
 from protocol.keepers import (AdlKeeper, BlockBuilder, FundingKeeper, KeeperBot, LiquidationKeeper,
                               OrderKeeper)
+from protocol.chain import Chain, Receipt
 from protocol.prices import derive_seed
 from protocol.prices.liquidity import ExternalMarket
 from protocol.prices.oracle import OracleFeed
+from protocol.sim.external import ExternalBots
 from protocol.sim.hedging import block_flow
 from protocol.sim.metrics import MetricsRecorder, summarize
 from protocol.sim.result import RunResult, StudyResult
@@ -36,14 +38,19 @@ KEEPER_CLASSES = {"liquidation": LiquidationKeeper, "order": OrderKeeper, "fundi
 
 
 class Simulation:
-    """One run of a scenario. ``backend``, ``seed`` and ``mode`` override the scenario's."""
+    """One run of a scenario. ``backend``, ``seed`` and ``mode`` override the scenario's. On
+    ``chain`` (say, a node of your own) rather than a fresh one of the backend, which the run
+    closes when done; ``external`` lets bots outside the engine add transactions each block."""
 
     def __init__(self, scenario: Scenario, *, backend: Optional[str] = None,
-                 seed: Optional[int] = None, mode: Optional[str] = None):
+                 seed: Optional[int] = None, mode: Optional[str] = None,
+                 chain: Optional[Chain] = None, external: Optional[ExternalBots] = None):
         self.scenario = scenario.with_(
             backend=backend or scenario.backend,
             seed=scenario.seed if seed is None else seed,
             mode=mode if mode is not None else scenario.mode)
+        self.chain = chain
+        self.external = external
 
     def run(self, progress: Optional[Progress] = None) -> RunResult:
         sc = self.scenario
@@ -54,7 +61,7 @@ class Simulation:
             instant_trading=sc.venue.instant_trading,
             min_execution_fee=sc.venue.min_execution_fee,
             market_order_timeout=sc.venue.market_order_timeout,
-            modules=sc.venue.modules, contracts=sc.venue.contracts)
+            modules=sc.venue.modules, contracts=sc.venue.contracts, chain=self.chain)
         if sc.venue.pnl_factors() != VenueSpec().pnl_factors():
             venue.set_pnl_factors(**sc.venue.pnl_factors())
         path = sc.prices.path(sc.blocks, sc.block_time, derive_seed(sc.seed, 0))
@@ -72,6 +79,8 @@ class Simulation:
         self._pull_keepers(venue, keepers, feed)
         symbols = list(venue.markets)
         rows = [recorder.record(0, chain.timestamp, path.at(0), [], path.at(0))]
+        if self.external:
+            self.external.start(venue)
         for block in range(1, sc.blocks + 1):
             exogenous = path.at(block)
             prices = external.quote(exogenous)  # the external market, moved by past flow
@@ -82,9 +91,10 @@ class Simulation:
                 ctx = Context(block, prices, venue)  # traders watch the market itself
                 for agent in order_rng.sample(agents, len(agents)):
                     agent.act(ctx)
+                outside = self.external.land(block) if self.external else []
             landed = builder.step()  # keepers' transactions, in a block of their own
             receipts += [l.receipt for l in landed.landed]
-            _dispatch(landed, by_address, venue)
+            _dispatch(outside + [l.receipt for l in landed.landed], by_address, venue)
             flow = block_flow(receipts, symbols)
             costs = external.absorb(flow.net)  # hedged now; the oracle shows it next block
             forced_costs = {s: external.cost_of(s, f) for s, f in flow.forced.items()}
@@ -101,6 +111,8 @@ class Simulation:
             liquidations=recorder.liquidations)
         result.summary = summarize(rows, recorder, agents, keepers)
         result.wall_seconds = time.perf_counter() - started
+        if self.chain is None:
+            chain.close()  # the node it started, if any
         return result
 
     # ------------------------------------------------------------------ population
@@ -148,12 +160,12 @@ class Simulation:
                 bot.price_window = window
 
 
-def _dispatch(landed, by_address: dict[str, Agent], venue: Venue) -> None:
+def _dispatch(receipts: list[Receipt], by_address: dict[str, Agent], venue: Venue) -> None:
     """Tell agents what keepers did to them: liquidations, auto-deleveraging, and orders that
     closed positions."""
     symbols = list(venue.markets)
-    for item in landed.landed:
-        for event in item.receipt.events:
+    for receipt in receipts:
+        for event in receipt.events:
             if event.name not in ("PositionLiquidated", "PositionDecreased", "AutoDeleveraged"):
                 continue
             agent = by_address.get(event["account"].lower())
