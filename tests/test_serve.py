@@ -134,6 +134,20 @@ def test_an_external_keeper_liquidates_over_json_rpc(served):
         reward = sum(log["args"]["keeperReward"] for log in logs)  # credited on the venue
         assert reward > 0 and ch.functions.crossBalance(keeper_address).call() == reward
 
+        # a nonce the node would hold back for ever, or one already used, is turned away
+        spare = Account.from_key(doc.keepers[1].private_key)
+        for nonce in (1, 0):
+            raw = spare.sign_transaction({"to": keeper_address, "value": 1, "gas": 21_000,
+                                          "gasPrice": 0, "nonce": nonce, "chainId": doc.chain_id})
+            hash_, error = _rpc(w3, "eth_sendRawTransaction", "0x" + raw.raw_transaction.hex())
+            if nonce == 1:
+                assert error["message"] == f"nonce 1 from {spare.address}: its next nonce is 0"
+        assert error is None and w3.eth.get_transaction_count(spare.address, "pending") == 1
+        status, error = _rpc(w3, "perpsim_step")
+        assert hash_ in status["landed"] and w3.eth.get_transaction_count(spare.address) == 1
+        _, error = _rpc(w3, "eth_sendRawTransaction", "0x" + raw.raw_transaction.hex())
+        assert error["message"] == f"nonce 0 from {spare.address}: its next nonce is 1"
+
         status, error = _rpc(w3, "perpsim_step", 1000)  # run out the scenario
         assert error is None and status["done"] and status["block"] == doc.blocks.total
         rest = [json.loads(line) for line in keeper.communicate(timeout=20)[0].splitlines()]
@@ -203,3 +217,25 @@ def test_run_on_a_node_gives_the_numbers_of_revm(tmp_path):
     assert summaries["rpc"]["liquidations"] > 0
     assert summaries["rpc"]["keepers"]["liquidator"]["gas_wei"] > 0
     assert summaries["rpc"] == summaries["revm"]
+
+
+def test_paced_serve_runs_its_blocks_and_exits_when_done(tmp_path):
+    port, out = _free_port(), tmp_path / "paced"
+    process = subprocess.Popen(
+        [*PERPSIM, "serve", "external-keeper", "--port", str(port), "--out", str(out),
+         "--pace", "0.1", "--blocks", "20", "--exit-when-done"],
+        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(out / "deployment.json", process)
+        started = time.monotonic()
+        doc = DeploymentDoc.model_validate_json((out / "deployment.json").read_text())
+        assert doc.blocks.pace_seconds == 0.1 and doc.blocks.step_method is None
+        assert doc.blocks.total == 20
+        _, error = _rpc(Web3(HTTPProvider(doc.rpc_url)), "perpsim_step", 1)
+        assert error["message"] == "serve runs with --pace 0.1: blocks advance on their own"
+        assert process.wait(timeout=30) == 0, process.stderr.read()
+        assert time.monotonic() - started >= 20 * 0.1 - 0.2  # the first block waits one pace
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert json.loads((out / "summary.json").read_text())["blocks"] == 20

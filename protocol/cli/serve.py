@@ -18,7 +18,7 @@ from protocol.cli.run import _summary_table, console
               help="Port of the JSON-RPC endpoint (0: any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              required=True, help="Folder for deployment.json and the run's outputs.")
+              required=True, metavar="DIR", help="Folder for deployment.json and the run's outputs.")
 @click.option("--pace", type=click.FloatRange(min=0, min_open=True), default=None,
               metavar="SECONDS", help="Run a block every SECONDS of wall time.")
 @click.option("--step", is_flag=True,

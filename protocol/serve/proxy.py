@@ -1,7 +1,7 @@
 """The JSON-RPC endpoint bots connect to: everything is forwarded to the node, except
 
-- ``eth_sendRawTransaction``: queued and landed in the next simulated block (the hash is
-  returned at once; the receipt exists once that block has run),
+- ``eth_sendRawTransaction``: checked (signature, next nonce), queued and landed in the next
+  simulated block (the hash is returned at once; the receipt exists once that block has run),
 - ``eth_getTransactionCount`` at ``pending``: counts the queued transactions too,
 - ``eth_sendTransaction``: refused (nothing here holds keys; sign locally),
 - ``perpsim_step`` ``[blocks=1]``: runs blocks (with ``--step``) and returns the status once done,
@@ -63,7 +63,7 @@ class RPCProxy:
             if method == STATUS_METHOD:
                 return _result(ident, self.session.snapshot().as_json())
             if method == "eth_sendRawTransaction":
-                return _result(ident, self.session.submit(_first(params)))
+                return _result(ident, self.session.submit(_first(params), self._mined_nonce))
             if method == "eth_sendTransaction":
                 raise ServeError("perpsim serve holds no keys: sign locally and send with "
                                  "eth_sendRawTransaction (cast send --private-key ...)")
@@ -74,6 +74,13 @@ class RPCProxy:
         except (TypeError, ValueError) as exc:
             return _error(ident, INVALID_PARAMS, str(exc))
         return self.forward(request)
+
+    def _mined_nonce(self, address: str) -> int:
+        reply = self.forward({"jsonrpc": "2.0", "id": 0, "method": "eth_getTransactionCount",
+                              "params": [address, "latest"]})
+        if "result" not in reply:
+            raise ServeError(f"cannot read the nonce of {address}: {reply.get('error')}")
+        return int(reply["result"], 16)
 
     def _pending_nonce(self, request: dict, params: list) -> dict:
         reply = self.forward({**request, "params": [params[0], "latest"]})

@@ -77,7 +77,7 @@ class Server:
         """Run every block of the scenario; write its outputs; return the result and the
         report's path. The endpoint keeps answering until :meth:`close`."""
         simulation = Simulation(self.scenario, backend="rpc", chain=self.chain,
-                                external=self.session)
+                                external_bots=self.session)
         try:
             result = simulation.run(self.session.block_done)
             html = write_run(result, self.out_dir)

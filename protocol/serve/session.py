@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+import rlp
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
@@ -27,6 +28,7 @@ class Pending:
 
     hash: str
     sender: str
+    nonce: int
     raw: str
 
 
@@ -62,6 +64,9 @@ class ServeSession:
         self._on_start = on_start
         self._log = log
         self._lock = threading.Condition()
+        #: Held while a block takes the queue in: until those transactions are mined, the node's
+        #: nonce count is behind, so a new submission's nonce cannot be checked.
+        self._landing = threading.Lock()
         self._queue: list[Pending] = []
         self._allowed = 0  # blocks a step allowed that have not run yet
         self._next_at = 0.0  # monotonic time the next paced block may run
@@ -77,16 +82,21 @@ class ServeSession:
         self._wait_for_turn()
 
     def land(self, block: int) -> list[Receipt]:
-        with self._lock:
-            queue, self._queue = self._queue, []
         receipts, landed, rejected = [], [], []
-        for tx in queue:
-            try:
-                receipts.append(self._chain.send_signed(tx.raw))
-                landed.append(tx.hash)
-            except ChainError as exc:
-                rejected.append({"hash": tx.hash, "error": str(exc)})
-                self._log(f"block {block}: refused external transaction {tx.hash}: {exc}")
+        with self._landing:
+            with self._lock:
+                queue, self._queue = self._queue, []
+            refused: set[str] = set()
+            for tx in queue:
+                try:
+                    if tx.sender in refused:  # its nonce now leaves a gap the node would hold
+                        raise ChainError("an earlier transaction from its sender was refused")
+                    receipts.append(self._chain.send_signed(tx.raw))
+                    landed.append(tx.hash)
+                except ChainError as exc:
+                    refused.add(tx.sender)
+                    rejected.append({"hash": tx.hash, "error": str(exc)})
+                    self._log(f"block {block}: refused external transaction {tx.hash}: {exc}")
         with self._lock:
             if self.pace is not None:  # paced: what the last block took in
                 self.status.landed, self.status.rejected = [], []
@@ -148,19 +158,29 @@ class ServeSession:
             return Status(s.block, s.blocks, s.timestamp, s.done, s.failed, list(s.landed),
                           list(s.rejected))
 
-    def submit(self, raw: str) -> str:
-        """Queue a signed transaction for the next block; its hash. Raises ValueError for
-        bytes that are no signed transaction, :class:`ServeError` once the last block has run."""
+    def submit(self, raw: str, mined_nonce: Callable[[str], int]) -> str:
+        """Queue a signed transaction for the next block; its hash. ``mined_nonce(address)``
+        is the node's count of the sender's mined transactions: the nonce must follow it and
+        the sender's queued transactions, as a node would hold a later one back for ever.
+        Raises ValueError for bytes that are no signed transaction, :class:`ServeError` for a
+        wrong nonce or once the last block has run."""
         try:
             data = bytes.fromhex(raw.removeprefix("0x"))
             sender = to_checksum_address(Account.recover_transaction(data))
-        except Exception as exc:  # eth-account raises many kinds for a malformed transaction
+            nonce = _nonce(data)
+        except Exception as exc:  # eth-account and rlp raise many kinds for malformed bytes
             raise ValueError(f"not a signed transaction: {exc}") from None
-        tx = Pending("0x" + keccak(data).hex(), sender, "0x" + data.hex())
-        with self._lock:
-            if self.status.done or self.status.block >= self.status.blocks:
-                raise ServeError("the scenario is over: no more blocks will be mined")
-            self._queue.append(tx)
+        tx = Pending("0x" + keccak(data).hex(), sender, nonce, "0x" + data.hex())
+        with self._landing:
+            with self._lock:
+                if self.status.done or self.status.block >= self.status.blocks:
+                    raise ServeError("the scenario is over: no more blocks will be mined")
+                queued = sum(1 for t in self._queue if t.sender == sender)
+            expected = mined_nonce(sender) + queued
+            if nonce != expected:
+                raise ServeError(f"nonce {nonce} from {sender}: its next nonce is {expected}")
+            with self._lock:
+                self._queue.append(tx)
         return tx.hash
 
     def queued_from(self, address: str) -> int:
@@ -168,3 +188,11 @@ class ServeSession:
         address = to_checksum_address(address)
         with self._lock:
             return sum(1 for tx in self._queue if tx.sender == address)
+
+
+def _nonce(data: bytes) -> int:
+    """The nonce of a signed transaction: a legacy one is an RLP list starting with it; a typed
+    one (EIP-2718) is a type byte, then a list starting with the chain id and the nonce."""
+    if data[0] >= 0xC0:
+        return int.from_bytes(rlp.decode(data)[0], "big")
+    return int.from_bytes(rlp.decode(data[1:])[1], "big")

@@ -3,11 +3,12 @@
 Each block: the price source gives this block's exogenous prices -> the external market moves
 them by the venue's past flow (``[liquidity]``, with feedback) -> the oracle publishes per its
 model (``[oracle]``; every block by default) -> trader and LP agents act (in a seeded random
-order) -> keeper bots act, their transactions ordered by gas bid (on pull oracles, attaching the
-price they choose) -> the block's flow is hedged in the external market -> metrics are
-recorded. All transactions of a block share its timestamp.
-The same scenario, seed and backend give identical results; pyevm and revm give identical
-numbers, keepers' gas included.
+order) -> transactions of bots outside the engine land (``perpsim serve``) -> keeper bots act,
+their transactions ordered by gas bid (on pull oracles, attaching the price they choose) -> the
+block's flow is hedged in the external market -> metrics are recorded. All transactions of a
+block share its timestamp.
+The same scenario, seed and backend give identical results; pyevm, revm and a node (rpc) give
+identical numbers, keepers' gas included.
 """
 
 from __future__ import annotations
@@ -38,19 +39,19 @@ KEEPER_CLASSES = {"liquidation": LiquidationKeeper, "order": OrderKeeper, "fundi
 
 
 class Simulation:
-    """One run of a scenario. ``backend``, ``seed`` and ``mode`` override the scenario's. On
-    ``chain`` (say, a node of your own) rather than a fresh one of the backend, which the run
-    closes when done; ``external`` lets bots outside the engine add transactions each block."""
+    """One run of a scenario. ``backend``, ``seed`` and ``mode`` override the scenario's.
+    ``chain`` runs it on a chain of yours (left open) instead of a fresh one of the backend
+    (closed when the run ends); ``external_bots`` add transactions from outside each block."""
 
     def __init__(self, scenario: Scenario, *, backend: Optional[str] = None,
                  seed: Optional[int] = None, mode: Optional[str] = None,
-                 chain: Optional[Chain] = None, external: Optional[ExternalBots] = None):
+                 chain: Optional[Chain] = None, external_bots: Optional[ExternalBots] = None):
         self.scenario = scenario.with_(
             backend=backend or scenario.backend,
             seed=scenario.seed if seed is None else seed,
             mode=mode if mode is not None else scenario.mode)
         self.chain = chain
-        self.external = external
+        self.external_bots = external_bots
 
     def run(self, progress: Optional[Progress] = None) -> RunResult:
         sc = self.scenario
@@ -79,8 +80,8 @@ class Simulation:
         self._pull_keepers(venue, keepers, feed)
         symbols = list(venue.markets)
         rows = [recorder.record(0, chain.timestamp, path.at(0), [], path.at(0))]
-        if self.external:
-            self.external.start(venue)
+        if self.external_bots:
+            self.external_bots.start(venue)
         for block in range(1, sc.blocks + 1):
             exogenous = path.at(block)
             prices = external.quote(exogenous)  # the external market, moved by past flow
@@ -91,7 +92,7 @@ class Simulation:
                 ctx = Context(block, prices, venue)  # traders watch the market itself
                 for agent in order_rng.sample(agents, len(agents)):
                     agent.act(ctx)
-                outside = self.external.land(block) if self.external else []
+                outside = self.external_bots.land(block) if self.external_bots else []
             landed = builder.step()  # keepers' transactions, in a block of their own
             receipts += [l.receipt for l in landed.landed]
             _dispatch(outside + [l.receipt for l in landed.landed], by_address, venue)
