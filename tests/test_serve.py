@@ -239,3 +239,45 @@ def test_paced_serve_runs_its_blocks_and_exits_when_done(tmp_path):
         if process.poll() is None:
             process.kill()
     assert json.loads((out / "summary.json").read_text())["blocks"] == 20
+
+
+def test_cast_liquidates_as_the_readme_shows(served):
+    """The README's cast session, command for command (cast from npm @foundry-rs/cast)."""
+    process, out, w3 = served
+    cast = ROOT / "node_modules" / ".bin" / "cast"
+    assert cast.exists(), "npm ci installs @foundry-rs/cast (a devDependency)"
+    env = dict(_env())
+    for line in (out / "deployment.env").read_text().splitlines():
+        name, value = line.removeprefix("export ").split("=", 1)
+        env[name] = value
+
+    def run(*args: str) -> str:
+        done = subprocess.run([str(cast), *args], env=env, capture_output=True, text=True,
+                              timeout=30)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert json.loads(run("rpc", "perpsim_step", "8"))["block"] == 8
+    answer = run("call", env["FEED_ETH"], "latestRoundData()(uint80,int256,uint256,uint256,uint80)")
+    assert answer.splitlines()[1].split()[0] == str(2_955 * 10**18)
+    scan = run("call", env["READER"],
+               "liquidatable(address,uint256,uint256)((address,uint256)[],uint256)",
+               env["CLEARINGHOUSE"], "0", "100")
+    account = scan.split("(")[2].split(",")[0]
+    assert run("call", env["CLEARINGHOUSE"], "isLiquidatable(address,uint256)(bool)",
+               account, "0") == "true"
+    tx = run("send", "--async", "--private-key", env["KEEPER_KEY"], env["CLEARINGHOUSE"],
+             "liquidatePosition(address,uint256)", account, "0")
+    assert json.loads(run("rpc", "perpsim_step"))["landed"] == [tx]
+    assert run("receipt", tx, "status") == "true"
+    assert run("call", env["CLEARINGHOUSE"], "isLiquidatable(address,uint256)(bool)",
+               account, "0") == "false"
+    log = w3.eth.contract(address=env["CLEARINGHOUSE"],
+                          abi=DeploymentDoc.model_validate_json(
+                              (out / "deployment.json").read_text()).contracts["clearinghouse"].abi
+                          ).events.PositionLiquidated().get_logs(from_block=0)
+    assert [(e["args"]["account"], e["args"]["keeper"]) for e in log] == \
+        [(account, env["KEEPER_ADDRESS"])]
+    reward = int(run("call", env["CLEARINGHOUSE"], "crossBalance(address)(int256)",
+                     env["KEEPER_ADDRESS"]).split()[0])
+    assert reward == log[0]["args"]["keeperReward"] > 0

@@ -62,7 +62,7 @@ def serve(scenario: str, port: int, host: str, out_dir: Path, pace: Optional[flo
         signal.signal(stop, _interrupt)
     try:
         with Server(sc, port=port, host=host, out_dir=out_dir, pace=pace, keepers=keepers,
-                    log=console.print) as server:
+                    log=_log) as server:
             result, html = server.run()
             finished = True
             console.print(_summary_table(result))
@@ -80,3 +80,7 @@ def serve(scenario: str, port: int, host: str, out_dir: Path, pace: Optional[flo
 
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
+
+
+def _log(message: str) -> None:
+    console.print(message, soft_wrap=True, markup=False, highlight=False)
