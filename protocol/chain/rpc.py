@@ -175,6 +175,7 @@ class RPCChain(Chain):
             self._process.terminate()
             self._process.wait(timeout=10)
             self._process = None
+            atexit.unregister(self.close)
 
 
 class _RPCError(Exception):
