@@ -7,6 +7,9 @@ is set, so blocks follow the same clock rule as pyevm and revm.
 
 from __future__ import annotations
 
+
+import atexit
+import os
 import shutil
 import socket
 import subprocess
@@ -18,7 +21,7 @@ from eth_utils import to_checksum_address
 from protocol.build.toolchain import PROJECT_ROOT, ToolchainError, anvil_binary, npm_dir
 from protocol.chain.abi import RawLog
 from protocol.chain.base import (BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, Chain,
-                                 RawResult)
+                                 RawResult, Receipt)
 from protocol.errors import ChainError
 
 
@@ -35,6 +38,8 @@ class RPCChain(Chain):
         self.url = url
         self.w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 60}))
         self._process = process
+        if process is not None:
+            atexit.register(self.close)  # a run that dies must not leave its node behind
         self._mined_by_node = False
         head = self.w3.eth.get_block("latest")
         self._head_number, self._head_timestamp = head["number"], head["timestamp"]
@@ -74,18 +79,50 @@ class RPCChain(Chain):
         if to is not None:
             tx["to"] = to
         signed = account.sign_transaction(tx)
+        return self._raw_result(self._land("0x" + signed.raw_transaction.hex()))
+
+    def _land(self, raw: str) -> dict:
+        """Send a signed transaction into the pending block; its node receipt."""
         self._rpc("evm_setNextBlockTimestamp", [self.timestamp])
-        tx_hash = self._rpc("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
+        tx_hash = self._rpc("eth_sendRawTransaction", [raw])
         self._mined_by_node = True
-        receipt = self._receipt(tx_hash)
+        return self._receipt(tx_hash)
+
+    def _raw_result(self, receipt: dict) -> RawResult:
         logs = [RawLog(to_checksum_address(log["address"]),
                        tuple(bytes.fromhex(t[2:]) for t in log["topics"]),
                        bytes.fromhex(log["data"][2:])) for log in receipt["logs"]]
         success = int(receipt["status"], 16) == 1
-        output = b"" if success else self._revert_data(tx_hash)
+        output = b"" if success else self._revert_data(receipt["transactionHash"])
         created = receipt.get("contractAddress")
         return RawResult(success, int(receipt["gasUsed"], 16), output, logs,
                          to_checksum_address(created) if created else None)
+
+    def send_signed(self, raw: str) -> Receipt:
+        """Land a transaction signed elsewhere (by a bot outside perpsim) in the pending block,
+        as :meth:`transact` lands ours; raises :class:`ChainError` if the node refuses it (a
+        wrong nonce, too little ether for gas)."""
+        self._state_changed()
+        try:
+            node = self._land(raw)
+        except _RPCError as exc:
+            raise ChainError(str(exc)) from None
+        raw_result = self._raw_result(node)
+        number = self._head_number + 1
+        receipt = Receipt(raw_result.success, raw_result.gas_used, number, self.timestamp,
+                          to_checksum_address(node["from"]),
+                          to_checksum_address(node["to"]) if node.get("to") else None,
+                          raw_result.output, None, raw_result.contract_address,
+                          int(node.get("effectiveGasPrice", "0x0"), 16), raw_result.logs,
+                          self.registry)
+        if not raw_result.success:
+            receipt.error = self.registry.decode_error(raw_result.output, receipt)
+        self._pending_txs += 1
+        for recorder in self._recorders:
+            recorder.append(receipt)
+        if not self._open_blocks:
+            self.mine()
+        return receipt
 
     def _receipt(self, tx_hash: str, timeout: float = 10.0) -> dict:
         """The node mines in the background: poll briefly until the receipt exists."""
@@ -138,6 +175,7 @@ class RPCChain(Chain):
             self._process.terminate()
             self._process.wait(timeout=10)
             self._process = None
+            atexit.unregister(self.close)
 
 
 class _RPCError(Exception):

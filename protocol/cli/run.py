@@ -29,8 +29,11 @@ def scenarios() -> None:
 
 @click.command()
 @click.argument("scenario", default="default")
-@click.option("--backend", type=click.Choice(["revm", "pyevm"]), default=None,
-              help="EVM to run on (default: the scenario's, usually revm).")
+@click.option("--backend", type=click.Choice(["revm", "pyevm", "rpc"]), default=None,
+              help="EVM to run on (default: the scenario's, usually revm); rpc: a node, "
+                   "anvil started for the run unless --rpc-url is given.")
+@click.option("--rpc-url", envvar="PERPSIM_RPC_URL", default=None, metavar="URL",
+              help="With --backend rpc: a fresh node of your own (env PERPSIM_RPC_URL).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Run seed (default: the scenario's).")
 @click.option("--blocks", type=click.IntRange(min=1), default=None, help="Blocks to simulate.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -47,7 +50,7 @@ def scenarios() -> None:
               help="Where a failing run writes its crash bundle (default: OUT/crash).")
 def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Optional[int],
         out_dir: Optional[Path], settings: tuple[str, ...], contracts_dir: Optional[Path],
-        check_every: int, crash_dir: Optional[Path]) -> None:
+        check_every: int, crash_dir: Optional[Path], rpc_url: Optional[str]) -> None:
     """Run SCENARIO (a built-in name or a TOML file) and write its report.
 
     A scenario with study_modes (such as isolated-vs-cross) runs once per margin mode, and one
@@ -75,6 +78,7 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
         prepare_modules(sc.venue.modules, sc.venue.contracts)  # refuse bad modules up front
     out_dir = out_dir or Path("out") / sc.name
     studied = bool(sc.study or sc.study_modes)
+    chain = _node(rpc_url, backend or sc.backend, studied)
     runs = 2 if sc.study else len(sc.study_modes) or 1
     try:
         with _progress() as progress:
@@ -89,7 +93,7 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
                 study = run_study(sc, backend=backend, seed=seed, progress=tick,
                                   check_invariants=check_every)
             else:
-                result = Simulation(sc, backend=backend, seed=seed,
+                result = Simulation(sc, backend=backend, seed=seed, chain=chain,
                                     check_invariants=check_every).run(tick)
     except Exception as exc:
         _crash(exc, crash_dir or out_dir / "crash", sc, overrides, backend, seed, check_every)
@@ -119,6 +123,24 @@ def _crash(exc: Exception, crash_dir: Path, sc, overrides: dict, backend: Option
                                    f"(no crash bundle: {err})") from None
     click.echo(f"crash bundle: {bundle} (replay: pytest {bundle / REPLAY_FILE})")
     raise click.ClickException(f"{where}: {Failure.of(exc).one_line()}") from None
+
+
+def _node(rpc_url: Optional[str], backend: str, studied: bool):
+    """The chain at ``--rpc-url``, or None for a fresh one of the backend per run."""
+    if rpc_url is None:
+        return None
+    from protocol.chain import connect
+    from protocol.errors import PerpsimError
+
+    if backend != "rpc":
+        raise click.ClickException(f"--rpc-url needs --backend rpc (the run is on {backend})")
+    if studied:
+        raise click.ClickException("a study runs several times, each on a fresh node: "
+                                   "leave out --rpc-url and perpsim starts anvil for each")
+    try:
+        return connect("rpc", url=rpc_url)
+    except (PerpsimError, OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot reach the node at {rpc_url}: {exc}") from None
 
 
 def _progress() -> Progress:

@@ -3,11 +3,12 @@
 Each block: the price source gives this block's exogenous prices -> the external market moves
 them by the venue's past flow (``[liquidity]``, with feedback) -> the oracle publishes per its
 model (``[oracle]``; every block by default) -> trader and LP agents act (in a seeded random
-order) -> keeper bots act, their transactions ordered by gas bid (on pull oracles, attaching the
-price they choose) -> the block's flow is hedged in the external market -> metrics are
-recorded. All transactions of a block share its timestamp.
-The same scenario, seed and backend give identical results; pyevm and revm give identical
-numbers, keepers' gas included.
+order) -> transactions of bots outside the engine land (``perpsim serve``) -> keeper bots act,
+their transactions ordered by gas bid (on pull oracles, attaching the price they choose) -> the
+block's flow is hedged in the external market -> metrics are recorded. All transactions of a
+block share its timestamp.
+The same scenario, seed and backend give identical results; pyevm, revm and a node (rpc) give
+identical numbers, keepers' gas included.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from typing import Callable, Optional
 from protocol.agents import Agent, Context
 from protocol.keepers import BlockBuilder, KeeperBot, LiquidationKeeper
 from protocol.plugins import agent_type, keeper_class
+from protocol.chain import Chain, Receipt
 from protocol.prices import derive_seed
 from protocol.prices.liquidity import ExternalMarket
 from protocol.prices.oracle import OracleFeed
 from protocol.sim.crash import CrashPoint
+from protocol.sim.external import ExternalBots
 from protocol.sim.hedging import block_flow
 from protocol.sim.metrics import MetricsRecorder, summarize
 from protocol.sim.plugin_metrics import PluginMetrics
@@ -40,10 +43,13 @@ class Simulation:
     """One run of a scenario. ``backend``, ``seed`` and ``mode`` override the scenario's.
 
     ``check_invariants=N`` checks SPEC §12 (:func:`~protocol.testing.invariants.assert_invariants`)
-    after every Nth block; 0 never does. A broken one raises ``InvariantViolation``."""
+    after every Nth block; 0 never does. A broken one raises ``InvariantViolation``.
+    ``chain`` runs it on a chain of yours (left open) instead of a fresh one of the backend
+    (closed when the run ends); ``external_bots`` add transactions from outside each block."""
 
     def __init__(self, scenario: Scenario, *, backend: Optional[str] = None,
-                 seed: Optional[int] = None, mode: Optional[str] = None, check_invariants: int = 0):
+                 seed: Optional[int] = None, mode: Optional[str] = None, check_invariants: int = 0,
+                 chain: Optional[Chain] = None, external_bots: Optional[ExternalBots] = None):
         if check_invariants < 0:
             raise ValueError("check_invariants: must be 0 (never) or a number of blocks, "
                              f"got {check_invariants}")
@@ -53,6 +59,8 @@ class Simulation:
             mode=mode if mode is not None else scenario.mode)
         self.check_invariants = check_invariants
         self.block = 0  # the block being simulated (0: launching the venue and its agents)
+        self.chain = chain
+        self.external_bots = external_bots
 
     def run(self, progress: Optional[Progress] = None) -> RunResult:
         """Run every block. An exception that escapes (a broken invariant included) propagates
@@ -74,7 +82,7 @@ class Simulation:
             instant_trading=sc.venue.instant_trading,
             min_execution_fee=sc.venue.min_execution_fee,
             market_order_timeout=sc.venue.market_order_timeout,
-            modules=sc.venue.modules, contracts=sc.venue.contracts)
+            modules=sc.venue.modules, contracts=sc.venue.contracts, chain=self.chain)
         if sc.venue.pnl_factors() != VenueSpec().pnl_factors():
             venue.set_pnl_factors(**sc.venue.pnl_factors())
         path = sc.prices.path(sc.blocks, sc.block_time, derive_seed(sc.seed, 0))
@@ -94,6 +102,8 @@ class Simulation:
         symbols = list(venue.markets)
         rows = [custom.record(recorder.record(0, chain.timestamp, path.at(0), [], path.at(0)),
                               0, chain.timestamp, path.at(0), [])]
+        if self.external_bots:
+            self.external_bots.start(venue)
         for block in range(1, sc.blocks + 1):
             self.block = block
             exogenous = path.at(block)
@@ -105,9 +115,10 @@ class Simulation:
                 ctx = Context(block, prices, venue)  # traders watch the market itself
                 for agent in order_rng.sample(agents, len(agents)):
                     agent.act(ctx)
+                outside = self.external_bots.land(block) if self.external_bots else []
             landed = builder.step()  # keepers' transactions, in a block of their own
             receipts += [l.receipt for l in landed.landed]
-            _dispatch(landed, by_address, venue)
+            _dispatch(outside + [l.receipt for l in landed.landed], by_address, venue)
             flow = block_flow(receipts, symbols)
             costs = external.absorb(flow.net)  # hedged now; the oracle shows it next block
             forced_costs = {s: external.cost_of(s, f) for s, f in flow.forced.items()}
@@ -129,6 +140,8 @@ class Simulation:
         if custom.metrics:
             result.summary["metrics"] = custom.summary()
         result.wall_seconds = time.perf_counter() - started
+        if self.chain is None:
+            chain.close()  # the node it started, if any
         return result
 
     # ------------------------------------------------------------------ population
@@ -178,12 +191,12 @@ class Simulation:
                 bot.price_window = window
 
 
-def _dispatch(landed, by_address: dict[str, Agent], venue: Venue) -> None:
+def _dispatch(receipts: list[Receipt], by_address: dict[str, Agent], venue: Venue) -> None:
     """Tell agents what keepers did to them: liquidations, auto-deleveraging, and orders that
     closed positions."""
     symbols = list(venue.markets)
-    for item in landed.landed:
-        for event in item.receipt.events:
+    for receipt in receipts:
+        for event in receipt.events:
             if event.name not in ("PositionLiquidated", "PositionDecreased", "AutoDeleveraged"):
                 continue
             agent = by_address.get(event["account"].lower())
