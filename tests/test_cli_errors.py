@@ -66,8 +66,12 @@ def test_a_contract_revert_is_one_line_and_debug_shows_the_traceback(tmp_path):
     # 1e40 USD of pool liquidity passes the scenario check, but the pool's assets are int128
     # on chain: the deposit reverts with OpenZeppelin's SafeCast error.
     args = ("run", "default", "--blocks", "2", "--set", "venue.pool_liquidity=1e40")
-    line = assert_one_line(perpsim(*args, cwd=tmp_path))
-    assert line.startswith("Error: SafeCastOverflowedIntDowncast(bits=128, value=")
+    result = perpsim(*args, cwd=tmp_path)
+    line = assert_one_line(result)
+    assert line.startswith("Error: block 0: SafeCastOverflowedIntDowncast(bits=128, value=")
+    # the run failed while launching: its crash bundle is written and named on stdout
+    assert f"crash bundle: {Path('out/default/crash')}" in result.stdout
+    assert (tmp_path / "out/default/crash/test_replay.py").is_file()
 
     debug = perpsim("--debug", *args, cwd=tmp_path)
     assert debug.returncode == 1 and "Traceback" in debug.stderr

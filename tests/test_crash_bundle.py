@@ -153,7 +153,7 @@ def test_an_exception_escaping_a_run_writes_a_bundle_with_the_contracts_error(tm
     lines = result.output.strip().splitlines()[-2:]
     assert lines[0].startswith(f"crash bundle: {tmp_path / 'bundle'} (replay: pytest ")
     # The liquidation keeper's scan of block 19 is the first call after open interest passes 100.
-    assert lines[1] == ("Error: block 19: OpenInterestAboveLimit: "
+    assert lines[1] == ("Error: block 19: "
                         "OpenInterestAboveLimit(size=127885038960000000000)")
     record = json.loads((tmp_path / "bundle" / "crash.json").read_text())
     assert record["error"]["contract_error"] == "OpenInterestAboveLimit"

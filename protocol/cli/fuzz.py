@@ -41,7 +41,8 @@ def fuzz(steps: int, run_length: int, backend: str, seed: Optional[int], contrac
             raise
         raise click.ClickException("perpsim fuzz needs hypothesis: pip install 'perpsim[fuzz]'") from None
     from protocol.errors import PerpsimError
-    from protocol.testing.crash import REPLAY_FILE, Failure
+    from protocol.cli import one_line
+    from protocol.testing.crash import REPLAY_FILE
 
     modules = {}
     for choice in module_choices:
@@ -67,7 +68,7 @@ def fuzz(steps: int, run_length: int, backend: str, seed: Optional[int], contrac
                   f"{result.steps_per_second:,.0f} steps/s ({ok:,} actions went through, "
                   f"{refused:,} refused with a named error)")
     if result.error is not None:
-        error = Failure.of(result.error).one_line()
+        error = one_line(result.error)
         try:
             bundle = write_fuzz_bundle(result, crash_dir)
         except OSError as exc:

@@ -109,9 +109,11 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
 
 def _crash(exc: Exception, crash_dir: Path, sc, overrides: dict, backend: Optional[str],
            seed: Optional[int], check_every: int) -> None:
-    """Write the crash bundle of a failed run, print its path, and exit with the error."""
+    """Write the crash bundle of a failed run, print its path, and end with the error (one line,
+    or with --debug the original exception and its traceback)."""
+    from protocol.cli import one_line
     from protocol.sim.crash import CrashPoint, write_crash_bundle
-    from protocol.testing.crash import REPLAY_FILE, Failure
+    from protocol.testing.crash import REPLAY_FILE
 
     point = getattr(exc, "perpsim_crash", None) or CrashPoint(0)
     where = f"block {point.block}" + (f" ({point.variant})" if point.variant else "")
@@ -119,10 +121,11 @@ def _crash(exc: Exception, crash_dir: Path, sc, overrides: dict, backend: Option
         bundle = write_crash_bundle(crash_dir, sc, exc, overrides=overrides, backend=backend,
                                     seed=seed, check_invariants=check_every)
     except OSError as err:
-        raise click.ClickException(f"{where}: {Failure.of(exc).one_line()} "
-                                   f"(no crash bundle: {err})") from None
+        raise click.ClickException(f"{where}: {one_line(exc)} (no crash bundle: {err})") from None
     click.echo(f"crash bundle: {bundle} (replay: pytest {bundle / REPLAY_FILE})")
-    raise click.ClickException(f"{where}: {Failure.of(exc).one_line()}") from None
+    if click.get_current_context().find_root().params.get("debug"):
+        raise exc
+    raise click.ClickException(f"{where}: {one_line(exc)}") from None
 
 
 def _node(rpc_url: Optional[str], backend: str, studied: bool):
