@@ -34,7 +34,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-LINKED_INTO_SCRATCH = ("examples",)
+LINKED_INTO_SCRATCH = ("examples", "node_modules")
+#: Where `pip install` of an example package goes (inside the scratch directory, on the
+#: snippets' import path), so the suite's own environment is left as it was.
+SCRATCH_SITE = ".readme-site"
 PYTHON_FENCES = {"python", "py", "python3"}
 SHELL_FENCES = {"sh", "bash", "shell", "console"}
 SNIPPET_TIMEOUT_SECONDS = 300
@@ -74,12 +77,22 @@ class Rule:
 
 
 # The first rule that matches a command applies. Keep this short: a command that can run here runs.
+INSTALLED_BY_CI = ("scripts/ci_install.sh runs this in CI: it builds the sdist and the wheel and "
+                   "installs each into a fresh virtualenv with Node hidden from PATH")
+
 RULES: tuple[Rule, ...] = (
+    Rule((".venv/bin/python", "-m", "build"), skip=True, why=INSTALLED_BY_CI),
+    Rule(("python3", "-m", "venv"), skip=True, why=INSTALLED_BY_CI),
+    Rule(("/tmp/perpsim-env/bin/pip",), skip=True, why=INSTALLED_BY_CI),
+    Rule(("/tmp/perpsim-env/bin/perpsim",), skip=True, why=INSTALLED_BY_CI),
     Rule(("make", "test"), skip=True, why="runs the whole suite, this test included"),
     Rule(("make", "demo"), skip=True,
          why="reinstalls the project into .venv (pip, npm ci); its scenario runs below as "
              "`perpsim run default`"),
     Rule(("git", "clone"), skip=True, why="needs the network; the suite runs inside the clone"),
+    Rule(("pip", "install", "examples/plugins"), extra=("--no-deps", "--quiet", "--target", SCRATCH_SITE),
+         why="installs the example package (and its entry points) into the scratch directory, "
+             "on the snippets' import path, not into the suite's own environment"),
     Rule(("pip", "install"), skip=True,
          why="would change the suite's own environment; CI's install jobs install the sdist "
              "and the wheel into fresh virtualenvs"),
@@ -222,12 +235,14 @@ def namespace() -> dict:
 
 
 @pytest.fixture(scope="module")
-def environment() -> dict[str, str]:
+def environment(scratch: Path) -> dict[str, str]:
     """The shell snippets' environment: this interpreter's scripts first on PATH and this
-    checkout's ``protocol`` first on the import path, so `perpsim` is the code under test."""
+    checkout's ``protocol`` first on the import path, so `perpsim` is the code under test, then
+    the scratch directory's packages (:data:`SCRATCH_SITE`)."""
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), str(scratch / SCRATCH_SITE),
+                                                      env.get("PYTHONPATH")]))
     env.pop("PYTEST_ADDOPTS", None)
     return env
 
