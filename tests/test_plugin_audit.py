@@ -319,7 +319,7 @@ def test_a_failed_liquidation_has_a_decoded_trace(chain_backend):
         if chain_backend == "revm":
             assert not trace.complete and root.children == ()
             assert trace.reverted_at is root
-            assert "pyrevm has no call tracer" in trace.render()
+            assert "nested calls not recorded on revm" in trace.render()
             return
         assert trace.complete
         (logic,) = root.children
@@ -341,6 +341,36 @@ def test_a_failed_liquidation_has_a_decoded_trace(chain_backend):
         assert lines[5].startswith("└─ ← [revert] PositionHealthy(")
     finally:
         venue.chain.close()
+
+
+def test_revm_rebuilds_the_nested_calls_from_eip3155_steps_when_asked():
+    """With ``record_traces`` revm's tree has pyevm's calls, functions, arguments the callees
+    loaded, and gas, exactly; nested revert data is not in the steps and says so."""
+    traces = {}
+    for backend in ("pyevm", "revm"):
+        venue = Venue.launch(backend=backend)
+        try:
+            bob = healthy_position(venue)
+            keeper = venue.keeper("k")
+            venue.chain.record_traces = True
+            with pytest.raises(Reverted) as refused:
+                keeper.liquidate(bob, "ETH")
+            traces[backend] = refused.value.trace
+        finally:
+            venue.chain.close()
+
+    def shape(trace):
+        return [(depth, f.kind, f.contract, f.function, f.arguments, f.gas_used, f.success)
+                for depth, f in trace.frames()]
+
+    pyevm, revm = traces["pyevm"], traces["revm"]
+    assert shape(revm) == shape(pyevm) and len(shape(revm)) == 3
+    assert revm.complete and revm.root.error.error == "PositionHealthy"
+    (logic,) = revm.root.children
+    assert revm.reverted_at is logic and not logic.output_known and logic.error is None
+    assert logic.children[0].returned == "" and pyevm.root.children[0].children[0].returned
+    assert "│  └─ ← [revert] (revert data not recorded)" in revm.render()
+    assert "return values and revert data are not recorded" in revm.render()
 
 
 def test_a_successful_transaction_has_a_trace_too(chain_backend):

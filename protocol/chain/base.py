@@ -141,6 +141,11 @@ class Chain(ABC):
     #: Whether identical views between two changes of state may share one execution. Only for
     #: backends that nothing but this object writes to (a node can be written by others).
     caches_views: bool = False
+    #: Record every transaction's nested call tree where that costs time (revm: each
+    #: transaction then runs under pyrevm's EIP-3155 tracer, seconds each). pyevm always records
+    #: it, rpc asks the node when a trace is read; without it revm traces show the transaction's
+    #: own call only.
+    record_traces: bool = False
 
     def __init__(self, genesis_timestamp: int = GENESIS_TIMESTAMP):
         self.registry = Registry()

@@ -9,11 +9,13 @@ contracts and decodes arguments, return values and custom errors. What each back
   CALLCODE and CREATE, with its input, output, gas and error), recorded as the transaction runs.
 - **rpc**: the whole tree, from the node's ``debug_traceTransaction`` with the ``callTracer``
   (anvil has it), fetched when the trace is first asked for.
-- **revm**: the transaction's own call only (contract, function, arguments, gas, result or
-  decoded error): pyrevm 0.3.7 exposes no call tracer (its ``tracing`` flag prints EIP-3155
-  opcode steps without memory to the process's stdout, from which calldata cannot be
-  recovered). Such a trace says so (``complete`` is False); rerun the test on pyevm to see the
-  nested calls.
+- **revm**: by default the transaction's own call only (contract, function, arguments, gas,
+  result or decoded error; ``complete`` is False). With ``chain.record_traces = True`` every
+  transaction runs under pyrevm's EIP-3155 tracer and the tree is rebuilt from its opcode steps
+  (:mod:`protocol.chain.eip3155`): every nested call with its kind, contract, function, gas and
+  outcome, arguments where the callee loaded them, but no nested return values or revert data
+  (the steps carry neither memory nor return data). The tracer is slow (about 2 ms an opcode
+  step: seconds for a liquidation), so it is off unless asked for.
 
 External library functions that take storage pointers are not in a library's ABI; they are
 named from the compiler's method identifiers and shown without arguments.
@@ -46,7 +48,7 @@ class RawFrame:
     kind: str
     to: str | None
     input: bytes
-    output: bytes
+    output: bytes | None  # None: the backend did not record it (revm's nested calls)
     value: int
     gas_used: int
     success: bool
@@ -73,6 +75,7 @@ class Frame:
     arguments: str  # decoded, as ``name=value, ...`` ("…" when they cannot be decoded)
     returned: str
     success: bool
+    output_known: bool
     error: Reverted | None
     halt: str | None
     gas_used: int
@@ -103,9 +106,16 @@ class CallTrace:
 
     @classmethod
     def decode(cls, raw: RawFrame, registry: "Registry", *, complete: bool = True) -> "CallTrace":
-        note = "" if complete else ("nested calls not recorded on this backend (pyrevm has no "
-                                    "call tracer); run on pyevm or rpc for the full tree")
-        return cls(_decode(raw, registry), complete, note)
+        root = _decode(raw, registry)
+        if not complete:
+            note = ("nested calls not recorded on revm: run on pyevm or rpc, or set "
+                    "chain.record_traces = True (seconds a transaction)")
+        elif any(not frame.output_known for _, frame in root.walk()):
+            note = ("nested calls rebuilt from EIP-3155 steps: their return values and revert "
+                    "data are not recorded; run on pyevm or rpc for them")
+        else:
+            note = ""
+        return cls(root, complete, note)
 
     @property
     def reverted_at(self) -> Frame | None:
@@ -138,6 +148,8 @@ def _same_failure(child: Frame, parent: Frame) -> bool:
     """Whether ``parent`` failed because ``child`` did (its revert data passed on as is)."""
     if child.success:
         return False
+    if not child.output_known:  # revm's nested calls: the last failed one is taken as the cause
+        return not parent.success
     if child.error is not None and parent.error is not None:
         return child.error.data == parent.error.data
     return child.halt is not None and child.halt == parent.halt
@@ -162,6 +174,8 @@ def _outcome(frame: Frame) -> str | None:
         return f"← {frame.returned}" if frame.returned else None
     if frame.error is not None:
         return f"← [revert] {frame.error}"
+    if frame.halt is None and not frame.output_known:
+        return "← [revert] (revert data not recorded)"
     return f"← [{frame.halt or 'revert'}]"
 
 
@@ -178,7 +192,7 @@ def _decode(raw: RawFrame, registry: "Registry") -> Frame:
         if fn is not None:
             function = fn.name
             arguments = _decode_arguments(fn.inputs, fn.input_names, raw.input[4:])
-            if raw.success and fn.outputs:
+            if raw.success and fn.outputs and raw.output is not None:
                 returned = _decode_arguments(fn.outputs, (), raw.output)
         else:
             function = known.function_name(selector) or f"0x{selector.hex()}"
@@ -187,12 +201,10 @@ def _decode(raw: RawFrame, registry: "Registry") -> Frame:
     elif not raw.input:
         function = "receive" if raw.value else "fallback"
     error = None
-    if not raw.success and raw.output:
+    if not raw.success and raw.output is not None and (raw.output or raw.halt is None):
         error = registry.decode_error(raw.output)
-    elif not raw.success and raw.halt is None:
-        error = registry.decode_error(b"")
-    return Frame(raw.kind, raw.to, contract, function, arguments, returned, raw.success, error,
-                 raw.halt, raw.gas_used, raw.value, children)
+    return Frame(raw.kind, raw.to, contract, function, arguments, returned, raw.success,
+                 raw.output is not None, error, raw.halt, raw.gas_used, raw.value, children)
 
 
 def _decode_arguments(types: tuple[str, ...], names: tuple[str, ...], data: bytes) -> str:
