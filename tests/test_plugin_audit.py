@@ -337,8 +337,10 @@ def test_a_failed_liquidation_has_a_decoded_trace(chain_backend):
             "] LiquidationLogic::liquidatePosition(…) [delegatecall]")
         assert lines[2].startswith("│  ├─ [") and lines[2].endswith(
             "] PriceOracle::freshPrice(market=0) [staticcall]")
-        assert lines[4].startswith("│  └─ ← [revert] PositionHealthy(")
-        assert lines[5].startswith("└─ ← [revert] PositionHealthy(")
+        assert lines[3] == "│  │  └─ ← 3000000000000000000000"
+        assert lines[4] == f"│  └─ ← [revert] PositionHealthy(account={bob.address}, market=0)"
+        assert lines[5] == f"└─ ← [revert] PositionHealthy(account={bob.address}, market=0)"
+        assert len(lines) == 6
     finally:
         venue.chain.close()
 

@@ -173,10 +173,18 @@ def _outcome(frame: Frame) -> str | None:
     if frame.success:
         return f"← {frame.returned}" if frame.returned else None
     if frame.error is not None:
-        return f"← [revert] {frame.error}"
+        return f"← [revert] {_error_text(frame.error)}"
     if frame.halt is None and not frame.output_known:
         return "← [revert] (revert data not recorded)"
     return f"← [{frame.halt or 'revert'}]"
+
+
+def _error_text(error: Reverted) -> str:
+    if error.error is None:
+        return "(no revert data)"
+    names = error.arg_names if len(error.arg_names) == len(error.args) else ("",) * len(error.args)
+    shown = ", ".join(f"{n}={_show(v)}" if n else _show(v) for n, v in zip(names, error.args))
+    return f"{error.error}({shown})"
 
 
 def _decode(raw: RawFrame, registry: "Registry") -> Frame:
