@@ -44,6 +44,13 @@ class Reverted(PerpsimError):
         parts = [f"{n}={_show(a)}" if n else _show(a) for n, a in zip(names, self.args)]
         return f"{self.error}({', '.join(parts)})"
 
+    @property
+    def trace(self) -> Any:
+        """The decoded call trace of the failed transaction
+        (:class:`~protocol.chain.trace.CallTrace`; ``print(exc.trace)``), or None for a revert
+        of a view, which has no transaction."""
+        return None if self.receipt is None else self.receipt.trace
+
     def __reduce__(self):
         return (revert_error, (self.error, self.args, self.data, self.arg_names))
 

@@ -88,8 +88,7 @@ def push_raw(venue, sender, market, price_wad):
 def rogue(venue):
     """A compromised updater key: it holds UPDATER_ROLE, nothing else."""
     address = venue.chain.new_account()
-    oracle = venue.oracle
-    oracle.transact(venue.admin, "grantRole", oracle.call("UPDATER_ROLE"), address).raise_for_status()
+    venue.grant_role("UPDATER", address)
     return address
 
 

@@ -240,7 +240,7 @@ def test_funding_longs_pay_shorts_and_sums_to_zero(venue):
 def test_pause_blocks_opening_not_closing(venue):
     alice = funded(venue, "alice")
     alice.open("ETH", size=1, leverage=10, mode="isolated", margin=400)
-    venue.clearinghouse.transact(venue.admin, "setPaused", True).raise_for_status()
+    venue.pause()
     with pytest.raises(errors.TradingPaused):
         alice.open("BTC", size=0.1, leverage=10, mode="isolated", margin=700)
     alice.add_margin("ETH", 10)

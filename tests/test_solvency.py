@@ -112,8 +112,7 @@ def test_no_isolated_position_opens_liquidatable(open_venue, max_leverage, fee_b
     cfg = MarketConfig(symbol="ETH", max_leverage=max_leverage, mmf=mmf, taker_fee_bps=fee_bps,
                        initial_price=Decimal(3000))
     with venue.snapshot():
-        venue.clearinghouse.transact(venue.admin, "configureMarket", 0, cfg.symbol_bytes(),
-                                     cfg.encode(venue.decimals)).raise_for_status()
+        venue.configure_market(cfg)
         trader = funded(venue, "t", 100_000, deposit=100_000)
         margin = (Decimal(3000) / leverage * (10_000 + extra_bps) / 10_000).quantize(Decimal("0.01"))
         try:
@@ -209,9 +208,7 @@ def test_preview_market_change_names_who_it_would_liquidate_and_changes_nothing(
     preview = venue.preview_market_change("ETH", max_leverage=25, mmf=Decimal("0.03"))  # MM 90 > ~78
     assert preview.liquidatable == [(alice.address, "ETH")]
     with venue.snapshot():  # the preview read health after applying the change (an accrual)
-        changed = replace(venue.markets["ETH"], max_leverage=25, mmf=Decimal("0.03"))
-        ch.transact(venue.admin, "configureMarket", 0, changed.symbol_bytes(),
-                    changed.encode(venue.decimals)).raise_for_status()
+        venue.configure_market("ETH", max_leverage=25, mmf=Decimal("0.03"))
         equity, _ = ch.call("positionHealth", alice.address, 0)
     expected = Decimal(3 * 3_000) / 100 - Decimal(equity) / WAD  # MM at 3% minus equity
     assert preview.shortfall == expected and preview.shortfall > 0

@@ -48,4 +48,4 @@ def test_the_plugin_fixtures_in_a_fresh_test_file(pytester):
             assert venue.account_count() == 0  # alice of the test before is gone
     """)
     result = pytester.runpytest("--perpsim-backend", "all", "-q", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=8)  # four tests on two EVMs
+    result.assert_outcomes(passed=12)  # six tests on two EVMs

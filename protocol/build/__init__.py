@@ -43,6 +43,7 @@ SETTINGS: dict = {
                 "evm.bytecode.object",
                 "evm.bytecode.linkReferences",
                 "evm.deployedBytecode.object",
+                "evm.methodIdentifiers",
                 "storageLayout",
             ]
         }
@@ -224,6 +225,9 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
                 "linkReferences": data["evm"]["bytecode"].get("linkReferences", {}),
                 "deployedBytecode": "0x" + data["evm"]["deployedBytecode"]["object"],
                 "storageLayout": data.get("storageLayout"),
+                # Selectors of every external function, the library functions solc leaves out
+                # of a library's ABI included: call traces name them.
+                "methodIdentifiers": data["evm"].get("methodIdentifiers", {}),
                 "compiler": version,
                 "settings": SETTINGS,
                 "inputHash": digest,

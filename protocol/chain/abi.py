@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -36,6 +36,7 @@ class Function:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     mutates: bool
+    input_names: tuple[str, ...] = ()
 
     def encode(self, args: Iterable[Any]) -> bytes:
         return self.selector + encoder(self.inputs)(tuple(args))
@@ -99,7 +100,8 @@ class ContractABI:
                 fn = Function(item["name"], sig, keccak(text=sig)[:4],
                               tuple(type_string(p) for p in item["inputs"]),
                               tuple(type_string(p) for p in item["outputs"]),
-                              item["stateMutability"] not in ("view", "pure"))
+                              item["stateMutability"] not in ("view", "pure"),
+                              tuple(p["name"] for p in item["inputs"]))
                 self.functions[sig] = fn
                 # Plain names resolve to the first overload; overloads need the full signature.
                 self.functions.setdefault(item["name"], fn)
@@ -125,6 +127,11 @@ class ContractABI:
         except KeyError:
             raise ChainError(f"contract has no function {name!r}") from None
 
+    @cached_property
+    def by_selector(self) -> dict[bytes, Function]:
+        """Functions by their 4-byte selector (to name the function a calldata calls)."""
+        return {fn.selector: fn for fn in self.functions.values()}
+
 
 _STANDARD_ERRORS = {
     keccak(text="Error(string)")[:4]: ErrorType("Error", keccak(text="Error(string)")[:4],
@@ -134,12 +141,39 @@ _STANDARD_ERRORS = {
 }
 
 
+@dataclass(frozen=True)
+class KnownContract:
+    """A deployed contract the chain has seen: its artifact's name and ABI."""
+
+    name: str
+    abi: ContractABI
+    #: ``signature -> selector hex`` of every external function, library functions included
+    #: (solc leaves functions that take storage pointers out of a library's ABI).
+    methods: Mapping[str, str] = field(default_factory=dict)
+
+    def function_name(self, selector: bytes) -> str | None:
+        fn = self.abi.by_selector.get(selector)
+        if fn is not None:
+            return fn.name
+        wanted = selector.hex()
+        return next((sig.split("(")[0] for sig, sel in self.methods.items() if sel == wanted), None)
+
+
 class Registry:
-    """Events and errors of every known contract, so nested reverts and logs decode anywhere."""
+    """Events and errors of every known contract, so nested reverts and logs decode anywhere,
+    and each deployed contract's name and ABI by address, so calldata decodes too."""
 
     def __init__(self) -> None:
         self.events: dict[bytes, EventType] = {}
         self.errors: dict[bytes, ErrorType] = dict(_STANDARD_ERRORS)
+        self.contracts: dict[str, KnownContract] = {}  # by checksummed address
+
+    def remember(self, address: str, contract: KnownContract) -> None:
+        """Remember what is deployed at ``address``."""
+        self.contracts[address] = contract
+
+    def contract_at(self, address: str | None) -> KnownContract | None:
+        return self.contracts.get(address) if address else None
 
     def add(self, abi: ContractABI) -> None:
         self.events.update(abi.events)

@@ -14,13 +14,18 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 from eth_utils import keccak, to_checksum_address
 
-from protocol.chain.abi import Artifact, ContractABI, Event, RawLog, Registry, load_artifact
+from protocol.chain import hooks
+from protocol.chain.abi import (Artifact, ContractABI, Event, KnownContract, RawLog, Registry,
+                                load_artifact)
 from protocol.chain.codec import encoder
 from protocol.errors import ChainError, Reverted
+
+if TYPE_CHECKING:
+    from protocol.chain.trace import CallTrace, RawFrame
 
 GENESIS_TIMESTAMP = 1_900_000_000  # 2030-03-17T17:46:40Z: later than any wall clock we run on
 BLOCK_GAS_LIMIT = 1_000_000_000_000  # large, so many simulated transactions fit in one block
@@ -52,6 +57,24 @@ class Receipt:
     logs: list[RawLog] = field(default_factory=list, repr=False)
     registry: Registry | None = field(default=None, repr=False, compare=False)
     _events: list[Event] | None = field(default=None, repr=False, compare=False)
+    #: The transaction's calldata (the creation code for a deployment).
+    data: bytes = field(default=b"", repr=False, compare=False)
+    #: Produces the backend's raw call tree on demand (None: the backend recorded nothing).
+    _raw_trace: Callable[[], "RawFrame"] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def trace(self) -> "CallTrace":
+        """The decoded call trace: each contract by name, the function with its decoded
+        arguments, nested calls, and where it reverted with which error. How deep it goes
+        depends on the backend (:mod:`protocol.chain.trace`)."""
+        from protocol.chain.trace import CallTrace, top_level_frame
+
+        if self._raw_trace is None:
+            raw, complete = top_level_frame(self), False
+        else:
+            raw, complete = self._raw_trace(), True
+        assert self.registry is not None
+        return CallTrace.decode(raw, self.registry, complete=complete)
 
     @property
     def events(self) -> list[Event]:
@@ -81,6 +104,8 @@ class RawResult(NamedTuple):
     output: bytes
     logs: Sequence[RawLog]
     contract_address: str | None = None
+    #: The nested call tree, recorded by the backend or fetched when first asked for.
+    trace: Callable[[], "RawFrame"] | None = None
 
 
 class Contract:
@@ -116,6 +141,11 @@ class Chain(ABC):
     #: Whether identical views between two changes of state may share one execution. Only for
     #: backends that nothing but this object writes to (a node can be written by others).
     caches_views: bool = False
+    #: Record every transaction's nested call tree where that costs time (revm: each
+    #: transaction then runs under pyrevm's EIP-3155 tracer, seconds each). pyevm always records
+    #: it, rpc asks the node when a trace is read; without it revm traces show the transaction's
+    #: own call only.
+    record_traces: bool = False
 
     def __init__(self, genesis_timestamp: int = GENESIS_TIMESTAMP):
         self.registry = Registry()
@@ -247,7 +277,7 @@ class Chain(ABC):
         art = load_artifact(artifact) if isinstance(artifact, str) else artifact
         self.registry.add(art.abi)
         code = art.code(libraries) + encoder(art.abi.constructor_inputs)(args)
-        receipt = self._execute(sender, None, code, value, gas, 0)
+        receipt = self._execute(sender, None, code, value, gas, 0, creating=art)
         receipt.raise_for_status()
         assert receipt.contract_address is not None
         contract = Contract(self, receipt.contract_address, art.abi, art.name)
@@ -258,7 +288,17 @@ class Chain(ABC):
         """A handle on an already deployed contract."""
         art = load_artifact(artifact) if isinstance(artifact, str) else artifact
         self.registry.add(art.abi)
-        return Contract(self, to_checksum_address(address), art.abi, art.name)
+        address = to_checksum_address(address)
+        self._remember(address, art)
+        return Contract(self, address, art.abi, art.name)
+
+    def _remember(self, address: str, art: Artifact) -> None:
+        self.registry.remember(address, KnownContract(art.name, art.abi,
+                                                  art.raw.get("methodIdentifiers", {})))
+
+    def trace(self, receipt: Receipt) -> "CallTrace":
+        """The decoded call trace of a transaction this chain executed (``receipt.trace``)."""
+        return receipt.trace
 
     def transact(self, sender: str, contract: Contract, function: str,
                  args: Sequence[Any] = (), value: int = 0, gas: int | None = None,
@@ -332,7 +372,7 @@ class Chain(ABC):
 
     # ----------------------------------------------------------------- internals
     def _execute(self, sender: str, to: str | None, data: bytes, value: int,
-                 gas: int | None, gas_price: int) -> Receipt:
+                 gas: int | None, gas_price: int, creating: Artifact | None = None) -> Receipt:
         self._state_changed()
         if sender not in self._keys:  # checksumming every transaction costs ~20% on revm
             sender = to_checksum_address(sender)
@@ -345,9 +385,14 @@ class Chain(ABC):
         ts = self._clock if self._clock > self._head_timestamp else self._head_timestamp + 1
         self._pending_txs += 1
         receipt = Receipt(raw.success, raw.gas_used, number, ts, sender, to, raw.output, None,
-                          raw.contract_address, gas_price, raw.logs, self.registry)
+                          raw.contract_address, gas_price, raw.logs, self.registry, None, data,
+                          raw.trace)
+        if creating is not None and raw.contract_address is not None:
+            self._remember(raw.contract_address, creating)
         if not raw.success:
             receipt.error = self.registry.decode_error(raw.output, receipt)
+        if hooks.LISTENERS:
+            hooks.notify(self, receipt)
         for recorder in self._recorders:
             recorder.append(receipt)
         if not self._open_blocks:

@@ -13,6 +13,7 @@ from typing import Any
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 from protocol.chain.abi import RawLog
+from protocol.chain.trace import RawFrame
 from protocol.chain.base import (BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP,
                                  VIEW_GAS_LIMIT, Chain, RawResult)
 
@@ -103,8 +104,10 @@ class PyEVMChain(Chain):
         output = computation.output
         if computation.is_error and not output:
             output = _revert_payload(computation.error)
-        return RawResult(computation.is_success, receipt.gas_used - before, output, logs,
-                         created)
+        gas_used = receipt.gas_used - before
+        tree = _frame(computation, gas_used)
+        return RawResult(computation.is_success, gas_used, output, logs, created,
+                         lambda: tree)
 
     def _call(self, sender: str, to: str, data: bytes) -> tuple[bool, bytes]:
         from eth.vm.spoof import SpoofTransaction
@@ -146,6 +149,30 @@ class PyEVMChain(Chain):
 
             chaindb._set_as_canonical_chain_head(chaindb.db, head, GENESIS_PARENT_HASH)
         chain.header = pending
+
+
+def _frame(computation, gas_used: int | None = None) -> RawFrame:
+    """py-evm's computation tree as raw frames (built as the transaction ends: a computation
+    holds its VM state, too much to keep)."""
+    msg = computation.msg
+    if msg.is_create:
+        kind, to = "CREATE", msg.storage_address
+    elif msg.is_static:
+        kind, to = "STATICCALL", msg.code_address
+    elif msg.code_address != msg.storage_address:
+        kind, to = ("CALLCODE" if msg.should_transfer_value else "DELEGATECALL"), msg.code_address
+    else:
+        kind, to = "CALL", msg.to
+    failed = computation.is_error
+    output = computation.output
+    halt = None
+    if failed and not output:
+        output = _revert_payload(computation.error)
+        if not output and type(computation.error).__name__ != "Revert":
+            halt = type(computation.error).__name__
+    return RawFrame(kind, to_checksum_address(to), bytes(msg.data), output,
+                    0 if kind == "DELEGATECALL" else msg.value, computation.get_gas_used() if gas_used is None else gas_used,
+                    not failed, halt, [_frame(child) for child in computation.children])
 
 
 def _revert_payload(error: Exception | None) -> bytes:

@@ -36,6 +36,8 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from protocol.chain.abi import RawLog
+from protocol.chain.eip3155 import call_tree, captured_stdout
+from protocol.chain.trace import RawFrame
 from protocol.chain.base import (BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, Chain,
                                  RawResult)
 from protocol.errors import ChainError
@@ -190,6 +192,22 @@ class RevmChain(Chain):
     # ----------------------------------------------------------------- transactions
     def _send(self, sender: str, nonce: int, to: str | None, data: bytes, value: int,
               gas: int, gas_price: int) -> RawResult:
+        if not self.record_traces:
+            return self._run(sender, nonce, to, data, value, gas, gas_price)
+        evm = self.evm
+        evm.tracing = True  # EIP-3155 steps on stdout, read back into a call tree
+        try:
+            with captured_stdout() as steps:
+                raw = self._run(sender, nonce, to, data, value, gas, gas_price)
+        finally:
+            evm.tracing = False
+        root = RawFrame("CREATE" if to is None else "CALL", raw.contract_address if to is None
+                        else to, data, raw.output, value, raw.gas_used, raw.success)
+        tree = call_tree(steps, root)
+        return raw._replace(trace=lambda: tree)
+
+    def _run(self, sender: str, nonce: int, to: str | None, data: bytes, value: int,
+             gas: int, gas_price: int) -> RawResult:
         evm = self.evm
         if to is None:
             self._set_nonce(sender, nonce)

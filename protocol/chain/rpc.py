@@ -20,6 +20,7 @@ from eth_utils import to_checksum_address
 
 from protocol.build.toolchain import PROJECT_ROOT, ToolchainError, anvil_binary, npm_dir
 from protocol.chain.abi import RawLog
+from protocol.chain.trace import RawFrame
 from protocol.chain.base import (BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, Chain,
                                  RawResult, Receipt)
 from protocol.errors import ChainError
@@ -96,7 +97,8 @@ class RPCChain(Chain):
         output = b"" if success else self._revert_data(receipt["transactionHash"])
         created = receipt.get("contractAddress")
         return RawResult(success, int(receipt["gasUsed"], 16), output, logs,
-                         to_checksum_address(created) if created else None)
+                         to_checksum_address(created) if created else None,
+                         lambda: self._call_tree(tx_hash))
 
     def send_signed(self, raw: str) -> Receipt:
         """Land a transaction signed elsewhere (by a bot outside perpsim) in the pending block,
@@ -139,6 +141,14 @@ class RPCChain(Chain):
         trace = self._rpc("debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])
         return bytes.fromhex((trace.get("output") or "0x")[2:])
 
+    def _call_tree(self, tx_hash: str) -> RawFrame:
+        """The node's ``callTracer`` trace of a mined transaction, as raw frames."""
+        try:
+            trace = self._rpc("debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])
+        except (_RPCError, OSError) as exc:
+            raise ChainError(f"node at {self.url} gives no call trace of {tx_hash}: {exc}") from None
+        return _raw_frame(trace)
+
     def _call(self, sender: str, to: str, data: bytes) -> tuple[bool, bytes]:
         try:
             self._rpc("evm_setNextBlockTimestamp", [self.timestamp])
@@ -176,6 +186,19 @@ class RPCChain(Chain):
             self._process.wait(timeout=10)
             self._process = None
             atexit.unregister(self.close)
+
+
+def _raw_frame(call: dict) -> RawFrame:
+    """One ``callTracer`` frame (``type``, ``to``, ``input``, ``output``, ``error``, ``calls``)."""
+    hex_bytes = lambda text: bytes.fromhex((text or "0x")[2:])  # noqa: E731
+    error = call.get("error")
+    success = error is None
+    halt = None if success or call.get("output") or "revert" in error.lower() else error
+    to = call.get("to")
+    return RawFrame(call.get("type", "CALL").upper(), to_checksum_address(to) if to else None,
+                    hex_bytes(call.get("input")), hex_bytes(call.get("output")),
+                    int(call.get("value") or "0x0", 16), int(call.get("gasUsed") or "0x0", 16),
+                    success, halt, [_raw_frame(c) for c in call.get("calls", [])])
 
 
 class _RPCError(Exception):

@@ -1,27 +1,119 @@
 """pytest plugin (entry point ``perpsim``): a venue per test in three lines.
 
 Fixtures: ``venue`` (a launched venue, reverted to its launch state after every test through a
-chain snapshot, so each test starts clean for the cost of a revert), ``trader`` (a factory:
+chain snapshot, so each test starts clean for the cost of a revert), ``venue_factory`` (launch
+fresh venues with your own markets and options), ``trader`` (a factory:
 ``trader("alice", usdc=10_000, deposit=0)``), ``keeper`` (an ETH-funded keeper) and
-``assert_invariants`` (:func:`protocol.testing.assert_invariants`). ``--perpsim-backend
-pyevm|revm|all`` chooses the EVM; ``all`` runs each test on both.
+``assert_invariants`` (:func:`protocol.testing.assert_invariants`).
+
+``@pytest.mark.perpsim(markets=[MarketConfig(...)], instant_trading=False, ...)`` makes ``venue``
+a venue launched with those :meth:`~protocol.venue.Venue.launch` options (launched once per
+session for each distinct set of options, reverted after each test).
+
+Options: ``--perpsim-backend pyevm|revm|rpc|all`` chooses the EVM (``all``: each test on pyevm
+and revm); ``--perpsim-gas`` prints a gas report per contract function at the end;
+``--perpsim-trace`` appends the decoded call trace of the failed transaction to a failing test's
+report.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+import inspect
+from collections import deque
+from typing import Any, Callable, Iterator
 
 import pytest
 
-BACKENDS = ("pyevm", "revm")
+BACKENDS = ("pyevm", "revm")  # what ``all`` runs on
+CHOICES = (*BACKENDS, "rpc", "all")
+MARKER = "perpsim"
+TRACES_SHOWN = 3  # failed transactions traced in a report when the error came from none of them
+_GAS = pytest.StashKey["object"]()
+_FAILED = pytest.StashKey["object"]()
+_FAILED_LISTENER = pytest.StashKey["object"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("perpsim")
-    group.addoption("--perpsim-backend", default="revm", choices=(*BACKENDS, "all"),
-                    help="EVM for the perpsim fixtures (all: run each test on every EVM)")
+    group.addoption("--perpsim-backend", default="revm", choices=CHOICES,
+                    help="EVM for the perpsim fixtures (all: run each test on pyevm and revm)")
+    group.addoption("--perpsim-gas", action="store_true",
+                    help="print gas used per contract function (calls, min, mean, max)")
+    group.addoption("--perpsim-trace", action="store_true",
+                    help="show the decoded call trace of failed transactions in failing tests")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{MARKER}(**options): launch the test's venue with these Venue.launch options "
+                   "(markets=[MarketConfig(...)], instant_trading=False, pool_liquidity=..., ...)")
+    if config.getoption("--perpsim-gas", False):
+        from protocol.chain import hooks
+        from protocol.testing.gas_report import GasReport
+
+        report = GasReport()
+        hooks.LISTENERS.append(report.record)
+        config.stash[_GAS] = report
+    if config.getoption("--perpsim-trace", False):
+        from protocol.chain import hooks
+
+        failed: deque = deque(maxlen=TRACES_SHOWN)  # a test may fail thousands on purpose
+        config.stash[_FAILED] = failed
+
+        def keep_failed(chain, receipt) -> None:
+            if not receipt.status:
+                failed.append(receipt)
+
+        hooks.LISTENERS.append(keep_failed)
+        config.stash[_FAILED_LISTENER] = keep_failed
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from protocol.chain import hooks
+
+    for listener in (getattr(config.stash.get(_GAS, None), "record", None),
+                     config.stash.get(_FAILED_LISTENER, None)):
+        if listener in hooks.LISTENERS:
+            hooks.LISTENERS.remove(listener)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    report = config.stash.get(_GAS, None)
+    if report is None:
+        return
+    terminalreporter.write_sep("=", f"perpsim gas report ({report.transactions} transactions)")
+    for line in report.lines():
+        terminalreporter.write_line(line)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    failed = item.config.stash.get(_FAILED, None)
+    if failed is not None:
+        failed.clear()  # only the transactions of this test's body
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    failed = item.config.stash.get(_FAILED, None)
+    if failed is None or call.when != "call" or not report.failed:
+        return report
+    receipt = getattr(call.excinfo.value, "receipt", None) if call.excinfo else None
+    receipts = [receipt] if receipt is not None else list(failed)
+    if receipts:
+        report.sections.append(("perpsim trace", "\n\n".join(_trace_text(r) for r in receipts)))
+    return report
+
+
+def _trace_text(receipt) -> str:
+    try:
+        return receipt.trace.render()
+    except Exception as exc:  # a node gone away: say so in the report rather than hide the test's error
+        return f"(no trace: {exc})"
+
+
+# ---------------------------------------------------------------------- venues
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "perpsim_backend" in metafunc.fixturenames:
         choice = metafunc.config.getoption("--perpsim-backend")
@@ -29,22 +121,111 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("perpsim_backend", backends, scope="session")
 
 
-@pytest.fixture(scope="session")
-def perpsim_venue(perpsim_backend: str):
-    """The session's launched venue on one backend (tests get it through ``venue``)."""
+def launch_options() -> tuple[str, ...]:
+    """The keywords the marker and ``venue_factory`` take: :meth:`Venue.launch`'s, less the
+    backend and chain (the test's)."""
     from protocol import Venue
 
-    venue = Venue.launch(backend=perpsim_backend)
-    yield venue
-    venue.chain.close()
+    return tuple(name for name in inspect.signature(Venue.launch).parameters
+                 if name not in ("backend", "chain"))
+
+
+def check_options(options: dict[str, Any], where: str) -> None:
+    """Refuse (TypeError) a keyword :meth:`Venue.launch` does not take, naming it and the
+    known ones."""
+    known = launch_options()
+    unknown = [name for name in options if name not in known]
+    if unknown:
+        raise TypeError(f"{where}: unknown keyword {unknown[0]!r}; keywords: {', '.join(known)}")
+
+
+class LaunchedVenues:
+    """The session's launched venues, one per backend and set of launch options."""
+
+    def __init__(self) -> None:
+        self._venues: dict[tuple[str, str], Any] = {}
+
+    def get(self, backend: str, options: dict[str, Any]):
+        from protocol import Venue
+
+        key = (backend, repr(sorted(options.items())))
+        venue = self._venues.get(key)
+        if venue is None:
+            venue = self._venues[key] = Venue.launch(backend=backend, **options)
+        return venue
+
+    def close(self) -> None:
+        for venue in self._venues.values():
+            venue.chain.close()
+        self._venues.clear()
+
+
+def _marker_options(node: pytest.Item) -> dict[str, Any] | None:
+    """The test's ``perpsim`` marker keywords (the closest marker wins), or None."""
+    marker = node.get_closest_marker(MARKER)
+    if marker is None:
+        return None
+    where = f"@pytest.mark.{MARKER}"
+    if marker.args:
+        pytest.fail(f"{where} takes keywords only, e.g. markets=[...]", pytrace=False)
+    try:
+        check_options(marker.kwargs, where)
+    except TypeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    return dict(marker.kwargs)
+
+
+@pytest.fixture(scope="session")
+def perpsim_venues() -> Iterator[LaunchedVenues]:
+    """The session's cache of launched venues (closed at the end of the session)."""
+    venues = LaunchedVenues()
+    yield venues
+    venues.close()
+
+
+@pytest.fixture(scope="session")
+def perpsim_venue(perpsim_backend: str, perpsim_venues: LaunchedVenues):
+    """The session's default venue on one backend (tests get it through ``venue``; override
+    this fixture to change what unmarked tests get)."""
+    return perpsim_venues.get(perpsim_backend, {})
 
 
 @pytest.fixture()
-def venue(perpsim_venue) -> Iterator:
-    """A venue in its launch state (ETH 3,000, BTC 60,000, pool seeded); changes are undone
-    after the test."""
-    with perpsim_venue.snapshot():
-        yield perpsim_venue
+def venue(request: pytest.FixtureRequest, perpsim_backend: str,
+          perpsim_venues: LaunchedVenues) -> Iterator:
+    """A venue in its launch state (by default ETH 3,000, BTC 60,000, pool seeded; a
+    ``perpsim`` marker sets the launch options); changes are undone after the test."""
+    from protocol.errors import PerpsimError
+
+    options = _marker_options(request.node)
+    if options is None:
+        base = request.getfixturevalue("perpsim_venue")
+    else:
+        try:
+            base = perpsim_venues.get(perpsim_backend, options)
+        except (TypeError, ValueError, PerpsimError) as exc:  # bad values: one line naming them
+            pytest.fail(f"@pytest.mark.{MARKER}: {exc}", pytrace=False)
+    with base.snapshot():
+        yield base
+
+
+@pytest.fixture()
+def venue_factory(perpsim_backend: str) -> Iterator[Callable]:
+    """``venue_factory(markets=[MarketConfig(...)], **options)``: launch a fresh venue on the
+    test's backend with :meth:`Venue.launch` options; its chain is closed after the test."""
+    from protocol import Venue
+
+    made: list = []
+
+    def make(markets=None, **options):
+        check_options(options, "venue_factory")
+        venue = Venue.launch(backend=perpsim_backend, markets=markets, **options)
+        made.append(venue)
+        return venue
+
+    yield make
+    for venue in made:
+        venue.chain.close()
 
 
 @pytest.fixture()

@@ -17,6 +17,7 @@ from protocol.margin.human import cross_liquidation_price, liquidation_price
 from protocol.margin.model import Position as RawPosition
 from protocol.margin.types import MarginMode
 from protocol.venue import adl
+from protocol.venue.admin import AdminActions
 from protocol.venue.config import DEFAULT_MARKETS, MarketConfig
 from protocol.venue.liquidity import LpRequestReceipt, LpRequestView
 from protocol.venue.orders import (INCREASE_TYPES, MARKET_TYPES, ORDER_TYPE_NAMES, ORDER_TYPES,
@@ -254,8 +255,10 @@ class Keeper(Actor):
         return self.venue.usd(self.venue.clearinghouse.call("crossBalance", self.address))
 
 
-class Venue:
-    """A deployed venue on one chain: :meth:`launch` a new one, or :meth:`attach` to one."""
+class Venue(AdminActions):
+    """A deployed venue on one chain: :meth:`launch` a new one, or :meth:`attach` to one.
+    Admin one-liners (configure a market, pause, roles) come from
+    :class:`~protocol.venue.admin.AdminActions`."""
 
     def __init__(self, chain: Chain, deployment: Deployment):
         self.chain = chain
@@ -372,9 +375,14 @@ class Venue:
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
-        """Every change inside the block is undone on exit."""
-        with self.chain.snapshot():
-            yield
+        """Every change inside the block is undone on exit (the markets' configs included)."""
+        markets = dict(self.markets)
+        try:
+            with self.chain.snapshot():
+                yield
+        finally:
+            self.markets.clear()
+            self.markets.update(markets)
 
     # ------------------------------------------------------------------ reading
     def market_id(self, market: str) -> int:
@@ -530,14 +538,9 @@ class Venue:
         """Change ``market``'s parameters (``MarketConfig`` fields). A risk-increasing change
         (mmf up, max leverage down) under a risk-change delay is scheduled, not applied: the
         receipt carries ``MarketChangeScheduled`` and the same call from its ``readyAt`` on
-        applies it (earlier: ``MarketChangeNotReady``). ``venue.markets`` follows what applied."""
-        config = replace(self.markets[market], **changes)
-        receipt = self.clearinghouse.transact(self.admin, "configureMarket", self.market_id(market),
-                                              config.symbol_bytes(), config.encode(self.decimals)
-                                              ).raise_for_status()
-        if receipt.events_named("MarketConfigured"):
-            self.markets[market] = config
-        return receipt
+        applies it (earlier: ``MarketChangeNotReady``). ``venue.markets`` follows what applied
+        (:meth:`configure_market` with changes)."""
+        return self.configure_market(market, **changes)
 
     def set_market_tiers(self, market: str, tiers) -> Receipt:
         """Replace ``market``'s maintenance tiers (``[(lower bound USD, max leverage), ...]``,

@@ -1,0 +1,31 @@
+"""Listeners told of every transaction any chain executes, on every backend: the gas report
+and the trace collector of the pytest plugin hook in here, below the venue, so transactions sent
+by any client count."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Callable, Iterator
+
+if TYPE_CHECKING:
+    from protocol.chain.base import Chain, Receipt
+
+Listener = Callable[["Chain", "Receipt"], None]
+
+#: Called with ``(chain, receipt)`` after each transaction (deployments included), in order.
+LISTENERS: list[Listener] = []
+
+
+def notify(chain: "Chain", receipt: "Receipt") -> None:
+    for listener in list(LISTENERS):
+        listener(chain, receipt)
+
+
+@contextlib.contextmanager
+def listening(listener: Listener) -> Iterator[Listener]:
+    """Context: ``listener(chain, receipt)`` is called after every transaction of every chain."""
+    LISTENERS.append(listener)
+    try:
+        yield listener
+    finally:
+        LISTENERS.remove(listener)

@@ -1,0 +1,143 @@
+"""The admin's one-liners on a venue: configure a market, pause trading, grant and revoke roles.
+
+Each sends one transaction from the venue's admin (or from ``sender=``, to check that the
+contracts refuse anyone else) and raises the contract's refusal as the
+:class:`~protocol.errors.Reverted` subclass of its custom error name, e.g.
+``AccessControlUnauthorizedAccount``. Mixed into :class:`~protocol.venue.Venue`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Optional, Union
+
+from protocol.chain import Contract, Receipt
+from protocol.venue.config import MarketConfig
+
+if TYPE_CHECKING:
+    from protocol.deploy.deployer import Deployment
+    from protocol.venue.client import Actor
+
+ADMIN_ROLE = "DEFAULT_ADMIN_ROLE"  # OpenZeppelin AccessControl's admin role (id 0x00...00)
+Account = Union["Actor", str]
+
+
+def _address(account: Account) -> str:
+    return account if isinstance(account, str) else account.address
+
+
+class AdminActions:
+    """Admin helpers of :class:`~protocol.venue.Venue` (see the module doc)."""
+
+    admin: str
+    clearinghouse: Contract
+    deployment: "Deployment"
+    decimals: int
+    markets: dict[str, MarketConfig]
+
+    def _admin_send(self, contract: Contract, function: str, *args, sender: Optional[Account]
+                    ) -> Receipt:
+        origin = self.admin if sender is None else _address(sender)
+        return contract.transact(origin, function, *args).raise_for_status()
+
+    # ------------------------------------------------------------------ markets
+    def configure_market(self, market: Union[str, MarketConfig], config: Optional[MarketConfig] = None,
+                         *, sender: Optional[Account] = None, **changes) -> Receipt:
+        """Send ``configureMarket`` for an existing market: ``configure_market("ETH",
+        max_leverage=20)`` changes fields of its current :class:`MarketConfig`;
+        ``configure_market(MarketConfig(symbol="ETH", ...))`` (or ``("ETH", config)``) replaces it.
+        Out-of-bounds values are refused by the contract (``ParamOutOfBounds``). A risk-increasing
+        change under a risk-change delay is scheduled, not applied (``MarketChangeScheduled``);
+        ``venue.markets`` follows what applied."""
+        if isinstance(market, MarketConfig):
+            market, config = market.symbol, market
+        market_id = self.market_id(market)  # type: ignore[attr-defined]  # KeyError naming the markets
+        new = replace(config or self.markets[market], **changes)
+        receipt = self._admin_send(self.clearinghouse, "configureMarket", market_id,
+                                   new.symbol_bytes(), new.encode(self.decimals), sender=sender)
+        if receipt.events_named("MarketConfigured"):
+            self.markets[market] = new
+        return receipt
+
+    # ------------------------------------------------------------------ pausing
+    def pause(self, *, sender: Optional[Account] = None) -> Receipt:
+        """Pause opening and increasing positions (``TradingPaused``); closing, adding margin
+        and liquidation go on."""
+        return self._admin_send(self.clearinghouse, "setPaused", True, sender=sender)
+
+    def unpause(self, *, sender: Optional[Account] = None) -> Receipt:
+        """Resume opening and increasing positions."""
+        return self._admin_send(self.clearinghouse, "setPaused", False, sender=sender)
+
+    @property
+    def paused(self) -> bool:
+        """Whether opening and increasing are paused."""
+        return self.clearinghouse.call("paused")
+
+    # ------------------------------------------------------------------ roles
+    def roles(self) -> dict[str, list[str]]:
+        """Every role the venue's contracts define, with the contracts (by deployment name)
+        that define it: ``{"EXECUTOR_ROLE": ["clearinghouse"], "UPDATER_ROLE": ["oracle"],
+        "DEFAULT_ADMIN_ROLE": [...]}``."""
+        found: dict[str, list[str]] = {}
+        for name, contract in self._access_controlled().items():
+            for fn in contract.abi.functions.values():
+                if fn.name.endswith("_ROLE") and not fn.inputs and fn.outputs == ("bytes32",):
+                    holders = found.setdefault(fn.name, [])
+                    if name not in holders:
+                        holders.append(name)
+        return found
+
+    def grant_role(self, role: Union[str, bytes], account: Account, *,
+                   contract: Union[str, Contract, None] = None,
+                   sender: Optional[Account] = None) -> Receipt:
+        """Grant ``role`` to ``account``: a name (``"EXECUTOR"``, ``"UPDATER_ROLE"``, ``"ADMIN"``
+        for ``DEFAULT_ADMIN_ROLE``) resolved to the contract that defines it, or a role id with
+        ``contract=`` (a deployment name such as ``"oracle"``, or a Contract)."""
+        target, role_id = self._role(role, contract)
+        return self._admin_send(target, "grantRole", role_id, _address(account), sender=sender)
+
+    def revoke_role(self, role: Union[str, bytes], account: Account, *,
+                    contract: Union[str, Contract, None] = None,
+                    sender: Optional[Account] = None) -> Receipt:
+        """Revoke ``role`` from ``account`` (names as in :meth:`grant_role`)."""
+        target, role_id = self._role(role, contract)
+        return self._admin_send(target, "revokeRole", role_id, _address(account), sender=sender)
+
+    def has_role(self, role: Union[str, bytes], account: Account, *,
+                 contract: Union[str, Contract, None] = None) -> bool:
+        """Whether ``account`` holds ``role`` (names as in :meth:`grant_role`)."""
+        target, role_id = self._role(role, contract)
+        return target.call("hasRole", role_id, _address(account))
+
+    def _access_controlled(self) -> dict[str, Contract]:
+        return {name: c for name, c in self.deployment.contracts.items()
+                if "hasRole" in c.abi.functions}
+
+    def _role(self, role: Union[str, bytes], contract: Union[str, Contract, None]
+              ) -> tuple[Contract, bytes]:
+        controlled = self._access_controlled()
+        if isinstance(contract, str):
+            if contract not in controlled:
+                raise ValueError(f"no access-controlled contract {contract!r}; contracts: "
+                                 f"{', '.join(controlled)}")
+            contract = controlled[contract]
+        if isinstance(role, bytes):
+            if contract is None:
+                raise ValueError("a role id needs contract= (e.g. contract='clearinghouse')")
+            return contract, role
+        name = role.upper()
+        name = ADMIN_ROLE if name in ("ADMIN", "DEFAULT_ADMIN", ADMIN_ROLE) else \
+            name if name.endswith("_ROLE") else f"{name}_ROLE"
+        defined = self.roles()
+        if name not in defined:
+            known = "; ".join(f"{r} ({', '.join(c)})" for r, c in defined.items())
+            raise ValueError(f"no contract of this venue defines {name}; roles: {known}")
+        if contract is None:
+            if len(defined[name]) > 1:
+                raise ValueError(f"{name} is defined by {', '.join(defined[name])}: pass "
+                                 f"contract=")
+            contract = controlled[defined[name][0]]
+        elif name not in contract.abi.functions:
+            raise ValueError(f"{contract.name} does not define {name}")
+        return contract, contract.call(name)
