@@ -93,8 +93,9 @@ class RPCChain(Chain):
         logs = [RawLog(to_checksum_address(log["address"]),
                        tuple(bytes.fromhex(t[2:]) for t in log["topics"]),
                        bytes.fromhex(log["data"][2:])) for log in receipt["logs"]]
+        tx_hash = receipt["transactionHash"]
         success = int(receipt["status"], 16) == 1
-        output = b"" if success else self._revert_data(receipt["transactionHash"])
+        output = b"" if success else self._revert_data(tx_hash)
         created = receipt.get("contractAddress")
         return RawResult(success, int(receipt["gasUsed"], 16), output, logs,
                          to_checksum_address(created) if created else None,
