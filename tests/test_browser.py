@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import pytest
 import plotly.io as pio
 
-from browser import box, chromium, horizontal_overflow  # noqa: F401  (chromium is the fixture)
+from browser import box, horizontal_overflow
 
 
 def page(tmp_path, body: str, figures: int) -> object:
@@ -50,3 +50,10 @@ def test_missing_browser_skips_locally_and_fails_when_required(monkeypatch):
     monkeypatch.setenv(REQUIRE_ENV, "1")
     with pytest.raises(pytest.fail.Exception, match=f"{REQUIRE_ENV}=1 but no chromium"):
         unavailable("no chromium")
+
+
+def test_clipped_screenshot_has_the_clip_size(chromium, tmp_path):
+    shot = tmp_path / "clip.png"
+    chromium.render(page(tmp_path, "", 2), shot, clip={"x": 0, "y": 100, "width": 300, "height": 420})
+    header = shot.read_bytes()
+    assert int.from_bytes(header[16:20], "big") == 300 and int.from_bytes(header[20:24], "big") == 420

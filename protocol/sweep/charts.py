@@ -16,12 +16,11 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
-from protocol.report.values import cell
 from protocol.sweep.aggregate import (CONFIDENCE, STATISTIC, PointAggregate, Statistic,
                                       keeper_statistic, point_key)
 from protocol.sweep.frontier import pareto_front
 from protocol.sweep.grid import Axis
-from protocol.sweep.units import plotted, show, show_interval, titled
+from protocol.sweep.units import param, plotted, show, show_interval, titled
 
 CONFIG = {"displaylogo": False, "responsive": True}
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
@@ -54,7 +53,7 @@ def point_label(params: dict[str, Any], names: dict[str, str], sep: str = ", ") 
     """Compact label of a grid point: ``max_leverage=10, latency=2`` (``all`` with no axes)."""
     if not params:
         return "all"
-    return sep.join(f"{names.get(k, k)}={cell(v)}" for k, v in params.items())
+    return sep.join(f"{names.get(k, k)}={param(v)}" for k, v in params.items())
 
 
 def short_keys(keys: Sequence[str]) -> dict[str, str]:
@@ -101,7 +100,7 @@ def trend_chart(axis: Axis, aggregates: Sequence[PointAggregate]) -> Optional[Pl
     present = [a for a in aggs if a is not None]
     if not present:
         return None
-    xs = list(axis.values) if _numeric(axis.values) else [cell(v) for v in axis.values]
+    xs = list(axis.values) if _numeric(axis.values) else [param(v) for v in axis.values]
     stats = [STATISTIC[n] for n in TREND if any(a.value(n) is not None for a in present)]
     keepers = sorted({k for a in present for k in a.keeper_profit_mean})
     panels = [titled(s) for s in stats] + (["keeper net profit, mean (USD)"] if keepers else [])
@@ -122,7 +121,8 @@ def trend_chart(axis: Axis, aggregates: Sequence[PointAggregate]) -> Optional[Pl
                                       keeper, True):
                 fig.add_trace(trace, row=r + 1, col=c + 1)
     fig.update_xaxes(title_text=axis.key, type=None if _numeric(axis.values) else "category")
-    fig.update_layout(height=260 * rows + 80, legend=dict(title="keeper"))
+    fig.update_layout(height=260 * rows + 80,
+                      legend=dict(title="keeper", orientation="h", x=0, y=-0.5 / rows / 2))
     return _plot("trend", f"Aggregates against {axis.key}, with {CI} bands over seeds", fig)
 
 
@@ -156,13 +156,13 @@ def heatmap(name: str, worst: Callable[[Sequence[Decimal]], Decimal], axes: Sequ
             chosen = next(a for a in group if a.value(name) == value)
             z[j].append(plotted(stat, value))
             text[j].append(show(stat, value))
-            where = "".join(f"<br>{k}={cell(chosen.params[k])}" for k in (r.key for r in rest))
+            where = "".join(f"<br>{k}={param(chosen.params[k])}" for k in (r.key for r in rest))
             hover[j].append(f"{show(stat, value)}<br>{CI} {show_interval(stat, chosen.ci.get(name))}"
                             f"{where}")
     suffix = f" (worst over {', '.join(r.key for r in rest)})" if rest else ""
     colors = "Reds" if stat.better == "lower" else "RdYlGn"
     fig = go.Figure(go.Heatmap(
-        x=[cell(v) for v in ax_x.values], y=[cell(v) for v in ax_y.values], z=z, text=text,
+        x=[param(v) for v in ax_x.values], y=[param(v) for v in ax_y.values], z=z, text=text,
         customdata=hover, texttemplate="%{text}", colorscale=colors,
         colorbar=dict(title=dict(text=titled(stat)), ticksuffix="%" if stat.unit == "fraction" else ""),
         hovertemplate=f"{ax_x.key}=%{{x}}<br>{ax_y.key}=%{{y}}<br>%{{customdata}}<extra></extra>"))
@@ -182,7 +182,7 @@ def frontier_chart(x: Statistic, y: Statistic, aggregates: Sequence[PointAggrega
         return None
     front = {point_key(a.params) for a in pareto_front(usable, x, y)}
 
-    def series(group: list[PointAggregate], name: str, color: str, size: int, labelled: bool):
+    def series(group: list[PointAggregate], name: str, color: str, size: int):
         def err(stat: Statistic, a: PointAggregate, side: str) -> float:
             interval, value = a.ci.get(stat.name), plotted(stat, a.value(stat.name))
             if interval is None:
@@ -196,8 +196,8 @@ def frontier_chart(x: Statistic, y: Statistic, aggregates: Sequence[PointAggrega
                  f"({CI} {show_interval(y, a.ci.get(y.name))})" for lab, a in zip(labels, group)]
         return go.Scatter(
             x=[plotted(x, a.value(x.name)) for a in group], y=[plotted(y, a.value(y.name)) for a in group],
-            mode="markers+text" if labelled else "markers", name=name, text=labels if labelled else None,
-            textposition="top center", customdata=hover, marker=dict(color=color, size=size),
+            mode="markers+text", name=name, text=labels, textposition="top center",
+            textfont=dict(color=color), customdata=hover, marker=dict(color=color, size=size),
             hovertemplate="%{customdata}<extra></extra>",
             error_x=dict(type="data", array=[err(x, a, "plus") for a in group],
                          arrayminus=[err(x, a, "minus") for a in group], color=_rgba(color, 0.4),
@@ -210,8 +210,8 @@ def frontier_chart(x: Statistic, y: Statistic, aggregates: Sequence[PointAggrega
     others = [a for a in usable if point_key(a.params) not in front]
     fig = go.Figure()
     if others:
-        fig.add_trace(series(others, "dominated", "#7f7f7f", 8, False))
-    fig.add_trace(series(pareto, "Pareto-optimal", "#d62728", 12, True))
+        fig.add_trace(series(others, "dominated", "#7f7f7f", 8))
+    fig.add_trace(series(pareto, "Pareto-optimal", "#d62728", 12))
     fig.add_trace(go.Scatter(x=[plotted(x, a.value(x.name)) for a in pareto],
                              y=[plotted(y, a.value(y.name)) for a in pareto], mode="lines",
                              line=dict(color="#d62728", dash="dot"), hoverinfo="skip",

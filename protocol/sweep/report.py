@@ -18,7 +18,6 @@ from typing import Optional, Sequence
 
 from plotly.offline import get_plotlyjs
 
-from protocol.report.values import cell
 from protocol.sweep.aggregate import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, STATISTICS,
                                       PointAggregate, keeper_statistic, point_key)
 from protocol.sweep.charts import (HEATMAPS, Plot, distribution_chart, frontier_chart, heatmap,
@@ -26,7 +25,7 @@ from protocol.sweep.charts import (HEATMAPS, Plot, distribution_chart, frontier_
 from protocol.sweep.frontier import DEFAULT_FRONTIER, objective, pareto_front
 from protocol.sweep.run import RunRecord
 from protocol.sweep.sweep import SweepResult
-from protocol.sweep.units import money, percent, show, show_interval, titled
+from protocol.sweep.units import param, money, percent, show, show_interval, titled
 
 __all__ = ["REPORT_NAME", "money", "percent", "sweep_html", "write_sweep_report"]
 
@@ -81,8 +80,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], table_id: str, 
 
 
 def _header(result: SweepResult, scenario: str) -> str:
-    axes = "; ".join(f"{a.key} = {', '.join(cell(v) for v in a.values)}" for a in result.axes)
-    fixed = "; ".join(f"{k} = {cell(v)}" for k, v in sorted(result.fixed.items()))
+    axes = "; ".join(f"{a.key} = {', '.join(param(v) for v in a.values)}" for a in result.axes)
+    fixed = "; ".join(f"{k} = {param(v)}" for k, v in sorted(result.fixed.items()))
     total = len(result.records)
     rows = [
         ("scenario", scenario),
@@ -128,7 +127,7 @@ def _aggregates_table(result: SweepResult) -> str:
     rows = []
     for params in result.points or [a.params for a in result.aggregates]:
         pk = point_key(params)
-        row = [escape(cell(params.get(k))) for k in keys]
+        row = [escape(param(params.get(k))) for k in keys]
         a = by_key.get(pk)
         if a is None:  # every run of this point failed (or none finished)
             rows.append(row + [f"0 ({failed_at.get(pk, 0)})"] + [""] * (len(header) - len(row) - 1))

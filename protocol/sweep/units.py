@@ -10,6 +10,13 @@ from protocol.sweep.aggregate import Interval, Statistic
 UNIT_SUFFIX = {"usd": "USD", "fraction": "%"}
 
 
+def param(value: Any) -> str:
+    """A parameter value as it is written in TOML and ``--set`` (``true``, ``10``, ``0.5``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
 def money(value: Any) -> str:
     """USD with 2 decimals and thousands separators (``""`` for ``None``, no ``-0.00``)."""
     if value is None:
