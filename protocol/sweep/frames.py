@@ -1,7 +1,7 @@
 """A sweep as pandas DataFrames (``SweepResult.frame``): per run and per grid point.
 
-Exact values are text in runs.jsonl and aggregates.csv; here numbers become float64 so a notebook
-can plot and group them. Parameters keep their TOML types.
+Exact values are text in runs.jsonl and aggregates.csv; here amounts and fractions become float64
+so a notebook can plot and group them (counts stay integers). Parameters keep their TOML types.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ RUN_COLUMNS = ("seed", "status", "error", "seconds")
 
 
 def _number(value: Any) -> Any:
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, (bool, int)) or value is None:  # counts stay integers
         return value
-    if isinstance(value, (Decimal, int, float)):
+    if isinstance(value, (Decimal, float)):
         return float(value)
     try:
         return float(Decimal(str(value)))

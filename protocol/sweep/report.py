@@ -38,8 +38,8 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertic
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 #aggregates { width: 100%; font-size: 0.8em; table-layout: auto; }
 #aggregates th { vertical-align: bottom; font-weight: 600; }
-#aggregates td { overflow-wrap: anywhere; }
-.ci { display: block; color: #777; font-size: 0.85em; }
+#aggregates td.num { white-space: nowrap; }
+.ci { display: block; color: #777; font-size: 0.85em; white-space: normal; }
 figure { margin: 1.5em 0; }
 figcaption { color: #555; font-size: 0.9em; }
 p.none { color: #555; font-style: italic; }

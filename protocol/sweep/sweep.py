@@ -45,7 +45,7 @@ class SweepResult:
         """A pandas DataFrame for notebooks. ``level="runs"``: one row per run (parameters, seed,
         status, error, seconds, then every metric, keepers as ``keeper_profit.NAME``);
         ``level="points"``: one row per grid point, the columns of ``aggregates.csv`` (with the
-        bootstrap intervals as ``NAME.ci_low`` / ``NAME.ci_high``). Numbers become floats here;
+        bootstrap intervals as ``NAME.ci_low`` / ``NAME.ci_high``). Amounts become floats here;
         runs.jsonl and aggregates.csv keep the exact values."""
         from protocol.sweep.frames import points_frame, runs_frame
 
