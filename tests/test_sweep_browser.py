@@ -88,6 +88,12 @@ def test_sweep_page_renders_with_its_charts_in_chromium(swept, chromium, screens
     assert seen.values["table"]["right"] <= seen.viewport[0]
     if name == "one-axis":  # one band per figure panel and per keeper
         assert seen.values["bands"] == 6 + 1
+        # the note's picture: the confidence bands down to the frontier's Pareto table
+        top, bottom = chromium.render(html, evaluate={"bands": box("#chart-trend"), "pareto": box("#pareto")}).values.values()
+        shot = screenshots / "sweep-bands-frontier.png"
+        chromium.render(html, shot, clip={"x": 0, "y": top["top"] - 60, "width": seen.viewport[0],
+                                          "height": bottom["bottom"] - top["top"] + 80})
+        assert shot.stat().st_size > 50_000
     assert seen.values["pareto"] and all(re.fullmatch(r"latency=\d(, feedback=(true|false))?", p)
                                          for p in seen.values["pareto"])
     text = html.read_text(encoding="utf-8")

@@ -104,11 +104,12 @@ def _table(result) -> Table:
 
     table = Table(title="Sweep aggregates (per grid point, over seeds)")
     keys = [a.key for a in result.axes]
+    # a narrow terminal folds a figure onto two lines rather than cutting digits off
     for key in keys:
-        table.add_column(key, justify="right")
+        table.add_column(key, justify="right", overflow="fold")
     for col in ("runs", "VaR95 bad debt $", "LaR95 liq. volume $", "SaR95 impact $", "insurance max DD",
                 "LP return mean", "LP return p5", "wiped out"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", overflow="fold")
     for a in result.aggregates:
         table.add_row(*(param(a.params[k]) for k in keys), f"{a.runs}",
                       money(a.var95_bad_debt), money(a.lar95_liquidation_volume),
