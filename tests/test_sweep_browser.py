@@ -5,9 +5,9 @@ under PERPSIM_REQUIRE_BROWSER=1)."""
 
 from __future__ import annotations
 
+import io
 import re
 from html import unescape
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -65,7 +65,7 @@ def html_table(html: str) -> tuple[list[str], list[list[str]]]:
 
 
 def cli_rows(result) -> tuple[list[str], list[list[str]]]:
-    console = Console(width=400, record=True, file=open("/dev/null", "w"))
+    console = Console(width=400, record=True, file=io.StringIO())
     table = cli_table(result)
     console.print(table)
     lines = [line for line in console.export_text().splitlines() if line.startswith("│")]
