@@ -95,3 +95,32 @@ def test_percentile_is_nearest_rank(values, p):
     assert share >= float(p)  # at least p of the values are at or below it
     smaller = [v for v in decimals if v < got]
     assert len(smaller) / len(decimals) < float(p)  # and it is the smallest such value
+
+
+def test_parquet_tables_are_the_frames(tmp_path):
+    import pandas
+
+    out = tmp_path / "pq"
+    run = CliRunner().invoke(cli, ["sweep", "default", "--set", "keepers.latency=0,2",
+                                   "--set", "blocks=15", "--set", "agents.count=1", "--seeds", "2",
+                                   "--workers", "1", "--format", "parquet", "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    assert not (out / "aggregates.csv").exists()
+    result = run_sweep("default", [Axis("keepers.latency", (0, 2))], SEEDS, LocalEngine(1), out,
+                       fixed=FIXED, data_format="parquet")
+    assert result.skipped == 4  # everything came from runs.jsonl
+    runs = pandas.read_parquet(out / "runs.parquet")
+    pandas.testing.assert_frame_equal(runs, result.frame())
+    assert list(runs.columns[:5]) == ["keepers.latency", "seed", "status", "error", "seconds"]
+    assert list(zip(runs["keepers.latency"], runs["seed"])) == [(0, 1), (0, 2), (2, 1), (2, 2)]
+    for row, record in zip(runs.itertuples(index=False), result.records):
+        assert row.bad_debt == float(Decimal(record.metrics["bad_debt"]))
+        assert row.fees_paid == float(Decimal(record.metrics["fees_paid"]))
+    points = pandas.read_parquet(out / "aggregates.parquet")
+    pandas.testing.assert_frame_equal(points, result.frame("points"))
+    assert len(points) == 2 and points["runs"].tolist() == [2, 2]
+    first = result.aggregates[0]
+    assert points["var95_bad_debt.ci_high"][0] == float(first.ci["var95_bad_debt"].high)
+    assert points["lp_return_mean"][0] == float(first.lp_return_mean)
+    with pytest.raises(ValueError, match="frame level 'seeds'"):
+        result.frame("seeds")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
-from decimal import Decimal
 from pathlib import Path
 from typing import Optional
 
 import click
+
+from protocol.sweep.frontier import DEFAULT_FRONTIER
+from protocol.sweep.sweep import FORMATS
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
@@ -30,16 +32,27 @@ console = Console(width=max(Console().width, 100))
 @click.option("--backend", type=click.Choice(["revm", "pyevm"]), default=None)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: out/sweep-SCENARIO); holds runs.jsonl for resuming.")
+@click.option("--format", "data_format", type=click.Choice(FORMATS), default=FORMATS[0],
+              show_default=True,
+              help="Tables: aggregates.csv, or aggregates.parquet and runs.parquet (pyarrow).")
+@click.option("--frontier", default=",".join(DEFAULT_FRONTIER), show_default=True, metavar="X,Y",
+              help="The two objectives of sweep.html's frontier (aggregates.csv columns, e.g. "
+                   "var95_bad_debt, fees_paid_mean, lp_return_mean, keeper_profit_mean.NAME).")
 def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int, engine: str,
           workers: Optional[int], address: Optional[str], backend: Optional[str],
-          out_dir: Optional[Path]) -> None:
+          out_dir: Optional[Path], data_format: str, frontier: str) -> None:
     """Run SCENARIO over every combination of the --set values, --seeds times each.
 
     Finished runs are stored one by one; the same command again skips them (a failed run is
     retried). The exit code is the number of failed runs (at most 255)."""
     from protocol.sweep import make_engine, parse_axes, run_sweep
+    from protocol.sweep.frontier import parse_frontier
 
     # errors end the command in one line (protocol.cli.PerpsimGroup)
+    try:
+        objectives = parse_frontier(frontier)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--frontier") from None
     axes = parse_axes(list(settings))
     swept = [a for a in axes if len(a.values) > 1]
     fixed = {a.key: a.values[0] for a in axes if len(a.values) == 1}
@@ -63,44 +76,44 @@ def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
     try:
         with progress:
             result = run_sweep(scenario, swept, seed_list, runner, out_dir, backend=backend,
-                               fixed=fixed, progress=tick)
+                               fixed=fixed, progress=tick, data_format=data_format)
     except KeyboardInterrupt:
         console.print(f"interrupted: finished runs are stored in {out_dir}/runs.jsonl; "
                       "run the same command to resume")
         sys.exit(130)
     console.print(_table(result))
-    report = _write_report(result, out_dir, scenario)
+    report = _write_report(result, out_dir, scenario, objectives)
+    tables = (f"{out_dir}/aggregates.csv" if data_format == "csv"
+              else f"{out_dir}/aggregates.parquet, {out_dir}/runs.parquet")
     console.print(f"{len(result.records) - len(result.failed):,} runs ok, {len(result.failed):,} failed, "
                   f"{result.skipped:,} resumed from {out_dir}/runs.jsonl, "
-                  f"{result.wall_seconds:.1f} s; aggregates: {out_dir}/aggregates.csv"
-                  + f", report: {report}")
+                  f"{result.wall_seconds:.1f} s; aggregates: {tables}, report: {report}")
     for record in result.failed[:5]:
         console.print(f"[red]failed[/red] {record.params} seed {record.seed}: {record.error}")
     sys.exit(min(len(result.failed), 255))
 
 
-def _write_report(result, out_dir: Path, scenario: str) -> Path:
+def _write_report(result, out_dir: Path, scenario: str, frontier: tuple[str, str]) -> Path:
     from protocol.sweep.report import write_sweep_report
 
-    return write_sweep_report(result, out_dir, scenario=scenario)
-
-
-def _pct(x: Decimal) -> str:
-    return f"{x * 100:.2f}%"
+    return write_sweep_report(result, out_dir, scenario=scenario, frontier=frontier)
 
 
 def _table(result) -> Table:
+    from protocol.sweep.units import money, param, percent
+
     table = Table(title="Sweep aggregates (per grid point, over seeds)")
     keys = [a.key for a in result.axes]
+    # a narrow terminal folds a figure onto two lines rather than cutting digits off
     for key in keys:
-        table.add_column(key, justify="right")
+        table.add_column(key, justify="right", overflow="fold")
     for col in ("runs", "VaR95 bad debt $", "LaR95 liq. volume $", "SaR95 impact $", "insurance max DD",
                 "LP return mean", "LP return p5", "wiped out"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", overflow="fold")
     for a in result.aggregates:
-        table.add_row(*(str(a.params[k]) for k in keys), f"{a.runs}",
-                      f"{a.var95_bad_debt:,.2f}", f"{a.lar95_liquidation_volume:,.2f}",
-                      f"{a.sar95_liquidation_impact:,.2f}",
-                      _pct(a.insurance_max_drawdown), _pct(a.lp_return_mean),
-                      _pct(a.lp_return_p5), _pct(a.wiped_out_share_mean))
+        table.add_row(*(param(a.params[k]) for k in keys), f"{a.runs}",
+                      money(a.var95_bad_debt), money(a.lar95_liquidation_volume),
+                      money(a.sar95_liquidation_impact),
+                      percent(a.insurance_max_drawdown), percent(a.lp_return_mean),
+                      percent(a.lp_return_p5), percent(a.wiped_out_share_mean))
     return table

@@ -83,6 +83,7 @@ def run_metrics(result) -> dict[str, Any]:
         "liquidated_notional": str(s["liquidated_notional"]),
         "liquidation_impact_cost": str(s["liquidation_impact_cost"]),
         "liquidations": s["liquidations"],
+        "fees_paid": str(s["fees_paid"]),
         "insurance_max_drawdown": str(s["insurance_fund"]["max_drawdown"]),
         "lp_return": str(s["pool"]["lp_return"]),
         "keeper_profit": {name: str(k["net_profit_usd"]) for name, k in s["keepers"].items()},

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from protocol.sim.loader import load_scenario
 from protocol.sweep.aggregate import PointAggregate, aggregate
@@ -18,11 +18,19 @@ from protocol.sweep.grid import Axis, points
 from protocol.sweep.run import RunRecord, RunSpec
 from protocol.sweep.store import RunStore
 
+if TYPE_CHECKING:
+    import pandas
+
 Progress = Callable[[RunRecord, int, int], None]  # (record, finished, to run)
+
+
+FORMATS = ("csv", "parquet")
 
 
 @dataclass
 class SweepResult:
+    """Everything a sweep produced: its grid, every stored run and the aggregates per point."""
+
     axes: list[Axis]
     points: list[dict[str, Any]]
     records: list[RunRecord]
@@ -30,6 +38,22 @@ class SweepResult:
     skipped: int  # runs already stored by an earlier invocation
     failed: list[RunRecord] = field(default_factory=list)
     wall_seconds: float = 0.0
+    scenario: Optional[str] = None
+    fixed: dict[str, Any] = field(default_factory=dict)  # one-value --set overrides, on every run
+
+    def frame(self, level: str = "runs") -> "pandas.DataFrame":
+        """A pandas DataFrame for notebooks. ``level="runs"``: one row per run (parameters, seed,
+        status, error, seconds, then every metric, keepers as ``keeper_profit.NAME``);
+        ``level="points"``: one row per grid point, the columns of ``aggregates.csv`` (with the
+        bootstrap intervals as ``NAME.ci_low`` / ``NAME.ci_high``). Amounts become floats here;
+        runs.jsonl and aggregates.csv keep the exact values."""
+        from protocol.sweep.frames import points_frame, runs_frame
+
+        if level == "runs":
+            return runs_frame(self)
+        if level == "points":
+            return points_frame(self)
+        raise ValueError(f"frame level {level!r}: expected 'runs' or 'points'")
 
 
 def scenario_hash(scenario: str) -> str:
@@ -59,9 +83,12 @@ def plan(scenario: str, axes: list[Axis], seeds: list[int], backend: Optional[st
 
 def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine, out: Path, *,
               backend: Optional[str] = None, fixed: Optional[dict[str, Any]] = None,
-              progress: Optional[Progress] = None) -> SweepResult:
-    """Run what is not stored yet, then aggregate everything stored for this sweep. Ctrl-C
-    stops the engine; finished runs stay stored and a re-run resumes."""
+              progress: Optional[Progress] = None, data_format: str = "csv") -> SweepResult:
+    """Run what is not stored yet, then aggregate everything stored for this sweep and write
+    the tables: ``aggregates.csv``, or with ``data_format="parquet"`` ``aggregates.parquet`` and
+    ``runs.parquet``. Ctrl-C stops the engine; finished runs stay stored and a re-run resumes."""
+    if data_format not in FORMATS:
+        raise ValueError(f"format {data_format!r}: expected one of {', '.join(FORMATS)}")
     started = time.perf_counter()
     grid, specs = plan(scenario, axes, seeds, backend, fixed)
     store = RunStore(out)
@@ -79,8 +106,12 @@ def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine,
     result = SweepResult(axes, grid, records, aggregate(grid, records),
                          skipped=len(specs) - len(todo),
                          failed=[r for r in records if r.status != "ok"],
-                         wall_seconds=time.perf_counter() - started)
-    write_aggregates(result, out)
+                         wall_seconds=time.perf_counter() - started,
+                         scenario=scenario, fixed=dict(fixed or {}))
+    if data_format == "parquet":
+        write_parquet(result, out)
+    else:
+        write_aggregates(result, out)
     return result
 
 
@@ -93,3 +124,12 @@ def write_aggregates(result: SweepResult, out: Path) -> Path:
         writer.writeheader()
         writer.writerows({k: str(v) for k, v in row.items()} for row in rows)
     return path
+
+
+def write_parquet(result: SweepResult, out: Path) -> tuple[Path, Path]:
+    """``aggregates.parquet`` (one row per grid point) and ``runs.parquet`` (one row per run):
+    :meth:`SweepResult.frame` written with pyarrow."""
+    points_path, runs_path = out / "aggregates.parquet", out / "runs.parquet"
+    result.frame("points").to_parquet(points_path, engine="pyarrow", index=False)
+    result.frame("runs").to_parquet(runs_path, engine="pyarrow", index=False)
+    return points_path, runs_path
