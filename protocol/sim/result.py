@@ -15,7 +15,16 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True)
 class LiquidationMark:
-    """One liquidated position, for price-chart markers."""
+    """One liquidated position (or slice of one): ``liquidations.csv`` has one line per mark.
+
+    ``penalty`` and ``reward`` (USD) are the event's; a cross account pays one penalty and one
+    keeper reward for all its positions (``AccountLiquidated``), written on the account's first
+    line of that liquidation. ``entry_price`` is the position's average fill (entry notional over
+    size, tracked from its events); ``leverage`` the leverage its owner opened it at (``None``
+    when no agent of the run opened it). ``latency`` is blocks from *first liquidatable* to
+    liquidated: the first block at which the oracle price had crossed the position's
+    liquidation price as last sampled (see :class:`PositionSample`), or a sample found it below
+    maintenance; ``None`` when no sample had seen the position liquidatable before it went."""
 
     block: int
     market: str
@@ -24,6 +33,38 @@ class LiquidationMark:
     account: str
     size: Decimal  # base units closed (signed as the position)
     bad_debt: Decimal
+    side: str = ""  # "long" | "short"
+    notional: Decimal = Decimal(0)  # |size| x price, USD
+    keeper: str = ""  # keeper name (its address if not one of the run's keepers)
+    penalty: Decimal = Decimal(0)
+    reward: Decimal = Decimal(0)
+    leverage: Optional[int] = None
+    entry_price: Optional[Decimal] = None
+    cohort: str = ""
+    latency: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class PositionSample:
+    """One open position at a sampled block (every ``equity_every`` blocks, one Reader
+    ``health`` call per chunk of positions).
+
+    ``liquidation_price`` is an estimate: the price at which equity would meet maintenance if
+    only this market's price moved and maintenance scaled with notional (for a cross account
+    across several markets, its equity and maintenance are apportioned by notional);
+    ``distance`` is how far the price can move against the position before that, as a fraction
+    of the current price (negative: already past it). ``None`` when there is no such price."""
+
+    block: int
+    account: str
+    market: str
+    mode: str
+    side: str
+    size: Decimal
+    notional: Decimal
+    price: Decimal
+    liquidation_price: Optional[Decimal]
+    distance: Optional[Decimal]
 
 
 @dataclass
@@ -55,10 +96,20 @@ class RunResult:
     events: list[Row] = field(default_factory=list)
     liquidations: list[LiquidationMark] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    positions: list[PositionSample] = field(default_factory=list)
     wall_seconds: float = 0.0  # not part of the reproducible outputs
 
     def column(self, key: str) -> list[Any]:
         return [row[key] for row in self.rows]
+
+    def frame(self, table: str = "rows"):
+        """One of the run's tables as a :class:`pandas.DataFrame` (for notebooks):
+        ``"rows"`` (one line per block, as ``timeseries.csv``), ``"liquidations"``,
+        ``"positions"`` (the sampled book) or ``"events"``. Numbers become floats here (the
+        files keep exact values)."""
+        from protocol.report.frames import frame
+
+        return frame(self, table)
 
 
 @dataclass
