@@ -72,11 +72,16 @@ def _line(run: RunResult, clock: Clock, key: str, name: str, color: Optional[str
         hovertemplate=HOVER_BLOCK.replace("{unit}", clock.unit), **kw)
 
 
-def _layout(fig: go.Figure, title: str, clock: Clock, height: int = HEIGHT) -> go.Figure:
+def _layout(fig: go.Figure, title: str, clock: Clock, height: int = HEIGHT,
+            bottom_row: int | None = None) -> go.Figure:
+    """Shared look; the time axis is titled on every x-axis, or only on ``bottom_row``'s."""
     fig.update_layout(title=dict(text=title, x=0.01), height=height, template="plotly_white",
-                      margin=dict(l=60, r=60, t=50, b=45), hovermode="closest",
-                      legend=dict(orientation="h", y=-0.18))
-    fig.update_xaxes(title_text=clock.title)
+                      margin=dict(l=60, r=60, t=70, b=45), hovermode="closest",
+                      legend=dict(orientation="h", y=-0.18 * HEIGHT / height))
+    if bottom_row is None:
+        fig.update_xaxes(title_text=clock.title)
+    else:
+        fig.update_xaxes(title_text=clock.title, row=bottom_row)
     return fig
 
 
@@ -184,8 +189,8 @@ def rates_plot(run: RunResult, clock: Clock) -> Plot:
                                    ((2, 1), "skew", 1), ((2, 2), "utilisation", 100)):
             fig.add_trace(_line(run, clock, f"{key}.{m}", m, color, scale, legendgroup=m,
                                 showlegend=(r, c) == (1, 1)), row=r, col=c)
-    fig.update_xaxes(title_text=clock.title, row=2)
-    return Plot("rates", title, _layout(fig, title + " per market", clock, height=560))
+    return Plot("rates", title, _layout(fig, title + " per market", clock, height=560,
+                                        bottom_row=2))
 
 
 def keepers_plot(run: RunResult, clock: Clock) -> Plot:
@@ -219,9 +224,6 @@ def keepers_plot(run: RunResult, clock: Clock) -> Plot:
             fig.add_trace(_line(run, clock, f"keeper_profit.{name}", name, color,
                                 legendgroup=name, showlegend=not (latencies or mine)), row=1, col=3)
     fig.update_layout(barmode="overlay")
-    fig.update_xaxes(title_text="blocks", row=1, col=1)
-    fig.update_xaxes(title_text=clock.title, row=1, col=2)
-    fig.update_xaxes(title_text=clock.title, row=1, col=3)
     _layout(fig, "Keepers: latency, reward per liquidation and net profit", clock, height=420)
     fig.update_xaxes(title_text="blocks", row=1, col=1)
     return Plot("keepers", title, fig)
@@ -348,10 +350,9 @@ def study_plots(study: StudyResult) -> list[Plot]:
                           dash="solid" if i == 0 else "dash"),
                 hovertemplate=HOVER_BLOCK.replace("{unit}", clock.unit)),
                 row=k // 2 + 1, col=k % 2 + 1)
-    fig.update_xaxes(title_text=clock.title, row=3)
     plots = [Plot("study", "The variants side by side",
                   _layout(fig, "Same traders and prices, each variant one line", clock,
-                          height=820))]
+                          height=820, bottom_row=3))]
     first = runs[0][1]
     for m in first.markets:
         price = go.Figure()
