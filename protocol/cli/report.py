@@ -22,7 +22,7 @@ def report(run_dir: Path, png: bool) -> None:
     html.write_text(run_html(result), encoding="utf-8")
     click.echo(f"report: {html}")
     if png:
-        from protocol.report.png import write_pngs
+        from protocol.report.charts import write_pngs
 
         paths = write_pngs(result, run_dir / "png")
         click.echo(f"png: {len(paths)} charts in {run_dir / 'png'}")

@@ -8,11 +8,13 @@ which the headless-browser tests read.
 
 from __future__ import annotations
 
+import base64
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from html import escape
 from typing import Any, Iterable, Sequence
 
+from protocol.report.charts import Chart
 from protocol.report.kpi import Kpi
 from protocol.report.plots import Plot
 from protocol.report.values import cell
@@ -29,6 +31,7 @@ p.meta { color: #555; margin: 0 0 0.8em; }
 .kpi .value { font-size: 1.45em; font-weight: 600; font-variant-numeric: tabular-nums;
               margin: 0.1em 0; white-space: nowrap; }
 .kpi .note { font-size: 0.75em; color: #777; }
+figure img { max-width: 100%; height: auto; }
 .plot { margin: 0.8em 0 1.4em; }
 p.empty { color: #777; font-style: italic; }
 details { margin: 0.6em 0; border: 1px solid #e3e6ea; border-radius: 6px; padding: 0.3em 0.8em; }
@@ -79,6 +82,15 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], table_id: str, c
             f"<thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body) + "\n</tbody></table>")
 
 
+def figure(chart: Chart) -> str:
+    """A static matplotlib chart as ``<figure>`` with an inline PNG (the sweep page's charts
+    until it draws with plotly)."""
+    data = base64.b64encode(chart.png).decode("ascii")
+    return (f'<figure id="chart-{escape(chart.key)}">'
+            f'<img src="data:image/png;base64,{data}" alt="{escape(chart.alt)}">'
+            f"<figcaption>{escape(chart.title)}</figcaption></figure>")
+
+
 def details(title: str, body: str, section_id: str, open_: bool = False) -> str:
     """A collapsible section."""
     return (f'<details id="{escape(section_id)}"{" open" if open_ else ""}>'
@@ -111,11 +123,13 @@ def plots(items: Sequence[Plot]) -> list[str]:
 
 
 def document(title: str, sections: Sequence[str], meta: str = "") -> str:
-    """A complete HTML5 page with plotly.js inlined and the given body sections."""
+    """A complete HTML5 page with the given body sections (plotly.js inlined when they hold
+    plotly charts)."""
+    scripts = (f"<script>{plotly_js()}</script>\n<script>{PLOTS_DRAWN_SCRIPT}</script>\n"
+               if any('class="plotly-graph-div"' in section for section in sections) else "")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n"
-        f"<script>{plotly_js()}</script>\n<script>{PLOTS_DRAWN_SCRIPT}</script>\n</head>\n<body>\n"
+        f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n{scripts}</head>\n<body>\n"
         f"<h1>{escape(title)}</h1>\n" + (f'<p class="meta">{escape(meta)}</p>\n' if meta else "")
         + "\n".join(sections) + "\n</body>\n</html>\n")
