@@ -187,7 +187,7 @@ def test_report_headline_first_in_human_units(tmp_path):
 def test_report_charts_are_inline_plotly(tmp_path):
     html = write_run(make_run(), tmp_path).read_text()
     keys = PLOT_DIV.findall(html)
-    assert keys == ["price-ETH", "price-BTC", "heatmap-ETH", "heatmap-BTC", "distance", "rates",
+    assert keys == ["price-ETH", "heatmap-ETH", "price-BTC", "heatmap-BTC", "distance", "rates",
                     "keepers", "equity", "pool", "insurance"]
     assert len(keys) == RUN_PLOTS
     assert "Plotly.newPlot" in html and "plotly.js v" in html  # the library itself is inlined

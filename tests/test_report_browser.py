@@ -17,7 +17,7 @@ from protocol.report import write_run, write_study
 from protocol.sim.engine import Simulation, run_study
 from protocol.sim.loader import load_scenario
 
-DOCS_SHOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "report.png"
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "img"
 PLOT_DIV = re.compile(r'<div id="plot-([a-zA-Z0-9-]+)" class="plotly-graph-div"')
 KPI_KEYS = ("bad_debt", "liquidations", "liquidated_notional", "insurance_drawdown", "lp_return",
             "keeper_profit", "wiped_out")
@@ -56,11 +56,18 @@ def test_report_renders_headline_first(chromium, crash_report, shots, backend):
     assert 0 < seen.values["kpis"]["bottom"] <= seen.viewport[1]  # above the fold
     assert seen.values["heatmap"] is not None and seen.values["heatmap"]["width"] > 300
     assert seen.values["overflow"] == 0
-    chromium.render(html, shots / f"report-{backend}-full.png", full_page=True)
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    full = shots / f"report-{backend}-full.png"
+    heatmap = chromium.render(html, full, full_page=True,
+                              evaluate={"box": box("#plot-heatmap-ETH")}).values["box"]
+    assert shot.read_bytes()[:8] == full.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("PERPSIM_UPDATE_DOCS") == "1":
-        DOCS_SHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, DOCS_SHOT)
+        from PIL import Image
+
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, DOCS / "report.png")
+        with Image.open(full) as page:
+            page.crop((0, int(heatmap["top"]), page.width, int(heatmap["bottom"]))).save(
+                DOCS / "heatmap.png")
 
 
 def test_study_page_renders_both_variants(chromium, backend, tmp_path, shots):

@@ -296,8 +296,7 @@ def insurance_plot(run: RunResult, clock: Clock) -> Plot:
 def run_plots(run: RunResult) -> list[Plot]:
     """Every chart of a run in page order; those with nothing to show carry a note instead."""
     clock = Clock.of(run)
-    plots = [price_plot(run, m, clock) for m in run.markets]
-    plots += [heatmap_plot(run, m, clock) for m in run.markets]
+    plots = [p for m in run.markets for p in (price_plot(run, m, clock), heatmap_plot(run, m, clock))]
     plots += [distance_plot(run, clock), rates_plot(run, clock), keepers_plot(run, clock),
               equity_plot(run, clock), pool_plot(run, clock), insurance_plot(run, clock)]
     if not run.liquidations:
