@@ -78,10 +78,16 @@ class RunResult:
     ``keeper_profit.<name>`` (cumulative, USD, net of gas), ``equity.<cohort>`` (sum of the
     cohort's equity, USD, sampled every ``equity_every`` blocks and carried forward),
     ``equity.isolated`` / ``equity.cross`` (traders by the margin mode they trade in),
-    ``wiped_out`` (accounts with under 1% of their starting capital left), ``transactions``.
+    ``wiped_out`` (accounts with under 1% of their starting capital left), ``transactions``;
+    per market also ``skew.<SYM>`` (long minus short open interest, USD),
+    ``utilisation.<SYM>`` (open interest over pool value), ``funding_rate.<SYM>`` (% of price per
+    hour paid by longs, negative when shorts pay) and ``borrow_rate.<SYM>`` (% of entry notional
+    per hour), the last two from the growth of the market's indices between its two latest
+    ``FundingUpdated`` events.
     ``events``: one dict per decoded contract event: ``block``, ``tx`` (index in the run),
     ``contract``, ``event``, ``args`` (dict of exact values).
     ``summary``: run totals (see :func:`protocol.sim.metrics.summarize`).
+    ``positions``: the open book sampled every ``equity_every`` blocks (:class:`PositionSample`).
     """
 
     scenario: str
