@@ -10,6 +10,7 @@ from typing import Any, Iterable, Sequence
 from protocol.agents import Agent
 from protocol.chain import Receipt
 from protocol.keepers import KeeperBot
+from protocol.margin.human import cross_liquidation_price
 from protocol.margin.math import BORROW_INDEX_UNIT, WAD
 from protocol.sim.result import LiquidationMark, PositionSample, Row
 from protocol.venue import Venue
@@ -302,14 +303,15 @@ class MetricsRecorder:
             price = oracle[market]
             notional = abs(held.size) * price
             if held.mode == "isolated":
-                equity, maintenance, flagged = health.get((account, v.market_id(market)),
-                                                          (Decimal(0), Decimal(0), False))
+                target, total = (account, v.market_id(market)), notional
             else:
-                equity, maintenance, flagged = health.get((account, CROSS_ACCOUNT),
-                                                          (Decimal(0), Decimal(0), False))
-                share = notional / cross_notional[account] if cross_notional[account] else 0
-                equity, maintenance = equity * share, maintenance * share
-            liq = _liquidation_price(held.size, price, equity, maintenance)
+                target, total = (account, CROSS_ACCOUNT), cross_notional[account]
+            equity, maintenance, flagged = health.get(target, (Decimal(0), Decimal(0), False))
+            liq = None
+            if 0 < maintenance < total:  # read (not stale, not missing); its mm-to-notional ratio
+                liq = cross_liquidation_price(1 if held.size > 0 else -1, price, held.size,
+                                              equity, maintenance, maintenance / total)
+                liq = _usd(liq) if liq > 0 else None
             if flagged and held.first_liquidatable is None:
                 held.first_liquidatable = block
             distance = None
@@ -379,18 +381,6 @@ class SolvencyTally:
             "adl": self.adl, "adl_notional": _usd(self.adl_notional),
             "peak_pnl_factor": self.peak_pnl_factor.quantize(Decimal("0.0001")),
         }
-
-
-def _liquidation_price(size: Decimal, price: Decimal, equity: Decimal,
-                       maintenance: Decimal) -> Decimal | None:
-    """Where equity + size x (p - price) meets maintenance x p / price (maintenance scales with
-    notional): p = (size x price - equity) / (size - maintenance / price); None if no such
-    positive price."""
-    denominator = size - maintenance / price
-    if denominator == 0 or price <= 0:
-        return None
-    p = (size * price - equity) / denominator
-    return _usd(p) if p > 0 else None
 
 
 def _usd(x: Decimal) -> Decimal:

@@ -49,9 +49,10 @@ class PositionSample:
     """One open position at a sampled block (every ``equity_every`` blocks, one Reader
     ``health`` call per chunk of positions).
 
-    ``liquidation_price`` is an estimate: the price at which equity would meet maintenance if
-    only this market's price moved and maintenance scaled with notional (for a cross account
-    across several markets, its equity and maintenance are apportioned by notional);
+    ``liquidation_price`` is an estimate (:func:`protocol.margin.human.cross_liquidation_price`):
+    the price at which the position's equity (a cross account's: the whole account's) would meet
+    maintenance if only this market's price moved, maintenance moving with this position's
+    notional at the account's own maintenance-to-notional ratio;
     ``distance`` is how far the price can move against the position before that, as a fraction
     of the current price (negative: already past it). ``None`` when there is no such price."""
 
