@@ -71,7 +71,8 @@ def make_run(mode: str = "isolated", shock: int = 0) -> RunResult:
         LiquidationMark(5, "ETH", rows[5]["price.ETH"], "isolated", "0xabc", Decimal("-1.5"),
                         Decimal(0), side="short", notional=Decimal(5_000), keeper="fast",
                         penalty=Decimal("50"), reward=Decimal("25"), leverage=20,
-                        entry_price=Decimal("1900"), cohort="retail", latency=2),
+                        entry_price=Decimal("1900"), cohort="retail", latency=2,
+                        gas=Decimal("1.25")),
         LiquidationMark(8, "BTC", rows[8]["price.BTC"], "cross", "0xdef", Decimal("0.25"),
                         Decimal("12.5"), side="long", notional=Decimal(5_000), keeper="slow",
                         penalty=Decimal("40"), reward=Decimal("20"), leverage=None,
@@ -139,11 +140,11 @@ def test_run_files_and_columns(tmp_path):
     liq = read_csv(tmp_path / "out" / "liquidations.csv")
     assert liq[0] == ["block", "market", "price", "mode", "account", "size", "bad_debt", "side",
                       "notional", "keeper", "penalty", "reward", "leverage", "entry_price",
-                      "cohort", "latency"]
+                      "cohort", "latency", "gas"]
     assert liq[1] == ["5", "ETH", str(run.rows[5]["price.ETH"]), "isolated", "0xabc", "-1.5", "0",
-                      "short", "5000", "fast", "50", "25", "20", "1900", "retail", "2"]
+                      "short", "5000", "fast", "50", "25", "20", "1900", "retail", "2", "1.25"]
     assert liq[2] == ["8", "BTC", str(run.rows[8]["price.BTC"]), "cross", "0xdef", "0.25", "12.5",
-                      "long", "5000", "slow", "40", "20", "", "20000", "whales", ""]
+                      "long", "5000", "slow", "40", "20", "", "20000", "whales", "", ""]
 
     pos = read_csv(tmp_path / "out" / "positions.csv")
     assert pos[0] == ["block", "account", "market", "mode", "side", "size", "notional", "price",
@@ -196,6 +197,9 @@ def test_report_charts_are_inline_plotly(tmp_path):
     assert "<script src" not in html
     # liquidation markers say the side and carry the notional
     assert "longs liquidated (1)" in html and "shorts liquidated (1)" in html
+    # keepers: PnL per liquidation is the reward less gas (25 - 1.25), or the reward alone
+    keepers = re.search(r'id="plot-keepers".*?</script>', html, re.S).group(0)
+    assert '"y":[23.75]' in keepers and '"y":[20.0]' in keepers
 
 
 def test_run_outputs_are_byte_identical(tmp_path):

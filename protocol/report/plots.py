@@ -194,13 +194,13 @@ def rates_plot(run: RunResult, clock: Clock) -> Plot:
 
 
 def keepers_plot(run: RunResult, clock: Clock) -> Plot:
-    """Latency (blocks from first liquidatable to liquidated), reward per liquidation and
-    cumulative net profit, per keeper."""
+    """Latency (blocks from first liquidatable to liquidated), PnL per liquidation (reward
+    less gas) and cumulative net profit, per keeper."""
     title = "Keepers"
     if not run.keepers:
         return Plot("keepers", title, note="This run had no keepers.")
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08, subplot_titles=(
-        "latency (blocks, liquidatable → liquidated)", "reward per liquidation (USD)",
+        "latency (blocks, liquidatable → liquidated)", "PnL per liquidation (USD, reward − gas)",
         "cumulative net profit (USD, net of gas)"))
     names = list(run.keepers) + sorted({m.keeper for m in run.liquidations} - set(run.keepers)
                                        - {""})
@@ -215,16 +215,18 @@ def keepers_plot(run: RunResult, clock: Clock) -> Plot:
                                                      f"<extra>{name}</extra>"), row=1, col=1)
         if mine:
             fig.add_trace(go.Scatter(
-                x=[clock.time(m.block) for m in mine], y=[to_float(m.reward) for m in mine],
+                x=[clock.time(m.block) for m in mine], y=[to_float(_pnl(m)) for m in mine],
                 mode="markers", marker=dict(color=color, size=7), name=name, legendgroup=name,
-                showlegend=not latencies, customdata=[m.block for m in mine],
-                hovertemplate="block %{customdata:,}<br>reward $%{y:,.2f}"
-                              f"<extra>{name}</extra>"), row=1, col=2)
+                showlegend=not latencies,
+                customdata=[[m.block, to_float(m.reward), to_float(m.gas)] for m in mine],
+                hovertemplate=("block %{customdata[0]:,}<br>PnL $%{y:,.2f}<br>reward "
+                               "$%{customdata[1]:,.2f}, gas $%{customdata[2]:,.2f}"
+                               f"<extra>{name}</extra>")), row=1, col=2)
         if _has(run.rows, f"keeper_profit.{name}"):
             fig.add_trace(_line(run, clock, f"keeper_profit.{name}", name, color,
                                 legendgroup=name, showlegend=not (latencies or mine)), row=1, col=3)
     fig.update_layout(barmode="overlay")
-    _layout(fig, "Keepers: latency, reward per liquidation and net profit", clock, height=420)
+    _layout(fig, "Keepers: latency, PnL per liquidation and net profit", clock, height=420)
     fig.update_xaxes(title_text="blocks", row=1, col=1)
     return Plot("keepers", title, fig)
 
@@ -379,6 +381,11 @@ def mark_side(mark: Any) -> str:
     if mark.side:
         return mark.side
     return "long" if mark.size > 0 else "short"
+
+
+def _pnl(mark: Any) -> Any:
+    """Reward less gas; the reward alone for marks without gas (a keeper not of the run)."""
+    return mark.reward if mark.keeper_pnl is None else mark.keeper_pnl
 
 
 def _notional(mark: Any) -> Any:

@@ -46,7 +46,7 @@ def _liquidation_rows(result: RunResult) -> Iterator[list[str]]:
                plots.mark_side(m), m.mode, units.usd(m.price), units.usd(m.notional, cents=False),
                m.cohort or units.DASH, "" if m.leverage is None else f"{m.leverage}x",
                units.usd(m.entry_price), m.keeper or units.DASH, units.usd(m.penalty),
-               units.usd(m.reward), units.usd(m.bad_debt),
+               units.usd(m.reward), units.usd(m.gas), units.usd(m.bad_debt),
                units.DASH if m.latency is None else f"{m.latency:,}"]
 
 
@@ -71,7 +71,7 @@ def run_html(result: RunResult) -> str:
                      "details-summary"),
         page.details(f"Liquidations ({len(result.liquidations):,})", page.table(
             ["block (time)", "market", "side", "mode", "price", "notional", "cohort",
-             "leverage", "entry price", "keeper", "penalty", "reward", "bad debt",
+             "leverage", "entry price", "keeper", "penalty", "reward", "gas", "bad debt",
              "latency (blocks)"], _liquidation_rows(result), "liquidations",
             f"First {shown:,} of {len(result.liquidations):,} (all in liquidations.csv)"),
             "details-liquidations"),

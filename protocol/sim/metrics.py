@@ -74,6 +74,8 @@ class MetricsRecorder:
         self.owner = {a.address.lower(): a for a in self.agents}
         self.keeper_names = {k.address.lower(): k.name for k in self.keepers
                              if getattr(k, "address", None)}
+        self.eth_prices = {k.address.lower(): Decimal(k.eth_price_usd) for k in self.keepers
+                           if getattr(k, "address", None)}
         self.book: dict[tuple[str, str], OpenPosition] = {}  # (account, market) -> position
         self.positions: list[PositionSample] = []
         self._indices: dict[str, tuple[int, int, int]] = {}  # market -> (time, long funding, borrow)
@@ -125,6 +127,7 @@ class MetricsRecorder:
             transactions += 1
             self.tx_count += 1
             self.solvency.count(v, receipt)
+            liquidated = sum(1 for e in receipt.events if e.name == "PositionLiquidated")
             for event in receipt.events:
                 self._log(block, event)
                 name = event.name
@@ -161,7 +164,7 @@ class MetricsRecorder:
                         leverage=held.leverage if held else None,
                         entry_price=held.entry_price if held else None,
                         cohort=self.cohort_of.get(owner.name, "") if owner else "",
-                        latency=latency))
+                        latency=latency, gas=self._gas_usd(receipt, liquidated, event["keeper"])))
                     self._decrease(event["account"], event["market"], event["sizeClosed"])
                 elif name == "AccountLiquidated":
                     self._charge_account(event)
@@ -240,6 +243,15 @@ class MetricsRecorder:
             return
         held.entry_notional = held.entry_notional * abs(after) / abs(held.size)
         held.size = after
+
+    def _gas_usd(self, receipt: Receipt, liquidations: int, keeper: str) -> Decimal | None:
+        """The keeper's gas for this liquidation: its transaction's, shared equally among the
+        liquidations it made, at the keeper's ETH price (None for a keeper not of this run)."""
+        eth_price = self.eth_prices.get(keeper.lower())
+        if eth_price is None:
+            return None
+        wei = Decimal(receipt.gas_used * receipt.gas_price) / liquidations
+        return _usd(wei * eth_price / 10**18)
 
     def _charge_account(self, event: Any) -> None:
         """Put a cross account's one penalty and reward on its first line of this liquidation."""

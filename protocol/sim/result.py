@@ -21,7 +21,8 @@ class LiquidationMark:
     keeper reward for all its positions (``AccountLiquidated``), written on the account's first
     line of that liquidation. ``entry_price`` is the position's average fill (entry notional over
     size, tracked from its events); ``leverage`` the leverage its owner opened it at (``None``
-    when no agent of the run opened it). ``latency`` is blocks from *first liquidatable* to
+    when no agent of the run opened it); ``gas`` the keeper's gas for it in USD (its
+    transaction's, shared by the liquidations the transaction made). ``latency`` is blocks from *first liquidatable* to
     liquidated: the first block at which the oracle price had crossed the position's
     liquidation price as last sampled (see :class:`PositionSample`), or a sample found it below
     maintenance; ``None`` when no sample had seen the position liquidatable before it went."""
@@ -42,6 +43,12 @@ class LiquidationMark:
     entry_price: Optional[Decimal] = None
     cohort: str = ""
     latency: Optional[int] = None
+    gas: Optional[Decimal] = None  # USD: the keeper's transaction gas, shared by its liquidations
+
+    @property
+    def keeper_pnl(self) -> Optional[Decimal]:
+        """What this liquidation earned its keeper: reward less gas (USD)."""
+        return None if self.gas is None else self.reward - self.gas
 
 
 @dataclass(frozen=True)
