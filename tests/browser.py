@@ -6,10 +6,12 @@ Drives the system Chromium (Debian package ``chromium``) through Playwright; not
 the reason, unless ``PERPSIM_REQUIRE_BROWSER=1`` (set by ``.ci/run`` once it has installed Chromium),
 where they fail instead, so CI cannot go green without having looked at the pages.
 
-    from browser import chromium  # noqa: F401  (the session fixture)
+    # tests/conftest.py imports the fixtures ``chromium`` and ``screenshots`` (once: two copies of the
+    # session fixture would start Playwright twice, which it refuses)
+    from browser import box
 
-    def test_page(chromium, tmp_path):
-        page = chromium.render(html, tmp_path / "page.png", evaluate={"kpi": box("#kpis")})
+    def test_page(chromium, screenshots):
+        page = chromium.render(html, screenshots / "page.png", evaluate={"kpi": box("#kpis")})
         assert page.console_errors == [] and page.plot_count == 4
         assert page.values["kpi"]["bottom"] <= page.viewport[1]   # above the fold
 """
@@ -26,6 +28,7 @@ from typing import Any
 import pytest
 
 REQUIRE_ENV = "PERPSIM_REQUIRE_BROWSER"
+SCREENSHOTS_ENV = "PERPSIM_SCREENSHOTS"  # keep the tests' screenshots in this folder
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -97,10 +100,12 @@ class Chromium:
 
     def render(self, html: Path, screenshot: Path | None = None, *,
                viewport: tuple[int, int] = DEFAULT_VIEWPORT, full_page: bool = False,
+               clip: Mapping[str, float] | None = None,
                evaluate: Mapping[str, str] | None = None) -> Rendered:
         """Open ``html`` from disk with the network cut off (the file must work offline; any request
         leaving file:// is blocked and listed), wait until every plotly div has drawn its SVG, evaluate
-        each JS function in ``evaluate`` and save ``screenshot`` (the viewport, or ``full_page``)."""
+        each JS function in ``evaluate`` and save ``screenshot``: the viewport, the ``full_page``, or
+        the page region ``clip`` (``{"x", "y", "width", "height"}`` in page pixels)."""
         width, height = viewport
         context = self._browser.new_context(viewport={"width": width, "height": height})
         errors: list[str] = []
@@ -121,7 +126,8 @@ class Chromium:
             plot_count = page.evaluate(PLOT_COUNT_JS)
             if screenshot is not None:
                 Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(screenshot), full_page=full_page)
+                page.screenshot(path=str(screenshot), full_page=full_page or clip is not None,
+                                clip=dict(clip) if clip is not None else None)
         finally:
             context.close()
         return Rendered(console_errors=errors, plot_count=plot_count, external_requests=external,
@@ -145,3 +151,14 @@ def chromium() -> Iterator[Chromium]:
             yield Chromium(browser)
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory) -> Path:
+    """Where tests save screenshots: ``$PERPSIM_SCREENSHOTS`` if set (kept for a look or the
+    README), else a temporary folder."""
+    if folder := os.environ.get(SCREENSHOTS_ENV):
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return tmp_path_factory.mktemp("screenshots")

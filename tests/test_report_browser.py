@@ -1,7 +1,8 @@
 """report.html and a study page of real runs, opened in headless Chromium (tests/browser.py): every
 chart draws, nothing errs or leaves the file, the KPI strip sits above the fold of a 1366x768
 screen, and screenshots are saved (the folder is printed; PERPSIM_SCREENSHOTS picks it, and
-PERPSIM_UPDATE_DOCS=1 copies the report's to docs/img/report.png for the README)."""
+PERPSIM_UPDATE_DOCS=1 also writes docs/img/report.png and docs/img/heatmap.png for the README).
+The ``chromium`` and ``screenshots`` fixtures come from tests/browser.py through tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import box, chromium, horizontal_overflow  # noqa: F401  (chromium is the fixture)
+from browser import box, horizontal_overflow
 from protocol.report import write_run, write_study
 from protocol.sim.engine import Simulation, run_study
 from protocol.sim.loader import load_scenario
@@ -26,12 +27,10 @@ CRASH = {"blocks": 240, "agents.count": 6, "prices.ETH.shocks": [
     {"type": "crash", "drop_pct": 0.35, "start_block": 100, "over_blocks": 20}]}
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("PERPSIM_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots: {folder}")
-    return folder
+@pytest.fixture()
+def shots(screenshots) -> Path:
+    print(f"\nscreenshots: {screenshots}")
+    return screenshots
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +43,11 @@ def test_report_renders_headline_first(chromium, crash_report, shots, backend):
     html, result = crash_report
     assert result.liquidations and result.positions  # the run gives the charts something to show
     expected = 2 * len(result.markets) + 6
-    assert PLOT_DIV.findall(html.read_text()).__len__() == expected
+    assert len(PLOT_DIV.findall(html.read_text())) == expected
     shot = shots / f"report-{backend}.png"
     seen = chromium.render(html, shot, evaluate={
         "kpis": box("#kpis"), "heatmap": box("#plot-heatmap-ETH .heatmaplayer image"),
+        "heatmap_plot": box("#plot-heatmap-ETH"),
         "cards": "() => [...document.querySelectorAll('#kpis .kpi')].map(k => k.id)",
         "overflow": horizontal_overflow()})
     assert seen.console_errors == [] and seen.external_requests == []
@@ -57,17 +57,14 @@ def test_report_renders_headline_first(chromium, crash_report, shots, backend):
     assert seen.values["heatmap"] is not None and seen.values["heatmap"]["width"] > 300
     assert seen.values["overflow"] == 0
     full = shots / f"report-{backend}-full.png"
-    heatmap = chromium.render(html, full, full_page=True,
-                              evaluate={"box": box("#plot-heatmap-ETH")}).values["box"]
+    chromium.render(html, full, full_page=True)
     assert shot.read_bytes()[:8] == full.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("PERPSIM_UPDATE_DOCS") == "1":
-        from PIL import Image
-
         DOCS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, DOCS / "report.png")
-        with Image.open(full) as page:
-            page.crop((0, int(heatmap["top"]), page.width, int(heatmap["bottom"]))).save(
-                DOCS / "heatmap.png")
+        heatmap = seen.values["heatmap_plot"]
+        chromium.render(html, DOCS / "heatmap.png", clip={
+            "x": 0, "y": heatmap["top"], "width": seen.viewport[0], "height": heatmap["height"]})
 
 
 def test_study_page_renders_both_variants(chromium, backend, tmp_path, shots):
