@@ -9,6 +9,7 @@ import click
 
 from protocol.cli.bench import bench
 from protocol.cli.fuzz import fuzz
+from protocol.cli.report import report
 from protocol.cli.run import run, scenarios
 from protocol.cli.serve import serve
 from protocol.cli.sweep import sweep
@@ -69,6 +70,7 @@ def compile(force: bool, sizes: bool, contracts_dir: Path | None) -> None:
 
 main.add_command(bench)
 main.add_command(run)
+main.add_command(report)
 main.add_command(scenarios)
 main.add_command(serve)
 main.add_command(sweep)

@@ -46,11 +46,15 @@ def scenarios() -> None:
 @click.option("--check-invariants", "check_every", type=click.IntRange(min=0), default=0,
               metavar="N", help="Check SPEC §12 invariants after every Nth block (default 0: never; "
                                 "each check reads the whole venue, see README).")
+@click.option("--format", "table_format", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True, help="How the run's tables are written: CSV, or Parquet for "
+                                      "large runs (report.html and the JSON files either way).")
 @click.option("--crash-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where a failing run writes its crash bundle (default: OUT/crash).")
 def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Optional[int],
         out_dir: Optional[Path], settings: tuple[str, ...], contracts_dir: Optional[Path],
-        check_every: int, crash_dir: Optional[Path], rpc_url: Optional[str]) -> None:
+        check_every: int, crash_dir: Optional[Path], rpc_url: Optional[str],
+        table_format: str) -> None:
     """Run SCENARIO (a built-in name or a TOML file) and write its report.
 
     A scenario with study_modes (such as isolated-vs-cross) runs once per margin mode, and one
@@ -97,7 +101,8 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
                                     check_invariants=check_every).run(tick)
     except Exception as exc:
         _crash(exc, crash_dir or out_dir / "crash", sc, overrides, backend, seed, check_every)
-    html = write_study(study, out_dir) if studied else write_run(result, out_dir)
+    html = (write_study(study, out_dir, table_format) if studied
+            else write_run(result, out_dir, table_format))
     if studied:
         console.print(_study_table(study))
         seconds = sum(r.wall_seconds for r in study.runs.values())

@@ -1,4 +1,5 @@
-"""Matplotlib charts of a run or study, rendered headless (Agg) to reproducible PNG bytes.
+"""Static PNG charts of a run for papers (``perpsim report RUN_DIR --png``), rendered with
+matplotlib headless (Agg) to reproducible bytes; the HTML report's charts are plotly's.
 
 No pyplot: each chart is a standalone :class:`~matplotlib.figure.Figure` on an Agg canvas, drawn
 under matplotlib's default style plus fixed settings (figure size, dpi, fonts, ``svg.hashsalt``)
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import matplotlib
@@ -19,7 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from protocol.report.values import to_float
-from protocol.sim.result import RunResult, StudyResult
+from protocol.sim.result import RunResult
 
 FIGSIZE = (8.0, 3.6)
 DPI = 100
@@ -192,47 +194,13 @@ def run_charts(run: RunResult) -> list[Chart]:
     return [c for c in charts if c is not None]
 
 
-def _cumulative(values: Sequence[float]) -> list[float]:
-    total, out = 0.0, []
-    for v in values:
-        total += 0.0 if math.isnan(v) else v
-        out.append(total)
-    return out
-
-
-def _trader_equity(run: RunResult) -> list[float]:
-    """Equity of all traders: isolated + cross (missing parts count as 0)."""
-    iso, cross = _series(run.rows, "equity.isolated"), _series(run.rows, "equity.cross")
-    return [(0.0 if math.isnan(a) else a) + (0.0 if math.isnan(b) else b)
-            for a, b in zip(iso, cross)]
-
-
-def _per_mode_chart(study: StudyResult, key: str, title: str, alt: str, ylabel: str,
-                    series: Callable[[RunResult], list[float]], steps: bool = False) -> Chart:
-    def draw(fig: Figure) -> None:
-        ax = fig.add_subplot()
-        for mode, run in study.runs.items():
-            ax.plot(_series(run.rows, "block"), series(run), label=mode, linewidth=1.2,
-                    drawstyle="steps-post" if steps else "default")
-        ax.set_xlabel("block")
-        ax.set_ylabel(ylabel)
-        ax.legend(loc="best", fontsize=8)
-
-    return render(key, title, alt, draw)
-
-
-def study_charts(study: StudyResult) -> list[Chart]:
-    """Per-mode comparisons: cumulative liquidations, trader equity, cumulative bad debt."""
-    modes = ", ".join(study.runs)
-    return [
-        _per_mode_chart(study, "liquidations", "Cumulative liquidations per mode",
-                        f"Cumulative number of liquidations over blocks per margin mode ({modes})",
-                        "liquidations",
-                        lambda run: _cumulative(_series(run.rows, "liquidations")), steps=True),
-        _per_mode_chart(study, "trader_equity", "Trader equity per mode",
-                        f"Total trader equity over blocks per margin mode ({modes})",
-                        "equity (USD)", _trader_equity),
-        _per_mode_chart(study, "bad_debt", "Cumulative bad debt per mode",
-                        f"Cumulative bad debt over blocks per margin mode ({modes})",
-                        "bad debt (USD)", lambda run: _series(run.rows, "cum_bad_debt")),
-    ]
+def write_pngs(run: RunResult, out_dir: Path) -> list[Path]:
+    """Every chart of :func:`run_charts` as ``<out_dir>/<key>.png``; returns the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for chart in run_charts(run):
+        path = out / f"{chart.key}.png"
+        path.write_bytes(chart.png)
+        paths.append(path)
+    return paths

@@ -1,54 +1,76 @@
-"""Self-contained HTML pages: tables plus charts embedded as base64 PNG ``<img>`` tags.
+"""Self-contained HTML pages: a KPI strip, interactive plotly charts and tables in collapsible
+sections.
 
-The page carries no external resources. A small inline script marks
-``<body data-images-loaded="true">`` once every image has decoded (``naturalWidth > 0``), which
-the headless-browser test reads from the dumped DOM.
+plotly.js is inlined once in the page's head, so the file opens offline and carries no external
+resources. An inline script sets ``<body data-plots="N">`` once plotly has drawn every chart,
+which the headless-browser tests read.
 """
 
 from __future__ import annotations
 
 import base64
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from html import escape
 from typing import Any, Iterable, Sequence
 
 from protocol.report.charts import Chart
+from protocol.report.kpi import Kpi
+from protocol.report.plots import Plot
 from protocol.report.values import cell
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-figure { margin: 1.5em 0; }
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
+       padding: 0.8em 1.5em 3em; max-width: 84em; color: #222; }
+h1 { font-size: 1.45em; margin: 0.2em 0 0.1em; }
+p.meta { color: #555; margin: 0 0 0.8em; }
+.kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(10.5em, 1fr)); gap: 0.6em;
+        margin: 0.6em 0 1.2em; }
+.kpi { border: 1px solid #d9dee5; border-radius: 8px; padding: 0.55em 0.8em; background: #f7f9fb; }
+.kpi .label { font-size: 0.78em; color: #555; text-transform: uppercase; letter-spacing: 0.03em; }
+.kpi .value { font-size: 1.45em; font-weight: 600; font-variant-numeric: tabular-nums;
+              margin: 0.1em 0; white-space: nowrap; }
+.kpi .note { font-size: 0.75em; color: #777; }
 figure img { max-width: 100%; height: auto; }
-figcaption { color: #555; font-size: 0.9em; }
+.plot { margin: 0.8em 0 1.4em; }
+p.empty { color: #777; font-style: italic; }
+details { margin: 0.6em 0; border: 1px solid #e3e6ea; border-radius: 6px; padding: 0.3em 0.8em; }
+summary { cursor: pointer; font-weight: 600; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ddd; padding: 0.2em 0.6em; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+caption { text-align: left; color: #555; padding: 0.2em 0; }
 """
 
-IMAGES_LOADED_SCRIPT = """
-(function () {
-  function check() {
-    var imgs = Array.prototype.slice.call(document.images);
-    var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
-    document.body.dataset.imagesDecoded = String(ok);
-    document.body.dataset.imagesLoaded = (ok === imgs.length) ? "true" : "false";
-  }
-  window.addEventListener("load", check);
-})();
+PLOTS_DRAWN_SCRIPT = """
+window.addEventListener("load", function () {
+  var plots = document.querySelectorAll(".js-plotly-plot");
+  var drawn = Array.prototype.filter.call(plots, function (p) {
+    return p.querySelector(".main-svg") !== null; }).length;
+  document.body.dataset.plots = String(drawn);
+});
 """
+
+
+@lru_cache(maxsize=1)
+def plotly_js() -> str:
+    """The pinned plotly.js bundle, to inline (about 4.6 MB)."""
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
 
 
 def _is_number(value: Any) -> bool:
     if isinstance(value, bool) or value is None:
         return False
     try:
-        return Decimal(str(value)).is_finite()
+        return Decimal(str(value).replace(",", "").replace("$", "").replace("%", "")).is_finite()
     except InvalidOperation:
         return False
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]], table_id: str, caption: str) -> str:
-    """An HTML table of exact values (``str()``, numbers right-aligned)."""
+    """An HTML table (``str()`` of each cell, numbers right-aligned)."""
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = []
     for row in rows:
@@ -61,17 +83,53 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], table_id: str, c
 
 
 def figure(chart: Chart) -> str:
-    """A chart as ``<figure>`` with an inline ``data:image/png;base64`` image and caption."""
+    """A static matplotlib chart as ``<figure>`` with an inline PNG (the sweep page's charts
+    until it draws with plotly)."""
     data = base64.b64encode(chart.png).decode("ascii")
     return (f'<figure id="chart-{escape(chart.key)}">'
             f'<img src="data:image/png;base64,{data}" alt="{escape(chart.alt)}">'
             f"<figcaption>{escape(chart.title)}</figcaption></figure>")
 
 
-def document(title: str, sections: Sequence[str]) -> str:
-    """A complete HTML5 page with the given body sections."""
+def details(title: str, body: str, section_id: str, open_: bool = False) -> str:
+    """A collapsible section."""
+    return (f'<details id="{escape(section_id)}"{" open" if open_ else ""}>'
+            f"<summary>{escape(title)}</summary>{body}</details>")
+
+
+def kpi_strip(items: Sequence[Kpi]) -> str:
+    """The headline figures as a grid of cards (``<section id="kpis">``)."""
+    cards = "".join(
+        f'<div class="kpi" id="kpi-{escape(k.key)}"><div class="label">{escape(k.label)}</div>'
+        f'<div class="value">{escape(k.value)}</div><div class="note">{escape(k.note)}</div></div>'
+        for k in items)
+    return f'<section class="kpis" id="kpis">{cards}</section>'
+
+
+def plot(item: Plot) -> str:
+    """A chart as a ``<div>`` drawn by the inlined plotly.js, or its note when left out."""
+    if item.figure is None:
+        return f'<p class="empty" id="empty-{escape(item.key)}">{escape(item.note)}</p>'
+    div = item.figure.to_html(full_html=False, include_plotlyjs=False, div_id=f"plot-{item.key}",
+                              config={"displaylogo": False, "responsive": True})
+    note = f'<p class="empty">{escape(item.note)}</p>' if item.note else ""
+    return f'<div class="plot">{div}{note}</div>'
+
+
+def plots(items: Sequence[Plot]) -> list[str]:
+    """Charts first, then one line for each chart left out."""
+    drawn = [plot(p) for p in items if p.figure is not None]
+    return drawn + [plot(p) for p in items if p.figure is None]
+
+
+def document(title: str, sections: Sequence[str], meta: str = "") -> str:
+    """A complete HTML5 page with the given body sections (plotly.js inlined when they hold
+    plotly charts)."""
+    scripts = (f"<script>{plotly_js()}</script>\n<script>{PLOTS_DRAWN_SCRIPT}</script>\n"
+               if any('class="plotly-graph-div"' in section for section in sections) else "")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n"
-        f"<script>{IMAGES_LOADED_SCRIPT}</script>\n</head>\n<body>\n"
-        f"<h1>{escape(title)}</h1>\n" + "\n".join(sections) + "\n</body>\n</html>\n")
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n{scripts}</head>\n<body>\n"
+        f"<h1>{escape(title)}</h1>\n" + (f'<p class="meta">{escape(meta)}</p>\n' if meta else "")
+        + "\n".join(sections) + "\n</body>\n</html>\n")

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from protocol.report.values import cell, jsonable, stringify
-from protocol.sim.result import LiquidationMark, Row
+from protocol.sim.result import LiquidationMark, PositionSample, Row, RunResult
 
 EVENT_COLUMNS = ("block", "tx", "contract", "event", "args")
 LIQUIDATION_COLUMNS = tuple(f.name for f in dataclasses.fields(LiquidationMark))
+POSITION_COLUMNS = tuple(f.name for f in dataclasses.fields(PositionSample))
+RUN_INFO = ("scenario", "seed", "backend", "mode", "block_time", "markets", "cohorts", "keepers")
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
@@ -49,6 +51,18 @@ def write_liquidations(marks: Sequence[LiquidationMark], path: Path) -> Path:
     """One line per liquidated position, columns = the :class:`LiquidationMark` fields."""
     return _write_csv(path, LIQUIDATION_COLUMNS,
                       ([getattr(m, c) for c in LIQUIDATION_COLUMNS] for m in marks))
+
+
+def write_positions(samples: Sequence[PositionSample], path: Path) -> Path:
+    """One line per open position per sample, columns = the :class:`PositionSample` fields."""
+    return _write_csv(path, POSITION_COLUMNS,
+                      ([getattr(p, c) for c in POSITION_COLUMNS] for p in samples))
+
+
+def run_info(result: RunResult) -> dict[str, Any]:
+    """What the run was (``run.json``): enough, with the tables, to rebuild its report."""
+    return {name: list(v) if isinstance(v := getattr(result, name), tuple) else v
+            for name in RUN_INFO}
 
 
 def write_json(data: Any, path: Path) -> Path:

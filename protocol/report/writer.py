@@ -5,40 +5,99 @@ from __future__ import annotations
 import re
 from html import escape
 from pathlib import Path
+from typing import Any, Iterator
 
-from protocol.report import charts, page, tables
+from protocol.report import kpi, page, plots, tables, units
 from protocol.report.values import flatten
 from protocol.sim.result import RunResult, StudyResult
 
+FORMATS = ("csv", "parquet")
+LIQUIDATIONS_SHOWN = 500  # rows of the liquidations table on the page (the file has them all)
+
 
 def _metadata(result: RunResult) -> list[tuple[str, object]]:
-    return [("scenario", result.scenario), ("seed", result.seed), ("backend", result.backend),
-            ("mode", result.mode), ("block time (s)", result.block_time),
-            ("blocks", len(result.rows)), ("markets", ", ".join(result.markets)),
-            ("cohorts", ", ".join(result.cohorts)), ("keepers", ", ".join(result.keepers))]
+    blocks = result.summary.get("blocks", max(len(result.rows) - 1, 0))
+    fields = [("scenario", result.scenario), ("seed", result.seed), ("backend", result.backend),
+              ("margin mode", result.mode),
+              ("simulated", f"{units.blocks(blocks, result.block_time)} of {result.block_time} s"),
+              ("markets", ", ".join(result.markets)), ("cohorts", ", ".join(result.cohorts)),
+              ("keepers", ", ".join(result.keepers))]
+    return [(k, v) for k, v in fields if v not in (None, "")]
+
+
+def _eth_price(summary: dict, key: str) -> Any:
+    parts = key.split(".")
+    if len(parts) == 3 and parts[0] == "keepers":
+        return (summary.get("keepers", {}).get(parts[1]) or {}).get("eth_price_usd")
+    return None
+
+
+def summary_rows(result: RunResult) -> Iterator[tuple[str, str]]:
+    """The run totals in human units, ``(name, text)``."""
+    for key, value in flatten(result.summary):
+        if key.endswith("eth_price_usd"):
+            continue
+        yield units.human_key(key), units.human(key, value, _eth_price(result.summary, key))
+
+
+def _liquidation_rows(result: RunResult) -> Iterator[list[str]]:
+    for m in result.liquidations[:LIQUIDATIONS_SHOWN]:
+        yield [f"{m.block:,} ({units.duration(m.block * result.block_time)})", m.market,
+               plots.mark_side(m), m.mode, units.usd(m.price), units.usd(m.notional, cents=False),
+               m.cohort or units.DASH, "" if m.leverage is None else f"{m.leverage}x",
+               units.usd(m.entry_price), m.keeper or units.DASH, units.usd(m.penalty),
+               units.usd(m.reward), units.usd(m.gas), units.usd(m.bad_debt),
+               units.DASH if m.latency is None else f"{m.latency:,}"]
 
 
 def run_html(result: RunResult) -> str:
-    """The run report: metadata, summary table and every chart."""
+    """The run report: KPI strip, charts, then run details, totals and liquidations in
+    collapsible sections."""
     title = f"perpsim run: {result.scenario}" + (f" ({result.mode})" if result.mode else "")
+    blocks = result.summary.get("blocks", max(len(result.rows) - 1, 0))
+    meta = (f"seed {result.seed} · {result.backend} · "
+            f"{units.blocks(blocks, result.block_time)} of {result.block_time} s · "
+            f"markets {', '.join(result.markets)}")
+    shown = min(len(result.liquidations), LIQUIDATIONS_SHOWN)
     sections = [
-        page.table(["field", "value"], _metadata(result), "run", "Run"),
-        "<h2>Summary</h2>",
-        page.table(["metric", "value"], flatten(result.summary), "summary", "Run totals"),
+        page.kpi_strip(kpi.kpis(result)),
         "<h2>Charts</h2>",
-        *(page.figure(c) for c in charts.run_charts(result)),
+        *page.plots(plots.run_plots(result)),
+        "<h2>Details</h2>",
+        page.details("Run", page.table(["field", "value"], _metadata(result), "run", "Run"),
+                     "details-run"),
+        page.details("Totals", page.table(["metric", "value"], summary_rows(result), "summary",
+                                          "Run totals (summary.json, in human units)"),
+                     "details-summary"),
+        page.details(f"Liquidations ({len(result.liquidations):,})", page.table(
+            ["block (time)", "market", "side", "mode", "price", "notional", "cohort",
+             "leverage", "entry price", "keeper", "penalty", "reward", "gas", "bad debt",
+             "latency (blocks)"], _liquidation_rows(result), "liquidations",
+            f"First {shown:,} of {len(result.liquidations):,} (all in liquidations.csv)"),
+            "details-liquidations"),
     ]
-    return page.document(title, sections)
+    return page.document(title, sections, meta)
 
 
-def write_run(result: RunResult, out_dir: Path) -> Path:
-    """Write ``timeseries.csv``, ``events.csv``, ``liquidations.csv``, ``summary.json`` and
-    ``report.html`` into ``out_dir`` (created if needed); return the ``report.html`` path."""
+def write_run(result: RunResult, out_dir: Path, format: str = "csv") -> Path:
+    """Write the run's tables (``timeseries``, ``events``, ``liquidations``, ``positions``; as
+    ``.csv``, or ``.parquet`` with ``format="parquet"``), ``run.json`` (what the run was),
+    ``summary.json`` and ``report.html`` into ``out_dir`` (created if needed); return the
+    ``report.html`` path."""
+    if format not in FORMATS:
+        raise ValueError(f"format: must be one of {', '.join(FORMATS)}, got {format!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tables.write_timeseries(result.rows, out / "timeseries.csv")
-    tables.write_events(result.events, out / "events.csv")
-    tables.write_liquidations(result.liquidations, out / "liquidations.csv")
+    if format == "parquet":
+        from protocol.report.frames import write_parquet
+
+        write_parquet(result, out)
+    else:
+        tables.write_timeseries(result.rows, out / "timeseries.csv")
+        tables.write_events(result.events, out / "events.csv")
+        tables.write_liquidations(result.liquidations, out / "liquidations.csv")
+        tables.write_positions(result.positions, out / "positions.csv")
+    tables.write_json(tables.run_info(result), out / "run.json")
     tables.write_json(result.summary, out / "summary.json")
     html_path = out / "report.html"
     html_path.write_text(run_html(result), encoding="utf-8")
@@ -58,32 +117,48 @@ def _modes(study: StudyResult) -> list[str]:
     return modes
 
 
-def write_study(study: StudyResult, out_dir: Path) -> Path:
+def comparison_cell(metric: str, value: Any) -> str:
+    """A comparison value in the unit its metric names (``... $``, ``... %``, blocks)."""
+    if value is None:
+        return units.DASH
+    if metric.endswith("$"):
+        return units.usd(value)
+    if metric.endswith("%"):
+        return f"{float(value):,.2f}%"
+    if "(block)" in metric:
+        return units.count(value)
+    return units.human(metric.replace(" ", "_"), value)
+
+
+def study_html(study: StudyResult, dirs: dict[str, str]) -> str:
+    modes = _modes(study)
+    links = "".join(f'<li><a href="{escape(d)}/report.html">{escape(m)}</a></li>'
+                    for m, d in dirs.items())
+    sections = [
+        page.table(["metric", *modes],
+                   ([metric, *(comparison_cell(metric, per_mode.get(m)) for m in modes)]
+                    for metric, per_mode in study.comparison.items()),
+                   "comparison", "Side by side (comparison.csv has the exact values)"),
+        "<h2>Charts</h2>",
+        *page.plots(plots.study_plots(study)),
+        f"<h2>Runs</h2><ul>{links}</ul>",
+    ]
+    return page.document(f"perpsim study: {study.scenario}", sections,
+                         "The same scenario, seed, traders and prices under " + " and ".join(modes))
+
+
+def write_study(study: StudyResult, out_dir: Path, format: str = "csv") -> Path:
     """Write ``<out_dir>/<mode>/`` (via :func:`write_run`) per run, ``comparison.csv`` and
-    ``study.html`` (comparison table, per-mode charts, links to each run report);
-    return the ``study.html`` path."""
+    ``study.html`` (comparison table in human units, the variants in shared charts, links to
+    each run report); return the ``study.html`` path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dirs = {mode: mode_dir(mode) for mode in study.runs}
     if len(set(dirs.values())) != len(dirs):
         raise ValueError(f"modes collide as folder names: {dirs}")
     for mode, run in study.runs.items():
-        write_run(run, out / dirs[mode])
-    modes = _modes(study)
-    tables.write_comparison(study.comparison, modes, out / "comparison.csv")
-    links = "".join(f'<li><a href="{escape(d)}/report.html">{escape(m)}</a></li>'
-                    for m, d in dirs.items())
-    sections = [
-        "<h2>Comparison</h2>",
-        page.table(["metric", *modes],
-                   ([metric, *(per_mode.get(m) for m in modes)]
-                    for metric, per_mode in study.comparison.items()),
-                   "comparison", "Metrics per margin mode"),
-        "<h2>Charts</h2>",
-        *(page.figure(c) for c in charts.study_charts(study)),
-        f"<h2>Runs</h2><ul>{links}</ul>",
-    ]
+        write_run(run, out / dirs[mode], format)
+    tables.write_comparison(study.comparison, _modes(study), out / "comparison.csv")
     html_path = out / "study.html"
-    html_path.write_text(page.document(f"perpsim study: {study.scenario}", sections),
-                         encoding="utf-8")
+    html_path.write_text(study_html(study, dirs), encoding="utf-8")
     return html_path

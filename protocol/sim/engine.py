@@ -135,7 +135,7 @@ class Simulation:
             scenario=sc.name, seed=sc.seed, backend=sc.backend, mode=sc.mode,
             block_time=sc.block_time, markets=tuple(venue.markets), cohorts=cohorts,
             keepers=tuple(k.name for k in keepers), rows=rows, events=recorder.events,
-            liquidations=recorder.liquidations)
+            liquidations=recorder.liquidations, positions=recorder.positions)
         result.summary = summarize(rows, recorder, agents, keepers)
         if custom.metrics:
             result.summary["metrics"] = custom.summary()

@@ -3,20 +3,41 @@ and the run summary computed from them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
 from protocol.agents import Agent
 from protocol.chain import Receipt
 from protocol.keepers import KeeperBot
-from protocol.sim.result import LiquidationMark, Row
+from protocol.margin.human import cross_liquidation_price
+from protocol.margin.math import BORROW_INDEX_UNIT, WAD
+from protocol.sim.result import LiquidationMark, PositionSample, Row
 from protocol.venue import Venue
+from protocol.venue.client import CROSS_ACCOUNT
 from protocol.margin.types import MarginMode
 from protocol.venue.units import from_wad
 
 WIPED_OUT = Decimal("0.01")  # an account with under 1% of its starting capital left
 VIEW_CHUNK = 400  # agents per Reader call
+
+
+SECONDS_PER_HOUR = 3600
+
+
+@dataclass
+class OpenPosition:
+    """The recorder's own book of one open position, kept from the venue's events."""
+
+    size: Decimal  # signed, base units
+    entry_notional: Decimal  # USD at fill prices, scaled down pro rata on decreases
+    mode: str
+    leverage: int | None
+    first_liquidatable: int | None = None
+
+    @property
+    def entry_price(self) -> Decimal | None:
+        return (self.entry_notional / abs(self.size)).quantize(Decimal("0.000001")) if self.size else None
 
 
 @dataclass
@@ -50,6 +71,18 @@ class MetricsRecorder:
             ("MockUSDC", venue.usdc))}
         self._modes: dict[tuple[str, str], str] = {}  # (account, market) -> mode of last increase
         self.solvency = SolvencyTally()
+        self.owner = {a.address.lower(): a for a in self.agents}
+        self.keeper_names = {k.address.lower(): k.name for k in self.keepers
+                             if getattr(k, "address", None)}
+        self.eth_prices = {k.address.lower(): Decimal(k.eth_price_usd) for k in self.keepers
+                           if getattr(k, "address", None)}
+        self.book: dict[tuple[str, str], OpenPosition] = {}  # (account, market) -> position
+        self.positions: list[PositionSample] = []
+        self._indices: dict[str, tuple[int, int, int]] = {}  # market -> (time, long funding, borrow)
+        # market -> (longs by liquidation price ascending, shorts descending): nearest last
+        self._watch: dict[str, tuple[list, list]] = {}
+        self._rates: dict[str, tuple[Decimal, Decimal]] = {s: (Decimal(0), Decimal(0))
+                                                           for s in self.symbols}
 
     # ------------------------------------------------------------------ one block
     def record(self, block: int, timestamp: int, prices: dict[str, Decimal],
@@ -74,6 +107,11 @@ class MetricsRecorder:
             row[f"long_oi.{s}"] = _usd(from_wad(state[0]) * oracle[s])
             row[f"short_oi.{s}"] = _usd(from_wad(state[1]) * oracle[s])
         row["pool_value"] = v.pool_value()
+        for s in self.symbols:
+            long_oi, short_oi = row[f"long_oi.{s}"], row[f"short_oi.{s}"]
+            row[f"skew.{s}"] = long_oi - short_oi
+            row[f"utilisation.{s}"] = ((long_oi + short_oi) / row["pool_value"]).quantize(
+                Decimal("0.000001")) if row["pool_value"] > 0 else None
         row["lp_share_price"] = v.usd(v.pool.call("convertToAssets", self.one_share))
         row["insurance_fund"] = v.insurance_fund()
         factor = v.solvency().pnl_factor
@@ -81,6 +119,7 @@ class MetricsRecorder:
         if factor is not None and factor > self.solvency.peak_pnl_factor:
             self.solvency.peak_pnl_factor = factor
 
+        self._mark_liquidatable(block, oracle)  # before this block's liquidations are read
         liquidations = 0
         notional = bad_debt = funding = fees = Decimal(0)
         transactions = 0
@@ -88,12 +127,18 @@ class MetricsRecorder:
             transactions += 1
             self.tx_count += 1
             self.solvency.count(v, receipt)
+            liquidated = sum(1 for e in receipt.events if e.name == "PositionLiquidated")
             for event in receipt.events:
                 self._log(block, event)
                 name = event.name
                 if name == "PositionIncreased":
                     self._modes[(event["account"].lower(), self._symbol(event["market"]))] = (
                         "isolated" if event["mode"] == MarginMode.ISOLATED else "cross")
+                    self._increase(event)
+                elif name in ("PositionDecreased", "AutoDeleveraged"):
+                    self._decrease(event["account"], event["market"], event["sizeDelta"])
+                elif name == "FundingUpdated":
+                    self._rate(event, timestamp, oracle)
                 if name in ("PositionIncreased", "PositionDecreased"):
                     fees += v.usd(event["fee"])
                     if event["fundingPaid"] > 0:
@@ -105,10 +150,24 @@ class MetricsRecorder:
                     size = from_wad(event["sizeClosed"])
                     notional += abs(size) * price
                     debt = v.usd(event["badDebt"])
+                    key = (event["account"].lower(), market)
+                    held = self.book.get(key)
+                    owner = self.owner.get(key[0])
+                    latency = (block - held.first_liquidatable
+                               if held and held.first_liquidatable is not None else None)
                     self.liquidations.append(LiquidationMark(
-                        block, market, price,
-                        self._modes.get((event["account"].lower(), market), "isolated"),
-                        event["account"], -size, debt))
+                        block, market, price, self._modes.get(key, "isolated"),
+                        event["account"], -size, debt,
+                        side="long" if size < 0 else "short", notional=_usd(abs(size) * price),
+                        keeper=self.keeper_names.get(event["keeper"].lower(), event["keeper"]),
+                        penalty=v.usd(event["penalty"]), reward=v.usd(event["keeperReward"]),
+                        leverage=held.leverage if held else None,
+                        entry_price=held.entry_price if held else None,
+                        cohort=self.cohort_of.get(owner.name, "") if owner else "",
+                        latency=latency, gas=self._gas_usd(receipt, liquidated, event["keeper"])))
+                    self._decrease(event["account"], event["market"], event["sizeClosed"])
+                elif name == "AccountLiquidated":
+                    self._charge_account(event)
                 elif name == "BadDebt":
                     bad_debt += v.usd(event["amount"])
         self.cum_bad_debt += bad_debt
@@ -116,10 +175,13 @@ class MetricsRecorder:
                    cum_bad_debt=self.cum_bad_debt, funding_paid=funding, fees_paid=fees,
                    liquidation_volume=_usd(forced_volume), impact_cost=_usd(impact_cost),
                    liquidation_impact_cost=_usd(forced_impact_cost))
+        for s in self.symbols:
+            row[f"funding_rate.{s}"], row[f"borrow_rate.{s}"] = self._rates[s]
         for bot in self.keepers:
             row[f"keeper_profit.{bot.name}"] = _usd(bot.ledger.net_profit_usd(bot.eth_price_usd))
         if block % self.equity_every == 0 or not self.equity.by_agent:
             self.equity = self.sample_equity()
+            self.sample_positions(block, oracle)
         row.update(self.cohort_equity())
         row["wiped_out"] = self.wiped_out()
         row["transactions"] = transactions
@@ -154,6 +216,129 @@ class MetricsRecorder:
     def wiped_out(self) -> int:
         return sum(1 for a in self.agents if a.kind != "lp"
                    and self.equity.by_agent.get(a.name, Decimal(0)) < self.capital[a.name] * WIPED_OUT)
+
+    # ------------------------------------------------------------------ the book
+    def _increase(self, event: Any) -> None:
+        market = self._symbol(event["market"])
+        key = (event["account"].lower(), market)
+        delta, price = from_wad(event["sizeDelta"]), from_wad(event["price"])
+        held = self.book.get(key)
+        if held is None:
+            owner = self.owner.get(key[0])
+            holding = owner.holdings.get(market) if owner is not None else None
+            held = self.book[key] = OpenPosition(
+                Decimal(0), Decimal(0), self._modes[key],
+                holding.leverage if holding is not None else None)
+        held.size += delta
+        held.entry_notional += abs(delta) * price
+
+    def _decrease(self, account: str, market_id: int, size_delta: int) -> None:
+        key = (account.lower(), self._symbol(market_id))
+        held = self.book.get(key)
+        if held is None:
+            return
+        after = held.size + from_wad(size_delta)
+        if after == 0 or (after > 0) != (held.size > 0):
+            del self.book[key]
+            return
+        held.entry_notional = held.entry_notional * abs(after) / abs(held.size)
+        held.size = after
+
+    def _gas_usd(self, receipt: Receipt, liquidations: int, keeper: str) -> Decimal | None:
+        """The keeper's gas for this liquidation: its transaction's, shared equally among the
+        liquidations it made, at the keeper's ETH price (None for a keeper not of this run)."""
+        eth_price = self.eth_prices.get(keeper.lower())
+        if eth_price is None:
+            return None
+        wei = Decimal(receipt.gas_used * receipt.gas_price) / liquidations
+        return _usd(wei * eth_price / 10**18)
+
+    def _charge_account(self, event: Any) -> None:
+        """Put a cross account's one penalty and reward on its first line of this liquidation."""
+        account, penalty, reward = event["account"], event["penalty"], event["keeperReward"]
+        for i in range(len(self.liquidations) - event["positions"], len(self.liquidations)):
+            if i >= 0 and self.liquidations[i].account == account:
+                self.liquidations[i] = replace(self.liquidations[i], penalty=self.venue.usd(penalty),
+                                               reward=self.venue.usd(reward))
+                return
+
+    def _rate(self, event: Any, timestamp: int, oracle: dict[str, Decimal]) -> None:
+        """Funding (paid by longs, negative when shorts pay) and borrow rates in % per hour,
+        from the growth of the market's indices since its previous update."""
+        market = self._symbol(event["market"])
+        now = (timestamp, event["longIndex"], event["borrowIndex"])
+        before = self._indices.get(market)
+        self._indices[market] = now
+        if before is None or now[0] <= before[0]:
+            return
+        per_hour = Decimal(SECONDS_PER_HOUR) / (now[0] - before[0]) * 100
+        funding = Decimal(now[1] - before[1]) / WAD / oracle[market]  # fraction of price
+        borrow = Decimal(now[2] - before[2]) * BORROW_INDEX_UNIT / WAD  # fraction of entry
+        self._rates[market] = ((funding * per_hour).quantize(Decimal("1e-9")),
+                               (borrow * per_hour).quantize(Decimal("1e-9")))
+
+    def _mark_liquidatable(self, block: int, oracle: dict[str, Decimal]) -> None:
+        """Flag positions whose sampled liquidation price the oracle has crossed. The watch
+        lists are sorted nearest-first, so a block costs only the positions it flags."""
+        for market, (longs, shorts) in self._watch.items():
+            price = oracle[market]
+            while longs and price <= longs[-1][0]:
+                self._flag(longs.pop()[1], block)
+            while shorts and price >= shorts[-1][0]:
+                self._flag(shorts.pop()[1], block)
+
+    def _flag(self, key: tuple[str, str], block: int) -> None:
+        held = self.book.get(key)
+        if held is not None and held.first_liquidatable is None:
+            held.first_liquidatable = block
+
+    def sample_positions(self, block: int, oracle: dict[str, Decimal]) -> None:
+        """Read every open position's health (one Reader ``health`` call per ``VIEW_CHUNK``
+        targets: isolated positions and cross accounts) and estimate its liquidation price."""
+        v = self.venue
+        isolated = [k for k, p in self.book.items() if p.mode == "isolated"]
+        cross = sorted({a for (a, _), p in self.book.items() if p.mode == "cross"})
+        targets = [(a, v.market_id(m)) for a, m in isolated] + [(a, CROSS_ACCOUNT) for a in cross]
+        health: dict[tuple[str, Any], tuple[Decimal, Decimal, bool]] = {}
+        for start in range(0, len(targets), VIEW_CHUNK):
+            chunk = targets[start:start + VIEW_CHUNK]
+            for (account, market), h in zip(chunk, v.reader.call(
+                    "health", v.clearinghouse.address, chunk)):
+                health[(account.lower(), market)] = (from_wad(h[2]), from_wad(h[3]), h[4])
+        cross_notional: dict[str, Decimal] = {}
+        for (account, market), held in self.book.items():
+            if held.mode == "cross":
+                cross_notional[account] = cross_notional.get(account, Decimal(0)) + abs(
+                    held.size) * oracle[market]
+        watch: dict[str, tuple[list, list]] = {m: ([], []) for m in self.symbols}
+        for (account, market), held in sorted(self.book.items()):
+            price = oracle[market]
+            notional = abs(held.size) * price
+            if held.mode == "isolated":
+                target, total = (account, v.market_id(market)), notional
+            else:
+                target, total = (account, CROSS_ACCOUNT), cross_notional[account]
+            equity, maintenance, flagged = health.get(target, (Decimal(0), Decimal(0), False))
+            liq = None
+            if 0 < maintenance < total:  # read (not stale, not missing); its mm-to-notional ratio
+                liq = cross_liquidation_price(1 if held.size > 0 else -1, price, held.size,
+                                              equity, maintenance, maintenance / total)
+                liq = _usd(liq) if liq > 0 else None
+            if flagged and held.first_liquidatable is None:
+                held.first_liquidatable = block
+            distance = None
+            if liq is not None:
+                distance = ((price - liq) / price if held.size > 0 else (liq - price) / price
+                            ).quantize(Decimal("0.000001"))
+            if liq is not None and held.first_liquidatable is None:
+                watch[market][0 if held.size > 0 else 1].append((liq, (account, market)))
+            self.positions.append(PositionSample(
+                block, account, market, held.mode, "long" if held.size > 0 else "short",
+                held.size, _usd(notional), price, liq, distance))
+        for longs, shorts in watch.values():
+            longs.sort(key=lambda item: item[0])
+            shorts.sort(key=lambda item: item[0], reverse=True)
+        self._watch = watch
 
     # ------------------------------------------------------------------ events
     def _symbol(self, market_id: int) -> str:
@@ -283,7 +468,8 @@ def summarize(rows: Sequence[Row], recorder: MetricsRecorder, agents: Sequence[A
                  "max_drawdown": max_drawdown([r["lp_share_price"] for r in rows])},
         "keepers": {bot.name: {"net_profit_usd": _usd(bot.ledger.net_profit_usd(bot.eth_price_usd)),
                                "rewards_usd": bot.ledger.rewards_usd, "gas_wei": bot.ledger.gas_wei,
-                               "fees_wei": bot.ledger.fees_wei, "wins": bot.ledger.wins,
+                               "fees_wei": bot.ledger.fees_wei, "eth_price_usd": bot.eth_price_usd,
+                               "wins": bot.ledger.wins,
                                "losses": bot.ledger.losses} for bot in keepers},
         "cohorts": cohorts,
         "markets": {s: market_drawdowns([r[f"exogenous.{s}"] for r in rows],

@@ -15,7 +15,17 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True)
 class LiquidationMark:
-    """One liquidated position, for price-chart markers."""
+    """One liquidated position (or slice of one): ``liquidations.csv`` has one line per mark.
+
+    ``penalty`` and ``reward`` (USD) are the event's; a cross account pays one penalty and one
+    keeper reward for all its positions (``AccountLiquidated``), written on the account's first
+    line of that liquidation. ``entry_price`` is the position's average fill (entry notional over
+    size, tracked from its events); ``leverage`` the leverage its owner opened it at (``None``
+    when no agent of the run opened it); ``gas`` the keeper's gas for it in USD (its
+    transaction's, shared by the liquidations the transaction made). ``latency`` is blocks from *first liquidatable* to
+    liquidated: the first block at which the oracle price had crossed the position's
+    liquidation price as last sampled (see :class:`PositionSample`), or a sample found it below
+    maintenance; ``None`` when no sample had seen the position liquidatable before it went."""
 
     block: int
     market: str
@@ -24,6 +34,45 @@ class LiquidationMark:
     account: str
     size: Decimal  # base units closed (signed as the position)
     bad_debt: Decimal
+    side: str = ""  # "long" | "short"
+    notional: Decimal = Decimal(0)  # |size| x price, USD
+    keeper: str = ""  # keeper name (its address if not one of the run's keepers)
+    penalty: Decimal = Decimal(0)
+    reward: Decimal = Decimal(0)
+    leverage: Optional[int] = None
+    entry_price: Optional[Decimal] = None
+    cohort: str = ""
+    latency: Optional[int] = None
+    gas: Optional[Decimal] = None  # USD: the keeper's transaction gas, shared by its liquidations
+
+    @property
+    def keeper_pnl(self) -> Optional[Decimal]:
+        """What this liquidation earned its keeper: reward less gas (USD)."""
+        return None if self.gas is None else self.reward - self.gas
+
+
+@dataclass(frozen=True)
+class PositionSample:
+    """One open position at a sampled block (every ``equity_every`` blocks, one Reader
+    ``health`` call per chunk of positions).
+
+    ``liquidation_price`` is an estimate (:func:`protocol.margin.human.cross_liquidation_price`):
+    the price at which the position's equity (a cross account's: the whole account's) would meet
+    maintenance if only this market's price moved, maintenance moving with this position's
+    notional at the account's own maintenance-to-notional ratio;
+    ``distance`` is how far the price can move against the position before that, as a fraction
+    of the current price (negative: already past it). ``None`` when there is no such price."""
+
+    block: int
+    account: str
+    market: str
+    mode: str
+    side: str
+    size: Decimal
+    notional: Decimal
+    price: Decimal
+    liquidation_price: Optional[Decimal]
+    distance: Optional[Decimal]
 
 
 @dataclass
@@ -37,10 +86,16 @@ class RunResult:
     ``keeper_profit.<name>`` (cumulative, USD, net of gas), ``equity.<cohort>`` (sum of the
     cohort's equity, USD, sampled every ``equity_every`` blocks and carried forward),
     ``equity.isolated`` / ``equity.cross`` (traders by the margin mode they trade in),
-    ``wiped_out`` (accounts with under 1% of their starting capital left), ``transactions``.
+    ``wiped_out`` (accounts with under 1% of their starting capital left), ``transactions``;
+    per market also ``skew.<SYM>`` (long minus short open interest, USD),
+    ``utilisation.<SYM>`` (open interest over pool value), ``funding_rate.<SYM>`` (% of price per
+    hour paid by longs, negative when shorts pay) and ``borrow_rate.<SYM>`` (% of entry notional
+    per hour), the last two from the growth of the market's indices between its two latest
+    ``FundingUpdated`` events.
     ``events``: one dict per decoded contract event: ``block``, ``tx`` (index in the run),
     ``contract``, ``event``, ``args`` (dict of exact values).
     ``summary``: run totals (see :func:`protocol.sim.metrics.summarize`).
+    ``positions``: the open book sampled every ``equity_every`` blocks (:class:`PositionSample`).
     """
 
     scenario: str
@@ -55,10 +110,20 @@ class RunResult:
     events: list[Row] = field(default_factory=list)
     liquidations: list[LiquidationMark] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    positions: list[PositionSample] = field(default_factory=list)
     wall_seconds: float = 0.0  # not part of the reproducible outputs
 
     def column(self, key: str) -> list[Any]:
         return [row[key] for row in self.rows]
+
+    def frame(self, table: str = "rows"):
+        """One of the run's tables as a :class:`pandas.DataFrame` (for notebooks):
+        ``"rows"`` (one line per block, as ``timeseries.csv``), ``"liquidations"``,
+        ``"positions"`` (the sampled book) or ``"events"``. Numbers become floats here (the
+        files keep exact values)."""
+        from protocol.report.frames import frame
+
+        return frame(self, table)
 
 
 @dataclass

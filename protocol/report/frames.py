@@ -1,0 +1,143 @@
+"""A run's tables as pandas DataFrames (``RunResult.frame``), Parquet files
+(``perpsim run --format parquet``), and a run rebuilt from its folder (``perpsim report``).
+
+Frames hold floats for numbers (for notebooks); the CSV files keep the exact values. Parquet
+files store every column as text of the exact value, so reading one back loses nothing:
+``pandas.read_parquet(path)`` gives strings, ``RunResult.frame`` gives numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pandas as pd
+
+from protocol.report.tables import EVENT_COLUMNS, LIQUIDATION_COLUMNS, POSITION_COLUMNS, event_args_json
+from protocol.report.values import cell
+from protocol.sim.result import LiquidationMark, PositionSample, RunResult
+
+TABLES = ("rows", "liquidations", "positions", "events")
+FILES = {"rows": "timeseries", "liquidations": "liquidations", "positions": "positions",
+         "events": "events"}
+TEXT_COLUMNS = {"market", "mode", "account", "side", "keeper", "cohort", "contract", "event",
+                "args", "tx_hash"}
+
+
+def _records(result: RunResult, table: str) -> tuple[list[str], list[list[Any]]]:
+    if table == "rows":
+        header = list(result.rows[0]) if result.rows else []
+        return header, [[row[k] for k in header] for row in result.rows]
+    if table == "liquidations":
+        return list(LIQUIDATION_COLUMNS), [[getattr(m, c) for c in LIQUIDATION_COLUMNS]
+                                           for m in result.liquidations]
+    if table == "positions":
+        return list(POSITION_COLUMNS), [[getattr(p, c) for c in POSITION_COLUMNS]
+                                        for p in result.positions]
+    if table == "events":
+        return list(EVENT_COLUMNS), [[e.get("block"), e.get("tx"), e.get("contract"),
+                                      e.get("event"), event_args_json(e.get("args") or {})]
+                                     for e in result.events]
+    raise ValueError(f"table: must be one of {', '.join(TABLES)}, got {table!r}")
+
+
+def frame(result: RunResult, table: str = "rows") -> pd.DataFrame:
+    """``table`` (one of :data:`TABLES`) as a DataFrame: numeric columns as float64 (int64 for
+    whole-number columns such as ``block``), text columns as strings."""
+    header, records = _records(result, table)
+    df = pd.DataFrame.from_records(records, columns=header)
+    for column in df.columns:
+        if column in TEXT_COLUMNS:
+            df[column] = df[column].astype("string")
+        else:
+            numbers = pd.to_numeric(df[column].map(lambda v: None if v is None else str(v)),
+                                    errors="coerce")
+            if numbers.notna().sum() or df[column].isna().all():
+                df[column] = numbers
+    return df
+
+
+def write_parquet(result: RunResult, out: Path) -> list[Path]:
+    """Each table as ``<name>.parquet``, every column the text of its exact values."""
+    paths = []
+    for table, name in FILES.items():
+        header, records = _records(result, table)
+        df = pd.DataFrame({c: pd.array([None if r[i] is None else cell(r[i]) for r in records],
+                                       dtype="string") for i, c in enumerate(header)})
+        path = out / f"{name}.parquet"
+        df.to_parquet(path, engine="pyarrow", index=False)
+        paths.append(path)
+    return paths
+
+
+# ---------------------------------------------------------------------------- read back
+def _read_table(run_dir: Path, name: str) -> list[dict[str, str]]:
+    csv_path, parquet_path = run_dir / f"{name}.csv", run_dir / f"{name}.parquet"
+    if csv_path.is_file():
+        with csv_path.open(newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+    if parquet_path.is_file():
+        df = pd.read_parquet(parquet_path, engine="pyarrow")
+        return [{k: ("" if v is None or v is pd.NA else str(v)) for k, v in r.items()}
+                for r in df.to_dict("records")]
+    return []
+
+
+def _exact(text: str) -> Any:
+    if text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        return text
+
+
+def _typed(cls: type, record: dict[str, str]) -> Any:
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in record:
+            continue
+        text = record[f.name]
+        kwargs[f.name] = text if f.type in ("str", str) else _exact(text)
+    return cls(**kwargs)
+
+
+def load_run(run_dir: Path) -> RunResult:
+    """A run rebuilt from the folder ``perpsim run`` wrote (``run.json``, ``summary.json`` and
+    its CSV or Parquet tables), to redraw its report."""
+    run_dir = Path(run_dir)
+    info_path = run_dir / "run.json"
+    if not info_path.is_file():
+        raise ValueError(f"{run_dir}: not a run folder (no run.json; perpsim run writes one)")
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    summary = _decimals(json.loads((run_dir / "summary.json").read_text(encoding="utf-8")))
+    rows = [{k: (v if k == "tx_hash" else _exact(v)) for k, v in r.items()}
+            for r in _read_table(run_dir, "timeseries")]
+    events = [{"block": _exact(e["block"]), "tx": _exact(e["tx"]), "contract": e["contract"],
+               "event": e["event"], "args": json.loads(e["args"] or "{}")}
+              for e in _read_table(run_dir, "events")]
+    return RunResult(
+        scenario=info["scenario"], seed=info["seed"], backend=info["backend"], mode=info["mode"],
+        block_time=info["block_time"], markets=tuple(info["markets"]),
+        cohorts=tuple(info["cohorts"]), keepers=tuple(info["keepers"]), rows=rows,
+        events=events, summary=summary,
+        liquidations=[_typed(LiquidationMark, r) for r in _read_table(run_dir, "liquidations")],
+        positions=[_typed(PositionSample, r) for r in _read_table(run_dir, "positions")])
+
+
+def _decimals(value: Any) -> Any:
+    """summary.json writes Decimals as strings: numbers-as-text back to Decimal."""
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, str):
+        number = _exact(value)
+        return number if isinstance(number, Decimal) else value
+    return value

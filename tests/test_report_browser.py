@@ -1,0 +1,88 @@
+"""report.html and a study page of real runs, opened in headless Chromium (tests/browser.py): every
+chart draws, nothing errs or leaves the file, the KPI strip sits above the fold of a 1366x768
+screen, and screenshots are saved (the folder is printed; PERPSIM_SCREENSHOTS picks it, and
+PERPSIM_UPDATE_DOCS=1 also writes docs/img/report.png and docs/img/heatmap.png for the README).
+The ``chromium`` and ``screenshots`` fixtures come from tests/browser.py through tests/conftest.py."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from browser import box, horizontal_overflow
+from protocol.report import write_run, write_study
+from protocol.sim.engine import Simulation, run_study
+from protocol.sim.loader import load_scenario
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "img"
+PLOT_DIV = re.compile(r'<div id="plot-([a-zA-Z0-9-]+)" class="plotly-graph-div"')
+KPI_KEYS = ("bad_debt", "liquidations", "liquidated_notional", "insurance_drawdown", "lp_return",
+            "keeper_profit", "wiped_out")
+# a 35% crash over 20 blocks: liquidations, keepers at work, a book to draw the heatmap from
+CRASH = {"blocks": 240, "agents.count": 6, "prices.ETH.shocks": [
+    {"type": "crash", "drop_pct": 0.35, "start_block": 100, "over_blocks": 20}]}
+
+
+@pytest.fixture()
+def shots(screenshots) -> Path:
+    print(f"\nscreenshots: {screenshots}")
+    return screenshots
+
+
+@pytest.fixture(scope="module")
+def crash_report(backend, tmp_path_factory) -> tuple[Path, object]:
+    result = Simulation(load_scenario("crash", CRASH), backend=backend).run()
+    return write_run(result, tmp_path_factory.mktemp("crash")), result
+
+
+def test_report_renders_headline_first(chromium, crash_report, shots, backend):
+    html, result = crash_report
+    assert result.liquidations and result.positions  # the run gives the charts something to show
+    expected = 2 * len(result.markets) + 6
+    assert len(PLOT_DIV.findall(html.read_text())) == expected
+    shot = shots / f"report-{backend}.png"
+    seen = chromium.render(html, shot, evaluate={
+        "kpis": box("#kpis"), "heatmap": box("#plot-heatmap-ETH .heatmaplayer image"),
+        "heatmap_plot": box("#plot-heatmap-ETH"),
+        "cards": "() => [...document.querySelectorAll('#kpis .kpi')].map(k => k.id)",
+        "overflow": horizontal_overflow()})
+    assert seen.console_errors == [] and seen.external_requests == []
+    assert seen.plot_count == expected
+    assert seen.values["cards"] == [f"kpi-{k}" for k in KPI_KEYS]
+    assert 0 < seen.values["kpis"]["bottom"] <= seen.viewport[1]  # above the fold
+    assert seen.values["heatmap"] is not None and seen.values["heatmap"]["width"] > 300
+    assert seen.values["overflow"] == 0
+    full = shots / f"report-{backend}-full.png"
+    chromium.render(html, full, full_page=True)
+    assert shot.read_bytes()[:8] == full.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if os.environ.get("PERPSIM_UPDATE_DOCS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, DOCS / "report.png")
+        heatmap = seen.values["heatmap_plot"]
+        chromium.render(html, DOCS / "heatmap.png", clip={
+            "x": 0, "y": heatmap["top"], "width": seen.viewport[0], "height": heatmap["height"]})
+
+
+def test_study_page_renders_both_variants(chromium, backend, tmp_path, shots):
+    study = run_study(load_scenario("isolated-vs-cross", {
+        "blocks": 120, "agents.count": 4, "prices.ETH.shocks": [
+            {"type": "flash_crash", "drop_pct": 0.15, "at_block": 40, "recover_blocks": 20}],
+        "prices.BTC.shocks": [
+            {"type": "crash", "drop_pct": 0.2, "start_block": 80, "over_blocks": 20}]}),
+                      backend=backend)
+    html = write_study(study, tmp_path)
+    expected = 1 + len(next(iter(study.runs.values())).markets)
+    seen = chromium.render(html, shots / f"study-{backend}.png", evaluate={
+        "table": box("#comparison"),
+        "legend": "() => [...document.querySelectorAll('#plot-study .legendtext')]"
+                  ".map(t => t.textContent)",
+        "overflow": horizontal_overflow()})
+    assert seen.console_errors == [] and seen.external_requests == []
+    assert seen.plot_count == expected
+    assert seen.values["legend"] == list(study.runs)  # one line per variant, one legend entry
+    assert 0 < seen.values["table"]["top"] < seen.viewport[1]
+    assert seen.values["overflow"] == 0
