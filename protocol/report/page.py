@@ -8,13 +8,11 @@ which the headless-browser tests read.
 
 from __future__ import annotations
 
-import base64
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from html import escape
 from typing import Any, Iterable, Sequence
 
-from protocol.report.charts import Chart
 from protocol.report.kpi import Kpi
 from protocol.report.plots import Plot
 from protocol.report.values import cell
@@ -80,15 +78,6 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], table_id: str, c
         body.append(f"<tr>{cells}</tr>")
     return (f'<table id="{escape(table_id)}"><caption>{escape(caption)}</caption>'
             f"<thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body) + "\n</tbody></table>")
-
-
-def figure(chart: Chart) -> str:
-    """A static matplotlib chart as ``<figure>`` with an inline PNG (the sweep page's charts
-    until it draws with plotly)."""
-    data = base64.b64encode(chart.png).decode("ascii")
-    return (f'<figure id="chart-{escape(chart.key)}">'
-            f'<img src="data:image/png;base64,{data}" alt="{escape(chart.alt)}">'
-            f"<figcaption>{escape(chart.title)}</figcaption></figure>")
 
 
 def details(title: str, body: str, section_id: str, open_: bool = False) -> str:
