@@ -23,7 +23,7 @@ PLOT_DIV = re.compile(r'<div id="plot-([a-zA-Z0-9-]+)" class="plotly-graph-div"'
 KPI_KEYS = ("bad_debt", "liquidations", "liquidated_notional", "insurance_drawdown", "lp_return",
             "keeper_profit", "wiped_out")
 # a 35% crash over 20 blocks: liquidations, keepers at work, a book to draw the heatmap from
-CRASH = {"blocks": 240, "agents.count": 6, "prices.ETH.shocks": [
+CRASH = {"blocks": 240, "agents.count": 6, "positions_every": 10, "prices.ETH.shocks": [
     {"type": "crash", "drop_pct": 0.35, "start_block": 100, "over_blocks": 20}]}
 # The pages are what is under test here, and they are built from the run's numbers, which are the
 # same on every EVM (tests/test_differential.py, tests/test_sim.py): one EVM, the fast one.

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from protocol.cli import main as cli
 from protocol.report import write_run
 from protocol.sim.engine import Simulation, run_study
-from protocol.sim.loader import load_scenario
+from protocol.sim.loader import ScenarioError, load_scenario
 
 SMALL = {"blocks": 90, "agents.count": 3}
 
@@ -119,6 +119,14 @@ def test_cli_runs_a_scenario_and_lists_builtins(tmp_path):
                                  "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert (out / "report.html").exists() and (out / "summary.json").exists()
+
+
+def test_the_open_book_is_sampled_every_positions_every_blocks(small):
+    run = Simulation(small.with_(positions_every=25)).run()
+    sampled = sorted({p.block for p in run.positions})
+    assert sampled and set(sampled) <= {0, 25, 50, 75}, sampled
+    with pytest.raises(ScenarioError, match="positions_every: must be >= 1, got 0"):
+        load_scenario("crash", {"positions_every": 0})
 
 
 @pytest.mark.parametrize("args, reason", [

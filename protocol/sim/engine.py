@@ -90,7 +90,8 @@ class Simulation:
         keepers = self._keepers(venue)
         builder = BlockBuilder(venue, keepers)
         cohorts = tuple(dict.fromkeys(p.cohort for p in sc.agents))
-        recorder = MetricsRecorder(venue, agents, keepers, cohorts, cohort_of, sc.equity_every)
+        recorder = MetricsRecorder(venue, agents, keepers, cohorts, cohort_of, sc.equity_every,
+                                   sc.positions_every)
         custom = PluginMetrics(sc.metrics, venue)
         by_address = {a.address.lower(): a for a in agents}
         order_rng = random.Random(f"{sc.seed}:order")

@@ -13,7 +13,8 @@ types are the pydantic models of :mod:`protocol.sim.models`, the rules across ta
 checked here, and the first problem is raised.
 
 Schema (top level): ``name``, ``description``, ``seed``, ``blocks``, ``block_time``,
-``backend``, ``equity_every``, ``mode``, ``study_modes``, ``study``, and the tables ``[venue]``,
+``backend``, ``equity_every``, ``positions_every``, ``mode``, ``study_modes``, ``study``, and the
+tables ``[venue]``,
 ``[markets.<SYMBOL>]``, ``[prices.<SYMBOL>]`` / ``[prices.correlated]``, ``[liquidity]``,
 ``[oracle.<SYMBOL>]``, ``[[agents]]``, ``[[keepers]]`` and ``[[metrics]]``. Agents, keepers,
 price models and metrics may be plug-ins (:mod:`protocol.plugins`). See the built-in scenarios
@@ -170,7 +171,8 @@ class _Builder:
             agents=self.agents(top.agents, markets), blocks=top.blocks,
             block_time=top.block_time, seed=top.seed, backend=top.backend,
             venue=self.venue(top.venue), description=top.description,
-            equity_every=top.equity_every, mode=top.mode, study_modes=tuple(top.study_modes),
+            equity_every=top.equity_every, positions_every=top.positions_every, mode=top.mode,
+            study_modes=tuple(top.study_modes),
             study=top.study, source=self.where.file, oracles=self.oracles(top.oracle, markets),
             metrics=self.metrics(top.metrics))
         kwargs["liquidity"], kwargs["feedback"] = self.liquidity(top.liquidity, markets)

@@ -49,13 +49,15 @@ class MetricsRecorder:
     """Builds one :data:`Row` per block; see :class:`~protocol.sim.result.RunResult`."""
 
     def __init__(self, venue: Venue, agents: Sequence[Agent], keepers: Sequence[KeeperBot],
-                 cohorts: Sequence[str], cohort_of: dict[str, str], equity_every: int):
+                 cohorts: Sequence[str], cohort_of: dict[str, str], equity_every: int,
+                 positions_every: int = 60):
         self.venue = venue
         self.agents = list(agents)
         self.keepers = list(keepers)
         self.cohorts = list(cohorts)
         self.cohort_of = cohort_of
         self.equity_every = equity_every
+        self.positions_every = positions_every
         self.symbols = list(venue.markets)
         self.market_ids = {s: venue.market_id(s) for s in self.symbols}
         self.one_share = 10 ** venue.pool.call("decimals")
@@ -179,9 +181,10 @@ class MetricsRecorder:
             row[f"funding_rate.{s}"], row[f"borrow_rate.{s}"] = self._rates[s]
         for bot in self.keepers:
             row[f"keeper_profit.{bot.name}"] = _usd(bot.ledger.net_profit_usd(bot.eth_price_usd))
+        if block % self.positions_every == 0 or not self.equity.by_agent:
+            self.sample_positions(block, oracle)
         if block % self.equity_every == 0 or not self.equity.by_agent:
             self.equity = self.sample_equity()
-            self.sample_positions(block, oracle)
         row.update(self.cohort_equity())
         row["wiped_out"] = self.wiped_out()
         row["transactions"] = transactions

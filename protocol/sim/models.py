@@ -394,6 +394,7 @@ class Top(Table):
     block_time: Annotated[Int, Field(ge=1)] = 60
     backend: _literal(BACKENDS) = "revm"
     equity_every: Annotated[Int, Field(ge=1)] = 10
+    positions_every: Annotated[Int, Field(ge=1)] = 60
     mode: Optional[_literal(MODES)] = None
     study_modes: list[_literal(MODES)] = []
     study: Optional[_literal(STUDIES)] = None

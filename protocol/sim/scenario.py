@@ -107,6 +107,9 @@ class Scenario:
     venue: VenueSpec = VenueSpec()
     description: str = ""
     equity_every: int = 10  # blocks between cohort-equity samples (one Reader call each)
+    #: blocks between samples of the open book (liquidation prices for the heatmap and the
+    #: distance chart: one Reader ``health`` call per 400 positions, so rarer than equity)
+    positions_every: int = 60
     mode: Optional[str] = None
     study_modes: tuple[str, ...] = ()
     study: Optional[str] = None  # one of STUDIES
