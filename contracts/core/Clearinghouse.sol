@@ -317,11 +317,14 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
     }
 
     /// @notice Liquidate many isolated positions and cross accounts in one transaction
-    /// (`market == CROSS_ACCOUNT` names a cross account). Targets that are healthy, gone or
-    /// cooling down are skipped rather than reverting, so keepers racing for the same targets
-    /// lose only the work already done; `done[i]` says which were liquidated.
+    /// (`market == CROSS_ACCOUNT` names a cross account). A target that cannot be liquidated,
+    /// whatever the reason (healthy, gone, cooling down, a stale price, its market's module
+    /// reverting or answering out of bounds, out of gas), is skipped and undone alone, never
+    /// reverting the batch, so keepers racing for the same targets lose only the work already
+    /// done; `done[i]` says which were liquidated. Give it the gas every target needs: a target
+    /// that runs out is skipped too.
     function liquidateBatch(LiquidationTarget[] calldata targets) external returns (bool[] memory done) {
-        return LiquidationLogic.liquidateBatch(_s, _env(), targets);
+        return LiquidationLogic.liquidateBatch(_s, _env(), targets, address(LiquidationLogic));
     }
 
     // ------------------------------------------------------------------ pool hooks

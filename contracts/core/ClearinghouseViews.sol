@@ -149,6 +149,13 @@ library ClearinghouseViews {
         return freshMask != 0 && equity < int256(mm);
     }
 
+    /// @notice (equity, maintenance, fresh markets' bitmask) of `account`'s cross positions as
+    /// a liquidation values them (`Health.crossForLiquidation`), WAD; what a keeper can watch
+    /// while a market is stale (`accountHealth` then reverts).
+    function accountLiquidationHealth(address account) external view returns (int256 equity, uint256 mm, uint256 freshMask) {
+        (equity, mm, freshMask,,) = Health.crossForLiquidation(_state(), _env(), account);
+    }
+
     /// @notice Pending (funding, borrowing) of a position in WAD at the current time.
     function pendingCharges(address account, uint256 market) external view returns (int256, uint256) {
         VenueState storage vs = _state();

@@ -30,6 +30,10 @@ interface IClearinghouseViews {
     function accountHealth(address account) external view returns (int256, uint256, uint256, uint256);
     function isLiquidatable(address account, uint256 market) external view returns (bool);
     function isAccountLiquidatable(address account) external view returns (bool);
+    /// @notice (equity, maintenance, markets a liquidation can close as a bitmask) of the cross
+    /// account as a liquidation values it, WAD: a stale market's position counts its loss and
+    /// none of its profit at its last price (SPEC §6). Needs no fresh price.
+    function accountLiquidationHealth(address account) external view returns (int256, uint256, uint256);
     /// @notice Pending (funding, borrowing) of a position in WAD at the current time.
     function pendingCharges(address account, uint256 market) external view returns (int256, uint256);
     /// @notice Pool value in tokens, trader profit counted up to the cap.

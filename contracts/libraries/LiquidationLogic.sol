@@ -29,16 +29,56 @@ library LiquidationLogic {
     uint256 private constant SLICED = 1;
     uint256 private constant COOLING_DOWN = 2;
 
-    /// @notice Liquidate many targets; those that cannot be liquidated are skipped.
-    function liquidateBatch(VenueState storage vs, Env memory env, IClearinghouse.LiquidationTarget[] calldata targets)
-        external
-        returns (bool[] memory done)
-    {
-        done = new bool[](targets.length);
-        for (uint256 i; i < targets.length; ++i) {
-            IClearinghouse.LiquidationTarget calldata t = targets[i];
-            done[i] = t.market == CROSS_ACCOUNT ? _account(vs, env, t.account, true) : _position(vs, env, t.account, t.market, true);
+    /// @dev Gas the batch keeps back from each target's call, per target still to go and once
+    /// for returning: a target that burns every unit it is given (a module's INVALID, an
+    /// endless loop) cannot starve the rest of the batch.
+    uint256 private constant TARGET_GAS_RESERVE = 5_000;
+    uint256 private constant BATCH_GAS_RESERVE = 50_000;
+
+    /// @notice Liquidate many targets. Each runs on its own, in a DELEGATECALL of
+    /// `liquidateTarget` (`self` is this library's address, from the core): one that cannot be
+    /// liquidated, for whatever reason (healthy, gone, cooling down, a stale price, a module
+    /// that reverts or answers out of bounds, out of gas), is undone alone and reported false;
+    /// the others stand and pay the keeper (msg.sender throughout).
+    function liquidateBatch(
+        VenueState storage vs,
+        Env memory env,
+        IClearinghouse.LiquidationTarget[] calldata targets,
+        address self
+    ) external returns (bool[] memory done) {
+        uint256 n = targets.length;
+        done = new bool[](n);
+        uint256 slot;
+        assembly ("memory-safe") {
+            slot := vs.slot
         }
+        // (selector, slot, oracle, scale, account, market): account and market change per target.
+        bytes memory data = abi.encodeWithSelector(LiquidationLogic.liquidateTarget.selector, slot, env, address(0), 0);
+        for (uint256 i; i < n; ++i) {
+            IClearinghouse.LiquidationTarget calldata t = targets[i];
+            uint256 reserve = BATCH_GAS_RESERVE + (n - i) * TARGET_GAS_RESERVE;
+            bool ok;
+            assembly ("memory-safe") {
+                mstore(add(data, 132), calldataload(t))
+                mstore(add(data, 164), calldataload(add(t, 32)))
+                let left := gas()
+                if gt(left, reserve) {
+                    ok := delegatecall(sub(left, reserve), self, add(data, 32), mload(data), 0, 32)
+                    ok := and(ok, eq(mload(0), 1))
+                }
+            }
+            done[i] = ok;
+        }
+    }
+
+    /// @notice One target of `liquidateBatch`, DELEGATECALLed by it so that a revert undoes
+    /// that target alone: true when liquidated, false when there is nothing to do (healthy,
+    /// gone, cooling down). Reached only from the batch.
+    function liquidateTarget(VenueState storage vs, Env memory env, address account, uint256 market)
+        external
+        returns (bool)
+    {
+        return market == CROSS_ACCOUNT ? _account(vs, env, account, true) : _position(vs, env, account, market, true);
     }
 
     function liquidatePosition(VenueState storage vs, Env memory env, address account, uint256 market) external {
@@ -49,8 +89,8 @@ library LiquidationLogic {
         _account(vs, env, account, false);
     }
 
-    /// @dev With `skip`, a target that cannot be liquidated returns false instead of reverting
-    /// (a stale price still reverts: nothing can be liquidated on it).
+    /// @dev With `skip`, a target with nothing to do returns false instead of reverting (any
+    /// other failure reverts, and the batch skips it).
     function _position(VenueState storage vs, Env memory env, address account, uint256 market, bool skip)
         private
         returns (bool)
@@ -114,10 +154,10 @@ library LiquidationLogic {
     }
 
     /// @dev Whether `margin` (an isolated position's, or the cross balance) left after a slice's
-    /// PnL (after the profit cap), the position's pending charges and the slice's liquidation fee is positive; if not,
-    /// the position (or the cross account) is liquidated whole (its unrealised
-    /// profit, not its margin, was carrying it). A view: the charges are what settling would
-    /// take.
+    /// PnL (after the profit cap), the position's pending charges and the penalty the market's
+    /// liquidation rule takes for the slice is positive; if not, the position (or the cross
+    /// account) is liquidated whole (its unrealised profit, not its margin, was carrying it).
+    /// A view: the charges and the penalty are what the slice would settle.
     function _sliceLeavesMargin(
         VenueState storage vs,
         Env memory env,
@@ -135,9 +175,11 @@ library LiquidationLogic {
         uint256 fill = Rules.quote(vs, market, c, size > 0 ? -int256(part) : int256(part), price, true);
         int256 partPnl = Solvency.capped(vs, env, Markets.closingPnl(p, size, part, fill));
         int256 left = margin + partPnl - MarginMath.chargeTokens(fundingWad, scale)
-            - MarginMath.chargeTokens(int256(borrowWad), scale)
-            - int256(Buckets.feeTokens(MarginMath.notionalUp(part, price), c.liquidationFeeBps, scale));
-        return left > 0;
+            - MarginMath.chargeTokens(int256(borrowWad), scale);
+        if (left <= 0) return false;
+        uint256 maxPenalty = Buckets.feeTokens(MarginMath.notionalUp(part, price), c.liquidationFeeBps, scale);
+        (uint256 penalty,) = Rules.penalty(vs, market, c, left, maxPenalty);
+        return left > int256(penalty);
     }
 
     /// @dev What the account can pay of its markets' fees (at most its balance) is split across
@@ -266,7 +308,9 @@ library LiquidationLogic {
         (uint256 penalty, uint256 reward) = _crossPenalty(vs, positions, fees, maxPenalty, balance);
         balance -= int256(penalty);
         uint256 badDebt;
-        if (balance < 0) {
+        // A debt stays on the account while it holds cross positions (in stale markets): what
+        // they realise pays it first; it is written off when the last one closes (SPEC §6).
+        if (balance < 0 && vs.crossMarkets[account] == 0) {
             badDebt = uint256(-balance);
             balance = 0;
         }

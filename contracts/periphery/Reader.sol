@@ -15,7 +15,8 @@ import {OrderBook} from "../orders/OrderBook.sol";
 /// @notice Batch views for keepers: one call answers what would take thousands of single reads.
 /// @dev Stateless. An isolated position in a market whose price is stale is reported as not
 /// liquidatable (nothing can be liquidated on it) instead of failing the whole batch; a cross
-/// account with a stale market is reported as the liquidation rule values it (`docs/SPEC.md`).
+/// account with a stale market is reported as the liquidation rule values it
+/// (`accountLiquidationHealth`, `docs/SPEC.md` §6).
 contract Reader {
     uint256 internal constant BPS = 10_000;
 
@@ -28,8 +29,9 @@ contract Reader {
     }
 
     /// @notice Health of the given (account, market) targets; `market == CROSS_ACCOUNT` reads the
-    /// cross account (its equity is the cross balance when it has no cross positions). Missing
-    /// positions read as zero and not liquidatable.
+    /// cross account (its equity is the cross balance when it has no cross positions; with a
+    /// stale market, equity and maintenance as the liquidation values them, liquidatable only
+    /// with a position in a fresh market). Missing positions read as zero and not liquidatable.
     function health(Clearinghouse ch, IClearinghouse.LiquidationTarget[] calldata targets)
         external
         view
@@ -47,7 +49,9 @@ contract Reader {
                     out[i].liquidatable = hasPositions && e < int256(mm);
                 } catch {
                     // a stale market: the liquidation rule values it conservatively
-                    out[i].liquidatable = IClearinghouseViews(address(ch)).isAccountLiquidatable(account);
+                    (int256 e, uint256 mm, uint256 fresh) = IClearinghouseViews(address(ch)).accountLiquidationHealth(account);
+                    (out[i].equity, out[i].maintenance) = (e, mm);
+                    out[i].liquidatable = fresh != 0 && e < int256(mm);
                 }
             } else {
                 IClearinghouse.Position memory p = ch.position(account, market);
@@ -195,16 +199,24 @@ contract Reader {
         return _below(e, mm, thresholdBps);
     }
 
-    /// @dev An account with a position in a stale market has no health to compare with a
-    /// threshold (`accountHealth` needs every price fresh): it is flagged when liquidatable.
+    /// @dev An account with a position in a stale market is compared with a threshold as the
+    /// liquidation values it (`accountHealth` needs every price fresh): at the maintenance
+    /// margin itself it is flagged when liquidatable (a fresh market to close); above it, when
+    /// below the threshold even if nothing can be closed yet, so a keeper watching it acts as
+    /// soon as the feed returns.
     function _accountFlagged(Clearinghouse ch, address account, uint256 thresholdBps, bool anyStale)
         internal
         view
         returns (bool)
     {
-        if (thresholdBps == BPS || anyStale) return IClearinghouseViews(address(ch)).isAccountLiquidatable(account);
-        (int256 e, uint256 mm,,) = IClearinghouseViews(address(ch)).accountHealth(account);
+        if (thresholdBps == BPS) return IClearinghouseViews(address(ch)).isAccountLiquidatable(account);
+        (int256 e, uint256 mm) = _accountHealth(ch, account, anyStale);
         return _below(e, mm, thresholdBps);
+    }
+
+    function _accountHealth(Clearinghouse ch, address account, bool anyStale) internal view returns (int256 e, uint256 mm) {
+        if (anyStale) (e, mm,) = IClearinghouseViews(address(ch)).accountLiquidationHealth(account);
+        else (e, mm,,) = IClearinghouseViews(address(ch)).accountHealth(account);
     }
 
     function _staleMarkets(Clearinghouse ch, uint256 markets) internal view returns (bool[] memory stale) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {SliceInput} from "../interfaces/ILiquidationModule.sol";
 import {StockLiquidation} from "../modules/StockLiquidation.sol";
 import {OraclePricing} from "../modules/OraclePricing.sol";
 
@@ -32,5 +33,65 @@ contract GenerousLiquidation is StockLiquidation {
         returns (uint256, uint256)
     {
         return super.penalty(market, equityLeft, maxPenalty, 9_000);
+    }
+}
+
+/// @notice A penalty of everything left but `leave` tokens (0: everything), the keeper its
+/// configured share of it: the module of finding 7, whose penalty leaves a slice no margin (the
+/// position, or the cross account, must then go whole, SPEC §2.1). `leave` = 1 leaves exactly
+/// one token unit, the boundary.
+contract TakeAllLiquidation is StockLiquidation {
+    uint256 public leave;
+
+    function setLeave(uint256 leave_) external {
+        leave = leave_;
+    }
+
+    function penalty(uint256, int256 equityLeft, uint256, uint256 keeperShareBps)
+        public
+        view
+        override
+        returns (uint256 taken, uint256 keeperReward)
+    {
+        if (equityLeft > int256(leave)) taken = uint256(equityLeft) - leave;
+        keeperReward = taken * keeperShareBps / 10_000;
+    }
+}
+
+/// @notice A liquidation rule that fails while `mode` says so: 1 reverts with an error, 2 burns
+/// every unit of gas it is given (INVALID); 0 is the stock rule. A batch must skip its targets
+/// and liquidate the others (SPEC §6).
+contract RevertingLiquidation is StockLiquidation {
+    error LiquidationRuleBroken();
+
+    uint256 public mode;
+
+    function setMode(uint256 mode_) external {
+        mode = mode_;
+    }
+
+    function slice(SliceInput calldata p) public view override returns (uint256) {
+        _fail();
+        return super.slice(p);
+    }
+
+    function penalty(uint256 market, int256 equityLeft, uint256 maxPenalty, uint256 keeperShareBps)
+        public
+        view
+        override
+        returns (uint256, uint256)
+    {
+        _fail();
+        return super.penalty(market, equityLeft, maxPenalty, keeperShareBps);
+    }
+
+    function _fail() private view {
+        uint256 m = mode;
+        if (m == 1) revert LiquidationRuleBroken();
+        if (m == 2) {
+            assembly {
+                invalid()
+            }
+        }
     }
 }

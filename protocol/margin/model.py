@@ -21,6 +21,7 @@ from protocol.margin.types import MarginMode
 
 ISOLATED, CROSS = MarginMode.ISOLATED, MarginMode.CROSS
 CLOSE_ALL = 2**256 - 1  # Clearinghouse.CLOSE_ALL
+CROSS_ACCOUNT = 2**256 - 1  # Clearinghouse.CROSS_ACCOUNT: a liquidation target's cross account
 
 
 class ModelRevert(Exception):
@@ -741,8 +742,7 @@ class Model:
             raise ModelRevert("PositionHealthy")
         size_abs = abs(p.size)
         close_abs = size_abs
-        rules = self.rules_of(market).liquidation
-        part = rules.slice(SliceInput(market, size_abs, notional, equity, mm, c.partial_threshold,
+        part = self._slice(SliceInput(market, size_abs, notional, equity, mm, c.partial_threshold,
                                       c.partial_liquidation_bps))
         # Decided before anything changes, so a target skipped here leaves no trace.
         if 0 < part < size_abs and self._slice_leaves_margin(market, p, p.margin, part, price):
@@ -755,7 +755,7 @@ class Model:
         self._reduce(s, p, close_abs)
         remaining = p.margin + st.pnl - st.funding - st.borrowing
         max_penalty = m.fee_tokens(m.notional_up(close_abs, price), c.liquidation_fee_bps, self.scale)
-        penalty, reward = rules.penalty(market, remaining, max_penalty, c.keeper_share_bps)
+        penalty, reward = self._penalty(market, remaining, max_penalty)
         remaining -= penalty
         bad_debt = 0
         if close_abs == size_abs:
@@ -765,6 +765,8 @@ class Model:
             elif remaining < 0:
                 bad_debt = -remaining
         else:
+            if remaining <= 0:
+                raise ModelRevert("InsufficientMargin", remaining)
             p.margin = remaining
             self.last_partial_liquidation[account, market] = self.now
         self._pay_pool(st, 0)
@@ -773,17 +775,38 @@ class Model:
             self._cover_bad_debt(bad_debt)
         return {"penalty": penalty, "reward": reward, "bad_debt": bad_debt, "closed": close_abs}
 
+    def _slice(self, i: SliceInput) -> int:
+        """The size a liquidation closes, from the market's rule (``Rules.slice``): a module's
+        answer of zero or above the position is refused."""
+        rules = self.rules_of(i.market).liquidation
+        part = rules.slice(i)
+        if type(rules) is not StockLiquidation and not 0 < part <= i.size_abs:
+            raise ModelRevert("ModuleResultOutOfBounds", 2, part)
+        return part
+
+    def _penalty(self, market: int, equity_left: int, max_penalty: int) -> tuple[int, int]:
+        """(penalty, keeper reward) from the market's rule (``Rules.penalty``): more than is
+        left, or a reward above the penalty, is refused."""
+        taken, reward = self.rules_of(market).liquidation.penalty(
+            market, equity_left, max_penalty, self.params[market].keeper_share_bps)
+        if taken > max(equity_left, 0) or reward > taken:
+            raise ModelRevert("ModuleResultOutOfBounds", 2, taken)
+        return taken, reward
+
     def _slice_leaves_margin(self, market: int, p: Position, margin: int, part: int, price: int) -> bool:
         """Whether ``margin`` (tokens) stays positive after a slice's PnL, the position's pending
-        charges and the slice's fee (``LiquidationLogic._sliceLeavesMargin``)."""
+        charges and the penalty the market's rule takes for the slice
+        (``LiquidationLogic._sliceLeavesMargin``)."""
         is_long = p.size > 0
         f, b = self.pending(p, *self.indices_now(market, price))
         fill = self._quote(market, -part if is_long else part, price, liquidation=True)
         part_pnl = self.capped(self._closing_pnl(p, part, fill))
-        left = (margin + part_pnl - m.charge_tokens(f, self.scale) - m.charge_tokens(b, self.scale)
-                - m.fee_tokens(m.notional_up(part, price), self.params[market].liquidation_fee_bps,
-                               self.scale))
-        return left > 0
+        left = margin + part_pnl - m.charge_tokens(f, self.scale) - m.charge_tokens(b, self.scale)
+        if left <= 0:
+            return False
+        max_penalty = m.fee_tokens(m.notional_up(part, price), self.params[market].liquidation_fee_bps,
+                                   self.scale)
+        return left > self._penalty(market, left, max_penalty)[0]
 
     def _check_cooldown(self, account: str, market: int) -> None:
         last = self.last_partial_liquidation.get((account, market), 0)
@@ -797,8 +820,7 @@ class Model:
         p = self.position(account, market)
         c = self.params[market]
         size_abs = abs(p.size)
-        rules = self.rules_of(market).liquidation
-        part = rules.slice(SliceInput(market, size_abs, notional, equity, mm, c.partial_threshold,
+        part = self._slice(SliceInput(market, size_abs, notional, equity, mm, c.partial_threshold,
                                       c.partial_liquidation_bps))
         if not 0 < part < size_abs:
             return None
@@ -814,7 +836,7 @@ class Model:
         self._reduce(s, p, part)
         balance += st.pnl - st.funding - st.borrowing
         max_penalty = m.fee_tokens(m.notional_up(part, price), c.liquidation_fee_bps, self.scale)
-        penalty, reward = rules.penalty(market, balance, max_penalty, c.keeper_share_bps)
+        penalty, reward = self._penalty(market, balance, max_penalty)
         balance -= penalty
         if balance <= 0:
             raise ModelRevert("InsufficientMargin", balance)
@@ -868,13 +890,31 @@ class Model:
         penalty, reward = self._cross_penalty(fees, balance)
         balance -= penalty
         bad_debt = 0
-        if balance < 0:
+        # A debt stays on the account while it holds cross positions (in stale markets); it is
+        # written off when the last one closes.
+        if balance < 0 and not self.cross_markets[account]:
             bad_debt, balance = -balance, 0
         self.cross_balance[account] = balance
         self._pay_penalty(keeper, penalty, reward)
         if bad_debt:
             self._cover_bad_debt(bad_debt)
         return {"penalty": penalty, "reward": reward, "bad_debt": bad_debt, "positions": count}
+
+    def liquidate_batch(self, keeper: str, targets: list[tuple[str, int]]) -> list[bool]:
+        """Mirror of ``liquidateBatch``: each target (market ``CROSS_ACCOUNT``: the cross
+        account) on its own; one that cannot be liquidated, for whatever reason, is undone alone
+        and reported False (``done``)."""
+        done = []
+        for account, market in targets:
+            try:
+                if market == CROSS_ACCOUNT:
+                    self.liquidate_account(keeper, account)
+                else:
+                    self.liquidate_position(keeper, account, market)
+                done.append(True)
+            except ModelRevert:
+                done.append(False)
+        return done
 
     def _cross_penalty(self, fees: dict[int, int], balance: int) -> tuple[int, int]:
         """(penalty, reward) of a cross liquidation: what the account can pay of its markets'
@@ -889,8 +929,7 @@ class Model:
         for market in markets:
             part = payable - allocated if market == markets[-1] else payable * fees[market] // total
             allocated += part
-            taken, keeper = self.rules_of(market).liquidation.penalty(
-                market, part, fees[market], self.params[market].keeper_share_bps)
+            taken, keeper = self._penalty(market, part, fees[market])
             penalty += taken
             reward += keeper
         return penalty, reward

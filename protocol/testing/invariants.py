@@ -109,6 +109,9 @@ def assert_invariants(venue, *, deep: bool = False) -> ChainState:
             raise InvariantViolation("cross markets", f"{account} bitmask != its cross positions",
                                      bitmask=m.cross_markets.get(account, 0), positions=mask)
 
+    # A cross account's debt is written off when its last cross position closes, never later.
+    check_cross_debts(m, state.accounts)
+
     # Funding sums to zero up to protocol-favouring rounding: what has been settled plus what
     # every open position would settle now can never be negative.
     outstanding = m.funding_reserve
@@ -152,6 +155,17 @@ def assert_invariants(venue, *, deep: bool = False) -> ChainState:
     if deep:
         _prove_liquidations(venue, state)
     return state
+
+
+def check_cross_debts(m: Model, accounts) -> None:
+    """No cross balance below zero without a cross position (SPEC §6: a debt stays on the
+    account while it holds cross positions and is written off when the last one closes)."""
+    for account in accounts:
+        balance = m.cross_balance.get(account, 0)
+        if balance < 0 and not m.cross_markets.get(account, 0):
+            raise InvariantViolation("no debt without a cross position",
+                                     "a negative cross balance outlived the account's cross positions",
+                                     account=account, balance=balance)
 
 
 def _check_escrow(venue) -> None:
