@@ -427,6 +427,8 @@ def restricted_calls(venue, eve, alice, lp, order_id, lp_request):
             "addMargin": ((alice, eth, venue.tokens(1)), "Unauthorized"),
             "removeMargin": ((alice, eth, venue.tokens(1)), "Unauthorized"),
             "updateLeverage": ((alice, eth, 5), "Unauthorized"),
+            # ADL keepers only (ADL_KEEPER_ROLE), never on their own positions.
+            "autoDeleverage": ((alice, eth, CLOSE_ALL), "Unauthorized"),
         },
         oracle: {
             "pushPrices": (([(eth, now, 1 * WAD)],), denied),
@@ -463,7 +465,7 @@ def restricted_calls(venue, eve, alice, lp, order_id, lp_request):
 # Mutating functions anyone may call: they act for msg.sender, or are gated by health or price.
 PERMISSIONLESS = {
     "Clearinghouse": {"setOperator", "deposit", "fundInsurance", "updateFunding",
-                      "liquidatePosition", "liquidateAccount", "liquidateBatch", "autoDeleverage"},
+                      "liquidatePosition", "liquidateAccount", "liquidateBatch"},
     "PriceOracle": set(),
     "OrderBook": {"createOrder", "executeOrder", "claimEth", "requestDeposit", "requestRedeem",
                   "executeLpRequest"},

@@ -75,7 +75,7 @@ class World:
         v = self.venue
         v.set_pnl_factors(**PNL_FACTORS)
         self.traders = [v.trader(f"t{i}", usdc=1_000_000) for i in range(TRADERS)]
-        self.keepers = [v.keeper(f"k{i}") for i in range(KEEPERS)]
+        self.keepers = [v.keeper(f"k{i}", adl=True) for i in range(KEEPERS)]
         self.accounts = [a.address for a in self.traders + self.keepers]
         for trader in self.traders:
             trader.deposit(5_000)
@@ -99,6 +99,11 @@ class World:
         self.model.set_pnl_factors(*ch.call("solvency")[3:])
         for a in self.accounts:
             self.model.cross_balance[a] = ch.call("crossBalance", a)
+        # The ADL rank scans the registered accounts in order (the traders, by their deposits).
+        registered = [ch.call("accounts", i).lower() for i in range(ch.call("accountCount"))]
+        assert registered == [a.lower() for a in self.accounts[:TRADERS]]
+        self.model.accounts = list(self.accounts[:TRADERS])
+        self.model.adl_keepers = {k.address for k in self.keepers}
         self.base_model = copy.deepcopy(self.model)
         self.successes: dict[str, int] = {}
         self.capped = 0
@@ -204,7 +209,7 @@ class World:
             a, market = self._target(t, market)
             size = abs(m.position(a, market).size) * pct // 100 or 1
             return keeper, ("autoDeleverage", a, market, size), \
-                lambda: m.auto_deleverage(a, market, size)
+                lambda: m.auto_deleverage(a, market, size, keeper)
         if kind == "funding":
             market = step[1]
             return self.accounts[0], ("updateFunding", market), lambda: m.update_funding(market)
@@ -268,11 +273,12 @@ EXPLICIT = [
      ("shock", 1, -250, 0), ("withdraw", 2, 10)],
     # Small enough for the 50x tier of the tiered market; a shock takes it.
     [("open", 2, 0, 10, 50, 1, 100), ("shock", 0, -250, 1), ("deposit", 2, 10)],
-    # Two winners in two markets after a rally: the profit cap binds on the first close, the
-    # second is auto-deleveraged (a slice, then too much), then its owner closes.
+    # Two winners in two markets after a rally: the top-ranked one (ETH) is auto-deleveraged, a
+    # slice; the other is refused while it ranks lower (AdlNotHighestRanked); the top one goes
+    # whole, under the profit cap; the owners close.
     [("open", 0, 0, 40, 10, 1, 150), ("open", 1, 1, 40, 10, 2, 100), ("price", 0, 150),
-     ("price", 0, 150), ("price", 1, 150), ("price", 1, 150), ("adl", 0, 1, 1, 30), ("adl", 1, 1, 1, 100), ("decrease", 0, 0, 100),
-     ("decrease", 1, 1, 100)],
+     ("price", 0, 150), ("price", 1, 150), ("price", 1, 150), ("adl", 0, 0, 0, 30), ("adl", 1, 1, 1, 100),
+     ("adl", 1, 0, 0, 100), ("decrease", 0, 0, 100), ("decrease", 1, 1, 100)],
     # Price impact on BTC: a long widens the imbalance (fills worse), shorts narrow it and flip
     # it (better, then both parts), a close, then a shock liquidates at the liquidation cap.
     [("open", 0, 1, 40, 10, 2, 100), ("open", 1, 1, -20, 10, 2, 100),

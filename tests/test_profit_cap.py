@@ -90,11 +90,12 @@ def test_winners_are_paid_pro_rata_and_every_close_goes_through(venue):
     assert (capped["full"], capped["paid"]) == (540_000 * USDC, 450_000 * USDC)
     assert first.events_named("PositionDecreased")[0]["realizedPnl"] == 450_000 * USDC
     assert ch.call("poolAssets") == 550_000 * USDC
-    second = bob.close("BTC")  # 540k pending against 550k: cap 495k
-    assert second.events_named("ProfitCapped")[0]["paid"] == 495_000 * USDC
-    assert ch.call("poolAssets") == 55_000 * USDC
+    # 540k pending against a budget of 900k - 450k paid: the same 5/6 (SPEC §8.1, the episode).
+    second = bob.close("BTC")
+    assert second.events_named("ProfitCapped")[0]["paid"] == 450_000 * USDC
+    assert ch.call("poolAssets") == 100_000 * USDC
     assert venue.account(alice).cross_balance == 100_000 + 450_000
-    assert venue.account(bob).cross_balance == 100_000 + 495_000
+    assert venue.account(bob).cross_balance == 100_000 + 450_000
     assert_invariants(venue)
 
 
@@ -205,7 +206,7 @@ def test_adl_closes_at_the_oracle_price_without_a_fee_and_lowers_the_factor(back
             MARKETS[1]]
     venue = Venue.launch(backend=backend, markets=fees, pool_liquidity=1_000_000)
     alice, bob = two_winners(venue)
-    keeper = venue.keeper("adl")
+    keeper = venue.keeper("adl", adl=True)
     expected = load_state(venue).model.auto_deleverage(alice.address.lower(), 0, 150 * WAD)
     ch = venue.clearinghouse
     margin = ch.call("position", alice.address, 0)[-1]
@@ -224,7 +225,7 @@ def test_adl_closes_at_the_oracle_price_without_a_fee_and_lowers_the_factor(back
 
 def test_adl_stops_at_the_floor(venue):
     alice, bob = two_winners(venue)
-    keeper = venue.keeper("adl")
+    keeper = venue.keeper("adl", adl=True)
     keeper.auto_deleverage(alice, "ETH")  # all of it: 1.08 -> 540k / 550k
     ch, btc = venue.clearinghouse, venue.market_id("BTC")
     with pytest.raises(errors.AdlOvershoot) as info:
@@ -250,7 +251,7 @@ def test_adl_refuses_when_not_needed_or_not_profitable(venue):
     alice = funded(venue, "alice", 100_000, deposit=100_000)
     alice.open("ETH", size=10, leverage=10, mode="isolated", margin=3_000)
     venue.set_price("ETH", 3_100)
-    keeper = venue.keeper("adl")
+    keeper = venue.keeper("adl", adl=True)
     with pytest.raises(errors.AdlNotRequired) as info:
         keeper.auto_deleverage(alice, "ETH")
     assert info.value.args == (1_000 * WAD // 1_000_000, 85 * WAD // 100)
@@ -280,7 +281,10 @@ def test_a_cross_account_with_a_stale_market_waits_for_its_feed(venue):
     assert venue.solvency().adl_allowed
     assert [c.account for c in venue.adl_candidates("BTC")] == []
     with pytest.raises(errors.StalePrice):
-        venue.keeper("adl").auto_deleverage(bob, "BTC", size=1)
+        venue.keeper("adl", adl=True).auto_deleverage(bob, "BTC", size=1)
     venue.set_price("ETH", 6_600)
     assert [c.account for c in venue.adl_candidates("BTC")] == [bob.address]
-    venue.keeper("adl").auto_deleverage(bob, "BTC", size=1)
+    keeper = venue.keeper("adl", adl=True)
+    with pytest.raises(errors.AdlNotHighestRanked):  # alice's ETH, fresh again, ranks first
+        keeper.auto_deleverage(bob, "BTC", size=1)
+    keeper.auto_deleverage(alice, "ETH", size=1)

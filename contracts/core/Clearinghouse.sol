@@ -244,8 +244,9 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         TradeLogic.decrease(_s, _env(), account, market, sizeAbs);
     }
 
-    /// @notice Auto-deleverage `sizeAbs` (CLOSE_ALL: all) of a profitable position while pending
-    /// profit is above `maxPnlFactorAdl` of the pool; anyone may call (`TradeLogic`).
+    /// @notice Auto-deleverage `sizeAbs` (CLOSE_ALL: all) of the highest-ranked profitable
+    /// position while pending profit is above `maxPnlFactorAdl` of the pool: ADL keepers only
+    /// (`ADL_KEEPER_ROLE`), never on their own positions (`TradeLogic`).
     function autoDeleverage(address account, uint256 market, uint256 sizeAbs) external {
         TradeLogic.autoDeleverage(_s, _env(), account, market, sizeAbs);
     }

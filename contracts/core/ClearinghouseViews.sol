@@ -11,6 +11,7 @@ import {Rules} from "../libraries/Rules.sol";
 import {Solvency} from "../libraries/Solvency.sol";
 import {Env, StoredConfig, Tier, VenueState} from "../libraries/VenueState.sol";
 import {PriceOracle} from "../oracle/PriceOracle.sol";
+import {ADL_KEEPER_ROLE as ADL_KEEPER_ROLE_} from "../types/Constants.sol";
 import {MarginMode} from "../types/MarginMode.sol";
 
 /// @title ClearinghouseViews
@@ -42,6 +43,11 @@ library ClearinghouseViews {
 
     function pool() external view returns (address) {
         return _state().pool;
+    }
+
+    /// @notice The role that may auto-deleverage (`autoDeleverage`), granted by the admin.
+    function ADL_KEEPER_ROLE() external pure returns (bytes32) {
+        return ADL_KEEPER_ROLE_;
     }
 
     function paused() external view returns (bool) {
@@ -188,13 +194,16 @@ library ClearinghouseViews {
     }
 
     /// @notice The most LP assets (tokens) a withdrawal can take now: the pool's assets less what
-    /// the reserve rule keeps for every market with open interest (`checkPoolWithdrawal`), none
-    /// while the pool is in deficit. Withdrawing exactly this succeeds; one token more does not.
+    /// the reserve rule keeps for every market with open interest and what keeps pending profit
+    /// within the profit cap's budget (`checkPoolWithdrawal`), none while the pool is in deficit.
+    /// Withdrawing exactly this succeeds; one token more does not.
     function maxPoolWithdrawal() external view returns (uint256) {
         VenueState storage vs = _state();
         int256 assets = vs.poolAssets;
         if (assets <= 0) return 0;
-        (uint256 kept,,) = Solvency.reserveKept(vs, _env());
+        Env memory env = _env();
+        (uint256 kept,,) = Solvency.reserveKept(vs, env);
+        kept = Math.max(kept, Solvency.capKept(vs, env));
         return kept >= uint256(assets) ? 0 : uint256(assets) - kept;
     }
 
@@ -231,6 +240,16 @@ library ClearinghouseViews {
             (, uint256 time,) = env.oracle.latest(market);
             oldest = Math.min(oldest, time);
         }
+    }
+
+    /// @notice (pending profit, what the pool pays out now at most, what the current profit cap
+    /// episode holds back), WAD (`Solvency.profitCap`). The cap binds while the first is above
+    /// the second; with the cap off the budget is the pending profit itself.
+    function profitBudget() external view returns (uint256 profit, uint256 budget, uint256 held) {
+        VenueState storage vs = _state();
+        Env memory env = _env();
+        (profit,) = Solvency.pendingProfit(vs, env);
+        return (profit, Solvency.profitCap(vs, env.scale, profit), vs.profitHeld);
     }
 
     /// @notice (pending profit WAD, pending profit / pool WAD, entry notional open in all

@@ -147,6 +147,14 @@ interface IClearinghouse {
     /// @notice Auto-deleveraging may not take the pnl factor below `minPnlFactorAfterAdl`:
     /// close less.
     error AdlOvershoot(uint256 afterAdl, uint256 minimum);
+    /// @notice Auto-deleveraging closes the highest-ranked position first (SPEC §8.1): the
+    /// position of `account` in `market`, ADL could close now, ranks above the target with
+    /// `score` (WAD).
+    error AdlNotHighestRanked(address account, uint256 market, uint256 score);
+    /// @notice Pending trader profit (WAD) is above what the pool pays out (`budget`, WAD): the
+    /// profit cap binds, so LP deposits wait (a deposit would be shared with the winners), and
+    /// no LP withdrawal may make it bind.
+    error ProfitCapBinds(uint256 pendingProfit, uint256 budget);
     /// @notice A module answered something the venue cannot apply (a penalty above what is
     /// left, a keeper reward above the penalty, a slice above the position, a zero price).
     error ModuleResultOutOfBounds(ModuleKind kind, uint256 value);

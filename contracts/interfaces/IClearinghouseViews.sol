@@ -8,6 +8,8 @@ import {IClearinghouse} from "./IClearinghouse.sol";
 /// the Clearinghouse's address. A build test checks that the library implements exactly these.
 interface IClearinghouseViews {
     function pool() external view returns (address);
+    /// @notice The role that may auto-deleverage (`autoDeleverage`), granted by the admin.
+    function ADL_KEEPER_ROLE() external pure returns (bytes32);
     function paused() external view returns (bool);
     function instantTrading() external view returns (bool);
     function poolAssets() external view returns (int128);
@@ -50,6 +52,9 @@ interface IClearinghouseViews {
     function openEntry() external view returns (uint256);
     /// @notice The oldest last-price time among markets with open interest (max when none).
     function valuationTime() external view returns (uint256);
+    /// @notice (pending profit, the pool's payout budget, the cap episode's hold), WAD: the
+    /// profit cap binds while pending profit is above the budget.
+    function profitBudget() external view returns (uint256 profit, uint256 budget, uint256 held);
     /// @notice (pending profit WAD, pending profit / pool WAD, open entry notional WAD, cap bps,
     /// ADL trigger bps, floor after ADL bps).
     function solvency() external view returns (uint256, uint256, uint256, uint256, uint256, uint256);

@@ -230,7 +230,8 @@ library AdminLogic {
     }
 
     /// @notice Take `amount` out of the pool's assets, keeping what the reserve rule needs
-    /// (`Solvency.reserveKept`), which `maxPoolWithdrawal` reports.
+    /// (`Solvency.reserveKept`) and what keeps the profit cap from binding (`Solvency.capKept`),
+    /// which `maxPoolWithdrawal` reports.
     function checkPoolWithdrawal(VenueState storage vs, Env memory env, uint256 amount) external {
         int256 assets = vs.poolAssets - amount.toInt256();
         if (assets < 0) revert IClearinghouse.PoolInsolvent(vs.poolAssets, amount.toInt256());
@@ -239,6 +240,7 @@ library AdminLogic {
         if (uint256(assets) < kept) {
             revert IClearinghouse.ReserveExceeded(market, oi, Buckets.reserve(vs, vs.configs[market], env.scale));
         }
+        Solvency.checkNotBinding(vs, env);
     }
 
     /// @notice The profit cap and auto-deleveraging thresholds (bps of the pool). ADL starts

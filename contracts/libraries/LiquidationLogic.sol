@@ -128,7 +128,7 @@ library LiquidationLogic {
         IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
         Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
         uint256 fill = Rules.fill(vs, account, market, c, size > 0 ? -int256(closeAbs) : int256(closeAbs), price, true);
-        st.pnl = Solvency.credit(vs, env, account, market, Markets.closingPnl(p, size, closeAbs, fill));
+        st.pnl = Solvency.credit(vs, env, account, market, p, closeAbs, fill, uint256(st.borrowing));
         int256 sizeDelta = Markets.reduce(vs, s, p, size, closeAbs);
         int256 remaining = int256(uint256(p.margin)) + st.pnl - st.funding - st.borrowing;
         uint256 maxPenalty = Buckets.feeTokens(MarginMath.notionalUp(closeAbs, price), c.liquidationFeeBps, env.scale);
@@ -169,13 +169,15 @@ library LiquidationLogic {
         uint256 price
     ) private view returns (bool) {
         uint256 scale = env.scale;
-        int256 size = p.size;
-        (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, vs.states[market], price, scale);
-        (int256 fundingWad, uint256 borrowWad) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
-        uint256 fill = Rules.quote(vs, market, c, size > 0 ? -int256(part) : int256(part), price, true);
-        int256 partPnl = Solvency.capped(vs, env, Markets.closingPnl(p, size, part, fill));
-        int256 left = margin + partPnl - MarginMath.chargeTokens(fundingWad, scale)
-            - MarginMath.chargeTokens(int256(borrowWad), scale);
+        int256 charges;
+        {
+            (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, vs.states[market], price, scale);
+            (int256 fundingWad, uint256 borrowWad) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
+            charges = MarginMath.chargeTokens(fundingWad, scale) + MarginMath.chargeTokens(int256(borrowWad), scale);
+        }
+        uint256 fill = Rules.quote(vs, market, c, p.size > 0 ? -int256(part) : int256(part), price, true);
+        (, int256 partPnl,) = Solvency.quote(vs, env, p, part, fill);
+        int256 left = margin + partPnl - charges;
         if (left <= 0) return false;
         uint256 maxPenalty = Buckets.feeTokens(MarginMath.notionalUp(part, price), c.liquidationFeeBps, scale);
         (uint256 penalty,) = Rules.penalty(vs, market, c, left, maxPenalty);
@@ -234,7 +236,7 @@ library LiquidationLogic {
         IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
         Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
         uint256 fill = Rules.fill(vs, account, market, c, size > 0 ? -int256(part) : int256(part), price, true);
-        st.pnl = Solvency.credit(vs, env, account, market, Markets.closingPnl(p, size, part, fill));
+        st.pnl = Solvency.credit(vs, env, account, market, p, part, fill, uint256(st.borrowing));
         int256 sizeDelta = Markets.reduce(vs, s, p, size, part);
         balance += st.pnl - st.funding - st.borrowing;
         uint256 maxPenalty = Buckets.feeTokens(MarginMath.notionalUp(part, price), c.liquidationFeeBps, env.scale);
@@ -291,7 +293,7 @@ library LiquidationLogic {
                 int256 size = p.size;
                 Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
                 uint256 fill = Rules.fill(vs, account, market, vs.configs[market], -size, price, true);
-                st.pnl = Solvency.credit(vs, env, account, market, Markets.closingPnl(p, size, Markets.abs(size), fill));
+                st.pnl = Solvency.credit(vs, env, account, market, p, Markets.abs(size), fill, uint256(st.borrowing));
                 int256 sizeDelta = Markets.reduce(vs, s, p, size, Markets.abs(size));
                 balance += st.pnl - st.funding - st.borrowing;
                 fees[market] = Buckets.feeTokens(

@@ -149,7 +149,8 @@ library Markets {
 
     /// @dev Close `closeAbs` of a position at `price`; returns the signed size change. The closed
     /// share of the entry notional rounds so the trader never gains (`closingPnl` is its PnL),
-    /// and leaves the venue's open entry notional.
+    /// and leaves the venue's open entry notional. When the last open position closes, a profit
+    /// cap episode ends with it (`Solvency`: the hold goes back to 0).
     function reduce(
         VenueState storage vs,
         IClearinghouse.MarketState storage s,
@@ -166,6 +167,8 @@ library Markets {
         p.size = newSize.toInt96();
         p.entryNotional = (entry - closedEntry).toUint128();
         addToMarket(s, p, newSize);
-        vs.openEntry -= uint128(closedEntry);
+        uint256 open = vs.openEntry - closedEntry;
+        vs.openEntry = uint128(open);
+        if (open == 0 && vs.profitHeld != 0) vs.profitHeld = 0;
     }
 }

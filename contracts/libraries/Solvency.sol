@@ -2,18 +2,22 @@
 pragma solidity 0.8.30;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {MarginMath} from "./MarginMath.sol";
+import {Markets} from "./Markets.sol";
 import {Env, VenueState} from "./VenueState.sol";
 
 /// @title Solvency
 /// @notice The pool is every trader's counterparty, so what winners may take out is bounded by
 /// what it holds. Pending profit is the sum over markets and sides of each side's net PnL when
 /// positive (GMX v2 nets a side; a side's losers back its winners with their margin). Above
-/// `maxPnlFactorTraders` x the pool's assets, realised profit is paid pro rata to the cap, so a
-/// close never depends on who closed first; above `maxPnlFactorAdl`, profitable positions may be
-/// auto-deleveraged. Everything here reads the last price of every market with open interest.
+/// `maxPnlFactorTraders` x the pool's assets, realised profit is paid pro rata to the cap's
+/// budget, and a cap episode keeps that fraction for every later close (`credit`), so a close
+/// never depends on who closed first nor on how it was split; above `maxPnlFactorAdl`,
+/// profitable positions may be auto-deleveraged. Everything here reads the last price of every
+/// market with open interest.
 library Solvency {
     uint256 internal constant FACTOR_ONE = 1e18; // a pnl factor of 100%, WAD
 
@@ -51,11 +55,34 @@ library Solvency {
         return assets > 0 ? uint256(assets) * scale : 0;
     }
 
-    /// @dev The most profit the pool pays out at once: `maxPnlFactorTraders` of its assets
-    /// (everything there is to pay when the cap is off).
+    /// @dev The most profit the pool pays out now, its budget (WAD): `maxPnlFactorTraders` of its
+    /// assets less what the current cap episode holds back (`profitHeld`), none below zero;
+    /// everything there is to pay (`profit`) when the cap is off.
     function profitCap(VenueState storage vs, uint256 scale, uint256 profit) internal view returns (uint256) {
         uint256 factor = vs.maxPnlFactorTraders;
-        return factor == 0 ? profit : poolWad(vs, scale) * factor / MarginMath.BPS;
+        if (factor == 0) return profit;
+        uint256 cap = poolWad(vs, scale) * factor / MarginMath.BPS;
+        uint256 held = vs.profitHeld;
+        return cap > held ? cap - held : 0;
+    }
+
+    /// @notice The least pool assets (tokens) that keep pending profit within the budget
+    /// (`profitCap`): an LP withdrawal may not make the cap bind. None while no profit is pending
+    /// or the cap is off.
+    function capKept(VenueState storage vs, Env memory env) internal view returns (uint256) {
+        uint256 factor = vs.maxPnlFactorTraders;
+        if (factor == 0) return 0;
+        (uint256 profit,) = pendingProfit(vs, env);
+        if (profit == 0) return 0;
+        return Math.ceilDiv(Math.ceilDiv((profit + vs.profitHeld) * MarginMath.BPS, factor), env.scale);
+    }
+
+    /// @notice Refuse (`ProfitCapBinds`) while pending profit is above the budget.
+    function checkNotBinding(VenueState storage vs, Env memory env) internal view {
+        if (vs.maxPnlFactorTraders == 0) return;
+        (uint256 profit,) = pendingProfit(vs, env);
+        uint256 budget = profitCap(vs, env.scale, profit);
+        if (profit > budget) revert IClearinghouse.ProfitCapBinds(profit, budget);
     }
 
     /// @notice Pending profit / pool assets, WAD (1e18 = 100%); unbounded when the pool has none.
@@ -96,25 +123,69 @@ library Solvency {
         }
     }
 
-    /// @notice Tokens a trader is credited for `realizedWad` of PnL. A loss is credited in full;
-    /// a profit, when pending profit (this one included) is above the cap, pro rata:
-    /// realised x cap / pending, rounded down. The pool never pays more than the cap.
-    function capped(VenueState storage vs, Env memory env, int256 realizedWad) internal view returns (int256) {
-        if (realizedWad <= 0 || vs.maxPnlFactorTraders == 0) return MarginMath.creditTokens(realizedWad, env.scale);
-        (uint256 profit,) = pendingProfit(vs, env);
-        profit = Math.max(profit, uint256(realizedWad));
-        uint256 cap = profitCap(vs, env.scale, profit);
-        if (profit <= cap) return MarginMath.creditTokens(realizedWad, env.scale);
-        return MarginMath.creditTokens(int256(Math.mulDiv(uint256(realizedWad), cap, profit)), env.scale);
+    /// @notice What closing `closeAbs` of `p` at `price` realises (WAD) and credits
+    /// (tokens), and whether the cap cut it. A loss is credited in full. A profit r is judged
+    /// against P' = max(pending profit, the whole position's profit at `price`): paid r x B / P'
+    /// (rounded down) while P' is above the budget B (`profitCap`), in full otherwise. Judging
+    /// the whole position, not the piece, gives a piece the fraction closing it all gets.
+    function quote(
+        VenueState storage vs,
+        Env memory env,
+        IClearinghouse.Position storage p,
+        uint256 closeAbs,
+        uint256 price
+    ) internal view returns (int256 realized, int256 paid, bool cut) {
+        int256 size = p.size;
+        realized = Markets.closingPnl(p, size, closeAbs, price);
+        if (realized <= 0 || vs.maxPnlFactorTraders == 0) {
+            return (realized, MarginMath.creditTokens(realized, env.scale), false);
+        }
+        uint256 sizeAbs = Markets.abs(size);
+        int256 whole = closeAbs == sizeAbs ? realized : Markets.closingPnl(p, size, sizeAbs, price);
+        (paid, cut) = _cap(vs, env, uint256(realized), uint256(whole));
     }
 
-    /// @notice `capped`, announcing a haircut (`ProfitCapped`) when there is one.
-    function credit(VenueState storage vs, Env memory env, address account, uint256 market, int256 realizedWad)
-        internal
-        returns (int256 paid)
+    function _cap(VenueState storage vs, Env memory env, uint256 realized, uint256 whole)
+        private
+        view
+        returns (int256, bool)
     {
-        paid = capped(vs, env, realizedWad);
-        int256 full = MarginMath.creditTokens(realizedWad, env.scale);
-        if (paid != full) emit IClearinghouse.ProfitCapped(account, market, full, paid);
+        (uint256 profit,) = pendingProfit(vs, env);
+        profit = Math.max(profit, whole);
+        uint256 budget = profitCap(vs, env.scale, profit);
+        if (profit <= budget) return (MarginMath.creditTokens(int256(realized), env.scale), false);
+        return (MarginMath.creditTokens(int256(Math.mulDiv(realized, budget, profit)), env.scale), true);
+    }
+
+    /// @notice `quote`, applied. A close the cap cut (paying x, and `inflow` tokens of fee and
+    /// borrowing into the pool) adds (1 - f) x + f x inflow to the episode's hold, f =
+    /// `maxPnlFactorTraders`: the budget then falls by exactly x, so every later close of the
+    /// episode is paid the same fraction (a haircut emits `ProfitCapped`). A profit paid in full
+    /// ends the episode: the hold goes back to 0.
+    function credit(
+        VenueState storage vs,
+        Env memory env,
+        address account,
+        uint256 market,
+        IClearinghouse.Position storage p,
+        uint256 closeAbs,
+        uint256 price,
+        uint256 inflow
+    ) internal returns (int256 paid) {
+        int256 realized;
+        bool cut;
+        (realized, paid, cut) = quote(vs, env, p, closeAbs, price);
+        if (realized <= 0) return paid;
+        uint256 factor = vs.maxPnlFactorTraders;
+        if (cut) {
+            uint256 scale = env.scale;
+            vs.profitHeld += SafeCast.toUint120(Math.ceilDiv(
+                (MarginMath.BPS - factor) * uint256(paid) * scale + factor * inflow * scale, MarginMath.BPS
+            ));
+            int256 full = MarginMath.creditTokens(realized, scale);
+            if (paid != full) emit IClearinghouse.ProfitCapped(account, market, full, paid);
+        } else if (factor != 0 && vs.profitHeld != 0) {
+            vs.profitHeld = 0;
+        }
     }
 }

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
-import {CLOSE_ALL} from "../types/Constants.sol";
+import {ADL_KEEPER_ROLE, CLOSE_ALL} from "../types/Constants.sol";
 import {MarginMode} from "../types/MarginMode.sol";
 import {Buckets} from "./Buckets.sol";
 import {Health} from "./Health.sol";
@@ -40,12 +41,18 @@ library TradeLogic {
         emit IClearinghouse.PositionDecreased(account, market, sizeDelta, price, st.pnl, fee, st.funding, uint256(st.borrowing));
     }
 
-    /// @notice Auto-deleverage: while pending profit is above `maxPnlFactorAdl` of the pool,
-    /// anyone may close `sizeAbs` of a profitable position at the oracle price with no fee. The
-    /// close must lower the pnl factor and leave it at or above `minPnlFactorAfterAdl`.
+    /// @notice Auto-deleverage: while pending profit is above `maxPnlFactorAdl` of the pool, an
+    /// ADL keeper (`ADL_KEEPER_ROLE`; never on its own position, nor one it operates) closes
+    /// `sizeAbs` of the highest-ranked profitable position at the oracle price with no fee
+    /// (`AdlNotHighestRanked` names one ranked above it). The close must lower the pnl factor
+    /// and leave it at or above `minPnlFactorAfterAdl`.
     function autoDeleverage(VenueState storage vs, Env memory env, address account, uint256 market, uint256 sizeAbs)
         external
     {
+        if (
+            msg.sender == account || vs.isOperator[account][msg.sender]
+                || !IAccessControl(address(this)).hasRole(ADL_KEEPER_ROLE, msg.sender)
+        ) revert IClearinghouse.Unauthorized(msg.sender, account);
         IClearinghouse.Position storage p = vs.positions[account][market];
         int256 size = p.size;
         sizeAbs = _checkSize(account, market, size, sizeAbs);
@@ -55,6 +62,7 @@ library TradeLogic {
         if (before <= trigger) revert IClearinghouse.AdlNotRequired(before, trigger);
         if (MarginMath.pnl(size, p.entryNotional, price) <= 0) revert IClearinghouse.AdlNotProfitable(account, market);
         uint256 score = adlScore(vs, env, account, market, price);
+        _checkRank(vs, env, account, market, score);
         Markets.accrue(vs, market, price, env.scale);
         (int256 sizeDelta, Settlement memory st) = _close(vs, env, account, market, sizeAbs, price, 0);
         uint256 afterAdl = Solvency.pnlFactor(vs, env);
@@ -76,11 +84,117 @@ library TradeLogic {
         int256 equity;
         if (p.mode == MarginMode.Isolated) (equity,,,) = Health.isolated(vs, env.scale, market, p, price);
         else (equity,,,) = Health.cross(vs, env, account);
+        return _score(p.size, p.entryNotional, price, equity);
+    }
+
+    function _score(int256 size, uint256 entry, uint256 price, int256 equity) private pure returns (uint256) {
         if (equity <= 0) return type(uint256).max;
-        uint256 entry = p.entryNotional;
-        if (p.size < 0) return Math.mulDiv(entry, MarginMath.WAD, uint256(equity));
-        uint256 notional = MarginMath.notionalUp(uint256(int256(p.size)), price);
+        if (size < 0) return Math.mulDiv(entry, MarginMath.WAD, uint256(equity));
+        uint256 notional = MarginMath.notionalUp(uint256(size), price);
         return Math.mulDiv(Math.mulDiv(notional, MarginMath.WAD, entry), notional, uint256(equity));
+    }
+
+    /// @dev What the rank check knows of each market with open interest: its price (0 while
+    /// stale) and accrual indices now, and, one bit per market, whose longs and shorts are in
+    /// profit net of their losers (the sides pending profit counts) and which are stale.
+    struct Book {
+        uint256[] price;
+        int256[] longIdx;
+        int256[] shortIdx;
+        uint256[] borrowIdx;
+        uint256 longs;
+        uint256 shorts;
+        uint256 stale;
+    }
+
+    /// @dev Revert `AdlNotHighestRanked` naming the first position of the registered accounts
+    /// that ADL could close now and that ranks above `score`: profitable at its market's fresh
+    /// price, on a side in profit net (closing a winner of a side its losers net to a loss
+    /// would raise the pnl factor), and valued (a cross account needs every market fresh).
+    /// Its score is `adlScore`'s, from the same equity.
+    function _checkRank(VenueState storage vs, Env memory env, address target, uint256 targetMarket, uint256 score)
+        private
+        view
+    {
+        Book memory b = _book(vs, env);
+        uint256 sides = b.longs | b.shorts;
+        if (sides == 0) return;
+        uint256 scale = env.scale;
+        uint256 count = vs.accounts.length;
+        for (uint256 i; i < count; ++i) {
+            address account = vs.accounts[i];
+            uint256 crossState; // 0: not valued yet, 1: valued, 2: a market is stale
+            int256 crossEquity;
+            for (uint256 m; sides >> m != 0; ++m) {
+                if ((sides >> m) & 1 == 0) continue;
+                IClearinghouse.Position storage p = vs.positions[account][m];
+                int256 size = p.size;
+                if (size == 0 || ((size > 0 ? b.longs : b.shorts) >> m) & 1 == 0) continue;
+                uint256 price = b.price[m];
+                uint256 entry = p.entryNotional;
+                int256 pnl = MarginMath.pnl(size, entry, price);
+                if (pnl <= 0 || (account == target && m == targetMarket)) continue;
+                int256 equity;
+                if (p.mode == MarginMode.Isolated) {
+                    equity = int256(uint256(p.margin)) * int256(scale) + pnl - _charges(p, b, m);
+                } else {
+                    if (crossState == 0) (crossState, crossEquity) = _crossEquity(vs, b, account, scale);
+                    if (crossState == 2) continue;
+                    equity = crossEquity;
+                }
+                uint256 other = _score(size, entry, price, equity);
+                if (other > score) revert IClearinghouse.AdlNotHighestRanked(account, m, other);
+            }
+        }
+    }
+
+    function _book(VenueState storage vs, Env memory env) private view returns (Book memory b) {
+        uint256 count = vs.marketCount;
+        b.price = new uint256[](count);
+        b.longIdx = new int256[](count);
+        b.shortIdx = new int256[](count);
+        b.borrowIdx = new uint256[](count);
+        for (uint256 m; m < count; ++m) {
+            IClearinghouse.MarketState storage s = vs.states[m];
+            uint256 longSize = s.longSize;
+            uint256 shortSize = s.shortSize;
+            if (longSize == 0 && shortSize == 0) continue;
+            (uint256 price, bool fresh) = env.oracle.valuationPrice(m);
+            if (!fresh) {
+                b.stale |= 1 << m;
+                continue;
+            }
+            b.price[m] = price;
+            (b.longIdx[m], b.shortIdx[m], b.borrowIdx[m]) = Markets.indicesNow(vs, m, s, price, env.scale);
+            if (MarginMath.notionalUp(longSize, price) > s.longEntry) b.longs |= 1 << m;
+            if (s.shortEntry > MarginMath.notionalDown(shortSize, price)) b.shorts |= 1 << m;
+        }
+    }
+
+    /// @dev A position's pending funding plus borrowing, WAD, at the book's indices.
+    function _charges(IClearinghouse.Position storage p, Book memory b, uint256 m) private view returns (int256) {
+        (int256 funding, uint256 borrowing) = Markets.pending(p, b.longIdx[m], b.shortIdx[m], b.borrowIdx[m]);
+        return funding + int256(borrowing);
+    }
+
+    /// @dev (1, equity) of a cross account as `Health.cross` values it, or (2, 0) when one of
+    /// its markets is stale.
+    function _crossEquity(VenueState storage vs, Book memory b, address account, uint256 scale)
+        private
+        view
+        returns (uint256, int256 equity)
+    {
+        uint256 mask = vs.crossMarkets[account];
+        if (mask & b.stale != 0) return (2, 0);
+        equity = vs.crossBalance[account] * int256(scale);
+        for (uint256 m; mask != 0; ++m) {
+            if (mask & 1 != 0) {
+                IClearinghouse.Position storage p = vs.positions[account][m];
+                equity += MarginMath.pnl(p.size, p.entryNotional, b.price[m]) - _charges(p, b, m);
+            }
+            mask >>= 1;
+        }
+        return (1, equity);
     }
 
     function _checkSize(address account, uint256 market, int256 size, uint256 sizeAbs) private pure returns (uint256)
@@ -106,7 +220,7 @@ library TradeLogic {
         if (!closed) Markets.checkMinNotional(vs.configs[market], scale, MarginMath.notionalUp(currentAbs - sizeAbs, price));
         IClearinghouse.MarketState storage s = vs.states[market];
         st = Markets.settleIndices(s, p, size > 0, scale);
-        st.pnl = Solvency.credit(vs, env, account, market, Markets.closingPnl(p, size, sizeAbs, price));
+        st.pnl = Solvency.credit(vs, env, account, market, p, sizeAbs, price, uint256(st.borrowing) + fee);
         sizeDelta = Markets.reduce(vs, s, p, size, sizeAbs);
         int256 traderDelta = st.pnl - st.funding - st.borrowing - int256(fee);
 

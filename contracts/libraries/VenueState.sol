@@ -50,7 +50,11 @@ struct VenueState {
     // Funding paid and not yet received. The marker beside it (1 from construction) keeps the
     // slot non-zero, so settling funding for the first time costs a 2.9k write, not 20k.
     int128 fundingReserve;
-    uint128 fundingSlotMarker;
+    uint8 fundingSlotMarker;
+    // What the current profit-cap episode holds back from maxPnlFactorTraders x pool assets,
+    // WAD USD (Solvency); 0 outside an episode. Beside the funding reserve, which a profitable
+    // close settles too, so reading it costs no extra cold slot.
+    uint120 profitHeld;
     int256 insuranceFund;
     mapping(uint256 market => bytes32) marketSymbol;
     mapping(uint256 market => StoredConfig) configs;

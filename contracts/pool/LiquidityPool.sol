@@ -8,6 +8,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {Clearinghouse} from "../core/Clearinghouse.sol";
+import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {IClearinghouseViews} from "../interfaces/IClearinghouseViews.sol";
 
 /// @title LiquidityPool
@@ -19,6 +20,10 @@ import {IClearinghouseViews} from "../interfaces/IClearinghouseViews.sol";
 /// LPs. The ERC-4626 entry points (deposit, mint, withdraw, redeem) are therefore open to
 /// everyone only while no position is open; otherwise only to the venue's executors (the
 /// OrderBook), which run LP requests at a price newer than the request, as GMX v2 does.
+/// While the profit cap binds (pending trader profit above what the pool pays out), a deposit
+/// would be shared with the winners at once: deposits are refused (`ProfitCapBinds`), and no
+/// withdrawal may make the cap bind (`maxWithdraw`, `maxRedeem` count it), as GMX v2 refuses
+/// deposits and withdrawals above its pnl factors for them.
 /// @dev The assets themselves stay in the Clearinghouse (single custody); deposits go straight
 /// there and withdrawals are paid from there, subject to the open-interest reserve rule.
 contract LiquidityPool is ERC4626 {
@@ -49,14 +54,16 @@ contract LiquidityPool is ERC4626 {
         return _views().openEntry() == 0 || clearinghouse.hasRole(clearinghouse.EXECUTOR_ROLE(), caller);
     }
 
-    /// @notice What the caller can deposit for `receiver` now: nothing without `directAccess`.
+    /// @notice What the caller can deposit for `receiver` now: nothing without `directAccess`
+    /// or while the profit cap binds.
     function maxDeposit(address receiver) public view override returns (uint256) {
-        return directAccess(msg.sender) ? super.maxDeposit(receiver) : 0;
+        return directAccess(msg.sender) && !_capBinds() ? super.maxDeposit(receiver) : 0;
     }
 
-    /// @notice The shares the caller can mint for `receiver` now: none without `directAccess`.
+    /// @notice The shares the caller can mint for `receiver` now: none without `directAccess`
+    /// or while the profit cap binds.
     function maxMint(address receiver) public view override returns (uint256) {
-        return directAccess(msg.sender) ? super.maxMint(receiver) : 0;
+        return directAccess(msg.sender) && !_capBinds() ? super.maxMint(receiver) : 0;
     }
 
     /// @notice What the caller can withdraw from `owner` now: `maxWithdrawByRequest`, nothing
@@ -84,14 +91,20 @@ contract LiquidityPool is ERC4626 {
         return Math.min(balanceOf(owner), _convertToShares(_views().maxPoolWithdrawal(), Math.Rounding.Floor));
     }
 
-    function deposit(uint256 assets, address receiver) public override returns (uint256) {
+    /// @dev What `maxDeposit` checks, each with its error; then ERC-4626's deposit.
+    function deposit(uint256 assets, address receiver) public override returns (uint256 shares) {
         _checkDirect();
-        return super.deposit(assets, receiver);
+        _checkCap();
+        shares = previewDeposit(assets);
+        _deposit(_msgSender(), receiver, assets, shares);
     }
 
-    function mint(uint256 shares, address receiver) public override returns (uint256) {
+    /// @dev What `maxMint` checks, each with its error; then ERC-4626's mint.
+    function mint(uint256 shares, address receiver) public override returns (uint256 assets) {
         _checkDirect();
-        return super.mint(shares, receiver);
+        _checkCap();
+        assets = previewMint(shares);
+        _deposit(_msgSender(), receiver, assets, shares);
     }
 
     function withdraw(uint256 assets, address receiver, address owner) public override returns (uint256) {
@@ -106,6 +119,18 @@ contract LiquidityPool is ERC4626 {
 
     function _checkDirect() private view {
         if (!directAccess(msg.sender)) revert LpRequestRequired(msg.sender);
+    }
+
+    function _capBinds() private view returns (bool) {
+        (uint256 profit, uint256 budget,) = _views().profitBudget();
+        return profit > budget;
+    }
+
+    /// @dev A deposit while the profit cap binds would raise the winners' budget with it: it
+    /// waits until the cap no longer binds (`ProfitCapBinds`).
+    function _checkCap() private view {
+        (uint256 profit, uint256 budget,) = _views().profitBudget();
+        if (profit > budget) revert IClearinghouse.ProfitCapBinds(profit, budget);
     }
 
     function _views() private view returns (IClearinghouseViews) {

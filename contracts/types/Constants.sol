@@ -14,5 +14,9 @@ uint256 constant MAX_MARKETS = 64;
 /// the stock rule, so choosing modules costs the trade path no extra storage read.
 uint256 constant MAX_MODULES = 255;
 
+/// @dev The Clearinghouse role that may auto-deleverage (`autoDeleverage`), as GMX v2's
+/// ADL_KEEPER: granted by the admin, never used on the keeper's own positions.
+bytes32 constant ADL_KEEPER_ROLE = keccak256("ADL_KEEPER_ROLE");
+
 /// @dev The longest a risk-increasing market change may be made to wait.
 uint256 constant MAX_RISK_CHANGE_DELAY = 30 days;

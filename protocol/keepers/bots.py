@@ -300,9 +300,17 @@ class FundingKeeper(KeeperBot):
 
 class AdlKeeper(KeeperBot):
     """Auto-deleverages while pending profit is above ``max_pnl_factor_adl`` of the pool: on each
-    scan, the profitable positions of every market ranked by score, highest first; it then
-    closes the first of them by as much as the rule allows (one per block: each close changes
-    the pnl factor the next one is allowed against). No reward: its ledger is gas."""
+    scan, the profitable positions of every market ranked by score, highest first, as the
+    contract ranks them; it then closes the first of them by as much as the rule allows (one
+    per block: each close changes the pnl factor the next one is allowed against). No reward:
+    its ledger is gas. A bot with its own address (``venue.keeper``) is granted
+    ``ADL_KEEPER_ROLE`` by the venue's admin when it is made: only ADL keepers may deleverage."""
+
+    def __init__(self, venue, name: str, strategy: Strategy = Strategy(),
+                 eth_price_usd: Decimal = Decimal(3000), address: Optional[str] = None):
+        super().__init__(venue, name, strategy, eth_price_usd, address)
+        if address is None:
+            venue.grant_role("ADL_KEEPER", self.address)
 
     def scan(self, block: int) -> list[tuple[str, str]]:
         v = self.venue

@@ -124,6 +124,12 @@ class Model:
     max_pnl_factor_traders: int = 9_000
     max_pnl_factor_adl: int = 8_500
     min_pnl_factor_after_adl: int = 7_700
+    #: What the current profit-cap episode holds back from the cap, WAD (``profitHeld``).
+    profit_held: int = 0
+    #: Registered accounts in registration order (``Clearinghouse.accounts``): the ADL rank scan.
+    accounts: list[str] = field(default_factory=list)
+    #: Holders of ``ADL_KEEPER_ROLE``: checked when ``auto_deleverage`` is given its keeper.
+    adl_keepers: set[str] = field(default_factory=set)
     paused: bool = False
     now: int = 0
 
@@ -304,6 +310,8 @@ class Model:
         p.entry_notional = entry - closed_entry
         self._add(s, p)
         self.open_entry -= closed_entry
+        if self.open_entry == 0:
+            self.profit_held = 0  # the last position closed: a cap episode ends with it
         return size_delta
 
     # ------------------------------------------------------------------ solvency
@@ -327,9 +335,25 @@ class Model:
         return self.pool_assets * self.scale if self.pool_assets > 0 else 0
 
     def profit_cap(self, profit: int) -> int:
+        """The pool's budget, WAD: the cap of its assets less the episode's hold, none below
+        zero; ``profit`` with the cap off (``Solvency.profitCap``)."""
         if self.max_pnl_factor_traders == 0:
             return profit
-        return self._pool_wad() * self.max_pnl_factor_traders // m.BPS
+        return max(0, self._pool_wad() * self.max_pnl_factor_traders // m.BPS - self.profit_held)
+
+    def profit_budget(self) -> tuple[int, int, int]:
+        """(pending profit, budget, hold), WAD (``profitBudget``)."""
+        profit = self.pending_profit()[0]
+        return profit, self.profit_cap(profit), self.profit_held
+
+    def cap_kept(self) -> int:
+        """The least pool assets (tokens) keeping pending profit within the budget
+        (``Solvency.capKept``)."""
+        factor = self.max_pnl_factor_traders
+        profit = self.pending_profit()[0] if factor else 0
+        if profit == 0:
+            return 0
+        return m.ceil_div(m.ceil_div((profit + self.profit_held) * m.BPS, factor), self.scale)
 
     def pnl_factor(self) -> int:
         """Pending profit / pool assets, WAD (``Solvency.pnlFactor``)."""
@@ -339,15 +363,41 @@ class Model:
             return 0 if profit == 0 else 2**256 - 1
         return profit * m.WAD // pool
 
-    def capped(self, realized: int) -> int:
-        """Tokens credited for ``realized`` WAD of PnL under the profit cap (``Solvency.capped``)."""
+    def capped(self, realized: int, whole: int | None = None) -> int:
+        """Tokens credited for ``realized`` WAD of PnL under the profit cap, the closing
+        position's whole profit at that price being ``whole`` (default: ``realized``)."""
+        return self._cap(realized, realized if whole is None else whole)[0]
+
+    def _cap(self, realized: int, whole: int) -> tuple[int, bool]:
         if realized <= 0 or self.max_pnl_factor_traders == 0:
-            return m.credit_tokens(realized, self.scale)
-        profit = max(self.pending_profit()[0], realized)
-        cap = self.profit_cap(profit)
-        if profit <= cap:
-            return m.credit_tokens(realized, self.scale)
-        return m.credit_tokens(realized * cap // profit, self.scale)
+            return m.credit_tokens(realized, self.scale), False
+        profit = max(self.pending_profit()[0], whole)
+        budget = self.profit_cap(profit)
+        if profit <= budget:
+            return m.credit_tokens(realized, self.scale), False
+        return m.credit_tokens(realized * budget // profit, self.scale), True
+
+    def quote(self, p: Position, close_abs: int, price: int) -> tuple[int, int, bool]:
+        """(realised WAD, credited tokens, cut by the cap) of closing ``close_abs`` of ``p`` at
+        ``price`` (``Solvency.quote``): judged against the whole position's profit."""
+        realized = self._closing_pnl(p, close_abs, price)
+        whole = realized if close_abs == abs(p.size) else self._closing_pnl(p, abs(p.size), price)
+        paid, cut = self._cap(realized, whole)
+        return realized, paid, cut
+
+    def _credit(self, p: Position, close_abs: int, price: int, inflow: int) -> int:
+        """``quote``, applied (``Solvency.credit``): a cut close adds (1 - f) x paid + f x inflow
+        (its fee and borrowing, tokens) to the hold; a profit paid in full ends the episode."""
+        realized, paid, cut = self.quote(p, close_abs, price)
+        if realized <= 0:
+            return paid
+        factor = self.max_pnl_factor_traders
+        if cut:
+            self.profit_held += m.ceil_div((m.BPS - factor) * paid * self.scale
+                                           + factor * inflow * self.scale, m.BPS)
+        elif factor:
+            self.profit_held = 0
+        return paid
 
     def set_pnl_factors(self, max_traders: int, max_adl: int, min_after_adl: int) -> None:
         for name, value in (("max_pnl_factor_traders", max_traders), ("max_pnl_factor_adl", max_adl),
@@ -368,12 +418,76 @@ class Model:
             equity = self._isolated(market, p, price)[0]
         else:
             equity = self.cross_health(account)[0]
+        return self._score(p, price, equity)
+
+    @staticmethod
+    def _score(p: Position, price: int, equity: int) -> int:
         if equity <= 0:
             return 2**256 - 1
         if p.size < 0:
             return p.entry_notional * m.WAD // equity
         notional = m.notional_up(p.size, price)
         return notional * m.WAD // p.entry_notional * notional // equity
+
+    def _check_rank(self, target: str, target_market: int, score: int) -> None:
+        """``TradeLogic._checkRank``: raise ``AdlNotHighestRanked`` naming the first position of
+        the registered accounts ADL could close now that ranks above ``score``."""
+        prices: dict[int, int] = {}
+        indices: dict[int, tuple[int, int, int]] = {}
+        longs = shorts = stale = 0
+        for market, s in enumerate(self.states):
+            if s.long_size == 0 and s.short_size == 0:
+                continue
+            price, fresh = self.valuation_price(market)
+            if not fresh:
+                stale |= 1 << market
+                continue
+            prices[market] = price
+            indices[market] = self.indices_now(market, price)
+            if m.notional_up(s.long_size, price) > s.long_entry:
+                longs |= 1 << market
+            if s.short_entry > m.notional_down(s.short_size, price):
+                shorts |= 1 << market
+        sides = longs | shorts
+        if not sides:
+            return
+
+        def charges(p: Position, market: int) -> int:
+            f, b = self.pending(p, *indices[market])
+            return f + b
+
+        for account in self.accounts:
+            cross: int | None = None
+            cross_state = 0
+            for market in range(sides.bit_length()):
+                if not sides >> market & 1:
+                    continue
+                p = self.position(account, market)
+                if p.size == 0 or not ((longs if p.size > 0 else shorts) >> market) & 1:
+                    continue
+                price = prices[market]
+                pnl = m.pnl(p.size, p.entry_notional, price)
+                if pnl <= 0 or (account == target and market == target_market):
+                    continue
+                if p.mode == ISOLATED:
+                    equity = p.margin * self.scale + pnl - charges(p, market)
+                else:
+                    if cross_state == 0:
+                        mask = self.cross_markets.get(account, 0)
+                        if mask & stale:
+                            cross_state = 2
+                        else:
+                            cross_state, cross = 1, self.cross_balance.get(account, 0) * self.scale
+                            for k in range(mask.bit_length()):
+                                if mask >> k & 1:
+                                    q = self.position(account, k)
+                                    cross += m.pnl(q.size, q.entry_notional, prices[k]) - charges(q, k)
+                    if cross_state == 2:
+                        continue
+                    equity = cross
+                other = self._score(p, price, equity)
+                if other > score:
+                    raise ModelRevert("AdlNotHighestRanked", account, market, other)
 
     # ------------------------------------------------------------------ health
     def isolated_health(self, market: int, p: Position, price: int) -> tuple[int, int]:
@@ -471,6 +585,7 @@ class Model:
         if penalty == 0:
             return
         if reward:
+            self._register(keeper)
             self.cross_balance[keeper] = self.cross_balance.get(keeper, 0) + reward
         self.insurance_fund += penalty - reward
 
@@ -492,9 +607,15 @@ class Model:
         return self.pool_assets + m.credit_tokens(pending_borrow + loss - profit, self.scale)
 
     # ------------------------------------------------------------------ operations
+    def _register(self, account: str) -> None:
+        """An account's first credit registers it (``Buckets.credit``)."""
+        if self.cross_balance.get(account, 0) == 0 and account not in self.accounts:
+            self.accounts.append(account)
+
     def deposit(self, account: str, amount: int) -> None:
         if amount == 0:
             raise ModelRevert("ZeroAmount")
+        self._register(account)
         self.cross_balance[account] = self.cross_balance.get(account, 0) + amount
 
     def withdraw(self, account: str, amount: int) -> None:
@@ -604,7 +725,7 @@ class Model:
             self._check_min_notional(self.params[market], m.notional_up(current - size_abs, price))
         s = self.states[market]
         st = self._settle_indices(s, p, p.size > 0)
-        st.pnl = self.capped(self._closing_pnl(p, size_abs, price))
+        st.pnl = self._credit(p, size_abs, price, st.borrowing + fee)
         self._reduce(s, p, size_abs)
         trader_delta = st.pnl - st.funding - st.borrowing - fee
         closed = size_abs == current
@@ -633,11 +754,16 @@ class Model:
         self._pay_pool(st, fee)
         return st
 
-    def auto_deleverage(self, account: str, market: int, size_abs: int) -> dict:
-        """Mirror of ``autoDeleverage``; state is only changed if it would succeed."""
-        return self._atomic(self._auto_deleverage, account, market, size_abs)
+    def auto_deleverage(self, account: str, market: int, size_abs: int,
+                        keeper: str | None = None) -> dict:
+        """Mirror of ``autoDeleverage`` sent by ``keeper`` (None: a keeper allowed to, unchecked);
+        state is only changed if it would succeed."""
+        return self._atomic(self._auto_deleverage, account, market, size_abs, keeper)
 
-    def _auto_deleverage(self, account: str, market: int, size_abs: int) -> dict:
+    def _auto_deleverage(self, account: str, market: int, size_abs: int,
+                         keeper: str | None = None) -> dict:
+        if keeper is not None and (keeper == account or keeper not in self.adl_keepers):
+            raise ModelRevert("Unauthorized", keeper, account)
         p = self.position(account, market)
         size_abs = self._check_size(p, size_abs)
         price = self.fresh_price(market)
@@ -648,6 +774,7 @@ class Model:
         if m.pnl(p.size, p.entry_notional, price) <= 0:
             raise ModelRevert("AdlNotProfitable")
         score = self.adl_score(account, market, price)
+        self._check_rank(account, market, score)
         self.accrue(market, price)
         st = self._close(account, market, p, size_abs, price, 0)
         after = self.pnl_factor()
@@ -751,7 +878,7 @@ class Model:
         s = self.accrue(market, price)
         st = self._settle_indices(s, p, p.size > 0)
         fill = self._fill(market, -close_abs if p.size > 0 else close_abs, price, liquidation=True)
-        st.pnl = self.capped(self._closing_pnl(p, close_abs, fill))
+        st.pnl = self._credit(p, close_abs, fill, st.borrowing)
         self._reduce(s, p, close_abs)
         remaining = p.margin + st.pnl - st.funding - st.borrowing
         max_penalty = m.fee_tokens(m.notional_up(close_abs, price), c.liquidation_fee_bps, self.scale)
@@ -800,7 +927,7 @@ class Model:
         is_long = p.size > 0
         f, b = self.pending(p, *self.indices_now(market, price))
         fill = self._quote(market, -part if is_long else part, price, liquidation=True)
-        part_pnl = self.capped(self._closing_pnl(p, part, fill))
+        part_pnl = self.quote(p, part, fill)[1]
         left = margin + part_pnl - m.charge_tokens(f, self.scale) - m.charge_tokens(b, self.scale)
         if left <= 0:
             return False
@@ -832,7 +959,7 @@ class Model:
         s = self.accrue(market, price)
         st = self._settle_indices(s, p, p.size > 0)
         fill = self._fill(market, -part if p.size > 0 else part, price, liquidation=True)
-        st.pnl = self.capped(self._closing_pnl(p, part, fill))
+        st.pnl = self._credit(p, part, fill, st.borrowing)
         self._reduce(s, p, part)
         balance += st.pnl - st.funding - st.borrowing
         max_penalty = m.fee_tokens(m.notional_up(part, price), c.liquidation_fee_bps, self.scale)
@@ -877,7 +1004,7 @@ class Model:
                 size_abs = abs(p.size)
                 st = self._settle_indices(s, p, p.size > 0)
                 fill = self._fill(market, -p.size, price, liquidation=True)
-                st.pnl = self.capped(self._closing_pnl(p, size_abs, fill))
+                st.pnl = self._credit(p, size_abs, fill, st.borrowing)
                 self._reduce(s, p, size_abs)
                 balance += st.pnl - st.funding - st.borrowing
                 fees[market] = m.fee_tokens(m.notional_up(size_abs, price),
@@ -953,12 +1080,13 @@ class Model:
 
         return copy.deepcopy((self.states, self.cross_balance, self.cross_markets,
                               self.positions, self.pool_assets, self.insurance_fund,
-                              self.funding_reserve, self.open_entry, self.impact_pool))
+                              self.funding_reserve, self.open_entry, self.impact_pool,
+                              self.profit_held, self.accounts))
 
     def _restore(self, snap) -> None:
         (self.states, self.cross_balance, self.cross_markets, self.positions,
          self.pool_assets, self.insurance_fund, self.funding_reserve, self.open_entry,
-         self.impact_pool) = snap
+         self.impact_pool, self.profit_held, self.accounts) = snap
 
 
 _STOCK = MarketRules()

@@ -54,6 +54,7 @@ def load_state(venue) -> ChainState:
         if count:
             model.tiers[market] = [ch.call("marketTier", market, i)[:3] for i in range(count)]
     accounts = [ch.call("accounts", i) for i in range(ch.call("accountCount"))]
+    model.accounts = list(accounts)
     for account in accounts:
         model.cross_balance[account] = ch.call("crossBalance", account)
         model.cross_markets[account] = ch.call("crossMarkets", account)
@@ -69,6 +70,7 @@ def load_state(venue) -> ChainState:
     model.funding_reserve = ch.call("fundingReserve")
     (_, _, model.open_entry, model.max_pnl_factor_traders, model.max_pnl_factor_adl,
      model.min_pnl_factor_after_adl) = ch.call("solvency")
+    model.profit_held = ch.call("profitBudget")[2]
     model.now = venue.chain.timestamp
     return ChainState(model, accounts, venue.usdc.call("balanceOf", ch.address))
 
@@ -127,6 +129,16 @@ def assert_invariants(venue, *, deep: bool = False) -> ChainState:
     if (profit, factor) != (m.pending_profit()[0], m.pnl_factor()):
         raise InvariantViolation("pnl factor", "solvency() != pending profit / pool",
                                  chain=(profit, factor), rule=(m.pending_profit()[0], m.pnl_factor()))
+
+    # The pool never pays a profit above the cap: what it pays out now at most (the budget) is
+    # the rule's, the cap of its assets less the episode's hold, never above the cap.
+    budget = ch.call("profitBudget")
+    if budget != m.profit_budget():
+        raise InvariantViolation("profit cap", "profitBudget() != the cap less the episode's hold",
+                                 chain=budget, rule=m.profit_budget())
+    if m.max_pnl_factor_traders and budget[1] > m._pool_wad() * m.max_pnl_factor_traders // 10_000:
+        raise InvariantViolation("profit cap", "the pool's budget is above the cap",
+                                 budget=budget[1], pool_assets=m.pool_assets)
 
     # Pool value is explained: assets + pending borrowing - traders' unrealised PnL (capped).
     chain_value, model_value = ch.call("poolValue"), m.pool_value()

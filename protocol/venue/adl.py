@@ -36,12 +36,20 @@ class SolvencyView:
     max_pnl_factor_traders: Decimal  # the profit cap (0: off)
     max_pnl_factor_adl: Decimal  # ADL allowed above this
     min_pnl_factor_after_adl: Decimal  # ADL may not go below this
+    #: What the pool pays out now at most, USD: the cap of its assets less what the current cap
+    #: episode holds back (``held``); None when read without it.
+    budget: Optional[Decimal] = None
+    held: Decimal = Decimal(0)
 
     @property
     def capped(self) -> bool:
-        """Whether profit realised now is paid pro rata rather than in full."""
-        return (self.max_pnl_factor_traders > 0
-                and (self.pnl_factor is None or self.pnl_factor > self.max_pnl_factor_traders))
+        """Whether profit realised now is paid pro rata rather than in full: pending profit
+        above the budget (SPEC §8.1). LP deposits wait meanwhile (``ProfitCapBinds``)."""
+        if self.max_pnl_factor_traders == 0:
+            return False
+        if self.budget is not None:
+            return self.pending_profit > self.budget
+        return self.pnl_factor is None or self.pnl_factor > self.max_pnl_factor_traders
 
     @property
     def adl_allowed(self) -> bool:
@@ -62,10 +70,12 @@ class AdlCandidate:
 
 def solvency(venue: "Venue") -> SolvencyView:
     profit, factor, open_entry, cap, adl, floor = venue.clearinghouse.call("solvency")
+    _, budget, held = venue.clearinghouse.call("profitBudget")
     return SolvencyView(
         pending_profit=from_wad(profit), pnl_factor=None if factor == MAX_UINT else from_wad(factor),
         open_entry=from_wad(open_entry), max_pnl_factor_traders=Decimal(cap) / BPS,
-        max_pnl_factor_adl=Decimal(adl) / BPS, min_pnl_factor_after_adl=Decimal(floor) / BPS)
+        max_pnl_factor_adl=Decimal(adl) / BPS, min_pnl_factor_after_adl=Decimal(floor) / BPS,
+        budget=from_wad(budget), held=from_wad(held))
 
 
 def factor_bps(name: str, value) -> int:
@@ -88,16 +98,29 @@ def adl_score(size: int, entry: int, price: int, equity: int) -> int:
 
 
 def adl_candidates(venue: "Venue", market: str) -> list[AdlCandidate]:
-    """Every position in ``market`` in profit at the oracle price, highest score first (ties:
-    registration order). A cross account whose markets are not all fresh is left out: the
-    contract cannot value it, so it cannot be auto-deleveraged until they are."""
+    """Every position in ``market`` that auto-deleveraging could close now, highest score first
+    (ties: registration order), as the contract ranks them (``AdlNotHighestRanked``): in profit
+    at the oracle price, on a side whose positions are in profit net of its losers (the sides
+    pending profit counts; closing a winner of the others would raise the pnl factor), and
+    valued: a position in a stale market, or a cross account whose markets are not all fresh,
+    is left out until its feed returns."""
     return ranked_candidates(venue, [market])
 
 
+def _profitable_sides(venue: "Venue", market_id: int, price: int) -> tuple[bool, bool]:
+    """Whether the market's longs and its shorts are in profit net (``Solvency``'s rounding)."""
+    state = venue.clearinghouse.call("marketState", market_id)
+    long_size, short_size, long_entry, short_entry = state[0], state[1], state[6], state[7]
+    return (margin_math.notional_up(long_size, price) > long_entry,
+            short_entry > margin_math.notional_down(short_size, price))
+
+
 def ranked_candidates(venue: "Venue", markets: Sequence[str]) -> list[AdlCandidate]:
-    """:func:`adl_candidates` of several markets in one ranking, each account read once."""
+    """:func:`adl_candidates` of several markets in one ranking, each account read once: the
+    first is the one ``autoDeleverage`` takes now when ``markets`` are all of them."""
     ch = venue.clearinghouse
     prices = {m: venue.oracle.call("latest", venue.market_id(m))[0] for m in markets}
+    sides = {m: _profitable_sides(venue, venue.market_id(m), prices[m]) for m in markets}
     found = []
     for index in range(ch.call("accountCount")):
         account = ch.call("accounts", index)
@@ -105,7 +128,8 @@ def ranked_candidates(venue: "Venue", markets: Sequence[str]) -> list[AdlCandida
         for market in markets:
             mid, price = venue.market_id(market), prices[market]
             size, entry, _, mode, *_ = ch.call("position", account, mid)
-            if size == 0 or margin_math.pnl(size, entry, price) <= 0:
+            if size == 0 or margin_math.pnl(size, entry, price) <= 0 \
+                    or not sides[market][0 if size > 0 else 1]:
                 continue
             try:
                 if mode == MarginMode.ISOLATED:

@@ -236,7 +236,9 @@ class Keeper(Actor):
         """Auto-deleverage ``size`` (base units) of ``trader``'s profitable position in
         ``market`` at the oracle price with no fee; ``None`` closes as much as the rule allows
         (all of it, or what keeps the pnl factor at its floor). Allowed only while pending
-        profit is above ``max_pnl_factor_adl`` of the pool."""
+        profit is above ``max_pnl_factor_adl`` of the pool, to a keeper holding
+        ``ADL_KEEPER_ROLE`` (``venue.keeper(name, adl=True)``; else ``Unauthorized``), and only
+        on the highest-ranked position (``venue.adl_candidates``; else ``AdlNotHighestRanked``)."""
         v = self.venue
         account = trader if isinstance(trader, str) else trader.address
         amount = adl.max_adl_size(v, self.address, account, market) if size is None else to_wad(size)
@@ -348,8 +350,13 @@ class Venue(AdminActions):
         account = trader if isinstance(trader, str) else trader.address
         return self.usdc.transact(self.admin, "mint", account, self.tokens(usd)).raise_for_status()
 
-    def keeper(self, name: str) -> Keeper:
-        return Keeper(self, name, self.chain.new_account())
+    def keeper(self, name: str, *, adl: bool = False) -> Keeper:
+        """A new keeper wallet. ``adl=True`` also has the admin grant it ``ADL_KEEPER_ROLE``:
+        only ADL keepers may auto-deleverage (:meth:`Keeper.auto_deleverage`)."""
+        keeper = Keeper(self, name, self.chain.new_account())
+        if adl:
+            self.grant_role("ADL_KEEPER", keeper.address).raise_for_status()
+        return keeper
 
     def fund_insurance(self, usd: Number) -> Receipt:
         amount = self.tokens(usd)
