@@ -463,3 +463,29 @@ def test_the_default_buffer_lasts_99_seconds_at_the_highest_rates(venue):
         venue.advance_time(elapsed - (venue.chain.timestamp - opened.timestamp))
         assert venue.chain.timestamp - opened.timestamp == elapsed
         assert venue.is_liquidatable(alice, "FAST") is liquidatable, (elapsed, position_health(venue, alice, "FAST"))
+
+
+def test_the_buffer_is_stored_and_read_back_and_bounded(venue):
+    """``openBufferBps`` is the last field of MarketConfig, default 10, [1, 1000] (never 0)."""
+    mid = venue.market_id("ETH")
+    assert venue.clearinghouse.call("marketConfig", mid)[-1] == 10
+    venue.change_market("ETH", open_buffer_bps=1_000)
+    assert venue.clearinghouse.call("marketConfig", mid)[-1] == 1_000
+    values = list(venue.markets["ETH"].encode(venue.decimals))
+    values[-1] = 0
+    refused = venue.clearinghouse.transact(venue.admin, "configureMarket", mid, b"ETH".ljust(32, b"\0"),
+                                           tuple(values))
+    assert refused.error.error == "ParamOutOfBounds" and refused.error.args[0].rstrip(b"\0") == b"openBufferBps"
+
+
+def test_preview_shows_what_new_tiers_would_liquidate(venue):
+    """``preview_market_change`` applies ``tiers`` too: tiers [(0, 50)] on LOW (mmf 0.5%) double
+    maintenance, 146.076 -> 292.152, against equity 200.4."""
+    alice = trader(venue, "alice", 1_000)
+    alice.open("LOW", size=10, leverage=50, mode="isolated", margin=600)  # 585.2 after the fee
+    venue.set_price("LOW", "2921.52")
+    assert position_health(venue, alice, "LOW") == (Decimal("200.4") * WAD, Decimal("146.076") * WAD)
+    preview = venue.preview_market_change("LOW", tiers=[(0, 50)])
+    assert preview.liquidatable == [(alice.address, "LOW")]
+    assert preview.shortfall == Decimal("91.752")
+    assert mm(venue, alice, "LOW") == Decimal("146.076") * WAD  # nothing changed
