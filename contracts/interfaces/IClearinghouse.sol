@@ -159,7 +159,8 @@ interface IClearinghouse {
     event MarketConfigured(uint256 indexed market, bytes32 symbol, MarketConfig config);
     /// @notice A market's maintenance-margin tiers changed (empty: notional x mmf again).
     event MarketTiersSet(uint256 indexed market, uint256[] lowerBounds, uint256[] maxLeverages);
-    /// @notice A risk-increasing change (mmf up, max leverage down, tiers tightened) was
+    /// @notice A risk-increasing change (more maintenance charged or less leverage allowed at
+    /// some notional, by mmf, max leverage or tiers: SPEC §2) was
     /// scheduled instead of applied: the same call at or after `readyAt` applies it, so traders
     /// see it coming and can reduce their positions first.
     event MarketChangeScheduled(uint256 indexed market, bytes32 change, uint256 readyAt);
