@@ -218,8 +218,26 @@ MUTANTS: list[Mutant] = [
         "isolated open: initial-margin check dropped",
     ),
     Mutant(
+        "open-buffer-removed", CH,
+        "maintenance += (notional * c.openBufferBps + MarginMath.BPS - 1) / MarginMath.BPS;",
+        "",
+        "open/increase: the open buffer above maintenance dropped (SPEC §5)",
+    ),
+    Mutant(
+        "tier-im-below-mm", RULES,
+        "return (Math.max(MarginMath.initial(notional, leverage), maintenanceMargin), maintenanceMargin);",
+        "return (MarginMath.initial(notional, leverage), maintenanceMargin);",
+        "tiered initial margin no longer at least the tier's maintenance (SPEC §4)",
+    ),
+    Mutant(
+        "risk-slope-ignored", ADMIN,
+        "return nextSlope > slope;",
+        "return false;",
+        "a change raising maintenance past the last bound (tiers <-> mmf) applies at once",
+    ),
+    Mutant(
         "cross-im-removed", CH,
-        "if (equity < im.toInt256()) revert InsufficientFreeCollateral(equity, im);",
+        "if (equity < int256(im)) revert InsufficientFreeCollateral(equity, im);",
         "",
         "cross open: initial-margin (free collateral) check dropped",
     ),

@@ -67,7 +67,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
     }
 
     function _env() internal view returns (Env memory) {
-        return Env(oracle, scale);
+        return Env(oracle, scale, 0);
     }
 
     // ------------------------------------------------------------------ modifiers
@@ -212,6 +212,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
             if (leverage > cap) revert InvalidLeverage(leverage, cap);
         }
 
+        int256 equity;
+        uint256 maintenance;
         if (mode == uint8(MarginMode.Isolated)) {
             if (margin > 0) {
                 Buckets.takeFromCross(vs, _env(), account, margin);
@@ -220,18 +222,26 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
             if (newMargin < 0) revert InsufficientMargin(newMargin);
             p.margin = uint256(newMargin).toUint128();
             if (newMargin < int256(uint256(c.minCollateral))) revert BelowMinCollateral(uint256(newMargin), c.minCollateral);
-            // SPEC §5: the margin put up must cover IM; the taker fee then comes out of it, and
-            // what is left must not be liquidatable.
-            int256 equity = newMargin * int256(scale) + MarginMath.pnl(newSize, p.entryNotional, price);
-            (uint256 required, uint256 maintenance) = Rules.requirements(vs, market, c, notional, leverage);
+            // SPEC §5: the margin put up must cover IM; the taker fee then comes out of it.
+            equity = newMargin * int256(scale) + MarginMath.pnl(newSize, p.entryNotional, price);
+            uint256 required;
+            (required, maintenance) = Rules.requirements(vs, market, c, notional, leverage);
             int256 withFee = equity + int256(fee * scale);
             if (withFee < required.toInt256()) revert MarginBelowInitial(withFee, required);
-            if (equity < maintenance.toInt256()) revert MarginBelowMaintenance(equity, maintenance);
         } else {
             vs.crossBalance[account] += traderDelta;
-            (int256 equity,, uint256 im,) = Health.cross(vs, _env(), account);
-            if (equity < im.toInt256()) revert InsufficientFreeCollateral(equity, im);
+            uint256 im;
+            // the price just checked fresh, so the oracle is not asked twice
+            (equity, maintenance, im,) = Health.cross(vs, Env(oracle, scale, (market + 1) << 128 | price), account);
+            if (equity < int256(im)) revert InsufficientFreeCollateral(equity, im);
         }
+        // SPEC §5: what is left keeps maintenance (the account's, for cross) plus the open
+        // buffer of this position's notional, so the next block's accrual cannot liquidate it.
+        // Unchecked: notional < 2^200 and the buffer <= 1,000 bps, so nothing here can overflow.
+        unchecked {
+            maintenance += (notional * c.openBufferBps + MarginMath.BPS - 1) / MarginMath.BPS;
+        }
+        if (equity < int256(maintenance)) revert MarginBelowMaintenance(equity, maintenance);
         Buckets.payPool(vs, st, fee);
         vs.openEntry = openEntry.toUint128();
         emit PositionIncreased(account, market, MarginMode(mode), sizeDelta, fill, fee, margin, st.funding, uint256(st.borrowing));

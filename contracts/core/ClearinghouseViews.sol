@@ -38,7 +38,7 @@ library ClearinghouseViews {
             oracle := calldataload(sub(calldatasize(), 64))
             scale := calldataload(sub(calldatasize(), 32))
         }
-        return Env(PriceOracle(oracle), scale);
+        return Env(PriceOracle(oracle), scale, 0);
     }
 
     function pool() external view returns (address) {
@@ -91,7 +91,7 @@ library ClearinghouseViews {
         return IClearinghouse.MarketConfig(
             c.mmf, c.fundingFactor, c.maxFundingRate, c.borrowRate, c.maxLeverage, c.takerFeeBps, c.liquidationFeeBps,
             c.keeperShareBps, c.reserveFactorBps, c.partialLiquidationBps, c.liquidationCooldown, c.minCollateral,
-            c.maxLongOi, c.maxShortOi, c.partialThreshold
+            c.maxLongOi, c.maxShortOi, c.partialThreshold, c.openBufferBps
         );
     }
 

@@ -26,6 +26,7 @@ interface IClearinghouse {
         uint128 maxLongOi; // WAD USD
         uint128 maxShortOi; // WAD USD
         uint128 partialThreshold; // WAD USD notional; 0 disables partial liquidation
+        uint16 openBufferBps; // of the notional: an open or increase must leave MM plus this
     }
 
     /// @notice A market's open interest and accrual indices.
@@ -84,8 +85,10 @@ interface IClearinghouse {
     error SizeExceedsPosition(uint256 requested, uint256 size);
     /// @notice The margin put up does not cover the initial margin.
     error MarginBelowInitial(int256 equity, uint256 required);
-    /// @notice After its taker fee the position would open below maintenance: liquidatable at
-    /// once. Put up more margin (or lower the leverage).
+    /// @notice After its taker fee (and price impact) the position, or the cross account, would
+    /// be left below `maintenance`: its maintenance margin plus the market's open buffer
+    /// (`openBufferBps` of the traded position's notional), so the next accrual could make it
+    /// liquidatable. Put up more margin (or lower the leverage).
     error MarginBelowMaintenance(int256 equity, uint256 maintenance);
     /// @notice An isolated position's margin below the market's minimum collateral.
     error BelowMinCollateral(uint256 margin, uint256 minimum);
@@ -164,7 +167,8 @@ interface IClearinghouse {
     event MarketConfigured(uint256 indexed market, bytes32 symbol, MarketConfig config);
     /// @notice A market's maintenance-margin tiers changed (empty: notional x mmf again).
     event MarketTiersSet(uint256 indexed market, uint256[] lowerBounds, uint256[] maxLeverages);
-    /// @notice A risk-increasing change (mmf up, max leverage down, tiers tightened) was
+    /// @notice A risk-increasing change (more maintenance charged or less leverage allowed at
+    /// some notional, by mmf, max leverage or tiers: SPEC §2) was
     /// scheduled instead of applied: the same call at or after `readyAt` applies it, so traders
     /// see it coming and can reduce their positions first.
     event MarketChangeScheduled(uint256 indexed market, bytes32 change, uint256 readyAt);

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
@@ -25,9 +26,20 @@ import {Env, StoredConfig, Tier, VenueState} from "./VenueState.sol";
 library AdminLogic {
     using SafeCast for uint256;
 
+    /// @dev A market's margin rule as a risk comparison sees it: mmf and max leverage, and its
+    /// tiers (lower bounds, max leverages, deductions; none: notional x mmf).
+    struct MarginRule {
+        uint256 mmf;
+        uint256 maxLeverage;
+        uint256[] bounds;
+        uint256[] leverages;
+        uint256[] deductions;
+    }
+
     function configureMarket(VenueState storage vs, Env memory env, uint256 market, bytes32 symbol, IClearinghouse.MarketConfig calldata c)
         external
     {
+        _checkBounds(c);
         if (market < vs.marketCount && !_configChangeDue(vs, market, symbol, c)) return;
         _configure(vs, env, market, symbol, c);
     }
@@ -37,7 +49,6 @@ library AdminLogic {
     {
         uint256 count = vs.marketCount;
         if (market > count) revert IClearinghouse.UnknownMarket(market);
-        _checkBounds(c);
         if (market == count) {
             if (market == MAX_MARKETS) revert IClearinghouse.TooManyMarkets();
             vs.marketCount = uint8(market + 1);
@@ -59,6 +70,7 @@ library AdminLogic {
         stored.partialLiquidationBps = c.partialLiquidationBps;
         stored.liquidationCooldown = c.liquidationCooldown;
         stored.minCollateral = c.minCollateral;
+        stored.openBufferBps = c.openBufferBps;
         stored.maxLongOi = c.maxLongOi;
         stored.maxShortOi = c.maxShortOi;
         stored.partialThreshold = c.partialThreshold;
@@ -88,6 +100,8 @@ library AdminLogic {
         if (c.borrowRate > 1e11) revert IClearinghouse.ParamOutOfBounds("borrowRate", c.borrowRate);
         if (c.minCollateral == 0) revert IClearinghouse.ParamOutOfBounds("minCollateral", 0);
         if (c.liquidationCooldown > 1 days) revert IClearinghouse.ParamOutOfBounds("liquidationCooldown", c.liquidationCooldown);
+        // Never 0: an open always keeps a margin of accrual above maintenance (SPEC §5).
+        if (c.openBufferBps == 0 || c.openBufferBps > 1_000) revert IClearinghouse.ParamOutOfBounds("openBufferBps", c.openBufferBps);
     }
 
     function setMarketTiers(VenueState storage vs, uint256 market, uint256[] calldata lowerBounds, uint256[] calldata maxLeverages)
@@ -96,10 +110,7 @@ library AdminLogic {
         uint256 count = lowerBounds.length;
         if (count != maxLeverages.length || count > 16) revert IClearinghouse.InvalidTiers(count);
         StoredConfig storage c = vs.configs[market];
-        Tier[16] storage tiers = vs.tiers[market];
-        if (_tightens(c, tiers, lowerBounds, maxLeverages)) {
-            if (!_due(vs, market, keccak256(abi.encode(market, lowerBounds, maxLeverages)))) return;
-        }
+        MarginRule memory next = MarginRule(c.mmf, c.maxLeverage, lowerBounds, maxLeverages, new uint256[](count));
         uint256 deduction;
         uint256 previous;
         for (uint256 i; i < count; ++i) {
@@ -112,7 +123,14 @@ library AdminLogic {
             // Continuity at the bound: deduction(n) = deduction(n-1) + bound x (mmr(n) - mmr(n-1)).
             if (i != 0) deduction += bound * (fraction - previous) / MarginMath.WAD;
             previous = fraction;
-            tiers[i] = Tier(uint96(bound), deduction.toUint96(), uint16(leverage));
+            next.deductions[i] = deduction.toUint96();
+        }
+        if (_raisesRisk(_current(vs, market, c), next, c.marginModule != 0)) {
+            if (!_due(vs, market, keccak256(abi.encode(market, lowerBounds, maxLeverages)))) return;
+        }
+        Tier[16] storage tiers = vs.tiers[market];
+        for (uint256 i; i < count; ++i) {
+            tiers[i] = Tier(uint96(lowerBounds[i]), uint96(next.deductions[i]), uint16(maxLeverages[i]));
         }
         c.tierCount = uint8(count);
         emit IClearinghouse.MarketTiersSet(market, lowerBounds, maxLeverages);
@@ -124,13 +142,15 @@ library AdminLogic {
         emit IClearinghouse.RiskChangeDelaySet(delay);
     }
 
-    /// @dev Raising mmf or lowering max leverage increases risk: it waits (`_due`).
+    /// @dev A change of mmf or max leverage that raises risk (`_raisesRisk`) waits (`_due`).
     function _configChangeDue(VenueState storage vs, uint256 market, bytes32 symbol, IClearinghouse.MarketConfig calldata c)
         private
         returns (bool)
     {
         StoredConfig storage stored = vs.configs[market];
-        if (c.mmf <= stored.mmf && c.maxLeverage >= stored.maxLeverage) return true;
+        MarginRule memory current = _current(vs, market, stored);
+        MarginRule memory next = MarginRule(c.mmf, c.maxLeverage, current.bounds, current.leverages, current.deductions);
+        if (!_raisesRisk(current, next, stored.marginModule != 0)) return true;
         return _due(vs, market, keccak256(abi.encode(market, symbol, c)));
     }
 
@@ -151,41 +171,80 @@ library AdminLogic {
         return true;
     }
 
-    /// @dev Whether new tiers allow less leverage than the current ones at some notional. The
-    /// leverage is a step function changing only at tier bounds, so the bounds of both sets are
-    /// the only places to look; with continuous deductions maintenance is the integral of
-    /// 1 / (2 x leverage), so no less leverage anywhere means no more maintenance anywhere.
-    function _tightens(StoredConfig storage c, Tier[16] storage tiers, uint256[] calldata bounds, uint256[] calldata leverages)
+    /// @dev The margin rule a market applies now: mmf, max leverage and its tiers.
+    function _current(VenueState storage vs, uint256 market, StoredConfig storage c) private view returns (MarginRule memory r) {
+        uint256 count = c.tierCount;
+        r = MarginRule(c.mmf, c.maxLeverage, new uint256[](count), new uint256[](count), new uint256[](count));
+        Tier[16] storage tiers = vs.tiers[market];
+        for (uint256 i; i < count; ++i) {
+            Tier storage t = tiers[i];
+            (r.bounds[i], r.leverages[i], r.deductions[i]) = (t.lowerBound, t.maxLeverage, t.deduction);
+        }
+    }
+
+    /// @dev Whether `next` charges more maintenance than `current`, or allows less leverage, at
+    /// some notional (SPEC §2). Maintenance is piecewise linear in the notional (notional x mmf,
+    /// or notional x the tier's fraction - its deduction, rounded up alike), so comparing the
+    /// exact lines at 0, at every bound of both rules (from each side) and their slopes past the
+    /// last bound covers every notional; leverage is a step function changing only at bounds.
+    /// With a margin module, maintenance is the module's: only leverage counts, and a higher
+    /// mmf, which the module may read.
+    function _raisesRisk(MarginRule memory current, MarginRule memory next, bool module) private pure returns (bool) {
+        if (module && next.mmf > current.mmf) return true;
+        if (_worseAt(current, next, 0, module)) return true;
+        for (uint256 i; i < current.bounds.length; ++i) {
+            if (_worseAt(current, next, current.bounds[i], module)) return true;
+        }
+        for (uint256 i; i < next.bounds.length; ++i) {
+            if (_worseAt(current, next, next.bounds[i], module)) return true;
+        }
+        if (module) return false;
+        (uint256 slope,) = _line(current, type(uint256).max);
+        (uint256 nextSlope,) = _line(next, type(uint256).max);
+        return nextSlope > slope;
+    }
+
+    function _worseAt(MarginRule memory current, MarginRule memory next, uint256 notional, bool module)
         private
-        view
+        pure
         returns (bool)
     {
-        uint256 current = c.tierCount;
-        for (uint256 i; i < bounds.length; ++i) {
-            if (leverages[i] < _storedLeverageAt(c, tiers, current, bounds[i])) return true;
-        }
-        for (uint256 i; i < current; ++i) {
-            if (_newLeverageAt(c, bounds, leverages, tiers[i].lowerBound) < tiers[i].maxLeverage) return true;
-        }
-        return false;
+        if (_leverageAt(next, notional) < _leverageAt(current, notional)) return true;
+        if (module) return false;
+        // the pieces that start at this notional, and the pieces that end there (its left limit)
+        return _higher(current, next, notional, notional) || (notional != 0 && _higher(current, next, notional - 1, notional));
     }
 
-    function _storedLeverageAt(StoredConfig storage c, Tier[16] storage tiers, uint256 count, uint256 notional)
+    /// @dev Whether `next`'s maintenance line in force at `at`, taken at `notional`, is above
+    /// `current`'s, exactly: N x fraction / WAD - deduction, compared before rounding up (the
+    /// deductions are whole, so no higher line means no higher rounded maintenance).
+    function _higher(MarginRule memory current, MarginRule memory next, uint256 at, uint256 notional)
         private
-        view
-        returns (uint256 leverage)
+        pure
+        returns (bool)
     {
-        leverage = c.maxLeverage;
-        for (uint256 i; i < count && tiers[i].lowerBound <= notional; ++i) leverage = tiers[i].maxLeverage;
+        (uint256 fraction, uint256 deduction) = _line(current, at);
+        (uint256 nextFraction, uint256 nextDeduction) = _line(next, at);
+        return notional * nextFraction + deduction * MarginMath.WAD > notional * fraction + nextDeduction * MarginMath.WAD;
     }
 
-    function _newLeverageAt(StoredConfig storage c, uint256[] calldata bounds, uint256[] calldata leverages, uint256 notional)
-        private
-        view
-        returns (uint256 leverage)
-    {
-        leverage = c.maxLeverage;
-        for (uint256 i; i < bounds.length && bounds[i] <= notional; ++i) leverage = leverages[i];
+    /// @dev The maintenance line (fraction, deduction) in force at `notional`.
+    function _line(MarginRule memory r, uint256 notional) private pure returns (uint256, uint256) {
+        if (r.bounds.length == 0) return (r.mmf, 0);
+        uint256 i = _tierIndex(r, notional);
+        return (StockRules.tierFraction(r.leverages[i]), r.deductions[i]);
+    }
+
+    /// @dev The leverage allowed at `notional`: the market's maximum, and the tier's if lower.
+    function _leverageAt(MarginRule memory r, uint256 notional) private pure returns (uint256) {
+        if (r.bounds.length == 0) return r.maxLeverage;
+        return Math.min(r.maxLeverage, r.leverages[_tierIndex(r, notional)]);
+    }
+
+    /// @dev The last tier whose lower bound `notional` reaches (`Rules.tier`).
+    function _tierIndex(MarginRule memory r, uint256 notional) private pure returns (uint256 i) {
+        i = r.bounds.length - 1;
+        while (i > 0 && notional < r.bounds[i]) --i;
     }
 
     function setMarketModule(VenueState storage vs, Env memory env, uint256 market, ModuleKind kind, address module) external {

@@ -68,6 +68,8 @@ library Health {
         }
     }
 
+    /// @notice The cross account at fresh prices; the market named in `env.known` (a trade's,
+    /// whose price it has just checked) is valued at that price without asking the oracle again.
     function cross(VenueState storage vs, Env memory env, address account)
         internal
         view
@@ -78,7 +80,7 @@ library Health {
         for (uint256 market; mask != 0; ++market) {
             if (mask & 1 != 0) {
                 IClearinghouse.Position storage p = vs.positions[account][market];
-                uint256 price = env.oracle.freshPrice(market);
+                uint256 price = env.known >> 128 == market + 1 ? uint128(env.known) : env.oracle.freshPrice(market);
                 IClearinghouse.MarketState storage s = vs.states[market];
                 (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, env.scale);
                 (int256 funding, uint256 borrowing) = Markets.pending(p, longIdx, shortIdx, borrowIdx);

@@ -52,15 +52,17 @@ library LiquidationLogic {
         assembly ("memory-safe") {
             slot := vs.slot
         }
-        // (selector, slot, oracle, scale, account, market): account and market change per target.
+        // (selector, slot, env, account, market): account and market, the last two words, change
+        // per target (their offsets follow from the length, whatever Env holds).
         bytes memory data = abi.encodeWithSelector(LiquidationLogic.liquidateTarget.selector, slot, env, address(0), 0);
         for (uint256 i; i < n; ++i) {
             IClearinghouse.LiquidationTarget calldata t = targets[i];
             uint256 reserve = BATCH_GAS_RESERVE + (n - i) * TARGET_GAS_RESERVE;
             bool ok;
             assembly ("memory-safe") {
-                mstore(add(data, 132), calldataload(t))
-                mstore(add(data, 164), calldataload(add(t, 32)))
+                let end := add(data, add(mload(data), 32))
+                mstore(sub(end, 64), calldataload(t))
+                mstore(sub(end, 32), calldataload(add(t, 32)))
                 let left := gas()
                 if gt(left, reserve) {
                     ok := delegatecall(sub(left, reserve), self, add(data, 32), mload(data), 0, 32)

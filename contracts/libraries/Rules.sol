@@ -51,7 +51,10 @@ library Rules {
             uint256 count = c.tierCount;
             if (count == 0) return StockRules.requirements(notional, leverage, c.mmf);
             Tier storage t = tier(s, market, count, notional);
-            return (MarginMath.initial(notional, leverage), StockRules.tieredMaintenance(notional, t.maxLeverage, t.deduction));
+            // A position keeps its leverage as its notional grows into a lower-leverage tier,
+            // whose maintenance can exceed notional / leverage: the initial margin is never less.
+            maintenanceMargin = StockRules.tieredMaintenance(notional, t.maxLeverage, t.deduction);
+            return (Math.max(MarginMath.initial(notional, leverage), maintenanceMargin), maintenanceMargin);
         }
         (initialMargin, maintenanceMargin) = IMarginModule(s.modules[id - 1]).requirements(market, notional, leverage, c.mmf);
         // Opening at the initial margin must leave a position above maintenance.

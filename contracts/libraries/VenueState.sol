@@ -27,6 +27,7 @@ struct StoredConfig {
     uint16 partialLiquidationBps;
     uint32 liquidationCooldown;
     uint64 minCollateral;
+    uint16 openBufferBps; // slot 1, beside the fields a trade reads
     uint128 maxLongOi;
     uint128 maxShortOi;
     uint128 partialThreshold;
@@ -83,10 +84,14 @@ struct Tier {
     uint16 maxLeverage;
 }
 
-/// @dev What never changes after deployment (the core's immutables), handed to the libraries.
+/// @dev What never changes after deployment (the core's immutables), handed to the libraries,
+/// and `known`, a price the caller has already checked fresh.
 struct Env {
     PriceOracle oracle;
     uint256 scale; // 10 ** (18 - collateral decimals)
+    // A price a trade has just checked fresh, (market + 1) << 128 | price (the oracle keeps
+    // prices in 128 bits), so `Health.cross` does not ask the oracle twice; 0: none.
+    uint256 known;
 }
 
 /// @dev Token amounts one settlement moves between the trader and the other buckets.

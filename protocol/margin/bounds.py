@@ -195,6 +195,9 @@ BOUNDS: tuple[Bound, ...] = (
           "USD", None),
     Bound("liquidation_cooldown", "liquidationCooldown", 0, DAY, CONFIGURE_MARKET,
           "ParamOutOfBounds", "Wait between two partial liquidations of one position.", "s"),
+    Bound("open_buffer_bps", "openBufferBps", 1, 1_000, CONFIGURE_MARKET, "ParamOutOfBounds",
+          "Margin an open must leave above maintenance, of the position's notional (never 0).",
+          "bps"),
     # Clearinghouse.setMarketTiers
     Bound("tiers", "tierCount", 0, 16, SET_MARKET_TIERS, "InvalidTiers",
           "Maintenance tiers per market.", "tiers"),

@@ -51,6 +51,7 @@ class MarketParams:
     max_long_oi: int
     max_short_oi: int
     partial_threshold: int
+    open_buffer_bps: int = 10
 
 
 @dataclass
@@ -209,7 +210,8 @@ class Model:
         margin = self.rules_of(market).margin
         tiers = self.tiers.get(market)
         if tiers and type(margin) is StockMargin:
-            return m.initial(notional, leverage), tiered_maintenance(notional, tiers)
+            maintenance = tiered_maintenance(notional, tiers)
+            return max(m.initial(notional, leverage), maintenance), maintenance
         return margin.requirements(market, notional, leverage, self.params[market].mmf)
 
     def max_leverage(self, market: int, notional: int) -> int:
@@ -694,13 +696,15 @@ class Model:
             required, maintenance = self.requirements(market, notional, leverage)
             if equity + fee * self.scale < required:
                 raise ModelRevert("MarginBelowInitial")
-            if equity < maintenance:
-                raise ModelRevert("MarginBelowMaintenance")
         else:
             self.cross_balance[account] = self.cross_balance.get(account, 0) + trader_delta
-            equity, _, im, _ = self.cross_health(account)
+            equity, maintenance, im, _ = self.cross_health(account)
             if equity < im:
                 raise ModelRevert("InsufficientFreeCollateral")
+        # maintenance (the account's, for cross) plus this position's open buffer
+        maintenance += m.ceil_div(notional * c.open_buffer_bps, m.BPS)
+        if equity < maintenance:
+            raise ModelRevert("MarginBelowMaintenance", equity, maintenance)
         self._pay_pool(st, fee)
         self.open_entry = open_entry
 

@@ -543,7 +543,8 @@ class Venue(AdminActions):
 
     def change_market(self, market: str, **changes) -> Receipt:
         """Change ``market``'s parameters (``MarketConfig`` fields). A risk-increasing change
-        (mmf up, max leverage down) under a risk-change delay is scheduled, not applied: the
+        (one that raises the maintenance charged or lowers the leverage allowed at some
+        notional, tiers included: SPEC §2) under a risk-change delay is scheduled, not applied: the
         receipt carries ``MarketChangeScheduled`` and the same call from its ``readyAt`` on
         applies it (earlier: ``MarketChangeNotReady``). ``venue.markets`` follows what applied
         (:meth:`configure_market` with changes)."""
@@ -551,7 +552,8 @@ class Venue(AdminActions):
 
     def set_market_tiers(self, market: str, tiers) -> Receipt:
         """Replace ``market``'s maintenance tiers (``[(lower bound USD, max leverage), ...]``,
-        empty for none); tightened tiers wait for the risk-change delay as
+        empty for none); tiers that charge more maintenance or allow less leverage at some
+        notional than the rule in force (tiers or mmf) wait for the risk-change delay as
         :meth:`change_market` describes."""
         config = replace(self.markets[market], tiers=list(tiers))
         receipt = self.clearinghouse.transact(self.admin, "setMarketTiers", self.market_id(market),

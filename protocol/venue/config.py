@@ -61,6 +61,9 @@ class MarketConfig:
     impact_exponent_negative: int = 2
     max_negative_impact_bps: int = 100  # of the trade's notional
     max_liquidation_impact_bps: int = 50  # a liquidation's negative impact, of its notional
+    #: An open or increase must leave maintenance plus this much of the position's notional
+    #: (bps) after its fee, so the next block's accrual cannot liquidate it (SPEC §5).
+    open_buffer_bps: int = 10
 
     def __post_init__(self) -> None:
         unset = type(self.max_leverage) is _DefaultLeverage
@@ -163,6 +166,7 @@ class MarketConfig:
             to_wad(self.max_long_oi_usd),
             to_wad(self.max_short_oi_usd),
             to_wad(self.partial_threshold_usd),
+            self.open_buffer_bps,
         )
 
 

@@ -25,8 +25,8 @@ class MarketChangePreview:
 
 
 def preview_market_change(venue: "Venue", market: str, **changes: Any) -> MarketChangePreview:
-    """Apply ``changes`` (``MarketConfig`` fields) to ``market`` inside a snapshot, scan the book
-    before and after, and undo everything."""
+    """Apply ``changes`` (``MarketConfig`` fields; ``tiers`` through ``setMarketTiers``) to
+    ``market`` inside a snapshot, scan the book before and after, and undo everything."""
     config = replace(venue.markets[market], **changes)  # a bad field name raises TypeError
     before = set(_all_liquidatable(venue))
     with venue.snapshot():
@@ -35,6 +35,9 @@ def preview_market_change(venue: "Venue", market: str, **changes: Any) -> Market
             venue.clearinghouse.transact(venue.admin, "configureMarket", venue.market_id(market),
                                          config.symbol_bytes(), config.encode(venue.decimals)
                                          ).raise_for_status()
+            if "tiers" in changes:
+                venue.clearinghouse.transact(venue.admin, "setMarketTiers", venue.market_id(market),
+                                             *config.tiers_encoded()).raise_for_status()
         after = [t for t in _all_liquidatable(venue) if t not in before]
         health = venue.reader.call("health", venue.clearinghouse.address,
                                    venue.encode_targets(after)) if after else []
