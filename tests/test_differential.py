@@ -22,8 +22,10 @@ from protocol.margin.types import MarginMode
 
 MARKETS = [
     MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000),
-                 funding_rate_per_hour=Decimal("0.01"), max_funding_rate_per_hour=Decimal("0.005"),
-                 borrow_rate_per_year=Decimal("0.5"), partial_threshold_usd=Decimal(20_000),
+                 funding_rate_per_hour=Decimal("0.0100000000000008"),  # the exact rates nearest
+                 max_funding_rate_per_hour=Decimal("0.0050000000000004"),  # 1%, 0.5% an hour and
+                 borrow_rate_per_year=Decimal("0.500000000003712"),  # 50% a year
+                 partial_threshold_usd=Decimal(20_000),
                  liquidation_cooldown=30, tiers=((0, 50), (8_000, 25), (30_000, 10))),
     # Price impact (ImpactPricing): about $5 on a $10k imbalance, caps that bind on large trades.
     MarketConfig(symbol="BTC", max_leverage=20, initial_price=Decimal(60000), taker_fee_bps=10,

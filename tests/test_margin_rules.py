@@ -199,7 +199,8 @@ def test_partial_liquidation_falls_back_to_whole_when_profit_carried_the_positio
     from protocol import MarketConfig, Venue
 
     eth = MarketConfig(symbol="ETH", initial_price=Decimal(3000), partial_threshold_usd=Decimal(20_000),
-                       funding_rate_per_hour=Decimal("0.01"), max_funding_rate_per_hour=Decimal("0.01"),
+                       funding_rate_per_hour=Decimal("0.0100000000000008"),  # nearest exact to 1%
+                       max_funding_rate_per_hour=Decimal("0.0100000000000008"),
                        borrow_rate_per_year=Decimal(0))
     venue = Venue.launch(backend=backend, markets=[eth])
     whale, shrimp = funded(venue, "whale"), funded(venue, "shrimp")

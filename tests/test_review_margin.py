@@ -42,7 +42,7 @@ MARKETS = [
     # the review's finding 11: 60x, a 1% fee, borrowing at 5% a year
     MarketConfig(symbol="L60", max_leverage=60, taker_fee_bps=100, initial_price=Decimal(3000),
                  funding_rate_per_hour=Decimal(0), max_funding_rate_per_hour=Decimal(0),
-                 borrow_rate_per_year=Decimal("0.05")),
+                 borrow_rate_per_year=Decimal("0.049999999994064")),  # the exact rate nearest 5%
     # mmf 9.99% at 10x: maintenance plus the buffer is above the initial margin
     MarketConfig(symbol="TIGHT", max_leverage=10, mmf=Decimal("0.0999"), initial_price=Decimal(3000),
                  **NO_RATES),

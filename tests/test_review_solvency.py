@@ -294,7 +294,7 @@ def test_fees_and_borrowing_of_a_piece_do_not_fund_the_next(chain_backend):
     them for the LPs, so pieces are paid no more profit than one close (within dust)."""
     fees = [MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000), taker_fee_bps=10,
                          funding_rate_per_hour=Decimal(0), max_funding_rate_per_hour=Decimal(0),
-                         borrow_rate_per_year=Decimal("0.5")), MARKETS[1]]
+                         borrow_rate_per_year=Decimal("0.500000000003712")), MARKETS[1]]  # nearest exact 50%
     venue = Venue.launch(backend=chain_backend, markets=fees, pool_liquidity=1_000_000)
     alice, bob = two_winners(venue)
     venue.advance_time(3_600)

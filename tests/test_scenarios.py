@@ -173,7 +173,7 @@ def test_all_sections(tmp_path):
         initial_price = 3000
         mmf = 0.005
         taker_fee_bps = 0
-        funding_rate_per_hour = 0.0003
+        funding_rate_per_hour = 0.0002999999999988
 
         [markets.BTC]
         initial_price = 60000.5
@@ -227,7 +227,7 @@ def test_all_sections(tmp_path):
     assert s.venue.pool_liquidity == Decimal("1000000") and not s.venue.instant_trading
     assert s.venue.min_execution_fee == 1000
     eth = s.markets[0]
-    assert eth.mmf == Decimal("0.005") and eth.funding_rate_per_hour == Decimal("0.0003")
+    assert eth.mmf == Decimal("0.005") and eth.funding_rate_per_hour == Decimal("0.0002999999999988")
     assert s.markets[1].initial_price == Decimal("60000.5")
     assert s.agents[0].cohort == "risky" and s.agents[0].params["markets"] == ("SOL",)
     k = s.keepers[0]

@@ -113,7 +113,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
 
     /// @notice Make `module` a market's rule of kind `kind` (address(0): the stock rule). The
     /// module must declare the kind's interface (ERC-165). Accrual first, so the old rates rule
-    /// applies up to now and the new one from now.
+    /// applies up to now and the new one from now; an old rule that fails accrues nothing for
+    /// that time (`RatesModuleFailed`), so the admin can always replace it.
     function setMarketModule(uint256 market, ModuleKind kind, address module)
         external
         onlyRole(DEFAULT_ADMIN_ROLE)

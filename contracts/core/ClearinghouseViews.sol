@@ -173,7 +173,8 @@ library ClearinghouseViews {
     }
 
     /// @notice Pool value in tokens: assets + pending borrowing fees - traders' unrealised PnL,
-    /// their pending profit counted up to the cap (`Solvency`), as it would be paid.
+    /// their pending profit counted up to the cap (`Solvency`), as it would be paid. A market
+    /// whose rates module fails counts the borrowing accrued so far (`Markets.borrowIndexNow`).
     function poolValue() external view returns (int256) {
         VenueState storage vs = _state();
         Env memory env = _env();
@@ -184,7 +185,7 @@ library ClearinghouseViews {
         for (uint256 market; market < count; ++market) {
             IClearinghouse.MarketState storage s = vs.states[market];
             (uint256 price,,) = env.oracle.latest(market);
-            (,, uint256 borrowIndex) = Markets.indicesNow(vs, market, s, price, env.scale);
+            uint256 borrowIndex = Markets.borrowIndexNow(vs, market, s, price, env.scale);
             pendingBorrow += MarginMath.pendingBorrowing(uint256(s.longEntry) + s.shortEntry, borrowIndex, s.borrowWeight);
             (profit, loss) = Solvency.addMarketPnl(s, price, profit, loss);
         }

@@ -159,7 +159,10 @@ interface IClearinghouse {
     /// no LP withdrawal may make it bind.
     error ProfitCapBinds(uint256 pendingProfit, uint256 budget);
     /// @notice A module answered something the venue cannot apply (a penalty above what is
-    /// left, a keeper reward above the penalty, a slice above the position, a zero price).
+    /// left, a keeper reward above the penalty, a slice above the position, a zero price, a
+    /// funding rate beyond +-1e13 or a borrow rate above 1e11 WAD per second: `value` is the
+    /// rate, a negative one as the uint256 of its two's complement; a rates answer shorter than
+    /// two words: `value` is its length in bytes).
     error ModuleResultOutOfBounds(ModuleKind kind, uint256 value);
 
     // ------------------------------------------------------------------ events
@@ -176,6 +179,11 @@ interface IClearinghouse {
     event RiskChangeDelaySet(uint256 delay);
     /// @notice A market's rule module changed; address(0) is the stock rule.
     event MarketModuleSet(uint256 indexed market, ModuleKind indexed kind, address module);
+    /// @notice `setMarketModule` found the market's rates module `module` failing (a revert, or
+    /// an answer the venue cannot apply): nothing accrued for the seconds from `since` (the
+    /// market's last accrual) to now. `reason` is the module's revert data (or the
+    /// `ModuleResultOutOfBounds` the venue refused its answer with).
+    event RatesModuleFailed(uint256 indexed market, address indexed module, uint256 since, bytes reason);
     /// @notice Collateral entered an account's cross balance.
     event Deposited(address indexed account, uint256 amount);
     /// @notice Collateral left an account's cross balance for its wallet.

@@ -263,7 +263,9 @@ library AdminLogic {
             }
         }
         (uint256 price,,) = env.oracle.latest(market);
-        Markets.accrue(vs, market, price, env.scale);
+        // The old rates rule applies up to now, unless it fails: then nothing accrues for the
+        // time since the last accrual, so a failing module can always be replaced.
+        Markets.accrueOrSkip(vs, market, price, env.scale);
         StoredConfig storage c = vs.configs[market];
         if (kind == ModuleKind.Rates) c.ratesModule = id;
         else if (kind == ModuleKind.Margin) c.marginModule = id;

@@ -40,8 +40,38 @@ library Markets {
         borrowIdx = s.borrowIndex;
         uint256 elapsed = block.timestamp - s.lastUpdate;
         if (elapsed == 0) return (longIdx, shortIdx, borrowIdx);
-        (int256 rate, uint256 borrowRate) = Rules.rates(vs, market, vs.configs[market], s, price, scale);
+        // Read once, before the rates: a module's answer comes through a library call, after
+        // which the compiler would read the sizes again.
+        (uint256 longSize, uint256 shortSize) = (s.longSize, s.shortSize);
+        (int256 rate, uint256 borrowRate) = Rules.rates(vs, market, vs.configs[market], longSize, shortSize, price, scale);
         borrowIdx += MarginMath.borrowIndexGrowth(borrowRate, elapsed);
+        if (rate != 0) {
+            uint256 payerDelta = Math.mulDiv(price * elapsed, abs(rate), MarginMath.WAD, Math.Rounding.Ceil);
+            (uint256 payerSize, uint256 receiverSize) = rate > 0 ? (longSize, shortSize) : (shortSize, longSize);
+            uint256 receiverDelta = Math.mulDiv(payerDelta, payerSize, receiverSize);
+            if (rate > 0) {
+                longIdx += int256(payerDelta);
+                shortIdx -= int256(receiverDelta);
+            } else {
+                shortIdx += int256(payerDelta);
+                longIdx -= int256(receiverDelta);
+            }
+        }
+    }
+
+    /// @dev The indices after `elapsed` seconds at rates already asked: `indicesNow`'s
+    /// arithmetic (the payers' index rises by price x elapsed x |rate|, up; the receivers' falls
+    /// by that share of the payers' size, down), for `accrueOrSkip`, which asks a module once so
+    /// that no second answer can differ from the one checked. A rate is never applied with
+    /// either side empty (`Rules`).
+    function _advance(IClearinghouse.MarketState storage s, uint256 price, uint256 elapsed, int256 rate, uint256 borrowRate)
+        private
+        view
+        returns (int256 longIdx, int256 shortIdx, uint256 borrowIdx)
+    {
+        longIdx = s.longFunding;
+        shortIdx = s.shortFunding;
+        borrowIdx = s.borrowIndex + MarginMath.borrowIndexGrowth(borrowRate, elapsed);
         if (rate != 0) {
             uint256 payerDelta = Math.mulDiv(price * elapsed, abs(rate), MarginMath.WAD, Math.Rounding.Ceil);
             (uint256 payerSize, uint256 receiverSize) = rate > 0 ? (s.longSize, s.shortSize) : (s.shortSize, s.longSize);
@@ -56,6 +86,21 @@ library Markets {
         }
     }
 
+    /// @dev The borrow index as it would be after accruing up to now, for the pool's value: a
+    /// market whose rates module fails counts what has accrued, so no module can make the
+    /// pool's value (`totalAssets`, LP requests) revert.
+    function borrowIndexNow(VenueState storage vs, uint256 market, IClearinghouse.MarketState storage s, uint256 price, uint256 scale)
+        internal
+        view
+        returns (uint256 borrowIdx)
+    {
+        borrowIdx = s.borrowIndex;
+        uint256 elapsed = block.timestamp - s.lastUpdate;
+        if (elapsed == 0) return borrowIdx;
+        (bool ok,, uint256 borrowRate,) = Rules.tryRates(vs, market, vs.configs[market], s, price, scale);
+        if (ok) borrowIdx += MarginMath.borrowIndexGrowth(borrowRate, elapsed);
+    }
+
     function accrue(VenueState storage vs, uint256 market, uint256 price, uint256 scale)
         internal
         returns (IClearinghouse.MarketState storage s)
@@ -63,6 +108,35 @@ library Markets {
         s = vs.states[market];
         if (s.lastUpdate == block.timestamp) return s;
         (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = indicesNow(vs, market, s, price, scale);
+        s.longFunding = longIdx.toInt112();
+        s.shortFunding = shortIdx.toInt112();
+        s.borrowIndex = borrowIdx.toUint64();
+        s.lastUpdate = uint32(block.timestamp);
+        emit IClearinghouse.FundingUpdated(market, longIdx, shortIdx, borrowIdx);
+    }
+
+    /// @dev `accrue` for the admin's `setMarketModule`: a rates module that fails (reverts, or
+    /// answers what `Rules` refuses) accrues nothing for the seconds since the last accrual, which
+    /// `RatesModuleFailed` reports with the module's revert data; so a failing module can always
+    /// be replaced.
+    function accrueOrSkip(VenueState storage vs, uint256 market, uint256 price, uint256 scale) internal {
+        IClearinghouse.MarketState storage s = vs.states[market];
+        uint256 last = s.lastUpdate;
+        if (last == block.timestamp) return;
+        StoredConfig storage c = vs.configs[market];
+        (bool ok, int256 rate, uint256 borrowRate, bytes memory reason) = Rules.tryRates(vs, market, c, s, price, scale);
+        if (!ok) {
+            s.lastUpdate = uint32(block.timestamp);
+            emit IClearinghouse.RatesModuleFailed(market, vs.modules[c.ratesModule - 1], last, reason);
+            return;
+        }
+        (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = _advance(s, price, block.timestamp - last, rate, borrowRate);
+        _store(market, s, longIdx, shortIdx, borrowIdx);
+    }
+
+    function _store(uint256 market, IClearinghouse.MarketState storage s, int256 longIdx, int256 shortIdx, uint256 borrowIdx)
+        private
+    {
         s.longFunding = longIdx.toInt112();
         s.shortFunding = shortIdx.toInt112();
         s.borrowIndex = borrowIdx.toUint64();

@@ -6,39 +6,43 @@ import {ModuleKind} from "../types/MarginMode.sol";
 import {ILiquidationModule, SliceInput} from "../interfaces/ILiquidationModule.sol";
 import {IMarginModule} from "../interfaces/IMarginModule.sol";
 import {IPricingModule} from "../interfaces/IPricingModule.sol";
-import {IRatesModule, RatesInput} from "../interfaces/IRatesModule.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
+import {RatesLogic} from "./RatesLogic.sol";
 import {StockRules} from "./StockRules.sol";
 import {MarginMath} from "./MarginMath.sol";
 import {StoredConfig, Tier, VenueState} from "./VenueState.sol";
 
 /// @title Rules
 /// @notice Where the core asks a market's rule modules: module id 0 applies the stock rule
-/// inline, any other id calls the registered module (STATICCALL). A module costs its call only
-/// on the markets that chose it.
+/// inline, any other id calls the registered module (STATICCALL; a rates module through the
+/// external `RatesLogic`, which checks its answer). A module costs its call only on the markets
+/// that chose it.
 library Rules {
-    function rates(VenueState storage s, uint256 market, StoredConfig storage c, IClearinghouse.MarketState storage st, uint256 price, uint256 scale)
+    /// @notice A market's (funding, borrow) rates per second, `longSize` and `shortSize` its
+    /// sides now: the stock rule inline, or its rates module's answer as `RatesLogic` checks it
+    /// (a failing module reverts the caller with its own revert data, or
+    /// `ModuleResultOutOfBounds`).
+    function rates(VenueState storage s, uint256 market, StoredConfig storage c, uint256 longSize, uint256 shortSize, uint256 price, uint256 scale)
         internal
         view
         returns (int256 fundingRate, uint256 borrowRate)
     {
         uint256 id = c.ratesModule;
-        if (id == 0) return StockRules.rates(st.longSize, st.shortSize, c.fundingFactor, c.maxFundingRate, c.borrowRate);
-        return IRatesModule(s.modules[id - 1]).rates(
-            RatesInput({
-                market: market,
-                longSize: st.longSize,
-                shortSize: st.shortSize,
-                longOpenInterest: st.longEntry,
-                shortOpenInterest: st.shortEntry,
-                price: price,
-                poolAssets: int256(s.poolAssets) * int256(scale),
-                fundingFactor: c.fundingFactor,
-                maxFundingRate: c.maxFundingRate,
-                borrowRate: c.borrowRate
-            })
-        );
+        if (id == 0) return StockRules.rates(longSize, shortSize, c.fundingFactor, c.maxFundingRate, c.borrowRate);
+        return RatesLogic.moduleRates(s, market, price, scale);
+    }
+
+    /// @notice `rates` without reverting: `ok` false, with the module's revert data (or the
+    /// `ModuleResultOutOfBounds` its answer is refused with), when the market's module fails.
+    function tryRates(VenueState storage s, uint256 market, StoredConfig storage c, IClearinghouse.MarketState storage st, uint256 price, uint256 scale)
+        internal
+        view
+        returns (bool ok, int256 fundingRate, uint256 borrowRate, bytes memory reason)
+    {
+        if (c.ratesModule != 0) return RatesLogic.tryModuleRates(s, market, price, scale);
+        (fundingRate, borrowRate) = StockRules.rates(st.longSize, st.shortSize, c.fundingFactor, c.maxFundingRate, c.borrowRate);
+        return (true, fundingRate, borrowRate, reason);
     }
 
     function requirements(VenueState storage s, uint256 market, StoredConfig storage c, uint256 notional, uint256 leverage)

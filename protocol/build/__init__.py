@@ -274,14 +274,15 @@ def _user_paths(messages: list[str], user_dir: Path | None) -> list[str]:
 def code_sizes(out_dir: Path | None = None) -> dict[str, int]:
     """Runtime code size in bytes of every deployable contract, largest first (interfaces and
     abstract contracts have no code; libraries of internal functions only, which are inlined
-    and never deployed, have no ABI)."""
+    and never deployed, have no ABI and no method; an external library whose functions all take
+    storage pointers, such as ``RatesLogic``, has methods but no ABI)."""
     out_dir = ARTIFACTS_DIR if out_dir is None else out_dir
     manifest = _read_manifest(out_dir) or {"contracts": []}
     sizes = {}
     for name in manifest["contracts"]:
         artifact = json.loads((out_dir / f"{name}.json").read_text())
         runtime = artifact["deployedBytecode"]
-        if len(runtime) > 2 and artifact["abi"]:
+        if len(runtime) > 2 and (artifact["abi"] or artifact.get("methodIdentifiers")):
             sizes[name] = (len(runtime) - 2) // 2
     return dict(sorted(sizes.items(), key=lambda item: (-item[1], item[0])))
 

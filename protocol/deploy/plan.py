@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 #: The venue's external libraries, deployed before the contracts that link them.
 #: The plan step of the ``ImpactPricing`` module, deployed when a market has price impact.
 IMPACT_STEP = "impact"
-LIBRARIES = ("AdminLogic", "ClearinghouseViews", "CollateralLogic", "LiquidationLogic", "TradeLogic")
+#: ``RatesLogic`` first: the others link it.
+LIBRARIES = ("RatesLogic", "AdminLogic", "ClearinghouseViews", "CollateralLogic", "LiquidationLogic",
+             "TradeLogic")
 
 
 @dataclass(frozen=True)

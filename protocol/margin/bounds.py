@@ -112,6 +112,27 @@ class Bound:
         if not self.contains(value):
             raise self.refusal(value)
 
+    def raw(self, value: Number) -> int:
+        """``value`` in the contract's units, exactly; :class:`InexactRate` when it is not a
+        whole number of them (a rate per hour or year is stored per second: 0.0001 an hour is
+        27,777,777,777.7... WAD per second), so nothing is ever truncated on the way."""
+        if self.per_unit is None:
+            raise ValueError(f"{self.field}: a collateral amount's units depend on the token")
+        exact = _fraction(value) * self.per_unit
+        if exact.denominator != 1:
+            raise InexactRate(self, value, exact)
+        return exact.numerator
+
+    def nearest_exact(self, value: Number) -> Decimal:
+        """The value nearest ``value`` that is a whole number of contract units (the lower one
+        on a tie), in Python's units."""
+        if self.per_unit is None:
+            raise ValueError(f"{self.field}: a collateral amount's units depend on the token")
+        exact = _fraction(value) * self.per_unit
+        low = exact.numerator // exact.denominator
+        raw = low if exact - low <= Fraction(1, 2) else low + 1
+        return _decimal(raw / self.per_unit)
+
 
 @dataclass(frozen=True)
 class Relation:
@@ -137,6 +158,30 @@ class ParameterOutOfBounds(ValueError):
         self.field, self.value, self.bound = field, value, bound
         super().__init__(f"{field}: {message} (the contract refuses it: {bound.setter} reverts "
                          f"{bound.error} {bound.param})")
+
+
+class InexactRate(ValueError):
+    """A rate that is not a whole number of the contract's units (WAD per second), which the
+    encoding would otherwise truncate. The message starts with the field's name and gives the
+    two nearest exact values (``"funding_rate_per_hour: 0.0001 per hour is not a whole number
+    of WAD per second (27777777777.777777...); the nearest exact values are 0.0000999999999972
+    and 0.0001000000000008 per hour"``); ``field``, ``value``, ``below``, ``above`` (Decimals
+    in the field's units) and ``bound`` carry the same for code."""
+
+    def __init__(self, bound: "Bound", value: object, exact: Fraction):
+        assert bound.per_unit is not None
+        low = exact.numerator // exact.denominator
+        self.field, self.value, self.bound = bound.field, value, bound
+        self.below = _decimal(low / bound.per_unit)
+        self.above = _decimal((low + 1) / bound.per_unit)
+        unit = f" {bound.unit}" if bound.unit else ""
+        fraction, digits = exact - low, 6
+        while fraction * 10**digits < 1:  # enough digits to show it is not whole
+            digits += 6
+        shown = f"{low}.{fraction.numerator * 10**digits // fraction.denominator:0{digits}d}..."
+        super().__init__(f"{bound.field}: {value}{unit} is not a whole number of WAD per second "
+                         f"({shown}); the nearest exact values are {self.below:f} and "
+                         f"{self.above:f}{unit}")
 
 
 def _fraction(value: Number) -> Fraction:

@@ -9,15 +9,15 @@ the custom error name the contract would revert with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from protocol.margin import bounds
 from protocol.margin import math as m
 from protocol.margin.liquidation import SliceInput, StockLiquidation
 from protocol.margin.pricing import ImpactPricing, OraclePricing, impact_pool_delta
-from protocol.margin.rates import RatesInput, StockRates
+from protocol.margin.rates import RatesInput, StockRates, applied_funding, refused_value
 from protocol.margin.requirements import StockMargin, Tier, tier_of, tiered_maintenance
-from protocol.margin.types import MarginMode
+from protocol.margin.types import MarginMode, ModuleKind
 
 ISOLATED, CROSS = MarginMode.ISOLATED, MarginMode.CROSS
 CLOSE_ALL = 2**256 - 1  # Clearinghouse.CLOSE_ALL
@@ -224,15 +224,31 @@ class Model:
             raise ModelRevert("UnknownMarket", market)
 
     # ------------------------------------------------------------------ indices
-    def indices_now(self, market: int, price: int) -> tuple[int, int, int]:
+    def rates(self, market: int, price: int) -> tuple[int, int]:
+        """``Rules.rates``: (funding, borrow) per second from the market's rates rule. A module's
+        answer is checked as ``RatesLogic`` does: beyond the bounds it is refused
+        (``ModuleResultOutOfBounds``), and its funding applies only while both sides hold
+        positions. A module mirror that reverts raises the contract's ``ModelRevert``."""
         s, c = self.states[market], self.params[market]
+        i = RatesInput(market, s.long_size, s.short_size, s.long_entry, s.short_entry, price,
+                       self.pool_assets * self.scale, c.funding_factor, c.max_funding_rate,
+                       c.borrow_rate)
+        module = self.rules_of(market).rates
+        funding, borrow = module.rates(i)
+        if type(module) is StockRates:  # the stock rule inline, unchecked
+            return funding, borrow
+        refused = refused_value(funding, borrow)
+        if refused is not None:
+            raise ModelRevert("ModuleResultOutOfBounds", ModuleKind.RATES, refused)
+        return applied_funding(i, funding), borrow
+
+    def indices_now(self, market: int, price: int) -> tuple[int, int, int]:
+        s = self.states[market]
         long_idx, short_idx, borrow_idx = s.long_funding, s.short_funding, s.borrow_index
         elapsed = self.now - s.last_update
         if elapsed == 0:
             return long_idx, short_idx, borrow_idx
-        rate, borrow_rate = self.rules_of(market).rates.rates(RatesInput(
-            market, s.long_size, s.short_size, s.long_entry, s.short_entry, price,
-            self.pool_assets * self.scale, c.funding_factor, c.max_funding_rate, c.borrow_rate))
+        rate, borrow_rate = self.rates(market, price)
         borrow_idx += m.borrow_index_growth(borrow_rate, elapsed)
         if rate != 0:
             payer_delta = m.mul_div(price * elapsed, abs(rate), m.WAD, up=True)
@@ -253,6 +269,48 @@ class Model:
         s.long_funding, s.short_funding, s.borrow_index = self.indices_now(market, price)
         s.last_update = self.now
         return s
+
+    def borrow_index_now(self, market: int, price: int) -> int:
+        """``Markets.borrowIndexNow``: the borrow index accrued up to now for the pool's value;
+        a market whose rates module fails counts what has accrued."""
+        s = self.states[market]
+        elapsed = self.now - s.last_update
+        if elapsed == 0:
+            return s.borrow_index
+        try:
+            _, borrow_rate = self.rates(market, price)
+        except ModelRevert:
+            return s.borrow_index
+        return s.borrow_index + m.borrow_index_growth(borrow_rate, elapsed)
+
+    def accrue_or_skip(self, market: int, price: int) -> ModelRevert | None:
+        """``Markets.accrueOrSkip`` (``setMarketModule``'s accrual): a rates module that fails
+        accrues nothing for the seconds since the last accrual; returns its failure (what
+        ``RatesModuleFailed`` carries), None when the accrual went through."""
+        s = self.states[market]
+        if s.last_update == self.now:
+            return None
+        try:
+            indices = self.indices_now(market, price)
+        except ModelRevert as failure:
+            s.last_update = self.now
+            return failure
+        s.long_funding, s.short_funding, s.borrow_index = indices
+        s.last_update = self.now
+        return None
+
+    def set_rates_module(self, market: int, rates: object = None) -> ModelRevert | None:
+        """``setMarketModule(market, Rates, module)``: accrual under the old rule first
+        (:meth:`accrue_or_skip`, so a failing module can always be replaced), then ``rates`` (a
+        mirror with ``rates(RatesInput)``; None: the stock rule) from now on. Returns the old
+        module's failure, if any."""
+        self._known(market)
+        failure = self.accrue_or_skip(market, self.latest_price(market))
+        current = self.rules.get(market)
+        rules = MarketRules() if current is None else replace(current)
+        rules.rates = StockRates() if rates is None else rates
+        self.rules[market] = rules
+        return failure
 
     @staticmethod
     def pending(p: Position, long_idx: int, short_idx: int, borrow_idx: int) -> tuple[int, int]:
@@ -598,11 +656,11 @@ class Model:
         return from_insurance, amount - from_insurance
 
     def pool_value(self) -> int:
-        """Assets + pending borrowing - trader PnL, their profit counted up to the cap."""
+        """Assets + pending borrowing - trader PnL, their profit counted up to the cap; a market
+        whose rates module fails counts the borrowing accrued so far (:meth:`borrow_index_now`)."""
         pending_borrow = 0
         for market, s in enumerate(self.states):
-            price = self.latest_price(market)
-            _, _, borrow_idx = self.indices_now(market, price)
+            borrow_idx = self.borrow_index_now(market, self.latest_price(market))
             pending_borrow += m.pending_borrowing(s.long_entry + s.short_entry, borrow_idx, s.borrow_weight)
         profit, loss = self.pending_profit()
         profit = min(profit, self.profit_cap(profit))

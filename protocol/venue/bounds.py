@@ -7,6 +7,7 @@ from protocol.margin.bounds import (  # noqa: F401
     RELATION_BY_FIELD,
     RELATIONS,
     Bound,
+    InexactRate,
     ParameterOutOfBounds,
     Relation,
     bound,
@@ -16,4 +17,5 @@ from protocol.margin.bounds import (  # noqa: F401
 )
 
 __all__ = ["BOUNDS", "BY_FIELD", "RELATIONS", "RELATION_BY_FIELD", "Bound", "Relation",
-           "ParameterOutOfBounds", "bound", "contract_table", "markdown_table", "mmf_below_inverse_leverage"]
+           "ParameterOutOfBounds", "InexactRate", "bound", "contract_table", "markdown_table",
+           "mmf_below_inverse_leverage"]

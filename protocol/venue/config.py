@@ -19,6 +19,13 @@ class _DefaultLeverage(int):
 DEFAULT_MAX_LEVERAGE = _DefaultLeverage(50)
 SECONDS_PER_HOUR = 3600
 SECONDS_PER_YEAR = 365 * 24 * 3600
+#: The rates, given per hour or year and stored per second in WAD: each must be a whole number
+#: of WAD per second (:class:`~protocol.venue.bounds.InexactRate` otherwise).
+RATE_FIELDS = ("funding_rate_per_hour", "max_funding_rate_per_hour", "borrow_rate_per_year")
+#: The defaults: the exact rates nearest 0.01% an hour (27,777,777,778 WAD per second) and 5% a
+#: year (1,585,489,599 WAD per second).
+DEFAULT_FUNDING_RATE_PER_HOUR = Decimal("0.0001000000000008")
+DEFAULT_BORROW_RATE_PER_YEAR = Decimal("0.049999999994064")
 
 
 @dataclass(frozen=True)
@@ -28,7 +35,12 @@ class MarketConfig:
     ``mmf`` defaults to 1 / (2 x max_leverage) (Hyperliquid's rule). ``partial_threshold_usd`` 0
     disables partial liquidation. A value outside the contracts' bounds (the table in
     :mod:`protocol.venue.bounds`) raises :class:`~protocol.venue.bounds.ParameterOutOfBounds`
-    (a ``ValueError``) naming the field, the bound and the value.
+    (a ``ValueError``) naming the field, the bound and the value. The contracts store the rates
+    per second in WAD, so a rate must be a whole number of WAD per second: 0.0001 an hour is
+    not (27,777,777,777.7...), and raises :class:`~protocol.venue.bounds.InexactRate` (a
+    ``ValueError``) naming the nearest exact values, 0.0000999999999972 and 0.0001000000000008
+    (``bound("funding_rate_per_hour").nearest_exact(value)`` gives the nearer). The defaults
+    are the exact rates nearest 0.01% an hour and 5% a year.
     """
 
     symbol: str
@@ -40,9 +52,9 @@ class MarketConfig:
     reserve_factor_bps: int = 10_000
     partial_liquidation_bps: int = 2_000
     liquidation_cooldown: int = 60
-    funding_rate_per_hour: Decimal = Decimal("0.0001")
-    max_funding_rate_per_hour: Decimal = Decimal("0.0001")
-    borrow_rate_per_year: Decimal = Decimal("0.05")
+    funding_rate_per_hour: Decimal = DEFAULT_FUNDING_RATE_PER_HOUR
+    max_funding_rate_per_hour: Decimal = DEFAULT_FUNDING_RATE_PER_HOUR
+    borrow_rate_per_year: Decimal = DEFAULT_BORROW_RATE_PER_YEAR
     min_collateral_usd: Decimal = Decimal("1")
     max_long_oi_usd: Decimal = Decimal("100000000")
     max_short_oi_usd: Decimal = Decimal("100000000")
@@ -108,6 +120,8 @@ class MarketConfig:
                                                f"tiers, got {len(value)}", limit)
             elif not limit.contains(value):
                 raise limit.refusal(value)
+            elif field.name in RATE_FIELDS:
+                limit.raw(value)  # InexactRate unless a whole number of WAD per second
         mmf = self.mmf_wad()
         if not BY_FIELD["mmf"].raw_contains(mmf):
             raise BY_FIELD["mmf"].refusal(self.maintenance_fraction)
@@ -148,13 +162,14 @@ class MarketConfig:
         return self.symbol.encode().ljust(32, b"\0")[:32]
 
     def encode(self, decimals: int) -> tuple:
-        """The ``Clearinghouse.MarketConfig`` struct as an ABI tuple (the symbol goes apart)."""
-        per_second = lambda rate, period: int(Decimal(str(rate)) * WAD / period)  # noqa: E731
+        """The ``Clearinghouse.MarketConfig`` struct as an ABI tuple (the symbol goes apart).
+        The rates convert exactly (``InexactRate`` otherwise, as at construction)."""
+        funding, max_funding, borrow = (bound(name).raw(getattr(self, name)) for name in RATE_FIELDS)
         return (
             self.mmf_wad(),
-            per_second(self.funding_rate_per_hour, SECONDS_PER_HOUR),
-            per_second(self.max_funding_rate_per_hour, SECONDS_PER_HOUR),
-            per_second(self.borrow_rate_per_year, SECONDS_PER_YEAR),
+            funding,
+            max_funding,
+            borrow,
             self.max_leverage,
             self.taker_fee_bps,
             self.liquidation_fee_bps,
