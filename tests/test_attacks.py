@@ -426,6 +426,8 @@ def restricted_calls(venue, eve, alice, lp, order_id, lp_request):
             "addMargin": ((alice, eth, venue.tokens(1)), "Unauthorized"),
             "removeMargin": ((alice, eth, venue.tokens(1)), "Unauthorized"),
             "updateLeverage": ((alice, eth, 5), "Unauthorized"),
+            # A lock of alice's account (SPEC §10) would freeze her: executors only.
+            "setOrderLock": ((alice, 1 | (now + 300) << 64), "Unauthorized"),
         },
         oracle: {
             "pushPrices": (([(eth, now, 1 * WAD)],), denied),
@@ -440,6 +442,7 @@ def restricted_calls(venue, eve, alice, lp, order_id, lp_request):
         book: {
             "setMinExecutionFee": ((10**18,), denied),
             "setMarketOrderTimeout": ((60,), denied),
+            "setMinExecutionGas": ((0, 200_000), denied),
             "fill": ((book.call("order", order_id),), "OnlySelf"),
             "cancelOrder": ((order_id,), "NotOrderOwner"),
             "fillLpRequest": ((book.call("lpRequest", lp_request),), "OnlySelf"),
