@@ -28,8 +28,8 @@ WAD = 10**18
 FEE = 10**15  # execution fee (wei); gas price 0: a keeper takes none of it, the owner gets it back
 EQUITIES = "equities(address,address,address,address[])"
 KINDS = {"increase": 0, "decrease": 1, "lp_deposit": 2, "lp_redeem": 3}
-DEFAULT_MIN_GAS = {"increase": 500_000, "decrease": 300_000, "lp_deposit": 450_000,
-                   "lp_redeem": 550_000}
+DEFAULT_MIN_GAS = {"increase": 1_800_000, "decrease": 900_000, "lp_deposit": 1_700_000,
+                   "lp_redeem": 2_600_000}
 
 
 @pytest.fixture(scope="module")
@@ -485,7 +485,7 @@ def test_the_reference_model_mirrors_the_lock(venue):
 
 
 # ====================================================================== minimum execution gas
-def lowest_landing_gas(venue, send_with, low=60_000, high=3_000_000):
+def lowest_landing_gas(venue, send_with, low=60_000, high=12_000_000):
     """The smallest gas limit at which ``send_with(gas)`` lands (status 1), and its receipt;
     every probe runs in a snapshot."""
     while low < high:
