@@ -429,6 +429,8 @@ def restricted_calls(venue, eve, alice, lp, order_id, lp_request):
             "updateLeverage": ((alice, eth, 5), "Unauthorized"),
             # ADL keepers only (ADL_KEEPER_ROLE), never on their own positions.
             "autoDeleverage": ((alice, eth, CLOSE_ALL), "Unauthorized"),
+            # A lock of alice's account (SPEC §10) would freeze her: executors only.
+            "setOrderLock": ((alice, 1 | (now + 300) << 64), "Unauthorized"),
         },
         oracle: {
             "pushPrices": (([(eth, now, 1 * WAD)],), denied),
@@ -443,6 +445,7 @@ def restricted_calls(venue, eve, alice, lp, order_id, lp_request):
         book: {
             "setMinExecutionFee": ((10**18,), denied),
             "setMarketOrderTimeout": ((60,), denied),
+            "setMinExecutionGas": ((0, 200_000), denied),
             "fill": ((book.call("order", order_id),), "OnlySelf"),
             "cancelOrder": ((order_id,), "NotOrderOwner"),
             "fillLpRequest": ((book.call("lpRequest", lp_request),), "OnlySelf"),

@@ -99,6 +99,9 @@ def _apply(venue, row: Bound, raw: int):
     if row.setter == "OrderBook.setMarketOrderTimeout":
         receipt = venue.order_book.transact(admin, "setMarketOrderTimeout", raw)
         return receipt, receipt.status and venue.order_book.call("marketOrderTimeout")
+    if row.setter == "OrderBook.setMinExecutionGas":
+        receipt = venue.order_book.transact(admin, "setMinExecutionGas", 3, raw)  # LP redemptions
+        return receipt, receipt.status and venue.order_book.call("minExecutionGas", 3)
     raise AssertionError(f"no way to send {row.setter}: teach _apply the new setter")
 
 

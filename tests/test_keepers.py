@@ -89,8 +89,9 @@ def keeper_session(venue):
     """Sixteen blocks of an oracle falling into a book, with liquidation, order and funding
     keepers; returns the bots with their starting cross balances and ether."""
     ch = venue.clearinghouse
-    trader = venue.trader("orderer", usdc=10_000)
-    trader.deposit(5_000)
+    orderers = [venue.trader(f"orderer{i}", usdc=10_000) for i in range(3)]
+    for trader in orderers:
+        trader.deposit(5_000)
     liq = LiquidationKeeper(venue, "liq", Strategy(gas_price=3 * GWEI, batch_size=3))
     rival = LiquidationKeeper(venue, "rival", Strategy(gas_price=2 * GWEI, batch_size=2))
     orders = OrderKeeper(venue, "orders", Strategy(gas_price=5 * GWEI))
@@ -102,7 +103,7 @@ def keeper_session(venue):
     rewards_before = {b: ch.call("crossBalance", b.address) for b in bots}
     eth_before = {b: venue.chain.balance(b.address) for b in bots}
     open_book(venue)
-    for i in range(3):
+    for trader in orderers:  # one pending market order per account (SPEC §10)
         trader.create_order("ETH", "market_increase", size=0.5, leverage=5, collateral=400,
                             execution_fee=10**16)
     BlockBuilder(venue, [oracle, *bots]).run(16)

@@ -56,6 +56,7 @@ def test_stop_loss_fills_at_first_update_past_trigger_and_not_before(venue):
 
 def test_market_order_needs_a_price_newer_than_itself(venue):
     alice = funded(venue, "alice", deposit=0)
+    bob = funded(venue, "bob", deposit=0)  # one pending market order per account (SPEC §10)
     keeper = venue.keeper("k")
     # Price older than the order.
     order = alice.create_order("ETH", "market_increase", 1, leverage=10, collateral=400)
@@ -65,7 +66,7 @@ def test_market_order_needs_a_price_newer_than_itself(venue):
     # Price from the same block as the order: equal is not newer.
     with venue.chain.block():
         venue.set_price("ETH", 3010)
-        same_block = alice.create_order("ETH", "market_increase", 1, leverage=10, collateral=400)
+        same_block = bob.create_order("ETH", "market_increase", 1, leverage=10, collateral=400)
     with pytest.raises(errors.PriceNotNewer) as info:
         keeper.execute_order(same_block.order_id)
     assert info.value.args[1] == info.value.args[2]
@@ -74,7 +75,7 @@ def test_market_order_needs_a_price_newer_than_itself(venue):
     for o in (order, same_block):
         receipt = keeper.execute_order(o.order_id)
         assert receipt.events_named("PositionIncreased")[0]["price"] == to_wad(3020, "price")
-    assert venue.position(alice, "ETH").size == 2
+    assert venue.position(alice, "ETH").size == venue.position(bob, "ETH").size == 1
 
 
 def test_expired_market_order_cannot_execute_and_anyone_may_cancel_it(venue):

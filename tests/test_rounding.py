@@ -74,11 +74,12 @@ def test_acceptable_price_bounds_the_fill(venue, side):
     from protocol import errors
 
     alice = venue.trader("alice", usdc=10_000)
+    bob = venue.trader("bob", usdc=10_000)  # one pending market order per account (SPEC §10)
     keeper = venue.keeper("k")
     # A long accepts at most 2,990 and a short at least 3,010: with the oracle at 3,000 both
     # refuse; with the bound on the trader's side of the price both fill.
-    strict = alice.create_order("ETH", "market_increase", side, leverage=10, collateral=400,
-                                acceptable_price=3000 - side * 10)
+    strict = bob.create_order("ETH", "market_increase", side, leverage=10, collateral=400,
+                              acceptable_price=3000 - side * 10)
     loose = alice.create_order("ETH", "market_increase", side, leverage=10, collateral=400,
                                acceptable_price=3000 + side * 10)
     venue.set_price("ETH", 3000)

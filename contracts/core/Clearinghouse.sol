@@ -48,6 +48,9 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
     /// @notice The `market` of a liquidation target that means the account's cross positions.
     uint256 public constant CROSS_ACCOUNT = CROSS_ACCOUNT_;
 
+    /// @dev `_checkOrderLock`'s market meaning "whichever market the order is in".
+    uint256 private constant ANY_MARKET = type(uint256).max;
+
     IERC20 public immutable collateral;
     PriceOracle public immutable oracle;
     uint256 public immutable scale; // 10 ** (18 - collateral decimals)
@@ -71,21 +74,19 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
     }
 
     // ------------------------------------------------------------------ modifiers
+    /// @dev The account itself or its operator (only while no market order of the account is
+    /// pending, SPEC §10), or an executor such as the OrderBook.
     modifier onlyAccount(address account) {
-        if (msg.sender != account && !_s.isOperator[account][msg.sender] && !hasRole(EXECUTOR_ROLE, msg.sender)) {
-            revert Unauthorized(msg.sender, account);
-        }
+        _authorize(account, ANY_MARKET);
         _;
     }
 
     /// @dev Trading calls: the account itself or its operator (only while instant trading is
-    /// on), or an executor such as the OrderBook.
+    /// on and no market order of the account is pending), or an executor such as the OrderBook.
+    /// The lock is looked up only while some account holds one (`lockedAccounts`, in the slot
+    /// read here anyway).
     modifier onlyTrading(address account) {
-        if (msg.sender == account || _s.isOperator[account][msg.sender]) {
-            if (!_s.instantTrading) revert InstantTradingDisabled();
-        } else if (!hasRole(EXECUTOR_ROLE, msg.sender)) {
-            revert Unauthorized(msg.sender, account);
-        }
+        _authorizeTrade(account);
         _;
     }
 
@@ -137,6 +138,15 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
     function setInstantTrading(bool enabled) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _s.instantTrading = enabled;
         emit InstantTradingSet(enabled);
+    }
+
+    /// @notice The OrderBook's lock of `account` while its market order is pending (SPEC §10):
+    /// `lock` is the order id (bits 0-63), when it expires (64-127) and its market (128-135).
+    /// An earlier order's lock that has expired is replaced and its id returned. A lock with
+    /// no expiry ends order `lock`'s lock (executed, failed or cancelled). Executors only.
+    function setOrderLock(address account, uint256 lock) external returns (uint256 replaced) {
+        _requireExecutor(account);
+        return CollateralLogic.setOrderLock(_s, account, lock);
     }
 
     function setOperator(address operator, bool approved) external {
@@ -291,7 +301,9 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
     }
 
     /// @notice Move collateral out of an isolated position, keeping max(IM, 10% of notional).
-    function removeMargin(address account, uint256 market, uint256 amount) external onlyAccount(account) {
+    function removeMargin(address account, uint256 market, uint256 amount) external {
+        // Only a pending market order in this market can fail for less isolated margin here.
+        _authorize(account, market);
         if (amount == 0) revert ZeroAmount();
         Position storage p = _s.positions[account][market];
         if (p.size == 0) revert NoPosition(account, market);
@@ -401,6 +413,39 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
     }
 
     // ------------------------------------------------------------------ internals
+    /// @dev The account itself or its operator while none of its market orders that the call
+    /// could make fail (in `market`, or in any) is pending; or an executor. A lock in one market
+    /// is looked up only while one names it (`lockedAccounts`, in the config slot a margin
+    /// move reads anyway).
+    function _authorize(address account, uint256 market) internal view {
+        if (msg.sender == account || _s.isOperator[account][msg.sender]) {
+            if (market == ANY_MARKET || _s.configs[market].lockedAccounts != 0) _checkOrderLock(account, market);
+        } else {
+            _requireExecutor(account);
+        }
+    }
+
+    function _authorizeTrade(address account) internal view {
+        if (msg.sender == account || _s.isOperator[account][msg.sender]) {
+            if (!_s.instantTrading) revert InstantTradingDisabled();
+            if (_s.lockedAccounts != 0) _checkOrderLock(account, ANY_MARKET);
+        } else {
+            _requireExecutor(account);
+        }
+    }
+
+    function _requireExecutor(address account) internal view {
+        if (!hasRole(EXECUTOR_ROLE, msg.sender)) revert Unauthorized(msg.sender, account);
+    }
+
+    /// @dev Refuse while `account`'s market order (in `market`, or any) is pending and live.
+    function _checkOrderLock(address account, uint256 market) internal view {
+        uint256 lock = _s.orderLocks[account];
+        if (lock != 0 && block.timestamp <= uint64(lock >> 64) && (market == ANY_MARKET || uint8(lock >> 128) == market)) {
+            revert PendingMarketOrder(account, uint64(lock));
+        }
+    }
+
     function _checkOpenInterest(
         uint256 market,
         StoredConfig storage c,

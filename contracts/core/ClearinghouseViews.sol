@@ -78,6 +78,17 @@ library ClearinghouseViews {
         return _state().isOperator[account][operator];
     }
 
+    function orderLock(address account) external view returns (uint256 orderId, uint256 market, uint256 expiresAt) {
+        uint256 lock = _state().orderLocks[account];
+        return (uint64(lock), uint8(lock >> 128), uint64(lock >> 64));
+    }
+
+    /// @dev How many accounts hold a market-order lock, and how many of those name `market`.
+    function lockedAccounts(uint256 market) external view returns (uint256 total, uint256 inMarket) {
+        VenueState storage vs = _state();
+        return (vs.lockedAccounts, vs.configs[market].lockedAccounts);
+    }
+
     function isRegistered(address account) external view returns (bool) {
         return _state().isRegistered[account];
     }

@@ -127,6 +127,12 @@ interface IClearinghouse {
     error TradingPaused();
     /// @notice Positions change only through orders while instant trading is off.
     error InstantTradingDisabled();
+    /// @notice The account's market order `orderId` is pending (SPEC §10): until it executes,
+    /// fails, is cancelled or expires, its owner and operators may do nothing that could make it
+    /// fail (withdraw, move margin, change leverage, trade directly; removing margin only from
+    /// the order's market). Otherwise seeing the execution price and then failing the order for
+    /// a full refund would be a free option. Deposits are always allowed.
+    error PendingMarketOrder(address account, uint256 orderId);
     /// @notice No room for another market (MAX_MARKETS).
     error TooManyMarkets();
     /// @notice A parameter outside its hard bound (the name says which).
@@ -275,6 +281,11 @@ interface IClearinghouse {
     event AccountRegistered(address indexed account, uint256 index);
     /// @notice An account allowed or disallowed an operator to act for it.
     event OperatorSet(address indexed account, address indexed operator, bool approved);
+    /// @notice The OrderBook locked `account` for its pending market order `orderId` in
+    /// `market` until `expiresAt` (SPEC §10).
+    event OrderLockSet(address indexed account, uint256 indexed orderId, uint256 market, uint256 expiresAt);
+    /// @notice The lock of market order `orderId` ended: it executed, failed or was cancelled.
+    event OrderLockReleased(address indexed account, uint256 indexed orderId);
 
     // ------------------------------------------------------------------ trading
     function increasePosition(address account, uint256 market, int256 sizeDelta, uint256 leverage, uint8 mode, uint256 margin)

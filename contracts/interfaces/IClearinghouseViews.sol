@@ -18,6 +18,12 @@ interface IClearinghouseViews {
     function marketSymbol(uint256 market) external view returns (bytes32);
     function isOperator(address account, address operator) external view returns (bool);
     function isRegistered(address account) external view returns (bool);
+    /// @notice The account's pending market order (SPEC §10): its id (0: none), market and
+    /// expiry. While `block.timestamp <= expiresAt` the account is locked (`PendingMarketOrder`).
+    function orderLock(address account) external view returns (uint256 orderId, uint256 market, uint256 expiresAt);
+    /// @notice How many accounts hold a market-order lock (expired ones included until the
+    /// order leaves the book), and how many of those are in `market`.
+    function lockedAccounts(uint256 market) external view returns (uint256 total, uint256 inMarket);
     function lastPartialLiquidation(address account, uint256 market) external view returns (uint256);
     function marketConfig(uint256 market) external view returns (IClearinghouse.MarketConfig memory);
     function marketModules(uint256 market) external view returns (address, address, address, address);

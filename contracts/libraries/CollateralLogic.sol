@@ -81,4 +81,35 @@ library CollateralLogic {
         p.margin = margin.toUint128();
         emit IClearinghouse.MarginChanged(account, market, amount.toInt256(), margin);
     }
+
+    // ------------------------------------------------------------------ market-order locks
+    /// @notice Lock `account` for its new market order (SPEC §10): `lock` is the order id (bits
+    /// 0-63), when it expires (64-127) and its market (128-135). Refused while an earlier one is
+    /// still live (one pending market order per account); an expired one's lock is replaced and
+    /// its id returned, so the OrderBook drops that order. A `lock` with no expiry ends that
+    /// order's lock instead (a lock already replaced by a later order's is left alone).
+    function setOrderLock(VenueState storage vs, address account, uint256 lock) external returns (uint256 replaced) {
+        uint256 orderId = uint64(lock);
+        uint256 current = vs.orderLocks[account];
+        uint64 expiresAt = uint64(lock >> 64);
+        if (expiresAt == 0) {
+            if (current == 0 || uint64(current) != orderId) return 0;
+            delete vs.orderLocks[account];
+            vs.lockedAccounts--;
+            vs.configs[uint8(current >> 128)].lockedAccounts--;
+            emit IClearinghouse.OrderLockReleased(account, orderId);
+            return 0;
+        }
+        if (current != 0) {
+            replaced = uint64(current);
+            if (block.timestamp <= uint64(current >> 64)) revert IClearinghouse.PendingMarketOrder(account, replaced);
+            vs.configs[uint8(current >> 128)].lockedAccounts--;
+        } else {
+            vs.lockedAccounts++;
+        }
+        uint8 market = uint8(lock >> 128);
+        vs.configs[market].lockedAccounts++;
+        vs.orderLocks[account] = lock;
+        emit IClearinghouse.OrderLockSet(account, orderId, market, expiresAt);
+    }
 }

@@ -8,7 +8,9 @@ import {PriceOracle} from "../oracle/PriceOracle.sol";
 /// it also names the market's rule modules (0: the stock rule), so choosing modules costs no
 /// extra read; slot 1 is what a trade reads, slot 2 the open-interest caps, slot 3 only
 /// liquidation. The rate fields are narrower than in `IClearinghouse.MarketConfig`: their hard
-/// bounds (`configureMarket`) keep them below 2^48.
+/// bounds (`configureMarket`) keep them below 2^48. `lockedAccounts` is not a parameter: the
+/// accounts whose market-order lock (`VenueState.orderLocks`) names this market, kept in the
+/// slot `removeMargin` reads anyway so that it looks the lock up only when one may bind.
 struct StoredConfig {
     uint64 mmf;
     uint48 fundingFactor;
@@ -28,6 +30,7 @@ struct StoredConfig {
     uint32 liquidationCooldown;
     uint64 minCollateral;
     uint16 openBufferBps; // slot 1, beside the fields a trade reads
+    uint32 lockedAccounts;
     uint128 maxLongOi;
     uint128 maxShortOi;
     uint128 partialThreshold;
@@ -45,6 +48,9 @@ struct VenueState {
     uint16 maxPnlFactorTraders; // 0: no cap (a close the pool cannot pay reverts)
     uint16 maxPnlFactorAdl;
     uint16 minPnlFactorAfterAdl;
+    // Accounts holding a market-order lock (`orderLocks`): while 0, a direct trade looks no
+    // lock up. In the slot every trade reads, so the check costs a trade no extra read.
+    uint24 lockedAccounts;
     // Written by every trade, so together: the second write costs 100 gas, not 2.9k.
     int128 poolAssets;
     uint128 openEntry; // entry notional of every position in every market, WAD USD
@@ -73,6 +79,10 @@ struct VenueState {
     mapping(bytes32 change => uint256) changeReadyAt; // scheduled risk-increasing changes
     // Net price impact paid in (negative impact) less paid out (positive), WAD USD.
     mapping(uint256 market => int256) impactPool;
+    // An account's pending market order (SPEC §10), set and cleared by the OrderBook: the order
+    // id (bits 0-63), when it expires (64-127) and its market (128-135); 0 when none. Until it
+    // expires, its owner and operators may do nothing that could make that order fail.
+    mapping(address account => uint256) orderLocks;
 }
 
 /// @dev A maintenance-margin tier (Hyperliquid): from `lowerBound` (WAD USD of notional) on,

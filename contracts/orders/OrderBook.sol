@@ -8,6 +8,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {Clearinghouse} from "../core/Clearinghouse.sol";
+import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {IClearinghouseViews} from "../interfaces/IClearinghouseViews.sol";
 import {PriceOracle} from "../oracle/PriceOracle.sol";
 import {LiquidityPool} from "../pool/LiquidityPool.sol";
@@ -28,6 +29,11 @@ import {MarginMode} from "../types/MarginMode.sol";
 /// shares, and a keeper executes the request once every market with open interest has a price
 /// newer than it (`valuationTime`), so nobody deposits or redeems at a pool value they already
 /// know is about to change. The owner may cancel once `marketOrderTimeout` has passed.
+///
+/// A market order locks its account on the Clearinghouse until it executes, fails, is cancelled
+/// or expires (`PendingMarketOrder`, SPEC §10): its owner cannot make it fail after seeing the
+/// price. Each kind of request needs a minimum of gas to execute (`minExecutionGas`), as on GMX,
+/// so a keeper cannot starve its execution into failing.
 contract OrderBook is AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
@@ -68,6 +74,21 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         uint128 executionFee;
     }
 
+    /// @notice The kinds of request with their own minimum execution gas (`minExecutionGas`).
+    enum RequestKind {
+        IncreaseOrder, // market, limit and stop increases
+        DecreaseOrder, // market decreases, take-profits and stop-losses
+        LpDeposit,
+        LpRedeem
+    }
+
+    /// @notice What the book holds for an account: order collateral and LP deposit assets
+    /// (`tokens`, collateral token units) and LP redemption shares (`shares`, pool shares).
+    struct Escrow {
+        uint128 tokens;
+        uint128 shares;
+    }
+
     /// @notice A two-step LP deposit (`isDeposit`: `amount` assets for at least `minOut` shares)
     /// or redemption (`amount` shares for at least `minOut` assets), paid to `receiver`.
     struct LpRequest {
@@ -84,6 +105,20 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     /// calldata, the fee transfers), added to what is measured.
     uint256 public constant EXECUTION_GAS_OVERHEAD = 45_000;
     uint256 public constant MAX_MARKET_ORDER_TIMEOUT = 1 days;
+    /// @notice Gas an ETH payment (refund, keeper fee) may use, as GMX's
+    /// `nativeTokenTransferGasLimit`: a recipient that burns gas or reverts gets it credited to
+    /// `claimableEth` instead, and can neither undo an execution nor make it unaffordable.
+    uint256 public constant ETH_TRANSFER_GAS_LIMIT = 50_000;
+    /// @notice Bounds of `minExecutionGas` (`setMinExecutionGas`).
+    uint256 public constant MIN_EXECUTION_GAS_LOWER = 100_000;
+    uint256 public constant MIN_EXECUTION_GAS_UPPER = 10_000_000;
+    // Defaults: what each kind needs at most on a venue of stock rules, 64 markets with an
+    // account in 62 of them (1,488k, 722k, 1,394k and 2,182k, `docs/SPEC.md` §10), about 20%
+    // more, rounded up.
+    uint256 internal constant DEFAULT_INCREASE_GAS = 1_800_000;
+    uint256 internal constant DEFAULT_DECREASE_GAS = 900_000;
+    uint256 internal constant DEFAULT_LP_DEPOSIT_GAS = 1_700_000;
+    uint256 internal constant DEFAULT_LP_REDEEM_GAS = 2_600_000;
 
     Clearinghouse public immutable clearinghouse;
     PriceOracle public immutable oracle;
@@ -97,6 +132,10 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     mapping(uint256 id => LpRequest) internal lpRequests;
     /// @notice ETH a recipient refused; claim it with `claimEth`.
     mapping(address => uint256) public claimableEth;
+    /// @notice The gas `executeOrder` / `executeLpRequest` must start with for each kind of
+    /// request (GMX's estimated gas limits): less reverts `InsufficientExecutionGas`.
+    mapping(RequestKind kind => uint256) public minExecutionGas;
+    mapping(address account => Escrow) internal escrows;
 
     error OrderNotFound(uint256 id);
     error NotOrderOwner(uint256 id, address caller);
@@ -129,6 +168,14 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     /// @notice The request would pay `out` (shares for a deposit, assets for a redemption),
     /// less than its `minOut`: the request fails and its escrow goes back.
     error MinOutNotMet(uint256 out, uint256 minOut);
+    /// @notice The execution started with `gasLeft`, less than the `minimum` its kind of request
+    /// needs (`minExecutionGas`): the transaction reverts and the request stays, so no keeper
+    /// can make it run out of gas and fail (GMX's `InsufficientExecutionGas`).
+    error InsufficientExecutionGas(uint256 gasLeft, uint256 minimum);
+    /// @notice The request's own call ran out of the gas it was given (the execution started
+    /// with `gasLeft`, above the minimum: a heavy account needs more): the transaction reverts
+    /// and the request stays; send more gas.
+    error ExecutionOutOfGas(uint256 gasLeft);
 
     event OrderCreated(uint256 indexed id, address indexed account, Order order);
     event OrderExecuted(uint256 indexed id, address indexed keeper, uint256 price, uint256 keeperFee, uint256 refund);
@@ -136,6 +183,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     event OrderCancelled(uint256 indexed id, address indexed by, uint256 keeperFee, uint256 refund);
     event MinExecutionFeeSet(uint256 fee);
     event MarketOrderTimeoutSet(uint256 timeout);
+    event MinExecutionGasSet(RequestKind indexed kind, uint256 gas);
     event EthClaimable(address indexed to, uint256 amount);
     event LpRequestCreated(uint256 indexed id, address indexed account, LpRequest request);
     /// @notice `out`: the shares minted (deposit) or assets paid (redemption).
@@ -151,6 +199,10 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         minExecutionFee = minExecutionFee_;
         _setMarketOrderTimeout(marketOrderTimeout_);
+        _setMinExecutionGas(RequestKind.IncreaseOrder, DEFAULT_INCREASE_GAS);
+        _setMinExecutionGas(RequestKind.DecreaseOrder, DEFAULT_DECREASE_GAS);
+        _setMinExecutionGas(RequestKind.LpDeposit, DEFAULT_LP_DEPOSIT_GAS);
+        _setMinExecutionGas(RequestKind.LpRedeem, DEFAULT_LP_REDEEM_GAS);
     }
 
     // ------------------------------------------------------------------ admin
@@ -161,6 +213,12 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
 
     function setMarketOrderTimeout(uint256 timeout) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setMarketOrderTimeout(timeout);
+    }
+
+    /// @notice The gas an execution of `kind` must start with, within
+    /// [`MIN_EXECUTION_GAS_LOWER`, `MIN_EXECUTION_GAS_UPPER`].
+    function setMinExecutionGas(RequestKind kind, uint256 gas) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setMinExecutionGas(kind, gas);
     }
 
     // ------------------------------------------------------------------ traders
@@ -193,7 +251,16 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
             executionFee: msg.value.toUint128()
         });
         orders[id] = o;
-        if (p.collateral != 0) collateralToken.safeTransferFrom(msg.sender, address(this), p.collateral);
+        if (market) {
+            // One pending market order per account; it locks the account until it is done.
+            uint256 lock = id.toUint64() | (block.timestamp + marketOrderTimeout) << 64 | p.market << 128;
+            uint256 expired = clearinghouse.setOrderLock(msg.sender, lock);
+            if (expired != 0) _dropExpired(expired);
+        }
+        if (p.collateral != 0) {
+            escrows[msg.sender].tokens += uint128(p.collateral);
+            collateralToken.safeTransferFrom(msg.sender, address(this), p.collateral);
+        }
         emit OrderCreated(id, msg.sender, o);
     }
 
@@ -204,13 +271,13 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         uint256 startGas = gasleft();
         Order memory o = _order(id);
         bool owner = msg.sender == o.account;
-        uint256 expiresAt = _expiresAt(o);
+        uint256 expiresAt = _expiresAt(id, o);
         if (expiresAt != 0 && block.timestamp <= expiresAt) {
             if (owner) revert MarketOrderLocked(id, expiresAt);
             revert NotOrderOwner(id, msg.sender);
         }
         if (!owner && expiresAt == 0) revert NotOrderOwner(id, msg.sender);
-        delete orders[id];
+        _closeOrder(id, o);
         if (o.collateral != 0) collateralToken.safeTransfer(o.account, o.collateral);
         (uint256 keeperFee, uint256 refund) = owner ? (0, uint256(o.executionFee)) : _payFee(o.account, o.executionFee, startGas);
         if (owner) _sendEth(o.account, refund);
@@ -234,13 +301,16 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     function executeOrder(uint256 id) external nonReentrant {
         uint256 startGas = gasleft();
         Order memory o = _order(id);
+        _checkExecutionGas(startGas, _isIncrease(o.orderType) ? RequestKind.IncreaseOrder : RequestKind.DecreaseOrder);
         if (msg.sender == o.account) revert OwnerCannotExecute(id);
-        uint256 price = _checkExecutable(id, o);
-        delete orders[id];
+        uint256 price = _checkRunnable(id, o);
+        _closeOrder(id, o);
+        uint256 gasBefore = gasleft();
         try this.fill(o) {
             (uint256 keeperFee, uint256 refund) = _payFee(o.account, o.executionFee, startGas);
             emit OrderExecuted(id, msg.sender, price, keeperFee, refund);
         } catch (bytes memory reason) {
+            _checkNotStarved(gasBefore, startGas);
             if (o.collateral != 0) collateralToken.safeTransfer(o.account, o.collateral);
             (uint256 keeperFee, uint256 refund) = _payFee(o.account, o.executionFee, startGas);
             emit OrderFailed(id, msg.sender, reason, keeperFee, refund);
@@ -294,7 +364,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         if (msg.sender != r.account) revert NotOrderOwner(id, msg.sender);
         uint256 unlocksAt = uint256(r.createdAt) + marketOrderTimeout;
         if (block.timestamp <= unlocksAt) revert LpRequestLocked(id, unlocksAt);
-        delete lpRequests[id];
+        _closeLpRequest(id, r);
         _refundEscrow(r);
         _sendEth(r.account, r.executionFee);
         emit LpRequestCancelled(id, msg.sender, r.executionFee);
@@ -307,13 +377,16 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     function executeLpRequest(uint256 id) external nonReentrant {
         uint256 startGas = gasleft();
         LpRequest memory r = _lpRequest(id);
+        _checkExecutionGas(startGas, r.isDeposit ? RequestKind.LpDeposit : RequestKind.LpRedeem);
         if (msg.sender == r.account) revert OwnerCannotExecute(id);
         _checkLpExecutable(id, r);
-        delete lpRequests[id];
+        _closeLpRequest(id, r);
+        uint256 gasBefore = gasleft();
         try this.fillLpRequest(r) returns (uint256 out) {
             (uint256 keeperFee, uint256 refund) = _payFee(r.account, r.executionFee, startGas);
             emit LpRequestExecuted(id, msg.sender, out, keeperFee, refund);
         } catch (bytes memory reason) {
+            _checkNotStarved(gasBefore, startGas);
             _refundEscrow(r);
             (uint256 keeperFee, uint256 refund) = _payFee(r.account, r.executionFee, startGas);
             emit LpRequestFailed(id, msg.sender, reason, keeperFee, refund);
@@ -341,7 +414,15 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     function isLpRequestExecutable(uint256 id) external view returns (bool) {
         LpRequest memory r = lpRequests[id];
         if (r.account == address(0)) return false;
+        if (!r.isDeposit && _pendingMarketOrder(r.account) != 0) return false;
         return IClearinghouseViews(address(clearinghouse)).valuationTime() > r.createdAt;
+    }
+
+    /// @notice What the book holds in escrow for `account`: collateral tokens (order collateral
+    /// and LP deposit assets) and pool shares (LP redemptions); `Reader.equities` counts both.
+    function escrow(address account) external view returns (uint256 tokens, uint256 shares) {
+        Escrow memory e = escrows[account];
+        return (e.tokens, e.shares);
     }
 
     // ------------------------------------------------------------------ views
@@ -362,7 +443,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
 
     /// @notice The price `executeOrder(id)` would use; reverts with the reason it cannot run.
     function checkExecutable(uint256 id) external view returns (uint256 price) {
-        return _checkExecutable(id, _order(id));
+        return _checkRunnable(id, _order(id));
     }
 
     // ------------------------------------------------------------------ internals
@@ -384,6 +465,8 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
             executionFee: msg.value.toUint128()
         });
         lpRequests[id] = r;
+        if (isDeposit) escrows[msg.sender].tokens += uint128(amount);
+        else escrows[msg.sender].shares += uint128(amount);
         emit LpRequestCreated(id, msg.sender, r);
         _escrowToken(isDeposit).safeTransferFrom(msg.sender, address(this), amount);
     }
@@ -394,8 +477,19 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     }
 
     function _checkLpExecutable(uint256 id, LpRequest memory r) internal view {
+        // A redemption shrinks the reserve an increase needs: not while its owner's market
+        // order is pending (SPEC §10). It runs once that order is done.
+        if (!r.isDeposit) _checkNoPendingMarketOrder(r.account);
         uint256 priceTime = IClearinghouseViews(address(clearinghouse)).valuationTime();
         if (priceTime <= r.createdAt) revert PriceNotNewer(id, priceTime, r.createdAt);
+    }
+
+    /// @dev The request leaves the book (executed, failed or cancelled): off the escrow tally.
+    function _closeLpRequest(uint256 id, LpRequest memory r) internal {
+        delete lpRequests[id];
+        Escrow storage e = escrows[r.account];
+        if (r.isDeposit) e.tokens -= r.amount;
+        else e.shares -= r.amount;
     }
 
     function _refundEscrow(LpRequest memory r) internal {
@@ -416,14 +510,73 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         if (o.account == address(0)) revert OrderNotFound(id);
     }
 
+    /// @dev The order leaves the book (executed, failed or cancelled): off the escrow tally, and
+    /// a market order's lock on its account ends.
+    function _closeOrder(uint256 id, Order memory o) internal {
+        delete orders[id];
+        if (o.collateral != 0) escrows[o.account].tokens -= o.collateral;
+        if (_isMarket(o.orderType)) clearinghouse.setOrderLock(o.account, id); // no expiry: release
+    }
+
+    /// @dev A new market order replaced the lock of its owner's expired one (`id`): that order
+    /// can no longer execute, so it goes as its owner would cancel it, all back in full.
+    function _dropExpired(uint256 id) internal {
+        Order memory o = orders[id];
+        if (o.account == address(0)) return;
+        delete orders[id];
+        if (o.collateral != 0) {
+            escrows[o.account].tokens -= o.collateral;
+            collateralToken.safeTransfer(o.account, o.collateral);
+        }
+        _sendEth(o.account, o.executionFee);
+        emit OrderCancelled(id, o.account, 0, o.executionFee);
+    }
+
+    /// @dev Trigger orders of an account wait while its market order is pending: executing one
+    /// first could make that order fail (SPEC §10).
+    function _checkRunnable(uint256 id, Order memory o) internal view returns (uint256 price) {
+        if (!_isMarket(o.orderType)) _checkNoPendingMarketOrder(o.account);
+        return _checkExecutable(id, o);
+    }
+
+    function _checkNoPendingMarketOrder(address account) internal view {
+        uint256 pending = _pendingMarketOrder(account);
+        if (pending != 0) revert IClearinghouse.PendingMarketOrder(account, pending);
+    }
+
+    /// @dev The id of `account`'s live market order, 0 if none.
+    function _pendingMarketOrder(address account) internal view returns (uint256) {
+        (uint256 id,, uint256 expiresAt) = IClearinghouseViews(address(clearinghouse)).orderLock(account);
+        return block.timestamp <= expiresAt ? id : 0;
+    }
+
+    function _isMarket(OrderType t) internal pure returns (bool) {
+        return t == OrderType.MarketIncrease || t == OrderType.MarketDecrease;
+    }
+
+    /// @dev GMX's check at the start of an execution: `startGas` below the kind's minimum reverts.
+    function _checkExecutionGas(uint256 startGas, RequestKind kind) internal view {
+        uint256 minimum = minExecutionGas[kind];
+        if (startGas < minimum) revert InsufficientExecutionGas(startGas, minimum);
+    }
+
+    /// @dev A request's own call that failed leaving less than 1/8 of the gas it was called with
+    /// ran out of gas (EIP-150 keeps 1/64 back at each call level, a few levels deep): revert
+    /// the whole transaction, so the request stays, rather than fail it.
+    function _checkNotStarved(uint256 gasBefore, uint256 startGas) internal view {
+        if (gasleft() < gasBefore / 8) revert ExecutionOutOfGas(startGas);
+    }
+
     function _isIncrease(OrderType t) internal pure returns (bool) {
         return t == OrderType.MarketIncrease || t == OrderType.LimitIncrease || t == OrderType.StopIncrease;
     }
 
-    /// @dev 0 for orders that never expire (trigger orders).
-    function _expiresAt(Order memory o) internal view returns (uint256) {
-        if (o.orderType != OrderType.MarketIncrease && o.orderType != OrderType.MarketDecrease) return 0;
-        return uint256(o.createdAt) + marketOrderTimeout;
+    /// @dev 0 for orders that never expire (trigger orders). A market order expires when its
+    /// lock does: `marketOrderTimeout` after it was made, as the timeout was then.
+    function _expiresAt(uint256 id, Order memory o) internal view returns (uint256) {
+        if (!_isMarket(o.orderType)) return 0;
+        (uint256 lockId,, uint256 expiresAt) = IClearinghouseViews(address(clearinghouse)).orderLock(o.account);
+        return lockId == id ? expiresAt : uint256(o.createdAt) + marketOrderTimeout;
     }
 
     /// @dev SPEC §10 trigger rules for a long; a short mirrors them.
@@ -432,7 +585,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         price = _isIncrease(o.orderType) ? oracle.freshPrice(o.market) : oracle.closePrice(o.market);
         (, uint256 priceTime,) = oracle.latest(o.market);
         if (priceTime <= o.createdAt) revert PriceNotNewer(id, priceTime, o.createdAt);
-        uint256 expiresAt = _expiresAt(o);
+        uint256 expiresAt = _expiresAt(id, o);
         if (expiresAt != 0 && block.timestamp > expiresAt) revert OrderExpired(id, expiresAt);
         OrderType t = o.orderType;
         uint256 trigger = o.triggerPrice;
@@ -473,13 +626,24 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         _sendEth(account, refund);
     }
 
+    /// @dev With at most `ETH_TRANSFER_GAS_LIMIT` gas and no return data copied, so the
+    /// recipient can neither burn the transaction's gas nor flood its memory.
     function _sendEth(address to, uint256 amount) internal {
         if (amount == 0) return;
-        (bool ok,) = to.call{value: amount}("");
+        bool ok;
+        assembly ("memory-safe") {
+            ok := call(ETH_TRANSFER_GAS_LIMIT, to, amount, 0, 0, 0, 0)
+        }
         if (!ok) {
             claimableEth[to] += amount;
             emit EthClaimable(to, amount);
         }
+    }
+
+    function _setMinExecutionGas(RequestKind kind, uint256 gas) internal {
+        if (gas < MIN_EXECUTION_GAS_LOWER || gas > MIN_EXECUTION_GAS_UPPER) revert ParamOutOfBounds("minExecutionGas", gas);
+        minExecutionGas[kind] = gas;
+        emit MinExecutionGasSet(kind, gas);
     }
 
     function _setMarketOrderTimeout(uint256 timeout) internal {

@@ -85,31 +85,25 @@ contract Reader {
     }
 
     /// @notice Total equity per account in WAD USD: wallet tokens, cross account, isolated
-    /// positions, and LP shares of `pool` valued at its share price.
+    /// positions, and LP shares of `pool` valued at its share price. What an OrderBook holds in
+    /// escrow for the account is not counted: use the form that takes the book.
     function equities(Clearinghouse ch, IERC4626 pool, address[] calldata accounts)
         external
         view
         returns (int256[] memory out)
     {
-        out = new int256[](accounts.length);
-        IERC20 token = ch.collateral();
-        int256 scale = int256(ch.scale());
-        uint256 markets = ch.marketCount();
-        for (uint256 i; i < accounts.length; ++i) {
-            address account = accounts[i];
-            uint256 crossMask = ch.crossMarkets(account);
-            (int256 equity,,,) = IClearinghouseViews(address(ch)).accountHealth(account);
-            for (uint256 m; m < markets; ++m) {
-                if ((crossMask >> m) & 1 != 0) continue;
-                IClearinghouse.Position memory p = ch.position(account, m);
-                if (p.size == 0) continue;
-                (int256 e,) = IClearinghouseViews(address(ch)).positionHealth(account, m);
-                equity += e;
-            }
-            uint256 shares = pool.balanceOf(account);
-            uint256 tokens = token.balanceOf(account) + (shares == 0 ? 0 : pool.convertToAssets(shares));
-            out[i] = equity + int256(tokens) * scale;
-        }
+        return _equities(ch, pool, OrderBook(address(0)), accounts);
+    }
+
+    /// @notice `equities` with what `book` holds in escrow for each account: order collateral
+    /// and LP deposit assets (tokens), and LP redemption shares, valued with the account's own
+    /// shares at the pool's share price.
+    function equities(Clearinghouse ch, IERC4626 pool, OrderBook book, address[] calldata accounts)
+        external
+        view
+        returns (int256[] memory out)
+    {
+        return _equities(ch, pool, book, accounts);
     }
 
     /// @notice Token balances of many accounts (wallets, LP shares) in one call.
@@ -137,6 +131,37 @@ contract Reader {
         returns (uint256[] memory ids, uint256 next)
     {
         return _executable(book.isLpRequestExecutable, book.nextLpRequestId(), startId, count);
+    }
+
+    function _equities(Clearinghouse ch, IERC4626 pool, OrderBook book, address[] calldata accounts)
+        internal
+        view
+        returns (int256[] memory out)
+    {
+        out = new int256[](accounts.length);
+        IERC20 token = ch.collateral();
+        int256 scale = int256(ch.scale());
+        uint256 markets = ch.marketCount();
+        for (uint256 i; i < accounts.length; ++i) {
+            address account = accounts[i];
+            uint256 crossMask = ch.crossMarkets(account);
+            (int256 equity,,,) = IClearinghouseViews(address(ch)).accountHealth(account);
+            for (uint256 m; m < markets; ++m) {
+                if ((crossMask >> m) & 1 != 0) continue;
+                IClearinghouse.Position memory p = ch.position(account, m);
+                if (p.size == 0) continue;
+                (int256 e,) = IClearinghouseViews(address(ch)).positionHealth(account, m);
+                equity += e;
+            }
+            uint256 shares = pool.balanceOf(account);
+            uint256 tokens = token.balanceOf(account);
+            if (address(book) != address(0)) {
+                (uint256 escrowedTokens, uint256 escrowedShares) = book.escrow(account);
+                (tokens, shares) = (tokens + escrowedTokens, shares + escrowedShares);
+            }
+            tokens += shares == 0 ? 0 : pool.convertToAssets(shares);
+            out[i] = equity + int256(tokens) * scale;
+        }
     }
 
     function _executable(

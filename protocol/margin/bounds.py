@@ -36,6 +36,7 @@ SET_DEFAULT_MAX_PRICE_AGE = "PriceOracle.setDefaultMaxPriceAge"
 SET_CLOSE_GRACE_PERIOD = "PriceOracle.setCloseGracePeriod"
 SET_MAX_DEVIATION = "PriceOracle.setMaxDeviation"
 SET_MARKET_ORDER_TIMEOUT = "OrderBook.setMarketOrderTimeout"
+SET_MIN_EXECUTION_GAS = "OrderBook.setMinExecutionGas"
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,9 @@ BOUNDS: tuple[Bound, ...] = (
           "Largest move of one oracle update (0: unchecked).", "bps"),
     Bound("market_order_timeout", "marketOrderTimeout", 1, DAY, SET_MARKET_ORDER_TIMEOUT,
           "ParamOutOfBounds", "Age at which an unexecuted market order expires.", "s"),
+    Bound("min_execution_gas", "minExecutionGas", 100_000, 10_000_000, SET_MIN_EXECUTION_GAS,
+          "ParamOutOfBounds", "Gas an order or LP request execution must start with, per kind "
+          "of request (less reverts InsufficientExecutionGas).", "gas"),
 )
 
 #: Bounds between two parameters.

@@ -10,6 +10,7 @@ the custom error name the contract would revert with.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Optional
 
 from protocol.margin import bounds
 from protocol.margin import math as m
@@ -133,6 +134,10 @@ class Model:
     adl_keepers: set[str] = field(default_factory=set)
     paused: bool = False
     now: int = 0
+    #: Pending market orders (SPEC §10, ``Clearinghouse.orderLock``): account -> (order id,
+    #: market, expires at). Until then the account's own withdrawals, margin moves, leverage
+    #: changes and direct trades are refused (the order book's fills are not the account's).
+    order_locks: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ helpers
     def position(self, account: str, market: int) -> Position:
@@ -678,7 +683,15 @@ class Model:
         self._register(account)
         self.cross_balance[account] = self.cross_balance.get(account, 0) + amount
 
+    def check_order_lock(self, account: str, market: Optional[int] = None) -> None:
+        """``PendingMarketOrder`` while ``account``'s market order (in ``market``, or any) is
+        pending and not expired."""
+        order_id, locked_market, expires_at = self.order_locks.get(account, (0, 0, 0))
+        if order_id and self.now <= expires_at and market in (None, locked_market):
+            raise ModelRevert("PendingMarketOrder", account, order_id)
+
     def withdraw(self, account: str, amount: int) -> None:
+        self.check_order_lock(account)
         if amount == 0:
             raise ModelRevert("ZeroAmount")
         if self.pool_assets < 0:
@@ -687,7 +700,9 @@ class Model:
 
     def increase(self, account: str, market: int, size_delta: int, leverage: int, mode: int,
                  margin: int) -> None:
-        """Mirror of ``increasePosition``; state is only changed if it would succeed."""
+        """Mirror of ``increasePosition`` by the account itself; state is only changed if it would
+        succeed."""
+        self.check_order_lock(account)
         self._atomic(self._increase, account, market, size_delta, leverage, mode, margin)
 
     def _increase(self, account, market, size_delta, leverage, mode, margin) -> None:
@@ -767,6 +782,7 @@ class Model:
         self.open_entry = open_entry
 
     def decrease(self, account: str, market: int, size_abs: int) -> None:
+        self.check_order_lock(account)
         self._atomic(self._decrease, account, market, size_abs)
 
     def _decrease(self, account: str, market: int, size_abs: int) -> None:
@@ -860,6 +876,7 @@ class Model:
         return size_abs
 
     def add_margin(self, account: str, market: int, amount: int) -> None:
+        self.check_order_lock(account)
         if amount == 0:
             raise ModelRevert("ZeroAmount")
         p = self.position(account, market)
@@ -872,6 +889,7 @@ class Model:
 
     def update_leverage(self, account: str, market: int, leverage: int) -> None:
         """``updateLeverage``: the position's initial margin at the new leverage must be covered."""
+        self.check_order_lock(account)
         self._known(market)
         p = self.position(account, market)
         if p.size == 0:
@@ -893,6 +911,7 @@ class Model:
             raise ModelRevert(failure)
 
     def remove_margin(self, account: str, market: int, amount: int) -> None:
+        self.check_order_lock(account, market)  # only an order in this market can fail for it
         if amount == 0:
             raise ModelRevert("ZeroAmount")
         p = self.position(account, market)

@@ -20,6 +20,8 @@ from protocol.venue.units import from_wad
 
 WIPED_OUT = Decimal("0.01")  # an account with under 1% of its starting capital left
 VIEW_CHUNK = 400  # agents per Reader call
+#: ``Reader.equities`` with the order book, so escrowed collateral, LP deposits and shares count.
+EQUITIES = "equities(address,address,address,address[])"
 
 
 SECONDS_PER_HOUR = 3600
@@ -192,14 +194,15 @@ class MetricsRecorder:
 
     # ------------------------------------------------------------------ equity
     def sample_equity(self) -> EquitySample:
-        """Every agent's equity (wallet + cross account + isolated positions + LP shares), from
+        """Every agent's equity (wallet + cross account + isolated positions + LP shares + what
+        the order book holds for it: order collateral, LP deposits and redemptions waiting), from
         one Reader call per ``VIEW_CHUNK`` agents."""
         v = self.venue
         sample = EquitySample()
         for start in range(0, len(self.agents), VIEW_CHUNK):
             chunk = self.agents[start:start + VIEW_CHUNK]
-            values = v.reader.call("equities", v.clearinghouse.address, v.pool.address,
-                                   [a.address for a in chunk])
+            values = v.reader.call(EQUITIES, v.clearinghouse.address, v.pool.address,
+                                   v.order_book.address, [a.address for a in chunk])
             for agent, wad in zip(chunk, values):
                 sample.by_agent[agent.name] = _usd(from_wad(wad))
         return sample

@@ -58,6 +58,9 @@ def load_state(venue) -> ChainState:
     for account in accounts:
         model.cross_balance[account] = ch.call("crossBalance", account)
         model.cross_markets[account] = ch.call("crossMarkets", account)
+        order_id, market_id, expires_at = ch.call("orderLock", account)
+        if order_id:
+            model.order_locks[account] = (order_id, market_id, expires_at)
         for market in range(markets):
             p = Position(*ch.call("position", account, market))
             if p != Position():
@@ -181,18 +184,57 @@ def check_cross_debts(m: Model, accounts) -> None:
 
 
 def _check_escrow(venue) -> None:
-    book = venue.order_book
-    collateral = sum(book.call("order", i)[8] for i in range(1, book.call("nextOrderId")))
+    """The book holds what its open orders and LP requests owe back; its per-account tally
+    (``escrow``, what ``Reader.equities`` counts) is exactly that; and every open market order
+    holds its account's lock (SPEC §10), every lock an open market order's."""
+    book, ch = venue.order_book, venue.clearinghouse
+    owed: dict[str, list[int]] = {}
+    collateral = 0
+    market_orders: dict[str, tuple[int, int]] = {}
+    for i in range(1, book.call("nextOrderId")):
+        owner, kind, _, _, market, _, _, _, amount, _, _, _ = book.call("order", i)
+        if int(owner, 16) == 0:
+            continue
+        owner = owner.lower()
+        collateral += amount
+        owed.setdefault(owner, [0, 0])[0] += amount
+        if kind in (0, 3):  # market increase, market decrease
+            if owner in market_orders:
+                raise InvariantViolation("order lock", f"{owner} has two open market orders",
+                                         orders=(market_orders[owner][0], i))
+            market_orders[owner] = (i, market)
     assets = shares = 0
     for i in range(1, book.call("nextLpRequestId")):
         owner, _, is_deposit, _, amount, _, _ = book.call("lpRequest", i)
+        owner = owner.lower()
         if int(owner, 16) != 0:
             assets, shares = (assets + amount, shares) if is_deposit else (assets, shares + amount)
+            owed.setdefault(owner, [0, 0])[0 if is_deposit else 1] += amount
     held = venue.usdc.call("balanceOf", book.address), venue.pool.call("balanceOf", book.address)
     if held[0] < collateral + assets or held[1] < shares:
         raise InvariantViolation("escrow", "the order book holds less than it owes",
                                  tokens=held[0], order_collateral=collateral, lp_assets=assets,
                                  pool_shares=held[1], lp_shares=shares)
+    registered = (ch.call("accounts", i).lower() for i in range(ch.call("accountCount")))
+    for owner in {a for a in registered if a not in owed}:
+        owed[owner] = [0, 0]  # nothing open: nothing in the tally either
+    for owner, (tokens, lp_shares) in owed.items():
+        tally = tuple(book.call("escrow", owner))
+        if tally != (tokens, lp_shares):
+            raise InvariantViolation("escrow", f"{owner}'s escrow tally != its open requests",
+                                     tally=tally, requests=(tokens, lp_shares))
+    per_market: dict[int, int] = {}
+    for owner, (order_id, market) in market_orders.items():
+        lock = ch.call("orderLock", owner)
+        if lock[:2] != (order_id, market):
+            raise InvariantViolation("order lock", f"{owner}'s market order {order_id} holds no lock",
+                                     lock=lock, order=(order_id, market))
+        per_market[market] = per_market.get(market, 0) + 1
+    for market in range(ch.call("marketCount")):
+        counts = tuple(ch.call("lockedAccounts", market))
+        if counts != (len(market_orders), per_market.get(market, 0)):
+            raise InvariantViolation("order lock", "lock counts != open market orders",
+                                     counts=counts, orders=(len(market_orders), per_market.get(market, 0)))
 
 
 def _holds(predicate, *args) -> Optional[bool]:

@@ -20,8 +20,9 @@ from protocol.venue import adl
 from protocol.venue.admin import AdminActions
 from protocol.venue.config import DEFAULT_MARKETS, MarketConfig
 from protocol.venue.liquidity import LpRequestReceipt, LpRequestView
+from protocol.venue.bounds import bound
 from protocol.venue.orders import (INCREASE_TYPES, MARKET_TYPES, ORDER_TYPE_NAMES, ORDER_TYPES,
-                                   OrderReceipt, OrderView)
+                                   REQUEST_KINDS, OrderReceipt, OrderView)
 from protocol.venue.units import Number, from_fixed, from_wad, to_tokens, to_wad
 from protocol.venue.views import AccountView, PositionView
 
@@ -45,8 +46,8 @@ class Actor:
         return f"{type(self).__name__}({self.name!r}, {self.address})"
 
     def _send(self, contract: Contract, function: str, *args, value: int = 0,
-              gas_price: int = 0) -> Receipt:
-        return contract.transact(self.address, function, *args, value=value,
+              gas_price: int = 0, gas: Optional[int] = None) -> Receipt:
+        return contract.transact(self.address, function, *args, value=value, gas=gas,
                                  gas_price=gas_price).raise_for_status()
 
     @property
@@ -110,7 +111,13 @@ class Trader(Actor):
         (USD) is escrowed now: it becomes the isolated margin, or a deposit for a cross position.
         On a decrease ``size`` is the amount to close (None: the whole position) and ``side``
         defaults to the side of the current position. ``execution_fee`` is in wei (default the
-        book's minimum)."""
+        book's minimum).
+
+        A market order locks the account until it executes, fails, is cancelled or expires
+        (:meth:`Venue.pending_market_order`): until then this account's withdrawals, margin
+        moves, leverage changes, direct trades, other orders' executions, LP redemptions and a
+        second market order raise ``PendingMarketOrder`` (deposits go through), so the order
+        cannot be made to fail once its price is known (SPEC §10)."""
         v = self.venue
         if type not in ORDER_TYPES:
             raise ValueError(f"unknown order type {type!r}; one of {sorted(ORDER_TYPES)}")
@@ -222,14 +229,21 @@ class Keeper(Actor):
         return self._send(self.venue.clearinghouse, "liquidateBatch",
                           self.venue.encode_targets(targets), gas_price=gas_price)
 
-    def execute_order(self, order_id: int, *, gas_price: int = 0) -> Receipt:
-        """Execute an order at the current oracle price; its fee pays this keeper's gas."""
-        return self._send(self.venue.order_book, "executeOrder", order_id, gas_price=gas_price)
+    def execute_order(self, order_id: int, *, gas_price: int = 0,
+                      gas: Optional[int] = None) -> Receipt:
+        """Execute an order at the current oracle price; its fee pays this keeper's gas.
+        ``gas`` is the transaction's gas limit (default: plenty): below the book's
+        ``min_execution_gas`` for the order's kind it reverts ``InsufficientExecutionGas``."""
+        return self._send(self.venue.order_book, "executeOrder", order_id, gas_price=gas_price,
+                          gas=gas)
 
-    def execute_lp_request(self, request_id: int, *, gas_price: int = 0) -> Receipt:
+    def execute_lp_request(self, request_id: int, *, gas_price: int = 0,
+                           gas: Optional[int] = None) -> Receipt:
         """Execute an LP request at the pool's current value (it needs every market with open
-        interest priced after the request); its fee pays this keeper's gas."""
-        return self._send(self.venue.order_book, "executeLpRequest", request_id, gas_price=gas_price)
+        interest priced after the request); its fee pays this keeper's gas. ``gas`` as for
+        :meth:`execute_order`."""
+        return self._send(self.venue.order_book, "executeLpRequest", request_id,
+                          gas_price=gas_price, gas=gas)
 
     def auto_deleverage(self, trader: Actor | str, market: str, size: Optional[Number] = None, *,
                         gas_price: int = 0) -> Receipt:
@@ -500,6 +514,39 @@ class Venue(AdminActions):
                 min_out=min_out if is_deposit else self.usd(min_out),
                 execution_fee_wei=fee, created_at=created))
         return found
+
+    def pending_market_order(self, trader: Actor | str) -> Optional[int]:
+        """The id of the account's pending market order while it locks the account (until it
+        executes, fails, is cancelled or expires; SPEC §10), else None."""
+        account = trader if isinstance(trader, str) else trader.address
+        order_id, _, expires_at = self.clearinghouse.call("orderLock", account)
+        return order_id if order_id and self.chain.timestamp <= expires_at else None
+
+    def escrow(self, trader: Actor | str) -> tuple[Decimal, int]:
+        """What the order book holds for the account: USD (order collateral and LP deposit
+        assets) and pool shares (raw; LP redemptions)."""
+        account = trader if isinstance(trader, str) else trader.address
+        tokens, shares = self.order_book.call("escrow", account)
+        return self.usd(tokens), shares
+
+    def min_execution_gas(self, kind: str) -> int:
+        """The gas an execution of ``kind`` (increase, decrease, lp_deposit, lp_redeem) must
+        start with."""
+        return self.order_book.call("minExecutionGas", self._request_kind(kind))
+
+    def set_min_execution_gas(self, kind: str, gas: int) -> Receipt:
+        """Set the minimum execution gas of ``kind`` (admin; within the ``min_execution_gas``
+        bound, else :class:`~protocol.venue.bounds.ParameterOutOfBounds`)."""
+        bound("min_execution_gas").check(gas)
+        return self.order_book.transact(self.admin, "setMinExecutionGas", self._request_kind(kind),
+                                        gas).raise_for_status()
+
+    @staticmethod
+    def _request_kind(kind: str) -> int:
+        try:
+            return REQUEST_KINDS[kind]
+        except KeyError:
+            raise ValueError(f"unknown request kind {kind!r}; one of {sorted(REQUEST_KINDS)}") from None
 
     def lp_shares(self, trader: Actor | str) -> int:
         """Pool shares (raw, ``pool.decimals()``) held by a wallet, escrowed ones excluded."""

@@ -14,6 +14,8 @@ ORDER_TYPES = {"market_increase": 0, "limit_increase": 1, "stop_increase": 2,
 ORDER_TYPE_NAMES = {v: k for k, v in ORDER_TYPES.items()}
 INCREASE_TYPES = frozenset({"market_increase", "limit_increase", "stop_increase"})
 MARKET_TYPES = frozenset({"market_increase", "market_decrease"})
+#: ``OrderBook.RequestKind`` by name: each kind has its own minimum execution gas.
+REQUEST_KINDS = {"increase": 0, "decrease": 1, "lp_deposit": 2, "lp_redeem": 3}
 
 
 @dataclass(frozen=True)
