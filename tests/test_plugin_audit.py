@@ -213,7 +213,8 @@ def test_grant_and_revoke_roles_by_name(venue):
 
 def test_role_names_the_contracts_do_not_define_are_refused_with_the_known_ones(venue):
     assert venue.roles() == {"DEFAULT_ADMIN_ROLE": ["oracle", "clearinghouse", "order_book"],
-                             "UPDATER_ROLE": ["oracle"], "EXECUTOR_ROLE": ["clearinghouse"]}
+                             "UPDATER_ROLE": ["oracle"], "EXECUTOR_ROLE": ["clearinghouse"],
+                             "ADL_KEEPER_ROLE": ["clearinghouse"]}
     with pytest.raises(ValueError, match="no contract of this venue defines KEEPER_ROLE; roles: "
                                          "DEFAULT_ADMIN_ROLE .*EXECUTOR_ROLE \\(clearinghouse\\)"):
         venue.grant_role("KEEPER", venue.admin)
