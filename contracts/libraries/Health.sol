@@ -11,7 +11,8 @@ import {Env, StoredConfig, VenueState} from "./VenueState.sol";
 
 /// @title Health
 /// @notice Equity and margin requirements of an isolated position and of a cross account, at
-/// the current price with every pending charge, in WAD USD.
+/// the current price with every pending charge and, in a market with a pricing module, the
+/// price impact health counts (`Rules.healthImpact`), in WAD USD.
 library Health {
     /// @notice What a transfer out must leave: max(IM, 10% of notional) (Hyperliquid's rule).
     function transferRequirement(uint256 notional, uint256 initialMargin) internal pure returns (uint256) {
@@ -27,10 +28,11 @@ library Health {
         (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, scale);
         (int256 funding, uint256 borrowing) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
         int256 size = p.size;
+        StoredConfig storage c = vs.configs[market];
         equity = int256(uint256(p.margin)) * int256(scale) + MarginMath.pnl(size, p.entryNotional, price) - funding
-            - int256(borrowing);
+            - int256(borrowing) + Rules.healthImpact(vs, market, c, p, price, scale);
         notional = MarginMath.notionalUp(Markets.abs(size), price);
-        (im, mm) = Rules.requirements(vs, market, vs.configs[market], notional, p.leverage);
+        (im, mm) = Rules.requirements(vs, market, c, notional, p.leverage);
     }
 
     /// @notice The cross account as a liquidation sees it. A position in a market whose price is
@@ -52,7 +54,9 @@ library Health {
                 IClearinghouse.MarketState storage s = vs.states[market];
                 (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, env.scale);
                 (int256 funding, uint256 borrowing) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
-                int256 value = MarginMath.pnl(p.size, p.entryNotional, price) - funding - int256(borrowing);
+                StoredConfig storage c = vs.configs[market];
+                int256 value = MarginMath.pnl(p.size, p.entryNotional, price) - funding - int256(borrowing)
+                    + Rules.healthImpact(vs, market, c, p, price, env.scale);
                 uint256 notional = MarginMath.notionalUp(Markets.abs(p.size), price);
                 if (fresh) {
                     freshMask |= 1 << market;
@@ -61,7 +65,7 @@ library Health {
                     value = 0;
                 }
                 equity += value;
-                (, uint256 positionMm) = Rules.requirements(vs, market, vs.configs[market], notional, p.leverage);
+                (, uint256 positionMm) = Rules.requirements(vs, market, c, notional, p.leverage);
                 mm += positionMm;
             }
             mask >>= 1;
@@ -83,9 +87,11 @@ library Health {
                 (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, env.scale);
                 (int256 funding, uint256 borrowing) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
                 int256 size = p.size;
-                equity += MarginMath.pnl(size, p.entryNotional, price) - funding - int256(borrowing);
+                StoredConfig storage c = vs.configs[market];
+                equity += MarginMath.pnl(size, p.entryNotional, price) - funding - int256(borrowing)
+                    + Rules.healthImpact(vs, market, c, p, price, env.scale);
                 uint256 notional = MarginMath.notionalUp(Markets.abs(size), price);
-                (uint256 positionIm, uint256 positionMm) = Rules.requirements(vs, market, vs.configs[market], notional, p.leverage);
+                (uint256 positionIm, uint256 positionMm) = Rules.requirements(vs, market, c, notional, p.leverage);
                 mm += positionMm;
                 im += positionIm;
                 transferReq += transferRequirement(notional, positionIm);

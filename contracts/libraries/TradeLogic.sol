@@ -23,21 +23,19 @@ library TradeLogic {
     using SafeCast for uint256;
     using SafeCast for int256;
 
-    /// @notice Reduce a position by `sizeAbs` (all of it, or CLOSE_ALL, closes it) at the fill
-    /// price. Realised PnL (after the profit cap) and every pending charge settle into the
-    /// margin (isolated) or the cross balance.
+    /// @notice Reduce a position by `sizeAbs` (all of it, or CLOSE_ALL, closes it) at the oracle
+    /// price. Realised PnL (after the profit cap), the price impact the market's pricing module
+    /// realises and every pending charge settle into the margin (isolated) or the cross balance.
     function decrease(VenueState storage vs, Env memory env, address account, uint256 market, uint256 sizeAbs) external {
         uint256 scale = env.scale;
         IClearinghouse.Position storage p = vs.positions[account][market];
         int256 size = p.size;
         sizeAbs = _checkSize(account, market, size, sizeAbs);
         uint256 price = env.oracle.closePrice(market); // usable past the heartbeat for the grace period
-        StoredConfig storage c = vs.configs[market];
         Markets.accrue(vs, market, price, scale);
-        price = Rules.fill(vs, account, market, c, size > 0 ? -int256(sizeAbs) : int256(sizeAbs), price, false);
-        uint256 fee = Buckets.feeTokens(MarginMath.notionalUp(sizeAbs, price), c.takerFeeBps, scale);
-        (int256 sizeDelta, Settlement memory st) = _close(vs, env, account, market, sizeAbs, price, fee);
-        emit IClearinghouse.PositionDecreased(account, market, sizeDelta, price, st.pnl, fee, st.funding, uint256(st.borrowing));
+        uint256 fee = Buckets.feeTokens(MarginMath.notionalUp(sizeAbs, price), vs.configs[market].takerFeeBps, scale);
+        (int256 sizeDelta, Settlement memory st, uint256 fill) = _close(vs, env, account, market, sizeAbs, price, fee);
+        emit IClearinghouse.PositionDecreased(account, market, sizeDelta, fill, st.pnl, fee, st.funding, uint256(st.borrowing));
     }
 
     /// @notice Auto-deleverage: while pending profit is above `maxPnlFactorAdl` of the pool,
@@ -56,7 +54,7 @@ library TradeLogic {
         if (MarginMath.pnl(size, p.entryNotional, price) <= 0) revert IClearinghouse.AdlNotProfitable(account, market);
         uint256 score = adlScore(vs, env, account, market, price);
         Markets.accrue(vs, market, price, env.scale);
-        (int256 sizeDelta, Settlement memory st) = _close(vs, env, account, market, sizeAbs, price, 0);
+        (int256 sizeDelta, Settlement memory st,) = _close(vs, env, account, market, sizeAbs, price, 0);
         uint256 afterAdl = Solvency.pnlFactor(vs, env);
         if (afterAdl >= before) revert IClearinghouse.AdlFactorNotLowered(before, afterAdl);
         uint256 floor = uint256(vs.minPnlFactorAfterAdl) * Solvency.FACTOR_ONE / MarginMath.BPS;
@@ -93,10 +91,11 @@ library TradeLogic {
         return sizeAbs;
     }
 
-    /// @dev Close `sizeAbs` of an accrued market's position at `price`, charging `fee` tokens.
+    /// @dev Close `sizeAbs` of an accrued market's position at the oracle `price`, charging `fee`
+    /// tokens and realising its price impact (`Rules.decreaseImpact`); returns the execution price.
     function _close(VenueState storage vs, Env memory env, address account, uint256 market, uint256 sizeAbs, uint256 price, uint256 fee)
         private
-        returns (int256 sizeDelta, Settlement memory st)
+        returns (int256 sizeDelta, Settlement memory st, uint256 fill)
     {
         uint256 scale = env.scale;
         IClearinghouse.Position storage p = vs.positions[account][market];
@@ -107,6 +106,11 @@ library TradeLogic {
         IClearinghouse.MarketState storage s = vs.states[market];
         st = Markets.settleIndices(s, p, size > 0, scale);
         st.pnl = Solvency.credit(vs, env, account, market, Markets.closingPnl(p, size, sizeAbs, price));
+        int256 realized;
+        (fill, realized) = Rules.decreaseImpact(
+            vs, account, market, vs.configs[market], size > 0 ? -int256(sizeAbs) : int256(sizeAbs), price, scale, false
+        );
+        st.pnl += realized;
         sizeDelta = Markets.reduce(vs, s, p, size, sizeAbs);
         int256 traderDelta = st.pnl - st.funding - st.borrowing - int256(fee);
 

@@ -66,7 +66,7 @@ struct VenueState {
     mapping(uint256 market => Tier[16]) tiers; // the first `tierCount` apply
     uint256 riskChangeDelay; // seconds a risk-increasing market change waits
     mapping(bytes32 change => uint256) changeReadyAt; // scheduled risk-increasing changes
-    // Net price impact paid in (negative impact) less paid out (positive), WAD USD.
+    // Price impact paid in (negative) less paid out (positive), in index tokens, WAD base units.
     mapping(uint256 market => int256) impactPool;
 }
 

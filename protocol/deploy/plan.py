@@ -18,10 +18,12 @@ from protocol.margin.types import MODULE_INTERFACES, ModuleKind
 if TYPE_CHECKING:
     from protocol.venue.config import MarketConfig
 
-#: The venue's external libraries, deployed before the contracts that link them.
 #: The plan step of the ``ImpactPricing`` module, deployed when a market has price impact.
 IMPACT_STEP = "impact"
-LIBRARIES = ("AdminLogic", "ClearinghouseViews", "CollateralLogic", "LiquidationLogic", "TradeLogic")
+#: The venue's external libraries, deployed before the contracts that link them (ImpactLogic
+#: first: the others link it).
+LIBRARIES = ("ImpactLogic", "AdminLogic", "ClearinghouseViews", "CollateralLogic", "LiquidationLogic",
+             "TradeLogic")
 
 
 @dataclass(frozen=True)
