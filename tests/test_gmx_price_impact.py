@@ -416,3 +416,37 @@ def test_negative_price_impact_positive_pnl(venue):
     venue.set_price("ETH", 5020)  # prices.ethUsdMarket.increased
     assert venue.position(long_, "ETH").unrealized_pnl == 720  # longPnl
     assert venue.position(short, "ETH").unrealized_pnl == -800  # shortPnl
+
+
+def test_gmx_v2_eth_is_arbitrums_eth_usd_market(backend):
+    """``MarketConfig.gmx_v2("ETH")``: config/markets.ts, arbitrum, ETH/USD [WETH-USDC]."""
+    eth = MarketConfig.gmx_v2("ETH")
+    # factors 3e-11 and 9e-11 in GMX's 30 decimals, exponents 1 and 2 (WAD), caps 0.4%, 0.5%, 0
+    assert eth.impact_encoded() == (3 * 10**19, 9 * 10**19, WAD, 2 * WAD, 40, 50, 0, 18, False)
+    assert (eth.max_leverage, eth.maintenance_fraction, eth.reserve_factor_bps,
+            eth.liquidation_fee_bps, eth.min_collateral_usd, eth.max_long_oi_usd,
+            eth.max_short_oi_usd) == (200, D("0.0025"), 27_500, 20, 1, 110_000_000, 110_000_000)
+    assert MarketConfig.gmx_v2("ETH", initial_price=D(3000)).initial_price == 3000
+    with pytest.raises(ValueError, match="no preset for 'DOGE'"):
+        MarketConfig.gmx_v2("DOGE")
+    venue = Venue.launch(backend=backend, markets=[replace(eth, initial_price=D(3000))],
+                         pool_liquidity=10_000_000)
+    alice, bob = venue.trader("alice", usdc=1_000_000), venue.trader("bob", usdc=1_000_000)
+    for t in (alice, bob):
+        t.deposit(1_000_000)
+    # A $3M long: 9e-11 x 3,000,000^2 = $810 held (prb-math's pow: a hair less), in ETH up.
+    e = impact(alice.open("ETH", 1_000, 10, "cross"))
+    f = prb_impact(3_000_000, 9 * 10**19, 2 * WAD)
+    assert e["pendingDelta"] == -f // (3000 * 10**12)  # -ceil(f / price)
+    # A $1.5M short narrows it: exponent 1, 3e-11 x $1.5M = $0.000045 (GMX's positive impact).
+    e = impact(bob.open("ETH", -500, 10, "cross"))
+    assert e["pendingDelta"] == 45 * 10**24 // (3000 * 10**12) == 15_000_000_000
+    # maxPositionImpactFactorForLiquidations 0: health counts no impact, as on GMX's mainnet.
+    assert venue.position(alice, "ETH").impact_health == 0
+
+
+def prb_impact(usd: int, factor: int, exponent: int) -> int:
+    """GMX's applyImpactFactor on a whole-dollar amount (30-decimal result)."""
+    from protocol.margin import prbmath
+    power = usd * 10**30 if exponent == WAD else prbmath.pow(usd * WAD, exponent) * 10**12
+    return power * factor // 10**30
