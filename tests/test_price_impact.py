@@ -335,3 +335,16 @@ def test_bad_impact_configs_are_refused(venue):
         module.transact(stranger.address, "setImpactConfig", 0, good).raise_for_status()
     with pytest.raises(ValueError, match="ImpactPricing"):
         Venue.launch(backend="revm", markets=[ETH], modules={"pricing": "OraclePricing"})
+
+
+def test_pending_impact_shares_the_slot_health_reads_once():
+    """``Health`` reads a position's second slot once (assembly) for its funding and borrow
+    snapshots and its pending impact: the layout it assumes is the compiler's."""
+    from protocol.chain.abi import load_artifact
+
+    types = load_artifact("Clearinghouse").raw["storageLayout"]["types"]
+    (position,) = [t for name, t in types.items() if name.startswith("t_struct(Position)")]
+    layout = {m["label"]: (int(m["slot"]), m["offset"]) for m in position["members"]}
+    assert (layout["fundingIndex"], layout["borrowIndex"], layout["pendingImpact"]) == \
+        ((1, 0), (1, 14), (1, 22))  # bits 0, 112 and 176 of the word
+    assert layout["margin"] == (2, 0)  # a cross position never touches its third slot

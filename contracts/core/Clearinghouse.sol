@@ -226,8 +226,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
             if (newMargin < int256(uint256(c.minCollateral))) revert BelowMinCollateral(uint256(newMargin), c.minCollateral);
             // SPEC §5: the margin put up must cover IM; the taker fee then comes out of it, and
             // what is left must not be liquidatable.
-            int256 equity = newMargin * int256(scale) + MarginMath.pnl(newSize, p.entryNotional, price)
-                + Rules.healthImpact(vs, market, c, p, price, scale);
+            int256 equity = newMargin * int256(scale) + MarginMath.pnl(newSize, p.entryNotional, price);
+            if (p.pendingImpact != 0) equity += ImpactLogic.health(vs, market, p, price, scale);
             (uint256 required, uint256 maintenance) = Rules.requirements(vs, market, c, notional, leverage);
             int256 withFee = equity + int256(fee * scale);
             if (withFee < required.toInt256()) revert MarginBelowInitial(withFee, required);

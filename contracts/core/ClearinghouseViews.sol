@@ -220,13 +220,16 @@ library ClearinghouseViews {
         return ImpactLogic.quoteDecrease(vs, p, market, sizeDelta, oraclePrice, _env().scale, false).executionPrice;
     }
 
-    /// @notice What health counts of a position's price impact now (WAD USD, <= 0): its pending
-    /// impact and the impact of closing it whole, as the market's pricing rule counts them.
+    /// @notice What health counts of a position's price impact now (WAD USD, <= 0): for a
+    /// position holding pending impact, that and the impact of closing it whole, as the
+    /// market's pricing rule counts them (`Health`); 0 otherwise.
     function healthImpact(address account, uint256 market) external view returns (int256) {
         VenueState storage vs = _state();
+        IClearinghouse.Position storage p = vs.positions[account][market];
+        if (p.pendingImpact == 0) return 0;
         Env memory env = _env();
         (uint256 price,,) = env.oracle.latest(market);
-        return Rules.healthImpact(vs, market, vs.configs[market], vs.positions[account][market], price, env.scale);
+        return ImpactLogic.health(vs, market, p, price, env.scale);
     }
 
     /// @notice Entry notional open in all markets, WAD USD: zero exactly when no position is open.

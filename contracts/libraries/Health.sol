@@ -6,13 +6,15 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {MarginMath} from "./MarginMath.sol";
 import {Markets} from "./Markets.sol";
+import {ImpactLogic} from "./ImpactLogic.sol";
 import {Rules} from "./Rules.sol";
-import {Env, StoredConfig, VenueState} from "./VenueState.sol";
+import {Env, VenueState} from "./VenueState.sol";
 
 /// @title Health
 /// @notice Equity and margin requirements of an isolated position and of a cross account, at
 /// the current price with every pending charge and, in a market with a pricing module, the
-/// price impact health counts (`Rules.healthImpact`), in WAD USD.
+/// price impact health counts (`ImpactLogic.health`, for positions holding pending impact), in
+/// WAD USD.
 library Health {
     /// @notice What a transfer out must leave: max(IM, 10% of notional) (Hyperliquid's rule).
     function transferRequirement(uint256 notional, uint256 initialMargin) internal pure returns (uint256) {
@@ -26,13 +28,13 @@ library Health {
     {
         IClearinghouse.MarketState storage s = vs.states[market];
         (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, scale);
-        (int256 funding, uint256 borrowing) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
+        (int256 funding, uint256 borrowing, uint256 held) = _charges(p, longIdx, shortIdx, borrowIdx);
         int256 size = p.size;
-        StoredConfig storage c = vs.configs[market];
         equity = int256(uint256(p.margin)) * int256(scale) + MarginMath.pnl(size, p.entryNotional, price) - funding
-            - int256(borrowing) + Rules.healthImpact(vs, market, c, p, price, scale);
+            - int256(borrowing);
         notional = MarginMath.notionalUp(Markets.abs(size), price);
-        (im, mm) = Rules.requirements(vs, market, c, notional, p.leverage);
+        (im, mm) = Rules.requirements(vs, market, vs.configs[market], notional, p.leverage);
+        if (held != 0) equity += ImpactLogic.health(vs, market, p, price, scale);
     }
 
     /// @notice The cross account as a liquidation sees it. A position in a market whose price is
@@ -53,10 +55,9 @@ library Health {
                 (uint256 price, bool fresh) = env.oracle.valuationPrice(market);
                 IClearinghouse.MarketState storage s = vs.states[market];
                 (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, env.scale);
-                (int256 funding, uint256 borrowing) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
-                StoredConfig storage c = vs.configs[market];
-                int256 value = MarginMath.pnl(p.size, p.entryNotional, price) - funding - int256(borrowing)
-                    + Rules.healthImpact(vs, market, c, p, price, env.scale);
+                (int256 funding, uint256 borrowing, uint256 held) = _charges(p, longIdx, shortIdx, borrowIdx);
+                int256 value = MarginMath.pnl(p.size, p.entryNotional, price) - funding - int256(borrowing);
+                if (held != 0) value += ImpactLogic.health(vs, market, p, price, env.scale);
                 uint256 notional = MarginMath.notionalUp(Markets.abs(p.size), price);
                 if (fresh) {
                     freshMask |= 1 << market;
@@ -65,7 +66,7 @@ library Health {
                     value = 0;
                 }
                 equity += value;
-                (, uint256 positionMm) = Rules.requirements(vs, market, c, notional, p.leverage);
+                (, uint256 positionMm) = Rules.requirements(vs, market, vs.configs[market], notional, p.leverage);
                 mm += positionMm;
             }
             mask >>= 1;
@@ -79,24 +80,55 @@ library Health {
     {
         equity = vs.crossBalance[account] * int256(env.scale);
         uint256 mask = vs.crossMarkets[account];
+        uint256 anyHeld; // non-zero when some position holds price impact: the terms after the loop
         for (uint256 market; mask != 0; ++market) {
             if (mask & 1 != 0) {
                 IClearinghouse.Position storage p = vs.positions[account][market];
                 uint256 price = env.oracle.freshPrice(market);
                 IClearinghouse.MarketState storage s = vs.states[market];
                 (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, env.scale);
-                (int256 funding, uint256 borrowing) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
+                (int256 funding, uint256 borrowing, uint256 held) = _charges(p, longIdx, shortIdx, borrowIdx);
                 int256 size = p.size;
-                StoredConfig storage c = vs.configs[market];
-                equity += MarginMath.pnl(size, p.entryNotional, price) - funding - int256(borrowing)
-                    + Rules.healthImpact(vs, market, c, p, price, env.scale);
+                equity += MarginMath.pnl(size, p.entryNotional, price) - funding - int256(borrowing);
+                anyHeld |= held;
                 uint256 notional = MarginMath.notionalUp(Markets.abs(size), price);
-                (uint256 positionIm, uint256 positionMm) = Rules.requirements(vs, market, c, notional, p.leverage);
+                (uint256 positionIm, uint256 positionMm) = Rules.requirements(vs, market, vs.configs[market], notional, p.leverage);
                 mm += positionMm;
                 im += positionIm;
                 transferReq += transferRequirement(notional, positionIm);
             }
             mask >>= 1;
         }
+        if (anyHeld != 0) equity += _impact(vs, env, account);
+    }
+
+    /// @dev The impact terms of `account`'s cross positions that hold price impact, each at its
+    /// market's fresh price: apart from the loop above, which stock markets run unchanged.
+    function _impact(VenueState storage vs, Env memory env, address account) private view returns (int256 sum) {
+        uint256 mask = vs.crossMarkets[account];
+        for (uint256 market; mask != 0; ++market) {
+            if (mask & 1 != 0) {
+                IClearinghouse.Position storage p = vs.positions[account][market];
+                if (p.pendingImpact != 0) sum += ImpactLogic.health(vs, market, p, env.oracle.freshPrice(market), env.scale);
+            }
+            mask >>= 1;
+        }
+    }
+
+    /// @dev `Markets.pending` of a position that exists, and `held`, non-zero iff it holds price
+    /// impact (`pendingImpact != 0`): its indices and pending impact share a slot, read once.
+    function _charges(IClearinghouse.Position storage p, int256 longIdx, int256 shortIdx, uint256 borrowIdx)
+        private
+        view
+        returns (int256 funding, uint256 borrowing, uint256 held)
+    {
+        int256 size = p.size;
+        uint256 word; // fundingIndex int112, borrowIndex uint64, pendingImpact int80 (a test checks)
+        assembly ("memory-safe") {
+            word := sload(add(p.slot, 1))
+        }
+        funding = MarginMath.funding(Markets.abs(size), size > 0 ? longIdx : shortIdx, int112(uint112(word)));
+        borrowing = MarginMath.borrowing(p.entryNotional, borrowIdx, uint64(word >> 112));
+        held = word >> 176; // the pending impact's bits: 0 when it holds none
     }
 }

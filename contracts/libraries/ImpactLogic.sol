@@ -68,12 +68,14 @@ library ImpactLogic {
     }
 
     /// @notice What health counts of the position `p`'s impact (WAD USD, never above 0): the
-    /// module's answer for closing it whole.
+    /// module's answer for closing it whole; nothing under the stock rule (what a position held
+    /// before its market's pricing module was removed is not counted).
     function health(VenueState storage vs, uint256 market, IClearinghouse.Position storage p, uint256 price, uint256 scale)
         external
         view
         returns (int256 h)
     {
+        if (vs.configs[market].pricingModule == 0) return 0;
         h = _module(vs, market).healthImpact(_input(vs, market, p, -int256(p.size), price, scale));
         if (h > 0) revert IClearinghouse.ModuleResultOutOfBounds(ModuleKind.Pricing, uint256(h));
     }

@@ -117,18 +117,4 @@ library Rules {
         if (c.pricingModule == 0) return (price, 0);
         return ImpactLogic.decrease(s, account, market, sizeDelta, price, scale, liquidation);
     }
-
-    /// @notice What health counts of a position's price impact (WAD USD, <= 0): nothing under
-    /// the stock rule, else the pricing module's answer for closing the position whole.
-    function healthImpact(
-        VenueState storage s,
-        uint256 market,
-        StoredConfig storage c,
-        IClearinghouse.Position storage p,
-        uint256 price,
-        uint256 scale
-    ) internal view returns (int256) {
-        if (c.pricingModule == 0) return 0;
-        return ImpactLogic.health(s, market, p, price, scale);
-    }
 }

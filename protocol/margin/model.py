@@ -236,8 +236,9 @@ class Model:
                                                                   liquidation))
 
     def health_impact(self, market: int, p: Position, price: int) -> int:
-        """``Rules.healthImpact``: what health counts of the position's impact, WAD, <= 0."""
-        if not self._has_pricing(market):
+        """What ``Health`` counts of the position's impact, WAD, <= 0: the pricing module's term
+        (``ImpactLogic.health``) for a position holding pending impact, else nothing."""
+        if p.pending_impact == 0 or not self._has_pricing(market):
             return 0
         pricing = self.rules_of(market).pricing
         h = self._ask(pricing.health, self._impact_input(market, p, -p.size, price))
