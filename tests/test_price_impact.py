@@ -338,8 +338,10 @@ def test_bad_impact_configs_are_refused(venue):
 
 
 def test_pending_impact_shares_the_slot_health_reads_once():
-    """``Health`` reads a position's second slot once (assembly) for its funding and borrow
-    snapshots and its pending impact: the layout it assumes is the compiler's."""
+    """A position's pending impact sits in its second slot beside the funding and borrow
+    snapshots (``Markets.pending`` reads all three), so stock markets pay no storage read for
+    health asking whether a position holds impact, and a cross position never writes its third
+    slot."""
     from protocol.chain.abi import load_artifact
 
     types = load_artifact("Clearinghouse").raw["storageLayout"]["types"]

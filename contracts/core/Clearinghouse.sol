@@ -227,7 +227,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
             // SPEC §5: the margin put up must cover IM; the taker fee then comes out of it, and
             // what is left must not be liquidatable.
             int256 equity = newMargin * int256(scale) + MarginMath.pnl(newSize, p.entryNotional, price);
-            if (p.pendingImpact != 0) equity += ImpactLogic.health(vs, market, p, price, scale);
+            if (p.pendingImpact != 0) equity += Health.impact(vs, market, p, price, scale);
             (uint256 required, uint256 maintenance) = Rules.requirements(vs, market, c, notional, leverage);
             int256 withFee = equity + int256(fee * scale);
             if (withFee < required.toInt256()) revert MarginBelowInitial(withFee, required);

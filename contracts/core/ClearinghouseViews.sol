@@ -157,7 +157,8 @@ library ClearinghouseViews {
         IClearinghouse.MarketState storage s = vs.states[market];
         (uint256 price,,) = env.oracle.latest(market);
         (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, env.scale);
-        return Markets.pending(vs.positions[account][market], longIdx, shortIdx, borrowIdx);
+        (int256 funding, uint256 borrowing,) = Markets.pending(vs.positions[account][market], longIdx, shortIdx, borrowIdx);
+        return (funding, borrowing);
     }
 
     /// @notice Pool value in tokens: assets + pending borrowing fees - traders' unrealised PnL,

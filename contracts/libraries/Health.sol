@@ -28,13 +28,13 @@ library Health {
     {
         IClearinghouse.MarketState storage s = vs.states[market];
         (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, scale);
-        (int256 funding, uint256 borrowing, uint256 held) = _charges(p, longIdx, shortIdx, borrowIdx);
+        (int256 funding, uint256 borrowing, uint256 held) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
         int256 size = p.size;
         equity = int256(uint256(p.margin)) * int256(scale) + MarginMath.pnl(size, p.entryNotional, price) - funding
             - int256(borrowing);
         notional = MarginMath.notionalUp(Markets.abs(size), price);
         (im, mm) = Rules.requirements(vs, market, vs.configs[market], notional, p.leverage);
-        if (held != 0) equity += ImpactLogic.health(vs, market, p, price, scale);
+        if (held != 0) equity += impact(vs, market, p, price, scale);
     }
 
     /// @notice The cross account as a liquidation sees it. A position in a market whose price is
@@ -55,7 +55,7 @@ library Health {
                 (uint256 price, bool fresh) = env.oracle.valuationPrice(market);
                 IClearinghouse.MarketState storage s = vs.states[market];
                 (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, env.scale);
-                (int256 funding, uint256 borrowing, uint256 held) = _charges(p, longIdx, shortIdx, borrowIdx);
+                (int256 funding, uint256 borrowing, uint256 held) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
                 int256 value = MarginMath.pnl(p.size, p.entryNotional, price) - funding - int256(borrowing);
                 if (held != 0) value += ImpactLogic.health(vs, market, p, price, env.scale);
                 uint256 notional = MarginMath.notionalUp(Markets.abs(p.size), price);
@@ -87,7 +87,7 @@ library Health {
                 uint256 price = env.oracle.freshPrice(market);
                 IClearinghouse.MarketState storage s = vs.states[market];
                 (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, env.scale);
-                (int256 funding, uint256 borrowing, uint256 held) = _charges(p, longIdx, shortIdx, borrowIdx);
+                (int256 funding, uint256 borrowing, uint256 held) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
                 int256 size = p.size;
                 equity += MarginMath.pnl(size, p.entryNotional, price) - funding - int256(borrowing);
                 anyHeld |= held;
@@ -99,36 +99,16 @@ library Health {
             }
             mask >>= 1;
         }
-        if (anyHeld != 0) equity += _impact(vs, env, account);
+        if (anyHeld != 0) equity += ImpactLogic.crossHealth(vs, env, account);
     }
 
-    /// @dev The impact terms of `account`'s cross positions that hold price impact, each at its
-    /// market's fresh price: apart from the loop above, which stock markets run unchanged.
-    function _impact(VenueState storage vs, Env memory env, address account) private view returns (int256 sum) {
-        uint256 mask = vs.crossMarkets[account];
-        for (uint256 market; mask != 0; ++market) {
-            if (mask & 1 != 0) {
-                IClearinghouse.Position storage p = vs.positions[account][market];
-                if (p.pendingImpact != 0) sum += ImpactLogic.health(vs, market, p, env.oracle.freshPrice(market), env.scale);
-            }
-            mask >>= 1;
-        }
-    }
-
-    /// @dev `Markets.pending` of a position that exists, and `held`, non-zero iff it holds price
-    /// impact (`pendingImpact != 0`): its indices and pending impact share a slot, read once.
-    function _charges(IClearinghouse.Position storage p, int256 longIdx, int256 shortIdx, uint256 borrowIdx)
-        private
+    /// @notice A position's impact term (`ImpactLogic.health`), for one that holds pending impact;
+    /// one internal function so the core carries the library call once.
+    function impact(VenueState storage vs, uint256 market, IClearinghouse.Position storage p, uint256 price, uint256 scale)
+        internal
         view
-        returns (int256 funding, uint256 borrowing, uint256 held)
+        returns (int256)
     {
-        int256 size = p.size;
-        uint256 word; // fundingIndex int112, borrowIndex uint64, pendingImpact int80 (a test checks)
-        assembly ("memory-safe") {
-            word := sload(add(p.slot, 1))
-        }
-        funding = MarginMath.funding(Markets.abs(size), size > 0 ? longIdx : shortIdx, int112(uint112(word)));
-        borrowing = MarginMath.borrowing(p.entryNotional, borrowIdx, uint64(word >> 112));
-        held = word >> 176; // the pending impact's bits: 0 when it holds none
+        return ImpactLogic.health(vs, market, p, price, scale);
     }
 }

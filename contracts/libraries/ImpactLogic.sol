@@ -6,7 +6,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {IPricingModule, ImpactInput, ImpactResult} from "../interfaces/IPricingModule.sol";
 import {ModuleKind} from "../types/MarginMode.sol";
-import {StoredConfig, VenueState} from "./VenueState.sol";
+import {Env, StoredConfig, VenueState} from "./VenueState.sol";
 
 /// @title ImpactLogic
 /// @notice Where the venue asks a market's pricing module (`IPricingModule`) and applies its
@@ -73,11 +73,34 @@ library ImpactLogic {
     function health(VenueState storage vs, uint256 market, IClearinghouse.Position storage p, uint256 price, uint256 scale)
         external
         view
-        returns (int256 h)
+        returns (int256)
     {
         if (vs.configs[market].pricingModule == 0) return 0;
+        return _health(vs, market, p, price, scale);
+    }
+
+    function _health(VenueState storage vs, uint256 market, IClearinghouse.Position storage p, uint256 price, uint256 scale)
+        private
+        view
+        returns (int256 h)
+    {
         h = _module(vs, market).healthImpact(_input(vs, market, p, -int256(p.size), price, scale));
         if (h > 0) revert IClearinghouse.ModuleResultOutOfBounds(ModuleKind.Pricing, uint256(h));
+    }
+
+    /// @notice The impact terms of `account`'s cross positions that hold pending impact, each at
+    /// its market's fresh price (`Health.cross` asks only when one does).
+    function crossHealth(VenueState storage vs, Env memory env, address account) external view returns (int256 sum) {
+        uint256 mask = vs.crossMarkets[account];
+        for (uint256 market; mask != 0; ++market) {
+            if (mask & 1 != 0) {
+                IClearinghouse.Position storage p = vs.positions[account][market];
+                if (p.pendingImpact != 0 && vs.configs[market].pricingModule != 0) {
+                    sum += _health(vs, market, p, env.oracle.freshPrice(market), env.scale);
+                }
+            }
+            mask >>= 1;
+        }
     }
 
     function _module(VenueState storage vs, uint256 market) private view returns (IPricingModule) {

@@ -136,7 +136,7 @@ library LiquidationLogic {
         uint256 scale = env.scale;
         int256 size = p.size;
         (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, vs.states[market], price, scale);
-        (int256 fundingWad, uint256 borrowWad) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
+        (int256 fundingWad, uint256 borrowWad,) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
         int256 partPnl = Solvency.capped(vs, env, Markets.closingPnl(p, size, part, price));
         if (c.pricingModule != 0) {
             partPnl += ImpactLogic.quoteDecrease(vs, p, market, size > 0 ? -int256(part) : int256(part), price, scale, true)
