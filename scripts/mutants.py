@@ -332,10 +332,10 @@ MUTANTS: list[Mutant] = [
         "health counts a position's negative impact without the liquidation cap",
     ),
     Mutant(
-        "impact-health-ignored", RULES,
-        "return ImpactLogic.health(s, market, p, price, scale);",
+        "impact-health-ignored", IMPACT_LOGIC,
+        "return _health(vs, market, p, price, scale);",
         "return 0;",
-        "health counts no price impact: an open need not cover it",
+        "an isolated position's health counts no price impact: an open need not cover it",
     ),
     Mutant(
         "impact-pool-not-booked", IMPACT_LOGIC,
