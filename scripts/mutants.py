@@ -57,6 +57,7 @@ VIEWS = "contracts/core/ClearinghouseViews.sol"
 POOL = "contracts/pool/LiquidityPool.sol"
 IMPACT = "contracts/modules/ImpactPricing.sol"
 RULES = "contracts/libraries/Rules.sol"
+IMPACT_LOGIC = "contracts/libraries/ImpactLogic.sol"
 
 # Test files run against every mutant (those that exist in the snapshot).
 TEST_FILES = [
@@ -73,6 +74,8 @@ TEST_FILES = [
     "tests/test_keeper_views.py",
     "tests/test_lp_requests.py",
     "tests/test_price_impact.py",
+    "tests/test_gmx_price_impact.py",
+    "tests/test_review_impact.py",
 ]
 
 
@@ -305,34 +308,64 @@ MUTANTS: list[Mutant] = [
     ),
     # ---------------------------------------------------------------- price impact
     Mutant(
-        "impact-flip-no-negative", IMPACT,
-        "return (_f(c.factorPositive, c.exponentPositive, before, false), _f(c.factorNegative, c.exponentNegative, after_, true));",
-        "return (_f(c.factorPositive, c.exponentPositive, before, false), 0);",
-        "a trade that flips the larger side gets only the positive part",
+        "impact-crossover-no-negative", IMPACT,
+        "return int256(_applyImpactFactor(initial, fp, ep)) - int256(_applyImpactFactor(next, c.factorNegative, c.exponentNegative));",
+        "return int256(_applyImpactFactor(initial, fp, ep));",
+        "a crossover gets only the positive part",
     ),
     Mutant(
         "impact-pool-cap-removed", IMPACT,
-        "positive = Math.min(positive, pool > 0 ? uint256(pool) : 0);",
-        "",
+        "uint256 paidOut = Math.min(uint256(total), pool);",
+        "uint256 paidOut = uint256(total);",
         "positive impact paid beyond the impact pool",
     ),
     Mutant(
-        "impact-liquidation-trade-cap", IMPACT,
-        "return _fill(market, c, sizeDelta, oraclePrice, c.maxLiquidationImpactBps);",
-        "return _fill(market, c, sizeDelta, oraclePrice, c.maxNegativeImpactBps);",
-        "liquidations capped like trades, not by their own cap",
+        "impact-factor-clamp-removed", IMPACT,
+        "uint256 fp = Math.min(c.factorPositive, c.factorNegative);",
+        "uint256 fp = c.factorPositive;",
+        "the positive factor not lowered to the negative one (GMX's clamp)",
     ),
     Mutant(
-        "impact-pool-not-booked", RULES,
-        "s.impactPool[market] += delta;",
+        "impact-exponent-clamp-removed", IMPACT,
+        "uint256 ep = Math.min(c.exponentPositive, c.exponentNegative);",
+        "uint256 ep = c.exponentPositive;",
+        "the positive exponent not lowered to the negative one",
+    ),
+    Mutant(
+        "impact-positive-uncapped", IMPACT,
+        "if (impact < 0) return impact;\n        uint256 cap",
+        "return impact;\n        uint256 cap",
+        "positive impact not capped per trade",
+    ),
+    Mutant(
+        "impact-negative-total-uncapped", IMPACT,
+        "if (total < floor) total = floor;",
         "",
-        "fills never book their impact into the pool",
+        "a decrease's negative total impact not capped",
     ),
     Mutant(
-        "impact-health-at-fill", CH,
-        "int256 equity = newMargin * int256(scale) + MarginMath.pnl(newSize, p.entryNotional, price);",
-        "int256 equity = newMargin * int256(scale) + MarginMath.pnl(newSize, p.entryNotional, fill);",
-        "an open judged at its fill price, so impact is not a cost the margin covers",
+        "impact-health-uncapped", IMPACT,
+        "return _floatToWad(impact < floor ? floor : impact);",
+        "return _floatToWad(impact);",
+        "health counts a position's negative impact without the liquidation cap",
+    ),
+    Mutant(
+        "impact-health-ignored", IMPACT_LOGIC,
+        "return _health(vs, market, p, price, scale);",
+        "return 0;",
+        "an isolated position's health counts no price impact: an open need not cover it",
+    ),
+    Mutant(
+        "impact-pool-not-booked", IMPACT_LOGIC,
+        "if (r.poolDelta != 0) vs.impactPool[market] += r.poolDelta;",
+        "",
+        "decreases never move the impact pool",
+    ),
+    Mutant(
+        "impact-pending-not-held", IMPACT_LOGIC,
+        "if (r.pendingDelta != 0) p.pendingImpact = (int256(p.pendingImpact) + r.pendingDelta).toInt80();",
+        "",
+        "increases hold no pending impact (and decreases release none)",
     ),
     # ---------------------------------------------------------------- LP requests
     Mutant(
@@ -398,8 +431,8 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "ob-acceptable-flipped", OB,
-        "(buying ? price > acceptable : price < acceptable)",
-        "(buying ? price < acceptable : price > acceptable)",
+        "(buying ? execution > acceptable : execution < acceptable)",
+        "(buying ? execution < acceptable : execution > acceptable)",
         "OrderBook acceptable-price (slippage) check flipped",
     ),
     # ---------------------------------------------------------------- solvency (issue 14: cap, ADL, reserves)

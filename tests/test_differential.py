@@ -27,10 +27,13 @@ MARKETS = [
                  borrow_rate_per_year=Decimal("0.500000000003712"),  # 50% a year
                  partial_threshold_usd=Decimal(20_000),
                  liquidation_cooldown=30, tiers=((0, 50), (8_000, 25), (30_000, 10))),
-    # Price impact (ImpactPricing): about $5 on a $10k imbalance, caps that bind on large trades.
+    # Price impact (ImpactPricing, GMX v2.2): about $5 on a $10k imbalance; fractional exponents
+    # (2.2 negative, 2.5 positive clamped to it, as GMX clamps) through prb-math's pow; the
+    # positive cap clamped to the negative one; caps that bind on large trades.
     MarketConfig(symbol="BTC", max_leverage=20, initial_price=Decimal(60000), taker_fee_bps=10,
-                 impact_factor_positive=Decimal("0.00000002"), impact_factor_negative=Decimal("0.00000005"),
-                 max_negative_impact_bps=30, max_liquidation_impact_bps=10),
+                 impact_factor_positive=Decimal("0.000000007"), impact_factor_negative=Decimal("0.000000015"),
+                 impact_exponent_positive=Decimal("2.5"), impact_exponent_negative=Decimal("2.2"),
+                 max_positive_impact_bps=40, max_negative_impact_bps=30, max_liquidation_impact_bps=10),
 ]
 TRADERS, KEEPERS = 3, 2
 STEPS = 14
@@ -110,7 +113,9 @@ class World:
         self.base_model = copy.deepcopy(self.model)
         self.successes: dict[str, int] = {}
         self.capped = 0
-        self.impacts = {"worse": 0, "better": 0, "liquidation": 0}
+        # PriceImpact events: impact held at an increase, paid and earned at a decrease, and
+        # realised by a liquidation.
+        self.impacts = {"held": 0, "paid": 0, "earned": 0, "liquidation": 0}
 
     def apply(self, step: tuple) -> None:
         v, m = self.venue, self.model
@@ -151,8 +156,10 @@ class World:
             self.successes[kind] = self.successes.get(kind, 0) + 1
             self.capped += len(receipt.events_named("ProfitCapped"))
             for e in receipt.events_named("PriceImpact"):
-                self.impacts["worse" if e["poolDelta"] > 0 else "better"] += 1
-                self.impacts["liquidation"] += kind == "liquidate"
+                self.impacts["held"] += kind == "open" and e["pendingDelta"] != 0
+                self.impacts["paid"] += e["realized"] < 0
+                self.impacts["earned"] += e["realized"] > 0
+                self.impacts["liquidation"] += kind in ("liquidate", "shock") and e["realized"] != 0
         if kind == "open" and receipt.status:
             account, market = self.accounts[step[1]], step[2]
             assert not ch.call("isLiquidatable", account, market)
@@ -331,5 +338,5 @@ def test_chain_matches_model(world, request):
         assert world.successes.get(kind, 0) >= 3, sorted(world.successes.items())
     assert world.successes.get("adl", 0) >= 1, sorted(world.successes.items())
     assert world.capped >= 1, "the profit cap never bound"
-    # Fills worse and better than the oracle, and liquidations' own capped impact.
-    assert min(world.impacts.values()) >= 1 and world.impacts["worse"] >= 3, world.impacts
+    # Impact held by increases, paid and earned by decreases, realised by liquidations.
+    assert min(world.impacts.values()) >= 1 and world.impacts["held"] >= 3, world.impacts

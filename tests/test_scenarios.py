@@ -418,9 +418,9 @@ def test_price_impact_keys(tmp_path):
     expect_error(tmp_path, bad, "markets.ETH.max_liquidation_impact_bps", line_of(bad, "max_liquidation_impact_bps"))
     bad = text.replace("impact_factor_negative = 0.000000002", "impact_factor_negative = -1")
     expect_error(tmp_path, bad, "markets.ETH.impact_factor_negative", line_of(bad, "impact_factor_negative"), "got -1")
-    bad = text.replace("impact_factor_negative = 0.000000002", "impact_factor_negative = 1e-19")
+    bad = text.replace("impact_factor_negative = 0.000000002", "impact_factor_negative = 1e-31")
     expect_error(tmp_path, bad, "markets.ETH.impact_factor_negative", line_of(bad, "impact_factor_negative"),
-                 "at most 18 decimals")
+                 "at most 30 decimals")
 
 
 def test_lp_agents_need_an_order_keeper(tmp_path):

@@ -16,6 +16,7 @@ import {AdminLogic} from "../libraries/AdminLogic.sol";
 import {ClearinghouseViews} from "./ClearinghouseViews.sol";
 import {Health} from "../libraries/Health.sol";
 import {TradeLogic} from "../libraries/TradeLogic.sol";
+import {ImpactLogic} from "../libraries/ImpactLogic.sol";
 import {LiquidationLogic} from "../libraries/LiquidationLogic.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 import {Markets} from "../libraries/Markets.sol";
@@ -171,8 +172,9 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
     }
 
     // ------------------------------------------------------------------ trading
-    /// @notice Open or increase a position at the market's fill price (the oracle price under
-    /// the stock pricing rule). `margin` (tokens) moves from the cross balance into an isolated
+    /// @notice Open or increase a position at the oracle price; a market's pricing module holds
+    /// the trade's price impact as the position's pending impact (the event reports its
+    /// execution price). `margin` (tokens) moves from the cross balance into an isolated
     /// position; cross positions take none.
     function increasePosition(address account, uint256 market, int256 sizeDelta, uint256 leverage, uint8 mode, uint256 margin)
         external
@@ -187,10 +189,11 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         if (leverage == 0 || leverage > c.maxLeverage) revert InvalidLeverage(leverage, c.maxLeverage);
         uint256 price = oracle.freshPrice(market);
         MarketState storage s = Markets.accrue(vs, market, price, scale);
-        // Entry and fee at the fill price; OI, notional and health at the oracle price, so a
-        // fill worse than the oracle (price impact) is a cost the margin must cover now.
-        uint256 fill = Rules.fill(vs, account, market, c, sizeDelta, price, false);
         Position storage p = vs.positions[account][market];
+        // Everything at the oracle price (GMX v2.2); a pricing module holds the trade's impact
+        // as the position's pending impact, which health counts.
+        (uint256 fill, int256 realized) =
+            c.pricingModule == 0 ? (price, int256(0)) : ImpactLogic.increase(vs, account, market, sizeDelta, price, scale);
         int256 size = p.size;
         if (size != 0) {
             if (uint8(p.mode) != mode) revert ModeMismatch(market, p.mode, mode);
@@ -203,14 +206,15 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
 
         bool isLong = sizeDelta > 0;
         uint256 deltaAbs = Markets.abs(sizeDelta);
-        uint256 fee = Buckets.feeTokens(MarginMath.notionalUp(deltaAbs, fill), c.takerFeeBps, scale);
+        uint256 fee = Buckets.feeTokens(MarginMath.notionalUp(deltaAbs, price), c.takerFeeBps, scale);
         Settlement memory st = Markets.settleIndices(s, p, isLong, scale);
-        int256 traderDelta = -st.funding - st.borrowing - int256(fee);
+        st.pnl = realized;
+        int256 traderDelta = realized - st.funding - st.borrowing - int256(fee);
 
         Markets.removeFromMarket(s, p, size);
         int256 newSize = size + sizeDelta;
         p.size = newSize.toInt96();
-        uint256 addedEntry = MarginMath.entryNotional(isLong, deltaAbs, fill);
+        uint256 addedEntry = MarginMath.entryNotional(isLong, deltaAbs, price);
         p.entryNotional = (uint256(p.entryNotional) + addedEntry).toUint128();
         p.leverage = uint16(leverage);
         Markets.addToMarket(s, p, newSize);
@@ -233,8 +237,10 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
             if (newMargin < 0) revert InsufficientMargin(newMargin);
             p.margin = uint256(newMargin).toUint128();
             if (newMargin < int256(uint256(c.minCollateral))) revert BelowMinCollateral(uint256(newMargin), c.minCollateral);
-            // SPEC §5: the margin put up must cover IM; the taker fee then comes out of it.
+            // SPEC §5: the margin put up must cover IM; the taker fee then comes out of it, and
+            // what is left counts the position's price impact (pending, as it would close).
             equity = newMargin * int256(scale) + MarginMath.pnl(newSize, p.entryNotional, price);
+            if (p.pendingImpact != 0) equity += Health.impact(vs, market, p, price, scale);
             uint256 required;
             (required, maintenance) = Rules.requirements(vs, market, c, notional, leverage);
             int256 withFee = equity + int256(fee * scale);

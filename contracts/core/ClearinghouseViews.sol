@@ -5,6 +5,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {Health} from "../libraries/Health.sol";
+import {ImpactLogic} from "../libraries/ImpactLogic.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 import {Markets} from "../libraries/Markets.sol";
 import {Rules} from "../libraries/Rules.sol";
@@ -180,7 +181,8 @@ library ClearinghouseViews {
         IClearinghouse.MarketState storage s = vs.states[market];
         (uint256 price,,) = env.oracle.latest(market);
         (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, s, price, env.scale);
-        return Markets.pending(vs.positions[account][market], longIdx, shortIdx, borrowIdx);
+        (int256 funding, uint256 borrowing,) = Markets.pending(vs.positions[account][market], longIdx, shortIdx, borrowIdx);
+        return (funding, borrowing);
     }
 
     /// @notice Pool value in tokens: assets + pending borrowing fees - traders' unrealised PnL,
@@ -219,18 +221,44 @@ library ClearinghouseViews {
         return kept >= uint256(assets) ? 0 : uint256(assets) - kept;
     }
 
-    /// @notice What negative price impact paid into the market, less the positive impact it
-    /// paid out, WAD USD; the cap on positive impact (`IPricingModule`).
+    /// @notice The market's impact pool in index tokens, WAD base units (GMX's
+    /// positionImpactPoolAmount): what negative price impact paid in less the positive impact
+    /// paid out, at the prices of the time; the cap on positive impact (`IPricingModule`).
     function impactPool(uint256 market) external view returns (int256) {
         return _state().impactPool[market];
     }
 
-    /// @notice The price a trade of `sizeDelta` (+ buys) would fill at now against
-    /// `oraclePrice`: the market's pricing rule (what an order's `acceptablePrice` is checked
-    /// against).
+    /// @notice The execution price an increase of `sizeDelta` (+ buys) would get now against
+    /// `oraclePrice` (the market's pricing rule: the oracle price under the stock rule). What an
+    /// increase order's `acceptablePrice` is checked against.
     function quoteFill(uint256 market, int256 sizeDelta, uint256 oraclePrice) external view returns (uint256) {
         VenueState storage vs = _state();
-        return Rules.quote(vs, market, vs.configs[market], sizeDelta, oraclePrice, false);
+        StoredConfig storage c = vs.configs[market];
+        if (c.pricingModule == 0) return oraclePrice;
+        return ImpactLogic.quoteIncrease(vs, market, sizeDelta, oraclePrice, _env().scale);
+    }
+
+    /// @notice The execution price a decrease of `sizeAbs` of `account`'s position would get now
+    /// against `oraclePrice`: what a decrease order's `acceptablePrice` is checked against.
+    function quoteDecrease(address account, uint256 market, uint256 sizeAbs, uint256 oraclePrice) external view returns (uint256) {
+        VenueState storage vs = _state();
+        StoredConfig storage c = vs.configs[market];
+        IClearinghouse.Position storage p = vs.positions[account][market];
+        if (c.pricingModule == 0 || p.size == 0) return oraclePrice;
+        int256 sizeDelta = p.size > 0 ? -int256(sizeAbs) : int256(sizeAbs);
+        return ImpactLogic.quoteDecrease(vs, p, market, sizeDelta, oraclePrice, _env().scale, false).executionPrice;
+    }
+
+    /// @notice What health counts of a position's price impact now (WAD USD, <= 0): for a
+    /// position holding pending impact, that and the impact of closing it whole, as the
+    /// market's pricing rule counts them (`Health`); 0 otherwise.
+    function healthImpact(address account, uint256 market) external view returns (int256) {
+        VenueState storage vs = _state();
+        IClearinghouse.Position storage p = vs.positions[account][market];
+        if (p.pendingImpact == 0) return 0;
+        Env memory env = _env();
+        (uint256 price,,) = env.oracle.latest(market);
+        return ImpactLogic.health(vs, market, p, price, env.scale);
     }
 
     /// @notice Entry notional open in all markets, WAD USD: zero exactly when no position is open.

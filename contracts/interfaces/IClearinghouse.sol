@@ -50,6 +50,10 @@ interface IClearinghouse {
         MarginMode mode;
         int112 fundingIndex;
         uint64 borrowIndex;
+        // Price impact held until a decrease realises it (GMX's pendingImpactAmount), WAD base
+        // units; beside the indices every trade already reads and writes, so it costs no storage
+        // access of its own (`IPricingModule`).
+        int80 pendingImpact;
         uint128 margin; // tokens, isolated only
     }
 
@@ -243,11 +247,21 @@ interface IClearinghouse {
     /// @notice Pending profit was above the cap, so this profit was paid pro rata: `paid` of
     /// `full` tokens (`Solvency`).
     event ProfitCapped(address indexed account, uint256 indexed market, int256 full, int256 paid);
-    /// @notice A fill the market's pricing module moved off the oracle price: `sizeDelta` (+
-    /// bought) filled at `fillPrice` against `oraclePrice`; `poolDelta` (WAD USD) went into the
-    /// market's impact pool (negative: paid out of it as positive impact).
+    /// @notice A trade in a market with a pricing module: `sizeDelta` (+ bought) executed at
+    /// `fillPrice` (the execution price) against `oraclePrice`; its own impact was `impactUsd`
+    /// (WAD USD, + in the trader's favour); the position's pending impact moved by
+    /// `pendingDelta` and the market's impact pool by `poolDelta` (both WAD base units); the
+    /// trader was paid `realized` tokens (negative: paid them).
     event PriceImpact(
-        address indexed account, uint256 indexed market, int256 sizeDelta, uint256 oraclePrice, uint256 fillPrice, int256 poolDelta
+        address indexed account,
+        uint256 indexed market,
+        int256 sizeDelta,
+        uint256 oraclePrice,
+        uint256 fillPrice,
+        int256 poolDelta,
+        int256 impactUsd,
+        int256 pendingDelta,
+        int256 realized
     );
     /// @notice A profitable position was closed by auto-deleveraging at the oracle price with no
     /// fee. `score` is its rank (higher first), the factors pending profit / pool before and

@@ -48,12 +48,19 @@ interface IClearinghouseViews {
     function poolValue() external view returns (int256);
     /// @notice The most LP assets (tokens) a withdrawal can take now under the reserve rule.
     function maxPoolWithdrawal() external view returns (uint256);
-    /// @notice What negative price impact paid into the market, less the positive impact it
-    /// paid out, WAD USD (`IPricingModule`); the cap on positive impact.
+    /// @notice The market's impact pool in index tokens, WAD base units (`IPricingModule`); the
+    /// cap on positive impact.
     function impactPool(uint256 market) external view returns (int256);
-    /// @notice The price a trade of `sizeDelta` (+ buys) would fill at now against
+    /// @notice The execution price an increase of `sizeDelta` (+ buys) would get now against
     /// `oraclePrice` (the market's pricing rule).
     function quoteFill(uint256 market, int256 sizeDelta, uint256 oraclePrice) external view returns (uint256);
+    /// @notice The execution price a decrease of `sizeAbs` of `account`'s position would get now.
+    function quoteDecrease(address account, uint256 market, uint256 sizeAbs, uint256 oraclePrice)
+        external
+        view
+        returns (uint256);
+    /// @notice What health counts of a position's price impact now, WAD USD (<= 0).
+    function healthImpact(address account, uint256 market) external view returns (int256);
     /// @notice Entry notional open in all markets, WAD USD: zero exactly when no position is open.
     function openEntry() external view returns (uint256);
     /// @notice The oldest last-price time among markets with open interest (max when none).

@@ -9,6 +9,7 @@ import {CROSS_ACCOUNT} from "../types/Constants.sol";
 import {MarginMode} from "../types/MarginMode.sol";
 import {Buckets} from "./Buckets.sol";
 import {Health} from "./Health.sol";
+import {ImpactLogic} from "./ImpactLogic.sol";
 import {MarginMath} from "./MarginMath.sol";
 import {Markets} from "./Markets.sol";
 import {Rules} from "./Rules.sol";
@@ -129,8 +130,13 @@ library LiquidationLogic {
         }
         IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
         Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
-        uint256 fill = Rules.fill(vs, account, market, c, size > 0 ? -int256(closeAbs) : int256(closeAbs), price, true);
-        st.pnl = Solvency.credit(vs, env, account, market, p, closeAbs, fill, uint256(st.borrowing));
+        (uint256 fill, int256 realized) = Rules.decreaseImpact(
+            vs, account, market, c, size > 0 ? -int256(closeAbs) : int256(closeAbs), price, env.scale, true
+        );
+        // Judged at the oracle price; negative impact paid in is an inflow the cap's hold keeps.
+        st.pnl = Solvency.credit(
+            vs, env, account, market, p, closeAbs, price, uint256(st.borrowing) + (realized < 0 ? uint256(-realized) : 0)
+        ) + realized;
         int256 sizeDelta = Markets.reduce(vs, s, p, size, closeAbs);
         int256 remaining = int256(uint256(p.margin)) + st.pnl - st.funding - st.borrowing;
         uint256 maxPenalty = Buckets.feeTokens(MarginMath.notionalUp(closeAbs, price), c.liquidationFeeBps, env.scale);
@@ -156,10 +162,10 @@ library LiquidationLogic {
     }
 
     /// @dev Whether `margin` (an isolated position's, or the cross balance) left after a slice's
-    /// PnL (after the profit cap), the position's pending charges and the penalty the market's
-    /// liquidation rule takes for the slice is positive; if not, the position (or the cross
-    /// account) is liquidated whole (its unrealised profit, not its margin, was carrying it).
-    /// A view: the charges and the penalty are what the slice would settle.
+    /// PnL (after the profit cap) and realised price impact, the position's pending charges and
+    /// the penalty the market's liquidation rule takes for the slice is positive; if not, the
+    /// position (or the cross account) is liquidated whole (its unrealised profit, not its margin,
+    /// was carrying it). A view: the charges and the penalty are what the slice would settle.
     function _sliceLeavesMargin(
         VenueState storage vs,
         Env memory env,
@@ -174,11 +180,14 @@ library LiquidationLogic {
         int256 charges;
         {
             (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = Markets.indicesNow(vs, market, vs.states[market], price, scale);
-            (int256 fundingWad, uint256 borrowWad) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
+            (int256 fundingWad, uint256 borrowWad,) = Markets.pending(p, longIdx, shortIdx, borrowIdx);
             charges = MarginMath.chargeTokens(fundingWad, scale) + MarginMath.chargeTokens(int256(borrowWad), scale);
         }
-        uint256 fill = Rules.quote(vs, market, c, p.size > 0 ? -int256(part) : int256(part), price, true);
-        (, int256 partPnl,) = Solvency.quote(vs, env, p, part, fill);
+        (, int256 partPnl,) = Solvency.quote(vs, env, p, part, price);
+        if (c.pricingModule != 0) {
+            partPnl += ImpactLogic.quoteDecrease(vs, p, market, p.size > 0 ? -int256(part) : int256(part), price, scale, true)
+                .realized;
+        }
         int256 left = margin + partPnl - charges;
         if (left <= 0) return false;
         uint256 maxPenalty = Buckets.feeTokens(MarginMath.notionalUp(part, price), c.liquidationFeeBps, scale);
@@ -237,8 +246,11 @@ library LiquidationLogic {
 
         IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
         Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
-        uint256 fill = Rules.fill(vs, account, market, c, size > 0 ? -int256(part) : int256(part), price, true);
-        st.pnl = Solvency.credit(vs, env, account, market, p, part, fill, uint256(st.borrowing));
+        (uint256 fill, int256 realized) =
+            Rules.decreaseImpact(vs, account, market, c, size > 0 ? -int256(part) : int256(part), price, env.scale, true);
+        st.pnl = Solvency.credit(
+            vs, env, account, market, p, part, price, uint256(st.borrowing) + (realized < 0 ? uint256(-realized) : 0)
+        ) + realized;
         int256 sizeDelta = Markets.reduce(vs, s, p, size, part);
         balance += st.pnl - st.funding - st.borrowing;
         uint256 maxPenalty = Buckets.feeTokens(MarginMath.notionalUp(part, price), c.liquidationFeeBps, env.scale);
@@ -294,8 +306,12 @@ library LiquidationLogic {
                 IClearinghouse.Position storage p = vs.positions[account][market];
                 int256 size = p.size;
                 Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
-                uint256 fill = Rules.fill(vs, account, market, vs.configs[market], -size, price, true);
-                st.pnl = Solvency.credit(vs, env, account, market, p, Markets.abs(size), fill, uint256(st.borrowing));
+                (uint256 fill, int256 realized) =
+                    Rules.decreaseImpact(vs, account, market, vs.configs[market], -size, price, env.scale, true);
+                st.pnl = Solvency.credit(
+                    vs, env, account, market, p, Markets.abs(size), price,
+                    uint256(st.borrowing) + (realized < 0 ? uint256(-realized) : 0)
+                ) + realized;
                 int256 sizeDelta = Markets.reduce(vs, s, p, size, Markets.abs(size));
                 balance += st.pnl - st.funding - st.borrowing;
                 fees[market] = Buckets.feeTokens(

@@ -144,15 +144,19 @@ library Markets {
         emit IClearinghouse.FundingUpdated(market, longIdx, shortIdx, borrowIdx);
     }
 
+    /// @dev A position's pending funding and borrowing (WAD) at the given indices, and
+    /// `heldImpact`, non-zero iff it holds price impact (`pendingImpact`, which shares the slot
+    /// of its index snapshots: health asks about it at no extra storage read).
     function pending(IClearinghouse.Position storage p, int256 longIdx, int256 shortIdx, uint256 borrowIdx)
         internal
         view
-        returns (int256 funding, uint256 borrowing)
+        returns (int256 funding, uint256 borrowing, uint256 heldImpact)
     {
         int256 size = p.size;
-        if (size == 0) return (0, 0);
+        if (size == 0) return (0, 0, 0);
         funding = MarginMath.funding(abs(size), size > 0 ? longIdx : shortIdx, p.fundingIndex);
         borrowing = MarginMath.borrowing(p.entryNotional, borrowIdx, p.borrowIndex);
+        heldImpact = uint80(p.pendingImpact);
     }
 
     /// @dev Turn a position's pending charges into token amounts and move its snapshots to the
@@ -164,7 +168,7 @@ library Markets {
         uint256 borrowIdx = s.borrowIndex;
         uint256 entry = p.entryNotional;
         if (p.size != 0) {
-            (int256 fundingWad, uint256 borrowWad) = pending(p, s.longFunding, s.shortFunding, borrowIdx);
+            (int256 fundingWad, uint256 borrowWad,) = pending(p, s.longFunding, s.shortFunding, borrowIdx);
             st.funding = MarginMath.chargeTokens(fundingWad, scale);
             st.borrowing = MarginMath.chargeTokens(int256(borrowWad), scale);
             s.borrowWeight += entry * (borrowIdx - p.borrowIndex);

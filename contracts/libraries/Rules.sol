@@ -5,10 +5,10 @@ import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {ModuleKind} from "../types/MarginMode.sol";
 import {ILiquidationModule, SliceInput} from "../interfaces/ILiquidationModule.sol";
 import {IMarginModule} from "../interfaces/IMarginModule.sol";
-import {IPricingModule} from "../interfaces/IPricingModule.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {RatesLogic} from "./RatesLogic.sol";
+import {ImpactLogic} from "./ImpactLogic.sol";
 import {StockRules} from "./StockRules.sol";
 import {MarginMath} from "./MarginMath.sol";
 import {StoredConfig, Tier, VenueState} from "./VenueState.sol";
@@ -16,8 +16,8 @@ import {StoredConfig, Tier, VenueState} from "./VenueState.sol";
 /// @title Rules
 /// @notice Where the core asks a market's rule modules: module id 0 applies the stock rule
 /// inline, any other id calls the registered module (STATICCALL; a rates module through the
-/// external `RatesLogic`, which checks its answer). A module costs its call only on the markets
-/// that chose it.
+/// external `RatesLogic`, which checks its answer, and a pricing module through the external
+/// `ImpactLogic`). A module costs its call only on the markets that chose it.
 library Rules {
     /// @notice A market's (funding, borrow) rates per second, `longSize` and `shortSize` its
     /// sides now: the stock rule inline, or its rates module's answer as `RatesLogic` checks it
@@ -108,47 +108,21 @@ library Rules {
         }
     }
 
-    /// @notice The price `sizeDelta` (+ buys) fills at: the oracle price under the stock rule,
-    /// else the market's pricing module's answer (for a trade or a liquidation).
-    function quote(
-        VenueState storage s,
-        uint256 market,
-        StoredConfig storage c,
-        int256 sizeDelta,
-        uint256 oraclePrice,
-        bool liquidation
-    ) internal view returns (uint256 price) {
-        uint256 id = c.pricingModule;
-        if (id == 0) return oraclePrice;
-        IPricingModule module = IPricingModule(s.modules[id - 1]);
-        price = liquidation
-            ? module.liquidationFillPrice(market, sizeDelta, oraclePrice)
-            : module.fillPrice(market, sizeDelta, oraclePrice);
-        if (price == 0) revert IClearinghouse.ModuleResultOutOfBounds(ModuleKind.Pricing, 0);
-    }
-
-    /// @notice `quote`, and book what the fill moved off the oracle price into the market's
-    /// impact pool: what a buyer paid above it (a seller below it) goes in, rounded down; what
-    /// it was paid below it goes out, rounded up, so the pool never counts more than it has.
-    function fill(
+    /// @notice A decrease (or liquidation) of |sizeDelta| of `account`'s position at the oracle
+    /// `price`: under the stock rule the oracle price and nothing realised, else the pricing
+    /// module's answer applied (`ImpactLogic`). Returns the execution price and the tokens paid
+    /// to the trader (the caller settles them against the pool, with the PnL).
+    function decreaseImpact(
         VenueState storage s,
         address account,
         uint256 market,
         StoredConfig storage c,
         int256 sizeDelta,
-        uint256 oraclePrice,
+        uint256 price,
+        uint256 scale,
         bool liquidation
-    ) internal returns (uint256 price) {
-        if (c.pricingModule == 0) return oraclePrice;
-        price = quote(s, market, c, sizeDelta, oraclePrice, liquidation);
-        if (price == oraclePrice) return price;
-        uint256 sizeAbs = sizeDelta > 0 ? uint256(sizeDelta) : uint256(-sizeDelta);
-        bool paidMore = (sizeDelta > 0) == (price > oraclePrice);
-        uint256 gap = price > oraclePrice ? price - oraclePrice : oraclePrice - price;
-        int256 delta = paidMore
-            ? int256(Math.mulDiv(gap, sizeAbs, 1e18))
-            : -int256(Math.mulDiv(gap, sizeAbs, 1e18, Math.Rounding.Ceil));
-        s.impactPool[market] += delta;
-        emit IClearinghouse.PriceImpact(account, market, sizeDelta, oraclePrice, price, delta);
+    ) internal returns (uint256, int256) {
+        if (c.pricingModule == 0) return (price, 0);
+        return ImpactLogic.decrease(s, account, market, sizeDelta, price, scale, liquidation);
     }
 }

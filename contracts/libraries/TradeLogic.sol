@@ -24,21 +24,19 @@ library TradeLogic {
     using SafeCast for uint256;
     using SafeCast for int256;
 
-    /// @notice Reduce a position by `sizeAbs` (all of it, or CLOSE_ALL, closes it) at the fill
-    /// price. Realised PnL (after the profit cap) and every pending charge settle into the
-    /// margin (isolated) or the cross balance.
+    /// @notice Reduce a position by `sizeAbs` (all of it, or CLOSE_ALL, closes it) at the oracle
+    /// price. Realised PnL (after the profit cap), the price impact the market's pricing module
+    /// realises and every pending charge settle into the margin (isolated) or the cross balance.
     function decrease(VenueState storage vs, Env memory env, address account, uint256 market, uint256 sizeAbs) external {
         uint256 scale = env.scale;
         IClearinghouse.Position storage p = vs.positions[account][market];
         int256 size = p.size;
         sizeAbs = _checkSize(account, market, size, sizeAbs);
         uint256 price = env.oracle.closePrice(market); // usable past the heartbeat for the grace period
-        StoredConfig storage c = vs.configs[market];
         Markets.accrue(vs, market, price, scale);
-        price = Rules.fill(vs, account, market, c, size > 0 ? -int256(sizeAbs) : int256(sizeAbs), price, false);
-        uint256 fee = Buckets.feeTokens(MarginMath.notionalUp(sizeAbs, price), c.takerFeeBps, scale);
-        (int256 sizeDelta, Settlement memory st) = _close(vs, env, account, market, sizeAbs, price, fee);
-        emit IClearinghouse.PositionDecreased(account, market, sizeDelta, price, st.pnl, fee, st.funding, uint256(st.borrowing));
+        uint256 fee = Buckets.feeTokens(MarginMath.notionalUp(sizeAbs, price), vs.configs[market].takerFeeBps, scale);
+        (int256 sizeDelta, Settlement memory st, uint256 fill) = _close(vs, env, account, market, sizeAbs, price, fee);
+        emit IClearinghouse.PositionDecreased(account, market, sizeDelta, fill, st.pnl, fee, st.funding, uint256(st.borrowing));
     }
 
     /// @notice Auto-deleverage: while pending profit is above `maxPnlFactorAdl` of the pool, an
@@ -64,7 +62,7 @@ library TradeLogic {
         uint256 score = adlScore(vs, env, account, market, price);
         _checkRank(vs, env, account, market, score);
         Markets.accrue(vs, market, price, env.scale);
-        (int256 sizeDelta, Settlement memory st) = _close(vs, env, account, market, sizeAbs, price, 0);
+        (int256 sizeDelta, Settlement memory st,) = _close(vs, env, account, market, sizeAbs, price, 0);
         uint256 afterAdl = Solvency.pnlFactor(vs, env);
         if (afterAdl >= before) revert IClearinghouse.AdlFactorNotLowered(before, afterAdl);
         uint256 floor = uint256(vs.minPnlFactorAfterAdl) * Solvency.FACTOR_ONE / MarginMath.BPS;
@@ -136,7 +134,7 @@ library TradeLogic {
                 if (pnl <= 0 || (account == target && m == targetMarket)) continue;
                 int256 equity;
                 if (p.mode == MarginMode.Isolated) {
-                    equity = int256(uint256(p.margin)) * int256(scale) + pnl - _charges(p, b, m);
+                    equity = int256(uint256(p.margin)) * int256(scale) + pnl - _charges(vs, p, b, m, scale);
                 } else {
                     if (crossState == 0) (crossState, crossEquity) = _crossEquity(vs, b, account, scale);
                     if (crossState == 2) continue;
@@ -171,10 +169,20 @@ library TradeLogic {
         }
     }
 
-    /// @dev A position's pending funding plus borrowing, WAD, at the book's indices.
-    function _charges(IClearinghouse.Position storage p, Book memory b, uint256 m) private view returns (int256) {
-        (int256 funding, uint256 borrowing) = Markets.pending(p, b.longIdx[m], b.shortIdx[m], b.borrowIdx[m]);
-        return funding + int256(borrowing);
+    /// @dev A position's pending funding plus borrowing, less the price impact health counts
+    /// for it (`Health.impact`), WAD, at the book's indices: what `Health` takes off its equity.
+    function _charges(VenueState storage vs, IClearinghouse.Position storage p, Book memory b, uint256 m, uint256 scale)
+        private
+        view
+        returns (int256 charges)
+    {
+        uint256 held;
+        {
+            uint256 borrowing;
+            (charges, borrowing, held) = Markets.pending(p, b.longIdx[m], b.shortIdx[m], b.borrowIdx[m]);
+            charges += int256(borrowing);
+        }
+        if (held != 0) charges -= Health.impact(vs, m, p, b.price[m], scale);
     }
 
     /// @dev (1, equity) of a cross account as `Health.cross` values it, or (2, 0) when one of
@@ -190,7 +198,7 @@ library TradeLogic {
         for (uint256 m; mask != 0; ++m) {
             if (mask & 1 != 0) {
                 IClearinghouse.Position storage p = vs.positions[account][m];
-                equity += MarginMath.pnl(p.size, p.entryNotional, b.price[m]) - _charges(p, b, m);
+                equity += MarginMath.pnl(p.size, p.entryNotional, b.price[m]) - _charges(vs, p, b, m, scale);
             }
             mask >>= 1;
         }
@@ -207,10 +215,11 @@ library TradeLogic {
         return sizeAbs;
     }
 
-    /// @dev Close `sizeAbs` of an accrued market's position at `price`, charging `fee` tokens.
+    /// @dev Close `sizeAbs` of an accrued market's position at the oracle `price`, charging `fee`
+    /// tokens and realising its price impact (`Rules.decreaseImpact`); returns the execution price.
     function _close(VenueState storage vs, Env memory env, address account, uint256 market, uint256 sizeAbs, uint256 price, uint256 fee)
         private
-        returns (int256 sizeDelta, Settlement memory st)
+        returns (int256 sizeDelta, Settlement memory st, uint256 fill)
     {
         uint256 scale = env.scale;
         IClearinghouse.Position storage p = vs.positions[account][market];
@@ -220,7 +229,15 @@ library TradeLogic {
         if (!closed) Markets.checkMinNotional(vs.configs[market], scale, MarginMath.notionalUp(currentAbs - sizeAbs, price));
         IClearinghouse.MarketState storage s = vs.states[market];
         st = Markets.settleIndices(s, p, size > 0, scale);
-        st.pnl = Solvency.credit(vs, env, account, market, p, sizeAbs, price, uint256(st.borrowing) + fee);
+        int256 realized;
+        (fill, realized) = Rules.decreaseImpact(
+            vs, account, market, vs.configs[market], size > 0 ? -int256(sizeAbs) : int256(sizeAbs), price, scale, false
+        );
+        // Negative impact paid into the pool is an inflow like the fee: the cap's hold keeps it
+        // for the LPs (§8.1). Profit is judged at the oracle price; impact comes on top, uncapped.
+        st.pnl = Solvency.credit(
+            vs, env, account, market, p, sizeAbs, price, uint256(st.borrowing) + fee + (realized < 0 ? uint256(-realized) : 0)
+        ) + realized;
         sizeDelta = Markets.reduce(vs, s, p, size, sizeAbs);
         int256 traderDelta = st.pnl - st.funding - st.borrowing - int256(fee);
 

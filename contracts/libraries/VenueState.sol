@@ -77,7 +77,7 @@ struct VenueState {
     mapping(uint256 market => Tier[16]) tiers; // the first `tierCount` apply
     uint256 riskChangeDelay; // seconds a risk-increasing market change waits
     mapping(bytes32 change => uint256) changeReadyAt; // scheduled risk-increasing changes
-    // Net price impact paid in (negative impact) less paid out (positive), WAD USD.
+    // Price impact paid in (negative) less paid out (positive), in index tokens, WAD base units.
     mapping(uint256 market => int256) impactPool;
     // An account's pending market order (SPEC §10), set and cleared by the OrderBook: the order
     // id (bits 0-63), when it expires (64-127) and its market (128-135); 0 when none. Until it

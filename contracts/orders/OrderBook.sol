@@ -595,7 +595,8 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
             revert OrderNotTriggered(id, price, trigger);
         }
         // Buying (long increase, short decrease) must not pay more than acceptable, selling not
-        // less, at the price the trade would fill at (the oracle price moved by price impact).
+        // less, at the trade's execution price (the oracle price moved by price impact: an
+        // increase's from `quoteFill`, a decrease's from `quoteDecrease`).
         bool buying = _isIncrease(t) == o.isLong;
         uint256 acceptable = o.acceptablePrice;
         if (acceptable != 0) {
@@ -604,9 +605,12 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
                 int256 size = clearinghouse.position(o.account, o.market).size;
                 sizeAbs = uint256(size >= 0 ? size : -size);
             }
-            uint256 execution = sizeAbs == 0 ? price : IClearinghouseViews(address(clearinghouse)).quoteFill(
-                o.market, buying ? int256(sizeAbs) : -int256(sizeAbs), price
-            );
+            IClearinghouseViews views = IClearinghouseViews(address(clearinghouse));
+            uint256 execution = sizeAbs == 0
+                ? price
+                : _isIncrease(t)
+                    ? views.quoteFill(o.market, buying ? int256(sizeAbs) : -int256(sizeAbs), price)
+                    : views.quoteDecrease(o.account, o.market, sizeAbs, price);
             if (buying ? execution > acceptable : execution < acceptable) {
                 revert AcceptablePriceExceeded(id, execution, acceptable);
             }

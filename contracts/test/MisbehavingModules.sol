@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {SliceInput} from "../interfaces/ILiquidationModule.sol";
 import {StockLiquidation} from "../modules/StockLiquidation.sol";
 import {OraclePricing} from "../modules/OraclePricing.sol";
+import {ImpactInput, ImpactResult} from "../interfaces/IPricingModule.sol";
 
 /// @notice Test modules that answer what the venue must refuse (ModuleResultOutOfBounds).
 contract GreedyLiquidation is StockLiquidation {
@@ -19,8 +20,8 @@ contract GreedyLiquidation is StockLiquidation {
 }
 
 contract ZeroPricing is OraclePricing {
-    function fillPrice(uint256, int256, uint256) public pure override returns (uint256) {
-        return 0;
+    function increaseImpact(ImpactInput calldata) public pure override returns (ImpactResult memory r) {
+        return r; // an execution price of 0
     }
 }
 

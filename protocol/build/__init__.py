@@ -1,7 +1,7 @@
 """Compile the Solidity sources under ``contracts/`` into JSON artifacts.
 
 The compiler is the pinned npm ``solc`` package (solc-js, WebAssembly) driven through
-standard-JSON by ``solc_standard_json.cjs``; OpenZeppelin imports resolve from ``node_modules``
+standard-JSON by ``solc_standard_json.cjs``; OpenZeppelin and prb-math imports resolve from ``node_modules``
 (the repository's, or the per-user cache of an installed package: :mod:`protocol.build.toolchain`).
 Artifacts live in ``protocol/artifacts`` (package data of the wheel) and are keyed by a hash of
 every input: sources, settings, the pinned compiler and OpenZeppelin versions. When the hash
@@ -67,8 +67,9 @@ class CompileResult:
     warnings: list[str] = field(default_factory=list)
 
 
-#: The npm packages whose versions decide the artifacts.
-COMPILER_PACKAGES = ("solc", "@openzeppelin/contracts")
+#: The npm packages whose versions decide the artifacts: the compiler and the Solidity libraries
+#: imported from ``node_modules`` (OpenZeppelin; prb-math, whose pow GMX's price impact uses).
+COMPILER_PACKAGES = ("solc", "@openzeppelin/contracts", "prb-math")
 
 
 def _default_root() -> Path:

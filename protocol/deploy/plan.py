@@ -18,11 +18,11 @@ from protocol.margin.types import MODULE_INTERFACES, ModuleKind
 if TYPE_CHECKING:
     from protocol.venue.config import MarketConfig
 
-#: The venue's external libraries, deployed before the contracts that link them.
 #: The plan step of the ``ImpactPricing`` module, deployed when a market has price impact.
 IMPACT_STEP = "impact"
-#: ``RatesLogic`` first: the others link it.
-LIBRARIES = ("RatesLogic", "AdminLogic", "ClearinghouseViews", "CollateralLogic", "LiquidationLogic",
+#: The venue's external libraries, deployed before the contracts that link them (RatesLogic and
+#: ImpactLogic first: the others link them).
+LIBRARIES = ("RatesLogic", "ImpactLogic", "AdminLogic", "ClearinghouseViews", "CollateralLogic", "LiquidationLogic",
              "TradeLogic")
 
 

@@ -250,15 +250,24 @@ BOUNDS: tuple[Bound, ...] = (
     Bound("tier_lower_bound_usd", "lowerBound", 0, 2**96 - 1, SET_MARKET_TIERS, "InvalidTiers",
           "A tier's lower bound of notional (stored as uint96 WAD USD).", "USD", Fraction(WAD)),
     # ImpactPricing.setImpactConfig
-    Bound("impact_exponent_positive", "exponentPositive", 1, 3, SET_IMPACT_CONFIG,
-          "ImpactConfigOutOfBounds", "Exponent of the impact that narrows the imbalance."),
-    Bound("impact_exponent_negative", "exponentNegative", 1, 3, SET_IMPACT_CONFIG,
-          "ImpactConfigOutOfBounds", "Exponent of the impact that widens the imbalance."),
+    Bound("impact_exponent_positive", "exponentPositive", WAD, 3 * WAD, SET_IMPACT_CONFIG,
+          "ImpactConfigOutOfBounds", "Exponent of the impact that narrows the imbalance (stored "
+          "in WAD; fractional, as GMX's 2.2).", "", Fraction(WAD)),
+    Bound("impact_exponent_negative", "exponentNegative", WAD, 3 * WAD, SET_IMPACT_CONFIG,
+          "ImpactConfigOutOfBounds", "Exponent of the impact that widens the imbalance (stored "
+          "in WAD).", "", Fraction(WAD)),
+    Bound("max_positive_impact_bps", "maxPositiveImpactBps", 0, BPS, SET_IMPACT_CONFIG,
+          "ImpactConfigOutOfBounds", "Cap of positive impact per trade, of its size (at most "
+          "max_negative_impact_bps applies).", "bps"),
     Bound("max_negative_impact_bps", "maxNegativeImpactBps", 0, BPS, SET_IMPACT_CONFIG,
-          "ImpactConfigOutOfBounds", "Cap of a trade's negative impact, of its notional.", "bps"),
+          "ImpactConfigOutOfBounds", "Cap of the negative impact a decrease realises, of the "
+          "size decreased.", "bps"),
     Bound("max_liquidation_impact_bps", "maxLiquidationImpactBps", 0, BPS, SET_IMPACT_CONFIG,
-          "ImpactConfigOutOfBounds", "Cap of a liquidation's negative impact, of its notional.",
-          "bps"),
+          "ImpactConfigOutOfBounds", "Cap of the negative impact health counts, of the "
+          "position's size.", "bps"),
+    Bound("impact_index_decimals", "indexDecimals", 0, 18, SET_IMPACT_CONFIG,
+          "ImpactConfigOutOfBounds", "Decimals of the index token: the unit of impact amounts.",
+          "decimals"),
     # venue-wide
     Bound("max_pnl_factor_traders", "maxPnlFactorTraders", 0, BPS, SET_PNL_FACTORS,
           "ParamOutOfBounds", "Profit cap, of the pool's assets (0: no cap).", "of the pool",

@@ -15,7 +15,8 @@ from typing import Optional
 from protocol.margin import bounds
 from protocol.margin import math as m
 from protocol.margin.liquidation import SliceInput, StockLiquidation
-from protocol.margin.pricing import ImpactPricing, OraclePricing, impact_pool_delta
+from protocol.margin.pricing import (ImpactInput, ImpactPricing, ImpactResult, OraclePricing,
+                                     PricingRevert)
 from protocol.margin.rates import RatesInput, StockRates, applied_funding, refused_value
 from protocol.margin.requirements import StockMargin, Tier, tier_of, tiered_maintenance
 from protocol.margin.types import MarginMode, ModuleKind
@@ -80,6 +81,7 @@ class Position:
     mode: int = 0
     funding_index: int = 0
     borrow_index: int = 0
+    pending_impact: int = 0  # WAD base units (``IPricingModule``)
     margin: int = 0
 
 
@@ -115,7 +117,7 @@ class Model:
     cross_markets: dict[str, int] = field(default_factory=dict)
     positions: dict[tuple[str, int], Position] = field(default_factory=dict)
     rules: dict[int, MarketRules] = field(default_factory=dict)  # market -> modules; stock if absent
-    impact_pool: dict[int, int] = field(default_factory=dict)  # market -> WAD USD (``Rules.fill``)
+    impact_pool: dict[int, int] = field(default_factory=dict)  # market -> WAD base units (``ImpactLogic``)
     tiers: dict[int, list[Tier]] = field(default_factory=dict)  # market -> maintenance tiers
     last_partial_liquidation: dict[tuple[str, int], int] = field(default_factory=dict)
     pool_assets: int = 0
@@ -191,23 +193,78 @@ class Model:
     def rules_of(self, market: int) -> MarketRules:
         return self.rules.get(market) or _STOCK
 
-    def _quote(self, market: int, size_delta: int, oracle_price: int, liquidation: bool = False) -> int:
-        """``Rules.quote``: the price ``size_delta`` (+ buys) fills at."""
-        pricing = self.rules_of(market).pricing
-        if type(pricing) is OraclePricing:
-            return oracle_price
-        price = pricing.fill_price(self, market, size_delta, oracle_price, liquidation)
-        if price == 0:
-            raise ModelRevert("ModuleResultOutOfBounds")
-        return price
+    # ------------------------------------------------------------------ price impact
+    def _has_pricing(self, market: int) -> bool:
+        return type(self.rules_of(market).pricing) is not OraclePricing
 
-    def _fill(self, market: int, size_delta: int, oracle_price: int, liquidation: bool = False) -> int:
-        """``Rules.fill``: ``_quote``, booking the gap from the oracle into the impact pool."""
-        price = self._quote(market, size_delta, oracle_price, liquidation)
-        if price != oracle_price:
-            self.impact_pool[market] = (self.impact_pool.get(market, 0)
-                                        + impact_pool_delta(size_delta, oracle_price, price))
-        return price
+    def _impact_input(self, market: int, p: Position, size_delta: int, price: int) -> ImpactInput:
+        """What the pricing module sees (``ImpactLogic._input``)."""
+        s = self.states[market]
+        return ImpactInput(market, size_delta, price, s.long_size, s.short_size, s.long_entry,
+                           s.short_entry, p.size, p.entry_notional, p.pending_impact,
+                           self.impact_pool.get(market, 0), self.scale)
+
+    def _ask(self, call, *args):
+        """A pricing module's answer; its refusal is the chain's revert."""
+        try:
+            return call(*args)
+        except PricingRevert as exc:
+            raise ModelRevert(exc.name, *exc.args[1:]) from None
+
+    def _apply_impact(self, market: int, p: Position, r: ImpactResult) -> tuple[int, int]:
+        """``ImpactLogic._apply``: (execution price, tokens paid to the trader)."""
+        if r.execution_price == 0:
+            raise ModelRevert("ModuleResultOutOfBounds", 3, 0)
+        if r.pending_delta:
+            pending = p.pending_impact + r.pending_delta
+            if not -2**79 <= pending < 2**79:
+                raise ModelRevert("SafeCastOverflowedIntDowncast", 80, pending)
+            p.pending_impact = pending
+        if r.pool_delta:
+            self.impact_pool[market] = self.impact_pool.get(market, 0) + r.pool_delta
+        return r.execution_price, r.realized
+
+    def _increase_impact(self, market: int, p: Position, size_delta: int, price: int) -> tuple[int, int]:
+        """``ImpactLogic.increase`` (the stock rule: the oracle price, nothing paid)."""
+        if not self._has_pricing(market):
+            return price, 0
+        pricing = self.rules_of(market).pricing
+        r = self._ask(pricing.increase, self._impact_input(market, p, size_delta, price))
+        return self._apply_impact(market, p, r)
+
+    def _quote_decrease(self, market: int, p: Position, size_delta: int, price: int,
+                        liquidation: bool) -> ImpactResult:
+        pricing = self.rules_of(market).pricing
+        r = self._ask(pricing.decrease, self._impact_input(market, p, size_delta, price), liquidation)
+        if r.execution_price == 0:
+            raise ModelRevert("ModuleResultOutOfBounds", 3, 0)
+        return r
+
+    def _decrease_impact(self, market: int, p: Position, size_delta: int, price: int,
+                         liquidation: bool = False) -> tuple[int, int]:
+        """``Rules.decreaseImpact`` (the stock rule: the oracle price, nothing realised)."""
+        if not self._has_pricing(market):
+            return price, 0
+        return self._apply_impact(market, p, self._quote_decrease(market, p, size_delta, price,
+                                                                  liquidation))
+
+    def health_impact(self, market: int, p: Position, price: int) -> int:
+        """What ``Health`` counts of the position's impact, WAD, <= 0: the pricing module's term
+        (``ImpactLogic.health``) for a position holding pending impact, else nothing."""
+        if p.pending_impact == 0 or not self._has_pricing(market):
+            return 0
+        pricing = self.rules_of(market).pricing
+        h = self._ask(pricing.health, self._impact_input(market, p, -p.size, price))
+        if h > 0:
+            raise ModelRevert("ModuleResultOutOfBounds", 3, h)
+        return h
+
+    def quote_fill(self, market: int, size_delta: int, price: int) -> int:
+        """``quoteFill``: the execution price an increase would get now."""
+        if not self._has_pricing(market):
+            return price
+        return self._ask(self.rules_of(market).pricing.increase,
+                         self._impact_input(market, Position(), size_delta, price)).execution_price
 
     def requirements(self, market: int, notional: int, leverage: int) -> tuple[int, int]:
         """(initial, maintenance) margin from the market's margin rule (the stock rule applies
@@ -563,7 +620,8 @@ class Model:
         """(equity, maintenance, initial, notional) of an isolated position (``Health.isolated``)."""
         long_idx, short_idx, borrow_idx = self.indices_now(market, price)
         f, b = self.pending(p, long_idx, short_idx, borrow_idx)
-        equity = p.margin * self.scale + m.pnl(p.size, p.entry_notional, price) - f - b
+        equity = (p.margin * self.scale + m.pnl(p.size, p.entry_notional, price) - f - b
+                  + self.health_impact(market, p, price))
         notional = m.notional_up(abs(p.size), price)
         im, mm = self.requirements(market, notional, p.leverage)
         return equity, mm, im, notional
@@ -578,7 +636,8 @@ class Model:
                 p = self.position(account, market)
                 price = self.fresh_price(market)
                 f, b = self.pending(p, *self.indices_now(market, price))
-                equity += m.pnl(p.size, p.entry_notional, price) - f - b
+                equity += (m.pnl(p.size, p.entry_notional, price) - f - b
+                           + self.health_impact(market, p, price))
                 notional = m.notional_up(abs(p.size), price)
                 position_im, position_mm = self.requirements(market, notional, p.leverage)
                 mm += position_mm
@@ -608,7 +667,8 @@ class Model:
                 p = self.position(account, market)
                 price, fresh = self.valuation_price(market)
                 f, b = self.pending(p, *self.indices_now(market, price))
-                value = m.pnl(p.size, p.entry_notional, price) - f - b
+                value = (m.pnl(p.size, p.entry_notional, price) - f - b
+                         + self.health_impact(market, p, price))
                 notional = m.notional_up(abs(p.size), price)
                 if fresh:
                     fresh_mask |= 1 << market
@@ -718,8 +778,9 @@ class Model:
             raise ModelRevert("InvalidLeverage")
         price = self.fresh_price(market)
         s = self.accrue(market, price)
-        fill = self._fill(market, size_delta, price)  # entry and fee; the rest at the oracle
         p = self.position(account, market)
+        # everything at the oracle price; a pricing module holds the impact as pending impact
+        _, realized = self._increase_impact(market, p, size_delta, price)
         size = p.size
         if size != 0:
             if p.mode != mode:
@@ -734,12 +795,13 @@ class Model:
                 self.cross_markets[account] = self.cross_markets.get(account, 0) | (1 << market)
         is_long = size_delta > 0
         delta_abs = abs(size_delta)
-        fee = m.fee_tokens(m.notional_up(delta_abs, fill), c.taker_fee_bps, self.scale)
+        fee = m.fee_tokens(m.notional_up(delta_abs, price), c.taker_fee_bps, self.scale)
         st = self._settle_indices(s, p, is_long)
-        trader_delta = -st.funding - st.borrowing - fee
+        st.pnl = realized
+        trader_delta = realized - st.funding - st.borrowing - fee
         self._remove(s, p)
         p.size = size + size_delta
-        added_entry = m.entry_notional(is_long, delta_abs, fill)
+        added_entry = m.entry_notional(is_long, delta_abs, price)
         p.entry_notional += added_entry
         p.leverage = leverage
         self._add(s, p)
@@ -765,7 +827,8 @@ class Model:
             p.margin = new_margin
             if new_margin < c.min_collateral:
                 raise ModelRevert("BelowMinCollateral")
-            equity = new_margin * self.scale + m.pnl(p.size, p.entry_notional, price)
+            equity = (new_margin * self.scale + m.pnl(p.size, p.entry_notional, price)
+                      + self.health_impact(market, p, price))
             required, maintenance = self.requirements(market, notional, leverage)
             if equity + fee * self.scale < required:
                 raise ModelRevert("MarginBelowInitial")
@@ -791,7 +854,6 @@ class Model:
         price = self.close_price(market)
         c = self.params[market]
         self.accrue(market, price)
-        price = self._fill(market, -size_abs if p.size > 0 else size_abs, price)
         fee = m.fee_tokens(m.notional_up(size_abs, price), c.taker_fee_bps, self.scale)
         self._close(account, market, p, size_abs, price, fee)
 
@@ -803,7 +865,10 @@ class Model:
             self._check_min_notional(self.params[market], m.notional_up(current - size_abs, price))
         s = self.states[market]
         st = self._settle_indices(s, p, p.size > 0)
-        st.pnl = self._credit(p, size_abs, price, st.borrowing + fee)
+        # As ``TradeLogic._close``: the impact first, then the profit at the oracle price; negative
+        # impact paid in is an inflow the cap's hold keeps, like the fee.
+        realized = self._decrease_impact(market, p, -size_abs if p.size > 0 else size_abs, price)[1]
+        st.pnl = self._credit(p, size_abs, price, st.borrowing + fee + max(0, -realized)) + realized
         self._reduce(s, p, size_abs)
         trader_delta = st.pnl - st.funding - st.borrowing - fee
         closed = size_abs == current
@@ -958,8 +1023,9 @@ class Model:
             close_abs = part
         s = self.accrue(market, price)
         st = self._settle_indices(s, p, p.size > 0)
-        fill = self._fill(market, -close_abs if p.size > 0 else close_abs, price, liquidation=True)
-        st.pnl = self._credit(p, close_abs, fill, st.borrowing)
+        realized = self._decrease_impact(market, p, -close_abs if p.size > 0 else close_abs, price,
+                                         liquidation=True)[1]
+        st.pnl = self._credit(p, close_abs, price, st.borrowing + max(0, -realized)) + realized
         self._reduce(s, p, close_abs)
         remaining = p.margin + st.pnl - st.funding - st.borrowing
         max_penalty = m.fee_tokens(m.notional_up(close_abs, price), c.liquidation_fee_bps, self.scale)
@@ -1007,8 +1073,10 @@ class Model:
         (``LiquidationLogic._sliceLeavesMargin``)."""
         is_long = p.size > 0
         f, b = self.pending(p, *self.indices_now(market, price))
-        fill = self._quote(market, -part if is_long else part, price, liquidation=True)
-        part_pnl = self.quote(p, part, fill)[1]
+        part_pnl = self.quote(p, part, price)[1]
+        if self._has_pricing(market):
+            part_pnl += self._quote_decrease(market, p, -part if is_long else part, price,
+                                             liquidation=True).realized
         left = margin + part_pnl - m.charge_tokens(f, self.scale) - m.charge_tokens(b, self.scale)
         if left <= 0:
             return False
@@ -1039,8 +1107,9 @@ class Model:
         self._check_cooldown(account, market)
         s = self.accrue(market, price)
         st = self._settle_indices(s, p, p.size > 0)
-        fill = self._fill(market, -part if p.size > 0 else part, price, liquidation=True)
-        st.pnl = self._credit(p, part, fill, st.borrowing)
+        realized = self._decrease_impact(market, p, -part if p.size > 0 else part, price,
+                                         liquidation=True)[1]
+        st.pnl = self._credit(p, part, price, st.borrowing + max(0, -realized)) + realized
         self._reduce(s, p, part)
         balance += st.pnl - st.funding - st.borrowing
         max_penalty = m.fee_tokens(m.notional_up(part, price), c.liquidation_fee_bps, self.scale)
@@ -1084,8 +1153,8 @@ class Model:
                 p = self.position(account, market)
                 size_abs = abs(p.size)
                 st = self._settle_indices(s, p, p.size > 0)
-                fill = self._fill(market, -p.size, price, liquidation=True)
-                st.pnl = self._credit(p, size_abs, fill, st.borrowing)
+                realized = self._decrease_impact(market, p, -p.size, price, liquidation=True)[1]
+                st.pnl = self._credit(p, size_abs, price, st.borrowing + max(0, -realized)) + realized
                 self._reduce(s, p, size_abs)
                 balance += st.pnl - st.funding - st.borrowing
                 fees[market] = m.fee_tokens(m.notional_up(size_abs, price),

@@ -27,6 +27,7 @@ from protocol.venue.units import Number, from_fixed, from_wad, to_tokens, to_wad
 from protocol.venue.views import AccountView, PositionView
 
 MAX_UINT = 2**256 - 1
+WAD = 10**18
 CROSS_ACCOUNT = MAX_UINT  # Clearinghouse.CROSS_ACCOUNT: a liquidation target meaning "cross account"
 CLOSE_ALL = MAX_UINT  # Clearinghouse.CLOSE_ALL: decrease by the whole position
 GWEI = 10**9
@@ -454,7 +455,9 @@ class Venue(AdminActions):
             unrealized_pnl=from_wad(pnl), pending_funding=from_wad(funding),
             pending_borrowing=from_wad(borrowing), equity=from_wad(equity),
             maintenance_margin=from_wad(mm),
-            liquidation_price=liq if liq > 0 else None)
+            liquidation_price=liq if liq > 0 else None,
+            pending_impact=from_wad(raw.pending_impact),
+            impact_health=from_wad(ch.call("healthImpact", account, mid)))
 
     def account(self, trader: Actor | str) -> AccountView:
         account = trader if isinstance(trader, str) else trader.address
@@ -641,17 +644,35 @@ class Venue(AdminActions):
     def pool_value(self) -> Decimal:
         return self.usd(self.clearinghouse.call("poolValue"))
 
-    def impact_pool(self, market: str) -> Decimal:
-        """What negative price impact paid into ``market`` less the positive impact it paid
-        out, USD: the cap on positive impact (0 without a pricing module)."""
+    def impact_pool_tokens(self, market: str) -> Decimal:
+        """``market``'s impact pool in units of its base asset (GMX holds it in index tokens):
+        negative price impact paid in less positive impact paid out, each at its price."""
         return from_wad(self.clearinghouse.call("impactPool", self.market_id(market)))
 
+    def impact_pool(self, market: str) -> Decimal:
+        """``market``'s impact pool in USD at the oracle price: the cap on positive impact (0
+        without a pricing module). :meth:`impact_pool_tokens` is what the venue stores."""
+        m = self.market_id(market)
+        price = self.oracle.call("latest", m)[0]
+        return from_wad(self.clearinghouse.call("impactPool", m) * price // WAD)
+
     def quote_fill(self, market: str, size: Number) -> Decimal:
-        """The price a trade of ``size`` (> 0 buys) would fill at now: the oracle price moved by
-        the market's price impact, if it has any."""
+        """The execution price an increase of ``size`` (> 0 buys) would get now: the oracle
+        price moved by the market's price impact, if it has any (GMX: size in USD over size in
+        tokens plus or minus the impact tokens)."""
         m = self.market_id(market)
         oracle = self.oracle.call("latest", m)[0]
         return from_wad(self.clearinghouse.call("quoteFill", m, to_wad(size, "size"), oracle))
+
+    def quote_close(self, trader: Actor | str, market: str, size: Optional[Number] = None) -> Decimal:
+        """The execution price a decrease of ``size`` (None: all) of ``trader``'s position would
+        get now (what a decrease order's acceptable price is checked against)."""
+        account = trader if isinstance(trader, str) else trader.address
+        m = self.market_id(market)
+        oracle = self.oracle.call("latest", m)[0]
+        held = abs(self.clearinghouse.call("position", account, m)[0])
+        size_abs = held if size is None else to_wad(size, "size")
+        return from_wad(self.clearinghouse.call("quoteDecrease", account, m, size_abs, oracle))
 
     def insurance_fund(self) -> Decimal:
         return self.usd(self.clearinghouse.call("insuranceFund"))

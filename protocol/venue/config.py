@@ -9,7 +9,7 @@ from typing import Optional
 
 from protocol.venue.bounds import (BY_FIELD, RELATION_BY_FIELD, ParameterOutOfBounds, bound,
                                    mmf_below_inverse_leverage)
-from protocol.venue.units import WAD, to_tokens, to_wad
+from protocol.venue.units import WAD, to_fixed, to_tokens, to_wad
 
 class _DefaultLeverage(int):
     """The default max leverage (50), told apart from an explicit 50: with tiers, the first
@@ -63,18 +63,33 @@ class MarketConfig:
     #: Maintenance-margin tiers (Hyperliquid): (lower bound of notional in USD, max leverage)
     #: pairs, the first (0, max_leverage), bounds rising, leverage never rising.
     tiers: tuple[tuple[Decimal, int], ...] = ()
-    #: Price impact (GMX v2, the ``ImpactPricing`` module): impact = F(diff before) - F(diff
-    #: after), F(x) = factor x x^exponent, diff the long/short open-interest imbalance in USD.
-    #: Factors are per USD^(exponent - 1) (exact in 18 decimals), exponents 1 to 3; both factors
-    #: 0 (the default) is no impact: the stock pricing rule.
+    #: Price impact (GMX v2.2, the ``ImpactPricing`` module; docs/SPEC.md §5.1): impact = F(diff
+    #: before) - F(diff after), F(x) = factor x x^exponent, diff the long/short open-interest
+    #: imbalance in USD (entry value; size x price with ``impact_open_interest_in_tokens``).
+    #: Factors are GMX's, per USD^(exponent - 1) (at most 30 decimals); exponents in [1, 3], at
+    #: most 18 decimals (GMX's mainnet uses 2.2 and the like). An increase holds its impact as
+    #: the position's pending impact; a decrease realises it with its own, the total's negative
+    #: part capped at ``max_negative_impact_bps`` of the size decreased, the positive part at
+    #: ``max_positive_impact_bps`` (at most the negative cap) and by the impact pool. Health
+    #: counts a position's impact down to ``max_liquidation_impact_bps`` of its size (GMX's
+    #: maxPositionImpactFactorForLiquidations). Both factors 0 (the default) is no impact: the
+    #: stock pricing rule.
     impact_factor_positive: Decimal = Decimal(0)
     impact_factor_negative: Decimal = Decimal(0)
-    impact_exponent_positive: int = 2
-    impact_exponent_negative: int = 2
-    max_negative_impact_bps: int = 100  # of the trade's notional
-    max_liquidation_impact_bps: int = 50  # a liquidation's negative impact, of its notional
+    impact_exponent_positive: Decimal = Decimal(2)
+    impact_exponent_negative: Decimal = Decimal(2)
+    max_negative_impact_bps: int = 100  # of the size decreased
+    max_liquidation_impact_bps: int = 50  # what health counts at most, of the position's size
+    max_positive_impact_bps: int = 50  # of the trade's size; at most max_negative_impact_bps applies
+    #: The index token's decimals: impact amounts (pending impact, the impact pool) are whole
+    #: units of it, as on GMX (9 for SOL).
+    impact_index_decimals: int = 18
+    #: Measure the imbalance on size x price instead of entry value (GMX's
+    #: USE_OPEN_INTEREST_IN_TOKENS_FOR_BALANCE).
+    impact_open_interest_in_tokens: bool = False
     #: An open or increase must leave maintenance plus this much of the position's notional
-    #: (bps) after its fee, so the next block's accrual cannot liquidate it (SPEC §5).
+    #: (bps) after its fee and price impact, so the next block's accrual cannot liquidate it
+    #: (SPEC §5).
     open_buffer_bps: int = 10
 
     def __post_init__(self) -> None:
@@ -100,8 +115,13 @@ class MarketConfig:
         for name in ("impact_factor_positive", "impact_factor_negative"):
             value = Decimal(str(getattr(self, name)))
             object.__setattr__(self, name, value)
-            if value < 0 or value.scaleb(18) >= 2**128:
-                raise ValueError(f"{name}: must be in [0, 2^128 / 1e18), got {value}")
+            if value < 0 or value.scaleb(30) >= 2**128:
+                raise ValueError(f"{name}: must be in [0, 2^128 / 1e30), got {value}")
+            if value.scaleb(30) != value.scaleb(30).to_integral_value():
+                raise ValueError(f"{name}: must have at most 30 decimals, got {value}")
+        for name in ("impact_exponent_positive", "impact_exponent_negative"):
+            value = Decimal(str(getattr(self, name)))
+            object.__setattr__(self, name, value)
             if value.scaleb(18) != value.scaleb(18).to_integral_value():
                 raise ValueError(f"{name}: must have at most 18 decimals, got {value}")
         self._check_bounds()
@@ -133,15 +153,58 @@ class MarketConfig:
                 f"at max leverage would start liquidatable), got {self.maintenance_fraction}",
                 relation)
 
+    @classmethod
+    def gmx_v2(cls, symbol: str = "ETH", **overrides) -> "MarketConfig":
+        """A market with the parameters of a real GMX v2 market, from gmx-synthetics'
+        ``config/markets.ts`` at commit a5c0c8835182cbd84e47dca04b971239311d2f1d, network section
+        ``arbitrum``: "ETH" is the ETH/USD [WETH-USDC] market (indexToken WETH, longToken WETH,
+        shortToken USDC), its own keys over ``baseMarketConfig``:
+
+        - price impact: negativePositionImpactFactor 9e-11 and positivePositionImpactFactor 3e-11
+          (the market's own), negativePositionImpactExponentFactor 2 and
+          positivePositionImpactExponentFactor 1, negativeMaxPositionImpactFactor 0.5%,
+          positiveMaxPositionImpactFactor 0.4%, maxPositionImpactFactorForLiquidations 0 (base);
+          the imbalance on open interest in USD (GMX's default), WETH's 18 decimals;
+        - minCollateralFactor 0.5% ("200x leverage") -> ``max_leverage`` 200; its
+          minCollateralFactorForLiquidation (also 0.5%) does not map: perpsim needs maintenance
+          below 1 / max_leverage, so ``mmf`` is perpsim's 1 / (2 x 200) = 0.25%;
+        - reserveFactor 275% -> ``reserve_factor_bps`` 27,500; maxOpenInterest 110,000,000 USD
+          (each side) -> ``max_long_oi_usd`` / ``max_short_oi_usd``;
+        - liquidationFeeFactor 0.20% (base) -> ``liquidation_fee_bps`` 20;
+        - minCollateralUsd 1 USD (base) -> ``min_collateral_usd`` 1.
+
+        What does not map stays perpsim's default: GMX's position fee depends on the trade's
+        impact (0.04% when it improves the balance, 0.06% otherwise) where perpsim has one
+        ``taker_fee_bps``; its adaptive funding and kinked borrowing; the pnl factors (90%, 85%,
+        77%) are venue-wide in perpsim and its defaults already. ``overrides`` replace fields.
+        """
+        presets = {
+            "ETH": dict(
+                max_leverage=200, reserve_factor_bps=27_500, liquidation_fee_bps=20,
+                min_collateral_usd=Decimal(1), max_long_oi_usd=Decimal(110_000_000),
+                max_short_oi_usd=Decimal(110_000_000),
+                impact_factor_positive=Decimal("3e-11"), impact_factor_negative=Decimal("9e-11"),
+                impact_exponent_positive=Decimal(1), impact_exponent_negative=Decimal(2),
+                max_positive_impact_bps=40, max_negative_impact_bps=50,
+                max_liquidation_impact_bps=0, impact_index_decimals=18,
+                impact_open_interest_in_tokens=False),
+        }
+        if symbol not in presets:
+            raise ValueError(f"gmx_v2: no preset for {symbol!r}; presets: {', '.join(presets)}")
+        return cls(symbol=symbol, **{**presets[symbol], **overrides})
+
     @property
     def has_impact(self) -> bool:
         return bool(self.impact_factor_positive or self.impact_factor_negative)
 
     def impact_encoded(self) -> tuple:
-        """``ImpactPricing.ImpactConfig`` as an ABI tuple."""
-        return (to_wad(self.impact_factor_positive), to_wad(self.impact_factor_negative),
-                self.impact_exponent_positive, self.impact_exponent_negative,
-                self.max_negative_impact_bps, self.max_liquidation_impact_bps)
+        """``ImpactPricing.ImpactConfig`` as an ABI tuple: factors in 30 decimals (GMX's),
+        exponents in WAD."""
+        return (to_fixed(self.impact_factor_positive, 30), to_fixed(self.impact_factor_negative, 30),
+                to_wad(self.impact_exponent_positive), to_wad(self.impact_exponent_negative),
+                self.max_positive_impact_bps, self.max_negative_impact_bps,
+                self.max_liquidation_impact_bps, self.impact_index_decimals,
+                bool(self.impact_open_interest_in_tokens))
 
     def tiers_encoded(self) -> tuple[list[int], list[int]]:
         """``setMarketTiers`` arguments: lower bounds in WAD USD, max leverages."""

@@ -25,6 +25,11 @@ class PositionView:
     equity: Decimal
     maintenance_margin: Decimal
     liquidation_price: Optional[Decimal]
+    #: Price impact the position holds until a decrease realises it, units of the base asset
+    #: (GMX's pendingImpactAmount); 0 without a pricing module.
+    pending_impact: Decimal = Decimal(0)
+    #: What health counts of its price impact now, USD (<= 0; ``equity`` includes it).
+    impact_health: Decimal = Decimal(0)
 
     @property
     def notional(self) -> Decimal:
