@@ -271,6 +271,24 @@ def test_the_pool_never_pays_more_than_the_cap(venue):
     assert_invariants(venue)
 
 
+def test_a_loss_is_paid_in_full_while_the_cap_binds(venue):
+    """Losses are never capped: a loser closing mid-episode pays its whole loss into the pool,
+    and f = 90% of it joins the budget the winners share (SPEC §8.1)."""
+    dave = funded(venue, "dave", 100_000, deposit=100_000)
+    dave.open("ETH", size=-5, leverage=10, mode="isolated", margin=30_000)
+    alice, bob = two_winners(venue)  # ETH 6,600: dave's short is down 18,000
+    ch = venue.clearinghouse
+    assert venue.solvency().capped and ch.call("profitBudget")[1] == 900_000 * WAD
+    receipt = dave.close("ETH")
+    assert [e["realizedPnl"] for e in receipt.events_named("PositionDecreased")] == [-18_000 * USDC]
+    assert not receipt.events_named("ProfitCapped")
+    assert venue.account(dave).cross_balance == 100_000 - 30_000 + 12_000
+    assert ch.call("poolAssets") == 1_018_000 * USDC
+    assert ch.call("profitBudget")[1] == 916_200 * WAD
+    assert paid([alice.close("ETH")]) == 458_100 * USDC  # half the pending profit, half the budget
+    assert_invariants(venue)
+
+
 def test_when_the_episode_ends_profit_is_paid_in_full_again(venue):
     """Prices fall mid-episode until the budget covers every pending profit: the next
     profitable close is paid in full and the episode's hold is released. A new episode starts

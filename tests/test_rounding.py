@@ -3,9 +3,13 @@ the reference model says (round numbers hide these; the inputs here have wei rem
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
+from protocol import MarketConfig, Venue
 from protocol.margin import math as m
+from venue_fixtures import ZERO_FEES
 
 ODD_PRICE = 3000 * 10**18 - 2999  # size x price leaves a remainder below one wei of notional
 ODD_SIZE = 10**18 + 1
@@ -87,3 +91,23 @@ def test_acceptable_price_bounds_the_fill(venue, side):
         keeper.execute_order(strict.order_id)
     keeper.execute_order(loose.order_id)
     assert venue.position(alice, "ETH").size == side
+
+
+@pytest.mark.parametrize("collateral,decimals", [("MockUSDC", 6), ("MockDAI", 18)])
+def test_collateral_decimals_are_read_from_the_token(backend, collateral, decimals):
+    """SPEC §1: the collateral's decimals come from the token. The same trade on a 6- and an
+    18-decimal stablecoin charges and pays the same dollars, each in its own token units."""
+    eth = MarketConfig(symbol="ETH", initial_price=Decimal(3000), **{**ZERO_FEES, "taker_fee_bps": 10})
+    venue = Venue.launch(backend=backend, markets=[eth], collateral=collateral, pool_liquidity=100_000)
+    unit = 10**decimals
+    assert venue.decimals == decimals and venue.clearinghouse.call("scale") == 10**(18 - decimals)
+    alice = venue.trader("alice", usdc=10_000)
+    alice.deposit(5_000)
+    opened = alice.open("ETH", size=1, leverage=10, mode="isolated", margin=400)
+    assert opened.events_named("PositionIncreased")[0]["fee"] == 3 * unit  # 3,000 x 10 bps
+    venue.set_prices({"ETH": 3_300})
+    closed = alice.close("ETH")
+    event = closed.events_named("PositionDecreased")[0]
+    assert (event["realizedPnl"], event["fee"]) == (300 * unit, 3 * unit + unit * 3 // 10)
+    assert venue.usdc.call("balanceOf", alice.address) == 5_000 * unit
+    assert venue.account(alice).cross_balance == 5_000 - 3 + 300 - Decimal("3.3")
