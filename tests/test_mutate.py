@@ -4,6 +4,7 @@ user's module with a tiny test (one mutant killed, one survived) and the command
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -241,3 +242,24 @@ def test_cli_lists_mutants(tmp_path, monkeypatch):
                      cwd=tmp_path, monkeypatch=monkeypatch)
     assert result.exit_code == 0, result.output
     assert "2 mutants" in result.stdout and "c/DeadBandRates.sol:18:27" in result.stdout
+
+
+def test_code_compiled_for_dependants_only_equals_the_build(tmp_path):
+    """A mutant's code comes from a compile with output for its file's dependants alone; the
+    unmutated code so compiled is the full build's (so the artifacts serve as the original)."""
+    from protocol.build import USER_PREFIX, _default_root, _sources, compile_contracts, user_artifacts_dir
+
+    compile_contracts(user_dir=EXAMPLE)
+    artifacts = user_artifacts_dir(EXAMPLE)
+    sources = {**_sources(_default_root() / "contracts"),
+               USER_PREFIX + "DeadBandRates.sol": (EXAMPLE / "DeadBandRates.sol").read_text()}
+    compiler = MutantCompiler(sources, ROOT, artifacts)
+    try:
+        code = compiler.code(USER_PREFIX + "DeadBandRates.sol")
+        assert list(code) == ["DeadBandRates"]
+        assert code["DeadBandRates"]["deployedBytecode"] == json.loads(
+            (artifacts / "DeadBandRates.json").read_text())["deployedBytecode"]
+        assert compiler.changed_contracts(USER_PREFIX + "DeadBandRates.sol", code) == []
+        assert compiler._original == {}  # read from the artifacts, not compiled again
+    finally:
+        compiler.close()

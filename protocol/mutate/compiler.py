@@ -102,9 +102,12 @@ class MutantCompiler:
     """Compiles variants of a fixed set of sources (unit name -> text), each with output for the
     dependants of the one file that changed. ``root`` is where ``node_modules`` is looked up."""
 
-    def __init__(self, sources: dict[str, str], root: Path):
+    def __init__(self, sources: dict[str, str], root: Path, artifacts: Path | None = None):
         self.sources = dict(sources)
         self.root = root
+        #: Artifacts compiled from ``sources`` with the same settings (``protocol.build``): the
+        #: original code is read from there instead of compiled again, when they hold it.
+        self.artifacts = artifacts
         self._server: SolcServer | None = None
         self._original: dict[str, dict[str, dict]] = {}
 
@@ -140,9 +143,23 @@ class MutantCompiler:
             self._original[changed] = self.code(changed)
         return self._original[changed]
 
+    def _from_artifacts(self, mutated: dict[str, dict]) -> dict[str, dict] | None:
+        if self.artifacts is None:
+            return None
+        out = {}
+        for name, data in mutated.items():
+            try:
+                artifact = json.loads((self.artifacts / f"{name}.json").read_text())
+            except (OSError, ValueError):
+                return None
+            if artifact.get("sourceName") != data["source"]:
+                return None
+            out[name] = artifact
+        return out
+
     def changed_contracts(self, changed: str, mutated: dict[str, dict]) -> list[str]:
         """The contracts whose code (metadata left out) differs from the original's."""
-        before = self.original(changed)
+        before = self._from_artifacts(mutated) or self.original(changed)
         return sorted(name for name, data in mutated.items()
                       if name not in before
                       or strip_metadata(data["deployedBytecode"]) != strip_metadata(before[name]["deployedBytecode"])

@@ -182,7 +182,6 @@ class _Job:
         repo = target.user_dir is None
         self.ws = Workspace.create(target.base, path, extra=("protocol/artifacts",) if repo else (),
                                    pythonpath=repo)
-        self.compiler = MutantCompiler(target.sources, target.compile_root)
         if repo:
             self.artifacts = self.ws.path / "protocol" / "artifacts"
             compile_contracts(root=self.ws.path, out_dir=self.artifacts)  # a no-op when current
@@ -190,6 +189,9 @@ class _Job:
             self.user_path = self.ws.path / target.user_dir
             compile_contracts(root=target.compile_root, user_dir=self.user_path)
             self.artifacts = user_artifacts_dir(self.user_path, target.compile_root)
+        self.original_artifacts = self.ws.path.parent / f"{path.name}-original"
+        shutil.copytree(self.artifacts, self.original_artifacts)  # never written to
+        self.compiler = MutantCompiler(target.sources, target.compile_root, self.original_artifacts)
 
     def close(self) -> None:
         self.compiler.close()
