@@ -1,8 +1,8 @@
 """Mutation score of the project's suite: ``perpsim mutate`` over contracts/libraries and
 contracts/modules (not CI: every mutant that compiles to new code runs the tests).
 
-The tests are the revm suite ``scripts/mutants.py`` uses, with ``-x`` and the files naming the
-mutated contracts first. With ``--sample N`` only every k-th mutant runs (N spread evenly over
+The tests are the revm suite ``scripts/mutants.py`` uses plus tests/test_modules.py, with ``-x``
+and the files :data:`FIRST` maps the mutated file to first. With ``--sample N`` only every k-th mutant runs (N spread evenly over
 the files), and the script estimates the full run's wall time from the sample's seconds per
 mutant. Run:
     .venv/bin/python scripts/bench_mutate.py [--jobs 2] [--file contracts/libraries/MarginMath.sol]
@@ -33,6 +33,30 @@ TESTS = [
     "tests/test_gmx_price_impact.py", "tests/test_review_impact.py", "tests/test_modules.py",
 ]
 
+#: The test files that run first for each file's mutants (``-x`` stops at the first failure).
+_LIB, _MOD = "contracts/libraries/", "contracts/modules/"
+FIRST = {
+    _LIB + "MarginMath.sol": ["tests/test_rounding.py", "tests/test_margin_rules.py"],
+    _LIB + "Solvency.sol": ["tests/test_solvency.py", "tests/test_profit_cap.py"],
+    _LIB + "TradeLogic.sol": ["tests/test_profit_cap.py", "tests/test_solvency.py"],
+    _LIB + "LiquidationLogic.sol": ["tests/test_liquidation_boundary.py", "tests/test_keepers.py"],
+    _LIB + "StockRules.sol": ["tests/test_liquidation_boundary.py", "tests/test_margin_rules.py"],
+    _LIB + "Buckets.sol": ["tests/test_liquidation_boundary.py", "tests/test_solvency.py"],
+    _LIB + "Health.sol": ["tests/test_margin_rules.py", "tests/test_liquidation_boundary.py"],
+    _LIB + "Rules.sol": ["tests/test_margin_rules.py", "tests/test_modules.py"],
+    _LIB + "Markets.sol": ["tests/test_margin_rules.py", "tests/test_rounding.py"],
+    _LIB + "RatesLogic.sol": ["tests/test_modules.py", "tests/test_margin_rules.py"],
+    _LIB + "CollateralLogic.sol": ["tests/test_margin_rules.py", "tests/test_attacks.py"],
+    _LIB + "AdminLogic.sol": ["tests/test_margin_rules.py", "tests/test_modules.py"],
+    _LIB + "ImpactLogic.sol": ["tests/test_price_impact.py", "tests/test_review_impact.py"],
+    _MOD + "ImpactPricing.sol": ["tests/test_price_impact.py", "tests/test_gmx_price_impact.py",
+                                 "tests/test_review_impact.py"],
+    _MOD + "StockLiquidation.sol": ["tests/test_liquidation_boundary.py", "tests/test_modules.py"],
+    _MOD + "StockMargin.sol": ["tests/test_modules.py", "tests/test_margin_rules.py"],
+    _MOD + "StockRates.sol": ["tests/test_modules.py"],
+    _MOD + "OraclePricing.sol": ["tests/test_modules.py"],
+}
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -48,6 +72,7 @@ def main() -> int:
     files = _project_files(ROOT, args.file or ["contracts/libraries", "contracts/modules"])
     tests = [t for t in TESTS if (ROOT / t).is_file()]
     target = Target.repository(ROOT, files, tests, ["--backend", "revm"])
+    target.first = {f: [t for t in first if t in tests] for f, first in FIRST.items()}
     mutants = target.mutants(args.operator)
     chosen = mutants
     if args.sample and args.sample < len(mutants):

@@ -263,3 +263,15 @@ def test_code_compiled_for_dependants_only_equals_the_build(tmp_path):
         assert compiler._original == {}  # read from the artifacts, not compiled again
     finally:
         compiler.close()
+
+
+def test_mapped_tests_run_first_then_those_naming_the_contract(tmp_path):
+    for name, body in {"test_a.py": "", "test_b.py": "Solvency Solvency", "test_c.py": "Solvency"}.items():
+        (tmp_path / name).write_text(body)
+    src = "library Solvency { function f(uint a) internal pure returns (uint) { return a + 1; } }"
+    target = Target(tmp_path, ["S.sol"], {"S.sol": "S.sol"}, {"S.sol": src}, ROOT,
+                    ["test_a.py", "test_c.py", "test_b.py"], first={"S.sol": ["test_a.py"]})
+    mutant = target.mutants()[0]
+    assert target.ordered_tests(mutant) == ["test_a.py", "test_b.py", "test_c.py"]
+    target.first = {}
+    assert target.ordered_tests(mutant) == ["test_b.py", "test_c.py", "test_a.py"]

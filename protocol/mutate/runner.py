@@ -107,6 +107,8 @@ class Target:
     tests: list[str]
     pytest_args: list[str] = field(default_factory=list)
     user_dir: str | None = None  # relative to base, for users' contracts
+    #: A per-file test map: mutated file -> the test paths that run first for its mutants.
+    first: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def repository(cls, root: Path, files: Iterable[str], tests: Iterable[str],
@@ -161,17 +163,20 @@ class Target:
                 for m in mutants_of(f, self.sources[self.units[f]], info, ops)]
 
     def ordered_tests(self, mutant: Mutant) -> list[str]:
-        """:attr:`tests` with those naming a contract of the mutated file (or the file) first."""
+        """:attr:`tests`, those :attr:`first` maps the mutated file to first, then those naming
+        a contract of the mutated file (or the file) most often, then the rest as given."""
         text = self.sources[self.units[mutant.file]]
         names = set(_CONTRACT_RE.findall(text)) | {Path(mutant.file).stem}
 
-        def affected(test: str) -> bool:
+        def mentions(test: str) -> int:
             path = self.base / test.split("::")[0]
             if not path.is_file():
-                return False
+                return 0
             body = path.read_text(errors="replace")
-            return any(n in body for n in names)
-        return sorted(self.tests, key=lambda t: not affected(t))
+            return sum(body.count(n) for n in names)
+        first = [t for t in self.first.get(mutant.file, []) if t not in self.tests]
+        return first + sorted(self.tests, key=lambda t: (t not in self.first.get(mutant.file, []),
+                                                         -mentions(t)))
 
 
 class _Job:
