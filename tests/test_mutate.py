@@ -275,3 +275,20 @@ def test_mapped_tests_run_first_then_those_naming_the_contract(tmp_path):
     assert target.ordered_tests(mutant) == ["test_a.py", "test_b.py", "test_c.py"]
     target.first = {}
     assert target.ordered_tests(mutant) == ["test_b.py", "test_c.py", "test_a.py"]
+
+
+def test_cli_reports_marked_equivalents_without_running_anything(tmp_path, monkeypatch):
+    (tmp_path / "c").mkdir()
+    shutil.copy(EXAMPLE / "DeadBandRates.sol", tmp_path / "c")
+    mutant = next(m for m in Target.user(tmp_path / "c", [tmp_path]).mutants()
+                  if (m.line, m.col, m.replacement) == (17, 35, ">="))
+    (tmp_path / "eq.toml").write_text(f'[[equivalent]]\nid = "{mutant.id}"\nreason = "same either way"\n')
+    result = perpsim("--contracts", "c", "--tests", ".", "--only", mutant.id, "--equivalents", "eq.toml",
+                     "--json", "out/m.json", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert "equivalent" in result.stdout and "c/DeadBandRates.sol" in result.stdout
+    data = json.loads((tmp_path / "out" / "m.json").read_text())
+    assert data["counts"] == {"killed": 0, "survived": 0, "equivalent": 1, "invalid": 0, "timeout": 0}
+    assert data["score"] is None
+    assert data["mutants"][0]["detail"] == "marked: same either way"
+    assert data["mutants"][0]["diff"].startswith("--- a/c/DeadBandRates.sol\n")
