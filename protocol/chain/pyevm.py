@@ -95,11 +95,13 @@ class PyEVMChain(Chain):
             to=to_canonical_address(to) if to else b"", value=value, data=data)
         signed = unsigned.as_signed_transaction(self._signing_key(sender), chain_id=CHAIN_ID)
         before = chain.header.gas_used
-        _RECORDING[0] = hooks.COVERAGE  # transactions only: views are not counted
+        coverage = _RECORDING[0] = hooks.COVERAGE  # transactions only: views are not counted
         try:
             _, receipt, computation = chain.apply_transaction(signed)
         finally:
             _RECORDING[0] = None
+        if coverage is not None:
+            coverage.transactions += 1
         logs = [RawLog(to_checksum_address(log.address),
                        tuple(t.to_bytes(32, "big") for t in log.topics), log.data)
                 for log in receipt.logs]

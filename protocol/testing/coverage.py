@@ -320,16 +320,19 @@ class FileCoverage:
         return sum(b.outcomes_hit for b in self.branches)
 
     def missed_branches(self) -> list[str]:
-        """``file:line`` and the outcome of every branch outcome never reached."""
-        missed = []
+        """Every branch outcome never reached, as ``file:line `condition` (what)``, in source
+        order; the JUMPIs of one condition that missed the same way are listed once, with
+        their number (``×3``)."""
+        missed: dict[str, int] = {}
         for b in self.branches:
             for label, count in (("jumped", b.taken), ("fell through", b.not_taken)):
                 if not count:
                     what = "never executed" if b.taken is None else f"never {label}"
-                    missed.append(f"{self.name}:{b.line} {_snippet(self.source, b)} ({what})")
+                    text = f"{self.name}:{b.line} {_snippet(self.source, b)} ({what})"
+                    missed[text] = missed.get(text, 0) + 1
                     if b.taken is None:
                         break
-        return missed
+        return [text if n == 1 else f"{text} ×{n}" for text, n in missed.items()]
 
 
 def _snippet(source: Source, branch: Branch) -> str:
