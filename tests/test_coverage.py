@@ -179,3 +179,27 @@ def test_coverage_is_off_without_the_option():
     with collecting() as collector:
         assert hooks.COVERAGE is collector
     assert hooks.COVERAGE is None
+
+
+def test_a_users_module_is_covered_where_its_code_runs():
+    """A venue with the user's rates module (examples/custom_module): its lines are reported
+    under the user's path, next to the project's StockRules the module calls into."""
+    import time
+
+    from protocol import Venue
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "custom_module"
+    venue = Venue.launch(backend="pyevm", contracts=example, modules={"rates": "DeadBandRates"})
+    alice = venue.trader("alice", usdc=10_000)
+    alice.deposit(5_000)
+    started = time.process_time()
+    with collecting() as collector:
+        alice.open("ETH", size=1, leverage=5, mode="isolated", margin=1_000)
+        venue.advance_time(3_600)
+        venue.keeper("k").update_funding("ETH")
+    report = collector.report(user_dir=example)
+    assert time.process_time() - started < 10
+    mine = report.file(f"{example}/DeadBandRates.sol")
+    assert mine.lines_hit > 0
+    assert report.file("contracts/libraries/RatesLogic.sol").lines_hit > 0  # by DELEGATECALL
+    assert report.unknown_codes == 0

@@ -234,8 +234,10 @@ class SourceMaps:
                 continue
             path = (Path(user_dir) / name[len(USER_PREFIX):] if name.startswith(USER_PREFIX)
                     else root / name)
-            if path.exists():
-                sources[name] = Source.of(name, path.read_text())
+            if path.exists():  # a user's file is shown by its path, as compile errors are
+                shown = f"{user_dir}/{name[len(USER_PREFIX):]}" if name.startswith(USER_PREFIX) \
+                    else name
+                sources[name] = Source.of(shown, path.read_text())
         contracts = []
         for contract in manifest["contracts"]:
             raw = json.loads((Path(artifacts_dir) / f"{contract}.json").read_text())
@@ -380,7 +382,8 @@ class CoverageReport:
             branches = [Branch(source.line(start), start, length, taken, not_taken)
                         for (start, length, _), (taken, not_taken)
                         in sorted(branch_hits[name].items())]
-            files[name] = FileCoverage(name, source, dict(sorted(lines[name].items())), branches)
+            files[source.name] = FileCoverage(source.name, source,
+                                              dict(sorted(lines[name].items())), branches)
         return cls(files, collector.transactions, unknown)
 
     def file(self, name: str) -> FileCoverage:
