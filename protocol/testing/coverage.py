@@ -515,5 +515,7 @@ def _file_page(f: FileCoverage) -> str:
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
             f"<style>{_CSS}</style></head><body><p><a href='../index.html'>index</a></p>"
             f"<h1>{title}</h1><p>lines {f.lines_hit}/{len(f.lines)}, branches "
-            f"{f.branches_hit}/{f.branches_total}</p>"
+            f"{f.branches_hit}/{f.branches_total}. Columns: line, times run, a ✓ or ✗ for each "
+            f"JUMPI on the line, jumped then fell through (hover for counts). Green: run; red: "
+            f"never; yellow: a branch on it went one way only.</p>"
             f"<table class='src'>{''.join(rows)}</table></body></html>")
