@@ -203,3 +203,30 @@ def test_a_users_module_is_covered_where_its_code_runs():
     assert mine.lines_hit > 0
     assert report.file("contracts/libraries/RatesLogic.sol").lines_hit > 0  # by DELEGATECALL
     assert report.unknown_codes == 0
+
+
+def test_source_maps_decompress_and_push_data_is_skipped():
+    from protocol.testing.coverage import decompress, instruction_offsets
+
+    assert decompress("1:2:0:-;;3::1:i;:4") == [(1, 2, 0, "-"), (1, 2, 0, "-"), (3, 2, 1, "i"),
+                                                (3, 4, 1, "i")]
+    # PUSH1 01, PUSH1 02, PUSH2 ffff, JUMPI, PUSH32 <32 bytes>, STOP
+    code = bytes.fromhex("6001600261ffff57" + "7f" + "00" * 32 + "00")
+    assert instruction_offsets(code) == [0, 2, 4, 7, 8, 41]
+
+
+@pytest.mark.slow
+def test_pyevm_and_revm_agree_on_a_venue_workload():
+    """Opens, a decrease, a close and a liquidation (scripts/bench_coverage.py's workload):
+    about 27,000 opcode steps, a minute under revm's tracer."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "bench_coverage.py"
+    spec = importlib.util.spec_from_file_location("bench_coverage", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    results = {backend: bench.measure(backend, 1) for backend in BOTH}
+    assert results["pyevm"][2] == results["revm"][2] > 20_000  # the same opcode steps
+    assert results["pyevm"][3] == results["revm"][3]  # the same lcov
+    files = parse_lcov(results["pyevm"][3])
+    assert any(files["contracts/libraries/LiquidationLogic.sol"]["DA"].values())
