@@ -22,6 +22,12 @@ class PerpsimError(Exception):
     """Base class of every perpsim exception."""
 
 
+class AmountError(PerpsimError, ValueError):
+    """An amount given to the Python API that cannot be sent: not a number, negative where it
+    must not be, or finer than its unit allows. The message is one line naming the argument
+    and its unit; nothing has been sent."""
+
+
 class Reverted(PerpsimError):
     """An EVM revert, with the decoded custom error."""
 

@@ -52,8 +52,12 @@ def test_cross_boundary_with_another_position(venue):
 
 
 def test_liquidation_price_helper():
+    exact = Decimal(3000) - Decimal(270) / Decimal("0.99")  # 2727.2727...: no end
     assert liquidation_price(side=1, price=3000, size=1.0, equity=300, mmf=0.01) == \
-        Decimal(3000) - Decimal(270) / Decimal("0.99")
+        exact.quantize(Decimal("1e-18"), ROUND_FLOOR)  # a long's toward the liquidation
+    short = Decimal(3000) + Decimal(270) / Decimal("1.01")
+    assert liquidation_price(side=-1, price=3000, size=1.0, equity=300, mmf=0.01) == \
+        short.quantize(Decimal("1e-18"), ROUND_CEILING)
     with pytest.raises(ValueError):
         liquidation_price(side=0, price=1, size=1, equity=1, mmf=0.01)
 

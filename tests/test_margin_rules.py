@@ -338,7 +338,8 @@ def test_bad_inputs_have_named_errors(venue):
          lambda: ch.transact(admin, "configureMarket", 0, b"ETH".ljust(32, b"\0"),
                              (*venue.markets["ETH"].encode(6)[:4], 500,  # maxLeverage 500
                               *venue.markets["ETH"].encode(6)[5:])).raise_for_status()),
-        ("ZeroPrice", lambda: venue.set_price("ETH", 0)),
+        ("ZeroPrice", lambda: venue.oracle.transact(admin, "pushPrices", [
+            (0, venue.chain.timestamp, 0)]).raise_for_status()),  # the client refuses it first
         ("NoPosition", lambda: alice.add_margin("ETH", 1)),
         # notional below the market's $1 minimum: dust would let funding indices run away
         ("PositionTooSmall", lambda: alice.open("ETH", size="0.0003", leverage=2, mode="cross")),

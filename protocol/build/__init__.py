@@ -43,6 +43,9 @@ SETTINGS: dict = {
                 "evm.bytecode.object",
                 "evm.bytecode.linkReferences",
                 "evm.deployedBytecode.object",
+                "evm.deployedBytecode.sourceMap",
+                "evm.deployedBytecode.immutableReferences",
+                "evm.deployedBytecode.linkReferences",
                 "evm.methodIdentifiers",
                 "storageLayout",
             ]
@@ -225,6 +228,13 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
                 "bytecode": "0x" + data["evm"]["bytecode"]["object"],
                 "linkReferences": data["evm"]["bytecode"].get("linkReferences", {}),
                 "deployedBytecode": "0x" + data["evm"]["deployedBytecode"]["object"],
+                # For coverage (protocol.testing.coverage): the runtime code's source map and
+                # the bytes that differ once deployed (immutables, linked library addresses).
+                "deployedSourceMap": data["evm"]["deployedBytecode"].get("sourceMap", ""),
+                "immutableReferences": data["evm"]["deployedBytecode"].get(
+                    "immutableReferences", {}),
+                "deployedLinkReferences": data["evm"]["deployedBytecode"].get(
+                    "linkReferences", {}),
                 "storageLayout": data.get("storageLayout"),
                 # Selectors of every external function, the library functions solc leaves out
                 # of a library's ABI included: call traces name them.
@@ -240,9 +250,11 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
     for name, artifact in artifacts.items():
         (out_dir / f"{name}.json").write_text(json.dumps(artifact, indent=1))
     names.sort()
+    # Source ids of the source maps (ids not listed are the compiler's generated Yul).
+    source_ids = {str(data["id"]): name for name, data in output.get("sources", {}).items()}
     (out_dir / MANIFEST).write_text(json.dumps(
-        {"input_hash": digest, "compiler": version, "contracts": names, "warnings": warnings},
-        indent=1))
+        {"input_hash": digest, "compiler": version, "contracts": names, "warnings": warnings,
+         "sourceIds": source_ids}, indent=1))
     return CompileResult(True, digest, names, warnings)
 
 

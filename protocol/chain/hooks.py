@@ -5,15 +5,20 @@ by any client count."""
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 if TYPE_CHECKING:
     from protocol.chain.base import Chain, Receipt
+    from protocol.testing.coverage import Collector
 
 Listener = Callable[["Chain", "Receipt"], None]
 
 #: Called with ``(chain, receipt)`` after each transaction (deployments included), in order.
 LISTENERS: list[Listener] = []
+
+#: The coverage collector every transaction reports its executed program counters to, or None
+#: (:func:`protocol.testing.coverage.collecting` sets it).
+COVERAGE: Optional["Collector"] = None
 
 
 def notify(chain: "Chain", receipt: "Receipt") -> None:

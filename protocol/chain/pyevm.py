@@ -12,6 +12,7 @@ from typing import Any
 
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
+from protocol.chain import hooks
 from protocol.chain.abi import RawLog
 from protocol.chain.trace import RawFrame
 from protocol.chain.base import (BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP,
@@ -38,7 +39,7 @@ class PyEVMChain(Chain):
         # are exactly what each transaction bids, as on revm.
         params["base_fee_per_gas"] = 0
         self._backend = PyEVMBackend(genesis_parameters=params,
-                                     vm_configuration=((0, CancunVM),))
+                                     vm_configuration=((0, _coverage_vm(CancunVM)),))
         self._backend.chain.chain_id = CHAIN_ID  # type: ignore[misc]
         self.tester = EthereumTester(self._backend, auto_mine_transactions=False)
         self._key_objects: dict[str, Any] = {}
@@ -94,7 +95,13 @@ class PyEVMChain(Chain):
             to=to_canonical_address(to) if to else b"", value=value, data=data)
         signed = unsigned.as_signed_transaction(self._signing_key(sender), chain_id=CHAIN_ID)
         before = chain.header.gas_used
-        _, receipt, computation = chain.apply_transaction(signed)
+        coverage = _RECORDING[0] = hooks.COVERAGE  # transactions only: views are not counted
+        try:
+            _, receipt, computation = chain.apply_transaction(signed)
+        finally:
+            _RECORDING[0] = None
+        if coverage is not None:
+            coverage.transactions += 1
         logs = [RawLog(to_checksum_address(log.address),
                        tuple(t.to_bytes(32, "big") for t in log.topics), log.data)
                 for log in receipt.logs]
@@ -149,6 +156,54 @@ class PyEVMChain(Chain):
 
             chaindb._set_as_canonical_chain_head(chaindb.db, head, GENESIS_PARENT_HASH)
         chain.header = pending
+
+
+#: The coverage collector of the transaction being applied (None: not recording).
+_RECORDING: list = [None]
+
+
+def _coverage_vm(vm_class):
+    """``vm_class`` whose computations, while a coverage collector is recording, fetch their
+    opcodes through :class:`_RecordingOpcodes` (py-evm looks each opcode up in
+    ``computation.opcodes`` right after moving the program counter past it)."""
+    state_class = vm_class._state_class
+    base = state_class.computation_class
+
+    class CoverageComputation(base):  # type: ignore[misc, valid-type]
+        def __init__(self, state, message, transaction_context) -> None:
+            super().__init__(state, message, transaction_context)
+            collector = _RECORDING[0]
+            if collector is not None and message.code and not message.is_create:
+                self.opcodes = _RecordingOpcodes(self, base.opcodes, collector)
+
+    computation_class = CoverageComputation
+    return vm_class.configure(
+        __name__=f"Coverage{vm_class.__name__}",
+        _state_class=state_class.configure(__name__=f"Coverage{state_class.__name__}",
+                                           computation_class=computation_class))
+
+
+class _RecordingOpcodes:
+    """A computation's opcode table that counts the program counter of every opcode fetched and
+    which way each JUMPI goes (its condition is the stack's second word)."""
+
+    __slots__ = ("_code", "_values", "_opcodes", "_hits", "_jumps")
+
+    def __init__(self, computation, opcodes, collector) -> None:
+        self._code = computation.code
+        self._values = computation._stack.values
+        self._opcodes = opcodes
+        self._hits, self._jumps = collector.counters(bytes(computation.msg.code))
+
+    def __getitem__(self, opcode: int):
+        pc = self._code.program_counter - 1
+        self._hits[pc] += 1
+        if opcode == 0x57:  # JUMPI
+            values = self._values
+            condition = values[-2] if len(values) > 1 else 0
+            outcome = self._jumps.setdefault(pc, [0, 0])
+            outcome[0 if (condition if isinstance(condition, int) else any(condition)) else 1] += 1
+        return self._opcodes[opcode]
 
 
 def _frame(computation, gas_used: int | None = None) -> RawFrame:

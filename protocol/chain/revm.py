@@ -35,6 +35,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from protocol.chain import hooks
 from protocol.chain.abi import RawLog
 from protocol.chain.eip3155 import call_tree, captured_stdout
 from protocol.chain.trace import RawFrame
@@ -192,15 +193,20 @@ class RevmChain(Chain):
     # ----------------------------------------------------------------- transactions
     def _send(self, sender: str, nonce: int, to: str | None, data: bytes, value: int,
               gas: int, gas_price: int) -> RawResult:
-        if not self.record_traces:
+        coverage = hooks.COVERAGE
+        if not self.record_traces and coverage is None:
             return self._run(sender, nonce, to, data, value, gas, gas_price)
         evm = self.evm
-        evm.tracing = True  # EIP-3155 steps on stdout, read back into a call tree
+        evm.tracing = True  # EIP-3155 steps on stdout, read back into a call tree / coverage
         try:
             with captured_stdout() as steps:
                 raw = self._run(sender, nonce, to, data, value, gas, gas_price)
         finally:
             evm.tracing = False
+        if coverage is not None:
+            coverage.add_steps(steps, self.code, to)
+        if not self.record_traces:
+            return raw
         root = RawFrame("CREATE" if to is None else "CALL", raw.contract_address if to is None
                         else to, data, raw.output, value, raw.gas_used, raw.success)
         tree = call_tree(steps, root)

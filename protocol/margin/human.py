@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Optional, Sequence, Union
 
 Number = Union[int, float, Decimal, str]
@@ -13,6 +13,14 @@ def _d(x: Number) -> Decimal:
 
 
 Tiers = Sequence[tuple[Number, int]]
+
+WEI = Decimal("1e-18")
+
+
+def _toward_liquidation(side: int, price: Decimal) -> Decimal:
+    """A price the oracle takes (18 decimals), rounded toward the liquidation: a long's down,
+    a short's up, so the price returned is one at which the position is liquidatable."""
+    return price.quantize(WEI, rounding=ROUND_FLOOR if side == 1 else ROUND_CEILING)
 
 
 def _tier_table(tiers: Tiers) -> list[tuple[Decimal, Decimal, Decimal]]:
@@ -43,8 +51,9 @@ def liquidation_price(side: int, price: Number, size: Number, equity: Number,
     ``p_liq = p - s (E - MM(p)) / |q| / (1 - mmf s)`` with ``MM(p) = |q| p mmf``; ``side`` is +1
     for a long and -1 for a short, ``equity`` is E at ``price``. With ``tiers`` the maintenance
     margin is the tier's at the liquidation price (``|q| p mmr - deduction``), as on
-    Hyperliquid. Returns ``Decimal`` (it may be negative for a long that can never be
-    liquidated).
+    Hyperliquid. Returns ``Decimal`` with at most 18 decimals, rounded toward the liquidation
+    (a long's down, a short's up), so ``venue.set_price`` takes it and it liquidates; it may be
+    negative for a long that can never be liquidated.
     """
     if side not in (1, -1):
         raise ValueError(f"side must be +1 (long) or -1 (short), not {side!r}")
@@ -55,15 +64,15 @@ def liquidation_price(side: int, price: Number, size: Number, equity: Number,
         raise ValueError("size must be non-zero")
     if tiers is None:
         m = _d(mmf)
-        return p - side * (e - q * p * m) / q / (1 - m * side)
+        return _toward_liquidation(side, p - side * (e - q * p * m) / q / (1 - m * side))
     # E + s q (x - p) = q x mmr - D in the tier the notional q x lands in.
     table = _tier_table(tiers)
     for i, (bound, mmr, deduction) in enumerate(table):
         x = (side * q * p - e - deduction) / (q * (side - mmr))
         upper = table[i + 1][0] if i + 1 < len(table) else None
         if q * x >= bound and (upper is None or q * x < upper):
-            return x
-    return (side * q * p - e) / (q * (side - table[0][1]))  # x <= 0: in the first tier
+            return _toward_liquidation(side, x)
+    return _toward_liquidation(side, (side * q * p - e) / (q * (side - table[0][1])))  # x <= 0
 
 
 def cross_liquidation_price(side: int, price: Number, size: Number, equity: Number,
@@ -79,5 +88,5 @@ def cross_liquidation_price(side: int, price: Number, size: Number, equity: Numb
     p, q, e, mm, m = _d(price), abs(_d(size)), _d(equity), _d(maintenance_margin), _d(mmf)
     if q == 0:
         raise ValueError("size must be non-zero")
-    return p - side * (e - mm) / q / (1 - m * side)
+    return _toward_liquidation(side, p - side * (e - mm) / q / (1 - m * side))
 

@@ -13,7 +13,9 @@ session for each distinct set of options, reverted after each test).
 Options: ``--perpsim-backend pyevm|revm|rpc|all`` chooses the EVM (``all``: each test on pyevm
 and revm); ``--perpsim-gas`` prints a gas report per contract function at the end;
 ``--perpsim-trace`` appends the decoded call trace of the failed transaction to a failing test's
-report.
+report; ``--perpsim-coverage DIR`` writes line and branch coverage of the contracts reached by
+the session's transactions into DIR (``lcov.info``, ``index.html``) and prints the per-file table
+(:mod:`protocol.testing.coverage`; pyevm and revm).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ TRACES_SHOWN = 3  # failed transactions traced in a report when the error came f
 _GAS = pytest.StashKey["object"]()
 _FAILED = pytest.StashKey["object"]()
 _FAILED_LISTENER = pytest.StashKey["object"]()
+_COVERAGE = pytest.StashKey["object"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="print gas used per contract function (calls, min, mean, max)")
     group.addoption("--perpsim-trace", action="store_true",
                     help="show the decoded call trace of failed transactions in failing tests")
+    group.addoption("--perpsim-coverage", metavar="DIR", default=None,
+                    help="write line and branch coverage of the contracts into DIR (lcov.info, "
+                         "index.html); slow on revm (EIP-3155 tracer)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -66,6 +72,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
         hooks.LISTENERS.append(keep_failed)
         config.stash[_FAILED_LISTENER] = keep_failed
+    if config.getoption("--perpsim-coverage", None):
+        from protocol.chain import hooks
+        from protocol.testing.coverage import Collector
+
+        collector = Collector()
+        config.stash[_COVERAGE] = (collector, hooks.COVERAGE)
+        hooks.COVERAGE = collector
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -75,15 +88,41 @@ def pytest_unconfigure(config: pytest.Config) -> None:
                      config.stash.get(_FAILED_LISTENER, None)):
         if listener in hooks.LISTENERS:
             hooks.LISTENERS.remove(listener)
+    coverage = config.stash.get(_COVERAGE, None)
+    if coverage is not None:
+        hooks.COVERAGE = coverage[1]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    coverage = config.stash.get(_COVERAGE, None)
+    if coverage is not None:
+        _coverage_summary(terminalreporter, coverage[0], config.getoption("--perpsim-coverage"))
     report = config.stash.get(_GAS, None)
     if report is None:
         return
     terminalreporter.write_sep("=", f"perpsim gas report ({report.transactions} transactions)")
     for line in report.lines():
         terminalreporter.write_line(line)
+
+
+def _coverage_summary(terminalreporter, collector, directory: str) -> None:
+    """Write the coverage report and print its table (a failure to write is one line)."""
+    import io
+    from pathlib import Path
+
+    from rich.console import Console
+
+    terminalreporter.write_sep("=", f"perpsim coverage ({collector.transactions} transactions)")
+    try:
+        report = collector.report()
+        index = report.write(Path(directory))
+    except Exception as exc:  # a missing or stale artifact: say so, keep the session's result
+        terminalreporter.write_line(f"perpsim coverage: not written: {exc}")
+        return
+    text = io.StringIO()
+    Console(file=text, width=max(terminalreporter._tw.fullwidth, 80)).print(report.table())
+    terminalreporter.write(text.getvalue())
+    terminalreporter.write_line(f"coverage: {Path(directory) / 'lcov.info'} and {index}")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -23,7 +23,7 @@ from protocol.venue.liquidity import LpRequestReceipt, LpRequestView
 from protocol.venue.bounds import bound
 from protocol.venue.orders import (INCREASE_TYPES, MARKET_TYPES, ORDER_TYPE_NAMES, ORDER_TYPES,
                                    REQUEST_KINDS, OrderReceipt, OrderView)
-from protocol.venue.units import Number, from_fixed, from_wad, to_tokens, to_wad
+from protocol.venue.units import Number, from_fixed, from_wad, price_wad, to_wad, usd_tokens
 from protocol.venue.views import AccountView, PositionView
 
 MAX_UINT = 2**256 - 1
@@ -62,11 +62,11 @@ class Trader(Actor):
 
     def deposit(self, usd: Number) -> Receipt:
         v = self.venue
-        return self._send(v.clearinghouse, "deposit", self.address, v.tokens(usd))
+        return self._send(v.clearinghouse, "deposit", self.address, v.tokens(usd, "usd"))
 
     def withdraw(self, usd: Number) -> Receipt:
         v = self.venue
-        return self._send(v.clearinghouse, "withdraw", self.address, v.tokens(usd))
+        return self._send(v.clearinghouse, "withdraw", self.address, v.tokens(usd, "usd"))
 
     def open(self, market: str, size: Number, leverage: int, mode: str = "isolated",
              margin: Number = 0) -> Receipt:
@@ -76,7 +76,7 @@ class Trader(Actor):
         if mode not in MODES:
             raise ValueError(f"mode must be 'isolated' or 'cross', not {mode!r}")
         return self._send(v.clearinghouse, "increasePosition", self.address, v.market_id(market),
-                          to_wad(size, "size"), leverage, MODES[mode], v.tokens(margin))
+                          to_wad(size, "size"), leverage, MODES[mode], v.tokens(margin, "margin"))
 
     def decrease(self, market: str, size: Number) -> Receipt:
         """Reduce the position by ``|size|`` base units."""
@@ -93,12 +93,12 @@ class Trader(Actor):
     def add_margin(self, market: str, usd: Number) -> Receipt:
         v = self.venue
         return self._send(v.clearinghouse, "addMargin", self.address, v.market_id(market),
-                          v.tokens(usd))
+                          v.tokens(usd, "usd"))
 
     def remove_margin(self, market: str, usd: Number) -> Receipt:
         v = self.venue
         return self._send(v.clearinghouse, "removeMargin", self.address, v.market_id(market),
-                          v.tokens(usd))
+                          v.tokens(usd, "usd"))
 
     def create_order(self, market: str, type: str, size: Optional[Number] = None, *,
                      side: Optional[str] = None, leverage: int = 1, mode: str = "isolated",
@@ -146,9 +146,10 @@ class Trader(Actor):
             raise ValueError(f"a {type} order needs a trigger_price")
         fee = v.order_book.call("minExecutionFee") if execution_fee is None else execution_fee
         params = (v.market_id(market), ORDER_TYPES[type], is_long, abs(size_wad), leverage,
-                  MODES[mode], v.tokens(collateral),
-                  0 if trigger_price is None else to_wad(trigger_price, "price"),
-                  0 if acceptable_price is None else to_wad(acceptable_price, "price"))
+                  MODES[mode], v.tokens(collateral, "collateral"),
+                  0 if trigger_price is None else price_wad(trigger_price, "trigger_price"),
+                  0 if acceptable_price is None else to_wad(acceptable_price, "acceptable_price",
+                                                            unit="USD", minimum=0))
         receipt = self._send(v.order_book, "createOrder", params, value=fee)
         return OrderReceipt(receipt.events_named("OrderCreated")[0]["id"], receipt)
 
@@ -167,13 +168,13 @@ class Trader(Actor):
         """Deposit into the pool at once (ERC-4626 ``deposit``): only while no position is open
         on the venue (otherwise ``LpRequestRequired``; use :meth:`request_deposit`)."""
         v = self.venue
-        return self._send(v.pool, "deposit", v.tokens(usd), self.address)
+        return self._send(v.pool, "deposit", v.tokens(usd, "usd"), self.address)
 
     def withdraw_liquidity(self, usd: Number) -> Receipt:
         """Withdraw from the pool at once (ERC-4626 ``withdraw``): only while no position is
         open on the venue (otherwise ``LpRequestRequired``; use :meth:`request_redeem`)."""
         v = self.venue
-        return self._send(v.pool, "withdraw", v.tokens(usd), self.address, self.address)
+        return self._send(v.pool, "withdraw", v.tokens(usd, "usd"), self.address, self.address)
 
     def request_deposit(self, usd: Number, *, min_shares: int = 0, receiver: Optional[str] = None,
                         execution_fee: Optional[int] = None) -> LpRequestReceipt:
@@ -183,7 +184,7 @@ class Trader(Actor):
         minimum); the owner may cancel only after the book's ``marketOrderTimeout``."""
         v = self.venue
         fee = v.order_book.call("minExecutionFee") if execution_fee is None else execution_fee
-        receipt = self._send(v.order_book, "requestDeposit", v.tokens(usd), receiver or self.address,
+        receipt = self._send(v.order_book, "requestDeposit", v.tokens(usd, "usd"), receiver or self.address,
                              min_shares, value=fee)
         return LpRequestReceipt(receipt.events_named("LpRequestCreated")[0]["id"], receipt)
 
@@ -198,7 +199,7 @@ class Trader(Actor):
             self._send(v.pool, "approve", v.order_book.address, MAX_UINT)
         fee = v.order_book.call("minExecutionFee") if execution_fee is None else execution_fee
         receipt = self._send(v.order_book, "requestRedeem", amount, receiver or self.address,
-                             v.tokens(min_usd), value=fee)
+                             v.tokens(min_usd, "min_usd"), value=fee)
         return LpRequestReceipt(receipt.events_named("LpRequestCreated")[0]["id"], receipt)
 
     def cancel_lp_request(self, request_id: int) -> Receipt:
@@ -334,14 +335,16 @@ class Venue(AdminActions):
                           collateral=collateral, min_execution_fee=min_execution_fee,
                           market_order_timeout=market_order_timeout, modules=modules,
                           artifacts=artifacts)
+        for what, usd in (("pool_liquidity", pool_liquidity), ("insurance", insurance)):
+            usd_tokens(usd, 18, what)  # refused before anything is deployed
         chain = chain or connect(backend)
         venue = cls.attach(chain, deploy(chain, plan))
         prices = {c.symbol: c.initial_price for c in markets if c.initial_price is not None}
         if prices:
             venue.set_prices(prices)
-        if Decimal(str(pool_liquidity)) > 0:
+        if venue.tokens(pool_liquidity, "pool_liquidity"):
             venue.trader("lp", usdc=pool_liquidity).provide_liquidity(pool_liquidity)
-        if Decimal(str(insurance)) > 0:
+        if venue.tokens(insurance, "insurance"):
             venue.fund_insurance(insurance)
         factors = {name: value for name, value in (
             ("max_pnl_factor_traders", max_pnl_factor_traders), ("max_pnl_factor_adl", max_pnl_factor_adl),
@@ -353,9 +356,10 @@ class Venue(AdminActions):
     # ------------------------------------------------------------------ actors
     def trader(self, name: str, usdc: Number = 0) -> Trader:
         """A new funded wallet (nothing deposited yet) that has approved the venue."""
+        amount = self.tokens(usdc, "usdc")
         address = self.chain.new_account()
-        if Decimal(str(usdc)) > 0:
-            self.usdc.transact(self.admin, "mint", address, self.tokens(usdc)).raise_for_status()
+        if amount:
+            self.usdc.transact(self.admin, "mint", address, amount).raise_for_status()
         for spender in (self.clearinghouse, self.pool, self.order_book):
             self.usdc.transact(address, "approve", spender.address, MAX_UINT).raise_for_status()
         return Trader(self, name, address)
@@ -363,7 +367,7 @@ class Venue(AdminActions):
     def mint(self, trader: Actor | str, usd: Number) -> Receipt:
         """Mint test collateral (MockUSDC) into a wallet."""
         account = trader if isinstance(trader, str) else trader.address
-        return self.usdc.transact(self.admin, "mint", account, self.tokens(usd)).raise_for_status()
+        return self.usdc.transact(self.admin, "mint", account, self.tokens(usd, "usd")).raise_for_status()
 
     def keeper(self, name: str, *, adl: bool = False) -> Keeper:
         """A new keeper wallet. ``adl=True`` also has the admin grant it ``ADL_KEEPER_ROLE``:
@@ -374,7 +378,7 @@ class Venue(AdminActions):
         return keeper
 
     def fund_insurance(self, usd: Number) -> Receipt:
-        amount = self.tokens(usd)
+        amount = self.tokens(usd, "usd")
         self.usdc.transact(self.admin, "mint", self.admin, amount).raise_for_status()
         self.usdc.transact(self.admin, "approve", self.clearinghouse.address, amount).raise_for_status()
         return self.clearinghouse.transact(self.admin, "fundInsurance", amount).raise_for_status()
@@ -386,7 +390,7 @@ class Venue(AdminActions):
     def set_prices(self, prices: Mapping[str, Number]) -> Receipt:
         """One oracle update for several markets, stamped with the next block's time."""
         now = self.chain.timestamp
-        updates = [(self.market_id(m), now, to_wad(p, "price")) for m, p in prices.items()]
+        updates = [(self.market_id(m), now, price_wad(p, f"{m} price")) for m, p in prices.items()]
         return self.oracle.transact(self.admin, "pushPrices", updates).raise_for_status()
 
     def price(self, market: str) -> Decimal:
@@ -414,8 +418,10 @@ class Venue(AdminActions):
             raise KeyError(f"unknown market {market!r}; markets: {', '.join(self.markets)}") \
                 from None
 
-    def tokens(self, usd: Number) -> int:
-        return to_tokens(usd, self.decimals)
+    def tokens(self, usd: Number, what: str = "amount") -> int:
+        """``usd`` (at least 0) in collateral token units; ``what`` names it in the
+        :class:`~protocol.errors.AmountError` a bad amount raises."""
+        return usd_tokens(usd, self.decimals, what)
 
     def usd(self, tokens: int) -> Decimal:
         return from_fixed(tokens, self.decimals)
