@@ -257,8 +257,9 @@ def test_code_compiled_for_dependants_only_equals_the_build(tmp_path):
     try:
         code = compiler.code(USER_PREFIX + "DeadBandRates.sol")
         assert list(code) == ["DeadBandRates"]
-        assert code["DeadBandRates"]["deployedBytecode"] == json.loads(
-            (artifacts / "DeadBandRates.json").read_text())["deployedBytecode"]
+        built = json.loads((artifacts / "DeadBandRates.json").read_text())
+        for key in ("deployedBytecode", "bytecode", "deployedSourceMap", "immutableReferences"):
+            assert code["DeadBandRates"][key] == built[key], key
         assert compiler.changed_contracts(USER_PREFIX + "DeadBandRates.sol", code) == []
         assert compiler._original == {}  # read from the artifacts, not compiled again
     finally:

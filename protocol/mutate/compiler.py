@@ -121,9 +121,10 @@ class MutantCompiler:
         if text is not None:
             sources[changed] = text
         settings = copy.deepcopy(SETTINGS)
-        settings["outputSelection"] = {unit: {"*": ["evm.bytecode.object", "evm.bytecode.linkReferences",
-                                                    "evm.deployedBytecode.object"]}
-                                       for unit in dependants(sources, changed)}
+        settings["outputSelection"] = {unit: {"*": [
+            "evm.bytecode.object", "evm.bytecode.linkReferences", "evm.deployedBytecode.object",
+            "evm.deployedBytecode.sourceMap", "evm.deployedBytecode.immutableReferences",
+            "evm.deployedBytecode.linkReferences"]} for unit in dependants(sources, changed)}
         output = self._server.compile({"language": "Solidity", "settings": settings,
                                        "sources": {n: {"content": t} for n, t in sources.items()}})
         errors = [_format_diagnostic(d, sources) for d in output.get("errors", [])
@@ -133,6 +134,9 @@ class MutantCompiler:
         return {name: {"bytecode": "0x" + data["evm"]["bytecode"]["object"],
                        "deployedBytecode": "0x" + data["evm"]["deployedBytecode"]["object"],
                        "linkReferences": data["evm"]["bytecode"].get("linkReferences", {}),
+                       "deployedSourceMap": data["evm"]["deployedBytecode"].get("sourceMap", ""),
+                       "immutableReferences": data["evm"]["deployedBytecode"].get("immutableReferences", {}),
+                       "deployedLinkReferences": data["evm"]["deployedBytecode"].get("linkReferences", {}),
                        "source": unit}
                 for unit, contracts in output.get("contracts", {}).items() if unit in sources
                 for name, data in contracts.items()}
@@ -172,11 +176,15 @@ class MutantCompiler:
 
 
 def write_artifacts(out_dir: Path, code: dict[str, dict], names: list[str]) -> None:
-    """Overwrite the code of ``names`` in the artifacts of ``out_dir`` (ABI and the rest kept:
-    mutants change no interface)."""
+    """Overwrite the code of ``names`` in the artifacts of ``out_dir``, with its source map and
+    link and immutable references where the artifacts carry them (coverage reads them); the ABI
+    and the rest are kept: mutants change no interface."""
     for name in names:
         path = out_dir / f"{name}.json"
         artifact = json.loads(path.read_text())
         for key in ("bytecode", "deployedBytecode", "linkReferences"):
             artifact[key] = code[name][key]
+        for key in ("deployedSourceMap", "immutableReferences", "deployedLinkReferences"):
+            if key in artifact:
+                artifact[key] = code[name][key]
         path.write_text(json.dumps(artifact, indent=1))
