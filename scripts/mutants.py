@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import queue
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +37,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from protocol.mutate.workspace import Workspace as _Workspace  # noqa: E402
+
 PYTHON = sys.executable
 
 CH = "contracts/core/Clearinghouse.sol"
@@ -522,73 +524,28 @@ class Result:
 
 
 # ---------------------------------------------------------------------------- scratch copies
-class Workspace:
-    """A copy of the repository where mutants are applied, compiled and tested."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.env = dict(os.environ, PYTHONPATH=str(path), PYTHONDONTWRITEBYTECODE="1")
-        self.env.pop("PYTEST_ADDOPTS", None)
+class Workspace(_Workspace):
+    """A copy of the repository where mutants are applied, compiled and tested (the copy itself
+    is :class:`protocol.mutate.workspace.Workspace`, which ``perpsim mutate`` uses too)."""
 
     @classmethod
     def create(cls, base: Path, name: str) -> "Workspace":
-        dest = base / name
-        dest.mkdir()
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=ROOT, check=True, capture_output=True,
-        ).stdout.decode().split("\0")
-        for rel in filter(None, listed):
-            src = ROOT / rel
-            if not src.is_file() or rel.startswith("node_modules/"):
-                continue  # deleted in the working tree, or a directory entry
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target)
-        (dest / "node_modules").symlink_to(ROOT / "node_modules")
-        ws = cls(dest)
+        ws = super().create(ROOT, base / name)
         out = subprocess.run([PYTHON, "-c", "import protocol; print(protocol.__file__)"],
-                             cwd=dest, env=ws.env, capture_output=True, text=True, check=True)
+                             cwd=ws.path, env=ws.env, capture_output=True, text=True, check=True)
         where = Path(out.stdout.strip()).resolve()
-        if not where.is_relative_to(dest.resolve()):
-            raise SystemExit(f"protocol resolves to {where}, not to the copy {dest}")
+        if not where.is_relative_to(ws.path.resolve()):
+            raise SystemExit(f"protocol resolves to {where}, not to the copy {ws.path}")
         print(f"[{name}] protocol.__file__ = {where}", flush=True)
         return ws
-
-    def run(self, args: list[str], timeout: float) -> tuple[int | None, str]:
-        """Run in the copy; (returncode or None on timeout, combined output)."""
-        proc = subprocess.Popen(args, cwd=self.path, env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        try:
-            out, _ = proc.communicate(timeout=timeout)
-            return proc.returncode, out
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            out, _ = proc.communicate()
-            return None, out
-        except BaseException:
-            _kill(proc)
-            raise
 
     def compile(self, timeout: float = 300) -> tuple[bool, str]:
         rc, out = self.run([PYTHON, "-m", "protocol.build"], timeout)
         return rc == 0, out
 
     def pytest(self, files: list[str], deselect: list[str], timeout: float, stop_first: bool = True):
-        shutil.rmtree(self.path / ".hypothesis", ignore_errors=True)  # no replay across mutants
-        args = [PYTHON, "-m", "pytest", "--backend", "revm", "-q", "-rfE", "-p", "no:cacheprovider"]
-        if stop_first:
-            args.append("-x")
-        for d in deselect:
-            args += ["--deselect", d]
-        return self.run(args + files, timeout)
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # the session we started for it, nothing else
-    except ProcessLookupError:
-        pass
+        extra = ["--backend", "revm"] + [arg for d in deselect for arg in ("--deselect", d)]
+        return super().pytest(files, extra, timeout, stop_first)
 
 
 _FAIL_RE = re.compile(r"^(FAILED|ERROR) (\S+)", re.M)

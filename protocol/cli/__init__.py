@@ -9,6 +9,7 @@ import click
 
 from protocol.cli.bench import bench
 from protocol.cli.fuzz import fuzz
+from protocol.cli.mutate import mutate
 from protocol.cli.report import report
 from protocol.cli.run import run, scenarios
 from protocol.cli.serve import serve
@@ -75,4 +76,5 @@ main.add_command(scenarios)
 main.add_command(serve)
 main.add_command(sweep)
 main.add_command(fuzz)
+main.add_command(mutate)
 main.add_command(tour)
