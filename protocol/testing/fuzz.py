@@ -369,9 +369,10 @@ class VenueMachine(RuleBasedStateMachine):
             check_adl(v, ranking, address, target.account, target.market, bool(receipt.status))
 
     @rule(market=st.sampled_from(SYMBOLS),
-          change=st.sampled_from(["max_leverage", "tiers", "clear_tiers", "delay"]),
-          leverage=st.integers(2, 100), bound=st.integers(1_000, 200_000), delay=st.sampled_from([0, 600, 3_600]))
-    def admin_risk_change(self, market, change, leverage, bound, delay):
+          change=st.sampled_from(["max_leverage", "mmf", "tiers", "one_tier", "clear_tiers", "delay"]),
+          leverage=st.integers(2, 100), bound=st.integers(1_000, 200_000), delay=st.sampled_from([0, 600, 3_600]),
+          mmf=st.sampled_from(["0.002", "0.005", "0.015"]))
+    def admin_risk_change(self, market, change, leverage, bound, delay, mmf):
         """Delays hold: the admin changes a market's margin rule (or the delay); a change that
         raises risk under a delay must have been scheduled and have reached its readyAt."""
         from dataclasses import replace
@@ -382,13 +383,15 @@ class VenueMachine(RuleBasedStateMachine):
             adv["delays"].admin_call(v, mid, lambda: ch.transact(v.admin, "setRiskChangeDelay", 3_600).raise_for_status())
         if change == "delay":
             send = lambda: ch.transact(v.admin, "setRiskChangeDelay", delay).raise_for_status()  # noqa: E731
-        elif change == "max_leverage":
-            config = replace(v.markets[market], max_leverage=leverage)
+        elif change in ("max_leverage", "mmf"):  # an explicit mmf: tiers <-> mmf may then raise maintenance
+            config = (replace(v.markets[market], max_leverage=leverage) if change == "max_leverage" else
+                      replace(v.markets[market], max_leverage=ch.call("marketConfig", mid)[4], mmf=Decimal(mmf)))
             send = lambda: ch.transact(v.admin, "configureMarket", mid, config.symbol_bytes(),  # noqa: E731
                                        config.encode(v.decimals)).raise_for_status()
         else:
             top = ch.call("marketConfig", mid)[4]
-            encoded = ([], []) if change == "clear_tiers" else ([0, bound * 10**18], [top, max(1, min(top, leverage))])
+            encoded = {"clear_tiers": ([], []), "one_tier": ([0], [top]),
+                       "tiers": ([0, bound * 10**18], [top, max(1, min(top, leverage))])}[change]
             send = lambda: ch.transact(v.admin, "setMarketTiers", mid, *encoded).raise_for_status()  # noqa: E731
         adv["changes"].append((mid, send))
         self._do("admin_risk_change", lambda: adv["delays"].admin_call(v, mid, send) or self._refused())
