@@ -566,6 +566,15 @@ KNOWN_BAD: list[Mutant] = [
         (IMPACT, "if (impact < 0) return impact;\n        uint256 cap", "return impact;\n        uint256 cap"),
         (IMPACT, "uint256 fp = Math.min(c.factorPositive, c.factorNegative);", "uint256 fp = c.factorPositive;"),
         (IMPACT, "uint256 ep = Math.min(c.exponentPositive, c.exponentNegative);", "uint256 ep = c.exponentPositive;"),
+        # the open's impact capped at maxNegativeImpactBps on its own (as when it was paid at the
+        # open), the close's own positive impact then added in full
+        (IMPACT,
+         "int256 total = _signed(_tokensToUsd(_abs(proportional), t.price, proportional < 0), proportional < 0) + impact;\n"
+         "        if (total < 0) {\n            int256 floor = -int256(Math.mulDiv(sizeDeltaUsd, c.maxNegativeImpactBps, BPS));\n"
+         "            if (total < floor) total = floor;\n        }\n",
+         "int256 total = _signed(_tokensToUsd(_abs(proportional), t.price, proportional < 0), proportional < 0);\n"
+         "        if (total < 0) {\n            int256 floor = -int256(Math.mulDiv(sizeDeltaUsd, c.maxNegativeImpactBps, BPS));\n"
+         "            if (total < floor) total = floor;\n        }\n        total += impact;\n"),
     ),
     known_bad(
         5, "finding 5: rates answers unchecked, funding divides by an empty side, a failing module "
