@@ -703,8 +703,12 @@ class Workspace:
             _kill(proc)
             raise
 
-    def compile(self, timeout: float = 300) -> tuple[bool, str]:
-        rc, out = self.run([PYTHON, "-m", "protocol.build"], timeout)
+    compile_timeout: float = 900  # seconds; a loaded 2-core machine takes 5 minutes and more
+
+    def compile(self, timeout: Optional[float] = None) -> tuple[bool, str]:
+        rc, out = self.run([PYTHON, "-m", "protocol.build"], timeout or self.compile_timeout)
+        if rc is None:
+            return False, f"compile timed out after {timeout or self.compile_timeout:.0f} s\n{out}"
         return rc == 0, out
 
     def pytest(self, files: list[str], deselect: list[str], timeout: float, stop_first: bool = True):
