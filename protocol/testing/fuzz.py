@@ -384,10 +384,17 @@ class VenueMachine(RuleBasedStateMachine):
         if change == "delay":
             send = lambda: ch.transact(v.admin, "setRiskChangeDelay", delay).raise_for_status()  # noqa: E731
         elif change in ("max_leverage", "mmf"):  # an explicit mmf: tiers <-> mmf may then raise maintenance
-            config = (replace(v.markets[market], max_leverage=leverage) if change == "max_leverage" else
-                      replace(v.markets[market], max_leverage=ch.call("marketConfig", mid)[4], mmf=Decimal(mmf)))
+            from protocol.venue.bounds import ParameterOutOfBounds
+
+            try:  # MarketConfig refuses out-of-bounds values before any transaction
+                config = (replace(v.markets[market], max_leverage=leverage) if change == "max_leverage" else
+                          replace(v.markets[market], max_leverage=ch.call("marketConfig", mid)[4], mmf=Decimal(mmf)))
+                encoded_config = config.encode(v.decimals)
+            except ParameterOutOfBounds:
+                self._do("admin_risk_change", self._refused)
+                return
             send = lambda: ch.transact(v.admin, "configureMarket", mid, config.symbol_bytes(),  # noqa: E731
-                                       config.encode(v.decimals)).raise_for_status()
+                                       encoded_config).raise_for_status()
         else:
             top = ch.call("marketConfig", mid)[4]
             encoded = {"clear_tiers": ([], []), "one_tier": ([0], [top]),
