@@ -841,13 +841,17 @@ def fuzz_until_failure(seconds: float, runs_per_batch: int = 25, backend: str = 
             result = fuzz.run_campaign(runs_per_batch, backend=backend, seed=seed)
             if result.error is not None:
                 error = result.error
-                name = getattr(error, "name", type(error).__name__)
+                # several distinct failures come as a group: name each, count the first's steps
+                errors = list(getattr(error, "exceptions", None) or [error])
+                name = ", ".join(getattr(e, "name", type(e).__name__) for e in errors)
                 if not first:  # failed with something other than a named violation
                     first.update(name=name, steps=base_steps + result.steps,
                                  seconds=time.perf_counter() - started)
+                steps_taken = result.steps_taken or fuzz.falsifying_steps(
+                    "\n".join(getattr(errors[0], "__notes__", [])))
                 return {"killed": True, "property": name, "first_steps": first["steps"],
                         "first_seconds": round(first["seconds"], 1), "first_property": first["name"],
-                        "shrunk_steps": sum(1 for line in result.steps_taken if not _is_check(line)),
+                        "shrunk_steps": sum(1 for line in steps_taken if not _is_check(line)),
                         "seconds": round(time.perf_counter() - started, 1), "seed": seed,
                         "message": str(error).splitlines()[0][:300] if str(error) else ""}
             base_steps += result.steps
