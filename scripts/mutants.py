@@ -186,9 +186,15 @@ MUTANTS: list[Mutant] = [
     # ---------------------------------------------------------------- funding / fees / rounding
     Mutant(
         "funding-sign", MARKETS,
-        "                longIdx += int256(payerDelta);\n                shortIdx -= int256(receiverDelta);",
-        "                longIdx -= int256(payerDelta);\n                shortIdx += int256(receiverDelta);",
-        "_indicesNow: payer/receiver swapped when longs pay (rate > 0)",
+        "? (longSize, shortSize) : (shortSize, longSize);\n"
+        "            uint256 receiverDelta = Math.mulDiv(payerDelta, payerSize, receiverSize);\n"
+        "            if (rate > 0) {\n                longIdx += int256(payerDelta);\n"
+        "                shortIdx -= int256(receiverDelta);",
+        "? (longSize, shortSize) : (shortSize, longSize);\n"
+        "            uint256 receiverDelta = Math.mulDiv(payerDelta, payerSize, receiverSize);\n"
+        "            if (rate > 0) {\n                longIdx -= int256(payerDelta);\n"
+        "                shortIdx += int256(receiverDelta);",
+        "indicesNow: payer/receiver swapped when longs pay (rate > 0)",
     ),
     Mutant(
         "borrow-not-charged", MARKETS,
@@ -301,8 +307,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "only-account-open", CH,
-        "        if (msg.sender != account && !_s.isOperator[account][msg.sender] && !hasRole(EXECUTOR_ROLE, msg.sender)) {\n"
-        "            revert Unauthorized(msg.sender, account);\n        }\n",
+        "        if (!hasRole(EXECUTOR_ROLE, msg.sender)) revert Unauthorized(msg.sender, account);\n",
         "",
         "onlyAccount allows anyone (withdraw / add / remove margin for others)",
     ),
@@ -463,13 +468,13 @@ MUTANTS: list[Mutant] = [
     # ---------------------------------------------------------------- solvency (issue 14: cap, ADL, reserves)
     Mutant(
         "cap-not-applied", SOLVENCY,
-        "return MarginMath.creditTokens(int256(Math.mulDiv(uint256(realizedWad), cap, profit)), env.scale);",
-        "return MarginMath.creditTokens(realizedWad, env.scale);",
+        "return (MarginMath.creditTokens(int256(Math.mulDiv(realized, budget, profit)), env.scale), true);",
+        "return (MarginMath.creditTokens(int256(realized), env.scale), true);",
         "profit above the cap paid in full",
     ),
     Mutant(
         "cap-without-own-profit", SOLVENCY,
-        "        profit = Math.max(profit, uint256(realizedWad));\n",
+        "        profit = Math.max(profit, whole);\n",
         "",
         "the cap's pending profit may be below the profit being paid",
     ),
@@ -493,8 +498,8 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "open-entry-not-released", MARKETS,
-        "        vs.openEntry -= uint128(closedEntry);\n",
-        "",
+        "        uint256 open = vs.openEntry - closedEntry;\n",
+        "        uint256 open = vs.openEntry;\n",
         "a close leaves its entry notional reserved",
     ),
     Mutant(
