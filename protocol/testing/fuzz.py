@@ -362,7 +362,7 @@ class VenueMachine(RuleBasedStateMachine):
         v, (a, b) = self.venue, self.w.attackers[:2]
         unit = Decimal(10 if market == "ETH" else 200)
         size, size_b = Decimal(tenths) / unit, Decimal(other) / unit
-        with RoundTrip(v, [a, b]) as trip, v.chain.block():
+        with v.chain.block(), RoundTrip(v, [a, b]) as trip:
             for who, amount in ((a, size), (b, size_b)):
                 if amount:
                     margin = (abs(amount) * v.price(market) / leverage * Decimal("1.5")).quantize(Decimal("0.01"))

@@ -54,6 +54,7 @@ ONE_BLOCK = 12
 #: a token unit back; a piece's fee and charges round up, its PnL down: a few units against it).
 DUST_PER_PIECE = 3
 ISOLATED, CROSS = 1, 2  # MarginMode as the ABI carries it (protocol.margin.types)
+MODE, MARGIN = 3, 7  # fields of Clearinghouse.position() (protocol.margin.model.Position)
 
 
 class PropertyViolation(AssertionError):
@@ -95,7 +96,7 @@ def holdings(venue, accounts: Iterable) -> Holdings:
             p = ch.call("position", account, market)
             if p[0]:
                 positions += 1
-                tokens += p[2]  # isolated margin (0 for cross)
+                tokens += p[MARGIN]  # isolated margin (0 for cross)
         held = venue.pool.call("balanceOf", account) + venue.order_book.call("escrow", account)[1]
         shares += held
         if held:
@@ -268,7 +269,7 @@ def _pieces(amount: int, n: int) -> list[int]:
 
 def _account_value(venue, account: str, market: int) -> int:
     ch = venue.clearinghouse
-    return ch.call("crossBalance", account) + ch.call("position", account, market)[2]
+    return ch.call("crossBalance", account) + ch.call("position", account, market)[MARGIN]
 
 
 def split_close(venue, trader, market: str, n: int, *, fraction: Optional[Decimal] = None) -> Optional[Comparison]:
@@ -385,7 +386,7 @@ def _health(venue, t: Touched) -> Optional[tuple[int, int]]:
     try:
         if t.market is not None:
             p = ch.call("position", t.account, t.market)
-            if p[0] == 0 or p[4] != ISOLATED:
+            if p[0] == 0 or p[MODE] != ISOLATED:
                 return None
             return tuple(ch.call("positionHealth", t.account, t.market))
         if not ch.call("crossMarkets", t.account):
