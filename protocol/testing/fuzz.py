@@ -346,7 +346,11 @@ class VenueMachine(RuleBasedStateMachine):
 
     @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS), leverage=st.integers(1, 60))
     def update_leverage(self, t, market, leverage):
-        self._do("update_leverage", lambda: self._trader(t).set_leverage(market, leverage))
+        """A position's leverage changed (one of the open ones, if any)."""
+        held = self._positions()
+        trader, market = held[(t * len(SYMBOLS) + SYMBOLS.index(market)) % len(held)] if held \
+            else (self._trader(t), market)
+        self._do("update_leverage", lambda: trader.set_leverage(market, leverage))
 
     @rule(market=st.sampled_from(SYMBOLS), tenths=st.integers(-50, 50).filter(bool),
           other=st.integers(-50, 50), leverage=st.integers(1, 50),
@@ -426,8 +430,12 @@ class VenueMachine(RuleBasedStateMachine):
 
         if not self._economic("split", act):
             return
-        v, trader = self.venue, self._trader(t)
+        v = self.venue
         if what in ("close", "decrease"):
+            held = self._positions()
+            if not held:
+                return
+            trader, market = held[(t * len(SYMBOLS) + SYMBOLS.index(market)) % len(held)]
             fraction = None if what == "close" else Decimal(percent) / 100
             compared = split_close(v, trader, market, n, fraction=fraction)
         elif what == "deposit":
@@ -442,16 +450,30 @@ class VenueMachine(RuleBasedStateMachine):
     @rule(t=st.integers(0, TRADERS - 1), u=st.integers(0, TRADERS - 1),
           m1=st.sampled_from(SYMBOLS), m2=st.sampled_from(SYMBOLS), act=st.integers(0, ECONOMIC_ODDS - 1))
     def close_order_under_the_cap(self, t, u, m1, m2, act):
-        """Path independence: two profitable closes are paid the same whichever goes first."""
+        """Path independence: two profitable closes of two accounts are paid the same whichever
+        goes first (under the profit cap, the same fraction)."""
         from protocol.testing.properties import check_path_independence, close_order
 
         if not self._economic("close_order", act):
             return
-        compared = close_order(self.venue, self._trader(t), self._trader(u), m1, m2)
+        held = self._positions()
+        if len(held) < 2:
+            return
+        first = held[(t * len(SYMBOLS) + SYMBOLS.index(m1)) % len(held)]
+        others = [p for p in held if p[0] is not first[0]]
+        if not others:
+            return
+        second = others[(u * len(SYMBOLS) + SYMBOLS.index(m2)) % len(others)]
+        compared = close_order(self.venue, first[0], second[0], first[1], second[1])
         if compared is not None:
             self._count("close_order")
             for c in compared:
                 check_path_independence(c, dust_per_piece=1)
+
+    def _positions(self) -> list[tuple[Any, str]]:
+        """(trader, market) of every open position of the traders."""
+        return [(tr, m) for tr in self.w.traders for m in SYMBOLS
+                if self.venue.raw_position(tr, m).size]
 
     def _attempt(self, action: Callable[[], Any]) -> Optional[Any]:
         try:
