@@ -144,7 +144,7 @@ def test_no_trader_action_leaves_anyone_liquidatable(venue):
         venue.advance_time(60)
         venue.set_prices({"ETH": 3_000, "BTC": 60_000})
         a.open("ETH", 1, 50, "isolated", margin=60)  # an increase
-    assert watch.checked == 7
+    assert (watch.checked, watch.checked_later) == (7, 7)
 
 
 def test_a_position_left_at_maintenance_is_caught(venue):
@@ -162,6 +162,33 @@ def test_a_position_left_at_maintenance_is_caught(venue):
     with pytest.raises(PropertyViolation) as info:
         check_not_liquidatable(venue, [Touched(a.address, 0, "open")])
     assert info.value.details["equity"] <= info.value.details["maintenance"]
+
+
+def test_a_position_liquidatable_one_block_later_is_caught(backend):
+    """A position just above maintenance at the highest borrowing rate a market may charge: fine
+    now, at maintenance 12 s of borrowing later (what an action must not leave behind)."""
+    eth = MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000),
+                       borrow_rate_per_year=Decimal("3.1536"))  # 1e11 WAD a second: the bound
+    venue = Venue.launch(backend=backend, markets=[eth])
+    a = funded(venue, "alice", 100_000, 20_000)
+    a.open("ETH", 10, 50, "isolated", margin=600)
+    touched = [Touched(a.address, 0, "open")]
+    low, high = Decimal(2_900), Decimal(3_000)  # liquidatable at 2,900, not at 3,000
+    for _ in range(40):  # the price where equity - maintenance is below 12 s of borrowing
+        middle = ((low + high) / 2).quantize(Decimal("0.000001"))
+        venue.set_price("ETH", middle)
+        equity, mm = venue.clearinghouse.call("positionHealth", a.address, 0)
+        if equity <= mm:
+            low = middle
+        elif equity - mm > 30_000 * 12 * 10**11 // 2:  # half of 12 s of borrowing on 30k, WAD
+            high = middle
+        else:
+            break
+    check_not_liquidatable(venue, touched, later=None)
+    with pytest.raises(PropertyViolation) as info:
+        check_not_liquidatable(venue, touched)
+    assert "12 s later" in str(info.value)
+    venue.chain.close()
 
 
 # ---------------------------------------------------------------------------- bad debt

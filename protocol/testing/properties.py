@@ -529,14 +529,15 @@ class PropertyWatch:
     later: Optional[int] = ONE_BLOCK
     enabled: bool = True
     modes: dict = field(default_factory=dict)  # (account, market) -> mode at its last open
-    checked: int = 0
+    checked: int = 0  # trader actions checked
+    checked_later: int = 0  # ... of them also one block later
 
     def __call__(self, chain, receipt) -> None:
         if chain is not self.venue.chain or not self.enabled or not receipt.status:
             return
         self.enabled = False  # the checks' own snapshots send nothing, but stay out of them
-        try:
-            self.check(receipt, open_block=chain.pending_transactions > 0 or chain._open_blocks > 0)
+        try:  # (the transaction itself is still pending here: it is mined after the listeners)
+            self.check(receipt, open_block=chain._open_blocks > 0)
         finally:
             self.enabled = True
 
@@ -555,8 +556,10 @@ class PropertyWatch:
             check_bad_debt(w, positions_left=left, cross_markets=ch.call("crossMarkets", w.account))
         touched = touched_by(v, receipt)
         if touched:
+            later = None if open_block else self.later
             self.checked += 1
-            check_not_liquidatable(v, touched, later=None if open_block else self.later)
+            self.checked_later += later is not None
+            check_not_liquidatable(v, touched, later=later)
 
     def install(self) -> "PropertyWatch":
         from protocol.chain import hooks
