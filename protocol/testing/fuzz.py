@@ -447,28 +447,37 @@ class VenueMachine(RuleBasedStateMachine):
             self._count(f"split_{what}")
             check_path_independence(compared)
 
-    @rule(t=st.integers(0, TRADERS - 1), u=st.integers(0, TRADERS - 1),
-          m1=st.sampled_from(SYMBOLS), m2=st.sampled_from(SYMBOLS), act=st.integers(0, ECONOMIC_ODDS - 1))
-    def close_order_under_the_cap(self, t, u, m1, m2, act):
-        """Path independence: two profitable closes of two accounts are paid the same whichever
-        goes first (under the profit cap, the same fraction)."""
+    @rule(m1=st.sampled_from(SYMBOLS), m2=st.sampled_from(SYMBOLS), long1=st.booleans(),
+          long2=st.booleans(), tenths1=st.integers(1, 50), tenths2=st.integers(1, 50),
+          modes=st.sampled_from([("isolated", "isolated"), ("isolated", "cross"), ("cross", "cross")]),
+          bps=st.integers(300, 3_000), cap_bps=st.integers(0, 2), act=st.integers(0, ECONOMIC_ODDS - 1))
+    def close_order_under_the_cap(self, m1, m2, long1, long2, tenths1, tenths2, modes, bps, cap_bps, act):
+        """Path independence: two accounts' profitable closes are paid the same whichever goes
+        first. Inside a snapshot the attacker's two accounts open, prices move their way and the
+        traders' cap is cut to ``cap_bps`` of the pool (0: the cap off) so that it binds."""
         from protocol.testing.properties import check_path_independence, close_order
 
         if not self._economic("close_order", act):
             return
-        held = self._positions()
-        if len(held) < 2:
-            return
-        first = held[(t * len(SYMBOLS) + SYMBOLS.index(m1)) % len(held)]
-        others = [p for p in held if p[0] is not first[0]]
-        if not others:
-            return
-        second = others[(u * len(SYMBOLS) + SYMBOLS.index(m2)) % len(others)]
-        compared = close_order(self.venue, first[0], second[0], first[1], second[1])
-        if compared is not None:
-            self._count("close_order")
-            for c in compared:
-                check_path_independence(c, dust_per_piece=1)
+        v, (a, b) = self.venue, self.w.attackers[:2]
+        long2 = long1 if m2 == m1 else long2
+        with v.snapshot():
+            for who, market, tenths, is_long, mode in ((a, m1, tenths1, long1, modes[0]),
+                                                       (b, m2, tenths2, long2, modes[1])):
+                size = Decimal(tenths if is_long else -tenths) / (10 if market == "ETH" else 200)
+                margin = (abs(size) * v.price(market) / 5).quantize(Decimal("0.01"))
+                if self._attempt(lambda: who.open(market, size, 5, mode,
+                                                  margin=margin if mode == "isolated" else 0)) is None:
+                    return
+            for market, is_long in {m1: long1, m2: long2}.items():
+                self._push(market, bps if is_long else -bps)
+            v.set_pnl_factors(max_pnl_factor_traders=Decimal(cap_bps) / 10_000)
+            capped = v.solvency().capped
+            compared = close_order(v, a, b, m1, m2)
+            if compared is not None:
+                self._count("close_order_capped" if capped else "close_order")
+                for c in compared:
+                    check_path_independence(c, dust_per_piece=1)
 
     def _positions(self) -> list[tuple[Any, str]]:
         """(trader, market) of every open position of the traders."""
