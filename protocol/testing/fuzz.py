@@ -6,6 +6,10 @@ sequences are independent and cheap. Refusals (custom errors) are normal outcome
 -- a broken invariant, a position liquidatable right after it opened, an isolated liquidation
 that touches another position -- fails the run, and hypothesis shrinks it to the shortest
 sequence, which :func:`run_campaign` prints as a runnable pytest function.
+
+The economic properties (:mod:`protocol.testing.properties`) are checked too: a
+:class:`~protocol.testing.properties.PropertyWatch` after every transaction, and rules for an
+attacker's round trips and split-vs-whole comparisons (the block marked "economic properties").
 """
 
 from __future__ import annotations
@@ -335,7 +339,8 @@ class VenueMachine(RuleBasedStateMachine):
     # that no debt was written off while its position is open. The rules below add the
     # attacker's round trips (no free lunch) and split-vs-whole comparisons (path
     # independence). Each acts one time in ``ECONOMIC_ODDS`` it is drawn, as admin actions do.
-    def _economic(self, kind: str, act: int) -> bool:
+    def _economic(self, act: int) -> bool:
+        """Whether an economic rule acts this time (``act`` 0); a step if it does."""
         if act:
             return False
         self.w.steps += 1
@@ -361,7 +366,7 @@ class VenueMachine(RuleBasedStateMachine):
         closes in ``pieces`` at the same prices in the same block; it may not come out ahead."""
         from protocol.testing.properties import RoundTrip
 
-        if not self._economic("attack_trade", act):
+        if not self._economic(act):
             return
         v, (a, b) = self.venue, self.w.attackers[:2]
         unit = Decimal(10 if market == "ETH" else 200)
@@ -385,7 +390,7 @@ class VenueMachine(RuleBasedStateMachine):
         executed at an unchanged price and closed, gains the attacker nothing."""
         from protocol.testing.properties import RoundTrip, push_same_prices
 
-        if not self._economic("attack_order", act):
+        if not self._economic(act):
             return
         v, a = self.venue, self.w.attackers[0]
         size = Decimal(tenths) / (10 if market == "ETH" else 200)
@@ -413,7 +418,7 @@ class VenueMachine(RuleBasedStateMachine):
         only what its shares earned while held (the pool's accrual between the executions)."""
         from protocol.testing.properties import RoundTrip, lp_cycle
 
-        if not self._economic("attack_lp", act):
+        if not self._economic(act):
             return
         v, a = self.venue, self.w.attackers[1]
         with RoundTrip(v, [a]) as trip:
@@ -428,7 +433,7 @@ class VenueMachine(RuleBasedStateMachine):
         """Path independence: in the same state, n pieces pay within dust of one."""
         from protocol.testing.properties import check_path_independence, split_close, split_lp
 
-        if not self._economic("split", act):
+        if not self._economic(act):
             return
         v = self.venue
         if what in ("close", "decrease"):
@@ -457,7 +462,7 @@ class VenueMachine(RuleBasedStateMachine):
         traders' cap is cut to ``cap_bps`` of the pool (0: the cap off) so that it binds."""
         from protocol.testing.properties import check_path_independence, close_order
 
-        if not self._economic("close_order", act):
+        if not self._economic(act):
             return
         v, (a, b) = self.venue, self.w.attackers[:2]
         long2 = long1 if m2 == m1 else long2
