@@ -339,41 +339,12 @@ class VenueMachine(RuleBasedStateMachine):
     # that no debt was written off while its position is open. The rules below add the
     # attacker's round trips (no free lunch) and split-vs-whole comparisons (path
     # independence). Each acts one time in ``ECONOMIC_ODDS`` it is drawn, as admin actions do.
-    @rule(kind=st.sampled_from(["trade", "order", "lp"]), market=st.sampled_from(SYMBOLS),
-          tenths=st.integers(-50, 50).filter(bool), other=st.integers(-50, 50),
-          leverage=st.integers(1, 50), mode=st.sampled_from(["isolated", "cross"]),
-          pieces=st.integers(1, 4), execute=st.booleans(), usd=st.integers(1, 200_000),
-          k=st.integers(0, KEEPERS - 1), act=st.integers(0, ECONOMIC_ODDS - 1))
-    def attacker_round_trip(self, kind, market, tenths, other, leverage, mode, pieces, execute, usd, k, act):
-        """No free lunch: one of the attacker's round trips (a trade, an order game, an LP
-        cycle; each below) at unchanged prices."""
+    def _economic(self, act: int) -> bool:
+        """Whether an economic rule acts this time (``act`` 0); a step if it does."""
         if act:
-            return
+            return False
         self.w.steps += 1
-        if kind == "trade":
-            self._attacker_trade(market, tenths, other, leverage, mode, pieces)
-        elif kind == "order":
-            self._attacker_order(market, abs(tenths) % 30 + 1, execute, k)
-        else:
-            self._attacker_lp(usd, k)
-
-    @rule(kind=st.sampled_from(["close", "decrease", "deposit", "redeem", "close order"]),
-          t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS), n=st.integers(2, 5),
-          percent=st.integers(1, 99), k=st.integers(0, KEEPERS - 1), m2=st.sampled_from(SYMBOLS),
-          long1=st.booleans(), long2=st.booleans(), tenths1=st.integers(1, 50),
-          tenths2=st.integers(1, 50),
-          modes=st.sampled_from([("isolated", "isolated"), ("isolated", "cross"), ("cross", "cross")]),
-          bps=st.integers(300, 3_000), cap_bps=st.integers(0, 2), act=st.integers(0, ECONOMIC_ODDS - 1))
-    def path_independence(self, kind, t, market, n, percent, k, m2, long1, long2, tenths1, tenths2,
-                          modes, bps, cap_bps, act):
-        """Path independence: a split against the whole, or two closes in either order (below)."""
-        if act:
-            return
-        self.w.steps += 1
-        if kind == "close order":
-            self._close_order(market, m2, long1, long2, tenths1, tenths2, modes, bps, cap_bps)
-        else:
-            self._split(t, market, n, kind, percent, k)
+        return True
 
     def _count(self, key: str) -> None:
         self.w.outcomes[key] = self.w.outcomes.get(key, 0) + 1
@@ -386,11 +357,17 @@ class VenueMachine(RuleBasedStateMachine):
             else (self._trader(t), market)
         self._do("update_leverage", lambda: trader.set_leverage(market, leverage))
 
-    def _attacker_trade(self, market, tenths, other, leverage, mode, pieces):
+    @rule(market=st.sampled_from(SYMBOLS), tenths=st.integers(-50, 50).filter(bool),
+          other=st.integers(-50, 50), leverage=st.integers(1, 50),
+          mode=st.sampled_from(["isolated", "cross"]), pieces=st.integers(1, 4),
+          act=st.integers(0, ECONOMIC_ODDS - 1))
+    def attacker_trade_round_trip(self, market, tenths, other, leverage, mode, pieces, act):
         """No free lunch: the attacker opens (a second account of its trading against it),
         closes in ``pieces`` at the same prices in the same block; it may not come out ahead."""
         from protocol.testing.properties import RoundTrip
 
+        if not self._economic(act):
+            return
         v, (a, b) = self.venue, self.w.attackers[:2]
         unit = Decimal(10 if market == "ETH" else 200)
         size, size_b = Decimal(tenths) / unit, Decimal(other) / unit
@@ -406,11 +383,15 @@ class VenueMachine(RuleBasedStateMachine):
                     self._attempt(lambda: a.decrease(market, Decimal(held // pieces) / 10**18))
         self._count("attack_trade" if trip.checked else "attack_trade:not flat")
 
-    def _attacker_order(self, market, tenths, execute, k):
+    @rule(market=st.sampled_from(SYMBOLS), tenths=st.integers(1, 30), execute=st.booleans(),
+          k=st.integers(0, KEEPERS - 1), act=st.integers(0, ECONOMIC_ODDS - 1))
+    def attacker_order_game(self, market, tenths, execute, k, act):
         """No free lunch through orders: a limit order placed and cancelled, or a market order
         executed at an unchanged price and closed, gains the attacker nothing."""
         from protocol.testing.properties import RoundTrip, push_same_prices
 
+        if not self._economic(act):
+            return
         v, a = self.venue, self.w.attackers[0]
         size = Decimal(tenths) / (10 if market == "ETH" else 200)
         collateral = (size * v.price(market) / 5 * Decimal("1.2")).quantize(Decimal("0.01"))
@@ -429,21 +410,31 @@ class VenueMachine(RuleBasedStateMachine):
                     self._attempt(lambda: a.cancel_order(placed.order_id))
         self._count("attack_order" if trip.checked else "attack_order:not flat")
 
-    def _attacker_lp(self, usd, k):
+    @rule(usd=st.integers(1, 200_000), k=st.integers(0, KEEPERS - 1),
+          act=st.integers(0, ECONOMIC_ODDS - 1))
+    def attacker_lp_cycle(self, usd, k, act):
         """No free lunch through the pool: deposit then redeem every share (directly while
         nothing is open, else by requests executed at unchanged prices); the attacker may gain
         only what its shares earned while held (the pool's accrual between the executions)."""
         from protocol.testing.properties import RoundTrip, lp_cycle
 
+        if not self._economic(act):
+            return
         v, a = self.venue, self.w.attackers[1]
         with RoundTrip(v, [a]) as trip:
             trip.allowance = lp_cycle(v, a, self.w.keepers[k], v.tokens(usd))
         self._count("attack_lp" if trip.checked else "attack_lp:not flat")
 
-    def _split(self, t, market, n, what, percent, k):
+    @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS), n=st.integers(2, 5),
+          what=st.sampled_from(["close", "decrease", "deposit", "redeem"]),
+          percent=st.integers(1, 99), k=st.integers(0, KEEPERS - 1),
+          act=st.integers(0, ECONOMIC_ODDS - 1))
+    def split_vs_whole(self, t, market, n, what, percent, k, act):
         """Path independence: in the same state, n pieces pay within dust of one."""
         from protocol.testing.properties import check_path_independence, split_close, split_lp
 
+        if not self._economic(act):
+            return
         v = self.venue
         if what in ("close", "decrease"):
             held = self._positions()
@@ -461,12 +452,18 @@ class VenueMachine(RuleBasedStateMachine):
             self._count(f"split_{what}")
             check_path_independence(compared)
 
-    def _close_order(self, m1, m2, long1, long2, tenths1, tenths2, modes, bps, cap_bps):
+    @rule(m1=st.sampled_from(SYMBOLS), m2=st.sampled_from(SYMBOLS), long1=st.booleans(),
+          long2=st.booleans(), tenths1=st.integers(1, 50), tenths2=st.integers(1, 50),
+          modes=st.sampled_from([("isolated", "isolated"), ("isolated", "cross"), ("cross", "cross")]),
+          bps=st.integers(300, 3_000), cap_bps=st.integers(0, 2), act=st.integers(0, ECONOMIC_ODDS - 1))
+    def close_order_under_the_cap(self, m1, m2, long1, long2, tenths1, tenths2, modes, bps, cap_bps, act):
         """Path independence: two accounts' profitable closes are paid the same whichever goes
         first. Inside a snapshot the attacker's two accounts open, prices move their way and the
         traders' cap is cut to ``cap_bps`` of the pool (0: the cap off) so that it binds."""
         from protocol.testing.properties import check_path_independence, close_order
 
+        if not self._economic(act):
+            return
         v, (a, b) = self.venue, self.w.attackers[:2]
         long2 = long1 if m2 == m1 else long2
         with v.snapshot():
