@@ -456,7 +456,6 @@ class VenueMachine(RuleBasedStateMachine):
             self._count(f"split_{what}")
             check_path_independence(compared)
 
-    @precondition(lambda self: CLOSE_ORDER_RULE)
     @rule(m1=st.sampled_from(SYMBOLS), m2=st.sampled_from(SYMBOLS), long1=st.booleans(),
           long2=st.booleans(), tenths1=st.integers(1, 50), tenths2=st.integers(1, 50),
           modes=st.sampled_from([("isolated", "isolated"), ("isolated", "cross"), ("cross", "cross")]),
@@ -467,7 +466,7 @@ class VenueMachine(RuleBasedStateMachine):
         traders' cap is cut to ``cap_bps`` of the pool (0: the cap off) so that it binds."""
         from protocol.testing.properties import check_path_independence, close_order
 
-        if not self._economic(act):
+        if not CLOSE_ORDER_RULE or not self._economic(act):
             return
         v, (a, b) = self.venue, self.w.attackers[:2]
         long2 = long1 if m2 == m1 else long2
