@@ -5,11 +5,22 @@ by any client count."""
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Protocol
 
 if TYPE_CHECKING:
     from protocol.chain.base import Chain, Receipt
-    from protocol.testing.coverage import Collector
+
+
+class CoverageRecorder(Protocol):
+    """What a backend reports executed code to (:class:`protocol.testing.coverage.Collector`)."""
+
+    transactions: int
+
+    def counters(self, code: bytes) -> tuple[list[int], dict[int, list[int]]]:
+        """Hit counts per program counter and JUMPI outcomes of ``code`` (pyevm counts into them)."""
+
+    def add_steps(self, steps: list[str], code_at: Callable[[str], bytes], to: Optional[str]) -> None:
+        """Count a transaction's EIP-3155 steps (revm)."""
 
 Listener = Callable[["Chain", "Receipt"], None]
 
@@ -18,7 +29,7 @@ LISTENERS: list[Listener] = []
 
 #: The coverage collector every transaction reports its executed program counters to, or None
 #: (:func:`protocol.testing.coverage.collecting` sets it).
-COVERAGE: Optional["Collector"] = None
+COVERAGE: Optional[CoverageRecorder] = None
 
 
 def notify(chain: "Chain", receipt: "Receipt") -> None:

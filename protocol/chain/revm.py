@@ -37,6 +37,7 @@ from eth_utils import to_checksum_address
 
 from protocol.chain import hooks
 from protocol.chain.abi import RawLog
+from protocol.chain.bytecode import instruction_offsets
 from protocol.chain.eip3155 import call_tree, captured_stdout
 from protocol.chain.trace import RawFrame
 from protocol.chain.base import (BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, Chain,
@@ -421,10 +422,4 @@ def _can_create(code: bytes) -> bool:
         metadata = int.from_bytes(code[-2:], "big") + 2
         if metadata < end and 0xA1 <= code[end - metadata] <= 0xA7:
             end -= metadata
-    at = 0
-    while at < end:
-        op = code[at]
-        if op == 0xF0 or op == 0xF5:
-            return True
-        at += op - 0x5E if 0x60 <= op <= 0x7F else 1
-    return False
+    return any(code[pc] in (0xF0, 0xF5) for pc in instruction_offsets(code, end))

@@ -19,7 +19,7 @@ called from a test on any venue.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
@@ -278,7 +278,6 @@ def check_modules_cannot_freeze(venue, deployed: Mapping[str, Any], module: str,
     done = {"closes": 0, "liquidations": 0, "batch": 0}
     with venue.snapshot():
         if small_slices:
-            from dataclasses import replace
 
             config = replace(venue.markets[market], partial_threshold_usd=100)
             ch.transact(venue.admin, "configureMarket", mid, config.symbol_bytes(),

@@ -27,12 +27,21 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import html
 import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional
+
+from rich.table import Table
+
+from protocol.build import (ARTIFACTS_DIR, MANIFEST, USER_PREFIX, _default_root,
+                            user_artifacts_dir)
+from protocol.chain import hooks
+from protocol.chain.bytecode import instruction_offsets
+from protocol.errors import ChainError
 
 _JUMPI = 0x57
 _DEFINITION = re.compile(rb"(abstract\s+contract|contract|library|interface|function|modifier|"
@@ -110,8 +119,6 @@ class Collector:
 def collecting(collector: Optional[Collector] = None) -> Iterator[Collector]:
     """Context: every transaction of every chain (pyevm and revm) records its coverage into
     ``collector`` (a new one by default)."""
-    from protocol.chain import hooks
-
     collector = Collector() if collector is None else collector
     previous, hooks.COVERAGE = hooks.COVERAGE, collector
     try:
@@ -177,16 +184,6 @@ def _masked(code: bytes, mask: tuple[tuple[int, int], ...]) -> bytes:
     return bytes(data)
 
 
-def instruction_offsets(code: bytes) -> list[int]:
-    """The program counter of each instruction of ``code``, in order (PUSH data skipped)."""
-    offsets, pc, end = [], 0, len(code)
-    while pc < end:
-        offsets.append(pc)
-        op = code[pc]
-        pc += op - 0x5E if 0x60 <= op <= 0x7F else 1
-    return offsets
-
-
 def decompress(source_map: str) -> list[tuple[int, int, int, str]]:
     """solc's compressed source map as (start, length, source id, jump) per instruction."""
     entries, last = [], [-1, -1, -1, "-"]
@@ -201,8 +198,6 @@ def decompress(source_map: str) -> list[tuple[int, int, int, str]]:
 
 def _covered(name: str) -> bool:
     """Sources the report covers: the project's and a user's, not imported packages."""
-    from protocol.build import USER_PREFIX
-
     return name.startswith("contracts/") or name.startswith(USER_PREFIX)
 
 
@@ -217,10 +212,6 @@ class SourceMaps:
     @classmethod
     def load(cls, artifacts_dir: Optional[Path] = None, root: Optional[Path] = None,
              user_dir: Optional[Path] = None) -> "SourceMaps":
-        from protocol.build import (ARTIFACTS_DIR, MANIFEST, USER_PREFIX, _default_root,
-                                    user_artifacts_dir)
-        from protocol.errors import ChainError
-
         root = _default_root() if root is None else Path(root)
         if artifacts_dir is None:
             artifacts_dir = ARTIFACTS_DIR if user_dir is None else user_artifacts_dir(user_dir,
@@ -432,8 +423,6 @@ class CoverageReport:
 
     def table(self, title: str = "Solidity coverage"):
         """A rich table: per file, lines hit/total and branch outcomes hit/total."""
-        from rich.table import Table
-
         table = Table(title=title)
         table.add_column("file")
         for column in ("lines", "%", "branches", "%"):
@@ -466,8 +455,6 @@ tr.hit td.s{background:#dfd}tr.miss td.s{background:#fcc}tr.part td.s{background
 def write_html(report: CoverageReport, directory: Path) -> Path:
     """Write ``index.html`` (the per-file table) and ``files/<name>.html`` (each source line
     coloured by coverage, with its hit count and each branch outcome taken or not)."""
-    import html
-
     pages = directory / "files"
     pages.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -494,8 +481,6 @@ def write_html(report: CoverageReport, directory: Path) -> Path:
 
 
 def _file_page(f: FileCoverage) -> str:
-    import html
-
     by_line: dict[int, list[Branch]] = defaultdict(list)
     for b in f.branches:
         by_line[b.line].append(b)
