@@ -162,6 +162,20 @@ def _format_diagnostic(diag: dict, sources: dict[str, str]) -> str:
     return message
 
 
+def solc_command(root: Path, *, lines: bool = False) -> list[str]:
+    """The command that runs the pinned solc-js on standard JSON from stdin (``lines``: one
+    input per line, the compiler staying loaded), its toolchain checked first."""
+    try:
+        tools = npm_dir(root)
+    except ToolchainError as exc:
+        raise CompileError([str(exc)]) from None
+    _check_installed_versions(tools)
+    node = shutil.which("node")
+    if node is None:
+        raise CompileError(["node: Node.js >= 20 is required to compile the contracts"])
+    return [node, str(DRIVER), str(tools), *(["--lines"] if lines else [])]
+
+
 def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
                       force: bool = False, user_dir: Path | None = None) -> CompileResult:
     """Compile every ``.sol`` under ``root/contracts`` (and ``user_dir``, whose files import the
@@ -174,21 +188,14 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
     if not force and manifest and manifest.get("input_hash") == digest:
         return CompileResult(False, digest, manifest["contracts"], manifest.get("warnings", []))
 
-    try:
-        tools = npm_dir(root)
-    except ToolchainError as exc:
-        raise CompileError([str(exc)]) from None
-    _check_installed_versions(tools)
-    node = shutil.which("node")
-    if node is None:
-        raise CompileError(["node: Node.js >= 20 is required to compile the contracts"])
+    command = solc_command(root)
     sources = {**_sources(root / "contracts"), **_user_sources(user_dir)}
     standard_input = {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},
         "settings": SETTINGS,
     }
-    proc = subprocess.run([node, str(DRIVER), str(tools)], input=json.dumps(standard_input),
+    proc = subprocess.run(command, input=json.dumps(standard_input),
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise CompileError([f"solc-js failed: {proc.stderr.strip()}"])

@@ -4,7 +4,7 @@ A mutant of one file can only change the code of the contracts in that file and 
 that import it, directly or not (its *dependants*). Each mutant is compiled with the project's
 exact settings (:data:`protocol.build.SETTINGS`) but with output requested for its dependants
 alone, so solc generates code for those and merely type-checks the rest; the compiler is loaded
-once per job (``solc_server.cjs``), not once per mutant. A mutant whose dependants' code, the
+once per job (the build's solc-js driver with ``--lines``), not once per mutant. A mutant whose dependants' code, the
 metadata hash left out, equals the original's is *equivalent by bytecode*: no test can tell it.
 """
 
@@ -13,14 +13,11 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path, PurePosixPath
 
-from protocol.build import SETTINGS, CompileError, _check_installed_versions, _format_diagnostic
-from protocol.build.toolchain import ToolchainError, npm_dir
+from protocol.build import SETTINGS, CompileError, _format_diagnostic, solc_command
 
-SERVER = Path(__file__).resolve().parent / "solc_server.cjs"
 #: solc's CBOR metadata trailer (ipfs hash + compiler version): it hashes the sources, so it
 #: differs for every mutant even when the code does not.
 _METADATA = re.compile(r"a264697066735822[0-9a-f]{68}64736f6c6343[0-9a-f]{6}0033")
@@ -68,15 +65,7 @@ class SolcServer:
     """A solc-js process that compiles standard-JSON inputs one after another."""
 
     def __init__(self, root: Path):
-        try:
-            tools = npm_dir(root)
-        except ToolchainError as exc:
-            raise CompileError([str(exc)]) from None
-        _check_installed_versions(tools)
-        node = shutil.which("node")
-        if node is None:
-            raise CompileError(["node: Node.js >= 20 is required to compile the contracts"])
-        self._proc = subprocess.Popen([node, str(SERVER), str(tools)], stdin=subprocess.PIPE,
+        self._proc = subprocess.Popen(solc_command(root, lines=True), stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
     def compile(self, standard_input: dict) -> dict:
