@@ -296,17 +296,24 @@ def model_with(venue, rules):
     return model
 
 
-@pytest.mark.parametrize("mode", ["isolated", "cross"])
-def test_a_penalty_that_takes_everything_left_liquidates_the_whole_position(venue, mode):
-    set_module(venue, ETH, "TakeAllLiquidation")
+def liquidate_the_whale(venue, mode: str, leave: int):
+    """The whale under ``TakeAllLiquidation`` leaving ``leave`` token units, liquidated at
+    2,870 by a keeper: (trader, keeper, market or None for the cross account, the reference
+    model's expected outcome, the receipt)."""
+    set_module(venue, ETH, "TakeAllLiquidation", **({"setLeave": leave} if leave else {}))
     trader = whale(venue, mode)
     venue.set_price("ETH", 2_870)
     keeper = venue.keeper("k")
     market = "ETH" if mode == "isolated" else None
-    model = model_with(venue, {ETH: TakeAll(0)})
+    model = model_with(venue, {ETH: TakeAll(leave)})
     expected = model.liquidate_position(keeper.address.lower(), trader.address.lower(), ETH) \
         if market else model.liquidate_account(keeper.address.lower(), trader.address.lower())
-    receipt = keeper.liquidate(trader, market)
+    return trader, keeper, market, expected, keeper.liquidate(trader, market)
+
+
+@pytest.mark.parametrize("mode", ["isolated", "cross"])
+def test_a_penalty_that_takes_everything_left_liquidates_the_whole_position(venue, mode):
+    trader, keeper, market, expected, receipt = liquidate_the_whale(venue, mode, leave=0)
     closed = receipt.events_named("PositionLiquidated")
     assert [e["sizeClosed"] for e in closed] == [-30 * WAD]  # whole, not the 6 ETH slice
     # What is left after the whole close (4,655 - 3,900 = 755) is all the module's penalty.
@@ -320,15 +327,7 @@ def test_a_penalty_that_takes_everything_left_liquidates_the_whole_position(venu
 
 @pytest.mark.parametrize("mode", ["isolated", "cross"])
 def test_a_penalty_that_leaves_one_token_unit_takes_the_slice(venue, mode):
-    set_module(venue, ETH, "TakeAllLiquidation", setLeave=1)
-    trader = whale(venue, mode)
-    venue.set_price("ETH", 2_870)
-    keeper = venue.keeper("k")
-    market = "ETH" if mode == "isolated" else None
-    model = model_with(venue, {ETH: TakeAll(1)})
-    expected = model.liquidate_position(keeper.address.lower(), trader.address.lower(), ETH) \
-        if market else model.liquidate_account(keeper.address.lower(), trader.address.lower())
-    receipt = keeper.liquidate(trader, market)
+    trader, keeper, market, expected, receipt = liquidate_the_whale(venue, mode, leave=1)
     closed = receipt.events_named("PositionLiquidated")
     assert [(e["sizeClosed"], e["penalty"]) for e in closed] == [(-6 * WAD, 3_875 * USD - 1)]
     assert expected["penalty"] == 3_875 * USD - 1 and expected["closed"] == 6 * WAD
