@@ -35,10 +35,11 @@ def to_fixed(value: Number, decimals: int, what: str = "amount", *, unit: str = 
     """``value`` x 10**decimals as an exact int. ``minimum`` (in whole units) and ``positive``
     bound it; ``unit`` names the unit in messages (``precision`` says whose decimals they are)."""
     number = _decimal(value, what, unit)
+    in_unit = f" {unit}" if unit else ""
     if positive and number <= 0:
-        raise AmountError(f"{what} must be above 0 {unit}, got {value}".replace("  ", " "))
+        raise AmountError(f"{what} must be above 0{in_unit}, got {value}")
     if minimum is not None and number < minimum:
-        raise AmountError(f"{what} must be at least {minimum} {unit}, got {value}".replace("  ", " "))
+        raise AmountError(f"{what} must be at least {minimum}{in_unit}, got {value}")
     scaled = number.scaleb(decimals)
     if scaled != scaled.to_integral_value():
         detail = ", ".join(part for part in (unit, precision) if part)
