@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from protocol.chain import Chain, Contract
 from protocol.chain.abi import load_artifact
-from protocol.deploy.plan import IMPACT_STEP, Call, DeploymentPlan, Ref, Role, module_kind
+from protocol.deploy.plan import IMPACT_STEP, Call, DeploymentPlan, MarketSpec, Ref, Role, module_kind
 
-if TYPE_CHECKING:
-    from protocol.venue.config import MarketConfig
 
 
 @dataclass(frozen=True)
@@ -21,7 +17,7 @@ class Deployment:
 
     admin: str
     contracts: Mapping[str, Contract]
-    markets: tuple[MarketConfig, ...]
+    markets: tuple[MarketSpec, ...]
     decimals: int
     modules: Mapping[str, str]  # kind -> module address
 

@@ -4,19 +4,34 @@ a chain: :func:`protocol.deploy.deploy` carries a plan out."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Protocol, Sequence
 
 from eth_utils import keccak
 
 from protocol.margin.bounds import bound
 from protocol.margin.types import MODULE_INTERFACES, ModuleKind
 
-if TYPE_CHECKING:
-    from protocol.venue.config import MarketConfig
+
+
+class MarketSpec(Protocol):
+    """What deploying a market reads of its configuration
+    (:class:`protocol.venue.config.MarketSpec` is one)."""
+
+    symbol: str
+    tiers: Sequence[tuple[Any, int]]
+
+    @property
+    def has_impact(self) -> bool: ...
+
+    def symbol_bytes(self) -> bytes: ...
+
+    def encode(self, decimals: int) -> tuple: ...
+
+    def tiers_encoded(self) -> tuple: ...
+
+    def impact_encoded(self) -> tuple: ...
 
 #: The plan step of the ``ImpactPricing`` module, deployed when a market has price impact.
 IMPACT_STEP = "impact"
@@ -70,7 +85,7 @@ class DeploymentPlan:
 
     steps: tuple[Step, ...]
     calls: tuple[Call, ...]
-    markets: tuple[MarketConfig, ...]
+    markets: tuple[MarketSpec, ...]
     modules: Mapping[str, str] = field(default_factory=dict)
     #: Where the artifacts live (None: the project's own); a plan with users' contracts points
     #: at the cache that compiled them together with the project's.
@@ -80,7 +95,7 @@ class DeploymentPlan:
         return [s.name for s in self.steps]
 
 
-def venue_plan(markets: Sequence[MarketConfig], *, max_price_age: int = 3600,
+def venue_plan(markets: Sequence[MarketSpec], *, max_price_age: int = 3600,
                close_grace_period: int = 3600, instant_trading: bool = True,
                collateral: str = "MockUSDC", min_execution_fee: int = 0,
                market_order_timeout: int = 300, modules: Mapping[str, str] | None = None,
