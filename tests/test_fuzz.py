@@ -19,6 +19,9 @@ def test_default_campaign_breaks_no_invariant(request):
                    "lp_request_deposit", "lp_request_redeem", "lp_execute"):
         assert result.outcomes.get(action, 0) > 0, sorted(result.outcomes.items())
     assert any(k.startswith("liquidate") and ":" not in k for k in result.outcomes), result.outcomes
+    # The economic properties' rules compared something (protocol.testing.properties).
+    for action in ("attack_trade", "attack_order", "attack_lp", "split_deposit"):
+        assert result.outcomes.get(action, 0) > 0, sorted(result.outcomes.items())
 
 
 class NoOpenShortsMachine(VenueMachine):

@@ -83,7 +83,7 @@ def fuzz(steps: int, run_length: int, backend: str, seed: Optional[int], contrac
             raise click.ClickException(f"{error} (no crash bundle: {exc})") from None
         click.echo(f"crash bundle: {bundle} (replay: pytest {bundle / REPLAY_FILE})")
         raise click.ClickException(f"after {len(result.steps_taken)} steps: {error}")
-    console.print("no invariant broken")
+    console.print("no invariant or property broken")
 
 
 def _with_coverage(directory: Path, runs: int, **campaign):

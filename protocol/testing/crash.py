@@ -32,17 +32,18 @@ class Failure:
     module: str  # the module it is importable from
     message: str  # str(exception)
     contract_error: Optional[str] = None  # a revert's custom error name (``Reverted.error``)
-    invariant: Optional[str] = None  # the name of a broken SPEC §12 invariant
+    invariant: Optional[str] = None  # the name of a broken SPEC §12 invariant or economic property
 
     @classmethod
     def of(cls, exc: BaseException) -> "Failure":
         from protocol.errors import Reverted
         from protocol.testing.invariants import InvariantViolation
+        from protocol.testing.properties import PropertyViolation
 
         kind = type(exc)
         return cls(type=kind.__name__, module=kind.__module__, message=str(exc),
                    contract_error=exc.error if isinstance(exc, Reverted) else None,
-                   invariant=exc.name if isinstance(exc, InvariantViolation) else None)
+                   invariant=exc.name if isinstance(exc, (InvariantViolation, PropertyViolation)) else None)
 
     def one_line(self) -> str:
         first = self.message.strip().splitlines()[0] if self.message.strip() else ""

@@ -4,7 +4,8 @@ Fixtures: ``venue`` (a launched venue, reverted to its launch state after every 
 chain snapshot, so each test starts clean for the cost of a revert), ``venue_factory`` (launch
 fresh venues with your own markets and options), ``trader`` (a factory:
 ``trader("alice", usdc=10_000, deposit=0)``), ``keeper`` (an ETH-funded keeper) and
-``assert_invariants`` (:func:`protocol.testing.assert_invariants`).
+``assert_invariants`` (:func:`protocol.testing.assert_invariants`) and ``assert_properties``
+(:func:`protocol.testing.assert_properties`, the economic properties).
 
 ``@pytest.mark.perpsim(markets=[MarketConfig(...)], instant_trading=False, ...)`` makes ``venue``
 a venue launched with those :meth:`~protocol.venue.Venue.launch` options (launched once per
@@ -288,5 +289,14 @@ def keeper(venue):
 def assert_invariants() -> Callable:
     """:func:`protocol.testing.assert_invariants`, as a fixture."""
     from protocol.testing import assert_invariants as check
+
+    return check
+
+
+@pytest.fixture()
+def assert_properties() -> Callable:
+    """:func:`protocol.testing.assert_properties`, as a fixture: ``assert_properties(venue,
+    receipts)`` checks the economic properties over the transactions a test sent."""
+    from protocol.testing import assert_properties as check
 
     return check

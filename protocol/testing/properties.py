@@ -1,0 +1,618 @@
+"""Economic properties of the venue (issue 24 §1), checked against a live venue.
+
+The SPEC §12 invariants (:mod:`protocol.testing.invariants`) say the books balance; these say
+nobody can profit from the rules:
+
+* :data:`NO_FREE_LUNCH` -- an attacker (one or several accounts) that runs any sequence of
+  actions and ends with the oracle prices it started with, holding no position, ends with at
+  most what it started with less the fees it paid (:func:`check_no_free_lunch`,
+  :class:`RoundTrip`).
+* :data:`PATH_INDEPENDENCE` -- a close, a decrease, an LP deposit or an LP redemption split into
+  n pieces pays within dust of doing it at once in the same state, and two profitable closes
+  under the profit cap are paid the same whichever goes first (:func:`split_close`,
+  :func:`split_lp`, :func:`close_order`, :func:`check_path_independence`).
+* :data:`NO_ACTION_LEAVES_LIQUIDATABLE` -- after every successful trader action (open,
+  increase, withdraw, removeMargin, addMargin, updateLeverage, an order's execution) the
+  positions and account it touched are above maintenance, and still are one block
+  (:data:`ONE_BLOCK` seconds) later with only accrual in between (:func:`check_not_liquidatable`).
+* :data:`BAD_DEBT_ONLY_WITHOUT_POSITION` -- a ``BadDebt`` write-off happens only when the
+  position it came from is gone (isolated), or the account's last cross position is (cross)
+  (:func:`check_bad_debt`).
+
+Each check raises :class:`PropertyViolation` naming its property. :func:`assert_properties`
+checks the transactions a test sent; :class:`PropertyWatch` checks every transaction of a chain
+as it happens (the fuzzer's post-action checks).
+
+>>> from protocol.testing import assert_properties
+>>> with venue.chain.recording() as receipts:
+...     alice.open("ETH", 1, 10, margin=400)
+>>> assert_properties(venue, receipts)     # raises PropertyViolation naming what broke
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+
+from eth_utils import keccak, to_checksum_address
+
+from protocol.errors import Reverted
+
+NO_FREE_LUNCH = "no free lunch"
+PATH_INDEPENDENCE = "path independence"
+NO_ACTION_LEAVES_LIQUIDATABLE = "no action leaves anyone liquidatable"
+BAD_DEBT_ONLY_WITHOUT_POSITION = "bad debt only with no position left"
+PROPERTIES = (NO_FREE_LUNCH, PATH_INDEPENDENCE, NO_ACTION_LEAVES_LIQUIDATABLE,
+              BAD_DEBT_ONLY_WITHOUT_POSITION)
+
+#: "One block later": one Ethereum slot. SPEC §5's open buffer covers 99 s of accrual at the
+#: highest rates a market may charge (8 such blocks); the transfer rule (10% of the notional)
+#: covers far more, so 12 s is what every action can honestly promise.
+ONE_BLOCK = 12
+#: Rounding of one piece of a split (SPEC §8.1: a piece's rounding down can give the next one
+#: a token unit back; a piece's fee and charges round up, its PnL down: a few units against it).
+DUST_PER_PIECE = 3
+ISOLATED, CROSS = 1, 2  # MarginMode as the ABI carries it (protocol.margin.types)
+MODE, MARGIN = 3, 7  # fields of Clearinghouse.position() (protocol.margin.model.Position)
+
+
+class PropertyViolation(AssertionError):
+    """An economic property does not hold; ``name`` says which (one of :data:`PROPERTIES`),
+    ``details`` the numbers."""
+
+    def __init__(self, name: str, message: str, **details: Any):
+        numbers = ", ".join(f"{k}={v}" for k, v in details.items())
+        super().__init__(f"property '{name}' broken: {message}" + (f" ({numbers})" if numbers else ""))
+        self.name = name
+        self.details = details
+
+
+def _address(who) -> str:
+    return who if isinstance(who, str) else who.address
+
+
+# ---------------------------------------------------------------------------- no free lunch
+@dataclass(frozen=True)
+class Holdings:
+    """What some accounts own, in collateral token units: wallets, cross balances, isolated
+    margins, the order book's escrow and pool shares at what they redeem for now
+    (``convertToAssets``). ``positions`` counts their open positions: with one open, the
+    holdings leave its PnL out, so compare only flat holdings."""
+
+    tokens: int
+    positions: int
+    shares: int
+
+
+def holdings(venue, accounts: Iterable) -> Holdings:
+    """The :class:`Holdings` of ``accounts`` (traders or addresses) now."""
+    ch, tokens, positions, shares = venue.clearinghouse, 0, 0, 0
+    for who in accounts:
+        account = _address(who)
+        tokens += venue.usdc.call("balanceOf", account) + ch.call("crossBalance", account)
+        tokens += venue.order_book.call("escrow", account)[0]
+        for market in range(len(venue.markets)):
+            p = ch.call("position", account, market)
+            if p[0]:
+                positions += 1
+                tokens += p[MARGIN]  # isolated margin (0 for cross)
+        held = venue.pool.call("balanceOf", account) + venue.order_book.call("escrow", account)[1]
+        shares += held
+        if held:
+            tokens += venue.pool.call("convertToAssets", held)
+    return Holdings(tokens, positions, shares)
+
+
+_FEE_EVENTS = ("PositionIncreased", "PositionDecreased")
+
+
+def fees_paid(venue, receipts: Iterable, accounts: Iterable) -> int:
+    """Token units ``accounts`` paid in trading fees, borrowing and funding (received funding
+    counts negative) in ``receipts``, from the Clearinghouse's events, plus liquidation
+    penalties of their positions. Execution fees are ETH, not collateral, and are left out."""
+    mine = {_address(a).lower() for a in accounts}
+    total = 0
+    for receipt in receipts:
+        if not receipt.status:
+            continue
+        for ev in receipt.events:
+            if ev.name in _FEE_EVENTS and ev["account"].lower() in mine:
+                total += ev["fee"] + ev["borrowingPaid"] + ev["fundingPaid"]
+            elif ev.name in ("PositionLiquidated", "AccountLiquidated") and ev["account"].lower() in mine:
+                total += ev["penalty"]
+    return total
+
+
+def check_no_free_lunch(start: Holdings, end: Holdings, fees: int = 0, *, dust: int = 0) -> None:
+    """SPEC §1 (rounding favours the protocol), §5.1, §8, §10: with prices as they were and no
+    position left, an attacker ends with at most what it started with less the fees it paid
+    (``end.tokens <= start.tokens - fees + dust``). Raise :class:`PropertyViolation` if not."""
+    if start.positions or end.positions:
+        raise ValueError("compare holdings without open positions (their PnL is not counted)")
+    gain = end.tokens - (start.tokens - fees)
+    if gain > dust:
+        raise PropertyViolation(NO_FREE_LUNCH, "the attacker ended with more than it started with "
+                                "less the fees it paid", start=start.tokens, end=end.tokens,
+                                fees=fees, gain=gain)
+
+
+class RoundTrip:
+    """Context: an attacker's round trip. On entry it records the ``accounts``' holdings (they
+    must hold no position) and the oracle prices; on a clean exit it pushes those prices again
+    if they moved, closes the attacker's positions and cancels its trigger orders
+    (:func:`unwind`), and :func:`check_no_free_lunch` compares, the fees of every transaction
+    sent inside counted (``fees``). LP shares still held are valued at what they redeem for."""
+
+    def __init__(self, venue, accounts: Sequence, *, dust: int = 0):
+        self.venue, self.accounts, self.dust = venue, list(accounts), dust
+        self.start: Optional[Holdings] = None
+        self.end: Optional[Holdings] = None
+        self.fees = 0
+        self.receipts: list = []
+        #: Token units the attacker may gain for a reason not its own (pool yield earned by LP
+        #: shares held between two blocks: borrowing accrued to the pool); set inside the trip.
+        self.allowance = 0
+        self.checked = False  # False if the trip could not end flat (nothing was compared)
+
+    def __enter__(self) -> "RoundTrip":
+        v = self.venue
+        self.prices = {m: v.oracle.call("latest", v.market_id(m))[0] for m in v.markets}
+        self.start = holdings(v, self.accounts)
+        if self.start.positions:
+            raise ValueError("a round trip starts with no position")
+        self._recording = v.chain.recording()
+        self.receipts = self._recording.__enter__()
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        v = self.venue
+        try:
+            if kind is not None:
+                return
+            moved = {m: p for m, p in self.prices.items()
+                     if v.oracle.call("latest", v.market_id(m))[0] != p}
+            if moved:
+                from protocol.venue.units import from_wad
+
+                v.set_prices({m: from_wad(p) for m, p in moved.items()})
+            unwind(v, self.accounts)
+        finally:
+            self._recording.__exit__(kind, exc, tb)
+        self.end = holdings(v, self.accounts)
+        if self.end.positions:
+            return  # a close was refused (e.g. a stale price): nothing to compare
+        self.fees = fees_paid(v, self.receipts, self.accounts) - self.allowance
+        self.checked = True
+        check_no_free_lunch(self.start, self.end, self.fees, dust=self.dust)
+
+
+def unwind(venue, accounts: Iterable) -> None:
+    """Close every position of ``accounts`` and cancel their trigger orders (refusals are left
+    as they are: :class:`RoundTrip` then compares nothing)."""
+    ch = venue.clearinghouse
+    for who in accounts:
+        account = _address(who)
+        for market in range(len(venue.markets)):
+            if ch.call("position", account, market)[0]:
+                ch.transact(account, "decreasePosition", account, market, 2**256 - 1)
+        for order in venue.orders(account):
+            if not order.type.startswith("market"):
+                venue.order_book.transact(account, "cancelOrder", order.id)
+
+
+def lp_cycle(venue, lp, keeper, amount: int) -> int:
+    """Deposit ``amount`` tokens into the pool and redeem every share it minted: directly, in
+    one block, while ``lp`` has direct access (nothing open); else by two requests ``keeper``
+    executes at unchanged prices a block apart. Returns what the shares earned while held (token
+    units, the pool's accrual between the two executions), which :class:`RoundTrip` allows as
+    ``allowance``; refusals end the cycle early (escrow comes back, shares stay held)."""
+    v, pool, book, account = venue, venue.pool, venue.order_book, _address(lp)
+    fee = book.call("minExecutionFee")
+    if pool.call("directAccess", account):
+        with v.chain.block():
+            before = pool.call("balanceOf", account)
+            if pool.transact(account, "deposit", amount, account).status:
+                minted = pool.call("balanceOf", account) - before
+                pool.transact(account, "redeem", minted, account, account)
+        return 0
+    made = book.transact(account, "requestDeposit", amount, account, 0, value=fee)
+    if not made.status:
+        return 0
+    before = pool.call("balanceOf", account)
+    with v.chain.block():
+        push_same_prices(v)
+        book.transact(keeper.address, "executeLpRequest", made.events_named("LpRequestCreated")[0]["id"])
+        minted = pool.call("balanceOf", account) - before
+        if minted == 0:
+            return 0
+        held = pool.call("convertToAssets", minted)
+        if pool.call("allowance", account, book.address) < minted:
+            pool.transact(account, "approve", book.address, 2**256 - 1)
+        made = book.transact(account, "requestRedeem", minted, account, 0, value=fee)
+    if not made.status:
+        return 0
+    with v.chain.block():
+        push_same_prices(v)
+        earned = pool.call("convertToAssets", minted) - held
+        book.transact(keeper.address, "executeLpRequest", made.events_named("LpRequestCreated")[0]["id"])
+    return max(earned, 0)
+
+
+# ---------------------------------------------------------------------------- path independence
+@dataclass(frozen=True)
+class Comparison:
+    """What doing something at once and in ``pieces`` paid (token units, or shares)."""
+
+    what: str
+    whole: int
+    pieces: int
+    n: int
+
+    @property
+    def difference(self) -> int:
+        return self.pieces - self.whole
+
+
+def check_path_independence(c: Comparison, *, dust_per_piece: int = DUST_PER_PIECE) -> None:
+    """SPEC §8.1: pieces never pay more than the whole beyond the rounding a piece may give the
+    next (one unit per piece after the first), nor less beyond ``dust_per_piece`` units each."""
+    if c.difference > c.n - 1 or c.difference < -dust_per_piece * c.n:
+        raise PropertyViolation(PATH_INDEPENDENCE, f"{c.what} in {c.n} pieces != at once",
+                                whole=c.whole, pieces=c.pieces, difference=c.difference)
+
+
+def _pieces(amount: int, n: int) -> list[int]:
+    base = amount // n
+    return [base] * (n - 1) + [amount - base * (n - 1)]
+
+
+def _account_value(venue, account: str, market: int) -> int:
+    ch = venue.clearinghouse
+    return ch.call("crossBalance", account) + ch.call("position", account, market)[MARGIN]
+
+
+def split_close(venue, trader, market: str, n: int, *, fraction: Optional[Decimal] = None) -> Optional[Comparison]:
+    """Decrease ``trader``'s position in ``market`` by ``fraction`` of its size (None: close it)
+    at once and in ``n`` pieces, each from the same state (a snapshot) and within one block
+    (no accrual between pieces); compare the cross balance plus the position's margin after.
+    None if the position cannot be decreased so (none, or refused)."""
+    v, ch, account = venue, venue.clearinghouse, _address(trader)
+    mid = v.market_id(market)
+    size = abs(ch.call("position", account, mid)[0])
+    amount = size if fraction is None else int(size * fraction)
+    if amount == 0 or n < 1 or amount < n:
+        return None
+    paid = []
+    for sizes in ([amount], _pieces(amount, n)):
+        with v.chain.snapshot():
+            with v.chain.block():
+                receipts = [ch.transact(account, "decreasePosition", account, mid, s) for s in sizes]
+            if not all(r.status for r in receipts):
+                return None
+            paid.append(_account_value(v, account, mid))
+    what = f"{'closing' if fraction is None else 'decreasing'} {market}"
+    return Comparison(what, paid[0], paid[1], n)
+
+
+def split_lp(venue, lp, keeper, amount: int, n: int, *, deposit: bool) -> Optional[Comparison]:
+    """An LP deposit of ``amount`` tokens (or a redemption of ``amount`` shares) requested at
+    once and as ``n`` requests, executed by ``keeper`` at a price pushed (unchanged) after them,
+    from the same state; compare the shares (deposit) or tokens (redemption) the LP got. None
+    if a request could not be made or executed."""
+    v, book, account = venue, venue.order_book, _address(lp)
+    if amount < n or n < 1:
+        return None
+    got = []
+    fee = book.call("minExecutionFee")
+    for sizes in ([amount], _pieces(amount, n)):
+        with v.chain.snapshot():
+            before = v.pool.call("balanceOf", account) if deposit else v.usdc.call("balanceOf", account)
+            if not deposit and v.pool.call("allowance", account, book.address) < amount:
+                v.pool.transact(account, "approve", book.address, 2**256 - 1).raise_for_status()
+            with v.chain.block():
+                made = [book.transact(account, "requestDeposit" if deposit else "requestRedeem",
+                                      s, account, 0, value=fee) for s in sizes]
+            if not all(r.status for r in made):
+                return None
+            ids = [r.events_named("LpRequestCreated")[0]["id"] for r in made]
+            with v.chain.block():
+                push_same_prices(v)
+                done = [book.transact(keeper.address, "executeLpRequest", i) for i in ids]
+            if not all(r.status and r.events_named("LpRequestExecuted") for r in done):
+                return None
+            after = v.pool.call("balanceOf", account) if deposit else v.usdc.call("balanceOf", account)
+            got.append(after - before)
+    return Comparison("an LP deposit" if deposit else "an LP redemption", got[0], got[1], n)
+
+
+def push_same_prices(venue) -> None:
+    """One oracle update of every market at its current price, stamped now: execution needs
+    a price newer than the request; the price itself does not move."""
+    from protocol.venue.units import from_wad
+
+    venue.set_prices({m: from_wad(venue.oracle.call("latest", venue.market_id(m))[0])
+                      for m in venue.markets})
+
+
+def close_order(venue, first, second, market_a: str, market_b: str) -> Optional[tuple[Comparison, Comparison]]:
+    """Two accounts' profitable positions closed in both orders from the same state, in one
+    block: each account's payout must not depend on who goes first (SPEC §8.1: every profitable
+    close in the same state is paid the same fraction B / P). None unless both positions are in
+    profit and both closes go through. Compare each with :func:`check_path_independence`
+    (``n=2``: one unit of rounding either way)."""
+    v, ch = venue, venue.clearinghouse
+    a, b = _address(first), _address(second)
+    if a.lower() == b.lower():
+        return None
+    ma, mb = v.market_id(market_a), v.market_id(market_b)
+    for account, mid in ((a, ma), (b, mb)):
+        p = ch.call("position", account, mid)
+        if p[0] == 0 or _pnl(v, p, mid) <= 0:
+            return None
+    paid: list[dict] = []
+    for order in (((a, ma), (b, mb)), ((b, mb), (a, ma))):
+        with v.chain.snapshot():
+            with v.chain.block():
+                receipts = [ch.transact(acct, "decreasePosition", acct, mid, 2**256 - 1)
+                            for acct, mid in order]
+            if not all(r.status for r in receipts):
+                return None
+            paid.append({acct: _account_value(v, acct, mid) for acct, mid in order})
+    return (Comparison(f"{market_a} close of the first, second in line vs first", paid[1][a], paid[0][a], 2),
+            Comparison(f"{market_b} close of the second, first in line vs second", paid[0][b], paid[1][b], 2))
+
+
+def _pnl(venue, position, market: int) -> int:
+    size, entry = position[0], position[1]
+    price = venue.oracle.call("latest", market)[0]
+    return (size * price // 10**18 - entry) if size > 0 else (entry - (-size) * price // 10**18)
+
+
+# ---------------------------------------------------------------------------- nothing left liquidatable
+@dataclass(frozen=True)
+class Touched:
+    """A position (``market``) or a cross account (``market`` None) a trader action changed."""
+
+    account: str
+    market: Optional[int]
+    action: str
+
+
+def _health(venue, t: Touched) -> Optional[tuple[int, int]]:
+    """(equity, maintenance) of what ``t`` names, WAD; None if there is nothing to judge (no
+    such position, no cross position, or a price too stale to value it)."""
+    ch = venue.clearinghouse
+    try:
+        if t.market is not None:
+            p = ch.call("position", t.account, t.market)
+            if p[0] == 0 or p[MODE] != ISOLATED:
+                return None
+            return tuple(ch.call("positionHealth", t.account, t.market))
+        if not ch.call("crossMarkets", t.account):
+            return None
+        equity, mm, _, _ = ch.call("accountHealth", t.account)
+        return equity, mm
+    except Reverted:
+        return None
+
+
+def check_health(t: Touched, equity: int, maintenance: int, when: str = "after") -> None:
+    """SPEC §5: what a successful trader action touched is above maintenance ``when`` (after
+    it, or one block later)."""
+    if equity <= maintenance:
+        what = f"market {t.market}" if t.market is not None else "cross account"
+        raise PropertyViolation(NO_ACTION_LEAVES_LIQUIDATABLE,
+                                f"{t.action} left {t.account} {what} at or below maintenance {when}",
+                                equity=equity, maintenance=maintenance)
+
+
+def check_not_liquidatable(venue, touched: Iterable[Touched], *, later: Optional[int] = ONE_BLOCK) -> None:
+    """Every :class:`Touched` is above maintenance now and, unless ``later`` is None, ``later``
+    seconds on with nothing but accrual in between (checked inside a snapshot)."""
+    touched = list(touched)
+    verdicts = [(t, _health(venue, t)) for t in touched]
+    for t, h in verdicts:
+        if h is not None:
+            check_health(t, *h)
+    judged = [t for t, h in verdicts if h is not None]
+    if later is None or not judged:
+        return
+    with venue.chain.snapshot():
+        venue.chain.advance_time(later)
+        for t in judged:
+            h = _health(venue, t)
+            if h is not None:
+                check_health(t, *h, when=f"{later} s later")
+
+
+_TOPICS = {name: keccak(text=signature) for name, signature in (
+    ("PositionIncreased", "PositionIncreased(address,uint256,uint8,int256,uint256,uint256,uint256,int256,uint256)"),
+    ("PositionDecreased", "PositionDecreased(address,uint256,int256,uint256,int256,uint256,int256,uint256)"),
+    ("PositionLiquidated", "PositionLiquidated(address,uint256,address,int256,uint256,int256,uint256,uint256,uint256)"),
+    ("AccountLiquidated", "AccountLiquidated(address,address,uint256,uint256,uint256,uint256)"),
+    ("AutoDeleveraged", "AutoDeleveraged(address,uint256,address,int256,uint256,int256,uint256,uint256,uint256)"),
+    ("MarginChanged", "MarginChanged(address,uint256,int256,uint256)"),
+    ("Withdrawn", "Withdrawn(address,uint256)"),
+    ("LeverageUpdated", "LeverageUpdated(address,uint256,uint256)"),
+    ("BadDebt", "BadDebt(address,uint256,uint256,uint256)"),
+)}
+_NAMES = {topic: name for name, topic in _TOPICS.items()}
+_FORCED = {"PositionLiquidated", "AccountLiquidated", "AutoDeleveraged"}
+
+
+def _logs(venue, receipt) -> list[tuple[str, str, Optional[int], bytes]]:
+    """(event, account, market, data) of the Clearinghouse's logs this module reads."""
+    ch = venue.clearinghouse.address.lower()
+    out = []
+    for log in receipt.logs:
+        if not log.topics or log.address.lower() != ch:
+            continue
+        name = _NAMES.get(log.topics[0])
+        if name is None:
+            continue
+        account = to_checksum_address(log.topics[1][-20:])
+        market = int.from_bytes(log.topics[2], "big") if len(log.topics) > 2 and name not in (
+            "AccountLiquidated",) else None
+        out.append((name, account, market, log.data))
+    return out
+
+
+def touched_by(venue, receipt) -> list[Touched]:
+    """What a successful trader action changed, from its events: an open or increase (also by
+    an order's execution) its position if isolated, the cross account if cross or if its margin
+    came from the cross balance; addMargin/removeMargin the position and the cross account; a
+    withdrawal the cross account; updateLeverage the position or the cross account. Receipts of
+    liquidations and ADL touch nobody here (a slice may leave a position liquidatable)."""
+    if not receipt.status:
+        return []
+    logs = _logs(venue, receipt)
+    if any(name in _FORCED for name, *_ in logs):
+        return []
+    found: dict[tuple, Touched] = {}
+    for name, account, market, data in logs:
+        if name == "PositionIncreased":
+            mode = int.from_bytes(data[:32], "big")
+            keys = [(account, market), (account, None)] if mode == ISOLATED else [(account, None)]
+            label = "open/increase"
+        elif name == "MarginChanged":
+            keys, label = [(account, market), (account, None)], "margin transfer"
+        elif name == "Withdrawn":
+            keys, label = [(account, None)], "withdraw"
+        elif name == "LeverageUpdated":
+            keys, label = [(account, market), (account, None)], "updateLeverage"
+        else:
+            continue
+        for key in keys:
+            found.setdefault(key, Touched(key[0], key[1], label))
+    return list(found.values())
+
+
+# ---------------------------------------------------------------------------- bad debt
+@dataclass(frozen=True)
+class WriteOff:
+    """A ``BadDebt`` of ``account`` and what its transaction closed: ``cross`` if it wrote off a
+    cross account's debt (a cross liquidation, or the close of a cross position), else the
+    isolated ``markets`` it closed or liquidated."""
+
+    account: str
+    cross: bool
+    markets: tuple[int, ...] = ()
+
+
+def check_bad_debt(w: WriteOff, *, positions_left: Mapping[int, int], cross_markets: int) -> None:
+    """SPEC §6: debt is written off only when its position is gone: an isolated write-off needs
+    one of the positions its transaction closed to hold nothing now (``positions_left``: market
+    -> size after), a cross one the account's cross bitmask to be 0."""
+    if w.cross:
+        if cross_markets:
+            raise PropertyViolation(BAD_DEBT_ONLY_WITHOUT_POSITION,
+                                    f"{w.account}'s cross debt was written off while it holds cross positions",
+                                    cross_markets=bin(cross_markets))
+        return
+    if not any(positions_left.get(m, 0) == 0 for m in w.markets):
+        raise PropertyViolation(BAD_DEBT_ONLY_WITHOUT_POSITION,
+                                f"{w.account}'s debt was written off while the positions its "
+                                "transaction touched are open", markets=w.markets,
+                                sizes={m: positions_left.get(m) for m in w.markets})
+
+
+@dataclass(eq=False)
+class PropertyWatch:
+    """Checks :data:`NO_ACTION_LEAVES_LIQUIDATABLE` and :data:`BAD_DEBT_ONLY_WITHOUT_POSITION`
+    after every transaction of ``venue``'s chain, through :mod:`protocol.chain.hooks`
+    (``with PropertyWatch(venue): ...``, or :meth:`install`). A violation is raised from the
+    transaction's call. ``later`` (seconds, None: off) is the one-block-later check, made only
+    outside an open block (inside one the transactions share a timestamp)."""
+
+    venue: Any
+    later: Optional[int] = ONE_BLOCK
+    enabled: bool = True
+    modes: dict = field(default_factory=dict)  # (account, market) -> mode at its last open
+    checked: int = 0  # trader actions checked
+    checked_later: int = 0  # ... of them also one block later
+
+    def __call__(self, chain, receipt) -> None:
+        if chain is not self.venue.chain or not self.enabled or not receipt.status:
+            return
+        self.enabled = False  # the checks' own snapshots send nothing, but stay out of them
+        try:  # (the transaction itself is still pending here: it is mined after the listeners)
+            self.check(receipt, open_block=chain._open_blocks > 0)
+        finally:
+            self.enabled = True
+
+    def check(self, receipt, *, open_block: bool = False) -> None:
+        """Both properties for one receipt, against the chain's state now."""
+        v = self.venue
+        logs = _logs(v, receipt)
+        if not logs:
+            return
+        for name, account, market, data in logs:
+            if name == "PositionIncreased":
+                self.modes[(account, market)] = int.from_bytes(data[:32], "big")
+        for w in write_offs(logs, self.modes):
+            ch = v.clearinghouse
+            left = {m: ch.call("position", w.account, m)[0] for m in w.markets}
+            check_bad_debt(w, positions_left=left, cross_markets=ch.call("crossMarkets", w.account))
+        touched = touched_by(v, receipt)
+        if touched:
+            later = None if open_block else self.later
+            self.checked += 1
+            self.checked_later += later is not None
+            check_not_liquidatable(v, touched, later=later)
+
+    def install(self) -> "PropertyWatch":
+        from protocol.chain import hooks
+
+        if self not in hooks.LISTENERS:
+            hooks.LISTENERS.append(self)
+        return self
+
+    def uninstall(self) -> None:
+        from protocol.chain import hooks
+
+        if self in hooks.LISTENERS:
+            hooks.LISTENERS.remove(self)
+
+    def __enter__(self) -> "PropertyWatch":
+        return self.install()
+
+    def __exit__(self, *exc) -> None:
+        self.uninstall()
+
+
+def write_offs(logs, modes: Mapping[tuple, int]) -> list[WriteOff]:
+    """The ``BadDebt`` events among one receipt's logs (as :func:`_logs` reads them), each with
+    what its transaction closed: a cross liquidation (``AccountLiquidated``) or the close or
+    liquidation of a position last opened cross (``modes``) makes it a cross write-off."""
+    found = []
+    for name, account, _, _ in logs:
+        if name != "BadDebt":
+            continue
+        mine = [(n, m) for n, a, m, _ in logs if a == account and n in (
+            "PositionDecreased", "PositionLiquidated", "AutoDeleveraged", "AccountLiquidated")]
+        cross = any(n == "AccountLiquidated" for n, _ in mine) or any(
+            modes.get((account, m)) == CROSS for n, m in mine if m is not None)
+        markets = tuple(sorted({m for n, m in mine if m is not None and modes.get((account, m)) != CROSS}))
+        found.append(WriteOff(account, cross and not markets, markets))
+    return found
+
+
+# ---------------------------------------------------------------------------- entry point
+def assert_properties(venue, receipts: Iterable = (), *, attacker: Sequence = (),
+                      start: Optional[Holdings] = None, later: Optional[int] = ONE_BLOCK) -> None:
+    """Check the economic properties over what a test did: for each of ``receipts`` (e.g. from
+    ``venue.chain.recording()``), :data:`BAD_DEBT_ONLY_WITHOUT_POSITION` and, for trader
+    actions, :data:`NO_ACTION_LEAVES_LIQUIDATABLE` (against the state now, and ``later``
+    seconds on); with ``attacker`` accounts and their ``start`` :func:`holdings`,
+    :data:`NO_FREE_LUNCH` over the receipts (prices must be back where they started).
+    Raises :class:`PropertyViolation` naming the first broken property."""
+    receipts = list(receipts)
+    watch = PropertyWatch(venue, later=later)
+    for receipt in receipts:
+        if receipt.status:
+            watch.check(receipt)
+    if attacker:
+        if start is None:
+            raise ValueError("attacker= needs start=holdings(venue, attacker) taken before")
+        check_no_free_lunch(start, holdings(venue, attacker), fees_paid(venue, receipts, attacker))

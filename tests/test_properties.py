@@ -1,0 +1,246 @@
+"""The economic properties (issue 24 §1, docs/PROPERTIES.md "Economic properties") hold on the
+real venue, and each check fails on a broken situation: a fabricated before/after, a venue that
+pays one token unit too many, a position moved under maintenance, a write-off with its
+position still open."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from protocol import MarketConfig, Venue
+from protocol.testing import PropertyViolation, PropertyWatch, assert_properties
+from protocol.testing.properties import (BAD_DEBT_ONLY_WITHOUT_POSITION, NO_ACTION_LEAVES_LIQUIDATABLE,
+                                         NO_FREE_LUNCH, PATH_INDEPENDENCE, Comparison, Holdings,
+                                         RoundTrip, Touched, WriteOff, check_bad_debt, check_health,
+                                         check_no_free_lunch, check_not_liquidatable,
+                                         check_path_independence, close_order, holdings, lp_cycle,
+                                         split_close, split_lp)
+from venue_fixtures import ZERO_FEES, funded
+
+USDC = 10**6
+
+
+# ---------------------------------------------------------------------------- no free lunch
+def test_round_trips_pay_the_attacker_nothing_but_its_fees(venue):
+    a, b = funded(venue, "attacker-a", 100_000, 50_000), funded(venue, "attacker-b", 100_000, 50_000)
+    # The impact round trip and a wash trade between two accounts of the attacker, in one block.
+    with venue.chain.block(), RoundTrip(venue, [a, b]) as trip:
+        a.open("ETH", 2, 10, "isolated", margin=1_000)
+        b.open("ETH", -2, 10, "cross")
+    assert trip.checked and trip.fees == 4 * 3 * USDC  # four trades of 6,000 at 5 bps
+    assert trip.end.tokens == trip.start.tokens - trip.fees  # exactly: no PnL, no accrual
+    # Order games: a limit order placed and cancelled gives back exactly what it took.
+    with RoundTrip(venue, [a]) as trip:
+        placed = a.create_order("ETH", "limit_increase", 1, leverage=5, collateral=700,
+                                trigger_price=2_500)
+        a.cancel_order(placed.order_id)
+    assert trip.checked and (trip.fees, trip.end) == (0, trip.start)
+    # A deposit/redeem cycle: direct while nothing is open (one block, nothing earned) ...
+    with RoundTrip(venue, [b]) as trip:
+        trip.allowance = lp_cycle(venue, b, venue.keeper("k"), venue.tokens(40_000))
+    assert trip.checked and trip.allowance == 0 and trip.end.tokens <= trip.start.tokens
+    # ... and by requests a block apart while positions are open: at most what the shares earned.
+    funded(venue, "other", 100_000, 50_000).open("BTC", 1, 5, "cross")
+    with RoundTrip(venue, [b]) as trip:
+        trip.allowance = lp_cycle(venue, b, venue.keeper("k2"), venue.tokens(40_000))
+    assert trip.checked and trip.end.shares == 0
+    assert trip.end.tokens <= trip.start.tokens + trip.allowance
+
+
+def test_no_free_lunch_catches_one_token_unit_too_many(venue):
+    with pytest.raises(PropertyViolation) as info:  # fabricated: fees 6, lost only 5
+        check_no_free_lunch(Holdings(1_000, 0, 0), Holdings(995, 0, 0), fees=6)
+    assert info.value.name == NO_FREE_LUNCH and info.value.details["gain"] == 1
+    check_no_free_lunch(Holdings(1_000, 0, 0), Holdings(994, 0, 0), fees=6)  # the boundary
+    with pytest.raises(ValueError):  # an open position's PnL is not counted: refuse to compare
+        check_no_free_lunch(Holdings(1_000, 1, 0), Holdings(994, 0, 0))
+    # A venue that pays the attacker one token unit more than its rules say.
+    a = funded(venue, "attacker", 100_000, 50_000)
+    with pytest.raises(PropertyViolation) as info:
+        with RoundTrip(venue, [a]):
+            a.open("ETH", 2, 10, "isolated", margin=1_000)
+            venue.mint(a, Decimal("0.000001"))
+    assert info.value.name == NO_FREE_LUNCH and info.value.details["gain"] == 1
+
+
+# ---------------------------------------------------------------------------- path independence
+def test_a_split_close_decrease_deposit_and_redemption_pay_what_one_pays(venue):
+    a, b = funded(venue, "alice", 100_000, 50_000), funded(venue, "bob", 100_000, 50_000)
+    a.open("ETH", 2, 10, "isolated", margin=1_000)
+    b.open("BTC", Decimal("0.5"), 5, "cross")
+    venue.advance_time(3_000)
+    venue.set_prices({"ETH": 3_300, "BTC": 57_000})
+    compared = [split_close(venue, a, "ETH", 3), split_close(venue, b, "BTC", 4),
+                split_close(venue, a, "ETH", 5, fraction=Decimal("0.37")),
+                split_close(venue, b, "BTC", 2, fraction=Decimal("0.5"))]
+    lp, keeper = funded(venue, "lp", 1_000_000, 0), venue.keeper("k")
+    compared.append(split_lp(venue, lp, keeper, venue.tokens(100_000), 4, deposit=True))
+    request = lp.request_deposit(300_000)
+    venue.advance_time(1)
+    venue.set_prices({"ETH": 3_300, "BTC": 57_000})
+    keeper.execute_lp_request(request.request_id)
+    compared.append(split_lp(venue, lp, keeper, venue.lp_shares(lp) // 3, 3, deposit=False))
+    assert None not in compared
+    for c in compared:
+        check_path_independence(c)
+    # Pieces lose a few token units to rounding against the trader (fee up, PnL down), never gain.
+    assert [c.difference for c in compared] == [-3, 0, 0, 0, 0, -2]
+
+
+def test_path_independence_catches_a_split_paid_more():
+    check_path_independence(Comparison("closing ETH", 100, 102, 3))  # n - 1 units: the bound
+    check_path_independence(Comparison("closing ETH", 100, 91, 3))  # 3 units a piece against
+    for pieces in (103, 90):
+        with pytest.raises(PropertyViolation) as info:
+            check_path_independence(Comparison("closing ETH", 100, pieces, 3))
+        assert info.value.name == PATH_INDEPENDENCE
+        assert info.value.details["difference"] == pieces - 100
+
+
+@pytest.fixture(scope="module")
+def capped_base(backend):
+    markets = [MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000), **ZERO_FEES),
+               MarketConfig(symbol="BTC", max_leverage=20, initial_price=Decimal(60000), **ZERO_FEES)]
+    return Venue.launch(backend=backend, markets=markets, pool_liquidity=1_000_000)
+
+
+def test_two_winners_under_the_cap_are_paid_the_same_in_either_order(capped_base):
+    venue = capped_base
+    with venue.snapshot():
+        alice = funded(venue, "alice", 100_000, 100_000)
+        bob = funded(venue, "bob", 100_000, 100_000)
+        alice.open("ETH", 150, 10, "isolated", margin=45_000)
+        bob.open("BTC", Decimal("7.5"), 10, "cross")
+        venue.set_prices({"ETH": 6_600, "BTC": 132_000})
+        assert venue.solvency().capped  # 1.08M pending against a 900k budget
+        first, second = close_order(venue, alice, bob, "ETH", "BTC")
+        # Each is paid 5/6 of its 540k profit whoever goes first (SPEC §8.1).
+        assert first.whole == first.pieces == (100_000 + 450_000) * USDC
+        assert second.whole == second.pieces == (100_000 + 450_000) * USDC
+        for c in (first, second):
+            check_path_independence(c, dust_per_piece=1)
+        with pytest.raises(PropertyViolation):  # the second in line paid 2 units more
+            check_path_independence(replace(first, pieces=first.whole + 2), dust_per_piece=1)
+
+
+# ---------------------------------------------------------------------------- nothing left liquidatable
+def test_no_trader_action_leaves_anyone_liquidatable(venue):
+    a = funded(venue, "alice", 100_000, 20_000)
+    with PropertyWatch(venue) as watch:
+        a.open("ETH", 10, 50, "isolated", margin=600)  # initial margin exactly, at max leverage
+        a.open("BTC", 1, 20, "cross")
+        a.add_margin("ETH", 3_000)
+        a.remove_margin("ETH", 100)
+        a.set_leverage("BTC", 10)
+        for usd in (20_000, 15_000, 10_000, 5_000, 1_000):  # as much as the transfer rule lets go
+            try:
+                a.withdraw(usd)
+            except Exception:
+                continue
+            break
+        venue.advance_time(60)
+        venue.set_prices({"ETH": 3_000, "BTC": 60_000})
+        a.open("ETH", 1, 50, "isolated", margin=60)  # an increase
+    assert (watch.checked, watch.checked_later) == (7, 7)
+
+
+def test_a_position_left_at_maintenance_is_caught(venue):
+    t = Touched("0x" + "11" * 20, 0, "open")
+    check_health(t, 101, 100)
+    for equity in (100, 99):  # at or below maintenance
+        with pytest.raises(PropertyViolation) as info:
+            check_health(t, equity, 100)
+        assert info.value.name == NO_ACTION_LEAVES_LIQUIDATABLE
+    # Live: a position the price moved under maintenance, judged as if an action had left it so.
+    a = funded(venue, "alice", 100_000, 20_000)
+    a.open("ETH", 10, 50, "isolated", margin=600)
+    check_not_liquidatable(venue, [Touched(a.address, 0, "open")])
+    venue.set_price("ETH", 2_950)
+    with pytest.raises(PropertyViolation) as info:
+        check_not_liquidatable(venue, [Touched(a.address, 0, "open")])
+    assert info.value.details["equity"] <= info.value.details["maintenance"]
+
+
+def test_a_position_liquidatable_one_block_later_is_caught(backend):
+    """A position just above maintenance at the highest borrowing rate a market may charge: fine
+    now, at maintenance 12 s of borrowing later (what an action must not leave behind)."""
+    eth = MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000),
+                       borrow_rate_per_year=Decimal("3.1536"))  # 1e11 WAD a second: the bound
+    venue = Venue.launch(backend=backend, markets=[eth])
+    a = funded(venue, "alice", 100_000, 20_000)
+    a.open("ETH", 10, 50, "isolated", margin=600)
+    touched = [Touched(a.address, 0, "open")]
+    low, high = Decimal(2_900), Decimal(3_000)  # liquidatable at 2,900, not at 3,000
+    for _ in range(40):  # the price where equity - maintenance is below 12 s of borrowing
+        middle = ((low + high) / 2).quantize(Decimal("0.000001"))
+        venue.set_price("ETH", middle)
+        equity, mm = venue.clearinghouse.call("positionHealth", a.address, 0)
+        if equity <= mm:
+            low = middle
+        elif equity - mm > 30_000 * 12 * 10**11 // 2:  # half of 12 s of borrowing on 30k, WAD
+            high = middle
+        else:
+            break
+    check_not_liquidatable(venue, touched, later=None)
+    with pytest.raises(PropertyViolation) as info:
+        check_not_liquidatable(venue, touched)
+    assert "12 s later" in str(info.value)
+    venue.chain.close()
+
+
+# ---------------------------------------------------------------------------- bad debt
+def test_bad_debt_is_written_off_only_with_its_position_gone(venue):
+    a = funded(venue, "alice", 100_000, 20_000)
+    b = funded(venue, "bob", 100_000, 2_000)
+    a.open("ETH", 10, 50, "isolated", margin=700)
+    a.open("BTC", Decimal("0.1"), 10, "cross")
+    b.open("ETH", 5, 20, "cross")
+    b.open("BTC", Decimal("0.05"), 20, "cross")
+    with venue.chain.recording() as receipts, PropertyWatch(venue):
+        venue.set_prices({"ETH": 2_600, "BTC": 60_000})
+        isolated = venue.keeper("k").liquidate(a, "ETH")  # 4,000 loss on 700 margin
+        cross = venue.keeper("k").liquidate(b)  # 2,000 loss on 2,000 less its fees
+    assert isolated.events_named("BadDebt") and cross.events_named("BadDebt")
+    assert venue.raw_position(a, "BTC").size  # alice's cross position stays: isolated is separate
+    assert_properties(venue, receipts)
+
+
+def test_a_write_off_with_its_position_open_is_caught(venue):
+    a = funded(venue, "alice", 100_000, 20_000)
+    a.open("ETH", 10, 50, "isolated", margin=700)
+    a.open("BTC", Decimal("0.1"), 10, "cross")
+    with pytest.raises(PropertyViolation) as info:  # a cross debt while BTC is open
+        check_bad_debt(WriteOff(a.address, cross=True), positions_left={},
+                       cross_markets=venue.clearinghouse.call("crossMarkets", a.address))
+    assert info.value.name == BAD_DEBT_ONLY_WITHOUT_POSITION
+    with pytest.raises(PropertyViolation):  # an isolated debt while ETH is open
+        check_bad_debt(WriteOff(a.address, cross=False, markets=(0,)),
+                       positions_left={0: venue.raw_position(a, "ETH").size}, cross_markets=0)
+    # A real write-off's receipt with the liquidation left out: BadDebt, nothing closed.
+    venue.set_price("ETH", 2_600)
+    with venue.snapshot():
+        receipt = venue.keeper("k").liquidate(a, "ETH")
+    bad_debt = [log for log in receipt.logs
+                if getattr(receipt.registry.decode_log(log), "name", None) == "BadDebt"]
+    forged = replace(receipt, logs=bad_debt, _events=None)
+    with pytest.raises(PropertyViolation) as info:
+        assert_properties(venue, [forged])
+    assert info.value.name == BAD_DEBT_ONLY_WITHOUT_POSITION
+
+
+def test_the_plugin_gives_assert_properties(request):
+    from protocol.testing import properties
+
+    assert request.getfixturevalue("assert_properties") is properties.assert_properties
+
+
+def test_holdings_count_wallet_balance_margin_escrow_and_shares(venue):
+    a = funded(venue, "alice", 100_000, 20_000)
+    start = holdings(venue, [a])
+    assert start == Holdings(100_000 * USDC, 0, 0)
+    a.open("ETH", 1, 10, "isolated", margin=500)
+    after = holdings(venue, [a])
+    assert (after.tokens, after.positions) == (start.tokens - 3 * 10**6 // 2, 1)  # the 1.5 fee
