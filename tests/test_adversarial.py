@@ -177,3 +177,13 @@ def test_an_action_that_fails_the_order_is_a_violation(venue):
         check_no_free_option(venue, order_id, pause, execute, description="a pause")
     assert caught.value.name == NO_FREE_OPTION
     assert caught.value.details == {"without_action": "OrderExecuted", "with_action": "OrderFailed"}
+
+
+# ====================================================================== in the fuzzer
+def test_the_fuzzer_runs_the_adversarial_rules():
+    from protocol.testing.fuzz import run_campaign
+
+    result = run_campaign(15, backend="revm", seed=3)
+    assert result.failure is None, result.failure
+    ran = {key.split(":")[0] for key in result.outcomes}
+    assert {"hostile_module", "free_option", "admin_risk_change"} <= ran, sorted(ran)

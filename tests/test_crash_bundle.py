@@ -60,7 +60,8 @@ contract OpenInterestLimitRates is StockRates {
 }
 """
 
-# Leveraged speculators through a 25% ETH crash over 30 blocks.
+# Leveraged speculators through a 25% ETH crash over 30 blocks. The margin module is meant to be
+# the stock rule (its mirror, which the invariants ask), and keeps no maintenance margin.
 SCENARIO = """# A crash on a venue whose margin module keeps no maintenance margin.
 seed = 3
 blocks = 40
@@ -72,6 +73,9 @@ insurance = 100_000
 
 [venue.modules]
 margin = "NoMaintenanceMargin"
+
+[venue.mirrors]
+margin = "stock"
 
 [markets.ETH]
 initial_price = 3000
@@ -197,7 +201,8 @@ def test_a_fuzz_failure_with_a_broken_module_writes_a_replayable_bundle(tmp_path
     bundle = tmp_path / "crash"
     result = CliRunner().invoke(cli, ["fuzz", "--steps", "2250", "--run-length", "15",  # 150 runs
                                       "--contracts", str(contracts), "--module",
-                                      "margin=NoMaintenanceMargin", "--crash-dir", str(bundle)])
+                                      "margin=NoMaintenanceMargin", "--mirror", "margin=stock",
+                                      "--crash-dir", str(bundle), "--db", str(tmp_path / "db")])
     assert result.exit_code == 1, result.output
     lines = result.output.strip().splitlines()[-2:]
     assert lines[0] == f"crash bundle: {bundle} (replay: pytest {bundle / 'test_replay.py'})"
@@ -205,6 +210,7 @@ def test_a_fuzz_failure_with_a_broken_module_writes_a_replayable_bundle(tmp_path
         " steps: InvariantViolation: invariant 'liquidation rule' broken: " in lines[1]
     record = json.loads((bundle / "crash.json").read_text())
     assert record["modules"] == {"margin": "NoMaintenanceMargin"}
+    assert record["mirrors"] == {"margin": "stock"}
     assert record["contracts"] == str(contracts) and record["backend"] == "revm"
     assert record["seed"] is None and record["derandomized"] is True
     assert record["error"]["invariant"] == "liquidation rule"
@@ -218,6 +224,17 @@ def test_a_fuzz_failure_with_a_broken_module_writes_a_replayable_bundle(tmp_path
 
     replay = _pytest(bundle / "test_replay.py", tmp_path)
     assert replay.returncode == 0, replay.stdout + replay.stderr
+    # The failure was saved: --replay runs it again first, and only it.
+    again = CliRunner().invoke(cli, ["fuzz", "--replay", "--run-length", "15", "--contracts", str(contracts),
+                                     "--module", "margin=NoMaintenanceMargin", "--mirror", "margin=stock",
+                                     "--crash-dir", str(tmp_path / "again"), "--db", str(tmp_path / "db")])
+    assert again.exit_code == 1, again.output
+    assert again.output.strip().splitlines()[-1] == lines[1]  # the same shrunk failure
+    other = CliRunner().invoke(cli, ["fuzz", "--replay", "--db", str(tmp_path / "db")])
+    assert other.exit_code == 1
+    assert other.output.strip().splitlines()[-1] == (
+        f"Error: nothing to replay: {tmp_path / 'db'} holds no failure of this campaign's venue "
+        "(backend, modules, contracts, mirrors)")
     # With the stock margin rule the same steps break nothing: the replay reports the fix.
     (bundle / "test_replay.py").write_text(text.replace("'NoMaintenanceMargin'", "'StockMargin'"))
     replay = _pytest(bundle / "test_replay.py", tmp_path)

@@ -24,6 +24,10 @@ console = Console()
 @click.option("--module", "module_choices", multiple=True, metavar="KIND=CONTRACT",
               help="Fuzz a venue whose KIND rule (rates, margin, liquidation, pricing) is CONTRACT "
                    "(repeatable).")
+@click.option("--mirror", "mirror_choices", multiple=True, metavar="KIND=MIRROR",
+              help="Judge the KIND module by a Python mirror instead of its own answers: 'stock' "
+                   "(it is meant to be the stock rule) or 'package.module:Class' / "
+                   "'file.py:Class' (repeatable).")
 @click.option("--crash-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("out/fuzz/crash"), show_default=True,
               help="Where a failure's crash bundle is written.")
@@ -31,13 +35,28 @@ console = Console()
               default=None, metavar="DIR",
               help="Write line and branch coverage of the contracts into DIR (lcov.info and "
                    "index.html). Nearly free on pyevm; on revm about 2 ms an opcode step.")
+@click.option("--db", "database", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".perpsim/fuzz-db"), show_default=True,
+              help="Example database: a failure is saved here and replayed first by every later "
+                   "campaign of the same venue.")
+@click.option("--no-db", is_flag=True, help="Use no example database.")
+@click.option("--replay", is_flag=True,
+              help="Only replay the failures saved in the database (exit 0: all fixed).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Independent seeds in parallel (worker i: seed + i; no seed: 0 + i).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where --workers run: processes on this machine, or Ray.")
+@click.option("--address", default=None, help="A Ray cluster to join (with --engine ray).")
 def fuzz(steps: int, run_length: int, backend: str, seed: Optional[int], contracts_dir: Optional[Path],
-         module_choices: tuple[str, ...], crash_dir: Path, coverage_dir: Optional[Path]) -> None:
-    """Fuzz every user, keeper, LP and admin action with SPEC §12 checked after each step.
+         module_choices: tuple[str, ...], mirror_choices: tuple[str, ...], crash_dir: Path,
+         coverage_dir: Optional[Path], database: Path, no_db: bool, replay: bool, workers: int,
+         engine: str, address: Optional[str]) -> None:
+    """Fuzz every user, keeper, LP and admin action with SPEC §12 and the economic properties
+    checked after each step.
 
-    A failure is shrunk to the shortest sequence and written as a crash bundle (crash.json and
-    test_replay.py, which calls the same rules in order); its path and the error are printed and
-    the exit code is 1."""
+    A failure is shrunk to the shortest sequence, saved in the example database and written as
+    a crash bundle (crash.json and test_replay.py, which calls the same rules in order); its
+    path and the error are printed and the exit code is 1."""
     try:
         from protocol.testing.fuzz import run_campaign, write_fuzz_bundle
     except ModuleNotFoundError as exc:
@@ -48,12 +67,15 @@ def fuzz(steps: int, run_length: int, backend: str, seed: Optional[int], contrac
     from protocol.cli import one_line
     from protocol.testing.crash import REPLAY_FILE
 
-    modules = {}
-    for choice in module_choices:
-        kind, sep, name = choice.partition("=")
-        if not sep or not kind.strip() or not name.strip():
-            raise click.ClickException(f"--module {choice}: expected KIND=CONTRACT")
-        modules[kind.strip()] = name.strip()
+    modules = _pairs("--module", module_choices, "KIND=CONTRACT")
+    chosen_mirrors = _pairs("--mirror", mirror_choices, "KIND=MIRROR")
+    if chosen_mirrors:
+        from protocol.venue.rules import mirrors
+
+        try:
+            mirrors(chosen_mirrors)  # refuse bad mirrors up front
+        except PerpsimError as exc:
+            raise click.ClickException(str(exc)) from None
     if modules or contracts_dir is not None:
         from protocol.venue.modules import prepare_modules
 
@@ -62,14 +84,28 @@ def fuzz(steps: int, run_length: int, backend: str, seed: Optional[int], contrac
         except PerpsimError as exc:
             raise click.ClickException(str(exc)) from None
 
+    if no_db and replay:
+        raise click.ClickException("--replay replays the example database: drop --no-db")
+    if workers > 1 and (coverage_dir is not None or replay):
+        raise click.ClickException("--workers runs new sequences without coverage: drop "
+                                   + ("--coverage" if coverage_dir is not None else "--replay"))
+    db = None if no_db else database
     runs = max(1, steps // run_length)
-    console.print(f"fuzzing {runs:,} runs of up to {run_length} steps on {backend} ...")
-    if coverage_dir is None:
-        result = run_campaign(runs, backend=backend, steps_per_run=run_length, seed=seed,
-                              modules=modules, contracts=contracts_dir)
+    campaign = dict(backend=backend, steps_per_run=run_length, modules=modules,
+                    contracts=contracts_dir, mirrors=chosen_mirrors, database=db)
+    if workers > 1:
+        return _parallel(runs, workers, engine, address, seed, crash_dir, campaign)
+    if replay:
+        console.print(f"replaying the failures saved in {db} on {backend} ...")
     else:
-        result = _with_coverage(coverage_dir, runs, backend=backend, steps_per_run=run_length,
-                                seed=seed, modules=modules, contracts=contracts_dir)
+        console.print(f"fuzzing {runs:,} runs of up to {run_length} steps on {backend} ...")
+    if coverage_dir is None:
+        result = run_campaign(runs, seed=seed, replay=replay, **campaign)
+    else:
+        result = _with_coverage(coverage_dir, runs, seed=seed, **campaign)
+    if replay and result.steps == 0:
+        raise click.ClickException(f"nothing to replay: {db} holds no failure of this campaign's "
+                                   "venue (backend, modules, contracts, mirrors)")
     ok = sum(v for k, v in result.outcomes.items() if ":" not in k)
     refused = sum(v for k, v in result.outcomes.items() if ":" in k)
     console.print(f"{result.steps:,} steps in {result.seconds:.1f} s = "
@@ -83,7 +119,49 @@ def fuzz(steps: int, run_length: int, backend: str, seed: Optional[int], contrac
             raise click.ClickException(f"{error} (no crash bundle: {exc})") from None
         click.echo(f"crash bundle: {bundle} (replay: pytest {bundle / REPLAY_FILE})")
         raise click.ClickException(f"after {len(result.steps_taken)} steps: {error}")
+    console.print("no invariant or property broken" + (" (the saved failures are fixed)" if replay else ""))
+
+
+def _parallel(runs: int, workers: int, engine: str, address: Optional[str], seed: Optional[int],
+              crash_dir: Path, campaign: dict) -> None:
+    """``--workers N``: the seeds in parallel, a table of what each ran, every failure's bundle."""
+    from rich.table import Table
+
+    from protocol.errors import PerpsimError
+    from protocol.testing.campaigns import run_parallel
+
+    console.print(f"fuzzing {runs:,} runs of up to {campaign['steps_per_run']} steps on "
+                  f"{campaign['backend']}, {workers} workers ({engine}) ...")
+    try:
+        result = run_parallel(runs, workers, engine=engine, seed=seed, crash_dir=crash_dir,
+                              address=address, **campaign)
+    except PerpsimError as exc:
+        raise click.ClickException(str(exc)) from None
+    table = Table("seed", "runs", "steps", "seconds", "result")
+    for w in result.workers:
+        table.add_row(str(w.seed), f"{w.runs:,}", f"{w.steps:,}", f"{w.seconds:.1f}",
+                      "ok" if w.error is None else f"failed after {len(w.steps_taken)} steps")
+    console.print(table)
+    console.print(f"{result.steps:,} steps in {result.seconds:.1f} s wall = "
+                  f"{result.steps_per_second:,.0f} steps/s")
+    for w in result.failed:
+        click.echo(f"crash bundle: {w.bundle} (replay: pytest {Path(w.bundle) / 'test_replay.py'})")
+    if result.failed:
+        first = result.failed[0]
+        raise click.ClickException(f"{len(result.failed)} of {len(result.workers)} workers failed; "
+                                   f"seed {first.seed} after {len(first.steps_taken)} steps: {first.error}")
     console.print("no invariant or property broken")
+
+
+def _pairs(option: str, choices: tuple[str, ...], form: str) -> dict[str, str]:
+    """``KIND=NAME`` choices as a dict; a malformed one is refused in one line."""
+    pairs = {}
+    for choice in choices:
+        kind, sep, name = choice.partition("=")
+        if not sep or not kind.strip() or not name.strip():
+            raise click.ClickException(f"{option} {choice}: expected {form}")
+        pairs[kind.strip()] = name.strip()
+    return pairs
 
 
 def _with_coverage(directory: Path, runs: int, **campaign):

@@ -274,7 +274,10 @@ class Model:
         if tiers and type(margin) is StockMargin:
             maintenance = tiered_maintenance(notional, tiers)
             return max(m.initial(notional, leverage), maintenance), maintenance
-        return margin.requirements(market, notional, leverage, self.params[market].mmf)
+        initial, maintenance = margin.requirements(market, notional, leverage, self.params[market].mmf)
+        if type(margin) is not StockMargin and initial < maintenance:
+            raise ModelRevert("ModuleResultOutOfBounds", ModuleKind.MARGIN, initial)
+        return initial, maintenance
 
     def max_leverage(self, market: int, notional: int) -> int:
         """The tier's max leverage for this notional (the market's without tiers)."""

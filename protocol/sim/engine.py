@@ -34,6 +34,7 @@ from protocol.sim.plugin_metrics import PluginMetrics
 from protocol.sim.result import RunResult, StudyResult
 from protocol.sim.scenario import Scenario, VenueSpec
 from protocol.testing.invariants import assert_invariants
+from protocol.venue.rules import mirrors
 from protocol.venue import Venue
 
 Progress = Callable[[int, int], None]  # (blocks done, total)
@@ -76,6 +77,7 @@ class Simulation:
     def _run(self, progress: Optional[Progress]) -> RunResult:
         sc = self.scenario
         started = time.perf_counter()
+        checks = mirrors(sc.venue.mirrors)  # a bad choice is refused before anything runs
         venue = Venue.launch(
             backend=sc.backend, markets=sc.markets, pool_liquidity=sc.venue.pool_liquidity,
             insurance=sc.venue.insurance, max_price_age=sc.venue.max_price_age,
@@ -129,7 +131,7 @@ class Simulation:
             rows.append(custom.record(row, block, chain.timestamp - 1, prices, receipts))
             chain.advance_time(sc.block_time - 1)
             if self.check_invariants and block % self.check_invariants == 0:
-                assert_invariants(venue)
+                assert_invariants(venue, mirrors=checks)
             if progress:
                 progress(block, sc.blocks)
         result = RunResult(

@@ -187,10 +187,18 @@ class _Builder:
     # -- venue ---------------------------------------------------------------------------------
 
     def venue(self, venue: m.Venue) -> VenueSpec:
-        values = _given(venue, ("modules", "contracts"))
+        values = _given(venue, ("modules", "contracts", "mirrors"))
         modules = {k: v for k, v in venue.modules.model_dump().items() if v is not None}
+        mirrors = {k: self._mirror_path(v) for k, v in venue.mirrors.model_dump().items() if v is not None}
         contracts = None if venue.contracts is None else str(self.base_dir / venue.contracts)
-        return VenueSpec(**values, modules=modules, contracts=contracts)
+        return VenueSpec(**values, modules=modules, contracts=contracts, mirrors=mirrors)
+
+    def _mirror_path(self, name: str) -> str:
+        """A mirror in a .py file is named relative to the scenario, as ``contracts`` is."""
+        module, colon, attribute = name.partition(":")
+        if module.endswith(".py") and colon:
+            return f"{self.base_dir / module}:{attribute}"
+        return name
 
     # -- markets -------------------------------------------------------------------------------
 

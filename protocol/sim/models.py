@@ -197,6 +197,7 @@ class Venue(PnlFactors):
     min_execution_fee: Annotated[Int, Field(ge=0)] = VenueSpec.min_execution_fee
     modules: Modules = Modules()
     contracts: Optional[Str] = None
+    mirrors: Modules = Modules()
 
 
 def _tiers(value: Any) -> Any:

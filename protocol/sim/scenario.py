@@ -40,6 +40,9 @@ class VenueSpec:
     #: the project or from ``contracts`` (a directory of the user's .sol files).
     modules: Mapping[str, str] = field(default_factory=dict)
     contracts: Optional[str] = None
+    #: Python mirrors of those modules by kind (``"stock"`` or ``"package.module:Class"``,
+    #: :func:`protocol.venue.rules.mirror`): invariant checks ask them instead of the chain.
+    mirrors: Mapping[str, str] = field(default_factory=dict)
     #: The profit cap and auto-deleveraging thresholds, fractions of the pool's assets (the
     #: contract's defaults, GMX v2's). A cap of 0 turns it off.
     max_pnl_factor_traders: Decimal = Decimal("0.9")

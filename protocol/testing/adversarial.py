@@ -139,11 +139,13 @@ def check_adl(venue, ranking: Sequence, caller: str, account: str, market: str, 
 @dataclass(frozen=True)
 class MarginRuleView:
     """A market's margin rule as the chain stores it: mmf (WAD), max leverage, tiers
-    (lower bound WAD USD, max leverage, deduction), as ``marketTier`` reads them."""
+    (lower bound WAD USD, max leverage, deduction), as ``marketTier`` reads them, and whether a
+    margin module charges maintenance instead of the stock rule."""
 
     mmf: int
     max_leverage: int
     tiers: tuple[tuple[int, int, int], ...] = ()
+    module: bool = False
 
     @classmethod
     def read(cls, venue, market: int) -> "MarginRuleView":
@@ -151,7 +153,8 @@ class MarginRuleView:
         config = ch.call("marketConfig", market)
         count = ch.call("marketTier", market, 0)[3]
         tiers = tuple(tuple(ch.call("marketTier", market, i)[:3]) for i in range(count))
-        return cls(config[0], config[4], tiers)
+        module = int(ch.call("marketModules", market)[1], 16) != 0
+        return cls(config[0], config[4], tiers, module)
 
     def _tier(self, notional: int) -> tuple[int, int, int]:
         chosen = self.tiers[0]
@@ -177,13 +180,17 @@ class MarginRuleView:
     def riskier_than(self, before: "MarginRuleView") -> Optional[int]:
         """A notional at which this rule charges more maintenance or allows less leverage than
         ``before`` (SPEC §2's comparison, sampled at 0, both rules' bounds and far past them),
-        or None."""
+        or None. With a margin module maintenance is the module's: only leverage counts, and a
+        higher mmf (which the module may read; reported at notional 0)."""
+        if self.module and self.mmf > before.mmf:
+            return 0
         points = {0, 10**24, 10**27, 10**29}
         for rule in (self, before):
             for bound, _, _ in rule.tiers:  # (lower bound, leverage, deduction)
                 points.update({bound, max(bound - 1, 0), bound + 1})
         for n in sorted(points):
-            if self.maintenance(n) > before.maintenance(n) or self.leverage(n) < before.leverage(n):
+            if self.leverage(n) < before.leverage(n) or (
+                    not self.module and self.maintenance(n) > before.maintenance(n)):
                 return n
         return None
 

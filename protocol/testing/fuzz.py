@@ -14,20 +14,28 @@ attacker's round trips and split-vs-whole comparisons (the block marked "economi
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import time
+import unittest
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.internal.compat import int_from_bytes
+from hypothesis.internal.reflection import function_digest
 from hypothesis import strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
-                                 rule, run_state_machine_as_test)
+from hypothesis.stateful import (RuleBasedStateMachine, get_state_machine_test, initialize,
+                                 invariant, precondition, rule)
 
 from protocol.errors import Reverted
+from protocol.testing.adversarial import MODULES as ADVERSARIAL_MODULES
 from protocol.testing.invariants import InvariantViolation, assert_invariants
+from protocol.venue.rules import mirrors
 
 SYMBOLS = ("ETH", "BTC")
 TRADERS, KEEPERS = 4, 2
@@ -59,6 +67,15 @@ class World:
 
 
 _WORLDS: dict[tuple, World] = {}
+_MIRRORS: dict[tuple, dict] = {}
+
+
+def _mirrors(choices: Mapping[str, str]) -> dict:
+    """The mirrors of ``choices``, made once per process."""
+    key = tuple(sorted(choices.items()))
+    if key not in _MIRRORS:
+        _MIRRORS[key] = mirrors(choices)
+    return _MIRRORS[key]
 
 
 def world(backend: str, modules: Optional[Mapping[str, str]] = None,
@@ -99,16 +116,20 @@ def _economic_setup(w: World) -> None:
 
 class VenueMachine(RuleBasedStateMachine):
     """Every action on one venue. ``backend``, ``modules`` and ``contracts`` (the venue's rule
-    modules, see :func:`world`) are class attributes (subclass to change them)."""
+    modules, see :func:`world`) and ``mirrors`` (the Python mirrors invariants ask instead of
+    those modules, :func:`protocol.venue.rules.mirror`) are class attributes (subclass to change
+    them)."""
 
     backend = "revm"
     modules: Mapping[str, str] = {}
     contracts: Optional[str] = None
+    mirrors: Mapping[str, str] = {}
 
     def __init__(self) -> None:
         super().__init__()
         self.w = world(self.backend, self.modules, self.contracts)
         self.venue = self.w.venue
+        self.checks = _mirrors(self.mirrors)
         self.token = self.venue.chain.take_snapshot()
         self.orders: list[int] = []
 
@@ -224,6 +245,18 @@ class VenueMachine(RuleBasedStateMachine):
     def gap(self, market, bps):
         self._push(market, bps)
 
+    @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS),
+          bps=st.sampled_from([-25, -5, -1, 0, 1, 5, 25]))
+    def price_to_the_edge(self, t, market, bps):
+        """The price just around a position's liquidation price (as the client computes it from
+        the stock rule), where rounding, tier bounds and margin rules decide."""
+        view = self.venue.position(self._trader(t), market)
+        if view is None or view.liquidation_price is None:
+            return
+        low, high = PRICE_LIMITS[market]
+        price = (view.liquidation_price * (10_000 + bps) / 10_000).quantize(Decimal("0.0001"))
+        self._do("price_edge", lambda: self.venue.set_price(market, min(max(price, low), high)))
+
     def _push(self, market: str, bps: int) -> None:
         low, high = PRICE_LIMITS[market]
         price = (self.venue.price(market) * (10_000 + bps) / 10_000).quantize(Decimal("0.01"))
@@ -331,10 +364,190 @@ class VenueMachine(RuleBasedStateMachine):
         v = self.venue
         self._do("admin", lambda: v.clearinghouse.transact(v.admin, "setPaused", paused).raise_for_status())
 
+    # ================================================================== adversarial properties
+    # Issue 24 §1's last four (protocol.testing.adversarial): roles and order, delays hold,
+    # modules can't freeze the venue, no free option. Each rule raises AdversarialViolation
+    # naming its property. Per-run state (modules deployed, scheduled changes) lives in
+    # ``self._adversary()``; everything is undone by the run's snapshot.
+    def _adversary(self) -> dict:
+        state = getattr(self, "_adversarial_state", None)
+        if state is None:
+            from protocol.testing.adversarial import DelayWatch
+
+            state = self._adversarial_state = {"deployed": None, "delays": DelayWatch(), "changes": [],
+                                               "adl_keeper": None}
+        return state
+
+    @rule(who=st.integers(0, TRADERS + KEEPERS), victim=st.integers(0, TRADERS - 1))
+    def strangers_call_privileged(self, who, victim):
+        """Roles and order: every privileged entry point refuses a trader, a keeper or the LP."""
+        from protocol.testing.adversarial import check_roles
+
+        callers = [t.address for t in self.w.traders] + [k.address for k in self.w.keepers] + [self.w.lp.address]
+        self.w.steps += 1
+        check_roles(self.venue, [callers[who % len(callers)]], self._trader(victim).address)
+
+    @rule(caller=st.sampled_from(["adl-keeper", "keeper", "owner", "other-trader"]),
+          pick=st.integers(0, 1_000), whole=st.booleans(), market=st.sampled_from(SYMBOLS),
+          bps=st.sampled_from([0, -4_000, -2_500, 2_500, 4_000]))
+    def auto_deleverage(self, caller, pick, whole, market, bps):
+        """Roles and order: inside a snapshot, ``market`` moves ``bps`` and the ADL trigger is
+        set just below the pnl factor; a caller ADLs one of the positions ADL could close. One
+        that went through must have been a keeper's with the role, on a highest-ranked
+        position."""
+        from protocol.testing.adversarial import CLOSE_ALL, check_adl
+        from protocol.venue.adl import ranked_candidates
+
+        v = self.venue
+        self.w.steps += 1
+        with v.snapshot():
+            if bps:
+                self._push(market, bps)
+            factor = v.solvency().pnl_factor
+            if factor is None or factor * 10_000 < 3:  # the trigger and the floor are whole bps
+                return
+            trigger = min(int(factor * 10_000) - 1, 10_000)
+            v.clearinghouse.transact(v.admin, "setPnlFactors", 0, trigger, 1).raise_for_status()
+            ranking = ranked_candidates(v, list(SYMBOLS))
+            if not ranking:
+                return
+            target = ranking[pick % len(ranking)]
+            others = [t for t in self.w.traders if t.address.lower() != target.account.lower()]
+            if caller == "adl-keeper":
+                keeper = self.w.keepers[1]
+                v.grant_role("ADL_KEEPER", keeper.address).raise_for_status()
+                address = keeper.address
+            else:
+                address = {"keeper": self.w.keepers[0].address, "owner": target.account,
+                           "other-trader": others[pick % len(others)].address}[caller]
+            size = CLOSE_ALL if whole else abs(v.raw_position(target.account, target.market).size) // 2
+            receipt = v.clearinghouse.transact(address, "autoDeleverage", target.account,
+                                               v.market_id(target.market), size)
+            key = f"adl:{receipt.error.error if not receipt.status else 'done'}"
+            self.w.outcomes[key] = self.w.outcomes.get(key, 0) + 1
+            check_adl(v, ranking, address, target.account, target.market, bool(receipt.status))
+
+    @rule(market=st.sampled_from(SYMBOLS),
+          change=st.sampled_from(["max_leverage", "mmf", "tiers", "one_tier", "clear_tiers", "delay"]),
+          leverage=st.integers(2, 100), bound=st.integers(1_000, 200_000), delay=st.sampled_from([0, 600, 3_600]),
+          mmf=st.sampled_from(["0.002", "0.005", "0.015"]))
+    def admin_risk_change(self, market, change, leverage, bound, delay, mmf):
+        """Delays hold: the admin changes a market's margin rule (or the delay); a change that
+        raises risk under a delay must have been scheduled and have reached its readyAt."""
+        from dataclasses import replace
+
+        v, adv = self.venue, self._adversary()
+        ch, mid = v.clearinghouse, v.market_id(market)
+        if adv["delays"].delay == 0 and change != "delay":
+            adv["delays"].admin_call(v, mid, lambda: ch.transact(v.admin, "setRiskChangeDelay", 3_600).raise_for_status())
+        if change == "delay":
+            send = lambda: ch.transact(v.admin, "setRiskChangeDelay", delay).raise_for_status()  # noqa: E731
+        elif change in ("max_leverage", "mmf"):  # an explicit mmf: tiers <-> mmf may then raise maintenance
+            from protocol.venue.bounds import ParameterOutOfBounds
+
+            try:  # MarketConfig refuses out-of-bounds values before any transaction
+                config = (replace(v.markets[market], max_leverage=leverage) if change == "max_leverage" else
+                          replace(v.markets[market], max_leverage=ch.call("marketConfig", mid)[4], mmf=Decimal(mmf)))
+                encoded_config = config.encode(v.decimals)
+            except ParameterOutOfBounds:
+                self._do("admin_risk_change", self._refused)
+                return
+            send = lambda: ch.transact(v.admin, "configureMarket", mid, config.symbol_bytes(),  # noqa: E731
+                                       encoded_config).raise_for_status()
+        else:
+            top = ch.call("marketConfig", mid)[4]
+            encoded = {"clear_tiers": ([], []), "one_tier": ([0], [top]),
+                       "tiers": ([0, bound * 10**18], [top, max(1, min(top, leverage))])}[change]
+            send = lambda: ch.transact(v.admin, "setMarketTiers", mid, *encoded).raise_for_status()  # noqa: E731
+        adv["changes"].append((mid, send))
+        self._do("admin_risk_change", lambda: adv["delays"].admin_call(v, mid, send) or self._refused())
+
+    @precondition(lambda self: getattr(self, "_adversarial_state", {}).get("changes"))
+    @rule(pick=st.integers(0, 1_000))
+    def repeat_admin_change(self, pick):
+        """Delays hold: the admin sends an earlier change again (after time has passed, it may
+        be due). (Named so that hypothesis, which orders rules by argument count and name, does
+        not put a rule with a precondition first: that stops it deleting steps when shrinking.)"""
+        adv = self._adversary()
+        mid, send = adv["changes"][pick % len(adv["changes"])]
+        self._do("repeat_admin_change", lambda: adv["delays"].admin_call(self.venue, mid, send) or self._refused())
+
+    @staticmethod
+    def _refused():
+        raise Reverted("refused")
+
+    @rule(module=st.sampled_from(sorted(ADVERSARIAL_MODULES)),
+          market=st.sampled_from(SYMBOLS), seconds=st.sampled_from([1, 600, 86_400]),
+          move_bps=st.sampled_from([0, -2_500, 2_500]), small_slices=st.booleans(), k=st.integers(0, KEEPERS - 1))
+    def hostile_module(self, module, market, seconds, move_bps, small_slices, k):
+        """Modules can't freeze the venue: inside a snapshot the admin installs an adversarial
+        module; the pool's value, the module swap, liquidation batches (and, for valid answers,
+        closes and liquidations) still work."""
+        from protocol.testing.adversarial import check_modules_cannot_freeze, deploy_modules
+
+        adv = self._adversary()
+        if adv["deployed"] is None:
+            adv["deployed"] = deploy_modules(self.venue)
+        self.w.steps += 1
+        done = check_modules_cannot_freeze(self.venue, adv["deployed"], module, market, self.w.traders,
+                                           self.w.keepers[k], seconds=seconds, move_bps=move_bps,
+                                           small_slices=small_slices)
+        self.w.outcomes["hostile_module"] = self.w.outcomes.get("hostile_module", 0) + 1
+        self.w.outcomes["hostile_module:liquidations"] = (self.w.outcomes.get("hostile_module:liquidations", 0)
+                                                          + done["liquidations"])
+
+    @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS), mode=st.sampled_from(["isolated", "cross"]),
+          action=st.sampled_from(["withdraw", "set_leverage", "remove_margin", "add_margin", "close",
+                                  "cancel", "second_order", "open_other"]),
+          tenths=st.integers(1, 30), leverage=st.integers(1, 20), k=st.integers(0, KEEPERS - 1))
+    def owner_acts_while_order_pending(self, t, market, mode, action, tenths, leverage, k):
+        """No free option: the trader's market order is pending (placed now if none); the
+        keeper's execution at the next price is compared with and without one action of the
+        owner: an order that executes without it may not fail or be cancelled with it."""
+        from protocol.testing.adversarial import check_no_free_option
+
+        v, trader = self.venue, self._trader(t)
+        ch = v.clearinghouse
+        order_id = v.pending_market_order(trader)
+        if order_id is None:
+            size = Decimal(tenths) / (10 if market == "ETH" else 200)
+            collateral = (size * v.price(market) / 5 * Decimal("1.2")).quantize(Decimal("0.01"))
+            placed = self._do("create_order", lambda: trader.create_order(
+                market, "market_increase", size, leverage=5, mode=mode, collateral=collateral))
+            if placed is None:
+                return
+            order_id = placed.order_id
+            self.orders.append(order_id)
+        market = SYMBOLS[ch.call("orderLock", trader.address)[1]]
+        other = SYMBOLS[1 - SYMBOLS.index(market)]
+        v.advance_time(1)
+        self._do("price", lambda: v.set_prices({m: v.price(m) for m in SYMBOLS}))
+        mid = v.market_id(market)
+        actions = {
+            "withdraw": lambda: ch.transact(trader.address, "withdraw", trader.address,
+                                            max(ch.call("crossBalance", trader.address), 1)).raise_for_status(),
+            "set_leverage": lambda: trader.set_leverage(market, leverage),
+            "remove_margin": lambda: trader.remove_margin(market, Decimal(tenths) * 10),
+            "add_margin": lambda: trader.add_margin(market, Decimal(tenths) * 10),
+            "close": lambda: trader.close(market),
+            "cancel": lambda: trader.cancel_order(order_id),
+            "second_order": lambda: trader.create_order(other, "market_increase", Decimal("0.005"), leverage=5,
+                                                        collateral=100),
+            "open_other": lambda: trader.open(other, Decimal("0.005"), 5, "cross"),
+        }
+        keeper = self.w.keepers[k]
+        self.w.steps += 1
+        alone, after = check_no_free_option(
+            v, order_id, actions[action], lambda: v.order_book.transact(keeper.address, "executeOrder", order_id),
+            description=f"the owner's {action}")
+        key = f"free_option:{alone}->{after}"
+        self.w.outcomes[key] = self.w.outcomes.get(key, 0) + 1
+    # ================================================================== end of adversarial properties
+
     # ------------------------------------------------------------------ the invariants
     @invariant()
     def spec_invariants(self):
-        assert_invariants(self.venue)
+        assert_invariants(self.venue, mirrors=self.checks)
 
     # ================================================================== economic properties
     # Issue 24 §1 (docs/PROPERTIES.md, "Economic properties"); the logic is in
@@ -517,42 +730,91 @@ class CampaignResult:
         return self.steps / self.seconds if self.seconds else 0.0
 
 
+@contextlib.contextmanager
+def _no_local_constants():
+    """Hypothesis mixes into its draws constants it finds in whatever local modules the process
+    has imported so far, so the same seed would run a different campaign after other tests:
+    a campaign draws from hypothesis' own constants only (hypothesis is pinned; this reaches
+    into its provider module)."""
+    from hypothesis.internal.conjecture import providers
+
+    original = providers._get_local_constants
+    providers._get_local_constants = lambda: providers.Constants()
+    providers.CONSTANTS_CACHE.cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        providers.CONSTANTS_CACHE.cache.clear()
+
+
 def run_campaign(runs: int, *, backend: str = "revm", steps_per_run: int = STEPS_PER_RUN,
                  seed: Optional[int] = None, machine: type = VenueMachine,
                  modules: Optional[Mapping[str, str]] = None,
-                 contracts: Union[str, Path, None] = None) -> CampaignResult:
+                 contracts: Union[str, Path, None] = None,
+                 mirrors: Optional[Mapping[str, str]] = None,
+                 database: Union[str, Path, None] = None, replay: bool = False) -> CampaignResult:
     """Run ``runs`` sequences of up to ``steps_per_run`` steps; on a failure return the shrunk
     sequence as a pytest function instead of raising (:func:`write_fuzz_bundle` makes a crash
-    bundle of it). ``modules`` and ``contracts`` give the venue the user's rule modules."""
+    bundle of it). ``modules`` and ``contracts`` give the venue the user's rule modules,
+    ``mirrors`` their Python mirrors (kind -> ``"stock"`` or ``"package.module:Class"``).
+
+    ``database`` is a directory (hypothesis' example database, ``.perpsim/fuzz-db`` from the
+    CLI): a failure is saved there, and every later campaign of the same machine, backend and
+    modules replays it first. ``replay`` runs only what is saved (no new sequences), so a
+    passing replay means the saved failures are fixed; it ran nothing when the result has 0
+    steps."""
     from hypothesis import reporting
 
     launch = {"backend": backend,
               "modules": dict(machine.modules if modules is None else modules),
-              "contracts": machine.contracts if contracts is None else str(Path(contracts).resolve())}
-    machine_cls = type(f"{machine.__name__}On{backend.capitalize()}", (machine,), launch)
+              "contracts": machine.contracts if contracts is None else str(Path(contracts).resolve()),
+              "mirrors": dict(machine.mirrors if mirrors is None else mirrors)}
+    # The class name keys the example database (hypothesis digests a class it has no source
+    # for by its name), so it names everything the campaign's venue is made of.
+    venue_key = hashlib.sha256(repr(sorted(launch.items())).encode()).hexdigest()[:12]
+    machine_cls = type(f"{machine.__name__}On{backend.capitalize()}_{venue_key}", (machine,), launch)
     w = world(backend, launch["modules"], launch["contracts"])
     w.steps, w.outcomes = 0, {}
     report = io.StringIO()
+    phases = (Phase.explicit, Phase.reuse, Phase.shrink) if replay else tuple(Phase)
     config = settings(max_examples=runs, stateful_step_count=steps_per_run, deadline=None,
-                      database=None, derandomize=seed is None, suppress_health_check=list(HealthCheck),
-                      print_blob=False)
+                      database=None if database is None else DirectoryBasedExampleDatabase(str(database)),
+                      derandomize=seed is None and database is None, phases=phases,
+                      suppress_health_check=list(HealthCheck), print_blob=False)
     started = time.perf_counter()
     failure, error, steps = None, None, ()
-    with reporting.with_reporter(lambda text: report.write(f"{text}\n")):
+    with reporting.with_reporter(lambda text: report.write(f"{text}\n")), _no_local_constants():
         try:
-            if seed is not None:
-                from hypothesis import seed as seeded
-
-                seeded(seed)(lambda: run_state_machine_as_test(machine_cls, settings=config))()
-            else:
-                run_state_machine_as_test(machine_cls, settings=config)
+            test = get_state_machine_test(machine_cls, settings=config)
+            chosen = seed
+            if seed is None and database is not None:
+                # derandomize turns the database off: seed as it seeds, for the same campaign
+                chosen = int_from_bytes(function_digest(test.hypothesis.inner_test))
+            if chosen is not None:
+                # What ``hypothesis.seed`` sets, on the test hypothesis runs (or the seed is
+                # ignored), without the database=None that ``seed`` also sets.
+                test._hypothesis_internal_use_seed = chosen
+            test()
+        except unittest.SkipTest:  # a replay with nothing saved ran nothing
+            if not replay:
+                raise
         except Exception as exc:  # the shrunk failure: turn it into a test
-            notes = "\n".join(getattr(exc, "__notes__", []))  # where hypothesis puts the steps
-            steps = falsifying_steps(report.getvalue() + "\n" + notes)
-            failure = reproduction(report.getvalue() + "\n" + notes, exc, machine, backend)
-            error = exc
+            error = _shortest(exc)
+            notes = "\n".join(getattr(error, "__notes__", []))  # where hypothesis puts the steps
+            text = notes if error is not exc else report.getvalue() + "\n" + notes
+            steps = falsifying_steps(text)
+            failure = reproduction(text, error, machine, backend)
     return CampaignResult(w.steps, runs, time.perf_counter() - started, dict(w.outcomes), failure,
                           error, steps, machine_cls, seed)
+
+
+def _shortest(exc: Exception) -> Exception:
+    """The failure to report: hypothesis raises a group when it found several distinct ones,
+    each carrying its own steps in its notes; the one with the fewest steps is reported."""
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    return min(exc.exceptions, key=lambda e: len(falsifying_steps("\n".join(getattr(e, "__notes__", [])))))
 
 
 def falsifying_steps(report: str) -> tuple[str, ...]:
@@ -592,7 +854,7 @@ def write_fuzz_bundle(result: CampaignResult, directory: Union[str, Path]) -> Pa
     base = machine.__mro__[1]
     record = {"kind": "fuzz", "machine": f"{base.__module__}:{base.__qualname__}",
               "backend": machine.backend, "modules": dict(machine.modules),
-              "contracts": machine.contracts, "seed": result.seed,
+              "contracts": machine.contracts, "mirrors": dict(machine.mirrors), "seed": result.seed,
               "derandomized": result.seed is None, "steps": list(result.steps_taken)}
     import_line, catch = failure.catchable()
     steps = "\n".join(f"        {line}" for line in result.steps_taken) or "        pass"
@@ -614,6 +876,7 @@ class Machine({base.__qualname__}):
     backend = {machine.backend!r}
     modules = {dict(machine.modules)!r}
     contracts = {machine.contracts!r}
+    mirrors = {dict(machine.mirrors)!r}
 
 
 def replay_steps():

@@ -7,13 +7,14 @@ computes what the contracts' state must satisfy; a violation names the invariant
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from eth_utils import keccak
 
 from protocol.margin.math import charge_tokens
 from protocol.margin.model import (ISOLATED, MarketParams, MarketState, Model, ModelRevert,
                                    Position)
+from protocol.venue.rules import market_rules
 
 
 PROVER_KEY = keccak(b"perpsim:invariant-prover")
@@ -38,8 +39,10 @@ class ChainState:
     held: int  # collateral tokens the clearinghouse holds
 
 
-def load_state(venue) -> ChainState:
-    """Every registered account's balances and positions, market states and prices."""
+def load_state(venue, mirrors: Optional[Mapping[str, object]] = None) -> ChainState:
+    """Every registered account's balances and positions, market states and prices, and each
+    market's rule modules (:func:`~protocol.venue.rules.market_rules`; ``mirrors``: the user's
+    Python mirrors by kind, asked instead of the chain)."""
     ch, oracle = venue.clearinghouse, venue.oracle
     markets = ch.call("marketCount")
     model = Model(scale=venue.scale, max_price_age=oracle.call("maxPriceAge", 0),
@@ -53,6 +56,10 @@ def load_state(venue) -> ChainState:
         count = ch.call("marketTier", market, 0)[3]
         if count:
             model.tiers[market] = [ch.call("marketTier", market, i)[:3] for i in range(count)]
+        rules = market_rules(venue, market, mirrors)  # its own modules judge it, not the stock rule
+        if rules is not None:
+            model.rules[market] = rules
+            model.impact_pool[market] = ch.call("impactPool", market)
     accounts = [ch.call("accounts", i) for i in range(ch.call("accountCount"))]
     model.accounts = list(accounts)
     for account in accounts:
@@ -78,12 +85,15 @@ def load_state(venue) -> ChainState:
     return ChainState(model, accounts, venue.usdc.call("balanceOf", ch.address))
 
 
-def assert_invariants(venue, *, deep: bool = False) -> ChainState:
+def assert_invariants(venue, *, deep: bool = False,
+                      mirrors: Optional[Mapping[str, object]] = None) -> ChainState:
     """Check every state invariant of SPEC §12 on ``venue``; raise :class:`InvariantViolation`
     naming the first broken one. ``deep`` also proves the liquidation invariants by liquidating
     each position and account inside a snapshot (every unhealthy one must go through, every
-    healthy one must be refused). Returns the loaded state."""
-    state = load_state(venue)
+    healthy one must be refused). A market's own modules judge it: asked through the chain, or
+    through ``mirrors`` (kind -> the user's Python mirror, :func:`protocol.venue.rules.mirror`).
+    Returns the loaded state."""
+    state = load_state(venue, mirrors)
     m, ch = state.model, venue.clearinghouse
 
     # Conservation: the tokens held are exactly the sum of the buckets.
