@@ -11,6 +11,8 @@ import re
 import shutil
 import subprocess
 import tomllib
+from dataclasses import replace
+from decimal import Decimal
 from html import unescape
 from pathlib import Path
 
@@ -188,3 +190,22 @@ def test_a_study_records_its_scenario_and_each_runs_variant(tmp_path):
     assert second.exit_code == 0, second.output
     assert (again / "comparison.csv").read_text() == (out / "comparison.csv").read_text()
     assert (again / "cross" / "summary.json").read_text() == (out / "cross" / "summary.json").read_text()
+
+
+def test_a_value_without_a_toml_form_leaves_out_the_scenario_file_not_the_run():
+    from protocol.sim.provenance import scenario_toml
+
+    assert scenario_toml({"name": "x", "mode": None, "seed": (1, 2)}) == 'name = "x"\nseed = [\n    1,\n    2,\n]\n'
+    assert scenario_toml({"name": object()}) is None
+
+
+def test_with_keeps_the_scenario_table_true_or_drops_it():
+    from protocol.sim.loader import load_scenario
+
+    sc = load_scenario("cascade", {"agents.count": 1})
+    assert sc.raw["name"] == "cascade" and sc.overrides == {"agents.count": 1}
+    changed = sc.with_(blocks=5, seed=9, feedback=False, study=None)
+    assert (changed.raw["blocks"], changed.raw["seed"], changed.raw["liquidity"]["feedback"]) == (5, 9, False)
+    assert "study" not in changed.raw and sc.raw["study"] == "feedback"  # the original untouched
+    assert sc.with_(venue=replace(sc.venue, insurance=Decimal(1))).raw is None  # not a top-level key
+    assert sc.with_(seed=sc.seed).raw == sc.raw

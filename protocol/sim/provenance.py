@@ -64,18 +64,22 @@ def perpsim_version() -> str:
         return __version__
 
 
-def scenario_toml(raw: Mapping[str, Any]) -> str:
+def scenario_toml(raw: Mapping[str, Any]) -> Optional[str]:
     """TOML text of a scenario's table (as :attr:`Scenario.raw <protocol.sim.scenario.Scenario>`
-    holds it): ``perpsim run`` on the file runs the same scenario."""
+    holds it): ``perpsim run`` on the file runs the same scenario. ``None`` when a value has no
+    TOML form (an object set by an override from Python)."""
     import tomli_w
 
-    return tomli_w.dumps(_plain(copy.deepcopy(dict(raw))))
+    try:
+        return tomli_w.dumps(_plain(copy.deepcopy(dict(raw))))
+    except (TypeError, ValueError):
+        return None
 
 
 def _plain(value: Any) -> Any:
-    """Tuples as lists, for tomli_w."""
+    """Tuples as lists and keys set to ``None`` left out (TOML has no null), for tomli_w."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _plain(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
