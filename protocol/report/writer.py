@@ -27,8 +27,10 @@ def _setting(value: Any) -> str:
 
 
 def overrides_text(provenance: Provenance) -> str:
-    """``key = value, ...`` of the run's overrides, or ``none``."""
-    return ", ".join(f"{k} = {_setting(v)}" for k, v in provenance.overrides.items()) or "none"
+    """``key = value, ...`` of the run's overrides by key (as ``run.json`` has them), or
+    ``none``."""
+    return ", ".join(f"{k} = {_setting(v)}" for k, v in sorted(provenance.overrides.items())) \
+        or "none"
 
 
 def modules_text(provenance: Provenance) -> str:
