@@ -19,6 +19,7 @@ import pandas as pd
 
 from protocol.report.tables import EVENT_COLUMNS, LIQUIDATION_COLUMNS, POSITION_COLUMNS, event_args_json
 from protocol.report.values import cell
+from protocol.sim.provenance import Provenance
 from protocol.sim.result import LiquidationMark, PositionSample, RunResult
 
 TABLES = ("rows", "liquidations", "positions", "events")
@@ -130,7 +131,15 @@ def load_run(run_dir: Path) -> RunResult:
         cohorts=tuple(info["cohorts"]), keepers=tuple(info["keepers"]), rows=rows,
         events=events, summary=summary,
         liquidations=[_typed(LiquidationMark, r) for r in _read_table(run_dir, "liquidations")],
-        positions=[_typed(PositionSample, r) for r in _read_table(run_dir, "positions")])
+        positions=[_typed(PositionSample, r) for r in _read_table(run_dir, "positions")],
+        provenance=_provenance(run_dir, info))
+
+
+def _provenance(run_dir: Path, info: dict) -> Provenance:
+    """What the run ran, from run.json and its scenario.toml (older runs: empty)."""
+    toml = run_dir / info["scenario_file"] if info.get("scenario_file") else None
+    text = toml.read_text(encoding="utf-8") if toml is not None and toml.is_file() else None
+    return Provenance.from_info(info, text)
 
 
 def _decimals(value: Any) -> Any:

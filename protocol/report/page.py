@@ -111,9 +111,9 @@ def plots(items: Sequence[Plot]) -> list[str]:
     return drawn + [plot(p) for p in items if p.figure is None]
 
 
-def document(title: str, sections: Sequence[str], meta: str = "") -> str:
+def document(title: str, sections: Sequence[str], meta: str = "", changes: str = "") -> str:
     """A complete HTML5 page with the given body sections (plotly.js inlined when they hold
-    plotly charts)."""
+    plotly charts); ``meta`` and ``changes`` (what the run changed) are lines under the title."""
     scripts = (f"<script>{plotly_js()}</script>\n<script>{PLOTS_DRAWN_SCRIPT}</script>\n"
                if any('class="plotly-graph-div"' in section for section in sections) else "")
     return (
@@ -121,4 +121,5 @@ def document(title: str, sections: Sequence[str], meta: str = "") -> str:
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n{scripts}</head>\n<body>\n"
         f"<h1>{escape(title)}</h1>\n" + (f'<p class="meta">{escape(meta)}</p>\n' if meta else "")
+        + (f'<p class="meta" id="changes">{escape(changes)}</p>\n' if changes else "")
         + "\n".join(sections) + "\n</body>\n</html>\n")

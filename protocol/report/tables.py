@@ -60,9 +60,11 @@ def write_positions(samples: Sequence[PositionSample], path: Path) -> Path:
 
 
 def run_info(result: RunResult) -> dict[str, Any]:
-    """What the run was (``run.json``): enough, with the tables, to rebuild its report."""
-    return {name: list(v) if isinstance(v := getattr(result, name), tuple) else v
-            for name in RUN_INFO}
+    """What the run was (``run.json``): enough, with the tables, to rebuild its report, and
+    what it ran (:meth:`protocol.sim.provenance.Provenance.info`: overrides, modules, contracts
+    hash, version, commit, the scenario file)."""
+    return {**{name: list(v) if isinstance(v := getattr(result, name), tuple) else v
+               for name in RUN_INFO}, **result.provenance.info()}
 
 
 def write_json(data: Any, path: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html import escape
 from pathlib import Path
@@ -9,19 +10,60 @@ from typing import Any, Iterator
 
 from protocol.report import kpi, page, plots, tables, units
 from protocol.report.values import flatten
+from protocol.sim.provenance import SCENARIO_FILE, Provenance
 from protocol.sim.result import RunResult, StudyResult
 
 FORMATS = ("csv", "parquet")
 LIQUIDATIONS_SHOWN = 500  # rows of the liquidations table on the page (the file has them all)
 
 
+def _setting(value: Any) -> str:
+    """An override's value as written after ``--set KEY=`` (TOML-like)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def overrides_text(provenance: Provenance) -> str:
+    """``key = value, ...`` of the run's overrides by key (as ``run.json`` has them), or
+    ``none``."""
+    return ", ".join(f"{k} = {_setting(v)}" for k, v in sorted(provenance.overrides.items())) \
+        or "none"
+
+
+def modules_text(provenance: Provenance) -> str:
+    """``kind: Contract, ...`` (with the user's contracts' short sha256), or ``stock``."""
+    if not provenance.modules:
+        return "stock"
+    text = ", ".join(f"{kind}: {name}" for kind, name in sorted(provenance.modules.items()))
+    if provenance.contracts_sha256:
+        text += f" (contracts sha256 {provenance.contracts_sha256[:12]})"
+    return text
+
+
+def changes_line(provenance: Provenance) -> str:
+    """The report header's line of what the run changed: its overrides, and its rule modules
+    when they are not the stock ones."""
+    text = f"overrides: {overrides_text(provenance)}"
+    if provenance.modules:
+        text += f" · modules: {modules_text(provenance)}"
+    return text
+
+
 def _metadata(result: RunResult) -> list[tuple[str, object]]:
     blocks = result.summary.get("blocks", max(len(result.rows) - 1, 0))
-    fields = [("scenario", result.scenario), ("seed", result.seed), ("backend", result.backend),
-              ("margin mode", result.mode),
+    p = result.provenance
+    fields = [("scenario", result.scenario), ("variant", p.variant), ("seed", result.seed),
+              ("backend", result.backend), ("margin mode", result.mode),
               ("simulated", f"{units.blocks(blocks, result.block_time)} of {result.block_time} s"),
               ("markets", ", ".join(result.markets)), ("cohorts", ", ".join(result.cohorts)),
-              ("keepers", ", ".join(result.keepers))]
+              ("keepers", ", ".join(result.keepers)), ("overrides", overrides_text(p)),
+              ("modules", modules_text(p)), ("contracts", p.contracts),
+              ("contracts sha256", p.contracts_sha256),
+              ("perpsim", " ".join(x for x in (p.perpsim_version, p.commit and f"commit {p.commit}") if x)),
+              ("scenario as run", SCENARIO_FILE if p.scenario_toml is not None else None)]
     return [(k, v) for k, v in fields if v not in (None, "")]
 
 
@@ -76,14 +118,16 @@ def run_html(result: RunResult) -> str:
             f"First {shown:,} of {len(result.liquidations):,} (all in liquidations.csv)"),
             "details-liquidations"),
     ]
-    return page.document(title, sections, meta)
+    return page.document(title, sections, meta, changes_line(result.provenance))
 
 
 def write_run(result: RunResult, out_dir: Path, format: str = "csv") -> Path:
     """Write the run's tables (``timeseries``, ``events``, ``liquidations``, ``positions``; as
-    ``.csv``, or ``.parquet`` with ``format="parquet"``), ``run.json`` (what the run was),
-    ``summary.json`` and ``report.html`` into ``out_dir`` (created if needed); return the
-    ``report.html`` path."""
+    ``.csv``, or ``.parquet`` with ``format="parquet"``), ``run.json`` (what the run was: seed,
+    backend, overrides, modules and the sha256 of the user's contracts, perpsim version and
+    commit), ``scenario.toml`` (the scenario as run, when it came from TOML: ``perpsim run`` on
+    it gives the same numbers), ``summary.json`` and ``report.html`` into ``out_dir`` (created
+    if needed); return the ``report.html`` path."""
     if format not in FORMATS:
         raise ValueError(f"format: must be one of {', '.join(FORMATS)}, got {format!r}")
     out = Path(out_dir)
@@ -98,6 +142,11 @@ def write_run(result: RunResult, out_dir: Path, format: str = "csv") -> Path:
         tables.write_liquidations(result.liquidations, out / "liquidations.csv")
         tables.write_positions(result.positions, out / "positions.csv")
     tables.write_json(tables.run_info(result), out / "run.json")
+    scenario_file = out / SCENARIO_FILE
+    if result.provenance.scenario_toml is not None:
+        scenario_file.write_text(result.provenance.scenario_toml, encoding="utf-8")
+    elif scenario_file.exists():
+        scenario_file.unlink()  # an earlier run's: not what this one ran
     tables.write_json(result.summary, out / "summary.json")
     html_path = out / "report.html"
     html_path.write_text(run_html(result), encoding="utf-8")
@@ -143,13 +192,15 @@ def study_html(study: StudyResult, dirs: dict[str, str]) -> str:
         *page.plots(plots.study_plots(study)),
         f"<h2>Runs</h2><ul>{links}</ul>",
     ]
+    first = next(iter(study.runs.values()), None)
     return page.document(f"perpsim study: {study.scenario}", sections,
-                         "The same scenario, seed, traders and prices under " + " and ".join(modes))
+                         "The same scenario, seed, traders and prices under " + " and ".join(modes),
+                         changes_line(first.provenance) if first is not None else "")
 
 
 def write_study(study: StudyResult, out_dir: Path, format: str = "csv") -> Path:
-    """Write ``<out_dir>/<mode>/`` (via :func:`write_run`) per run, ``comparison.csv`` and
-    ``study.html`` (comparison table in human units, the variants in shared charts, links to
+    """Write ``<out_dir>/<mode>/`` (via :func:`write_run`) per run, ``comparison.csv``,
+    ``scenario.toml`` (the study's scenario as run) and ``study.html`` (comparison table in human units, the variants in shared charts, links to
     each run report); return the ``study.html`` path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -159,6 +210,9 @@ def write_study(study: StudyResult, out_dir: Path, format: str = "csv") -> Path:
     for mode, run in study.runs.items():
         write_run(run, out / dirs[mode], format)
     tables.write_comparison(study.comparison, _modes(study), out / "comparison.csv")
+    texts = {run.provenance.scenario_toml for run in study.runs.values()} - {None}
+    if len(texts) == 1:  # the study's scenario as run, as in each run's folder
+        (out / SCENARIO_FILE).write_text(texts.pop(), encoding="utf-8")
     html_path = out / "study.html"
     html_path.write_text(study_html(study, dirs), encoding="utf-8")
     return html_path

@@ -31,6 +31,7 @@ from protocol.sim.external import ExternalBots
 from protocol.sim.hedging import block_flow
 from protocol.sim.metrics import MetricsRecorder, summarize
 from protocol.sim.plugin_metrics import PluginMetrics
+from protocol.sim.provenance import Provenance
 from protocol.sim.result import RunResult, StudyResult
 from protocol.sim.scenario import Scenario, VenueSpec
 from protocol.testing.invariants import assert_invariants
@@ -142,6 +143,7 @@ class Simulation:
         result.summary = summarize(rows, recorder, agents, keepers)
         if custom.metrics:
             result.summary["metrics"] = custom.summary()
+        result.provenance = Provenance.of(sc)
         result.wall_seconds = time.perf_counter() - started
         if self.chain is None:
             chain.close()  # the node it started, if any
@@ -235,8 +237,12 @@ def run_study(scenario: Scenario, *, backend: Optional[str] = None, seed: Option
     runs = {}
     for name, variant in variants.items():
         try:
-            runs[name] = Simulation(variant, backend=backend, seed=seed,
-                                    check_invariants=check_invariants).run(progress)
+            run = Simulation(variant, backend=backend, seed=seed,
+                             check_invariants=check_invariants).run(progress)
+            # its scenario.toml: the study's (a variant may be more than TOML keys can say)
+            run.provenance = Provenance.of(scenario.with_(seed=run.seed, backend=run.backend),
+                                           variant=name)
+            runs[name] = run
         except Exception as exc:
             exc.perpsim_crash = replace(getattr(exc, "perpsim_crash", CrashPoint(0)), variant=name)
             raise

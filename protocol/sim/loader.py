@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
@@ -122,9 +123,22 @@ def parse_scenario(text: str, *, file: str = "<string>", base_dir: Union[str, Pa
         raise ScenarioError(file, line, "toml", f"syntax error: {message}") from None
     applied: list[Parts] = []
     raw = apply_overrides(raw, overrides, _applied=applied)
-    return _Builder(Where(file, text, applied),
-                    Path(base_dir) if base_dir is not None else Path.cwd(),
-                    default_name or Path(file).stem).build(raw)
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    scenario = _Builder(Where(file, text, applied), base, default_name or Path(file).stem).build(raw)
+    return replace(scenario, raw=_as_run(raw, scenario, base), overrides=dict(overrides or {}))
+
+
+def _as_run(raw: dict, scenario: Scenario, base_dir: Path) -> dict:
+    """The validated table with its name set and its file paths (``venue.contracts``,
+    ``prices.<SYMBOL>.file``) absolute, so that it runs from anywhere."""
+    out = {"name": scenario.name, **raw}
+    venue = out.get("venue")
+    if isinstance(venue, dict) and isinstance(venue.get("contracts"), str):
+        venue["contracts"] = str((base_dir / venue["contracts"]).resolve())
+    for table in (out.get("prices") or {}).values():
+        if isinstance(table, dict) and isinstance(table.get("file"), str):
+            table["file"] = str((base_dir / table["file"]).resolve())
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

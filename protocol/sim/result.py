@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Optional
 
+from protocol.sim.provenance import Provenance
+
 Row = dict[str, Any]
 
 
@@ -112,6 +114,9 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
     positions: list[PositionSample] = field(default_factory=list)
     wall_seconds: float = 0.0  # not part of the reproducible outputs
+    #: What the run ran besides seed and backend: overrides, modules, version, commit, and the
+    #: scenario as run (``run.json``, ``scenario.toml``).
+    provenance: Provenance = field(default_factory=Provenance)
 
     def column(self, key: str) -> list[Any]:
         return [row[key] for row in self.rows]

@@ -6,6 +6,7 @@ form the engine runs.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Mapping, Optional
@@ -24,6 +25,9 @@ MODES = ("isolated", "cross")
 #: ``feedback`` runs it with the oracle reporting the exogenous path (no feedback) and as
 #: configured (the external market's moved price).
 STUDIES = ("solvency", "feedback")
+#: Scenario fields that are top-level keys of its TOML, which ``with_`` keeps ``raw`` true to.
+TOML_KEYS = ("name", "description", "seed", "blocks", "block_time", "backend", "equity_every",
+             "positions_every", "mode", "study_modes", "study")
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,12 @@ class Scenario:
     oracles: Mapping[str, OracleModel] = field(default_factory=dict)
     #: Plug-in metrics recorded each block besides the built-in ones.
     metrics: tuple[MetricSpec, ...] = ()
+    #: The scenario's TOML table as loaded, after its overrides, with file paths made absolute:
+    #: what a run writes as ``scenario.toml``. ``None`` when built in Python, or changed by
+    #: ``with_`` past what top-level keys and ``liquidity.feedback`` can say.
+    raw: Optional[Mapping[str, Any]] = field(default=None, compare=False, repr=False)
+    #: The dotted-key overrides set on the file when it was loaded (``--set``, a sweep's point).
+    overrides: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.blocks < 1:
@@ -162,4 +172,28 @@ class Scenario:
                              'order keeper executes; add a keeper with type = "order"')
 
     def with_(self, **changes: Any) -> "Scenario":
+        """A copy with ``changes``; ``raw`` follows changes to top-level keys and ``feedback``,
+        and is dropped (``None``) on any other change, which a TOML file would not reproduce."""
+        if "raw" not in changes and self.raw is not None:
+            changes["raw"] = _raw_with(self, self.raw, changes)
         return replace(self, **changes)
+
+
+def _raw_with(scenario: Scenario, raw: Mapping[str, Any], changes: Mapping[str, Any]
+              ) -> Optional[dict[str, Any]]:
+    out = copy.deepcopy(dict(raw))
+    for key, value in changes.items():
+        if key in ("source", "overrides") or value == getattr(scenario, key):
+            continue
+        if key == "feedback":
+            liquidity = out.setdefault("liquidity", {})
+            if not isinstance(liquidity, dict):
+                return None
+            liquidity["feedback"] = value
+        elif key not in TOML_KEYS:
+            return None
+        elif value is None or value == ():
+            out.pop(key, None)
+        else:
+            out[key] = list(value) if isinstance(value, tuple) else value
+    return out

@@ -36,7 +36,10 @@ class RunSpec:
 
 @dataclass
 class RunRecord:
-    """The outcome of one run: ``metrics`` if it finished, ``error`` and ``traceback`` if not."""
+    """The outcome of one run: ``metrics`` if it finished, ``error`` and ``traceback`` if not.
+    ``provenance`` (a finished run's): what it ran, as in a run's ``run.json``
+    (:meth:`protocol.sim.provenance.Provenance.info`: overrides, modules, contracts sha256,
+    perpsim version, commit), its ``backend``, and ``scenario_toml``, the scenario as run."""
 
     key: str
     params: dict[str, Any]
@@ -46,6 +49,7 @@ class RunRecord:
     error: str = ""
     traceback: str = ""
     seconds: float = 0.0
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, default=str)
@@ -67,11 +71,15 @@ def execute(spec: RunSpec) -> RunRecord:
         result = Simulation(scenario, backend=spec.backend, seed=spec.seed).run()
         metrics = run_metrics(result)
         status, error, tb = "ok", "", ""
+        info = result.provenance.info()
+        del info["scenario_file"]
+        provenance = {**info, "backend": result.backend,
+                      "scenario_toml": result.provenance.scenario_toml}
     except Exception as exc:  # a failing run is data, and the sweep goes on
-        metrics, status = {}, "error"
+        metrics, status, provenance = {}, "error", {}
         error, tb = f"{type(exc).__name__}: {exc}", traceback.format_exc()
     return RunRecord(spec.key, spec.point, spec.seed, status, metrics, error, tb,
-                     time.perf_counter() - started)
+                     time.perf_counter() - started, provenance)
 
 
 def run_metrics(result) -> dict[str, Any]:
