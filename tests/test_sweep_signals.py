@@ -183,3 +183,29 @@ def test_a_torn_last_line_is_dropped_and_its_run_runs_again(tmp_path):
     path.write_text(first.to_json() + "\n{oops\n" + second.to_json() + "\n")
     with pytest.raises(ValueError, match=r"runs.jsonl, line 2: not a run record"):
         RunStore(tmp_path)
+
+
+def test_run_sweep_raises_sweep_interrupted_and_resumes(tmp_path):
+    """The Python API (a notebook's interrupt is a SIGINT): the run in flight is kept, the
+    rest cancelled, :class:`SweepInterrupted` says so, and the same call finishes the sweep."""
+    from protocol.sweep import Axis, LocalEngine, SweepInterrupted, run_sweep
+
+    axes, seeds = [Axis("keepers.latency", (0, 2))], [1, 2]
+    fixed = {"blocks": 15, "agents.count": 1}
+    told, handler = [], signal.getsignal(signal.SIGINT)
+
+    def signal_after_first(record, finished, total):
+        if finished == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # handled between two runs: nothing in flight
+
+    with pytest.raises(SweepInterrupted) as stopped:
+        run_sweep("default", axes, seeds, LocalEngine(1), tmp_path, fixed=fixed,
+                  progress=signal_after_first, on_stop=lambda *counts: told.append(counts))
+    got = stopped.value
+    assert (got.signum, got.stored, got.total, got.exit_code) == (signal.SIGINT, 1, 4, 130)
+    assert told == [(3, 0)]  # 3 queued runs cancelled, none in flight
+    assert signal.getsignal(signal.SIGINT) is handler  # the caller's handler is back
+    ran = []
+    done = run_sweep("default", axes, seeds, LocalEngine(1), tmp_path, fixed=fixed,
+                     progress=lambda record, finished, total: ran.append(record.key))
+    assert done.skipped == 1 and len(ran) == 3 and len(done.records) == 4 and not done.failed
