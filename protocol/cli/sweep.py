@@ -79,9 +79,14 @@ def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
         progress.update(task, completed=finished)
 
     def stopping(cancelled: int, in_flight: int) -> None:
-        if in_flight:
-            click.echo(f"stopping: {cancelled:,} queued runs cancelled; waiting up to {grace:g} s "
-                       f"for the {in_flight} in flight (Ctrl-C again to stop now)", err=True)
+        if not in_flight:
+            return
+        line = (f"stopping: {cancelled:,} queued runs cancelled; waiting up to {grace:g} s "
+                f"for the {in_flight} in flight (Ctrl-C again to stop now)")
+        if console.is_terminal:  # above the progress bar, which stays until the runs end
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
+        else:
+            click.echo(line, err=True)
 
     resume = _resume_command(scenario, settings, seeds, first_seed, engine, workers, address,
                              backend, out_dir, data_format, frontier)
