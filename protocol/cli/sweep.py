@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Optional
@@ -9,6 +10,7 @@ from typing import Optional
 import click
 
 from protocol.sweep.frontier import DEFAULT_FRONTIER
+from protocol.sweep.interrupt import DEFAULT_GRACE
 from protocol.sweep.sweep import FORMATS
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
@@ -38,15 +40,22 @@ console = Console(width=max(Console().width, 100))
 @click.option("--frontier", default=",".join(DEFAULT_FRONTIER), show_default=True, metavar="X,Y",
               help="The two objectives of sweep.html's frontier (aggregates.csv columns, e.g. "
                    "var95_bad_debt, fees_paid_mean, lp_return_mean, keeper_profit_mean.NAME).")
+@click.option("--grace", type=click.FloatRange(min=0), default=DEFAULT_GRACE, show_default=True,
+              metavar="SECONDS",
+              help="After Ctrl-C, SIGINT or SIGTERM: how long the runs in flight may finish "
+                   "and be stored (a second Ctrl-C stops at once).")
 def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int, engine: str,
           workers: Optional[int], address: Optional[str], backend: Optional[str],
-          out_dir: Optional[Path], data_format: str, frontier: str) -> None:
+          out_dir: Optional[Path], data_format: str, frontier: str, grace: float) -> None:
     """Run SCENARIO over every combination of the --set values, --seeds times each.
 
     Finished runs are stored one by one; the same command again skips them (a failed run is
-    retried). The exit code is the number of failed runs (at most 255)."""
+    retried). The exit code is the number of failed runs (at most 255). Ctrl-C, SIGINT or
+    SIGTERM cancels the queued runs, stores the runs in flight that finish within --grace
+    seconds and exits 128 + the signal's number (130 for Ctrl-C); the same command resumes."""
     from protocol.sweep import make_engine, parse_axes, run_sweep
     from protocol.sweep.frontier import parse_frontier
+    from protocol.sweep.interrupt import SweepInterrupted
 
     # errors end the command in one line (protocol.cli.PerpsimGroup)
     try:
@@ -58,10 +67,6 @@ def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
     fixed = {a.key: a.values[0] for a in axes if len(a.values) == 1}
     out_dir = out_dir or Path("out") / f"sweep-{Path(scenario).stem}"
     seed_list = list(range(first_seed, first_seed + seeds))
-    try:
-        runner = make_engine(engine, workers, address)
-    except (RuntimeError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
     progress = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("runs"), TimeElapsedColumn(), TimeRemainingColumn(),
                         console=console, transient=True)
@@ -73,16 +78,40 @@ def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
             task = progress.add_task("sweep", total=total)
         progress.update(task, completed=finished)
 
+    def stopping(cancelled: int, in_flight: int) -> None:
+        if not in_flight:
+            return
+        line = (f"stopping: {cancelled:,} queued runs cancelled; waiting up to {grace:g} s "
+                f"for the {in_flight} in flight (Ctrl-C again to stop now)")
+        if console.is_terminal:  # above the progress bar, which stays until the runs end
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
+        else:
+            click.echo(line, err=True)
+
+    resume = _resume_command(scenario, settings, seeds, first_seed, engine, workers, address,
+                             backend, out_dir, data_format, frontier)
+    runner = None
     try:
+        try:
+            runner = make_engine(engine, workers, address)
+        except (RuntimeError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
         with progress:
             result = run_sweep(scenario, swept, seed_list, runner, out_dir, backend=backend,
-                               fixed=fixed, progress=tick, data_format=data_format)
-    except KeyboardInterrupt:
-        console.print(f"interrupted: finished runs are stored in {out_dir}/runs.jsonl; "
-                      "run the same command to resume")
+                               fixed=fixed, progress=tick, data_format=data_format,
+                               grace=grace, on_stop=stopping)
+        console.print(_table(result))
+        report = _write_report(result, out_dir, scenario, objectives)
+    except SweepInterrupted as stopped:
+        click.echo(f"interrupted by {stopped.signal_name}: {stopped.stored:,} of "
+                   f"{stopped.total:,} runs stored in {out_dir}; resume with: {resume}", err=True)
+        sys.exit(stopped.exit_code)
+    except KeyboardInterrupt:  # while Ray starts, or the tables are written: no run is lost
+        if runner is not None:
+            runner.close()
+        click.echo(f"interrupted: finished runs are stored in {out_dir}; resume with: {resume}",
+                   err=True)
         sys.exit(130)
-    console.print(_table(result))
-    report = _write_report(result, out_dir, scenario, objectives)
     tables = (f"{out_dir}/aggregates.csv" if data_format == "csv"
               else f"{out_dir}/aggregates.parquet, {out_dir}/runs.parquet")
     console.print(f"{len(result.records) - len(result.failed):,} runs ok, {len(result.failed):,} failed, "
@@ -91,6 +120,31 @@ def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
     for record in result.failed[:5]:
         console.print(f"[red]failed[/red] {record.params} seed {record.seed}: {record.error}")
     sys.exit(min(len(result.failed), 255))
+
+
+def _resume_command(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
+                    engine: str, workers: Optional[int], address: Optional[str],
+                    backend: Optional[str], out_dir: Path, data_format: str,
+                    frontier: str) -> str:
+    """The command that resumes this sweep: the options that make its runs and output."""
+    argv = ["perpsim", "sweep", scenario]
+    for setting in settings:
+        argv += ["--set", setting]
+    argv += ["--seeds", str(seeds)]
+    if first_seed != 1:
+        argv += ["--first-seed", str(first_seed)]
+    if engine != "local":
+        argv += ["--engine", engine]
+    if workers is not None:
+        argv += ["--workers", str(workers)]
+    for option, value in (("--address", address), ("--backend", backend)):
+        if value is not None:
+            argv += [option, value]
+    if data_format != FORMATS[0]:
+        argv += ["--format", data_format]
+    if frontier != ",".join(DEFAULT_FRONTIER):
+        argv += ["--frontier", frontier]
+    return shlex.join([*argv, "--out", str(out_dir)])
 
 
 def _write_report(result, out_dir: Path, scenario: str, frontier: tuple[str, str]) -> Path:

@@ -3,6 +3,11 @@
 Both take the same picklable :class:`~protocol.sweep.run.RunSpec` list and yield
 :class:`~protocol.sweep.run.RunRecord` objects as runs finish. A run is one independent chain,
 so a sweep parallelises perfectly; the engine only schedules and moves small records.
+
+Both keep only as many runs in flight as there are workers and hold the rest in their own
+queue, so a :class:`~protocol.sweep.interrupt.Stop` request (Ctrl-C, SIGINT, SIGTERM) drops the
+queue at once and waits only for the runs in flight, up to the grace period; ``close()`` then
+kills whatever still runs.
 """
 
 from __future__ import annotations
@@ -11,45 +16,98 @@ import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
+from collections import deque
 from typing import Iterable, Iterator, Optional, Protocol
 
+from protocol.sweep.interrupt import Stop, worker_init
 from protocol.sweep.run import RunRecord, RunSpec, execute
+
+POLL = 0.1  # seconds between looks at a stop request while runs are in flight
 
 
 class Engine(Protocol):
     name: str
 
-    def map(self, specs: Iterable[RunSpec]) -> Iterator[RunRecord]: ...
+    def map(self, specs: Iterable[RunSpec], stop: Optional[Stop] = None) -> Iterator[RunRecord]:
+        """Yield each run's record as it finishes. Once ``stop`` is requested, start nothing
+        more (calling ``stop.acknowledge``) and yield only the runs in flight, until
+        ``stop.expired``."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the workers, killing runs still in flight."""
+        ...
 
 
 class LocalEngine:
     """A process pool of ``workers`` processes (default: one per CPU). ``workers=1`` runs in
-    this process, which keeps tracebacks and profiling simple."""
+    this process, which keeps tracebacks and profiling simple; there a stop request lets the
+    run in flight finish (however long it takes) unless a second signal abandons it.
+
+    Workers ignore SIGINT and SIGTERM (the sweep's main process decides what stops) and die with
+    the main process."""
 
     name = "local"
 
     def __init__(self, workers: Optional[int] = None):
         self.workers = workers or os.cpu_count() or 1
         self._pool: Optional[cf.ProcessPoolExecutor] = None
+        self._pending: set[cf.Future] = set()
 
-    def map(self, specs: Iterable[RunSpec]) -> Iterator[RunRecord]:
-        specs = list(specs)
+    def map(self, specs: Iterable[RunSpec], stop: Optional[Stop] = None) -> Iterator[RunRecord]:
+        specs, stop = list(specs), stop or Stop()
         if self.workers == 1:
-            for spec in specs:
-                yield execute(spec)
-            return
+            return self._in_process(specs, stop)
+        return self._pooled(specs, stop)
+
+    def _in_process(self, specs: list[RunSpec], stop: Stop) -> Iterator[RunRecord]:
+        for i, spec in enumerate(specs):
+            if stop.requested:
+                stop.acknowledge(len(specs) - i, 0)
+                return
+            stop.interruptible = True  # a second signal raises KeyboardInterrupt in the run
+            try:
+                record = execute(spec)
+            finally:
+                stop.interruptible = False
+            yield record
+        if stop.requested:
+            stop.acknowledge(0, 0)
+
+    def _pooled(self, specs: list[RunSpec], stop: Stop) -> Iterator[RunRecord]:
         # fork: workers inherit the imported package and compiled artifacts at no cost
-        self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
-        futures = [self._pool.submit(execute, spec) for spec in specs]
-        for future in cf.as_completed(futures):
-            yield future.result()
+        fork = multiprocessing.get_context("fork")
+        self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=fork,
+                                            initializer=worker_init, initargs=(os.getpid(),))
+        queue = deque(specs)
+        while self._pending or (queue and not stop.requested):
+            if stop.requested:
+                stop.acknowledge(len(queue), len(self._pending))
+                queue.clear()
+                if stop.expired:
+                    return
+            # one run per worker: nothing waits inside the pool, so stopping drops the queue here
+            while queue and len(self._pending) < self.workers:
+                self._pending.add(self._pool.submit(execute, queue.popleft()))
+            done, self._pending = cf.wait(self._pending, timeout=POLL,
+                                          return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+        if stop.requested:
+            stop.acknowledge(len(queue), 0)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if self._pending:  # abandoned runs: their workers are killed (they ignore SIGTERM)
+            processes = list((pool._processes or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                if process.is_alive():
+                    process.kill()
+            self._pending = set()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class RayEngine:
@@ -90,28 +148,37 @@ class RayEngine:
             ray.init(num_cpus=self.workers, include_dashboard=False, **quiet)
         self._owns_ray = True
 
-    def map(self, specs: Iterable[RunSpec]) -> Iterator[RunRecord]:
+    def map(self, specs: Iterable[RunSpec], stop: Optional[Stop] = None) -> Iterator[RunRecord]:
+        self._connect()  # now, not at the first record: ray.init sets signal handlers
+        return self._run(list(specs), stop or Stop())
+
+    def _run(self, specs: list[RunSpec], stop: Stop) -> Iterator[RunRecord]:
         ray = self._ray
-        self._connect()
-        queue = list(specs)
-        queue.reverse()  # pop() from the end submits in the given order
-        # a bounded window of tasks in flight keeps ray.wait cheap on sweeps of many runs
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        window = max(4 * cpus, 16)
-        while queue or self._pending:
+        queue = deque(specs)
+        # one task per CPU of the cluster: the rest waits here, where a stop drops it at once
+        window = max(int(ray.cluster_resources().get("CPU", 1)), 1)
+        while self._pending or (queue and not stop.requested):
+            if stop.requested:
+                stop.acknowledge(len(queue), len(self._pending))
+                queue.clear()
+                if stop.expired:
+                    return
             while queue and len(self._pending) < window:
-                spec = queue.pop()
+                spec = queue.popleft()
                 self._pending[self._remote.remote(spec)] = spec
-            done, _ = ray.wait(list(self._pending), num_returns=1)
-            spec = self._pending.pop(done[0])
-            try:
-                record = ray.get(done[0])
-            except ray.exceptions.RayError as exc:
-                # execute() never raises, so this is the task's worker or node dying
-                record = RunRecord(spec.key, spec.point, spec.seed, "error",
-                                   error=f"{type(exc).__name__}: {exc}".splitlines()[0],
-                                   traceback=str(exc))
-            yield record
+            done, _ = ray.wait(list(self._pending), num_returns=1, timeout=POLL)
+            for ref in done:
+                spec = self._pending.pop(ref)
+                try:
+                    record = ray.get(ref)
+                except ray.exceptions.RayError as exc:
+                    # execute() never raises, so this is the task's worker or node dying
+                    record = RunRecord(spec.key, spec.point, spec.seed, "error",
+                                       error=f"{type(exc).__name__}: {exc}".splitlines()[0],
+                                       traceback=str(exc))
+                yield record
+        if stop.requested:
+            stop.acknowledge(len(queue), 0)
 
     def close(self) -> None:
         for ref in self._pending:

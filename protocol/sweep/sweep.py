@@ -15,6 +15,7 @@ from protocol.sim.loader import load_scenario
 from protocol.sweep.aggregate import PointAggregate, aggregate
 from protocol.sweep.engines import Engine
 from protocol.sweep.grid import Axis, points
+from protocol.sweep.interrupt import DEFAULT_GRACE, Stop, SweepInterrupted, stop_on_signals
 from protocol.sweep.run import RunRecord, RunSpec
 from protocol.sweep.store import RunStore
 
@@ -83,10 +84,18 @@ def plan(scenario: str, axes: list[Axis], seeds: list[int], backend: Optional[st
 
 def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine, out: Path, *,
               backend: Optional[str] = None, fixed: Optional[dict[str, Any]] = None,
-              progress: Optional[Progress] = None, data_format: str = "csv") -> SweepResult:
+              progress: Optional[Progress] = None, data_format: str = "csv",
+              grace: float = DEFAULT_GRACE,
+              on_stop: Optional[Callable[[int, int], None]] = None) -> SweepResult:
     """Run what is not stored yet, then aggregate everything stored for this sweep and write
     the tables: ``aggregates.csv``, or with ``data_format="parquet"`` ``aggregates.parquet`` and
-    ``runs.parquet``. Ctrl-C stops the engine; finished runs stay stored and a re-run resumes."""
+    ``runs.parquet``.
+
+    Ctrl-C, SIGINT or SIGTERM (caught while the runs execute, from the main thread) cancels the
+    queued runs at once and lets the runs in flight finish and be stored for up to ``grace``
+    seconds (a second signal stops waiting); ``on_stop(cancelled, in_flight)`` is told when the
+    queue is dropped. Then :class:`~protocol.sweep.interrupt.SweepInterrupted` is raised, with no
+    tables written; the same call again runs only the missing runs."""
     if data_format not in FORMATS:
         raise ValueError(f"format {data_format!r}: expected one of {', '.join(FORMATS)}")
     started = time.perf_counter()
@@ -94,14 +103,22 @@ def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine,
     store = RunStore(out)
     todo = [s for s in specs if not store.done(s.key)]
     finished = 0
-    try:
-        for record in engine.map(todo):
-            store.add(record)
-            finished += 1
-            if progress:
-                progress(record, finished, len(todo))
-    finally:
-        engine.close()
+    stop = Stop(grace, on_stop)
+    runs = engine.map(todo, stop)  # before the handlers: starting Ray installs its own
+    with stop_on_signals(stop):
+        try:
+            for record in runs:
+                store.add(record)
+                finished += 1
+                if progress:
+                    progress(record, finished, len(todo))
+        except KeyboardInterrupt:
+            if not stop.requested:  # not a signal this sweep caught: the caller's to handle
+                raise
+        finally:
+            engine.close()
+    if stop.requested:
+        raise SweepInterrupted(stop.signum, sum(store.done(s.key) for s in specs), len(specs), out)
     records = [store.records[s.key] for s in specs if s.key in store.records]
     result = SweepResult(axes, grid, records, aggregate(grid, records),
                          skipped=len(specs) - len(todo),
