@@ -82,6 +82,9 @@ def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
                       "run the same command to resume")
         sys.exit(130)
     console.print(_table(result))
+    note = _too_few_seeds(result)
+    if note:
+        console.print(f"[yellow]{note}[/yellow]")
     report = _write_report(result, out_dir, scenario, objectives)
     tables = (f"{out_dir}/aggregates.csv" if data_format == "csv"
               else f"{out_dir}/aggregates.parquet, {out_dir}/runs.parquet")
@@ -93,6 +96,13 @@ def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
     sys.exit(min(len(result.failed), 255))
 
 
+def _too_few_seeds(result) -> str:
+    from protocol.sweep.aggregate import STATISTICS
+    from protocol.sweep.units import too_few_seeds_note
+
+    return too_few_seeds_note(result.aggregates, STATISTICS)
+
+
 def _write_report(result, out_dir: Path, scenario: str, frontier: tuple[str, str]) -> Path:
     from protocol.sweep.report import write_sweep_report
 
@@ -100,20 +110,27 @@ def _write_report(result, out_dir: Path, scenario: str, frontier: tuple[str, str
 
 
 def _table(result) -> Table:
-    from protocol.sweep.units import money, param, percent
+    from protocol.sweep.aggregate import STATISTIC
+    from protocol.sweep.units import figure, param
 
     table = Table(title="Sweep aggregates (per grid point, over seeds)")
     keys = [a.key for a in result.axes]
     # a narrow terminal folds a figure onto two lines rather than cutting digits off
     for key in keys:
         table.add_column(key, justify="right", overflow="fold")
-    for col in ("runs", "VaR95 bad debt $", "LaR95 liq. volume $", "SaR95 impact $", "insurance max DD",
-                "LP return mean", "LP return p5", "wiped out"):
+    table.add_column("runs", justify="right", overflow="fold")
+    for col in CLI_COLUMNS:
         table.add_column(col, justify="right", overflow="fold")
     for a in result.aggregates:
+        # a tail quantile from too few seeds reads "n too small for VaR95", not a number
         table.add_row(*(param(a.params[k]) for k in keys), f"{a.runs}",
-                      money(a.var95_bad_debt), money(a.lar95_liquidation_volume),
-                      money(a.sar95_liquidation_impact),
-                      percent(a.insurance_max_drawdown), percent(a.lp_return_mean),
-                      percent(a.lp_return_p5), percent(a.wiped_out_share_mean))
+                      *(figure(STATISTIC[name], a) for name in CLI_COLUMNS.values()))
     return table
+
+
+# CLI column -> statistic
+CLI_COLUMNS = {"VaR95 bad debt $": "var95_bad_debt", "bad debt mean $": "bad_debt_mean",
+               "LaR95 liq. volume $": "lar95_liquidation_volume",
+               "SaR95 impact $": "sar95_liquidation_impact",
+               "insurance max DD": "insurance_max_drawdown", "LP return mean": "lp_return_mean",
+               "LP return p5": "lp_return_p5", "wiped out": "wiped_out_share_mean"}

@@ -9,11 +9,12 @@ import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from protocol.sim.loader import load_scenario
 from protocol.sweep.aggregate import PointAggregate, aggregate
 from protocol.sweep.engines import Engine
+from protocol.sweep.frontier import condition_keys
 from protocol.sweep.grid import Axis, points
 from protocol.sweep.run import RunRecord, RunSpec
 from protocol.sweep.store import RunStore
@@ -40,6 +41,8 @@ class SweepResult:
     wall_seconds: float = 0.0
     scenario: Optional[str] = None
     fixed: dict[str, Any] = field(default_factory=dict)  # one-value --set overrides, on every run
+    # swept keys that are conditions, not design choices (None: frontier.DEFAULT_CONDITIONS)
+    conditions: Optional[tuple[str, ...]] = None
 
     def frame(self, level: str = "runs") -> "pandas.DataFrame":
         """A pandas DataFrame for notebooks. ``level="runs"``: one row per run (parameters, seed,
@@ -83,12 +86,17 @@ def plan(scenario: str, axes: list[Axis], seeds: list[int], backend: Optional[st
 
 def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine, out: Path, *,
               backend: Optional[str] = None, fixed: Optional[dict[str, Any]] = None,
-              progress: Optional[Progress] = None, data_format: str = "csv") -> SweepResult:
+              progress: Optional[Progress] = None, data_format: str = "csv",
+              conditions: Optional[Sequence[str]] = None) -> SweepResult:
     """Run what is not stored yet, then aggregate everything stored for this sweep and write
     the tables: ``aggregates.csv``, or with ``data_format="parquet"`` ``aggregates.parquet`` and
-    ``runs.parquet``. Ctrl-C stops the engine; finished runs stay stored and a re-run resumes."""
+    ``runs.parquet``. Ctrl-C stops the engine; finished runs stay stored and a re-run resumes.
+    ``conditions`` names the swept keys that are conditions rather than design parameters
+    (keys, prefixes or patterns; default :data:`~protocol.sweep.frontier.DEFAULT_CONDITIONS`):
+    the frontier is computed per combination of their values."""
     if data_format not in FORMATS:
         raise ValueError(f"format {data_format!r}: expected one of {', '.join(FORMATS)}")
+    condition_keys([a.key for a in axes], conditions)  # a condition naming no swept key fails now
     started = time.perf_counter()
     grid, specs = plan(scenario, axes, seeds, backend, fixed)
     store = RunStore(out)
@@ -107,7 +115,8 @@ def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine,
                          skipped=len(specs) - len(todo),
                          failed=[r for r in records if r.status != "ok"],
                          wall_seconds=time.perf_counter() - started,
-                         scenario=scenario, fixed=dict(fixed or {}))
+                         scenario=scenario, fixed=dict(fixed or {}),
+                         conditions=None if conditions is None else tuple(conditions))
     if data_format == "parquet":
         write_parquet(result, out)
     else:
@@ -122,7 +131,8 @@ def write_aggregates(result: SweepResult, out: Path) -> Path:
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, columns, lineterminator="\n")
         writer.writeheader()
-        writer.writerows({k: str(v) for k, v in row.items()} for row in rows)
+        # a tail quantile from too few seeds is an empty cell; NAME.note says why
+        writer.writerows({k: "" if v is None else str(v) for k, v in row.items()} for row in rows)
     return path
 
 
