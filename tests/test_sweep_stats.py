@@ -185,3 +185,45 @@ def test_the_page_names_conditions_and_shows_one_frontier_each(tmp_path):
                               frontier=("bad_debt_mean", "fees_paid_mean")).read_text(encoding="utf-8")
     assert 'id="plot-frontier"' in html and "<h3>" not in html
     assert "Conditions, compared separately, one frontier per combination: none (--conditions)" in html
+
+
+# ---------------------------------------------------------------------------------------------
+# the estimated time, and --yes
+
+
+def test_the_sweep_prints_its_estimate_and_asks_above_ten_minutes(tmp_path, monkeypatch):
+    import importlib
+
+    from click.testing import CliRunner
+
+    cli_sweep = importlib.import_module("protocol.cli.sweep")  # the module, not the command
+    sweep_module = importlib.import_module("protocol.sweep.sweep")
+    from protocol.cli import main as cli
+    from protocol.sweep.run import execute
+
+    def slow(spec):  # a real run that says it took five minutes
+        record = execute(spec)
+        record.seconds = 300.0
+        return record
+
+    monkeypatch.setattr(sweep_module, "execute", slow)
+    args = ["sweep", "default", "--set", "markets.ETH.max_leverage=10,25", "--set", "blocks=15",
+            "--set", "agents.count=1", "--set", "keepers.latency=0,2", "--seeds", "1",
+            "--workers", "1", "--out", str(tmp_path / "s")]
+    estimate = "estimated 15 min for 3 runs (300.0 s per run, measured first run; 1 at a time)"
+    monkeypatch.setattr(cli_sweep, "_interactive", lambda: True)
+    run = CliRunner().invoke(cli, args, input="n\n")
+    assert run.exit_code == 1 and estimate in run.output and "Start the sweep? [y/N]" in run.output
+    assert "Error: not started (estimated 15 min" in run.output and "pass --yes" in run.output
+    assert "Traceback" not in run.output
+    assert len((tmp_path / "s" / "runs.jsonl").read_text().splitlines()) == 1  # the timed run
+    # resumed with --yes: the estimate from the stored run, no question
+    run = CliRunner().invoke(cli, [*args, "--yes"])
+    assert run.exit_code == 0, run.output
+    assert "estimated 15 min for 3 runs (300.0 s per run, stored runs; 1 at a time)" in run.output
+    assert "Start the sweep?" not in run.output and "1 resumed" in run.output
+    # not interactive: it says how long and goes on
+    monkeypatch.setattr(cli_sweep, "_interactive", lambda: False)
+    run = CliRunner().invoke(cli, [*args[:-1], str(tmp_path / "t")])
+    assert run.exit_code == 0 and estimate in run.output and "Start the sweep?" not in run.output
+    assert len((tmp_path / "t" / "runs.jsonl").read_text().splitlines()) == 4

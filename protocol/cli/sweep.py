@@ -37,16 +37,27 @@ console = Console(width=max(Console().width, 100))
               help="Tables: aggregates.csv, or aggregates.parquet and runs.parquet (pyarrow).")
 @click.option("--frontier", default=",".join(DEFAULT_FRONTIER), show_default=True, metavar="X,Y",
               help="The two objectives of sweep.html's frontier (aggregates.csv columns, e.g. "
-                   "var95_bad_debt, fees_paid_mean, lp_return_mean, keeper_profit_mean.NAME).")
+                   "var95_bad_debt, bad_debt_mean, fees_paid_mean, lp_return_mean, "
+                   "keeper_profit_mean.NAME).")
+@click.option("--conditions", default=None, metavar="KEY,...",
+              help="The swept keys that are conditions, not design choices: one frontier per "
+                   "combination of their values (keys, dotted prefixes or fnmatch patterns; "
+                   "'none': every key is a design parameter). Default: prices, liquidity, "
+                   "keepers, agents, oracle delays and outages, blocks.")
+@click.option("--yes", "-y", "assume_yes", is_flag=True,
+              help="Start without asking when the estimated time is over 10 minutes.")
 def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int, engine: str,
           workers: Optional[int], address: Optional[str], backend: Optional[str],
-          out_dir: Optional[Path], data_format: str, frontier: str) -> None:
+          out_dir: Optional[Path], data_format: str, frontier: str, conditions: Optional[str],
+          assume_yes: bool) -> None:
     """Run SCENARIO over every combination of the --set values, --seeds times each.
 
     Finished runs are stored one by one; the same command again skips them (a failed run is
-    retried). The exit code is the number of failed runs (at most 255)."""
+    retried). The exit code is the number of failed runs (at most 255). Before starting it
+    prints the estimated time (from the first run, timed, or from stored runs when resuming);
+    above 10 minutes on an interactive terminal it asks first, unless --yes."""
     from protocol.sweep import make_engine, parse_axes, run_sweep
-    from protocol.sweep.frontier import parse_frontier
+    from protocol.sweep.frontier import condition_keys, parse_conditions, parse_frontier
 
     # errors end the command in one line (protocol.cli.PerpsimGroup)
     try:
@@ -55,6 +66,11 @@ def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
         raise click.BadParameter(str(exc), param_hint="--frontier") from None
     axes = parse_axes(list(settings))
     swept = [a for a in axes if len(a.values) > 1]
+    condition_names = parse_conditions(conditions)
+    try:
+        condition_keys([a.key for a in swept], condition_names)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--conditions") from None
     fixed = {a.key: a.values[0] for a in axes if len(a.values) == 1}
     out_dir = out_dir or Path("out") / f"sweep-{Path(scenario).stem}"
     seed_list = list(range(first_seed, first_seed + seeds))
@@ -73,10 +89,22 @@ def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
             task = progress.add_task("sweep", total=total)
         progress.update(task, completed=finished)
 
+    def before(estimate) -> None:
+        progress.stop()
+        console.print(estimate.describe())
+        if estimate.seconds > CONFIRM_ABOVE and not assume_yes and _interactive():
+            if not click.confirm("Start the sweep?", default=False):
+                raise click.ClickException(
+                    f"not started ({estimate.describe()}); finished runs are stored in "
+                    f"{out_dir}/runs.jsonl; pass --yes to start without asking")
+        progress.start()
+
     try:
         with progress:
             result = run_sweep(scenario, swept, seed_list, runner, out_dir, backend=backend,
-                               fixed=fixed, progress=tick, data_format=data_format)
+                               fixed=fixed, progress=tick, data_format=data_format,
+                               conditions=condition_names, before=before,
+                               parallel=_parallel(runner))
     except KeyboardInterrupt:
         console.print(f"interrupted: finished runs are stored in {out_dir}/runs.jsonl; "
                       "run the same command to resume")
@@ -94,6 +122,27 @@ def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
     for record in result.failed[:5]:
         console.print(f"[red]failed[/red] {record.params} seed {record.seed}: {record.error}")
     sys.exit(min(len(result.failed), 255))
+
+
+CONFIRM_ABOVE = 600  # seconds: a longer sweep asks before starting on an interactive terminal
+
+
+def _interactive() -> bool:
+    """Whether someone can answer a question: stdin and stdout are terminals."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _parallel(runner) -> int:
+    """Runs at a time on the engine: its workers, else the Ray cluster's CPUs, else this host's."""
+    import os
+
+    workers = getattr(runner, "workers", None)
+    if workers:
+        return workers
+    ray = getattr(runner, "_ray", None)
+    if ray is not None and ray.is_initialized():
+        return max(int(ray.cluster_resources().get("CPU", 1)), 1)
+    return os.cpu_count() or 1
 
 
 def _too_few_seeds(result) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -16,7 +17,7 @@ from protocol.sweep.aggregate import PointAggregate, aggregate
 from protocol.sweep.engines import Engine
 from protocol.sweep.frontier import condition_keys
 from protocol.sweep.grid import Axis, points
-from protocol.sweep.run import RunRecord, RunSpec
+from protocol.sweep.run import RunRecord, RunSpec, execute
 from protocol.sweep.store import RunStore
 
 if TYPE_CHECKING:
@@ -26,6 +27,38 @@ Progress = Callable[[RunRecord, int, int], None]  # (record, finished, to run)
 
 
 FORMATS = ("csv", "parquet")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How long the runs still to do will take, told before the sweep starts.
+
+    ``per_run`` comes from the median of the sweep's stored runs when it resumes
+    (``source="stored runs"``), else from its first run, executed and timed in this process
+    before the others start (``source="measured first run"``; that run is stored and counted)."""
+
+    runs: int  # runs still to do (after the one measured)
+    per_run: float  # seconds
+    parallel: int  # runs at a time
+    source: str
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the runs left: rounds of ``parallel`` runs of ``per_run`` each."""
+        return math.ceil(self.runs / max(self.parallel, 1)) * self.per_run
+
+    def describe(self) -> str:
+        """``estimated 12 min for 144 runs (9.8 s per run, measured first run; 2 at a time)``."""
+        return (f"estimated {duration(self.seconds)} for {self.runs:,} run{'s' if self.runs != 1 else ''} "
+                f"({self.per_run:.1f} s per run, {self.source}; {self.parallel} at a time)")
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``2 h 05 min``."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 @dataclass
@@ -87,13 +120,17 @@ def plan(scenario: str, axes: list[Axis], seeds: list[int], backend: Optional[st
 def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine, out: Path, *,
               backend: Optional[str] = None, fixed: Optional[dict[str, Any]] = None,
               progress: Optional[Progress] = None, data_format: str = "csv",
-              conditions: Optional[Sequence[str]] = None) -> SweepResult:
+              conditions: Optional[Sequence[str]] = None,
+              before: Optional[Callable[[Estimate], None]] = None, parallel: int = 1) -> SweepResult:
     """Run what is not stored yet, then aggregate everything stored for this sweep and write
     the tables: ``aggregates.csv``, or with ``data_format="parquet"`` ``aggregates.parquet`` and
     ``runs.parquet``. Ctrl-C stops the engine; finished runs stay stored and a re-run resumes.
     ``conditions`` names the swept keys that are conditions rather than design parameters
     (keys, prefixes or patterns; default :data:`~protocol.sweep.frontier.DEFAULT_CONDITIONS`):
-    the frontier is computed per combination of their values."""
+    the frontier is computed per combination of their values. ``before``, if given, is called with
+    an :class:`Estimate` of the time the runs still to do take with ``parallel`` at a time (from
+    the stored runs, or from the first run executed here and timed) before the engine starts;
+    it may raise to stop the sweep, the measured run staying stored."""
     if data_format not in FORMATS:
         raise ValueError(f"format {data_format!r}: expected one of {', '.join(FORMATS)}")
     condition_keys([a.key for a in axes], conditions)  # a condition naming no swept key fails now
@@ -102,8 +139,20 @@ def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine,
     store = RunStore(out)
     todo = [s for s in specs if not store.done(s.key)]
     finished = 0
+    rest = todo
     try:
-        for record in engine.map(todo):
+        if before is not None and todo:
+            timed = sorted(r.seconds for r in store.records.values() if r.status == "ok" and r.seconds)
+            if timed:
+                before(Estimate(len(todo), timed[len(timed) // 2], parallel, "stored runs"))
+            else:
+                record = execute(todo[0])
+                store.add(record)
+                finished, rest = 1, todo[1:]
+                if progress:
+                    progress(record, finished, len(todo))
+                before(Estimate(len(rest), record.seconds, parallel, "measured first run"))
+        for record in engine.map(rest):
             store.add(record)
             finished += 1
             if progress:
