@@ -176,10 +176,14 @@ def heatmap(name: str, worst: Callable[[Sequence[Decimal]], Decimal], axes: Sequ
 def frontier_chart(x: Statistic, y: Statistic, frontier: Frontier, names: dict[str, str],
                    key: str = "frontier", title: str = "") -> Optional[Plot]:
     """Every point of one condition's frontier on the two objectives with its intervals as error
-    bars: the Pareto points in red, named by their parameters and joined by a line, hollow when
-    their intervals overlap another Pareto point's; dominated points grey, hollow orange when
-    they are not distinguishable from a Pareto point."""
+    bars: the Pareto points in red, named by their design parameters (``names``' keys) and joined
+    by a line, hollow when their intervals overlap another Pareto point's; dominated points grey,
+    hollow orange when they are not distinguishable from a Pareto point."""
     usable = frontier.points
+
+    def label(a: PointAggregate) -> str:
+        return point_label({k: v for k, v in a.params.items() if k in names}, names)
+
     if len(usable) < 2:
         return None
     front = {point_key(a.params) for a in frontier.front}
@@ -192,12 +196,12 @@ def frontier_chart(x: Statistic, y: Statistic, frontier: Frontier, names: dict[s
             bound = plotted(stat, interval.high if side == "plus" else interval.low)
             return abs(bound - value)
 
-        labels = [point_label(a.params, names) for a in group]
+        labels = [label(a) for a in group]
         hover = [f"{lab}<br>{titled(x)}: {show(x, a.value(x.name))} ({CI} "
                  f"{show_interval(x, a.ci.get(x.name))})<br>{titled(y)}: {show(y, a.value(y.name))} "
                  f"({CI} {show_interval(y, a.ci.get(y.name))})"
                  + (f"<br>not distinguishable from: "
-                    + "; ".join(point_label(b.params, names) for b in frontier.tied(a))
+                    + "; ".join(label(b) for b in frontier.tied(a))
                     if frontier.tied(a) else "")
                  for lab, a in zip(labels, group)]
         return go.Scatter(

@@ -237,7 +237,8 @@ def _frontier_section(result: SweepResult, frontier: tuple[str, str]) -> list[st
         if where:
             out.append(f"<h3>At {escape(where)}</h3>")
         title = f"Frontier{' at ' + where if where else ''}: {titled(x)} against {titled(y)}"
-        plot = frontier_chart(x, y, group, names, key=f"frontier{suffix}", title=title)
+        plot = frontier_chart(x, y, group, {k: names[k] for k in design}, key=f"frontier{suffix}",
+                              title=title)
         if plot is None:
             out.append(_none("Only one grid point with both objectives here: nothing to compare."))
             continue
