@@ -133,11 +133,11 @@ SETTINGS = {
 }
 
 
-def condition_result(conditions=None) -> SweepResult:
+def condition_result(conditions=None, settings=SETTINGS) -> SweepResult:
     axes = [Axis(FEE, (2, 5, 10, 20)), Axis(FEEDBACK, (True, False))]
     grid = points(axes)
     records = [RunRecord(f"{fee}{fb}{seed}", {FEE: fee, FEEDBACK: fb}, seed, "ok", metrics(bad, fees))
-               for (fee, fb), runs in SETTINGS.items() for seed, (bad, fees) in enumerate(runs)]
+               for (fee, fb), runs in settings.items() for seed, (bad, fees) in enumerate(runs)]
     return SweepResult(axes, grid, records, aggregate(grid, records), skipped=0, scenario="synthetic",
                        conditions=conditions)
 
@@ -159,6 +159,17 @@ def test_the_frontier_is_per_condition_and_flags_what_the_intervals_cannot_tell_
     # without conditions the feedback=true fee-2 point would dominate both feedback=false ones
     everything = frontiers(result.aggregates, x, y)
     assert len(everything) == 1 and fees(everything[0].front) == [2, 5, 20]
+
+
+def test_a_pareto_point_whose_edge_is_within_the_noise_is_flagged():
+    # fee 10 has less bad debt than fee 20 only within the intervals; fee 20's fees are higher
+    # beyond them: fee 20 may dominate fee 10, not the other way round
+    settings = {(10, True): [(60, 20), (70, 20), (80, 20)], (20, True): [(65, 50), (75, 50), (85, 50)]}
+    result = condition_result(settings=settings)
+    (group,) = frontiers(result.aggregates, objective("bad_debt_mean"), objective("fees_paid_mean"),
+                         [FEEDBACK])
+    assert [a.params[FEE] for a in group.front] == [10, 20]
+    assert {a.params[FEE]: [b.params[FEE] for b in group.tied(a)] for a in group.points} == {10: [20], 20: []}
 
 
 def test_the_page_names_conditions_and_shows_one_frontier_each(tmp_path):

@@ -42,6 +42,12 @@ def _score(stat: Statistic, value: Decimal) -> Decimal:
     return -value if stat.better == "lower" else value  # higher score is better
 
 
+def _dominates(a: PointAggregate, b: PointAggregate, x: Statistic, y: Statistic) -> bool:
+    ax, ay = _score(x, a.value(x.name)), _score(y, a.value(y.name))
+    bx, by = _score(x, b.value(x.name)), _score(y, b.value(y.name))
+    return ax >= bx and ay >= by and (ax > bx or ay > by)
+
+
 def pareto_front(aggregates: Sequence[PointAggregate], x: Statistic, y: Statistic
                  ) -> list[PointAggregate]:
     """The points (in grid order) that no other point dominates: at least as good on both
@@ -102,12 +108,14 @@ def _interval(stat: Statistic, a: PointAggregate) -> tuple[Decimal, Decimal]:
     return (ci.low, ci.high) if ci is not None else (value, value)
 
 
-def distinguishable(a: PointAggregate, b: PointAggregate, x: Statistic, y: Statistic) -> bool:
-    """Whether ``a`` and ``b`` differ at the intervals' confidence: their intervals are disjoint
-    on at least one objective (a point without an interval counts as its value)."""
+def beats(a: PointAggregate, b: PointAggregate, x: Statistic, y: Statistic) -> bool:
+    """Whether ``a`` is better than ``b`` on at least one objective beyond the intervals' noise:
+    its whole interval is better than ``b``'s whole interval (a point without an interval counts
+    as its value). Two points that overlap on every objective where one is better cannot be
+    told apart at the intervals' confidence."""
     for stat in (x, y):
         (al, ah), (bl, bh) = _interval(stat, a), _interval(stat, b)
-        if ah < bl or bh < al:
+        if (ah < bl) if stat.better == "lower" else (al > bh):
             return True
     return False
 
@@ -117,9 +125,10 @@ class Frontier:
     """The Pareto front among the points that share one combination of condition values.
 
     ``ties`` maps a point's key (:func:`~protocol.sweep.aggregate.point_key`) to the Pareto points
-    it is not distinguishable from: for a Pareto point, the others whose intervals overlap its
-    own on both objectives (its frontier neighbours among them); for a dominated point, the
-    Pareto points that dominate it only within the noise."""
+    it is not distinguishable from at the intervals' confidence: for a Pareto point, the other
+    Pareto points (its frontier neighbours first among them) it does not :func:`beat <beats>`:
+    where it is better, their intervals overlap, so it may be dominated; for a dominated point,
+    the Pareto points that dominate it but do not beat it: it may be Pareto-optimal."""
 
     condition: dict[str, Any]
     points: list[PointAggregate]  # the group's points with both objectives, grid order
@@ -144,8 +153,12 @@ def frontiers(aggregates: Sequence[PointAggregate], x: Statistic, y: Statistic,
     for group in groups.values():
         front = sorted(pareto_front(group, x, y), key=lambda a: a.value(x.name))
         ties = {}
+        on_front = {point_key(a.params) for a in front}
         for a in group:
-            others = [b for b in front if b is not a and not distinguishable(a, b, x, y)]
+            if point_key(a.params) in on_front:
+                others = [b for b in front if b is not a and not beats(a, b, x, y)]
+            else:
+                others = [b for b in front if _dominates(b, a, x, y) and not beats(b, a, x, y)]
             if others:
                 ties[point_key(a.params)] = others
         out.append(Frontier({c: group[0].params.get(c) for c in conditions}, group, front, ties))

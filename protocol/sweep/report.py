@@ -218,8 +218,10 @@ def _frontier_section(result: SweepResult, frontier: tuple[str, str]) -> list[st
     out.append(f'<p id="design-conditions">Design parameters: '
                f"{escape(', '.join(design) or 'none')}. Conditions, compared separately, one "
                f"frontier per combination: {escape(', '.join(conditions) or 'none')} "
-               f"({escape(source)}). A point is <em>not distinguishable</em> when its "
-               f"{CONFIDENCE * 100:.0f}% intervals overlap a Pareto point's on both objectives.</p>")
+               f"({escape(source)}). A Pareto point is <em>not distinguishable</em> from another when "
+               f"their {CONFIDENCE * 100:.0f}% intervals overlap on every objective where it is "
+               "better (it may be dominated); a dominated point is listed when the Pareto point "
+               "that dominates it does so only within the intervals (it may be optimal).</p>")
     if keys and not design:
         return out + [_none("Every swept key is a condition, so no design choice is compared and "
                             "nothing is Pareto-optimal; name the conditions with --conditions "
