@@ -86,7 +86,8 @@ def test_sweep_report_two_axes(tmp_path):
             "liquidation impact cost, LP return, p5.") in html
     assert ("A frontier needs at least two grid points with both objectives under the same "
             "conditions. n too small for VaR95: 4 seeds, a 95% interval needs at least 72; n too "
-            "small for VaR95: 5 seeds, a 95% interval needs at least 72.") in html
+            "small for VaR95: 5 seeds, a 95% interval needs at least 72. Run more seeds, or compare means: "
+            "--frontier bad_debt_mean,fees_paid_mean.") in html
     assert html.count("<script type=\"text/javascript\">/**\n* plotly.js v") == 1  # inlined once
     page = html.replace(re.search(r"<script[^>]*>/\*\*\n\* plotly.js v.*?</script>", html, re.S).group(0), "")
     assert not re.search(r"<(script|img|link)[^>]*(src|href)=", page)  # nothing to fetch

@@ -230,7 +230,9 @@ def _frontier_section(result: SweepResult, frontier: tuple[str, str]) -> list[st
     if not any(len(g.points) >= 2 for g in groups):
         missing = [s for s in (x, y) if any(s.name in a.reasons for a in result.aggregates)]
         why = (" " + "; ".join(sorted({a.reasons[s.name] for a in result.aggregates for s in missing
-                                       if s.name in a.reasons})) + "." if missing else "")
+                                       if s.name in a.reasons}))
+               + ". Run more seeds, or compare means: --frontier bad_debt_mean,fees_paid_mean."
+               if missing else "")
         return out + [_none("A frontier needs at least two grid points with both objectives under "
                             "the same conditions." + why)]
     for i, group in enumerate(groups, 1):
