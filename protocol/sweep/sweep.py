@@ -33,7 +33,7 @@ FORMATS = ("csv", "parquet")
 class Estimate:
     """How long the runs still to do will take, told before the sweep starts.
 
-    ``per_run`` comes from the median of the sweep's stored runs when it resumes
+    ``per_run`` comes from the median time of this sweep's stored runs when it resumes
     (``source="stored runs"``), else from its first run, executed and timed in this process
     before the others start (``source="measured first run"``; that run is stored and counted)."""
 
@@ -142,7 +142,8 @@ def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine,
     rest = todo
     try:
         if before is not None and todo:
-            timed = sorted(r.seconds for r in store.records.values() if r.status == "ok" and r.seconds)
+            stored = [store.records[s.key] for s in specs if s.key in store.records]
+            timed = sorted(r.seconds for r in stored if r.status == "ok" and r.seconds)
             if timed:
                 before(Estimate(len(todo), timed[len(timed) // 2], parallel, "stored runs"))
             else:
