@@ -18,6 +18,7 @@ Every aggregate carries a :data:`CONFIDENCE` interval over the point's seeds:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -57,15 +58,17 @@ class Interval:
     high: Decimal
 
 
-def _binomial_cdf(n: int, p: Fraction) -> list[Fraction]:
-    """``P(B <= k)`` for ``k = 0..n``, ``B ~ Binomial(n, p)``, exactly (integer arithmetic)."""
+@functools.lru_cache(maxsize=64)
+def _binomial_cdf(n: int, p: Fraction) -> tuple[tuple[int, ...], int]:
+    """``P(B <= k)`` for ``k = 0..n``, ``B ~ Binomial(n, p)``, exactly: the numerators over one
+    common denominator (integer arithmetic, ``math.comb``)."""
     a, d = p.numerator, p.denominator
     b = d - a
     total, out = 0, []
     for k in range(n + 1):
         total += math.comb(n, k) * a**k * b**(n - k)
-        out.append(Fraction(total, d**n))
-    return out
+        out.append(total)
+    return tuple(out), d**n
 
 
 def quantile_ranks(n: int, p: Decimal, confidence: Decimal = CONFIDENCE
@@ -83,9 +86,11 @@ def quantile_ranks(n: int, p: Decimal, confidence: Decimal = CONFIDENCE
     if n < 1:
         return None
     half = (1 - Fraction(confidence)) / 2
-    cdf = _binomial_cdf(n, Fraction(p))
-    lows = [r for r in range(1, n + 1) if cdf[r - 1] <= half]
-    highs = [s for s in range(1, n + 1) if cdf[s - 1] >= 1 - half]
+    cdf, denominator = _binomial_cdf(n, Fraction(p))
+    low = half.numerator * denominator  # P <= alpha/2  <=>  numerator * half.denominator <= low
+    high = (half.denominator - half.numerator) * denominator  # P >= 1 - alpha/2
+    lows = [r for r in range(1, n + 1) if cdf[r - 1] * half.denominator <= low]
+    highs = [s for s in range(1, n + 1) if cdf[s - 1] * half.denominator >= high]
     if not lows or not highs:
         return None
     return max(lows), min(highs)
@@ -93,9 +98,9 @@ def quantile_ranks(n: int, p: Decimal, confidence: Decimal = CONFIDENCE
 
 def quantile_coverage(n: int, p: Decimal, ranks: tuple[int, int]) -> Fraction:
     """The exact coverage ``P(r <= B <= s - 1)`` of the interval ``[X_(r), X_(s)]``."""
-    cdf = _binomial_cdf(n, Fraction(p))
+    cdf, denominator = _binomial_cdf(n, Fraction(p))
     r, s = ranks
-    return cdf[s - 1] - cdf[r - 1]
+    return Fraction(cdf[s - 1] - cdf[r - 1], denominator)
 
 
 def min_seeds(p: Decimal, confidence: Decimal = CONFIDENCE) -> int:
