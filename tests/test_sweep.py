@@ -120,7 +120,10 @@ def test_parquet_tables_are_the_frames(tmp_path):
     pandas.testing.assert_frame_equal(points, result.frame("points"))
     assert len(points) == 2 and points["runs"].tolist() == [2, 2]
     first = result.aggregates[0]
-    assert points["var95_bad_debt.ci_high"][0] == float(first.ci["var95_bad_debt"].high)
+    assert points["bad_debt_mean.ci_high"][0] == float(first.ci["bad_debt_mean"].high)
+    # two seeds: no VaR95, and why
+    assert points["var95_bad_debt"].isna().all() and "var95_bad_debt.ci_high" not in points
+    assert points["var95_bad_debt.note"][0] == "n too small for VaR95: 2 seeds, a 95% interval needs at least 72"
     assert points["lp_return_mean"][0] == float(first.lp_return_mean)
     with pytest.raises(ValueError, match="frame level 'seeds'"):
         result.frame("seeds")

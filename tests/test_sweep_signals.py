@@ -47,14 +47,16 @@ def session_processes(sid: int) -> list[int]:
 
 
 def interrupt(out: Path, signum: int, *, group: bool, extra: tuple[str, ...] = ()) -> dict:
-    """Start the sweep, wait for its first stored run, send ``signum`` (to the whole process
-    group, as Ctrl-C does, or to the main process alone) and collect what happened."""
+    """Start the sweep, wait for its first run stored by the engine, send ``signum`` (to the
+    whole process group, as Ctrl-C does, or to the main process alone) and collect what happened.
+    The sweep first runs one run in-process to estimate its time (stored as the engine starts),
+    so the engine's first run is the second stored."""
     argv = [*CLI, *SWEEP, *extra, "--out", str(out)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while not stored(out):
+        while len(stored(out)) < 2:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "no run stored within 60 s"
             time.sleep(0.02)

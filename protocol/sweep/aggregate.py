@@ -3,18 +3,28 @@
 Percentiles use the nearest-rank method on exact values, so the same records give the same
 aggregates whatever order they finished in and whichever engine ran them.
 
-Every aggregate carries a bootstrap confidence interval over the point's seeds (percentile method,
-:data:`BOOTSTRAP_RESAMPLES` resamples drawn by a generator seeded from :data:`BOOTSTRAP_SEED` and the
-grid point, so the interval is reproducible): a wide interval says the seeds are too few.
+Every aggregate carries a :data:`CONFIDENCE` interval over the point's seeds:
+
+- tail quantiles (VaR95, LaR95, SaR95, LP return p5) an exact distribution-free order-statistic
+  interval ``[X_(r), X_(s)]`` (:func:`quantile_ranks`: ranks from the binomial distribution of how
+  many seeds fall below the true quantile, computed with ``math.comb``; valid for any distribution
+  and conservative with ties). Below :func:`min_seeds` seeds (72 for a 95% interval of a 95th or
+  5th percentile) no such interval exists, and the figure is ``None`` with the reason "n too
+  small for VaR95" instead of the worst seed;
+- means and worst cases a bootstrap interval (percentile method, :data:`BOOTSTRAP_RESAMPLES`
+  resamples drawn by a generator seeded from :data:`BOOTSTRAP_SEED` and the grid point, so the
+  interval is reproducible): a wide interval says the seeds are too few.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from protocol.sweep.run import RunRecord
@@ -41,10 +51,67 @@ BOOTSTRAP_SEED = 17
 
 @dataclass(frozen=True)
 class Interval:
-    """A bootstrap confidence interval (:data:`CONFIDENCE`) of one aggregate."""
+    """A :data:`CONFIDENCE` interval of one aggregate: order-statistic for a tail quantile,
+    bootstrap otherwise."""
 
     low: Decimal
     high: Decimal
+
+
+@functools.lru_cache(maxsize=64)
+def _binomial_cdf(n: int, p: Fraction) -> tuple[tuple[int, ...], int]:
+    """``P(B <= k)`` for ``k = 0..n``, ``B ~ Binomial(n, p)``, exactly: the numerators over one
+    common denominator (integer arithmetic, ``math.comb``)."""
+    a, d = p.numerator, p.denominator
+    b = d - a
+    total, out = 0, []
+    for k in range(n + 1):
+        total += math.comb(n, k) * a**k * b**(n - k)
+        out.append(total)
+    return tuple(out), d**n
+
+
+def quantile_ranks(n: int, p: Decimal, confidence: Decimal = CONFIDENCE
+                   ) -> Optional[tuple[int, int]]:
+    """1-based ranks ``(r, s)`` of the equal-tailed distribution-free confidence interval
+    ``[X_(r), X_(s)]`` of the ``p``-quantile from ``n`` sorted values, or ``None`` when ``n`` is
+    too small for one to exist at ``confidence``.
+
+    With ``B ~ Binomial(n, p)`` the number of values below the true quantile,
+    ``P(X_(r) > q) = P(B <= r - 1)`` and ``P(X_(s) < q) = P(B >= s)``: ``r`` is the largest rank
+    with ``P(B <= r - 1) <= alpha / 2`` and ``s`` the smallest with ``P(B <= s - 1) >= 1 - alpha / 2``
+    (``alpha = 1 - confidence``), so the interval holds the quantile with probability at least
+    ``confidence`` whatever the distribution (conservatively so with ties). Example: 100 values,
+    95th percentile, 95% -> ``(90, 100)``; 72 values -> ``(64, 72)``; 71 -> ``None``."""
+    if n < 1:
+        return None
+    half = (1 - Fraction(confidence)) / 2
+    cdf, denominator = _binomial_cdf(n, Fraction(p))
+    low = half.numerator * denominator  # P <= alpha/2  <=>  numerator * half.denominator <= low
+    high = (half.denominator - half.numerator) * denominator  # P >= 1 - alpha/2
+    lows = [r for r in range(1, n + 1) if cdf[r - 1] * half.denominator <= low]
+    highs = [s for s in range(1, n + 1) if cdf[s - 1] * half.denominator >= high]
+    if not lows or not highs:
+        return None
+    return max(lows), min(highs)
+
+
+def quantile_coverage(n: int, p: Decimal, ranks: tuple[int, int]) -> Fraction:
+    """The exact coverage ``P(r <= B <= s - 1)`` of the interval ``[X_(r), X_(s)]``."""
+    cdf, denominator = _binomial_cdf(n, Fraction(p))
+    r, s = ranks
+    return Fraction(cdf[s - 1] - cdf[r - 1], denominator)
+
+
+def min_seeds(p: Decimal, confidence: Decimal = CONFIDENCE) -> int:
+    """The fewest values from which :func:`quantile_ranks` gives an interval for the
+    ``p``-quantile at ``confidence``: the least ``n`` with ``max(p, 1 - p) ** n <= alpha / 2``
+    (72 for the 95th or 5th percentile at 95%)."""
+    half = (1 - Fraction(confidence)) / 2
+    tail, n = max(Fraction(p), 1 - Fraction(p)), 1
+    while tail**n > half:
+        n += 1
+    return n
 
 
 @dataclass(frozen=True)
@@ -57,6 +124,8 @@ class Statistic:
     metric: str  # per-run figure in RunRecord.metrics
     reduce: Callable[[Sequence[Decimal]], Decimal]
     better: str  # "lower" | "higher"
+    quantile: Optional[Decimal] = None  # p of a tail quantile: order-statistic interval
+    short: str = ""  # the name in "n too small for VaR95"
 
 
 def p95(values: Sequence[Decimal]) -> Decimal:
@@ -67,23 +136,40 @@ def p5(values: Sequence[Decimal]) -> Decimal:
     return percentile(values, Decimal("0.05"))
 
 
+P95, P5 = Decimal("0.95"), Decimal("0.05")
 STATISTICS: tuple[Statistic, ...] = (
-    Statistic("var95_bad_debt", "VaR95 bad debt", "usd", "bad_debt", p95, "lower"),
+    Statistic("var95_bad_debt", "VaR95 bad debt", "usd", "bad_debt", p95, "lower", P95, "VaR95"),
+    Statistic("bad_debt_mean", "bad debt, mean", "usd", "bad_debt", mean, "lower"),
     Statistic("lar95_liquidation_volume", "LaR95 liquidation volume", "usd", "liquidated_notional",
-              p95, "lower"),
+              p95, "lower", P95, "LaR95"),
     Statistic("sar95_liquidation_impact", "SaR95 liquidation impact cost", "usd",
-              "liquidation_impact_cost", p95, "lower"),
+              "liquidation_impact_cost", p95, "lower", P95, "SaR95"),
     Statistic("insurance_max_drawdown", "insurance max drawdown, worst", "fraction",
               "insurance_max_drawdown", max, "lower"),
     Statistic("insurance_max_drawdown_mean", "insurance max drawdown, mean", "fraction",
               "insurance_max_drawdown", mean, "lower"),
     Statistic("lp_return_mean", "LP return, mean", "fraction", "lp_return", mean, "higher"),
-    Statistic("lp_return_p5", "LP return, p5", "fraction", "lp_return", p5, "higher"),
+    Statistic("lp_return_p5", "LP return, p5", "fraction", "lp_return", p5, "higher", P5,
+              "LP return p5"),
     Statistic("wiped_out_share_mean", "traders wiped out, mean", "fraction", "wiped_out_share", mean,
               "lower"),
     Statistic("fees_paid_mean", "fees earned, mean", "usd", "fees_paid", mean, "higher"),
 )
 STATISTIC = {s.name: s for s in STATISTICS}
+
+
+def too_few_seeds(stat: Statistic, n: int, confidence: Decimal = CONFIDENCE) -> Optional[str]:
+    """Why tail quantile ``stat`` has no figure from ``n`` seeds ("n too small for VaR95: 10
+    seeds, a 95% interval needs at least 72"), or ``None`` when it has one."""
+    if stat.quantile is None:
+        return None
+    need = min_seeds(stat.quantile, confidence)
+    if n >= need:
+        return None
+    return (f"n too small for {stat.short}: {n} seed{'s' if n != 1 else ''}, a "
+            f"{confidence * 100:.0f}% interval needs at least {need}")
+
+
 KEEPER_PREFIX = "keeper_profit_mean."
 
 
@@ -100,19 +186,27 @@ class PointAggregate:
     params: dict[str, Any]
     runs: int
     failed: int
-    var95_bad_debt: Decimal  # 95th percentile of bad debt
-    lar95_liquidation_volume: Decimal  # 95th percentile of liquidated notional
-    sar95_liquidation_impact: Decimal  # 95th percentile of liquidations' price-impact cost
+    # tail quantiles are None below min_seeds(): see ``reasons``
+    var95_bad_debt: Optional[Decimal]  # 95th percentile of bad debt
+    lar95_liquidation_volume: Optional[Decimal]  # 95th percentile of liquidated notional
+    sar95_liquidation_impact: Optional[Decimal]  # 95th percentile of liquidations' impact cost
     insurance_max_drawdown: Decimal  # worst over seeds
     insurance_max_drawdown_mean: Decimal
     lp_return_mean: Decimal
-    lp_return_p5: Decimal  # 5th percentile
+    lp_return_p5: Optional[Decimal]  # 5th percentile
     keeper_profit_mean: dict[str, Decimal]
     wiped_out_share_mean: Decimal
     bad_debt: list[Decimal] = field(default_factory=list)  # per seed, for distributions
     lp_return: list[Decimal] = field(default_factory=list)
     fees_paid_mean: Optional[Decimal] = None  # None for runs stored before fees were recorded
-    ci: dict[str, Interval] = field(default_factory=dict)  # statistic name -> bootstrap interval
+    ci: dict[str, Interval] = field(default_factory=dict)  # statistic name -> its interval
+    bad_debt_mean: Optional[Decimal] = None
+    reasons: dict[str, str] = field(default_factory=dict)  # statistic name -> why it is None
+
+    def shown(self, name: str) -> bool:
+        """Whether the page and table have something to show for ``name``: a figure or the
+        reason it has none."""
+        return self.value(name) is not None or name in self.reasons
 
     def value(self, name: str) -> Optional[Decimal]:
         """The aggregate called ``name`` (a :data:`STATISTICS` name or ``keeper_profit_mean.K``)."""
@@ -129,6 +223,7 @@ class PointAggregate:
         """Flat row for ``aggregates.csv`` (parameters first)."""
         out: dict[str, Any] = dict(self.params)
         out.update(runs=self.runs, failed=self.failed, var95_bad_debt=self.var95_bad_debt,
+                   bad_debt_mean=self.bad_debt_mean,
                    lar95_liquidation_volume=self.lar95_liquidation_volume,
                    sar95_liquidation_impact=self.sar95_liquidation_impact,
                    insurance_max_drawdown=self.insurance_max_drawdown,
@@ -143,6 +238,8 @@ class PointAggregate:
             if stat.name in self.ci:
                 out[f"{stat.name}.ci_low"] = self.ci[stat.name].low
                 out[f"{stat.name}.ci_high"] = self.ci[stat.name].high
+        for name, reason in sorted(self.reasons.items()):
+            out[f"{name}.note"] = reason
         return out
 
 
@@ -165,6 +262,17 @@ def bootstrap(samples: dict[str, list[Decimal]], reducers: dict[str, Callable], 
         estimates = [reducers[name]([values[i] for i in draw]) for draw in draws]
         out[name] = Interval(percentile(estimates, tail), percentile(estimates, 1 - tail))
     return out
+
+
+def quantile_interval(values: Sequence[Decimal], p: Decimal, confidence: Decimal = CONFIDENCE
+                      ) -> Optional[Interval]:
+    """The order-statistic interval of :func:`quantile_ranks` over ``values`` (``None`` when
+    there are too few)."""
+    ranks = quantile_ranks(len(values), p, confidence)
+    if ranks is None:
+        return None
+    ordered = sorted(values)
+    return Interval(ordered[ranks[0] - 1], ordered[ranks[1] - 1])
 
 
 def aggregate(points: Sequence[dict[str, Any]], records: Iterable[RunRecord]) -> list[PointAggregate]:
@@ -193,11 +301,20 @@ def _point(params: dict[str, Any], ok: list[dict[str, Any]], failed: int) -> Poi
     for k in keepers:
         samples[KEEPER_PREFIX + k] = [Decimal(m["keeper_profit"].get(k, "0")) for m in ok]
     stats = [s for s in STATISTICS if s.metric in samples] + [keeper_statistic(k) for k in keepers]
-    values = {s.name: s.reduce(samples[s.metric]) for s in stats}
-    ci = bootstrap({s.name: samples[s.metric] for s in stats}, {s.name: s.reduce for s in stats},
+    reasons = {s.name: r for s in stats if (r := too_few_seeds(s, len(ok))) is not None}
+    values: dict[str, Optional[Decimal]] = {
+        s.name: None if s.name in reasons else s.reduce(samples[s.metric]) for s in stats}
+    booted = [s for s in stats if s.quantile is None]
+    ci = bootstrap({s.name: samples[s.metric] for s in booted}, {s.name: s.reduce for s in booted},
                    seed=point_key(params))
+    for s in stats:
+        if s.quantile is not None and s.name not in reasons:
+            interval = quantile_interval(samples[s.metric], s.quantile)
+            if interval is not None:
+                ci[s.name] = interval
+    ci = {s.name: ci[s.name] for s in stats if s.name in ci}  # in the statistics' order
     return PointAggregate(
         params=params, runs=len(ok), failed=failed,
         **{s.name: values[s.name] for s in STATISTICS if s.name in values},
         keeper_profit_mean={k: values[KEEPER_PREFIX + k] for k in keepers},
-        bad_debt=samples["bad_debt"], lp_return=samples["lp_return"], ci=ci)
+        bad_debt=samples["bad_debt"], lp_return=samples["lp_return"], ci=ci, reasons=reasons)

@@ -18,14 +18,14 @@ from plotly.subplots import make_subplots
 
 from protocol.sweep.aggregate import (CONFIDENCE, STATISTIC, PointAggregate, Statistic,
                                       keeper_statistic, point_key)
-from protocol.sweep.frontier import pareto_front
+from protocol.sweep.frontier import Frontier
 from protocol.sweep.grid import Axis
 from protocol.sweep.units import param, plotted, show, show_interval, titled
 
 CONFIG = {"displaylogo": False, "responsive": True}
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
-TREND = ("var95_bad_debt", "lar95_liquidation_volume", "insurance_max_drawdown", "lp_return_mean",
-         "wiped_out_share_mean", "fees_paid_mean")
+TREND = ("var95_bad_debt", "bad_debt_mean", "lar95_liquidation_volume", "insurance_max_drawdown",
+         "lp_return_mean", "wiped_out_share_mean", "fees_paid_mean")
 # Heatmaps: the figure, and with more than two axes the worst cell value over the others.
 HEATMAPS: tuple[tuple[str, Callable[[Sequence[Decimal]], Decimal]], ...] = (
     ("var95_bad_debt", max), ("lp_return_mean", min))
@@ -173,16 +173,22 @@ def heatmap(name: str, worst: Callable[[Sequence[Decimal]], Decimal], axes: Sequ
     return _plot(f"heatmap-{name}", titled(stat) + suffix, fig)
 
 
-def frontier_chart(x: Statistic, y: Statistic, aggregates: Sequence[PointAggregate],
-                   names: dict[str, str]) -> Optional[Plot]:
-    """Every grid point on the two objectives with its intervals as error bars; the Pareto
-    points in red, named by their parameters and joined by a line."""
-    usable = [a for a in aggregates if a.value(x.name) is not None and a.value(y.name) is not None]
+def frontier_chart(x: Statistic, y: Statistic, frontier: Frontier, names: dict[str, str],
+                   key: str = "frontier", title: str = "") -> Optional[Plot]:
+    """Every point of one condition's frontier on the two objectives with its intervals as error
+    bars: the Pareto points in red, named by their design parameters (``names``' keys) and joined
+    by a line, hollow when their intervals overlap another Pareto point's; dominated points grey,
+    hollow orange when they are not distinguishable from a Pareto point."""
+    usable = frontier.points
+
+    def label(a: PointAggregate) -> str:
+        return point_label({k: v for k, v in a.params.items() if k in names}, names)
+
     if len(usable) < 2:
         return None
-    front = {point_key(a.params) for a in pareto_front(usable, x, y)}
+    front = {point_key(a.params) for a in frontier.front}
 
-    def series(group: list[PointAggregate], name: str, color: str, size: int):
+    def series(group: list[PointAggregate], name: str, color: str, size: int, symbol: str):
         def err(stat: Statistic, a: PointAggregate, side: str) -> float:
             interval, value = a.ci.get(stat.name), plotted(stat, a.value(stat.name))
             if interval is None:
@@ -190,14 +196,19 @@ def frontier_chart(x: Statistic, y: Statistic, aggregates: Sequence[PointAggrega
             bound = plotted(stat, interval.high if side == "plus" else interval.low)
             return abs(bound - value)
 
-        labels = [point_label(a.params, names) for a in group]
+        labels = [label(a) for a in group]
         hover = [f"{lab}<br>{titled(x)}: {show(x, a.value(x.name))} ({CI} "
                  f"{show_interval(x, a.ci.get(x.name))})<br>{titled(y)}: {show(y, a.value(y.name))} "
-                 f"({CI} {show_interval(y, a.ci.get(y.name))})" for lab, a in zip(labels, group)]
+                 f"({CI} {show_interval(y, a.ci.get(y.name))})"
+                 + (f"<br>not distinguishable from: "
+                    + "; ".join(label(b) for b in frontier.tied(a))
+                    if frontier.tied(a) else "")
+                 for lab, a in zip(labels, group)]
         return go.Scatter(
             x=[plotted(x, a.value(x.name)) for a in group], y=[plotted(y, a.value(y.name)) for a in group],
             mode="markers+text", name=name, text=labels, textposition="top center",
-            textfont=dict(color=color), customdata=hover, marker=dict(color=color, size=size),
+            textfont=dict(color=color), customdata=hover,
+            marker=dict(color=color, size=size, symbol=symbol, line=dict(color=color, width=2)),
             hovertemplate="%{customdata}<extra></extra>",
             error_x=dict(type="data", array=[err(x, a, "plus") for a in group],
                          arrayminus=[err(x, a, "minus") for a in group], color=_rgba(color, 0.4),
@@ -206,12 +217,20 @@ def frontier_chart(x: Statistic, y: Statistic, aggregates: Sequence[PointAggrega
                          arrayminus=[err(y, a, "minus") for a in group], color=_rgba(color, 0.4),
                          thickness=1))
 
-    pareto = sorted((a for a in usable if point_key(a.params) in front), key=lambda a: a.value(x.name))
+    pareto = list(frontier.front)
     others = [a for a in usable if point_key(a.params) not in front]
     fig = go.Figure()
-    if others:
-        fig.add_trace(series(others, "dominated", "#7f7f7f", 8))
-    fig.add_trace(series(pareto, "Pareto-optimal", "#d62728", 12))
+    groups = [
+        ([a for a in others if not frontier.tied(a)], "dominated", "#7f7f7f", 8, "circle"),
+        ([a for a in others if frontier.tied(a)], f"dominated, not distinguishable at {CI}",
+         "#ff7f0e", 9, "circle-open"),
+        ([a for a in pareto if not frontier.tied(a)], "Pareto-optimal", "#d62728", 12, "circle"),
+        ([a for a in pareto if frontier.tied(a)], f"Pareto-optimal, not distinguishable at {CI}",
+         "#d62728", 12, "circle-open"),
+    ]
+    for group, name, color, size, symbol in groups:
+        if group:
+            fig.add_trace(series(group, name, color, size, symbol))
     fig.add_trace(go.Scatter(x=[plotted(x, a.value(x.name)) for a in pareto],
                              y=[plotted(y, a.value(y.name)) for a in pareto], mode="lines",
                              line=dict(color="#d62728", dash="dot"), hoverinfo="skip",
@@ -222,7 +241,7 @@ def frontier_chart(x: Statistic, y: Statistic, aggregates: Sequence[PointAggrega
     fig.update_yaxes(title_text=f"{titled(y)}, {better[y.better]}",
                      ticksuffix="%" if y.unit == "fraction" else "")
     fig.update_layout(height=480, legend=dict(orientation="h", y=1.08))
-    return _plot("frontier", f"Frontier: {titled(x)} against {titled(y)}", fig)
+    return _plot(key, title or f"Frontier: {titled(x)} against {titled(y)}", fig)
 
 
 def distribution_chart(aggregates: Sequence[PointAggregate], names: dict[str, str]) -> Optional[Plot]:

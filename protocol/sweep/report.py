@@ -18,14 +18,16 @@ from typing import Optional, Sequence
 
 from plotly.offline import get_plotlyjs
 
-from protocol.sweep.aggregate import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, STATISTICS,
-                                      PointAggregate, keeper_statistic, point_key)
+from protocol.sweep.aggregate import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, P95,
+                                      STATISTICS, PointAggregate, keeper_statistic, min_seeds,
+                                      point_key)
 from protocol.sweep.charts import (HEATMAPS, Plot, distribution_chart, frontier_chart, heatmap,
                                    point_label, short_keys, trend_chart)
-from protocol.sweep.frontier import DEFAULT_FRONTIER, objective, pareto_front
+from protocol.sweep.frontier import DEFAULT_FRONTIER, condition_keys, frontiers, objective
 from protocol.sweep.run import RunRecord
 from protocol.sweep.sweep import SweepResult
-from protocol.sweep.units import param, money, percent, show, show_interval, titled
+from protocol.sweep.units import (param, money, percent, short_reason, show, show_interval, titled,
+                                  too_few_seeds_note)
 
 __all__ = ["REPORT_NAME", "money", "percent", "sweep_html", "write_sweep_report"]
 
@@ -43,6 +45,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1.5em 0; }
 figcaption { color: #555; font-size: 0.9em; }
 p.none { color: #555; font-style: italic; }
+p.warn { border-left: 4px solid #d62728; background: #fff4f4; padding: 0.5em 0.75em; }
+.too-few { color: #a33; font-style: italic; white-space: normal; }
 td.err { max-width: 30em; overflow-wrap: anywhere; }
 details pre { white-space: pre-wrap; font-size: 0.8em; background: #f6f6f6; padding: 0.5em; }
 """
@@ -94,8 +98,11 @@ def _header(result: SweepResult, scenario: str) -> str:
         ("skipped (resumed)", str(result.skipped)),
         ("failed", str(len(result.failed))),
         ("wall time", _seconds(result.wall_seconds)),
-        ("intervals", f"{CONFIDENCE * 100:.0f}% bootstrap confidence intervals over each point's "
-                      f"seeds ({BOOTSTRAP_RESAMPLES:,} resamples, seed {BOOTSTRAP_SEED}); a wide "
+        ("intervals", f"{CONFIDENCE * 100:.0f}% confidence intervals over each point's seeds: "
+                      "exact order-statistic (binomial, distribution-free) intervals for the "
+                      "tail quantiles VaR95, LaR95, SaR95 and LP return p5, which need at least "
+                      f"{min_seeds(P95)} seeds; bootstrap intervals ({BOOTSTRAP_RESAMPLES:,} "
+                      f"resamples, seed {BOOTSTRAP_SEED}) for means and worst cases; a wide "
                       "interval means more seeds are needed"),
     ]
     return _table(["field", "value"], [(escape(k), escape(v)) for k, v in rows], "sweep", "Sweep",
@@ -105,7 +112,9 @@ def _header(result: SweepResult, scenario: str) -> str:
 def _figure_cell(stat, a: PointAggregate) -> str:
     value = a.value(stat.name)
     if value is None:
-        return ""
+        reason = a.reasons.get(stat.name)
+        return (f'<span class="too-few" title="{escape(reason)}">{escape(short_reason(reason))}</span>'
+                if reason else "")
     interval = show_interval(stat, a.ci.get(stat.name))
     return escape(show(stat, value)) + (f'<span class="ci">{escape(interval)}</span>' if interval else "")
 
@@ -115,7 +124,7 @@ def _aggregates_table(result: SweepResult) -> str:
     grouped in one column, so the table fits the page."""
     keys = [a.key for a in result.axes]
     names = short_keys(keys)
-    stats = [s for s in STATISTICS if any(a.value(s.name) is not None for a in result.aggregates)]
+    stats = [s for s in STATISTICS if any(a.shown(s.name) for a in result.aggregates)]
     keepers = sorted({k for a in result.aggregates for k in a.keeper_profit_mean})
     header = ([f'<abbr title="{escape(k)}">{escape(names[k])}</abbr>' for k in keys]
               + ["runs (failed)"] + [escape(titled(s)) for s in stats]
@@ -169,6 +178,12 @@ def _none(text: str) -> str:
     return f'<p class="none">{escape(text)}</p>'
 
 
+def _too_few_seeds(result: SweepResult) -> str:
+    """The warning that tail quantiles have no figure, or ``""``."""
+    note = too_few_seeds_note(result.aggregates, STATISTICS)
+    return f'<p class="warn" id="too-few-seeds">{escape(note)}</p>' if note else ""
+
+
 def _grid_section(result: SweepResult) -> list[str]:
     out = ["<h2>Across the grid</h2>"]
     if not result.axes:
@@ -177,24 +192,83 @@ def _grid_section(result: SweepResult) -> list[str]:
         plots = [trend_chart(result.axes[0], result.aggregates)]
     else:
         plots = [heatmap(name, worst, result.axes, result.aggregates) for name, worst in HEATMAPS]
+        if plots[0] is None:  # VaR95 from too few seeds: the mean bad debt in its place
+            plots[0] = heatmap("bad_debt_mean", max, result.axes, result.aggregates)
     drawn = [_figure(p) for p in plots if p is not None]
-    return out + (drawn or [_none("No grid point finished a run: nothing to chart.")])
+    if not result.aggregates:
+        return out + [_none("No grid point finished a run: nothing to chart.")]
+    missing = [s for s in STATISTICS if any(s.name in a.reasons for a in result.aggregates)
+               and not any(a.value(s.name) is not None for a in result.aggregates)]
+    if missing:  # no chart pretends to show them
+        drawn.append(_none("Not charted, too few seeds: "
+                           + ", ".join(s.label for s in missing) + "."))
+    return out + drawn
 
 
 def _frontier_section(result: SweepResult, frontier: tuple[str, str]) -> list[str]:
     x, y = objective(frontier[0]), objective(frontier[1])
     out = [f"<h2>Frontier: {escape(x.label)} against {escape(y.label)}</h2>"]
-    names = short_keys([a.key for a in result.axes])
-    plot = frontier_chart(x, y, result.aggregates, names)
-    if plot is None:
-        return out + [_none("A frontier needs at least two grid points with both objectives.")]
-    front = pareto_front(result.aggregates, x, y)
-    rows = [(escape(point_label(a.params, names)), _figure_cell(x, a), _figure_cell(y, a))
-            for a in sorted(front, key=lambda a: a.value(x.name))]
-    table = _table(["setting", escape(titled(x)), escape(titled(y))], rows, "pareto",
-                   f"Pareto-optimal settings: no other grid point has {x.better} {x.label} and "
-                   f"{y.better} {y.label} at once", numeric_from=1)
-    return out + [_figure(plot), table]
+    keys = [a.key for a in result.axes]
+    names = short_keys(keys)
+    conditions = condition_keys(keys, result.conditions)
+    design = [k for k in keys if k not in conditions]
+    source = ("--conditions" if result.conditions is not None
+              else "by default: prices, liquidity, keepers, agents, oracle delays and outages, "
+                   "blocks; --conditions overrides")
+    out.append(f'<p id="design-conditions">Design parameters: '
+               f"{escape(', '.join(design) or 'none')}. Conditions, compared separately, one "
+               f"frontier per combination: {escape(', '.join(conditions) or 'none')} "
+               f"({escape(source)}). A Pareto point is <em>not distinguishable</em> from another when "
+               f"their {CONFIDENCE * 100:.0f}% intervals overlap on every objective where it is "
+               "better (it may be dominated); a dominated point is listed when the Pareto point "
+               "that dominates it does so only within the intervals (it may be optimal).</p>")
+    if keys and not design:
+        return out + [_none("Every swept key is a condition, so no design choice is compared and "
+                            "nothing is Pareto-optimal; name the conditions with --conditions "
+                            "(e.g. --conditions none) to compare them.")]
+    groups = frontiers(result.aggregates, x, y, conditions)
+    if not any(len(g.points) >= 2 for g in groups):
+        missing = [s for s in (x, y) if any(s.name in a.reasons for a in result.aggregates)]
+        why = (" " + "; ".join(sorted({a.reasons[s.name] for a in result.aggregates for s in missing
+                                       if s.name in a.reasons}))
+               + ". Run more seeds, or compare means: --frontier bad_debt_mean,fees_paid_mean."
+               if missing else "")
+        return out + [_none("A frontier needs at least two grid points with both objectives under "
+                            "the same conditions." + why)]
+    for i, group in enumerate(groups, 1):
+        suffix = "" if len(groups) == 1 else f"-{i}"
+        where = point_label(group.condition, names) if conditions else ""
+        if where:
+            out.append(f"<h3>At {escape(where)}</h3>")
+        title = f"Frontier{' at ' + where if where else ''}: {titled(x)} against {titled(y)}"
+        plot = frontier_chart(x, y, group, {k: names[k] for k in design}, key=f"frontier{suffix}",
+                              title=title)
+        if plot is None:
+            out.append(_none("Only one grid point with both objectives here: nothing to compare."))
+            continue
+        design_names = {k: names[k] for k in design}
+
+        def label(a: PointAggregate) -> str:
+            return point_label({k: a.params[k] for k in design}, design_names)
+
+        rows = []
+        front = {point_key(a.params) for a in group.front}
+        listed = list(group.front) + [a for a in group.points
+                                      if point_key(a.params) not in front and group.tied(a)]
+        for a in listed:
+            tied = group.tied(a)
+            status = "Pareto-optimal" if point_key(a.params) in front else "dominated"
+            if tied:
+                status += ", not distinguishable from " + "; ".join(label(b) for b in tied)
+            rows.append((escape(label(a)), escape(status), _figure_cell(x, a), _figure_cell(y, a)))
+        table = _table(["setting", "status", escape(titled(x)), escape(titled(y))], rows,
+                       f"pareto{suffix}",
+                       f"Pareto-optimal settings{' at ' + where if where else ''}: no other "
+                       f"setting has {x.better} {x.label} and {y.better} {y.label} at once; below "
+                       f"them the dominated settings that the {CONFIDENCE * 100:.0f}% intervals "
+                       "cannot tell apart from one", numeric_from=2)
+        out += [_figure(plot), table]
+    return out
 
 
 def sweep_html(result: SweepResult, scenario: Optional[str] = None,
@@ -203,7 +277,7 @@ def sweep_html(result: SweepResult, scenario: Optional[str] = None,
     aggregates.csv, e.g. ``("var95_bad_debt", "fees_paid_mean")``)."""
     scenario = scenario or result.scenario or "(unnamed scenario)"
     names = short_keys([a.key for a in result.axes])
-    sections = [_header(result, scenario), *_grid_section(result),
+    sections = [_header(result, scenario), _too_few_seeds(result), *_grid_section(result),
                 *_frontier_section(result, frontier), "<h2>Aggregates</h2>",
                 _aggregates_table(result), "<h2>Distributions over seeds</h2>"]
     dist = distribution_chart(result.aggregates, names)
@@ -213,7 +287,7 @@ def sweep_html(result: SweepResult, scenario: Optional[str] = None,
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n"
             f'<script type="text/javascript">{get_plotlyjs()}</script>\n</head>\n<body>\n'
-            f"<h1>{escape(title)}</h1>\n" + "\n".join(sections) + "\n</body>\n</html>\n")
+            f"<h1>{escape(title)}</h1>\n" + "\n".join(s for s in sections if s) + "\n</body>\n</html>\n")
 
 
 def write_sweep_report(result: SweepResult, out: Path, *, scenario: Optional[str] = None,

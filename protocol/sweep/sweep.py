@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from protocol.sim.loader import load_scenario
 from protocol.sweep.aggregate import PointAggregate, aggregate
 from protocol.sweep.engines import Engine
+from protocol.sweep.frontier import condition_keys
 from protocol.sweep.grid import Axis, points
 from protocol.sweep.interrupt import DEFAULT_GRACE, Stop, SweepInterrupted, stop_on_signals
-from protocol.sweep.run import RunRecord, RunSpec
+from protocol.sweep.run import RunRecord, RunSpec, execute
 from protocol.sweep.store import RunStore
 
 if TYPE_CHECKING:
@@ -26,6 +28,38 @@ Progress = Callable[[RunRecord, int, int], None]  # (record, finished, to run)
 
 
 FORMATS = ("csv", "parquet")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How long the runs still to do will take, told before the sweep starts.
+
+    ``per_run`` comes from the median time of this sweep's stored runs when it resumes
+    (``source="stored runs"``), else from its first run, executed and timed in this process
+    before the others start (``source="measured first run"``; that run is stored and counted)."""
+
+    runs: int  # runs still to do (after the one measured)
+    per_run: float  # seconds
+    parallel: int  # runs at a time
+    source: str
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the runs left: rounds of ``parallel`` runs of ``per_run`` each."""
+        return math.ceil(self.runs / max(self.parallel, 1)) * self.per_run
+
+    def describe(self) -> str:
+        """``estimated 12 min for 144 runs (9.8 s per run, measured first run; 2 at a time)``."""
+        return (f"estimated {duration(self.seconds)} for {self.runs:,} run{'s' if self.runs != 1 else ''} "
+                f"({self.per_run:.1f} s per run, {self.source}; {self.parallel} at a time)")
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``2 h 05 min``."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 @dataclass
@@ -41,6 +75,8 @@ class SweepResult:
     wall_seconds: float = 0.0
     scenario: Optional[str] = None
     fixed: dict[str, Any] = field(default_factory=dict)  # one-value --set overrides, on every run
+    # swept keys that are conditions, not design choices (None: frontier.DEFAULT_CONDITIONS)
+    conditions: Optional[tuple[str, ...]] = None
 
     def frame(self, level: str = "runs") -> "pandas.DataFrame":
         """A pandas DataFrame for notebooks. ``level="runs"``: one row per run (parameters, seed,
@@ -86,27 +122,57 @@ def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine,
               backend: Optional[str] = None, fixed: Optional[dict[str, Any]] = None,
               progress: Optional[Progress] = None, data_format: str = "csv",
               grace: float = DEFAULT_GRACE,
-              on_stop: Optional[Callable[[int, int], None]] = None) -> SweepResult:
+              on_stop: Optional[Callable[[int, int], None]] = None,
+              conditions: Optional[Sequence[str]] = None,
+              before: Optional[Callable[[Estimate], None]] = None, parallel: int = 1) -> SweepResult:
     """Run what is not stored yet, then aggregate everything stored for this sweep and write
     the tables: ``aggregates.csv``, or with ``data_format="parquet"`` ``aggregates.parquet`` and
     ``runs.parquet``.
 
-    Ctrl-C, SIGINT or SIGTERM (caught while the runs execute, from the main thread) cancels the
+    ``conditions`` names the swept keys that are conditions rather than design parameters
+    (keys, prefixes or patterns; default :data:`~protocol.sweep.frontier.DEFAULT_CONDITIONS`):
+    the frontier is computed per combination of their values. ``before``, if given, is called with
+    an :class:`Estimate` of the time the runs still to do take with ``parallel`` at a time (from
+    the stored runs, or from the first run executed here and timed) before the engine starts;
+    it may raise to stop the sweep, the measured run staying stored.
+
+    Ctrl-C, SIGINT or SIGTERM (caught while the engine runs, from the main thread) cancels the
     queued runs at once and lets the runs in flight finish and be stored for up to ``grace``
     seconds (a second signal stops waiting); ``on_stop(cancelled, in_flight)`` is told when the
     queue is dropped. Then :class:`~protocol.sweep.interrupt.SweepInterrupted` is raised, with no
     tables written; the same call again runs only the missing runs."""
     if data_format not in FORMATS:
         raise ValueError(f"format {data_format!r}: expected one of {', '.join(FORMATS)}")
+    condition_keys([a.key for a in axes], conditions)  # a condition naming no swept key fails now
     started = time.perf_counter()
     grid, specs = plan(scenario, axes, seeds, backend, fixed)
     store = RunStore(out)
     todo = [s for s in specs if not store.done(s.key)]
     finished = 0
+    rest, first = todo, None
+    if before is not None and todo:
+        stored = [store.records[s.key] for s in specs if s.key in store.records]
+        timed = sorted(r.seconds for r in stored if r.status == "ok" and r.seconds)
+        if timed:
+            before(Estimate(len(todo), timed[len(timed) // 2], parallel, "stored runs"))
+        else:
+            first, rest = execute(todo[0]), todo[1:]
+            try:
+                before(Estimate(len(rest), first.seconds, parallel, "measured first run"))
+            except BaseException:
+                store.add(first)  # the measured run stays stored
+                raise
     stop = Stop(grace, on_stop)
-    runs = engine.map(todo, stop)  # before the handlers: starting Ray installs its own
+    runs = engine.map(rest, stop)  # before the handlers: starting Ray installs its own
     with stop_on_signals(stop):
         try:
+            # the measured run is stored once a signal can no longer cut the sweep between
+            # two runs: what is stored was run by a sweep that stops cleanly
+            for record in ([first] if first is not None else []):
+                store.add(record)
+                finished += 1
+                if progress:
+                    progress(record, finished, len(todo))
             for record in runs:
                 store.add(record)
                 finished += 1
@@ -124,7 +190,8 @@ def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine,
                          skipped=len(specs) - len(todo),
                          failed=[r for r in records if r.status != "ok"],
                          wall_seconds=time.perf_counter() - started,
-                         scenario=scenario, fixed=dict(fixed or {}))
+                         scenario=scenario, fixed=dict(fixed or {}),
+                         conditions=None if conditions is None else tuple(conditions))
     if data_format == "parquet":
         write_parquet(result, out)
     else:
@@ -139,7 +206,8 @@ def write_aggregates(result: SweepResult, out: Path) -> Path:
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, columns, lineterminator="\n")
         writer.writeheader()
-        writer.writerows({k: str(v) for k, v in row.items()} for row in rows)
+        # a tail quantile from too few seeds is an empty cell; NAME.note says why
+        writer.writerows({k: "" if v is None else str(v) for k, v in row.items()} for row in rows)
     return path
 
 
