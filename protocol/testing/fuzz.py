@@ -42,10 +42,10 @@ TRADERS, KEEPERS = 4, 2
 STEPS_PER_RUN = 30
 ATTACKERS = 2  # accounts of the designated attacker (economic properties)
 ECONOMIC_ODDS = 3  # an economic-property rule acts one time in this many it is drawn
-#: The close-order rule (two winners under a binding cap, either order) is off by default: long
-#: campaigns find the first paid ~8.7 USD more than second after a gap and a liquidation (a
-#: finding under review, see docs/PROPERTIES.md); set True to hunt it.
-CLOSE_ORDER_RULE = False
+#: The close-order rule (two winners under a binding cap, either order; SPEC §8.1's B / R
+#: exception for a position whose own profit exceeds the pending profit left out). False turns
+#: it off.
+CLOSE_ORDER_RULE = True
 PRICE_LIMITS = {"ETH": (Decimal(300), Decimal(30_000)), "BTC": (Decimal(6_000), Decimal(600_000))}
 
 

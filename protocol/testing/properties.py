@@ -339,16 +339,20 @@ def close_order(venue, first, second, market_a: str, market_b: str) -> Optional[
     """Two accounts' profitable positions closed in both orders from the same state, in one
     block: each account's payout must not depend on who goes first (SPEC §8.1: every profitable
     close in the same state is paid the same fraction B / P). None unless both positions are in
-    profit and both closes go through. Compare each with :func:`check_path_independence`
-    (``n=2``: one unit of rounding either way)."""
+    profit and both closes go through, and None when either position's own profit R exceeds
+    the pending profit P (only losers on its side netting that side's profit make it possible):
+    SPEC §8.1 pays such a close B / R, not B / P, so the order then matters by the rule.
+    Compare each with :func:`check_path_independence` (``n=2``: one unit of rounding either
+    way)."""
     v, ch = venue, venue.clearinghouse
     a, b = _address(first), _address(second)
     if a.lower() == b.lower():
         return None
     ma, mb = v.market_id(market_a), v.market_id(market_b)
+    pending = ch.call("profitBudget")[0]
     for account, mid in ((a, ma), (b, mb)):
         p = ch.call("position", account, mid)
-        if p[0] == 0 or _pnl(v, p, mid) <= 0:
+        if p[0] == 0 or not 0 < _pnl(v, p, mid) <= pending:
             return None
     paid: list[dict] = []
     for order in (((a, ma), (b, mb)), ((b, mb), (a, ma))):
