@@ -126,6 +126,27 @@ def test_two_winners_under_the_cap_are_paid_the_same_in_either_order(capped_base
             check_path_independence(replace(first, pieces=first.whole + 2), dust_per_piece=1)
 
 
+def test_a_winner_netted_by_its_sides_losers_is_not_compared(capped_base):
+    """SPEC §8.1's exception: a position whose own profit R exceeds the pending profit P (a loser
+    on its side nets that side's profit) is paid B / R, so the order of two closes may then
+    matter by the rule: close_order does not compare them."""
+    venue = capped_base
+    with venue.snapshot():
+        alice, bob, carol = (funded(venue, name, 100_000, 100_000) for name in ("alice", "bob", "carol"))
+        alice.open("ETH", 10, 2, "isolated", margin=15_000)  # from 3,000: the loser
+        venue.set_price("ETH", 2_000)
+        bob.open("ETH", 10, 5, "isolated", margin=4_000)  # from 2,000: the winner
+        carol.open("BTC", 1, 5, "cross")
+        venue.set_prices({"ETH": 2_500, "BTC": 66_000})
+        pending = venue.clearinghouse.call("profitBudget")[0]
+        assert pending == 6_000 * 10**18  # ETH longs net 0 (-5,000 + 5,000); BTC +6,000
+        assert close_order(venue, bob, carol, "ETH", "BTC") is not None  # bob's R = 5,000 <= P
+        venue.set_prices({"ETH": 2_500, "BTC": 64_000})  # P = 4,000 < bob's 5,000
+        assert venue.clearinghouse.call("profitBudget")[0] == 4_000 * 10**18
+        assert close_order(venue, bob, carol, "ETH", "BTC") is None
+        assert close_order(venue, carol, bob, "BTC", "ETH") is None
+
+
 # ---------------------------------------------------------------------------- nothing left liquidatable
 def test_no_trader_action_leaves_anyone_liquidatable(venue):
     a = funded(venue, "alice", 100_000, 20_000)
