@@ -122,9 +122,21 @@ def test_cli_runs_a_scenario_and_lists_builtins(tmp_path):
 
 
 def test_the_open_book_is_sampled_every_positions_every_blocks(small):
-    run = Simulation(small.with_(positions_every=25)).run()
+    """Every ``positions_every`` blocks, and in any block where a price moved more than 1% since
+    the last sample (the crash, blocks 41-60): nowhere else."""
+    run = Simulation(small.with_(positions_every=25), backend="revm").run()
     sampled = sorted({p.block for p in run.positions})
-    assert sampled and set(sampled) <= {0, 25, 50, 75}, sampled
+    regular = {b for b in sampled if b % 25 == 0}
+    assert regular == {25, 50, 75}, sampled
+    moved, last = [], {m: run.rows[0][f"price.{m}"] for m in run.markets}
+    for row in run.rows[1:]:
+        b = row["block"]
+        if any(abs(row[f"price.{m}"] - last[m]) > last[m] * Decimal("0.01") for m in run.markets):
+            moved.append(b)
+        if b % 25 == 0 or moved[-1:] == [b]:
+            last = {m: row[f"price.{m}"] for m in run.markets}
+    assert set(sampled) - regular == set(moved) - regular and len(moved) >= 15, (sampled, moved)
+    assert all(40 < b <= 60 for b in set(moved) - regular), moved
     with pytest.raises(ScenarioError, match="positions_every: must be >= 1, got 0"):
         load_scenario("crash", {"positions_every": 0})
 

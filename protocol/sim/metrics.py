@@ -25,6 +25,10 @@ EQUITIES = "equities(address,address,address,address[])"
 
 
 SECONDS_PER_HOUR = 3600
+#: The book is also sampled in any block where a market's oracle price has moved more than this
+#: fraction since the previous sample, so a crash between two ``positions_every`` samples is seen
+#: block by block in ``positions.csv`` and the liquidation heatmap.
+RESAMPLE_MOVE = Decimal("0.01")
 
 
 @dataclass
@@ -52,7 +56,7 @@ class MetricsRecorder:
 
     def __init__(self, venue: Venue, agents: Sequence[Agent], keepers: Sequence[KeeperBot],
                  cohorts: Sequence[str], cohort_of: dict[str, str], equity_every: int,
-                 positions_every: int = 60):
+                 positions_every: int = 60, resample_move: Decimal = RESAMPLE_MOVE):
         self.venue = venue
         self.agents = list(agents)
         self.keepers = list(keepers)
@@ -60,6 +64,8 @@ class MetricsRecorder:
         self.cohort_of = cohort_of
         self.equity_every = equity_every
         self.positions_every = positions_every
+        self.resample_move = resample_move
+        self._sampled_at: dict[str, Decimal] = {}  # market -> oracle price at the last sample
         self.symbols = list(venue.markets)
         self.market_ids = {s: venue.market_id(s) for s in self.symbols}
         self.one_share = 10 ** venue.pool.call("decimals")
@@ -183,7 +189,7 @@ class MetricsRecorder:
             row[f"funding_rate.{s}"], row[f"borrow_rate.{s}"] = self._rates[s]
         for bot in self.keepers:
             row[f"keeper_profit.{bot.name}"] = _usd(bot.ledger.net_profit_usd(bot.eth_price_usd))
-        if block % self.positions_every == 0 or not self.equity.by_agent:
+        if block % self.positions_every == 0 or not self.equity.by_agent or self._moved(oracle):
             self.sample_positions(block, oracle)
         if block % self.equity_every == 0 or not self.equity.by_agent:
             self.equity = self.sample_equity()
@@ -191,6 +197,14 @@ class MetricsRecorder:
         row["wiped_out"] = self.wiped_out()
         row["transactions"] = transactions
         return row
+
+    def _moved(self, oracle: dict[str, Decimal]) -> bool:
+        """Whether a market's oracle price has moved more than ``resample_move`` (a fraction)
+        since the book was last sampled."""
+        for s, before in self._sampled_at.items():
+            if before > 0 and abs(oracle[s] - before) > before * self.resample_move:
+                return True
+        return False
 
     # ------------------------------------------------------------------ equity
     def sample_equity(self) -> EquitySample:
@@ -302,6 +316,7 @@ class MetricsRecorder:
         """Read every open position's health (one Reader ``health`` call per ``VIEW_CHUNK``
         targets: isolated positions and cross accounts) and estimate its liquidation price."""
         v = self.venue
+        self._sampled_at = dict(oracle)
         isolated = [k for k, p in self.book.items() if p.mode == "isolated"]
         cross = sorted({a for (a, _), p in self.book.items() if p.mode == "cross"})
         targets = [(a, v.market_id(m)) for a, m in isolated] + [(a, CROSS_ACCOUNT) for a in cross]
