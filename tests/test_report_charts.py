@@ -119,7 +119,10 @@ def test_a_crash_between_hourly_samples_reaches_the_heatmap(crash):
     assert len(sampled & set(crash_blocks)) >= CRASH_BLOCKS - 2
     clock = plots.Clock.of(crash)
     heatmap = plots.heatmap_plot(crash, "ETH", clock).figure.to_plotly_json()["data"][0]
-    columns = dict(zip(heatmap["customdata"][0], range(len(heatmap["x"]))))
+    columns = {b: i for i, b in enumerate(heatmap["customdata"][0])}
+    # column edges: each sample holds until the next, the last (block 240, the run's last) a block
+    assert len(heatmap["x"]) == len(columns) + 1
+    assert heatmap["x"][-2:] == [pytest.approx(clock.time(240)), pytest.approx(clock.time(241))]
     for mark in during:
         # the liquidated position, in the book sampled one block before its liquidation
         before = [p for p in crash.positions if p.block == mark.block - 1

@@ -111,9 +111,18 @@ def price_plot(run: RunResult, market: str, clock: Clock) -> Plot:
                         clock))
 
 
+def _edges(run: RunResult, clock: Clock, times: Sequence[int]) -> list[float]:
+    """Column edges of a heatmap of the sampled book: each sample's column spans from it to the
+    next sample, the last one to the end of the run."""
+    end = max(to_float(run.rows[-1]["block"]), to_float(times[-1]) + 1)
+    return [clock.time(b) for b in times] + [clock.time(end)]
+
+
 def heatmap_plot(run: RunResult, market: str, clock: Clock, bins: int = 60) -> Plot:
     """Open notional by liquidation price (y) over time (x), with the current price on top:
-    where the book would be liquidated and how close the price is to it."""
+    where the book would be liquidated and how close the price is to it. The book is sampled
+    every ``positions_every`` blocks and in every block where a price moved more than 1% since
+    the last sample (so a crash is drawn block by block); each sample holds until the next."""
     title = f"{market}: liquidation heatmap"
     samples = [p for p in run.positions if p.market == market and p.liquidation_price is not None]
     if not samples:
@@ -131,7 +140,7 @@ def heatmap_plot(run: RunResult, market: str, clock: Clock, bins: int = 60) -> P
         if low <= y < high:
             z[int((y - low) / step)][column[p.block]] += to_float(p.notional)
     fig = go.Figure(go.Heatmap(
-        x=[clock.time(b) for b in times], y=[low + step * (i + 0.5) for i in range(bins)],
+        x=_edges(run, clock, times), y=[low + step * (i + 0.5) for i in range(bins)],
         z=[[v if v else None for v in r] for r in z], colorscale="YlOrRd",
         colorbar=dict(title="notional (USD)"), customdata=[times] * bins,
         hovertemplate=("block %{customdata:,}<br>liquidation price ≈ $%{y:,.0f}<br>"
@@ -163,7 +172,7 @@ def distance_plot(run: RunResult, clock: Clock) -> Plot:
         totals[column[p.block]] += to_float(p.notional)
     share = [[v / t * 100 if t else 0.0 for v, t in zip(r, totals)] for r in z]
     fig = go.Figure(go.Heatmap(
-        x=[clock.time(b) for b in times], y=labels, z=share, colorscale="Blues", zmin=0,
+        x=_edges(run, clock, times), y=labels, z=share, colorscale="Blues", zmin=0,
         colorbar=dict(title="% of open notional"), customdata=[times] * len(labels),
         hovertemplate=("block %{customdata:,}<br>%{y} from liquidation<br>"
                        "%{z:.1f}% of open notional<extra></extra>")))
