@@ -109,8 +109,8 @@ def crash() -> RunResult:
 
 
 def test_a_crash_between_hourly_samples_reaches_the_heatmap(crash):
-    """The book is sampled every block in which a price has moved more than 1% since the last
-    sample, so the heatmap has the crash block by block (before: blocks 120 and 180 only)."""
+    """The book is sampled in every block in which a price moved more than 0.5%, so the heatmap
+    has the crash block by block (before: blocks 120 and 180 only)."""
     during = [m for m in crash.liquidations
               if m.market == "ETH" and CRASH_START < m.block <= CRASH_START + CRASH_BLOCKS]
     assert len(during) >= 3

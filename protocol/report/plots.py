@@ -121,8 +121,8 @@ def _edges(run: RunResult, clock: Clock, times: Sequence[int]) -> list[float]:
 def heatmap_plot(run: RunResult, market: str, clock: Clock, bins: int = 60) -> Plot:
     """Open notional by liquidation price (y) over time (x), with the current price on top:
     where the book would be liquidated and how close the price is to it. The book is sampled
-    every ``positions_every`` blocks and in every block where a price moved more than 1% since
-    the last sample (so a crash is drawn block by block); each sample holds until the next."""
+    every ``positions_every`` blocks and in every block in which a price moved more than 0.5%
+    (so a crash is drawn block by block); each sample holds until the next."""
     title = f"{market}: liquidation heatmap"
     samples = [p for p in run.positions if p.market == market and p.liquidation_price is not None]
     if not samples:
