@@ -131,3 +131,13 @@ def test_a_crash_between_hourly_samples_reaches_the_heatmap(crash):
         column = columns[mark.block - 1]
         assert any(row[column] for row in heatmap["z"])
     assert crash.rows[-1]["block"] % 60 == 0 and {60, 120, 180, 240} <= sampled  # hourly ones kept
+
+
+def test_study_panels_put_their_unit_on_the_ticks():
+    from test_report import make_study
+
+    fig = plots.study_plots(make_study())[0].figure.to_plotly_json()["layout"]
+    axes = [fig["yaxis" + (str(k + 1) if k else "")] for k in range(len(plots.STUDY_PANELS))]
+    assert [(a.get("ticksuffix", ""), a.get("tickprefix", ""), a["exponentformat"]) for a in axes] == [
+        ("", "", "none"), ("%", "", "none"), ("", "$", "none"), ("", "$", "none"), ("", "$", "none"),
+        ("", "$", "none")]

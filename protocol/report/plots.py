@@ -408,6 +408,9 @@ def study_plots(study: StudyResult) -> list[Plot]:
                           dash="solid" if i == 0 else "dash"),
                 hovertemplate=HOVER_BLOCK.replace("{unit}", clock.unit)),
                 row=k // 2 + 1, col=k % 2 + 1)
+    for k, (_, unit, _) in enumerate(STUDY_PANELS):  # units on the ticks, never SI prefixes
+        axis = dict(PERCENT_AXIS) if unit == "%" else dict(tickprefix=unit, exponentformat="none")
+        fig.update_yaxes(row=k // 2 + 1, col=k % 2 + 1, **axis)
     plots = [Plot("study", "The variants side by side",
                   _layout(fig, "Same traders and prices, each variant one line", clock,
                           height=820, bottom_row=3))]
