@@ -35,6 +35,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, get_state_machine_test, 
 from protocol.errors import Reverted
 from protocol.testing.adversarial import MODULES as ADVERSARIAL_MODULES
 from protocol.testing.invariants import InvariantViolation, assert_invariants
+from protocol.venue.config import MarketConfig
 from protocol.venue.rules import mirrors
 
 SYMBOLS = ("ETH", "BTC")
@@ -46,6 +47,11 @@ ECONOMIC_ODDS = 3  # an economic-property rule acts one time in this many it is 
 #: exception for a position whose own profit exceeds the pending profit left out). False turns
 #: it off.
 CLOSE_ORDER_RULE = True
+#: The campaign's markets: ETH with one maintenance fraction, BTC with Hyperliquid tiers whose
+#: bounds single trades reach (1.5 to 15k USD), so positions grow into lower-leverage tiers.
+MARKETS = (MarketConfig(symbol="ETH", initial_price=Decimal(3000)),
+           MarketConfig(symbol="BTC", initial_price=Decimal(60000),
+                        tiers=((Decimal(0), 50), (Decimal(2_000), 20), (Decimal(6_000), 10))))
 PRICE_LIMITS = {"ETH": (Decimal(300), Decimal(30_000)), "BTC": (Decimal(6_000), Decimal(600_000))}
 
 
@@ -87,7 +93,7 @@ def world(backend: str, modules: Optional[Mapping[str, str]] = None,
     if w is None:
         from protocol import Venue
 
-        venue = Venue.launch(backend=backend, insurance=50_000, modules=dict(modules or {}),
+        venue = Venue.launch(backend=backend, markets=MARKETS, insurance=50_000, modules=dict(modules or {}),
                              contracts=contracts)
         traders = []
         for i in range(TRADERS):
@@ -185,6 +191,19 @@ class VenueMachine(RuleBasedStateMachine):
     def open_high_leverage(self, t, market, tenths, leverage):
         """Thin isolated positions: the ones price moves liquidate."""
         self.open(t, market, tenths, leverage, "isolated", 105)
+
+    @rule(t=st.integers(0, TRADERS - 1), start=st.integers(1, 6), grow=st.integers(1, 40),
+          leverage=st.integers(20, 50), mode=st.sampled_from(["isolated", "cross"]))
+    def grow_into_a_tier(self, t, start, grow, leverage, mode):
+        """A small BTC position at a first-tier leverage, then increased at that leverage past
+        tier bounds (SPEC §4: its maintenance is then the higher tier's, which can exceed
+        notional / leverage)."""
+        trader, price = self._trader(t), self.venue.price("BTC")
+        for size in (Decimal(start) / 1_000, Decimal(grow) / 200):
+            margin = (size * price / leverage * Decimal("1.05")).quantize(Decimal("0.01"))
+            if self._do("open", lambda: trader.open("BTC", size, leverage, mode,
+                                                    margin=margin if mode == "isolated" else 0)) is None:
+                return
 
     @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS), pct=st.integers(1, 100))
     def decrease(self, t, market, pct):
@@ -352,7 +371,7 @@ class VenueMachine(RuleBasedStateMachine):
             return
         v = self.venue
         config = replace(v.markets[market], taker_fee_bps=fee, liquidation_fee_bps=liq_fee,
-                         max_leverage=leverage)
+                         max_leverage=leverage, tiers=())  # tiers are set apart (setMarketTiers)
         self._do("admin", lambda: v.clearinghouse.transact(
             v.admin, "configureMarket", v.market_id(market), config.symbol_bytes(),
             config.encode(v.decimals)).raise_for_status())
@@ -446,8 +465,9 @@ class VenueMachine(RuleBasedStateMachine):
             from protocol.venue.bounds import ParameterOutOfBounds
 
             try:  # MarketConfig refuses out-of-bounds values before any transaction
-                config = (replace(v.markets[market], max_leverage=leverage) if change == "max_leverage" else
-                          replace(v.markets[market], max_leverage=ch.call("marketConfig", mid)[4], mmf=Decimal(mmf)))
+                untiered = replace(v.markets[market], tiers=())  # tiers are set apart (setMarketTiers)
+                config = (replace(untiered, max_leverage=leverage) if change == "max_leverage" else
+                          replace(untiered, max_leverage=ch.call("marketConfig", mid)[4], mmf=Decimal(mmf)))
                 encoded_config = config.encode(v.decimals)
             except ParameterOutOfBounds:
                 self._do("admin_risk_change", self._refused)
