@@ -328,20 +328,7 @@ class Chain(ABC):
         """Run a call against the pending block, as eth_call does: a view, or a transaction
         simulated and discarded. Raises :class:`Reverted` on revert."""
         fn = contract.abi.function(function)
-        if type(args) is not tuple:
-            args = tuple(args)
-        calldata = self._calldata
-        # Only plain str/int arguments are memoised: 1 == True == Decimal(1) as keys, yet
-        # they encode differently (or not at all). The selector fixes the argument types.
-        key = (fn.selector, args) if all(type(a) in _PLAIN for a in args) else None
-        data = calldata.get(key) if key is not None else None
-        if data is None:
-            data = fn.encode(args)
-            if key is not None:
-                if len(calldata) >= _MEMO_SIZE:
-                    calldata.clear()
-                calldata[key] = data
-        ok, out = self._view(sender or VIEW_SENDER, contract.address, data)
+        ok, out = self._view(sender or VIEW_SENDER, contract.address, self._calldata_of(fn, args))
         if not ok:
             raise self.registry.decode_error(out)
         decoded = self._decoded
@@ -353,6 +340,23 @@ class Chain(ABC):
                 decoded.clear()
             decoded[key] = value
         return value
+
+    def _calldata_of(self, fn: Any, args: Sequence[Any]) -> bytes:
+        """``fn``'s calldata for ``args``, memoised. Only plain str/int arguments are: 1 ==
+        True == Decimal(1) as keys, yet they encode differently (or not at all). The selector
+        fixes the argument types."""
+        if type(args) is not tuple:
+            args = tuple(args)
+        calldata = self._calldata
+        key = (fn.selector, args) if all(type(a) in _PLAIN for a in args) else None
+        data = calldata.get(key) if key is not None else None
+        if data is None:
+            data = fn.encode(args)
+            if key is not None:
+                if len(calldata) >= _MEMO_SIZE:
+                    calldata.clear()
+                calldata[key] = data
+        return data
 
     def cache_views(self, enabled: bool) -> None:
         """Turn the view cache on or off (on by default where :attr:`caches_views`); off, every
