@@ -348,7 +348,11 @@ class Chain(ABC):
         if type(args) is not tuple:
             args = tuple(args)
         calldata = self._calldata
-        key = (fn.selector, args) if all(type(a) in _PLAIN for a in args) else None
+        key: tuple | None = (fn.selector, args)
+        for a in args:
+            if type(a) not in _PLAIN:
+                key = None
+                break
         data = calldata.get(key) if key is not None else None
         if data is None:
             data = fn.encode(args)

@@ -38,7 +38,10 @@ def install(chain) -> bool:
         return True
     from protocol.chain.abi import load_artifact
 
-    runtime = bytes.fromhex(load_artifact("ViewBatch").raw["deployedBytecode"].removeprefix("0x"))
+    try:
+        runtime = bytes.fromhex(load_artifact("ViewBatch").raw["deployedBytecode"].removeprefix("0x"))
+    except Exception:  # artifacts built without the test contracts: views are asked one by one
+        return False
     chain._state_changed()
     chain._put_info(BATCH_ADDRESS, chain._pyrevm.AccountInfo(balance=0, nonce=1, code=runtime))
     chain._view_batch = True
