@@ -168,7 +168,7 @@ class Chain(ABC):
             {} if self.caches_views else None
         #: Counts changes of state or of the pending block (:attr:`state_version`).
         self._version = 0
-        #: Calldata of recent view calls by (address, function, args), and decoded results by
+        #: Calldata of recent view calls by (selector, args), and decoded results by
         #: (output types, output bytes): an invariant check asks the same views with the same
         #: arguments every step, and most answers are the bytes they were (values are
         #: immutable tuples, so sharing them is safe).
