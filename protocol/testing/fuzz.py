@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, get_state_machine_test, initialize,
                                  invariant, precondition, rule)
 
+from protocol.build.digest import contracts_sha256
 from protocol.errors import Reverted
 from protocol.testing.adversarial import MODULES as ADVERSARIAL_MODULES
 from protocol.testing.batch import install as install_view_batch, prefetch_invariant_views
@@ -198,6 +199,34 @@ class VenueMachine(RuleBasedStateMachine):
         """Thin isolated positions: the ones price moves liquidate."""
         self.open(t, market, tenths, leverage, "isolated", 105)
 
+    @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS),
+          tenths=st.integers(-50, 50).filter(bool), act=st.integers(0, ECONOMIC_ODDS - 1))
+    def open_at_the_minimum(self, t, market, tenths, act):
+        """An attacker's boundary probe (SPEC §5's open buffer): the smallest margin the venue
+        accepts for an isolated open at the market's max leverage, found to the token unit by
+        bisection inside snapshots, then opened for real; the PropertyWatch checks it is above
+        maintenance now and one block later."""
+        if not self._economic(act):
+            return
+        v, trader = self.venue, self._trader(t)
+        size = Decimal(tenths) / (10 if market == "ETH" else 200)
+        leverage = v.clearinghouse.call("marketConfig", v.market_id(market))[4]
+        usd = lambda units: Decimal(units) / 10**v.decimals  # noqa: E731
+
+        def accepted(units: int) -> bool:
+            with v.chain.snapshot():
+                return self._attempt(lambda: trader.open(market, size, leverage, "isolated",
+                                                         margin=usd(units))) is not None
+
+        low, high = 0, int(abs(size) * v.price(market) * 10**v.decimals)  # 1x: surely enough
+        if not accepted(high):
+            return
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if accepted(middle) else (middle, high)
+        self._do("open_at_minimum", lambda: trader.open(market, size, leverage, "isolated",
+                                                        margin=usd(high)))
+
     @rule(t=st.integers(0, TRADERS - 1), start=st.integers(1, 6), grow=st.integers(1, 40),
           leverage=st.integers(20, 50), mode=st.sampled_from(["isolated", "cross"]))
     def grow_into_a_tier(self, t, start, grow, leverage, mode):
@@ -275,7 +304,10 @@ class VenueMachine(RuleBasedStateMachine):
     def price_to_the_edge(self, t, market, bps):
         """The price just around a position's liquidation price (as the client computes it from
         the stock rule), where rounding, tier bounds and margin rules decide."""
-        view = self.venue.position(self._trader(t), market)
+        try:
+            view = self.venue.position(self._trader(t), market)
+        except Reverted:  # a stale price: its views refuse (StalePrice), nothing to aim at
+            return
         if view is None or view.liquidation_price is None:
             return
         low, high = PRICE_LIMITS[market]
@@ -664,30 +696,47 @@ class VenueMachine(RuleBasedStateMachine):
         self._count("attack_order" if trip.checked else "attack_order:not flat")
 
     @rule(usd=st.integers(1, 200_000), k=st.integers(0, KEEPERS - 1),
-          act=st.integers(0, ECONOMIC_ODDS - 1))
-    def attacker_lp_cycle(self, usd, k, act):
+          cap_bps=st.integers(0, 3), act=st.integers(0, ECONOMIC_ODDS - 1))
+    def attacker_lp_cycle(self, usd, k, cap_bps, act):
         """No free lunch through the pool: deposit then redeem every share (directly while
         nothing is open, else by requests executed at unchanged prices); the attacker may gain
-        only what its shares earned while held (the pool's accrual between the executions)."""
+        only what its shares earned while held (the pool's accrual between the executions).
+        With ``cap_bps`` the traders' profit cap is first cut to that many basis points of the
+        pool (inside a snapshot), so that it binds whenever a trader is in profit."""
         from protocol.testing.properties import RoundTrip, lp_cycle
 
         if not self._economic(act):
             return
         v, a = self.venue, self.w.attackers[1]
-        with RoundTrip(v, [a]) as trip:
+        with self._cap_cut(cap_bps), RoundTrip(v, [a]) as trip:
             trip.allowance = lp_cycle(v, a, self.w.keepers[k], v.tokens(usd))
         self._count("attack_lp" if trip.checked else "attack_lp:not flat")
 
+    @contextlib.contextmanager
+    def _cap_cut(self, cap_bps: int):
+        """Inside a snapshot, the traders' profit cap cut to ``cap_bps`` of the pool (0: as is)."""
+        if not cap_bps:
+            yield
+            return
+        with self.venue.snapshot():
+            self.venue.set_pnl_factors(max_pnl_factor_traders=Decimal(cap_bps) / 10_000)
+            yield
+
     @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS), n=st.integers(2, 5),
           what=st.sampled_from(["close", "decrease", "deposit", "redeem"]),
-          percent=st.integers(1, 99), k=st.integers(0, KEEPERS - 1),
+          percent=st.integers(1, 99), k=st.integers(0, KEEPERS - 1), cap_bps=st.integers(0, 3),
           act=st.integers(0, ECONOMIC_ODDS - 1))
-    def split_vs_whole(self, t, market, n, what, percent, k, act):
-        """Path independence: in the same state, n pieces pay within dust of one."""
-        from protocol.testing.properties import check_path_independence, split_close, split_lp
-
+    def split_vs_whole(self, t, market, n, what, percent, k, cap_bps, act):
+        """Path independence: in the same state, n pieces pay within dust of one (with
+        ``cap_bps``, under a profit cap cut so that it binds: :meth:`_cap_cut`)."""
         if not self._economic(act):
             return
+        with self._cap_cut(cap_bps):
+            self._split_vs_whole(t, market, n, what, percent, k)
+
+    def _split_vs_whole(self, t, market, n, what, percent, k):
+        from protocol.testing.properties import check_path_independence, split_close, split_lp
+
         v = self.venue
         if what in ("close", "decrease"):
             held = self._positions()
@@ -808,7 +857,8 @@ def run_campaign(runs: int, *, backend: str = "revm", steps_per_run: int = STEPS
               "mirrors": dict(machine.mirrors if mirrors is None else mirrors)}
     # The class name keys the example database (hypothesis digests a class it has no source
     # for by its name), so it names everything the campaign's venue is made of.
-    venue_key = hashlib.sha256(repr(sorted(launch.items())).encode()).hexdigest()[:12]
+    venue = {**launch, "contracts": contracts_sha256(launch["contracts"])}  # content, not path
+    venue_key = hashlib.sha256(repr(sorted(venue.items())).encode()).hexdigest()[:12]
     machine_cls = type(f"{machine.__name__}On{backend.capitalize()}_{venue_key}", (machine,), launch)
     w = world(backend, launch["modules"], launch["contracts"])
     w.steps, w.outcomes = 0, {}
