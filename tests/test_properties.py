@@ -17,7 +17,7 @@ from protocol.testing.properties import (BAD_DEBT_ONLY_WITHOUT_POSITION, NO_ACTI
                                          RoundTrip, Touched, WriteOff, check_bad_debt, check_health,
                                          check_no_free_lunch, check_not_liquidatable,
                                          check_path_independence, close_order, holdings, lp_cycle,
-                                         split_close, split_lp)
+                                         split_close, split_lp, touched_by)
 from venue_fixtures import ZERO_FEES, funded
 
 USDC = 10**6
@@ -192,6 +192,25 @@ def test_a_position_left_at_maintenance_is_caught(venue):
     with pytest.raises(PropertyViolation) as info:
         check_not_liquidatable(venue, [Touched(a.address, 0, "open")])
     assert info.value.details["equity"] <= info.value.details["maintenance"]
+
+
+def test_margin_added_to_an_underwater_position_is_no_violation(venue):
+    """Adding margin only adds: the position it went to may have been liquidatable before (the
+    fuzzer found this after a 40% gap: 1 USD added to a position 20 USD under water), so only
+    the side the margin left is judged; removing it from that position is."""
+    a = funded(venue, "alice", 100_000, 20_000)
+    a.open("ETH", Decimal("0.1"), 3, "isolated", margin=100)
+    venue.set_price("ETH", 1_800)  # -120 USD on 100 of margin
+    with PropertyWatch(venue) as watch:
+        a.add_margin("ETH", 1)
+        assert watch.checked == 1  # the cross account it came from was judged, and is fine
+    touched = touched_by(venue, a.add_margin("ETH", 1))
+    assert [(t.market, t.action) for t in touched] == [(None, "margin transfer")]
+    venue.set_price("ETH", 3_000)
+    b = funded(venue, "bob", 100_000, 20_000)
+    b.open("ETH", 1, 10, "isolated", margin=3_000)
+    touched = touched_by(venue, b.remove_margin("ETH", 100))
+    assert [(t.market, t.action) for t in touched] == [(0, "margin transfer")]
 
 
 def test_a_position_liquidatable_one_block_later_is_caught(backend):

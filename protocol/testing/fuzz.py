@@ -915,15 +915,18 @@ def falsifying_steps(report: str) -> tuple[str, ...]:
 def reproduction(report: str, exc: Exception, machine: type, backend: str) -> str:
     """Hypothesis' falsifying steps (rules and the invariant checks between them) as a pytest
     function one can paste and run."""
-    body = [f"state = {machine.__name__}()", *falsifying_steps(report)]
     module = machine.__module__
     text = [f"# {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
             f"from {module} import {machine.__name__}", "",
             "",
             "def test_fuzz_reproduction():",
-            f"    {machine.__name__}.backend = {backend!r}"]
-    text += [f"    {line}" for line in body]  # hypothesis lists the invariant checks too
-    text.append("    state.teardown()")
+            f"    {machine.__name__}.backend = {backend!r}",
+            f"    state = {machine.__name__}()",
+            "    try:"]
+    # hypothesis lists the invariant checks too; the teardown runs even when a step fails, so
+    # the venue the process shares with later campaigns is left as it was
+    text += [f"        {line}" for line in falsifying_steps(report)] or ["        pass"]
+    text += ["    finally:", "        state.teardown()"]
     return "\n".join(text) + "\n"
 
 

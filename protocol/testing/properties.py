@@ -481,8 +481,8 @@ def _logs(venue, receipt) -> list[tuple[str, str, Optional[int], bytes]]:
 def touched_by(venue, receipt) -> list[Touched]:
     """What a successful trader action changed, from its events: an open or increase (also by
     an order's execution) its position if isolated, the cross account if cross or if its margin
-    came from the cross balance; addMargin/removeMargin the position and the cross account; a
-    withdrawal the cross account; updateLeverage the position or the cross account. Receipts of
+    came from the cross balance; addMargin the cross account it came from, removeMargin the
+    position it left; a withdrawal the cross account; updateLeverage the position or the cross account. Receipts of
     liquidations and ADL touch nobody here (a slice may leave a position liquidatable)."""
     if not receipt.status:
         return []
@@ -496,7 +496,10 @@ def touched_by(venue, receipt) -> list[Touched]:
             keys = [(account, market), (account, None)] if mode == ISOLATED else [(account, None)]
             label = "open/increase"
         elif name == "MarginChanged":
-            keys, label = [(account, market), (account, None)], "margin transfer"
+            # only the side the margin left: the other gained collateral, and may have been
+            # liquidatable before (adding margin to an underwater position is allowed)
+            added = int.from_bytes(data[:32], "big", signed=True) > 0
+            keys, label = [(account, None) if added else (account, market)], "margin transfer"
         elif name == "Withdrawn":
             keys, label = [(account, None)], "withdraw"
         elif name == "LeverageUpdated":
