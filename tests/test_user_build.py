@@ -1,0 +1,171 @@
+"""The module-edit loop (issue 25): a user's contracts are compiled alone against the project's
+sources, the project's artifacts reused byte for byte; a module missing a function of its
+interface is refused from its source, before any compile; a compile says so on stderr; the
+cache of compiled artifacts is pruned by age and size."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from protocol import build
+from protocol.build import ARTIFACTS_DIR, MANIFEST, compile_contracts, prune_cache, user_artifacts_dir
+from protocol.build.scan import ANY_ARITY, declarations
+from protocol.venue.modules import ModuleError, prepare_modules
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "custom_module"
+
+RATES_HEADER = ('// SPDX-License-Identifier: MIT\npragma solidity 0.8.30;\n'
+                'import {RatesInput} from "contracts/interfaces/IRatesModule.sol";\n')
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch) -> Path:
+    """A private perpsim cache (compiled users' artifacts go there)."""
+    monkeypatch.setenv("PERPSIM_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _no_compiler(*args, **kwargs):
+    raise AssertionError("the compiler was started")
+
+
+def test_an_edited_module_is_compiled_alone_and_the_projects_code_is_reused(tmp_path, cache,
+                                                                             monkeypatch, capsys):
+    user = tmp_path / "mine"
+    user.mkdir()
+    text = (EXAMPLE / "DeadBandRates.sol").read_text()
+    (user / "DeadBandRates.sol").write_text(text.replace("= 2_000;", f"= {time.time_ns() % 9000 + 1000};"))
+    asked: list[dict] = []
+    run_solc = build._run_solc
+    monkeypatch.setattr(build, "_run_solc", lambda root, sources, settings, user_dir=None: (
+        asked.append(settings), run_solc(root, sources, settings, user_dir))[1])
+
+    result = compile_contracts(user_dir=user)
+
+    assert result.compiled
+    # Code was generated for the user's one file only, in one compiler run.
+    assert [list(s["outputSelection"]) for s in asked] == [["user/DeadBandRates.sol"]]
+    assert "perpsim: compiling 1 contract of " in capsys.readouterr().err
+    out = user_artifacts_dir(user)
+    manifest = json.loads((out / MANIFEST).read_text())
+    project = json.loads((ARTIFACTS_DIR / MANIFEST).read_text())
+    assert manifest["user_contracts"] == ["DeadBandRates"]
+    assert manifest["contracts"] == sorted([*project["contracts"], "DeadBandRates"])
+    # The project's artifacts are the project build's, byte for byte, and keep its source ids
+    # (coverage reads every source map of the directory with the manifest's ids).
+    for name in project["contracts"]:
+        assert (out / f"{name}.json").read_bytes() == (ARTIFACTS_DIR / f"{name}.json").read_bytes()
+    assert project["sourceIds"].items() <= manifest["sourceIds"].items()
+    artifact = json.loads((out / "DeadBandRates.json").read_text())
+    assert artifact["sourceName"] == "user/DeadBandRates.sol" and len(artifact["deployedBytecode"]) > 1000
+
+    again = compile_contracts(user_dir=user)  # cached: silent, no compiler
+    assert not again.compiled and capsys.readouterr().err == ""
+
+
+def test_a_users_venue_runs_the_projects_bytecode(cache):
+    from protocol import Venue
+    from venue_fixtures import ETH
+
+    stock = Venue.launch(backend="revm", markets=[ETH], modules={"rates": "StockRates"})
+    mine = Venue.launch(backend="revm", markets=[ETH], contracts=EXAMPLE,
+                        modules={"rates": "DeadBandRates"})
+    names = [n for n in stock.deployment.contracts if n != "module:rates"]
+    assert {"clearinghouse", "pool", "order_book", "reader"} <= set(names)
+    for name in names:
+        assert mine.chain.code(mine.deployment.contracts[name].address) == \
+            stock.chain.code(stock.deployment.contracts[name].address), name
+    assert mine.chain.code(mine.deployment.modules["rates"]) != \
+        stock.chain.code(stock.deployment.modules["rates"])
+
+
+def test_a_missing_function_is_reported_before_any_compile(tmp_path, cache, monkeypatch):
+    user = tmp_path / "mine"
+    user.mkdir()
+    (user / "Lazy.sol").write_text(RATES_HEADER + "contract Lazy {\n  // function rates(RatesInput calldata m) external view returns (int256, uint256) {}\n"
+                                   "  function rate(RatesInput calldata m) external pure returns (int256) { return 0; }\n}\n")
+    (user / "Wrong.sol").write_text(RATES_HEADER + 'import {StockMargin} from "contracts/modules/StockMargin.sol";\n'
+                                    "contract Wrong is StockMargin {}\n")
+    (user / "Base.sol").write_text(RATES_HEADER + 'import {StockRates} from "contracts/modules/StockRates.sol";\n'
+                                   "abstract contract Base is StockRates { uint256 public knob; }\n"
+                                   "contract Derived is Base {}\n")
+    monkeypatch.setattr(build, "solc_command", _no_compiler)
+    with pytest.raises(ModuleError, match=r"^Lazy does not implement IRatesModule \(the rates module\): "
+                                          r"missing rates\(\(uint256,uint256,uint256,uint256,uint256,uint256,int256,"
+                                          r"uint256,uint256,uint256\)\), supportsInterface\(bytes4\)$"):
+        prepare_modules({"rates": "Lazy"}, user)
+    with pytest.raises(ModuleError, match=r"^Wrong does not implement IRatesModule .*missing rates\("):
+        prepare_modules({"rates": "Wrong"}, user)
+    with pytest.raises(ModuleError, match=r"^no contract 'Nope' in .* for the rates module$"):
+        prepare_modules({"rates": "Nope"}, user)
+    with pytest.raises(ModuleError, match=r"^Base is abstract or an interface"):
+        prepare_modules({"rates": "Base"}, user)
+    # One inheriting the stock module (through a user's base) passes the check: it gets as far
+    # as the compiler, which is not there.
+    with pytest.raises(AssertionError, match="the compiler was started"):
+        prepare_modules({"rates": "Derived"}, user)
+
+
+def test_the_scan_reads_declarations_bases_and_getters():
+    found = declarations({"a.sol": """
+        // contract Commented { function no() external {} }
+        abstract contract A is B, C(1, "x{") {
+            mapping(address => uint256) public balances;
+            uint256[] public list;
+            uint256 public constant K = 1;
+            uint256 internal hidden;
+            function f(uint256 a, (uint256) b) external virtual returns (uint256);
+            function g(mapping(uint => uint) storage m, uint[2] memory p, string memory s) internal {}
+            function h(uint256 a, address b) public pure returns (uint256) { if (a > 0) { return 1; } return 0; }
+        }
+        interface I { function rates(RatesInput calldata m) external view returns (int256, uint256); }
+        """})
+    assert set(found) == {"A", "I"}
+    a = found["A"]
+    assert (a.kind, a.abstract, a.bases) == ("contract", True, ["B", "C"])
+    assert a.functions == {("balances", ANY_ARITY), ("list", ANY_ARITY), ("K", 0), ("f", 2), ("h", 2)}
+    assert found["I"].functions == {("rates", 1)}
+
+
+def _entry(cache: Path, name: str, size: int, age_days: float, now: float) -> Path:
+    entry = cache / "artifacts" / name
+    entry.mkdir(parents=True)
+    (entry / "Big.json").write_bytes(b"x" * size)
+    (entry / MANIFEST).write_text("{}")
+    stamp = now - age_days * 86_400
+    os.utime(entry / MANIFEST, (stamp, stamp))
+    return entry
+
+
+def test_the_cache_is_pruned_by_age_then_by_size(tmp_path, cache, monkeypatch):
+    now = time.time()
+    mb = 1_000_000
+    stale = _entry(cache, "stale", 1 * mb, age_days=31, now=now)
+    oldest = _entry(cache, "oldest", 3 * mb, age_days=10, now=now)
+    linked = _entry(cache, "linked", 0, age_days=7, now=now)
+    (tmp_path / "project.json").write_bytes(b"p" * 3 * mb)
+    os.link(tmp_path / "project.json", linked / "Project.json")  # a hard link costs nothing
+    older = _entry(cache, "older", 3 * mb, age_days=5, now=now)
+    recent = _entry(cache, "recent", 3 * mb, age_days=1, now=now)
+    current = _entry(cache, "current", 3 * mb, age_days=40, now=now)  # the one in use: kept
+    (cache / "npm").mkdir()  # the toolchain is not the artifacts cache: never touched
+
+    removed = prune_cache(max_age_days=30, max_mb=10, keep=current, now=now)
+
+    assert removed == [stale, oldest]  # over 30 days; then 3 + 0 + 3 + 3 + 3 MB > 10: the LRU
+    assert {p.name for p in (cache / "artifacts").iterdir()} == {"linked", "older", "recent",
+                                                                 "current"}
+    assert (cache / "npm").is_dir() and (tmp_path / "project.json").stat().st_size == 3 * mb
+    # The limits come from the environment when not given (defaults: 30 days, 200 MB).
+    monkeypatch.setenv("PERPSIM_CACHE_MAX_MB", "3.5")
+    assert prune_cache(now=now) == [current, linked, older]
+    assert [p.name for p in (cache / "artifacts").iterdir()] == ["recent"]
+    monkeypatch.setenv("PERPSIM_CACHE_MAX_AGE_DAYS", "0.5")
+    assert prune_cache(now=now) == [recent]
+    assert (build.CACHE_MAX_AGE_DAYS, build.CACHE_MAX_MB) == (30.0, 200.0)
