@@ -43,8 +43,8 @@ def test_an_edited_module_is_compiled_alone_and_the_projects_code_is_reused(tmp_
     (user / "DeadBandRates.sol").write_text(text.replace("= 2_000;", f"= {time.time_ns() % 9000 + 1000};"))
     asked: list[dict] = []
     run_solc = build._run_solc
-    monkeypatch.setattr(build, "_run_solc", lambda root, sources, settings, user_dir=None: (
-        asked.append(settings), run_solc(root, sources, settings, user_dir))[1])
+    monkeypatch.setattr(build, "_run_solc", lambda root, sources, settings, *args, **kwargs: (
+        asked.append(settings), run_solc(root, sources, settings, *args, **kwargs))[1])
 
     result = compile_contracts(user_dir=user)
 

@@ -205,8 +205,9 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
     if not force and manifest and manifest.get("input_hash") == digest:
         return CompileResult(False, digest, manifest["contracts"], manifest.get("warnings", []))
     sources = _sources(root / "contracts")
-    with _progress(f"compiling {count_contracts(sources)} contracts", quiet):
-        output, version = _run_solc(root, sources, SETTINGS)
+    count = count_contracts(sources)
+    output, version = _run_solc(root, sources, SETTINGS, announce=None if quiet else
+                                f"compiling {count} contract{'s' if count != 1 else ''}")
     names, artifacts, warnings = _artifacts(output, sources, None, digest, version)
     for contract, library in FALLBACK_VIEWS.items():
         if contract in artifacts and library in artifacts:
@@ -257,9 +258,10 @@ def _compile_user(root: Path, user_dir: Path, out_dir: Path | None, force: bool,
     settings = {**SETTINGS, "outputSelection": {unit: SETTINGS["outputSelection"]["*"]
                                                 for unit in user_sources}}
     count = count_contracts(user_sources)
-    with _progress(f"compiling {count} contract{'s' if count != 1 else ''} of {user_dir} "
-                   f"(the project's {len(project_manifest['contracts'])} are reused)", quiet):
-        output, version = _run_solc(root, sources, settings, user_dir)
+    message = (f"compiling {count} contract{'s' if count != 1 else ''} of {user_dir} "
+               f"(the project's {len(project_manifest['contracts'])} are reused)")
+    output, version = _run_solc(root, sources, settings, user_dir,
+                                announce=None if quiet else message)
     names, artifacts, warnings = _artifacts(output, user_sources, user_dir, digest, version)
     clash = sorted(set(names) & set(project_manifest["contracts"]))
     if clash:
@@ -284,17 +286,19 @@ def _compile_user(root: Path, user_dir: Path, out_dir: Path | None, force: bool,
 
 
 def _run_solc(root: Path, sources: dict[str, str], settings: dict,
-              user_dir: Path | None = None) -> tuple[dict, str]:
+              user_dir: Path | None = None, announce: str | None = None) -> tuple[dict, str]:
     """solc-js's standard-JSON output for ``sources`` and its version; raises
-    :class:`CompileError` on errors."""
+    :class:`CompileError` on errors. ``announce``: the progress line shown while it compiles
+    (once the toolchain is found: a missing one is reported alone, in one line)."""
     command = solc_command(root)
     standard_input = {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},
         "settings": settings,
     }
-    proc = subprocess.run(command, input=json.dumps(standard_input),
-                          capture_output=True, text=True, check=False)
+    with _progress(announce or "", quiet=announce is None):
+        proc = subprocess.run(command, input=json.dumps(standard_input),
+                              capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise CompileError([f"solc-js failed: {proc.stderr.strip()}"])
     output = json.loads(proc.stdout)
