@@ -35,38 +35,57 @@ def _no_compiler(*args, **kwargs):
     raise AssertionError("the compiler was started")
 
 
-def test_an_edited_module_is_compiled_alone_and_the_projects_code_is_reused(tmp_path, cache,
-                                                                             monkeypatch, capsys):
+def test_an_edit_compiles_the_edited_file_and_its_importers_alone(tmp_path, cache, monkeypatch,
+                                                                    capsys):
     user = tmp_path / "mine"
     user.mkdir()
     text = (EXAMPLE / "DeadBandRates.sol").read_text()
-    (user / "DeadBandRates.sol").write_text(text.replace("= 2_000;", f"= {time.time_ns() % 9000 + 1000};"))
-    asked: list[dict] = []
+    (user / "DeadBandRates.sol").write_text(text)
+    (user / "Wider.sol").write_text('// SPDX-License-Identifier: MIT\npragma solidity 0.8.30;\n'
+                                    'import {DeadBandRates} from "./DeadBandRates.sol";\n'
+                                    'contract Wider is DeadBandRates {}\n')
+    (user / "Knob.sol").write_text("// SPDX-License-Identifier: MIT\npragma solidity 0.8.30;\n"
+                                   "contract Knob { uint256 public constant K = 1; }\n")
+    asked: list[list[str]] = []
     run_solc = build._run_solc
     monkeypatch.setattr(build, "_run_solc", lambda root, sources, settings, *args, **kwargs: (
-        asked.append(settings), run_solc(root, sources, settings, *args, **kwargs))[1])
+        asked.append(sorted(settings["outputSelection"])),
+        run_solc(root, sources, settings, *args, **kwargs))[1])
+    out = lambda: user_artifacts_dir(user)  # noqa: E731  (the entry of the sources as they are now)
+    units = ["user/DeadBandRates.sol", "user/Knob.sol", "user/Wider.sol"]
 
+    assert compile_contracts(user_dir=user).compiled
+    assert asked == [units]  # the first compile: every file of the user's, none of the project's
+    assert "perpsim: compiling 3 contracts of " in capsys.readouterr().err
+    first = out()
+    knob = (first / "Knob.json").read_text()
+
+    (user / "DeadBandRates.sol").write_text(text.replace("= 2_000;", "= 2_500;"))
     result = compile_contracts(user_dir=user)
-
-    assert result.compiled
-    # Code was generated for the user's one file only, in one compiler run.
-    assert [list(s["outputSelection"]) for s in asked] == [["user/DeadBandRates.sol"]]
-    assert "perpsim: compiling 1 contract of " in capsys.readouterr().err
-    out = user_artifacts_dir(user)
-    manifest = json.loads((out / MANIFEST).read_text())
+    assert result.compiled and asked[1] == ["user/DeadBandRates.sol", "user/Wider.sol"]
+    assert "perpsim: compiling 2 contracts of " in capsys.readouterr().err
+    manifest = json.loads((out() / MANIFEST).read_text())
     project = json.loads((ARTIFACTS_DIR / MANIFEST).read_text())
-    assert manifest["user_contracts"] == ["DeadBandRates"]
-    assert manifest["contracts"] == sorted([*project["contracts"], "DeadBandRates"])
+    assert manifest["user_contracts"] == {"DeadBandRates": units[0], "Knob": units[1],
+                                          "Wider": units[2]}
+    assert manifest["contracts"] == result.contracts == sorted([*project["contracts"], "DeadBandRates",
+                                                                "Knob", "Wider"])
+    reused = json.loads((out() / "Knob.json").read_text())
+    assert reused == {**json.loads(knob), "inputHash": result.input_hash}
     # The project's artifacts are the project build's, byte for byte, and keep its source ids
     # (coverage reads every source map of the directory with the manifest's ids).
     for name in project["contracts"]:
-        assert (out / f"{name}.json").read_bytes() == (ARTIFACTS_DIR / f"{name}.json").read_bytes()
+        assert (out() / f"{name}.json").read_bytes() == (ARTIFACTS_DIR / f"{name}.json").read_bytes()
     assert project["sourceIds"].items() <= manifest["sourceIds"].items()
-    artifact = json.loads((out / "DeadBandRates.json").read_text())
-    assert artifact["sourceName"] == "user/DeadBandRates.sol" and len(artifact["deployedBytecode"]) > 1000
+    wider = json.loads((out() / "Wider.json").read_text())
+    assert wider["deployedBytecode"] != json.loads((first / "Wider.json").read_text())["deployedBytecode"]
 
-    again = compile_contracts(user_dir=user)  # cached: silent, no compiler
-    assert not again.compiled and capsys.readouterr().err == ""
+    (user / "Knob.sol").write_text((user / "Knob.sol").read_text().replace("K = 1", "K = 2"))
+    assert compile_contracts(user_dir=user).compiled and asked[2] == ["user/Knob.sol"]
+    assert json.loads((out() / "Wider.json").read_text())["deployedBytecode"] == wider["deployedBytecode"]
+    capsys.readouterr()
+    again = compile_contracts(user_dir=user)  # nothing changed: cached, silent, no compiler
+    assert not again.compiled and capsys.readouterr().err == "" and len(asked) == 3
 
 
 def test_a_users_venue_runs_the_projects_bytecode(cache):

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .scan import count_contracts
+from .scan import count_contracts, dependants
 from .toolchain import PACKAGE_DIR, PROJECT_ROOT, ToolchainError, cache_root, npm_dir, pins
 
 ARTIFACTS_DIR = PACKAGE_DIR / "artifacts"
@@ -241,6 +241,32 @@ def project_artifacts_dir(root: Path | None = None, quiet: bool = False) -> Path
     return out
 
 
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _last_entry_pointer(user_dir: Path) -> Path:
+    """The file naming the cache entry last compiled for ``user_dir`` (what an edit starts from)."""
+    key = hashlib.sha256(str(user_dir.resolve()).encode()).hexdigest()[:16]
+    return cache_root() / "artifacts-last" / key
+
+
+def _previous_build(user_dir: Path, project_hash: str,
+                    user_sources: dict[str, str]) -> tuple[Path, dict] | None:
+    """The last compile of ``user_dir`` when an edit can start from it: same project sources
+    and settings, same files (so the same source ids); else None."""
+    try:
+        entry = Path(_last_entry_pointer(user_dir).read_text().strip())
+    except OSError:
+        return None
+    manifest = _read_manifest(entry)
+    if (manifest is None or manifest.get("project_hash") != project_hash
+            or set(manifest.get("user_sources", {})) != set(user_sources)
+            or not all((entry / f"{n}.json").is_file() for n in manifest.get("user_contracts", {}))):
+        return None
+    return entry, manifest
+
+
 def _compile_user(root: Path, user_dir: Path, out_dir: Path | None, force: bool,
                   quiet: bool) -> CompileResult:
     user_sources = _user_sources(user_dir)
@@ -252,17 +278,44 @@ def _compile_user(root: Path, user_dir: Path, out_dir: Path | None, force: bool,
         return CompileResult(False, digest, manifest["contracts"], manifest.get("warnings", []))
     project = project_artifacts_dir(root, quiet)
     project_manifest = _read_manifest(project) or {"contracts": []}
+    project_hash = input_hash(root)
     sources = {**_sources(root / "contracts"), **user_sources}
-    # Every source is analysed (the project's keep the source ids of the project's build, so
-    # its source maps stay valid), code is generated for the user's files only.
-    settings = {**SETTINGS, "outputSelection": {unit: SETTINGS["outputSelection"]["*"]
-                                                for unit in user_sources}}
-    count = count_contracts(user_sources)
-    message = (f"compiling {count} contract{'s' if count != 1 else ''} of {user_dir} "
-               f"(the project's {len(project_manifest['contracts'])} are reused)")
-    output, version = _run_solc(root, sources, settings, user_dir,
-                                announce=None if quiet else message)
+    hashes = {unit: _sha(text) for unit, text in user_sources.items()}
+    # An edit recompiles the edited files and the user's files that import them; the others'
+    # artifacts come from the last compile of this directory.
+    selected, previous = sorted(user_sources), None
+    last = None if force else _previous_build(user_dir, project_hash, user_sources)
+    if last is not None:
+        changed = [u for u in user_sources if last[1]["user_sources"][u] != hashes[u]]
+        if changed:
+            selected, previous = dependants(user_sources, changed), last
+    while True:
+        # Every source is analysed (the project's keep the source ids of the project's build,
+        # so its source maps stay valid), code is generated for the selected files only.
+        settings = {**SETTINGS, "outputSelection": {unit: SETTINGS["outputSelection"]["*"]
+                                                    for unit in selected}}
+        count = count_contracts({unit: user_sources[unit] for unit in selected})
+        message = (f"compiling {count} contract{'s' if count != 1 else ''} of {user_dir} "
+                   f"(the project's {len(project_manifest['contracts'])} are reused)")
+        output, version = _run_solc(root, sources, settings, user_dir,
+                                    announce=None if quiet else message)
+        source_ids = {str(data["id"]): name for name, data in output.get("sources", {}).items()}
+        if previous is None or (previous[1].get("sourceIds") == source_ids
+                                and previous[1].get("compiler") == version):
+            break
+        selected, previous = sorted(user_sources), None  # renumbered sources: compile them all
     names, artifacts, warnings = _artifacts(output, user_sources, user_dir, digest, version)
+    if previous is not None:
+        entry, last_manifest = previous
+        for name, unit in last_manifest["user_contracts"].items():
+            if unit in selected:
+                continue
+            if name in artifacts:
+                raise CompileError(_user_paths([f"{artifacts[name]['sourceName']}:0:0: error: "
+                                                f"duplicate contract name {name}"], user_dir))
+            artifact = json.loads((entry / f"{name}.json").read_text())
+            artifacts[name] = {**artifact, "inputHash": digest}
+            names.append(name)
     clash = sorted(set(names) & set(project_manifest["contracts"]))
     if clash:
         source = artifacts[clash[0]]["sourceName"]
@@ -276,11 +329,18 @@ def _compile_user(root: Path, user_dir: Path, out_dir: Path | None, force: bool,
     for name, artifact in artifacts.items():
         (out_dir / f"{name}.json").write_text(json.dumps(artifact, indent=1))
     every = sorted([*project_manifest["contracts"], *names])
-    source_ids = {str(data["id"]): name for name, data in output.get("sources", {}).items()}
     (out_dir / MANIFEST).write_text(json.dumps(
         {"input_hash": digest, "compiler": version, "contracts": every, "warnings": warnings,
-         "sourceIds": source_ids, "project": str(project), "user_contracts": sorted(names)},
+         "sourceIds": source_ids, "project": str(project), "project_hash": project_hash,
+         "user_sources": hashes, "compiled": selected,
+         "user_contracts": {name: artifacts[name]["sourceName"] for name in sorted(names)}},
         indent=1))
+    pointer = _last_entry_pointer(user_dir)
+    try:
+        pointer.parent.mkdir(parents=True, exist_ok=True)
+        pointer.write_text(str(out_dir.resolve()))
+    except OSError:
+        pass  # a read-only cache: the next edit compiles every file of the directory
     prune_cache(keep=out_dir)
     return CompileResult(True, digest, every, warnings)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 _COMMENT_OR_STRING = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'', re.S)
 _DECLARATION = re.compile(r"\b(abstract\s+)?(contract|interface|library)\s+([A-Za-z_$][\w$]*)"
@@ -141,3 +142,38 @@ def _split_bases(text: str) -> list[str]:
 def count_contracts(sources: dict[str, str]) -> int:
     """How many contracts, interfaces and libraries ``sources`` declare."""
     return sum(len(_DECLARATION.findall(strip(text))) for text in sources.values())
+
+
+_IMPORT = re.compile(r"""^\s*import\s+(?:[^'";]*?\sfrom\s+)?["']([^"']+)["']""", re.M)
+
+
+def imports_of(name: str, text: str) -> list[str]:
+    """Source unit names ``name`` imports (relative imports resolved against it)."""
+    out = []
+    for target in _IMPORT.findall(text):
+        if target.startswith("."):
+            parts: list[str] = []
+            for part in (PurePosixPath(name).parent / target).parts:
+                if part == "..":
+                    if parts:
+                        parts.pop()
+                elif part != ".":
+                    parts.append(part)
+            target = "/".join(parts)
+        out.append(target)
+    return out
+
+
+def dependants(sources: dict[str, str], changed: list[str]) -> list[str]:
+    """``changed`` and every unit of ``sources`` that imports one of them, directly or not."""
+    importers: dict[str, set[str]] = {}
+    for unit, text in sources.items():
+        for target in imports_of(unit, text):
+            importers.setdefault(target, set()).add(unit)
+    seen, todo = set(changed), list(changed)
+    while todo:
+        for unit in importers.get(todo.pop(), ()):
+            if unit not in seen:
+                seen.add(unit)
+                todo.append(unit)
+    return sorted(seen)
