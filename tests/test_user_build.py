@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -188,3 +189,30 @@ def test_the_cache_is_pruned_by_age_then_by_size(tmp_path, cache, monkeypatch):
     monkeypatch.setenv("PERPSIM_CACHE_MAX_AGE_DAYS", "0.5")
     assert prune_cache(now=now) == [recent]
     assert (build.CACHE_MAX_AGE_DAYS, build.CACHE_MAX_MB) == (30.0, 200.0)
+
+
+def test_a_users_source_map_is_numbered_as_in_a_compile_of_every_source(tmp_path, cache):
+    """solc is given the user's files and the project's they import; the source maps are
+    renumbered to the ids a compile of every source gives (those of the project's build)."""
+    user = tmp_path / "mine"
+    user.mkdir()
+    (user / "Notional.sol").write_text(
+        '// SPDX-License-Identifier: MIT\npragma solidity 0.8.30;\n'
+        'import {MarginMath} from "contracts/libraries/MarginMath.sol";\n'
+        'contract Notional { function f(uint256 s, uint256 p) external pure returns (uint256) '
+        '{ return MarginMath.notionalUp(s, p); } }\n')
+    compile_contracts(user_dir=user)
+    out = user_artifacts_dir(user)
+    every = {**build._sources(build._default_root() / "contracts"),
+             "user/Notional.sol": (user / "Notional.sol").read_text()}
+    settings = {**build.SETTINGS, "outputSelection": {"user/Notional.sol": build.SETTINGS["outputSelection"]["*"]}}
+    output, _ = build._run_solc(build._default_root(), every, settings)
+    whole = output["contracts"]["user/Notional.sol"]["Notional"]["evm"]["deployedBytecode"]
+    artifact = json.loads((out / "Notional.json").read_text())
+    assert artifact["deployedBytecode"] == "0x" + whole["object"]
+    assert artifact["deployedSourceMap"] == whole["sourceMap"]
+    ids = {str(data["id"]): name for name, data in output["sources"].items()}
+    assert json.loads((out / MANIFEST).read_text())["sourceIds"] == ids
+    library = next(i for i, n in ids.items() if n == "contracts/libraries/MarginMath.sol")
+    # The library's code, inlined, maps to its file.
+    assert re.search(rf"(^|;)\d+:\d+:{library}([:;]|$)", artifact["deployedSourceMap"])

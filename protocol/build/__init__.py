@@ -9,9 +9,10 @@ matches, nothing is compiled and Node is not started, so an installed wheel neve
 An installed package carries its sources in ``protocol/contracts`` (copied there by ``setup.py``).
 
 A user's directory of contracts (``--contracts DIR``) is compiled against the project's sources
-with code generated for the user's files only; the project's artifacts are reused as they are
-(hard links, else copies, in the user's artifacts directory), so an edit to a user's module
-recompiles that module alone, in seconds. Users' artifacts are cached under
+with code generated for the user's files only (after an edit: the edited files and those
+importing them); the project's artifacts are reused as they are (hard links, else copies, in the
+user's artifacts directory), so an edit to a user's module recompiles that module alone, in
+seconds. Users' artifacts are cached under
 :func:`~protocol.build.toolchain.cache_root`, pruned by :func:`prune_cache`.
 """
 
@@ -25,9 +26,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 from pathlib import Path
 
-from .scan import count_contracts, dependants
+from .scan import count_contracts, dependants, imported
 from .toolchain import PACKAGE_DIR, PROJECT_ROOT, ToolchainError, cache_root, npm_dir, pins
 
 ARTIFACTS_DIR = PACKAGE_DIR / "artifacts"
@@ -267,6 +269,33 @@ def _previous_build(user_dir: Path, project_hash: str,
     return entry, manifest
 
 
+def _numbering(output: dict, project_ids: dict[str, str] | None
+               ) -> tuple[Callable[[str], str], dict[str, str]]:
+    """How to renumber the source maps of a compile of some of the sources into the ids a
+    compile of all of them (the project build's and the user's) gives, and those ids. solc
+    numbers the sources it was given (and those they import) in order of name, then the Yul it
+    generates; so the project's artifacts, reused, and the user's share one numbering."""
+    solc_ids = {data["id"]: name for name, data in output.get("sources", {}).items()}
+    if not project_ids:
+        return (lambda source_map: source_map), {str(i): n for i, n in sorted(solc_ids.items())}
+    names = sorted(set(project_ids.values()) | set(solc_ids.values()))
+    full = {name: index for index, name in enumerate(names)}
+    mapping = {index: full[name] for index, name in solc_ids.items()}
+    shift = len(names) - len(solc_ids)
+
+    def renumber(source_map: str) -> str:
+        entries = []
+        for entry in source_map.split(";"):
+            fields = entry.split(":")
+            if len(fields) > 2 and fields[2] not in ("", "-1"):
+                index = int(fields[2])
+                fields[2] = str(mapping.get(index, index + shift))
+            entries.append(":".join(fields))
+        return ";".join(entries)
+
+    return renumber, {str(index): name for index, name in enumerate(names)}
+
+
 def _compile_user(root: Path, user_dir: Path, out_dir: Path | None, force: bool,
                   quiet: bool) -> CompileResult:
     user_sources = _user_sources(user_dir)
@@ -279,7 +308,12 @@ def _compile_user(root: Path, user_dir: Path, out_dir: Path | None, force: bool,
     project = project_artifacts_dir(root, quiet)
     project_manifest = _read_manifest(project) or {"contracts": []}
     project_hash = input_hash(root)
-    sources = {**_sources(root / "contracts"), **user_sources}
+    project_sources = _sources(root / "contracts")
+    project_ids = project_manifest.get("sourceIds")
+    # solc is given the user's files and the project's files they import (OpenZeppelin comes
+    # from node_modules); without the project build's source ids, every project file.
+    sources = {**({unit: project_sources[unit] for unit in imported(user_sources, project_sources)}
+                  if project_ids else project_sources), **user_sources}
     hashes = {unit: _sha(text) for unit, text in user_sources.items()}
     # An edit recompiles the edited files and the user's files that import them; the others'
     # artifacts come from the last compile of this directory.
@@ -290,8 +324,7 @@ def _compile_user(root: Path, user_dir: Path, out_dir: Path | None, force: bool,
         if changed:
             selected, previous = dependants(user_sources, changed), last
     while True:
-        # Every source is analysed (the project's keep the source ids of the project's build,
-        # so its source maps stay valid), code is generated for the selected files only.
+        # Code is generated for the selected files only.
         settings = {**SETTINGS, "outputSelection": {unit: SETTINGS["outputSelection"]["*"]
                                                     for unit in selected}}
         count = count_contracts({unit: user_sources[unit] for unit in selected})
@@ -299,12 +332,14 @@ def _compile_user(root: Path, user_dir: Path, out_dir: Path | None, force: bool,
                    f"(the project's {len(project_manifest['contracts'])} are reused)")
         output, version = _run_solc(root, sources, settings, user_dir,
                                     announce=None if quiet else message)
-        source_ids = {str(data["id"]): name for name, data in output.get("sources", {}).items()}
+        renumber, source_ids = _numbering(output, project_ids)
         if previous is None or (previous[1].get("sourceIds") == source_ids
                                 and previous[1].get("compiler") == version):
             break
         selected, previous = sorted(user_sources), None  # renumbered sources: compile them all
     names, artifacts, warnings = _artifacts(output, user_sources, user_dir, digest, version)
+    for artifact in artifacts.values():
+        artifact["deployedSourceMap"] = renumber(artifact["deployedSourceMap"])
     if previous is not None:
         entry, last_manifest = previous
         for name, unit in last_manifest["user_contracts"].items():

@@ -177,3 +177,15 @@ def dependants(sources: dict[str, str], changed: list[str]) -> list[str]:
                 seen.add(unit)
                 todo.append(unit)
     return sorted(seen)
+
+
+def imported(units: dict[str, str], library: dict[str, str]) -> list[str]:
+    """The units of ``library`` that ``units`` import, directly or through one another."""
+    seen: set[str] = set()
+    todo = [target for unit, text in units.items() for target in imports_of(unit, text)]
+    while todo:
+        target = todo.pop()
+        if target in library and target not in seen:
+            seen.add(target)
+            todo.extend(imports_of(target, library[target]))
+    return sorted(seen)
