@@ -780,22 +780,28 @@ def fuzz_until_failure(seconds: float, runs_per_batch: int = 25, backend: str = 
     steps and seconds up to the first failure (before hypothesis shrinks it), the shrunk
     sequence's length and the broken property's name. Runs in the mutant's copy."""
     from protocol.testing import fuzz
+    from protocol.testing.adversarial import AdversarialViolation
     from protocol.testing.invariants import InvariantViolation
+    from protocol.testing.properties import PropertyViolation
 
     first: dict = {}
     base_steps = 0
     started = time.perf_counter()
     current: dict = {"world": None}
-    original_init = InvariantViolation.__init__
+    violations = (InvariantViolation, PropertyViolation, AdversarialViolation)
+    originals = {cls: cls.__init__ for cls in violations}
 
-    def recording_init(self, name, message, **details):  # the first violation, before shrinking
-        if not first:
-            w = current["world"]
-            first.update(name=name, steps=base_steps + (w.steps if w else 0),
-                         seconds=time.perf_counter() - started)
-        original_init(self, name, message, **details)
+    def recording(cls):
+        def recording_init(self, name, message, **details):  # the first violation, before shrinking
+            if not first:
+                w = current["world"]
+                first.update(name=name, steps=base_steps + (w.steps if w else 0),
+                             seconds=time.perf_counter() - started)
+            originals[cls](self, name, message, **details)
+        return recording_init
 
-    InvariantViolation.__init__ = recording_init  # type: ignore[method-assign]
+    for cls in violations:
+        cls.__init__ = recording(cls)  # type: ignore[method-assign]
     seed, steps = 0, 0
     try:
         current["world"] = fuzz.world(backend)
@@ -821,7 +827,8 @@ def fuzz_until_failure(seconds: float, runs_per_batch: int = 25, backend: str = 
             seed += 1
             first.clear()  # a violation raised and shrunk away inside hypothesis does not count
     finally:
-        InvariantViolation.__init__ = original_init  # type: ignore[method-assign]
+        for cls, init in originals.items():
+            cls.__init__ = init  # type: ignore[method-assign]
     return {"killed": False, "steps": steps, "seconds": round(time.perf_counter() - started, 1),
             "seeds": seed}
 

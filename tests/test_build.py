@@ -116,6 +116,22 @@ def test_compile_sizes_prints_the_table(capsys):
     assert "| contract | runtime bytes |" in out and "| LiquidationLogic |" in out
 
 
+def test_make_reprints_no_reviewed_warning(capsys):
+    """The two warnings of the project's own sources (OpenZeppelin's transient reentrancy lock,
+    ParityProbe's deliberate selfdestruct) are reviewed: ``make`` (``python -m protocol.build``)
+    prints none of them, the result still lists them, and any other warning is printed."""
+    from protocol.build import main, reported_warnings
+
+    assert main([]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out.startswith(f"{len(compile_contracts().contracts)} contracts")
+    listed = compile_contracts().warnings
+    assert len(listed) == 2 and reported_warnings(listed) == []
+    mine = "contracts/Mine.sol:4:9: warning: Unused local variable."
+    theirs = "mine/ParityProbe.sol:3:1: warning: \"selfdestruct\" has been deprecated."
+    assert reported_warnings([*listed, mine, theirs]) == [mine, theirs]
+
+
 def test_the_views_behind_the_fallback_are_the_interface_the_artifact_and_the_core_slot():
     """``ClearinghouseViews`` runs on the core's storage: its functions are exactly
     ``IClearinghouseViews``'s, the Clearinghouse artifact lists them (callers call them there),

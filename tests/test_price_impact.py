@@ -322,7 +322,10 @@ def test_bad_impact_configs_are_refused(venue):
             replace(ETH, **kwargs)
     module, admin = venue.deployment.impact, venue.admin
     good = ETH.impact_encoded()
-    for index, value, field in ((2, WAD - 1, "exponentPositive"), (3, 3 * WAD + 1, "exponentNegative"),
+    # each exponent's bounds from both sides, then the rest; each refusal names the field and
+    # carries the refused value (a mutant reporting exponentPositive's value survived)
+    for index, value, field in ((2, WAD - 1, "exponentPositive"), (2, 3 * WAD + 1, "exponentPositive"),
+                                (3, WAD - 1, "exponentNegative"), (3, 3 * WAD + 1, "exponentNegative"),
                                 (4, 10_001, "maxPositiveImpactBps"), (5, 10_001, "maxNegativeImpactBps"),
                                 (6, 10_001, "maxLiquidationImpactBps"), (7, 19, "indexDecimals")):
         bad = list(good)
@@ -330,6 +333,12 @@ def test_bad_impact_configs_are_refused(venue):
         with pytest.raises(errors.ImpactConfigOutOfBounds) as info:
             module.transact(admin, "setImpactConfig", 0, tuple(bad)).raise_for_status()
         assert info.value.args[0].rstrip(b"\0").decode() == field
+        assert info.value.args[1] == value  # the refused value, not another field's
+    for index in (2, 3):  # exactly at the limits: accepted
+        for value in (WAD, 3 * WAD):
+            edge = list(good)
+            edge[index] = value
+            module.transact(admin, "setImpactConfig", 0, tuple(edge)).raise_for_status()
     stranger = venue.trader("eve")
     with pytest.raises(errors.AccessControlUnauthorizedAccount):
         module.transact(stranger.address, "setImpactConfig", 0, good).raise_for_status()

@@ -126,6 +126,36 @@ def test_two_winners_under_the_cap_are_paid_the_same_in_either_order(capped_base
             check_path_independence(replace(first, pieces=first.whole + 2), dust_per_piece=1)
 
 
+def test_a_winner_netted_by_its_sides_losers_is_paid_by_order(capped_base):
+    """SPEC §8.1's exception: a winner whose side's losers net its profit lowers the pending
+    profit P by less than it is paid when it closes, so the order of two capped closes matters:
+    close_order does not compare such a pair. The numbers: ETH longs net 0 (alice -50k, bob
+    +50k), carol's BTC long +1M: P = 1M against a 900k budget, fraction 0.9. Bob first is paid
+    45k and carol 855k; carol first is paid 900k and bob nothing."""
+    venue = capped_base
+    with venue.snapshot():
+        alice, bob, carol = (funded(venue, name, 400_000, 400_000) for name in ("alice", "bob", "carol"))
+        alice.open("ETH", 100, 2, "isolated", margin=150_000)  # from 3,000: the loser
+        venue.set_price("ETH", 2_000)
+        bob.open("ETH", 100, 5, "isolated", margin=40_000)  # from 2,000: the netted winner
+        carol.open("BTC", 8, 5, "cross")
+        venue.set_prices({"ETH": 2_500, "BTC": 185_000})
+        assert venue.clearinghouse.call("profitBudget")[:2] == (1_000_000 * 10**18, 900_000 * 10**18)
+        assert close_order(venue, bob, carol, "ETH", "BTC") is None
+        assert close_order(venue, carol, bob, "BTC", "ETH") is None
+        paid = {}
+        for order in (((bob, "ETH"), (carol, "BTC")), ((carol, "BTC"), (bob, "ETH"))):
+            with venue.snapshot(), venue.chain.block():
+                for who, market in order:
+                    balance = lambda: venue.clearinghouse.call("crossBalance", who.address)  # noqa: E731
+                    before = balance() + venue.raw_position(who, market).margin
+                    who.close(market)
+                    paid[(order[0][0].name, who.name)] = balance() - before
+        usd = 10**6
+        assert paid[("bob", "bob")] == 45_000 * usd and paid[("bob", "carol")] == 855_000 * usd
+        assert paid[("carol", "carol")] == 900_000 * usd and paid[("carol", "bob")] == 0
+
+
 # ---------------------------------------------------------------------------- nothing left liquidatable
 def test_no_trader_action_leaves_anyone_liquidatable(venue):
     a = funded(venue, "alice", 100_000, 20_000)

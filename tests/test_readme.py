@@ -470,3 +470,62 @@ def running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+# ------------------------------------------------------------------ figures and links that are true
+def readme_facts():
+    """scripts/readme_facts.py as a module: the README's figures the code computes."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("readme_facts", REPO / "scripts" / "readme_facts.py")
+    module = sys.modules.get(spec.name)
+    if module is None:
+        module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module
+
+
+def test_figures_the_code_computes_are_current():
+    """Agent counts, the built-in scenarios and the contract size table, recomputed (fix with
+    ``python scripts/readme_facts.py``)."""
+    facts = readme_facts()
+    assert [f"{fact.name}: {facts.describe(shown, value)}"
+            for fact, shown, value in facts.stale(README.read_text(encoding="utf-8"))] == []
+
+
+def test_a_stale_figure_is_found_and_rewritten():
+    facts = readme_facts()
+    text = README.read_text(encoding="utf-8")
+    old = text.replace("`external-keeper`, ", "").replace("scenario's 195 agents",
+                                                           "scenario's 190 agents")
+    assert [fact.name for fact, _, _ in facts.stale(old)] == [
+        "agents the invariant check reads", "built-in scenarios"]
+    new = facts.rewrite(old)
+    assert facts.stale(new) == [] and "scenario's 195 agents" in new
+    assert "`default`, `adl`, `cascade`, `crash`, `external-keeper`, `funding-squeeze`, " in new
+    assert facts.stale(old.replace("Built-in scenarios", "Scenarios"))[1][1] is None  # sentence gone
+
+
+@pytest.mark.slow
+def test_package_sizes_are_current():
+    """Builds the wheel and the sdist (about 20 s) and compares their sizes, to 10 kB."""
+    facts = readme_facts()
+    assert [f"{fact.name}: {facts.describe(shown, value)}" for fact, shown, value
+            in facts.stale(README.read_text(encoding="utf-8"), packages=True)] == []
+
+
+# paths the README names that are not in the repository: where a wheel installs things
+NOT_REPOSITORY_PATHS = {"protocol/build/npm", "protocol/contracts"}
+
+
+def test_the_paths_and_links_the_readme_names_exist():
+    text = README.read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:docs|scripts|tests|examples|protocol|contracts|\.ci)/[\w./*-]+)`",
+                           text)) | {t for t in re.findall(r"\]\(([^)\s#]+)\)", text)
+                                     if not t.startswith(("http:", "https:"))}
+    missing = sorted(t for t in named - NOT_REPOSITORY_PATHS
+                     if not (list(REPO.glob(t)) if "*" in t else (REPO / t).exists()))
+    assert missing == []
+    assert "docs/SPEC.md" in named
+    for doc in (README, REPO / "docs" / "SPEC.md", REPO / "docs" / "PROPERTIES.md"):
+        assert "shared/" not in doc.read_text(encoding="utf-8"), doc  # the rules' old home

@@ -166,7 +166,7 @@ def test_run_files_and_columns(tmp_path):
 
 
 def kpi_values(html: str) -> dict[str, str]:
-    return dict(re.findall(r'<div class="kpi" id="kpi-([a-z_]+)">.*?<div class="value">([^<]*)</div>',
+    return dict(re.findall(r'<div class="kpi" id="kpi-([a-z_]+)"[^>]*>.*?<div class="value">([^<]*)</div>',
                            html))
 
 

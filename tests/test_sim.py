@@ -122,9 +122,17 @@ def test_cli_runs_a_scenario_and_lists_builtins(tmp_path):
 
 
 def test_the_open_book_is_sampled_every_positions_every_blocks(small):
-    run = Simulation(small.with_(positions_every=25)).run()
-    sampled = sorted({p.block for p in run.positions})
-    assert sampled and set(sampled) <= {0, 25, 50, 75}, sampled
+    """Every ``positions_every`` blocks, and in every block in which a price moved more than 0.5%
+    from the block before (the crash, blocks 41-60): nowhere else."""
+    run = Simulation(small.with_(positions_every=25), backend="revm").run()
+    sampled = {p.block for p in run.positions}
+    regular = {b for b in sampled if b % 25 == 0}
+    assert regular == {25, 50, 75}, sampled
+    moved = {now["block"] for before, now in zip(run.rows, run.rows[1:])
+             if any(abs(now[f"price.{m}"] - before[f"price.{m}"]) > before[f"price.{m}"] * Decimal("0.005")
+                    for m in run.markets)}
+    assert sampled - regular == moved - regular and len(moved) >= 15, (sorted(sampled), sorted(moved))
+    assert all(40 < b <= 60 for b in moved), sorted(moved)
     with pytest.raises(ScenarioError, match="positions_every: must be >= 1, got 0"):
         load_scenario("crash", {"positions_every": 0})
 

@@ -618,6 +618,25 @@ def size_table(sizes: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
+#: Compiler warnings about the project's own sources that were reviewed and are not reprinted by
+#: ``perpsim compile`` / ``python -m protocol.build`` (they stay in ``CompileResult.warnings``):
+#: (source file, text of the message). Both come from deliberate code: OpenZeppelin's
+#: ``ReentrancyGuardTransient`` (Clearinghouse, OrderBook) keeps its lock in transient storage,
+#: cleared at the end of each guarded call, the use solc's own note calls safe; and
+#: ``ParityProbe`` calls ``selfdestruct`` to check that every backend implements EIP-6780 alike.
+REVIEWED_WARNINGS = (
+    ("@openzeppelin/contracts/utils/TransientSlot.sol",
+     "Transient storage as defined by EIP-1153 can break the composability"),
+    ("contracts/test/ParityProbe.sol", '"selfdestruct" has been deprecated'),
+)
+
+
+def reported_warnings(warnings: list[str]) -> list[str]:
+    """``warnings`` less the reviewed ones of :data:`REVIEWED_WARNINGS` (a user's never are)."""
+    return [w for w in warnings
+            if not any(w.startswith(f"{source}:") and text in w for source, text in REVIEWED_WARNINGS)]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m protocol.build`` and ``perpsim compile``
     (``[--force] [--sizes] [--contracts DIR]``)."""
@@ -632,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # e.g. a read-only site-packages under --force
         print(f"cannot write the artifacts: {exc}", file=sys.stderr)
         return 1
-    for line in result.warnings:
+    for line in reported_warnings(result.warnings):
         print(line, file=sys.stderr)
     state = "compiled" if result.compiled else "up to date"
     print(f"{len(result.contracts)} contracts {state} ({result.input_hash[:12]})")

@@ -36,6 +36,9 @@ VIEW_GAS_LIMIT = 2_000_000_000
 CHAIN_ID = 31337
 ETHER = 10**18
 VIEW_SENDER = "0x" + "00" * 20  # msg.sender of views; an address with code is refused (EIP-3607)
+_MEMO_SIZE = 1 << 16  # entries of the view call's calldata and decoded-result memos
+_MISSING = object()
+_PLAIN = (int, str)
 
 
 @dataclass
@@ -163,6 +166,14 @@ class Chain(ABC):
         #: object changes): keepers that scan the same book in the same block run it once.
         self._views: dict[tuple[str, str, bytes], tuple[bool, bytes]] | None = \
             {} if self.caches_views else None
+        #: Counts changes of state or of the pending block (:attr:`state_version`).
+        self._version = 0
+        #: Calldata of recent view calls by (selector, args), and decoded results by
+        #: (output types, output bytes): an invariant check asks the same views with the same
+        #: arguments every step, and most answers are the bytes they were (values are
+        #: immutable tuples, so sharing them is safe).
+        self._calldata: dict[tuple, bytes] = {}
+        self._decoded: dict[tuple, Any] = {}
 
     # ----------------------------------------------------------------- clock and blocks
     @property
@@ -317,10 +328,39 @@ class Chain(ABC):
         """Run a call against the pending block, as eth_call does: a view, or a transaction
         simulated and discarded. Raises :class:`Reverted` on revert."""
         fn = contract.abi.function(function)
-        ok, out = self._view(sender or VIEW_SENDER, contract.address, fn.encode(args))
+        ok, out = self._view(sender or VIEW_SENDER, contract.address, self._calldata_of(fn, args))
         if not ok:
             raise self.registry.decode_error(out)
-        return fn.decode(out)
+        decoded = self._decoded
+        key = (fn.outputs, out)
+        value = decoded.get(key, _MISSING)
+        if value is _MISSING:
+            value = fn.decode(out)
+            if len(decoded) >= _MEMO_SIZE:
+                decoded.clear()
+            decoded[key] = value
+        return value
+
+    def _calldata_of(self, fn: Any, args: Sequence[Any]) -> bytes:
+        """``fn``'s calldata for ``args``, memoised. Only plain str/int arguments are: 1 ==
+        True == Decimal(1) as keys, yet they encode differently (or not at all). The selector
+        fixes the argument types."""
+        if type(args) is not tuple:
+            args = tuple(args)
+        calldata = self._calldata
+        key: tuple | None = (fn.selector, args)
+        for a in args:
+            if type(a) not in _PLAIN:
+                key = None
+                break
+        data = calldata.get(key) if key is not None else None
+        if data is None:
+            data = fn.encode(args)
+            if key is not None:
+                if len(calldata) >= _MEMO_SIZE:
+                    calldata.clear()
+                calldata[key] = data
+        return data
 
     def cache_views(self, enabled: bool) -> None:
         """Turn the view cache on or off (on by default where :attr:`caches_views`); off, every
@@ -337,8 +377,17 @@ class Chain(ABC):
             result = views[key] = self._call(sender, to, data)
         return result
 
+    @property
+    def state_version(self) -> int:
+        """A number that changes whenever the state or the pending block may have changed
+        (a transaction, a balance set, time moved, a block mined, a snapshot reverted to):
+        views asked twice at the same version answer the same on backends that nothing but
+        this object writes to (:attr:`caches_views`)."""
+        return self._version
+
     def _state_changed(self) -> None:
         """Forget cached views: the state or the pending block moved on."""
+        self._version += 1
         if self._views:
             self._views.clear()
 

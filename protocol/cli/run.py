@@ -177,12 +177,12 @@ def _summary_table(result) -> Table:
             ("fees paid $", s["fees_paid"]), ("funding paid $", s["funding_paid"]),
             ("insurance fund $ (start -> end)",
              f"{_fmt(s['insurance_fund']['start'])} -> {_fmt(s['insurance_fund']['end'])}"),
-            ("LP return", f"{s['pool']['lp_return'] * 100:.2f}%"),
+            ("LP return (share price)", f"{s['pool']['lp_return'] * 100:.2f}%"),
             ("traders wiped out / survivors", f"{s['wiped_out']:,} / {s['survivors']:,}")]
     for name, keeper in s["keepers"].items():
         rows.append((f"keeper {name} net profit $", keeper["net_profit_usd"]))
     for name, cohort in s["cohorts"].items():
-        rows.append((f"cohort {name} return", f"{cohort['return'] * 100:.2f}%"))
+        rows.append((f"cohort {name} return (equity)", f"{cohort['return'] * 100:.2f}%"))
     for name, value in rows:
         table.add_row(name, _fmt(value))
     return table

@@ -17,12 +17,26 @@ from protocol.sim.result import RunResult
 
 @dataclass(frozen=True)
 class Kpi:
-    """One headline figure: ``key`` (stable id), ``label``, ``value`` (human text), ``note``."""
+    """One headline figure: ``key`` (stable id), ``label``, ``value`` (human text), ``note``,
+    and ``tooltip`` (its definition, shown on hover)."""
 
     key: str
     label: str
     value: str
     note: str = ""
+    tooltip: str = ""
+
+
+#: What each "LP return" of a run report means; the page shows these on hover.
+LP_RETURN_SHARE = ("LP return (pool › LP return): the change in the LP share price from the first "
+                   "block to the last, what one pool share gained or lost (fees, funding, borrow "
+                   "interest, traders' losses and profits, bad debt). It is not the LP cohort's "
+                   "equity change, which also counts the LP agents' wallet cash and their own "
+                   "deposits and redemptions.")
+LP_RETURN_COHORT = ("LP cohort return (cohorts › lp › return): the change in the LP agents' "
+                    "total equity (wallet cash, pool shares at the share price, deposits and "
+                    "redemptions waiting) against the capital they started with. It differs "
+                    "from the LP return of the KPI strip, the change in the share price alone.")
 
 
 def _dec(value: Any) -> Decimal:
@@ -54,7 +68,7 @@ def kpis(run: RunResult) -> list[Kpi]:
             units.pct(max_drawdown(fund)) if fund else units.DASH,
             f"ends at {units.usd(last.get('insurance_fund'), cents=False)}"),
         Kpi("lp_return", "LP return", units.pct(lp_return) if lp_return is not None else units.DASH,
-            "change in LP share price"),
+            "change in LP share price", LP_RETURN_SHARE),
         Kpi("keeper_profit", "Keeper net profit", units.usd(keeper_profit),
             f"{len(run.keepers)} keepers, net of gas"),
         Kpi("wiped_out", "Traders wiped out",

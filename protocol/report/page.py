@@ -8,6 +8,7 @@ which the headless-browser tests read.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from html import escape
@@ -29,6 +30,8 @@ p.meta { color: #555; margin: 0 0 0.8em; }
 .kpi .value { font-size: 1.45em; font-weight: 600; font-variant-numeric: tabular-nums;
               margin: 0.1em 0; white-space: nowrap; }
 .kpi .note { font-size: 0.75em; color: #777; }
+.kpi[title], td[title] { cursor: help; }
+td[title] { text-decoration: underline dotted #999; }
 figure img { max-width: 100%; height: auto; }
 .plot { margin: 0.8em 0 1.4em; }
 p.empty { color: #777; font-style: italic; }
@@ -67,14 +70,29 @@ def _is_number(value: Any) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Tip:
+    """A table cell's ``text`` with a ``tooltip`` (its definition, shown on hover)."""
+
+    text: str
+    tooltip: str
+
+
+def _td(value: Any) -> str:
+    title = ""
+    if isinstance(value, Tip):
+        title, value = f' title="{escape(value.tooltip)}"', value.text
+    num = ' class="num"' if _is_number(value) else ""
+    return f"<td{num}{title}>{escape(cell(value))}</td>"
+
+
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]], table_id: str, caption: str) -> str:
-    """An HTML table (``str()`` of each cell, numbers right-aligned)."""
+    """An HTML table (``str()`` of each cell, numbers right-aligned; a :class:`Tip` cell carries
+    a tooltip)."""
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = []
     for row in rows:
-        cells = "".join(
-            f'<td class="num">{escape(cell(v))}</td>' if _is_number(v) else f"<td>{escape(cell(v))}</td>"
-            for v in row)
+        cells = "".join(_td(v) for v in row)
         body.append(f"<tr>{cells}</tr>")
     return (f'<table id="{escape(table_id)}"><caption>{escape(caption)}</caption>'
             f"<thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body) + "\n</tbody></table>")
@@ -89,7 +107,9 @@ def details(title: str, body: str, section_id: str, open_: bool = False) -> str:
 def kpi_strip(items: Sequence[Kpi]) -> str:
     """The headline figures as a grid of cards (``<section id="kpis">``)."""
     cards = "".join(
-        f'<div class="kpi" id="kpi-{escape(k.key)}"><div class="label">{escape(k.label)}</div>'
+        f'<div class="kpi" id="kpi-{escape(k.key)}"'
+        + (f' title="{escape(k.tooltip)}"' if k.tooltip else "")
+        + f'><div class="label">{escape(k.label)}</div>'
         f'<div class="value">{escape(k.value)}</div><div class="note">{escape(k.note)}</div></div>'
         for k in items)
     return f'<section class="kpis" id="kpis">{cards}</section>'

@@ -111,9 +111,18 @@ def price_plot(run: RunResult, market: str, clock: Clock) -> Plot:
                         clock))
 
 
+def _edges(run: RunResult, clock: Clock, times: Sequence[int]) -> list[float]:
+    """Column edges of a heatmap of the sampled book: each sample's column spans from it to the
+    next sample, the last one to the end of the run."""
+    end = max(to_float(run.rows[-1]["block"]), to_float(times[-1]) + 1)
+    return [clock.time(b) for b in times] + [clock.time(end)]
+
+
 def heatmap_plot(run: RunResult, market: str, clock: Clock, bins: int = 60) -> Plot:
     """Open notional by liquidation price (y) over time (x), with the current price on top:
-    where the book would be liquidated and how close the price is to it."""
+    where the book would be liquidated and how close the price is to it. The book is sampled
+    every ``positions_every`` blocks and in every block in which a price moved more than 0.5%
+    (so a crash is drawn block by block); each sample holds until the next."""
     title = f"{market}: liquidation heatmap"
     samples = [p for p in run.positions if p.market == market and p.liquidation_price is not None]
     if not samples:
@@ -131,7 +140,7 @@ def heatmap_plot(run: RunResult, market: str, clock: Clock, bins: int = 60) -> P
         if low <= y < high:
             z[int((y - low) / step)][column[p.block]] += to_float(p.notional)
     fig = go.Figure(go.Heatmap(
-        x=[clock.time(b) for b in times], y=[low + step * (i + 0.5) for i in range(bins)],
+        x=_edges(run, clock, times), y=[low + step * (i + 0.5) for i in range(bins)],
         z=[[v if v else None for v in r] for r in z], colorscale="YlOrRd",
         colorbar=dict(title="notional (USD)"), customdata=[times] * bins,
         hovertemplate=("block %{customdata:,}<br>liquidation price ≈ $%{y:,.0f}<br>"
@@ -163,7 +172,7 @@ def distance_plot(run: RunResult, clock: Clock) -> Plot:
         totals[column[p.block]] += to_float(p.notional)
     share = [[v / t * 100 if t else 0.0 for v, t in zip(r, totals)] for r in z]
     fig = go.Figure(go.Heatmap(
-        x=[clock.time(b) for b in times], y=labels, z=share, colorscale="Blues", zmin=0,
+        x=_edges(run, clock, times), y=labels, z=share, colorscale="Blues", zmin=0,
         colorbar=dict(title="% of open notional"), customdata=[times] * len(labels),
         hovertemplate=("block %{customdata:,}<br>%{y} from liquidation<br>"
                        "%{z:.1f}% of open notional<extra></extra>")))
@@ -173,22 +182,53 @@ def distance_plot(run: RunResult, clock: Clock) -> Plot:
         clock))
 
 
+HOURS_PER_YEAR = 24 * 365
+#: Percentage axes: a ``%`` suffix and plain decimals, never SI prefixes ("600µ%").
+PERCENT_AXIS = dict(ticksuffix="%", exponentformat="none", hoverformat=",.4~f")
+
+
+def _rate_line(run: RunResult, clock: Clock, key: str, name: str, color: str, annual: bool,
+               **kw: Any) -> go.Scatter:
+    """A rate recorded in % per hour, drawn annualised (``annual``) or per hour, with both in
+    the hover."""
+    blocks = [r["block"] for r in run.rows]
+    hourly = _series(run.rows, key)
+    y = [v * HOURS_PER_YEAR for v in hourly] if annual else hourly
+    return go.Scatter(
+        x=[clock.time(b) for b in blocks], y=y, name=name, mode="lines",
+        line=dict(width=1.5, color=color),
+        customdata=[[b, h, h * HOURS_PER_YEAR] for b, h in zip(blocks, hourly)],
+        hovertemplate=(f"block %{{customdata[0]:,}}<br>%{{x:.2f}} {clock.unit}<br>"
+                       "%{customdata[1]:,.6~f}% per hour<br>%{customdata[2]:,.4~f}% a year"
+                       "<extra>%{fullData.name}</extra>"), **kw)
+
+
 def rates_plot(run: RunResult, clock: Clock) -> Plot:
-    """Funding rate, borrow rate (% per hour), skew (USD) and utilisation (%) per market."""
+    """Funding rate (% per hour, as the client quotes it), borrow rate (annualised %), skew
+    (USD) and utilisation (%) per market; percentages in plain decimals, never SI prefixes."""
     title = "Funding, borrowing, skew and utilisation"
     if not any(_has(run.rows, f"funding_rate.{m}") or _has(run.rows, f"skew.{m}")
                for m in run.markets):
         return Plot("rates", title, note="This run recorded no funding, borrow or skew data.")
     fig = make_subplots(rows=2, cols=2, shared_xaxes=True, vertical_spacing=0.12,
                         subplot_titles=("funding rate (% per hour, + longs pay)",
-                                        "borrow rate (% per hour)", "skew: long − short (USD)",
+                                        "borrow rate (% a year, annualised)",
+                                        "skew: long − short (USD)",
                                         "utilisation: open interest / pool (%)"))
     for i, m in enumerate(run.markets):
         color = PALETTE[i % len(PALETTE)]
-        for (r, c), key, scale in (((1, 1), "funding_rate", 1), ((1, 2), "borrow_rate", 1),
-                                   ((2, 1), "skew", 1), ((2, 2), "utilisation", 100)):
-            fig.add_trace(_line(run, clock, f"{key}.{m}", m, color, scale, legendgroup=m,
-                                showlegend=(r, c) == (1, 1)), row=r, col=c)
+        group = dict(legendgroup=m)
+        fig.add_trace(_rate_line(run, clock, f"funding_rate.{m}", m, color, False, **group,
+                                 showlegend=True), row=1, col=1)
+        fig.add_trace(_rate_line(run, clock, f"borrow_rate.{m}", m, color, True, **group,
+                                 showlegend=False), row=1, col=2)
+        fig.add_trace(_line(run, clock, f"skew.{m}", m, color, **group, showlegend=False),
+                      row=2, col=1)
+        fig.add_trace(_line(run, clock, f"utilisation.{m}", m, color, 100, **group,
+                            showlegend=False), row=2, col=2)
+    for r, c in ((1, 1), (1, 2), (2, 2)):
+        fig.update_yaxes(row=r, col=c, **PERCENT_AXIS)
+    fig.update_yaxes(row=2, col=1, tickprefix="$", exponentformat="none", tickformat=",.0f")
     return Plot("rates", title, _layout(fig, title + " per market", clock, height=560,
                                         bottom_row=2))
 
@@ -232,37 +272,54 @@ def keepers_plot(run: RunResult, clock: Clock) -> Plot:
 
 
 def is_lp_cohort(name: str) -> bool:
-    """Cohorts named ``lp`` (or ``..._lp``) provide liquidity: charted on their own axis."""
+    """Cohorts named ``lp`` (or ``..._lp``) provide liquidity: charted in their own panel."""
     return name == "lp" or name.endswith("_lp") or name.startswith("lp_")
 
 
+#: The LP line's hover: which "LP return" it is (the KPI strip's is the share price's).
+LP_EQUITY_HOVER = ("<br>LP agents' whole equity (wallet cash + pool shares),<br>"
+                   "not the LP share price (the KPI strip's LP return)")
+
+
+def _equity_trace(run: RunResult, clock: Clock, cohort: str, color: str) -> go.Scatter | None:
+    values = _series(run.rows, f"equity.{cohort}")
+    start = next((v for v in values if not math.isnan(v) and v), None)
+    if start is None:
+        return None
+    blocks = [r["block"] for r in run.rows]
+    lp = is_lp_cohort(cohort)
+    return go.Scatter(
+        x=[clock.time(b) for b in blocks], y=[(v / start - 1) * 100 for v in values],
+        customdata=[[b, v] for b, v in zip(blocks, values)], mode="lines",
+        name=f"{cohort} (LPs)" if lp else cohort,
+        line=dict(width=2.5 if lp else 1.5, dash="dash" if lp else "solid", color=color),
+        hovertemplate=("block %{customdata[0]:,}<br>%{y:+.2f}% ($%{customdata[1]:,.0f})"
+                       + (LP_EQUITY_HOVER if lp else "") + f"<extra>{cohort}</extra>"))
+
+
 def equity_plot(run: RunResult, clock: Clock) -> Plot:
-    """Each cohort's equity as % change from its start; LP cohorts on the right axis."""
+    """Each cohort's equity as % change from its start: traders in the top panel, LP cohorts in
+    a panel of their own below (never on a second axis over the traders' range)."""
     title = "Equity per cohort"
-    cohorts = [c for c in run.cohorts if _has(run.rows, f"equity.{c}")]
-    if not cohorts:
+    traces = [(c, t) for i, c in enumerate(run.cohorts) if _has(run.rows, f"equity.{c}")
+              for t in [_equity_trace(run, clock, c, PALETTE[i % len(PALETTE)])] if t is not None]
+    if not traces:
         return Plot("equity", title, note="No cohort equity was recorded.")
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    for i, c in enumerate(cohorts):
-        values = _series(run.rows, f"equity.{c}")
-        start = next((v for v in values if not math.isnan(v) and v), None)
-        if start is None:
-            continue
-        blocks = [r["block"] for r in run.rows]
-        lp = is_lp_cohort(c)
-        fig.add_trace(go.Scatter(
-            x=[clock.time(b) for b in blocks], y=[(v / start - 1) * 100 for v in values],
-            customdata=[[b, v] for b, v in zip(blocks, values)], mode="lines",
-            name=f"{c} (LPs, right axis)" if lp else c,
-            line=dict(width=2.5 if lp else 1.5, dash="dash" if lp else "solid",
-                      color=PALETTE[i % len(PALETTE)]),
-            hovertemplate=("block %{customdata[0]:,}<br>%{y:+.2f}% ($%{customdata[1]:,.0f})"
-                           f"<extra>{c}</extra>")), secondary_y=lp)
-    fig.update_yaxes(title_text="traders: change since start (%)", ticksuffix="%", secondary_y=False)
-    fig.update_yaxes(title_text="LPs: change since start (%)", ticksuffix="%", secondary_y=True,
-                     showgrid=False)
-    return Plot("equity", title, _layout(
-        fig, "Equity per cohort, % change since the start (LPs on the right axis)", clock))
+    traders = [t for c, t in traces if not is_lp_cohort(c)]
+    lps = [t for c, t in traces if is_lp_cohort(c)]
+    panels = [(label, group) for label, group in (
+        ("traders: equity change since start (%)", traders),
+        ("LPs: equity change since start (%), their own panel and scale", lps)) if group]
+    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.14,
+                        subplot_titles=[label for label, _ in panels])
+    for row, (_, group) in enumerate(panels, start=1):
+        for trace in group:
+            fig.add_trace(trace, row=row, col=1)
+    fig.update_yaxes(**PERCENT_AXIS)
+    heading = ("Equity per cohort, % change since the start (LPs in their own panel)"
+               if len(panels) == 2 else "Equity per cohort, % change since the start")
+    return Plot("equity", title, _layout(fig, heading, clock, height=HEIGHT + 180 * (len(panels) - 1),
+                                         bottom_row=len(panels)))
 
 
 def pool_plot(run: RunResult, clock: Clock) -> Plot:
@@ -351,6 +408,9 @@ def study_plots(study: StudyResult) -> list[Plot]:
                           dash="solid" if i == 0 else "dash"),
                 hovertemplate=HOVER_BLOCK.replace("{unit}", clock.unit)),
                 row=k // 2 + 1, col=k % 2 + 1)
+    for k, (_, unit, _) in enumerate(STUDY_PANELS):  # units on the ticks, never SI prefixes
+        axis = dict(PERCENT_AXIS) if unit == "%" else dict(tickprefix=unit, exponentformat="none")
+        fig.update_yaxes(row=k // 2 + 1, col=k % 2 + 1, **axis)
     plots = [Plot("study", "The variants side by side",
                   _layout(fig, "Same traders and prices, each variant one line", clock,
                           height=820, bottom_row=3))]

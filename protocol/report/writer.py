@@ -74,12 +74,26 @@ def _eth_price(summary: dict, key: str) -> Any:
     return None
 
 
-def summary_rows(result: RunResult) -> Iterator[tuple[str, str]]:
-    """The run totals in human units, ``(name, text)``."""
+def _definition(key: str) -> str:
+    """The tooltip of a totals row whose name alone is ambiguous (the two LP returns)."""
+    if key == "pool.lp_return":
+        return kpi.LP_RETURN_SHARE
+    parts = key.split(".")
+    if len(parts) == 3 and parts[0] == "cohorts" and parts[2] == "return" \
+            and plots.is_lp_cohort(parts[1]):
+        return kpi.LP_RETURN_COHORT
+    return ""
+
+
+def summary_rows(result: RunResult) -> Iterator[tuple[Any, str]]:
+    """The run totals in human units, ``(name, text)``; the name a :class:`~page.Tip` with its
+    definition where two rows could be confused (the LP returns)."""
     for key, value in flatten(result.summary):
         if key.endswith("eth_price_usd"):
             continue
-        yield units.human_key(key), units.human(key, value, _eth_price(result.summary, key))
+        name, tip = units.human_key(key), _definition(key)
+        yield (page.Tip(name, tip) if tip else name), units.human(key, value,
+                                                                  _eth_price(result.summary, key))
 
 
 def _liquidation_rows(result: RunResult) -> Iterator[list[str]]:

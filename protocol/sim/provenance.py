@@ -6,33 +6,19 @@ commit. The backend and the seed are the run's own fields (:class:`~protocol.sim
 from __future__ import annotations
 
 import copy
-import hashlib
 import subprocess
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
+from protocol.build.digest import contracts_sha256
+
 if TYPE_CHECKING:
     from protocol.sim.scenario import Scenario
 
 SCENARIO_FILE = "scenario.toml"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # protocol/
-
-
-def contracts_sha256(directory: Union[str, Path, None]) -> Optional[str]:
-    """The sha256 (hex) of a directory of the user's contracts, ``None`` without one: for each
-    ``.sol`` file below it, in sorted order of relative path, the path (UTF-8, ``/``-separated),
-    a NUL byte, the file's size as 8 big-endian bytes and its bytes. Other files don't count."""
-    if directory is None:
-        return None
-    root = Path(directory)
-    files = sorted((p.relative_to(root).as_posix(), p) for p in root.rglob("*.sol") if p.is_file())
-    digest = hashlib.sha256()
-    for relative, path in files:
-        data = path.read_bytes()
-        digest.update(relative.encode() + b"\0" + len(data).to_bytes(8, "big") + data)
-    return digest.hexdigest()
 
 
 def git_commit(directory: Union[str, Path] = PACKAGE_DIR) -> Optional[str]:

@@ -55,7 +55,8 @@ class LiquidationMark:
 
 @dataclass(frozen=True)
 class PositionSample:
-    """One open position at a sampled block (every ``positions_every`` blocks, one Reader
+    """One open position at a sampled block (every ``positions_every`` blocks, and every block
+    in which a market's oracle price moved more than 0.5% from the block before; one Reader
     ``health`` call per chunk of positions).
 
     ``liquidation_price`` is an estimate (:func:`protocol.margin.human.cross_liquidation_price`):
@@ -97,7 +98,8 @@ class RunResult:
     ``events``: one dict per decoded contract event: ``block``, ``tx`` (index in the run),
     ``contract``, ``event``, ``args`` (dict of exact values).
     ``summary``: run totals (see :func:`protocol.sim.metrics.summarize`).
-    ``positions``: the open book sampled every ``positions_every`` blocks (:class:`PositionSample`).
+    ``positions``: the open book sampled every ``positions_every`` blocks and in every block in
+    which a price moved more than 0.5% (:class:`PositionSample`).
     """
 
     scenario: str

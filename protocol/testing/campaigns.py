@@ -7,6 +7,7 @@ one. A worker that finds a failure writes its crash bundle into ``<crash dir>/se
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -101,7 +102,10 @@ def run_parallel(runs: int, workers: int, *, engine: str = "local", seed: Option
     if engine == "ray":
         reports = _on_ray(jobs, workers, address)
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs), os.cpu_count() or 1)) as pool:
+        # spawned, not forked: a worker starts from a fresh interpreter, as alone, whatever
+        # campaigns this process ran before (a forked one inherits their venue and caches)
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs), os.cpu_count() or 1),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
             reports = list(pool.map(work, *zip(*jobs)))
     return ParallelResult(tuple(reports), time.perf_counter() - started)
 

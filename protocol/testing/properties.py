@@ -338,18 +338,27 @@ def push_same_prices(venue) -> None:
 def close_order(venue, first, second, market_a: str, market_b: str) -> Optional[tuple[Comparison, Comparison]]:
     """Two accounts' profitable positions closed in both orders from the same state, in one
     block: each account's payout must not depend on who goes first (SPEC §8.1: every profitable
-    close in the same state is paid the same fraction B / P). None unless both positions are in
-    profit and both closes go through. Compare each with :func:`check_path_independence`
-    (``n=2``: one unit of rounding either way)."""
+    close in the same state is paid the same fraction B / P, as long as each close lowers P by
+    what it realises). None unless both positions are in profit and both closes go through, and
+    None when a position's profit is more than its market side's net profit (with the other's,
+    on the same side): losers on that side net it, so closing it lowers P by less than it is
+    paid, and SPEC §8.1 then lets the order matter. Compare each with
+    :func:`check_path_independence` (``n=2``: one unit of rounding either way)."""
     v, ch = venue, venue.clearinghouse
     a, b = _address(first), _address(second)
     if a.lower() == b.lower():
         return None
     ma, mb = v.market_id(market_a), v.market_id(market_b)
+    owed: dict[tuple[int, bool], int] = {}  # market side -> the profit closed on it
     for account, mid in ((a, ma), (b, mb)):
         p = ch.call("position", account, mid)
-        if p[0] == 0 or _pnl(v, p, mid) <= 0:
+        profit = _pnl(v, p, mid) if p[0] else 0
+        if profit <= 0:
             return None
+        side = (mid, p[0] > 0)
+        owed[side] = owed.get(side, 0) + profit
+    if any(profit > _side_profit(v, *side) for side, profit in owed.items()):
+        return None
     paid: list[dict] = []
     for order in (((a, ma), (b, mb)), ((b, mb), (a, ma))):
         with v.chain.snapshot():
@@ -361,6 +370,17 @@ def close_order(venue, first, second, market_a: str, market_b: str) -> Optional[
             paid.append({acct: _account_value(v, acct, mid) for acct, mid in order})
     return (Comparison(f"{market_a} close of the first, second in line vs first", paid[1][a], paid[0][a], 2),
             Comparison(f"{market_b} close of the second, first in line vs second", paid[0][b], paid[1][b], 2))
+
+
+def _side_profit(venue, market: int, long: bool) -> int:
+    """A market side's net PnL at its last price, WAD (``Solvency``: longs' notional rounded up,
+    shorts' down)."""
+    s = venue.clearinghouse.call("marketState", market)
+    price = venue.oracle.call("latest", market)[0]
+    long_size, short_size, long_entry, short_entry = s[0], s[1], s[6], s[7]
+    if long:
+        return -(-long_size * price // 10**18) - long_entry
+    return short_entry - short_size * price // 10**18
 
 
 def _pnl(venue, position, market: int) -> int:
