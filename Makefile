@@ -1,24 +1,37 @@
 # Two commands do everything on a fresh machine (Python >= 3.11, Node >= 20, make):
-#   make demo   - install into .venv and node_modules, compile, run the main job
-#   make test   - the same set-up, then the whole test suite on every backend
-# Both are idempotent: stamps skip installs when pyproject.toml / package-lock.json are unchanged.
+#   make demo   - install perpsim alone into .venv (what the demo runs), npm ci, compile, run the main job
+#   make test   - the same set-up plus the dev and ray extras, then the whole test suite on every backend
+# Both are idempotent: stamps skip installs when pyproject.toml / package-lock.json are unchanged;
+# `make test` after `make demo` adds the extras, `make demo` after `make test` keeps them.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 NPM_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup compile demo test bench clean
+.PHONY: setup setup-dev compile demo test bench clean
 
 setup: $(PY_STAMP) $(NPM_STAMP) compile
 
+setup-dev: $(DEV_STAMP) setup
+
+# The base install: perpsim and its run-time dependencies, no extras.
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 required"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,ray]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
 	touch $@
+
+# The base install plus the dev extra (pytest, hypothesis, playwright, build) and ray, which
+# tests use; it makes the base stamp current too, so a later `make demo` installs nothing.
+$(DEV_STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 required"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,ray]"
+	touch $(PY_STAMP) $@
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
@@ -30,7 +43,7 @@ compile: $(PY_STAMP) $(NPM_STAMP)
 demo: setup
 	$(VENV)/bin/perpsim run default --backend revm
 
-test: setup
+test: setup-dev
 	$(PY) -m pytest --backend all $(PYTEST_ARGS)
 
 bench: setup

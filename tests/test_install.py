@@ -103,7 +103,8 @@ def test_first_compile_outside_a_repository_installs_the_pinned_toolchain_once(
     assert result.compiled and result.contracts == ["Token"]
     tools = toolchain.cached_npm_dir()
     assert tools.parent == tmp_path / "cache" / "npm"
-    [announcement] = capsys.readouterr().err.strip().splitlines()
+    announcement, compiling = capsys.readouterr().err.strip().splitlines()
+    assert compiling == "perpsim: compiling 1 contract…"
     assert announcement.startswith("perpsim: first use, installing ") and str(tools) in announcement
     assert all(f"{name} {version}" in announcement for name, version in toolchain.pins().items())
     assert not list(tools.parent.glob("*.tmp"))  # the staging directory became the cache entry

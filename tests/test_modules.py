@@ -147,7 +147,9 @@ def test_users_modules_are_checked_before_anything_is_deployed(tmp_path):
         Venue.launch(backend="revm", contracts=example, modules={"margin": "DeadBandRates"})
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "Broken.sol").write_text("pragma solidity 0.8.30;\ncontract Broken {\n  uint x = ;\n}\n")
+    (broken / "Broken.sol").write_text('pragma solidity 0.8.30; import {StockRates} from '
+                                       '"contracts/modules/StockRates.sol";\n'
+                                       'contract Broken is StockRates {\n  uint x = ;\n}\n')
     with pytest.raises(ModuleError) as info:
         Venue.launch(backend="revm", contracts=broken, modules={"rates": "Broken"})
     assert re.match(rf"{re.escape(str(broken))}/Broken.sol:3:\d+: error", str(info.value))

@@ -7,18 +7,29 @@ Artifacts live in ``protocol/artifacts`` (package data of the wheel) and are key
 every input: sources, settings, the pinned compiler and OpenZeppelin versions. When the hash
 matches, nothing is compiled and Node is not started, so an installed wheel never needs Node.
 An installed package carries its sources in ``protocol/contracts`` (copied there by ``setup.py``).
+
+A user's directory of contracts (``--contracts DIR``) is compiled against the project's sources
+with code generated for the user's files only (after an edit: the edited files and those
+importing them); the project's artifacts are reused as they are (hard links, else copies, in the
+user's artifacts directory), so an edit to a user's module recompiles that module alone, in
+seconds. Users' artifacts are cached under
+:func:`~protocol.build.toolchain.cache_root`, pruned by :func:`prune_cache`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
+from typing import Callable
 from pathlib import Path
 
+from .scan import count_contracts, dependants, imported
 from .toolchain import PACKAGE_DIR, PROJECT_ROOT, ToolchainError, cache_root, npm_dir, pins
 
 ARTIFACTS_DIR = PACKAGE_DIR / "artifacts"
@@ -177,36 +188,233 @@ def solc_command(root: Path, *, lines: bool = False) -> list[str]:
 
 
 def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
-                      force: bool = False, user_dir: Path | None = None) -> CompileResult:
-    """Compile every ``.sol`` under ``root/contracts`` (and ``user_dir``, whose files import the
-    project's by name) unless the cached artifacts are current."""
+                      force: bool = False, user_dir: Path | None = None,
+                      quiet: bool = False) -> CompileResult:
+    """Compile every ``.sol`` under ``root/contracts`` unless the cached artifacts are current.
+
+    With ``user_dir`` (a directory of a user's files, which import the project's by name), only
+    the user's files are compiled, against the project's sources: the project's artifacts
+    (compiled first if they are not current) are reused, and ``out_dir`` (default
+    :func:`user_artifacts_dir`) holds both. A compile announces itself with a "compiling N
+    contracts" line on stderr (with a spinner in a terminal) unless ``quiet``."""
     root = _default_root() if root is None else root
+    if user_dir is not None:
+        return _compile_user(root, Path(user_dir), out_dir, force, quiet)
     if out_dir is None:
-        out_dir = ARTIFACTS_DIR if user_dir is None else user_artifacts_dir(user_dir, root)
-    digest = input_hash(root, user_dir)
+        out_dir = ARTIFACTS_DIR
+    digest = input_hash(root)
     manifest = _read_manifest(out_dir)
     if not force and manifest and manifest.get("input_hash") == digest:
         return CompileResult(False, digest, manifest["contracts"], manifest.get("warnings", []))
+    sources = _sources(root / "contracts")
+    count = count_contracts(sources)
+    output, version = _run_solc(root, sources, SETTINGS, announce=None if quiet else
+                                f"compiling {count} contract{'s' if count != 1 else ''}")
+    names, artifacts, warnings = _artifacts(output, sources, None, digest, version)
+    for contract, library in FALLBACK_VIEWS.items():
+        if contract in artifacts and library in artifacts:
+            artifacts[contract]["abi"] = artifacts[contract]["abi"] + [
+                entry for entry in artifacts[library]["abi"] if entry["type"] == "function"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob("*.json"):
+        stale.unlink()
+    for name, artifact in artifacts.items():
+        (out_dir / f"{name}.json").write_text(json.dumps(artifact, indent=1))
+    names.sort()
+    # Source ids of the source maps (ids not listed are the compiler's generated Yul).
+    source_ids = {str(data["id"]): name for name, data in output.get("sources", {}).items()}
+    (out_dir / MANIFEST).write_text(json.dumps(
+        {"input_hash": digest, "compiler": version, "contracts": names, "warnings": warnings,
+         "sourceIds": source_ids}, indent=1))
+    return CompileResult(True, digest, names, warnings)
 
+
+def project_artifacts_dir(root: Path | None = None, quiet: bool = False) -> Path:
+    """The project's artifacts for the sources under ``root``, compiled if they are not
+    current: ``protocol/artifacts`` when they were compiled from ``root``'s sources (or ``root``
+    is the default one), else a directory of the cache."""
+    root = _default_root() if root is None else root
+    manifest = _read_manifest(ARTIFACTS_DIR)
+    if root == _default_root() or (manifest and manifest.get("input_hash") == input_hash(root)):
+        out = ARTIFACTS_DIR
+    else:
+        out = cache_root() / "artifacts" / f"project-{input_hash(root)[:16]}"
+    compile_contracts(root, out, quiet=quiet)  # a no-op when current
+    return out
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _last_entry_pointer(user_dir: Path) -> Path:
+    """The file naming the cache entry last compiled for ``user_dir`` (what an edit starts from)."""
+    key = hashlib.sha256(str(user_dir.resolve()).encode()).hexdigest()[:16]
+    return cache_root() / "artifacts-last" / key
+
+
+def _previous_build(user_dir: Path, project_hash: str,
+                    user_sources: dict[str, str]) -> tuple[Path, dict] | None:
+    """The last compile of ``user_dir`` when an edit can start from it: same project sources
+    and settings, same files (so the same source ids); else None."""
+    try:
+        entry = Path(_last_entry_pointer(user_dir).read_text().strip())
+    except OSError:
+        return None
+    manifest = _read_manifest(entry)
+    if (manifest is None or manifest.get("project_hash") != project_hash
+            or set(manifest.get("user_sources", {})) != set(user_sources)
+            or not all((entry / f"{n}.json").is_file() for n in manifest.get("user_contracts", {}))):
+        return None
+    return entry, manifest
+
+
+def _numbering(output: dict, project_ids: dict[str, str] | None
+               ) -> tuple[Callable[[str], str], dict[str, str]]:
+    """How to renumber the source maps of a compile of some of the sources into the ids a
+    compile of all of them (the project build's and the user's) gives, and those ids. solc
+    numbers the sources it was given (and those they import) in order of name, then the Yul it
+    generates; so the project's artifacts, reused, and the user's share one numbering."""
+    solc_ids = {data["id"]: name for name, data in output.get("sources", {}).items()}
+    if not project_ids:
+        return (lambda source_map: source_map), {str(i): n for i, n in sorted(solc_ids.items())}
+    names = sorted(set(project_ids.values()) | set(solc_ids.values()))
+    full = {name: index for index, name in enumerate(names)}
+    mapping = {index: full[name] for index, name in solc_ids.items()}
+    shift = len(names) - len(solc_ids)
+
+    def renumber(source_map: str) -> str:
+        entries = []
+        for entry in source_map.split(";"):
+            fields = entry.split(":")
+            if len(fields) > 2 and fields[2] not in ("", "-1"):
+                index = int(fields[2])
+                fields[2] = str(mapping.get(index, index + shift))
+            entries.append(":".join(fields))
+        return ";".join(entries)
+
+    return renumber, {str(index): name for index, name in enumerate(names)}
+
+
+def _compile_user(root: Path, user_dir: Path, out_dir: Path | None, force: bool,
+                  quiet: bool) -> CompileResult:
+    user_sources = _user_sources(user_dir)
+    digest = input_hash(root, user_dir)
+    out_dir = user_artifacts_dir(user_dir, root) if out_dir is None else out_dir
+    manifest = _read_manifest(out_dir)
+    if not force and manifest and manifest.get("input_hash") == digest:
+        _touch(out_dir)
+        return CompileResult(False, digest, manifest["contracts"], manifest.get("warnings", []))
+    project = project_artifacts_dir(root, quiet)
+    project_manifest = _read_manifest(project) or {"contracts": []}
+    project_hash = input_hash(root)
+    project_sources = _sources(root / "contracts")
+    project_ids = project_manifest.get("sourceIds")
+    # solc is given the user's files and the project's files they import (OpenZeppelin comes
+    # from node_modules); without the project build's source ids, every project file.
+    sources = {**({unit: project_sources[unit] for unit in imported(user_sources, project_sources)}
+                  if project_ids else project_sources), **user_sources}
+    hashes = {unit: _sha(text) for unit, text in user_sources.items()}
+    # An edit recompiles the edited files and the user's files that import them; the others'
+    # artifacts come from the last compile of this directory.
+    selected, previous = sorted(user_sources), None
+    last = None if force else _previous_build(user_dir, project_hash, user_sources)
+    if last is not None:
+        changed = [u for u in user_sources if last[1]["user_sources"][u] != hashes[u]]
+        if changed:
+            selected, previous = dependants(user_sources, changed), last
+    while True:
+        # Code is generated for the selected files only.
+        settings = {**SETTINGS, "outputSelection": {unit: SETTINGS["outputSelection"]["*"]
+                                                    for unit in selected}}
+        count = count_contracts({unit: user_sources[unit] for unit in selected})
+        message = (f"compiling {count} contract{'s' if count != 1 else ''} of {user_dir} "
+                   f"(the project's {len(project_manifest['contracts'])} are reused)")
+        output, version = _run_solc(root, sources, settings, user_dir,
+                                    announce=None if quiet else message)
+        renumber, source_ids = _numbering(output, project_ids)
+        if previous is None or (previous[1].get("sourceIds") == source_ids
+                                and previous[1].get("compiler") == version):
+            break
+        selected, previous = sorted(user_sources), None  # renumbered sources: compile them all
+    names, artifacts, warnings = _artifacts(output, user_sources, user_dir, digest, version)
+    for artifact in artifacts.values():
+        artifact["deployedSourceMap"] = renumber(artifact["deployedSourceMap"])
+    if previous is not None:
+        entry, last_manifest = previous
+        for name, unit in last_manifest["user_contracts"].items():
+            if unit in selected:
+                continue
+            if name in artifacts:
+                raise CompileError(_user_paths([f"{artifacts[name]['sourceName']}:0:0: error: "
+                                                f"duplicate contract name {name}"], user_dir))
+            artifact = json.loads((entry / f"{name}.json").read_text())
+            artifacts[name] = {**artifact, "inputHash": digest}
+            names.append(name)
+    clash = sorted(set(names) & set(project_manifest["contracts"]))
+    if clash:
+        source = artifacts[clash[0]]["sourceName"]
+        raise CompileError(_user_paths([f"{source}:0:0: error: duplicate contract name "
+                                        f"{clash[0]} (the project has one)"], user_dir))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob("*.json"):
+        stale.unlink()
+    for name in project_manifest["contracts"]:
+        _link_or_copy(project / f"{name}.json", out_dir / f"{name}.json")
+    for name, artifact in artifacts.items():
+        (out_dir / f"{name}.json").write_text(json.dumps(artifact, indent=1))
+    every = sorted([*project_manifest["contracts"], *names])
+    (out_dir / MANIFEST).write_text(json.dumps(
+        {"input_hash": digest, "compiler": version, "contracts": every, "warnings": warnings,
+         "sourceIds": source_ids, "project": str(project), "project_hash": project_hash,
+         "user_sources": hashes, "compiled": selected,
+         "user_contracts": {name: artifacts[name]["sourceName"] for name in sorted(names)}},
+        indent=1))
+    pointer = _last_entry_pointer(user_dir)
+    try:
+        pointer.parent.mkdir(parents=True, exist_ok=True)
+        pointer.write_text(str(out_dir.resolve()))
+    except OSError:
+        pass  # a read-only cache: the next edit compiles every file of the directory
+    prune_cache(keep=out_dir)
+    return CompileResult(True, digest, every, warnings)
+
+
+def _run_solc(root: Path, sources: dict[str, str], settings: dict,
+              user_dir: Path | None = None, announce: str | None = None) -> tuple[dict, str]:
+    """solc-js's standard-JSON output for ``sources`` and its version; raises
+    :class:`CompileError` on errors. ``announce``: the progress line shown while it compiles
+    (once the toolchain is found: a missing one is reported alone, in one line)."""
     command = solc_command(root)
-    sources = {**_sources(root / "contracts"), **_user_sources(user_dir)}
     standard_input = {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},
-        "settings": SETTINGS,
+        "settings": settings,
     }
-    proc = subprocess.run(command, input=json.dumps(standard_input),
-                          capture_output=True, text=True, check=False)
+    with _progress(announce or "", quiet=announce is None):
+        proc = subprocess.run(command, input=json.dumps(standard_input),
+                              capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise CompileError([f"solc-js failed: {proc.stderr.strip()}"])
     output = json.loads(proc.stdout)
-    version = proc.stderr.strip().splitlines()[-1]
     diagnostics = output.get("errors", [])
     errors = [_format_diagnostic(d, sources) for d in diagnostics if d["severity"] == "error"]
-    warnings = [_format_diagnostic(d, sources) for d in diagnostics if d["severity"] != "error"]
     if errors:
+        warnings = [_format_diagnostic(d, sources) for d in diagnostics
+                    if d["severity"] != "error"]
         raise CompileError(_user_paths(errors + warnings, user_dir))
-    warnings = _user_paths(warnings, user_dir)
+    return output, proc.stderr.strip().splitlines()[-1]
+
+
+def _artifacts(output: dict, sources: dict[str, str], user_dir: Path | None, digest: str,
+               version: str) -> tuple[list[str], dict[str, dict], list[str]]:
+    """The artifacts of the contracts of ``sources`` in solc's ``output``, and the warnings
+    about those sources (a user's build: about the user's files only)."""
+    diagnostics = [d for d in output.get("errors", []) if d["severity"] != "error"]
+    if user_dir is not None:
+        diagnostics = [d for d in diagnostics
+                       if d.get("sourceLocation", {}).get("file", "") in sources]
+    warnings = _user_paths([_format_diagnostic(d, sources) for d in diagnostics], user_dir)
     oversized = [
         f"{source}:0:0: error: {name} has {size:,} bytes of runtime code, over the EIP-170 "
         f"limit of {CODE_SIZE_LIMIT:,}"
@@ -215,10 +423,6 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
         if (size := len(data["evm"]["deployedBytecode"]["object"]) // 2) > CODE_SIZE_LIMIT]
     if oversized:
         raise CompileError(_user_paths(oversized, user_dir))
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob("*.json"):
-        stale.unlink()
     names: list[str] = []
     artifacts: dict[str, dict] = {}
     for source_name, contracts in output.get("contracts", {}).items():
@@ -226,7 +430,8 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
             continue  # imported library sources (OpenZeppelin) are not deployed on their own
         for name, data in contracts.items():
             if name in names:
-                raise CompileError([f"{source_name}:0:0: error: duplicate contract name {name}"])
+                raise CompileError(_user_paths(
+                    [f"{source_name}:0:0: error: duplicate contract name {name}"], user_dir))
             names.append(name)
             artifacts[name] = {
                 "contractName": name,
@@ -250,19 +455,115 @@ def compile_contracts(root: Path | None = None, out_dir: Path | None = None,
                 "settings": SETTINGS,
                 "inputHash": digest,
             }
-    for contract, library in FALLBACK_VIEWS.items():
-        if contract in artifacts and library in artifacts:
-            artifacts[contract]["abi"] = artifacts[contract]["abi"] + [
-                entry for entry in artifacts[library]["abi"] if entry["type"] == "function"]
-    for name, artifact in artifacts.items():
-        (out_dir / f"{name}.json").write_text(json.dumps(artifact, indent=1))
-    names.sort()
-    # Source ids of the source maps (ids not listed are the compiler's generated Yul).
-    source_ids = {str(data["id"]): name for name, data in output.get("sources", {}).items()}
-    (out_dir / MANIFEST).write_text(json.dumps(
-        {"input_hash": digest, "compiler": version, "contracts": names, "warnings": warnings,
-         "sourceIds": source_ids}, indent=1))
-    return CompileResult(True, digest, names, warnings)
+    return names, artifacts, warnings
+
+
+class _progress:
+    """A "compiling ..." line on stderr (rich), with a spinner and the seconds elapsed while it
+    runs when stderr is a terminal; nothing when ``quiet``."""
+
+    def __init__(self, message: str, quiet: bool):
+        self.message, self.quiet = message, quiet
+        self._status = None
+
+    def __enter__(self) -> "_progress":
+        if self.quiet:
+            return self
+        try:
+            from rich.console import Console
+        except ImportError:  # setup.py's build hook loads this module with the stdlib alone
+            print(f"perpsim: {self.message}…", file=sys.stderr, flush=True)
+            return self
+        console = Console(stderr=True, highlight=False)
+        console.print(f"perpsim: {self.message}…", markup=False, soft_wrap=True)
+        if console.is_terminal:
+            self._status = console.status(f"{self.message}…")
+            self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.__exit__(*exc)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link to ``source`` (no space used), else a copy (another file system)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _touch(directory: Path) -> None:
+    """Mark a cache entry as just used (pruning removes the least recently used first)."""
+    try:
+        os.utime(directory / MANIFEST)
+    except OSError:
+        pass
+
+
+#: How long a user's compiled artifacts stay in the cache unused, and how much room the
+#: cache of compiled artifacts may take (a hard link to a project artifact costs nothing):
+#: ``$PERPSIM_CACHE_MAX_AGE_DAYS`` and ``$PERPSIM_CACHE_MAX_MB`` override them.
+CACHE_MAX_AGE_DAYS = 30.0
+CACHE_MAX_MB = 200.0
+
+
+def _entry_size(entry: Path) -> int:
+    """Bytes only this entry holds (files hard-linked elsewhere are not counted)."""
+    total = 0
+    for path in entry.rglob("*"):
+        try:
+            stat = path.lstat()
+        except OSError:
+            continue
+        if path.is_file() and stat.st_nlink == 1:
+            total += stat.st_size
+    return total
+
+
+def _last_used(entry: Path) -> float:
+    for path in (entry / MANIFEST, entry):
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            continue
+    return 0.0
+
+
+def prune_cache(max_age_days: float | None = None, max_mb: float | None = None,
+                keep: Path | None = None, now: float | None = None) -> list[Path]:
+    """Remove compiled artifacts from the cache (``cache_root()/artifacts``): every entry unused
+    for more than ``max_age_days`` (default ``$PERPSIM_CACHE_MAX_AGE_DAYS``, else 30), then the
+    least recently used until the rest take at most ``max_mb`` (default
+    ``$PERPSIM_CACHE_MAX_MB``, else 200). ``keep`` (the entry just written) is never removed.
+    Returns the entries removed."""
+    if max_age_days is None:
+        max_age_days = float(os.environ.get("PERPSIM_CACHE_MAX_AGE_DAYS", CACHE_MAX_AGE_DAYS))
+    if max_mb is None:
+        max_mb = float(os.environ.get("PERPSIM_CACHE_MAX_MB", CACHE_MAX_MB))
+    now = time.time() if now is None else now
+    base = cache_root() / "artifacts"
+    if not base.is_dir():
+        return []
+    keep = None if keep is None else Path(keep).resolve()
+    entries = sorted((e for e in base.iterdir() if e.is_dir() and e.resolve() != keep),
+                     key=_last_used)
+    removed = []
+    for entry in entries:
+        if now - _last_used(entry) > max_age_days * 86_400:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    entries = [e for e in entries if e not in removed]
+    sizes = {e: _entry_size(e) for e in entries}
+    total = sum(sizes.values()) + (_entry_size(keep) if keep is not None and keep.is_dir() else 0)
+    for entry in entries:  # least recently used first
+        if total <= max_mb * 1_000_000:
+            break
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+        total -= sizes[entry]
+    return removed
 
 
 def artifacts_for_package(root: Path | None = None) -> str:

@@ -88,7 +88,7 @@ class DeploymentPlan:
     markets: tuple[MarketSpec, ...]
     modules: Mapping[str, str] = field(default_factory=dict)
     #: Where the artifacts live (None: the project's own); a plan with users' contracts points
-    #: at the cache that compiled them together with the project's.
+    #: at the cache that holds them beside the project's.
     artifacts: Optional[Path] = None
 
     def names(self) -> list[str]:
