@@ -46,7 +46,8 @@ def test_a_failure_is_shrunk_into_a_runnable_pytest_function():
     steps = [line for line in text.splitlines() if line.strip().startswith("state.")
              and not any(name in line for name in checks)]
     assert 1 <= len(steps) <= 5, text
-    assert steps[-1].strip().startswith(("state.open(", "state.open_high_leverage(")), text
+    assert steps[-1].strip().startswith(("state.open(", "state.open_high_leverage(", "state.open_at_the_minimum(",
+                                         "state.grow_into_a_tier(")), text
     namespace: dict = {"NoOpenShortsMachine": NoOpenShortsMachine}
     exec(text.replace("from tests.test_fuzz import NoOpenShortsMachine", "")
          .replace("from test_fuzz import NoOpenShortsMachine", ""), namespace)
