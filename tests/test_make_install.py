@@ -18,8 +18,6 @@ LOGGER = '#!/bin/sh\necho "$(basename "$0") $*" >> "{log}"\n'
 
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
-    if shutil.which("make") is None:
-        pytest.skip("make is not installed")
     for name in ("Makefile", "pyproject.toml", "package.json", "package-lock.json"):
         shutil.copy(ROOT / name, tmp_path / name)
     bin_dir = tmp_path / ".venv" / "bin"

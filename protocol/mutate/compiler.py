@@ -14,36 +14,19 @@ import copy
 import json
 import re
 import subprocess
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from protocol.build import SETTINGS, CompileError, _format_diagnostic, solc_command
+from protocol.build.scan import imports_of
 
 #: solc's CBOR metadata trailer (ipfs hash + compiler version): it hashes the sources, so it
 #: differs for every mutant even when the code does not.
 _METADATA = re.compile(r"a264697066735822[0-9a-f]{68}64736f6c6343[0-9a-f]{6}0033")
-_IMPORT = re.compile(r"""^\s*import\s+(?:[^'";]*?\sfrom\s+)?["']([^"']+)["']""", re.M)
 
 
 def strip_metadata(code: str) -> str:
     """Bytecode (hex) without solc's metadata trailers."""
     return _METADATA.sub("", code.lower().removeprefix("0x"))
-
-
-def imports_of(name: str, text: str) -> list[str]:
-    """Source unit names ``name`` imports (relative imports resolved against it)."""
-    out = []
-    for target in _IMPORT.findall(text):
-        if target.startswith("."):
-            parts: list[str] = []
-            for part in (PurePosixPath(name).parent / target).parts:
-                if part == "..":
-                    if parts:
-                        parts.pop()
-                elif part != ".":
-                    parts.append(part)
-            target = "/".join(parts)
-        out.append(target)
-    return out
 
 
 def dependants(sources: dict[str, str], name: str) -> list[str]:
