@@ -43,8 +43,12 @@ compile: $(PY_STAMP) $(NPM_STAMP)
 demo: setup
 	$(VENV)/bin/perpsim run default --backend revm
 
+# One pytest worker per core (pytest-xdist); a test file runs whole on one worker, in order, on
+# its own chains, so a file's module-scoped venues are launched once and results do not depend
+# on which worker ran what. PYTEST_WORKERS=0 runs in this process.
+PYTEST_WORKERS ?= auto
 test: setup-dev
-	$(PY) -m pytest --backend all $(PYTEST_ARGS)
+	$(PY) -m pytest --backend all -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) scripts/bench_chain.py

@@ -40,14 +40,14 @@ def test_a_failure_is_shrunk_into_a_runnable_pytest_function():
     text = result.failure
     assert "def test_fuzz_reproduction():" in text and "state.teardown()" in text
     # Shrunk: opening one short is enough, so the reproduction is a handful of lines ending in
-    # that open. (Hypothesis usually gets it to the open alone; run after other suites it has
+    # a rule that opens one (oracle_outage opens the cross positions it needs). (Hypothesis usually gets it to the open alone; run after other suites it has
     # been seen to stop with a few harmless admin steps left before it.)
     checks = ("nobody_short_eth", "spec_invariants", "teardown", "fresh_prices")
     steps = [line for line in text.splitlines() if line.strip().startswith("state.")
              and not any(name in line for name in checks)]
     assert 1 <= len(steps) <= 5, text
     assert steps[-1].strip().startswith(("state.open(", "state.open_high_leverage(", "state.open_at_the_minimum(",
-                                         "state.grow_into_a_tier(")), text
+                                         "state.grow_into_a_tier(", "state.oracle_outage(")), text
     namespace: dict = {"NoOpenShortsMachine": NoOpenShortsMachine}
     exec(text.replace("from tests.test_fuzz import NoOpenShortsMachine", "")
          .replace("from test_fuzz import NoOpenShortsMachine", ""), namespace)

@@ -229,10 +229,10 @@ def errors_selector(name: str) -> bytes:
 # ---------------------------------------------------------------------- Reader scan
 def reader_positions(request, backend):
     """10,000 positions (the issue's requirement) where setup is fast. On pyevm opening them
-    takes ~60 ms each, ~10 min for 10,000, so pyevm uses 400 unless ``--slow`` (the scan's
+    takes ~60 ms each, ~10 min for 10,000, so pyevm uses 150 unless ``--slow`` (the scan's
     paging is the same code on both EVMs; revm pages through 10,000)."""
     if backend == "pyevm" and not request.config.getoption("--slow"):
-        return 400
+        return 150
     return 10_000
 
 

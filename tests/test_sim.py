@@ -34,11 +34,14 @@ def test_same_seed_gives_byte_identical_outputs(small, tmp_path):
     assert other.rows != Simulation(small, backend="revm").run().rows
 
 
-def test_pyevm_and_revm_give_identical_numbers(small):
-    revm = Simulation(small, backend="revm").run()
-    pyevm = Simulation(small, backend="pyevm").run()
+def test_pyevm_and_revm_give_identical_numbers():
+    # the crash of ``small``, sooner and in a shorter run (pyevm runs a block in about 0.5 s)
+    short = load_scenario("crash", {"blocks": 45, "agents.count": 3, "prices.ETH.shocks": [
+        {"type": "crash", "drop_pct": 0.35, "start_block": 15, "over_blocks": 15}]})
+    revm = Simulation(short, backend="revm").run()
+    pyevm = Simulation(short, backend="pyevm").run()
     assert revm.summary["liquidations"] > 0  # the crash did something
-    assert len(revm.rows) == len(pyevm.rows) == small.blocks + 1
+    assert len(revm.rows) == len(pyevm.rows) == short.blocks + 1
     assert any(key.startswith("keeper_profit.") for key in revm.rows[-1])  # gas-derived too
     for a, b in zip(revm.rows, pyevm.rows):
         for key in a:
@@ -89,11 +92,14 @@ def test_adl_study_pays_every_winner_by_rule(adl_study):
 
 
 def test_adl_study_is_identical_on_pyevm():
-    scenario = load_scenario("adl", {"blocks": 200, "agents[0].count": 12, "agents[1].count": 4,
-                                     "agents[2].count": 0, "venue.pool_liquidity": 300_000})
+    # the rally of the adl scenario 160 blocks sooner, in a 40-block run: ten ADL closes
+    scenario = load_scenario("adl", {"blocks": 40, "agents[0].count": 12, "agents[1].count": 4,
+                                     "agents[2].count": 0, "venue.pool_liquidity": 300_000,
+                                     "prices.ETH.shocks": [{"type": "gap", "gap_pct": 0.5, "at_block": 20}],
+                                     "prices.BTC.shocks": [{"type": "gap", "gap_pct": 0.4, "at_block": 24}]})
     revm = Simulation(scenario, backend="revm").run()
     pyevm = Simulation(scenario, backend="pyevm").run()
-    assert revm.summary["solvency"]["adl"] > 0
+    assert revm.summary["solvency"]["adl"] > 1
     assert revm.rows == pyevm.rows
     assert revm.events == pyevm.events
 
@@ -216,13 +222,21 @@ def test_forced_flow_and_its_impact_cost_follow_the_events(cascade_study):
     assert run.summary["liquidation_impact_cost"] == sum((r["liquidation_impact_cost"] for r in run.rows), Decimal(0))
 
 
-def test_cascade_study_is_identical_on_pyevm(cascade_study):
+#: CASCADE's crash sooner, with half the speculators, in 32 blocks (both variants liquidate
+#: about 20 positions): what the pyevm comparison runs, at about 0.3 s a block.
+SHORT_CASCADE = {**CASCADE, "blocks": 32, "agents[0].count": 15, "prices.ETH.shocks": [
+    {"type": "crash", "drop_pct": 0.12, "start_block": 18, "over_blocks": 8}]}
+
+
+def test_cascade_study_is_identical_on_pyevm():
     """Both variants, row for row and event for event: the study's claims hold on pyevm too."""
-    pyevm = run_study(load_scenario("cascade", CASCADE), backend="pyevm")
-    for variant, revm in cascade_study.runs.items():
-        assert pyevm.runs[variant].rows == revm.rows, variant
-        assert pyevm.runs[variant].events == revm.events, variant
-    assert pyevm.comparison == cascade_study.comparison
+    revm = run_study(load_scenario("cascade", SHORT_CASCADE), backend="revm")
+    pyevm = run_study(load_scenario("cascade", SHORT_CASCADE), backend="pyevm")
+    for variant, run in revm.runs.items():
+        assert run.summary["liquidations"] > 0, variant
+        assert pyevm.runs[variant].rows == run.rows, variant
+        assert pyevm.runs[variant].events == run.events, variant
+    assert pyevm.comparison == revm.comparison
 
 
 # ---------------------------------------------------------------------- oracles that lag and fail
@@ -277,5 +291,8 @@ def test_an_adversarial_keeper_picks_the_price_that_liquidates_most():
 
 
 def test_pull_oracle_runs_are_identical_on_pyevm():
-    extra = {**FLASH, "keepers[0].price_choice": "best", "blocks": 40}
-    assert _cascade(extra, "pyevm").rows == _cascade(extra).rows
+    extra = {**FLASH, "keepers[0].price_choice": "best", **SHORT_CASCADE, "blocks": 26,
+             "prices.ETH.shocks": [{**FLASH["prices.ETH.shocks"][0], "at_block": 18}]}
+    revm = _cascade(extra)
+    assert revm.summary["liquidations"] > 0
+    assert _cascade(extra, "pyevm").rows == revm.rows

@@ -34,6 +34,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, get_state_machine_test, 
 
 from protocol.build.digest import contracts_sha256
 from protocol.errors import Reverted
+from protocol.margin.types import MarginMode
 from protocol.testing.adversarial import MODULES as ADVERSARIAL_MODULES
 from protocol.testing.batch import install as install_view_batch, prefetch_invariant_views
 from protocol.testing.invariants import InvariantViolation, assert_invariants
@@ -49,9 +50,14 @@ ECONOMIC_ODDS = 3  # an economic-property rule acts one time in this many it is 
 #: exception for a position whose own profit exceeds the pending profit left out). False turns
 #: it off.
 CLOSE_ORDER_RULE = True
-#: The campaign's markets: ETH with one maintenance fraction, BTC with Hyperliquid tiers whose
-#: bounds single trades reach (1.5 to 15k USD), so positions grow into lower-leverage tiers.
-MARKETS = (MarketConfig(symbol="ETH", initial_price=Decimal(3000)),
+#: The campaign's markets: ETH with one maintenance fraction and GMX price impact scaled to the
+#: fuzz world's trades (a 5 ETH trade against an even book holds 0.75% of its size as pending
+#: impact, above the 0.2% cap a decrease realises at most, its close's own impact 0.375%, above
+#: the 0.1% positive cap), BTC with Hyperliquid tiers whose bounds single trades reach (1.5 to
+#: 15k USD), so positions grow into lower-leverage tiers.
+MARKETS = (MarketConfig(symbol="ETH", initial_price=Decimal(3000),
+                        impact_factor_positive=Decimal("0.00000025"), impact_factor_negative=Decimal("0.0000005"),
+                        max_negative_impact_bps=20, max_positive_impact_bps=10, max_liquidation_impact_bps=20),
            MarketConfig(symbol="BTC", initial_price=Decimal(60000),
                         tiers=((Decimal(0), 50), (Decimal(2_000), 20), (Decimal(6_000), 10))))
 PRICE_LIMITS = {"ETH": (Decimal(300), Decimal(30_000)), "BTC": (Decimal(6_000), Decimal(600_000))}
@@ -124,7 +130,22 @@ def _economic_setup(w: World) -> None:
         a = w.venue.trader(f"attacker{i}", usdc=1_000_000)
         a.deposit(50_000)
         w.attackers.append(a)
+    # Honest flow into ETH's impact pool (what a round trip could try to take): a 100 ETH open
+    # and close realises the 0.2% cap of $300k.
+    whale = w.venue.trader("fuzz-whale", usdc=100_000)
+    whale.deposit(100_000)
+    whale.open("ETH", 100, 10, "cross")
+    whale.close("ETH")
     w.watch = PropertyWatch(w.venue).install()
+
+
+def _boundary(holds: Callable[[int], bool], low: int, high: int) -> tuple[int, int]:
+    """Bisection of a predicate true at ``low`` and false at ``high`` (monotone between):
+    the adjacent (last true, first false)."""
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if holds(middle) else (low, middle)
+    return low, high
 
 
 class VenueMachine(RuleBasedStateMachine):
@@ -218,14 +239,42 @@ class VenueMachine(RuleBasedStateMachine):
                 return self._attempt(lambda: trader.open(market, size, leverage, "isolated",
                                                          margin=usd(units))) is not None
 
-        low, high = 0, int(abs(size) * v.price(market) * 10**v.decimals)  # 1x: surely enough
+        high = int(abs(size) * v.price(market) * 10**v.decimals)  # 1x: surely enough
         if not accepted(high):
             return
-        while high - low > 1:
-            middle = (low + high) // 2
-            low, high = (low, middle) if accepted(middle) else (middle, high)
+        _, high = _boundary(lambda units: not accepted(units), 0, high)
         self._do("open_at_minimum", lambda: trader.open(market, size, leverage, "isolated",
                                                         margin=usd(high)))
+
+    @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from([None, *SYMBOLS]),
+          act=st.integers(0, ECONOMIC_ODDS - 1))
+    def take_out_the_most(self, t, market, act):
+        """An attacker's boundary probe (SPEC §5's transfer rule): the largest withdrawal from
+        the cross balance (``market`` None) or margin removal from the trader's isolated
+        position in ``market`` that the venue accepts, found to the token unit by bisection
+        inside snapshots, then made for real; the PropertyWatch checks that what is left is
+        above maintenance now and one block later."""
+        if not self._economic(act):
+            return
+        v, trader = self.venue, self._trader(t)
+        usd = lambda units: Decimal(units) / 10**v.decimals  # noqa: E731
+        if market is None:
+            most = v.clearinghouse.call("crossBalance", trader.address)
+            take = lambda units: trader.withdraw(usd(units))  # noqa: E731
+        else:
+            held = v.raw_position(trader, market)
+            most = held.margin if held.size and held.mode == MarginMode.ISOLATED else 0
+            take = lambda units: trader.remove_margin(market, usd(units))  # noqa: E731
+
+        def accepted(units: int) -> bool:
+            with v.chain.snapshot():
+                return self._attempt(lambda: take(units)) is not None
+
+        if most <= 0 or not accepted(1):
+            return
+        if not accepted(most):
+            most, _ = _boundary(accepted, 1, most)
+        self._do("take_out_most", lambda: take(most))
 
     @rule(t=st.integers(0, TRADERS - 1), start=st.integers(1, 6), grow=st.integers(1, 40),
           leverage=st.integers(20, 50), mode=st.sampled_from(["isolated", "cross"]))
@@ -298,6 +347,34 @@ class VenueMachine(RuleBasedStateMachine):
     @rule(market=st.sampled_from(SYMBOLS), bps=st.sampled_from([-4000, -2500, -1200, 1200, 2500, 4000]))
     def gap(self, market, bps):
         self._push(market, bps)
+
+    @rule(market=st.sampled_from(SYMBOLS), times=st.integers(2, 4))
+    def rally(self, market, times):
+        """A melt-up: the price times 2 to 4 in one update (a squeeze in a thin book), so that
+        positions' notional crosses tier bounds by price alone, at the leverage they opened with."""
+        self._push(market, (times - 1) * 10_000)
+
+    @rule(stale=st.sampled_from(SYMBOLS), t=st.integers(0, TRADERS - 1), leverage=st.integers(20, 50),
+          longs=st.booleans(), bps=st.sampled_from([1200, 2500, 4000]), k=st.integers(0, KEEPERS - 1))
+    def oracle_outage(self, stale, t, leverage, longs, bps, k):
+        """An oracle outage under a cross account: the trader holds cross positions in every
+        market (opened at ``leverage`` where missing), ``stale``'s feed stops past the oracle's
+        max price age while the others are refreshed, the others gap ``bps`` against the
+        account, and a keeper liquidates it (SPEC §6: a stale market's positions stay open and
+        keep the account's debt; nothing is written off while they do)."""
+        v, trader = self.venue, self._trader(t)
+        for market in SYMBOLS:
+            if v.raw_position(trader, market).mode != MarginMode.CROSS:
+                size = Decimal(5 if longs else -5) / (10 if market == "ETH" else 200)
+                if self._do("open", lambda: trader.open(market, size, leverage, "cross")) is None:
+                    return
+        self.w.steps += 1
+        v.advance_time(v.oracle.call("maxPriceAge", v.market_id(stale)) + 1)
+        fresh = [m for m in SYMBOLS if m != stale]
+        self._do("price", lambda: v.set_prices({m: v.price(m) for m in fresh}))
+        for market in fresh:
+            self._push(market, -bps if v.raw_position(trader, market).size > 0 else bps)
+        self._liquidate(self.w.keepers[k], trader, None)
 
     @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS),
           bps=st.sampled_from([-25, -5, -1, 0, 1, 5, 25]))
@@ -393,8 +470,15 @@ class VenueMachine(RuleBasedStateMachine):
         else:
             self._do("lp_request_redeem", lambda: self.w.lp.request_redeem(shares))
 
-    @rule(k=st.integers(0, KEEPERS - 1))
-    def lp_execute(self, k):
+    @rule(k=st.integers(0, KEEPERS - 1), fresh=st.booleans())
+    def lp_execute(self, k, fresh):
+        """The keeper executes every pending LP request; with ``fresh`` it first brings a newer
+        price (the same values), as a keeper of a pull oracle does: execution needs a price
+        newer than the request."""
+        if fresh:
+            from protocol.testing.properties import push_same_prices
+
+            self._do("price", lambda: push_same_prices(self.venue))
         for request in self.venue.lp_requests():
             self._do("lp_execute", lambda: self.w.keepers[k].execute_lp_request(request.id))
 

@@ -275,8 +275,8 @@ def _account_value(venue, account: str, market: int) -> int:
 def split_close(venue, trader, market: str, n: int, *, fraction: Optional[Decimal] = None) -> Optional[Comparison]:
     """Decrease ``trader``'s position in ``market`` by ``fraction`` of its size (None: close it)
     at once and in ``n`` pieces, each from the same state (a snapshot) and within one block
-    (no accrual between pieces); compare the cross balance plus the position's margin after.
-    None if the position cannot be decreased so (none, or refused)."""
+    (no accrual between pieces); compare the cross balance plus the position's margin after,
+    less the price impact the decreases realised. None if the position cannot be decreased so (none, or refused)."""
     v, ch, account = venue, venue.clearinghouse, _address(trader)
     mid = v.market_id(market)
     size = abs(ch.call("position", account, mid)[0])
@@ -290,7 +290,9 @@ def split_close(venue, trader, market: str, n: int, *, fraction: Optional[Decima
                 receipts = [ch.transact(account, "decreasePosition", account, mid, s) for s in sizes]
             if not all(r.status for r in receipts):
                 return None
-            paid.append(_account_value(v, account, mid))
+            # less the price impact realised: GMX caps it per decrease (§5.1), so pieces may
+            # realise a little less of a pending impact than the whole does
+            paid.append(_account_value(v, account, mid) - sum(_impact_realized(v, r, account) for r in receipts))
     what = f"{'closing' if fraction is None else 'decreasing'} {market}"
     return Comparison(what, paid[0], paid[1], n)
 
@@ -367,9 +369,20 @@ def close_order(venue, first, second, market_a: str, market_b: str) -> Optional[
                             for acct, mid in order]
             if not all(r.status for r in receipts):
                 return None
-            paid.append({acct: _account_value(v, acct, mid) for acct, mid in order})
+            # less the price impact each close realised: it depends, by design (§5.1), on the
+            # skew the close meets, which the other close changes
+            paid.append({acct: _account_value(v, acct, mid) - _impact_realized(v, receipt, acct)
+                         for (acct, mid), receipt in zip(order, receipts)})
     return (Comparison(f"{market_a} close of the first, second in line vs first", paid[1][a], paid[0][a], 2),
             Comparison(f"{market_b} close of the second, first in line vs second", paid[0][b], paid[1][b], 2))
+
+
+def _impact_realized(venue, receipt, account: str) -> int:
+    """What ``receipt``'s trades paid ``account`` in price impact (``PriceImpact.realized``,
+    tokens; negative: it paid)."""
+    return sum(int.from_bytes(data[192:224], "big", signed=True)
+               for name, who, _, data in _logs(venue, receipt)
+               if name == "PriceImpact" and who.lower() == account.lower())
 
 
 def _side_profit(venue, market: int, long: bool) -> int:
@@ -456,6 +469,7 @@ _TOPICS = {name: keccak(text=signature) for name, signature in (
     ("Withdrawn", "Withdrawn(address,uint256)"),
     ("LeverageUpdated", "LeverageUpdated(address,uint256,uint256)"),
     ("BadDebt", "BadDebt(address,uint256,uint256,uint256)"),
+    ("PriceImpact", "PriceImpact(address,uint256,int256,uint256,uint256,int256,int256,int256,int256)"),
 )}
 _NAMES = {topic: name for name, topic in _TOPICS.items()}
 _FORCED = {"PositionLiquidated", "AccountLiquidated", "AutoDeleveraged"}
