@@ -3,8 +3,10 @@ runnable pytest function."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis.stateful import invariant
 
+from protocol.errors import Reverted
 from protocol.testing import InvariantViolation
 from protocol.testing.fuzz import VenueMachine, run_campaign
 
@@ -73,3 +75,42 @@ def test_fuzz_without_hypothesis_names_the_extra(monkeypatch):
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "Error: perpsim fuzz needs hypothesis: pip install 'perpsim[fuzz]'"]
+
+
+def test_the_outage_rule_liquidates_around_a_stale_market_and_keeps_the_debt():
+    """``oracle_outage``: cross positions in ETH and BTC, BTC's feed stops, ETH gaps 40% against
+    the account and a keeper liquidates it: ETH closes, BTC stays open and the debt stays on
+    the account (SPEC §6), which the bad-debt property watches."""
+    state = VenueMachine()
+    try:
+        state.fresh_prices()
+        before = state.w.outcomes.get("liquidate", 0)  # the world's counts are the process's
+        state.oracle_outage(stale="BTC", t=0, leverage=50, longs=True, bps=4000, k=0)
+        v, trader = state.venue, state.w.traders[0]
+        assert state.w.outcomes.get("liquidate") == before + 1
+        assert v.clearinghouse.call("crossMarkets", trader.address) == 1 << v.market_id("BTC")
+        assert v.clearinghouse.call("crossBalance", trader.address) < 0
+        assert state.w.watch.checked > 0
+    finally:
+        state.teardown()
+
+
+def test_take_out_the_most_withdraws_to_the_unit_the_venue_allows():
+    """``take_out_the_most``: after it, one token unit more is refused, and what is left is
+    above maintenance (the PropertyWatch checked the withdrawal)."""
+    state = VenueMachine()
+    try:
+        state.fresh_prices()
+        v, trader = state.venue, state.w.traders[0]
+        trader.open("BTC", "0.03", 50, "cross")
+        state.rally(market="BTC", times=4)  # the position's notional now in BTC's 10x tier
+        checked, before = state.w.watch.checked, state.w.outcomes.get("take_out_most", 0)
+        state.take_out_the_most(t=0, market=None, act=0)
+        assert state.w.outcomes.get("take_out_most") == before + 1
+        assert state.w.watch.checked > checked  # the bisection's attempts and the withdrawal
+        with v.snapshot():
+            with pytest.raises(Reverted):
+                trader.withdraw("0.000001")
+        assert not v.is_liquidatable(trader)
+    finally:
+        state.teardown()

@@ -128,8 +128,9 @@ def test_two_winners_under_the_cap_are_paid_the_same_in_either_order(capped_base
 
 
 # The fuzz world's ETH (protocol.testing.fuzz.MARKETS): GMX price impact whose caps bind on the
-# fuzz world's trade sizes; funding and borrowing off so that every number is the impact's.
-IMPACT_ETH = replace(FUZZ_MARKETS[0], funding_rate_per_hour=Decimal(0),
+# fuzz world's trade sizes, here with a 0.1% positive cap; funding and borrowing off so that
+# every number is the impact's.
+IMPACT_ETH = replace(FUZZ_MARKETS[0], max_positive_impact_bps=10, funding_rate_per_hour=Decimal(0),
                      max_funding_rate_per_hour=Decimal(0), borrow_rate_per_year=Decimal(0))
 
 
