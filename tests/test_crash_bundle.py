@@ -222,7 +222,7 @@ def test_a_fuzz_failure_with_a_broken_module_writes_a_replayable_bundle(tmp_path
                                       "--contracts", str(contracts), "--module",
                                       "margin=ThreeQuarterMaintenance", "--mirror", "margin=stock",
                                       "--crash-dir", str(bundle), "--db", str(tmp_path / "db"),
-                                      "--seed", "2"])  # a seed whose campaign meets the break
+                                      "--seed", "0"])  # a seed whose campaign meets the break
     assert result.exit_code == 1, result.output
     lines = result.output.strip().splitlines()[-2:]
     assert lines[0] == f"crash bundle: {bundle} (replay: pytest {bundle / 'test_replay.py'})"
@@ -232,7 +232,7 @@ def test_a_fuzz_failure_with_a_broken_module_writes_a_replayable_bundle(tmp_path
     assert record["modules"] == {"margin": "ThreeQuarterMaintenance"}
     assert record["mirrors"] == {"margin": "stock"}
     assert record["contracts"] == str(contracts) and record["backend"] == "revm"
-    assert record["seed"] == 2 and record["derandomized"] is False
+    assert record["seed"] == 0 and record["derandomized"] is False
     assert record["error"]["invariant"] == "liquidation rule"
     steps = record["steps"]
     assert f"after {len(steps)} steps" in lines[1]

@@ -114,3 +114,37 @@ def test_take_out_the_most_withdraws_to_the_unit_the_venue_allows():
         assert not v.is_liquidatable(trader)
     finally:
         state.teardown()
+
+
+def test_at_the_tier_edge_an_open_and_a_withdrawal_are_refused():
+    """``act_at_the_tier_edge``: the short's notional grown by price into BTC's 10x tier, the
+    account drained to what the venue allows and the price just past its liquidation price:
+    equity is then below maintenance but above notional / 50, and a cross open and a one-unit
+    withdrawal are refused; everything is undone afterwards (a snapshot)."""
+    state = VenueMachine()
+    try:
+        state.fresh_prices()
+        v, trader = state.venue, state.w.traders[0]
+        balance = v.clearinghouse.call("crossBalance", trader.address)
+        seen: dict = {}
+        original = state._do
+
+        def health_then_do(kind, action):
+            if kind == "open_at_edge":
+                seen["health"] = v.clearinghouse.call("accountHealth", trader.address)
+                seen["initial_at_50x"] = abs(v.raw_position(trader, "BTC").size) * v.oracle.call(
+                    "latest", v.market_id("BTC"))[0] // 10**18 // 50
+            return original(kind, action)
+
+        state._do = health_then_do
+        before = dict(state.w.outcomes)
+        state.act_at_the_tier_edge(t=0, times=4, bps=5, act=0)
+        added = {k: n - before.get(k, 0) for k, n in state.w.outcomes.items() if n != before.get(k, 0)}
+        assert added["open_at_edge:InsufficientFreeCollateral"] == 1
+        assert added["withdraw_at_edge:TransferRuleViolated"] == 1
+        equity, maintenance = seen["health"][:2]
+        assert seen["initial_at_50x"] < equity < maintenance  # the window the rule aims at
+        assert not v.raw_position(trader, "BTC").size
+        assert v.clearinghouse.call("crossBalance", trader.address) == balance
+    finally:
+        state.teardown()

@@ -258,7 +258,10 @@ class VenueMachine(RuleBasedStateMachine):
         above maintenance now and one block later."""
         if not self._economic(act):
             return
-        v, trader = self.venue, self._trader(t)
+        self._take_out_most(self._trader(t), market)
+
+    def _take_out_most(self, trader, market: Optional[str]) -> None:
+        v = self.venue
         usd = lambda units: Decimal(units) / 10**v.decimals  # noqa: E731
         if market is None:
             most = v.clearinghouse.call("crossBalance", trader.address)
@@ -277,6 +280,35 @@ class VenueMachine(RuleBasedStateMachine):
         if not accepted(most):
             most, _ = _boundary(accepted, 1, most)
         self._do("take_out_most", lambda: take(most))
+
+    @rule(t=st.integers(0, TRADERS - 1), times=st.integers(4, 6), bps=st.sampled_from([1, 5, 25]),
+          act=st.integers(0, ECONOMIC_ODDS - 1))
+    def act_at_the_tier_edge(self, t, times, bps, act):
+        """An attacker's boundary probe (SPEC §4, §5), inside a snapshot: a small BTC cross short
+        at the first tier's 50x, a rally of ``times`` that grows its notional into the 10x
+        tier (its maintenance is then above notional / 50), the most the venue lets the
+        account withdraw, and the price ``bps`` past the account's liquidation price; then a
+        small cross open and a one-unit withdrawal, which must be refused (the PropertyWatch
+        judges whatever goes through)."""
+        if not self._economic(act):
+            return
+        v, trader = self.venue, self._trader(t)
+        if v.raw_position(trader, "BTC").size:
+            return
+        with v.snapshot():
+            if self._do("open", lambda: trader.open("BTC", Decimal("-0.03"), 50, "cross")) is None:
+                return
+            self._push("BTC", (times - 1) * 10_000)
+            self._take_out_most(trader, None)
+            view = self.venue.position(trader, "BTC")
+            if view is None or view.liquidation_price is None:
+                return
+            low, high = PRICE_LIMITS["BTC"]
+            price = (view.liquidation_price * (10_000 + bps) / 10_000).quantize(Decimal("0.0001"))
+            if self._do("price_edge", lambda: v.set_price("BTC", min(max(price, low), high))) is None:
+                return
+            self._do("open_at_edge", lambda: trader.open("ETH", Decimal("0.01"), 10, "cross"))
+            self._do("withdraw_at_edge", lambda: trader.withdraw(Decimal("0.000001")))
 
     @rule(t=st.integers(0, TRADERS - 1), start=st.integers(1, 6), grow=st.integers(1, 40),
           leverage=st.integers(20, 50), mode=st.sampled_from(["isolated", "cross"]))
