@@ -44,20 +44,21 @@ def make(project: Path, target: str) -> list[str]:
 
 
 PIP = "python -m pip install --quiet --disable-pip-version-check -e"
+PYTEST = "python -m pytest --backend all -n auto --dist loadfile"  # one worker per core
 
 
 def test_demo_installs_the_package_alone_and_test_adds_the_extras(project):
     assert make(project, "demo") == [f"{PIP} .", "perpsim run default --backend revm"]
     assert make(project, "demo") == ["perpsim run default --backend revm"]  # stamped
-    assert make(project, "test") == [f"{PIP} .[dev,ray]", "python -m pytest --backend all"]
-    assert make(project, "test") == ["python -m pytest --backend all"]
+    assert make(project, "test") == [f"{PIP} .[dev,ray]", PYTEST]
+    assert make(project, "test") == [PYTEST]
     assert make(project, "demo") == ["perpsim run default --backend revm"]  # keeps the extras
 
 
 def test_test_first_then_demo_installs_nothing_more(project):
-    assert make(project, "test") == [f"{PIP} .[dev,ray]", "python -m pytest --backend all"]
+    assert make(project, "test") == [f"{PIP} .[dev,ray]", PYTEST]
     assert make(project, "demo") == ["perpsim run default --backend revm"]
     time.sleep(0.01)
     (project / "pyproject.toml").touch()  # a changed pin: both install again, in turn
     assert make(project, "demo") == [f"{PIP} .", "perpsim run default --backend revm"]
-    assert make(project, "test") == [f"{PIP} .[dev,ray]", "python -m pytest --backend all"]
+    assert make(project, "test") == [f"{PIP} .[dev,ray]", PYTEST]
