@@ -34,11 +34,14 @@ def project(tmp_path: Path) -> Path:
 
 
 def make(project: Path, target: str) -> list[str]:
-    """The pip installs and the runs ``make target`` did."""
+    """The pip installs and the runs ``make target`` did (run as from a shell: the variables of
+    a ``make test PYTEST_ARGS=...`` this suite runs under are not passed down)."""
     log = project / "log"
     log.write_text("")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PYTEST_ARGS", "PYTEST_WORKERS")}
     subprocess.run(["make", "-s", target, f"PYTHON={project / '.venv' / 'bin' / 'python'}"],
-                   cwd=project, check=True, capture_output=True)
+                   cwd=project, check=True, capture_output=True, env=env)
     return [line for line in log.read_text().splitlines()
             if "pip install" in line or line.startswith("perpsim") or "pytest" in line]
 
