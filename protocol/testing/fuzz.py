@@ -38,6 +38,7 @@ from protocol.margin.types import MarginMode
 from protocol.testing.adversarial import MODULES as ADVERSARIAL_MODULES
 from protocol.testing.batch import install as install_view_batch, prefetch_invariant_views
 from protocol.testing.invariants import InvariantViolation, assert_invariants
+from protocol.testing.properties import push_same_prices
 from protocol.venue.config import MarketConfig
 from protocol.venue.rules import mirrors
 
@@ -300,12 +301,7 @@ class VenueMachine(RuleBasedStateMachine):
                 return
             self._push("BTC", (times - 1) * 10_000)
             self._take_out_most(trader, None)
-            view = self.venue.position(trader, "BTC")
-            if view is None or view.liquidation_price is None:
-                return
-            low, high = PRICE_LIMITS["BTC"]
-            price = (view.liquidation_price * (10_000 + bps) / 10_000).quantize(Decimal("0.0001"))
-            if self._do("price_edge", lambda: v.set_price("BTC", min(max(price, low), high))) is None:
+            if not self._price_to_edge(trader, "BTC", bps):
                 return
             self._do("open_at_edge", lambda: trader.open("ETH", Decimal("0.01"), 10, "cross"))
             self._do("withdraw_at_edge", lambda: trader.withdraw(Decimal("0.000001")))
@@ -422,15 +418,20 @@ class VenueMachine(RuleBasedStateMachine):
     def price_to_the_edge(self, t, market, bps):
         """The price just around a position's liquidation price (as the client computes it from
         the stock rule), where rounding, tier bounds and margin rules decide."""
+        self._price_to_edge(self._trader(t), market, bps)
+
+    def _price_to_edge(self, trader, market: str, bps: int) -> bool:
+        """``market``'s price ``bps`` past ``trader``'s liquidation price there; False if there
+        is none to aim at or the price was refused."""
         try:
-            view = self.venue.position(self._trader(t), market)
+            view = self.venue.position(trader, market)
         except Reverted:  # a stale price: its views refuse (StalePrice), nothing to aim at
-            return
+            return False
         if view is None or view.liquidation_price is None:
-            return
+            return False
         low, high = PRICE_LIMITS[market]
         price = (view.liquidation_price * (10_000 + bps) / 10_000).quantize(Decimal("0.0001"))
-        self._do("price_edge", lambda: self.venue.set_price(market, min(max(price, low), high)))
+        return self._do("price_edge", lambda: self.venue.set_price(market, min(max(price, low), high))) is not None
 
     def _push(self, market: str, bps: int) -> None:
         low, high = PRICE_LIMITS[market]
@@ -517,8 +518,6 @@ class VenueMachine(RuleBasedStateMachine):
         price (the same values), as a keeper of a pull oracle does: execution needs a price
         newer than the request."""
         if fresh:
-            from protocol.testing.properties import push_same_prices
-
             self._do("price", lambda: push_same_prices(self.venue))
         for request in self.venue.lp_requests():
             self._do("lp_execute", lambda: self.w.keepers[k].execute_lp_request(request.id))
