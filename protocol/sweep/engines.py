@@ -101,12 +101,13 @@ class LocalEngine:
         if pool is None:
             return
         if self._pending:  # abandoned runs: their workers are killed (they ignore SIGTERM)
-            processes = list((pool._processes or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for process in processes:
+            for process in list((pool._processes or {}).values()):
                 if process.is_alive():
                     process.kill()
             self._pending = set()
+        # Joins the pool's manager thread, which ends once it sees the killed workers. Left
+        # running, it races the interpreter's exit hook for the pool's wake-up pipe and prints
+        # an OSError traceback after the sweep's last line.
         pool.shutdown(wait=True, cancel_futures=True)
 
 
