@@ -32,7 +32,16 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("backend", in_process, scope="module")
 
 
+# The files that run longest (about 60-90 s each on revm + pyevm), longest first. pytest-xdist's
+# --dist loadfile hands out whole files in collection order, so starting these first keeps one
+# worker from running a long file alone at the end while the other idles.
+LONGEST_FIRST = ("test_sim.py", "test_crash_bundle.py", "test_readme.py", "test_fuzz_campaigns.py",
+                 "test_sweep_browser.py")
+
+
 def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay in order
     if config.getoption("--slow"):
         return
     skip = pytest.mark.skip(reason="long campaign: run with --slow")
