@@ -159,14 +159,13 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "bad-debt-iso-uncovered", LIQ,
-        "        Buckets.payPenalty(vs, penalty, reward);\n        if (badDebt != 0) Buckets.coverBadDebt(vs, account, badDebt);\n"
-        "        emit IClearinghouse.PositionLiquidated",
-        "        Buckets.payPenalty(vs, penalty, reward);\n        emit IClearinghouse.PositionLiquidated",
+        "else if (remaining < 0) badDebt = Buckets.coverBadDebt(vs, account, uint256(-remaining));",
+        "else if (remaining < 0) badDebt = uint256(-remaining);",
         "isolated liquidation: bad debt not covered (_coverBadDebt skipped)",
     ),
     Mutant(
         "bad-debt-cross-uncovered", LIQ,
-        "        Buckets.payPenalty(vs, penalty, reward);\n        if (badDebt != 0) Buckets.coverBadDebt(vs, account, badDebt);\n"
+        "        Buckets.payPenalty(vs, penalty, reward);\n        if (badDebt != 0) badDebt = Buckets.coverBadDebt(vs, account, badDebt);\n"
         "        emit IClearinghouse.AccountLiquidated",
         "        Buckets.payPenalty(vs, penalty, reward);\n        emit IClearinghouse.AccountLiquidated",
         "cross liquidation: bad debt not covered (_coverBadDebt skipped)",
@@ -369,8 +368,8 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "impact-negative-total-uncapped", IMPACT,
-        "if (total < floor) total = floor;",
-        "",
+        "            if (total < floor) {\n",
+        "            if (false) {\n",
         "a decrease's negative total impact not capped",
     ),
     Mutant(
@@ -576,12 +575,10 @@ KNOWN_BAD: list[Mutant] = [
         # the open's impact capped at maxNegativeImpactBps on its own (as when it was paid at the
         # open), the close's own positive impact then added in full
         (IMPACT,
-         "int256 total = _signed(_tokensToUsd(_abs(proportional), t.price, proportional < 0), proportional < 0) + impact;\n"
-         "        if (total < 0) {\n            int256 floor = -int256(Math.mulDiv(sizeDeltaUsd, c.maxNegativeImpactBps, BPS));\n"
-         "            if (total < floor) total = floor;\n        }\n",
-         "int256 total = _signed(_tokensToUsd(_abs(proportional), t.price, proportional < 0), proportional < 0);\n"
-         "        if (total < 0) {\n            int256 floor = -int256(Math.mulDiv(sizeDeltaUsd, c.maxNegativeImpactBps, BPS));\n"
-         "            if (total < floor) total = floor;\n        }\n        total += impact;\n"),
+         "int256 total = _signed(_tokensToUsd(_abs(proportional), t.price, proportional < 0), proportional < 0) + impact;\n",
+         "int256 total = _signed(_tokensToUsd(_abs(proportional), t.price, proportional < 0), proportional < 0);\n"),
+        (IMPACT, "                total = floor;\n            }\n        }\n        total = _capPositive",
+         "                total = floor;\n            }\n        }\n        total += impact;\n        total = _capPositive"),
     ),
     known_bad(
         5, "finding 5: rates answers unchecked, funding divides by an empty side, a failing module "

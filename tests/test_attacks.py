@@ -413,6 +413,7 @@ def restricted_calls(venue, eve, alice, lp, order_id, lp_request):
             "setMarketTiers": ((eth, [0], [50]), denied),
             "setRiskChangeDelay": ((3_600,), denied),
             "setPnlFactors": ((9_000, 8_500, 7_700), denied),
+            "releaseHeldImpact": ((eve, 0), denied),
             "setPool": ((eve,), denied),
             "setPaused": ((True,), denied),
             "setInstantTrading": ((False,), denied),

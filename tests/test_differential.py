@@ -233,6 +233,7 @@ class World:
         for a in self.accounts:
             assert ch.call("crossBalance", a) == m.cross_balance.get(a, 0), a
             assert ch.call("crossMarkets", a) == m.cross_markets.get(a, 0), a
+            assert ch.call("heldImpact", a) == m.held_impact.get(a, 0), a
             for market in range(len(MARKETS)):
                 chain_pos = Position(*ch.call("position", a, market))
                 assert chain_pos == m.position(a, market), (a, market)
@@ -253,7 +254,7 @@ class World:
         assert ch.call("poolValue") == m.pool_value()
         held = v.usdc.call("balanceOf", ch.address)
         buckets = (sum(m.cross_balance.values()) + margins + m.pool_assets + m.insurance_fund
-                   + m.funding_reserve)
+                   + m.funding_reserve + sum(m.held_impact.values()))
         assert held == buckets, ("conservation", held, buckets)
         # Funding sums to zero up to protocol-favouring rounding: what has been settled plus
         # what every open position would settle now can never be negative.

@@ -20,6 +20,7 @@ import pytest
 
 from protocol import MarketConfig, Venue, errors
 from protocol.margin import prbmath
+from protocol.testing.properties import holdings
 from venue_fixtures import ZERO_FEES, funded
 
 D = Decimal
@@ -184,20 +185,31 @@ def test_positive_impact_is_capped_per_trade(backend, max_positive, max_negative
     assert e["impactUsd"] == expected * WAD
 
 
-@pytest.mark.parametrize("max_negative, paid", [(10_000, 300), (10, 300), (9, 270)])
-def test_a_decreases_negative_total_is_capped_and_the_excess_waived(backend, max_negative, paid):
-    """alice holds -$600 (0.2 ETH); closing narrows $300k to 0, +$300 (capped at the positive
-    cap, at most the negative one): the total, -$300, is capped at max_negative of $300k."""
+@pytest.mark.parametrize("max_negative, paid, to_pool", [(10_000, 300, 300), (10, 300, 300), (9, 330, 270)])
+def test_a_decreases_negative_total_is_capped_for_the_pool_and_the_excess_held(backend, max_negative, paid, to_pool):
+    """alice holds -$600 (0.2 ETH); closing narrows $300k to 0, +$300 capped at the positive
+    cap, at most the negative one ($270 at 9 bps): the total, -$300 (-$330), is capped at
+    max_negative of $300k for the pool. She pays it all; what the cap keeps from the pool is
+    held for her, and the admin releases it into her cross balance."""
     venue = launch(backend, replace(LINEAR, max_negative_impact_bps=max_negative,
                                     max_positive_impact_bps=10_000))
     alice = funded(venue, "alice", 200_000, 200_000)
     alice.open("ETH", 100, 10, "cross")
     before = balance(venue, alice)
-    e = impact_event(alice.close("ETH"))
+    receipt = alice.close("ETH")
+    e = impact_event(receipt)
     assert e["realized"] == -paid * 10**6
     assert balance(venue, alice) - before == -paid
-    assert venue.impact_pool("ETH") == paid  # what was paid, in ETH at the price
-    assert venue.impact_pool_tokens("ETH") == D(paid) / 3000
+    assert venue.impact_pool("ETH") == to_pool  # what the pool was paid, in ETH at the price
+    assert venue.impact_pool_tokens("ETH") == D(to_pool) / 3000
+    assert venue.held_impact(alice) == paid - to_pool
+    held = [ev for ev in receipt.events if ev.name == "ImpactHeld"]
+    assert [(ev["account"].lower(), ev["amount"]) for ev in held] == (
+        [(alice.address.lower(), (paid - to_pool) * 10**6)] if paid > to_pool else [])
+    if paid > to_pool:
+        venue.release_held_impact(alice)
+        assert venue.held_impact(alice) == 0
+        assert balance(venue, alice) - before == -to_pool
 
 
 def test_positive_impact_is_capped_by_the_impact_pool(linear):
@@ -359,3 +371,104 @@ def test_pending_impact_shares_the_slot_health_reads_once():
     assert (layout["fundingIndex"], layout["borrowIndex"], layout["pendingImpact"]) == \
         ((1, 0), (1, 14), (1, 22))  # bits 0, 112 and 176 of the word
     assert layout["margin"] == (2, 0)  # a cross position never touches its third slot
+
+
+def test_the_negative_impact_the_cap_keeps_from_the_pool_cannot_be_collected_by_a_second_account(backend):
+    """The defect `perpsim fuzz` found in stop 33 (SPEC §5.1). Against 3 ETH of shorts at
+    24,000, account a shorts 0.5 and b longs 1.2; a closes (its crossing impact capped at 0.2%
+    for the pool) and b closes (its positive impact capped at 0.1% of $28,800: $28.80 from the
+    pool). With the excess waived, the pair ended +$4.80 with no fee paid. Now a pays the whole
+    impact and the cap's excess is held for it: the pair ends down, and only the admin's
+    release hands the held part back."""
+    from protocol.testing.fuzz import MARKETS
+    from protocol.testing.properties import RoundTrip
+
+    venue = Venue.launch(backend=backend, markets=[replace(MARKETS[0], max_positive_impact_bps=10, **ZERO_FEES)],
+                         pool_liquidity=1_000_000)
+    whale = funded(venue, "whale", 100_000, 100_000)  # fills the impact pool
+    whale.open("ETH", 100, 10, "cross")
+    whale.close("ETH")
+    funded(venue, "honest", 50_000, 50_000).open("ETH", -3, 5, "cross")
+    venue.set_price("ETH", 24_000)
+    a, b = funded(venue, "a", 100_000, 100_000), funded(venue, "b", 100_000, 100_000)
+    with RoundTrip(venue, [a, b]) as trip, venue.chain.block():
+        a.open("ETH", D("-0.5"), 1, "isolated", margin=12_500)
+        b.open("ETH", D("1.2"), 1, "isolated", margin=29_500)
+        a.close("ETH")
+        b.close("ETH")
+    assert trip.checked and trip.fees == 0
+    # a's close: -$345.60 in all (its share of the pending impact and its crossing), $24 of it
+    # (0.2% of $12,000) to the pool, $321.60 held; b's close: +$28.80 from the pool.
+    assert trip.end.tokens - trip.start.tokens == (-345_600_000 + 28_800_000)
+    assert (venue.held_impact(a), venue.held_impact(b)) == (D("321.6"), 0)
+    venue.release_held_impact(a, D("321.6"))  # the admin's decision, not one the pair can force
+    assert venue.held_impact(a) == 0
+    assert holdings(venue, [a, b]).tokens - trip.start.tokens == 4_800_000
+
+
+def test_held_impact_pays_the_accounts_bad_debt_first(backend):
+    """SPEC §5.1, §6. alice's 100 ETH long ($30,500 of isolated margin) holds -0.2 ETH of
+    pending impact. At 2,695.30 her close loses $30,470 and realises -$539.06 of pending impact
+    plus +$300 of its own, capped at 5 bps of $300k: +$150, so -$389.06 in all; the pool's cap is
+    -$150 and $239.06 is held. Her margin is $359.06 short: the held $239.06 pays first, and only
+    $120 is bad debt, paid by the pool (this venue has no insurance fund)."""
+    from protocol.testing import assert_invariants
+
+    venue = launch(backend, replace(LINEAR, max_negative_impact_bps=5, max_positive_impact_bps=10_000))
+    alice = funded(venue, "alice", 40_000, 40_000)
+    alice.open("ETH", 100, 10, "isolated", margin=30_500)
+    venue.set_price("ETH", D("2695.3"))
+    receipt = alice.close("ETH")
+    events = {ev.name: ev for ev in receipt.events if ev.name in ("PriceImpact", "ImpactHeld", "BadDebt")}
+    assert events["PriceImpact"]["realized"] == -389_060_000
+    assert events["ImpactHeld"]["amount"] == 239_060_000
+    bad = events["BadDebt"]
+    assert (bad["amount"], bad["fromInsurance"], bad["fromPool"]) == (120_000_000, 0, 120_000_000)
+    assert venue.held_impact(alice) == 0
+    assert events["PriceImpact"]["poolDelta"] == 150 * 10**36 // (2_695_300 * 10**15)  # $150 in ETH, down
+    assert_invariants(venue)
+
+
+def test_only_the_admin_releases_held_impact_and_never_more_than_is_held(backend):
+    venue = launch(backend, replace(LINEAR, max_negative_impact_bps=9, max_positive_impact_bps=10_000))
+    alice = funded(venue, "alice", 200_000, 200_000)
+    alice.open("ETH", 100, 10, "cross")
+    alice.close("ETH")
+    assert venue.held_impact(alice) == 60
+    ch = venue.clearinghouse
+    refused = ch.transact(alice.address, "releaseHeldImpact", alice.address, 1)
+    assert refused.error.error == "AccessControlUnauthorizedAccount"
+    with pytest.raises(errors.ReleaseExceedsHeld) as info:
+        venue.release_held_impact(alice, D("60.000001"))
+    assert info.value.args == (alice.address.lower(), 60_000_000, 60_000_001)
+    receipt = venue.release_held_impact(alice, 10)
+    assert [(ev.name, ev["amount"]) for ev in receipt.events] == [("HeldImpactReleased", 10_000_000)]
+    assert venue.held_impact(alice) == 50
+
+
+def test_a_pricing_modules_held_part_is_bounded_by_the_payment(backend):
+    """`held` is part of what the trader pays: 0 on an increase, at most the payment on a
+    decrease (`ModuleResultOutOfBounds`); the held part passes through the pool to the account."""
+    from protocol.margin.types import ModuleKind
+    from protocol.testing import assert_invariants
+
+    venue = launch(backend, ETH)
+    ch, admin = venue.clearinghouse, venue.admin
+    module = venue.chain.deploy("HoldingPricing", sender=admin)
+    ch.transact(admin, "setMarketModule", 0, ModuleKind.PRICING, module.address).raise_for_status()
+    alice = funded(venue, "alice", 10_000, 10_000)
+    module.transact(admin, "set", 1, 0, 0).raise_for_status()
+    with pytest.raises(errors.ModuleResultOutOfBounds) as info:
+        alice.open("ETH", 1, 5, "cross")
+    assert info.value.args == (ModuleKind.PRICING, 1)
+    module.transact(admin, "set", 0, 5_000_000, 5_000_001).raise_for_status()
+    alice.open("ETH", 1, 5, "cross")
+    with pytest.raises(errors.ModuleResultOutOfBounds) as info:
+        alice.close("ETH")
+    assert info.value.args == (ModuleKind.PRICING, 5_000_001)
+    module.transact(admin, "set", 0, 5_000_000, 5_000_000).raise_for_status()
+    assets = ch.call("poolAssets")
+    alice.close("ETH")
+    assert venue.held_impact(alice) == 5
+    assert ch.call("poolAssets") == assets  # the whole payment held: the pool keeps none of it
+    assert_invariants(venue)

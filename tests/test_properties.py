@@ -151,24 +151,26 @@ def _short_then_a_long_at_7500(venue):
     return alice, bob
 
 
-def test_a_close_in_pieces_can_waive_more_impact_than_the_whole(impact_venue):
-    """SPEC §5.1: the negative cap is per decrease. alice's close takes the open interest (entry
-    USD) from -750 to +750. Whole: pending -0.000375 ETH x 7,500 = -2.8125, own +2.5e-7 x 750^2
-    - 5e-7 x 750^2 = -0.140625, total -2.953125, inside the cap 0.2% x 1,500 = 3. Two pieces:
-    -1.40625 + 0.140625 and -1.40625 - 0.28125 = -1.6875, the second capped at 0.2% x 750 =
-    1.5. So the pieces realise 0.1875 less (the fuzzer's split_vs_whole found this), which
-    the path-independence property leaves out as GMX does; everything else is paid the same."""
+def test_a_close_in_pieces_pays_the_impact_of_the_whole_the_cap_holding_the_excess(impact_venue):
+    """SPEC §5.1: the negative cap is per decrease, for the pool. alice's close takes the open
+    interest (entry USD) from -750 to +750. Whole: pending -0.000375 ETH x 7,500 = -2.8125, own
+    +2.5e-7 x 750^2 - 5e-7 x 750^2 = -0.140625, total -2.953125, inside the cap 0.2% x 1,500 =
+    3. Two pieces: -1.40625 + 0.140625 and -1.40625 - 0.28125 = -1.6875, the second above the
+    cap 0.2% x 750 = 1.5 (the fuzzer's split_vs_whole found this). The pieces pay the same as
+    the whole, within a token unit of rounding: 0.1875 of it is held for alice, not the pool's."""
     from protocol.testing.properties import _impact_realized
 
     venue = impact_venue
     alice, _ = _short_then_a_long_at_7500(venue)
     ch, eth = venue.clearinghouse, venue.market_id("ETH")
-    realized = []
+    realized, held = [], []
     for sizes in ([5 * 10**17], [25 * 10**16, 25 * 10**16]):
         with venue.chain.snapshot(), venue.chain.block():
             receipts = [ch.transact(alice.address, "decreasePosition", alice.address, eth, s) for s in sizes]
             realized.append([_impact_realized(venue, r, alice.address) for r in receipts])
-    assert realized == [[-2_953_125], [-1_265_626, -1_500_000]]  # a payment rounds up in tokens
+            held.append(ch.call("heldImpact", alice.address))
+    assert realized == [[-2_953_125], [-1_265_626, -1_687_500]]  # a payment rounds up in tokens
+    assert held == [0, 187_500]
     compared = split_close(venue, alice, "ETH", 2)
     assert -2 <= compared.difference <= 1, compared  # the rest: the same within rounding
     check_path_independence(compared)

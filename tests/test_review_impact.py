@@ -49,24 +49,27 @@ def trader(venue, name, deposit=2_000_000):
 
 def round_trip(venue, name, size, pieces=1):
     """Open ``size`` ETH cross and close it at once (in ``pieces`` decreases); the change of
-    the trader's cross balance, USD."""
+    the trader's cross balance, USD, and the trader."""
     attacker = trader(venue, name)
     before = venue.account(attacker).cross_balance
     attacker.open("ETH", size, 50, "cross")
     for k in range(pieces - 1):
         attacker.decrease("ETH", abs(size) / pieces)
     attacker.close("ETH")
-    return venue.account(attacker).cross_balance - before
+    return venue.account(attacker).cross_balance - before, attacker
 
 
 def test_the_reviews_round_trip_after_honest_flow_loses(venue):
     for name, size in HONEST_FLOW:
         trader(venue, name).open("ETH", size, 10, "cross")
-    profit = round_trip(venue, "mallory", 10_000)  # a $30M long
+    profit, mallory = round_trip(venue, "mallory", 10_000)  # a $30M long
     # Old rule: profit == +7,625.028 (the pool held $37,944). GMX's rule: the open's pending
     # impact (2e-9 x (34.5534M^2 - 4.5534M^2) = $2.35M) against the close's own impact (positive,
-    # capped at 0.5% of $30M), the total capped at 1% of $30M: -$300,000, and $30,000 of fees.
-    assert profit == D(-330_000), profit
+    # capped at 0.5% of $30M): -$1.97M, of which the pool takes its cap, 1% of $30M: $300,000;
+    # the rest is held for mallory (SPEC §5.1), and $30,000 of fees. Released, she is down $330k.
+    assert (profit, venue.held_impact(mallory)) == (D(-2_000_000), D(1_670_000)), profit
+    venue.release_held_impact(mallory)
+    assert venue.account(mallory).cross_balance - 2_000_000 == D(-330_000)
 
 
 @pytest.fixture()
@@ -92,7 +95,7 @@ def test_no_open_then_close_at_an_unchanged_price_gains(full_pool, size):
     venue = full_pool
     pool = venue.impact_pool("ETH")
     fees = 2 * abs(size) * 3000 * D("0.0005")
-    change = round_trip(venue, f"m{size}", size)
+    change, _ = round_trip(venue, f"m{size}", size)
     assert change <= -fees, (size, change, fees)
     assert venue.impact_pool("ETH") >= pool  # the pool only gained
 
@@ -100,5 +103,5 @@ def test_no_open_then_close_at_an_unchanged_price_gains(full_pool, size):
 def test_a_close_in_pieces_gains_nothing_either(full_pool):
     venue = full_pool
     fees = 2 * 1_517 * 3000 * D("0.0005")
-    change = round_trip(venue, "splitter", D(-1_517), pieces=4)  # narrows the book in 4 steps
+    change, _ = round_trip(venue, "splitter", D(-1_517), pieces=4)  # narrows the book in 4 steps
     assert change <= -fees, change

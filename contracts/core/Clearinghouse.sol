@@ -125,6 +125,13 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         AdminLogic.setMarketModule(_s, _env(), market, kind, module);
     }
 
+    /// @notice Release `amount` of the negative impact held for `account` (GMX's claimable
+    /// collateral, released by its config keeper) into its cross balance: the admin's call,
+    /// once the impact it paid above the cap is judged not to be a manipulation's.
+    function releaseHeldImpact(address account, uint256 amount) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        AdminLogic.releaseHeldImpact(_s, account, amount);
+    }
+
     function setPool(address pool_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (_s.pool != address(0)) revert PoolAlreadySet();
         _s.pool = pool_;

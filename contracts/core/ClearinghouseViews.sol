@@ -228,6 +228,12 @@ library ClearinghouseViews {
         return _state().impactPool[market];
     }
 
+    /// @notice Collateral tokens of negative impact held for `account` (`ImpactHeld`): in the
+    /// venue's custody, not its balance, until released (`releaseHeldImpact`).
+    function heldImpact(address account) external view returns (uint256) {
+        return _state().heldImpact[account];
+    }
+
     /// @notice The execution price an increase of `sizeDelta` (+ buys) would get now against
     /// `oraclePrice` (the market's pricing rule: the oracle price under the stock rule). What an
     /// increase order's `acceptablePrice` is checked against.

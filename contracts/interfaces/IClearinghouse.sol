@@ -174,6 +174,8 @@ interface IClearinghouse {
     /// rate, a negative one as the uint256 of its two's complement; a rates answer shorter than
     /// two words: `value` is its length in bytes).
     error ModuleResultOutOfBounds(ModuleKind kind, uint256 value);
+    /// @notice The admin released more of an account's held impact than it holds.
+    error ReleaseExceedsHeld(address account, uint256 held, uint256 amount);
 
     // ------------------------------------------------------------------ events
     /// @notice A market was added or its parameters changed (within the hard bounds).
@@ -242,7 +244,8 @@ interface IClearinghouse {
     event AccountLiquidated(
         address indexed account, address indexed keeper, uint256 positions, uint256 penalty, uint256 keeperReward, uint256 badDebt
     );
-    /// @notice A shortfall no margin covered, paid by the insurance fund first, then the pool.
+    /// @notice A shortfall neither the margin nor the account's held impact covered, paid by
+    /// the insurance fund first, then the pool.
     event BadDebt(address indexed account, uint256 amount, uint256 fromInsurance, uint256 fromPool);
     /// @notice Pending profit was above the cap, so this profit was paid pro rata: `paid` of
     /// `full` tokens (`Solvency`).
@@ -263,6 +266,12 @@ interface IClearinghouse {
         int256 pendingDelta,
         int256 realized
     );
+    /// @notice Of the price impact `account` paid in `market`, `amount` collateral tokens (the
+    /// negative impact above the pricing module's cap) went not to the pool but into the
+    /// account's held impact, where nobody can collect it as positive impact.
+    event ImpactHeld(address indexed account, uint256 indexed market, uint256 amount);
+    /// @notice The admin released `amount` of the account's held impact into its cross balance.
+    event HeldImpactReleased(address indexed account, uint256 amount);
     /// @notice A profitable position was closed by auto-deleveraging at the oracle price with no
     /// fee. `score` is its rank (higher first), the factors pending profit / pool before and
     /// after (WAD).

@@ -51,6 +51,9 @@ interface IClearinghouseViews {
     /// @notice The market's impact pool in index tokens, WAD base units (`IPricingModule`); the
     /// cap on positive impact.
     function impactPool(uint256 market) external view returns (int256);
+    /// @notice Collateral tokens of negative impact held for `account` (above the pricing
+    /// module's cap) until the admin releases them into its cross balance.
+    function heldImpact(address account) external view returns (uint256);
     /// @notice The execution price an increase of `sizeDelta` (+ buys) would get now against
     /// `oraclePrice` (the market's pricing rule).
     function quoteFill(uint256 market, int256 sizeDelta, uint256 oraclePrice) external view returns (uint256);

@@ -23,12 +23,16 @@ struct ImpactInput {
 
 /// @notice What the venue applies: the position's pending impact and the impact pool move by
 /// their deltas, the trader is paid (or pays) `realized` collateral tokens from (to) the pool.
+/// Of a payment, `held` tokens do not go to the pool: the venue holds them for the trader
+/// (GMX's claimable collateral, the negative impact above a cap) until the admin releases them.
+/// Were they waived instead, a second account could collect them as positive impact.
 struct ImpactResult {
     uint256 executionPrice; // WAD USD per unit: what events report and orders' acceptable prices check
     int256 impactUsd; // the trade's own impact, WAD USD, + in the trader's favour (events)
     int256 pendingDelta; // added to the position's pending impact, WAD base units
     int256 realized; // collateral tokens to (+) or from (-) the trader now
     int256 poolDelta; // added to the market's impact pool, WAD base units
+    uint256 held; // of a payment (-realized), the tokens held for the trader; 0 on an increase
 }
 
 /// @title IPricingModule

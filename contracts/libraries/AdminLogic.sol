@@ -315,4 +315,13 @@ library AdminLogic {
         (vs.maxPnlFactorTraders, vs.maxPnlFactorAdl, vs.minPnlFactorAfterAdl) = (uint16(maxTraders), uint16(maxAdl), uint16(minAfterAdl));
         emit IClearinghouse.PnlFactorsSet(maxTraders, maxAdl, minAfterAdl);
     }
+
+    /// @notice Release `amount` of `account`'s held impact into its cross balance.
+    function releaseHeldImpact(VenueState storage vs, address account, uint256 amount) external {
+        uint256 held = vs.heldImpact[account];
+        if (amount > held) revert IClearinghouse.ReleaseExceedsHeld(account, held, amount);
+        vs.heldImpact[account] = held - amount;
+        Buckets.credit(vs, account, amount.toInt256());
+        emit IClearinghouse.HeldImpactReleased(account, amount);
+    }
 }

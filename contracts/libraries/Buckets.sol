@@ -58,7 +58,7 @@ library Buckets {
     /// Under the profit cap (`Solvency`) a profit never exceeds the pool's assets; without it a
     /// profit the pool cannot pay reverts.
     function payPool(VenueState storage vs, Settlement memory st, uint256 fee) internal {
-        int256 assets = vs.poolAssets - st.pnl + st.borrowing + int256(fee);
+        int256 assets = vs.poolAssets - st.pnl - int256(st.held) + st.borrowing + int256(fee);
         if (st.pnl > 0 && assets < 0) revert IClearinghouse.PoolInsolvent(vs.poolAssets, st.pnl);
         vs.poolAssets = assets.toInt128();
         if (st.funding != 0) vs.fundingReserve += st.funding.toInt128();
@@ -70,13 +70,23 @@ library Buckets {
         vs.insuranceFund += int256(penalty - reward);
     }
 
-    /// @dev Bad debt waterfall: the insurance fund pays first, the pool the rest.
-    function coverBadDebt(VenueState storage vs, address account, uint256 amount) internal {
+    /// @dev Bad debt waterfall: the account's held impact pays first (it is the account's own
+    /// payment, so nothing is paid out of nothing), the insurance fund next, the pool the rest.
+    /// Returns what was written off.
+    function coverBadDebt(VenueState storage vs, address account, uint256 amount) internal returns (uint256) {
+        uint256 held = vs.heldImpact[account];
+        if (held != 0) {
+            uint256 fromHeld = Math.min(held, amount);
+            vs.heldImpact[account] = held - fromHeld;
+            amount -= fromHeld;
+            if (amount == 0) return 0;
+        }
         int256 fund = vs.insuranceFund;
         uint256 fromInsurance = fund > 0 ? Math.min(uint256(fund), amount) : 0;
         vs.insuranceFund = fund - int256(fromInsurance);
         uint256 fromPool = amount - fromInsurance;
         vs.poolAssets -= fromPool.toInt256().toInt128();
         emit IClearinghouse.BadDebt(account, amount, fromInsurance, fromPool);
+        return amount;
     }
 }

@@ -25,11 +25,12 @@ library ImpactLogic {
     {
         IClearinghouse.Position storage p = vs.positions[account][market];
         ImpactResult memory r = _module(vs, market).increaseImpact(_input(vs, market, p, sizeDelta, price, scale));
+        if (r.held != 0) revert IClearinghouse.ModuleResultOutOfBounds(ModuleKind.Pricing, r.held);
         return _apply(vs, account, market, p, sizeDelta, price, r);
     }
 
     /// @notice A decrease (or liquidation) of |sizeDelta| of `account`'s position: the module's
-    /// answer applied, as `increase`.
+    /// answer applied, as `increase`; also returns the tokens of the payment held for the trader.
     function decrease(
         VenueState storage vs,
         address account,
@@ -38,9 +39,11 @@ library ImpactLogic {
         uint256 price,
         uint256 scale,
         bool liquidation
-    ) external returns (uint256, int256) {
+    ) external returns (uint256 fill, int256 realized, uint256 held) {
         IClearinghouse.Position storage p = vs.positions[account][market];
-        return _apply(vs, account, market, p, sizeDelta, price, _decrease(vs, market, p, sizeDelta, price, scale, liquidation));
+        ImpactResult memory r = _decrease(vs, market, p, sizeDelta, price, scale, liquidation);
+        (fill, realized) = _apply(vs, account, market, p, sizeDelta, price, r);
+        held = r.held;
     }
 
     /// @notice What a decrease of |sizeDelta| of the position `p` would realise now.
@@ -136,8 +139,9 @@ library ImpactLogic {
         if (r.executionPrice == 0) revert IClearinghouse.ModuleResultOutOfBounds(ModuleKind.Pricing, 0);
     }
 
-    /// @dev The position's pending impact and the market's impact pool move by their deltas;
-    /// `PriceImpact` tells, unless nothing moved off the oracle price.
+    /// @dev The position's pending impact and the market's impact pool move by their deltas,
+    /// the account's held impact by what the module holds of the payment; `PriceImpact` tells,
+    /// unless nothing moved off the oracle price.
     function _apply(
         VenueState storage vs,
         address account,
@@ -148,6 +152,14 @@ library ImpactLogic {
         ImpactResult memory r
     ) private returns (uint256, int256) {
         if (r.executionPrice == 0) revert IClearinghouse.ModuleResultOutOfBounds(ModuleKind.Pricing, 0);
+        if (r.held != 0) {
+            // held is part of what the trader pays: more would be paid out of nothing
+            if (r.realized >= 0 || r.held > uint256(-r.realized)) {
+                revert IClearinghouse.ModuleResultOutOfBounds(ModuleKind.Pricing, r.held);
+            }
+            vs.heldImpact[account] += r.held;
+            emit IClearinghouse.ImpactHeld(account, market, r.held);
+        }
         if (r.pendingDelta != 0) p.pendingImpact = (int256(p.pendingImpact) + r.pendingDelta).toInt80();
         if (r.poolDelta != 0) vs.impactPool[market] += r.poolDelta;
         if (r.executionPrice != price || r.impactUsd != 0 || r.pendingDelta != 0 || r.realized != 0 || r.poolDelta != 0) {

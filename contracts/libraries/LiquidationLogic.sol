@@ -131,11 +131,11 @@ library LiquidationLogic {
         IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
         Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
         (uint256 fill, int256 realized) = Rules.decreaseImpact(
-            vs, account, market, c, size > 0 ? -int256(closeAbs) : int256(closeAbs), price, env.scale, true
+            vs, account, market, c, size > 0 ? -int256(closeAbs) : int256(closeAbs), price, env.scale, true, st
         );
         // Judged at the oracle price; negative impact paid in is an inflow the cap's hold keeps.
         st.pnl = Solvency.credit(
-            vs, env, account, market, p, closeAbs, price, uint256(st.borrowing) + (realized < 0 ? uint256(-realized) : 0)
+            vs, env, account, market, p, closeAbs, price, uint256(st.borrowing) + (realized < 0 ? uint256(-realized) - st.held : 0)
         ) + realized;
         int256 sizeDelta = Markets.reduce(vs, s, p, size, closeAbs);
         int256 remaining = int256(uint256(p.margin)) + st.pnl - st.funding - st.borrowing;
@@ -146,7 +146,7 @@ library LiquidationLogic {
         if (closeAbs == sizeAbs) {
             Markets.clear(p);
             if (remaining > 0) vs.crossBalance[account] += remaining;
-            else if (remaining < 0) badDebt = uint256(-remaining);
+            else if (remaining < 0) badDebt = Buckets.coverBadDebt(vs, account, uint256(-remaining)); // no penalty then
         } else {
             // A slice leaves margin > 0 (_sliceLeavesMargin), and the penalty never exceeds the
             // stock fee by more than the rule allows: what is left stays the position's margin.
@@ -156,7 +156,6 @@ library LiquidationLogic {
         }
         Buckets.payPool(vs, st, 0);
         Buckets.payPenalty(vs, penalty, reward);
-        if (badDebt != 0) Buckets.coverBadDebt(vs, account, badDebt);
         emit IClearinghouse.PositionLiquidated(account, market, msg.sender, sizeDelta, fill, st.pnl, penalty, reward, badDebt);
         return true;
     }
@@ -247,9 +246,9 @@ library LiquidationLogic {
         IClearinghouse.MarketState storage s = Markets.accrue(vs, market, price, env.scale);
         Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
         (uint256 fill, int256 realized) =
-            Rules.decreaseImpact(vs, account, market, c, size > 0 ? -int256(part) : int256(part), price, env.scale, true);
+            Rules.decreaseImpact(vs, account, market, c, size > 0 ? -int256(part) : int256(part), price, env.scale, true, st);
         st.pnl = Solvency.credit(
-            vs, env, account, market, p, part, price, uint256(st.borrowing) + (realized < 0 ? uint256(-realized) : 0)
+            vs, env, account, market, p, part, price, uint256(st.borrowing) + (realized < 0 ? uint256(-realized) - st.held : 0)
         ) + realized;
         int256 sizeDelta = Markets.reduce(vs, s, p, size, part);
         balance += st.pnl - st.funding - st.borrowing;
@@ -307,10 +306,10 @@ library LiquidationLogic {
                 int256 size = p.size;
                 Settlement memory st = Markets.settleIndices(s, p, size > 0, env.scale);
                 (uint256 fill, int256 realized) =
-                    Rules.decreaseImpact(vs, account, market, vs.configs[market], -size, price, env.scale, true);
+                    Rules.decreaseImpact(vs, account, market, vs.configs[market], -size, price, env.scale, true, st);
                 st.pnl = Solvency.credit(
                     vs, env, account, market, p, Markets.abs(size), price,
-                    uint256(st.borrowing) + (realized < 0 ? uint256(-realized) : 0)
+                    uint256(st.borrowing) + (realized < 0 ? uint256(-realized) - st.held : 0)
                 ) + realized;
                 int256 sizeDelta = Markets.reduce(vs, s, p, size, Markets.abs(size));
                 balance += st.pnl - st.funding - st.borrowing;
@@ -336,7 +335,7 @@ library LiquidationLogic {
         }
         vs.crossBalance[account] = balance;
         Buckets.payPenalty(vs, penalty, reward);
-        if (badDebt != 0) Buckets.coverBadDebt(vs, account, badDebt);
+        if (badDebt != 0) badDebt = Buckets.coverBadDebt(vs, account, badDebt);
         emit IClearinghouse.AccountLiquidated(account, msg.sender, count, penalty, reward, badDebt);
         return true;
     }

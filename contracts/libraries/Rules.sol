@@ -11,7 +11,7 @@ import {RatesLogic} from "./RatesLogic.sol";
 import {ImpactLogic} from "./ImpactLogic.sol";
 import {StockRules} from "./StockRules.sol";
 import {MarginMath} from "./MarginMath.sol";
-import {StoredConfig, Tier, VenueState} from "./VenueState.sol";
+import {Settlement, StoredConfig, Tier, VenueState} from "./VenueState.sol";
 
 /// @title Rules
 /// @notice Where the core asks a market's rule modules: module id 0 applies the stock rule
@@ -111,7 +111,8 @@ library Rules {
     /// @notice A decrease (or liquidation) of |sizeDelta| of `account`'s position at the oracle
     /// `price`: under the stock rule the oracle price and nothing realised, else the pricing
     /// module's answer applied (`ImpactLogic`). Returns the execution price and the tokens paid
-    /// to the trader (the caller settles them against the pool, with the PnL).
+    /// to the trader (the caller settles them against the pool, with the PnL); what of a payment
+    /// is held for the trader goes into `st.held`, which the pool does not get (`Buckets.payPool`).
     function decreaseImpact(
         VenueState storage s,
         address account,
@@ -120,9 +121,10 @@ library Rules {
         int256 sizeDelta,
         uint256 price,
         uint256 scale,
-        bool liquidation
-    ) internal returns (uint256, int256) {
+        bool liquidation,
+        Settlement memory st
+    ) internal returns (uint256 fill, int256 realized) {
         if (c.pricingModule == 0) return (price, 0);
-        return ImpactLogic.decrease(s, account, market, sizeDelta, price, scale, liquidation);
+        (fill, realized, st.held) = ImpactLogic.decrease(s, account, market, sizeDelta, price, scale, liquidation);
     }
 }

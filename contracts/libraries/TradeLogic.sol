@@ -231,12 +231,12 @@ library TradeLogic {
         st = Markets.settleIndices(s, p, size > 0, scale);
         int256 realized;
         (fill, realized) = Rules.decreaseImpact(
-            vs, account, market, vs.configs[market], size > 0 ? -int256(sizeAbs) : int256(sizeAbs), price, scale, false
+            vs, account, market, vs.configs[market], size > 0 ? -int256(sizeAbs) : int256(sizeAbs), price, scale, false, st
         );
         // Negative impact paid into the pool is an inflow like the fee: the cap's hold keeps it
         // for the LPs (§8.1). Profit is judged at the oracle price; impact comes on top, uncapped.
         st.pnl = Solvency.credit(
-            vs, env, account, market, p, sizeAbs, price, uint256(st.borrowing) + fee + (realized < 0 ? uint256(-realized) : 0)
+            vs, env, account, market, p, sizeAbs, price, uint256(st.borrowing) + fee + (realized < 0 ? uint256(-realized) - st.held : 0)
         ) + realized;
         sizeDelta = Markets.reduce(vs, s, p, size, sizeAbs);
         int256 traderDelta = st.pnl - st.funding - st.borrowing - int256(fee);

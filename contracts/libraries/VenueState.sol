@@ -83,6 +83,9 @@ struct VenueState {
     // id (bits 0-63), when it expires (64-127) and its market (128-135); 0 when none. Until it
     // expires, its owner and operators may do nothing that could make that order fail.
     mapping(address account => uint256) orderLocks;
+    // Collateral tokens of negative impact the pricing module kept from the pool (above its
+    // cap), held for the account until the admin releases them; they pay its bad debt first.
+    mapping(address account => uint256) heldImpact;
 }
 
 /// @dev A maintenance-margin tier (Hyperliquid): from `lowerBound` (WAD USD of notional) on,
@@ -109,4 +112,5 @@ struct Settlement {
     int256 pnl; // credited to the trader, taken from the pool
     int256 funding; // charged to the trader, into the funding reserve
     int256 borrowing; // charged to the trader, into the pool
+    uint256 held; // of the price impact paid in `pnl`, the tokens held for the trader, not the pool's
 }

@@ -193,7 +193,8 @@ contract ImpactPricing is IPricingModule, AccessControl {
 
     /// @notice DecreasePositionCollateralUtils.processCollateral's impact: the proportional
     /// pending impact plus the decrease's own; negative capped at maxNegativeImpactBps of the
-    /// size decreased (the excess is waived), positive capped per trade and by the impact pool
+    /// size decreased for the pool (the trader pays the excess too, held for it: `held`),
+    /// positive capped per trade and by the impact pool
     /// (nothing is lent); paid in collateral tokens (a payment rounded up, a payout down), the
     /// pool moving by the index tokens paid in (down) or out (up). A liquidation is a decrease
     /// here, as on GMX (its own cap is only in `healthImpact`).
@@ -221,12 +222,16 @@ contract ImpactPricing is IPricingModule, AccessControl {
         int256 proportional = _signed(share * _quantum(c), pendingUnits < 0);
         r.pendingDelta = -proportional;
         int256 total = _signed(_tokensToUsd(_abs(proportional), t.price, proportional < 0), proportional < 0) + impact;
+        uint256 tokenUsd = FLOAT_TO_WEI * t.scale; // 30-decimal USD per collateral token unit
         if (total < 0) {
             int256 floor = -int256(Math.mulDiv(sizeDeltaUsd, c.maxNegativeImpactBps, BPS));
-            if (total < floor) total = floor;
+            if (total < floor) {
+                // the whole impact is paid, rounded up; what the cap keeps from the pool is held
+                r.held = Math.ceilDiv(uint256(-total), tokenUsd) - Math.ceilDiv(uint256(-floor), tokenUsd);
+                total = floor;
+            }
         }
         total = _capPositive(c, total, sizeDeltaUsd);
-        uint256 tokenUsd = FLOAT_TO_WEI * t.scale; // 30-decimal USD per collateral token unit
         if (total > 0) {
             uint256 pool = t.impactPool > 0 ? _tokensToUsd(uint256(t.impactPool), t.price, false) : 0;
             uint256 paidOut = Math.min(uint256(total), pool);
@@ -234,7 +239,7 @@ contract ImpactPricing is IPricingModule, AccessControl {
             r.poolDelta = -int256(_usdToTokens(c, paidOut, t.price, true));
         } else if (total < 0) {
             uint256 paid = Math.ceilDiv(uint256(-total), tokenUsd);
-            r.realized = -int256(paid);
+            r.realized = -int256(paid + r.held);
             r.poolDelta = int256(_usdToTokens(c, paid * tokenUsd, t.price, false));
         }
     }

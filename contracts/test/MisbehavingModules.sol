@@ -25,6 +25,29 @@ contract ZeroPricing is OraclePricing {
     }
 }
 
+/// @notice Fills at the oracle price and holds `held` tokens of a decrease's payment of
+/// `paid` (and `onIncrease` on an increase, which the venue refuses): the bounds on `held`.
+contract HoldingPricing is OraclePricing {
+    uint256 public onIncrease;
+    uint256 public paid;
+    uint256 public held;
+
+    function set(uint256 onIncrease_, uint256 paid_, uint256 held_) external {
+        (onIncrease, paid, held) = (onIncrease_, paid_, held_);
+    }
+
+    function increaseImpact(ImpactInput calldata t) public view override returns (ImpactResult memory r) {
+        r.executionPrice = t.price;
+        r.held = onIncrease;
+    }
+
+    function decreaseImpact(ImpactInput calldata t, bool) public view override returns (ImpactResult memory r) {
+        r.executionPrice = t.price;
+        r.realized = -int256(paid);
+        r.held = held;
+    }
+}
+
 /// @notice A keeper share of 90% instead of the configured one: a module's effect, in tests.
 contract GenerousLiquidation is StockLiquidation {
     function penalty(uint256 market, int256 equityLeft, uint256 maxPenalty, uint256)

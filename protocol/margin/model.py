@@ -100,6 +100,7 @@ class Settlement:
     pnl: int = 0
     funding: int = 0
     borrowing: int = 0
+    held: int = 0  # of the price impact paid in ``pnl``, the tokens held for the trader
 
 
 @dataclass
@@ -118,6 +119,8 @@ class Model:
     positions: dict[tuple[str, int], Position] = field(default_factory=dict)
     rules: dict[int, MarketRules] = field(default_factory=dict)  # market -> modules; stock if absent
     impact_pool: dict[int, int] = field(default_factory=dict)  # market -> WAD base units (``ImpactLogic``)
+    #: account -> collateral tokens of negative impact held for it (``heldImpact``)
+    held_impact: dict[str, int] = field(default_factory=dict)
     tiers: dict[int, list[Tier]] = field(default_factory=dict)  # market -> maintenance tiers
     last_partial_liquidation: dict[tuple[str, int], int] = field(default_factory=dict)
     pool_assets: int = 0
@@ -211,10 +214,14 @@ class Model:
         except PricingRevert as exc:
             raise ModelRevert(exc.name, *exc.args[1:]) from None
 
-    def _apply_impact(self, market: int, p: Position, r: ImpactResult) -> tuple[int, int]:
+    def _apply_impact(self, account: str, market: int, p: Position, r: ImpactResult) -> tuple[int, int]:
         """``ImpactLogic._apply``: (execution price, tokens paid to the trader)."""
         if r.execution_price == 0:
             raise ModelRevert("ModuleResultOutOfBounds", 3, 0)
+        if r.held:
+            if r.realized >= 0 or r.held > -r.realized:
+                raise ModelRevert("ModuleResultOutOfBounds", 3, r.held % 2**256)
+            self.held_impact[account] = self.held_impact.get(account, 0) + r.held
         if r.pending_delta:
             pending = p.pending_impact + r.pending_delta
             if not -2**79 <= pending < 2**79:
@@ -224,13 +231,16 @@ class Model:
             self.impact_pool[market] = self.impact_pool.get(market, 0) + r.pool_delta
         return r.execution_price, r.realized
 
-    def _increase_impact(self, market: int, p: Position, size_delta: int, price: int) -> tuple[int, int]:
+    def _increase_impact(self, account: str, market: int, p: Position, size_delta: int,
+                         price: int) -> tuple[int, int]:
         """``ImpactLogic.increase`` (the stock rule: the oracle price, nothing paid)."""
         if not self._has_pricing(market):
             return price, 0
         pricing = self.rules_of(market).pricing
         r = self._ask(pricing.increase, self._impact_input(market, p, size_delta, price))
-        return self._apply_impact(market, p, r)
+        if r.held:
+            raise ModelRevert("ModuleResultOutOfBounds", 3, r.held % 2**256)
+        return self._apply_impact(account, market, p, r)
 
     def _quote_decrease(self, market: int, p: Position, size_delta: int, price: int,
                         liquidation: bool) -> ImpactResult:
@@ -240,13 +250,16 @@ class Model:
             raise ModelRevert("ModuleResultOutOfBounds", 3, 0)
         return r
 
-    def _decrease_impact(self, market: int, p: Position, size_delta: int, price: int,
-                         liquidation: bool = False) -> tuple[int, int]:
-        """``Rules.decreaseImpact`` (the stock rule: the oracle price, nothing realised)."""
+    def _decrease_impact(self, account: str, market: int, p: Position, size_delta: int, price: int,
+                         st: Settlement, liquidation: bool = False) -> tuple[int, int]:
+        """``Rules.decreaseImpact`` (the stock rule: the oracle price, nothing realised); what of
+        a payment is held for the trader goes into ``st.held``."""
         if not self._has_pricing(market):
             return price, 0
-        return self._apply_impact(market, p, self._quote_decrease(market, p, size_delta, price,
-                                                                  liquidation))
+        r = self._quote_decrease(market, p, size_delta, price, liquidation)
+        fill, realized = self._apply_impact(account, market, p, r)
+        st.held = r.held
+        return fill, realized
 
     def health_impact(self, market: int, p: Position, price: int) -> int:
         """What ``Health`` counts of the position's impact, WAD, <= 0: the pricing module's term
@@ -536,6 +549,16 @@ class Model:
         self.max_pnl_factor_traders, self.max_pnl_factor_adl = max_traders, max_adl
         self.min_pnl_factor_after_adl = min_after_adl
 
+    def release_held_impact(self, account: str, amount: int) -> None:
+        """``Clearinghouse.releaseHeldImpact`` (the admin): ``amount`` of the account's held
+        impact into its cross balance."""
+        held = self.held_impact.get(account, 0)
+        if amount > held:
+            raise ModelRevert("ReleaseExceedsHeld", account, held, amount)
+        self.held_impact[account] = held - amount
+        self._register(account)
+        self.cross_balance[account] = self.cross_balance.get(account, 0) + amount
+
     def adl_score(self, account: str, market: int, price: int) -> int:
         """A position's auto-deleveraging rank, WAD (``TradeLogic.adlScore``)."""
         p = self.position(account, market)
@@ -703,7 +726,7 @@ class Model:
         return 0 if self.pool_assets <= 0 else self.pool_assets * self.scale * c.reserve_factor_bps // m.BPS
 
     def _pay_pool(self, st: Settlement, fee: int) -> None:
-        assets = self.pool_assets - st.pnl + st.borrowing + fee
+        assets = self.pool_assets - st.pnl - st.held + st.borrowing + fee
         if st.pnl > 0 and assets < 0:
             raise ModelRevert("PoolInsolvent")
         self.pool_assets = assets
@@ -717,11 +740,19 @@ class Model:
             self.cross_balance[keeper] = self.cross_balance.get(keeper, 0) + reward
         self.insurance_fund += penalty - reward
 
-    def _cover_bad_debt(self, amount: int) -> tuple[int, int]:
+    def _cover_bad_debt(self, account: str, amount: int) -> int:
+        """``Buckets.coverBadDebt``: the account's held impact pays first, the insurance fund
+        next, the pool the rest; returns what was written off."""
+        from_held = min(self.held_impact.get(account, 0), amount)
+        if from_held:
+            self.held_impact[account] -= from_held
+            amount -= from_held
+            if amount == 0:
+                return 0
         from_insurance = min(self.insurance_fund, amount) if self.insurance_fund > 0 else 0
         self.insurance_fund -= from_insurance
         self.pool_assets -= amount - from_insurance
-        return from_insurance, amount - from_insurance
+        return amount
 
     def pool_value(self) -> int:
         """Assets + pending borrowing - trader PnL, their profit counted up to the cap; a market
@@ -783,7 +814,7 @@ class Model:
         s = self.accrue(market, price)
         p = self.position(account, market)
         # everything at the oracle price; a pricing module holds the impact as pending impact
-        _, realized = self._increase_impact(market, p, size_delta, price)
+        _, realized = self._increase_impact(account, market, p, size_delta, price)
         size = p.size
         if size != 0:
             if p.mode != mode:
@@ -870,8 +901,8 @@ class Model:
         st = self._settle_indices(s, p, p.size > 0)
         # As ``TradeLogic._close``: the impact first, then the profit at the oracle price; negative
         # impact paid in is an inflow the cap's hold keeps, like the fee.
-        realized = self._decrease_impact(market, p, -size_abs if p.size > 0 else size_abs, price)[1]
-        st.pnl = self._credit(p, size_abs, price, st.borrowing + fee + max(0, -realized)) + realized
+        realized = self._decrease_impact(account, market, p, -size_abs if p.size > 0 else size_abs, price, st)[1]
+        st.pnl = self._credit(p, size_abs, price, st.borrowing + fee + max(0, -realized - st.held)) + realized
         self._reduce(s, p, size_abs)
         trader_delta = st.pnl - st.funding - st.borrowing - fee
         closed = size_abs == current
@@ -882,7 +913,7 @@ class Model:
                 if new_margin >= 0:
                     self.cross_balance[account] = self.cross_balance.get(account, 0) + new_margin
                 else:
-                    self._cover_bad_debt(-new_margin)
+                    self._cover_bad_debt(account, -new_margin)
             else:
                 if new_margin < 0:
                     raise ModelRevert("InsufficientMargin")
@@ -893,7 +924,7 @@ class Model:
                 self.cross_markets[account] = self.cross_markets.get(account, 0) & ~(1 << market)
             if balance < 0 and self.cross_markets.get(account, 0) == 0:
                 self.cross_balance[account] = 0
-                self._cover_bad_debt(-balance)
+                self._cover_bad_debt(account, -balance)
             else:
                 self.cross_balance[account] = balance
         self._store(account, market, Position() if closed else p)
@@ -1026,9 +1057,9 @@ class Model:
             close_abs = part
         s = self.accrue(market, price)
         st = self._settle_indices(s, p, p.size > 0)
-        realized = self._decrease_impact(market, p, -close_abs if p.size > 0 else close_abs, price,
+        realized = self._decrease_impact(account, market, p, -close_abs if p.size > 0 else close_abs, price, st,
                                          liquidation=True)[1]
-        st.pnl = self._credit(p, close_abs, price, st.borrowing + max(0, -realized)) + realized
+        st.pnl = self._credit(p, close_abs, price, st.borrowing + max(0, -realized - st.held)) + realized
         self._reduce(s, p, close_abs)
         remaining = p.margin + st.pnl - st.funding - st.borrowing
         max_penalty = m.fee_tokens(m.notional_up(close_abs, price), c.liquidation_fee_bps, self.scale)
@@ -1039,8 +1070,8 @@ class Model:
             self._store(account, market, Position())
             if remaining > 0:
                 self.cross_balance[account] = self.cross_balance.get(account, 0) + remaining
-            elif remaining < 0:
-                bad_debt = -remaining
+            elif remaining < 0:  # no penalty then
+                bad_debt = self._cover_bad_debt(account, -remaining)
         else:
             if remaining <= 0:
                 raise ModelRevert("InsufficientMargin", remaining)
@@ -1048,8 +1079,6 @@ class Model:
             self.last_partial_liquidation[account, market] = self.now
         self._pay_pool(st, 0)
         self._pay_penalty(keeper, penalty, reward)
-        if bad_debt:
-            self._cover_bad_debt(bad_debt)
         return {"penalty": penalty, "reward": reward, "bad_debt": bad_debt, "closed": close_abs}
 
     def _slice(self, i: SliceInput) -> int:
@@ -1110,9 +1139,9 @@ class Model:
         self._check_cooldown(account, market)
         s = self.accrue(market, price)
         st = self._settle_indices(s, p, p.size > 0)
-        realized = self._decrease_impact(market, p, -part if p.size > 0 else part, price,
+        realized = self._decrease_impact(account, market, p, -part if p.size > 0 else part, price, st,
                                          liquidation=True)[1]
-        st.pnl = self._credit(p, part, price, st.borrowing + max(0, -realized)) + realized
+        st.pnl = self._credit(p, part, price, st.borrowing + max(0, -realized - st.held)) + realized
         self._reduce(s, p, part)
         balance += st.pnl - st.funding - st.borrowing
         max_penalty = m.fee_tokens(m.notional_up(part, price), c.liquidation_fee_bps, self.scale)
@@ -1156,8 +1185,8 @@ class Model:
                 p = self.position(account, market)
                 size_abs = abs(p.size)
                 st = self._settle_indices(s, p, p.size > 0)
-                realized = self._decrease_impact(market, p, -p.size, price, liquidation=True)[1]
-                st.pnl = self._credit(p, size_abs, price, st.borrowing + max(0, -realized)) + realized
+                realized = self._decrease_impact(account, market, p, -p.size, price, st, liquidation=True)[1]
+                st.pnl = self._credit(p, size_abs, price, st.borrowing + max(0, -realized - st.held)) + realized
                 self._reduce(s, p, size_abs)
                 balance += st.pnl - st.funding - st.borrowing
                 fees[market] = m.fee_tokens(m.notional_up(size_abs, price),
@@ -1177,7 +1206,7 @@ class Model:
         self.cross_balance[account] = balance
         self._pay_penalty(keeper, penalty, reward)
         if bad_debt:
-            self._cover_bad_debt(bad_debt)
+            bad_debt = self._cover_bad_debt(account, bad_debt)
         return {"penalty": penalty, "reward": reward, "bad_debt": bad_debt, "positions": count}
 
     def liquidate_batch(self, keeper: str, targets: list[tuple[str, int]]) -> list[bool]:
@@ -1234,12 +1263,12 @@ class Model:
         return copy.deepcopy((self.states, self.cross_balance, self.cross_markets,
                               self.positions, self.pool_assets, self.insurance_fund,
                               self.funding_reserve, self.open_entry, self.impact_pool,
-                              self.profit_held, self.accounts))
+                              self.held_impact, self.profit_held, self.accounts))
 
     def _restore(self, snap) -> None:
         (self.states, self.cross_balance, self.cross_markets, self.positions,
          self.pool_assets, self.insurance_fund, self.funding_reserve, self.open_entry,
-         self.impact_pool, self.profit_held, self.accounts) = snap
+         self.impact_pool, self.held_impact, self.profit_held, self.accounts) = snap
 
 
 _STOCK = MarketRules()

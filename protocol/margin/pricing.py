@@ -64,6 +64,7 @@ class ImpactResult:
     pending_delta: int = 0  # added to the position's pending impact, WAD base units
     realized: int = 0  # collateral tokens paid to (+) or taken from (-) the trader now
     pool_delta: int = 0  # added to the market's impact pool, WAD base units
+    held: int = 0  # of a payment (-realized), the tokens held for the trader, not the pool's
 
 
 class OraclePricing:
@@ -251,8 +252,8 @@ class ImpactPricing:
     def decrease(self, t: ImpactInput, liquidation: bool = False) -> ImpactResult:
         """``DecreasePositionCollateralUtils.processCollateral``'s impact: the proportional
         pending impact plus the decrease's own, negative capped at maxNegativeImpactBps of the
-        size decreased (the excess is waived), positive capped per trade and by the impact
-        pool; paid in collateral tokens, the pool moving by what was paid in index tokens. A
+        size decreased for the pool (the trader pays the excess too, ``held`` for it),
+        positive capped per trade and by the impact pool; paid in collateral tokens, the pool moving by what was paid in index tokens. A
         liquidation is a decrease here, as on GMX."""
         c = self.config
         q = _quantum(c)
@@ -288,24 +289,29 @@ class ImpactPricing:
         proportional_usd = _signed(_tokens_to_usd(proportional, t.price, proportional < 0),
                                    proportional < 0)
         total = proportional_usd + impact
+        token_usd = FLOAT_TO_WEI * t.scale  # 30-decimal USD per collateral token unit
+        held = 0
         if total < 0:
-            total = max(total, -(size_delta_usd * c.max_negative_impact_bps * BPS_TO_FLOAT // FLOAT))
+            floor = -(size_delta_usd * c.max_negative_impact_bps * BPS_TO_FLOAT // FLOAT)
+            if total < floor:  # the whole impact is paid; what the cap keeps from the pool is held
+                held = _div(-total, token_usd, True) - _div(-floor, token_usd, True)
+                total = floor
         total = cap_positive_by_max(c, total, size_delta_usd)
         if total > 0:  # capped by the impact pool (no lending)
             pool = _tokens_to_usd(max(t.impact_pool, 0), t.price, False)
             total = min(total, pool)
-        token_usd = FLOAT_TO_WEI * t.scale  # 30-decimal USD per collateral token unit
         if total > 0:
             realized = total // token_usd
             pool_delta = -_usd_to_tokens(c, total, t.price, up=True)
         elif total < 0:
             paid = _div(-total, token_usd, True)
-            realized = -paid
+            realized = -(paid + held)
             pool_delta = _usd_to_tokens(c, paid * token_usd, t.price, up=False)
         else:
             realized = pool_delta = 0
         return ImpactResult(execution_price=execution, impact_usd=_float_to_wad(impact),
-                            pending_delta=-proportional, realized=realized, pool_delta=pool_delta)
+                            pending_delta=-proportional, realized=realized, pool_delta=pool_delta,
+                            held=held)
 
     # -------------------------------------------------------------- health
     def health(self, t: ImpactInput) -> int:

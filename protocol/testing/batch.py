@@ -149,8 +149,8 @@ def prefetch_invariant_views(venue) -> Optional[int]:
         for m in markets:
             calls += [(ch, "marketTier", (m, i)) for i in range(1, tiers[m])]
         for a in accounts:
-            calls += [(ch, "crossBalance", (a,)), (ch, "crossMarkets", (a,)), (ch, "orderLock", (a,)),
-                      (book, "escrow", (a,))]
+            calls += [(ch, "crossBalance", (a,)), (ch, "crossMarkets", (a,)), (ch, "heldImpact", (a,)),
+                      (ch, "orderLock", (a,)), (book, "escrow", (a,))]
             calls += [(ch, f, (a, m)) for m in markets for f in ("position", "lastPartialLiquidation")]
         return calls
 

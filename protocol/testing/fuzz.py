@@ -55,12 +55,12 @@ CLOSE_ORDER_RULE = True
 #: fuzz world's trades (a 5 ETH trade against an even book holds 0.75% of its size as pending
 #: impact, above the 0.2% cap a decrease realises at most; its close's own impact is 0.375%),
 #: BTC with Hyperliquid tiers whose bounds single trades reach (1.5 to 15k USD), so positions
-#: grow into lower-leverage tiers. ETH pays no positive impact (``max_positive_impact_bps`` 0)
-#: while the waiver of SPEC §5.1 is open: with a 0.1% positive cap the campaign finds two
-#: accounts collecting one's waived excess as the other's positive impact (docs/SPEC.md §5.1).
+#: grow into lower-leverage tiers. ETH pays positive impact up to 0.1% of a trade: before the
+#: venue held the negative impact above the cap (SPEC §5.1), this campaign found two accounts
+#: collecting one's waived excess as the other's positive impact.
 MARKETS = (MarketConfig(symbol="ETH", initial_price=Decimal(3000),
                         impact_factor_positive=Decimal("0.00000025"), impact_factor_negative=Decimal("0.0000005"),
-                        max_negative_impact_bps=20, max_positive_impact_bps=0, max_liquidation_impact_bps=20),
+                        max_negative_impact_bps=20, max_positive_impact_bps=10, max_liquidation_impact_bps=20),
            MarketConfig(symbol="BTC", initial_price=Decimal(60000),
                         tiers=((Decimal(0), 50), (Decimal(2_000), 20), (Decimal(6_000), 10))))
 PRICE_LIMITS = {"ETH": (Decimal(300), Decimal(30_000)), "BTC": (Decimal(6_000), Decimal(600_000))}

@@ -65,6 +65,9 @@ def load_state(venue, mirrors: Optional[Mapping[str, object]] = None) -> ChainSt
     for account in accounts:
         model.cross_balance[account] = ch.call("crossBalance", account)
         model.cross_markets[account] = ch.call("crossMarkets", account)
+        held = ch.call("heldImpact", account)
+        if held:
+            model.held_impact[account] = held
         order_id, market_id, expires_at = ch.call("orderLock", account)
         if order_id:
             model.order_locks[account] = (order_id, market_id, expires_at)
@@ -99,12 +102,14 @@ def assert_invariants(venue, *, deep: bool = False,
     # Conservation: the tokens held are exactly the sum of the buckets.
     margins = sum(p.margin for p in m.positions.values())
     cross = sum(m.cross_balance.values())
-    buckets = cross + margins + m.pool_assets + m.insurance_fund + m.funding_reserve
+    held_impact = sum(m.held_impact.values())
+    buckets = cross + margins + m.pool_assets + m.insurance_fund + m.funding_reserve + held_impact
     if state.held != buckets:
         raise InvariantViolation("conservation", "collateral held != sum of the buckets",
                                  held=state.held, buckets=buckets, cross_balances=cross,
                                  isolated_margins=margins, pool_assets=m.pool_assets,
-                                 insurance_fund=m.insurance_fund, funding_reserve=m.funding_reserve)
+                                 insurance_fund=m.insurance_fund, funding_reserve=m.funding_reserve,
+                                 held_impact=held_impact)
 
     # Open interest per side equals the positions on that side; cross bitmasks match modes.
     for market, s in enumerate(m.states):

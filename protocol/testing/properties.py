@@ -78,7 +78,8 @@ class Holdings:
     """What some accounts own, in collateral token units: wallets, cross balances, isolated
     margins, the order book's escrow and pool shares at what they redeem for now
     (``convertToAssets``). ``positions`` counts their open positions: with one open, the
-    holdings leave its PnL out, so compare only flat holdings."""
+    holdings leave its PnL out, so compare only flat holdings. Impact the venue holds for them
+    (``heldImpact``) is not theirs until the admin releases it, so it is not counted."""
 
     tokens: int
     positions: int
@@ -276,7 +277,10 @@ def split_close(venue, trader, market: str, n: int, *, fraction: Optional[Decima
     """Decrease ``trader``'s position in ``market`` by ``fraction`` of its size (None: close it)
     at once and in ``n`` pieces, each from the same state (a snapshot) and within one block
     (no accrual between pieces); compare the cross balance plus the position's margin after,
-    less the price impact the decreases realised. None if the position cannot be decreased so (none, or refused)."""
+    less the price impact the decreases realised and what the venue paid of the trader's
+    shortfall (bad debt written off and held impact spent on it: impact a bankrupt close
+    "realises" is not the trader's to pay). None if the position cannot be decreased so (none,
+    or refused)."""
     v, ch, account = venue, venue.clearinghouse, _address(trader)
     mid = v.market_id(market)
     size = abs(ch.call("position", account, mid)[0])
@@ -286,13 +290,19 @@ def split_close(venue, trader, market: str, n: int, *, fraction: Optional[Decima
     paid = []
     for sizes in ([amount], _pieces(amount, n)):
         with v.chain.snapshot():
+            held = ch.call("heldImpact", account)
             with v.chain.block():
                 receipts = [ch.transact(account, "decreasePosition", account, mid, s) for s in sizes]
             if not all(r.status for r in receipts):
                 return None
-            # less the price impact realised: GMX caps it per decrease (§5.1), so pieces may
-            # realise a little less of a pending impact than the whole does
-            paid.append(_account_value(v, account, mid) - sum(_impact_realized(v, r, account) for r in receipts))
+            # less the price impact realised: pieces meet the skew in other steps, so their own
+            # impacts differ from the whole's (§5.1)
+            logs = [log for r in receipts for log in _logs(v, r) if log[1].lower() == account.lower()]
+            written_off = sum(int.from_bytes(data[:32], "big") for name, _, _, data in logs if name == "BadDebt")
+            held_in = sum(int.from_bytes(data[:32], "big") for name, _, _, data in logs if name == "ImpactHeld")
+            spent_on_debt = held + held_in - ch.call("heldImpact", account)
+            paid.append(_account_value(v, account, mid) - sum(_impact_realized(v, r, account) for r in receipts)
+                        - written_off - spent_on_debt)
     what = f"{'closing' if fraction is None else 'decreasing'} {market}"
     return Comparison(what, paid[0], paid[1], n)
 
@@ -470,6 +480,7 @@ _TOPICS = {name: keccak(text=signature) for name, signature in (
     ("LeverageUpdated", "LeverageUpdated(address,uint256,uint256)"),
     ("BadDebt", "BadDebt(address,uint256,uint256,uint256)"),
     ("PriceImpact", "PriceImpact(address,uint256,int256,uint256,uint256,int256,int256,int256,int256)"),
+    ("ImpactHeld", "ImpactHeld(address,uint256,uint256)"),
 )}
 _NAMES = {topic: name for name, topic in _TOPICS.items()}
 _FORCED = {"PositionLiquidated", "AccountLiquidated", "AutoDeleveraged"}

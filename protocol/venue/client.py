@@ -662,6 +662,24 @@ class Venue(AdminActions):
         price = self.oracle.call("latest", m)[0]
         return from_wad(self.clearinghouse.call("impactPool", m) * price // WAD)
 
+    def held_impact(self, trader: Actor | str) -> Decimal:
+        """Negative price impact held for ``trader`` in USD (collateral tokens): what it paid
+        above the pricing module's cap, kept from the impact pool so nobody can collect it as
+        positive impact, until the admin releases it (:meth:`release_held_impact`). It pays the
+        account's bad debt first; it is not collateral."""
+        account = trader if isinstance(trader, str) else trader.address
+        return self.usd(self.clearinghouse.call("heldImpact", account))
+
+    def release_held_impact(self, trader: Actor | str, usd: Optional[Number] = None) -> Receipt:
+        """The admin releases ``usd`` (default: all) of ``trader``'s held impact into its cross
+        balance (GMX's claimable collateral, released by its config keeper). More than is held
+        raises ``ReleaseExceedsHeld``."""
+        account = trader if isinstance(trader, str) else trader.address
+        amount = (self.clearinghouse.call("heldImpact", account) if usd is None
+                  else self.tokens(usd, "usd"))
+        return self.clearinghouse.transact(self.admin, "releaseHeldImpact", account,
+                                           amount).raise_for_status()
+
     def quote_fill(self, market: str, size: Number) -> Decimal:
         """The execution price an increase of ``size`` (> 0 buys) would get now: the oracle
         price moved by the market's price impact, if it has any (GMX: size in USD over size in
