@@ -18,13 +18,11 @@ setup: $(PY_STAMP) $(NPM_STAMP) compile
 
 setup-dev: $(DEV_STAMP) setup
 
-# The base install: perpsim and its run-time dependencies, no extras. --no-compile: byte-compiling
-# every installed module took half of a `make test` set-up (84 s -> 38 s for the extras); Python
-# compiles the modules a run imports, once, when it first imports them.
+# The base install: perpsim and its run-time dependencies, no extras.
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 required"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
 # The base install plus the dev extra (pytest, hypothesis, playwright, build) and ray, which
@@ -32,7 +30,7 @@ $(PY_STAMP): pyproject.toml
 $(DEV_STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 required"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -e ".[dev,ray]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,ray]"
 	touch $(PY_STAMP) $@
 
 $(NPM_STAMP): package.json package-lock.json

@@ -46,7 +46,7 @@ def make(project: Path, target: str) -> list[str]:
             if "pip install" in line or line.startswith("perpsim") or "pytest" in line]
 
 
-PIP = "python -m pip install --quiet --disable-pip-version-check --no-compile -e"
+PIP = "python -m pip install --quiet --disable-pip-version-check -e"
 PYTEST = "python -m pytest --backend all -n auto --dist loadfile"  # one worker per core
 
 
