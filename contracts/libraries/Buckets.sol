@@ -64,6 +64,12 @@ library Buckets {
         if (st.funding != 0) vs.fundingReserve += st.funding.toInt128();
     }
 
+    /// @dev What a decrease's price impact pays into the pool (`realized` tokens, + to the
+    /// trader), the part held for the trader left out: an inflow the profit cap's hold keeps.
+    function impactInflow(int256 realized, Settlement memory st) internal pure returns (uint256) {
+        return realized < 0 ? uint256(-realized) - st.held : 0;
+    }
+
     function payPenalty(VenueState storage vs, uint256 penalty, uint256 reward) internal {
         if (penalty == 0) return;
         if (reward != 0) credit(vs, msg.sender, int256(reward));

@@ -236,7 +236,7 @@ library TradeLogic {
         // Negative impact paid into the pool is an inflow like the fee: the cap's hold keeps it
         // for the LPs (§8.1). Profit is judged at the oracle price; impact comes on top, uncapped.
         st.pnl = Solvency.credit(
-            vs, env, account, market, p, sizeAbs, price, uint256(st.borrowing) + fee + (realized < 0 ? uint256(-realized) - st.held : 0)
+            vs, env, account, market, p, sizeAbs, price, uint256(st.borrowing) + fee + Buckets.impactInflow(realized, st)
         ) + realized;
         sizeDelta = Markets.reduce(vs, s, p, size, sizeAbs);
         int256 traderDelta = st.pnl - st.funding - st.borrowing - int256(fee);

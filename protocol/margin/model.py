@@ -725,6 +725,11 @@ class Model:
     def _reserve(self, c: MarketParams) -> int:
         return 0 if self.pool_assets <= 0 else self.pool_assets * self.scale * c.reserve_factor_bps // m.BPS
 
+    @staticmethod
+    def _impact_inflow(realized: int, st: Settlement) -> int:
+        """``Buckets.impactInflow``: what the impact pays into the pool, the held part left out."""
+        return -realized - st.held if realized < 0 else 0
+
     def _pay_pool(self, st: Settlement, fee: int) -> None:
         assets = self.pool_assets - st.pnl - st.held + st.borrowing + fee
         if st.pnl > 0 and assets < 0:
@@ -902,7 +907,7 @@ class Model:
         # As ``TradeLogic._close``: the impact first, then the profit at the oracle price; negative
         # impact paid in is an inflow the cap's hold keeps, like the fee.
         realized = self._decrease_impact(account, market, p, -size_abs if p.size > 0 else size_abs, price, st)[1]
-        st.pnl = self._credit(p, size_abs, price, st.borrowing + fee + max(0, -realized - st.held)) + realized
+        st.pnl = self._credit(p, size_abs, price, st.borrowing + fee + self._impact_inflow(realized, st)) + realized
         self._reduce(s, p, size_abs)
         trader_delta = st.pnl - st.funding - st.borrowing - fee
         closed = size_abs == current
@@ -1059,7 +1064,7 @@ class Model:
         st = self._settle_indices(s, p, p.size > 0)
         realized = self._decrease_impact(account, market, p, -close_abs if p.size > 0 else close_abs, price, st,
                                          liquidation=True)[1]
-        st.pnl = self._credit(p, close_abs, price, st.borrowing + max(0, -realized - st.held)) + realized
+        st.pnl = self._credit(p, close_abs, price, st.borrowing + self._impact_inflow(realized, st)) + realized
         self._reduce(s, p, close_abs)
         remaining = p.margin + st.pnl - st.funding - st.borrowing
         max_penalty = m.fee_tokens(m.notional_up(close_abs, price), c.liquidation_fee_bps, self.scale)
@@ -1141,7 +1146,7 @@ class Model:
         st = self._settle_indices(s, p, p.size > 0)
         realized = self._decrease_impact(account, market, p, -part if p.size > 0 else part, price, st,
                                          liquidation=True)[1]
-        st.pnl = self._credit(p, part, price, st.borrowing + max(0, -realized - st.held)) + realized
+        st.pnl = self._credit(p, part, price, st.borrowing + self._impact_inflow(realized, st)) + realized
         self._reduce(s, p, part)
         balance += st.pnl - st.funding - st.borrowing
         max_penalty = m.fee_tokens(m.notional_up(part, price), c.liquidation_fee_bps, self.scale)
@@ -1186,7 +1191,7 @@ class Model:
                 size_abs = abs(p.size)
                 st = self._settle_indices(s, p, p.size > 0)
                 realized = self._decrease_impact(account, market, p, -p.size, price, st, liquidation=True)[1]
-                st.pnl = self._credit(p, size_abs, price, st.borrowing + max(0, -realized - st.held)) + realized
+                st.pnl = self._credit(p, size_abs, price, st.borrowing + self._impact_inflow(realized, st)) + realized
                 self._reduce(s, p, size_abs)
                 balance += st.pnl - st.funding - st.borrowing
                 fees[market] = m.fee_tokens(m.notional_up(size_abs, price),
