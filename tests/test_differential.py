@@ -305,11 +305,11 @@ EXPLICIT = [
 
 
 def _examples(request, backend: str) -> int:
-    """300 sequences on revm, 20 on pyevm (which runs them 60 times slower; that both EVMs give
+    """300 sequences on revm, 10 on pyevm (which runs them 60 times slower; that both EVMs give
     the same state is the chain-parity and simulation tests' job), 3,000 on either with --slow."""
     if request.config.getoption("--slow"):
         return 3_000
-    return 20 if backend == "pyevm" else 300
+    return 10 if backend == "pyevm" else 300
 
 
 def test_chain_matches_model(world, request):

@@ -36,8 +36,8 @@ def test_same_seed_gives_byte_identical_outputs(small, tmp_path):
 
 def test_pyevm_and_revm_give_identical_numbers():
     # the crash of ``small``, sooner and in a shorter run (pyevm runs a block in about 0.5 s)
-    short = load_scenario("crash", {"blocks": 45, "agents.count": 3, "prices.ETH.shocks": [
-        {"type": "crash", "drop_pct": 0.35, "start_block": 15, "over_blocks": 15}]})
+    short = load_scenario("crash", {"blocks": 30, "agents.count": 3, "prices.ETH.shocks": [
+        {"type": "crash", "drop_pct": 0.35, "start_block": 8, "over_blocks": 12}]})
     revm = Simulation(short, backend="revm").run()
     pyevm = Simulation(short, backend="pyevm").run()
     assert revm.summary["liquidations"] > 0  # the crash did something
@@ -92,11 +92,11 @@ def test_adl_study_pays_every_winner_by_rule(adl_study):
 
 
 def test_adl_study_is_identical_on_pyevm():
-    # the rally of the adl scenario 160 blocks sooner, in a 40-block run: ten ADL closes
-    scenario = load_scenario("adl", {"blocks": 40, "agents[0].count": 12, "agents[1].count": 4,
+    # the rally of the adl scenario 170 blocks sooner, in a 26-block run: eleven ADL closes
+    scenario = load_scenario("adl", {"blocks": 26, "agents[0].count": 12, "agents[1].count": 4,
                                      "agents[2].count": 0, "venue.pool_liquidity": 300_000,
-                                     "prices.ETH.shocks": [{"type": "gap", "gap_pct": 0.5, "at_block": 20}],
-                                     "prices.BTC.shocks": [{"type": "gap", "gap_pct": 0.4, "at_block": 24}]})
+                                     "prices.ETH.shocks": [{"type": "gap", "gap_pct": 0.5, "at_block": 10}],
+                                     "prices.BTC.shocks": [{"type": "gap", "gap_pct": 0.4, "at_block": 14}]})
     revm = Simulation(scenario, backend="revm").run()
     pyevm = Simulation(scenario, backend="pyevm").run()
     assert revm.summary["solvency"]["adl"] > 1
@@ -224,8 +224,8 @@ def test_forced_flow_and_its_impact_cost_follow_the_events(cascade_study):
 
 #: CASCADE's crash sooner, with half the speculators, in 32 blocks (both variants liquidate
 #: about 20 positions): what the pyevm comparison runs, at about 0.3 s a block.
-SHORT_CASCADE = {**CASCADE, "blocks": 32, "agents[0].count": 15, "prices.ETH.shocks": [
-    {"type": "crash", "drop_pct": 0.12, "start_block": 18, "over_blocks": 8}]}
+SHORT_CASCADE = {**CASCADE, "blocks": 26, "agents[0].count": 12, "prices.ETH.shocks": [
+    {"type": "crash", "drop_pct": 0.12, "start_block": 12, "over_blocks": 8}]}
 
 
 def test_cascade_study_is_identical_on_pyevm():
@@ -291,8 +291,8 @@ def test_an_adversarial_keeper_picks_the_price_that_liquidates_most():
 
 
 def test_pull_oracle_runs_are_identical_on_pyevm():
-    extra = {**FLASH, "keepers[0].price_choice": "best", **SHORT_CASCADE, "blocks": 26,
-             "prices.ETH.shocks": [{**FLASH["prices.ETH.shocks"][0], "at_block": 18}]}
+    extra = {**FLASH, "keepers[0].price_choice": "best", **SHORT_CASCADE, "blocks": 20,
+             "prices.ETH.shocks": [{**FLASH["prices.ETH.shocks"][0], "at_block": 12}]}
     revm = _cascade(extra)
     assert revm.summary["liquidations"] > 0
     assert _cascade(extra, "pyevm").rows == revm.rows
