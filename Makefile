@@ -43,12 +43,12 @@ compile: $(PY_STAMP) $(NPM_STAMP)
 demo: setup
 	$(VENV)/bin/perpsim run default --backend revm
 
-# One pytest worker per core plus one (pytest-xdist): about a tenth of the suite's time is spent
-# waiting on subprocesses, browsers and paced servers, which the extra worker fills (8.4 min
-# instead of 9.3 on 2 cores). A test file runs whole on one worker, in order, on its own chains,
-# so a file's module-scoped venues are launched once and results do not depend on which worker
-# ran what. PYTEST_WORKERS=0 runs in this process.
-PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) + 1)')
+# One pytest worker per core plus one (pytest-xdist; tests/conftest.py sizes "auto"): about a
+# tenth of the suite's time is spent waiting on subprocesses, browsers and paced servers, which
+# the extra worker fills. A test file runs whole on one worker, in order, on its own chains, so a
+# file's module-scoped venues are launched once and results do not depend on which worker ran
+# what. PYTEST_WORKERS=0 runs in this process.
+PYTEST_WORKERS ?= auto
 test: setup-dev
 	$(PY) -m pytest --backend all -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from browser import chromium, screenshots  # noqa: F401  (the headless-browser fixtures, once per session)
@@ -14,6 +16,13 @@ def pytest_addoption(parser):
     parser.addoption("--backend", default="pyevm", choices=(*BACKENDS, "all"),
                      help="EVM backend(s) to run on (default pyevm; CI uses all)")
     parser.addoption("--slow", action="store_true", help="also run long campaigns")
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per core plus one. About a tenth of the suite's time is spent
+    waiting (subprocesses, headless browsers, paced servers); the extra worker runs then."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores + 1
 
 
 def selected_backends(config) -> list[str]:
