@@ -8,7 +8,9 @@ can import and catch::
     from protocol.errors import StalePrice
     with pytest.raises(StalePrice): ...
 
-The subclasses are created on first use, so any error declared in the contracts is importable.
+The subclasses are created on first use. A name is importable when a contract declares it: the
+project's contracts (their artifacts' ABIs), or a user's contracts once a chain has loaded them.
+Any other name -- a typo -- is an ``ImportError``, as for any module.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 _BY_NAME: dict[str, type["Reverted"]] = {}
+#: Custom error names declared by contracts a chain has loaded (``declare``); the project's own
+#: are read from its artifacts on the first import of a name not seen yet.
+_DECLARED: set[str] = set()
+_PROJECT_READ = [False]
 
 
 class PerpsimError(Exception):
@@ -92,7 +98,27 @@ class ChainError(PerpsimError):
     """The chain backend could not do what was asked (not a revert)."""
 
 
+def declare(names) -> None:
+    """Make the custom error ``names`` importable from this module (the chain calls it for every
+    ABI it loads, users' contracts included)."""
+    _DECLARED.update(names)
+
+
+def _declared(name: str) -> bool:
+    if name in _BY_NAME or name in _DECLARED:
+        return True
+    if not _PROJECT_READ[0]:
+        _PROJECT_READ[0] = True
+        # Function-level: protocol.build's own errors derive from PerpsimError, so importing it
+        # at module level would be a cycle.
+        from protocol.build import declared_error_names
+
+        _DECLARED.update(declared_error_names())
+    return name in _DECLARED
+
+
 def __getattr__(name: str) -> type[Reverted]:
-    if name[:1].isupper():
+    if name[:1].isupper() and _declared(name):
         return error_class(name)
-    raise AttributeError(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}"
+                         + (" (no contract declares a custom error of that name)" if name[:1].isupper() else ""))

@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 from protocol.agents import AGENT_TYPES, AgentType, Context
 from protocol.agents.base import Agent as _Agent
 from protocol.chain import Receipt
+from protocol.errors import PerpsimError
 from protocol.keepers import (AdlKeeper, FundingKeeper, Intent, KeeperBot, LiquidationKeeper,
                               OrderKeeper, Strategy)
 from protocol.prices import (GBM, BrownianBridge, CsvReplay, Heston, MertonJumpDiffusion,
@@ -59,7 +60,7 @@ class NoParams:
     """The parameters of a plug-in that takes none."""
 
 
-class PluginError(LookupError):
+class PluginError(PerpsimError, LookupError):
     """A plug-in name that does not resolve; the message says what was tried."""
 
 

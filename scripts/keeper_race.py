@@ -24,10 +24,10 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from protocol import MarketConfig, Venue  # noqa: E402
+from protocol.constants import GWEI  # noqa: E402
 from protocol.prices import Crash  # noqa: E402
 from protocol.keepers import BlockBuilder, LiquidationKeeper, OracleKeeper, Strategy  # noqa: E402
 
-GWEI = 10**9
 ETH_USD = Decimal(3000)
 START, CRASH, CRASH_BLOCKS, BLOCKS = Decimal(3000), Decimal("0.30"), 60, 72
 CRASH_PATH = Crash("ETH", START, drop_pct=CRASH, start_block=0,

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from protocol.constants import WAD
 from protocol.testing import adversarial
 from protocol.testing.adversarial import (DELAYS_HOLD, MODULES_CANT_FREEZE, NO_FREE_OPTION,
                                           ROLES_AND_ORDER, AdversarialViolation, DelayWatch,
@@ -16,8 +17,6 @@ from protocol.testing.adversarial import (DELAYS_HOLD, MODULES_CANT_FREEZE, NO_F
 from protocol.testing.invariants import InvariantViolation
 from protocol.venue.adl import ranked_candidates
 from venue_fixtures import funded
-
-WAD = 10**18
 
 
 # ====================================================================== roles and order

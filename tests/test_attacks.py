@@ -15,6 +15,7 @@ import pytest
 from eth_utils import keccak
 
 from protocol import MarketConfig, Venue, errors
+from protocol.constants import WAD
 from protocol.keepers import LiquidationKeeper, Strategy
 from protocol.margin.types import ModuleKind
 from protocol.testing import assert_invariants
@@ -22,7 +23,6 @@ from protocol.venue.bounds import ParameterOutOfBounds
 from protocol.venue.client import CLOSE_ALL, MAX_UINT
 from venue_fixtures import BTC, ETH, ZERO_FEES, launch, provide_liquidity, redeem_liquidity
 
-WAD = 10**18
 REENTRANCY = keccak(text="ReentrancyGuardReentrantCall()")[:4]
 
 

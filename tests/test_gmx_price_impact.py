@@ -51,10 +51,10 @@ from decimal import Decimal
 import pytest
 
 from protocol import MarketConfig, Venue, errors
+from protocol.constants import WAD
 from venue_fixtures import ZERO_FEES
 
 D = Decimal
-WAD = 10**18
 USDC_USD30 = 10**24  # 30-decimal USD per smallest USDC unit
 GMX_HARDHAT = dict(max_positive_impact_bps=200, max_negative_impact_bps=200,
                    max_liquidation_impact_bps=100, max_leverage=100, **ZERO_FEES)

@@ -8,9 +8,7 @@ import pytest
 
 from protocol import errors
 from venue_fixtures import funded, provide_liquidity
-
-WAD = 10**18
-BPS = 10_000
+from protocol.constants import BPS, WAD
 
 
 def test_prices_are_fresh_to_the_second_and_closable_through_the_grace(venue):

@@ -6,11 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from protocol.constants import GWEI
 from protocol.margin.types import MarginMode
 from protocol.keepers import (BlockBuilder, FundingKeeper, LiquidationKeeper, OracleKeeper,
                               OrderKeeper, Strategy)
-
-GWEI = 10**9
 
 
 def open_book(venue):

@@ -12,12 +12,12 @@ from dataclasses import replace
 import pytest
 
 from protocol import Venue, errors
+from protocol.constants import GWEI
 from protocol.keepers import OrderKeeper, Strategy
 from protocol.keepers.block import BlockBuilder
 from venue_fixtures import BTC, ETH, ZERO_FEES, execute_lp_request, funded
 
 MAX_UINT = 2**256 - 1
-GWEI = 10**9
 
 
 @pytest.fixture(scope="module")

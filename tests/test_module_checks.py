@@ -17,13 +17,13 @@ from click.testing import CliRunner
 
 from protocol import MarketConfig, Venue
 from protocol.cli import main as cli
+from protocol.constants import WAD
 from protocol.margin.requirements import StockMargin
 from protocol.testing import InvariantViolation, assert_invariants
 from protocol.testing.adversarial import MarginRuleView
 from protocol.venue.rules import ChainMargin, MirrorError, market_rules, mirror
 from venue_fixtures import ZERO_FEES, funded
 
-WAD = 10**18
 ETH = MarketConfig(symbol="ETH", max_leverage=20, initial_price=Decimal(3000), **ZERO_FEES)
 
 

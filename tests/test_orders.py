@@ -11,11 +11,11 @@ import time
 import pytest
 
 from protocol import errors
+from protocol.constants import GWEI
 from protocol.venue.units import to_wad
 from protocol.bench.scaling import CRASH, full_scan, populate
 from venue_fixtures import funded, launch
 
-GWEI = 10**9
 ZERO_ADDRESS = "0x" + "00" * 20
 
 

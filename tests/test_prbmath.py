@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 from protocol.build.toolchain import PROJECT_ROOT, npm_dir
 from protocol.chain import connect
+from protocol.constants import WAD
 from protocol.errors import Reverted
 from protocol.margin import prbmath
 from protocol.margin.pricing import ImpactConfig, apply_exponent_factor, price_impact_usd
 
-WAD = 10**18
 FLOAT = 10**30
 SETTINGS = dict(max_examples=150, deadline=None, database=None, derandomize=True,
                 suppress_health_check=list(HealthCheck))

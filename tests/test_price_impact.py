@@ -19,12 +19,12 @@ from decimal import Decimal
 import pytest
 
 from protocol import MarketConfig, Venue, errors
+from protocol.constants import WAD
 from protocol.margin import prbmath
 from protocol.testing.properties import holdings
 from venue_fixtures import ZERO_FEES, funded
 
 D = Decimal
-WAD = 10**18
 FLOAT = 10**30
 PRICE = 3000
 ETH = MarketConfig(symbol="ETH", max_leverage=50, initial_price=D(PRICE), **ZERO_FEES,

@@ -11,12 +11,12 @@ from decimal import Decimal
 import pytest
 
 from protocol import MarketConfig, Venue, errors
+from protocol.constants import WAD
 from protocol.testing import assert_invariants
 from protocol.testing.invariants import load_state
 from protocol.venue.adl import max_adl_size
 from venue_fixtures import ZERO_FEES, funded, provide_liquidity, redeem_liquidity
 
-WAD = 10**18
 USDC = 10**6
 MARKETS = [MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000), **ZERO_FEES),
            MarketConfig(symbol="BTC", max_leverage=20, initial_price=Decimal(60000), **ZERO_FEES)]

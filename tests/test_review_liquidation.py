@@ -18,6 +18,7 @@ from decimal import Decimal
 import pytest
 
 from protocol import MarketConfig, Venue, errors
+from protocol.constants import WAD
 from protocol.keepers import LiquidationKeeper, Strategy
 from protocol.margin.liquidation import StockLiquidation
 from protocol.margin.model import MarketRules, Model, ModelRevert
@@ -25,7 +26,6 @@ from protocol.margin.types import ModuleKind
 from protocol.testing import assert_invariants
 from protocol.testing.invariants import InvariantViolation, load_state
 
-WAD = 10**18
 USD = 10**6
 CROSS = 2**256 - 1
 NO_RATES = dict(funding_rate_per_hour=Decimal(0), max_funding_rate_per_hour=Decimal(0),

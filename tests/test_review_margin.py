@@ -23,10 +23,9 @@ from eth_utils import keccak
 
 from protocol import MarketConfig, Venue, errors
 from protocol.chain.abi import load_artifact
+from protocol.constants import SECONDS_PER_DAY as DAY, WAD
 from protocol.margin.requirements import MarginRule, build_tiers, raises_risk
 
-WAD = 10**18
-DAY = 86_400
 NO_RATES = dict(funding_rate_per_hour=Decimal(0), max_funding_rate_per_hour=Decimal(0),
                 borrow_rate_per_year=Decimal(0))
 

@@ -18,13 +18,13 @@ import pytest
 
 from protocol import Venue, errors
 from protocol.chain.abi import load_artifact
+from protocol.constants import WAD
 from protocol.keepers import BlockBuilder, OrderKeeper, Strategy
 from protocol.margin.model import ModelRevert
 from protocol.testing import assert_invariants, load_state
 from protocol.venue.bounds import ParameterOutOfBounds
 from venue_fixtures import BTC, ETH
 
-WAD = 10**18
 FEE = 10**15  # execution fee (wei); gas price 0: a keeper takes none of it, the owner gets it back
 EQUITIES = "equities(address,address,address,address[])"
 KINDS = {"increase": 0, "decrease": 1, "lp_deposit": 2, "lp_redeem": 3}

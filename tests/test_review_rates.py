@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from protocol import MarketConfig, Venue, errors
+from protocol.constants import WAD
 from protocol.margin.model import MarketParams, MarketState, Model, ModelRevert, Position
 from protocol.margin.rates import StockRates
 from protocol.margin.types import MarginMode, ModuleKind
@@ -18,7 +19,6 @@ from protocol.venue.bounds import InexactRate, bound
 from venue_fixtures import BTC, ETH, funded
 
 ROOT = Path(__file__).resolve().parent.parent
-WAD = 10**18
 ZERO = "0x" + "00" * 20
 ETH_ID = 0
 #: HyperliquidRates.INTEREST: 0.01% per 8 hours in WAD per second, rounded down.
@@ -292,8 +292,6 @@ FAILURES = {
     "assert": (ASSERT, selector("Panic(uint256)") + word(0x01)),
     "short answer": (SHORT_ANSWER, selector("ModuleResultOutOfBounds(uint8,uint256)") + word(0) + word(32)),
 }
-
-
 
 
 @pytest.mark.parametrize("failure", FAILURES)

@@ -12,11 +12,11 @@ from decimal import Decimal
 import pytest
 
 from protocol import MarketConfig, Venue, errors
+from protocol.constants import WAD
 from protocol.testing import assert_invariants
 from protocol.testing.invariants import load_state
 from venue_fixtures import ZERO_FEES, execute_lp_request, funded
 
-WAD = 10**18
 USDC = 10**6
 MAX_UINT = 2**256 - 1
 CLOSE_ALL = MAX_UINT

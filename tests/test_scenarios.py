@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol.keepers.strategy import GWEI
+from protocol.constants import GWEI
 from protocol.prices import CorrelatedGBM
 from protocol.sim.loader import (ScenarioError, apply_overrides, builtin_scenarios,
                                  load_scenario, parse_overrides)

@@ -11,11 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from protocol import MarketConfig, Venue, errors
+from protocol.constants import WAD
 from protocol.testing import assert_invariants
 from protocol.testing.invariants import load_state
 from venue_fixtures import BTC, ETH, funded
-
-WAD = 10**18
 
 
 @pytest.fixture(scope="module")

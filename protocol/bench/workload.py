@@ -24,11 +24,11 @@ import time
 from decimal import Decimal
 from typing import Optional
 
+from protocol.constants import GWEI
 from protocol.errors import Reverted
 from protocol.keepers import BlockBuilder, LiquidationKeeper, Strategy
 from protocol.venue.client import MAX_UINT, Trader, Venue
 
-GWEI = 10**9
 REFRESH_EVERY = 500
 ROUNDS = 4
 CRASH_STEPS = 5

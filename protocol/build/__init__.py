@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 from pathlib import Path
 
+from protocol.errors import PerpsimError
+
 from .scan import count_contracts, dependants, imported
 from .toolchain import PACKAGE_DIR, PROJECT_ROOT, ToolchainError, cache_root, npm_dir, pins
 
@@ -65,7 +67,7 @@ SETTINGS: dict = {
 }
 
 
-class CompileError(Exception):
+class CompileError(PerpsimError):
     """Solidity compilation failed; ``messages`` are ``file:line:col: message`` lines."""
 
     def __init__(self, messages: list[str]):
@@ -606,6 +608,17 @@ def code_sizes(out_dir: Path | None = None) -> dict[str, int]:
         if len(runtime) > 2 and (artifact["abi"] or artifact.get("methodIdentifiers")):
             sizes[name] = (len(runtime) - 2) // 2
     return dict(sorted(sizes.items(), key=lambda item: (-item[1], item[0])))
+
+
+def declared_error_names(out_dir: Path | None = None) -> frozenset[str]:
+    """Every custom error name the artifacts in ``out_dir`` (the project's) declare."""
+    out_dir = ARTIFACTS_DIR if out_dir is None else out_dir
+    manifest = _read_manifest(out_dir) or {"contracts": []}
+    names: set[str] = set()
+    for name in manifest["contracts"]:
+        abi = json.loads((out_dir / f"{name}.json").read_text())["abi"]
+        names.update(item["name"] for item in abi if item.get("type") == "error")
+    return frozenset(names)
 
 
 def size_table(sizes: dict[str, int]) -> str:

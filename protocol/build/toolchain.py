@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from protocol.errors import PerpsimError
+
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 PROJECT_ROOT = PACKAGE_DIR.parent
 #: The copy of the repository's package.json and package-lock.json an installed package carries.
@@ -29,7 +31,7 @@ NO_NODE = ("Node.js >= 20 with npm is needed for this (perpsim installs solc, Op
            "or your package manager, then run the command again")
 
 
-class ToolchainError(Exception):
+class ToolchainError(PerpsimError):
     """The npm toolchain is missing and cannot be set up; the message is one line."""
 
 

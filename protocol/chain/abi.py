@@ -12,7 +12,7 @@ from eth_utils import keccak
 
 from protocol.build import ARTIFACTS_DIR
 from protocol.chain.codec import decoder, encoder
-from protocol.errors import ChainError, Reverted, revert_error
+from protocol.errors import ChainError, Reverted, declare, revert_error
 
 
 def type_string(param: dict) -> str:
@@ -178,6 +178,7 @@ class Registry:
     def add(self, abi: ContractABI) -> None:
         self.events.update(abi.events)
         self.errors.update(abi.errors)
+        declare(err.name for err in abi.errors.values())  # importable from protocol.errors
 
     def decode_error(self, data: bytes, receipt: Any = None) -> Reverted:
         if len(data) < 4:

@@ -40,7 +40,9 @@ def one_line(exc: BaseException) -> str:
     from protocol.errors import PerpsimError
 
     message = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
-    if isinstance(exc, (PerpsimError, ValueError)) and message:
+    # A failed check (an invariant, a property, a replay that no longer fails) keeps its type's
+    # name: it says which kind of check failed.
+    if isinstance(exc, (PerpsimError, ValueError)) and not isinstance(exc, AssertionError) and message:
         return message
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
 
 from protocol.chain import Contract, Receipt
+from protocol.constants import BPS
 from protocol.keepers.ledger import Ledger
 from protocol.keepers.strategy import Strategy
 from protocol.venue.adl import max_adl_size, ranked_candidates
@@ -26,7 +27,6 @@ PriceWindow = Callable[[], Mapping[str, Sequence[tuple[int, Decimal]]]]
 LIQUIDATION_EVENTS = ("PositionLiquidated", "AccountLiquidated")
 ORDER_EVENTS = ("OrderExecuted", "OrderFailed", "LpRequestExecuted", "LpRequestFailed")
 GAS_PER_TARGET = 250_000  # rough liquidation gas per target, for the profit estimate
-BPS = 10_000
 
 
 @dataclass

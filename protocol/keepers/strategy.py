@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-GWEI = 10**9
+from protocol.constants import GWEI
+
 PRICE_CHOICES = ("latest", "best")
 
 

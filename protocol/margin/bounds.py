@@ -19,11 +19,8 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Optional, Union
 
-WAD = 10**18
-BPS = 10_000
-SECONDS_PER_HOUR = 3600
-SECONDS_PER_YEAR = 365 * 24 * 3600
-DAY = 86_400
+from protocol.constants import BPS, SECONDS_PER_DAY as DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR, WAD
+from protocol.errors import PerpsimError
 
 Number = Union[int, float, Decimal, str, Fraction]
 
@@ -149,7 +146,7 @@ class Relation:
     description: str
 
 
-class ParameterOutOfBounds(ValueError):
+class ParameterOutOfBounds(PerpsimError, ValueError):
     """A parameter the contracts would refuse. The message starts with the field's name
     (``"liquidation_fee_bps: must be in [0, 500] bps, got 600 ..."``) and names the contract's
     refusal; ``field``, ``value`` and ``bound`` (a :class:`Bound` or :class:`Relation`) carry
@@ -161,7 +158,7 @@ class ParameterOutOfBounds(ValueError):
                          f"{bound.error} {bound.param})")
 
 
-class InexactRate(ValueError):
+class InexactRate(PerpsimError, ValueError):
     """A rate that is not a whole number of the contract's units (WAD per second), which the
     encoding would otherwise truncate. The message starts with the field's name and gives the
     two nearest exact values (``"funding_rate_per_hour: 0.0001 per hour is not a whole number

@@ -5,8 +5,8 @@ Amounts are WAD (1e18) USD unless a name says tokens. Every function rounds agai
 
 from __future__ import annotations
 
-WAD = 10**18
-BPS = 10_000
+from protocol.constants import BPS, WAD
+
 #: Steps of the borrow index: 1e-15 of entry notional (``MarginMath.BORROW_INDEX_UNIT``).
 BORROW_INDEX_UNIT = 10**3
 

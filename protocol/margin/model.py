@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
+from protocol.errors import PerpsimError
 from protocol.margin import bounds
 from protocol.margin import math as m
 from protocol.margin.liquidation import SliceInput, StockLiquidation
@@ -26,7 +27,7 @@ CLOSE_ALL = 2**256 - 1  # Clearinghouse.CLOSE_ALL
 CROSS_ACCOUNT = 2**256 - 1  # Clearinghouse.CROSS_ACCOUNT: a liquidation target's cross account
 
 
-class ModelRevert(Exception):
+class ModelRevert(PerpsimError):
     """The contract would revert with the custom error ``name``."""
 
     def __init__(self, name: str, *args: object):

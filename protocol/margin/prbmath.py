@@ -14,6 +14,8 @@ Standard library only, like the rest of the reference model. A value the library
 
 from __future__ import annotations
 
+from protocol.errors import PerpsimError
+
 SCALE = 10**18  # PRBMathUD60x18.SCALE: 1.0 as an unsigned 60.18-decimal number
 HALF_SCALE = 5 * 10**17  # PRBMathUD60x18.HALF_SCALE
 #: 2^192 does not fit the 192.64-bit format ``exp2`` works in (PRBMathUD60x18.exp2's bound).
@@ -42,7 +44,7 @@ EXP2_FACTORS = (
 )
 
 
-class PRBMathError(ArithmeticError):
+class PRBMathError(PerpsimError, ArithmeticError):
     """prb-math would revert with the custom error ``name``."""
 
     def __init__(self, name: str, *args: int):

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from protocol.constants import BPS, WAD
+from protocol.errors import PerpsimError
 from protocol.margin import prbmath
 
-WAD = 10**18
-BPS = 10_000
 FLOAT = 10**30  # GMX's Precision.FLOAT_PRECISION: 1.0 in 30-decimal fixed point
 FLOAT_TO_WEI = 10**12  # GMX's Precision.FLOAT_TO_WEI_DIVISOR; also WAD USD -> 30-decimal USD
 BPS_TO_FLOAT = FLOAT // BPS  # one basis point as a GMX factor
 
 
-class PricingRevert(Exception):
+class PricingRevert(PerpsimError):
     """The module would revert with the custom error ``name``."""
 
     def __init__(self, name: str, *args: object):

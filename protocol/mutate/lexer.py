@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from protocol.errors import PerpsimError
+
 #: Multi-character punctuation, longest first (the tokenizer takes the longest match).
 _PUNCT = sorted([
     ">>>=", ">>>", "<<=", ">>=", "**=", "**", "==", "!=", "<=", ">=", "&&", "||", "++", "--",
@@ -25,7 +27,7 @@ _TOKEN_RE = re.compile(r"""
 """, re.VERBOSE | re.DOTALL)
 
 
-class LexError(ValueError):
+class LexError(PerpsimError, ValueError):
     """Source the tokenizer cannot read (an unterminated comment or string)."""
 
 

@@ -31,6 +31,7 @@ from typing import Callable, Iterable
 
 from protocol.build import (USER_PREFIX, CompileError, _default_root, _sources, compile_contracts,
                             input_hash, user_artifacts_dir)
+from protocol.errors import PerpsimError
 
 from .compiler import MutantCompiler, write_artifacts
 from .generate import Equivalent, Mutant, mutants_of
@@ -42,7 +43,7 @@ _FAIL_RE = re.compile(r"^(FAILED|ERROR) (\S+)", re.M)
 _CONTRACT_RE = re.compile(r"^\s*(?:abstract\s+)?(?:contract|library)\s+([A-Za-z_]\w*)", re.M)
 
 
-class MutateError(ValueError):
+class MutateError(PerpsimError, ValueError):
     """Mutation testing cannot start (bad paths, failing tests, no artifacts); one line."""
 
 

@@ -21,6 +21,7 @@ the external market's depth (:mod:`~protocol.prices.liquidity`) and oracle model
 (:mod:`~protocol.prices.oracle`) turn a path into what the venue's oracle reports.
 """
 
+from protocol.constants import SECONDS_PER_YEAR
 from protocol.prices.bridge import BrownianBridge
 from protocol.prices.correlated import CorrelatedGBM
 from protocol.prices.correlation import cholesky, validate_correlation
@@ -31,8 +32,7 @@ from protocol.prices.oracle import OracleFeed, OracleModel
 from protocol.prices.path import PRICE_DECIMALS, PRICE_QUANTUM, PricePath, quantize
 from protocol.prices.replay import CsvReplay, CsvReplayError
 from protocol.prices.shocks import Crash, FlashCrash, Gap, Shock, WithShock
-from protocol.prices.source import (SECONDS_PER_YEAR, Combined, PriceSource, combine,
-                                    derive_seed)
+from protocol.prices.source import Combined, PriceSource, combine, derive_seed
 from protocol.prices.volatility import Heston, RegimeSwitchingVol
 
 __all__ = [

@@ -8,9 +8,10 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Mapping, Union
 
+from protocol.constants import SECONDS_PER_YEAR
 from protocol.prices import _validate as v
 from protocol.prices.path import PricePath, quantize, start_price
-from protocol.prices.source import SECONDS_PER_YEAR, SingleSymbol
+from protocol.prices.source import SingleSymbol
 
 Targets = Union[Mapping[int, Decimal], Decimal, int, float, str]
 

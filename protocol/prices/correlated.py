@@ -6,10 +6,10 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from protocol.constants import SECONDS_PER_YEAR
 from protocol.prices import _validate as v
 from protocol.prices.correlation import Matrix, cholesky, validate_correlation
 from protocol.prices.path import PricePath, log_walk, start_price
-from protocol.prices.source import SECONDS_PER_YEAR
 
 
 @dataclass(frozen=True)

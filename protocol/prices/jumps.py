@@ -6,9 +6,10 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
+from protocol.constants import SECONDS_PER_YEAR
 from protocol.prices import _validate as v
 from protocol.prices.path import PricePath, log_walk, start_price
-from protocol.prices.source import SECONDS_PER_YEAR, SingleSymbol
+from protocol.prices.source import SingleSymbol
 
 
 @dataclass(frozen=True)

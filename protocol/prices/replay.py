@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Optional
 
+from protocol.errors import PerpsimError
 from protocol.prices import _validate as v
 from protocol.prices.path import DECIMAL_CONTEXT, PRICE_QUANTUM, PricePath, quantize
 
 COLUMNS = ("timestamp", "symbol", "price")
 
 
-class CsvReplayError(ValueError):
+class CsvReplayError(PerpsimError, ValueError):
     """A malformed price file; the message starts with ``file:line:``."""
 
     def __init__(self, file: str, line: Optional[int], message: str):

@@ -9,8 +9,6 @@ from typing import Protocol, runtime_checkable
 from protocol.prices import _validate as v
 from protocol.prices.path import PricePath
 
-SECONDS_PER_YEAR = 365 * 24 * 3600  # same year as protocol.venue.config (crypto trades 24/7)
-
 
 @runtime_checkable
 class PriceSource(Protocol):

@@ -7,9 +7,10 @@ import math
 from decimal import Decimal
 from typing import Any, Optional
 
+from protocol import constants
 from protocol.report.values import to_float
 
-GWEI = Decimal(10) ** 9
+GWEI = Decimal(constants.GWEI)
 ETH = Decimal(10) ** 18
 DASH = "–"
 

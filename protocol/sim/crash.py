@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
+from protocol.errors import PerpsimError
 from protocol.testing.crash import REPLAY_FILE, Failure, write_bundle
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ class CrashPoint:
     variant: Optional[str] = None
 
 
-class FailureFixed(AssertionError):
+class FailureFixed(PerpsimError, AssertionError):
     """A replay ran past the recorded block without the recorded failure."""
 
 

@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 from pydantic import BaseModel
 
 from protocol import plugins
+from protocol.constants import GWEI
 from protocol.keepers import Strategy
 from protocol.prices import (CorrelatedGBM, Crash, CsvReplay, FlashCrash, Gap, PriceSource,
                              WithShock, combine)
@@ -47,7 +48,6 @@ from protocol.venue import MarketConfig
 __all__ = ["ScenarioError", "apply_overrides", "builtin_scenarios", "load_scenario",
            "parse_overrides", "parse_scenario"]
 
-GWEI = 10**9
 CORRELATED = "correlated"
 SHOCKS: dict[str, type] = {"crash": Crash, "flash_crash": FlashCrash, "gap": Gap}
 #: Shock keys bounded by the scenario's length: key -> (lowest, highest - blocks).

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Iterable, Optional, Sequence, Union
 
+from protocol.errors import PerpsimError
+
 Part = Union[str, int]
 Parts = tuple[Part, ...]
 
@@ -17,7 +19,7 @@ Parts = tuple[Part, ...]
 OVERRIDE = "override"
 
 
-class ScenarioError(ValueError):
+class ScenarioError(PerpsimError, ValueError):
     """A scenario file problem: ``str()`` is ``"{file}:{line}: {key}: {message}"``.
 
     ``line`` is None only where no line of the file is at fault: a value set by an override

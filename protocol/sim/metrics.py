@@ -9,9 +9,10 @@ from typing import Any, Iterable, Sequence
 
 from protocol.agents import Agent
 from protocol.chain import Receipt
+from protocol.constants import SECONDS_PER_HOUR, WAD
 from protocol.keepers import KeeperBot
 from protocol.margin.human import cross_liquidation_price
-from protocol.margin.math import BORROW_INDEX_UNIT, WAD
+from protocol.margin.math import BORROW_INDEX_UNIT
 from protocol.sim.result import LiquidationMark, PositionSample, Row
 from protocol.venue import Venue
 from protocol.venue.client import CROSS_ACCOUNT
@@ -24,7 +25,6 @@ VIEW_CHUNK = 400  # agents per Reader call
 EQUITIES = "equities(address,address,address,address[])"
 
 
-SECONDS_PER_HOUR = 3600
 #: The book is also sampled in any block in which a market's oracle price moved more than this
 #: fraction from the block before, so a crash between two ``positions_every`` samples is seen
 #: block by block in ``positions.csv`` and the liquidation heatmap (a 35% crash over 30 blocks

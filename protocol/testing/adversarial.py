@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
+from protocol.constants import WAD
 from protocol.errors import Reverted
 from protocol.testing.invariants import InvariantViolation
 
@@ -32,7 +33,6 @@ MODULES_CANT_FREEZE = "modules can't freeze the venue"
 NO_FREE_OPTION = "no free option"
 PROPERTIES = (ROLES_AND_ORDER, DELAYS_HOLD, MODULES_CANT_FREEZE, NO_FREE_OPTION)
 
-WAD = 10**18
 ZERO_ADDRESS = "0x" + "00" * 20
 CLOSE_ALL = 2**256 - 1
 CROSS_ACCOUNT = 2**256 - 1  # a liquidation target naming the cross account

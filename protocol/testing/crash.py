@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from protocol.build import declared_error_names
+
 REPLAY_FILE = "test_replay.py"
 RECORD_FILE = "crash.json"
 
@@ -59,6 +61,10 @@ class Failure:
         if module is builtins or self.module == "builtins":
             return "", self.type
         if module is not None and isinstance(getattr(module, self.type, None), type):
+            if self.contract_error is not None and self.type not in declared_error_names():
+                # A user's contract's error is importable only once a chain has loaded that
+                # contract, which the replay does after its imports: catch the base.
+                return "from protocol.errors import Reverted", "Reverted"
             return f"from {self.module} import {self.type}", self.type
         return "", "Exception"
 

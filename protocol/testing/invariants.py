@@ -11,6 +11,7 @@ from typing import Any, Mapping, Optional
 
 from eth_utils import keccak
 
+from protocol.errors import PerpsimError
 from protocol.margin.math import charge_tokens
 from protocol.margin.model import (ISOLATED, MarketParams, MarketState, Model, ModelRevert,
                                    Position)
@@ -20,7 +21,7 @@ from protocol.venue.rules import market_rules
 PROVER_KEY = keccak(b"perpsim:invariant-prover")
 
 
-class InvariantViolation(AssertionError):
+class InvariantViolation(PerpsimError, AssertionError):
     """An invariant of SPEC §12 does not hold; ``name`` says which, ``details`` the numbers."""
 
     def __init__(self, name: str, message: str, **details: Any):

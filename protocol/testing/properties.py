@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from eth_utils import keccak, to_checksum_address
 
-from protocol.errors import Reverted
+from protocol.errors import PerpsimError, Reverted
 
 NO_FREE_LUNCH = "no free lunch"
 PATH_INDEPENDENCE = "path independence"
@@ -57,7 +57,7 @@ ISOLATED, CROSS = 1, 2  # MarginMode as the ABI carries it (protocol.margin.type
 MODE, MARGIN = 3, 7  # fields of Clearinghouse.position() (protocol.margin.model.Position)
 
 
-class PropertyViolation(AssertionError):
+class PropertyViolation(PerpsimError, AssertionError):
     """An economic property does not hold; ``name`` says which (one of :data:`PROPERTIES`),
     ``details`` the numbers."""
 

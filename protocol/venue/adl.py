@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 from eth_utils import to_checksum_address
 
+from protocol.constants import BPS, MAX_UINT
 from protocol.errors import Reverted
 from protocol.margin import math as margin_math
 from protocol.margin.types import MarginMode
@@ -20,9 +21,6 @@ from protocol.venue.units import from_wad
 
 if TYPE_CHECKING:
     from protocol.venue.client import Venue
-
-BPS = 10_000
-MAX_UINT = 2**256 - 1
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Iterable, Iterator, Mapping, Optional, Sequence
 from eth_utils import to_checksum_address
 
 from protocol.chain import Chain, Contract, Receipt, connect
+from protocol.constants import MAX_UINT, WAD
 from protocol.deploy.deployer import Deployment
 from protocol.margin import math as margin_math
 from protocol.margin.human import cross_liquidation_price, liquidation_price
@@ -26,11 +27,8 @@ from protocol.venue.orders import (INCREASE_TYPES, MARKET_TYPES, ORDER_TYPE_NAME
 from protocol.venue.units import Number, from_fixed, from_wad, price_wad, to_wad, usd_tokens
 from protocol.venue.views import AccountView, PositionView
 
-MAX_UINT = 2**256 - 1
-WAD = 10**18
 CROSS_ACCOUNT = MAX_UINT  # Clearinghouse.CROSS_ACCOUNT: a liquidation target meaning "cross account"
 CLOSE_ALL = MAX_UINT  # Clearinghouse.CLOSE_ALL: decrease by the whole position
-GWEI = 10**9
 MODES = {"isolated": MarginMode.ISOLATED, "cross": MarginMode.CROSS}
 MODE_NAMES = {v: k for k, v in MODES.items()}
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Optional
 
+from protocol.constants import WAD
 from protocol.venue.bounds import (BY_FIELD, RELATION_BY_FIELD, ParameterOutOfBounds, bound,
                                    mmf_below_inverse_leverage)
-from protocol.venue.units import WAD, to_fixed, to_tokens, to_wad
+from protocol.venue.units import to_fixed, to_tokens, to_wad
 
 class _DefaultLeverage(int):
     """The default max leverage (50), told apart from an explicit 50: with tiers, the first
@@ -17,8 +18,6 @@ class _DefaultLeverage(int):
 
 
 DEFAULT_MAX_LEVERAGE = _DefaultLeverage(50)
-SECONDS_PER_HOUR = 3600
-SECONDS_PER_YEAR = 365 * 24 * 3600
 #: The rates, given per hour or year and stored per second in WAD: each must be a whole number
 #: of WAD per second (:class:`~protocol.venue.bounds.InexactRate` otherwise).
 RATE_FIELDS = ("funding_rate_per_hour", "max_funding_rate_per_hour", "borrow_rate_per_year")

@@ -13,7 +13,6 @@ from typing import Optional, Union
 from protocol.errors import AmountError
 
 Number = Union[int, float, Decimal, str]
-WAD = 10**18
 
 
 def _decimal(value: Number, what: str, unit: str) -> Decimal:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from protocol.constants import GWEI
 from protocol.plugins import Intent, Keeper
-
-GWEI = 10**9
 
 
 @dataclass(frozen=True)
