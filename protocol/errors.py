@@ -17,15 +17,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from protocol.build import declared_error_names
+from protocol.exceptions import PerpsimError
+
+__all__ = ["AmountError", "ChainError", "PerpsimError", "Reverted", "declare", "error_class",
+           "revert_error"]
+
 _BY_NAME: dict[str, type["Reverted"]] = {}
 #: Custom error names declared by contracts a chain has loaded (``declare``); the project's own
 #: are read from its artifacts on the first import of a name not seen yet.
 _DECLARED: set[str] = set()
 _PROJECT_READ = [False]
-
-
-class PerpsimError(Exception):
-    """Base class of every perpsim exception."""
 
 
 class AmountError(PerpsimError, ValueError):
@@ -109,10 +111,6 @@ def _declared(name: str) -> bool:
         return True
     if not _PROJECT_READ[0]:
         _PROJECT_READ[0] = True
-        # Function-level: protocol.build's own errors derive from PerpsimError, so importing it
-        # at module level would be a cycle.
-        from protocol.build import declared_error_names
-
         _DECLARED.update(declared_error_names())
     return name in _DECLARED
 

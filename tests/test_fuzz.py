@@ -71,6 +71,8 @@ def test_fuzz_without_hypothesis_names_the_extra(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "hypothesis", None)  # import hypothesis -> ModuleNotFoundError
     monkeypatch.delitem(sys.modules, "protocol.testing.fuzz", raising=False)
+    monkeypatch.delitem(sys.modules, "protocol.testing.campaigns", raising=False)
+    monkeypatch.delitem(sys.modules, "protocol.cli.fuzz", raising=False)  # loaded on first use
     result = CliRunner().invoke(cli, ["fuzz", "--steps", "1"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [

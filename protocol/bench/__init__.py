@@ -23,6 +23,13 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
+from rich.table import Table
+
+from protocol.bench.gas import check, measure
+from protocol.bench.profile import profile_workload
+from protocol.bench.scaling import run_scaling
+from protocol.bench.workload import gas_parity, run_workload
+
 TPS_TARGET = 10_000  # revm protocol tx/s: the goal
 TPS_FLOOR = 8_000  # revm protocol tx/s: never below
 RATIO_TARGET = 35  # revm / anvil
@@ -52,8 +59,6 @@ def run_tps(traders: dict[str, int], skip: tuple[str, ...] = (),
     """tx/s of the keeper workload per EVM, and ``gas_parity``: revm's transactions against
     pyevm's running the same seeded workload, one by one (revm is run again at pyevm's size
     when the two differ)."""
-    from protocol.bench.workload import gas_parity, run_workload
-
     runs, tps, receipts = {}, {}, {}
     for backend, n in traders.items():
         if backend in skip:
@@ -96,10 +101,6 @@ def run_bench(out: str | Path = "out/bench", quick: bool = False, *, skip_anvil:
               skip_pyevm: bool = False, sizes: Optional[dict] = None,
               log: Callable[[str], None] = lambda s: None) -> dict:
     """Run every part, write ``out/bench.json`` and return the report."""
-    from protocol.bench.gas import check, measure
-    from protocol.bench.profile import profile_workload
-    from protocol.bench.scaling import run_scaling
-
     cfg = {**(QUICK if quick else FULL), **(sizes or {})}
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -142,8 +143,6 @@ def run_bench(out: str | Path = "out/bench", quick: bool = False, *, skip_anvil:
 
 def render(report: dict):
     """One rich table: gas, throughput, scaling and the profile, in sections."""
-    from rich.table import Table
-
     table = Table(title="perpsim bench" + (" (quick)" if report["meta"]["quick"] else ""))
     for col, justify in (("part", "left"), ("measurement", "left"), ("value", "right"),
                          ("target", "right"), ("status", "right")):

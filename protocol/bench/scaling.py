@@ -17,6 +17,8 @@ from decimal import Decimal
 from typing import Callable, Iterable, Optional
 
 from protocol import MarketConfig, Venue
+from protocol.sim.engine import Simulation
+from protocol.sim.loader import load_scenario
 from protocol.venue.units import to_wad
 
 MAX_UINT = 2**256 - 1
@@ -103,8 +105,6 @@ def measure_book(n: int, backend: str = "revm") -> dict:
 def scaled(traders: int, blocks: int, backend: str):
     """The default scenario with its trader population scaled to ``traders`` (same mix); the
     liquidation keeper scans everything every 10 blocks (as ``scripts/bench_sim.py``)."""
-    from protocol.sim.loader import load_scenario
-
     sc = load_scenario("default", {"blocks": blocks, "backend": backend})
     base = sum(p.count for p in sc.agents if p.type != "lp")
     agents = []
@@ -117,8 +117,6 @@ def scaled(traders: int, blocks: int, backend: str):
 
 
 def measure_sim(traders: int, blocks: int = 240, backend: str = "revm") -> dict:
-    from protocol.sim.engine import Simulation
-
     sc = scaled(traders, blocks, backend)
     started = time.perf_counter()
     result = Simulation(sc).run()

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from pathlib import Path
 
-from protocol.errors import PerpsimError
+from protocol.exceptions import PerpsimError
 
 from .scan import count_contracts, dependants, imported
 from .toolchain import PACKAGE_DIR, PROJECT_ROOT, ToolchainError, cache_root, npm_dir, pins
@@ -472,7 +472,7 @@ class _progress:
         if self.quiet:
             return self
         try:
-            from rich.console import Console
+            from rich.console import Console  # function-level: see the except clause
         except ImportError:  # setup.py's build hook loads this module with the stdlib alone
             print(f"perpsim: {self.message}…", file=sys.stderr, flush=True)
             return self

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from protocol.errors import PerpsimError
+from protocol.exceptions import PerpsimError
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 PROJECT_ROOT = PACKAGE_DIR.parent

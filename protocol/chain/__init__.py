@@ -20,16 +20,18 @@ BACKENDS = ("pyevm", "revm", "rpc")
 def connect(backend: str = "pyevm", *, url: str | None = None,
             genesis_timestamp: int = GENESIS_TIMESTAMP) -> Chain:
     """A fresh chain. ``rpc`` talks to ``url``, or starts its own anvil when no url is given."""
+    # Function-level, each backend: only the chosen one's EVM (py-evm, pyrevm, a node client)
+    # is loaded.
     if backend == "pyevm":
-        from protocol.chain.pyevm import PyEVMChain
+        from protocol.chain.pyevm import PyEVMChain  # function-level: see above
 
         return PyEVMChain(genesis_timestamp)
     if backend == "revm":
-        from protocol.chain.revm import RevmChain
+        from protocol.chain.revm import RevmChain  # function-level: see above
 
         return RevmChain(genesis_timestamp)
     if backend == "rpc":
-        from protocol.chain.rpc import RPCChain, launch_anvil
+        from protocol.chain.rpc import RPCChain, launch_anvil  # function-level: see above
 
         if url is None:
             return launch_anvil(genesis_timestamp)

@@ -16,12 +16,15 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
+from eth_keys import keys
+
 from eth_utils import keccak, to_checksum_address
 
 from protocol.chain import hooks
 from protocol.chain.abi import (Artifact, ContractABI, Event, KnownContract, RawLog, Registry,
                                 load_artifact)
 from protocol.chain.codec import encoder
+from protocol.chain.trace import CallTrace, top_level_frame
 from protocol.errors import ChainError, Reverted
 
 if TYPE_CHECKING:
@@ -70,8 +73,6 @@ class Receipt:
         """The decoded call trace: each contract by name, the function with its decoded
         arguments, nested calls, and where it reverted with which error. How deep it goes
         depends on the backend (:mod:`protocol.chain.trace`)."""
-        from protocol.chain.trace import CallTrace, top_level_frame
-
         if self._raw_trace is None:
             raw, complete = top_level_frame(self), False
         else:
@@ -254,8 +255,6 @@ class Chain(ABC):
         return address
 
     def add_key(self, private_key: bytes) -> str:
-        from eth_keys import keys
-
         address = keys.PrivateKey(private_key).public_key.to_checksum_address()
         self._keys[address] = private_key
         self._nonces.setdefault(address, 0)

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from eth.constants import GENESIS_PARENT_HASH
+from eth.vm.forks import CancunVM
+from eth.vm.spoof import SpoofTransaction
+from eth_keys import keys
+from eth_tester import EthereumTester, PyEVMBackend
+from eth_tester.backends.pyevm.main import get_default_genesis_params
+
 from eth_utils import keccak, to_canonical_address, to_checksum_address
+from web3 import EthereumTesterProvider, Web3
 
 from protocol.chain import hooks
 from protocol.chain.abi import RawLog
@@ -28,10 +36,6 @@ class PyEVMChain(Chain):
 
     def __init__(self, genesis_timestamp: int = GENESIS_TIMESTAMP):
         super().__init__(genesis_timestamp)
-        from eth.vm.forks import CancunVM
-        from eth_keys import keys
-        from eth_tester import EthereumTester, PyEVMBackend
-        from eth_tester.backends.pyevm.main import get_default_genesis_params
 
         params = get_default_genesis_params({"timestamp": genesis_timestamp,
                                              "gas_limit": BLOCK_GAS_LIMIT})
@@ -57,8 +61,6 @@ class PyEVMChain(Chain):
     def w3(self):
         """A web3.py client over the same chain."""
         if self._w3 is None:
-            from web3 import EthereumTesterProvider, Web3
-
             self._w3 = Web3(EthereumTesterProvider(self.tester))
         return self._w3
 
@@ -128,8 +130,6 @@ class PyEVMChain(Chain):
         return self._view_vm[1]
 
     def _call(self, sender: str, to: str, data: bytes) -> tuple[bool, bytes]:
-        from eth.vm.spoof import SpoofTransaction
-
         chain = self.evm
         state = self._view_state()
         sender_bytes = to_canonical_address(sender)
@@ -162,8 +162,6 @@ class PyEVMChain(Chain):
         chain = self.evm
         chaindb = chain.chaindb
         if chain.get_canonical_head().hash != head.hash:
-            from eth.constants import GENESIS_PARENT_HASH
-
             chaindb._set_as_canonical_chain_head(chaindb.db, head, GENESIS_PARENT_HASH)
         chain.header = pending
 

@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from importlib.metadata import version
 from typing import Any
 
 from eth_utils import to_checksum_address
+import pyrevm
 
 from protocol.chain import hooks
 from protocol.chain.abi import RawLog
@@ -91,8 +93,6 @@ class RevmChain(Chain):
 
     def __init__(self, genesis_timestamp: int = GENESIS_TIMESTAMP):
         super().__init__(genesis_timestamp)
-        import pyrevm
-        from importlib.metadata import version
 
         if version("pyrevm") != PYREVM_VERSION:
             raise ChainError(f"the revm backend reads pyrevm {PYREVM_VERSION}'s journal; "

@@ -16,7 +16,10 @@ import subprocess
 import time
 from typing import Any
 
+from eth_account import Account
+
 from eth_utils import to_checksum_address
+from web3 import HTTPProvider, Web3
 
 from protocol.build.toolchain import PROJECT_ROOT, ToolchainError, anvil_binary, npm_dir
 from protocol.chain.abi import RawLog
@@ -34,7 +37,6 @@ class RPCChain(Chain):
     def __init__(self, url: str, genesis_timestamp: int = GENESIS_TIMESTAMP,
                  process: Any = None):
         super().__init__(genesis_timestamp)
-        from web3 import HTTPProvider, Web3
 
         self.url = url
         self.w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 60}))
@@ -70,8 +72,6 @@ class RPCChain(Chain):
 
     def _send(self, sender: str, nonce: int, to: str | None, data: bytes, value: int,
               gas: int, gas_price: int) -> RawResult:
-        from eth_account import Account
-
         account = self._accounts.get(sender)
         if account is None:
             account = self._accounts[sender] = Account.from_key(self._keys[sender])

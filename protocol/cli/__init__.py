@@ -2,25 +2,62 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import sys
 from pathlib import Path
+from typing import Optional
 
 import click
 
-from protocol.cli.bench import bench
-from protocol.cli.fuzz import fuzz
-from protocol.cli.mutate import mutate
-from protocol.cli.report import report
-from protocol.cli.run import run, scenarios
-from protocol.cli.serve import serve
-from protocol.cli.sweep import sweep
-from protocol.cli.tour import tour
+from protocol.build import main as build_main
+from protocol.cli.oneline import one_line
+
+#: Each command's module, loaded when the command runs (``click``'s lazy subcommands): a command
+#: imports what it needs at its module's top, and ``perpsim run`` does not load the fuzzer, Ray
+#: or the mutation tester. ``extras`` names the pip extra behind an optional import.
+COMMANDS: dict[str, tuple[str, dict[str, str]]] = {
+    "bench": ("protocol.cli.bench", {}),
+    "fuzz": ("protocol.cli.fuzz", {"hypothesis": "fuzz"}),
+    "mutate": ("protocol.cli.mutate", {}),
+    "report": ("protocol.cli.report", {}),
+    "run": ("protocol.cli.run", {}),
+    "scenarios": ("protocol.cli.run", {}),
+    "serve": ("protocol.cli.serve", {}),
+    "sweep": ("protocol.cli.sweep", {}),
+    "tour": ("protocol.cli.tour", {}),
+}
 
 
 class PerpsimGroup(click.Group):
     """The ``perpsim`` group: an exception escaping any command ends it with one line
     (``Error: ...``) and exit code 1; the global ``--debug`` flag lets the traceback through
-    instead. Click's own usage errors keep their usual form (exit code 2)."""
+    instead. Click's own usage errors keep their usual form (exit code 2).
+
+    The commands of :data:`COMMANDS` load on first use; ``perpsim --help`` reads their one-line
+    help from their source without importing them."""
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> Optional[click.Command]:
+        if name not in COMMANDS:
+            return super().get_command(ctx, name)
+        module_name, extras = COMMANDS[name]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name not in extras:
+                raise
+            raise click.ClickException(f"perpsim {name} needs {exc.name}: "
+                                       f"pip install 'perpsim[{extras[exc.name]}]'") from None
+        return getattr(module, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)  # as click's own
+        rows = [(name, _short_help(name, limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -31,20 +68,6 @@ class PerpsimGroup(click.Group):
             if ctx.params.get("debug"):
                 raise
             raise click.ClickException(one_line(exc)) from None
-
-
-def one_line(exc: BaseException) -> str:
-    """``exc`` as one line: the message alone for perpsim's errors and refused values (which
-    name what failed: a revert carries its custom error, a scenario error its file, line and
-    key), otherwise prefixed with the exception's type."""
-    from protocol.errors import PerpsimError
-
-    message = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
-    # A failed check (an invariant, a property, a replay that no longer fails) keeps its type's
-    # name: it says which kind of check failed.
-    if isinstance(exc, (PerpsimError, ValueError)) and not isinstance(exc, AssertionError) and message:
-        return message
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 @click.group(cls=PerpsimGroup)
@@ -65,18 +88,19 @@ def main(debug: bool) -> None:
 def compile(force: bool, sizes: bool, contracts_dir: Path | None) -> None:
     """Compile contracts/ with the pinned solc-js into protocol/artifacts (with --contracts,
     together with your own files, into a per-user cache)."""
-    from protocol.build import main as build_main
-
     extra = ["--contracts", str(contracts_dir)] if contracts_dir is not None else []
     sys.exit(build_main(["--force"] * force + ["--sizes"] * sizes + extra))
 
 
-main.add_command(bench)
-main.add_command(run)
-main.add_command(report)
-main.add_command(scenarios)
-main.add_command(serve)
-main.add_command(sweep)
-main.add_command(fuzz)
-main.add_command(mutate)
-main.add_command(tour)
+def _short_help(name: str, limit: int) -> str:
+    """A command's one-line help as ``--help`` lists it, read from its function's docstring in
+    its module's source (or from the command itself, for the commands defined here)."""
+    command = main.commands.get(name)
+    if command is not None:
+        return command.get_short_help_str(limit)
+    module_name, _ = COMMANDS[name]
+    path = Path(__file__).with_name(module_name.rsplit(".", 1)[1] + ".py")
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return click.Command(name, help=ast.get_docstring(node)).get_short_help_str(limit)
+    return ""

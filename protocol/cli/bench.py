@@ -6,6 +6,11 @@ import sys
 from pathlib import Path
 
 import click
+from rich.console import Console
+
+from protocol.bench import render, run_bench
+from protocol.chain.rpc import anvil_path
+from protocol.errors import ChainError
 
 
 @click.command()
@@ -16,12 +21,6 @@ import click
 @click.option("--skip-pyevm", is_flag=True, help="Skip the pyevm workload.")
 def bench(out: Path, quick: bool, skip_anvil: bool, skip_pyevm: bool) -> None:
     """Gas per operation, tx/s on revm/pyevm/anvil, keeper and simulation scaling, profile."""
-    from rich.console import Console
-
-    from protocol.bench import render, run_bench
-    from protocol.chain.rpc import anvil_path
-    from protocol.errors import ChainError
-
     if not skip_anvil:  # find (or set up) anvil now, not after a minute of other workloads
         try:
             anvil_path()

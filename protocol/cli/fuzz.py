@@ -7,6 +7,16 @@ from typing import Optional
 
 import click
 from rich.console import Console
+from rich.table import Table
+
+from protocol.cli.oneline import one_line
+from protocol.errors import PerpsimError
+from protocol.testing.campaigns import run_parallel
+from protocol.testing.coverage import collecting
+from protocol.testing.crash import REPLAY_FILE
+from protocol.testing.fuzz import run_campaign, world, write_fuzz_bundle  # hypothesis: the fuzz extra
+from protocol.venue.modules import prepare_modules
+from protocol.venue.rules import mirrors
 
 console = Console()
 
@@ -57,28 +67,14 @@ def fuzz(steps: int, run_length: int, backend: str, seed: Optional[int], contrac
     A failure is shrunk to the shortest sequence, saved in the example database and written as
     a crash bundle (crash.json and test_replay.py, which calls the same rules in order); its
     path and the error are printed and the exit code is 1."""
-    try:
-        from protocol.testing.fuzz import run_campaign, write_fuzz_bundle
-    except ModuleNotFoundError as exc:
-        if exc.name != "hypothesis":
-            raise
-        raise click.ClickException("perpsim fuzz needs hypothesis: pip install 'perpsim[fuzz]'") from None
-    from protocol.errors import PerpsimError
-    from protocol.cli import one_line
-    from protocol.testing.crash import REPLAY_FILE
-
     modules = _pairs("--module", module_choices, "KIND=CONTRACT")
     chosen_mirrors = _pairs("--mirror", mirror_choices, "KIND=MIRROR")
     if chosen_mirrors:
-        from protocol.venue.rules import mirrors
-
         try:
             mirrors(chosen_mirrors)  # refuse bad mirrors up front
         except PerpsimError as exc:
             raise click.ClickException(str(exc)) from None
     if modules or contracts_dir is not None:
-        from protocol.venue.modules import prepare_modules
-
         try:
             prepare_modules(modules, contracts_dir)  # refuse bad modules up front
         except PerpsimError as exc:
@@ -125,11 +121,6 @@ def fuzz(steps: int, run_length: int, backend: str, seed: Optional[int], contrac
 def _parallel(runs: int, workers: int, engine: str, address: Optional[str], seed: Optional[int],
               crash_dir: Path, campaign: dict) -> None:
     """``--workers N``: the seeds in parallel, a table of what each ran, every failure's bundle."""
-    from rich.table import Table
-
-    from protocol.errors import PerpsimError
-    from protocol.testing.campaigns import run_parallel
-
     console.print(f"fuzzing {runs:,} runs of up to {campaign['steps_per_run']} steps on "
                   f"{campaign['backend']}, {workers} workers ({engine}) ...")
     try:
@@ -167,10 +158,6 @@ def _pairs(option: str, choices: tuple[str, ...], form: str) -> dict[str, str]:
 def _with_coverage(directory: Path, runs: int, **campaign):
     """Run the campaign while collecting coverage of the contracts (the venue's launch is not
     counted: it happens first), then write ``directory`` and print the per-file table."""
-    from protocol.errors import PerpsimError
-    from protocol.testing.coverage import collecting
-    from protocol.testing.fuzz import run_campaign, world
-
     if campaign["backend"] == "revm":
         console.print("coverage on revm runs every transaction under pyrevm's EIP-3155 tracer "
                       "(about 2 ms an opcode step): --backend pyevm is far faster")

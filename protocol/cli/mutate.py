@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from protocol.mutate import OPERATORS, MutateError, Target, equivalent_entry, load_equivalents, run
+
 console = Console()
 COLOURS = {"killed": "green", "survived": "bold red", "equivalent": "dim", "invalid": "yellow",
            "timeout": "cyan"}
@@ -54,9 +56,6 @@ def mutate(contracts_dir: Optional[Path], tests: tuple[str, ...], files: tuple[s
     compile are invalid, those whose bytecode equals the original's are equivalent. The rest
     run the tests (-x, the files naming the mutated contracts first) in scratch copies.
     Exit code 0 even with survivors; 1 on an error."""
-    from protocol.mutate import (OPERATORS, MutateError, Target, equivalent_entry,
-                                 load_equivalents, run)
-
     for name in operators:
         if name not in OPERATORS:
             raise click.ClickException(f"unknown operator {name!r}; operators: {', '.join(OPERATORS)}")

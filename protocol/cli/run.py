@@ -11,14 +11,23 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from protocol.chain import connect
+
+from protocol.cli.oneline import one_line
+from protocol.errors import PerpsimError
+from protocol.report import write_run, write_study
+from protocol.sim.crash import CrashPoint, write_crash_bundle
+from protocol.sim.engine import Simulation, run_study
+from protocol.sim.loader import builtin_scenarios, load_scenario, parse_overrides
+from protocol.testing.crash import REPLAY_FILE
+from protocol.venue.modules import prepare_modules
+
 console = Console(width=max(Console().width, 100))
 
 
 @click.command()
 def scenarios() -> None:
     """List the built-in scenarios."""
-    from protocol.sim.loader import builtin_scenarios
-
     table = Table(title="Built-in scenarios (perpsim run NAME)")
     table.add_column("name")
     table.add_column("description")
@@ -65,10 +74,6 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
     If an exception escapes or (with --check-invariants) an invariant breaks, the run writes a
     crash bundle (scenario, seed, block, error, a pytest file replaying it), prints its path and
     the error, and exits 1."""
-    from protocol.report import write_run, write_study
-    from protocol.sim.engine import Simulation, run_study
-    from protocol.sim.loader import load_scenario, parse_overrides
-
     # errors end the command in one line (protocol.cli.PerpsimGroup)
     overrides = parse_overrides(list(settings))
     if blocks is not None:
@@ -77,8 +82,6 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
         overrides["venue.contracts"] = str(contracts_dir.resolve())
     sc = load_scenario(scenario, overrides or None)
     if sc.venue.modules or sc.venue.contracts:
-        from protocol.venue.modules import prepare_modules
-
         prepare_modules(sc.venue.modules, sc.venue.contracts)  # refuse bad modules up front
     out_dir = out_dir or Path("out") / sc.name
     studied = bool(sc.study or sc.study_modes)
@@ -116,10 +119,6 @@ def _crash(exc: Exception, crash_dir: Path, sc, overrides: dict, backend: Option
            seed: Optional[int], check_every: int) -> None:
     """Write the crash bundle of a failed run, print its path, and end with the error (one line,
     or with --debug the original exception and its traceback)."""
-    from protocol.cli import one_line
-    from protocol.sim.crash import CrashPoint, write_crash_bundle
-    from protocol.testing.crash import REPLAY_FILE
-
     point = getattr(exc, "perpsim_crash", None) or CrashPoint(0)
     where = f"block {point.block}" + (f" ({point.variant})" if point.variant else "")
     try:
@@ -137,8 +136,6 @@ def _node(rpc_url: Optional[str], backend: str, studied: bool):
     """The chain at ``--rpc-url``, or None for a fresh one of the backend per run."""
     if rpc_url is None:
         return None
-    from protocol.chain import connect
-    from protocol.errors import PerpsimError
 
     if backend != "rpc":
         raise click.ClickException(f"--rpc-url needs --backend rpc (the run is on {backend})")

@@ -10,6 +10,9 @@ from typing import Optional
 import click
 
 from protocol.cli.run import _summary_table, console
+from protocol.errors import PerpsimError
+from protocol.serve import Server
+from protocol.sim.loader import ScenarioError, load_scenario, parse_overrides
 
 
 @click.command()
@@ -40,10 +43,6 @@ def serve(scenario: str, port: int, host: str, out_dir: Path, pace: Optional[flo
     scenario block by block: every --pace SECONDS, or with --step on each perpsim_step call.
     Transactions sent to the endpoint land in the next block. When the blocks are done it writes
     the run's outputs into DIR as perpsim run does, then keeps serving reads until Ctrl-C."""
-    from protocol.errors import PerpsimError
-    from protocol.serve import Server
-    from protocol.sim.loader import ScenarioError, load_scenario, parse_overrides
-
     if step and pace is not None:
         raise click.UsageError("choose one of --pace SECONDS and --step")
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import shlex
 import sys
 from pathlib import Path
@@ -9,13 +11,19 @@ from typing import Optional
 
 import click
 
-from protocol.sweep.frontier import DEFAULT_FRONTIER
-from protocol.sweep.interrupt import DEFAULT_GRACE
+from protocol.sweep.frontier import (DEFAULT_FRONTIER, condition_keys, parse_conditions,
+                                     parse_frontier)
+from protocol.sweep.interrupt import DEFAULT_GRACE, SweepInterrupted
 from protocol.sweep.sweep import FORMATS
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
+
+from protocol.sweep import make_engine, parse_axes, run_sweep
+from protocol.sweep.aggregate import STATISTIC, STATISTICS
+from protocol.sweep.report import write_sweep_report
+from protocol.sweep.units import figure, param, too_few_seeds_note
 
 console = Console(width=max(Console().width, 100))
 
@@ -64,10 +72,6 @@ def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
     above 10 minutes on an interactive terminal it asks first, unless --yes. Ctrl-C, SIGINT or
     SIGTERM cancels the queued runs, stores the runs in flight that finish within --grace
     seconds and exits 128 + the signal's number (130 for Ctrl-C); the same command resumes."""
-    from protocol.sweep import make_engine, parse_axes, run_sweep
-    from protocol.sweep.frontier import condition_keys, parse_conditions, parse_frontier
-    from protocol.sweep.interrupt import SweepInterrupted
-
     # errors end the command in one line (protocol.cli.PerpsimGroup)
     try:
         objectives = parse_frontier(frontier)
@@ -189,8 +193,6 @@ def _interactive() -> bool:
 
 def _parallel(runner) -> int:
     """Runs at a time on the engine: its workers, else the Ray cluster's CPUs, else this host's."""
-    import os
-
     workers = getattr(runner, "workers", None)
     if workers:
         return workers
@@ -201,22 +203,14 @@ def _parallel(runner) -> int:
 
 
 def _too_few_seeds(result) -> str:
-    from protocol.sweep.aggregate import STATISTICS
-    from protocol.sweep.units import too_few_seeds_note
-
     return too_few_seeds_note(result.aggregates, STATISTICS)
 
 
 def _write_report(result, out_dir: Path, scenario: str, frontier: tuple[str, str]) -> Path:
-    from protocol.sweep.report import write_sweep_report
-
     return write_sweep_report(result, out_dir, scenario=scenario, frontier=frontier)
 
 
 def _table(result) -> Table:
-    from protocol.sweep.aggregate import STATISTIC
-    from protocol.sweep.units import figure, param
-
     table = Table(title="Sweep aggregates (per grid point, over seeds)")
     keys = [a.key for a in result.axes]
     # a narrow terminal folds a figure onto two lines rather than cutting digits off

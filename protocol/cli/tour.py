@@ -8,12 +8,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from protocol import Venue
+
 console = Console(width=max(Console().width, 110))
 
 
 def _deployment_table(backends: list[str]) -> Table:
-    from protocol import Venue
-
     table = Table(title="Deployment (contract, bytecode size, deploy gas, backend)")
     for column in ("contract", "runtime bytes", "deploy gas", "backend"):
         table.add_column(column, justify="left" if column in ("contract", "backend") else "right")
@@ -53,8 +53,6 @@ def _positions_table(venue, traders, title: str) -> Table:
               show_default=True)
 def tour(backend: str) -> None:
     """Deploy the venue, open isolated and cross positions, crash the price, liquidate."""
-    from protocol import Venue
-
     console.print(_deployment_table(["pyevm", "revm"]))
     venue = Venue.launch(backend=backend, insurance=5_000)
     alice = venue.trader("alice", usdc=10_000)

@@ -20,7 +20,7 @@ from fractions import Fraction
 from typing import Optional, Union
 
 from protocol.constants import BPS, SECONDS_PER_DAY as DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR, WAD
-from protocol.errors import PerpsimError
+from protocol.exceptions import PerpsimError
 
 Number = Union[int, float, Decimal, str, Fraction]
 

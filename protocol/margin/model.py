@@ -9,10 +9,11 @@ the custom error name the contract would revert with.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-from protocol.errors import PerpsimError
+from protocol.exceptions import PerpsimError
 from protocol.margin import bounds
 from protocol.margin import math as m
 from protocol.margin.liquidation import SliceInput, StockLiquidation
@@ -1264,8 +1265,6 @@ class Model:
             raise
 
     def _snapshot(self):
-        import copy
-
         return copy.deepcopy((self.states, self.cross_balance, self.cross_markets,
                               self.positions, self.pool_assets, self.insurance_fund,
                               self.funding_reserve, self.open_entry, self.impact_pool,

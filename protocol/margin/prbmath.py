@@ -14,7 +14,7 @@ Standard library only, like the rest of the reference model. A value the library
 
 from __future__ import annotations
 
-from protocol.errors import PerpsimError
+from protocol.exceptions import PerpsimError
 
 SCALE = 10**18  # PRBMathUD60x18.SCALE: 1.0 as an unsigned 60.18-decimal number
 HALF_SCALE = 5 * 10**17  # PRBMathUD60x18.HALF_SCALE

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from protocol.constants import BPS, WAD
-from protocol.errors import PerpsimError
+from protocol.exceptions import PerpsimError
 from protocol.margin import prbmath
 
 FLOAT = 10**30  # GMX's Precision.FLOAT_PRECISION: 1.0 in 30-decimal fixed point

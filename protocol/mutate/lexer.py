@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from protocol.errors import PerpsimError
+from protocol.exceptions import PerpsimError
 
 #: Multi-character punctuation, longest first (the tokenizer takes the longest match).
 _PUNCT = sorted([

@@ -31,7 +31,7 @@ from typing import Callable, Iterable
 
 from protocol.build import (USER_PREFIX, CompileError, _default_root, _sources, compile_contracts,
                             input_hash, user_artifacts_dir)
-from protocol.errors import PerpsimError
+from protocol.exceptions import PerpsimError
 
 from .compiler import MutantCompiler, write_artifacts
 from .generate import Equivalent, Mutant, mutants_of

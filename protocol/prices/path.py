@@ -10,6 +10,8 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from types import MappingProxyType
 from typing import Iterable, Iterator, Mapping
 
+from protocol.prices._validate import decimal
+
 PRICE_DECIMALS = 8
 PRICE_QUANTUM = Decimal("0.00000001")  # 1e-8, also the floor of every price
 
@@ -38,8 +40,6 @@ def quantize(price: float | Decimal) -> Decimal:
 
 def start_price(name: str, value: float | Decimal | int | str) -> Decimal:
     """Validate a start/target price: a finite number, at least ``PRICE_QUANTUM``, quantised."""
-    from protocol.prices._validate import decimal
-
     d = decimal(name, value)
     if d < PRICE_QUANTUM:
         raise ValueError(f"{name} must be >= {PRICE_QUANTUM}, got {value!r}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Optional
 
-from protocol.errors import PerpsimError
+from protocol.exceptions import PerpsimError
 from protocol.prices import _validate as v
 from protocol.prices.path import DECIMAL_CONTEXT, PRICE_QUANTUM, PricePath, quantize
 

@@ -20,7 +20,7 @@ import matplotlib.style
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from protocol.report.values import to_float
+from protocol.values import to_float
 from protocol.sim.result import RunResult
 
 FIGSIZE = (8.0, 3.6)

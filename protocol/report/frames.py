@@ -1,9 +1,9 @@
-"""A run's tables as pandas DataFrames (``RunResult.frame``), Parquet files
-(``perpsim run --format parquet``), and a run rebuilt from its folder (``perpsim report``).
+"""A run's tables as Parquet files (``perpsim run --format parquet``), and a run rebuilt from
+its folder (``perpsim report``).
 
-Frames hold floats for numbers (for notebooks); the CSV files keep the exact values. Parquet
-files store every column as text of the exact value, so reading one back loses nothing:
-``pandas.read_parquet(path)`` gives strings, ``RunResult.frame`` gives numbers.
+Parquet files store every column as text of the exact value, so reading one back loses nothing:
+``pandas.read_parquet(path)`` gives strings, ``RunResult.frame`` gives numbers
+(:mod:`protocol.sim.frames`).
 """
 
 from __future__ import annotations
@@ -17,56 +17,19 @@ from typing import Any, Callable, Optional
 
 import pandas as pd
 
-from protocol.report.tables import EVENT_COLUMNS, LIQUIDATION_COLUMNS, POSITION_COLUMNS, event_args_json
-from protocol.report.values import cell
 from protocol.sim.provenance import Provenance
 from protocol.sim.result import LiquidationMark, PositionSample, RunResult
+from protocol.values import cell
 
-TABLES = ("rows", "liquidations", "positions", "events")
 FILES = {"rows": "timeseries", "liquidations": "liquidations", "positions": "positions",
          "events": "events"}
-TEXT_COLUMNS = {"market", "mode", "account", "side", "keeper", "cohort", "contract", "event",
-                "args", "tx_hash"}
-
-
-def _records(result: RunResult, table: str) -> tuple[list[str], list[list[Any]]]:
-    if table == "rows":
-        header = list(result.rows[0]) if result.rows else []
-        return header, [[row[k] for k in header] for row in result.rows]
-    if table == "liquidations":
-        return list(LIQUIDATION_COLUMNS), [[getattr(m, c) for c in LIQUIDATION_COLUMNS]
-                                           for m in result.liquidations]
-    if table == "positions":
-        return list(POSITION_COLUMNS), [[getattr(p, c) for c in POSITION_COLUMNS]
-                                        for p in result.positions]
-    if table == "events":
-        return list(EVENT_COLUMNS), [[e.get("block"), e.get("tx"), e.get("contract"),
-                                      e.get("event"), event_args_json(e.get("args") or {})]
-                                     for e in result.events]
-    raise ValueError(f"table: must be one of {', '.join(TABLES)}, got {table!r}")
-
-
-def frame(result: RunResult, table: str = "rows") -> pd.DataFrame:
-    """``table`` (one of :data:`TABLES`) as a DataFrame: numeric columns as float64 (int64 for
-    whole-number columns such as ``block``), text columns as strings."""
-    header, records = _records(result, table)
-    df = pd.DataFrame.from_records(records, columns=header)
-    for column in df.columns:
-        if column in TEXT_COLUMNS:
-            df[column] = df[column].astype("string")
-        else:
-            numbers = pd.to_numeric(df[column].map(lambda v: None if v is None else str(v)),
-                                    errors="coerce")
-            if numbers.notna().sum() or df[column].isna().all():
-                df[column] = numbers
-    return df
 
 
 def write_parquet(result: RunResult, out: Path) -> list[Path]:
     """Each table as ``<name>.parquet``, every column the text of its exact values."""
     paths = []
     for table, name in FILES.items():
-        header, records = _records(result, table)
+        header, records = result.records(table)
         df = pd.DataFrame({c: pd.array([None if r[i] is None else cell(r[i]) for r in records],
                                        dtype="string") for i, c in enumerate(header)})
         path = out / f"{name}.parquet"

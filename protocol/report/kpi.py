@@ -10,7 +10,7 @@ from typing import Any
 
 from protocol.report import units
 from protocol.report.plots import mark_side
-from protocol.report.values import to_float
+from protocol.values import to_float
 from protocol.sim.metrics import max_drawdown
 from protocol.sim.result import RunResult
 

@@ -14,9 +14,11 @@ from functools import lru_cache
 from html import escape
 from typing import Any, Iterable, Sequence
 
+from plotly.offline import get_plotlyjs
+
 from protocol.report.kpi import Kpi
 from protocol.report.plots import Plot
-from protocol.report.values import cell
+from protocol.values import cell
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
@@ -56,8 +58,6 @@ window.addEventListener("load", function () {
 @lru_cache(maxsize=1)
 def plotly_js() -> str:
     """The pinned plotly.js bundle, to inline (about 4.6 MB)."""
-    from plotly.offline import get_plotlyjs
-
     return get_plotlyjs()
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from protocol.report.values import to_float
+from protocol.values import to_float
 from protocol.sim.result import RunResult, StudyResult
 
 LONG, SHORT = "#1a9850", "#d73027"

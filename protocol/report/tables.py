@@ -8,12 +8,10 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from protocol.report.values import cell, jsonable, stringify
-from protocol.sim.result import LiquidationMark, PositionSample, Row, RunResult
+from protocol.sim.result import (EVENT_COLUMNS, LIQUIDATION_COLUMNS, POSITION_COLUMNS,
+                                 LiquidationMark, PositionSample, Row, RunResult, event_args_json)
+from protocol.values import cell, jsonable
 
-EVENT_COLUMNS = ("block", "tx", "contract", "event", "args")
-LIQUIDATION_COLUMNS = tuple(f.name for f in dataclasses.fields(LiquidationMark))
-POSITION_COLUMNS = tuple(f.name for f in dataclasses.fields(PositionSample))
 RUN_INFO = ("scenario", "seed", "backend", "mode", "block_time", "markets", "cohorts", "keepers")
 
 
@@ -33,11 +31,6 @@ def write_timeseries(rows: Sequence[Row], path: Path) -> Path:
         if list(row) != header:
             raise ValueError(f"row {i} keys differ from row 0: {sorted(set(row) ^ set(header))}")
     return _write_csv(path, header, ([row[k] for k in header] for row in rows))
-
-
-def event_args_json(args: Mapping[str, Any]) -> str:
-    """Event arguments as compact JSON with sorted keys and every value ``str()``'d."""
-    return json.dumps(stringify(args or {}), sort_keys=True, separators=(",", ":"))
 
 
 def write_events(events: Sequence[Row], path: Path) -> Path:

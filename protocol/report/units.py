@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any, Optional
 
 from protocol import constants
-from protocol.report.values import to_float
+from protocol.values import to_float
 
 GWEI = Decimal(constants.GWEI)
 ETH = Decimal(10) ** 18

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from protocol.report import kpi, page, plots, tables, units
-from protocol.report.values import flatten
+from protocol.values import flatten
 from protocol.sim.provenance import SCENARIO_FILE, Provenance
 from protocol.sim.result import RunResult, StudyResult
 
@@ -147,6 +147,7 @@ def write_run(result: RunResult, out_dir: Path, format: str = "csv") -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if format == "parquet":
+        # Function-level: pandas and pyarrow load only for the Parquet tables, not for every run.
         from protocol.report.frames import write_parquet
 
         write_parquet(result, out)

@@ -20,6 +20,7 @@ from protocol.sim.engine import Simulation
 from protocol.sim.result import RunResult
 from protocol.sim.scenario import Scenario
 from protocol.venue import Venue
+from protocol.venue.modules import prepare_modules
 
 KEEPER_NAMESPACE = "perpsim-external"  # keys of the accounts handed to external bots
 KEEPER_ETHER = 1_000 * ETHER
@@ -97,7 +98,6 @@ class Server:
                         status_method=STATUS_METHOD)
         artifacts = None
         if sc.venue.contracts:  # the user's own modules: their ABIs live in a compiled cache
-            from protocol.venue.modules import prepare_modules
 
             artifacts = prepare_modules(sc.venue.modules, sc.venue.contracts)
         write(describe(venue, rpc_url=self.url, scenario=sc.name, seed=sc.seed, blocks=blocks,

@@ -6,28 +6,19 @@ asserts the same failure (see :mod:`protocol.testing.crash` for the convention).
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Union
+
+import tomli_w
 
 from protocol.errors import PerpsimError
+from protocol.sim.engine import Progress, Simulation, run_study, study_variants
+from protocol.sim.loader import apply_overrides, load_scenario
+from protocol.sim.result import CrashPoint, RunResult, StudyResult
+from protocol.sim.scenario import Scenario
 from protocol.testing.crash import REPLAY_FILE, Failure, write_bundle
 
-if TYPE_CHECKING:
-    from protocol.sim.engine import Progress
-    from protocol.sim.result import RunResult, StudyResult
-    from protocol.sim.scenario import Scenario
-
 SCENARIO_FILE = "scenario.toml"
-
-
-@dataclass(frozen=True)
-class CrashPoint:
-    """Where a simulation failed: the block (0: while launching the venue and its agents) and,
-    in a study, the variant that was running. Failures carry it as ``exc.perpsim_crash``."""
-
-    block: int
-    variant: Optional[str] = None
 
 
 class FailureFixed(PerpsimError, AssertionError):
@@ -38,9 +29,6 @@ def scenario_toml(scenario: "Scenario", overrides: Optional[Mapping[str, Any]] =
                   backend: Optional[str] = None, seed: Optional[int] = None) -> str:
     """The TOML of what ran: the scenario's file with ``overrides`` applied, its relative paths
     made absolute (so the text runs from anywhere), and the run's seed and backend."""
-    import tomli_w
-
-    from protocol.sim.loader import apply_overrides
 
     if scenario.source is None or not Path(scenario.source).is_file():
         raise ValueError(f"scenario {scenario.name!r} was not loaded from a TOML file: "
@@ -111,9 +99,6 @@ def replay(scenario_file: Union[str, Path], *, block: int, variant: Optional[str
            check_invariants: int = 0) -> None:
     """Run a bundled scenario (one ``variant`` of its study) up to ``block``: the recorded
     failure propagates; a run that gets past ``block`` without it raises :class:`FailureFixed`."""
-    from protocol.sim.engine import Simulation, study_variants
-    from protocol.sim.loader import load_scenario
-
     scenario = load_scenario(Path(scenario_file))
     if variant is not None:
         scenario = study_variants(scenario)[0][variant]
@@ -133,9 +118,6 @@ def run_scenario(scenario: Union[str, Path], overrides: Optional[Mapping[str, An
     """Load a scenario (a built-in name or a TOML file, with dotted-key ``overrides``) and run
     it, as a study if it asks for one. On a failure, with ``crash_dir``, write a crash bundle
     there and re-raise the failure with ``.crash_bundle`` set to the folder."""
-    from protocol.sim.engine import Simulation, run_study
-    from protocol.sim.loader import load_scenario
-
     sc = load_scenario(scenario, overrides)
     try:
         if sc.study or sc.study_modes:

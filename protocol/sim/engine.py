@@ -26,13 +26,12 @@ from protocol.chain import Chain, Receipt
 from protocol.prices import derive_seed
 from protocol.prices.liquidity import ExternalMarket
 from protocol.prices.oracle import OracleFeed
-from protocol.sim.crash import CrashPoint
 from protocol.sim.external import ExternalBots
 from protocol.sim.hedging import block_flow
 from protocol.sim.metrics import MetricsRecorder, summarize
 from protocol.sim.plugin_metrics import PluginMetrics
 from protocol.sim.provenance import Provenance
-from protocol.sim.result import RunResult, StudyResult
+from protocol.sim.result import CrashPoint, RunResult, StudyResult
 from protocol.sim.scenario import Scenario, VenueSpec
 from protocol.testing.invariants import assert_invariants
 from protocol.venue.rules import mirrors
@@ -66,7 +65,7 @@ class Simulation:
 
     def run(self, progress: Optional[Progress] = None) -> RunResult:
         """Run every block. An exception that escapes (a broken invariant included) propagates
-        unchanged, carrying ``.perpsim_crash``, a :class:`~protocol.sim.crash.CrashPoint` with
+        unchanged, carrying ``.perpsim_crash``, a :class:`~protocol.sim.result.CrashPoint` with
         the block it happened in."""
         self.block = 0
         try:

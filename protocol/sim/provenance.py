@@ -9,8 +9,13 @@ import copy
 import subprocess
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
+
+import tomli_w
+
+from protocol import __version__
 
 from protocol.build.digest import contracts_sha256
 
@@ -40,13 +45,9 @@ def _package_commit() -> Optional[str]:
 
 def perpsim_version() -> str:
     """The installed perpsim's version (``protocol.__version__`` when not installed)."""
-    from importlib import metadata
-
     try:
         return metadata.version("perpsim")
     except metadata.PackageNotFoundError:
-        from protocol import __version__
-
         return __version__
 
 
@@ -54,8 +55,6 @@ def scenario_toml(raw: Mapping[str, Any]) -> Optional[str]:
     """TOML text of a scenario's table (as :attr:`Scenario.raw <protocol.sim.scenario.Scenario>`
     holds it): ``perpsim run`` on the file runs the same scenario. ``None`` when a value has no
     TOML form (an object set by an override from Python)."""
-    import tomli_w
-
     try:
         return tomli_w.dumps(_plain(copy.deepcopy(dict(raw))))
     except (TypeError, ValueError):

@@ -6,13 +6,24 @@ byte-identical files; floats appear only in charts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any, Optional
 
 from protocol.sim.provenance import Provenance
+from protocol.values import stringify
 
 Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CrashPoint:
+    """Where a simulation failed: the block (0: while launching the venue and its agents) and,
+    in a study, the variant that was running. Failures carry it as ``exc.perpsim_crash``."""
+
+    block: int
+    variant: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,19 @@ class PositionSample:
     distance: Optional[Decimal]
 
 
+#: A run's tables (:meth:`RunResult.records`), written as ``timeseries``, ``liquidations``,
+#: ``positions`` and ``events`` files.
+TABLES = ("rows", "liquidations", "positions", "events")
+EVENT_COLUMNS = ("block", "tx", "contract", "event", "args")
+LIQUIDATION_COLUMNS = tuple(f.name for f in fields(LiquidationMark))
+POSITION_COLUMNS = tuple(f.name for f in fields(PositionSample))
+
+
+def event_args_json(args: dict[str, Any]) -> str:
+    """Event arguments as compact JSON with sorted keys and every value ``str()``'d."""
+    return json.dumps(stringify(args or {}), sort_keys=True, separators=(",", ":"))
+
+
 @dataclass
 class RunResult:
     """One simulation run.
@@ -123,14 +147,32 @@ class RunResult:
     def column(self, key: str) -> list[Any]:
         return [row[key] for row in self.rows]
 
-    def frame(self, table: str = "rows"):
-        """One of the run's tables as a :class:`pandas.DataFrame` (for notebooks):
-        ``"rows"`` (one line per block, as ``timeseries.csv``), ``"liquidations"``,
-        ``"positions"`` (the sampled book) or ``"events"``. Numbers become floats here (the
-        files keep exact values)."""
-        from protocol.report.frames import frame
+    def records(self, table: str = "rows") -> tuple[list[str], list[list[Any]]]:
+        """One of the run's :data:`TABLES` as (header, records) of exact values, as its file
+        holds them: ``"rows"`` (one line per block, as ``timeseries.csv``), ``"liquidations"``,
+        ``"positions"`` (the sampled book) or ``"events"`` (arguments as JSON text)."""
+        if table == "rows":
+            header = list(self.rows[0]) if self.rows else []
+            return header, [[row[k] for k in header] for row in self.rows]
+        if table == "liquidations":
+            return list(LIQUIDATION_COLUMNS), [[getattr(m, c) for c in LIQUIDATION_COLUMNS]
+                                               for m in self.liquidations]
+        if table == "positions":
+            return list(POSITION_COLUMNS), [[getattr(p, c) for c in POSITION_COLUMNS]
+                                            for p in self.positions]
+        if table == "events":
+            return list(EVENT_COLUMNS), [[e.get("block"), e.get("tx"), e.get("contract"),
+                                          e.get("event"), event_args_json(e.get("args") or {})]
+                                         for e in self.events]
+        raise ValueError(f"table: must be one of {', '.join(TABLES)}, got {table!r}")
 
-        return frame(self, table)
+    def frame(self, table: str = "rows"):
+        """One of the run's tables (:meth:`records`) as a :class:`pandas.DataFrame`, for
+        notebooks. Numbers become floats here (the files keep exact values)."""
+        # Function-level: pandas is imported only when a frame is asked for, not by every run.
+        from protocol.sim.frames import frame
+
+        return frame(*self.records(table))
 
 
 @dataclass

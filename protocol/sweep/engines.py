@@ -123,7 +123,7 @@ class RayEngine:
 
     def __init__(self, address: Optional[str] = None, workers: Optional[int] = None):
         try:
-            import ray
+            import ray  # function-level: Ray is the optional 'ray' extra
         except ImportError:
             raise RuntimeError("the ray engine needs Ray: pip install 'perpsim[ray]'") from None
         self._ray = ray

@@ -9,6 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import pandas
+
 if TYPE_CHECKING:
     import pandas
 
@@ -31,8 +33,6 @@ def _number(value: Any) -> Any:
 def runs_frame(result: "SweepResult") -> "pandas.DataFrame":
     """One row per stored run: the grid point's parameters, ``seed``, ``status``, ``error``,
     ``seconds``, then the run's metrics (``keeper_profit.NAME`` per keeper; empty when it failed)."""
-    import pandas
-
     keys = [a.key for a in result.axes]
     rows = []
     for record in result.records:
@@ -52,8 +52,6 @@ def runs_frame(result: "SweepResult") -> "pandas.DataFrame":
 
 def points_frame(result: "SweepResult") -> "pandas.DataFrame":
     """One row per grid point with a finished run: the columns of ``aggregates.csv``."""
-    import pandas
-
     keys = {a.key for a in result.axes}
     rows = [{k: (v if k in keys else _number(v)) for k, v in a.row().items()}
             for a in result.aggregates]

@@ -10,6 +10,9 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, Optional
 
+from protocol.sim.engine import Simulation
+from protocol.sim.loader import load_scenario
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -62,9 +65,6 @@ class RunRecord:
 def execute(spec: RunSpec) -> RunRecord:
     """Run one simulation (in whatever process the engine chose) and keep the figures the
     aggregates need. Never raises: a failure is recorded with its traceback."""
-    from protocol.sim.engine import Simulation
-    from protocol.sim.loader import load_scenario
-
     started = time.perf_counter()
     try:
         scenario = load_scenario(spec.scenario, {**dict(spec.fixed), **dict(spec.params)})

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 from protocol.sim.loader import load_scenario
 from protocol.sweep.aggregate import PointAggregate, aggregate
 from protocol.sweep.engines import Engine
+from protocol.sweep.frames import points_frame, runs_frame
 from protocol.sweep.frontier import condition_keys
 from protocol.sweep.grid import Axis, points
 from protocol.sweep.interrupt import DEFAULT_GRACE, Stop, SweepInterrupted, stop_on_signals
@@ -84,8 +85,6 @@ class SweepResult:
         ``level="points"``: one row per grid point, the columns of ``aggregates.csv`` (with the
         bootstrap intervals as ``NAME.ci_low`` / ``NAME.ci_high``). Amounts become floats here;
         runs.jsonl and aggregates.csv keep the exact values."""
-        from protocol.sweep.frames import points_frame, runs_frame
-
         if level == "runs":
             return runs_frame(self)
         if level == "points":

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
+from protocol.chain.abi import load_artifact
+
 from protocol.chain.base import VIEW_SENDER
+from protocol.chain.revm import RevmChain
 
 #: Where :func:`install` puts the batch code (an address no key or CREATE produces).
 BATCH_ADDRESS = "0x7e57BA7C000000000000000000000000000000b0"
@@ -30,13 +33,10 @@ def install(chain) -> bool:
     """Put the batch code on ``chain`` if it is a revm chain (whose state nothing else writes
     and whose views are cached: :attr:`~protocol.chain.base.Chain.caches_views`); whether it
     did. Idempotent."""
-    from protocol.chain.revm import RevmChain
-
     if not isinstance(chain, RevmChain) or not chain.caches_views:
         return False
     if getattr(chain, "_view_batch", False):
         return True
-    from protocol.chain.abi import load_artifact
 
     try:
         runtime = bytes.fromhex(load_artifact("ViewBatch").raw["deployedBytecode"].removeprefix("0x"))

@@ -12,9 +12,12 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+import time
 from typing import Any, Mapping, Optional
 
 from protocol.errors import PerpsimError
+from protocol.testing.crash import Failure
+from protocol.testing.fuzz import run_campaign, write_fuzz_bundle
 
 ENGINES = ("local", "ray")
 
@@ -71,9 +74,6 @@ def shares(runs: int, workers: int) -> list[int]:
 def work(runs: int, seed: int, crash_dir: Optional[str], campaign: Mapping[str, Any]) -> WorkerReport:
     """One worker: :func:`~protocol.testing.fuzz.run_campaign` with ``seed``; a failure's
     bundle goes to ``crash_dir/seed-<seed>``."""
-    from protocol.testing.crash import Failure
-    from protocol.testing.fuzz import run_campaign, write_fuzz_bundle
-
     result = run_campaign(runs, seed=seed, **campaign)
     error = bundle = None
     if result.error is not None:
@@ -91,8 +91,6 @@ def run_parallel(runs: int, workers: int, *, engine: str = "local", seed: Option
     processes on this machine; ``"ray"``: a local Ray instance, or the cluster at ``address``).
     ``campaign`` is what :func:`~protocol.testing.fuzz.run_campaign` takes besides the runs
     and the seed."""
-    import time
-
     if engine not in ENGINES:
         raise PerpsimError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
     base = 0 if seed is None else seed
@@ -112,7 +110,7 @@ def run_parallel(runs: int, workers: int, *, engine: str = "local", seed: Option
 
 def _on_ray(jobs: list, workers: int, address: Optional[str]) -> list[WorkerReport]:
     try:
-        import ray
+        import ray  # function-level: Ray is the optional 'ray' extra
     except ModuleNotFoundError:
         raise PerpsimError("--engine ray needs Ray: pip install 'perpsim[ray]'") from None
     started_here = not ray.is_initialized()

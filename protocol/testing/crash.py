@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from protocol.build import declared_error_names
+from protocol.errors import Reverted
+from protocol.testing.invariants import InvariantViolation
+from protocol.testing.properties import PropertyViolation
 
 REPLAY_FILE = "test_replay.py"
 RECORD_FILE = "crash.json"
@@ -38,10 +41,6 @@ class Failure:
 
     @classmethod
     def of(cls, exc: BaseException) -> "Failure":
-        from protocol.errors import Reverted
-        from protocol.testing.invariants import InvariantViolation
-        from protocol.testing.properties import PropertyViolation
-
         kind = type(exc)
         return cls(type=kind.__name__, module=kind.__module__, message=str(exc),
                    contract_error=exc.error if isinstance(exc, Reverted) else None,

@@ -19,26 +19,35 @@ import hashlib
 import io
 import time
 import unittest
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union
 
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, reporting, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.internal.compat import int_from_bytes
 from hypothesis.internal.reflection import function_digest
 from hypothesis import strategies as st
+from hypothesis.internal.conjecture import providers
 from hypothesis.stateful import (RuleBasedStateMachine, get_state_machine_test, initialize,
                                  invariant, precondition, rule)
 
+from protocol import Venue
 from protocol.build.digest import contracts_sha256
 from protocol.errors import Reverted
 from protocol.margin.types import MarginMode
-from protocol.testing.adversarial import MODULES as ADVERSARIAL_MODULES
+from protocol.testing.adversarial import (CLOSE_ALL, DelayWatch, MODULES as ADVERSARIAL_MODULES,
+                                          check_adl, check_modules_cannot_freeze,
+                                          check_no_free_option, check_roles, deploy_modules)
 from protocol.testing.batch import install as install_view_batch, prefetch_invariant_views
+from protocol.testing.crash import Failure, write_bundle
 from protocol.testing.invariants import InvariantViolation, assert_invariants
-from protocol.testing.properties import push_same_prices
+from protocol.testing.properties import (PropertyWatch, RoundTrip, check_path_independence,
+                                         close_order, lp_cycle, push_same_prices, split_close,
+                                         split_lp)
+from protocol.venue.adl import ranked_candidates
+from protocol.venue.bounds import ParameterOutOfBounds
 from protocol.venue.config import MarketConfig
 from protocol.venue.rules import mirrors
 
@@ -106,8 +115,6 @@ def world(backend: str, modules: Optional[Mapping[str, str]] = None,
     key = (backend, tuple(sorted((modules or {}).items())), contracts)
     w = _WORLDS.get(key)
     if w is None:
-        from protocol import Venue
-
         venue = Venue.launch(backend=backend, markets=MARKETS, insurance=50_000, modules=dict(modules or {}),
                              contracts=contracts)
         traders = []
@@ -127,8 +134,6 @@ def world(backend: str, modules: Optional[Mapping[str, str]] = None,
 def _economic_setup(w: World) -> None:
     """The attacker's accounts, funded and deposited, and the post-action property checks
     (no action leaves anyone liquidatable, bad debt only with no position left)."""
-    from protocol.testing.properties import PropertyWatch
-
     for i in range(ATTACKERS):
         a = w.venue.trader(f"attacker{i}", usdc=1_000_000)
         a.deposit(50_000)
@@ -527,8 +532,6 @@ class VenueMachine(RuleBasedStateMachine):
     @rule(market=st.sampled_from(SYMBOLS), fee=st.integers(0, 100), liq_fee=st.integers(0, 500),
           leverage=st.integers(2, 100), act=st.integers(0, 4))
     def admin_configure(self, market, fee, liq_fee, leverage, act):
-        from dataclasses import replace
-
         if act:
             return
         v = self.venue
@@ -553,8 +556,6 @@ class VenueMachine(RuleBasedStateMachine):
     def _adversary(self) -> dict:
         state = getattr(self, "_adversarial_state", None)
         if state is None:
-            from protocol.testing.adversarial import DelayWatch
-
             state = self._adversarial_state = {"deployed": None, "delays": DelayWatch(), "changes": [],
                                                "adl_keeper": None}
         return state
@@ -562,8 +563,6 @@ class VenueMachine(RuleBasedStateMachine):
     @rule(who=st.integers(0, TRADERS + KEEPERS), victim=st.integers(0, TRADERS - 1))
     def strangers_call_privileged(self, who, victim):
         """Roles and order: every privileged entry point refuses a trader, a keeper or the LP."""
-        from protocol.testing.adversarial import check_roles
-
         callers = [t.address for t in self.w.traders] + [k.address for k in self.w.keepers] + [self.w.lp.address]
         self.w.steps += 1
         check_roles(self.venue, [callers[who % len(callers)]], self._trader(victim).address)
@@ -576,9 +575,6 @@ class VenueMachine(RuleBasedStateMachine):
         set just below the pnl factor; a caller ADLs one of the positions ADL could close. One
         that went through must have been a keeper's with the role, on a highest-ranked
         position."""
-        from protocol.testing.adversarial import CLOSE_ALL, check_adl
-        from protocol.venue.adl import ranked_candidates
-
         v = self.venue
         self.w.steps += 1
         with v.snapshot():
@@ -615,8 +611,6 @@ class VenueMachine(RuleBasedStateMachine):
     def admin_risk_change(self, market, change, leverage, bound, delay, mmf):
         """Delays hold: the admin changes a market's margin rule (or the delay); a change that
         raises risk under a delay must have been scheduled and have reached its readyAt."""
-        from dataclasses import replace
-
         v, adv = self.venue, self._adversary()
         ch, mid = v.clearinghouse, v.market_id(market)
         if adv["delays"].delay == 0 and change != "delay":
@@ -624,7 +618,6 @@ class VenueMachine(RuleBasedStateMachine):
         if change == "delay":
             send = lambda: ch.transact(v.admin, "setRiskChangeDelay", delay).raise_for_status()  # noqa: E731
         elif change in ("max_leverage", "mmf"):  # an explicit mmf: tiers <-> mmf may then raise maintenance
-            from protocol.venue.bounds import ParameterOutOfBounds
 
             try:  # MarketConfig refuses out-of-bounds values before any transaction
                 untiered = replace(v.markets[market], tiers=())  # tiers are set apart (setMarketTiers)
@@ -665,8 +658,6 @@ class VenueMachine(RuleBasedStateMachine):
         """Modules can't freeze the venue: inside a snapshot the admin installs an adversarial
         module; the pool's value, the module swap, liquidation batches (and, for valid answers,
         closes and liquidations) still work."""
-        from protocol.testing.adversarial import check_modules_cannot_freeze, deploy_modules
-
         adv = self._adversary()
         if adv["deployed"] is None:
             adv["deployed"] = deploy_modules(self.venue)
@@ -686,8 +677,6 @@ class VenueMachine(RuleBasedStateMachine):
         """No free option: the trader's market order is pending (placed now if none); the
         keeper's execution at the next price is compared with and without one action of the
         owner: an order that executes without it may not fail or be cancelled with it."""
-        from protocol.testing.adversarial import check_no_free_option
-
         v, trader = self.venue, self._trader(t)
         ch = v.clearinghouse
         order_id = v.pending_market_order(trader)
@@ -773,8 +762,6 @@ class VenueMachine(RuleBasedStateMachine):
     def attacker_trade_round_trip(self, market, tenths, other, leverage, mode, pieces, act):
         """No free lunch: the attacker opens (a second account of its trading against it),
         closes in ``pieces`` at the same prices in the same block; it may not come out ahead."""
-        from protocol.testing.properties import RoundTrip
-
         if not self._economic(act):
             return
         v, (a, b) = self.venue, self.w.attackers[:2]
@@ -797,8 +784,6 @@ class VenueMachine(RuleBasedStateMachine):
     def attacker_order_game(self, market, tenths, execute, k, act):
         """No free lunch through orders: a limit order placed and cancelled, or a market order
         executed at an unchanged price and closed, gains the attacker nothing."""
-        from protocol.testing.properties import RoundTrip, push_same_prices
-
         if not self._economic(act):
             return
         v, a = self.venue, self.w.attackers[0]
@@ -827,8 +812,6 @@ class VenueMachine(RuleBasedStateMachine):
         only what its shares earned while held (the pool's accrual between the executions).
         With ``cap_bps`` the traders' profit cap is first cut to that many basis points of the
         pool (inside a snapshot), so that it binds whenever a trader is in profit."""
-        from protocol.testing.properties import RoundTrip, lp_cycle
-
         if not self._economic(act):
             return
         v, a = self.venue, self.w.attackers[1]
@@ -859,8 +842,6 @@ class VenueMachine(RuleBasedStateMachine):
             self._split_vs_whole(t, market, n, what, percent, k)
 
     def _split_vs_whole(self, t, market, n, what, percent, k):
-        from protocol.testing.properties import check_path_independence, split_close, split_lp
-
         v = self.venue
         if what in ("close", "decrease"):
             held = self._positions()
@@ -886,8 +867,6 @@ class VenueMachine(RuleBasedStateMachine):
         """Path independence: two accounts' profitable closes are paid the same whichever goes
         first. Inside a snapshot the attacker's two accounts open, prices move their way and the
         traders' cap is cut to ``cap_bps`` of the pool (0: the cap off) so that it binds."""
-        from protocol.testing.properties import check_path_independence, close_order
-
         if not CLOSE_ORDER_RULE or not self._economic(act):
             return
         v, (a, b) = self.venue, self.w.attackers[:2]
@@ -945,8 +924,6 @@ def _no_local_constants():
     has imported so far, so the same seed would run a different campaign after other tests:
     a campaign draws from hypothesis' own constants only (hypothesis is pinned; this reaches
     into its provider module)."""
-    from hypothesis.internal.conjecture import providers
-
     original = providers._get_local_constants
     providers._get_local_constants = lambda: providers.Constants()
     providers.CONSTANTS_CACHE.cache.clear()
@@ -973,8 +950,6 @@ def run_campaign(runs: int, *, backend: str = "revm", steps_per_run: int = STEPS
     modules replays it first. ``replay`` runs only what is saved (no new sequences), so a
     passing replay means the saved failures are fixed; it ran nothing when the result has 0
     steps."""
-    from hypothesis import reporting
-
     launch = {"backend": backend,
               "modules": dict(machine.modules if modules is None else modules),
               "contracts": machine.contracts if contracts is None else str(Path(contracts).resolve()),
@@ -1063,8 +1038,6 @@ def write_fuzz_bundle(result: CampaignResult, directory: Union[str, Path]) -> Pa
     seed, modules, the steps, the error) and ``test_replay.py``, which makes the same machine
     call the shrunk sequence's rules in order and asserts the same failure (it passes while the
     bug is there, fails once it is fixed). Returns the folder."""
-    from protocol.testing.crash import Failure, write_bundle
-
     if result.error is None or result.machine is None:
         raise ValueError("the campaign did not fail: no crash bundle to write")
     machine, failure = result.machine, Failure.of(result.error)

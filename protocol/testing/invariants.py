@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional
 
 from eth_utils import keccak
 
-from protocol.errors import PerpsimError
+from protocol.errors import PerpsimError, Reverted
 from protocol.margin.math import charge_tokens
 from protocol.margin.model import (ISOLATED, MarketParams, MarketState, Model, ModelRevert,
                                    Position)
@@ -261,8 +261,6 @@ def _holds(predicate, *args) -> Optional[bool]:
 
 
 def _view(ch, fn: str, *args) -> Optional[bool]:
-    from protocol.errors import Reverted
-
     try:
         return ch.call(fn, *args)
     except Reverted:

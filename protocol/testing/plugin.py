@@ -22,10 +22,21 @@ the session's transactions into DIR (``lcov.info``, ``index.html``) and prints t
 from __future__ import annotations
 
 import inspect
+import io
 from collections import deque
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+from rich.console import Console
+
+from protocol import Venue
+from protocol.chain import hooks
+from protocol.errors import PerpsimError
+from protocol.testing.coverage import Collector
+from protocol.testing.gas_report import GasReport
+from protocol.testing.invariants import assert_invariants as check_invariants
+from protocol.testing.properties import assert_properties as check_properties
 
 BACKENDS = ("pyevm", "revm")  # what ``all`` runs on
 CHOICES = (*BACKENDS, "rpc", "all")
@@ -55,15 +66,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", f"{MARKER}(**options): launch the test's venue with these Venue.launch options "
                    "(markets=[MarketConfig(...)], instant_trading=False, pool_liquidity=..., ...)")
     if config.getoption("--perpsim-gas", False):
-        from protocol.chain import hooks
-        from protocol.testing.gas_report import GasReport
-
         report = GasReport()
         hooks.LISTENERS.append(report.record)
         config.stash[_GAS] = report
     if config.getoption("--perpsim-trace", False):
-        from protocol.chain import hooks
-
         failed: deque = deque(maxlen=TRACES_SHOWN)  # a test may fail thousands on purpose
         config.stash[_FAILED] = failed
 
@@ -74,17 +80,12 @@ def pytest_configure(config: pytest.Config) -> None:
         hooks.LISTENERS.append(keep_failed)
         config.stash[_FAILED_LISTENER] = keep_failed
     if config.getoption("--perpsim-coverage", None):
-        from protocol.chain import hooks
-        from protocol.testing.coverage import Collector
-
         collector = Collector()
         config.stash[_COVERAGE] = (collector, hooks.COVERAGE)
         hooks.COVERAGE = collector
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    from protocol.chain import hooks
-
     for listener in (getattr(config.stash.get(_GAS, None), "record", None),
                      config.stash.get(_FAILED_LISTENER, None)):
         if listener in hooks.LISTENERS:
@@ -108,11 +109,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 def _coverage_summary(terminalreporter, collector, directory: str) -> None:
     """Write the coverage report and print its table (a failure to write is one line)."""
-    import io
-    from pathlib import Path
-
-    from rich.console import Console
-
     terminalreporter.write_sep("=", f"perpsim coverage ({collector.transactions} transactions)")
     try:
         report = collector.report()
@@ -164,8 +160,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def launch_options() -> tuple[str, ...]:
     """The keywords the marker and ``venue_factory`` take: :meth:`Venue.launch`'s, less the
     backend and chain (the test's)."""
-    from protocol import Venue
-
     return tuple(name for name in inspect.signature(Venue.launch).parameters
                  if name not in ("backend", "chain"))
 
@@ -186,8 +180,6 @@ class LaunchedVenues:
         self._venues: dict[tuple[str, str], Any] = {}
 
     def get(self, backend: str, options: dict[str, Any]):
-        from protocol import Venue
-
         key = (backend, repr(sorted(options.items())))
         venue = self._venues.get(key)
         if venue is None:
@@ -235,8 +227,6 @@ def venue(request: pytest.FixtureRequest, perpsim_backend: str,
           perpsim_venues: LaunchedVenues) -> Iterator:
     """A venue in its launch state (by default ETH 3,000, BTC 60,000, pool seeded; a
     ``perpsim`` marker sets the launch options); changes are undone after the test."""
-    from protocol.errors import PerpsimError
-
     options = _marker_options(request.node)
     if options is None:
         base = request.getfixturevalue("perpsim_venue")
@@ -253,8 +243,6 @@ def venue(request: pytest.FixtureRequest, perpsim_backend: str,
 def venue_factory(perpsim_backend: str) -> Iterator[Callable]:
     """``venue_factory(markets=[MarketConfig(...)], **options)``: launch a fresh venue on the
     test's backend with :meth:`Venue.launch` options; its chain is closed after the test."""
-    from protocol import Venue
-
     made: list = []
 
     def make(markets=None, **options):
@@ -288,15 +276,11 @@ def keeper(venue):
 @pytest.fixture()
 def assert_invariants() -> Callable:
     """:func:`protocol.testing.assert_invariants`, as a fixture."""
-    from protocol.testing import assert_invariants as check
-
-    return check
+    return check_invariants
 
 
 @pytest.fixture()
 def assert_properties() -> Callable:
     """:func:`protocol.testing.assert_properties`, as a fixture: ``assert_properties(venue,
     receipts)`` checks the economic properties over the transactions a test sent."""
-    from protocol.testing import assert_properties as check
-
-    return check
+    return check_properties

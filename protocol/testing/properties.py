@@ -37,7 +37,10 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from eth_utils import keccak, to_checksum_address
 
+from protocol.chain import hooks
+
 from protocol.errors import PerpsimError, Reverted
+from protocol.venue.units import from_wad
 
 NO_FREE_LUNCH = "no free lunch"
 PATH_INDEPENDENCE = "path independence"
@@ -174,8 +177,6 @@ class RoundTrip:
             moved = {m: p for m, p in self.prices.items()
                      if v.oracle.call("latest", v.market_id(m))[0] != p}
             if moved:
-                from protocol.venue.units import from_wad
-
                 v.set_prices({m: from_wad(p) for m, p in moved.items()})
             unwind(v, self.accounts)
         finally:
@@ -341,8 +342,6 @@ def split_lp(venue, lp, keeper, amount: int, n: int, *, deposit: bool) -> Option
 def push_same_prices(venue) -> None:
     """One oracle update of every market at its current price, stamped now: execution needs
     a price newer than the request; the price itself does not move."""
-    from protocol.venue.units import from_wad
-
     venue.set_prices({m: from_wad(venue.oracle.call("latest", venue.market_id(m))[0])
                       for m in venue.markets})
 
@@ -610,15 +609,11 @@ class PropertyWatch:
             check_not_liquidatable(v, touched, later=later)
 
     def install(self) -> "PropertyWatch":
-        from protocol.chain import hooks
-
         if self not in hooks.LISTENERS:
             hooks.LISTENERS.append(self)
         return self
 
     def uninstall(self) -> None:
-        from protocol.chain import hooks
-
         if self in hooks.LISTENERS:
             hooks.LISTENERS.remove(self)
 

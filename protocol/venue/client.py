@@ -12,6 +12,7 @@ from eth_utils import to_checksum_address
 
 from protocol.chain import Chain, Contract, Receipt, connect
 from protocol.constants import MAX_UINT, WAD
+from protocol.deploy import deploy, venue_plan
 from protocol.deploy.deployer import Deployment
 from protocol.margin import math as margin_math
 from protocol.margin.human import cross_liquidation_price, liquidation_price
@@ -22,8 +23,10 @@ from protocol.venue.admin import AdminActions
 from protocol.venue.config import DEFAULT_MARKETS, MarketConfig
 from protocol.venue.liquidity import LpRequestReceipt, LpRequestView
 from protocol.venue.bounds import bound
+from protocol.venue.modules import prepare_modules
 from protocol.venue.orders import (INCREASE_TYPES, MARKET_TYPES, ORDER_TYPE_NAMES, ORDER_TYPES,
                                    REQUEST_KINDS, OrderReceipt, OrderView)
+from protocol.venue.preview import preview_market_change
 from protocol.venue.units import Number, from_fixed, from_wad, price_wad, to_wad, usd_tokens
 from protocol.venue.views import AccountView, PositionView
 
@@ -323,9 +326,6 @@ class Venue(AdminActions):
         with the project's (see ``docs/ARCHITECTURE.md``). The three pnl factors (fractions of
         the pool; the contract's defaults, GMX v2's 0.9 / 0.85 / 0.77, where left out) set the
         profit cap and auto-deleveraging (:meth:`set_pnl_factors`)."""
-        from protocol.deploy import deploy, venue_plan
-        from protocol.venue.modules import prepare_modules
-
         markets = list(markets or DEFAULT_MARKETS)
         artifacts = prepare_modules(modules or {}, contracts)
         plan = venue_plan(markets, max_price_age=max_price_age,
@@ -591,8 +591,6 @@ class Venue(AdminActions):
         """What changing ``market``'s parameters (``MarketConfig`` fields, e.g.
         ``max_leverage=20``) would make liquidatable, and their shortfall in USD; changes
         nothing (:class:`~protocol.venue.preview.MarketChangePreview`)."""
-        from protocol.venue.preview import preview_market_change
-
         return preview_market_change(self, market, **changes)
 
     def change_market(self, market: str, **changes) -> Receipt:

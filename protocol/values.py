@@ -1,4 +1,4 @@
-"""Exact-value formatting shared by the CSV, JSON and HTML writers.
+"""Exact-value formatting shared by the run's tables and the CSV, JSON and HTML writers.
 
 Text is the canonical form: ``Decimal`` and ``int`` are written with ``str()`` (never through
 ``float``), ``None`` as an empty cell / ``null``. Floats are made only for charts.
