@@ -325,7 +325,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "oracle-no-deviation", ORACLE,
-        "if (move * 10_000 > uint256(f.price) * guard) revert PriceDeviation(u.market, u.price, f.price, guard);",
+        "if (move * MarginMath.BPS > uint256(f.price) * guard) revert PriceDeviation(u.market, u.price, f.price, guard);",
         "",
         "pushPrices: deviation guard dropped",
     ),

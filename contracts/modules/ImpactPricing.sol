@@ -8,6 +8,7 @@ import {PRBMathUD60x18} from "prb-math/contracts/PRBMathUD60x18.sol";
 
 import {IClearinghouseViews} from "../interfaces/IClearinghouseViews.sol";
 import {IPricingModule, ImpactInput, ImpactResult} from "../interfaces/IPricingModule.sol";
+import {MarginMath} from "../libraries/MarginMath.sol";
 
 /// @title ImpactPricing
 /// @notice GMX v2.2's position price impact (gmx-synthetics' PositionPricingUtils, PricingUtils,
@@ -24,8 +25,8 @@ import {IPricingModule, ImpactInput, ImpactResult} from "../interfaces/IPricingM
 /// Precision.applyExponentFactor. The venue's WAD units go in and out, converted against the
 /// trader. Mirrored exactly by `protocol/margin/pricing.py`.
 contract ImpactPricing is IPricingModule, AccessControl {
-    uint256 internal constant WAD = 1e18;
-    uint256 internal constant BPS = 10_000;
+    uint256 internal constant WAD = MarginMath.WAD;
+    uint256 internal constant BPS = MarginMath.BPS;
     uint256 internal constant FLOAT = 1e30; // GMX's FLOAT_PRECISION
     uint256 internal constant FLOAT_TO_WEI = 1e12; // GMX's FLOAT_TO_WEI_DIVISOR; WAD USD -> 30 decimals
     uint256 public constant MIN_EXPONENT = 1e18;

@@ -3,6 +3,8 @@ pragma solidity 0.8.30;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
+import {MarginMath} from "../libraries/MarginMath.sol";
+
 /// @title PriceOracle
 /// @notice Authorised updaters push (market, price, timestamp) in batches; readers get a price
 /// only while it is fresh. Prices are USD per whole base unit with 18 decimals.
@@ -65,7 +67,7 @@ contract PriceOracle is AccessControl {
             uint256 guard = f.maxDeviationBps;
             if (guard != 0 && f.price != 0) {
                 uint256 move = u.price > f.price ? u.price - f.price : f.price - u.price;
-                if (move * 10_000 > uint256(f.price) * guard) revert PriceDeviation(u.market, u.price, f.price, guard);
+                if (move * MarginMath.BPS > uint256(f.price) * guard) revert PriceDeviation(u.market, u.price, f.price, guard);
             }
             if (f.maxPriceAge == 0) f.maxPriceAge = uint24(defaultMaxPriceAge);
             unchecked {
@@ -138,7 +140,7 @@ contract PriceOracle is AccessControl {
     }
 
     function setMaxDeviation(uint256 market, uint256 bps) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (bps > 10_000) revert ParamOutOfBounds("maxDeviationBps", bps);
+        if (bps > MarginMath.BPS) revert ParamOutOfBounds("maxDeviationBps", bps);
         feeds[market].maxDeviationBps = uint16(bps);
         emit MaxDeviationSet(market, bps);
     }

@@ -7,6 +7,7 @@ import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 import {Clearinghouse} from "../core/Clearinghouse.sol";
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {IClearinghouseViews} from "../interfaces/IClearinghouseViews.sol";
+import {MarginMath} from "../libraries/MarginMath.sol";
 import {CROSS_ACCOUNT} from "../types/Constants.sol";
 import {MarginMode} from "../types/MarginMode.sol";
 import {OrderBook} from "../orders/OrderBook.sol";
@@ -18,7 +19,7 @@ import {OrderBook} from "../orders/OrderBook.sol";
 /// account with a stale market is reported as the liquidation rule values it
 /// (`accountLiquidationHealth`, `docs/SPEC.md` §6).
 contract Reader {
-    uint256 internal constant BPS = 10_000;
+    uint256 internal constant BPS = MarginMath.BPS;
 
     struct Health {
         address account;
