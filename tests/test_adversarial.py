@@ -4,7 +4,6 @@ On both in-process EVMs (``backend``)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 
 import pytest
 

@@ -14,7 +14,6 @@ import pytest
 from protocol import MarketConfig, Venue, errors
 from protocol.constants import WAD
 from protocol.testing import assert_invariants
-from protocol.testing.invariants import load_state
 from venue_fixtures import ZERO_FEES, execute_lp_request, funded
 
 USDC = 10**6

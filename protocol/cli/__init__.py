@@ -36,6 +36,7 @@ class PerpsimGroup(click.Group):
 
     The commands of :data:`COMMANDS` load on first use; ``perpsim --help`` reads their one-line
     help from their source without importing them."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *COMMANDS})
 

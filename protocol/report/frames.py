@@ -13,7 +13,7 @@ import dataclasses
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import pandas as pd
 

@@ -6,7 +6,7 @@ import contextlib
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Iterable, Iterator, Mapping, Optional
 
 from eth_utils import to_checksum_address
 
