@@ -619,7 +619,8 @@ KNOWN_BAD: list[Mutant] = [
         9, "finding 9: a capped close judged against its own piece, no episode hold (splitting pays more)",
         (SOLVENCY, "int256 whole = closeAbs == sizeAbs ? realized : Markets.closingPnl(p, size, sizeAbs, price);",
          "int256 whole = realized;"),
-        (SOLVENCY, "vs.profitHeld += SafeCast.toUint120(Math.ceilDiv(", "vs.profitHeld += 0 * SafeCast.toUint120(Math.ceilDiv("),
+        (SOLVENCY, "                + int256(MarginMath.BPS - factor) * paid * scale + int256(factor) * inflow * scale;",
+         "                ;"),
     ),
     known_bad(
         10, "finding 10: LP deposits and redemptions run while the profit cap binds",

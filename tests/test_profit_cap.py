@@ -288,3 +288,51 @@ def test_a_cross_account_with_a_stale_market_waits_for_its_feed(venue):
     with pytest.raises(errors.AdlNotHighestRanked):  # alice's ETH, fresh again, ranks first
         keeper.auto_deleverage(bob, "BTC", size=1)
     keeper.auto_deleverage(alice, "ETH", size=1)
+
+
+# ------------------------------------------------ positive impact under the cap (stop 35)
+IMPACT_ETH = MarketConfig(symbol="ETH", initial_price=Decimal(3000), **ZERO_FEES,
+                          impact_factor_positive=Decimal("0.00000025"),
+                          impact_factor_negative=Decimal("0.0000005"), max_negative_impact_bps=20,
+                          max_positive_impact_bps=10, max_liquidation_impact_bps=20)
+
+
+def _paid_in_order(venue, order) -> dict[str, int]:
+    """Close each of ``order``'s ETH positions in one block, in turn, from the same state:
+    what each was paid (``ProfitCapped.paid``, tokens) and the price impact it realised."""
+    ch, mid = venue.clearinghouse, venue.market_id("ETH")
+    with venue.chain.snapshot():
+        with venue.chain.block():
+            receipts = [ch.transact(t.address, "decreasePosition", t.address, mid, 2**256 - 1) for t in order]
+        out = {}
+        for t, r in zip(order, receipts):
+            assert r.status, r.error
+            [capped] = [e for e in r.events if e.name == "ProfitCapped"]
+            [impact] = [e for e in r.events if e.name == "PriceImpact"]
+            out[t.name] = (capped["paid"], impact["realized"])
+    return out
+
+
+def test_positive_impact_the_pool_pays_leaves_the_next_close_its_fraction(backend):
+    """Found by the 1,000,000-step fuzz campaign (path independence, one step): two shorts under
+    a binding cap, a small one and a large one. Closing first, the small one is paid +$0.27 of
+    positive impact out of the pool; the budget f x assets fell by f of that, the episode's hold
+    did not, and the large one, closing second, was paid 26 units ($0.000026) less than when it
+    went first. The hold now takes back f of positive impact paid out, as it keeps f of negative
+    impact paid in (SPEC §8.1): the order no longer matters, to the unit."""
+    venue = Venue.launch(backend=backend, markets=[IMPACT_ETH], pool_liquidity=11_000_000)
+    seed = funded(venue, "seed", 1_000_000, 100_000)
+    seed.open("ETH", size=5, leverage=5, mode="cross")
+    [paid_in] = [e for e in seed.close("ETH").events if e.name == "PriceImpact"]
+    assert paid_in["realized"] == -97_500_000  # $97.50 into the impact pool, which pays positive impact
+    small, large = funded(venue, "small", 1_000_000, 20_000), funded(venue, "large", 1_000_000, 20_000)
+    small.open("ETH", size=Decimal("-0.1"), leverage=5, mode="cross")
+    large.open("ETH", size=Decimal("-1.4"), leverage=5, mode="cross")
+    venue.set_price("ETH", Decimal("2266.50"))  # -24.45%: both shorts in profit
+    venue.set_pnl_factors(max_pnl_factor_traders=Decimal("0.0001"))  # the cap binds hard
+    small_first = _paid_in_order(venue, [small, large])
+    large_first = _paid_in_order(venue, [large, small])
+    assert small_first["small"][1] == 266_002  # first in line, the small short earns $0.27
+    assert large_first["small"][1] == -11_498  # second, after the large one crossed the skew, it pays
+    assert small_first["large"][0] - large_first["large"][0] in (-1, 0, 1)
+    assert small_first["small"][0] - large_first["small"][0] in (-1, 0, 1)

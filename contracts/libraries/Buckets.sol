@@ -64,10 +64,11 @@ library Buckets {
         if (st.funding != 0) vs.fundingReserve += st.funding.toInt128();
     }
 
-    /// @dev What a decrease's price impact pays into the pool (`realized` tokens, + to the
-    /// trader), the part held for the trader left out: an inflow the profit cap's hold keeps.
-    function impactInflow(int256 realized, Settlement memory st) internal pure returns (uint256) {
-        return realized < 0 ? uint256(-realized) - st.held : 0;
+    /// @dev What a decrease's price impact moves into the pool (`realized` tokens, + to the
+    /// trader): negative impact paid in, the part held for the trader left out, or minus positive
+    /// impact paid out. The profit cap's hold keeps f of it, so impact does not move the budget.
+    function impactInflow(int256 realized, Settlement memory st) internal pure returns (int256) {
+        return realized < 0 ? int256(uint256(-realized) - st.held) : -realized;
     }
 
     function payPenalty(VenueState storage vs, uint256 penalty, uint256 reward) internal {

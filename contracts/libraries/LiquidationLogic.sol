@@ -133,9 +133,9 @@ library LiquidationLogic {
         (uint256 fill, int256 realized) = Rules.decreaseImpact(
             vs, account, market, c, size > 0 ? -int256(closeAbs) : int256(closeAbs), price, env.scale, true, st
         );
-        // Judged at the oracle price; negative impact paid in is an inflow the cap's hold keeps.
+        // Judged at the oracle price; the cap's hold keeps f of what impact moves into the pool.
         st.pnl = Solvency.credit(
-            vs, env, account, market, p, closeAbs, price, uint256(st.borrowing) + Buckets.impactInflow(realized, st)
+            vs, env, account, market, p, closeAbs, price, st.borrowing + Buckets.impactInflow(realized, st)
         ) + realized;
         int256 sizeDelta = Markets.reduce(vs, s, p, size, closeAbs);
         int256 remaining = int256(uint256(p.margin)) + st.pnl - st.funding - st.borrowing;
@@ -248,7 +248,7 @@ library LiquidationLogic {
         (uint256 fill, int256 realized) =
             Rules.decreaseImpact(vs, account, market, c, size > 0 ? -int256(part) : int256(part), price, env.scale, true, st);
         st.pnl = Solvency.credit(
-            vs, env, account, market, p, part, price, uint256(st.borrowing) + Buckets.impactInflow(realized, st)
+            vs, env, account, market, p, part, price, st.borrowing + Buckets.impactInflow(realized, st)
         ) + realized;
         int256 sizeDelta = Markets.reduce(vs, s, p, size, part);
         balance += st.pnl - st.funding - st.borrowing;
@@ -309,7 +309,7 @@ library LiquidationLogic {
                     Rules.decreaseImpact(vs, account, market, vs.configs[market], -size, price, env.scale, true, st);
                 st.pnl = Solvency.credit(
                     vs, env, account, market, p, Markets.abs(size), price,
-                    uint256(st.borrowing) + Buckets.impactInflow(realized, st)
+                    st.borrowing + Buckets.impactInflow(realized, st)
                 ) + realized;
                 int256 sizeDelta = Markets.reduce(vs, s, p, size, Markets.abs(size));
                 balance += st.pnl - st.funding - st.borrowing;

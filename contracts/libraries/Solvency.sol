@@ -157,11 +157,12 @@ library Solvency {
         return (MarginMath.creditTokens(int256(Math.mulDiv(realized, budget, profit)), env.scale), true);
     }
 
-    /// @notice `quote`, applied. A close the cap cut (paying x, and `inflow` tokens of fee and
-    /// borrowing into the pool) adds (1 - f) x + f x inflow to the episode's hold, f =
-    /// `maxPnlFactorTraders`: the budget then falls by exactly x, so every later close of the
-    /// episode is paid the same fraction (a haircut emits `ProfitCapped`). A profit paid in full
-    /// ends the episode: the hold goes back to 0.
+    /// @notice `quote`, applied. A close the cap cut (paying x, and moving `inflow` tokens into
+    /// the pool besides: fee, borrowing, negative impact paid in, less positive impact paid out)
+    /// adds (1 - f) x + f x inflow to the episode's hold, f = `maxPnlFactorTraders`, which stays
+    /// at least 0: the budget then falls by exactly x, so every later close of the episode is
+    /// paid the same fraction (a haircut emits `ProfitCapped`). A profit paid in full ends the
+    /// episode: the hold goes back to 0.
     function credit(
         VenueState storage vs,
         Env memory env,
@@ -170,7 +171,7 @@ library Solvency {
         IClearinghouse.Position storage p,
         uint256 closeAbs,
         uint256 price,
-        uint256 inflow
+        int256 inflow
     ) internal returns (int256 paid) {
         int256 realized;
         bool cut;
@@ -178,11 +179,11 @@ library Solvency {
         if (realized <= 0) return paid;
         uint256 factor = vs.maxPnlFactorTraders;
         if (cut) {
-            uint256 scale = env.scale;
-            vs.profitHeld += SafeCast.toUint120(Math.ceilDiv(
-                (MarginMath.BPS - factor) * uint256(paid) * scale + factor * inflow * scale, MarginMath.BPS
-            ));
-            int256 full = MarginMath.creditTokens(realized, scale);
+            int256 scale = int256(env.scale);
+            int256 hold = int256(uint256(vs.profitHeld) * MarginMath.BPS)
+                + int256(MarginMath.BPS - factor) * paid * scale + int256(factor) * inflow * scale;
+            vs.profitHeld = hold <= 0 ? 0 : SafeCast.toUint120(Math.ceilDiv(uint256(hold), MarginMath.BPS));
+            int256 full = MarginMath.creditTokens(realized, env.scale);
             if (paid != full) emit IClearinghouse.ProfitCapped(account, market, full, paid);
         } else if (factor != 0 && vs.profitHeld != 0) {
             vs.profitHeld = 0;

@@ -233,10 +233,10 @@ library TradeLogic {
         (fill, realized) = Rules.decreaseImpact(
             vs, account, market, vs.configs[market], size > 0 ? -int256(sizeAbs) : int256(sizeAbs), price, scale, false, st
         );
-        // Negative impact paid into the pool is an inflow like the fee: the cap's hold keeps it
-        // for the LPs (§8.1). Profit is judged at the oracle price; impact comes on top, uncapped.
+        // Impact moves the pool like the fee: the cap's hold keeps f of it, paid in or out (§8.1).
+        // Profit is judged at the oracle price; impact comes on top, uncapped.
         st.pnl = Solvency.credit(
-            vs, env, account, market, p, sizeAbs, price, uint256(st.borrowing) + fee + Buckets.impactInflow(realized, st)
+            vs, env, account, market, p, sizeAbs, price, st.borrowing + int256(fee) + Buckets.impactInflow(realized, st)
         ) + realized;
         sizeDelta = Markets.reduce(vs, s, p, size, sizeAbs);
         int256 traderDelta = st.pnl - st.funding - st.borrowing - int256(fee);

@@ -527,14 +527,16 @@ class Model:
 
     def _credit(self, p: Position, close_abs: int, price: int, inflow: int) -> int:
         """``quote``, applied (``Solvency.credit``): a cut close adds (1 - f) x paid + f x inflow
-        (its fee and borrowing, tokens) to the hold; a profit paid in full ends the episode."""
+        (its fee, borrowing and impact into the pool, tokens; impact paid out counts negative) to
+        the hold, which stays at least 0; a profit paid in full ends the episode."""
         realized, paid, cut = self.quote(p, close_abs, price)
         if realized <= 0:
             return paid
         factor = self.max_pnl_factor_traders
         if cut:
-            self.profit_held += m.ceil_div((m.BPS - factor) * paid * self.scale
-                                           + factor * inflow * self.scale, m.BPS)
+            hold = (self.profit_held * m.BPS + (m.BPS - factor) * paid * self.scale
+                    + factor * inflow * self.scale)
+            self.profit_held = 0 if hold <= 0 else m.ceil_div(hold, m.BPS)
         elif factor:
             self.profit_held = 0
         return paid
@@ -729,8 +731,9 @@ class Model:
 
     @staticmethod
     def _impact_inflow(realized: int, st: Settlement) -> int:
-        """``Buckets.impactInflow``: what the impact pays into the pool, the held part left out."""
-        return -realized - st.held if realized < 0 else 0
+        """``Buckets.impactInflow``: what the impact moves into the pool: negative impact paid in,
+        the held part left out, or minus positive impact paid out."""
+        return -realized - st.held if realized < 0 else -realized
 
     def _pay_pool(self, st: Settlement, fee: int) -> None:
         assets = self.pool_assets - st.pnl - st.held + st.borrowing + fee
