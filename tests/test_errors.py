@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
+from pathlib import Path
 
 import pytest
 
@@ -47,12 +47,15 @@ def test_a_users_contract_declares_its_errors_when_a_chain_loads_it():
 
 
 def _exception_classes():
-    """Every exception class defined in a module of the ``protocol`` package."""
+    """Every exception class defined in a module of the ``protocol`` package (read from the
+    files: some folders, such as ``protocol/sim``, are namespace packages pkgutil does not walk)."""
+    root = Path(protocol.__file__).parent
     found = {}
-    for info in pkgutil.walk_packages(protocol.__path__, "protocol."):
-        if info.name.endswith("__main__"):  # a program, not a module
+    for path in sorted(root.rglob("*.py")):
+        parts = ("protocol", *path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__main__":  # a program, not a module
             continue
-        module = importlib.import_module(info.name)
+        module = importlib.import_module(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
         for name, obj in vars(module).items():
             if (inspect.isclass(obj) and issubclass(obj, BaseException)
                     and obj.__module__ == module.__name__):
@@ -62,7 +65,8 @@ def _exception_classes():
 
 def test_every_perpsim_exception_is_a_perpsim_error():
     classes = _exception_classes()
-    assert "protocol.testing.invariants.InvariantViolation" in classes and len(classes) >= 20
+    assert "protocol.testing.invariants.InvariantViolation" in classes and len(classes) >= 25
+    assert "protocol.sim.locate.ScenarioError" in classes  # in a namespace package
     outside = sorted(name for name, cls in classes.items()
                      if not issubclass(cls, errors.PerpsimError)
                      # private control flow that never leaves its module
