@@ -15,6 +15,7 @@ Any other name -- a typo -- is an ``ImportError``, as for any module.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from protocol.build import declared_error_names
@@ -27,7 +28,6 @@ _BY_NAME: dict[str, type["Reverted"]] = {}
 #: Custom error names declared by contracts a chain has loaded (``declare``); the project's own
 #: are read from its artifacts on the first import of a name not seen yet.
 _DECLARED: set[str] = set()
-_PROJECT_READ = [False]
 
 
 class AmountError(PerpsimError, ValueError):
@@ -106,13 +106,13 @@ def declare(names) -> None:
     _DECLARED.update(names)
 
 
+@cache
+def _project_errors() -> frozenset[str]:
+    return declared_error_names()
+
+
 def _declared(name: str) -> bool:
-    if name in _BY_NAME or name in _DECLARED:
-        return True
-    if not _PROJECT_READ[0]:
-        _PROJECT_READ[0] = True
-        _DECLARED.update(declared_error_names())
-    return name in _DECLARED
+    return name in _BY_NAME or name in _DECLARED or name in _project_errors()
 
 
 def __getattr__(name: str) -> type[Reverted]:

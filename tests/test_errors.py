@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from pathlib import Path
-
 import pytest
 
-import protocol
 from protocol import errors
 from protocol.build import declared_error_names
 from protocol.chain.abi import ContractABI, Registry
+from test_layers import MODULES
 
 
 def test_a_declared_custom_error_is_importable_and_a_revert():
@@ -47,15 +45,13 @@ def test_a_users_contract_declares_its_errors_when_a_chain_loads_it():
 
 
 def _exception_classes():
-    """Every exception class defined in a module of the ``protocol`` package (read from the
-    files: some folders, such as ``protocol/sim``, are namespace packages pkgutil does not walk)."""
-    root = Path(protocol.__file__).parent
+    """Every exception class defined in a module of the ``protocol`` package (the layers test's
+    list, read from the files: pkgutil does not walk namespace folders such as ``protocol/sim``)."""
     found = {}
-    for path in sorted(root.rglob("*.py")):
-        parts = ("protocol", *path.relative_to(root).with_suffix("").parts)
-        if parts[-1] == "__main__":  # a program, not a module
+    for name in sorted(MODULES):
+        if name.endswith("__main__"):  # a program, not a module
             continue
-        module = importlib.import_module(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+        module = importlib.import_module(name)
         for name, obj in vars(module).items():
             if (inspect.isclass(obj) and issubclass(obj, BaseException)
                     and obj.__module__ == module.__name__):
