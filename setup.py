@@ -27,16 +27,21 @@ from setuptools.command.sdist import sdist
 HERE = Path(__file__).resolve().parent
 
 
-def _compiler():
-    name = "_perpsim_build"
+def _load(name: str, path: Path, package: bool = False):
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(
-            name, HERE / "protocol" / "build" / "__init__.py",
-            submodule_search_locations=[str(HERE / "protocol" / "build")])
+            name, path, submodule_search_locations=[str(path.parent)] if package else None)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+def _compiler():
+    # The toolchain's exceptions derive from protocol.exceptions (standard library only). Loaded
+    # under its own name, the package's __init__ (which needs web3) is never run.
+    _load("protocol.exceptions", HERE / "protocol" / "exceptions.py")
+    return _load("_perpsim_build", HERE / "protocol" / "build" / "__init__.py", package=True)
 
 
 def _prepare_artifacts() -> None:

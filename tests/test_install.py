@@ -17,13 +17,28 @@ from protocol.build import toolchain
 
 CLI = "import sys; from protocol.cli import main; sys.argv[0] = 'perpsim'; main()"
 
+# The build hook as pip's isolated build environment runs it: ``protocol`` is not importable there
+# (only setuptools and wheel are), so setup.py must load what it needs from files.
+ISOLATED_SETUP = """
+import runpy, sys
+class NoPerpsim:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] == 'protocol':
+            raise ModuleNotFoundError(f"No module named {name!r} (isolated build)")
+sys.meta_path.insert(0, NoPerpsim())
+sys.argv = ['setup.py', *sys.argv[1:]]
+runpy.run_path('setup.py', run_name='__main__')
+"""
+
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     """The package as a wheel installs it: what ``build_py`` puts in the build directory."""
     site = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(site)],
-                   cwd=PROJECT_ROOT, check=True, capture_output=True)
+    built = subprocess.run(
+        [sys.executable, "-I", "-c", ISOLATED_SETUP, "-q", "build_py", "--build-lib", str(site)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
     return site
 
 
