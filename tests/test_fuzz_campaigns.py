@@ -4,6 +4,12 @@ or on Ray, with the same numbers as running each seed alone."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 from click.testing import CliRunner
 
@@ -11,6 +17,7 @@ from protocol.cli import main as cli
 from protocol.testing.campaigns import run_parallel, shares
 from protocol.testing.fuzz import run_campaign
 from test_fuzz import NoOpenShortsMachine
+from test_sweep_signals import session_processes
 
 CAMPAIGN = dict(backend="revm", steps_per_run=8)
 
@@ -92,3 +99,27 @@ def test_workers_on_ray_match_local():
     local = run_parallel(8, 2, seed=7, **CAMPAIGN)
     assert [(w.seed, w.steps, w.outcomes) for w in on_ray.workers] == \
         [(w.seed, w.steps, w.outcomes) for w in local.workers]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_campaign_leaves_no_worker_behind(signum):
+    """``kill -9`` (or a plain ``kill``) of ``perpsim fuzz --workers 2``: nothing runs in the main
+    process then, but its workers die with it. Before, they fuzzed on as orphans."""
+    argv = [sys.executable, "-c", "from protocol.cli import main; main()", "fuzz", "--workers",
+            "2", "--steps", "1000000", "--no-db", "--seed", "5"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(session_processes(proc.pid)) < 3:  # the main process and two workers at least
+            assert proc.poll() is None and time.monotonic() < deadline, "no workers in 60 s"
+            time.sleep(0.05)
+        os.kill(proc.pid, signum)
+        assert proc.wait(timeout=10) == -signum
+        deadline = time.monotonic() + 5
+        while session_processes(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert session_processes(proc.pid) == []
+    finally:
+        if session_processes(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -16,7 +16,7 @@ PACKAGE = ROOT / "protocol"
 
 #: Bottom to top. A module may import from its own layer's package and from any lower layer.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("protocol.constants", "protocol.exceptions", "protocol.values"),  # standard library only
+    ("protocol.constants", "protocol.exceptions", "protocol.lifeline", "protocol.values"),  # stdlib only
     ("protocol.margin", "protocol.prices", "protocol.build"),  # reference model, price paths, solc
     ("protocol.errors", "protocol.mutate"),  # reverts as classes, by the artifacts' error names
     ("protocol.chain",),

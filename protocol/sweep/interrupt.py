@@ -8,15 +8,14 @@ then raises :class:`SweepInterrupted`, and the output folder resumes like any ot
 
 from __future__ import annotations
 
-import ctypes
-import os
 import signal
-import sys
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional
+
+from protocol.lifeline import die_with_parent
 
 DEFAULT_GRACE = 60.0  # seconds the runs in flight get to finish after the first signal
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -116,15 +115,7 @@ def stop_on_signals(stop: Stop) -> Iterator[Stop]:
 def worker_init(parent: int) -> None:
     """Set up a local-engine worker process: the parent decides when runs stop, so the worker
     ignores SIGINT (Ctrl-C reaches the whole process group) and SIGTERM, and it dies with its
-    parent (Linux), so a killed sweep never leaves workers behind."""
+    parent, so a killed sweep never leaves workers behind."""
     for s in SIGNALS:
         signal.signal(s, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            PR_SET_PDEATHSIG = 1
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
+    die_with_parent(parent)

@@ -16,6 +16,7 @@ import time
 from typing import Any, Mapping, Optional
 
 from protocol.errors import PerpsimError
+from protocol.lifeline import die_with_parent
 from protocol.testing.crash import Failure
 from protocol.testing.fuzz import run_campaign, write_fuzz_bundle
 
@@ -102,8 +103,10 @@ def run_parallel(runs: int, workers: int, *, engine: str = "local", seed: Option
     else:
         # spawned, not forked: a worker starts from a fresh interpreter, as alone, whatever
         # campaigns this process ran before (a forked one inherits their venue and caches)
+        # a worker dies with this process, so a killed campaign leaves none behind
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs), os.cpu_count() or 1),
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+                                 mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             reports = list(pool.map(work, *zip(*jobs)))
     return ParallelResult(tuple(reports), time.perf_counter() - started)
 
