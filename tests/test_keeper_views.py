@@ -69,7 +69,8 @@ def test_trigger_orders_become_executable_at_exactly_their_price(venue):
     alice.open("ETH", size=1, leverage=10, mode="isolated", margin=400)
     stop = alice.create_order("ETH", "stop_loss", trigger_price=2_950).order_id
     take = alice.create_order("ETH", "take_profit", trigger_price=3_100).order_id
-    end = book.call("nextOrderId")
+    end = book.call("openOrderCount")
+    assert end == 2 and sorted(book.call("openOrderIds", 0, end)) == [stop, take]
     venue.set_price("ETH", 2_951)  # newer than the orders, one dollar short of the stop
     assert not book.call("isExecutable", stop)
     with pytest.raises(errors.OrderNotTriggered) as info:
@@ -82,11 +83,85 @@ def test_trigger_orders_become_executable_at_exactly_their_price(venue):
     assert reader.call("executableOrders", book.address, 0, end) == ((stop,), end)
     venue.set_price("ETH", 3_100)
     assert reader.call("executableOrders", book.address, 0, end) == ((take,), end)
-    # Paging: a window that ends before the order finds nothing, and says where to go on.
-    assert reader.call("executableOrders", book.address, 0, take) == ((), take)
-    assert not book.call("isExecutable", end)  # no such order
+    # Paging by place in the open list: a page that ends before the order finds nothing and
+    # says where to go on; the next page finds it; a page past the end is empty.
+    place = list(book.call("openOrderIds", 0, end)).index(take)
+    assert reader.call("executableOrders", book.address, 0, place) == ((), place)
+    assert reader.call("executableOrders", book.address, place, 1) == ((take,), place + 1)
+    assert reader.call("executableOrders", book.address, end, 10) == ((), end)
+    missing = book.call("nextOrderId")
+    assert not book.call("isExecutable", missing)  # no such order
     with pytest.raises(errors.OrderNotFound):
-        book.call("checkExecutable", end)
+        book.call("checkExecutable", missing)
+
+
+def _open(book, kind: str) -> list[int]:
+    return sorted(book.call(f"open{kind}Ids", 0, book.call(f"open{kind}Count")))
+
+
+def test_the_open_lists_hold_exactly_the_open_orders_and_requests(venue):
+    """Every way out of the book takes an id off its open list (the list keepers walk):
+    cancelled, executed, failed, dropped when expired, and for LP requests cancelled and
+    executed; pages cover the list once, whatever order removals left it in."""
+    book, keeper = venue.order_book, venue.keeper("k")
+    alice = funded(venue, "alice", 50_000, deposit=5_000)
+    bob = funded(venue, "bob", 50_000, deposit=5_000)
+    alice.open("ETH", size=1, leverage=10, mode="isolated", margin=400)
+    stop = alice.create_order("ETH", "stop_loss", trigger_price=2_000).order_id
+    take = alice.create_order("ETH", "take_profit", trigger_price=9_000).order_id
+    limit = bob.create_order("ETH", "limit_increase", 1, leverage=10, trigger_price=2_500,
+                             collateral=400).order_id
+    first = bob.create_order("BTC", "market_increase", 0.01, leverage=10, collateral=100).order_id
+    assert _open(book, "Order") == [stop, take, limit, first]
+    alice.cancel_order(take)
+    assert _open(book, "Order") == [stop, limit, first]
+    venue.advance_time(book.call("marketOrderTimeout") + 1)  # bob's market order expires...
+    second = bob.create_order("BTC", "market_increase", 0.01, leverage=10, collateral=100).order_id
+    assert _open(book, "Order") == [stop, limit, second]  # ... and his next one drops it
+    venue.set_price("BTC", venue.price("BTC"))
+    venue.set_price("ETH", 2_000)
+    keeper.execute_order(second)
+    keeper.execute_order(stop)
+    assert _open(book, "Order") == [limit]
+    # A limit increase refused by the Clearinghouse (leverage above the market's) fails.
+    failing = bob.create_order("ETH", "limit_increase", 1, leverage=10, trigger_price=2_500,
+                               collateral=1).order_id
+    venue.set_price("ETH", 2_000)
+    assert [e.name for e in keeper.execute_order(failing).events
+            if e.name.startswith("Order")] == ["OrderFailed"]
+    keeper.execute_order(limit)
+    assert _open(book, "Order") == [] and book.call("openOrderCount") == 0
+    lp = venue.trader("lp2", usdc=10_000)
+    deposit = lp.request_deposit(1_000).request_id
+    kept = lp.request_deposit(2_000).request_id
+    assert _open(book, "LpRequest") == [deposit, kept]
+    venue.advance_time(book.call("marketOrderTimeout") + 1)
+    lp.cancel_lp_request(deposit)
+    assert _open(book, "LpRequest") == [kept]
+    venue.set_price("ETH", 2_000)
+    venue.set_price("BTC", venue.price("BTC"))
+    keeper.execute_lp_request(kept)
+    assert _open(book, "LpRequest") == [] and book.call("openLpRequestCount") == 0
+
+
+def test_the_keeper_scan_costs_what_is_open_not_what_was_ever_created(venue):
+    """``executableOrders`` over the whole open list: the same gas with 1 order open after 30
+    created and cancelled as with 1 order on a fresh book (it walked every id ever issued)."""
+    book, reader = venue.order_book, venue.reader
+    alice = funded(venue, "alice", 10_000, deposit=5_000)
+    alice.open("ETH", size=1, leverage=10, mode="isolated", margin=400)
+
+    def scan_gas() -> int:
+        count = book.call("openOrderCount")
+        assert reader.call("executableOrders", book.address, 0, count)[1] == count == 1
+        return reader.transact(alice.address, "executableOrders", book.address, 0, 100).gas_used
+
+    kept = alice.create_order("ETH", "stop_loss", trigger_price=2_000).order_id
+    fresh = scan_gas()
+    for _ in range(30):
+        alice.cancel_order(alice.create_order("ETH", "take_profit", trigger_price=9_000).order_id)
+    assert book.call("nextOrderId") == kept + 31
+    assert scan_gas() == fresh
 
 
 def test_the_account_registry_lists_every_trader_once(venue):

@@ -178,9 +178,13 @@ def test_execution_fee_split_with_gas_price(venue, fee):
     assert keeper.eth_balance - keeper_before == event["keeperFee"] - gas_cost
     if fee >= 10**17:  # fee above the gas cost: the keeper is paid its gas, the trader the rest
         assert 0 < event["keeperFee"] < fee and event["refund"] > 0
-        # The keeper's estimate (measured gas + 45k overhead) covers the real gas bill and
-        # overshoots it by the 45k (the same on every EVM: gas is exact everywhere).
-        assert gas_cost <= event["keeperFee"] <= 1.2 * gas_cost
+        # The keeper's estimate (measured gas + 45k overhead) covers the real gas bill. It
+        # overshoots it by at most the 45k and the storage refunds the execution earns (the
+        # order's slots and its open-list entry cleared), which the EVM hands back after the fee
+        # is fixed and which are at most a fifth of the gas before them (EIP-3529). The same on
+        # every EVM: gas is exact everywhere.
+        before_refunds = receipt.gas_used * 5 // 4
+        assert gas_cost <= event["keeperFee"] <= (before_refunds + 45_000) * gas_price
     else:  # fee below the gas cost: the keeper gets all of it, the trader nothing
         assert (event["keeperFee"], event["refund"]) == (fee, 0)
 

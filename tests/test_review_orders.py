@@ -354,14 +354,14 @@ def test_trigger_orders_wait_for_the_market_order(venue):
     book, reader, keeper = venue.order_book, venue.reader, venue.keeper("k")
     assert not book.call("isExecutable", stop.order_id)
     assert book.call("isExecutable", order.order_id)
-    assert list(reader.call("executableOrders", book.address, 1, 10)[0]) == [order.order_id]
+    assert list(reader.call("executableOrders", book.address, 0, 10)[0]) == [order.order_id]
     with pytest.raises(errors.PendingMarketOrder) as refused:
         keeper.execute_order(stop.order_id)
     assert plain(refused.value.args) == (alice.address.lower(), order.order_id)
     with pytest.raises(errors.PendingMarketOrder):
         book.call("checkExecutable", stop.order_id)
     assert order_events(keeper.execute_order(order.order_id)) == ["OrderExecuted"]
-    assert list(reader.call("executableOrders", book.address, 1, 10)[0]) == [stop.order_id]
+    assert list(reader.call("executableOrders", book.address, 0, 10)[0]) == [stop.order_id]
     assert order_events(keeper.execute_order(stop.order_id)) == ["OrderExecuted"]
     assert venue.position(alice, "ETH") is None
 

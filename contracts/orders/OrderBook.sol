@@ -6,6 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
 
 import {Clearinghouse} from "../core/Clearinghouse.sol";
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
@@ -37,6 +38,7 @@ import {MarginMode} from "../types/MarginMode.sol";
 contract OrderBook is AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
+    using EnumerableSet for EnumerableSet.UintSet;
 
     enum OrderType {
         MarketIncrease,
@@ -136,6 +138,10 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     /// request (GMX's estimated gas limits): less reverts `InsufficientExecutionGas`.
     mapping(RequestKind kind => uint256) public minExecutionGas;
     mapping(address account => Escrow) internal escrows;
+    /// @dev The ids of the orders and LP requests still open, as GMX keeps its order keys: a
+    /// keeper (and `Reader.executableOrders`) walks what is open, not every id ever issued.
+    EnumerableSet.UintSet internal openOrders;
+    EnumerableSet.UintSet internal openLpRequests;
 
     error OrderNotFound(uint256 id);
     error NotOrderOwner(uint256 id, address caller);
@@ -251,6 +257,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
             executionFee: msg.value.toUint128()
         });
         orders[id] = o;
+        openOrders.add(id);
         if (market) {
             // One pending market order per account; it locks the account until it is done.
             uint256 lock = id.toUint64() | (block.timestamp + marketOrderTimeout) << 64 | p.market << 128;
@@ -430,6 +437,29 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         return orders[id];
     }
 
+    /// @notice How many orders are open (created, not yet executed, failed or cancelled).
+    function openOrderCount() external view returns (uint256) {
+        return openOrders.length();
+    }
+
+    /// @notice The ids of open orders at positions `[start, start + count)` of the open list
+    /// (fewer past its end). The list is in no fixed order: closing an order moves the last one
+    /// into its place.
+    function openOrderIds(uint256 start, uint256 count) external view returns (uint256[] memory) {
+        return _page(openOrders, start, count);
+    }
+
+    /// @notice How many LP requests are open.
+    function openLpRequestCount() external view returns (uint256) {
+        return openLpRequests.length();
+    }
+
+    /// @notice The ids of open LP requests at positions `[start, start + count)` of the open
+    /// list (see `openOrderIds`).
+    function openLpRequestIds(uint256 start, uint256 count) external view returns (uint256[] memory) {
+        return _page(openLpRequests, start, count);
+    }
+
     /// @notice Whether `executeOrder(id)` would fill or fail now, rather than revert.
     function isExecutable(uint256 id) external view returns (bool) {
         Order memory o = orders[id];
@@ -447,6 +477,19 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     }
 
     // ------------------------------------------------------------------ internals
+    function _page(EnumerableSet.UintSet storage set, uint256 start, uint256 count)
+        internal
+        view
+        returns (uint256[] memory ids)
+    {
+        uint256 length = set.length();
+        uint256 end = start < length && count < length - start ? start + count : length;
+        ids = new uint256[](end > start ? end - start : 0);
+        for (uint256 i; i < ids.length; ++i) {
+            ids[i] = set.at(start + i);
+        }
+    }
+
     function _createLpRequest(bool isDeposit, uint256 amount, address receiver, uint256 minOut)
         internal
         returns (uint256 id)
@@ -465,6 +508,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
             executionFee: msg.value.toUint128()
         });
         lpRequests[id] = r;
+        openLpRequests.add(id);
         if (isDeposit) escrows[msg.sender].tokens += uint128(amount);
         else escrows[msg.sender].shares += uint128(amount);
         emit LpRequestCreated(id, msg.sender, r);
@@ -487,6 +531,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     /// @dev The request leaves the book (executed, failed or cancelled): off the escrow tally.
     function _closeLpRequest(uint256 id, LpRequest memory r) internal {
         delete lpRequests[id];
+        openLpRequests.remove(id);
         Escrow storage e = escrows[r.account];
         if (r.isDeposit) e.tokens -= r.amount;
         else e.shares -= r.amount;
@@ -514,6 +559,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     /// a market order's lock on its account ends.
     function _closeOrder(uint256 id, Order memory o) internal {
         delete orders[id];
+        openOrders.remove(id);
         if (o.collateral != 0) escrows[o.account].tokens -= o.collateral;
         if (_isMarket(o.orderType)) clearinghouse.setOrderLock(o.account, id); // no expiry: release
     }
@@ -524,6 +570,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         Order memory o = orders[id];
         if (o.account == address(0)) return;
         delete orders[id];
+        openOrders.remove(id);
         if (o.collateral != 0) {
             escrows[o.account].tokens -= o.collateral;
             collateralToken.safeTransfer(o.account, o.collateral);

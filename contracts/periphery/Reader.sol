@@ -115,23 +115,26 @@ contract Reader {
         }
     }
 
-    /// @notice Ids in `[startId, startId + count)` of open orders that `executeOrder` would run now.
-    function executableOrders(OrderBook book, uint256 startId, uint256 count)
+    /// @notice Of the open orders at positions `[start, start + count)` of the book's open list
+    /// (`OrderBook.openOrderIds`), those `executeOrder` would run now; `next` is where the next
+    /// page starts, `openOrderCount()` once the list is done. The cost grows with the orders
+    /// open, not with every order ever created.
+    function executableOrders(OrderBook book, uint256 start, uint256 count)
         external
         view
         returns (uint256[] memory ids, uint256 next)
     {
-        return _executable(book.isExecutable, book.nextOrderId(), startId, count);
+        return _executable(book.isExecutable, book.openOrderIds(start, count), start);
     }
 
-    /// @notice LP requests `startId` .. `startId + count - 1` that `executeLpRequest` would run
-    /// now (see `executableOrders`).
-    function executableLpRequests(OrderBook book, uint256 startId, uint256 count)
+    /// @notice Of the open LP requests at positions `[start, start + count)` of the book's open
+    /// list, those `executeLpRequest` would run now (see `executableOrders`).
+    function executableLpRequests(OrderBook book, uint256 start, uint256 count)
         external
         view
         returns (uint256[] memory ids, uint256 next)
     {
-        return _executable(book.isLpRequestExecutable, book.nextLpRequestId(), startId, count);
+        return _executable(book.isLpRequestExecutable, book.openLpRequestIds(start, count), start);
     }
 
     function _equities(Clearinghouse ch, IERC4626 pool, OrderBook book, address[] calldata accounts)
@@ -167,15 +170,14 @@ contract Reader {
 
     function _executable(
         function(uint256) external view returns (bool) isExecutable,
-        uint256 end,
-        uint256 startId,
-        uint256 count
+        uint256[] memory open,
+        uint256 start
     ) internal view returns (uint256[] memory ids, uint256 next) {
-        next = startId + count < end ? startId + count : end;
-        ids = new uint256[](next > startId ? next - startId : 0);
+        next = start + open.length;
+        ids = new uint256[](open.length);
         uint256 n;
-        for (uint256 id = startId; id < next; ++id) {
-            if (isExecutable(id)) ids[n++] = id;
+        for (uint256 i; i < open.length; ++i) {
+            if (isExecutable(open[i])) ids[n++] = open[i];
         }
         assembly ("memory-safe") {
             mstore(ids, n)

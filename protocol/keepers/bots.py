@@ -255,24 +255,26 @@ class LiquidationKeeper(KeeperBot):
 
 class OrderKeeper(KeeperBot):
     """Executes the open orders and LP requests that the Reader's ``executableOrders`` and
-    ``executableLpRequests`` report; the execution fee (``keeperFee`` of the Executed/Failed
-    events, paid in ETH) goes into ``fees_wei``."""
+    ``executableLpRequests`` report, oldest first; the execution fee (``keeperFee`` of the
+    Executed/Failed events, paid in ETH) goes into ``fees_wei``."""
 
     def scan(self, block: int) -> list:
         v = self.venue
-        targets: list = list(self._executable("executableOrders", v.order_book.call("nextOrderId")))
+        targets: list = self._executable("executableOrders", v.order_book.call("openOrderCount"))
         targets += [("lp", i) for i in self._executable("executableLpRequests",
-                                                         v.order_book.call("nextLpRequestId"))]
+                                                         v.order_book.call("openLpRequestCount"))]
         return targets
 
-    def _executable(self, view: str, end: int) -> list[int]:
+    def _executable(self, view: str, open_count: int) -> list[int]:
+        """The executable ids among the ``open_count`` open ones, a page of ``scan_chunk`` per
+        call; sorted, since the book's open list is in no fixed order."""
         v = self.venue
         ids: list[int] = []
-        start = 1
-        while start < end:
+        start = 0
+        while start < open_count:
             chunk, start = v.reader.call(view, v.order_book.address, start, self.strategy.scan_chunk)
             ids.extend(chunk)
-        return ids
+        return sorted(ids)
 
     def intents(self, block: int, targets: list) -> list[Intent]:
         book = self.venue.order_book

@@ -127,9 +127,11 @@ def prefetch_invariant_views(venue) -> Optional[int]:
         (ch, "fundingReserve", ()), (ch, "solvency", ()), (ch, "profitBudget", ()),
         (ch, "poolValue", ()), (usdc, "balanceOf", (ch.address,)), (usdc, "balanceOf", (book.address,)),
         (pool, "balanceOf", (book.address,)), (book, "nextOrderId", ()), (book, "nextLpRequestId", ()),
+        (book, "openOrderCount", ()), (book, "openLpRequestCount", ()),
     ]))
     markets = range(ch.call("marketCount"))
     count, orders, requests = ch.call("accountCount"), book.call("nextOrderId"), book.call("nextLpRequestId")
+    open_counts = book.call("openOrderCount"), book.call("openLpRequestCount")
 
     def second() -> list[Call]:
         calls: list[Call] = [(ch, "accounts", (i,)) for i in range(count)]
@@ -138,9 +140,11 @@ def prefetch_invariant_views(venue) -> Optional[int]:
                       (oracle, "maxPriceAge", (m,)), (ch, "marketTier", (m, 0)), (ch, "marketModules", (m,)),
                       (ch, "impactPool", (m,)), (ch, "lockedAccounts", (m,))]
         calls += [(book, "order", (i,)) for i in range(1, orders)]
+        calls += [(book, "openOrderIds", (0, open_counts[0])), (book, "openLpRequestIds", (0, open_counts[1]))]
         return calls + [(book, "lpRequest", (i,)) for i in range(1, requests)]
 
-    stored += _run(chain, _packed(chain, (venue_key, 2, len(markets), count, orders, requests), second))
+    stored += _run(chain, _packed(chain, (venue_key, 2, len(markets), count, orders, requests, open_counts),
+                                  second))
     accounts = tuple(ch.call("accounts", i) for i in range(count))
     tiers = tuple(ch.call("marketTier", m, 0)[3] for m in markets)
 

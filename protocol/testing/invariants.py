@@ -201,16 +201,19 @@ def check_cross_debts(m: Model, accounts) -> None:
 
 def _check_escrow(venue) -> None:
     """The book holds what its open orders and LP requests owe back; its per-account tally
-    (``escrow``, what ``Reader.equities`` counts) is exactly that; and every open market order
-    holds its account's lock (SPEC §10), every lock an open market order's."""
+    (``escrow``, what ``Reader.equities`` counts) is exactly that; its open lists (what keepers
+    walk) hold exactly the open orders and LP requests; and every open market order holds its
+    account's lock (SPEC §10), every lock an open market order's."""
     book, ch = venue.order_book, venue.clearinghouse
     owed: dict[str, list[int]] = {}
     collateral = 0
     market_orders: dict[str, tuple[int, int]] = {}
+    open_orders: list[int] = []
     for i in range(1, book.call("nextOrderId")):
         owner, kind, _, _, market, _, _, _, amount, _, _, _ = book.call("order", i)
         if int(owner, 16) == 0:
             continue
+        open_orders.append(i)
         owner = owner.lower()
         collateral += amount
         owed.setdefault(owner, [0, 0])[0] += amount
@@ -220,12 +223,19 @@ def _check_escrow(venue) -> None:
                                          orders=(market_orders[owner][0], i))
             market_orders[owner] = (i, market)
     assets = shares = 0
+    open_requests: list[int] = []
     for i in range(1, book.call("nextLpRequestId")):
         owner, _, is_deposit, _, amount, _, _ = book.call("lpRequest", i)
         owner = owner.lower()
         if int(owner, 16) != 0:
+            open_requests.append(i)
             assets, shares = (assets + amount, shares) if is_deposit else (assets, shares + amount)
             owed.setdefault(owner, [0, 0])[0 if is_deposit else 1] += amount
+    for kind, expected in (("Order", open_orders), ("LpRequest", open_requests)):
+        listed = book.call(f"open{kind}Ids", 0, book.call(f"open{kind}Count"))
+        if sorted(listed) != expected:
+            raise InvariantViolation("escrow", f"the book's open {kind} list != its open {kind}s",
+                                     listed=sorted(listed), open=expected)
     held = venue.usdc.call("balanceOf", book.address), venue.pool.call("balanceOf", book.address)
     if held[0] < collateral + assets or held[1] < shares:
         raise InvariantViolation("escrow", "the order book holds less than it owes",

@@ -489,7 +489,7 @@ class Venue(AdminActions):
         account = None if trader is None else (trader if isinstance(trader, str) else trader.address)
         symbols = {i: s for s, i in self._market_ids.items()}
         found = []
-        for order_id in range(1, self.order_book.call("nextOrderId")):
+        for order_id in self._open_ids("Order"):
             (owner, kind, mode, leverage, market, is_long, created, size, collateral, trigger,
              acceptable, fee) = self.order_book.call("order", order_id)
             if int(owner, 16) == 0 or (account is not None and owner.lower() != account.lower()):
@@ -505,11 +505,17 @@ class Venue(AdminActions):
                 execution_fee_wei=fee, created_at=created))
         return found
 
+    def _open_ids(self, kind: str) -> list[int]:
+        """The ids of the open orders (``kind`` "Order") or LP requests ("LpRequest"), oldest
+        first: the book's open list, read whole."""
+        count = self.order_book.call(f"open{kind}Count")
+        return sorted(self.order_book.call(f"open{kind}Ids", 0, count))
+
     def lp_requests(self, trader: Optional[Actor | str] = None) -> list[LpRequestView]:
         """Open LP requests (of one account, or all), oldest first."""
         account = None if trader is None else (trader if isinstance(trader, str) else trader.address)
         found = []
-        for request_id in range(1, self.order_book.call("nextLpRequestId")):
+        for request_id in self._open_ids("LpRequest"):
             owner, receiver, is_deposit, created, amount, min_out, fee = \
                 self.order_book.call("lpRequest", request_id)
             if int(owner, 16) == 0 or (account is not None and owner.lower() != account.lower()):
