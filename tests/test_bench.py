@@ -86,9 +86,11 @@ def test_quick_bench_every_backend(tmp_path):
     data = json.loads((tmp_path / "bench.json").read_text())
     assert set(data["tps"]) >= {"revm", "pyevm", "anvil", "revm_over_anvil"}
     runs = data["tps"]["runs"]
+    # revm's figure stands on at least 20,000 transactions, even in a quick run
+    assert runs["revm"]["transactions"] >= 20_000
     # the same workload on every EVM: the same transactions, reverts and liquidations
-    assert runs["revm"]["transactions"] == runs["pyevm"]["transactions"] == runs["anvil"]["transactions"]
-    assert runs["revm"]["liquidations"] == runs["pyevm"]["liquidations"] == runs["anvil"]["liquidations"]
+    assert runs["pyevm"]["transactions"] == runs["anvil"]["transactions"]
+    assert runs["pyevm"]["liquidations"] == runs["anvil"]["liquidations"]
     assert not [op for op, c in report["gas_checks"].items() if c["ok"] is False]
     assert data["tps"]["gas_parity"] == {"transactions": runs["pyevm"]["transactions"],
                                          "mismatches": 0}

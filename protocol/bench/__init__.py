@@ -7,9 +7,11 @@ on three EVMs, keeper and simulation scaling, and a Python profile of the fast p
 Sizes (full / ``quick``):
 
 * gas: pyevm, deterministic (both modes the same);
-* tps: the keeper workload (:mod:`protocol.bench.workload`) with 1,000 traders on revm and anvil
-  and :data:`PYEVM_TRADERS` on pyevm (pyevm runs each Reader scan in pure Python, so 1,000 traders
-  take minutes); ``quick``: 100 traders everywhere;
+* tps: the keeper workload (:mod:`protocol.bench.workload`) with :data:`REVM_TRADERS` traders on
+  revm in both modes (about 25,000 transactions: a smaller run takes a fraction of a second, and
+  a busy moment of the machine moves it by tens of percent), 1,000 on anvil and
+  :data:`PYEVM_TRADERS` on pyevm (pyevm runs each Reader scan in pure Python, so 1,000 traders
+  take minutes); ``quick``: 100 traders on anvil and pyevm;
 * scaling: books of 100 ... 100,000 positions (``quick``: up to 10,000) and simulations of 100,
   300, 1,000 traders x 240 blocks (``quick``: 50, 100, 300 x 120 blocks), revm;
 * profile: the revm workload under cProfile.
@@ -35,11 +37,12 @@ TPS_FLOOR = 8_000  # revm protocol tx/s: never below
 RATIO_TARGET = 35  # revm / anvil
 REVM_REPEATS = 3
 PYEVM_TRADERS = 300
+REVM_TRADERS = 5000
 
-FULL = {"traders": {"revm": 1000, "pyevm": PYEVM_TRADERS, "rpc": 1000},
+FULL = {"traders": {"revm": REVM_TRADERS, "pyevm": PYEVM_TRADERS, "rpc": 1000},
         "positions": [100, 1_000, 10_000, 100_000], "sim_traders": [100, 300, 1000],
         "sim_blocks": 240, "profile_traders": 1000}
-QUICK = {"traders": {"revm": 100, "pyevm": 100, "rpc": 100},
+QUICK = {"traders": {"revm": REVM_TRADERS, "pyevm": 100, "rpc": 100},
          "positions": [100, 1_000, 10_000], "sim_traders": [50, 100, 300],
          "sim_blocks": 120, "profile_traders": 100}
 TPS_NAMES = {"revm": "revm", "pyevm": "pyevm", "rpc": "anvil"}
