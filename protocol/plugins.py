@@ -73,9 +73,12 @@ class Agent(_Agent):
 
     The engine builds ``count`` of them as ``cls(name, trader, rng, params)`` (``trader`` a
     funded :class:`~protocol.venue.Trader`, ``rng`` the agent's own seeded ``random.Random``)
-    and mints ``capital`` USD to each before the first block. Each block it calls
-    ``act(ctx)`` (:class:`~protocol.agents.Context`: ``block``, ``prices``, ``venue``); the
-    helpers ``open``, ``close`` and ``_send`` keep the agent's book and count refusals.
+    and mints ``capital`` USD to each before the first block. It calls ``act(ctx)``
+    (:class:`~protocol.agents.Context`: ``block``, ``prices``, ``venue``) in block 1 and then
+    whenever the agent is due: every block, unless it overrides ``next_block(block)`` (the next
+    block it wants, or None) and ``triggers()`` (prices that wake it); a keeper's action on its
+    positions wakes it for the next block. The helpers ``open``, ``close`` and ``_send`` keep
+    the agent's book and count refusals.
     """
 
     Params: ClassVar[type] = NoParams

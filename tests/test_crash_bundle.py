@@ -140,11 +140,11 @@ def test_an_invariant_broken_in_a_run_writes_a_bundle_that_replays_it(tmp_path):
     bundle = out / "crash"
     lines = result.output.strip().splitlines()[-2:]
     assert lines[0] == f"crash bundle: {bundle} (replay: pytest {bundle / 'test_replay.py'})"
-    assert lines[1].startswith("Error: block 10: InvariantViolation: invariant 'liquidation rule' broken:")
+    assert lines[1].startswith("Error: block 8: InvariantViolation: invariant 'liquidation rule' broken:")
     assert "Traceback" not in result.output
 
     record = json.loads((bundle / "crash.json").read_text())
-    assert (record["block"], record["seed"], record["backend"], record["variant"]) == (10, 3, "revm", None)
+    assert (record["block"], record["seed"], record["backend"], record["variant"]) == (8, 3, "revm", None)
     assert record["overrides"] == {"blocks": 30} and record["check_invariants"] == 1
     assert record["error"]["type"] == "InvariantViolation"
     assert record["error"]["invariant"] == "liquidation rule"
@@ -163,7 +163,7 @@ def test_an_invariant_broken_in_a_run_writes_a_bundle_that_replays_it(tmp_path):
     (bundle / "scenario.toml").write_text(fixed)
     replay = _pytest(bundle / "test_replay.py", tmp_path)
     assert replay.returncode == 1
-    assert "FailureFixed: block 10 finished without the recorded failure" in replay.stdout
+    assert "FailureFixed: block 8 finished without the recorded failure" in replay.stdout
 
 
 def test_an_exception_escaping_a_run_writes_a_bundle_with_the_contracts_error(tmp_path):
@@ -177,7 +177,7 @@ def test_an_exception_escaping_a_run_writes_a_bundle_with_the_contracts_error(tm
     assert lines[0].startswith(f"crash bundle: {tmp_path / 'bundle'} (replay: pytest ")
     # The liquidation keeper's scan of block 19 is the first call after open interest passes 100.
     assert lines[1] == ("Error: block 19: "
-                        "OpenInterestAboveLimit(size=127885038960000000000)")
+                        "OpenInterestAboveLimit(size=109925093340000000000)")
     record = json.loads((tmp_path / "bundle" / "crash.json").read_text())
     assert record["error"]["contract_error"] == "OpenInterestAboveLimit"
     assert record["error"]["invariant"] is None and record["check_invariants"] == 0
@@ -190,12 +190,12 @@ def test_an_exception_escaping_a_run_writes_a_bundle_with_the_contracts_error(tm
 def test_the_python_api_marks_the_block_and_writes_the_bundle(tmp_path):
     scenario = _broken_scenario(tmp_path / "user")
     with pytest.raises(InvariantViolation) as failure:
-        run_scenario(scenario, {"blocks": 12}, check_invariants=5, crash_dir=tmp_path / "crash")
-    # Checked every 5 blocks: the break of block 10 is seen at the check of block 10.
-    assert failure.value.perpsim_crash == CrashPoint(10)
+        run_scenario(scenario, {"blocks": 12}, check_invariants=4, crash_dir=tmp_path / "crash")
+    # Checked every 4 blocks: the break of block 8 is seen at the check of block 8.
+    assert failure.value.perpsim_crash == CrashPoint(8)
     assert failure.value.crash_bundle == tmp_path / "crash"
     assert f"crash bundle: {tmp_path / 'crash'}" in failure.value.__notes__[0]
-    assert json.loads((tmp_path / "crash" / "crash.json").read_text())["check_invariants"] == 5
+    assert json.loads((tmp_path / "crash" / "crash.json").read_text())["check_invariants"] == 4
     # Checked every 7 blocks, the first check after the break is block 14: past this run.
     result = run_scenario(scenario, {"blocks": 12}, check_invariants=7, crash_dir=tmp_path / "later")
     assert result.summary["blocks"] == 12 and not (tmp_path / "later").exists()

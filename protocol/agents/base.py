@@ -4,15 +4,24 @@ and a record of what it tried and what the venue refused.
 Agents decide from the prices they are shown and from their own book, as a trader watching a
 screen does; they do not read the chain every block (that would cost one view call per position
 per block). The engine tells them when a keeper liquidated them.
+
+Agents are scheduled, not polled: after acting, an agent says when it next wants to act
+(:meth:`Agent.next_block`) and which prices should wake it sooner (:meth:`Agent.triggers`); the
+engine (:mod:`protocol.sim.schedule`) asks nothing of an agent with nothing to do. An agent that
+declares neither is asked every block.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Mapping, Optional
+
+#: market -> (wake at or below this price, wake at or above it); None: no bound on that side.
+Triggers = Mapping[str, tuple[Optional[Decimal], Optional[Decimal]]]
 
 from protocol.errors import Reverted
 from protocol.venue import Trader, Venue
@@ -74,6 +83,19 @@ class Agent:
     def act(self, ctx: Context) -> None:
         """Decide and send this block's transactions (possibly none)."""
 
+    def next_block(self, block: int) -> Optional[int]:
+        """The next block this agent wants to act in, asked right after it acted in ``block``:
+        a later block, or None to wait for a price trigger or a keeper's action on its
+        positions (a liquidation, auto-deleveraging, an order that closed a position), each of
+        which wakes it. The default, ``block + 1``, asks it every block."""
+        return block + 1
+
+    def triggers(self) -> Triggers:
+        """Prices that wake this agent before its next block (asked after each act): market ->
+        ``(low, high)``, wake once the price it is shown is at or below ``low`` or at or above
+        ``high``. None on both sides, or no entry: no trigger."""
+        return {}
+
     def on_liquidated(self, market: Optional[str]) -> None:
         """A keeper liquidated ``market`` (isolated) or, with None, the whole cross account."""
         self.activity.liquidated += 1
@@ -121,6 +143,17 @@ class Agent:
         if error in (None, "NoPosition"):  # NoPosition: liquidated before the engine said so
             self.holdings.pop(market, None)
         return error is None
+
+
+def blocks_until(rng: random.Random, probability: float) -> Optional[int]:
+    """Blocks that pass before an event of ``probability`` per block first happens (0: in the
+    first block), drawn at once: a Poisson clock in discrete time, the same law as one
+    ``rng.random() < probability`` per block but a single draw. None: never (probability 0)."""
+    if probability <= 0:
+        return None
+    if probability >= 1:
+        return 0
+    return int(math.log(1.0 - rng.random()) / math.log1p(-probability))
 
 
 def quantize_size(size: Decimal) -> Decimal:

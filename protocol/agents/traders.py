@@ -3,6 +3,11 @@
 Each agent deposits its capital into its cross balance on its first block, then acts on its own
 book and the prices it is shown. Parameters are ranges; each agent draws its own values from its
 seeded RNG, so a population is varied but reproducible.
+
+A trader flat in a market enters with ``trade_probability`` per block. It draws the wait once
+(:func:`~protocol.agents.base.blocks_until`, a Poisson clock) and is scheduled for that block,
+for the end of each holding period, and for the prices its rules react to, instead of being
+asked every block.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Optional
 
-from protocol.agents.base import Agent, Context, Holding, randint, uniform, usd
+from protocol.agents.base import (Agent, Context, Holding, Triggers, blocks_until, randint,
+                                  uniform, usd)
 from protocol.margin.human import liquidation_price
 from protocol.venue import Trader
 
@@ -60,23 +66,61 @@ class TradingAgent(Agent):
         self.capital = usd(uniform(rng, params.capital))
         self._deposited = False
         self._close_at: dict[str, int] = {}
+        self._enter_at: dict[str, Optional[int]] = {}  # flat market -> block of the next entry
+        self._markets: list[str] = []
 
     def markets(self, ctx: Context) -> list[str]:
         return list(self.params.markets or ctx.prices)
 
     def act(self, ctx: Context) -> None:
+        self._markets = self.markets(ctx)
         if not self._deposited:
             self._deposited = self._send(lambda: self.trader.deposit(self.capital)) is None
             return
-        for market in self.markets(ctx):
+        for market in self._markets:
             holding = self.holdings.get(market)
             if holding is not None:
                 if ctx.block >= self._close_at.get(market, 0):
                     self.close(market)
                 else:
                     self.manage(ctx, holding)
-            elif self.rng.random() < self.params.trade_probability:
+            elif self._entry_due(market, ctx.block):
                 self.enter(ctx, market)
+                self._enter_at.pop(market, None)  # entered or refused: a new wait from here
+
+    def _entry_due(self, key: str, block: int) -> bool:
+        entry = self._entry_block(key, block)
+        return entry is not None and entry <= block
+
+    def _entry_block(self, key: str, first: int) -> Optional[int]:
+        """The block of the next entry for ``key`` (a market, or a hedger's pair), drawn when
+        first asked, ``first`` being the first block it could be."""
+        if key not in self._enter_at:
+            wait = blocks_until(self.rng, self.params.trade_probability)
+            self._enter_at[key] = None if wait is None else first + wait
+        return self._enter_at[key]
+
+    def next_block(self, block: int) -> Optional[int]:
+        """The earliest of: a retry next block (no deposit yet, or a close refused), a
+        holding's end, a flat market's next entry; every block while it holds a position if
+        its class manages holdings (overrides :meth:`manage`) without declaring triggers."""
+        if not self._deposited:
+            return block + 1
+        wanted: list[int] = []
+        for market in self._markets:
+            if market in self.holdings:
+                wanted.append(max(self._close_at.get(market, 0), block + 1))
+            else:
+                entry = self._entry_block(market, block + 1)
+                if entry is not None:
+                    wanted.append(entry)
+        if self.holdings and self._polls_holdings():
+            wanted.append(block + 1)
+        return min(wanted, default=None)
+
+    def _polls_holdings(self) -> bool:
+        cls = type(self)
+        return cls.manage is not TradingAgent.manage and cls.triggers is Agent.triggers
 
     def enter(self, ctx: Context, market: str) -> None:
         leverage = self.leverage(ctx, market)
@@ -103,7 +147,9 @@ class TradingAgent(Agent):
         return max(1, min(max_leverage, int(uniform(self.rng, self.params.leverage))))
 
     def manage(self, ctx: Context, holding: Holding) -> None:
-        """Called each block while a position is open (no-op by default)."""
+        """Called whenever the agent acts while a position is open and not yet due to close
+        (no-op by default). A subclass that overrides it is asked every block while it holds
+        a position, unless it declares the prices that matter to it (:meth:`triggers`)."""
 
 
 class ConservativeTrader(TradingAgent):
@@ -140,7 +186,7 @@ class Hedger(TradingAgent):
         if not self._deposited:
             super().act(ctx)
             return
-        markets = self.markets(ctx)
+        markets = self._markets = self.markets(ctx)
         if len(markets) < 2:
             return
         legs = markets[:2]
@@ -150,13 +196,26 @@ class Hedger(TradingAgent):
                     if market in self.holdings:
                         self.close(market)
             return
-        if self.rng.random() < self.params.trade_probability:
+        if self._entry_due(self.PAIR, ctx.block):
+            self._enter_at.pop(self.PAIR, None)
             leverage = min(self.leverage(ctx, m) for m in legs)
             margin = usd(self.capital * uniform(self.rng, self.params.fraction))
             side = self.side()
             if self.open_sized(ctx, legs[0], side, margin, leverage):
                 self.open_sized(ctx, legs[1], -side, margin, leverage)
                 self._close_at[legs[1]] = self._close_at[legs[0]]
+
+    PAIR = "pair"  # the key of the two legs' entry clock
+
+    def next_block(self, block: int) -> Optional[int]:
+        if not self._deposited:
+            return block + 1
+        legs = self._markets[:2]
+        if len(legs) < 2:
+            return None
+        if any(m in self.holdings for m in legs):
+            return max(self._close_at.get(legs[0], 0), block + 1)
+        return self._entry_block(self.PAIR, block + 1)
 
 
 @dataclass(frozen=True)
@@ -203,13 +262,19 @@ class MarginTopper(TradingAgent):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._top_ups: dict[str, int] = {}
+        self._maintenance: dict[str, Decimal] = {}  # market -> maintenance fraction
+
+    def act(self, ctx: Context) -> None:
+        if not self._maintenance:
+            self._maintenance = {m: c.maintenance_fraction for m, c in ctx.venue.markets.items()}
+        super().act(ctx)
 
     def manage(self, ctx: Context, holding: Holding) -> None:
         params: MarginTopperParams = self.params  # type: ignore[assignment]
         if holding.mode != "isolated" or self._top_ups.get(holding.market, 0) >= params.max_top_ups:
             return
         price = ctx.prices[holding.market]
-        mmf = ctx.venue.markets[holding.market].maintenance_fraction
+        mmf = self._maintenance[holding.market]
         liq = liquidation_price(holding.side, holding.entry, holding.size, holding.margin, mmf)
         travelled = (holding.entry - price) / (holding.entry - liq) if holding.entry != liq else 0
         if travelled >= Decimal(repr(params.trigger)):
@@ -217,6 +282,23 @@ class MarginTopper(TradingAgent):
             if amount > 0 and self._send(lambda: self.trader.add_margin(holding.market, amount)) is None:
                 holding.margin += amount
                 self._top_ups[holding.market] = self._top_ups.get(holding.market, 0) + 1
+
+    def triggers(self) -> Triggers:
+        """For each isolated holding with top-ups left, the price at which it has covered
+        ``trigger`` of the way to its liquidation price (a hair early: :meth:`manage` decides)."""
+        params: MarginTopperParams = self.params  # type: ignore[assignment]
+        found = {}
+        for market, holding in self.holdings.items():
+            if holding.mode != "isolated" or self._top_ups.get(market, 0) >= params.max_top_ups:
+                continue
+            mmf = self._maintenance[market]
+            liq = liquidation_price(holding.side, holding.entry, holding.size, holding.margin, mmf)
+            if liq == holding.entry:
+                continue
+            level = holding.entry + (liq - holding.entry) * Decimal(repr(params.trigger))
+            early = abs(level) * Decimal("1e-9")
+            found[market] = (level + early, None) if holding.side > 0 else (None, level - early)
+        return found
 
     def on_liquidated(self, market: Optional[str]) -> None:
         super().on_liquidated(market)
@@ -291,14 +373,23 @@ class LiquidityProvider(Agent):
         self.params = params
         self.capital = usd(uniform(rng, params.capital))
         self.requested = False
+        self._redeem_at: Optional[int] = None
 
     def act(self, ctx: Context) -> None:
         if not self.requested:
             self.requested = True
             self._send(lambda: self.trader.request_deposit(self.capital))
             return
-        if self.rng.random() < self.params.withdraw_probability:
+        if self._redeem_at == ctx.block:
+            self._redeem_at = None
             shares = ctx.venue.lp_shares(self.trader)
             amount = int(shares * Decimal(str(uniform(self.rng, self.params.withdraw_fraction))))
             if amount > 0:
                 self._send(lambda: self.trader.request_redeem(amount))
+
+    def next_block(self, block: int) -> Optional[int]:
+        """The next redemption, ``withdraw_probability`` per block from the next one on."""
+        if self._redeem_at is None:
+            wait = blocks_until(self.rng, self.params.withdraw_probability)
+            self._redeem_at = None if wait is None else block + 1 + wait
+        return self._redeem_at

@@ -2,8 +2,10 @@
 
 Each block: the price source gives this block's exogenous prices -> the external market moves
 them by the venue's past flow (``[liquidity]``, with feedback) -> the oracle publishes per its
-model (``[oracle]``; every block by default) -> trader and LP agents act (in a seeded random
-order) -> transactions of bots outside the engine land (``perpsim serve``) -> keeper bots act,
+model (``[oracle]``; every block by default) -> the trader and LP agents due in the block act,
+in a seeded random order (agents are scheduled, :mod:`protocol.sim.schedule`: each says when it
+next wants to act and which prices wake it; a keeper's action on its positions wakes it for the
+next block) -> transactions of bots outside the engine land (``perpsim serve``) -> keeper bots act,
 their transactions ordered by gas bid (on pull oracles, attaching the price they choose) -> the
 block's flow is hedged in the external market -> metrics are recorded. All transactions of a
 block share its timestamp.
@@ -33,6 +35,7 @@ from protocol.sim.plugin_metrics import PluginMetrics
 from protocol.sim.provenance import Provenance
 from protocol.sim.result import CrashPoint, RunResult, StudyResult
 from protocol.sim.scenario import Scenario, VenueSpec
+from protocol.sim.schedule import AgentSchedule
 from protocol.testing.invariants import assert_invariants
 from protocol.venue.rules import mirrors
 from protocol.venue import Venue
@@ -96,6 +99,7 @@ class Simulation:
                                    sc.positions_every)
         custom = PluginMetrics(sc.metrics, venue)
         by_address = {a.address.lower(): a for a in agents}
+        schedule = AgentSchedule(agents)
         order_rng = random.Random(f"{sc.seed}:order")
         chain = venue.chain
 
@@ -116,12 +120,15 @@ class Simulation:
                 if pushed:
                     venue.set_prices(pushed)
                 ctx = Context(block, prices, venue)  # traders watch the market itself
-                for agent in order_rng.sample(agents, len(agents)):
+                due = schedule.due(block, prices)
+                for agent in order_rng.sample(due, len(due)):
                     agent.act(ctx)
+                    schedule.acted(agent, block)
                 outside = self.external_bots.land(block) if self.external_bots else []
             landed = builder.step()  # keepers' transactions, in a block of their own
             receipts += [l.receipt for l in landed.landed]
-            _dispatch(outside + [l.receipt for l in landed.landed], by_address, venue)
+            for agent in _dispatch(outside + [l.receipt for l in landed.landed], by_address, venue):
+                schedule.wake(agent, block + 1)
             flow = block_flow(receipts, symbols)
             costs = external.absorb(flow.net)  # hedged now; the oracle shows it next block
             forced_costs = {s: external.cost_of(s, f) for s, f in flow.forced.items()}
@@ -195,10 +202,11 @@ class Simulation:
                 bot.price_window = window
 
 
-def _dispatch(receipts: list[Receipt], by_address: dict[str, Agent], venue: Venue) -> None:
+def _dispatch(receipts: list[Receipt], by_address: dict[str, Agent], venue: Venue) -> list[Agent]:
     """Tell agents what keepers did to them: liquidations, auto-deleveraging, and orders that
-    closed positions."""
+    closed positions. Returns the agents told, to be woken."""
     symbols = list(venue.markets)
+    told: list[Agent] = []
     for receipt in receipts:
         for event in receipt.events:
             if event.name not in ("PositionLiquidated", "PositionDecreased", "AutoDeleveraged"):
@@ -206,6 +214,7 @@ def _dispatch(receipts: list[Receipt], by_address: dict[str, Agent], venue: Venu
             agent = by_address.get(event["account"].lower())
             if agent is None:
                 continue
+            told.append(agent)
             market = symbols[event["market"]]
             if event.name == "PositionLiquidated":
                 holding = agent.holdings.get(market)
@@ -223,6 +232,7 @@ def _dispatch(receipts: list[Receipt], by_address: dict[str, Agent], venue: Venu
                     holding.size = Decimal(left) / Decimal(10**18)
             elif venue.raw_position(agent.trader, market).size == 0:
                 agent.on_position_closed(market)
+    return told
 
 
 def run_study(scenario: Scenario, *, backend: Optional[str] = None, seed: Optional[int] = None,
