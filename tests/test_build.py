@@ -154,3 +154,37 @@ def test_the_views_behind_the_fallback_are_the_interface_the_artifact_and_the_co
     slot = next(int(v["slot"]) for v in layout["storage"] if v["label"] == "_s")
     source = (PROJECT_ROOT / "contracts/core/ClearinghouseViews.sol").read_text()
     assert f"uint256 internal constant STATE_SLOT = {slot};" in source
+
+
+FACTORY = """// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+import {Token} from "./Token.sol";
+contract Factory { event Made(address token); function make() external returns (Token t) { t = new Token(); emit Made(address(t)); } }
+"""
+
+
+def test_two_solc_processes_give_the_artifacts_of_one(project: Path, monkeypatch):
+    """A compile split over two solc-js processes (each generating code for half of the
+    sources) writes byte for byte the artifacts and manifest of one process, warnings included,
+    whether a contract is in its own half or creates one of the other's (``new Token()``)."""
+    _write(project, "Token.sol", GOOD)
+    _write(project, "Factory.sol", FACTORY)
+    built = {}
+    for jobs in ("1", "2"):
+        monkeypatch.setenv("PERPSIM_COMPILE_JOBS", jobs)
+        out = project / f"artifacts-{jobs}"
+        result = compile_contracts(project, out)
+        assert result.contracts == ["Factory", "Token"]
+        built[jobs] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    assert built["1"] == built["2"] and len(built["1"]) == 3  # two contracts and the manifest
+
+
+def test_the_compile_jobs_setting_is_checked(monkeypatch):
+    from protocol.build import compile_jobs
+
+    monkeypatch.setenv("PERPSIM_COMPILE_JOBS", "3")
+    assert compile_jobs() == 3
+    for bad in ("0", "two"):
+        monkeypatch.setenv("PERPSIM_COMPILE_JOBS", bad)
+        with pytest.raises(CompileError, match="PERPSIM_COMPILE_JOBS"):
+            compile_jobs()

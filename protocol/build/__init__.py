@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 from pathlib import Path
@@ -388,24 +389,80 @@ def _run_solc(root: Path, sources: dict[str, str], settings: dict,
     :class:`CompileError` on errors. ``announce``: the progress line shown while it compiles
     (once the toolchain is found: a missing one is reported alone, in one line)."""
     command = solc_command(root)
-    standard_input = {
+    inputs = [{
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},
-        "settings": settings,
-    }
+        "settings": part,
+    } for part in _split_outputs(settings, sources, compile_jobs())]
     with _progress(announce or "", quiet=announce is None):
-        proc = subprocess.run(command, input=json.dumps(standard_input),
-                              capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise CompileError([f"solc-js failed: {proc.stderr.strip()}"])
-    output = json.loads(proc.stdout)
+        with ThreadPoolExecutor(len(inputs)) as pool:  # each waits on a solc-js process
+            procs = list(pool.map(lambda standard_input: subprocess.run(
+                command, input=json.dumps(standard_input), capture_output=True, text=True,
+                check=False), inputs))
+    for proc in procs:
+        if proc.returncode != 0:
+            raise CompileError([f"solc-js failed: {proc.stderr.strip()}"])
+    output = _merge_outputs([json.loads(proc.stdout) for proc in procs])
     diagnostics = output.get("errors", [])
     errors = [_format_diagnostic(d, sources) for d in diagnostics if d["severity"] == "error"]
     if errors:
         warnings = [_format_diagnostic(d, sources) for d in diagnostics
                     if d["severity"] != "error"]
         raise CompileError(_user_paths(errors + warnings, user_dir))
-    return output, proc.stderr.strip().splitlines()[-1]
+    return output, procs[0].stderr.strip().splitlines()[-1]
+
+
+def compile_jobs() -> int:
+    """solc-js processes a compile runs side by side: ``PERPSIM_COMPILE_JOBS``, else one per
+    core, at most 2 (each holds the whole build's sources and uses up to about 1 GB)."""
+    configured = os.environ.get("PERPSIM_COMPILE_JOBS")
+    if configured:
+        try:
+            jobs = int(configured)
+        except ValueError:
+            raise CompileError([f"PERPSIM_COMPILE_JOBS: a number of processes, got {configured!r}"])
+        if jobs < 1:
+            raise CompileError([f"PERPSIM_COMPILE_JOBS: at least 1, got {jobs}"])
+        return jobs
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _split_outputs(settings: dict, sources: dict[str, str], jobs: int) -> list[dict]:
+    """``settings`` once per solc-js process, each selecting the contract outputs of some of
+    the sources (every process parses and checks them all; code is generated only for what is
+    selected, and that is most of the time). The sources are dealt out by size, largest first,
+    to the process with the least so far. The bytecode does not depend on the selection (the
+    metadata leaves it out), so the artifacts are those of one process."""
+    selected = settings["outputSelection"]
+    if jobs <= 1 or set(selected) != {"*"} or len(sources) < 2:
+        return [settings]
+    outputs = selected["*"]
+    loads = [[0, []] for _ in range(min(jobs, len(sources)))]
+    for name in sorted(sources, key=lambda n: (-len(sources[n]), n)):
+        lightest = min(loads, key=lambda load: load[0])
+        lightest[0] += len(sources[name])
+        lightest[1].append(name)
+    return [{**settings, "outputSelection": {name: outputs for name in sorted(names)}}
+            for _, names in loads]
+
+
+def _merge_outputs(outputs: list[dict]) -> dict:
+    """One standard-JSON output from those of processes that compiled the same sources with
+    different output selections: their contracts together, the diagnostics once each (every
+    process reports those of parsing and analysis)."""
+    if len(outputs) == 1:
+        return outputs[0]
+    merged = {"sources": outputs[0].get("sources", {}), "contracts": {}, "errors": []}
+    seen: set[str] = set()
+    for output in outputs:
+        for source, contracts in output.get("contracts", {}).items():
+            merged["contracts"].setdefault(source, {}).update(contracts)
+        for diagnostic in output.get("errors", []):
+            key = json.dumps(diagnostic, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                merged["errors"].append(diagnostic)
+    return merged
 
 
 def _artifacts(output: dict, sources: dict[str, str], user_dir: Path | None, digest: str,
