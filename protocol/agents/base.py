@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Mapping, Optional
 
-#: market -> (wake at or below this price, wake at or above it); None: no bound on that side.
-Triggers = Mapping[str, tuple[Optional[Decimal], Optional[Decimal]]]
-
 from protocol.errors import Reverted
 from protocol.venue import Trader, Venue
+
+#: market -> (wake at or below this price, wake at or above it); None: no bound on that side.
+Triggers = Mapping[str, tuple[Optional[Decimal], Optional[Decimal]]]
 
 
 @dataclass(frozen=True)

@@ -380,7 +380,7 @@ class LiquidityProvider(Agent):
             self.requested = True
             self._send(lambda: self.trader.request_deposit(self.capital))
             return
-        if self._redeem_at == ctx.block:
+        if self._redeem_at is not None and self._redeem_at <= ctx.block:
             self._redeem_at = None
             shares = ctx.venue.lp_shares(self.trader)
             amount = int(shares * Decimal(str(uniform(self.rng, self.params.withdraw_fraction))))

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import heapq
 from decimal import Decimal
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Sequence
 
 from protocol.agents import Agent
-
-#: market -> (wake at or below this price, wake at or above it); None: no bound on that side.
-Triggers = Mapping[str, tuple[Optional[Decimal], Optional[Decimal]]]
+from protocol.agents.base import Triggers
 
 
 class AgentSchedule:
