@@ -14,9 +14,14 @@ PYTEST_ARGS ?=
 
 .PHONY: setup setup-dev compile demo test bench clean
 
+# The compile needs only the standard library and node_modules (protocol/build/standalone.py),
+# so it runs while pip installs the virtualenv: two jobs at a time. Each target installs the
+# virtualenv once (the base or the dev stamp, never both at once).
+MAKEFLAGS += --jobs=2
+
 setup: $(PY_STAMP) $(NPM_STAMP) compile
 
-setup-dev: $(DEV_STAMP) setup
+setup-dev: $(DEV_STAMP) $(NPM_STAMP) compile
 
 # The base install: perpsim and its run-time dependencies, no extras.
 $(PY_STAMP): pyproject.toml
@@ -37,8 +42,8 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
-compile: $(PY_STAMP) $(NPM_STAMP)
-	$(PY) -m protocol.build
+compile: $(NPM_STAMP)
+	$(PYTHON) protocol/build/standalone.py
 
 demo: setup
 	$(VENV)/bin/perpsim run default --backend revm

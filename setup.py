@@ -9,8 +9,9 @@ Metadata lives in pyproject.toml; this file only adds two commands:
   ``protocol/contracts`` and ``package.json`` / ``package-lock.json`` as ``protocol/build/npm``,
   so an installed ``perpsim compile`` can recompile (see ``protocol/build/toolchain.py``).
 
-The compiler module is loaded from its file: the build environment has none of perpsim's
-dependencies, and ``protocol.build`` needs only the standard library.
+The compiler module is loaded from its files (``protocol/build/standalone.py``): the build
+environment has none of perpsim's dependencies, and ``protocol.build`` needs only the standard
+library.
 """
 
 from __future__ import annotations
@@ -27,21 +28,17 @@ from setuptools.command.sdist import sdist
 HERE = Path(__file__).resolve().parent
 
 
-def _load(name: str, path: Path, package: bool = False):
+def _compiler():
+    # The toolchain, loaded from its files through protocol/build/standalone.py: the package's
+    # __init__ (which needs web3) never runs.
+    name = "_perpsim_standalone"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(
-            name, path, submodule_search_locations=[str(path.parent)] if package else None)
+            name, HERE / "protocol" / "build" / "standalone.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def _compiler():
-    # The toolchain's exceptions derive from protocol.exceptions (standard library only). Loaded
-    # under its own name, the package's __init__ (which needs web3) is never run.
-    _load("protocol.exceptions", HERE / "protocol" / "exceptions.py")
-    return _load("_perpsim_build", HERE / "protocol" / "build" / "__init__.py", package=True)
+    return sys.modules[name].load()
 
 
 def _prepare_artifacts() -> None:

@@ -130,3 +130,12 @@ def test_first_compile_outside_a_repository_installs_the_pinned_toolchain_once(
 
     assert toolchain.ensure_cache() == tools
     assert capsys.readouterr().err == ""  # set up once: no second npm ci
+
+
+def test_the_toolchain_runs_on_the_standard_library_alone():
+    """What ``make`` runs while pip installs the virtualenv: no site-packages (``-S``), so
+    neither web3 nor rich nor perpsim itself, only the standard library and node_modules."""
+    done = subprocess.run([sys.executable, "-I", "-S", "protocol/build/standalone.py"],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{len(compile_contracts().contracts)} contracts up to date (")
