@@ -34,5 +34,6 @@ def load() -> ModuleType:
 
 
 if __name__ == "__main__":
-    sys.path.remove(str(Path(__file__).resolve().parent))  # run as a script: not a path to import from
+    here = str(Path(__file__).resolve().parent)  # a script's folder (unless -I): not for imports
+    sys.path[:] = [entry for entry in sys.path if entry != here]
     sys.exit(load().main())
