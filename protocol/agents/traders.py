@@ -269,13 +269,21 @@ class MarginTopper(TradingAgent):
             self._maintenance = {m: c.maintenance_fraction for m, c in ctx.venue.markets.items()}
         super().act(ctx)
 
-    def manage(self, ctx: Context, holding: Holding) -> None:
+    def _watched(self, holding: Holding) -> Optional[Decimal]:
+        """The liquidation price of ``holding`` if it may still be topped up (isolated, top-ups
+        left), else None."""
         params: MarginTopperParams = self.params  # type: ignore[assignment]
         if holding.mode != "isolated" or self._top_ups.get(holding.market, 0) >= params.max_top_ups:
+            return None
+        mmf = self._maintenance[holding.market]
+        return liquidation_price(holding.side, holding.entry, holding.size, holding.margin, mmf)
+
+    def manage(self, ctx: Context, holding: Holding) -> None:
+        params: MarginTopperParams = self.params  # type: ignore[assignment]
+        liq = self._watched(holding)
+        if liq is None:
             return
         price = ctx.prices[holding.market]
-        mmf = self._maintenance[holding.market]
-        liq = liquidation_price(holding.side, holding.entry, holding.size, holding.margin, mmf)
         travelled = (holding.entry - price) / (holding.entry - liq) if holding.entry != liq else 0
         if travelled >= Decimal(repr(params.trigger)):
             amount = usd(holding.margin * Decimal(repr(params.top_up)))
@@ -289,11 +297,8 @@ class MarginTopper(TradingAgent):
         params: MarginTopperParams = self.params  # type: ignore[assignment]
         found = {}
         for market, holding in self.holdings.items():
-            if holding.mode != "isolated" or self._top_ups.get(market, 0) >= params.max_top_ups:
-                continue
-            mmf = self._maintenance[market]
-            liq = liquidation_price(holding.side, holding.entry, holding.size, holding.margin, mmf)
-            if liq == holding.entry:
+            liq = self._watched(holding)
+            if liq is None or liq == holding.entry:
                 continue
             level = holding.entry + (liq - holding.entry) * Decimal(repr(params.trigger))
             early = abs(level) * Decimal("1e-9")

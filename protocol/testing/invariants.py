@@ -232,10 +232,10 @@ def _check_escrow(venue) -> None:
             assets, shares = (assets + amount, shares) if is_deposit else (assets, shares + amount)
             owed.setdefault(owner, [0, 0])[0 if is_deposit else 1] += amount
     for kind, expected in (("Order", open_orders), ("LpRequest", open_requests)):
-        listed = book.call(f"open{kind}Ids", 0, book.call(f"open{kind}Count"))
-        if sorted(listed) != expected:
+        listed = venue.open_ids(kind)
+        if listed != expected:
             raise InvariantViolation("escrow", f"the book's open {kind} list != its open {kind}s",
-                                     listed=sorted(listed), open=expected)
+                                     listed=listed, open=expected)
     held = venue.usdc.call("balanceOf", book.address), venue.pool.call("balanceOf", book.address)
     if held[0] < collateral + assets or held[1] < shares:
         raise InvariantViolation("escrow", "the order book holds less than it owes",

@@ -489,7 +489,7 @@ class Venue(AdminActions):
         account = None if trader is None else (trader if isinstance(trader, str) else trader.address)
         symbols = {i: s for s, i in self._market_ids.items()}
         found = []
-        for order_id in self._open_ids("Order"):
+        for order_id in self.open_ids("Order"):
             (owner, kind, mode, leverage, market, is_long, created, size, collateral, trigger,
              acceptable, fee) = self.order_book.call("order", order_id)
             if int(owner, 16) == 0 or (account is not None and owner.lower() != account.lower()):
@@ -505,7 +505,7 @@ class Venue(AdminActions):
                 execution_fee_wei=fee, created_at=created))
         return found
 
-    def _open_ids(self, kind: str) -> list[int]:
+    def open_ids(self, kind: str) -> list[int]:
         """The ids of the open orders (``kind`` "Order") or LP requests ("LpRequest"), oldest
         first: the book's open list, read whole."""
         count = self.order_book.call(f"open{kind}Count")
@@ -515,7 +515,7 @@ class Venue(AdminActions):
         """Open LP requests (of one account, or all), oldest first."""
         account = None if trader is None else (trader if isinstance(trader, str) else trader.address)
         found = []
-        for request_id in self._open_ids("LpRequest"):
+        for request_id in self.open_ids("LpRequest"):
             owner, receiver, is_deposit, created, amount, min_out, fee = \
                 self.order_book.call("lpRequest", request_id)
             if int(owner, 16) == 0 or (account is not None and owner.lower() != account.lower()):
