@@ -47,8 +47,10 @@ def main() -> int:
     parser.add_argument("--traders", type=int, default=1000)
     parser.add_argument("--blocks", type=int, default=1440)
     parser.add_argument("--backend", default="revm")
+    parser.add_argument("--scan", choices=("index", "chain"), default="index",
+                        help="how keepers find targets: the event index, or Reader scans")
     args = parser.parse_args()
-    sc = scaled(args.traders, args.blocks, args.backend)
+    sc = scaled(args.traders, args.blocks, args.backend, args.scan)
     traders = sum(p.count for p in sc.agents if p.type != "lp")
     chain = connect(args.backend)
     views = timed_views(chain)
@@ -59,7 +61,7 @@ def main() -> int:
         chain.close()
     wall = time.perf_counter() - started
     txs = result.summary["transactions"]
-    table = Table(title=f"perpsim simulation throughput ({args.backend})")
+    table = Table(title=f"perpsim simulation throughput ({args.backend}, keepers: {args.scan})")
     for col in ("traders", "blocks", "transactions", "liquidations", "wall s", "protocol tx/s",
                 "view calls", "view s", "views % of wall"):
         table.add_column(col, justify="right")

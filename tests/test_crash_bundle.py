@@ -175,14 +175,16 @@ def test_an_exception_escaping_a_run_writes_a_bundle_with_the_contracts_error(tm
     assert result.exit_code == 1, result.output
     lines = result.output.strip().splitlines()[-2:]
     assert lines[0].startswith(f"crash bundle: {tmp_path / 'bundle'} (replay: pytest ")
-    # The liquidation keeper's scan of block 19 is the first call after open interest passes 100.
-    assert lines[1] == ("Error: block 19: "
+    # Open interest passes 100 in block 19. The liquidation keeper's index reads positions
+    # through Reader.watch, which reports a position whose health reverts as not liquidatable
+    # (as Reader.health does), so the first call to fail is the metrics' equity sample of block 20.
+    assert lines[1] == ("Error: block 20: "
                         "OpenInterestAboveLimit(size=109925093340000000000)")
     record = json.loads((tmp_path / "bundle" / "crash.json").read_text())
     assert record["error"]["contract_error"] == "OpenInterestAboveLimit"
     assert record["error"]["invariant"] is None and record["check_invariants"] == 0
     assert record["overrides"]["venue.modules"] == {"rates": "OpenInterestLimitRates"}
-    assert "protocol/keepers/bots.py" in (tmp_path / "bundle" / "traceback.txt").read_text()
+    assert "protocol/sim/metrics.py" in (tmp_path / "bundle" / "traceback.txt").read_text()
     replay = _pytest(tmp_path / "bundle" / "test_replay.py", tmp_path)
     assert replay.returncode == 0, replay.stdout + replay.stderr
 

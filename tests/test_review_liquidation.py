@@ -119,9 +119,11 @@ def test_every_view_and_keeper_reports_the_indebted_stale_account(venue):
     assert (trader.address.lower(), CROSS) not in [(a.lower(), m) for a, m in found]
     health = reader.call("health", ch.address, venue.encode_targets([(trader, None)]))[0]
     assert health[2:] == (-1_018 * WAD, 7_500 * WAD // 40, False)
-    every_block = LiquidationKeeper(venue, "scan")
+    every_block = LiquidationKeeper(venue, "scan")  # on the event index
     assert every_block.scan(venue.chain.block_number) == []
-    watching = LiquidationKeeper(venue, "watch", Strategy(full_scan_interval=5))
+    scanning = LiquidationKeeper(venue, "chain", Strategy(scan="chain"))
+    assert scanning.scan(venue.chain.block_number) == []
+    watching = LiquidationKeeper(venue, "watch", Strategy(full_scan_interval=5, scan="chain"))
     assert watching.scan(venue.chain.block_number) == []
     assert watching.watchlist == [(trader.address, None)]
     # An indebted account cannot take anything out, move margin or open.
@@ -144,6 +146,7 @@ def test_every_view_and_keeper_reports_the_indebted_stale_account(venue):
         (-1_018 * WAD, 6_000 * WAD // 40, 1 << BTC)
     assert watching.scan(venue.chain.block_number) == [(trader.address, None)]
     assert every_block.scan(venue.chain.block_number) == [(trader.address, None)]
+    assert scanning.scan(venue.chain.block_number) == [(trader.address, None)]
     health = reader.call("health", ch.address, venue.encode_targets([(trader, None)]))[0]
     assert health[2:] == (-1_018 * WAD, 6_000 * WAD // 40, True)
     assert_invariants(venue)

@@ -21,6 +21,14 @@ import {OrderBook} from "../orders/OrderBook.sol";
 contract Reader {
     uint256 internal constant BPS = MarginMath.BPS;
 
+    /// @notice One open position: `size` signed (+ long), `mode` isolated or cross.
+    struct OpenPosition {
+        address account;
+        uint256 market;
+        int256 size;
+        MarginMode mode;
+    }
+
     struct Health {
         address account;
         uint256 market; // CROSS_ACCOUNT for the account's cross positions
@@ -61,6 +69,55 @@ contract Reader {
                     (out[i].equity, out[i].maintenance, out[i].liquidatable) = (e, mm, e < int256(mm));
                 } catch {}
             }
+        }
+    }
+
+    /// @notice `health` with what an event index needs to know how fast the target's equity
+    /// can drain without an event: `entryNotional`, the entry notional of the position (or of
+    /// every cross position of the account), on which borrowing accrues.
+    function watch(Clearinghouse ch, IClearinghouse.LiquidationTarget[] calldata targets)
+        external
+        view
+        returns (Health[] memory out, uint256[] memory entryNotional)
+    {
+        out = this.health(ch, targets);
+        entryNotional = new uint256[](targets.length);
+        for (uint256 i; i < targets.length; ++i) {
+            (address account, uint256 market) = (targets[i].account, targets[i].market);
+            if (market != CROSS_ACCOUNT) {
+                entryNotional[i] = ch.position(account, market).entryNotional;
+                continue;
+            }
+            uint256 mask = ch.crossMarkets(account);
+            for (uint256 m; mask != 0; ++m) {
+                if (mask & 1 != 0) entryNotional[i] += ch.position(account, m).entryNotional;
+                mask >>= 1;
+            }
+        }
+    }
+
+    /// @notice Every open position of the registered accounts `[start, start + count)`, in
+    /// account then market order, and the index to continue from (`accountCount` when done):
+    /// the whole book, page by page, for an index that checks itself against the chain.
+    function openPositions(Clearinghouse ch, uint256 start, uint256 count)
+        external
+        view
+        returns (OpenPosition[] memory found, uint256 next)
+    {
+        uint256 total = ch.accountCount();
+        next = start + count < total ? start + count : total;
+        uint256 markets = ch.marketCount();
+        found = new OpenPosition[]((next > start ? next - start : 0) * markets);
+        uint256 n;
+        for (uint256 i = start; i < next; ++i) {
+            address account = ch.accounts(i);
+            for (uint256 m; m < markets; ++m) {
+                IClearinghouse.Position memory p = ch.position(account, m);
+                if (p.size != 0) found[n++] = OpenPosition(account, m, p.size, p.mode);
+            }
+        }
+        assembly ("memory-safe") {
+            mstore(found, n)
         }
     }
 
@@ -125,6 +182,20 @@ contract Reader {
         returns (uint256[] memory ids, uint256 next)
     {
         return _executable(book.isExecutable, book.openOrderIds(start, count), start);
+    }
+
+    /// @notice Of the order `ids` given (open or not), those `executeOrder` would run now, in
+    /// the order given: for a keeper that knows the open orders from events and asks only about
+    /// those its own check says may be due.
+    function executableOrdersAmong(OrderBook book, uint256[] calldata ids) external view returns (uint256[] memory) {
+        (uint256[] memory found,) = _executable(book.isExecutable, ids, 0);
+        return found;
+    }
+
+    /// @notice `executableOrdersAmong` for LP requests.
+    function executableLpRequestsAmong(OrderBook book, uint256[] calldata ids) external view returns (uint256[] memory) {
+        (uint256[] memory found,) = _executable(book.isLpRequestExecutable, ids, 0);
+        return found;
     }
 
     /// @notice Of the open LP requests at positions `[start, start + count)` of the book's open

@@ -181,6 +181,15 @@ def render(report: dict):
                       f"{book['liquidatable']:,} in {book['batches']:,} batches",
                       f"{book['setup_seconds']:.1f} / {book['scan_seconds']:.3f} / "
                       f"{book['liquidation_seconds']:.3f} s", "-", "")
+    for n, book in sc["books"].items():
+        table.add_row("scaling (revm)", f"{n:,} positions, a block with nothing happening: "
+                      "keepers on the index / scanning the chain",
+                      f"{book['idle_index_ms']:.2f} / {book['idle_chain_ms']:.1f} ms", "-", "")
+    idle = [book["idle_index_ms"] for _, book in sorted(sc["books"].items())]
+    if len(idle) > 1:
+        flat = idle[-1] / idle[0] if idle[0] else 0.0
+        table.add_row("scaling (revm)", "idle block on the index: largest vs smallest book",
+                      f"{flat:.2f}x", "<= 2x", "flat" if flat <= 2 else "GROWS")
     for kind in ("scan", "liquidation"):
         lin = sc["linear"][kind]
         table.add_row("keeper (revm)", f"{kind}: s/position largest vs smallest (>=1k)",

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Callable, Iterable, Optional
 
 from protocol import MarketConfig, Venue
+from protocol.keepers import BlockBuilder, LiquidationKeeper, OrderKeeper, Strategy
 from protocol.sim.engine import Simulation
 from protocol.sim.loader import load_scenario
 from protocol.venue.units import to_wad
@@ -24,6 +25,7 @@ from protocol.venue.units import to_wad
 MAX_UINT = 2**256 - 1
 CHUNK = 1_000
 BATCH = 50
+IDLE_BLOCKS = 5  # blocks timed with nothing happening, per book size and scan
 MARKETS = [MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000)),
            MarketConfig(symbol="BTC", max_leverage=20, initial_price=Decimal(60000))]
 CRASH = {"ETH": Decimal(3000) * Decimal("0.98"), "BTC": Decimal(60000) * Decimal("1.03")}
@@ -79,6 +81,7 @@ def measure_book(n: int, backend: str = "revm") -> dict:
         started = time.perf_counter()
         populate(venue, n)
         setup = time.perf_counter() - started
+        idle = {scan: idle_block_ms(venue, scan) for scan in ("index", "chain")}
         venue.set_prices(CRASH)
         keeper = venue.keeper("k")
         started = time.perf_counter()
@@ -99,20 +102,40 @@ def measure_book(n: int, backend: str = "revm") -> dict:
     return {"positions": n, "setup_seconds": setup, "scan_seconds": scan, "reader_calls": calls,
             "liquidatable": len(found), "liquidated": len(liquidated), "remaining": remaining,
             "batches": txs,
-            "liquidation_seconds": liquidation}
+            "liquidation_seconds": liquidation, "idle_index_ms": idle["index"],
+            "idle_chain_ms": idle["chain"]}
 
 
-def scaled(traders: int, blocks: int, backend: str):
-    """The default scenario with its trader population scaled to ``traders`` (same mix); the
-    liquidation keeper scans everything every 10 blocks (as ``scripts/bench_sim.py``)."""
+def idle_block_ms(venue: Venue, scan: str, blocks: int = IDLE_BLOCKS) -> float:
+    """Mean wall time (ms) of a block in which nothing happens, for a liquidation keeper and
+    an order keeper finding their targets by ``scan`` (the event index, or Reader scans of
+    every account and open order); the keepers' first block, which builds the index, is not
+    counted."""
+    strategy = Strategy(scan=scan)
+    builder = BlockBuilder(venue, [LiquidationKeeper(venue, f"idle-{scan}", strategy),
+                                   OrderKeeper(venue, f"idle-orders-{scan}", strategy)])
+    builder.step()
+    started = time.perf_counter()
+    for _ in range(blocks):
+        venue.advance_time(60)
+        builder.step()
+    return (time.perf_counter() - started) / blocks * 1000
+
+
+def scaled(traders: int, blocks: int, backend: str, scan: str = "index"):
+    """The default scenario with its trader population scaled to ``traders`` (same mix). Its
+    liquidation and order keepers find their targets per ``scan``: ``index`` (the event index)
+    or ``chain`` (Reader scans, the liquidation keeper's of everything every 10 blocks and of
+    its watchlist in between)."""
     sc = load_scenario("default", {"blocks": blocks, "backend": backend})
     base = sum(p.count for p in sc.agents if p.type != "lp")
     agents = []
     for p in sc.agents:
         count = p.count if p.type == "lp" else round(p.count * traders / base)
         agents.append(dataclasses.replace(p, count=count))
-    keepers = tuple(dataclasses.replace(k, strategy=dataclasses.replace(k.strategy, full_scan_interval=10))
-                    if k.type == "liquidation" else k for k in sc.keepers)
+    keepers = tuple(dataclasses.replace(k, strategy=dataclasses.replace(
+        k.strategy, scan=scan, full_scan_interval=10 if k.type == "liquidation" else 1))
+        for k in sc.keepers)
     return sc.with_(agents=tuple(agents), keepers=keepers)
 
 

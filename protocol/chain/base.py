@@ -163,6 +163,15 @@ class Chain(ABC):
         self._genesis_timestamp = genesis_timestamp
         self._open_blocks = 0  # depth of block() contexts: while > 0, transactions share a block
         self._recorders: list[list[Receipt]] = []  # every receipt is appended to each
+        #: Called with each receipt of this chain, in order (:meth:`listen`).
+        self._listeners: list[Callable[[Receipt], None]] = []
+        #: The open :meth:`snapshot` contexts, outermost first, each by a number of its own:
+        #: what happens inside one is undone when it ends.
+        self._snapshots: list[int] = []
+        self._snapshots_made = 0
+        #: Counts :meth:`revert_to` calls (outside :meth:`snapshot`): a listener that kept
+        #: state from receipts must rebuild it when this changes.
+        self.rewinds = 0
         #: View results since the last change of state or block (backends whose state only this
         #: object changes): keepers that scan the same book in the same block run it once.
         self._views: dict[tuple[str, str, bytes], tuple[bool, bytes]] | None = \
@@ -395,11 +404,27 @@ class Chain(ABC):
     def snapshot(self) -> Iterator[None]:
         """Context manager: every change made inside is undone on exit."""
         token = self.take_snapshot()
+        self._snapshots_made += 1
+        self._snapshots.append(self._snapshots_made)
         try:
             yield
         finally:
-            self.revert_to(token)
+            self._snapshots.pop()
+            self._revert(token)
             self.release_snapshot(token)
+
+    @property
+    def snapshot_path(self) -> tuple[int, ...]:
+        """The open :meth:`snapshot` contexts, outermost first: state kept from receipts at
+        one path is undone when the chain's path no longer starts with it."""
+        return tuple(self._snapshots)
+
+    def listen(self, listener: Callable[[Receipt], None]) -> Callable[[], None]:
+        """Call ``listener(receipt)`` after every transaction of this chain; returns the function
+        that stops it. Receipts of transactions inside a :meth:`snapshot` are passed too
+        (:attr:`snapshot_path` tells where they happened): they are undone when it ends."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     def take_snapshot(self) -> Any:
         return (self._backend_snapshot(), dict(self._nonces), self._head_number,
@@ -407,6 +432,10 @@ class Chain(ABC):
 
     def revert_to(self, token: Any) -> None:
         """Undo everything since :meth:`take_snapshot` returned ``token`` (repeatable)."""
+        self.rewinds += 1
+        self._revert(token)
+
+    def _revert(self, token: Any) -> None:
         self._state_changed()
         backend, nonces, self._head_number, self._head_timestamp, self._clock, \
             self._pending_txs = token
@@ -441,6 +470,8 @@ class Chain(ABC):
             receipt.error = self.registry.decode_error(raw.output, receipt)
         if hooks.LISTENERS:
             hooks.notify(self, receipt)
+        for listener in self._listeners:
+            listener(receipt)
         for recorder in self._recorders:
             recorder.append(receipt)
         if not self._open_blocks:

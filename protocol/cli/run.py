@@ -55,6 +55,10 @@ def scenarios() -> None:
 @click.option("--check-invariants", "check_every", type=click.IntRange(min=0), default=0,
               metavar="N", help="Check SPEC §12 invariants after every Nth block (default 0: never; "
                                 "each check reads the whole venue, see README).")
+@click.option("--verify-index", "verify_every", type=click.IntRange(min=1), default=None,
+              metavar="N", help="Compare the keepers' event index with a full chain scan after "
+                                "every Nth block and stop on any difference (scenario key "
+                                "verify_index).")
 @click.option("--format", "table_format", type=click.Choice(["csv", "parquet"]), default="csv",
               show_default=True, help="How the run's tables are written: CSV, or Parquet for "
                                       "large runs (report.html and the JSON files either way).")
@@ -63,7 +67,7 @@ def scenarios() -> None:
 def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Optional[int],
         out_dir: Optional[Path], settings: tuple[str, ...], contracts_dir: Optional[Path],
         check_every: int, crash_dir: Optional[Path], rpc_url: Optional[str],
-        table_format: str) -> None:
+        table_format: str, verify_every: Optional[int]) -> None:
     """Run SCENARIO (a built-in name or a TOML file) and write its report.
 
     A scenario with study_modes (such as isolated-vs-cross) runs once per margin mode, and one
@@ -78,6 +82,8 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
     overrides = parse_overrides(list(settings))
     if blocks is not None:
         overrides["blocks"] = blocks
+    if verify_every is not None:
+        overrides["verify_index"] = verify_every
     if contracts_dir is not None:
         overrides["venue.contracts"] = str(contracts_dir.resolve())
     sc = load_scenario(scenario, overrides or None)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
 
 from protocol.chain import Contract, Receipt
 from protocol.constants import BPS
+from protocol.keepers.index import BookIndex
 from protocol.keepers.ledger import Ledger
 from protocol.keepers.strategy import Strategy
 from protocol.venue.adl import max_adl_size, ranked_candidates
@@ -130,7 +131,9 @@ class KeeperBot:
 
 
 class LiquidationKeeper(KeeperBot):
-    """Scans with ``venue.liquidatable`` in chunks of ``scan_chunk`` accounts and liquidates
+    """Finds liquidatable targets with the venue's event index (``strategy.scan`` "index", the
+    default: :class:`~protocol.keepers.index.BookIndex`) or by scanning with
+    ``venue.liquidatable`` in chunks of ``scan_chunk`` accounts ("chain"), and liquidates
     with ``liquidateBatch`` in batches of ``batch_size`` targets. A target is ``(address,
     market symbol)`` for an isolated position or ``(address, None)`` for a cross account.
 
@@ -173,8 +176,7 @@ class LiquidationKeeper(KeeperBot):
             for update in updates_for:  # a full scan under each, leaving the scan cadence alone
                 with v.snapshot():
                     self._push([update])
-                    counts.append(len(self._sweep(
-                        lambda start: v.liquidatable(start, self.strategy.scan_chunk))))
+                    counts.append(len(self._everything()))
             best = max(range(len(counts)), key=lambda i: (counts[i], i))
             updates.append(updates_for[best])
         return updates
@@ -182,12 +184,18 @@ class LiquidationKeeper(KeeperBot):
     def _push(self, updates: list[tuple[int, int, int]]) -> None:
         self.venue.oracle.transact(self.address, "pushPrices", updates).raise_for_status()
 
+    def _everything(self) -> list[tuple[str, Optional[str]]]:
+        """Every liquidatable target now: from the event index, or a full Reader scan."""
+        if self.strategy.scan == "index":
+            return BookIndex.of(self.venue).liquidatable()
+        return self._sweep(lambda start: self.venue.liquidatable(start, self.strategy.scan_chunk))
+
     def _find(self) -> list[tuple[str, Optional[str]]]:
         strategy = self.strategy
         full = self.scans % strategy.full_scan_interval == 0
         self.scans += 1
-        if strategy.full_scan_interval == 1:
-            return self._sweep(lambda start: self.venue.liquidatable(start, strategy.scan_chunk))
+        if strategy.full_scan_interval == 1 or strategy.scan == "index":
+            return self._everything()
         if full:
             v = self.venue
             self.watchlist = self._sweep(lambda start: v.at_risk(start, strategy.scan_chunk,
@@ -254,12 +262,19 @@ class LiquidationKeeper(KeeperBot):
 
 
 class OrderKeeper(KeeperBot):
-    """Executes the open orders and LP requests that the Reader's ``executableOrders`` and
-    ``executableLpRequests`` report, oldest first; the execution fee (``keeperFee`` of the
-    Executed/Failed events, paid in ETH) goes into ``fees_wei``."""
+    """Executes the open orders and LP requests the chain says are executable, oldest first:
+    with ``strategy.scan`` "index", those of the event index's candidates that the Reader's
+    ``executableOrdersAmong`` / ``executableLpRequestsAmong`` confirm; with "chain", what
+    ``executableOrders`` / ``executableLpRequests`` report over every open one. The execution
+    fee (``keeperFee`` of the Executed/Failed events, paid in ETH) goes into ``fees_wei``."""
 
     def scan(self, block: int) -> list:
         v = self.venue
+        if self.strategy.scan == "index":
+            index = BookIndex.of(v)
+            return self._among("executableOrdersAmong", index.order_candidates()) + [
+                ("lp", i) for i in self._among("executableLpRequestsAmong",
+                                               index.lp_request_candidates())]
         targets: list = self._executable("executableOrders", v.order_book.call("openOrderCount"))
         targets += [("lp", i) for i in self._executable("executableLpRequests",
                                                          v.order_book.call("openLpRequestCount"))]
@@ -275,6 +290,14 @@ class OrderKeeper(KeeperBot):
             chunk, start = v.reader.call(view, v.order_book.address, start, self.strategy.scan_chunk)
             ids.extend(chunk)
         return sorted(ids)
+
+    def _among(self, view: str, candidates: list[int]) -> list[int]:
+        """The executable ones of the index's candidates, ``scan_chunk`` per Reader call."""
+        v, chunk = self.venue, self.strategy.scan_chunk
+        ids: list[int] = []
+        for start in range(0, len(candidates), chunk):
+            ids.extend(v.reader.call(view, v.order_book.address, candidates[start:start + chunk]))
+        return ids
 
     def intents(self, block: int, targets: list) -> list[Intent]:
         book = self.venue.order_book

@@ -8,6 +8,7 @@ from decimal import Decimal
 from protocol.constants import GWEI
 
 PRICE_CHOICES = ("latest", "best")
+SCANS = ("index", "chain")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,10 @@ class Strategy:
     full scan (one Reader call), as production keepers do to keep up with large books.
     ``price_choice``: on a pull oracle, which published price a liquidation keeper attaches:
     ``latest`` (honest) or ``best`` (the one that makes the most targets liquidatable).
+    ``scan``: how liquidation and order keepers find their targets: ``index`` (the venue's
+    event index, :class:`~protocol.keepers.index.BookIndex`, asking the chain only about
+    candidates; ``scan_chunk``, ``full_scan_interval`` and ``watch_threshold_bps`` then do not
+    apply) or ``chain`` (Reader scans of every account and open order, as configured).
     """
 
     poll_interval: int = 1
@@ -35,6 +40,7 @@ class Strategy:
     full_scan_interval: int = 1
     watch_threshold_bps: int = 15_000
     price_choice: str = "latest"
+    scan: str = "index"
 
     def __post_init__(self) -> None:
         if self.poll_interval < 1:
@@ -49,6 +55,8 @@ class Strategy:
             raise ValueError("full_scan_interval must be >= 1 scan")
         if self.watch_threshold_bps < 10_000:
             raise ValueError("watch_threshold_bps must be >= 10000 (the maintenance margin)")
+        if self.scan not in SCANS:
+            raise ValueError(f"scan must be one of {', '.join(SCANS)}, got {self.scan!r}")
         if self.price_choice not in PRICE_CHOICES:
             raise ValueError(f"price_choice must be one of {', '.join(PRICE_CHOICES)}, "
                              f"got {self.price_choice!r}")

@@ -23,6 +23,7 @@ from typing import Callable, Optional
 
 from protocol.agents import Agent, Context
 from protocol.keepers import BlockBuilder, KeeperBot, LiquidationKeeper
+from protocol.keepers.index import BookIndex
 from protocol.plugins import agent_type, keeper_class
 from protocol.chain import Chain, Receipt
 from protocol.prices import derive_seed
@@ -139,6 +140,8 @@ class Simulation:
             chain.advance_time(sc.block_time - 1)
             if self.check_invariants and block % self.check_invariants == 0:
                 assert_invariants(venue, mirrors=checks)
+            if sc.verify_index and block % sc.verify_index == 0:
+                BookIndex.of(venue).verify()
             if progress:
                 progress(block, sc.blocks)
         result = RunResult(

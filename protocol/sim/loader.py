@@ -186,6 +186,7 @@ class _Builder:
             block_time=top.block_time, seed=top.seed, backend=top.backend,
             venue=self.venue(top.venue), description=top.description,
             equity_every=top.equity_every, positions_every=top.positions_every, mode=top.mode,
+            verify_index=top.verify_index,
             study_modes=tuple(top.study_modes),
             study=top.study, source=self.where.file, oracles=self.oracles(top.oracle, markets),
             metrics=self.metrics(top.metrics))
@@ -460,7 +461,8 @@ class _Builder:
                 gas_price=d.gas_price if t.gas_price_gwei is None else int(t.gas_price_gwei * GWEI),
                 min_profit_usd=t.min_profit_usd, batch_size=t.batch_size, scan_chunk=t.scan_chunk,
                 full_scan_interval=t.full_scan_interval,
-                watch_threshold_bps=t.watch_threshold_bps, price_choice=t.price_choice)
+                watch_threshold_bps=t.watch_threshold_bps, price_choice=t.price_choice,
+                scan=t.scan)
             params = None
             if not builtin:
                 given = _given(t, m.Keeper.model_fields)

@@ -196,8 +196,8 @@ class MetricsRecorder:
             self.sample_positions(block, oracle)
         if block % self.equity_every == 0 or not self.equity.by_agent:
             self.equity = self.sample_equity()
-        row.update(self.cohort_equity())
-        row["wiped_out"] = self.wiped_out()
+            self._cohorts = {**self.cohort_equity(), "wiped_out": self.wiped_out()}
+        row.update(self._cohorts)  # the last sample's, until the next
         row["transactions"] = transactions
         return row
 

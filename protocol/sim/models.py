@@ -27,7 +27,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       StrictInt, StrictStr, ValidationError, create_model, model_validator)
 from pydantic_core import PydanticCustomError
 
-from protocol.keepers.strategy import PRICE_CHOICES, Strategy
+from protocol.keepers.strategy import PRICE_CHOICES, SCANS, Strategy
 from protocol.margin.types import MODULE_INTERFACES
 from protocol.prices.liquidity import SHAPES
 from protocol.prices.oracle import MODES as ORACLE_MODES
@@ -375,6 +375,7 @@ class Keeper(Table):
     full_scan_interval: Annotated[Int, Field(ge=1)] = _STRATEGY.full_scan_interval
     watch_threshold_bps: Annotated[Int, Field(ge=10_000)] = _STRATEGY.watch_threshold_bps
     price_choice: _literal(PRICE_CHOICES) = _STRATEGY.price_choice
+    scan: _literal(SCANS) = _STRATEGY.scan
 
 
 class MetricTable(Table):
@@ -396,6 +397,7 @@ class Top(Table):
     backend: _literal(BACKENDS) = "revm"
     equity_every: Annotated[Int, Field(ge=1)] = 10
     positions_every: Annotated[Int, Field(ge=1)] = 60
+    verify_index: Annotated[Int, Field(ge=0)] = 0
     mode: Optional[_literal(MODES)] = None
     study_modes: list[_literal(MODES)] = []
     study: Optional[_literal(STUDIES)] = None

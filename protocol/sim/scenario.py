@@ -27,7 +27,7 @@ MODES = ("isolated", "cross")
 STUDIES = ("solvency", "feedback")
 #: Scenario fields that are top-level keys of its TOML, which ``with_`` keeps ``raw`` true to.
 TOML_KEYS = ("name", "description", "seed", "blocks", "block_time", "backend", "equity_every",
-             "positions_every", "mode", "study_modes", "study")
+             "positions_every", "mode", "study_modes", "study", "verify_index")
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,9 @@ class Scenario:
     #: distance chart: one Reader ``health`` call per 400 positions, so rarer than equity)
     positions_every: int = 60
     mode: Optional[str] = None
+    #: blocks between checks of the keepers' event index against a full chain scan
+    #: (:meth:`~protocol.keepers.index.BookIndex.verify`; 0: never)
+    verify_index: int = 0
     study_modes: tuple[str, ...] = ()
     study: Optional[str] = None  # one of STUDIES
     source: Optional[str] = None  # file it was loaded from

@@ -1,0 +1,425 @@
+"""The book as keepers know it from events: positions, cross accounts, open orders and LP
+requests, kept from every receipt of the venue's chain, and the few positions that may be near
+liquidation.
+
+Real keepers (GMX's, Hyperliquid's liquidators) do not re-read the whole book each block: they
+keep it from the venue's events and ask the chain only about candidates. :class:`BookIndex` does
+the same:
+
+* **Membership** from events: ``PositionIncreased`` / ``PositionDecreased`` /
+  ``PositionLiquidated`` / ``AutoDeleveraged`` sizes (exact integers), ``AccountRegistered``
+  order, ``OrderCreated`` and ``LpRequestCreated`` and what ends them.
+* **Candidates.** Each target (an isolated position, or a cross account) is read once with
+  ``Reader.watch`` (equity, maintenance margin, entry notional) and then left alone until one
+  of these: an event names its account; a market it holds moves against it by the fraction
+  ``slack / (4 x notional)`` of the price it was read at (the other half of the slack is kept
+  for accrual); the deadline by which funding and borrowing at their largest possible rates
+  could have spent half its slack; a change to a market's rules. Below ``slack`` 0 (at or under
+  maintenance, or unreadable: a stale price), or holding a market with a pricing module (whose
+  impact term moves with other traders' trades), it is read every time. The tests compare this with
+  a full chain scan every block on every built-in scenario (:meth:`BookIndex.verify`).
+* **Cost.** A block with nothing happening costs a few heap peeks per market, whatever the size
+  of the book: the triggers sit in heaps keyed by price and by time.
+
+The index keeps the state of the snapshot level it was built at: transactions inside a deeper
+:meth:`Chain.snapshot` are undone when it ends, so it ignores them (asked inside one, it answers
+for the state outside). When the level it was built at ends, or ``revert_to`` rewinds the chain,
+it rebuilds from the chain when next asked.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from eth_utils import to_checksum_address
+
+from protocol.exceptions import PerpsimError
+from protocol.margin.types import MarginMode, ModuleKind
+from protocol.venue.client import CROSS_ACCOUNT
+
+WAD = 10**18
+READ_CHUNK = 400  # targets per Reader call
+#: The hard bounds a rates module's answer must keep (``RatesLogic``), WAD per second: used for
+#: a market whose rates come from a module.
+MODULE_MAX_FUNDING_RATE = 10**13
+MODULE_MAX_BORROW_RATE = 10**11
+#: Trigger order types that fire below their price for a long (above for a short):
+#: LimitIncrease, StopLoss (``OrderBook.OrderType``).
+BELOW_FOR_LONG = (1, 5)
+ACCOUNT_EVENTS = frozenset((
+    "PositionIncreased", "PositionDecreased", "PositionLiquidated", "AutoDeleveraged",
+    "MarginChanged", "LeverageUpdated", "AccountLiquidated", "BadDebt", "Deposited", "Withdrawn",
+    "ProfitCapped", "PriceImpact", "ImpactHeld", "HeldImpactReleased"))
+SIZE_EVENTS = {"PositionIncreased": "sizeDelta", "PositionDecreased": "sizeDelta",
+               "PositionLiquidated": "sizeClosed", "AutoDeleveraged": "sizeDelta"}
+RULE_EVENTS = frozenset(("MarketConfigured", "MarketTiersSet", "MarketModuleSet",
+                         "RatesModuleFailed", "RiskChangeDelaySet"))
+ORDER_ENDS = frozenset(("OrderExecuted", "OrderFailed", "OrderCancelled"))
+LP_ENDS = frozenset(("LpRequestExecuted", "LpRequestFailed", "LpRequestCancelled"))
+
+Target = tuple[str, Optional[str]]  # (account, market symbol) or (account, None): cross
+
+
+class IndexMismatch(PerpsimError):
+    """The event index disagrees with a full scan of the chain (:meth:`BookIndex.verify`)."""
+
+
+@dataclass(frozen=True)
+class TriggerOrder:
+    """What the index keeps of an open order: enough to tell whether it may be due."""
+
+    market: int
+    order_type: int
+    is_long: bool
+    trigger_price: int  # WAD; 0 for market orders
+
+    def may_run_at(self, price: int) -> bool:
+        """Whether its trigger allows it at ``price`` (market orders: always): the chain still
+        decides (``OrderBook.isExecutable``)."""
+        if self.trigger_price == 0:
+            return True
+        below = (self.order_type in BELOW_FOR_LONG) == self.is_long
+        return price <= self.trigger_price if below else price >= self.trigger_price
+
+
+@dataclass
+class Watch:
+    """A target's last reading and the version its triggers carry."""
+
+    equity: int
+    maintenance: int
+    liquidatable: bool
+    version: int
+
+
+class BookIndex:
+    """The venue's book from events; see the module docstring. Get the venue's one with
+    :meth:`of` (built from the chain the first time, then kept from receipts)."""
+
+    def __init__(self, venue):
+        self.venue = venue
+        self.chain = venue.chain
+        self.symbols = list(venue.markets)
+        self.market_ids = {s: venue.market_id(s) for s in self.symbols}
+        self._clearinghouse = venue.clearinghouse.address.lower()
+        self._order_book = venue.order_book.address.lower()
+        self._checksum: dict[str, str] = {}
+        self.sizes: dict[tuple[str, int], int] = {}  # (account, market id) -> signed size
+        self.modes: dict[tuple[str, int], int] = {}  # (account, market id) -> MarginMode
+        self.cross: dict[str, int] = {}  # account -> mask of markets with a cross position
+        self.registered: dict[str, int] = {}  # account -> its place in the Clearinghouse's list
+        self.orders: dict[int, TriggerOrder] = {}
+        self.lp_requests: set[int] = set()
+        self.reads = 0  # targets read from the chain, for benchmarks
+        self._stop = self.chain.listen(self._on_receipt)
+        self.rebuild()
+
+    @classmethod
+    def of(cls, venue) -> "BookIndex":
+        """The venue's index, made on first use."""
+        index = getattr(venue, "_book_index", None)
+        if index is None or index.venue is not venue:
+            index = cls(venue)
+            venue._book_index = index
+        return index
+
+    def close(self) -> None:
+        """Stop listening to the chain."""
+        self._stop()
+
+    # ------------------------------------------------------------------ from the chain
+    def rebuild(self) -> None:
+        """Read the whole book from the chain (the index's first state, and after a rewind)."""
+        v = self.venue
+        self.sizes.clear()
+        self.modes.clear()
+        self.cross.clear()
+        self.registered.clear()
+        for account, market, size, mode in self._chain_positions():
+            self._set_size(account, market, size, mode)
+        for i, account in enumerate(self._chain_accounts()):
+            self.registered[account] = i
+        self.orders = {i: self._order(i) for i in v.open_ids("Order")}
+        self.lp_requests = set(v.open_ids("LpRequest"))
+        self._reset_watch()
+        self._rewinds = self.chain.rewinds
+        self._path = self.chain.snapshot_path
+
+    def _chain_accounts(self) -> list[str]:
+        ch = self.venue.clearinghouse
+        return [self._account(ch.call("accounts", i)) for i in range(ch.call("accountCount"))]
+
+    def _chain_positions(self) -> list[tuple[str, int, int, int]]:
+        v = self.venue
+        found, start, total = [], 0, v.account_count()
+        while start < total:
+            page, start = v.reader.call("openPositions", v.clearinghouse.address, start, 1_000)
+            found.extend((self._account(a), m, size, mode) for a, m, size, mode in page)
+        return found
+
+    def _order(self, order_id: int) -> TriggerOrder:
+        o = self.venue.order_book.call("order", order_id)
+        return TriggerOrder(o[4], o[1], o[5], o[9])
+
+    def _reset_watch(self) -> None:
+        self.watching: dict[Target, Watch] = {}
+        self.dirty: set[Target] = set(self.targets())
+        self.near: set[Target] = set()
+        self._lower: dict[int, list] = {m: [] for m in self.market_ids.values()}  # max-heaps
+        self._upper: dict[int, list] = {m: [] for m in self.market_ids.values()}  # min-heaps
+        self._deadlines: list = []
+        self._version = 0
+        self._bounds = self._rate_bounds()
+
+    def _rate_bounds(self) -> dict[int, tuple[int, int]]:
+        """Per market, the largest funding and borrow rates (WAD per second) it can accrue at:
+        its configured caps, or the hard bounds when a module sets its rates."""
+        ch = self.venue.clearinghouse
+        bounds = {}
+        self._impact_markets = set()
+        for m in self.market_ids.values():
+            config = ch.call("marketConfig", m)
+            modules = ch.call("marketModules", m)
+            if int(modules[ModuleKind.RATES], 16):
+                bounds[m] = (MODULE_MAX_FUNDING_RATE, MODULE_MAX_BORROW_RATE)
+            else:
+                bounds[m] = (config[2], config[3])
+            if int(modules[ModuleKind.PRICING], 16):
+                self._impact_markets.add(m)
+        return bounds
+
+    # ------------------------------------------------------------------ from receipts
+    def _on_receipt(self, receipt) -> None:
+        if not receipt.logs or self.chain.snapshot_path != self._path:
+            return  # inside a snapshot: undone when it ends
+        for event in receipt.events:
+            where = event.address.lower()
+            if where == self._clearinghouse:
+                self._clearinghouse_event(event)
+            elif where == self._order_book:
+                self._order_event(event)
+
+    def _clearinghouse_event(self, event) -> None:
+        name = event.name
+        if name in ACCOUNT_EVENTS:
+            account = self._account(event["account"])
+            field = SIZE_EVENTS.get(name)
+            if field is not None:
+                key = (account, event["market"])
+                mode = event["mode"] if name == "PositionIncreased" else self.modes.get(key)
+                self._set_size(account, event["market"], self.sizes.get(key, 0) + event[field],
+                               mode)
+            self._touch(account)
+        elif name == "AccountRegistered":
+            self.registered[self._account(event["account"])] = event["index"]
+        elif name in RULE_EVENTS:
+            self.dirty.update(self.targets())
+            self._bounds = self._rate_bounds()
+
+    def _order_event(self, event) -> None:
+        name = event.name
+        if name == "OrderCreated":
+            o = event["order"]
+            self.orders[event["id"]] = TriggerOrder(o[4], o[1], o[5], o[9])
+        elif name in ORDER_ENDS:
+            self.orders.pop(event["id"], None)
+        elif name == "LpRequestCreated":
+            self.lp_requests.add(event["id"])
+        elif name in LP_ENDS:
+            self.lp_requests.discard(event["id"])
+
+    def _set_size(self, account: str, market: int, size: int, mode: Optional[int]) -> None:
+        key = (account, market)
+        mask = self.cross.get(account, 0)
+        if size == 0:
+            self.sizes.pop(key, None)
+            mode = self.modes.pop(key, None)
+            mask &= ~(1 << market)
+        else:
+            self.sizes[key] = size
+            self.modes[key] = mode
+            if mode == MarginMode.CROSS:
+                mask |= 1 << market
+        if mask:
+            self.cross[account] = mask
+        else:
+            self.cross.pop(account, None)
+
+    def _touch(self, account: str) -> None:
+        symbols = self.symbols
+        for market in range(len(symbols)):
+            if self.modes.get((account, market)) == MarginMode.ISOLATED:
+                self.dirty.add((account, symbols[market]))
+        self.dirty.add((account, None))
+
+    def _account(self, address: str) -> str:
+        found = self._checksum.get(address)
+        if found is None:
+            found = self._checksum[address] = to_checksum_address(address)
+        return found
+
+    # ------------------------------------------------------------------ the book
+    def targets(self) -> list[Target]:
+        """Every liquidation target: isolated positions and accounts with cross positions, in
+        the order the Reader's scan reports them (account registration, then market, cross
+        last)."""
+        found = [(a, self.symbols[m]) for (a, m), mode in self.modes.items()
+                 if mode == MarginMode.ISOLATED]
+        found += [(a, None) for a in self.cross]
+        return sorted(found, key=self._scan_order)
+
+    def _scan_order(self, target: Target) -> tuple[int, int]:
+        account, market = target
+        place = len(self.symbols) if market is None else self.market_ids[market]
+        return self.registered.get(account, 1 << 62), place
+
+    def _exists(self, target: Target) -> bool:
+        account, market = target
+        if market is None:
+            return account in self.cross
+        return self.modes.get((account, self.market_ids[market])) == MarginMode.ISOLATED
+
+    # ------------------------------------------------------------------ candidates
+    def liquidatable(self) -> list[Target]:
+        """The targets liquidatable now, in scan order: every candidate read with one Reader
+        ``watch`` call per :data:`READ_CHUNK`, the rest known to be safe."""
+        self._sync()
+        due = self._due()
+        read = self._read(due)
+        return sorted((t for t in due if read.get(t) is not None and read[t].liquidatable),
+                      key=self._scan_order)
+
+    def _sync(self) -> None:
+        """Rebuild if what the index saw was undone: a rewind, or the end of the snapshot it
+        was built in."""
+        chain = self.chain
+        if chain.rewinds != self._rewinds or chain.snapshot_path[:len(self._path)] != self._path:
+            self.rebuild()
+
+    def _prices(self) -> dict[int, int]:
+        oracle = self.venue.oracle
+        return {m: oracle.call("latest", m)[0] for m in self.market_ids.values()}
+
+    def _due(self) -> list[Target]:
+        prices = self._prices()
+        now = self.chain.timestamp
+        due = set(self.dirty) | self.near
+        self.dirty.clear()
+        self.near = {t for t in self.near if self._exists(t)}
+        for m, price in prices.items():
+            lower, upper = self._lower[m], self._upper[m]
+            while lower and -lower[0][0] >= price:
+                self._fire(heapq.heappop(lower), due)
+            while upper and upper[0][0] <= price:
+                self._fire(heapq.heappop(upper), due)
+        while self._deadlines and self._deadlines[0][0] <= now:
+            self._fire(heapq.heappop(self._deadlines), due)
+        self._prices_now = prices
+        return [t for t in due if self._exists(t)]
+
+    def _fire(self, entry: tuple, due: set) -> None:
+        _, version, target = entry
+        watch = self.watching.get(target)
+        if watch is not None and watch.version == version:
+            due.add(target)
+
+    def _read(self, targets: list[Target]) -> dict[Target, Watch]:
+        v = self.venue
+        out: dict[Target, Watch] = {}
+        for start in range(0, len(targets), READ_CHUNK):
+            chunk = targets[start:start + READ_CHUNK]
+            health, entries = v.reader.call("watch", v.clearinghouse.address, v.encode_targets(chunk))
+            for target, h, entry in zip(chunk, health, entries):
+                out[target] = self._arm(target, h[2], h[3], h[4], entry)
+        self.reads += len(targets)
+        return out
+
+    def _arm(self, target: Target, equity: int, maintenance: int, flagged: bool,
+             entry: int) -> Watch:
+        """Record a reading and set the target's triggers (see the module docstring)."""
+        self._version += 1
+        watch = Watch(equity, maintenance, flagged, self._version)
+        self.watching[target] = watch
+        slack = equity - maintenance
+        account, market = target
+        held = ([(self.market_ids[market], self.sizes[(account, self.market_ids[market])])]
+                if market is not None else
+                [(m, self.sizes[(account, m)]) for m in self._markets_of(self.cross[account])])
+        prices = self._prices_now
+        notional = sum(abs(size) * prices[m] for m, size in held) // WAD
+        if flagged or slack <= 0 or maintenance == 0 or notional == 0 or any(
+                m in self._impact_markets for m, _ in held):  # impact health moves with others' trades
+            self.near.add(target)
+            return watch
+        self.near.discard(target)
+        for m, size in held:
+            drop = prices[m] * slack // (4 * notional)
+            if size > 0:
+                heapq.heappush(self._lower[m], (-(prices[m] - drop), watch.version, target))
+            else:
+                heapq.heappush(self._upper[m], (prices[m] + drop, watch.version, target))
+        # funding on the notional (up to the price that fires a trigger, 1 + slack/4N of it) and
+        # borrowing on the entry notional, at their largest rates, doubled: half the slack
+        rate = 2 * sum(abs(size) * prices[m] // WAD * self._bounds[m][0] for m, size in held) \
+            * (4 * notional + slack) // (4 * notional) // WAD + 2 * entry * max(
+                self._bounds[m][1] for m, _ in held) // WAD
+        if rate > 0:
+            heapq.heappush(self._deadlines, (self.chain.timestamp + slack // 2 // rate,
+                                             watch.version, target))
+        return watch
+
+    @staticmethod
+    def _markets_of(mask: int) -> Iterable[int]:
+        m = 0
+        while mask:
+            if mask & 1:
+                yield m
+            mask >>= 1
+            m += 1
+
+    # ------------------------------------------------------------------ orders
+    def order_candidates(self) -> list[int]:
+        """Open orders that may run at the oracle's latest prices (market orders, and trigger
+        orders whose trigger the price has crossed), oldest first."""
+        self._sync()
+        prices = self._prices()
+        return sorted(i for i, o in self.orders.items() if o.may_run_at(prices[o.market]))
+
+    def lp_request_candidates(self) -> list[int]:
+        """Open LP requests, oldest first."""
+        self._sync()
+        return sorted(self.lp_requests)
+
+    # ------------------------------------------------------------------ verification
+    def verify(self) -> None:
+        """Compare the index with a full scan of the chain: every open position (size and
+        mode), the cross accounts, the open orders and LP requests, and the liquidatable
+        targets. Raises :class:`IndexMismatch` naming the first difference."""
+        self._sync()
+        v = self.venue
+        chain_book = {(a, m): (size, mode) for a, m, size, mode in self._chain_positions()}
+        index_book = {k: (size, self.modes[k]) for k, size in self.sizes.items()}
+        _same("open positions", index_book, chain_book)
+        _same("open orders", sorted(self.orders), v.open_ids("Order"))
+        _same("open LP requests", sorted(self.lp_requests), v.open_ids("LpRequest"))
+        found, start, total = [], 0, v.account_count()
+        while start < total:
+            page, start = v.liquidatable(start, 1_000)
+            found.extend(page)
+        _same("liquidatable targets", self.liquidatable(), found)
+
+
+def _same(what: str, index, chain) -> None:
+    if index == chain:
+        return
+    if isinstance(index, dict):
+        keys = sorted(set(index) | set(chain), key=str)
+        diff = [(k, index.get(k), chain.get(k)) for k in keys if index.get(k) != chain.get(k)]
+        raise IndexMismatch(f"{what}: {len(diff)} differ, first {diff[0][0]}: index "
+                            f"{diff[0][1]}, chain {diff[0][2]}")
+    raise IndexMismatch(f"{what}: index {list(index)[:10]}, chain {list(chain)[:10]}")
+
+
+__all__ = ("BookIndex", "IndexMismatch", "TriggerOrder", "CROSS_ACCOUNT")

@@ -1,0 +1,163 @@
+"""The keepers' event index (protocol.keepers.index): the book it keeps from receipts equals a
+full chain scan, it finds every liquidatable target while reading only candidates, an idle block
+costs it nothing whatever the size of the book, and keepers using it act exactly as keepers
+scanning the chain."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from protocol import MarketConfig, Venue
+from protocol.bench.scaling import populate
+from protocol.keepers import BlockBuilder, OrderKeeper
+from protocol.keepers.index import BookIndex, IndexMismatch
+from protocol.sim.engine import Simulation, run_study
+from protocol.sim.loader import ScenarioError, builtin_scenarios, load_scenario
+
+MARKETS = [MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000)),
+           MarketConfig(symbol="BTC", max_leverage=20, initial_price=Decimal(60000))]
+BUILT_IN = sorted(builtin_scenarios())
+
+
+@pytest.fixture()
+def book():
+    """A venue with 60 positions (isolated longs and shorts, every tenth account cross)."""
+    venue = Venue.launch(backend="revm", markets=MARKETS)
+    populate(venue, 60)
+    return venue
+
+
+def _full_scan(venue) -> list:
+    found, start = [], 0
+    while start < venue.account_count():
+        page, start = venue.liquidatable(start, 7)
+        found.extend(page)
+    return found
+
+
+def test_the_index_finds_what_a_full_scan_finds_reading_only_candidates(book):
+    index = BookIndex.of(book)
+    assert index.liquidatable() == [] == _full_scan(book)
+    assert index.reads == 60  # everything read once, when first asked
+    assert index.liquidatable() == []
+    assert index.reads == 60  # nothing happened: nothing read
+    book.set_prices({"ETH": Decimal(3000) * Decimal("0.98"), "BTC": Decimal(60000) * Decimal("1.03")})
+    found = index.liquidatable()
+    assert found == _full_scan(book) and len(found) > 10
+    read = index.reads - 60
+    assert len(found) <= read < 60  # the moved ones near liquidation, not the whole book
+    index.verify()
+
+
+def test_an_idle_block_costs_the_index_nothing_at_any_book_size(book):
+    index = BookIndex.of(book)
+    index.liquidatable()
+    before = index.reads
+    for _ in range(5):
+        book.advance_time(60)
+        book.set_prices({"ETH": 3000, "BTC": 60000})
+        assert index.liquidatable() == []
+    assert index.reads == before
+
+
+def test_accrual_alone_makes_a_position_due_by_its_deadline():
+    """Borrowing at the largest rate drains a 50x long with no price move: the index reads it
+    by the deadline its rate bound sets, and finds it liquidatable when the chain does."""
+    eth = MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000),
+                       borrow_rate_per_year=Decimal("3.1536"))  # the largest: 1e11 WAD/s
+    venue = Venue.launch(backend="revm", markets=[eth])
+    trader = venue.trader("t", usdc=10_000)
+    trader.deposit(10_000)
+    trader.open("ETH", 10, 50, margin=650)
+    index = BookIndex.of(venue)
+    assert index.liquidatable() == []
+    found_at = None
+    for hour in range(1, 400):
+        venue.advance_time(3600)
+        venue.set_prices({"ETH": 3000})
+        found = index.liquidatable()
+        assert found == _full_scan(venue), hour
+        if found:
+            found_at = hour
+            break
+    assert found_at is not None and index.reads < found_at  # read by deadline, not every hour
+
+
+def test_the_index_follows_positions_orders_and_lp_requests_and_rebuilds_after_a_rewind(book):
+    index = BookIndex.of(book)
+    trader = book.trader("orders", usdc=100_000)
+    trader.deposit(50_000)
+    stop = trader.create_order("ETH", "limit_increase", 1, leverage=5, collateral=1_000,
+                               trigger_price=2_900)
+    market = trader.create_order("BTC", "market_increase", Decimal("0.1"), leverage=5,
+                                 collateral=2_000)
+    lp = trader.request_deposit(1_000)
+    assert sorted(index.orders) == sorted([stop.order_id, market.order_id])
+    assert index.lp_requests == {lp.request_id}
+    assert index.order_candidates() == [market.order_id]  # the limit waits for 2,900
+    book.set_prices({"ETH": 2_890, "BTC": 60_000})
+    assert index.order_candidates() == sorted([stop.order_id, market.order_id])
+    index.verify()
+    token = book.chain.take_snapshot()
+    other = book.trader("direct", usdc=10_000)
+    other.deposit(5_000)
+    other.open("ETH", -2, 10, margin=1_000)
+    builder = BlockBuilder(book, [OrderKeeper(book, "ok")])
+    builder.run(2)  # the market order and the LP deposit first; the limit order once unlocked
+    assert len(builder.receipts()) == 3
+    assert index.orders == {} and index.lp_requests == set()
+    index.verify()
+    book.chain.revert_to(token)
+    index.verify()  # rebuilt from the chain
+    assert sorted(index.orders) == sorted([stop.order_id, market.order_id])
+
+
+def test_transactions_inside_a_snapshot_do_not_reach_the_index(book):
+    index = BookIndex.of(book)
+    index.liquidatable()
+    trader = book.trader("inside", usdc=10_000)
+    with book.snapshot():
+        trader.deposit(5_000)
+        trader.open("ETH", 1, 10, margin=500)
+        assert (trader.address, 0) not in index.sizes  # the state outside the snapshot
+    index.verify()
+
+
+def test_a_wrong_index_fails_loudly(book):
+    index = BookIndex.of(book)
+    key = next(iter(index.sizes))
+    index.sizes[key] += 1
+    with pytest.raises(IndexMismatch, match="open positions"):
+        index.verify()
+
+
+def test_keepers_on_the_index_act_as_keepers_scanning_the_chain():
+    """The crash scenario, small, with both keepers scanning the chain or reading the index:
+    the same liquidations, orders and numbers, block by block."""
+    sc = load_scenario("crash", {"agents.count": 8})
+
+    def keepers(scan):
+        return tuple(replace(k, strategy=replace(k.strategy, scan=scan)) for k in sc.keepers)
+
+    chain = Simulation(sc.with_(keepers=keepers("chain"))).run()
+    index = Simulation(sc.with_(keepers=keepers("index"))).run()
+    assert index.summary["liquidations"] > 5
+    assert [m.__dict__ for m in index.liquidations] == [m.__dict__ for m in chain.liquidations]
+    assert index.rows == chain.rows
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_every_built_in_scenario_runs_with_its_index_verified(name):
+    sc = load_scenario(name, {"agents.count": 4, "verify_index": 2})
+    if sc.study or sc.study_modes:
+        run_study(sc)
+    else:
+        Simulation(sc).run()
+
+
+def test_verify_index_is_a_scenario_key_that_refuses_negatives():
+    with pytest.raises(ScenarioError, match="verify_index"):
+        load_scenario("default", {"verify_index": -1})
