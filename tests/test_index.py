@@ -5,6 +5,7 @@ scanning the chain."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from decimal import Decimal
 
@@ -13,8 +14,9 @@ import pytest
 from protocol import MarketConfig, Venue
 from protocol.bench.scaling import populate
 from protocol.keepers import BlockBuilder, OrderKeeper
-from protocol.keepers.index import BookIndex, IndexMismatch
+from protocol.keepers.index import BookIndex, IndexMismatch, chain_equities
 from protocol.sim.engine import Simulation, run_study
+from protocol.report import write_run
 from protocol.sim.loader import ScenarioError, builtin_scenarios, load_scenario
 
 MARKETS = [MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000)),
@@ -96,7 +98,7 @@ def test_the_index_follows_positions_orders_and_lp_requests_and_rebuilds_after_a
                                  collateral=2_000)
     lp = trader.request_deposit(1_000)
     assert sorted(index.orders) == sorted([stop.order_id, market.order_id])
-    assert index.lp_requests == {lp.request_id}
+    assert index.lp_requests == {lp.request_id: trader.address}
     assert index.order_candidates() == [market.order_id]  # the limit waits for 2,900
     book.set_prices({"ETH": 2_890, "BTC": 60_000})
     assert index.order_candidates() == sorted([stop.order_id, market.order_id])
@@ -108,7 +110,7 @@ def test_the_index_follows_positions_orders_and_lp_requests_and_rebuilds_after_a
     builder = BlockBuilder(book, [OrderKeeper(book, "ok")])
     builder.run(2)  # the market order and the LP deposit first; the limit order once unlocked
     assert len(builder.receipts()) == 3
-    assert index.orders == {} and index.lp_requests == set()
+    assert index.orders == {} and index.lp_requests == {}
     index.verify()
     book.chain.revert_to(token)
     index.verify()  # rebuilt from the chain
@@ -128,10 +130,44 @@ def test_transactions_inside_a_snapshot_do_not_reach_the_index(book):
 
 def test_a_wrong_index_fails_loudly(book):
     index = BookIndex.of(book)
+    index.verify()
     key = next(iter(index.sizes))
     index.sizes[key] += 1
     with pytest.raises(IndexMismatch, match="open positions"):
         index.verify()
+    index.sizes[key] -= 1
+    account = next(iter(index.holdings))
+    index.holdings[account] = replace(index.holdings[account],
+                                      tokens=index.holdings[account].tokens + 1)
+    with pytest.raises(IndexMismatch, match="health|equities"):
+        index.verify()
+
+
+def test_equity_and_health_from_holdings_equal_the_readers_to_the_wei(book):
+    """Funding and borrowing accrue for hours on a skewed book; an LP holds shares while the
+    pool's value moves; a cross account spans two markets."""
+    index = BookIndex.of(book)
+    lp = book.trader("lp", usdc=50_000)
+    request = lp.request_deposit(20_000)
+    book.advance_time(60)
+    book.set_prices({"ETH": 3000, "BTC": 60000})
+    book.keeper("lp-keeper").execute_lp_request(request.request_id).raise_for_status()
+    assert book.lp_shares(lp) > 0
+    other = book.trader("other side", usdc=20_000)  # both sides open: funding flows
+    other.deposit(20_000)
+    other.open("ETH", -2, 10, margin=1_000)
+    other.open("BTC", Decimal("0.1"), 10, mode="cross")
+    for hour in range(3):
+        book.advance_time(3600)
+        book.set_prices({"ETH": 3000 - 20 * hour, "BTC": 60000 + 300 * hour})
+        accounts = [lp.address] + [a for a, _ in index.targets()]
+        assert index.equities(accounts) == chain_equities(book, accounts)
+        targets = index.targets()
+        chain = [tuple(h[2:]) for h in book.reader.call(
+            "health", book.clearinghouse.address, book.encode_targets(targets))]
+        assert index.health(targets) == chain
+    assert any(m is None for _, m in index.targets())
+    assert book.clearinghouse.call("pendingCharges", other.address, 0)[0] < 0  # shorts receive
 
 
 def test_keepers_on_the_index_act_as_keepers_scanning_the_chain():
@@ -149,9 +185,20 @@ def test_keepers_on_the_index_act_as_keepers_scanning_the_chain():
     assert index.rows == chain.rows
 
 
+@pytest.mark.parametrize("name", ["default", "crash"])
+def test_metrics_from_the_index_equal_the_chains_at_every_sample(name, tmp_path):
+    """Every equity sample checked against ``Reader.equities``, and every block the index's
+    book, health and liquidatable targets against a full chain scan."""
+    sc = load_scenario(name, {"agents.count": 5, "spot_check_every": 1, "verify_index": 1})
+    result = Simulation(sc).run()
+    assert result.summary["liquidations"] > 0 and len(result.positions) > 100
+    write_run(result, tmp_path)
+    assert json.loads((tmp_path / "run.json").read_text())["spot_check_every"] == 1
+
+
 @pytest.mark.parametrize("name", BUILT_IN)
 def test_every_built_in_scenario_runs_with_its_index_verified(name):
-    sc = load_scenario(name, {"agents.count": 4, "verify_index": 2})
+    sc = load_scenario(name, {"agents.count": 4, "verify_index": 2, "spot_check_every": 10})
     if sc.study or sc.study_modes:
         run_study(sc)
     else:

@@ -153,7 +153,8 @@ def test_run_files_and_columns(tmp_path):
     info = json.loads((tmp_path / "out" / "run.json").read_text())
     assert info == {"scenario": "synthetic", "seed": 7, "backend": "pyevm", "mode": "isolated",
                     "block_time": 12, "markets": list(MARKETS), "cohorts": list(COHORTS),
-                    "keepers": list(KEEPERS),  # what it ran: unknown for a RunResult built here
+                    "keepers": list(KEEPERS), "spot_check_every": 0,
+                    # what it ran: unknown for a RunResult built here
                     "overrides": {}, "modules": {}, "contracts": None, "contracts_sha256": None,
                     "perpsim_version": "", "commit": None, "variant": None, "scenario_file": None}
     assert not (tmp_path / "out" / "scenario.toml").exists()

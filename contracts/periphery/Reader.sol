@@ -29,6 +29,16 @@ contract Reader {
         MarginMode mode;
     }
 
+    /// @notice What an account holds besides its positions: wallet tokens, pool shares, what
+    /// the order book escrows for it and its cross balance (tokens).
+    struct Balances {
+        uint256 tokens;
+        uint256 shares;
+        uint256 escrowTokens;
+        uint256 escrowShares;
+        int256 crossBalance;
+    }
+
     struct Health {
         address account;
         uint256 market; // CROSS_ACCOUNT for the account's cross positions
@@ -68,30 +78,6 @@ contract Reader {
                 try IClearinghouseViews(address(ch)).positionHealth(account, market) returns (int256 e, uint256 mm) {
                     (out[i].equity, out[i].maintenance, out[i].liquidatable) = (e, mm, e < int256(mm));
                 } catch {}
-            }
-        }
-    }
-
-    /// @notice `health` with what an event index needs to know how fast the target's equity
-    /// can drain without an event: `entryNotional`, the entry notional of the position (or of
-    /// every cross position of the account), on which borrowing accrues.
-    function watch(Clearinghouse ch, IClearinghouse.LiquidationTarget[] calldata targets)
-        external
-        view
-        returns (Health[] memory out, uint256[] memory entryNotional)
-    {
-        out = this.health(ch, targets);
-        entryNotional = new uint256[](targets.length);
-        for (uint256 i; i < targets.length; ++i) {
-            (address account, uint256 market) = (targets[i].account, targets[i].market);
-            if (market != CROSS_ACCOUNT) {
-                entryNotional[i] = ch.position(account, market).entryNotional;
-                continue;
-            }
-            uint256 mask = ch.crossMarkets(account);
-            for (uint256 m; mask != 0; ++m) {
-                if (mask & 1 != 0) entryNotional[i] += ch.position(account, m).entryNotional;
-                mask >>= 1;
             }
         }
     }
@@ -162,6 +148,31 @@ contract Reader {
         returns (int256[] memory out)
     {
         return _equities(ch, pool, book, accounts);
+    }
+
+    /// @notice What each account holds: its `Balances`, and its position in each market
+    /// (`positions[i * marketCount + m]`): for an index that values accounts itself, reading
+    /// again only those an event has named since.
+    function accountStates(Clearinghouse ch, IERC20 pool, OrderBook book, address[] calldata accounts)
+        external
+        view
+        returns (Balances[] memory wallets, IClearinghouse.Position[] memory positions)
+    {
+        wallets = new Balances[](accounts.length);
+        IERC20 token = ch.collateral();
+        uint256 markets = ch.marketCount();
+        positions = new IClearinghouse.Position[](accounts.length * markets);
+        for (uint256 i; i < accounts.length; ++i) {
+            address account = accounts[i];
+            Balances memory b = wallets[i];
+            b.tokens = token.balanceOf(account);
+            b.shares = pool.balanceOf(account);
+            (b.escrowTokens, b.escrowShares) = book.escrow(account);
+            b.crossBalance = ch.crossBalance(account);
+            for (uint256 m; m < markets; ++m) {
+                positions[i * markets + m] = ch.position(account, m);
+            }
+        }
     }
 
     /// @notice Token balances of many accounts (wallets, LP shares) in one call.

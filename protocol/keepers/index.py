@@ -9,14 +9,20 @@ the same:
 * **Membership** from events: ``PositionIncreased`` / ``PositionDecreased`` /
   ``PositionLiquidated`` / ``AutoDeleveraged`` sizes (exact integers), ``AccountRegistered``
   order, ``OrderCreated`` and ``LpRequestCreated`` and what ends them.
-* **Candidates.** Each target (an isolated position, or a cross account) is read once with
-  ``Reader.watch`` (equity, maintenance margin, entry notional) and then left alone until one
-  of these: an event names its account; a market it holds moves against it by the fraction
+* **Holdings.** What each account holds (wallet, LP shares, escrow, cross balance, positions:
+  ``Reader.accountStates``) is read once and again only after an event names the account (a
+  Clearinghouse event with its ``account``, a token or share ``Transfer``, its order or LP
+  request made or ended). Equity and health are computed from them with the chain's arithmetic
+  (:mod:`protocol.keepers.valuation`): ``Reader.equities`` and ``Reader.health`` to the wei,
+  the chain asked only where the mirror stops (held impact, rates and margin modules, a cross
+  account with a stale market).
+* **Candidates.** Each target (an isolated position, or a cross account) is valued once (equity,
+  maintenance margin, entry notional) and then left alone until one of these: an event names its account; a market it holds moves against it by the fraction
   ``slack / (4 x notional)`` of the price it was read at (the other half of the slack is kept
   for accrual); the deadline by which funding and borrowing at their largest possible rates
   could have spent half its slack; a change to a market's rules. Below ``slack`` 0 (at or under
   maintenance, or unreadable: a stale price), or holding a market with a pricing module (whose
-  impact term moves with other traders' trades), it is read every time. The tests compare this with
+  impact term moves with other traders' trades), it is valued every time. The tests compare this with
   a full chain scan every block on every built-in scenario (:meth:`BookIndex.verify`).
 * **Cost.** A block with nothing happening costs a few heap peeks per market, whatever the size
   of the book: the triggers sit in heaps keyed by price and by time.
@@ -31,13 +37,17 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 from eth_utils import to_checksum_address
 
 from protocol.exceptions import PerpsimError
 from protocol.margin.types import MarginMode, ModuleKind
+from protocol.keepers.valuation import (Holdings, MarginRule, MarketNow, cross_health, equity,
+                                       isolated_health, market_now)
 from protocol.venue.client import CROSS_ACCOUNT
+
+EQUITIES = "equities(address,address,address,address[])"
 
 WAD = 10**18
 READ_CHUNK = 400  # targets per Reader call
@@ -68,8 +78,10 @@ class IndexMismatch(PerpsimError):
 
 @dataclass(frozen=True)
 class TriggerOrder:
-    """What the index keeps of an open order: enough to tell whether it may be due."""
+    """What the index keeps of an open order: whose it is, and enough to tell whether it may
+    be due."""
 
+    account: str
     market: int
     order_type: int
     is_long: bool
@@ -111,7 +123,14 @@ class BookIndex:
         self.cross: dict[str, int] = {}  # account -> mask of markets with a cross position
         self.registered: dict[str, int] = {}  # account -> its place in the Clearinghouse's list
         self.orders: dict[int, TriggerOrder] = {}
-        self.lp_requests: set[int] = set()
+        self.lp_requests: dict[int, str] = {}  # id -> the account that made it
+        #: what each account holds (read from the chain), and the accounts an event has named
+        #: since theirs was read
+        self.holdings: dict[str, Holdings] = {}
+        self.unread: set[str] = set()
+        self._usdc = venue.usdc.address.lower()
+        self._pool = venue.pool.address.lower()
+        self._scale = venue.clearinghouse.call("scale")
         self.reads = 0  # targets read from the chain, for benchmarks
         self._stop = self.chain.listen(self._on_receipt)
         self.rebuild()
@@ -142,7 +161,10 @@ class BookIndex:
         for i, account in enumerate(self._chain_accounts()):
             self.registered[account] = i
         self.orders = {i: self._order(i) for i in v.open_ids("Order")}
-        self.lp_requests = set(v.open_ids("LpRequest"))
+        self.lp_requests = {i: self._account(v.order_book.call("lpRequest", i)[0])
+                            for i in v.open_ids("LpRequest")}
+        self.holdings.clear()
+        self.unread.clear()
         self._reset_watch()
         self._rewinds = self.chain.rewinds
         self._path = self.chain.snapshot_path
@@ -160,8 +182,10 @@ class BookIndex:
         return found
 
     def _order(self, order_id: int) -> TriggerOrder:
-        o = self.venue.order_book.call("order", order_id)
-        return TriggerOrder(o[4], o[1], o[5], o[9])
+        return self._trigger_order(self.venue.order_book.call("order", order_id))
+
+    def _trigger_order(self, o: Sequence) -> TriggerOrder:
+        return TriggerOrder(self._account(o[0]), o[4], o[1], o[5], o[9])
 
     def _reset_watch(self) -> None:
         self.watching: dict[Target, Watch] = {}
@@ -179,13 +203,23 @@ class BookIndex:
         ch = self.venue.clearinghouse
         bounds = {}
         self._impact_markets = set()
+        self._rates_modules = set()
+        self._configs = {}
+        self._margins: dict[int, Optional[MarginRule]] = {}
         for m in self.market_ids.values():
-            config = ch.call("marketConfig", m)
+            config = self._configs[m] = ch.call("marketConfig", m)
             modules = ch.call("marketModules", m)
             if int(modules[ModuleKind.RATES], 16):
+                self._rates_modules.add(m)
                 bounds[m] = (MODULE_MAX_FUNDING_RATE, MODULE_MAX_BORROW_RATE)
             else:
                 bounds[m] = (config[2], config[3])
+            if int(modules[ModuleKind.MARGIN], 16):
+                self._margins[m] = None
+            else:
+                count = ch.call("marketTier", m, 0)[3]
+                self._margins[m] = MarginRule(config[0], tuple(
+                    tuple(ch.call("marketTier", m, i)[:3]) for i in range(count)))
             if int(modules[ModuleKind.PRICING], 16):
                 self._impact_markets.add(m)
         return bounds
@@ -200,6 +234,9 @@ class BookIndex:
                 self._clearinghouse_event(event)
             elif where == self._order_book:
                 self._order_event(event)
+            elif event.name == "Transfer" and where in (self._usdc, self._pool):
+                self.unread.add(self._account(event["from"]))
+                self.unread.add(self._account(event["to"]))
 
     def _clearinghouse_event(self, event) -> None:
         name = event.name
@@ -221,14 +258,19 @@ class BookIndex:
     def _order_event(self, event) -> None:
         name = event.name
         if name == "OrderCreated":
-            o = event["order"]
-            self.orders[event["id"]] = TriggerOrder(o[4], o[1], o[5], o[9])
+            order = self.orders[event["id"]] = self._trigger_order(event["order"])
+            self.unread.add(order.account)
         elif name in ORDER_ENDS:
-            self.orders.pop(event["id"], None)
+            order = self.orders.pop(event["id"], None)
+            if order is not None:
+                self.unread.add(order.account)
         elif name == "LpRequestCreated":
-            self.lp_requests.add(event["id"])
+            owner = self.lp_requests[event["id"]] = self._account(event["account"])
+            self.unread.add(owner)
         elif name in LP_ENDS:
-            self.lp_requests.discard(event["id"])
+            owner = self.lp_requests.pop(event["id"], None)
+            if owner is not None:
+                self.unread.add(owner)
 
     def _set_size(self, account: str, market: int, size: int, mode: Optional[int]) -> None:
         key = (account, market)
@@ -248,6 +290,7 @@ class BookIndex:
             self.cross.pop(account, None)
 
     def _touch(self, account: str) -> None:
+        self.unread.add(account)
         symbols = self.symbols
         for market in range(len(symbols)):
             if self.modes.get((account, market)) == MarginMode.ISOLATED:
@@ -283,11 +326,13 @@ class BookIndex:
 
     # ------------------------------------------------------------------ candidates
     def liquidatable(self) -> list[Target]:
-        """The targets liquidatable now, in scan order: every candidate read with one Reader
-        ``watch`` call per :data:`READ_CHUNK`, the rest known to be safe."""
+        """The targets liquidatable now, in scan order: every candidate valued (:meth:`health`),
+        the rest known to be safe."""
         self._sync()
+        markets = self._markets_now()
+        self._prices_now = {m: now.price for m, now in markets.items()}
         due = self._due()
-        read = self._read(due)
+        read = self._read(due, markets)
         return sorted((t for t in due if read.get(t) is not None and read[t].liquidatable),
                       key=self._scan_order)
 
@@ -303,7 +348,7 @@ class BookIndex:
         return {m: oracle.call("latest", m)[0] for m in self.market_ids.values()}
 
     def _due(self) -> list[Target]:
-        prices = self._prices()
+        prices = self._prices_now
         now = self.chain.timestamp
         due = set(self.dirty) | self.near
         self.dirty.clear()
@@ -316,7 +361,6 @@ class BookIndex:
                 self._fire(heapq.heappop(upper), due)
         while self._deadlines and self._deadlines[0][0] <= now:
             self._fire(heapq.heappop(self._deadlines), due)
-        self._prices_now = prices
         return [t for t in due if self._exists(t)]
 
     def _fire(self, entry: tuple, due: set) -> None:
@@ -325,16 +369,58 @@ class BookIndex:
         if watch is not None and watch.version == version:
             due.add(target)
 
-    def _read(self, targets: list[Target]) -> dict[Target, Watch]:
-        v = self.venue
+    def _read(self, targets: list[Target], markets: dict[int, MarketNow]) -> dict[Target, Watch]:
         out: dict[Target, Watch] = {}
-        for start in range(0, len(targets), READ_CHUNK):
-            chunk = targets[start:start + READ_CHUNK]
-            health, entries = v.reader.call("watch", v.clearinghouse.address, v.encode_targets(chunk))
-            for target, h, entry in zip(chunk, health, entries):
-                out[target] = self._arm(target, h[2], h[3], h[4], entry)
+        for target, (equity_, maintenance, flagged) in zip(targets, self.health(targets, markets)):
+            out[target] = self._arm(target, equity_, maintenance, flagged, self._entry(target))
         self.reads += len(targets)
         return out
+
+    def _entry(self, target: Target) -> int:
+        """The entry notional borrowing accrues on: the position's, or the cross positions'."""
+        account, market = target
+        positions = self.holdings[account].positions
+        if market is not None:
+            return positions[self.market_ids[market]][1]
+        return sum(p[1] for p in positions if p[0] != 0 and p[3] == MarginMode.CROSS)
+
+    def health(self, targets: Sequence[Target],
+               markets: Optional[dict[int, MarketNow]] = None) -> list[tuple[int, int, bool]]:
+        """``Reader.health`` of ``targets``: (equity, maintenance, liquidatable) each, WAD USD,
+        computed from the holdings (:mod:`protocol.keepers.valuation`, the chain read only for
+        accounts an event has named since) and asked of the chain for those it must value (held
+        impact, a rates or margin module, a cross account with a stale market)."""
+        if markets is None:
+            self._sync()
+            markets = self._markets_now()
+        targets = [(self._account(a), m) for a, m in targets]
+        self._refresh([a for a, _ in targets])
+        out: list[Optional[tuple[int, int, bool]]] = []
+        for account, market in targets:
+            holdings = self.holdings[account]
+            out.append(cross_health(holdings, markets, self._scale) if market is None else
+                       isolated_health(holdings, self.market_ids[market], markets, self._scale))
+        ask = [t for t, h in zip(targets, out) if h is None]
+        if ask:
+            v = self.venue
+            answers = iter([tuple(h[2:]) for start in range(0, len(ask), READ_CHUNK)
+                            for h in v.reader.call("health", v.clearinghouse.address,
+                                                   v.encode_targets(ask[start:start + READ_CHUNK]))])
+            out = [next(answers) if h is None else h for h in out]
+        return out  # type: ignore[return-value]
+
+    def _refresh(self, accounts: Iterable[str]) -> None:
+        """Read the holdings of the accounts never read or named by an event since, one
+        ``Reader.accountStates`` call per :data:`READ_CHUNK`."""
+        missing = list(dict.fromkeys(a for a in accounts if a in self.unread or a not in self.holdings))
+        v, n = self.venue, len(self.symbols)
+        for start in range(0, len(missing), READ_CHUNK):
+            chunk = missing[start:start + READ_CHUNK]
+            balances, positions = v.reader.call("accountStates", v.clearinghouse.address,
+                                                v.pool.address, v.order_book.address, chunk)
+            for i, (account, b) in enumerate(zip(chunk, balances)):
+                self.holdings[account] = Holdings(*b, positions=tuple(positions[i * n:(i + 1) * n]))
+                self.unread.discard(account)
 
     def _arm(self, target: Target, equity: int, maintenance: int, flagged: bool,
              entry: int) -> Watch:
@@ -379,6 +465,38 @@ class BookIndex:
             mask >>= 1
             m += 1
 
+    # ------------------------------------------------------------------ equity
+    def equities(self, accounts: Sequence[str]) -> list[int]:
+        """``Reader.equities`` (with the order book) of ``accounts``, WAD USD, computed from
+        their holdings (:mod:`protocol.keepers.valuation`): the chain is read for the accounts
+        an event has named since they were last read, one ``Reader.accountStates`` call per
+        :data:`READ_CHUNK`, and asked outright (``Reader.equities``) for those it must value
+        (held impact, a rates module, a stale price)."""
+        self._sync()
+        accounts = [self._account(a) for a in accounts]
+        self._refresh(accounts)
+        v = self.venue
+        markets = self._markets_now()
+        total_assets, total_supply = v.pool.call("totalAssets"), v.pool.call("totalSupply")
+        out: list[Optional[int]] = [equity(self.holdings[a], markets, self._scale, total_assets,
+                                           total_supply) for a in accounts]
+        chain = [a for a, e in zip(accounts, out) if e is None]
+        if chain:
+            asked = dict(zip(chain, chain_equities(v, chain)))
+            out = [asked[a] if e is None else e for a, e in zip(accounts, out)]
+        return out  # type: ignore[return-value]
+
+    def _markets_now(self) -> dict[int, MarketNow]:
+        oracle, ch = self.venue.oracle, self.venue.clearinghouse
+        now = self.chain.timestamp
+        markets = {}
+        for m in self.market_ids.values():
+            price, updated, _ = oracle.call("latest", m)
+            fresh = price != 0 and now <= updated + oracle.call("maxPriceAge", m)
+            markets[m] = market_now(ch.call("marketState", m), self._configs[m], price, fresh, now,
+                                    m in self._rates_modules, self._margins[m])
+        return markets
+
     # ------------------------------------------------------------------ orders
     def order_candidates(self) -> list[int]:
         """Open orders that may run at the oracle's latest prices (market orders, and trigger
@@ -395,8 +513,9 @@ class BookIndex:
     # ------------------------------------------------------------------ verification
     def verify(self) -> None:
         """Compare the index with a full scan of the chain: every open position (size and
-        mode), the cross accounts, the open orders and LP requests, and the liquidatable
-        targets. Raises :class:`IndexMismatch` naming the first difference."""
+        mode), the cross accounts, the open orders and LP requests, the liquidatable targets,
+        the health of every target and the equity of every account it has valued. Raises :class:`IndexMismatch` naming the
+        first difference."""
         self._sync()
         v = self.venue
         chain_book = {(a, m): (size, mode) for a, m, size, mode in self._chain_positions()}
@@ -409,6 +528,24 @@ class BookIndex:
             page, start = v.liquidatable(start, 1_000)
             found.extend(page)
         _same("liquidatable targets", self.liquidatable(), found)
+        targets = self.targets()
+        for start in range(0, len(targets), READ_CHUNK):
+            chunk = targets[start:start + READ_CHUNK]
+            chain = [tuple(h[2:]) for h in v.reader.call("health", v.clearinghouse.address,
+                                                           v.encode_targets(chunk))]
+            _same("health", dict(zip(chunk, self.health(chunk))), dict(zip(chunk, chain)))
+        accounts = sorted(self.holdings)
+        _same("equities", dict(zip(accounts, self.equities(accounts))),
+              dict(zip(accounts, chain_equities(v, accounts))))
+
+
+def chain_equities(venue, accounts: Sequence[str]) -> list[int]:
+    """``Reader.equities`` with the order book, WAD USD, one call per :data:`READ_CHUNK`."""
+    v, out = venue, []
+    for start in range(0, len(accounts), READ_CHUNK):
+        out.extend(v.reader.call(EQUITIES, v.clearinghouse.address, v.pool.address,
+                                 v.order_book.address, list(accounts[start:start + READ_CHUNK])))
+    return out
 
 
 def _same(what: str, index, chain) -> None:

@@ -58,6 +58,26 @@ def borrow_index_growth(rate: int, elapsed: int) -> int:
     return ceil_div(rate * elapsed, BORROW_INDEX_UNIT)
 
 
+def advance_indices(long_idx: int, short_idx: int, borrow_idx: int, long_size: int,
+                    short_size: int, rate: int, borrow_rate: int, price: int,
+                    elapsed: int) -> tuple[int, int, int]:
+    """``Markets.indicesNow``'s arithmetic: the indices after ``elapsed`` seconds at ``rate``
+    (funding, + longs pay) and ``borrow_rate``. The payers' index rises by price x elapsed x
+    |rate|, rounded up; the receivers' falls by that share of the payers' size, rounded down."""
+    if elapsed == 0:
+        return long_idx, short_idx, borrow_idx
+    borrow_idx += borrow_index_growth(borrow_rate, elapsed)
+    if rate != 0:
+        payer_delta = mul_div(price * elapsed, abs(rate), WAD, up=True)
+        payer, receiver = (long_size, short_size) if rate > 0 else (short_size, long_size)
+        receiver_delta = mul_div(payer_delta, payer, receiver)
+        if rate > 0:
+            long_idx, short_idx = long_idx + payer_delta, short_idx - receiver_delta
+        else:
+            short_idx, long_idx = short_idx + payer_delta, long_idx - receiver_delta
+    return long_idx, short_idx, borrow_idx
+
+
 def pending_borrowing(entries: int, index: int, weight: int) -> int:
     return (entries * index - weight) // (WAD // BORROW_INDEX_UNIT)
 

@@ -324,23 +324,12 @@ class Model:
 
     def indices_now(self, market: int, price: int) -> tuple[int, int, int]:
         s = self.states[market]
-        long_idx, short_idx, borrow_idx = s.long_funding, s.short_funding, s.borrow_index
         elapsed = self.now - s.last_update
         if elapsed == 0:
-            return long_idx, short_idx, borrow_idx
+            return s.long_funding, s.short_funding, s.borrow_index
         rate, borrow_rate = self.rates(market, price)
-        borrow_idx += m.borrow_index_growth(borrow_rate, elapsed)
-        if rate != 0:
-            payer_delta = m.mul_div(price * elapsed, abs(rate), m.WAD, up=True)
-            payer, receiver = (s.long_size, s.short_size) if rate > 0 else (s.short_size, s.long_size)
-            receiver_delta = m.mul_div(payer_delta, payer, receiver)
-            if rate > 0:
-                long_idx += payer_delta
-                short_idx -= receiver_delta
-            else:
-                short_idx += payer_delta
-                long_idx -= receiver_delta
-        return long_idx, short_idx, borrow_idx
+        return m.advance_indices(s.long_funding, s.short_funding, s.borrow_index, s.long_size,
+                                 s.short_size, rate, borrow_rate, price, elapsed)
 
     def accrue(self, market: int, price: int) -> MarketState:
         s = self.states[market]

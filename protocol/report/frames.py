@@ -95,7 +95,7 @@ def load_run(run_dir: Path) -> RunResult:
         events=events, summary=summary,
         liquidations=[_typed(LiquidationMark, r) for r in _read_table(run_dir, "liquidations")],
         positions=[_typed(PositionSample, r) for r in _read_table(run_dir, "positions")],
-        provenance=_provenance(run_dir, info))
+        spot_check_every=info.get("spot_check_every", 0), provenance=_provenance(run_dir, info))
 
 
 def _provenance(run_dir: Path, info: dict) -> Provenance:

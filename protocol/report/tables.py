@@ -11,7 +11,8 @@ from protocol.sim.result import (EVENT_COLUMNS, LIQUIDATION_COLUMNS, POSITION_CO
                                  LiquidationMark, PositionSample, Row, RunResult, event_args_json)
 from protocol.values import cell, jsonable
 
-RUN_INFO = ("scenario", "seed", "backend", "mode", "block_time", "markets", "cohorts", "keepers")
+RUN_INFO = ("scenario", "seed", "backend", "mode", "block_time", "markets", "cohorts", "keepers",
+            "spot_check_every")
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:

@@ -97,7 +97,7 @@ class Simulation:
         builder = BlockBuilder(venue, keepers)
         cohorts = tuple(dict.fromkeys(p.cohort for p in sc.agents))
         recorder = MetricsRecorder(venue, agents, keepers, cohorts, cohort_of, sc.equity_every,
-                                   sc.positions_every)
+                                   sc.positions_every, spot_check_every=sc.spot_check_every)
         custom = PluginMetrics(sc.metrics, venue)
         by_address = {a.address.lower(): a for a in agents}
         schedule = AgentSchedule(agents)
@@ -148,7 +148,8 @@ class Simulation:
             scenario=sc.name, seed=sc.seed, backend=sc.backend, mode=sc.mode,
             block_time=sc.block_time, markets=tuple(venue.markets), cohorts=cohorts,
             keepers=tuple(k.name for k in keepers), rows=rows, events=recorder.events,
-            liquidations=recorder.liquidations, positions=recorder.positions)
+            liquidations=recorder.liquidations, positions=recorder.positions,
+            spot_check_every=sc.spot_check_every)
         result.summary = summarize(rows, recorder, agents, keepers)
         if custom.metrics:
             result.summary["metrics"] = custom.summary()

@@ -186,7 +186,7 @@ class _Builder:
             block_time=top.block_time, seed=top.seed, backend=top.backend,
             venue=self.venue(top.venue), description=top.description,
             equity_every=top.equity_every, positions_every=top.positions_every, mode=top.mode,
-            verify_index=top.verify_index,
+            verify_index=top.verify_index, spot_check_every=top.spot_check_every,
             study_modes=tuple(top.study_modes),
             study=top.study, source=self.where.file, oracles=self.oracles(top.oracle, markets),
             metrics=self.metrics(top.metrics))

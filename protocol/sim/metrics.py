@@ -11,6 +11,7 @@ from protocol.agents import Agent
 from protocol.chain import Receipt
 from protocol.constants import SECONDS_PER_HOUR, WAD
 from protocol.keepers import KeeperBot
+from protocol.keepers.index import BookIndex, IndexMismatch, chain_equities
 from protocol.margin.human import cross_liquidation_price
 from protocol.margin.math import BORROW_INDEX_UNIT
 from protocol.sim.result import LiquidationMark, PositionSample, Row
@@ -20,9 +21,6 @@ from protocol.margin.types import MarginMode
 from protocol.venue.units import from_wad
 
 WIPED_OUT = Decimal("0.01")  # an account with under 1% of its starting capital left
-VIEW_CHUNK = 400  # agents per Reader call
-#: ``Reader.equities`` with the order book, so escrowed collateral, LP deposits and shares count.
-EQUITIES = "equities(address,address,address,address[])"
 
 
 #: The book is also sampled in any block in which a market's oracle price moved more than this
@@ -57,7 +55,8 @@ class MetricsRecorder:
 
     def __init__(self, venue: Venue, agents: Sequence[Agent], keepers: Sequence[KeeperBot],
                  cohorts: Sequence[str], cohort_of: dict[str, str], equity_every: int,
-                 positions_every: int = 60, resample_move: Decimal = RESAMPLE_MOVE):
+                 positions_every: int = 60, resample_move: Decimal = RESAMPLE_MOVE,
+                 spot_check_every: int = 0):
         self.venue = venue
         self.agents = list(agents)
         self.keepers = list(keepers)
@@ -66,6 +65,8 @@ class MetricsRecorder:
         self.equity_every = equity_every
         self.positions_every = positions_every
         self.resample_move = resample_move
+        self.spot_check_every = spot_check_every  # blocks between equity spot checks; 0: none
+        self.spot_checks = 0
         self._previous: dict[str, Decimal] = {}  # market -> oracle price in the block before
         self.symbols = list(venue.markets)
         self.market_ids = {s: venue.market_id(s) for s in self.symbols}
@@ -195,7 +196,7 @@ class MetricsRecorder:
         if block % self.positions_every == 0 or not self.equity.by_agent or moved:
             self.sample_positions(block, oracle)
         if block % self.equity_every == 0 or not self.equity.by_agent:
-            self.equity = self.sample_equity()
+            self.equity = self.sample_equity(block)
             self._cohorts = {**self.cohort_equity(), "wiped_out": self.wiped_out()}
         row.update(self._cohorts)  # the last sample's, until the next
         row["transactions"] = transactions
@@ -210,19 +211,25 @@ class MetricsRecorder:
         return False
 
     # ------------------------------------------------------------------ equity
-    def sample_equity(self) -> EquitySample:
+    def sample_equity(self, block: int = 0) -> EquitySample:
         """Every agent's equity (wallet + cross account + isolated positions + LP shares + what
-        the order book holds for it: order collateral, LP deposits and redemptions waiting), from
-        one Reader call per ``VIEW_CHUNK`` agents."""
-        v = self.venue
-        sample = EquitySample()
-        for start in range(0, len(self.agents), VIEW_CHUNK):
-            chunk = self.agents[start:start + VIEW_CHUNK]
-            values = v.reader.call(EQUITIES, v.clearinghouse.address, v.pool.address,
-                                   v.order_book.address, [a.address for a in chunk])
-            for agent, wad in zip(chunk, values):
-                sample.by_agent[agent.name] = _usd(from_wad(wad))
-        return sample
+        the order book holds for it: order collateral, LP deposits and redemptions waiting), as
+        ``Reader.equities`` gives it, computed by the event index from what each agent holds
+        (:meth:`~protocol.keepers.index.BookIndex.equities`). In the first sample at or after
+        each multiple of ``spot_check_every`` blocks the chain's ``Reader.equities`` is read too
+        and must agree to the wei (``IndexMismatch`` otherwise)."""
+        addresses = [a.address for a in self.agents]
+        values = BookIndex.of(self.venue).equities(addresses)
+        every = self.spot_check_every
+        if every and block % every < self.equity_every:
+            self.spot_checks += 1
+            chain = chain_equities(self.venue, addresses)
+            if chain != values:
+                agent, mine, theirs = next((a.name, x, y) for a, x, y in zip(self.agents, values, chain)
+                                           if x != y)
+                raise IndexMismatch(f"equity of {agent} at block {block}: index {mine}, "
+                                    f"chain {theirs} (WAD USD)")
+        return EquitySample({a.name: _usd(from_wad(wad)) for a, wad in zip(self.agents, values)})
 
     def cohort_equity(self) -> Row:
         totals = {f"equity.{c}": Decimal(0) for c in self.cohorts}
@@ -316,18 +323,17 @@ class MetricsRecorder:
             held.first_liquidatable = block
 
     def sample_positions(self, block: int, oracle: dict[str, Decimal]) -> None:
-        """Read every open position's health (one Reader ``health`` call per ``VIEW_CHUNK``
-        targets: isolated positions and cross accounts) and estimate its liquidation price."""
+        """Every open position's health (isolated positions and cross accounts, as
+        ``Reader.health`` gives it, from the event index: :meth:`BookIndex.health`) and its
+        estimated liquidation price."""
         v = self.venue
         isolated = [k for k, p in self.book.items() if p.mode == "isolated"]
         cross = sorted({a for (a, _), p in self.book.items() if p.mode == "cross"})
         targets = [(a, v.market_id(m)) for a, m in isolated] + [(a, CROSS_ACCOUNT) for a in cross]
-        health: dict[tuple[str, Any], tuple[Decimal, Decimal, bool]] = {}
-        for start in range(0, len(targets), VIEW_CHUNK):
-            chunk = targets[start:start + VIEW_CHUNK]
-            for (account, market), h in zip(chunk, v.reader.call(
-                    "health", v.clearinghouse.address, chunk)):
-                health[(account.lower(), market)] = (from_wad(h[2]), from_wad(h[3]), h[4])
+        asked = [(a, m) for a, m in isolated] + [(a, None) for a in cross]
+        health: dict[tuple[str, Any], tuple[Decimal, Decimal, bool]] = {
+            target: (from_wad(e), from_wad(mm), flagged)
+            for target, (e, mm, flagged) in zip(targets, BookIndex.of(v).health(asked))}
         cross_notional: dict[str, Decimal] = {}
         for (account, market), held in self.book.items():
             if held.mode == "cross":

@@ -398,6 +398,7 @@ class Top(Table):
     equity_every: Annotated[Int, Field(ge=1)] = 10
     positions_every: Annotated[Int, Field(ge=1)] = 60
     verify_index: Annotated[Int, Field(ge=0)] = 0
+    spot_check_every: Annotated[Int, Field(ge=0)] = 240
     mode: Optional[_literal(MODES)] = None
     study_modes: list[_literal(MODES)] = []
     study: Optional[_literal(STUDIES)] = None

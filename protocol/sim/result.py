@@ -139,6 +139,9 @@ class RunResult:
     liquidations: list[LiquidationMark] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     positions: list[PositionSample] = field(default_factory=list)
+    #: blocks between the spot checks of the index's equities against the chain (0: none;
+    #: ``Scenario.spot_check_every``)
+    spot_check_every: int = 0
     wall_seconds: float = 0.0  # not part of the reproducible outputs
     #: What the run ran besides seed and backend: overrides, modules, version, commit, and the
     #: scenario as run (``run.json``, ``scenario.toml``).

@@ -27,7 +27,7 @@ MODES = ("isolated", "cross")
 STUDIES = ("solvency", "feedback")
 #: Scenario fields that are top-level keys of its TOML, which ``with_`` keeps ``raw`` true to.
 TOML_KEYS = ("name", "description", "seed", "blocks", "block_time", "backend", "equity_every",
-             "positions_every", "mode", "study_modes", "study", "verify_index")
+             "positions_every", "mode", "study_modes", "study", "verify_index", "spot_check_every")
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class Scenario:
     backend: str = "revm"
     venue: VenueSpec = VenueSpec()
     description: str = ""
-    equity_every: int = 10  # blocks between cohort-equity samples (one Reader call each)
+    equity_every: int = 10  # blocks between cohort-equity samples (from the event index)
     #: blocks between samples of the open book (liquidation prices for the heatmap and the
     #: distance chart: one Reader ``health`` call per 400 positions, so rarer than equity)
     positions_every: int = 60
@@ -121,6 +121,9 @@ class Scenario:
     #: blocks between checks of the keepers' event index against a full chain scan
     #: (:meth:`~protocol.keepers.index.BookIndex.verify`; 0: never)
     verify_index: int = 0
+    #: blocks between spot checks of the cohort equities the event index computes against the
+    #: chain's ``Reader.equities`` (0: none; recorded in ``run.json``)
+    spot_check_every: int = 240
     study_modes: tuple[str, ...] = ()
     study: Optional[str] = None  # one of STUDIES
     source: Optional[str] = None  # file it was loaded from
