@@ -208,3 +208,19 @@ def test_every_built_in_scenario_runs_with_its_index_verified(name):
 def test_verify_index_is_a_scenario_key_that_refuses_negatives():
     with pytest.raises(ScenarioError, match="verify_index"):
         load_scenario("default", {"verify_index": -1})
+
+
+@pytest.mark.parametrize("overrides", [
+    {"venue.modules": {"rates": "HyperliquidRates"}},
+    {"venue.modules": {"margin": "TenPercentMoreMargin"}},
+    {"markets.ETH.tiers": [[0, 50], [200_000, 20], [1_000_000, 10]]},
+    {"markets.ETH.impact_factor_positive": 0.000000001,
+     "markets.ETH.impact_factor_negative": 0.000000002,
+     "markets.ETH.impact_exponent_positive": 2, "markets.ETH.impact_exponent_negative": 2},
+], ids=["rates module", "margin module", "tiers", "price impact"])
+def test_the_index_holds_with_modules_tiers_and_impact(overrides):
+    """Where the valuation mirror stops (modules, held impact) the chain answers; tiers are
+    mirrored: the crash still verifies block by block and its equities sample by sample."""
+    sc = load_scenario("crash", {"agents.count": 4, "verify_index": 3, "spot_check_every": 1,
+                                 **overrides})
+    assert Simulation(sc).run().summary["liquidations"] > 0
