@@ -16,14 +16,15 @@ the same:
   (:mod:`protocol.keepers.valuation`): ``Reader.equities`` and ``Reader.health`` to the wei,
   the chain asked only where the mirror stops (held impact, rates and margin modules, a cross
   account with a stale market).
-* **Candidates.** Each target (an isolated position, or a cross account) is valued once (equity,
-  maintenance margin, entry notional) and then left alone until one of these: an event names its account; a market it holds moves against it by the fraction
-  ``slack / (4 x notional)`` of the price it was read at (the other half of the slack is kept
+* **Candidates.** Each target (an isolated position, or a cross account) is valued once
+  (equity, maintenance margin, entry notional) and then left alone until one of these: an event
+  names its account; a market it holds moves against it by the fraction
+  ``slack / (4 x notional)`` of the price it was valued at (the other half of the slack is kept
   for accrual); the deadline by which funding and borrowing at their largest possible rates
   could have spent half its slack; a change to a market's rules. Below ``slack`` 0 (at or under
-  maintenance, or unreadable: a stale price), or holding a market with a pricing module (whose
-  impact term moves with other traders' trades), it is valued every time. The tests compare this with
-  a full chain scan every block on every built-in scenario (:meth:`BookIndex.verify`).
+  maintenance, or a stale price), or holding a market with a pricing module (whose impact term
+  moves with other traders' trades), it is valued every time. The tests compare this with a full
+  chain scan on every built-in scenario (:meth:`BookIndex.verify`).
 * **Cost.** A block with nothing happening costs a few heap peeks per market, whatever the size
   of the book: the triggers sit in heaps keyed by price and by time.
 
@@ -41,20 +42,17 @@ from typing import Iterable, Optional, Sequence
 
 from eth_utils import to_checksum_address
 
+from protocol.constants import WAD
 from protocol.exceptions import PerpsimError
-from protocol.margin.types import MarginMode, ModuleKind
 from protocol.keepers.valuation import (Holdings, MarginRule, MarketNow, cross_health, equity,
                                        isolated_health, market_now)
+from protocol.margin.rates import MAX_MODULE_BORROW_RATE, MAX_MODULE_FUNDING_RATE
+from protocol.margin.types import MarginMode, ModuleKind
 from protocol.venue.client import CROSS_ACCOUNT
 
+#: ``Reader.equities`` with the order book, so escrowed collateral, LP deposits and shares count.
 EQUITIES = "equities(address,address,address,address[])"
-
-WAD = 10**18
-READ_CHUNK = 400  # targets per Reader call
-#: The hard bounds a rates module's answer must keep (``RatesLogic``), WAD per second: used for
-#: a market whose rates come from a module.
-MODULE_MAX_FUNDING_RATE = 10**13
-MODULE_MAX_BORROW_RATE = 10**11
+READ_CHUNK = 400  # accounts or targets per Reader call
 #: Trigger order types that fire below their price for a long (above for a short):
 #: LimitIncrease, StopLoss (``OrderBook.OrderType``).
 BELOW_FOR_LONG = (1, 5)
@@ -65,7 +63,7 @@ ACCOUNT_EVENTS = frozenset((
 SIZE_EVENTS = {"PositionIncreased": "sizeDelta", "PositionDecreased": "sizeDelta",
                "PositionLiquidated": "sizeClosed", "AutoDeleveraged": "sizeDelta"}
 RULE_EVENTS = frozenset(("MarketConfigured", "MarketTiersSet", "MarketModuleSet",
-                         "RatesModuleFailed", "RiskChangeDelaySet"))
+                         "RatesModuleFailed"))
 ORDER_ENDS = frozenset(("OrderExecuted", "OrderFailed", "OrderCancelled"))
 LP_ENDS = frozenset(("LpRequestExecuted", "LpRequestFailed", "LpRequestCancelled"))
 
@@ -195,11 +193,13 @@ class BookIndex:
         self._upper: dict[int, list] = {m: [] for m in self.market_ids.values()}  # min-heaps
         self._deadlines: list = []
         self._version = 0
-        self._bounds = self._rate_bounds()
+        self._bounds = self._read_rules()
 
-    def _rate_bounds(self) -> dict[int, tuple[int, int]]:
-        """Per market, the largest funding and borrow rates (WAD per second) it can accrue at:
-        its configured caps, or the hard bounds when a module sets its rates."""
+    def _read_rules(self) -> dict[int, tuple[int, int]]:
+        """Each market's rules as the index needs them: its configuration, its margin rule
+        (mmf and tiers; None for a module), which markets have a rates or a pricing module; and,
+        returned, the largest funding and borrow rates (WAD per second) it can accrue at: its
+        configured caps, or the hard bounds when a module sets its rates."""
         ch = self.venue.clearinghouse
         bounds = {}
         self._impact_markets = set()
@@ -211,7 +211,7 @@ class BookIndex:
             modules = ch.call("marketModules", m)
             if int(modules[ModuleKind.RATES], 16):
                 self._rates_modules.add(m)
-                bounds[m] = (MODULE_MAX_FUNDING_RATE, MODULE_MAX_BORROW_RATE)
+                bounds[m] = (MAX_MODULE_FUNDING_RATE, MAX_MODULE_BORROW_RATE)
             else:
                 bounds[m] = (config[2], config[3])
             if int(modules[ModuleKind.MARGIN], 16):
@@ -253,7 +253,7 @@ class BookIndex:
             self.registered[self._account(event["account"])] = event["index"]
         elif name in RULE_EVENTS:
             self.dirty.update(self.targets())
-            self._bounds = self._rate_bounds()
+            self._bounds = self._read_rules()
 
     def _order_event(self, event) -> None:
         name = event.name
