@@ -662,7 +662,7 @@ def bank_run(run_venue):
 
 def test_lp_bank_run_during_a_crash(bank_run):
     venue = bank_run
-    ch, pool, book = venue.clearinghouse, venue.pool, venue.order_book
+    ch, pool = venue.clearinghouse, venue.pool
     lps = [venue.trader(f"lp{i}", usdc=500_000) for i in range(2)]
     for lp in lps:
         lp.provide_liquidity(500_000)  # no position open yet: directly
@@ -772,7 +772,7 @@ def test_an_insolvent_pool_pays_out_nothing_until_recapitalised(funding):
 
 
 def test_pool_pays_winners_after_lp_run_and_further_crash(bank_run):
-    venue, ch, pool, book = bank_run, bank_run.clearinghouse, bank_run.pool, bank_run.order_book
+    venue, ch, pool = bank_run, bank_run.clearinghouse, bank_run.pool
     lp = venue.trader("lp", usdc=1_000_000)
     lp.provide_liquidity(1_000_000)
     shorts = [funded(venue, f"short{i}", 100_000) for i in range(3)]

@@ -294,7 +294,7 @@ def test_pool_shares_and_reserve_rule(backend):
     alice.open("ETH", size=20, leverage=5, mode="cross")  # 60k OI <= 50% of 150k
     # The pool keeps 60k / 50% = 120k of its 150,030 (fees included): maxWithdraw says so, to
     # the order book that executes LP requests while positions are open.
-    book, pool = venue.order_book, venue.pool
+    pool = venue.pool
     most = pool.call("maxWithdrawByRequest", lp.address)
     assert most == venue.tokens(30_030)
     assert redeem_liquidity(venue, lp, pool.call("previewWithdraw", venue.tokens(40_000))) \

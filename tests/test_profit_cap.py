@@ -53,7 +53,7 @@ def test_open_interest_in_all_markets_together_stays_within_the_reserve(venue):
     lp = venue.trader("lp2", usdc=100)
     provide_liquidity(venue, lp, 100)
     bob.open("BTC", size=Decimal("0.0016"), leverage=10, mode="cross")  # +96: 1,000,095.96
-    pool, ch, book = venue.pool, venue.clearinghouse, venue.order_book
+    pool, ch = venue.pool, venue.clearinghouse
     # maxWithdraw tells the truth: 1,000,100 - 1,000,095.96 may leave, exactly, and only
     # through the order book's requests while positions are open.
     assert ch.call("maxPoolWithdrawal") == 4_040_000

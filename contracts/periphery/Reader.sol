@@ -82,6 +82,21 @@ contract Reader {
         }
     }
 
+    /// @notice The registered accounts `[start, start + count)`, in registration order (the
+    /// order keepers' scans report targets in), and the index to continue from.
+    function registeredAccounts(Clearinghouse ch, uint256 start, uint256 count)
+        external
+        view
+        returns (address[] memory found, uint256 next)
+    {
+        uint256 total = ch.accountCount();
+        next = start + count < total ? start + count : total;
+        found = new address[](next > start ? next - start : 0);
+        for (uint256 i; i < found.length; ++i) {
+            found[i] = ch.accounts(start + i);
+        }
+    }
+
     /// @notice Every open position of the registered accounts `[start, start + count)`, in
     /// account then market order, and the index to continue from (`accountCount` when done):
     /// the whole book, page by page, for an index that checks itself against the chain.

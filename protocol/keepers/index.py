@@ -168,8 +168,12 @@ class BookIndex:
         self._path = self.chain.snapshot_path
 
     def _chain_accounts(self) -> list[str]:
-        ch = self.venue.clearinghouse
-        return [self._account(ch.call("accounts", i)) for i in range(ch.call("accountCount"))]
+        v = self.venue
+        found, start, total = [], 0, v.account_count()
+        while start < total:
+            page, start = v.reader.call("registeredAccounts", v.clearinghouse.address, start, 5_000)
+            found.extend(self._account(a) for a in page)
+        return found
 
     def _chain_positions(self) -> list[tuple[str, int, int, int]]:
         v = self.venue

@@ -693,7 +693,6 @@ class VenueMachine(RuleBasedStateMachine):
         other = SYMBOLS[1 - SYMBOLS.index(market)]
         v.advance_time(1)
         self._do("price", lambda: v.set_prices({m: v.price(m) for m in SYMBOLS}))
-        mid = v.market_id(market)
         actions = {
             "withdraw": lambda: ch.transact(trader.address, "withdraw", trader.address,
                                             max(ch.call("crossBalance", trader.address), 1)).raise_for_status(),
