@@ -167,6 +167,7 @@ class Registry:
         self.events: dict[bytes, EventType] = {}
         self.errors: dict[bytes, ErrorType] = dict(_STANDARD_ERRORS)
         self.contracts: dict[str, KnownContract] = {}  # by checksummed address
+        self._log_plans: dict[bytes, tuple] = {}  # topic -> _log_plan, made on first use
 
     def remember(self, address: str, contract: KnownContract) -> None:
         """Remember what is deployed at ``address``."""
@@ -177,6 +178,7 @@ class Registry:
 
     def add(self, abi: ContractABI) -> None:
         self.events.update(abi.events)
+        self._log_plans.clear()
         self.errors.update(abi.errors)
         declare(err.name for err in abi.errors.values())  # importable from protocol.errors
 
@@ -195,16 +197,29 @@ class Registry:
     def decode_log(self, log: RawLog) -> Event | None:
         if not log.topics:
             return None
-        ev = self.events.get(log.topics[0])
-        if ev is None or len(log.topics) != len(ev.indexed) + 1:
+        plan = self._log_plans.get(log.topics[0])
+        if plan is None:
+            ev = self.events.get(log.topics[0])
+            if ev is None:
+                return None
+            plan = self._log_plans[log.topics[0]] = _log_plan(ev)
+        ev, topic_decoders, data_decoder = plan
+        if len(log.topics) != len(topic_decoders) + 1:
             return None
-        args: dict[str, Any] = {}
-        for (name, kind), topic in zip(ev.indexed, log.topics[1:]):
-            dynamic = kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("(")
-            args[name] = topic if dynamic else decoder((kind,))(topic)[0]
-        if ev.data_types:
-            args.update(zip(ev.data_names, decoder(ev.data_types)(log.data)))
+        args: dict[str, Any] = {name: topic if decode is None else decode(topic)[0]
+                                for (name, decode), topic in zip(topic_decoders, log.topics[1:])}
+        if data_decoder is not None:
+            args.update(zip(ev.data_names, data_decoder(log.data)))
         return Event(ev.name, log.address, args)
+
+
+def _log_plan(ev: EventType) -> tuple[EventType, tuple, Any]:
+    """How to decode ``ev``'s logs: a decoder per indexed topic (None: a dynamic type, whose
+    topic is its hash and stays raw) and one for the data."""
+    topics = tuple((name, None if kind in ("string", "bytes") or kind.endswith("]")
+                    or kind.startswith("(") else decoder((kind,)))
+                   for name, kind in ev.indexed)
+    return ev, topics, decoder(ev.data_types) if ev.data_types else None
 
 
 @dataclass(frozen=True)
