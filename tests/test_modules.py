@@ -217,3 +217,77 @@ def test_a_scenario_file_chooses_modules(tmp_path):
     path.write_text(text + '\n[venue.modules]\nfees = "X"\n')
     with pytest.raises(ScenarioError, match="venue.modules"):
         load_scenario(path)
+
+
+# ---------------------------------------------------------------- Venue.set_market_module
+def test_set_market_module_gives_one_market_its_own_rule(venue):
+    assert venue.market_modules("ETH") == dict.fromkeys(("rates", "margin", "liquidation",
+                                                         "pricing"))
+    module = venue.set_market_module("ETH", "liquidation", "GenerousLiquidation")
+    assert module.name == "GenerousLiquidation"
+    assert venue.market_modules("ETH")["liquidation"] == module.address
+    assert set(venue.market_modules("BTC").values()) == {None}  # per market
+    alice = funded(venue, "alice", 5_000, deposit=4_000)
+    alice.open("ETH", size=1, leverage=40, mode="isolated", margin=80)
+    venue.set_price("ETH", 2_930)
+    liq = venue.keeper("k").liquidate(alice, "ETH").events_named("PositionLiquidated")[0]
+    assert liq["penalty"] > 0 and liq["keeperReward"] == liq["penalty"] * 9_000 // 10_000
+    # The same module, by handle and by address, is the venue's one module, not a second.
+    assert venue.set_market_module("BTC", "liquidation", module).address == module.address
+    assert venue.set_market_module("BTC", "liquidation", module.address.lower()).address.lower() == \
+        module.address.lower()
+    assert venue.market_modules("BTC")["liquidation"] == module.address
+    # Back to the stock rule, one market at a time.
+    assert venue.set_market_module("ETH", "liquidation", None) is None
+    assert set(venue.market_modules("ETH").values()) == {None}
+    assert venue.market_modules("BTC")["liquidation"] == module.address
+
+
+def test_set_market_module_deploys_a_parameterised_module_after_its_setup(backend):
+    from dataclasses import replace
+
+    from venue_fixtures import BTC, ETH, ZERO_FEES
+
+    venue = Venue.launch(backend=backend, markets=[replace(ETH, **ZERO_FEES), replace(BTC, **ZERO_FEES)])
+    btc = replace(venue.markets["BTC"], impact_factor_positive=Decimal("0.001"),
+                  impact_factor_negative=Decimal("0.002"), impact_exponent_positive=Decimal(1),
+                  impact_exponent_negative=Decimal(1))
+    market = venue.market_id("BTC")
+    impact = venue.set_market_module(
+        "BTC", "pricing", "ImpactPricing", venue.clearinghouse.address, venue.admin,
+        setup=[("setImpactConfig", (market, btc.impact_encoded()))])
+    assert venue.market_modules("BTC")["pricing"] == impact.address
+    assert venue.market_modules("ETH")["pricing"] is None
+    alice = funded(venue, "alice", 200_000, 200_000)
+    # 10 BTC at $60,000 on an empty book: -0.002 x $600,000 = -$1,200, held as -0.02 BTC.
+    (event,) = alice.open("BTC", 10, 10, "cross").events_named("PriceImpact")
+    assert (event["impactUsd"], event["pendingDelta"]) == (-1_200 * 10**18, -2 * 10**16)
+    assert not alice.open("ETH", 10, 10, "cross").events_named("PriceImpact")
+
+
+def test_set_market_module_refusals_are_named(venue):
+    with pytest.raises(ModuleError, match="unknown module kind 'fees'"):
+        venue.set_market_module("ETH", "fees", "StockRates")
+    with pytest.raises(KeyError, match="unknown market 'DOGE'"):
+        venue.set_market_module("DOGE", "rates", "StockRates")
+    with pytest.raises(ModuleError, match="no contract 'Nope'"):
+        venue.set_market_module("ETH", "rates", "Nope")
+    with pytest.raises(ModuleError, match=r"StockMargin does not implement IRatesModule"):
+        venue.set_market_module("ETH", "rates", "StockMargin")
+    with pytest.raises(ModuleError, match=r"ImpactPricing's constructor takes \(address, address\): "
+                                          "0 arguments given"):
+        venue.set_market_module("ETH", "pricing", "ImpactPricing")
+    rates = venue.set_market_module("ETH", "rates", "StockRates")
+    with pytest.raises(ModuleError, match="constructor arguments are for a module deployed by name"):
+        venue.set_market_module("BTC", "rates", rates, 1)
+    with pytest.raises(errors.ModuleInterfaceMissing):
+        venue.set_market_module("ETH", "rates", venue.usdc.address)
+    with pytest.raises(errors.AccessControlUnauthorizedAccount):
+        venue.set_market_module("BTC", "rates", rates, sender=venue.chain.new_account())
+    assert venue.market_modules("BTC")["rates"] is None  # nothing refused took effect
+
+
+def test_a_module_with_constructor_arguments_is_refused_for_every_market_before_deploying():
+    with pytest.raises(ModuleError, match=r"ImpactPricing's constructor takes \(address, address\): "
+                                          "a module chosen for every market is deployed without"):
+        Venue.launch(backend="revm", modules={"pricing": "ImpactPricing"})

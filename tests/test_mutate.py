@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from protocol.mutate import (OPERATORS, Equivalent, MutateError, SourceInfo, Target, edits,
                              load_equivalents, mutants_of, run)
@@ -202,9 +203,8 @@ def test_targets_refuse_bad_paths(tmp_path):
         Target.repository(ROOT, ["contracts/nope.sol"], ["tests"])
 
 
-def perpsim(*args: str, cwd: Path, monkeypatch) -> "click.testing.Result":
+def perpsim(*args: str, cwd: Path, monkeypatch) -> Result:
     """``perpsim mutate ARGS`` run in-process in ``cwd`` (stderr apart, as a terminal shows it)."""
-    from click.testing import CliRunner
 
     from protocol.cli import main
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, Mapping, Optional
 
 from protocol.chain import Chain, Contract
 from protocol.chain.abi import load_artifact
@@ -20,6 +21,9 @@ class Deployment:
     markets: tuple[MarketSpec, ...]
     decimals: int
     modules: Mapping[str, str]  # kind -> module address
+    #: Where its contracts came from: a user's compiled ``contracts=`` directory (None: the
+    #: project's artifacts), for the modules deployed later.
+    artifacts: Optional[Path] = None
 
     def __getattr__(self, name: str) -> Contract:
         try:
@@ -75,7 +79,7 @@ def deploy(chain: Chain, plan: DeploymentPlan, admin: str | None = None) -> Depl
             ch.transact(admin, "setMarketModule", market_id, module_kind("pricing"),
                         impact.address).raise_for_status()
     modules = {kind: addresses[step] for kind, step in plan.modules.items()}
-    return Deployment(admin, contracts, plan.markets, decimals, modules)
+    return Deployment(admin, contracts, plan.markets, decimals, modules, plan.artifacts)
 
 
 def _send(contracts: Mapping[str, Contract], call: Call, addresses: Mapping[str, str],

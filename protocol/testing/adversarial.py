@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
-from protocol.constants import WAD
+from protocol.constants import WAD, ZERO_ADDRESS
 from protocol.errors import Reverted
 from protocol.testing.invariants import InvariantViolation
 
@@ -33,7 +33,6 @@ MODULES_CANT_FREEZE = "modules can't freeze the venue"
 NO_FREE_OPTION = "no free option"
 PROPERTIES = (ROLES_AND_ORDER, DELAYS_HOLD, MODULES_CANT_FREEZE, NO_FREE_OPTION)
 
-ZERO_ADDRESS = "0x" + "00" * 20
 CLOSE_ALL = 2**256 - 1
 CROSS_ACCOUNT = 2**256 - 1  # a liquidation target naming the cross account
 ISOLATED = 1  # MarginMode.Isolated

@@ -9,10 +9,16 @@ contracts refuse anyone else) and raises the contract's refusal as the
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
-from protocol.chain import Contract, Receipt
+from eth_utils import to_checksum_address
+
+from protocol.chain import Chain, Contract, Receipt
+from protocol.constants import ZERO_ADDRESS
+from protocol.deploy.plan import module_kind
+from protocol.margin.types import MODULE_INTERFACES
 from protocol.venue.config import MarketConfig
+from protocol.venue.modules import ModuleError, module_artifact
 
 if TYPE_CHECKING:
     from protocol.deploy.deployer import Deployment
@@ -30,6 +36,7 @@ class AdminActions:
     """Admin helpers of :class:`~protocol.venue.Venue` (see the module doc)."""
 
     admin: str
+    chain: Chain
     clearinghouse: Contract
     deployment: "Deployment"
     decimals: int
@@ -58,6 +65,56 @@ class AdminActions:
         if receipt.events_named("MarketConfigured"):
             self.markets[market] = new
         return receipt
+
+    # ------------------------------------------------------------------ rule modules
+    def set_market_module(self, market: str, kind: str, module: Union[str, Contract, None],
+                          *args: Any, setup: Sequence[tuple[str, Sequence[Any]]] = (),
+                          sender: Optional[Account] = None) -> Optional[Contract]:
+        """Give ``market`` its own ``kind`` rule (``rates``, ``margin``, ``liquidation`` or
+        ``pricing``); the other markets keep theirs. ``module`` is a module already deployed (a
+        Contract or its ``0x`` address), the name of a contract to deploy now with constructor
+        ``args`` (the project's, or one compiled from the venue's ``contracts=`` directory), or
+        None for the stock rule. ``setup`` lists ``(function, args)`` calls the admin sends to
+        the module before the market uses it, for a module with per-market parameters:
+        ``set_market_module("ETH", "pricing", "ImpactPricing", venue.clearinghouse.address,
+        venue.admin, setup=[("setImpactConfig", (0, config.impact_encoded()))])``. The swap
+        accrues the market's funding and borrowing under the old rates rule first. Refused: an
+        unknown kind, contract or constructor arity (:class:`~protocol.venue.modules.ModuleError`),
+        a contract without the kind's interface (``ModuleInterfaceMissing``), anyone but the
+        admin. Returns the module (None for the stock rule)."""
+        market_id = self.market_id(market)  # type: ignore[attr-defined]  # KeyError naming the markets
+        if kind not in MODULE_INTERFACES:
+            raise ModuleError(f"unknown module kind {kind!r}; kinds: {', '.join(MODULE_INTERFACES)}")
+        if isinstance(module, str) and not module.startswith("0x"):
+            artifact = module_artifact(kind, module, self.deployment.artifacts)
+            wanted = artifact.abi.constructor_inputs
+            if len(args) != len(wanted):
+                raise ModuleError(f"{module}'s constructor takes ({', '.join(wanted)}): "
+                                  f"{len(args)} argument{'s' * (len(args) != 1)} given")
+            libraries = {name: self.deployment.contracts[name].address
+                         for name in artifact.libraries if name in self.deployment.contracts}
+            module = self.chain.deploy(artifact, *args, sender=self.admin, libraries=libraries)
+        elif args:
+            raise ModuleError("constructor arguments are for a module deployed by name; "
+                              f"{module!r} is deployed already")
+        elif isinstance(module, str):
+            module = self.chain.at(MODULE_INTERFACES[kind], module)
+        for function, call_args in setup:
+            if module is None:
+                raise ModuleError("setup calls need a module; the stock rule has no parameters")
+            self._admin_send(module, function, *call_args, sender=sender)
+        address = ZERO_ADDRESS if module is None else module.address
+        self._admin_send(self.clearinghouse, "setMarketModule", market_id, module_kind(kind),
+                         address, sender=sender)
+        return module
+
+    def market_modules(self, market: str) -> dict[str, Optional[str]]:
+        """The rule modules ``market`` names on chain, by kind (``rates``, ``margin``,
+        ``liquidation``, ``pricing``): an address, or None where the stock rule applies."""
+        addresses = self.clearinghouse.call("marketModules",
+                                            self.market_id(market))  # type: ignore[attr-defined]
+        return {kind: to_checksum_address(address) if int(address, 16) else None
+                for kind, address in zip(MODULE_INTERFACES, addresses)}
 
     # ------------------------------------------------------------------ pausing
     def pause(self, *, sender: Optional[Account] = None) -> Receipt:

@@ -10,7 +10,7 @@ from typing import Mapping, Optional
 from protocol.build import (CompileError, _user_sources, compile_contracts, project_artifacts_dir,
                             user_artifacts_dir)
 from protocol.build.scan import ANY_ARITY, Declaration, declarations
-from protocol.chain.abi import load_artifact, signature
+from protocol.chain.abi import Artifact, load_artifact, signature
 from protocol.errors import ChainError, PerpsimError
 from protocol.margin.types import MODULE_INTERFACES
 
@@ -107,17 +107,35 @@ def prepare_modules(modules: Mapping[str, str], contracts: Optional[str | Path] 
             raise ModuleError(exc.messages[0]) from None
         artifacts = user_artifacts_dir(user_dir)
     for kind, name in modules.items():
-        try:
-            artifact = load_artifact(name, artifacts)
-        except ChainError:
-            where = f"{contracts} or the project" if contracts is not None else "the project"
-            raise ModuleError(f"no contract {name!r} in {where} for the {kind} module") from None
-        interface = load_artifact(MODULE_INTERFACES[kind], artifacts)
-        missing = sorted(_signatures(interface.raw["abi"]) - _signatures(artifact.raw["abi"]))
-        if missing:
-            raise ModuleError(f"{name} does not implement {MODULE_INTERFACES[kind]} "
-                              f"(the {kind} module): missing {', '.join(missing)}")
-        if not artifact.bytecode_hex:
-            raise ModuleError(f"{name} is abstract or an interface: nothing to deploy as the "
-                              f"{kind} module")
+        artifact = module_artifact(kind, name, artifacts, contracts)
+        if artifact.abi.constructor_inputs:
+            raise ModuleError(f"{name}'s constructor takes ({', '.join(artifact.abi.constructor_inputs)}): "
+                              f"a module chosen for every market is deployed without arguments; "
+                              f"give it to a market with Venue.set_market_module(market, "
+                              f"{kind!r}, {name!r}, *args)")
     return artifacts
+
+
+def module_artifact(kind: str, name: str, artifacts: Optional[Path] = None,
+                    contracts: Optional[str | Path] = None) -> Artifact:
+    """The artifact of contract ``name`` (from ``artifacts``, a user's compiled directory, or
+    the project's), checked to be a deployable ``kind`` module: it exists, implements the kind's
+    interface and is not abstract. Raises :class:`ModuleError` (``contracts`` names the user's
+    directory in the message)."""
+    if kind not in MODULE_INTERFACES:
+        raise ModuleError(f"unknown module kind {kind!r}; kinds: {', '.join(MODULE_INTERFACES)}")
+    try:
+        artifact = load_artifact(name, artifacts)
+    except ChainError:
+        where = f"{contracts} or the project" if contracts is not None else (
+            "the venue's contracts" if artifacts is not None else "the project")
+        raise ModuleError(f"no contract {name!r} in {where} for the {kind} module") from None
+    interface = load_artifact(MODULE_INTERFACES[kind], artifacts)
+    missing = sorted(_signatures(interface.raw["abi"]) - _signatures(artifact.raw["abi"]))
+    if missing:
+        raise ModuleError(f"{name} does not implement {MODULE_INTERFACES[kind]} "
+                          f"(the {kind} module): missing {', '.join(missing)}")
+    if not artifact.bytecode_hex:
+        raise ModuleError(f"{name} is abstract or an interface: nothing to deploy as the "
+                          f"{kind} module")
+    return artifact
