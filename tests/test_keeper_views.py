@@ -14,23 +14,23 @@ from protocol.constants import BPS, WAD
 def test_prices_are_fresh_to_the_second_and_closable_through_the_grace(venue):
     oracle, eth = venue.oracle, venue.market_id("ETH")
     stamped = venue.set_price("ETH", 3_010).timestamp
-    age, grace = oracle.call("maxPriceAge", eth), oracle.call("closeGracePeriod")
+    age, grace = oracle.max_price_age(eth), oracle.close_grace_period()
     venue.advance_time(stamped + age - venue.chain.timestamp)  # exactly maxPriceAge old
-    assert oracle.call("freshPrice", eth) == 3_010 * WAD
-    assert oracle.call("valuationPrice", eth) == (3_010 * WAD, True)
+    assert oracle.fresh_price(eth) == 3_010 * WAD
+    assert oracle.valuation_price(eth) == (3_010 * WAD, True)
     venue.advance_time(1)
     with pytest.raises(errors.StalePrice) as info:
-        oracle.call("freshPrice", eth)
+        oracle.fresh_price(eth)
     assert info.value.args == (eth, stamped, age)
-    assert oracle.call("valuationPrice", eth) == (3_010 * WAD, False)
+    assert oracle.valuation_price(eth) == (3_010 * WAD, False)
     venue.advance_time(grace - 1)  # exactly maxPriceAge + grace old
-    assert oracle.call("closePrice", eth) == 3_010 * WAD
+    assert oracle.close_price(eth) == 3_010 * WAD
     venue.advance_time(1)
     with pytest.raises(errors.StalePrice) as info:
-        oracle.call("closePrice", eth)
+        oracle.close_price(eth)
     assert info.value.args == (eth, stamped, age + grace)
     with pytest.raises(errors.NoPrice):
-        oracle.call("valuationPrice", 7)
+        oracle.valuation_price(7)
 
 
 def test_at_risk_flags_exactly_below_the_threshold(venue):
@@ -42,20 +42,20 @@ def test_at_risk_flags_exactly_below_the_threshold(venue):
     cross = funded(venue, "cross", 2_000, deposit=2_000)
     cross.open("BTC", size=0.5, leverage=20, mode="cross")
     venue.set_prices({"ETH": 2_900, "BTC": 58_500})
-    iso_equity, iso_mm = ch.call("positionHealth", iso.address, eth)
-    cross_equity, cross_mm, _, _ = ch.call("accountHealth", cross.address)
-    count = ch.call("accountCount")
+    iso_equity, iso_mm = ch.position_health(iso.address, eth)
+    cross_equity, cross_mm, _, _ = ch.account_health(cross.address)
+    count = ch.account_count()
     for target, equity, mm in (((iso.address, eth), iso_equity, iso_mm),
                                ((cross.address, 2**256 - 1), cross_equity, cross_mm)):
         assert 0 < mm < equity
         threshold = equity * BPS // mm  # equity x BPS >= mm x threshold: not at risk
         target = (target[0].lower(), target[1])
-        found, next_index = reader.call("atRisk", ch.address, 0, count, threshold)
+        found, next_index = reader.at_risk(ch.address, 0, count, threshold)
         assert target not in _targets(found) and next_index == count
-        found, _ = reader.call("atRisk", ch.address, 0, count, threshold + 1)
+        found, _ = reader.at_risk(ch.address, 0, count, threshold + 1)
         assert target in _targets(found)
     # Neither is liquidatable: the scan at the maintenance margin itself finds neither.
-    found, _ = reader.call("liquidatable", ch.address, 0, count)
+    found, _ = reader.liquidatable(ch.address, 0, count)
     assert not {a for a, _ in _targets(found)} & {iso.address.lower(), cross.address.lower()}
 
 
@@ -69,30 +69,30 @@ def test_trigger_orders_become_executable_at_exactly_their_price(venue):
     alice.open("ETH", size=1, leverage=10, mode="isolated", margin=400)
     stop = alice.create_order("ETH", "stop_loss", trigger_price=2_950).order_id
     take = alice.create_order("ETH", "take_profit", trigger_price=3_100).order_id
-    end = book.call("openOrderCount")
-    assert end == 2 and sorted(book.call("openOrderIds", 0, end)) == [stop, take]
+    end = book.open_order_count()
+    assert end == 2 and sorted(book.open_order_ids(0, end)) == [stop, take]
     venue.set_price("ETH", 2_951)  # newer than the orders, one dollar short of the stop
-    assert not book.call("isExecutable", stop)
+    assert not book.is_executable(stop)
     with pytest.raises(errors.OrderNotTriggered) as info:
-        book.call("checkExecutable", stop)
+        book.check_executable(stop)
     assert info.value.args == (stop, 2_951 * WAD, 2_950 * WAD)
-    assert reader.call("executableOrders", book.address, 0, end) == ((), end)
+    assert reader.executable_orders(book.address, 0, end) == ((), end)
     venue.set_price("ETH", 2_950)
-    assert book.call("isExecutable", stop) and book.call("checkExecutable", stop) == 2_950 * WAD
-    assert not book.call("isExecutable", take)
-    assert reader.call("executableOrders", book.address, 0, end) == ((stop,), end)
+    assert book.is_executable(stop) and book.check_executable(stop) == 2_950 * WAD
+    assert not book.is_executable(take)
+    assert reader.executable_orders(book.address, 0, end) == ((stop,), end)
     venue.set_price("ETH", 3_100)
-    assert reader.call("executableOrders", book.address, 0, end) == ((take,), end)
+    assert reader.executable_orders(book.address, 0, end) == ((take,), end)
     # Paging by place in the open list: a page that ends before the order finds nothing and
     # says where to go on; the next page finds it; a page past the end is empty.
-    place = list(book.call("openOrderIds", 0, end)).index(take)
-    assert reader.call("executableOrders", book.address, 0, place) == ((), place)
-    assert reader.call("executableOrders", book.address, place, 1) == ((take,), place + 1)
-    assert reader.call("executableOrders", book.address, end, 10) == ((), end)
-    missing = book.call("nextOrderId")
-    assert not book.call("isExecutable", missing)  # no such order
+    place = list(book.open_order_ids(0, end)).index(take)
+    assert reader.executable_orders(book.address, 0, place) == ((), place)
+    assert reader.executable_orders(book.address, place, 1) == ((take,), place + 1)
+    assert reader.executable_orders(book.address, end, 10) == ((), end)
+    missing = book.next_order_id()
+    assert not book.is_executable(missing)  # no such order
     with pytest.raises(errors.OrderNotFound):
-        book.call("checkExecutable", missing)
+        book.check_executable(missing)
 
 
 def _open(book, kind: str) -> list[int]:
@@ -115,7 +115,7 @@ def test_the_open_lists_hold_exactly_the_open_orders_and_requests(venue):
     assert _open(book, "Order") == [stop, take, limit, first]
     alice.cancel_order(take)
     assert _open(book, "Order") == [stop, limit, first]
-    venue.advance_time(book.call("marketOrderTimeout") + 1)  # bob's market order expires...
+    venue.advance_time(book.market_order_timeout() + 1)  # bob's market order expires...
     second = bob.create_order("BTC", "market_increase", 0.01, leverage=10, collateral=100).order_id
     assert _open(book, "Order") == [stop, limit, second]  # ... and his next one drops it
     venue.set_price("BTC", venue.price("BTC"))
@@ -130,18 +130,18 @@ def test_the_open_lists_hold_exactly_the_open_orders_and_requests(venue):
     assert [e.name for e in keeper.execute_order(failing).events
             if e.name.startswith("Order")] == ["OrderFailed"]
     keeper.execute_order(limit)
-    assert _open(book, "Order") == [] and book.call("openOrderCount") == 0
+    assert _open(book, "Order") == [] and book.open_order_count() == 0
     lp = venue.trader("lp2", usdc=10_000)
     deposit = lp.request_deposit(1_000).request_id
     kept = lp.request_deposit(2_000).request_id
     assert _open(book, "LpRequest") == [deposit, kept]
-    venue.advance_time(book.call("marketOrderTimeout") + 1)
+    venue.advance_time(book.market_order_timeout() + 1)
     lp.cancel_lp_request(deposit)
     assert _open(book, "LpRequest") == [kept]
     venue.set_price("ETH", 2_000)
     venue.set_price("BTC", venue.price("BTC"))
     keeper.execute_lp_request(kept)
-    assert _open(book, "LpRequest") == [] and book.call("openLpRequestCount") == 0
+    assert _open(book, "LpRequest") == [] and book.open_lp_request_count() == 0
 
 
 def test_the_keeper_scan_costs_what_is_open_not_what_was_ever_created(venue):
@@ -152,28 +152,29 @@ def test_the_keeper_scan_costs_what_is_open_not_what_was_ever_created(venue):
     alice.open("ETH", size=1, leverage=10, mode="isolated", margin=400)
 
     def scan_gas() -> int:
-        count = book.call("openOrderCount")
-        assert reader.call("executableOrders", book.address, 0, count)[1] == count == 1
+        count = book.open_order_count()
+        assert reader.executable_orders(book.address, 0, count)[1] == count == 1
+        # a view sent as a transaction, for its gas
         return reader.transact(alice.address, "executableOrders", book.address, 0, 100).gas_used
 
     kept = alice.create_order("ETH", "stop_loss", trigger_price=2_000).order_id
     fresh = scan_gas()
     for _ in range(30):
         alice.cancel_order(alice.create_order("ETH", "take_profit", trigger_price=9_000).order_id)
-    assert book.call("nextOrderId") == kept + 31
+    assert book.next_order_id() == kept + 31
     assert scan_gas() == fresh
 
 
 def test_the_account_registry_lists_every_trader_once(venue):
     ch = venue.clearinghouse
-    before = ch.call("accountCount")
+    before = ch.account_count()
     bob = funded(venue, "bob", 1_000, deposit=0)
-    assert not ch.call("isRegistered", bob.address)
+    assert not ch.is_registered(bob.address)
     bob.deposit(100)
     bob.deposit(100)  # a second deposit does not register again
-    assert ch.call("isRegistered", bob.address)
-    assert ch.call("accountCount") == before + 1
-    assert ch.call("accounts", before).lower() == bob.address.lower()
+    assert ch.is_registered(bob.address)
+    assert ch.account_count() == before + 1
+    assert ch.accounts(before).lower() == bob.address.lower()
 
 
 def test_equities_sum_wallet_cross_isolated_and_lp_shares(venue):
@@ -183,7 +184,7 @@ def test_equities_sum_wallet_cross_isolated_and_lp_shares(venue):
     carol = funded(venue, "carol", 3_000, deposit=1_000)
 
     def equity() -> int:
-        (value,) = reader.call("equities", ch.address, pool.address, [carol.address])
+        (value,) = reader.equities(ch.address, pool.address, [carol.address])
         return value
 
     assert equity() == 3_000 * WAD  # 2,000 in the wallet, 1,000 in the cross balance
@@ -196,7 +197,7 @@ def test_equities_sum_wallet_cross_isolated_and_lp_shares(venue):
     def charges() -> int:  # funding and borrowing accrued since the opens, seconds of them
         total = 0
         for market in ("ETH", "BTC"):
-            funding, borrowing = ch.call("pendingCharges", carol.address, venue.market_id(market))
+            funding, borrowing = ch.pending_charges(carol.address, venue.market_id(market))
             total += funding + borrowing
         return total
 

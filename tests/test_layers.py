@@ -20,6 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("protocol.margin", "protocol.prices", "protocol.build"),  # reference model, price paths, solc
     ("protocol.errors", "protocol.mutate"),  # reverts as classes, by the artifacts' error names
     ("protocol.chain",),
+    ("protocol.bindings",),  # typed contract handles, generated from the artifacts
     ("protocol.deploy",),
     ("protocol.venue",),
     ("protocol",),  # the package's face: Venue, MarketConfig, Receipt, Reverted
@@ -150,7 +151,7 @@ def test_the_checks_see_what_they_claim():
     graph = {"protocol.sim.engine": {"protocol.sim.crash"}, "protocol.sim.crash": {"protocol.sim.engine"}}
     assert _circles(graph) == [["protocol.sim.crash", "protocol.sim.engine"]]
     assert _layer("protocol.sim.result")[0] < _layer("protocol.report.frames")[0]
-    assert _layer("protocol.venue.client") == (5, "protocol.venue")
+    assert _layer("protocol.venue.client") == (6, "protocol.venue")
     # Function-level imports are read (this one is deferred on purpose: pandas).
     _, deferred = _imports()
     assert any(d.startswith("protocol/sim/result.py:") for d in deferred)

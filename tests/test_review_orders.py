@@ -26,7 +26,6 @@ from protocol.venue.bounds import ParameterOutOfBounds
 from venue_fixtures import BTC, ETH
 
 FEE = 10**15  # execution fee (wei); gas price 0: a keeper takes none of it, the owner gets it back
-EQUITIES = "equities(address,address,address,address[])"
 KINDS = {"increase": 0, "decrease": 1, "lp_deposit": 2, "lp_redeem": 3}
 DEFAULT_MIN_GAS = {"increase": 1_800_000, "decrease": 900_000, "lp_deposit": 1_700_000,
                    "lp_redeem": 2_600_000}
@@ -47,7 +46,7 @@ def venue(base):
 
 
 def instant(venue, on: bool) -> None:
-    venue.clearinghouse.transact(venue.admin, "setInstantTrading", on).raise_for_status()
+    venue.clearinghouse.set_instant_trading(on, sender=venue.admin).raise_for_status()
 
 
 def trader(venue, name, wallet=10_000, deposit=0):
@@ -95,12 +94,12 @@ def refused_pending(receipt, account, order_id) -> None:
 
 
 def lock(venue, account) -> tuple:
-    return tuple(venue.clearinghouse.call("orderLock", account.address))
+    return tuple(venue.clearinghouse.order_lock(account.address))
 
 
 def locked_accounts(venue, market) -> tuple:
     """(accounts holding a lock, of them in ``market``)."""
-    return tuple(venue.clearinghouse.call("lockedAccounts", market))
+    return tuple(venue.clearinghouse.locked_accounts(market))
 
 
 # ====================================================================== finding 6: reproductions
@@ -150,15 +149,15 @@ def test_a_refund_receiver_cannot_revert_the_execution(venue):
     params = (0, 0, True, WAD, 10, 1, venue.tokens(400), 0, 0)  # ETH market increase, isolated
     hostile.transact(venue.admin, "place", venue.order_book.address, params, value=FEE) \
         .raise_for_status()
-    order_id = venue.order_book.call("nextOrderId") - 1
+    order_id = venue.order_book.next_order_id() - 1
     next_price(venue)
     hostile.transact(venue.admin, "setBurn", True).raise_for_status()
     receipt = send(venue, venue.keeper("k"), "executeOrder", order_id, contract=venue.order_book,
                    gas=2_000_000)
     assert (receipt.status, order_events(receipt)) == (True, ["OrderExecuted"]), receipt.error
-    assert venue.order_book.call("claimableEth", hostile.address) == FEE
+    assert venue.order_book.claimable_eth(hostile.address) == FEE
     assert venue.position(hostile.address, "ETH").size == 1
-    assert venue.order_book.call("ETH_TRANSFER_GAS_LIMIT") == 50_000
+    assert venue.order_book.eth_transfer_gas_limit() == 50_000
 
 
 # ====================================================================== finding 6: the lock
@@ -240,16 +239,16 @@ def test_every_owner_action_waits_for_the_order(venue, pending, ending):
 
     # Each action now goes through, with its exact effect.
     ch = venue.clearinghouse
-    cross, margin = ch.call("crossBalance", alice.address), venue.raw_position(alice, "ETH").margin
-    wallet = venue.usdc.call("balanceOf", alice.address)
+    cross, margin = ch.cross_balance(alice.address), venue.raw_position(alice, "ETH").margin
+    wallet = venue.usdc.balance_of(alice.address)
     t = venue.tokens(100)
     actions = owner_actions(venue, alice, bob)
     for name, effect in (("withdraw", (-t, 0, t)), ("addMargin", (-t, t, 0)),
                          ("removeMargin", (t, -t, 0)), ("operator withdraw", (-t, 0, t)),
                          ("operator removeMargin", (t, -t, 0))):
         actions[name]().raise_for_status()
-        now = (ch.call("crossBalance", alice.address), venue.raw_position(alice, "ETH").margin,
-               venue.usdc.call("balanceOf", alice.address))
+        now = (ch.cross_balance(alice.address), venue.raw_position(alice, "ETH").margin,
+               venue.usdc.balance_of(alice.address))
         assert now == (cross + effect[0], margin + effect[1], wallet + effect[2]), name
         cross, margin, wallet = now
     actions["updateLeverage"]().raise_for_status()
@@ -332,7 +331,7 @@ def test_one_market_order_at_a_time_and_an_expired_one_makes_way(venue):
         [(first.order_id, alice.address.lower(), 0, FEE)]
     assert venue.account(alice).wallet == wallet + 400 - 100
     assert alice.eth_balance == eth  # FEE back for the first, FEE paid for the second
-    assert int(book.call("order", first.order_id)[0], 16) == 0
+    assert int(book.order(first.order_id)[0], 16) == 0
     assert lock(venue, alice) == (second.order_id, 1, second.timestamp + 300)
     assert locked_accounts(venue, 0) == (1, 0)
     assert locked_accounts(venue, 1) == (1, 1)
@@ -352,16 +351,16 @@ def test_trigger_orders_wait_for_the_market_order(venue):
     order = alice.create_order("BTC", "market_increase", 0.01, leverage=10, collateral=100)
     next_price(venue, {"ETH": 2_890})  # the stop's price, newer than both
     book, reader, keeper = venue.order_book, venue.reader, venue.keeper("k")
-    assert not book.call("isExecutable", stop.order_id)
-    assert book.call("isExecutable", order.order_id)
-    assert list(reader.call("executableOrders", book.address, 0, 10)[0]) == [order.order_id]
+    assert not book.is_executable(stop.order_id)
+    assert book.is_executable(order.order_id)
+    assert list(reader.executable_orders(book.address, 0, 10)[0]) == [order.order_id]
     with pytest.raises(errors.PendingMarketOrder) as refused:
         keeper.execute_order(stop.order_id)
     assert plain(refused.value.args) == (alice.address.lower(), order.order_id)
     with pytest.raises(errors.PendingMarketOrder):
-        book.call("checkExecutable", stop.order_id)
+        book.check_executable(stop.order_id)
     assert order_events(keeper.execute_order(order.order_id)) == ["OrderExecuted"]
-    assert list(reader.call("executableOrders", book.address, 0, 10)[0]) == [stop.order_id]
+    assert list(reader.executable_orders(book.address, 0, 10)[0]) == [stop.order_id]
     assert order_events(keeper.execute_order(stop.order_id)) == ["OrderExecuted"]
     assert venue.position(alice, "ETH") is None
 
@@ -382,8 +381,8 @@ def test_the_owners_lp_redemption_waits_its_deposit_does_not(venue):
     order = alice.create_order("ETH", "market_increase", 1, leverage=10, collateral=400)
     next_price(venue)
     book = venue.order_book
-    assert not book.call("isLpRequestExecutable", redeem.request_id)
-    assert book.call("isLpRequestExecutable", deposit.request_id)
+    assert not book.is_lp_request_executable(redeem.request_id)
+    assert book.is_lp_request_executable(deposit.request_id)
     with pytest.raises(errors.PendingMarketOrder) as refused:
         keeper.execute_lp_request(redeem.request_id)
     assert plain(refused.value.args) == (alice.address.lower(), order.order_id)
@@ -423,12 +422,12 @@ def test_the_order_expires_when_its_lock_does_whatever_the_timeout_becomes(venue
     book, keeper = venue.order_book, venue.keeper("k")
     longer = alice.create_order("ETH", "market_increase", 1, leverage=10, collateral=400)
     shorter = bob.create_order("ETH", "market_increase", 1, leverage=10, collateral=400)
-    book.transact(venue.admin, "setMarketOrderTimeout", 60).raise_for_status()
+    book.set_market_order_timeout(60, sender=venue.admin).raise_for_status()
     next_price(venue)
     venue.advance_time(100)  # past 60, within 300
     refused_pending(send(venue, bob, "withdraw", bob.address, venue.tokens(1)), bob, shorter.order_id)
     assert order_events(keeper.execute_order(shorter.order_id)) == ["OrderExecuted"]
-    book.transact(venue.admin, "setMarketOrderTimeout", 3_600).raise_for_status()
+    book.set_market_order_timeout(3_600, sender=venue.admin).raise_for_status()
     venue.advance_time(longer.timestamp + 301 - venue.chain.timestamp)
     next_price(venue)
     with pytest.raises(errors.OrderExpired) as expired:
@@ -515,7 +514,7 @@ def requests(venue, kind, alice, keeper, *, refused=False):
         if kind == "lp_redeem":
             deposit = alice.request_deposit(2_000)
             next_price(venue)
-            book.transact(keeper.address, "executeLpRequest", deposit.request_id).raise_for_status()
+            book.execute_lp_request(deposit.request_id, sender=keeper.address).raise_for_status()
             request = alice.request_redeem(venue.lp_shares(alice) // 2,
                                            min_usd=10**6 if refused else 0)
         else:
@@ -618,7 +617,7 @@ def test_a_real_refusal_at_the_minimum_still_fails_the_request(venue, kind, reas
 def test_the_minimum_is_set_per_kind_within_bounds(venue):
     book = venue.order_book
     for kind, code in KINDS.items():
-        assert book.call("minExecutionGas", code) == DEFAULT_MIN_GAS[kind]
+        assert book.min_execution_gas(code) == DEFAULT_MIN_GAS[kind]
     for value in (100_000, 10_000_000):
         receipt = venue.set_min_execution_gas("decrease", value)
         assert receipt.events_named("MinExecutionGasSet")[0]["gas"] == value
@@ -627,7 +626,7 @@ def test_the_minimum_is_set_per_kind_within_bounds(venue):
     for value in (99_999, 10_000_001):
         with pytest.raises(ParameterOutOfBounds, match="^min_execution_gas: "):
             venue.set_min_execution_gas("increase", value)
-        refused = book.transact(venue.admin, "setMinExecutionGas", 0, value)
+        refused = book.set_min_execution_gas(0, value, sender=venue.admin)
         assert (refused.error.error, refused.error.args) == \
             ("ParamOutOfBounds", (b"minExecutionGas".ljust(32, b"\0"), value))
     with pytest.raises(ValueError, match="unknown request kind"):
@@ -638,9 +637,9 @@ def test_the_minimum_is_set_per_kind_within_bounds(venue):
 def test_equities_count_order_collateral_in_escrow(venue):
     alice = trader(venue, "alice", wallet=1_000)
     ch, pool, book, reader = venue.clearinghouse, venue.pool, venue.order_book, venue.reader
-    before = reader.call(EQUITIES, ch.address, pool.address, book.address, [alice.address])
+    before = reader.equities_with_book(ch.address, pool.address, book.address, [alice.address])
     alice.create_order("ETH", "market_increase", 1, leverage=10, collateral=400)
-    after = reader.call(EQUITIES, ch.address, pool.address, book.address, [alice.address])
+    after = reader.equities_with_book(ch.address, pool.address, book.address, [alice.address])
     assert list(before) == list(after) == [1_000 * WAD]
 
 
@@ -655,10 +654,10 @@ def test_equities_count_every_kind_of_escrow_exactly(venue):
     instant(venue, False)
 
     def equity() -> int:
-        return reader.call(EQUITIES, ch.address, pool.address, book.address, [alice.address])[0]
+        return reader.equities_with_book(ch.address, pool.address, book.address, [alice.address])[0]
 
     def without_escrow() -> int:
-        return reader.call("equities", ch.address, pool.address, [alice.address])[0]
+        return reader.equities(ch.address, pool.address, [alice.address])[0]
 
     assert equity() == without_escrow() == 10_000 * WAD
     market = alice.create_order("ETH", "market_increase", 1, leverage=10, collateral=400)
@@ -666,7 +665,7 @@ def test_equities_count_every_kind_of_escrow_exactly(venue):
                                trigger_price=50_000)
     deposit = alice.request_deposit(1_000)
     assert venue.escrow(alice) == (1_550, 0)
-    assert tuple(book.call("escrow", alice.address)) == (venue.tokens(1_550), 0)
+    assert tuple(book.escrow(alice.address)) == (venue.tokens(1_550), 0)
     assert equity() == 10_000 * WAD
     assert without_escrow() == (10_000 - 1_550) * WAD
     next_price(venue)
@@ -675,10 +674,10 @@ def test_equities_count_every_kind_of_escrow_exactly(venue):
     assert venue.escrow(alice) == (550, 0)
     redeem = alice.request_redeem(shares // 3)
     assert venue.escrow(alice) == (550, shares // 3)
-    value = pool.call("convertToAssets", shares)  # wallet and escrowed shares together
+    value = pool.convert_to_assets(shares)  # wallet and escrowed shares together
     assert equity() == (venue.tokens(9_000) + value) * venue.scale
     assert without_escrow() == \
-        (venue.tokens(8_450) + pool.call("convertToAssets", shares - shares // 3)) * venue.scale
+        (venue.tokens(8_450) + pool.convert_to_assets(shares - shares // 3)) * venue.scale
     keeper.execute_order(market.order_id)  # the collateral becomes the position's margin
     assert venue.escrow(alice) == (150, shares // 3)
     alice.cancel_order(limit.order_id)

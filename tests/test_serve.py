@@ -90,6 +90,8 @@ def test_an_external_keeper_liquidates_over_json_rpc(served):
     assert f"export CLEARINGHOUSE={doc.contracts['clearinghouse'].address}\n" in env
     assert f"export FEED_ETH={doc.markets['ETH'].feed}\n" in env
     assert f"export KEEPER_KEY={doc.keepers[0].private_key}\n" in env
+    assert doc.contracts["clearinghouse"].binding == "protocol.bindings.clearinghouse:Clearinghouse"
+    assert doc.contracts["feed:ETH"].binding == "protocol.bindings.chainlink_feed:ChainlinkFeed"
     ch = w3.eth.contract(address=doc.contracts["clearinghouse"].address,
                          abi=doc.contracts["clearinghouse"].abi)
     feed = w3.eth.contract(address=doc.markets["ETH"].feed, abi=doc.contracts["feed:ETH"].abi)

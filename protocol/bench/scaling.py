@@ -35,8 +35,8 @@ def populate(venue: Venue, n: int) -> list[tuple[str, Optional[str]]]:
     """``n`` fresh accounts with one position each; the admin deposits for them (deposits are
     permissionless), each account opens its own position: two transactions per account."""
     admin, ch = venue.admin, venue.clearinghouse
-    venue.usdc.transact(admin, "mint", admin, venue.tokens(400 * n)).raise_for_status()
-    venue.usdc.transact(admin, "approve", ch.address, MAX_UINT).raise_for_status()
+    venue.usdc.mint(admin, venue.tokens(400 * n), sender=admin).raise_for_status()
+    venue.usdc.approve(ch.address, MAX_UINT, sender=admin).raise_for_status()
     rng = random.Random(n)
     targets = []
     for i in range(n):
@@ -49,14 +49,14 @@ def populate(venue: Venue, n: int) -> list[tuple[str, Optional[str]]]:
             market, size, leverage = 1, -to_wad("0.005", "size"), rng.choice([2, 5, 10, 15, 20])
         margin = venue.tokens(Decimal(300) / leverage + 1)
         if i % 10 == 9:
-            ch.transact(admin, "deposit", account, margin).raise_for_status()
-            ch.transact(account, "increasePosition", account, market, size, leverage, 2,
-                        0).raise_for_status()
+            ch.deposit(account, margin, sender=admin).raise_for_status()
+            ch.increase_position(account, market, size, leverage, 2, 0,
+                                 sender=account).raise_for_status()
             targets.append((account, None))
         else:
-            ch.transact(admin, "deposit", account, venue.tokens(400)).raise_for_status()
-            ch.transact(account, "increasePosition", account, market, size, leverage, 1,
-                        margin).raise_for_status()
+            ch.deposit(account, venue.tokens(400), sender=admin).raise_for_status()
+            ch.increase_position(account, market, size, leverage, 1, margin,
+                                 sender=account).raise_for_status()
             targets.append((account, "ETH" if market == 0 else "BTC"))
     return targets
 

@@ -60,7 +60,7 @@ class Workload:
         for i in range(self.n):  # a wallet, its collateral and one approval (no order book, pool)
             address = chain.new_account()
             v.mint(address, 100_000)
-            v.usdc.transact(address, "approve", ch.address, MAX_UINT).raise_for_status()
+            v.usdc.approve(ch.address, MAX_UINT, sender=address).raise_for_status()
             self.traders.append(Trader(v, f"t{i}", address))
         self.positions: list[dict[str, str]] = [{} for _ in range(self.n)]  # symbol -> mode
         self.bots = [LiquidationKeeper(v, "fast", Strategy(gas_price=3 * GWEI)),

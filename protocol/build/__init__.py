@@ -33,9 +33,9 @@ from pathlib import Path
 from protocol.exceptions import PerpsimError
 
 from .scan import count_contracts, dependants, imported
-from .toolchain import PACKAGE_DIR, PROJECT_ROOT, ToolchainError, cache_root, npm_dir, pins
+from .bindings import generate as generate_bindings
+from .toolchain import ARTIFACTS_DIR, PACKAGE_DIR, PROJECT_ROOT, ToolchainError, cache_root, npm_dir, pins
 
-ARTIFACTS_DIR = PACKAGE_DIR / "artifacts"
 MANIFEST = "manifest.json"
 #: EIP-170: the most runtime code a contract may have; the build refuses anything larger.
 CODE_SIZE_LIMIT = 24_576
@@ -709,8 +709,16 @@ def reported_warnings(warnings: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m protocol.build`` and ``perpsim compile``
-    (``[--force] [--sizes] [--contracts DIR]``)."""
+    (``[--force] [--sizes] [--contracts DIR] [--check-bindings]``)."""
     args = sys.argv[1:] if argv is None else argv
+    if "--check-bindings" in args:
+        stale = generate_bindings(ARTIFACTS_DIR, check=True)
+        if stale:
+            print(f"bindings out of date: {', '.join(stale)}; run python -m protocol.build",
+                  file=sys.stderr)
+            return 1
+        print("bindings current")
+        return 0
     user_dir = Path(args[args.index("--contracts") + 1]) if "--contracts" in args else None
     try:
         result = compile_contracts(force="--force" in args, user_dir=user_dir)
@@ -725,6 +733,14 @@ def main(argv: list[str] | None = None) -> int:
         print(line, file=sys.stderr)
     state = "compiled" if result.compiled else "up to date"
     print(f"{len(result.contracts)} contracts {state} ({result.input_hash[:12]})")
+    if user_dir is None:
+        try:
+            rewritten = generate_bindings(ARTIFACTS_DIR)
+        except OSError as exc:  # a read-only install: its bindings came with its artifacts
+            print(f"cannot write the bindings: {exc}", file=sys.stderr)
+            return 1
+        if rewritten:
+            print(f"bindings rewritten: {', '.join(rewritten)}")
     if "--sizes" in args:
         out = None if user_dir is None else user_artifacts_dir(user_dir)
         print(size_table(code_sizes(out)))

@@ -20,6 +20,8 @@ from pathlib import Path
 from protocol.exceptions import PerpsimError
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
+#: The compiled contracts: package data of the wheel.
+ARTIFACTS_DIR = PACKAGE_DIR / "artifacts"
 PROJECT_ROOT = PACKAGE_DIR.parent
 #: The copy of the repository's package.json and package-lock.json an installed package carries.
 BUNDLED_NPM_DIR = Path(__file__).resolve().parent / "npm"

@@ -90,6 +90,7 @@ class ContractABI:
 
     def __init__(self, abi: list[dict]):
         self.functions: dict[str, Function] = {}
+        self.overloads: dict[str, list[str]] = {}  # plain name -> signatures, when several
         self.events: dict[bytes, EventType] = {}
         self.errors: dict[bytes, ErrorType] = {}
         self.constructor_inputs: tuple[str, ...] = ()
@@ -103,8 +104,14 @@ class ContractABI:
                               item["stateMutability"] not in ("view", "pure"),
                               tuple(p["name"] for p in item["inputs"]))
                 self.functions[sig] = fn
-                # Plain names resolve to the first overload; overloads need the full signature.
-                self.functions.setdefault(item["name"], fn)
+                # A plain name is a function only while it has one overload; an overloaded name
+                # must be called by signature (or through its binding's distinct methods).
+                if item["name"] in self.overloads:
+                    self.overloads[item["name"]].append(sig)
+                elif item["name"] in self.functions:
+                    self.overloads[item["name"]] = [self.functions.pop(item["name"]).signature, sig]
+                else:
+                    self.functions[item["name"]] = fn
             elif kind == "event" and not item.get("anonymous"):
                 sig = signature(item)
                 self.events[keccak(text=sig)] = EventType(
@@ -125,6 +132,9 @@ class ContractABI:
         try:
             return self.functions[name]
         except KeyError:
+            if name in self.overloads:
+                raise ChainError(f"{name} is overloaded: call it by signature, one of "
+                                 f"{', '.join(self.overloads[name])}") from None
             raise ChainError(f"contract has no function {name!r}") from None
 
     @cached_property

@@ -301,7 +301,7 @@ class Chain(ABC):
         assert receipt.contract_address is not None
         contract = Contract(self, receipt.contract_address, art.abi, art.name)
         contract.deploy_receipt = receipt  # type: ignore[attr-defined]
-        return contract
+        return contract if hooks.BIND is None else hooks.BIND(contract)
 
     def at(self, artifact: str | Artifact, address: str) -> Contract:
         """A handle on an already deployed contract."""
@@ -309,7 +309,8 @@ class Chain(ABC):
         self.registry.add(art.abi)
         address = to_checksum_address(address)
         self._remember(address, art)
-        return Contract(self, address, art.abi, art.name)
+        contract = Contract(self, address, art.abi, art.name)
+        return contract if hooks.BIND is None else hooks.BIND(contract)
 
     def _remember(self, address: str, art: Artifact) -> None:
         self.registry.remember(address, KnownContract(art.name, art.abi,

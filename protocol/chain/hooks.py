@@ -8,7 +8,7 @@ import contextlib
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, Protocol
 
 if TYPE_CHECKING:
-    from protocol.chain.base import Chain, Receipt
+    from protocol.chain.base import Chain, Contract, Receipt
 
 
 class CoverageRecorder(Protocol):
@@ -30,6 +30,12 @@ LISTENERS: list[Listener] = []
 #: The coverage collector every transaction reports its executed program counters to, or None
 #: (:func:`protocol.testing.coverage.collecting` sets it).
 COVERAGE: Optional[CoverageRecorder] = None
+
+
+#: Gives each contract handle a chain makes (``deploy``, ``at``) its typed class: the generated
+#: bindings install :func:`protocol.bindings.bind` here when imported, since the chain layer sits
+#: below them. None: handles stay untyped.
+BIND: Optional[Callable[["Contract"], "Contract"]] = None
 
 
 def notify(chain: "Chain", receipt: "Receipt") -> None:

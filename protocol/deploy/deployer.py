@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+import protocol.bindings  # noqa: F401  (every handle a chain makes gets its typed class)
 from protocol.chain import Chain, Contract
 from protocol.chain.abi import load_artifact
 from protocol.deploy.plan import IMPACT_STEP, Call, DeploymentPlan, MarketSpec, Ref, Role, module_kind
@@ -60,24 +61,25 @@ def deploy(chain: Chain, plan: DeploymentPlan, admin: str | None = None) -> Depl
         addresses[step.name] = contract.address
     for call in plan.calls:
         _send(contracts, call, addresses, admin)
-    decimals = contracts["usdc"].call("decimals")
+    decimals = contracts["usdc"].decimals()
     ch, oracle = contracts["clearinghouse"], contracts["oracle"]
     for market_id, config in enumerate(plan.markets):
-        ch.transact(admin, "configureMarket", market_id, config.symbol_bytes(),
-                    config.encode(decimals)).raise_for_status()
+        ch.configure_market(market_id, config.symbol_bytes(), config.encode(decimals),
+                            sender=admin).raise_for_status()
         if config.tiers:
-            ch.transact(admin, "setMarketTiers", market_id, *config.tiers_encoded()).raise_for_status()
+            ch.set_market_tiers(market_id, *config.tiers_encoded(), sender=admin).raise_for_status()
         contracts[f"feed:{config.symbol}"] = chain.deploy(
             load_artifact("ChainlinkFeed", plan.artifacts), oracle.address, market_id,
             f"{config.symbol} / USD", sender=admin)
         for kind, step in plan.modules.items():
-            ch.transact(admin, "setMarketModule", market_id, module_kind(kind),
-                        addresses[step]).raise_for_status()
+            ch.set_market_module(market_id, module_kind(kind), addresses[step],
+                                 sender=admin).raise_for_status()
         if config.has_impact:  # only markets with impact pay for the module call
             impact = contracts[IMPACT_STEP]
-            impact.transact(admin, "setImpactConfig", market_id, config.impact_encoded()).raise_for_status()
-            ch.transact(admin, "setMarketModule", market_id, module_kind("pricing"),
-                        impact.address).raise_for_status()
+            impact.set_impact_config(market_id, config.impact_encoded(),
+                                     sender=admin).raise_for_status()
+            ch.set_market_module(market_id, module_kind("pricing"), impact.address,
+                                 sender=admin).raise_for_status()
     modules = {kind: addresses[step] for kind, step in plan.modules.items()}
     return Deployment(admin, contracts, plan.markets, decimals, modules, plan.artifacts)
 

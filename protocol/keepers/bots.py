@@ -182,7 +182,7 @@ class LiquidationKeeper(KeeperBot):
         return updates
 
     def _push(self, updates: list[tuple[int, int, int]]) -> None:
-        self.venue.oracle.transact(self.address, "pushPrices", updates).raise_for_status()
+        self.venue.oracle.push_prices(updates, sender=self.address).raise_for_status()
 
     def _everything(self) -> list[tuple[str, Optional[str]]]:
         """Every liquidatable target now: from the event index, or a full Reader scan."""
@@ -203,7 +203,7 @@ class LiquidationKeeper(KeeperBot):
         if not self.watchlist:
             return []
         v = self.venue
-        health = v.reader.call("health", v.clearinghouse.address, v.encode_targets(self.watchlist))
+        health = v.reader.health(v.clearinghouse.address, v.encode_targets(self.watchlist))
         return [t for t, h in zip(self.watchlist, health) if h[4]]
 
     def _sweep(self, read) -> list[tuple[str, Optional[str]]]:
@@ -234,7 +234,7 @@ class LiquidationKeeper(KeeperBot):
         Notional is read back from the maintenance margin (MM / mmf); a cross account uses its
         first market's parameters."""
         v = self.venue
-        health = v.reader.call("health", v.clearinghouse.address, v.encode_targets(targets))
+        health = v.reader.health(v.clearinghouse.address, v.encode_targets(targets))
         first = next(iter(v.markets.values()))
         rewards = []
         for (_, market), (_, _, equity, maintenance, _) in zip(targets, health):
@@ -275,9 +275,9 @@ class OrderKeeper(KeeperBot):
             return self._among("executableOrdersAmong", index.order_candidates()) + [
                 ("lp", i) for i in self._among("executableLpRequestsAmong",
                                                index.lp_request_candidates())]
-        targets: list = self._executable("executableOrders", v.order_book.call("openOrderCount"))
+        targets: list = self._executable("executableOrders", v.order_book.open_order_count())
         targets += [("lp", i) for i in self._executable("executableLpRequests",
-                                                         v.order_book.call("openLpRequestCount"))]
+                                                         v.order_book.open_lp_request_count())]
         return targets
 
     def _executable(self, view: str, open_count: int) -> list[int]:

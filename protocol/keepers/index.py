@@ -128,7 +128,7 @@ class BookIndex:
         self.unread: set[str] = set()
         self._usdc = venue.usdc.address.lower()
         self._pool = venue.pool.address.lower()
-        self._scale = venue.clearinghouse.call("scale")
+        self._scale = venue.clearinghouse.scale()
         self.reads = 0  # targets read from the chain, for benchmarks
         self._stop = self.chain.listen(self._on_receipt)
         self.rebuild()
@@ -159,7 +159,7 @@ class BookIndex:
         for i, account in enumerate(self._chain_accounts()):
             self.registered[account] = i
         self.orders = {i: self._order(i) for i in v.open_ids("Order")}
-        self.lp_requests = {i: self._account(v.order_book.call("lpRequest", i)[0])
+        self.lp_requests = {i: self._account(v.order_book.lp_request(i)[0])
                             for i in v.open_ids("LpRequest")}
         self.holdings.clear()
         self.unread.clear()
@@ -171,7 +171,7 @@ class BookIndex:
         v = self.venue
         found, start, total = [], 0, v.account_count()
         while start < total:
-            page, start = v.reader.call("registeredAccounts", v.clearinghouse.address, start, 5_000)
+            page, start = v.reader.registered_accounts(v.clearinghouse.address, start, 5_000)
             found.extend(self._account(a) for a in page)
         return found
 
@@ -179,12 +179,12 @@ class BookIndex:
         v = self.venue
         found, start, total = [], 0, v.account_count()
         while start < total:
-            page, start = v.reader.call("openPositions", v.clearinghouse.address, start, 1_000)
+            page, start = v.reader.open_positions(v.clearinghouse.address, start, 1_000)
             found.extend((self._account(a), m, size, mode) for a, m, size, mode in page)
         return found
 
     def _order(self, order_id: int) -> TriggerOrder:
-        return self._trigger_order(self.venue.order_book.call("order", order_id))
+        return self._trigger_order(self.venue.order_book.order(order_id))
 
     def _trigger_order(self, o: Sequence) -> TriggerOrder:
         return TriggerOrder(self._account(o[0]), o[4], o[1], o[5], o[9])
@@ -211,8 +211,8 @@ class BookIndex:
         self._configs = {}
         self._margins: dict[int, Optional[MarginRule]] = {}
         for m in self.market_ids.values():
-            config = self._configs[m] = ch.call("marketConfig", m)
-            modules = ch.call("marketModules", m)
+            config = self._configs[m] = ch.market_config(m)
+            modules = ch.market_modules(m)
             if int(modules[ModuleKind.RATES], 16):
                 self._rates_modules.add(m)
                 bounds[m] = (MAX_MODULE_FUNDING_RATE, MAX_MODULE_BORROW_RATE)
@@ -221,9 +221,9 @@ class BookIndex:
             if int(modules[ModuleKind.MARGIN], 16):
                 self._margins[m] = None
             else:
-                count = ch.call("marketTier", m, 0)[3]
+                count = ch.market_tier(m, 0)[3]
                 self._margins[m] = MarginRule(config[0], tuple(
-                    tuple(ch.call("marketTier", m, i)[:3]) for i in range(count)))
+                    tuple(ch.market_tier(m, i)[:3]) for i in range(count)))
             if int(modules[ModuleKind.PRICING], 16):
                 self._impact_markets.add(m)
         return bounds
@@ -349,7 +349,7 @@ class BookIndex:
 
     def _prices(self) -> dict[int, int]:
         oracle = self.venue.oracle
-        return {m: oracle.call("latest", m)[0] for m in self.market_ids.values()}
+        return {m: oracle.latest(m)[0] for m in self.market_ids.values()}
 
     def _due(self) -> list[Target]:
         prices = self._prices_now
@@ -408,8 +408,8 @@ class BookIndex:
         if ask:
             v = self.venue
             answers = iter([tuple(h[2:]) for start in range(0, len(ask), READ_CHUNK)
-                            for h in v.reader.call("health", v.clearinghouse.address,
-                                                   v.encode_targets(ask[start:start + READ_CHUNK]))])
+                            for h in v.reader.health(v.clearinghouse.address,
+                                                     v.encode_targets(ask[start:start + READ_CHUNK]))])
             out = [next(answers) if h is None else h for h in out]
         return out  # type: ignore[return-value]
 
@@ -420,8 +420,8 @@ class BookIndex:
         v, n = self.venue, len(self.symbols)
         for start in range(0, len(missing), READ_CHUNK):
             chunk = missing[start:start + READ_CHUNK]
-            balances, positions = v.reader.call("accountStates", v.clearinghouse.address,
-                                                v.pool.address, v.order_book.address, chunk)
+            balances, positions = v.reader.account_states(v.clearinghouse.address, v.pool.address,
+                                                          v.order_book.address, chunk)
             for i, (account, b) in enumerate(zip(chunk, balances)):
                 self.holdings[account] = Holdings(*b, positions=tuple(positions[i * n:(i + 1) * n]))
                 self.unread.discard(account)
@@ -481,7 +481,7 @@ class BookIndex:
         self._refresh(accounts)
         v = self.venue
         markets = self._markets_now()
-        total_assets, total_supply = v.pool.call("totalAssets"), v.pool.call("totalSupply")
+        total_assets, total_supply = v.pool.total_assets(), v.pool.total_supply()
         out: list[Optional[int]] = [equity(self.holdings[a], markets, self._scale, total_assets,
                                            total_supply) for a in accounts]
         chain = [a for a, e in zip(accounts, out) if e is None]
@@ -495,9 +495,9 @@ class BookIndex:
         now = self.chain.timestamp
         markets = {}
         for m in self.market_ids.values():
-            price, updated, _ = oracle.call("latest", m)
-            fresh = price != 0 and now <= updated + oracle.call("maxPriceAge", m)
-            markets[m] = market_now(ch.call("marketState", m), self._configs[m], price, fresh, now,
+            price, updated, _ = oracle.latest(m)
+            fresh = price != 0 and now <= updated + oracle.max_price_age(m)
+            markets[m] = market_now(ch.market_state(m), self._configs[m], price, fresh, now,
                                     m in self._rates_modules, self._margins[m])
         return markets
 
@@ -535,7 +535,7 @@ class BookIndex:
         targets = self.targets()
         for start in range(0, len(targets), READ_CHUNK):
             chunk = targets[start:start + READ_CHUNK]
-            chain = [tuple(h[2:]) for h in v.reader.call("health", v.clearinghouse.address,
+            chain = [tuple(h[2:]) for h in v.reader.health(v.clearinghouse.address,
                                                            v.encode_targets(chunk))]
             _same("health", dict(zip(chunk, self.health(chunk))), dict(zip(chunk, chain)))
         accounts = sorted(self.holdings)

@@ -7,6 +7,7 @@ from typing import Optional
 
 from pydantic import BaseModel, Field
 
+from protocol.bindings import BoundContract, bind
 from protocol.chain import load_artifact
 from protocol.chain.base import CHAIN_ID
 from protocol.deploy.plan import LIBRARIES
@@ -21,6 +22,9 @@ class ContractInfo(BaseModel):
     address: str = Field(description="checksummed address")
     artifact: str = Field(description="contract name in protocol/artifacts")
     abi: list[dict] = Field(description="the ABI as solc writes it")
+    binding: Optional[str] = Field(
+        default=None, description="the typed Python class of protocol.bindings that drives it "
+                                  "(module:Class), for bots written in Python; null: none")
 
 
 class MarketInfo(BaseModel):
@@ -66,7 +70,8 @@ def describe(venue: Venue, *, rpc_url: str, scenario: str, seed: int, blocks: Bl
     """The document for a launched venue (``artifacts``: where its compiled contracts are,
     when not the project's own)."""
     contracts = {name: ContractInfo(address=c.address, artifact=c.name,
-                                    abi=load_artifact(c.name, artifacts).raw["abi"])
+                                    abi=load_artifact(c.name, artifacts).raw["abi"],
+                                    binding=_binding(c))
                  for name, c in venue.deployment.contracts.items() if name not in LIBRARIES}
     feeds = venue.deployment.feeds
     markets = {symbol: MarketInfo(id=venue.market_id(symbol), feed=feeds[symbol].address,
@@ -101,3 +106,10 @@ def _write_atomically(path: Path, text: str) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text, encoding="utf-8")
     partial.replace(path)
+
+
+def _binding(contract) -> Optional[str]:
+    """``module:Class`` of the binding that drives ``contract`` (None: a plain handle)."""
+    bound = bind(contract)
+    return None if not isinstance(bound, BoundContract) else \
+        f"{type(bound).__module__}:{type(bound).__name__}"

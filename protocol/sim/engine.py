@@ -192,17 +192,17 @@ class Simulation:
         if not pull:
             return
         oracle, chain = venue.oracle, venue.chain
-        role = oracle.call("UPDATER_ROLE")
+        role = oracle.updater_role()
         ids = {s: venue.market_id(s) for s in pull}
-        ages = {s: oracle.call("maxPriceAge", ids[s]) for s in pull}
+        ages = {s: oracle.max_price_age(ids[s]) for s in pull}
 
         def window():
-            return {s: feed.window(s, oracle.call("latest", ids[s])[1], chain.timestamp, ages[s])
+            return {s: feed.window(s, oracle.latest(ids[s])[1], chain.timestamp, ages[s])
                     for s in pull}
 
         for bot in keepers:
             if isinstance(bot, LiquidationKeeper):
-                oracle.transact(venue.admin, "grantRole", role, bot.address).raise_for_status()
+                oracle.grant_role(role, bot.address, sender=venue.admin).raise_for_status()
                 bot.price_window = window
 
 

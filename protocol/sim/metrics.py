@@ -70,7 +70,7 @@ class MetricsRecorder:
         self._previous: dict[str, Decimal] = {}  # market -> oracle price in the block before
         self.symbols = list(venue.markets)
         self.market_ids = {s: venue.market_id(s) for s in self.symbols}
-        self.one_share = 10 ** venue.pool.call("decimals")
+        self.one_share = 10 ** venue.pool.decimals()
         self.cum_bad_debt = Decimal(0)
         self.capital = {a.name: Decimal(a.capital) for a in self.agents}
         self.equity = EquitySample()
@@ -115,7 +115,7 @@ class MetricsRecorder:
             row[f"market.{s}"] = prices[s]
             row[f"exogenous.{s}"] = exogenous[s]
         for s in self.symbols:
-            state = v.clearinghouse.call("marketState", self.market_ids[s])
+            state = v.clearinghouse.market_state(self.market_ids[s])
             row[f"long_oi.{s}"] = _usd(from_wad(state[0]) * oracle[s])
             row[f"short_oi.{s}"] = _usd(from_wad(state[1]) * oracle[s])
         row["pool_value"] = v.pool_value()
@@ -124,7 +124,7 @@ class MetricsRecorder:
             row[f"skew.{s}"] = long_oi - short_oi
             row[f"utilisation.{s}"] = ((long_oi + short_oi) / row["pool_value"]).quantize(
                 Decimal("0.000001")) if row["pool_value"] > 0 else None
-        row["lp_share_price"] = v.usd(v.pool.call("convertToAssets", self.one_share))
+        row["lp_share_price"] = v.usd(v.pool.convert_to_assets(self.one_share))
         row["insurance_fund"] = v.insurance_fund()
         factor = v.solvency().pnl_factor
         row["pnl_factor"] = factor

@@ -89,8 +89,8 @@ def privileged_calls(venue, victim: str) -> list[tuple[str, Any, str, tuple]]:
 def _roles_of(venue, caller: str) -> set[str]:
     """The roles of :func:`privileged_calls` that ``caller`` holds."""
     ch = venue.clearinghouse
-    roles = {"admin": bytes(32), "executor": ch.call("EXECUTOR_ROLE"), "ADL keeper": ch.call("ADL_KEEPER_ROLE")}
-    return {name for name, role in roles.items() if ch.call("hasRole", role, caller)}
+    roles = {"admin": bytes(32), "executor": ch.executor_role(), "ADL keeper": ch.adl_keeper_role()}
+    return {name for name, role in roles.items() if ch.has_role(role, caller)}
 
 
 def check_roles(venue, callers: Iterable[str], victim: str) -> int:
@@ -121,8 +121,8 @@ def check_adl(venue, ranking: Sequence, caller: str, account: str, market: str, 
     if not went_through:
         return
     ch = venue.clearinghouse
-    if not ch.call("hasRole", ch.call("ADL_KEEPER_ROLE"), caller) or caller.lower() == account.lower() \
-            or ch.call("isOperator", account, caller):
+    if not ch.has_role(ch.adl_keeper_role(), caller) or caller.lower() == account.lower() \
+            or ch.is_operator(account, caller):
         raise AdversarialViolation(ROLES_AND_ORDER, f"{caller} auto-deleveraged {account} {market} without the role")
     mine = [c.raw_score for c in ranking if c.account.lower() == account.lower() and c.market == market]
     best = max((c.raw_score for c in ranking), default=0)
@@ -149,10 +149,10 @@ class MarginRuleView:
     @classmethod
     def read(cls, venue, market: int) -> "MarginRuleView":
         ch = venue.clearinghouse
-        config = ch.call("marketConfig", market)
-        count = ch.call("marketTier", market, 0)[3]
-        tiers = tuple(tuple(ch.call("marketTier", market, i)[:3]) for i in range(count))
-        module = int(ch.call("marketModules", market)[1], 16) != 0
+        config = ch.market_config(market)
+        count = ch.market_tier(market, 0)[3]
+        tiers = tuple(tuple(ch.market_tier(market, i)[:3]) for i in range(count))
+        module = int(ch.market_modules(market)[1], 16) != 0
         return cls(config[0], config[4], tiers, module)
 
     def _tier(self, notional: int) -> tuple[int, int, int]:
@@ -286,12 +286,12 @@ def check_modules_cannot_freeze(venue, deployed: Mapping[str, Any], module: str,
         if small_slices:
 
             config = replace(venue.markets[market], partial_threshold_usd=100)
-            ch.transact(venue.admin, "configureMarket", mid, config.symbol_bytes(),
-                        config.encode(venue.decimals)).raise_for_status()
+            ch.configure_market(mid, config.symbol_bytes(), config.encode(venue.decimals),
+                                sender=venue.admin).raise_for_status()
         address = deployed[contract].address
         if setup:
             deployed[contract].transact(venue.admin, setup[0], *setup[1]).raise_for_status()
-        swap_in = ch.transact(venue.admin, "setMarketModule", mid, KINDS[kind], address)
+        swap_in = ch.set_market_module(mid, KINDS[kind], address, sender=venue.admin)
         if not swap_in.status:
             raise AdversarialViolation(MODULES_CANT_FREEZE, f"the admin cannot install {module} on {market}",
                                        error=str(swap_in.error))
@@ -300,21 +300,22 @@ def check_modules_cannot_freeze(venue, deployed: Mapping[str, Any], module: str,
         prices[market] = (prices[market] * (10_000 + move_bps) / 10_000).quantize(Decimal("0.01"))
         venue.set_prices(prices)
 
-        exc = _error(lambda: venue.pool.call("totalAssets"))
+        exc = _error(lambda: venue.pool.total_assets())
         if exc is not None:
             raise AdversarialViolation(MODULES_CANT_FREEZE, f"totalAssets reverts with {module} on {market}",
                                        error=str(exc))
-        exc = _error(lambda: ch.call("setMarketModule", mid, KINDS[kind], ZERO_ADDRESS, sender=venue.admin))
+        exc = _error(lambda: ch.simulate.set_market_module(mid, KINDS[kind], ZERO_ADDRESS,
+                                                           sender=venue.admin))
         if exc is not None:
             raise AdversarialViolation(MODULES_CANT_FREEZE, f"the admin cannot replace {module} on {market}",
                                        error=str(exc))
         targets = []
         for t in traders:
-            size, _, _, mode, *_ = ch.call("position", t.address, mid)
+            size, _, _, mode, *_ = ch.position(t.address, mid)
             if size:
                 targets.append((t.address, mid if mode == ISOLATED else CROSS_ACCOUNT))
         if targets:
-            exc = _error(lambda: ch.call("liquidateBatch", targets, sender=keeper.address))
+            exc = _error(lambda: ch.simulate.liquidate_batch(targets, sender=keeper.address))
             done["batch"] = len(targets)
             if exc is not None:
                 raise AdversarialViolation(MODULES_CANT_FREEZE, f"a liquidation batch reverts with {module} on {market}",
@@ -322,7 +323,8 @@ def check_modules_cannot_freeze(venue, deployed: Mapping[str, Any], module: str,
         if failing:
             return done
         for account, target in targets:
-            exc = _error(lambda: ch.call("decreasePosition", account, mid, CLOSE_ALL, sender=account))
+            exc = _error(
+                lambda: ch.simulate.decrease_position(account, mid, CLOSE_ALL, sender=account))
             done["closes"] += 1
             if _unnamed(exc) or (exc is not None and exc.error == "ModuleResultOutOfBounds"):
                 raise AdversarialViolation(MODULES_CANT_FREEZE, f"a close fails with {module} on {market}",

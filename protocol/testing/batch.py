@@ -129,9 +129,9 @@ def prefetch_invariant_views(venue) -> Optional[int]:
         (pool, "balanceOf", (book.address,)), (book, "nextOrderId", ()), (book, "nextLpRequestId", ()),
         (book, "openOrderCount", ()), (book, "openLpRequestCount", ()),
     ]))
-    markets = range(ch.call("marketCount"))
-    count, orders, requests = ch.call("accountCount"), book.call("nextOrderId"), book.call("nextLpRequestId")
-    open_counts = book.call("openOrderCount"), book.call("openLpRequestCount")
+    markets = range(ch.market_count())
+    count, orders, requests = ch.account_count(), book.next_order_id(), book.next_lp_request_id()
+    open_counts = book.open_order_count(), book.open_lp_request_count()
 
     def second() -> list[Call]:
         calls: list[Call] = [(ch, "accounts", (i,)) for i in range(count)]
@@ -145,8 +145,8 @@ def prefetch_invariant_views(venue) -> Optional[int]:
 
     stored += _run(chain, _packed(chain, (venue_key, 2, len(markets), count, orders, requests, open_counts),
                                   second))
-    accounts = tuple(ch.call("accounts", i) for i in range(count))
-    tiers = tuple(ch.call("marketTier", m, 0)[3] for m in markets)
+    accounts = tuple(ch.accounts(i) for i in range(count))
+    tiers = tuple(ch.market_tier(m, 0)[3] for m in markets)
 
     def third() -> list[Call]:
         calls: list[Call] = []

@@ -239,7 +239,7 @@ class VenueMachine(RuleBasedStateMachine):
             return
         v, trader = self.venue, self._trader(t)
         size = Decimal(tenths) / (10 if market == "ETH" else 200)
-        leverage = v.clearinghouse.call("marketConfig", v.market_id(market))[4]
+        leverage = v.clearinghouse.market_config(v.market_id(market))[4]
         usd = lambda units: Decimal(units) / 10**v.decimals  # noqa: E731
 
         def accepted(units: int) -> bool:
@@ -270,7 +270,7 @@ class VenueMachine(RuleBasedStateMachine):
         v = self.venue
         usd = lambda units: Decimal(units) / 10**v.decimals  # noqa: E731
         if market is None:
-            most = v.clearinghouse.call("crossBalance", trader.address)
+            most = v.clearinghouse.cross_balance(trader.address)
             take = lambda units: trader.withdraw(usd(units))  # noqa: E731
         else:
             held = v.raw_position(trader, market)
@@ -398,7 +398,7 @@ class VenueMachine(RuleBasedStateMachine):
         account, and a keeper liquidates it (SPEC §6: a stale market's positions stay open and
         keep the account's debt; nothing is written off while they do)."""
         v, trader = self.venue, self._trader(t)
-        balance = Decimal(v.clearinghouse.call("crossBalance", trader.address)) / 10**v.decimals
+        balance = Decimal(v.clearinghouse.cross_balance(trader.address)) / 10**v.decimals
         for market in SYMBOLS:  # each a quarter of what the balance allows at ``leverage``
             if v.raw_position(trader, market).mode != MarginMode.CROSS:
                 # a tier may allow less at that size: then the same margin at 5x, which every
@@ -411,7 +411,7 @@ class VenueMachine(RuleBasedStateMachine):
                 else:
                     return
         self.w.steps += 1
-        v.advance_time(v.oracle.call("maxPriceAge", v.market_id(stale)) + 1)
+        v.advance_time(v.oracle.max_price_age(v.market_id(stale)) + 1)
         fresh = [m for m in SYMBOLS if m != stale]
         self._do("price", lambda: v.set_prices({m: v.price(m) for m in fresh}))
         for market in fresh:
@@ -477,20 +477,20 @@ class VenueMachine(RuleBasedStateMachine):
         v, ch = self.venue, self.venue.clearinghouse
         others = [(a, m) for a in (tr.address for tr in self.w.traders) for m in range(len(SYMBOLS))
                   if not (a == trader.address and (market is None or m == v.market_id(market)))]
-        before = {key: ch.call("position", *key) for key in others}
-        balances = {tr.address: ch.call("crossBalance", tr.address) for tr in self.w.traders}
+        before = {key: ch.position(*key) for key in others}
+        balances = {tr.address: ch.cross_balance(tr.address) for tr in self.w.traders}
         done = self._do("liquidate", lambda: keeper.liquidate(trader, market))
         if done is None:
             return
         # Isolation: a liquidation changes no other position, and no cross balance but the
         # liquidated trader's (its remainder) and the keeper's (its reward).
         for key, position in before.items():
-            if ch.call("position", key[0], key[1]) != position:
+            if ch.position(key[0], key[1]) != position:
                 raise InvariantViolation("isolation", f"liquidating {trader.name} {market} changed {key}")
         for tr in self.w.traders:
-            if tr is not trader and ch.call("crossBalance", tr.address) != balances[tr.address]:
+            if tr is not trader and ch.cross_balance(tr.address) != balances[tr.address]:
                 raise InvariantViolation("isolation", f"liquidating {trader.name} changed {tr.name}'s balance")
-        if market is not None and ch.call("crossBalance", trader.address) < balances[trader.address]:
+        if market is not None and ch.cross_balance(trader.address) < balances[trader.address]:
             raise InvariantViolation("isolation", "an isolated liquidation took from the cross balance")
 
     @rule(k=st.integers(0, KEEPERS - 1))
@@ -537,16 +537,17 @@ class VenueMachine(RuleBasedStateMachine):
         v = self.venue
         config = replace(v.markets[market], taker_fee_bps=fee, liquidation_fee_bps=liq_fee,
                          max_leverage=leverage, tiers=())  # tiers are set apart (setMarketTiers)
-        self._do("admin", lambda: v.clearinghouse.transact(
-            v.admin, "configureMarket", v.market_id(market), config.symbol_bytes(),
-            config.encode(v.decimals)).raise_for_status())
+        self._do("admin", lambda: v.clearinghouse.configure_market(
+            v.market_id(market), config.symbol_bytes(), config.encode(v.decimals),
+            sender=v.admin).raise_for_status())
 
     @rule(paused=st.booleans(), act=st.integers(0, 4))
     def admin_pause(self, paused, act):
         if act:
             return
         v = self.venue
-        self._do("admin", lambda: v.clearinghouse.transact(v.admin, "setPaused", paused).raise_for_status())
+        self._do("admin",
+                 lambda: v.clearinghouse.set_paused(paused, sender=v.admin).raise_for_status())
 
     # ================================================================== adversarial properties
     # Issue 24 §1's last four (protocol.testing.adversarial): roles and order, delays hold,
@@ -584,7 +585,7 @@ class VenueMachine(RuleBasedStateMachine):
             if factor is None or factor * 10_000 < 3:  # the trigger and the floor are whole bps
                 return
             trigger = min(int(factor * 10_000) - 1, 10_000)
-            v.clearinghouse.transact(v.admin, "setPnlFactors", 0, trigger, 1).raise_for_status()
+            v.clearinghouse.set_pnl_factors(0, trigger, 1, sender=v.admin).raise_for_status()
             ranking = ranked_candidates(v, list(SYMBOLS))
             if not ranking:
                 return
@@ -598,8 +599,8 @@ class VenueMachine(RuleBasedStateMachine):
                 address = {"keeper": self.w.keepers[0].address, "owner": target.account,
                            "other-trader": others[pick % len(others)].address}[caller]
             size = CLOSE_ALL if whole else abs(v.raw_position(target.account, target.market).size) // 2
-            receipt = v.clearinghouse.transact(address, "autoDeleverage", target.account,
-                                               v.market_id(target.market), size)
+            receipt = v.clearinghouse.auto_deleverage(target.account, v.market_id(target.market),
+                                                      size, sender=address)
             key = f"adl:{receipt.error.error if not receipt.status else 'done'}"
             self.w.outcomes[key] = self.w.outcomes.get(key, 0) + 1
             check_adl(v, ranking, address, target.account, target.market, bool(receipt.status))
@@ -614,26 +615,30 @@ class VenueMachine(RuleBasedStateMachine):
         v, adv = self.venue, self._adversary()
         ch, mid = v.clearinghouse, v.market_id(market)
         if adv["delays"].delay == 0 and change != "delay":
-            adv["delays"].admin_call(v, mid, lambda: ch.transact(v.admin, "setRiskChangeDelay", 3_600).raise_for_status())
+            adv["delays"].admin_call(
+                v, mid, lambda: ch.set_risk_change_delay(3_600, sender=v.admin).raise_for_status())
         if change == "delay":
-            send = lambda: ch.transact(v.admin, "setRiskChangeDelay", delay).raise_for_status()  # noqa: E731
+            send = lambda: ch.set_risk_change_delay(delay,
+                                                    sender=v.admin).raise_for_status()  # noqa: E731
         elif change in ("max_leverage", "mmf"):  # an explicit mmf: tiers <-> mmf may then raise maintenance
 
             try:  # MarketConfig refuses out-of-bounds values before any transaction
                 untiered = replace(v.markets[market], tiers=())  # tiers are set apart (setMarketTiers)
                 config = (replace(untiered, max_leverage=leverage) if change == "max_leverage" else
-                          replace(untiered, max_leverage=ch.call("marketConfig", mid)[4], mmf=Decimal(mmf)))
+                          replace(untiered, max_leverage=ch.market_config(mid)[4],
+                                  mmf=Decimal(mmf)))
                 encoded_config = config.encode(v.decimals)
             except ParameterOutOfBounds:
                 self._do("admin_risk_change", self._refused)
                 return
-            send = lambda: ch.transact(v.admin, "configureMarket", mid, config.symbol_bytes(),  # noqa: E731
-                                       encoded_config).raise_for_status()
+            send = lambda: ch.configure_market(mid, config.symbol_bytes(), encoded_config,
+                                               sender=v.admin).raise_for_status()
         else:
-            top = ch.call("marketConfig", mid)[4]
+            top = ch.market_config(mid)[4]
             encoded = {"clear_tiers": ([], []), "one_tier": ([0], [top]),
                        "tiers": ([0, bound * 10**18], [top, max(1, min(top, leverage))])}[change]
-            send = lambda: ch.transact(v.admin, "setMarketTiers", mid, *encoded).raise_for_status()  # noqa: E731
+            send = lambda: ch.set_market_tiers(mid, *encoded,
+                                               sender=v.admin).raise_for_status()  # noqa: E731
         adv["changes"].append((mid, send))
         self._do("admin_risk_change", lambda: adv["delays"].admin_call(v, mid, send) or self._refused())
 
@@ -689,13 +694,14 @@ class VenueMachine(RuleBasedStateMachine):
                 return
             order_id = placed.order_id
             self.orders.append(order_id)
-        market = SYMBOLS[ch.call("orderLock", trader.address)[1]]
+        market = SYMBOLS[ch.order_lock(trader.address)[1]]
         other = SYMBOLS[1 - SYMBOLS.index(market)]
         v.advance_time(1)
         self._do("price", lambda: v.set_prices({m: v.price(m) for m in SYMBOLS}))
         actions = {
-            "withdraw": lambda: ch.transact(trader.address, "withdraw", trader.address,
-                                            max(ch.call("crossBalance", trader.address), 1)).raise_for_status(),
+            "withdraw": lambda: ch.withdraw(trader.address,
+                                            max(ch.cross_balance(trader.address), 1),
+                                            sender=trader.address).raise_for_status(),
             "set_leverage": lambda: trader.set_leverage(market, leverage),
             "remove_margin": lambda: trader.remove_margin(market, Decimal(tenths) * 10),
             "add_margin": lambda: trader.add_margin(market, Decimal(tenths) * 10),
@@ -708,7 +714,8 @@ class VenueMachine(RuleBasedStateMachine):
         keeper = self.w.keepers[k]
         self.w.steps += 1
         alone, after = check_no_free_option(
-            v, order_id, actions[action], lambda: v.order_book.transact(keeper.address, "executeOrder", order_id),
+            v, order_id, actions[action], lambda: v.order_book.execute_order(order_id,
+                                                                             sender=keeper.address),
             description=f"the owner's {action}")
         key = f"free_option:{alone}->{after}"
         self.w.outcomes[key] = self.w.outcomes.get(key, 0) + 1

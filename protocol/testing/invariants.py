@@ -45,48 +45,48 @@ def load_state(venue, mirrors: Optional[Mapping[str, object]] = None) -> ChainSt
     market's rule modules (:func:`~protocol.venue.rules.market_rules`; ``mirrors``: the user's
     Python mirrors by kind, asked instead of the chain)."""
     ch, oracle = venue.clearinghouse, venue.oracle
-    markets = ch.call("marketCount")
-    model = Model(scale=venue.scale, max_price_age=oracle.call("maxPriceAge", 0),
-                  close_grace_period=oracle.call("closeGracePeriod"))
+    markets = ch.market_count()
+    model = Model(scale=venue.scale, max_price_age=oracle.max_price_age(0),
+                  close_grace_period=oracle.close_grace_period())
     for market in range(markets):
-        model.params.append(MarketParams(*ch.call("marketConfig", market)))
-        model.states.append(MarketState(*ch.call("marketState", market)))
-        price, ts, _ = oracle.call("latest", market)
+        model.params.append(MarketParams(*ch.market_config(market)))
+        model.states.append(MarketState(*ch.market_state(market)))
+        price, ts, _ = oracle.latest(market)
         model.prices[market] = (price, ts)
-        model.heartbeats[market] = oracle.call("maxPriceAge", market)
-        count = ch.call("marketTier", market, 0)[3]
+        model.heartbeats[market] = oracle.max_price_age(market)
+        count = ch.market_tier(market, 0)[3]
         if count:
-            model.tiers[market] = [ch.call("marketTier", market, i)[:3] for i in range(count)]
+            model.tiers[market] = [ch.market_tier(market, i)[:3] for i in range(count)]
         rules = market_rules(venue, market, mirrors)  # its own modules judge it, not the stock rule
         if rules is not None:
             model.rules[market] = rules
-            model.impact_pool[market] = ch.call("impactPool", market)
-    accounts = [ch.call("accounts", i) for i in range(ch.call("accountCount"))]
+            model.impact_pool[market] = ch.impact_pool(market)
+    accounts = [ch.accounts(i) for i in range(ch.account_count())]
     model.accounts = list(accounts)
     for account in accounts:
-        model.cross_balance[account] = ch.call("crossBalance", account)
-        model.cross_markets[account] = ch.call("crossMarkets", account)
-        held = ch.call("heldImpact", account)
+        model.cross_balance[account] = ch.cross_balance(account)
+        model.cross_markets[account] = ch.cross_markets(account)
+        held = ch.held_impact(account)
         if held:
             model.held_impact[account] = held
-        order_id, market_id, expires_at = ch.call("orderLock", account)
+        order_id, market_id, expires_at = ch.order_lock(account)
         if order_id:
             model.order_locks[account] = (order_id, market_id, expires_at)
         for market in range(markets):
-            p = Position(*ch.call("position", account, market))
+            p = Position(*ch.position(account, market))
             if p != Position():
                 model.positions[(account, market)] = p
-            last = ch.call("lastPartialLiquidation", account, market)
+            last = ch.last_partial_liquidation(account, market)
             if last:
                 model.last_partial_liquidation[(account, market)] = last
-    model.pool_assets = ch.call("poolAssets")
-    model.insurance_fund = ch.call("insuranceFund")
-    model.funding_reserve = ch.call("fundingReserve")
+    model.pool_assets = ch.pool_assets()
+    model.insurance_fund = ch.insurance_fund()
+    model.funding_reserve = ch.funding_reserve()
     (_, _, model.open_entry, model.max_pnl_factor_traders, model.max_pnl_factor_adl,
-     model.min_pnl_factor_after_adl) = ch.call("solvency")
-    model.profit_held = ch.call("profitBudget")[2]
+     model.min_pnl_factor_after_adl) = ch.solvency()
+    model.profit_held = ch.profit_budget()[2]
     model.now = venue.chain.timestamp
-    return ChainState(model, accounts, venue.usdc.call("balanceOf", ch.address))
+    return ChainState(model, accounts, venue.usdc.balance_of(ch.address))
 
 
 def assert_invariants(venue, *, deep: bool = False,
@@ -144,14 +144,14 @@ def assert_invariants(venue, *, deep: bool = False,
                                  reserve=m.funding_reserve, outstanding=outstanding)
 
     # Pending profit and the pnl factor are the rule's (Solvency).
-    profit, factor = ch.call("solvency")[:2]
+    profit, factor = ch.solvency()[:2]
     if (profit, factor) != (m.pending_profit()[0], m.pnl_factor()):
         raise InvariantViolation("pnl factor", "solvency() != pending profit / pool",
                                  chain=(profit, factor), rule=(m.pending_profit()[0], m.pnl_factor()))
 
     # The pool never pays a profit above the cap: what it pays out now at most (the budget) is
     # the rule's, the cap of its assets less the episode's hold, never above the cap.
-    budget = ch.call("profitBudget")
+    budget = ch.profit_budget()
     if budget != m.profit_budget():
         raise InvariantViolation("profit cap", "profitBudget() != the cap less the episode's hold",
                                  chain=budget, rule=m.profit_budget())
@@ -160,7 +160,7 @@ def assert_invariants(venue, *, deep: bool = False,
                                  budget=budget[1], pool_assets=m.pool_assets)
 
     # Pool value is explained: assets + pending borrowing - traders' unrealised PnL (capped).
-    chain_value, model_value = ch.call("poolValue"), m.pool_value()
+    chain_value, model_value = ch.pool_value(), m.pool_value()
     if chain_value != model_value:
         raise InvariantViolation("pool value explained", "poolValue() != assets + borrowing - trader PnL",
                                  pool_value=chain_value, explained=model_value)
@@ -209,8 +209,8 @@ def _check_escrow(venue) -> None:
     collateral = 0
     market_orders: dict[str, tuple[int, int]] = {}
     open_orders: list[int] = []
-    for i in range(1, book.call("nextOrderId")):
-        owner, kind, _, _, market, _, _, _, amount, _, _, _ = book.call("order", i)
+    for i in range(1, book.next_order_id()):
+        owner, kind, _, _, market, _, _, _, amount, _, _, _ = book.order(i)
         if int(owner, 16) == 0:
             continue
         open_orders.append(i)
@@ -224,8 +224,8 @@ def _check_escrow(venue) -> None:
             market_orders[owner] = (i, market)
     assets = shares = 0
     open_requests: list[int] = []
-    for i in range(1, book.call("nextLpRequestId")):
-        owner, _, is_deposit, _, amount, _, _ = book.call("lpRequest", i)
+    for i in range(1, book.next_lp_request_id()):
+        owner, _, is_deposit, _, amount, _, _ = book.lp_request(i)
         owner = owner.lower()
         if int(owner, 16) != 0:
             open_requests.append(i)
@@ -236,28 +236,28 @@ def _check_escrow(venue) -> None:
         if listed != expected:
             raise InvariantViolation("escrow", f"the book's open {kind} list != its open {kind}s",
                                      listed=listed, open=expected)
-    held = venue.usdc.call("balanceOf", book.address), venue.pool.call("balanceOf", book.address)
+    held = venue.usdc.balance_of(book.address), venue.pool.balance_of(book.address)
     if held[0] < collateral + assets or held[1] < shares:
         raise InvariantViolation("escrow", "the order book holds less than it owes",
                                  tokens=held[0], order_collateral=collateral, lp_assets=assets,
                                  pool_shares=held[1], lp_shares=shares)
-    registered = (ch.call("accounts", i).lower() for i in range(ch.call("accountCount")))
+    registered = (ch.accounts(i).lower() for i in range(ch.account_count()))
     for owner in {a for a in registered if a not in owed}:
         owed[owner] = [0, 0]  # nothing open: nothing in the tally either
     for owner, (tokens, lp_shares) in owed.items():
-        tally = tuple(book.call("escrow", owner))
+        tally = tuple(book.escrow(owner))
         if tally != (tokens, lp_shares):
             raise InvariantViolation("escrow", f"{owner}'s escrow tally != its open requests",
                                      tally=tally, requests=(tokens, lp_shares))
     per_market: dict[int, int] = {}
     for owner, (order_id, market) in market_orders.items():
-        lock = ch.call("orderLock", owner)
+        lock = ch.order_lock(owner)
         if lock[:2] != (order_id, market):
             raise InvariantViolation("order lock", f"{owner}'s market order {order_id} holds no lock",
                                      lock=lock, order=(order_id, market))
         per_market[market] = per_market.get(market, 0) + 1
-    for market in range(ch.call("marketCount")):
-        counts = tuple(ch.call("lockedAccounts", market))
+    for market in range(ch.market_count()):
+        counts = tuple(ch.locked_accounts(market))
         if counts != (len(market_orders), per_market.get(market, 0)):
             raise InvariantViolation("order lock", "lock counts != open market orders",
                                      counts=counts, orders=(len(market_orders), per_market.get(market, 0)))
@@ -290,8 +290,8 @@ def _prove_liquidations(venue, state: ChainState) -> None:
             continue
         with chain.snapshot():
             chain.set_balance(keeper, 10**18)
-            receipt = ch.transact(keeper, "liquidatePosition", account, market) if market is not None \
-                else ch.transact(keeper, "liquidateAccount", account)
+            receipt = ch.liquidate_position(account, market, sender=keeper) if market is not None \
+                else ch.liquidate_account(account, sender=keeper)
         name = "no healthy liquidation" if not verdict else "unhealthy can be liquidated"
         if verdict and not receipt.status and receipt.error.error != "LiquidationCooldown":
             raise InvariantViolation(name, f"liquidating {account} market {market} reverted",

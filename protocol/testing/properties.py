@@ -94,17 +94,17 @@ def holdings(venue, accounts: Iterable) -> Holdings:
     ch, tokens, positions, shares = venue.clearinghouse, 0, 0, 0
     for who in accounts:
         account = _address(who)
-        tokens += venue.usdc.call("balanceOf", account) + ch.call("crossBalance", account)
-        tokens += venue.order_book.call("escrow", account)[0]
+        tokens += venue.usdc.balance_of(account) + ch.cross_balance(account)
+        tokens += venue.order_book.escrow(account)[0]
         for market in range(len(venue.markets)):
-            p = ch.call("position", account, market)
+            p = ch.position(account, market)
             if p[0]:
                 positions += 1
                 tokens += p[MARGIN]  # isolated margin (0 for cross)
-        held = venue.pool.call("balanceOf", account) + venue.order_book.call("escrow", account)[1]
+        held = venue.pool.balance_of(account) + venue.order_book.escrow(account)[1]
         shares += held
         if held:
-            tokens += venue.pool.call("convertToAssets", held)
+            tokens += venue.pool.convert_to_assets(held)
     return Holdings(tokens, positions, shares)
 
 
@@ -161,7 +161,7 @@ class RoundTrip:
 
     def __enter__(self) -> "RoundTrip":
         v = self.venue
-        self.prices = {m: v.oracle.call("latest", v.market_id(m))[0] for m in v.markets}
+        self.prices = {m: v.oracle.latest(v.market_id(m))[0] for m in v.markets}
         self.start = holdings(v, self.accounts)
         if self.start.positions:
             raise ValueError("a round trip starts with no position")
@@ -175,7 +175,7 @@ class RoundTrip:
             if kind is not None:
                 return
             moved = {m: p for m, p in self.prices.items()
-                     if v.oracle.call("latest", v.market_id(m))[0] != p}
+                     if v.oracle.latest(v.market_id(m))[0] != p}
             if moved:
                 v.set_prices({m: from_wad(p) for m, p in moved.items()})
             unwind(v, self.accounts)
@@ -196,11 +196,11 @@ def unwind(venue, accounts: Iterable) -> None:
     for who in accounts:
         account = _address(who)
         for market in range(len(venue.markets)):
-            if ch.call("position", account, market)[0]:
-                ch.transact(account, "decreasePosition", account, market, 2**256 - 1)
+            if ch.position(account, market)[0]:
+                ch.decrease_position(account, market, 2**256 - 1, sender=account)
         for order in venue.orders(account):
             if not order.type.startswith("market"):
-                venue.order_book.transact(account, "cancelOrder", order.id)
+                venue.order_book.cancel_order(order.id, sender=account)
 
 
 def lp_cycle(venue, lp, keeper, amount: int) -> int:
@@ -210,34 +210,36 @@ def lp_cycle(venue, lp, keeper, amount: int) -> int:
     units, the pool's accrual between the two executions), which :class:`RoundTrip` allows as
     ``allowance``; refusals end the cycle early (escrow comes back, shares stay held)."""
     v, pool, book, account = venue, venue.pool, venue.order_book, _address(lp)
-    fee = book.call("minExecutionFee")
-    if pool.call("directAccess", account):
+    fee = book.min_execution_fee()
+    if pool.direct_access(account):
         with v.chain.block():
-            before = pool.call("balanceOf", account)
-            if pool.transact(account, "deposit", amount, account).status:
-                minted = pool.call("balanceOf", account) - before
-                pool.transact(account, "redeem", minted, account, account)
+            before = pool.balance_of(account)
+            if pool.deposit(amount, account, sender=account).status:
+                minted = pool.balance_of(account) - before
+                pool.redeem(minted, account, account, sender=account)
         return 0
-    made = book.transact(account, "requestDeposit", amount, account, 0, value=fee)
+    made = book.request_deposit(amount, account, 0, sender=account, value=fee)
     if not made.status:
         return 0
-    before = pool.call("balanceOf", account)
+    before = pool.balance_of(account)
     with v.chain.block():
         push_same_prices(v)
-        book.transact(keeper.address, "executeLpRequest", made.events_named("LpRequestCreated")[0]["id"])
-        minted = pool.call("balanceOf", account) - before
+        book.execute_lp_request(made.events_named("LpRequestCreated")[0]["id"],
+                                sender=keeper.address)
+        minted = pool.balance_of(account) - before
         if minted == 0:
             return 0
-        held = pool.call("convertToAssets", minted)
-        if pool.call("allowance", account, book.address) < minted:
-            pool.transact(account, "approve", book.address, 2**256 - 1)
-        made = book.transact(account, "requestRedeem", minted, account, 0, value=fee)
+        held = pool.convert_to_assets(minted)
+        if pool.allowance(account, book.address) < minted:
+            pool.approve(book.address, 2**256 - 1, sender=account)
+        made = book.request_redeem(minted, account, 0, sender=account, value=fee)
     if not made.status:
         return 0
     with v.chain.block():
         push_same_prices(v)
-        earned = pool.call("convertToAssets", minted) - held
-        book.transact(keeper.address, "executeLpRequest", made.events_named("LpRequestCreated")[0]["id"])
+        earned = pool.convert_to_assets(minted) - held
+        book.execute_lp_request(made.events_named("LpRequestCreated")[0]["id"],
+                                sender=keeper.address)
     return max(earned, 0)
 
 
@@ -271,7 +273,7 @@ def _pieces(amount: int, n: int) -> list[int]:
 
 def _account_value(venue, account: str, market: int) -> int:
     ch = venue.clearinghouse
-    return ch.call("crossBalance", account) + ch.call("position", account, market)[MARGIN]
+    return ch.cross_balance(account) + ch.position(account, market)[MARGIN]
 
 
 def split_close(venue, trader, market: str, n: int, *, fraction: Optional[Decimal] = None) -> Optional[Comparison]:
@@ -284,16 +286,16 @@ def split_close(venue, trader, market: str, n: int, *, fraction: Optional[Decima
     or refused)."""
     v, ch, account = venue, venue.clearinghouse, _address(trader)
     mid = v.market_id(market)
-    size = abs(ch.call("position", account, mid)[0])
+    size = abs(ch.position(account, mid)[0])
     amount = size if fraction is None else int(size * fraction)
     if amount == 0 or n < 1 or amount < n:
         return None
     paid = []
     for sizes in ([amount], _pieces(amount, n)):
         with v.chain.snapshot():
-            held = ch.call("heldImpact", account)
+            held = ch.held_impact(account)
             with v.chain.block():
-                receipts = [ch.transact(account, "decreasePosition", account, mid, s) for s in sizes]
+                receipts = [ch.decrease_position(account, mid, s, sender=account) for s in sizes]
             if not all(r.status for r in receipts):
                 return None
             # less the price impact realised: pieces meet the skew in other steps, so their own
@@ -301,7 +303,7 @@ def split_close(venue, trader, market: str, n: int, *, fraction: Optional[Decima
             logs = [log for r in receipts for log in _logs(v, r) if log[1].lower() == account.lower()]
             written_off = sum(int.from_bytes(data[:32], "big") for name, _, _, data in logs if name == "BadDebt")
             held_in = sum(int.from_bytes(data[:32], "big") for name, _, _, data in logs if name == "ImpactHeld")
-            spent_on_debt = held + held_in - ch.call("heldImpact", account)
+            spent_on_debt = held + held_in - ch.held_impact(account)
             paid.append(_account_value(v, account, mid) - sum(_impact_realized(v, r, account) for r in receipts)
                         - written_off - spent_on_debt)
     what = f"{'closing' if fraction is None else 'decreasing'} {market}"
@@ -317,12 +319,12 @@ def split_lp(venue, lp, keeper, amount: int, n: int, *, deposit: bool) -> Option
     if amount < n or n < 1:
         return None
     got = []
-    fee = book.call("minExecutionFee")
+    fee = book.min_execution_fee()
     for sizes in ([amount], _pieces(amount, n)):
         with v.chain.snapshot():
-            before = v.pool.call("balanceOf", account) if deposit else v.usdc.call("balanceOf", account)
-            if not deposit and v.pool.call("allowance", account, book.address) < amount:
-                v.pool.transact(account, "approve", book.address, 2**256 - 1).raise_for_status()
+            before = v.pool.balance_of(account) if deposit else v.usdc.balance_of(account)
+            if not deposit and v.pool.allowance(account, book.address) < amount:
+                v.pool.approve(book.address, 2**256 - 1, sender=account).raise_for_status()
             with v.chain.block():
                 made = [book.transact(account, "requestDeposit" if deposit else "requestRedeem",
                                       s, account, 0, value=fee) for s in sizes]
@@ -331,10 +333,10 @@ def split_lp(venue, lp, keeper, amount: int, n: int, *, deposit: bool) -> Option
             ids = [r.events_named("LpRequestCreated")[0]["id"] for r in made]
             with v.chain.block():
                 push_same_prices(v)
-                done = [book.transact(keeper.address, "executeLpRequest", i) for i in ids]
+                done = [book.execute_lp_request(i, sender=keeper.address) for i in ids]
             if not all(r.status and r.events_named("LpRequestExecuted") for r in done):
                 return None
-            after = v.pool.call("balanceOf", account) if deposit else v.usdc.call("balanceOf", account)
+            after = v.pool.balance_of(account) if deposit else v.usdc.balance_of(account)
             got.append(after - before)
     return Comparison("an LP deposit" if deposit else "an LP redemption", got[0], got[1], n)
 
@@ -342,7 +344,7 @@ def split_lp(venue, lp, keeper, amount: int, n: int, *, deposit: bool) -> Option
 def push_same_prices(venue) -> None:
     """One oracle update of every market at its current price, stamped now: execution needs
     a price newer than the request; the price itself does not move."""
-    venue.set_prices({m: from_wad(venue.oracle.call("latest", venue.market_id(m))[0])
+    venue.set_prices({m: from_wad(venue.oracle.latest(venue.market_id(m))[0])
                       for m in venue.markets})
 
 
@@ -362,7 +364,7 @@ def close_order(venue, first, second, market_a: str, market_b: str) -> Optional[
     ma, mb = v.market_id(market_a), v.market_id(market_b)
     owed: dict[tuple[int, bool], int] = {}  # market side -> the profit closed on it
     for account, mid in ((a, ma), (b, mb)):
-        p = ch.call("position", account, mid)
+        p = ch.position(account, mid)
         profit = _pnl(v, p, mid) if p[0] else 0
         if profit <= 0:
             return None
@@ -374,7 +376,7 @@ def close_order(venue, first, second, market_a: str, market_b: str) -> Optional[
     for order in (((a, ma), (b, mb)), ((b, mb), (a, ma))):
         with v.chain.snapshot():
             with v.chain.block():
-                receipts = [ch.transact(acct, "decreasePosition", acct, mid, 2**256 - 1)
+                receipts = [ch.decrease_position(acct, mid, 2**256 - 1, sender=acct)
                             for acct, mid in order]
             if not all(r.status for r in receipts):
                 return None
@@ -397,8 +399,8 @@ def _impact_realized(venue, receipt, account: str) -> int:
 def _side_profit(venue, market: int, long: bool) -> int:
     """A market side's net PnL at its last price, WAD (``Solvency``: longs' notional rounded up,
     shorts' down)."""
-    s = venue.clearinghouse.call("marketState", market)
-    price = venue.oracle.call("latest", market)[0]
+    s = venue.clearinghouse.market_state(market)
+    price = venue.oracle.latest(market)[0]
     long_size, short_size, long_entry, short_entry = s[0], s[1], s[6], s[7]
     if long:
         return -(-long_size * price // 10**18) - long_entry
@@ -407,7 +409,7 @@ def _side_profit(venue, market: int, long: bool) -> int:
 
 def _pnl(venue, position, market: int) -> int:
     size, entry = position[0], position[1]
-    price = venue.oracle.call("latest", market)[0]
+    price = venue.oracle.latest(market)[0]
     return (size * price // 10**18 - entry) if size > 0 else (entry - (-size) * price // 10**18)
 
 
@@ -427,13 +429,13 @@ def _health(venue, t: Touched) -> Optional[tuple[int, int]]:
     ch = venue.clearinghouse
     try:
         if t.market is not None:
-            p = ch.call("position", t.account, t.market)
+            p = ch.position(t.account, t.market)
             if p[0] == 0 or p[MODE] != ISOLATED:
                 return None
-            return tuple(ch.call("positionHealth", t.account, t.market))
-        if not ch.call("crossMarkets", t.account):
+            return tuple(ch.position_health(t.account, t.market))
+        if not ch.cross_markets(t.account):
             return None
-        equity, mm, _, _ = ch.call("accountHealth", t.account)
+        equity, mm, _, _ = ch.account_health(t.account)
         return equity, mm
     except Reverted:
         return None
@@ -599,8 +601,8 @@ class PropertyWatch:
                 self.modes[(account, market)] = int.from_bytes(data[:32], "big")
         for w in write_offs(logs, self.modes):
             ch = v.clearinghouse
-            left = {m: ch.call("position", w.account, m)[0] for m in w.markets}
-            check_bad_debt(w, positions_left=left, cross_markets=ch.call("crossMarkets", w.account))
+            left = {m: ch.position(w.account, m)[0] for m in w.markets}
+            check_bad_debt(w, positions_left=left, cross_markets=ch.cross_markets(w.account))
         touched = touched_by(v, receipt)
         if touched:
             later = None if open_block else self.later

@@ -67,8 +67,8 @@ class AdlCandidate:
 
 
 def solvency(venue: "Venue") -> SolvencyView:
-    profit, factor, open_entry, cap, adl, floor = venue.clearinghouse.call("solvency")
-    _, budget, held = venue.clearinghouse.call("profitBudget")
+    profit, factor, open_entry, cap, adl, floor = venue.clearinghouse.solvency()
+    _, budget, held = venue.clearinghouse.profit_budget()
     return SolvencyView(
         pending_profit=from_wad(profit), pnl_factor=None if factor == MAX_UINT else from_wad(factor),
         open_entry=from_wad(open_entry), max_pnl_factor_traders=Decimal(cap) / BPS,
@@ -107,7 +107,7 @@ def adl_candidates(venue: "Venue", market: str) -> list[AdlCandidate]:
 
 def _profitable_sides(venue: "Venue", market_id: int, price: int) -> tuple[bool, bool]:
     """Whether the market's longs and its shorts are in profit net (``Solvency``'s rounding)."""
-    state = venue.clearinghouse.call("marketState", market_id)
+    state = venue.clearinghouse.market_state(market_id)
     long_size, short_size, long_entry, short_entry = state[0], state[1], state[6], state[7]
     return (margin_math.notional_up(long_size, price) > long_entry,
             short_entry > margin_math.notional_down(short_size, price))
@@ -117,24 +117,24 @@ def ranked_candidates(venue: "Venue", markets: Sequence[str]) -> list[AdlCandida
     """:func:`adl_candidates` of several markets in one ranking, each account read once: the
     first is the one ``autoDeleverage`` takes now when ``markets`` are all of them."""
     ch = venue.clearinghouse
-    prices = {m: venue.oracle.call("latest", venue.market_id(m))[0] for m in markets}
+    prices = {m: venue.oracle.latest(venue.market_id(m))[0] for m in markets}
     sides = {m: _profitable_sides(venue, venue.market_id(m), prices[m]) for m in markets}
     found = []
-    for index in range(ch.call("accountCount")):
-        account = ch.call("accounts", index)
+    for index in range(ch.account_count()):
+        account = ch.accounts(index)
         cross_equity: Optional[int] = None
         for market in markets:
             mid, price = venue.market_id(market), prices[market]
-            size, entry, _, mode, *_ = ch.call("position", account, mid)
+            size, entry, _, mode, *_ = ch.position(account, mid)
             if size == 0 or margin_math.pnl(size, entry, price) <= 0 \
                     or not sides[market][0 if size > 0 else 1]:
                 continue
             try:
                 if mode == MarginMode.ISOLATED:
-                    equity = ch.call("positionHealth", account, mid)[0]
+                    equity = ch.position_health(account, mid)[0]
                 else:
                     if cross_equity is None:
-                        cross_equity = ch.call("accountHealth", account)[0]
+                        cross_equity = ch.account_health(account)[0]
                     equity = cross_equity
             except Reverted:
                 continue
@@ -152,11 +152,11 @@ def max_adl_size(venue: "Venue", caller: str, account: str, market: str) -> int:
     (base units, WAD): all of it, or the largest size that keeps the pnl factor at or above its
     floor, found by simulating the call (to 1 ppm of the position). 0 when none may be."""
     ch, mid = venue.clearinghouse, venue.market_id(market)
-    size = abs(ch.call("position", account, mid)[0])
+    size = abs(ch.position(account, mid)[0])
 
     def error(amount: int) -> Optional[str]:
         try:
-            ch.call("autoDeleverage", account, mid, amount, sender=caller)
+            ch.simulate.auto_deleverage(account, mid, amount, sender=caller)
             return None
         except Reverted as e:
             return e.error or "revert"

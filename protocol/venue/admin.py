@@ -42,10 +42,13 @@ class AdminActions:
     decimals: int
     markets: dict[str, MarketConfig]
 
+    def _origin(self, sender: Optional[Account]) -> str:
+        """Who sends an admin call: the admin, unless a test sends it as someone else."""
+        return self.admin if sender is None else _address(sender)
+
     def _admin_send(self, contract: Contract, function: str, *args, sender: Optional[Account]
                     ) -> Receipt:
-        origin = self.admin if sender is None else _address(sender)
-        return contract.transact(origin, function, *args).raise_for_status()
+        return contract.transact(self._origin(sender), function, *args).raise_for_status()
 
     # ------------------------------------------------------------------ markets
     def configure_market(self, market: Union[str, MarketConfig], config: Optional[MarketConfig] = None,
@@ -60,8 +63,9 @@ class AdminActions:
             market, config = market.symbol, market
         market_id = self.market_id(market)  # type: ignore[attr-defined]  # KeyError naming the markets
         new = replace(config or self.markets[market], **changes)
-        receipt = self._admin_send(self.clearinghouse, "configureMarket", market_id,
-                                   new.symbol_bytes(), new.encode(self.decimals), sender=sender)
+        receipt = self.clearinghouse.configure_market(
+            market_id, new.symbol_bytes(), new.encode(self.decimals),
+            sender=self._origin(sender)).raise_for_status()
         if receipt.events_named("MarketConfigured"):
             self.markets[market] = new
         return receipt
@@ -104,15 +108,14 @@ class AdminActions:
                 raise ModuleError("setup calls need a module; the stock rule has no parameters")
             self._admin_send(module, function, *call_args, sender=sender)
         address = ZERO_ADDRESS if module is None else module.address
-        self._admin_send(self.clearinghouse, "setMarketModule", market_id, module_kind(kind),
-                         address, sender=sender)
+        self.clearinghouse.set_market_module(market_id, module_kind(kind), address,
+                                             sender=self._origin(sender)).raise_for_status()
         return module
 
     def market_modules(self, market: str) -> dict[str, Optional[str]]:
         """The rule modules ``market`` names on chain, by kind (``rates``, ``margin``,
         ``liquidation``, ``pricing``): an address, or None where the stock rule applies."""
-        addresses = self.clearinghouse.call("marketModules",
-                                            self.market_id(market))  # type: ignore[attr-defined]
+        addresses = self.clearinghouse.market_modules(self.market_id(market))  # type: ignore[attr-defined]
         return {kind: to_checksum_address(address) if int(address, 16) else None
                 for kind, address in zip(MODULE_INTERFACES, addresses)}
 
@@ -120,16 +123,16 @@ class AdminActions:
     def pause(self, *, sender: Optional[Account] = None) -> Receipt:
         """Pause opening and increasing positions (``TradingPaused``); closing, adding margin
         and liquidation go on."""
-        return self._admin_send(self.clearinghouse, "setPaused", True, sender=sender)
+        return self.clearinghouse.set_paused(True, sender=self._origin(sender)).raise_for_status()
 
     def unpause(self, *, sender: Optional[Account] = None) -> Receipt:
         """Resume opening and increasing positions."""
-        return self._admin_send(self.clearinghouse, "setPaused", False, sender=sender)
+        return self.clearinghouse.set_paused(False, sender=self._origin(sender)).raise_for_status()
 
     @property
     def paused(self) -> bool:
         """Whether opening and increasing are paused."""
-        return self.clearinghouse.call("paused")
+        return self.clearinghouse.paused()
 
     # ------------------------------------------------------------------ roles
     def roles(self) -> dict[str, list[str]]:

@@ -10,7 +10,7 @@ from typing import Iterable, Iterator, Mapping, Optional
 
 from eth_utils import to_checksum_address
 
-from protocol.chain import Chain, Contract, Receipt, connect
+from protocol.chain import Chain, Receipt, connect
 from protocol.constants import MAX_UINT, WAD
 from protocol.deploy import deploy, venue_plan
 from protocol.deploy.deployer import Deployment
@@ -47,11 +47,6 @@ class Actor:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, {self.address})"
 
-    def _send(self, contract: Contract, function: str, *args, value: int = 0,
-              gas_price: int = 0, gas: Optional[int] = None) -> Receipt:
-        return contract.transact(self.address, function, *args, value=value, gas=gas,
-                                 gas_price=gas_price).raise_for_status()
-
     @property
     def eth_balance(self) -> int:
         """Native balance in wei (execution fees, gas)."""
@@ -63,11 +58,13 @@ class Trader(Actor):
 
     def deposit(self, usd: Number) -> Receipt:
         v = self.venue
-        return self._send(v.clearinghouse, "deposit", self.address, v.tokens(usd, "usd"))
+        return v.clearinghouse.deposit(self.address, v.tokens(usd, "usd"),
+                                       sender=self.address).raise_for_status()
 
     def withdraw(self, usd: Number) -> Receipt:
         v = self.venue
-        return self._send(v.clearinghouse, "withdraw", self.address, v.tokens(usd, "usd"))
+        return v.clearinghouse.withdraw(self.address, v.tokens(usd, "usd"),
+                                        sender=self.address).raise_for_status()
 
     def open(self, market: str, size: Number, leverage: int, mode: str = "isolated",
              margin: Number = 0) -> Receipt:
@@ -76,30 +73,33 @@ class Trader(Actor):
         v = self.venue
         if mode not in MODES:
             raise ValueError(f"mode must be 'isolated' or 'cross', not {mode!r}")
-        return self._send(v.clearinghouse, "increasePosition", self.address, v.market_id(market),
-                          to_wad(size, "size"), leverage, MODES[mode], v.tokens(margin, "margin"))
+        return v.clearinghouse.increase_position(
+            self.address, v.market_id(market), to_wad(size, "size"), leverage, MODES[mode],
+            v.tokens(margin, "margin"), sender=self.address).raise_for_status()
 
     def decrease(self, market: str, size: Number) -> Receipt:
         """Reduce the position by ``|size|`` base units."""
         v = self.venue
-        return self._send(v.clearinghouse, "decreasePosition", self.address, v.market_id(market),
-                          abs(to_wad(size, "size")))
+        return v.clearinghouse.decrease_position(
+            self.address, v.market_id(market), abs(to_wad(size, "size")),
+            sender=self.address).raise_for_status()
 
     def close(self, market: str) -> Receipt:
         """Close the whole position (``NoPosition`` if there is none)."""
         v = self.venue
-        return self._send(v.clearinghouse, "decreasePosition", self.address, v.market_id(market),
-                          CLOSE_ALL)
+        return v.clearinghouse.decrease_position(self.address, v.market_id(market), CLOSE_ALL,
+                                                 sender=self.address).raise_for_status()
 
     def add_margin(self, market: str, usd: Number) -> Receipt:
         v = self.venue
-        return self._send(v.clearinghouse, "addMargin", self.address, v.market_id(market),
-                          v.tokens(usd, "usd"))
+        return v.clearinghouse.add_margin(self.address, v.market_id(market), v.tokens(usd, "usd"),
+                                          sender=self.address).raise_for_status()
 
     def remove_margin(self, market: str, usd: Number) -> Receipt:
         v = self.venue
-        return self._send(v.clearinghouse, "removeMargin", self.address, v.market_id(market),
-                          v.tokens(usd, "usd"))
+        return v.clearinghouse.remove_margin(
+            self.address, v.market_id(market), v.tokens(usd, "usd"),
+            sender=self.address).raise_for_status()
 
     def create_order(self, market: str, type: str, size: Optional[Number] = None, *,
                      side: Optional[str] = None, leverage: int = 1, mode: str = "isolated",
@@ -145,37 +145,40 @@ class Trader(Actor):
             raise ValueError("market orders take no trigger_price")
         if type not in MARKET_TYPES and trigger_price is None:
             raise ValueError(f"a {type} order needs a trigger_price")
-        fee = v.order_book.call("minExecutionFee") if execution_fee is None else execution_fee
+        fee = v.order_book.min_execution_fee() if execution_fee is None else execution_fee
         params = (v.market_id(market), ORDER_TYPES[type], is_long, abs(size_wad), leverage,
                   MODES[mode], v.tokens(collateral, "collateral"),
                   0 if trigger_price is None else price_wad(trigger_price, "trigger_price"),
                   0 if acceptable_price is None else to_wad(acceptable_price, "acceptable_price",
                                                             unit="USD", minimum=0))
-        receipt = self._send(v.order_book, "createOrder", params, value=fee)
+        receipt = v.order_book.create_order(params, sender=self.address,
+                                            value=fee).raise_for_status()
         return OrderReceipt(receipt.events_named("OrderCreated")[0]["id"], receipt)
 
     def set_leverage(self, market: str, leverage: int) -> Receipt:
         """Change an open position's leverage (its initial margin at the new leverage must be
         covered); an increase must use the position's leverage."""
         v = self.venue
-        return self._send(v.clearinghouse, "updateLeverage", self.address, v.market_id(market),
-                          leverage)
+        return v.clearinghouse.update_leverage(self.address, v.market_id(market), leverage,
+                                               sender=self.address).raise_for_status()
 
     def cancel_order(self, order_id: int) -> Receipt:
         """Cancel an open order: its collateral and the whole execution fee come back."""
-        return self._send(self.venue.order_book, "cancelOrder", order_id)
+        return self.venue.order_book.cancel_order(order_id, sender=self.address).raise_for_status()
 
     def provide_liquidity(self, usd: Number) -> Receipt:
         """Deposit into the pool at once (ERC-4626 ``deposit``): only while no position is open
         on the venue (otherwise ``LpRequestRequired``; use :meth:`request_deposit`)."""
         v = self.venue
-        return self._send(v.pool, "deposit", v.tokens(usd, "usd"), self.address)
+        return v.pool.deposit(v.tokens(usd, "usd"), self.address,
+                              sender=self.address).raise_for_status()
 
     def withdraw_liquidity(self, usd: Number) -> Receipt:
         """Withdraw from the pool at once (ERC-4626 ``withdraw``): only while no position is
         open on the venue (otherwise ``LpRequestRequired``; use :meth:`request_redeem`)."""
         v = self.venue
-        return self._send(v.pool, "withdraw", v.tokens(usd, "usd"), self.address, self.address)
+        return v.pool.withdraw(v.tokens(usd, "usd"), self.address, self.address,
+                               sender=self.address).raise_for_status()
 
     def request_deposit(self, usd: Number, *, min_shares: int = 0, receiver: Optional[str] = None,
                         execution_fee: Optional[int] = None) -> LpRequestReceipt:
@@ -184,9 +187,10 @@ class Trader(Actor):
         ``receiver`` (default: this wallet). ``execution_fee`` is in wei (default the book's
         minimum); the owner may cancel only after the book's ``marketOrderTimeout``."""
         v = self.venue
-        fee = v.order_book.call("minExecutionFee") if execution_fee is None else execution_fee
-        receipt = self._send(v.order_book, "requestDeposit", v.tokens(usd, "usd"), receiver or self.address,
-                             min_shares, value=fee)
+        fee = v.order_book.min_execution_fee() if execution_fee is None else execution_fee
+        receipt = v.order_book.request_deposit(
+            v.tokens(usd, "usd"), receiver or self.address, min_shares, sender=self.address,
+            value=fee).raise_for_status()
         return LpRequestReceipt(receipt.events_named("LpRequestCreated")[0]["id"], receipt)
 
     def request_redeem(self, shares: Optional[int] = None, *, min_usd: Number = 0,
@@ -196,17 +200,19 @@ class Trader(Actor):
         a keeper executes it at a newer price, paying at least ``min_usd`` to ``receiver``."""
         v = self.venue
         amount = v.lp_shares(self) if shares is None else shares
-        if v.pool.call("allowance", self.address, v.order_book.address) < amount:
-            self._send(v.pool, "approve", v.order_book.address, MAX_UINT)
-        fee = v.order_book.call("minExecutionFee") if execution_fee is None else execution_fee
-        receipt = self._send(v.order_book, "requestRedeem", amount, receiver or self.address,
-                             v.tokens(min_usd, "min_usd"), value=fee)
+        if v.pool.allowance(self.address, v.order_book.address) < amount:
+            v.pool.approve(v.order_book.address, MAX_UINT, sender=self.address).raise_for_status()
+        fee = v.order_book.min_execution_fee() if execution_fee is None else execution_fee
+        receipt = v.order_book.request_redeem(amount, receiver or self.address,
+                                              v.tokens(min_usd, "min_usd"), sender=self.address,
+                                              value=fee).raise_for_status()
         return LpRequestReceipt(receipt.events_named("LpRequestCreated")[0]["id"], receipt)
 
     def cancel_lp_request(self, request_id: int) -> Receipt:
         """Cancel an LP request once the book's ``marketOrderTimeout`` has passed since it was
         made: the escrow and the whole execution fee come back."""
-        return self._send(self.venue.order_book, "cancelLpRequest", request_id)
+        return self.venue.order_book.cancel_lp_request(request_id,
+                                                       sender=self.address).raise_for_status()
 
 
 Target = tuple  # (trader or address, market symbol or None for the cross account)
@@ -222,31 +228,33 @@ class Keeper(Actor):
         v = self.venue
         account = trader if isinstance(trader, str) else trader.address
         if market is None:
-            return self._send(v.clearinghouse, "liquidateAccount", account, gas_price=gas_price)
-        return self._send(v.clearinghouse, "liquidatePosition", account, v.market_id(market),
-                          gas_price=gas_price)
+            return v.clearinghouse.liquidate_account(account, sender=self.address,
+                                                     gas_price=gas_price).raise_for_status()
+        return v.clearinghouse.liquidate_position(account, v.market_id(market), sender=self.address,
+                                                  gas_price=gas_price).raise_for_status()
 
     def liquidate_batch(self, targets: Iterable[Target], *, gas_price: int = 0) -> Receipt:
         """Liquidate many ``(trader, market)`` targets (market None: the cross account) in one
         transaction; those healthy or gone by then are skipped, not reverted on."""
-        return self._send(self.venue.clearinghouse, "liquidateBatch",
-                          self.venue.encode_targets(targets), gas_price=gas_price)
+        return self.venue.clearinghouse.liquidate_batch(
+            self.venue.encode_targets(targets), sender=self.address,
+            gas_price=gas_price).raise_for_status()
 
     def execute_order(self, order_id: int, *, gas_price: int = 0,
                       gas: Optional[int] = None) -> Receipt:
         """Execute an order at the current oracle price; its fee pays this keeper's gas.
         ``gas`` is the transaction's gas limit (default: plenty): below the book's
         ``min_execution_gas`` for the order's kind it reverts ``InsufficientExecutionGas``."""
-        return self._send(self.venue.order_book, "executeOrder", order_id, gas_price=gas_price,
-                          gas=gas)
+        return self.venue.order_book.execute_order(order_id, sender=self.address,
+                                                   gas_price=gas_price, gas=gas).raise_for_status()
 
     def execute_lp_request(self, request_id: int, *, gas_price: int = 0,
                            gas: Optional[int] = None) -> Receipt:
         """Execute an LP request at the pool's current value (it needs every market with open
         interest priced after the request); its fee pays this keeper's gas. ``gas`` as for
         :meth:`execute_order`."""
-        return self._send(self.venue.order_book, "executeLpRequest", request_id,
-                          gas_price=gas_price, gas=gas)
+        return self.venue.order_book.execute_lp_request(
+            request_id, sender=self.address, gas_price=gas_price, gas=gas).raise_for_status()
 
     def auto_deleverage(self, trader: Actor | str, market: str, size: Optional[Number] = None, *,
                         gas_price: int = 0) -> Receipt:
@@ -261,17 +269,19 @@ class Keeper(Actor):
         amount = adl.max_adl_size(v, self.address, account, market) if size is None else to_wad(size)
         if amount == 0:
             amount = CLOSE_ALL  # nothing may be closed: let the contract say why
-        return self._send(v.clearinghouse, "autoDeleverage", account, v.market_id(market), amount,
-                          gas_price=gas_price)
+        return v.clearinghouse.auto_deleverage(
+            account, v.market_id(market), amount, sender=self.address,
+            gas_price=gas_price).raise_for_status()
 
     def update_funding(self, market: str, *, gas_price: int = 0) -> Receipt:
-        return self._send(self.venue.clearinghouse, "updateFunding",
-                          self.venue.market_id(market), gas_price=gas_price)
+        return self.venue.clearinghouse.update_funding(
+            self.venue.market_id(market), sender=self.address,
+            gas_price=gas_price).raise_for_status()
 
     @property
     def reward_balance(self) -> Decimal:
         """Liquidation rewards received so far (the keeper's cross balance), USD."""
-        return self.venue.usd(self.venue.clearinghouse.call("crossBalance", self.address))
+        return self.venue.usd(self.venue.clearinghouse.cross_balance(self.address))
 
 
 class Venue(AdminActions):
@@ -357,15 +367,16 @@ class Venue(AdminActions):
         amount = self.tokens(usdc, "usdc")
         address = self.chain.new_account()
         if amount:
-            self.usdc.transact(self.admin, "mint", address, amount).raise_for_status()
+            self.usdc.mint(address, amount, sender=self.admin).raise_for_status()
         for spender in (self.clearinghouse, self.pool, self.order_book):
-            self.usdc.transact(address, "approve", spender.address, MAX_UINT).raise_for_status()
+            self.usdc.approve(spender.address, MAX_UINT, sender=address).raise_for_status()
         return Trader(self, name, address)
 
     def mint(self, trader: Actor | str, usd: Number) -> Receipt:
         """Mint test collateral (MockUSDC) into a wallet."""
         account = trader if isinstance(trader, str) else trader.address
-        return self.usdc.transact(self.admin, "mint", account, self.tokens(usd, "usd")).raise_for_status()
+        return self.usdc.mint(account, self.tokens(usd, "usd"),
+                              sender=self.admin).raise_for_status()
 
     def keeper(self, name: str, *, adl: bool = False) -> Keeper:
         """A new keeper wallet. ``adl=True`` also has the admin grant it ``ADL_KEEPER_ROLE``:
@@ -377,9 +388,9 @@ class Venue(AdminActions):
 
     def fund_insurance(self, usd: Number) -> Receipt:
         amount = self.tokens(usd, "usd")
-        self.usdc.transact(self.admin, "mint", self.admin, amount).raise_for_status()
-        self.usdc.transact(self.admin, "approve", self.clearinghouse.address, amount).raise_for_status()
-        return self.clearinghouse.transact(self.admin, "fundInsurance", amount).raise_for_status()
+        self.usdc.mint(self.admin, amount, sender=self.admin).raise_for_status()
+        self.usdc.approve(self.clearinghouse.address, amount, sender=self.admin).raise_for_status()
+        return self.clearinghouse.fund_insurance(amount, sender=self.admin).raise_for_status()
 
     # ------------------------------------------------------------------ oracle and time
     def set_price(self, market: str, price: Number) -> Receipt:
@@ -389,10 +400,10 @@ class Venue(AdminActions):
         """One oracle update for several markets, stamped with the next block's time."""
         now = self.chain.timestamp
         updates = [(self.market_id(m), now, price_wad(p, f"{m} price")) for m, p in prices.items()]
-        return self.oracle.transact(self.admin, "pushPrices", updates).raise_for_status()
+        return self.oracle.push_prices(updates, sender=self.admin).raise_for_status()
 
     def price(self, market: str) -> Decimal:
-        return from_wad(self.oracle.call("latest", self.market_id(market))[0])
+        return from_wad(self.oracle.latest(self.market_id(market))[0])
 
     def advance_time(self, seconds: int) -> int:
         return self.chain.advance_time(seconds)
@@ -427,29 +438,29 @@ class Venue(AdminActions):
     def raw_position(self, trader: Actor | str, market: str) -> RawPosition:
         """The position exactly as stored on chain (integers; size 0 if there is none)."""
         account = trader if isinstance(trader, str) else trader.address
-        return RawPosition(*self.clearinghouse.call("position", account, self.market_id(market)))
+        return RawPosition(*self.clearinghouse.position(account, self.market_id(market)))
 
     def position(self, trader: Actor | str, market: str) -> Optional[PositionView]:
         """The position at the current price, or None if there is none."""
         account = trader if isinstance(trader, str) else trader.address
         ch, mid = self.clearinghouse, self.market_id(market)
-        raw = RawPosition(*ch.call("position", account, mid))
+        raw = RawPosition(*ch.position(account, mid))
         size, entry, margin, leverage, mode = (raw.size, raw.entry_notional, raw.margin,
                                                raw.leverage, raw.mode)
         if size == 0:
             return None
-        price = self.oracle.call("latest", mid)[0]
-        funding, borrowing = ch.call("pendingCharges", account, mid)
+        price = self.oracle.latest(mid)[0]
+        funding, borrowing = ch.pending_charges(account, mid)
         config = self.markets[market]
         side = 1 if size > 0 else -1
         pnl = margin_math.pnl(size, entry, price)
         if MODES["isolated"] == mode:
-            equity, mm = ch.call("positionHealth", account, mid)
+            equity, mm = ch.position_health(account, mid)
             liq = liquidation_price(side, from_wad(price), from_wad(size), from_wad(equity),
                                     None if config.tiers else config.maintenance_fraction,
                                     tiers=config.tiers or None)
         else:
-            equity, mm, _, _ = ch.call("accountHealth", account)
+            equity, mm, _, _ = ch.account_health(account)
             liq = cross_liquidation_price(side, from_wad(price), from_wad(size), from_wad(equity),
                                           from_wad(mm), config.maintenance_fraction)
         return PositionView(
@@ -461,23 +472,23 @@ class Venue(AdminActions):
             maintenance_margin=from_wad(mm),
             liquidation_price=liq if liq > 0 else None,
             pending_impact=from_wad(raw.pending_impact),
-            impact_health=from_wad(ch.call("healthImpact", account, mid)))
+            impact_health=from_wad(ch.health_impact(account, mid)))
 
     def account(self, trader: Actor | str) -> AccountView:
         account = trader if isinstance(trader, str) else trader.address
         ch = self.clearinghouse
-        equity, mm, im, _ = ch.call("accountHealth", account)
+        equity, mm, im, _ = ch.account_health(account)
         return AccountView(
-            address=account, cross_balance=self.usd(ch.call("crossBalance", account)),
+            address=account, cross_balance=self.usd(ch.cross_balance(account)),
             equity=from_wad(equity), maintenance_margin=from_wad(mm), initial_margin=from_wad(im),
             free_collateral=from_wad(equity - im),
-            wallet=self.usd(self.usdc.call("balanceOf", account)))
+            wallet=self.usd(self.usdc.balance_of(account)))
 
     def is_liquidatable(self, trader: Actor | str, market: Optional[str] = None) -> bool:
         account = trader if isinstance(trader, str) else trader.address
         if market is None:
-            return self.clearinghouse.call("isAccountLiquidatable", account)
-        return self.clearinghouse.call("isLiquidatable", account, self.market_id(market))
+            return self.clearinghouse.is_account_liquidatable(account)
+        return self.clearinghouse.is_liquidatable(account, self.market_id(market))
 
     # ------------------------------------------------------------------ orders and keepers
     def create_order(self, trader: Trader, *args, **kwargs) -> OrderReceipt:
@@ -491,7 +502,7 @@ class Venue(AdminActions):
         found = []
         for order_id in self.open_ids("Order"):
             (owner, kind, mode, leverage, market, is_long, created, size, collateral, trigger,
-             acceptable, fee) = self.order_book.call("order", order_id)
+             acceptable, fee) = self.order_book.order(order_id)
             if int(owner, 16) == 0 or (account is not None and owner.lower() != account.lower()):
                 continue
             name = ORDER_TYPE_NAMES[kind]
@@ -517,7 +528,7 @@ class Venue(AdminActions):
         found = []
         for request_id in self.open_ids("LpRequest"):
             owner, receiver, is_deposit, created, amount, min_out, fee = \
-                self.order_book.call("lpRequest", request_id)
+                self.order_book.lp_request(request_id)
             if int(owner, 16) == 0 or (account is not None and owner.lower() != account.lower()):
                 continue
             found.append(LpRequestView(
@@ -532,27 +543,27 @@ class Venue(AdminActions):
         """The id of the account's pending market order while it locks the account (until it
         executes, fails, is cancelled or expires; SPEC §10), else None."""
         account = trader if isinstance(trader, str) else trader.address
-        order_id, _, expires_at = self.clearinghouse.call("orderLock", account)
+        order_id, _, expires_at = self.clearinghouse.order_lock(account)
         return order_id if order_id and self.chain.timestamp <= expires_at else None
 
     def escrow(self, trader: Actor | str) -> tuple[Decimal, int]:
         """What the order book holds for the account: USD (order collateral and LP deposit
         assets) and pool shares (raw; LP redemptions)."""
         account = trader if isinstance(trader, str) else trader.address
-        tokens, shares = self.order_book.call("escrow", account)
+        tokens, shares = self.order_book.escrow(account)
         return self.usd(tokens), shares
 
     def min_execution_gas(self, kind: str) -> int:
         """The gas an execution of ``kind`` (increase, decrease, lp_deposit, lp_redeem) must
         start with."""
-        return self.order_book.call("minExecutionGas", self._request_kind(kind))
+        return self.order_book.min_execution_gas(self._request_kind(kind))
 
     def set_min_execution_gas(self, kind: str, gas: int) -> Receipt:
         """Set the minimum execution gas of ``kind`` (admin; within the ``min_execution_gas``
         bound, else :class:`~protocol.venue.bounds.ParameterOutOfBounds`)."""
         bound("min_execution_gas").check(gas)
-        return self.order_book.transact(self.admin, "setMinExecutionGas", self._request_kind(kind),
-                                        gas).raise_for_status()
+        return self.order_book.set_min_execution_gas(self._request_kind(kind), gas,
+                                                     sender=self.admin).raise_for_status()
 
     @staticmethod
     def _request_kind(kind: str) -> int:
@@ -564,7 +575,7 @@ class Venue(AdminActions):
     def lp_shares(self, trader: Actor | str) -> int:
         """Pool shares (raw, ``pool.decimals()``) held by a wallet, escrowed ones excluded."""
         account = trader if isinstance(trader, str) else trader.address
-        return self.pool.call("balanceOf", account)
+        return self.pool.balance_of(account)
 
     def encode_targets(self, targets: Iterable[Target]) -> list[tuple[str, int]]:
         """``(trader, market or None)`` pairs as ``Clearinghouse.LiquidationTarget`` tuples."""
@@ -577,15 +588,15 @@ class Venue(AdminActions):
     def liquidatable(self, start: int = 0, count: int = 1_000) -> tuple[list[tuple[str, Optional[str]]], int]:
         """One Reader call: liquidatable ``(address, market or None)`` among registered accounts
         ``[start, start + count)``, and where to continue (``account_count()`` when done)."""
-        found, next_index = self.reader.call("liquidatable", self.clearinghouse.address, start, count)
+        found, next_index = self.reader.liquidatable(self.clearinghouse.address, start, count)
         return self._targets(found), next_index
 
     def at_risk(self, start: int = 0, count: int = 1_000, threshold_bps: int = 15_000,
                 ) -> tuple[list[tuple[str, Optional[str]]], int]:
         """Like :meth:`liquidatable` for targets with equity below ``threshold_bps``/10,000 of
         their maintenance margin."""
-        found, next_index = self.reader.call("atRisk", self.clearinghouse.address, start, count,
-                                             threshold_bps)
+        found, next_index = self.reader.at_risk(self.clearinghouse.address, start, count,
+                                                threshold_bps)
         return self._targets(found), next_index
 
     def _targets(self, found) -> list[tuple[str, Optional[str]]]:
@@ -614,8 +625,8 @@ class Venue(AdminActions):
         notional than the rule in force (tiers or mmf) wait for the risk-change delay as
         :meth:`change_market` describes."""
         config = replace(self.markets[market], tiers=list(tiers))
-        receipt = self.clearinghouse.transact(self.admin, "setMarketTiers", self.market_id(market),
-                                              *config.tiers_encoded()).raise_for_status()
+        receipt = self.clearinghouse.set_market_tiers(
+            self.market_id(market), *config.tiers_encoded(), sender=self.admin).raise_for_status()
         if receipt.events_named("MarketTiersSet"):
             self.markets[market] = config
         return receipt
@@ -623,7 +634,8 @@ class Venue(AdminActions):
     def set_risk_change_delay(self, seconds: int) -> Receipt:
         """How long risk-increasing market changes wait (0, the default: they apply at once;
         at most 30 days)."""
-        return self.clearinghouse.transact(self.admin, "setRiskChangeDelay", seconds).raise_for_status()
+        return self.clearinghouse.set_risk_change_delay(seconds,
+                                                        sender=self.admin).raise_for_status()
 
     def set_pnl_factors(self, *, max_pnl_factor_traders=None, max_pnl_factor_adl=None,
                         min_pnl_factor_after_adl=None) -> Receipt:
@@ -635,7 +647,7 @@ class Venue(AdminActions):
             ("max_pnl_factor_traders", max_pnl_factor_traders, now.max_pnl_factor_traders),
             ("max_pnl_factor_adl", max_pnl_factor_adl, now.max_pnl_factor_adl),
             ("min_pnl_factor_after_adl", min_pnl_factor_after_adl, now.min_pnl_factor_after_adl))]
-        return self.clearinghouse.transact(self.admin, "setPnlFactors", *values).raise_for_status()
+        return self.clearinghouse.set_pnl_factors(*values, sender=self.admin).raise_for_status()
 
     def solvency(self) -> adl.SolvencyView:
         """Pending profit against the pool, the pnl factor and the thresholds."""
@@ -647,22 +659,22 @@ class Venue(AdminActions):
         return adl.adl_candidates(self, market)
 
     def account_count(self) -> int:
-        return self.clearinghouse.call("accountCount")
+        return self.clearinghouse.account_count()
 
     def pool_value(self) -> Decimal:
-        return self.usd(self.clearinghouse.call("poolValue"))
+        return self.usd(self.clearinghouse.pool_value())
 
     def impact_pool_tokens(self, market: str) -> Decimal:
         """``market``'s impact pool in units of its base asset (GMX holds it in index tokens):
         negative price impact paid in less positive impact paid out, each at its price."""
-        return from_wad(self.clearinghouse.call("impactPool", self.market_id(market)))
+        return from_wad(self.clearinghouse.impact_pool(self.market_id(market)))
 
     def impact_pool(self, market: str) -> Decimal:
         """``market``'s impact pool in USD at the oracle price: the cap on positive impact (0
         without a pricing module). :meth:`impact_pool_tokens` is what the venue stores."""
         m = self.market_id(market)
-        price = self.oracle.call("latest", m)[0]
-        return from_wad(self.clearinghouse.call("impactPool", m) * price // WAD)
+        price = self.oracle.latest(m)[0]
+        return from_wad(self.clearinghouse.impact_pool(m) * price // WAD)
 
     def held_impact(self, trader: Actor | str) -> Decimal:
         """Negative price impact held for ``trader`` in USD (collateral tokens): what it paid
@@ -670,35 +682,35 @@ class Venue(AdminActions):
         positive impact, until the admin releases it (:meth:`release_held_impact`). It pays the
         account's bad debt first; it is not collateral."""
         account = trader if isinstance(trader, str) else trader.address
-        return self.usd(self.clearinghouse.call("heldImpact", account))
+        return self.usd(self.clearinghouse.held_impact(account))
 
     def release_held_impact(self, trader: Actor | str, usd: Optional[Number] = None) -> Receipt:
         """The admin releases ``usd`` (default: all) of ``trader``'s held impact into its cross
         balance (GMX's claimable collateral, released by its config keeper). More than is held
         raises ``ReleaseExceedsHeld``."""
         account = trader if isinstance(trader, str) else trader.address
-        amount = (self.clearinghouse.call("heldImpact", account) if usd is None
+        amount = (self.clearinghouse.held_impact(account) if usd is None
                   else self.tokens(usd, "usd"))
-        return self.clearinghouse.transact(self.admin, "releaseHeldImpact", account,
-                                           amount).raise_for_status()
+        return self.clearinghouse.release_held_impact(account, amount,
+                                                      sender=self.admin).raise_for_status()
 
     def quote_fill(self, market: str, size: Number) -> Decimal:
         """The execution price an increase of ``size`` (> 0 buys) would get now: the oracle
         price moved by the market's price impact, if it has any (GMX: size in USD over size in
         tokens plus or minus the impact tokens)."""
         m = self.market_id(market)
-        oracle = self.oracle.call("latest", m)[0]
-        return from_wad(self.clearinghouse.call("quoteFill", m, to_wad(size, "size"), oracle))
+        oracle = self.oracle.latest(m)[0]
+        return from_wad(self.clearinghouse.quote_fill(m, to_wad(size, "size"), oracle))
 
     def quote_close(self, trader: Actor | str, market: str, size: Optional[Number] = None) -> Decimal:
         """The execution price a decrease of ``size`` (None: all) of ``trader``'s position would
         get now (what a decrease order's acceptable price is checked against)."""
         account = trader if isinstance(trader, str) else trader.address
         m = self.market_id(market)
-        oracle = self.oracle.call("latest", m)[0]
-        held = abs(self.clearinghouse.call("position", account, m)[0])
+        oracle = self.oracle.latest(m)[0]
+        held = abs(self.clearinghouse.position(account, m)[0])
         size_abs = held if size is None else to_wad(size, "size")
-        return from_wad(self.clearinghouse.call("quoteDecrease", account, m, size_abs, oracle))
+        return from_wad(self.clearinghouse.quote_decrease(account, m, size_abs, oracle))
 
     def insurance_fund(self) -> Decimal:
-        return self.usd(self.clearinghouse.call("insuranceFund"))
+        return self.usd(self.clearinghouse.insurance_fund())

@@ -31,16 +31,17 @@ def preview_market_change(venue: "Venue", market: str, **changes: Any) -> Market
     before = set(_all_liquidatable(venue))
     with venue.snapshot():
         with venue.chain.block():  # a scheduled change would not show: apply it now, in one block
-            venue.clearinghouse.transact(venue.admin, "setRiskChangeDelay", 0).raise_for_status()
-            venue.clearinghouse.transact(venue.admin, "configureMarket", venue.market_id(market),
-                                         config.symbol_bytes(), config.encode(venue.decimals)
-                                         ).raise_for_status()
+            venue.clearinghouse.set_risk_change_delay(0, sender=venue.admin).raise_for_status()
+            venue.clearinghouse.configure_market(
+                venue.market_id(market), config.symbol_bytes(), config.encode(venue.decimals),
+                sender=venue.admin).raise_for_status()
             if "tiers" in changes:
-                venue.clearinghouse.transact(venue.admin, "setMarketTiers", venue.market_id(market),
-                                             *config.tiers_encoded()).raise_for_status()
+                venue.clearinghouse.set_market_tiers(
+                    venue.market_id(market), *config.tiers_encoded(),
+                    sender=venue.admin).raise_for_status()
         after = [t for t in _all_liquidatable(venue) if t not in before]
-        health = venue.reader.call("health", venue.clearinghouse.address,
-                                   venue.encode_targets(after)) if after else []
+        health = venue.reader.health(venue.clearinghouse.address,
+                                     venue.encode_targets(after)) if after else []
     shortfall = sum((from_wad(mm) - from_wad(equity) for _, _, equity, mm, _ in health), Decimal(0))
     return MarketChangePreview(market, dict(changes), after, shortfall)
 

@@ -145,7 +145,7 @@ def market_rules(venue, market: int,
     """The market's modules as the model's :class:`MarketRules`: where it names a module, the
     user's mirror of that kind if ``mirrors`` has one, else the module asked through the chain;
     the stock rule where it names none. None when it names none at all."""
-    addresses = venue.clearinghouse.call("marketModules", market)
+    addresses = venue.clearinghouse.market_modules(market)
     if all(int(address, 16) == 0 for address in addresses):
         return None
     rules = MarketRules()
