@@ -43,7 +43,8 @@ def two_winners(venue):
     bob.open("ETH", size=1, leverage=2, mode="isolated", margin=1_500)
     venue.set_price("ETH", 4_200)
     factor = venue.solvency().pnl_factor
-    venue.clearinghouse.transact(venue.admin, "setPnlFactors", 0, int(factor * 10_000) - 1, 1).raise_for_status()
+    venue.clearinghouse.set_pnl_factors(0, int(factor * 10_000) - 1, 1,
+                                        sender=venue.admin).raise_for_status()
     return alice, bob
 
 
@@ -52,10 +53,10 @@ def test_adl_by_a_keeper_in_rank_order_holds(venue):
     ranking = ranked_candidates(venue, ["ETH", "BTC"])
     assert [c.account for c in ranking] == [alice.address, bob.address]
     keeper = venue.keeper("adl", adl=True)
-    receipt = venue.clearinghouse.transact(keeper.address, "autoDeleverage", alice.address, 0, WAD)
+    receipt = venue.clearinghouse.auto_deleverage(alice.address, 0, WAD, sender=keeper.address)
     assert receipt.status
     check_adl(venue, ranking, keeper.address, alice.address, "ETH", True)
-    refused = venue.clearinghouse.transact(keeper.address, "autoDeleverage", bob.address, 0, WAD)
+    refused = venue.clearinghouse.auto_deleverage(bob.address, 0, WAD, sender=keeper.address)
     assert refused.error.error == "AdlNotHighestRanked"
 
 
@@ -90,8 +91,9 @@ def change_leverage(venue, leverage):
     from dataclasses import replace
 
     config = replace(venue.markets["ETH"], max_leverage=leverage)
-    return lambda: venue.clearinghouse.transact(venue.admin, "configureMarket", 0, config.symbol_bytes(),
-                                                config.encode(venue.decimals)).raise_for_status()
+    return lambda: venue.clearinghouse.configure_market(0, config.symbol_bytes(),
+                                                        config.encode(venue.decimals),
+                                                        sender=venue.admin).raise_for_status()
 
 
 def test_a_risk_increasing_change_waits_for_ready_at(venue):
@@ -155,13 +157,14 @@ def pending_cross_order(venue):
     order = alice.create_order("ETH", "market_increase", 1, leverage=10, mode="cross")
     venue.advance_time(1)
     venue.set_prices({"ETH": 3_000, "BTC": 60_000})
-    return alice, order.order_id, lambda: venue.order_book.transact(keeper.address, "executeOrder", order.order_id)
+    return alice, order.order_id, lambda: venue.order_book.execute_order(order.order_id,
+                                                                         sender=keeper.address)
 
 
 def test_the_owners_withdrawal_cannot_refund_a_pending_order(venue):
     alice, order_id, execute = pending_cross_order(venue)
-    withdraw = lambda: venue.clearinghouse.transact(alice.address, "withdraw", alice.address,  # noqa: E731
-                                                    venue.tokens(1_000)).raise_for_status()
+    withdraw = lambda: venue.clearinghouse.withdraw(alice.address, venue.tokens(1_000),
+                                                    sender=alice.address).raise_for_status()
     assert check_no_free_option(venue, order_id, withdraw, execute) == ("OrderExecuted", "OrderExecuted")
     assert venue.position(alice, "ETH").size == 1
 
@@ -170,7 +173,7 @@ def test_an_action_that_fails_the_order_is_a_violation(venue):
     """Pausing trading fails the execution with a full refund: fed as the owner's action, the
     check reports the free option."""
     alice, order_id, execute = pending_cross_order(venue)
-    pause = lambda: venue.clearinghouse.transact(venue.admin, "setPaused", True).raise_for_status()  # noqa: E731
+    pause = lambda: venue.clearinghouse.set_paused(True, sender=venue.admin).raise_for_status()  # noqa: E731
     with pytest.raises(AdversarialViolation, match="full refund") as caught:
         check_no_free_option(venue, order_id, pause, execute, description="a pause")
     assert caught.value.name == NO_FREE_OPTION

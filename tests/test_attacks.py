@@ -65,7 +65,7 @@ def tokens_of(venue, *actors):
     ch, total = venue.clearinghouse, 0
     for actor in actors:
         address = actor if isinstance(actor, str) else actor.address
-        total += venue.usdc.call("balanceOf", address) + ch.call("crossBalance", address)
+        total += venue.usdc.balance_of(address) + ch.cross_balance(address)
         for market in venue.markets:
             total += venue.raw_position(address, market).margin
     return total
@@ -80,8 +80,8 @@ def expect_revert(receipt, name):
 # ====================================================================== 1. oracle manipulation
 def push_raw(venue, sender, market, price_wad):
     """One push from ``sender`` (the receipt, not raised)."""
-    return venue.oracle.transact(sender, "pushPrices",
-                                 [(venue.market_id(market), venue.chain.timestamp, price_wad)])
+    return venue.oracle.push_prices([(venue.market_id(market), venue.chain.timestamp, price_wad)],
+                                    sender=sender)
 
 
 @pytest.fixture()
@@ -113,14 +113,14 @@ def test_unguarded_oracle_lets_one_push_liquidate(venue, rogue):
 def test_deviation_guard_rejects_a_manipulated_push(venue, rogue):
     alice = victim(venue)
     mid = venue.market_id("ETH")
-    venue.oracle.transact(venue.admin, "setMaxDeviation", mid, 100).raise_for_status()  # 1%
-    _, _, round_before = venue.oracle.call("latest", mid)
+    venue.oracle.set_max_deviation(mid, 100, sender=venue.admin).raise_for_status()  # 1%
+    _, _, round_before = venue.oracle.latest(mid)
     error = expect_revert(push_raw(venue, rogue, "ETH", 2_900 * WAD), "PriceDeviation")
     assert error.args == (mid, 2_900 * WAD, 3_000 * WAD, 100)
     # Exactly at the guard passes; one wei beyond it does not.
     expect_revert(push_raw(venue, rogue, "ETH", 2_970 * WAD - 1), "PriceDeviation")
     expect_revert(push_raw(venue, rogue, "ETH", 3_030 * WAD + 1), "PriceDeviation")
-    price, _, round_after = venue.oracle.call("latest", mid)
+    price, _, round_after = venue.oracle.latest(mid)
     assert (price, round_after) == (3_000 * WAD, round_before)
     assert not venue.is_liquidatable(alice, "ETH")
     with pytest.raises(errors.PositionHealthy):
@@ -135,8 +135,8 @@ def test_guarded_walk_needs_many_visible_updates(venue, rogue):
     alice = victim(venue)
     liq = venue.position(alice, "ETH").liquidation_price
     mid, bps = venue.market_id("ETH"), 25
-    venue.oracle.transact(venue.admin, "setMaxDeviation", mid, bps).raise_for_status()
-    price, _, first_round = venue.oracle.call("latest", mid)
+    venue.oracle.set_max_deviation(mid, bps, sender=venue.admin).raise_for_status()
+    price, _, first_round = venue.oracle.latest(mid)
     target = 2_900 * WAD
     steps = []
     while price > target:
@@ -149,7 +149,7 @@ def test_guarded_walk_needs_many_visible_updates(venue, rogue):
         price = step
     minimum = math.ceil(math.log(2_900 / 3_000) / math.log(1 - bps / 10_000))
     assert len(steps) >= minimum >= 14
-    assert venue.oracle.call("latest", mid)[2] == first_round + len(steps)
+    assert venue.oracle.latest(mid)[2] == first_round + len(steps)
     # The walk was visible long before it reached the victim's liquidation price.
     warnings = [p for p in steps if Decimal(p) / WAD > liq]
     assert len(warnings) >= 3
@@ -213,7 +213,7 @@ def test_gap_through_bankruptcy_price_insurance_then_pool(zero, insurance):
     alice = funded(venue, "alice", 100)
     alice.open("ETH", size=1, leverage=50, mode="isolated", margin=60)  # bankrupt at 2940
     ch = venue.clearinghouse
-    pool_before, fund_before = ch.call("poolAssets"), ch.call("insuranceFund")
+    pool_before, fund_before = ch.pool_assets(), ch.insurance_fund()
     venue.set_price("ETH", 2_800)  # one gap, 140 below the bankruptcy price
     receipt = venue.keeper("k").liquidate(alice, "ETH")
     bad = receipt.events_named("BadDebt")[0]
@@ -223,9 +223,9 @@ def test_gap_through_bankruptcy_price_insurance_then_pool(zero, insurance):
     assert (bad["account"].lower(), bad["amount"]) == (alice.address.lower(), debt)
     assert (bad["fromInsurance"], bad["fromPool"]) == (from_insurance, debt - from_insurance)
     assert (liq["badDebt"], liq["penalty"], liq["realizedPnl"]) == (debt, 0, -venue.tokens(200))
-    assert ch.call("insuranceFund") - fund_before == -from_insurance
+    assert ch.insurance_fund() - fund_before == -from_insurance
     # The pool books the trader's whole loss (200) and pays what insurance could not.
-    assert ch.call("poolAssets") - pool_before == venue.tokens(200) - (debt - from_insurance)
+    assert ch.pool_assets() - pool_before == venue.tokens(200) - (debt - from_insurance)
     assert venue.account(alice).cross_balance == 40  # untouched: isolated
     assert_invariants(venue)
 
@@ -236,14 +236,14 @@ def test_cross_account_gap_bad_debt_waterfall(zero):
     bob = funded(venue, "bob", 100, deposit=60)
     bob.open("ETH", size=1, leverage=50, mode="cross")  # 60 deposited: exactly IM
     ch = venue.clearinghouse
-    pool_before = ch.call("poolAssets")
+    pool_before = ch.pool_assets()
     venue.set_price("ETH", 2_800)
     receipt = venue.keeper("k").liquidate(bob)
     bad = receipt.events_named("BadDebt")[0]
     assert (bad["amount"], bad["fromInsurance"], bad["fromPool"]) == \
         (venue.tokens(140), venue.tokens(50), venue.tokens(90))
-    assert ch.call("insuranceFund") == 0
-    assert ch.call("poolAssets") - pool_before == venue.tokens(200 - 90)
+    assert ch.insurance_fund() == 0
+    assert ch.pool_assets() - pool_before == venue.tokens(200 - 90)
     assert venue.account(bob).cross_balance == 0
     assert_invariants(venue)
 
@@ -338,7 +338,7 @@ def hook(venue):
 def test_reentrant_withdraw_during_withdraw_fails(hostile):
     venue, ch, token = hostile, hostile.clearinghouse, hostile.usdc
     attacker = funded(venue, "attacker", 1_000)
-    ch.transact(attacker.address, "setOperator", token.address, True).raise_for_status()
+    ch.set_operator(token.address, True, sender=attacker.address).raise_for_status()
     payload = ch.abi.function("withdraw").encode((attacker.address, venue.tokens(400)))
     token.transact(attacker.address, "arm", ch.address, payload).raise_for_status()
     with venue.snapshot():  # control: outside a transfer the same call goes through
@@ -375,7 +375,7 @@ def test_reentrant_lp_withdraw_during_pool_withdraw_fails(hostile):
     venue, ch, token, pool = hostile, hostile.clearinghouse, hostile.usdc, hostile.pool
     attacker = venue.trader("attacker", usdc=10_000)
     attacker.provide_liquidity(10_000)
-    pool.transact(attacker.address, "approve", token.address, MAX_UINT).raise_for_status()
+    pool.approve(token.address, MAX_UINT, sender=attacker.address).raise_for_status()
     payload = pool.abi.function("withdraw").encode(
         (venue.tokens(4_000), attacker.address, attacker.address))
     token.transact(attacker.address, "arm", pool.address, payload).raise_for_status()
@@ -383,14 +383,14 @@ def test_reentrant_lp_withdraw_during_pool_withdraw_fails(hostile):
         token.transact(attacker.address, "fire").raise_for_status()
         assert token.call("lastCallOk")
         assert token.call("balanceOf", attacker.address) == venue.tokens(4_000)
-    shares, assets = pool.call("balanceOf", attacker.address), ch.call("poolAssets")
+    shares, assets = pool.balance_of(attacker.address), ch.pool_assets()
     attacker.withdraw_liquidity(4_000)
     calls, ok, revert_data = hook(venue)
     assert (calls, ok, revert_data[:4]) == (1, False, REENTRANCY)
     assert token.call("balanceOf", attacker.address) == venue.tokens(4_000)
-    assert assets - ch.call("poolAssets") == venue.tokens(4_000)
-    burned = shares - pool.call("balanceOf", attacker.address)
-    assert burned == pool.call("previewWithdraw", venue.tokens(4_000))  # one withdrawal's shares
+    assert assets - ch.pool_assets() == venue.tokens(4_000)
+    burned = shares - pool.balance_of(attacker.address)
+    assert burned == pool.preview_withdraw(venue.tokens(4_000))  # one withdrawal's shares
     # Straight at the clearinghouse hook, too: the guard answers before the pool check.
     direct = ch.abi.function("poolWithdraw").encode((attacker.address, venue.tokens(1)))
     token.transact(attacker.address, "arm", ch.address, direct).raise_for_status()
@@ -403,7 +403,7 @@ def test_reentrant_lp_withdraw_during_pool_withdraw_fails(hostile):
 def restricted_calls(venue, eve, alice, lp, order_id, lp_request):
     ch, oracle, book, pool = venue.clearinghouse, venue.oracle, venue.order_book, venue.pool
     admin_role = b"\0" * 32
-    executor, updater = ch.call("EXECUTOR_ROLE"), oracle.call("UPDATER_ROLE")
+    executor, updater = ch.executor_role(), oracle.updater_role()
     denied = "AccessControlUnauthorizedAccount"
     eth, now = venue.market_id("ETH"), venue.chain.timestamp
     return {
@@ -447,9 +447,9 @@ def restricted_calls(venue, eve, alice, lp, order_id, lp_request):
             "setMinExecutionFee": ((10**18,), denied),
             "setMarketOrderTimeout": ((60,), denied),
             "setMinExecutionGas": ((0, 200_000), denied),
-            "fill": ((book.call("order", order_id),), "OnlySelf"),
+            "fill": ((book.order(order_id),), "OnlySelf"),
             "cancelOrder": ((order_id,), "NotOrderOwner"),
-            "fillLpRequest": ((book.call("lpRequest", lp_request),), "OnlySelf"),
+            "fillLpRequest": ((book.lp_request(lp_request),), "OnlySelf"),
             "cancelLpRequest": ((lp_request,), "NotOrderOwner"),
             "grantRole": ((admin_role, eve), denied),
             "revokeRole": ((admin_role, venue.admin), denied),
@@ -488,8 +488,8 @@ def test_every_restricted_function_refuses_a_stranger(venue):
     eve = funded(venue, "eve", 1_000)
     table = restricted_calls(venue, eve.address, alice.address, lp.address, order, lp_request)
     before = (venue.raw_position(alice, "ETH"), venue.account(alice).cross_balance,
-              venue.order_book.call("order", order), venue.pool.call("balanceOf", lp.address),
-              venue.order_book.call("lpRequest", lp_request))
+              venue.order_book.order(order), venue.pool.balance_of(lp.address),
+              venue.order_book.lp_request(lp_request))
     for contract, calls in table.items():
         mutating = {f.name for f in contract.abi.functions.values() if f.mutates}
         covered = set(calls) | PERMISSIONLESS[contract.name]
@@ -500,13 +500,13 @@ def test_every_restricted_function_refuses_a_stranger(venue):
             assert receipt.error.error == expected, \
                 f"{contract.name}.{function}: {receipt.error} instead of {expected}"
     assert (venue.raw_position(alice, "ETH"), venue.account(alice).cross_balance,
-            venue.order_book.call("order", order), venue.pool.call("balanceOf", lp.address),
-            venue.order_book.call("lpRequest", lp_request)) == before
-    assert not venue.clearinghouse.call("isOperator", alice.address, eve.address)
+            venue.order_book.order(order), venue.pool.balance_of(lp.address),
+            venue.order_book.lp_request(lp_request)) == before
+    assert not venue.clearinghouse.is_operator(alice.address, eve.address)
     # The same calls do go through for those they are meant for.
     alice.cancel_order(order)
-    venue.clearinghouse.transact(alice.address, "setOperator", eve.address, True).raise_for_status()
-    venue.clearinghouse.transact(eve.address, "removeMargin", alice.address, 0, venue.tokens(1)) \
+    venue.clearinghouse.set_operator(eve.address, True, sender=alice.address).raise_for_status()
+    venue.clearinghouse.remove_margin(alice.address, 0, venue.tokens(1), sender=eve.address) \
         .raise_for_status()
     assert_invariants(venue)
 
@@ -525,14 +525,14 @@ def racing(venue):
 def test_withdraw_before_liquidation_in_one_block(racing):
     venue, alice = racing
     ch, keeper = venue.clearinghouse, venue.keeper("k")
-    wallet = venue.usdc.call("balanceOf", alice.address)
-    small = ch.transact(alice.address, "withdraw", alice.address, venue.tokens(1))
-    liq = ch.transact(keeper.address, "liquidateAccount", alice.address)
+    wallet = venue.usdc.balance_of(alice.address)
+    small = ch.withdraw(alice.address, venue.tokens(1), sender=alice.address)
+    liq = ch.liquidate_account(alice.address, sender=keeper.address)
     venue.chain.mine()
     assert small.block == liq.block
     expect_revert(small, "TransferRuleViolated")
     assert liq.status and venue.position(alice, "BTC") is None
-    assert venue.usdc.call("balanceOf", alice.address) == wallet
+    assert venue.usdc.balance_of(alice.address) == wallet
     assert_invariants(venue)
 
 
@@ -540,21 +540,21 @@ def test_liquidation_before_withdraw_leaves_only_the_remainder(racing):
     venue, alice = racing
     ch, keeper = venue.clearinghouse, venue.keeper("k")
     with venue.snapshot():  # what the liquidation will leave alice (views see the pending block)
-        ch.transact(keeper.address, "liquidateAccount", alice.address).raise_for_status()
-        left = ch.call("crossBalance", alice.address)
+        ch.liquidate_account(alice.address, sender=keeper.address).raise_for_status()
+        left = ch.cross_balance(alice.address)
     assert 0 < left < venue.tokens(1_000)
-    wallet = venue.usdc.call("balanceOf", alice.address)
-    liq = ch.transact(keeper.address, "liquidateAccount", alice.address)
-    everything = ch.transact(alice.address, "withdraw", alice.address, venue.tokens(1_000))
-    greedy = ch.transact(alice.address, "withdraw", alice.address, left + 1)
-    rest = ch.transact(alice.address, "withdraw", alice.address, left)
+    wallet = venue.usdc.balance_of(alice.address)
+    liq = ch.liquidate_account(alice.address, sender=keeper.address)
+    everything = ch.withdraw(alice.address, venue.tokens(1_000), sender=alice.address)
+    greedy = ch.withdraw(alice.address, left + 1, sender=alice.address)
+    rest = ch.withdraw(alice.address, left, sender=alice.address)
     venue.chain.mine()
     assert liq.block == everything.block == greedy.block == rest.block
     assert liq.status and rest.status
     expect_revert(everything, "InsufficientBalance")
     expect_revert(greedy, "InsufficientBalance")
-    assert venue.usdc.call("balanceOf", alice.address) - wallet == left
-    assert ch.call("crossBalance", alice.address) == 0
+    assert venue.usdc.balance_of(alice.address) - wallet == left
+    assert ch.cross_balance(alice.address) == 0
     assert_invariants(venue)
 
 
@@ -565,8 +565,8 @@ def test_isolated_margin_removal_racing_liquidation(venue):
     assert venue.is_liquidatable(alice, "ETH")
     ch, keeper = venue.clearinghouse, venue.keeper("k")
     with venue.chain.block():
-        grab = ch.transact(alice.address, "removeMargin", alice.address, 0, venue.tokens(5))
-        liq = ch.transact(keeper.address, "liquidatePosition", alice.address, 0)
+        grab = ch.remove_margin(alice.address, 0, venue.tokens(5), sender=alice.address)
+        liq = ch.liquidate_position(alice.address, 0, sender=keeper.address)
     expect_revert(grab, "TransferRuleViolated")
     assert liq.status and venue.position(alice, "ETH") is None
     assert_invariants(venue)
@@ -588,15 +588,15 @@ def funding(funding_venue):
 
 
 def test_max_funding_config_is_at_the_bound(funding):
-    config = funding.clearinghouse.call("marketConfig", 0)
+    config = funding.clearinghouse.market_config(0)
     assert config[1] == config[2] == 10**13  # fundingFactor, maxFundingRate: the hard cap
     with pytest.raises(ParameterOutOfBounds, match="^funding_rate_per_hour: "):
         MarketConfig(symbol="ETH", funding_rate_per_hour=Decimal("0.0361"))
     over = list(MarketConfig(symbol="ETH").encode(6))
     over[1] = 10**13 + 1  # past Python's check, straight to the contract
     with pytest.raises(errors.ParamOutOfBounds):
-        funding.clearinghouse.transact(funding.admin, "configureMarket", 0, b"ETH".ljust(32, b"\0"),
-                                       tuple(over)).raise_for_status()
+        funding.clearinghouse.configure_market(0, b"ETH".ljust(32, b"\0"), tuple(over),
+                                               sender=funding.admin).raise_for_status()
 
 
 def test_extreme_skew_funding_is_zero_sum(funding):
@@ -611,14 +611,14 @@ def test_extreme_skew_funding_is_zero_sum(funding):
         venue.set_price("ETH", 3000)
         keeper.update_funding("ETH")
         assert_invariants(venue)
-    funding_short, _ = venue.clearinghouse.call("pendingCharges", minnow.address, 0)
+    funding_short, _ = venue.clearinghouse.pending_charges(minnow.address, 0)
     assert funding_short < -200_000 * WAD  # the dust short is owed ~ 3.6%/h x 300k x 72h
     paid = whale.close("ETH").events_named("PositionDecreased")[0]["fundingPaid"]
     received = -minnow.close("ETH").events_named("PositionDecreased")[0]["fundingPaid"]
     assert 0 < received <= paid
     assert paid - received <= 2  # rounding only, and it favours the protocol
     assert paid >= venue.tokens(300_000 * 0.036 * 72 * 0.99)
-    assert venue.clearinghouse.call("fundingReserve") == paid - received
+    assert venue.clearinghouse.funding_reserve() == paid - received
     minnow.withdraw(venue.account(minnow).cross_balance)  # the money is really there
     assert_invariants(venue)
 
@@ -636,12 +636,12 @@ def test_month_of_max_funding_never_overflows(funding):
         venue.advance_time(24 * 3600)
         venue.set_price("ETH", 3000)
         keeper.update_funding("ETH")
-    state = venue.clearinghouse.call("marketState", 0)
+    state = venue.clearinghouse.market_state(0)
     assert state[4] < 0 and state[3] > 0  # shortFunding ran far negative, longFunding positive
     assert abs(state[4]) < 2**111
     assert_invariants(venue)
-    owed, _ = venue.clearinghouse.call("pendingCharges", minnow.address, 0)
-    charged, _ = venue.clearinghouse.call("pendingCharges", whale.address, 0)
+    owed, _ = venue.clearinghouse.pending_charges(minnow.address, 0)
+    charged, _ = venue.clearinghouse.pending_charges(whale.address, 0)
     assert 0 < -owed <= charged
 
 
@@ -671,30 +671,30 @@ def test_lp_bank_run_during_a_crash(bank_run):
         s.open("ETH", size=-60, leverage=5, mode="cross")  # 540k short OI in all
     venue.set_prices({"ETH": 2_400, "BTC": 60_000})  # -20%: the shorts are 108k up
     # What the pool must keep: the most the shorts can still win, their entry notional.
-    oi = venue.clearinghouse.call("marketState", 0)[7]  # shortEntry
+    oi = venue.clearinghouse.market_state(0)[7]  # shortEntry
     assert oi >= 180 * 3_000 * WAD
     # Nobody leaves directly while positions are open, and maxWithdraw says so.
-    assert pool.call("maxWithdraw", lps[0].address, sender=lps[0].address) == 0
+    assert pool.max_withdraw(lps[0].address, sender=lps[0].address) == 0
     with pytest.raises(errors.LpRequestRequired):
         lps[0].withdraw_liquidity(1)
     # The first LP gets its share of the reduced pool value out, through a request.
-    first = pool.call("maxWithdrawByRequest", lps[0].address)
-    assert first == pool.call("previewRedeem", venue.lp_shares(lps[0])) < venue.tokens(500_000)
+    first = pool.max_withdraw_by_request(lps[0].address)
+    assert first == pool.preview_redeem(venue.lp_shares(lps[0])) < venue.tokens(500_000)
     done = redeem_liquidity(venue, lps[0], venue.lp_shares(lps[0])).events_named("LpRequestExecuted")
     assert done[0]["out"] == first and venue.lp_shares(lps[0]) == 0
     # maxWithdraw tells the truth: what the reserve rule lets go, below the second LP's share.
-    allowed = ch.call("poolAssets") - oi // venue.scale
-    second = pool.call("maxWithdrawByRequest", lps[1].address)
-    assert 0 < second == allowed < pool.call("previewRedeem", venue.lp_shares(lps[1]))
-    most = pool.call("maxRedeemByRequest", lps[1].address)
+    allowed = ch.pool_assets() - oi // venue.scale
+    second = pool.max_withdraw_by_request(lps[1].address)
+    assert 0 < second == allowed < pool.preview_redeem(venue.lp_shares(lps[1]))
+    most = pool.max_redeem_by_request(lps[1].address)
     held = venue.lp_shares(lps[1])
     failed = redeem_liquidity(venue, lps[1], most + 1).events_named("LpRequestFailed")
     assert failed and venue.lp_shares(lps[1]) == held  # refused, shares back
-    paid = pool.call("previewRedeem", most)
+    paid = pool.preview_redeem(most)
     done = redeem_liquidity(venue, lps[1], most).events_named("LpRequestExecuted")
     assert done[0]["out"] == paid <= allowed
     assert allowed - paid <= 1  # the shares' value rounds down, by less than a token
-    assert ch.call("poolAssets") * venue.scale - oi == (allowed - paid) * venue.scale  # kept: oi
+    assert ch.pool_assets() * venue.scale - oi == (allowed - paid) * venue.scale  # kept: oi
     # Every winner is paid in full.
     for s in shorts:
         event = s.close("ETH").events_named("PositionDecreased")[0]
@@ -703,7 +703,7 @@ def test_lp_bank_run_during_a_crash(bank_run):
     for s in shorts:
         s.withdraw(venue.account(s).cross_balance)
     # Now the second LP can leave with the rest, directly: no position is open.
-    lps[1].withdraw_liquidity(venue.usd(pool.call("maxWithdraw", lps[1].address, sender=lps[1].address)))
+    lps[1].withdraw_liquidity(venue.usd(pool.max_withdraw(lps[1].address, sender=lps[1].address)))
     assert_invariants(venue)
 
 
@@ -718,28 +718,28 @@ def test_rounding_dust_loops_never_pay_the_attacker(zero, backend):
     odd_prices = [3000 * WAD + 1, 3000 * WAD - 7, 2999 * WAD + 333, 3001 * WAD - 1]
     for i in range(rounds):
         price = odd_prices[i % len(odd_prices)]
-        venue.oracle.transact(venue.admin, "pushPrices", [(mid, venue.chain.timestamp, price)]) \
+        venue.oracle.push_prices([(mid, venue.chain.timestamp, price)], sender=venue.admin) \
             .raise_for_status()
-        ch.transact(mallory.address, "deposit", mallory.address, 1).raise_for_status()
-        ch.transact(mallory.address, "withdraw", mallory.address, 1).raise_for_status()
+        ch.deposit(mallory.address, 1, sender=mallory.address).raise_for_status()
+        ch.withdraw(mallory.address, 1, sender=mallory.address).raise_for_status()
         size = (WAD // 2999 + 100 + i) * (1 if i % 2 else -1)  # just above the 1 USD minimum
-        ch.transact(mallory.address, "increasePosition", mallory.address, mid, size, 2, 1,
-                    venue.tokens(1) + 1).raise_for_status()
-        ch.transact(mallory.address, "addMargin", mallory.address, mid, 1).raise_for_status()
-        ch.transact(mallory.address, "removeMargin", mallory.address, mid, 1).raise_for_status()
-        ch.transact(mallory.address, "increasePosition", mallory.address, mid,
-                    size // abs(size) * 3, 2, 1, 1).raise_for_status()  # 3 wei more size
-        ch.transact(mallory.address, "decreasePosition", mallory.address, mid, 7) \
+        ch.increase_position(mallory.address, mid, size, 2, 1, venue.tokens(1) + 1,
+                             sender=mallory.address).raise_for_status()
+        ch.add_margin(mallory.address, mid, 1, sender=mallory.address).raise_for_status()
+        ch.remove_margin(mallory.address, mid, 1, sender=mallory.address).raise_for_status()
+        ch.increase_position(mallory.address, mid, size // abs(size) * 3, 2, 1, 1,
+                             sender=mallory.address).raise_for_status()  # 3 wei more size
+        ch.decrease_position(mallory.address, mid, 7, sender=mallory.address) \
             .raise_for_status()
-        ch.transact(mallory.address, "decreasePosition", mallory.address, mid, CLOSE_ALL) \
+        ch.decrease_position(mallory.address, mid, CLOSE_ALL, sender=mallory.address) \
             .raise_for_status()
         mallory.open("ETH", size=Decimal("0.001"), leverage=10, mode="cross")
         mallory.close("ETH")
         assert tokens_of(venue, mallory) <= start
     mallory.withdraw(venue.account(mallory).cross_balance)
-    assert venue.usdc.call("balanceOf", mallory.address) <= start
+    assert venue.usdc.balance_of(mallory.address) <= start
     state = assert_invariants(venue)
-    assert state.held == venue.usdc.call("balanceOf", ch.address)
+    assert state.held == venue.usdc.balance_of(ch.address)
 
 
 # ====================================================================== found by these attacks
@@ -759,14 +759,14 @@ def test_an_insolvent_pool_pays_out_nothing_until_recapitalised(funding):
     venue.keeper("late").liquidate(whale, "ETH")
     minnow.close("ETH")
     assert_invariants(venue)
-    deficit = -ch.call("poolAssets")
-    credited = ch.call("crossBalance", minnow.address)
-    assert deficit > 0 and credited > venue.usdc.call("balanceOf", ch.address)
+    deficit = -ch.pool_assets()
+    credited = ch.cross_balance(minnow.address)
+    assert deficit > 0 and credited > venue.usdc.balance_of(ch.address)
     with pytest.raises(errors.PoolInsolvent):
         minnow.withdraw(1)
     rescue = venue.usd(deficit + venue.tokens(1))
     venue.trader("rescuer", usdc=rescue).provide_liquidity(rescue)
-    assert ch.call("poolAssets") >= 0
+    assert ch.pool_assets() >= 0
     minnow.withdraw(venue.usd(credited))
     assert_invariants(venue)
 
@@ -780,12 +780,12 @@ def test_pool_pays_winners_after_lp_run_and_further_crash(bank_run):
         s.open("ETH", size=-60, leverage=5, mode="cross")  # 540k short OI <= 1M reserve
     venue.set_prices({"ETH": 2_400, "BTC": 60_000})
     # Withdrawing down to today's notional would leave too little for a further fall.
-    at_today = ch.call("poolAssets") - 180 * 2_400 * WAD // venue.scale
-    shares = pool.call("previewWithdraw", at_today)
+    at_today = ch.pool_assets() - 180 * 2_400 * WAD // venue.scale
+    shares = pool.preview_withdraw(at_today)
     assert redeem_liquidity(venue, lp, shares).events_named("LpRequestFailed")
-    allowed = ch.call("poolAssets") - 180 * 3_000 * WAD // venue.scale  # the entry notional
-    assert pool.call("maxWithdrawByRequest", lp.address) == allowed
-    most = pool.call("maxRedeemByRequest", lp.address)
+    allowed = ch.pool_assets() - 180 * 3_000 * WAD // venue.scale  # the entry notional
+    assert pool.max_withdraw_by_request(lp.address) == allowed
+    most = pool.max_redeem_by_request(lp.address)
     assert redeem_liquidity(venue, lp, most).events_named("LpRequestExecuted")[0]["out"] <= allowed
     venue.set_prices({"ETH": 500, "BTC": 60_000})  # shorts now 450k up in all
     for s in shorts:  # all three are paid: the pool kept their entry notional

@@ -59,49 +59,49 @@ def _apply(venue, row: Bound, raw: int):
         if row.param == "mmf":
             values[names.index("maxLeverage")] = 1  # mmf's top edge is 1 / max_leverage
         values[names.index(row.param)] = raw
-        receipt = ch.transact(admin, "configureMarket", 0, b"ETH".ljust(32, b"\0"), tuple(values))
-        return receipt, receipt.status and ch.call("marketConfig", 0)[names.index(row.param)]
+        receipt = ch.configure_market(0, b"ETH".ljust(32, b"\0"), tuple(values), sender=admin)
+        return receipt, receipt.status and ch.market_config(0)[names.index(row.param)]
     if row.setter == "Clearinghouse.setMarketTiers":
         leverage = venue.markets["ETH"].max_leverage
         if row.param == "tierCount":
             lower_bounds = [i * 10**21 for i in range(raw)]
         else:  # the first tier starts at 0; the second at raw
             lower_bounds = [0, raw] if raw else [0]
-        receipt = ch.transact(admin, "setMarketTiers", 0, lower_bounds, [leverage] * len(lower_bounds))
+        receipt = ch.set_market_tiers(0, lower_bounds, [leverage] * len(lower_bounds), sender=admin)
         if row.param == "tierCount":
-            return receipt, receipt.status and ch.call("marketTier", 0, 0)[3]
-        return receipt, receipt.status and ch.call("marketTier", 0, len(lower_bounds) - 1)[0]
+            return receipt, receipt.status and ch.market_tier(0, 0)[3]
+        return receipt, receipt.status and ch.market_tier(0, len(lower_bounds) - 1)[0]
     if row.setter == "ImpactPricing.setImpactConfig":
         impact = venue.chain.deploy(load_artifact("ImpactPricing"), ch.address, admin, sender=admin)
         names = _struct_fields("ImpactPricing", "setImpactConfig")
         values = list(MarketConfig(symbol="ETH").impact_encoded())
         values[names.index(row.param)] = raw
-        receipt = impact.transact(admin, "setImpactConfig", 0, tuple(values))
-        return receipt, receipt.status and impact.call("impactConfig", 0)[names.index(row.param)]
+        receipt = impact.set_impact_config(0, tuple(values), sender=admin)
+        return receipt, receipt.status and impact.impact_config(0)[names.index(row.param)]
     if row.setter == "Clearinghouse.setPnlFactors":
         factors = {"maxPnlFactorTraders": 9_000, "maxPnlFactorAdl": 10_000, "minPnlFactorAfterAdl": 1}
         factors[row.param] = raw
-        receipt = ch.transact(admin, "setPnlFactors", *factors.values())
+        receipt = ch.set_pnl_factors(*factors.values(), sender=admin)
         order = list(factors)
-        return receipt, receipt.status and ch.call("solvency")[3 + order.index(row.param)]
+        return receipt, receipt.status and ch.solvency()[3 + order.index(row.param)]
     if row.setter == "Clearinghouse.setRiskChangeDelay":
-        receipt = ch.transact(admin, "setRiskChangeDelay", raw)
+        receipt = ch.set_risk_change_delay(raw, sender=admin)
         return receipt, receipt.status and receipt.events_named("RiskChangeDelaySet")[0]["delay"]
     if row.setter == "PriceOracle.setDefaultMaxPriceAge":
-        receipt = venue.oracle.transact(admin, "setDefaultMaxPriceAge", raw)
-        return receipt, receipt.status and venue.oracle.call("defaultMaxPriceAge")
+        receipt = venue.oracle.set_default_max_price_age(raw, sender=admin)
+        return receipt, receipt.status and venue.oracle.default_max_price_age()
     if row.setter == "PriceOracle.setCloseGracePeriod":
-        receipt = venue.oracle.transact(admin, "setCloseGracePeriod", raw)
-        return receipt, receipt.status and venue.oracle.call("closeGracePeriod")
+        receipt = venue.oracle.set_close_grace_period(raw, sender=admin)
+        return receipt, receipt.status and venue.oracle.close_grace_period()
     if row.setter == "PriceOracle.setMaxDeviation":
-        receipt = venue.oracle.transact(admin, "setMaxDeviation", 0, raw)
+        receipt = venue.oracle.set_max_deviation(0, raw, sender=admin)
         return receipt, receipt.status and receipt.events_named("MaxDeviationSet")[0]["maxDeviationBps"]
     if row.setter == "OrderBook.setMarketOrderTimeout":
-        receipt = venue.order_book.transact(admin, "setMarketOrderTimeout", raw)
-        return receipt, receipt.status and venue.order_book.call("marketOrderTimeout")
+        receipt = venue.order_book.set_market_order_timeout(raw, sender=admin)
+        return receipt, receipt.status and venue.order_book.market_order_timeout()
     if row.setter == "OrderBook.setMinExecutionGas":
-        receipt = venue.order_book.transact(admin, "setMinExecutionGas", 3, raw)  # LP redemptions
-        return receipt, receipt.status and venue.order_book.call("minExecutionGas", 3)
+        receipt = venue.order_book.set_min_execution_gas(3, raw, sender=admin)  # LP redemptions
+        return receipt, receipt.status and venue.order_book.min_execution_gas(3)
     raise AssertionError(f"no way to send {row.setter}: teach _apply the new setter")
 
 
@@ -206,8 +206,8 @@ def test_mmf_must_stay_below_one_over_max_leverage(venue):
     values = list(venue.markets["ETH"].encode(venue.decimals))
     for mmf, ok in ((top, True), (top + 1, False)):
         values[names.index("mmf")] = mmf
-        receipt = venue.clearinghouse.transact(venue.admin, "configureMarket", 0,
-                                               b"ETH".ljust(32, b"\0"), tuple(values))
+        receipt = venue.clearinghouse.configure_market(0, b"ETH".ljust(32, b"\0"), tuple(values),
+                                                       sender=venue.admin)
         assert receipt.status is ok
         if not ok:
             assert (receipt.error.error, _param(receipt.error)) == ("ParamOutOfBounds", "mmf")
@@ -218,8 +218,8 @@ def test_mmf_must_stay_below_one_over_max_leverage(venue):
 
 def test_the_adl_floor_must_stay_below_its_trigger(venue):
     ch = venue.clearinghouse
-    assert ch.transact(venue.admin, "setPnlFactors", 9_000, 8_500, 8_499).status
-    refused = ch.transact(venue.admin, "setPnlFactors", 9_000, 8_500, 8_500)
+    assert ch.set_pnl_factors(9_000, 8_500, 8_499, sender=venue.admin).status
+    refused = ch.set_pnl_factors(9_000, 8_500, 8_500, sender=venue.admin)
     assert (refused.error.error, _param(refused.error)) == ("ParamOutOfBounds", "minPnlFactorAfterAdl")
     with pytest.raises(ModelRevert) as model_refused:
         Model(scale=10**12, max_price_age=3600).set_pnl_factors(9_000, 8_500, 8_500)

@@ -86,27 +86,27 @@ class World:
         for trader in self.traders:
             trader.deposit(5_000)
         ch = v.clearinghouse
-        self.model = Model(scale=v.scale, max_price_age=v.oracle.call("maxPriceAge", 0),
-                           close_grace_period=v.oracle.call("closeGracePeriod"))
+        self.model = Model(scale=v.scale, max_price_age=v.oracle.max_price_age(0),
+                           close_grace_period=v.oracle.close_grace_period())
         for i, config in enumerate(MARKETS):
-            raw = ch.call("marketConfig", i)
+            raw = ch.market_config(i)
             self.model.params.append(MarketParams(*raw))
-            self.model.states.append(MarketState(*ch.call("marketState", i)))
-            price, ts, _ = v.oracle.call("latest", i)
+            self.model.states.append(MarketState(*ch.market_state(i)))
+            price, ts, _ = v.oracle.latest(i)
             self.model.prices[i] = (price, ts)
-            count = ch.call("marketTier", i, 0)[3]
+            count = ch.market_tier(i, 0)[3]
             if count:
-                self.model.tiers[i] = [ch.call("marketTier", i, k)[:3] for k in range(count)]
+                self.model.tiers[i] = [ch.market_tier(i, k)[:3] for k in range(count)]
             if config.has_impact:
-                raw = v.deployment.impact.call("impactConfig", i)
+                raw = v.deployment.impact.impact_config(i)
                 self.model.rules[i] = MarketRules(pricing=ImpactPricing(ImpactConfig(*raw)))
-        self.model.pool_assets = ch.call("poolAssets")
-        self.model.insurance_fund = ch.call("insuranceFund")
-        self.model.set_pnl_factors(*ch.call("solvency")[3:])
+        self.model.pool_assets = ch.pool_assets()
+        self.model.insurance_fund = ch.insurance_fund()
+        self.model.set_pnl_factors(*ch.solvency()[3:])
         for a in self.accounts:
-            self.model.cross_balance[a] = ch.call("crossBalance", a)
+            self.model.cross_balance[a] = ch.cross_balance(a)
         # The ADL rank scans the registered accounts in order (the traders, by their deposits).
-        registered = [ch.call("accounts", i).lower() for i in range(ch.call("accountCount"))]
+        registered = [ch.accounts(i).lower() for i in range(ch.account_count())]
         assert registered == [a.lower() for a in self.accounts[:TRADERS]]
         self.model.accounts = list(self.accounts[:TRADERS])
         self.model.adl_keepers = {k.address for k in self.keepers}
@@ -140,7 +140,7 @@ class World:
         if kind == "price":
             market, move = step[1], step[2]
             price = m.prices[market][0] * (1000 + move) // 1000
-            v.oracle.transact(v.admin, "pushPrices", [(market, m.now, price)]).raise_for_status()
+            v.oracle.push_prices([(market, m.now, price)], sender=v.admin).raise_for_status()
             m.prices[market] = (price, m.now)
             return
         sender, call, model_call = self._translate(step)
@@ -162,8 +162,8 @@ class World:
                 self.impacts["liquidation"] += kind in ("liquidate", "shock") and e["realized"] != 0
         if kind == "open" and receipt.status:
             account, market = self.accounts[step[1]], step[2]
-            assert not ch.call("isLiquidatable", account, market)
-            assert not ch.call("isAccountLiquidatable", account)
+            assert not ch.is_liquidatable(account, market)
+            assert not ch.is_account_liquidatable(account)
 
     def _target(self, t: int, market: int) -> tuple[str, int]:
         """Steer position operations onto an open position when there is one."""
@@ -231,28 +231,28 @@ class World:
         ch = v.clearinghouse
         margins = 0
         for a in self.accounts:
-            assert ch.call("crossBalance", a) == m.cross_balance.get(a, 0), a
-            assert ch.call("crossMarkets", a) == m.cross_markets.get(a, 0), a
-            assert ch.call("heldImpact", a) == m.held_impact.get(a, 0), a
+            assert ch.cross_balance(a) == m.cross_balance.get(a, 0), a
+            assert ch.cross_markets(a) == m.cross_markets.get(a, 0), a
+            assert ch.held_impact(a) == m.held_impact.get(a, 0), a
             for market in range(len(MARKETS)):
-                chain_pos = Position(*ch.call("position", a, market))
+                chain_pos = Position(*ch.position(a, market))
                 assert chain_pos == m.position(a, market), (a, market)
                 margins += chain_pos.margin
         for market in range(len(MARKETS)):
-            state = MarketState(*ch.call("marketState", market))
+            state = MarketState(*ch.market_state(market))
             assert state == m.states[market], market
             longs = sum(max(m.position(a, market).size, 0) for a in self.accounts)
             shorts = sum(max(-m.position(a, market).size, 0) for a in self.accounts)
             assert (state.long_size, state.short_size) == (longs, shorts)
-        assert ch.call("poolAssets") == m.pool_assets
+        assert ch.pool_assets() == m.pool_assets
         for market in range(len(MARKETS)):
-            assert ch.call("impactPool", market) == m.impact_pool.get(market, 0), market
-        assert ch.call("insuranceFund") == m.insurance_fund
-        assert ch.call("fundingReserve") == m.funding_reserve
-        assert ch.call("solvency")[:3] == (m.pending_profit()[0], m.pnl_factor(), m.open_entry)
+            assert ch.impact_pool(market) == m.impact_pool.get(market, 0), market
+        assert ch.insurance_fund() == m.insurance_fund
+        assert ch.funding_reserve() == m.funding_reserve
+        assert ch.solvency()[:3] == (m.pending_profit()[0], m.pnl_factor(), m.open_entry)
         m.now = v.chain.timestamp  # views run in the pending block
-        assert ch.call("poolValue") == m.pool_value()
-        held = v.usdc.call("balanceOf", ch.address)
+        assert ch.pool_value() == m.pool_value()
+        held = v.usdc.balance_of(ch.address)
         buckets = (sum(m.cross_balance.values()) + margins + m.pool_assets + m.insurance_fund
                    + m.funding_reserve + sum(m.held_impact.values()))
         assert held == buckets, ("conservation", held, buckets)

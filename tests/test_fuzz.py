@@ -90,8 +90,8 @@ def test_the_outage_rule_liquidates_around_a_stale_market_and_keeps_the_debt():
         state.oracle_outage(stale="BTC", t=0, leverage=50, longs=True, bps=4000, k=0)
         v, trader = state.venue, state.w.traders[0]
         assert state.w.outcomes.get("liquidate") == before + 1
-        assert v.clearinghouse.call("crossMarkets", trader.address) == 1 << v.market_id("BTC")
-        assert v.clearinghouse.call("crossBalance", trader.address) < 0
+        assert v.clearinghouse.cross_markets(trader.address) == 1 << v.market_id("BTC")
+        assert v.clearinghouse.cross_balance(trader.address) < 0
         assert state.w.watch.checked > 0
     finally:
         state.teardown()
@@ -127,15 +127,14 @@ def test_at_the_tier_edge_an_open_and_a_withdrawal_are_refused():
     try:
         state.fresh_prices()
         v, trader = state.venue, state.w.traders[0]
-        balance = v.clearinghouse.call("crossBalance", trader.address)
+        balance = v.clearinghouse.cross_balance(trader.address)
         seen: dict = {}
         original = state._do
 
         def health_then_do(kind, action):
             if kind == "open_at_edge":
-                seen["health"] = v.clearinghouse.call("accountHealth", trader.address)
-                seen["initial_at_50x"] = abs(v.raw_position(trader, "BTC").size) * v.oracle.call(
-                    "latest", v.market_id("BTC"))[0] // 10**18 // 50
+                seen["health"] = v.clearinghouse.account_health(trader.address)
+                seen["initial_at_50x"] = abs(v.raw_position(trader, "BTC").size) * v.oracle.latest(v.market_id("BTC"))[0] // 10**18 // 50
             return original(kind, action)
 
         state._do = health_then_do
@@ -147,6 +146,6 @@ def test_at_the_tier_edge_an_open_and_a_withdrawal_are_refused():
         equity, maintenance = seen["health"][:2]
         assert seen["initial_at_50x"] < equity < maintenance  # the window the rule aims at
         assert not v.raw_position(trader, "BTC").size
-        assert v.clearinghouse.call("crossBalance", trader.address) == balance
+        assert v.clearinghouse.cross_balance(trader.address) == balance
     finally:
         state.teardown()

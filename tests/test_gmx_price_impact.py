@@ -118,7 +118,7 @@ class Book:
         return sum(self.pending(name) for name in self.traders)
 
     def pool(self):
-        return self.venue.clearinghouse.call("impactPool", self.venue.market_id(self.market))
+        return self.venue.clearinghouse.impact_pool(self.venue.market_id(self.market))
 
     def refused_order(self, name, size, acceptable):
         """A market increase order whose execution the keeper's call refuses (GMX cancels it
@@ -140,8 +140,8 @@ def impact(receipt):
 
 def set_factors(venue, market, **changes):
     config = replace(venue.markets[market], **changes)
-    venue.deployment.impact.transact(venue.admin, "setImpactConfig", venue.market_id(market),
-                                     config.impact_encoded()).raise_for_status()
+    venue.deployment.impact.set_impact_config(venue.market_id(market), config.impact_encoded(),
+                                              sender=venue.admin).raise_for_status()
 
 
 def test_price_impact_pair_market(venue):
@@ -213,7 +213,7 @@ def test_price_impact_pair_market(venue):
     assert b.pool() == pool
     assert b.total_pending() == -239999999999999997
     assert b.pending("user0short") == 79999999999999998
-    state = venue.clearinghouse.call("marketState", 0)
+    state = venue.clearinghouse.market_state(0)
     assert (state[6], state[7]) == (400_000 * WAD, 600_000 * WAD)  # open interest, long and short
 
     # increase long position, positive price impact
@@ -399,7 +399,7 @@ def test_negative_price_impact_positive_pnl(venue):
     before = venue.account(long_).cross_balance
     receipt = long_.decrease("ETH", 4)
     e = impact(receipt)
-    assert venue.clearinghouse.call("impactPool", 0) == 8796812749003984  # ~0.0088 ETH
+    assert venue.clearinghouse.impact_pool(0) == 8796812749003984  # ~0.0088 ETH
     assert venue.raw_position(long_, "ETH").pending_impact == -71999999999999999
     assert venue.raw_position(short, "ETH").pending_impact == 39999999999999999
     # 80 USD of PnL (GMX sends it to the receiver in WNT: 15936254980079681 wei; perpsim

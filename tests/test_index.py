@@ -163,11 +163,11 @@ def test_equity_and_health_from_holdings_equal_the_readers_to_the_wei(book):
         accounts = [lp.address] + [a for a, _ in index.targets()]
         assert index.equities(accounts) == chain_equities(book, accounts)
         targets = index.targets()
-        chain = [tuple(h[2:]) for h in book.reader.call(
-            "health", book.clearinghouse.address, book.encode_targets(targets))]
+        chain = [tuple(h[2:]) for h in book.reader.health(book.clearinghouse.address,
+                                                          book.encode_targets(targets))]
         assert index.health(targets) == chain
     assert any(m is None for _, m in index.targets())
-    assert book.clearinghouse.call("pendingCharges", other.address, 0)[0] < 0  # shorts receive
+    assert book.clearinghouse.pending_charges(other.address, 0)[0] < 0  # shorts receive
 
 
 def test_keepers_on_the_index_act_as_keepers_scanning_the_chain():

@@ -99,7 +99,7 @@ def keeper_session(venue):
     oracle = OracleKeeper(venue, lambda b: {"ETH": max(2700, 3000 - 20 * (b - start)), "BTC": 60000},
                           strategy=Strategy(gas_price=100 * GWEI))
     bots = [liq, rival, orders, funding]
-    rewards_before = {b: ch.call("crossBalance", b.address) for b in bots}
+    rewards_before = {b: ch.cross_balance(b.address) for b in bots}
     eth_before = {b: venue.chain.balance(b.address) for b in bots}
     open_book(venue)
     for trader in orderers:  # one pending market order per account (SPEC §10)
@@ -122,7 +122,7 @@ def test_ledgers_match_chain(venue):
         led = bot.ledger
         assert led.txs == led.wins + led.losses
         assert led.gas_wei > 0
-        assert led.rewards_tokens == ch.call("crossBalance", bot.address) - rewards_before[bot]
+        assert led.rewards_tokens == ch.cross_balance(bot.address) - rewards_before[bot]
         assert led.gas_wei - led.fees_wei == eth_before[bot] - venue.chain.balance(bot.address)
         assert led.net_profit_usd(Decimal(3000)) == (
             led.rewards_usd + led.fees_usd(Decimal(3000)) - led.gas_usd(Decimal(3000)))

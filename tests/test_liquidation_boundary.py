@@ -73,9 +73,9 @@ def test_equity_exactly_at_maintenance_is_not_liquidated(venue, mode):
     venue.set_price("ETH", 2_900)  # equity 129 - 100 = 29 = MM (2,900 x 1%)
     ch, keeper = venue.clearinghouse, venue.keeper("k")
     if mode == "isolated":
-        equity, mm = ch.call("positionHealth", alice.address, 0)
+        equity, mm = ch.position_health(alice.address, 0)
     else:
-        equity, mm, _, _ = ch.call("accountHealth", alice.address)
+        equity, mm, _, _ = ch.account_health(alice.address)
     assert equity == mm
     market = "ETH" if mode == "isolated" else None
     refusal = errors.PositionHealthy if mode == "isolated" else errors.AccountHealthy

@@ -45,48 +45,48 @@ def test_a_deposit_before_a_known_update_earns_nothing(venue):
     with pytest.raises(errors.LpRequestRequired):
         attacker.provide_liquidity(1_000_000)
     # What the sandwich would have paid: shares at 3,000, redeemed at 2,700 (alice's 30k loss).
-    shares_then = pool.call("previewDeposit", venue.tokens(1_000_000))
+    shares_then = pool.preview_deposit(venue.tokens(1_000_000))
     request = attacker.request_deposit(1_000_000)
     with venue.snapshot():
         venue.set_price("ETH", 2_700)
-        assert pool.call("previewRedeem", shares_then) > venue.tokens(1_002_000)
+        assert pool.preview_redeem(shares_then) > venue.tokens(1_002_000)
     venue.advance_time(1)
     venue.set_price("ETH", 2_700)  # the update the attacker saw coming
-    expected = pool.call("previewDeposit", venue.tokens(1_000_000))
+    expected = pool.preview_deposit(venue.tokens(1_000_000))
     minted = venue.keeper("k").execute_lp_request(request.request_id).events_named("LpRequestExecuted")
     assert minted[0]["out"] == expected == venue.lp_shares(attacker) < shares_then
     back = execute_lp_request(venue, attacker.request_redeem()).events_named("LpRequestExecuted")
     assert venue.tokens(1_000_000) - 2 <= back[0]["out"] <= venue.tokens(1_000_000)
-    assert venue.usd(venue.usdc.call("balanceOf", attacker.address)) <= 1_000_000
+    assert venue.usd(venue.usdc.balance_of(attacker.address)) <= 1_000_000
 
 
 # ---------------------------------------------------------------------- direct access
 def test_direct_access_only_while_no_position_is_open(venue):
     pool, ch, book = venue.pool, venue.clearinghouse, venue.order_book
     lp = venue.trader("lp2", usdc=20_000)
-    assert ch.call("openEntry") == 0 and pool.call("directAccess", lp.address)
-    assert pool.call("maxDeposit", lp.address, sender=lp.address) == MAX_UINT
+    assert ch.open_entry() == 0 and pool.direct_access(lp.address)
+    assert pool.max_deposit(lp.address, sender=lp.address) == MAX_UINT
     lp.provide_liquidity(10_000)  # nothing open: the ERC-4626 entry points work for anyone
     alice = open_long(venue, size=1)
-    assert ch.call("openEntry") == 3_000 * 10**18
-    assert not pool.call("directAccess", lp.address) and pool.call("directAccess", book.address)
+    assert ch.open_entry() == 3_000 * 10**18
+    assert not pool.direct_access(lp.address) and pool.direct_access(book.address)
     shares = venue.lp_shares(lp)
     for view, arg in (("maxDeposit", lp.address), ("maxMint", lp.address),
                       ("maxWithdraw", lp.address), ("maxRedeem", lp.address)):
         assert pool.call(view, arg, sender=lp.address) == 0, view
-    assert pool.call("maxRedeemByRequest", lp.address) == shares
-    assert pool.call("maxWithdrawByRequest", lp.address) == pool.call("previewRedeem", shares)
+    assert pool.max_redeem_by_request(lp.address) == shares
+    assert pool.max_withdraw_by_request(lp.address) == pool.preview_redeem(shares)
     for call in (lambda: lp.provide_liquidity(1), lambda: lp.withdraw_liquidity(1),
-                 lambda: venue.pool.transact(lp.address, "mint", 10**6, lp.address).raise_for_status(),
-                 lambda: venue.pool.transact(lp.address, "redeem", 10**6, lp.address,
-                                             lp.address).raise_for_status()):
+                 lambda: venue.pool.mint(10**6, lp.address, sender=lp.address).raise_for_status(),
+                 lambda: venue.pool.redeem(10**6, lp.address, lp.address,
+                                           sender=lp.address).raise_for_status()):
         with pytest.raises(errors.LpRequestRequired) as info:
             call()
         assert info.value.args[0].lower() == lp.address.lower()
     alice.close("ETH")
-    assert ch.call("openEntry") == 0
+    assert ch.open_entry() == 0
     lp.withdraw_liquidity(5_000)  # closed again: directly
-    assert venue.usd(venue.usdc.call("balanceOf", lp.address)) == 15_000
+    assert venue.usd(venue.usdc.balance_of(lp.address)) == 15_000
 
 
 # ---------------------------------------------------------------------- timing
@@ -98,53 +98,53 @@ def test_a_request_runs_only_at_a_price_newer_than_itself(venue):
     with venue.chain.block():  # a price pushed in the request's own second is not newer
         request = lp.request_deposit(1_000)
         stamped = venue.set_price("ETH", 3_000).timestamp
-    created = book.call("lpRequest", request.request_id)[3]
-    assert created == stamped == ch.call("valuationTime")  # BTC has no open interest
+    created = book.lp_request(request.request_id)[3]
+    assert created == stamped == ch.valuation_time()  # BTC has no open interest
     with pytest.raises(errors.PriceNotNewer) as info:
         keeper.execute_lp_request(request.request_id)
     assert info.value.args == (request.request_id, stamped, created)
-    assert not book.call("isLpRequestExecutable", request.request_id)
-    ids, following = reader.call("executableLpRequests", book.address, 0, 10)
+    assert not book.is_lp_request_executable(request.request_id)
+    ids, following = reader.executable_lp_requests(book.address, 0, 10)
     assert (list(ids), following) == ([], 1)
     pushed = venue.set_price("ETH", 3_000).timestamp
-    assert pushed > created and pushed == ch.call("valuationTime")
-    assert book.call("isLpRequestExecutable", request.request_id)
-    ids, following = reader.call("executableLpRequests", book.address, 0, 10)
+    assert pushed > created and pushed == ch.valuation_time()
+    assert book.is_lp_request_executable(request.request_id)
+    ids, following = reader.executable_lp_requests(book.address, 0, 10)
     assert (list(ids), following) == ([request.request_id], 1)
     with pytest.raises(errors.OwnerCannotExecute):  # choosing when would be a free option
-        book.transact(lp.address, "executeLpRequest", request.request_id).raise_for_status()
+        book.execute_lp_request(request.request_id, sender=lp.address).raise_for_status()
     keeper.execute_lp_request(request.request_id)
     with pytest.raises(errors.LpRequestNotFound):
         keeper.execute_lp_request(request.request_id)
-    assert not book.call("isLpRequestExecutable", request.request_id)
+    assert not book.is_lp_request_executable(request.request_id)
 
 
 def test_a_stale_market_without_open_interest_holds_no_request_back(venue):
     ch = venue.clearinghouse
-    assert ch.call("valuationTime") == MAX_UINT  # nothing open: the value depends on no price
+    assert ch.valuation_time() == MAX_UINT  # nothing open: the value depends on no price
     lp = venue.trader("lp2", usdc=1_000)
     request = lp.request_deposit(1_000)
     venue.keeper("k").execute_lp_request(request.request_id)  # at once, in the next block
     open_long(venue, size=1)
     eth = venue.set_price("ETH", 3_000).timestamp
     venue.advance_time(7 * 24 * 3600)  # BTC's last price is a week old; ETH's too
-    assert ch.call("valuationTime") == eth
+    assert ch.valuation_time() == eth
     request = lp.request_redeem()
     venue.set_price("ETH", 3_000)  # ETH alone is pushed: BTC stays a week old
-    assert ch.call("valuationTime") > venue.oracle.call("latest", venue.market_id("BTC"))[1]
+    assert ch.valuation_time() > venue.oracle.latest(venue.market_id("BTC"))[1]
     assert venue.keeper("k").execute_lp_request(request.request_id).events_named("LpRequestExecuted")
 
 
 def test_the_owner_cancels_only_after_the_timeout(venue):
     book = venue.order_book
-    timeout = book.call("marketOrderTimeout")
+    timeout = book.market_order_timeout()
     open_long(venue, size=1)
     lp = venue.trader("lp2", usdc=1_000)
     request = lp.request_deposit(1_000, execution_fee=10**15)
-    created = book.call("lpRequest", request.request_id)[3]
+    created = book.lp_request(request.request_id)[3]
     eve = venue.trader("eve")
     with pytest.raises(errors.NotOrderOwner):
-        book.transact(eve.address, "cancelLpRequest", request.request_id).raise_for_status()
+        book.cancel_lp_request(request.request_id, sender=eve.address).raise_for_status()
     venue.advance_time(created + timeout - venue.chain.timestamp)  # exactly at the limit
     with pytest.raises(errors.LpRequestLocked) as info:
         lp.cancel_lp_request(request.request_id)
@@ -154,7 +154,7 @@ def test_the_owner_cancels_only_after_the_timeout(venue):
     cancelled = lp.cancel_lp_request(request.request_id)
     assert cancelled.events_named("LpRequestCancelled")[0]["refund"] == 10**15
     assert lp.eth_balance - eth_before == 10**15  # no gas: the test chain's price is zero
-    assert venue.usd(venue.usdc.call("balanceOf", lp.address)) == 1_000
+    assert venue.usd(venue.usdc.balance_of(lp.address)) == 1_000
     assert venue.lp_requests() == []
     with pytest.raises(errors.LpRequestNotFound):
         lp.cancel_lp_request(request.request_id)
@@ -168,7 +168,7 @@ def test_requests_refuse_bad_input_by_name(venue):
         lp.request_deposit(0)
     with pytest.raises(errors.InvalidReceiver):
         lp.request_deposit(1, receiver="0x" + "00" * 20)
-    book.transact(venue.admin, "setMinExecutionFee", 1_000).raise_for_status()
+    book.set_min_execution_fee(1_000, sender=venue.admin).raise_for_status()
     with pytest.raises(errors.InsufficientExecutionFee) as info:
         lp.request_deposit(1, execution_fee=999)
     assert info.value.args == (999, 1_000)
@@ -187,18 +187,18 @@ def test_min_out_fails_the_request_and_returns_the_escrow(venue):
     request = lp.request_deposit(1_000, min_shares=MAX_UINT >> 200)
     venue.advance_time(1)
     venue.set_price("ETH", 3_000)
-    shares = pool.call("previewDeposit", venue.tokens(1_000))
+    shares = pool.preview_deposit(venue.tokens(1_000))
     failed = keeper.execute_lp_request(request.request_id).events_named("LpRequestFailed")[0]
     assert reason(venue, failed).args == (shares, MAX_UINT >> 200)
     assert isinstance(reason(venue, failed), errors.MinOutNotMet)
-    assert venue.usdc.call("balanceOf", lp.address) == venue.tokens(1_000) and venue.lp_shares(lp) == 0
+    assert venue.usdc.balance_of(lp.address) == venue.tokens(1_000) and venue.lp_shares(lp) == 0
     # Exactly the minimum goes through.
     request = lp.request_deposit(1_000, min_shares=shares)
     assert execute_lp_request(venue, request).events_named("LpRequestExecuted")[0]["out"] == shares
     held = venue.lp_shares(lp)
-    worth = pool.call("previewRedeem", held)
+    worth = pool.preview_redeem(held)
     request = lp.request_redeem(min_usd=venue.usd(worth + 1))
-    assert book.call("lpRequest", request.request_id)[5] == worth + 1
+    assert book.lp_request(request.request_id)[5] == worth + 1
     failed = execute_lp_request(venue, request).events_named("LpRequestFailed")[0]
     assert reason(venue, failed).args == (worth, worth + 1) and venue.lp_shares(lp) == held
     request = lp.request_redeem(min_usd=venue.usd(worth))
@@ -211,9 +211,9 @@ def test_receiver_gets_the_shares_and_the_assets(venue):
     execute_lp_request(venue, lp.request_deposit(1_000, receiver=friend.address))
     assert venue.lp_shares(lp) == 0 and venue.lp_shares(friend) > 0
     shares = venue.lp_shares(friend)
-    worth = venue.pool.call("previewRedeem", shares)
+    worth = venue.pool.preview_redeem(shares)
     execute_lp_request(venue, friend.request_redeem(receiver=lp.address))
-    assert venue.usdc.call("balanceOf", lp.address) == worth
+    assert venue.usdc.balance_of(lp.address) == worth
     assert venue.lp_shares(friend) == 0
 
 

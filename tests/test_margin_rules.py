@@ -119,7 +119,7 @@ def test_gap_through_bankruptcy_creates_bad_debt_paid_by_insurance_then_pool(ven
     alice = funded(venue, "alice")
     alice.open("ETH", size=10, leverage=50, mode="isolated", margin=700)
     insurance = venue.insurance_fund()
-    pool_before = venue.clearinghouse.call("poolAssets")
+    pool_before = venue.clearinghouse.pool_assets()
     venue.set_price("ETH", 2700)  # loss 3000 on 700 margin: 2300 short
     receipt = venue.keeper("k").liquidate(alice, "ETH")
     bad = receipt.events_named("BadDebt")[0]
@@ -132,7 +132,7 @@ def test_gap_through_bankruptcy_creates_bad_debt_paid_by_insurance_then_pool(ven
     assert liq["penalty"] == 0 and liq["badDebt"] == shortfall
     # The pool received the trader's loss (plus the borrowing fee just settled, under $0.001
     # here) and paid the part of it the margin could not.
-    pool_after = venue.clearinghouse.call("poolAssets")
+    pool_after = venue.clearinghouse.pool_assets()
     borrowing = pool_after - pool_before - (-liq["realizedPnl"] - bad["fromPool"])
     assert 0 <= borrowing < 1_000
 
@@ -230,7 +230,7 @@ def test_funding_longs_pay_shorts_and_sums_to_zero(venue):
     short.open("ETH", size=-1, leverage=10, mode="cross")
     venue.advance_time(3600)
     venue.set_price("ETH", 3000)
-    venue.clearinghouse.transact(venue.admin, "updateFunding", 0).raise_for_status()
+    venue.clearinghouse.update_funding(0, sender=venue.admin).raise_for_status()
     paid = venue.position(long_, "ETH").pending_funding
     received = venue.position(short, "ETH").pending_funding
     assert paid > 0 > received
@@ -288,22 +288,22 @@ def test_pool_shares_and_reserve_rule(backend):
     venue = Venue.launch(backend=backend, markets=[eth], pool_liquidity=100_000)
     lp = venue.trader("lp2", usdc=50_000)
     lp.provide_liquidity(50_000)
-    assert venue.pool.call("balanceOf", lp.address) > 0
+    assert venue.pool.balance_of(lp.address) > 0
     alice = venue.trader("alice", usdc=100_000)
     alice.deposit(100_000)
     alice.open("ETH", size=20, leverage=5, mode="cross")  # 60k OI <= 50% of 150k
     # The pool keeps 60k / 50% = 120k of its 150,030 (fees included): maxWithdraw says so, to
     # the order book that executes LP requests while positions are open.
     pool = venue.pool
-    most = pool.call("maxWithdrawByRequest", lp.address)
+    most = pool.max_withdraw_by_request(lp.address)
     assert most == venue.tokens(30_030)
-    assert redeem_liquidity(venue, lp, pool.call("previewWithdraw", venue.tokens(40_000))) \
+    assert redeem_liquidity(venue, lp, pool.preview_withdraw(venue.tokens(40_000))) \
         .events_named("LpRequestFailed")
-    shares = pool.call("maxRedeemByRequest", lp.address)
-    expected = pool.call("previewRedeem", shares)
+    shares = pool.max_redeem_by_request(lp.address)
+    expected = pool.preview_redeem(shares)
     paid = redeem_liquidity(venue, lp, shares).events_named("LpRequestExecuted")[0]["out"]
     assert paid == expected <= most
-    assert venue.tokens(120_000) <= venue.clearinghouse.call("poolAssets") <= venue.tokens(120_000) + 1
+    assert venue.tokens(120_000) <= venue.clearinghouse.pool_assets() <= venue.tokens(120_000) + 1
 
 
 def test_chainlink_feed(venue):
@@ -311,7 +311,7 @@ def test_chainlink_feed(venue):
     feed = venue.deployment.feeds["ETH"]
     round_id, answer, _, updated, answered = feed.call("latestRoundData")
     assert answer == 3100 * 10**18 and feed.call("decimals") == 18
-    assert updated == venue.oracle.call("latest", 0)[1] and round_id == answered >= 2
+    assert updated == venue.oracle.latest(0)[1] and round_id == answered >= 2
 
 
 # ---------------------------------------------------------------- bad inputs, each named
@@ -325,21 +325,21 @@ def test_bad_inputs_have_named_errors(venue):
         ("InvalidLeverage", lambda: alice.open("ETH", size=1, leverage=51, mode="cross")),
         ("MarginBelowInitial", lambda: alice.open("ETH", size=1, leverage=10, mode="isolated",
                                                   margin=299)),
-        ("UnknownMarket", lambda: ch.transact(alice.address, "increasePosition", alice.address,
-                                              7, 10**18, 10, 2, 0).raise_for_status()),
-        ("Unauthorized", lambda: ch.transact(bob.address, "decreasePosition", alice.address, 0,
-                                             10**18).raise_for_status()),
+        ("UnknownMarket", lambda: ch.increase_position(alice.address, 7, 10**18, 10, 2, 0,
+                                                       sender=alice.address).raise_for_status()),
+        ("Unauthorized", lambda: ch.decrease_position(alice.address, 0, 10**18,
+                                                      sender=bob.address).raise_for_status()),
         ("AccessControlUnauthorizedAccount",
-         lambda: venue.oracle.transact(bob.address, "pushPrices",
-                                       [(0, venue.chain.timestamp, 10**18)]).raise_for_status()),
+         lambda: venue.oracle.push_prices([(0, venue.chain.timestamp, 10**18)],
+                                          sender=bob.address).raise_for_status()),
         ("AccessControlUnauthorizedAccount",
-         lambda: ch.transact(bob.address, "setPaused", True).raise_for_status()),
+         lambda: ch.set_paused(True, sender=bob.address).raise_for_status()),
         ("ParamOutOfBounds",
-         lambda: ch.transact(admin, "configureMarket", 0, b"ETH".ljust(32, b"\0"),
-                             (*venue.markets["ETH"].encode(6)[:4], 500,  # maxLeverage 500
-                              *venue.markets["ETH"].encode(6)[5:])).raise_for_status()),
-        ("ZeroPrice", lambda: venue.oracle.transact(admin, "pushPrices", [
-            (0, venue.chain.timestamp, 0)]).raise_for_status()),  # the client refuses it first
+         lambda: ch.configure_market(0, b"ETH".ljust(32, b"\0"), (*venue.markets["ETH"].encode(6)[:4], 500,  # maxLeverage 500
+                              *venue.markets["ETH"].encode(6)[5:]), sender=admin).raise_for_status()),
+        ("ZeroPrice", lambda: venue.oracle.push_prices([
+            (0, venue.chain.timestamp,
+             0)], sender=admin).raise_for_status()),  # the client refuses it first
         ("NoPosition", lambda: alice.add_margin("ETH", 1)),
         # notional below the market's $1 minimum: dust would let funding indices run away
         ("PositionTooSmall", lambda: alice.open("ETH", size="0.0003", leverage=2, mode="cross")),

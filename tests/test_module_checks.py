@@ -30,7 +30,7 @@ ETH = MarketConfig(symbol="ETH", max_leverage=20, initial_price=Decimal(3000), *
 def band_price(venue, margin: int) -> Decimal:
     """The ETH price at which a 1 ETH long from 3,000 with ``margin`` USD holds equity of 1.05x
     the stock maintenance: liquidatable under 10% more maintenance, not under the stock rule."""
-    mmf = Decimal(venue.clearinghouse.call("marketConfig", 0)[0]) / WAD
+    mmf = Decimal(venue.clearinghouse.market_config(0)[0]) / WAD
     return ((Decimal(3000) - margin) / (1 - Decimal("1.05") * mmf)).quantize(Decimal("0.01"))
 
 
@@ -44,7 +44,7 @@ def test_a_correct_margin_module_is_judged_by_its_own_maintenance(more_margin):
     alice = funded(venue, "alice", 10_000, deposit=1_000)
     alice.open("ETH", size=1, leverage=20, mode="isolated", margin=150)
     venue.set_price("ETH", band_price(venue, 150))
-    assert venue.clearinghouse.call("isLiquidatable", alice.address, 0) is True
+    assert venue.clearinghouse.is_liquidatable(alice.address, 0) is True
     # The stock rule would call it healthy; the module says liquidatable, and so do the checks
     # (on the old code: "invariant 'liquidation rule' broken ... contract_says=True, rule_says=False").
     state = assert_invariants(venue, deep=True)
@@ -73,13 +73,13 @@ def test_a_correct_rates_module_is_judged_by_its_own_rates(backend):
     alice, bob = funded(venue, "alice", 10_000, deposit=1_000), funded(venue, "bob")
     alice.open("ETH", size=1, leverage=20, mode="isolated", margin=150)
     bob.open("ETH", size=-1, leverage=10, mode="cross")
-    mmf = Decimal(venue.clearinghouse.call("marketConfig", 0)[0]) / WAD
+    mmf = Decimal(venue.clearinghouse.market_config(0)[0]) / WAD
     venue.set_price("ETH", ((Decimal("2850.15")) / (1 - mmf)).quantize(Decimal("0.0001")))
-    assert venue.clearinghouse.call("isLiquidatable", alice.address, 0) is False
+    assert venue.clearinghouse.is_liquidatable(alice.address, 0) is False
     assert_invariants(venue)
     venue.advance_time(8 * 3600)
     venue.set_price("ETH", venue.price("ETH"))
-    assert venue.clearinghouse.call("isLiquidatable", alice.address, 0) is True
+    assert venue.clearinghouse.is_liquidatable(alice.address, 0) is True
     assert_invariants(venue, deep=True)
     with pytest.raises(InvariantViolation) as broken:
         assert_invariants(venue, mirrors={"rates": mirror("rates", "stock")})
@@ -91,7 +91,7 @@ def test_a_correct_liquidation_module_raises_no_false_report(backend):
     alice = funded(venue, "alice", 10_000, deposit=1_000)
     alice.open("ETH", size=1, leverage=20, mode="isolated", margin=150)
     venue.set_price("ETH", 2_860)
-    assert venue.clearinghouse.call("isLiquidatable", alice.address, 0) is True
+    assert venue.clearinghouse.is_liquidatable(alice.address, 0) is True
     assert_invariants(venue, deep=True)
     venue.keeper("k").liquidate(alice, "ETH")
     assert_invariants(venue, deep=True)
@@ -122,7 +122,7 @@ def test_a_pricing_module_holds_the_market_to_its_impact(backend):
         except InvariantViolation:
             disagreed = True
     assert disagreed
-    assert venue.clearinghouse.call("isLiquidatable", alice.address, 0) is True
+    assert venue.clearinghouse.is_liquidatable(alice.address, 0) is True
 
 
 def test_a_market_without_modules_has_no_rules_to_ask(venue):

@@ -28,8 +28,8 @@ def session(venue, start: int) -> list:
     different times)."""
     venue.chain.advance_time(start - venue.chain.timestamp)
     for market in range(len(venue.markets)):
-        venue.clearinghouse.transact(venue.admin, "updateFunding", market).raise_for_status()
-    base = {m: venue.clearinghouse.call("marketState", m) for m in range(len(venue.markets))}
+        venue.clearinghouse.update_funding(market, sender=venue.admin).raise_for_status()
+    base = {m: venue.clearinghouse.market_state(m) for m in range(len(venue.markets))}
     big = funded(venue, "big", 400_000, deposit=300_000)
     small = funded(venue, "small", 5_000, deposit=4_000)
     cross = funded(venue, "cross", 2_000, deposit=160)
@@ -53,7 +53,7 @@ def session(venue, start: int) -> list:
             args["borrowIndex"] -= base[args["market"]][2]
         events.append((e.name, sorted(args.items())))
     state = [venue.account(t).cross_balance for t in (big, small, cross, other, keeper)]
-    return events + [("state", state), ("pool", venue.clearinghouse.call("poolValue"))]
+    return events + [("state", state), ("pool", venue.clearinghouse.pool_value())]
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +72,10 @@ def test_stock_modules_deployed_give_what_the_inline_rules_give(inline_and_deplo
     inline, deployed = inline_and_deployed
     assert set(deployed.deployment.modules) == set(STOCK_MODULES)
     for market in range(len(deployed.markets)):
-        assert list(deployed.clearinghouse.call("marketModules", market)) == [
+        assert list(deployed.clearinghouse.market_modules(market)) == [
             deployed.deployment.modules[k].lower() for k in ("rates", "margin", "liquidation",
                                                              "pricing")]
-        assert set(inline.clearinghouse.call("marketModules", market)) == {ZERO}
+        assert set(inline.clearinghouse.market_modules(market)) == {ZERO}
     start = max(inline.chain.timestamp, deployed.chain.timestamp) + 60
     a, b = session(inline, start), session(deployed, start)
     assert a == b
@@ -88,12 +88,12 @@ def test_stock_modules_deployed_give_what_the_inline_rules_give(inline_and_deplo
 def test_admin_sets_a_markets_module_with_an_event(venue):
     ch, admin = venue.clearinghouse, venue.admin
     module = venue.chain.deploy("GenerousLiquidation", sender=admin)
-    receipt = ch.transact(admin, "setMarketModule", 0, ModuleKind.LIQUIDATION, module.address)
+    receipt = ch.set_market_module(0, ModuleKind.LIQUIDATION, module.address, sender=admin)
     event = receipt.raise_for_status().events_named("MarketModuleSet")[0]
     assert (event["market"], event["kind"], event["module"].lower()) == (
         0, ModuleKind.LIQUIDATION, module.address.lower())
-    assert ch.call("marketModules", 0)[2] == module.address.lower()
-    assert ch.call("marketModules", 1)[2] == ZERO  # per market
+    assert ch.market_modules(0)[2] == module.address.lower()
+    assert ch.market_modules(1)[2] == ZERO  # per market
     # The module's effect: a 90% keeper share instead of the configured one.
     alice = funded(venue, "alice", 5_000, deposit=4_000)
     alice.open("ETH", size=1, leverage=40, mode="isolated", margin=80)
@@ -101,8 +101,8 @@ def test_admin_sets_a_markets_module_with_an_event(venue):
     liq = venue.keeper("k").liquidate(alice, "ETH").events_named("PositionLiquidated")[0]
     assert liq["penalty"] > 0 and liq["keeperReward"] == liq["penalty"] * 9_000 // 10_000
     # Back to the stock rule.
-    ch.transact(admin, "setMarketModule", 0, ModuleKind.LIQUIDATION, ZERO).raise_for_status()
-    assert ch.call("marketModules", 0)[2] == ZERO
+    ch.set_market_module(0, ModuleKind.LIQUIDATION, ZERO, sender=admin).raise_for_status()
+    assert ch.market_modules(0)[2] == ZERO
 
 
 @pytest.mark.parametrize("kind, artifact", [(ModuleKind.RATES, "StockMargin"),
@@ -111,11 +111,11 @@ def test_a_contract_without_the_kinds_interface_is_refused(venue, kind, artifact
     ch, admin = venue.clearinghouse, venue.admin
     wrong = venue.oracle.address if artifact == "PriceOracle" else \
         venue.chain.deploy(artifact, sender=admin).address
-    receipt = ch.transact(admin, "setMarketModule", 0, kind, wrong)
+    receipt = ch.set_market_module(0, kind, wrong, sender=admin)
     assert receipt.error.error == "ModuleInterfaceMissing"
     assert receipt.error.args == (kind, wrong.lower())
     eoa = venue.chain.new_account()
-    assert ch.transact(admin, "setMarketModule", 0, kind, eoa).error.error == \
+    assert ch.set_market_module(0, kind, eoa, sender=admin).error.error == \
         "ModuleInterfaceMissing"
 
 
@@ -123,8 +123,8 @@ def test_a_module_answer_the_venue_cannot_apply_is_refused(venue):
     ch, admin = venue.clearinghouse, venue.admin
     greedy = venue.chain.deploy("GreedyLiquidation", sender=admin)
     zero = venue.chain.deploy("ZeroPricing", sender=admin)
-    ch.transact(admin, "setMarketModule", 0, ModuleKind.LIQUIDATION, greedy.address).raise_for_status()
-    ch.transact(admin, "setMarketModule", 1, ModuleKind.PRICING, zero.address).raise_for_status()
+    ch.set_market_module(0, ModuleKind.LIQUIDATION, greedy.address, sender=admin).raise_for_status()
+    ch.set_market_module(1, ModuleKind.PRICING, zero.address, sender=admin).raise_for_status()
     alice = funded(venue, "alice", 10_000, deposit=8_000)
     alice.open("ETH", size=1, leverage=40, mode="isolated", margin=80)
     venue.set_price("ETH", 2_930)
@@ -191,9 +191,9 @@ def test_a_plan_deploys_and_attach_drives_it():
     venue = Venue.attach(chain, deployment)
     assert set(deployment.contracts) >= {"usdc", "oracle", "clearinghouse", "pool", "order_book",
                                          "reader", "feed:ETH", "module:margin", *steps}
-    assert venue.clearinghouse.call("marketModules", 0)[1] == \
+    assert venue.clearinghouse.market_modules(0)[1] == \
         deployment.modules["margin"].lower()
-    assert venue.clearinghouse.call("marketSymbol", 0).rstrip(b"\0") == b"ETH"
+    assert venue.clearinghouse.market_symbol(0).rstrip(b"\0") == b"ETH"
     venue.set_price("ETH", 3000)
     venue.trader("lp", usdc=1_000_000).provide_liquidity(1_000_000)  # a bare deployment: no pool yet
     alice = funded(venue, "alice", 10_000, deposit=5_000)

@@ -20,7 +20,7 @@ ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def order_gone(venue, order_id):
-    return int(venue.order_book.call("order", order_id)[0], 16) == 0
+    return int(venue.order_book.order(order_id)[0], 16) == 0
 
 
 # ---------------------------------------------------------------------- trigger and timing rules
@@ -105,13 +105,13 @@ def test_a_market_order_is_no_free_option_for_its_owner(venue):
     wallet, eth = venue.account(alice).wallet, alice.eth_balance
     order = alice.create_order("ETH", "market_increase", 1, leverage=10, collateral=400,
                                execution_fee=10**16)
-    expires = order.timestamp + venue.order_book.call("marketOrderTimeout")
+    expires = order.timestamp + venue.order_book.market_order_timeout()
     venue.set_price("ETH", 2_990)  # executable now
     with pytest.raises(errors.MarketOrderLocked) as info:
         alice.cancel_order(order.order_id)
     assert info.value.args == (order.order_id, expires)
     with pytest.raises(errors.OwnerCannotExecute):
-        venue.order_book.transact(alice.address, "executeOrder", order.order_id).raise_for_status()
+        venue.order_book.execute_order(order.order_id, sender=alice.address).raise_for_status()
     venue.advance_time(expires - venue.chain.timestamp)  # at expiry: still locked, still live
     with pytest.raises(errors.MarketOrderLocked):
         alice.cancel_order(order.order_id)
@@ -131,7 +131,7 @@ def test_cancel_refunds_escrow_and_whole_execution_fee(venue):
     stop = alice.create_order("ETH", "stop_loss", trigger_price=2700, execution_fee=fee)
     assert venue.account(alice).wallet == wallet_before - 500
     assert alice.eth_balance == eth_before - 2 * fee  # gas_price 0: only the fees left
-    assert venue.order_book.call("order", increase.order_id)[-1] == fee
+    assert venue.order_book.order(increase.order_id)[-1] == fee
     assert len(venue.orders(alice)) == 2
     for o in (increase, stop):
         event = alice.cancel_order(o.order_id).events_named("OrderCancelled")[0]

@@ -129,15 +129,15 @@ def test_venue_factory_builds_fresh_venues_on_the_tests_backend(pytester, backen
 # ====================================================================== admin helpers
 def test_configure_market_changes_fields_or_replaces_the_config(venue):
     ch, eth = venue.clearinghouse, venue.market_id("ETH")
-    before = ch.call("marketConfig", eth)
+    before = ch.market_config(eth)
     receipt = venue.configure_market("ETH", max_leverage=20, taker_fee_bps=9)
     changed = venue.markets["ETH"]
     assert (changed.max_leverage, changed.taker_fee_bps) == (20, 9)
-    assert ch.call("marketConfig", eth) == changed.encode(venue.decimals) != before
+    assert ch.market_config(eth) == changed.encode(venue.decimals) != before
     assert receipt.events_named("MarketConfigured")
     whole = MarketConfig(symbol="ETH", max_leverage=10, liquidation_fee_bps=50)
     venue.configure_market(whole)
-    assert ch.call("marketConfig", eth) == whole.encode(venue.decimals)
+    assert ch.market_config(eth) == whole.encode(venue.decimals)
     assert venue.markets["ETH"] == whole
     stranger = venue.trader("eve")
     with pytest.raises(Reverted) as refused:
@@ -146,7 +146,7 @@ def test_configure_market_changes_fields_or_replaces_the_config(venue):
     # Out of the contract's bounds: refused in Python, naming the bound, before anything is sent
     with pytest.raises(ParameterOutOfBounds, match=r"max_leverage: must be in \[1, 200\]"):
         venue.configure_market("ETH", max_leverage=500)
-    assert ch.call("marketConfig", eth) == whole.encode(venue.decimals)
+    assert ch.market_config(eth) == whole.encode(venue.decimals)
     with pytest.raises(KeyError, match="unknown market 'SOL'"):
         venue.configure_market("SOL", max_leverage=5)
 
@@ -157,7 +157,7 @@ def test_a_snapshot_restores_the_market_configs_it_changed(venue):
         venue.configure_market("BTC", max_leverage=5)
         assert venue.markets["BTC"].max_leverage == 5
     assert venue.markets["BTC"] == original
-    assert venue.clearinghouse.call("marketConfig", 1) == original.encode(venue.decimals)
+    assert venue.clearinghouse.market_config(1) == original.encode(venue.decimals)
 
 
 def test_pause_and_unpause(venue):
@@ -165,7 +165,7 @@ def test_pause_and_unpause(venue):
     alice.deposit(5_000)
     assert venue.paused is False
     venue.pause()
-    assert venue.paused is True and venue.clearinghouse.call("paused") is True
+    assert venue.paused is True and venue.clearinghouse.paused() is True
     with pytest.raises(Reverted) as paused:
         alice.open("ETH", size=1, leverage=5, mode="cross")
     assert paused.value.error == "TradingPaused"
@@ -186,27 +186,27 @@ def test_grant_and_revoke_roles_by_name(venue):
     alice.deposit(5_000)
     alice.open("ETH", size=1, leverage=5, mode="cross")
     eve = venue.trader("eve")
-    executor = ch.call("EXECUTOR_ROLE")
+    executor = ch.executor_role()
     assert not venue.has_role("EXECUTOR", eve)
     venue.grant_role("EXECUTOR", eve)
-    assert ch.call("hasRole", executor, eve.address) and venue.has_role("EXECUTOR_ROLE", eve)
+    assert ch.has_role(executor, eve.address) and venue.has_role("EXECUTOR_ROLE", eve)
     # an executor may act for any account, as the order book does
-    ch.transact(eve.address, "decreasePosition", alice.address, 0, 10**17).raise_for_status()
+    ch.decrease_position(alice.address, 0, 10**17, sender=eve.address).raise_for_status()
     assert venue.raw_position(alice, "ETH").size == 9 * 10**17
     venue.revoke_role("executor", eve)
-    assert not ch.call("hasRole", executor, eve.address)
+    assert not ch.has_role(executor, eve.address)
     with pytest.raises(Reverted) as refused:
         venue.grant_role("EXECUTOR", eve, sender=eve)
     assert refused.value.error == "AccessControlUnauthorizedAccount"
-    assert not ch.call("hasRole", executor, eve.address)
+    assert not ch.has_role(executor, eve.address)
     venue.grant_role("UPDATER", eve)  # the oracle's role: eve may push prices
-    assert oracle.call("hasRole", oracle.call("UPDATER_ROLE"), eve.address)
-    oracle.transact(eve.address, "pushPrices", [(0, venue.chain.timestamp, 2_900 * 10**18)]
-                    ).raise_for_status()
+    assert oracle.has_role(oracle.updater_role(), eve.address)
+    oracle.push_prices([(0, venue.chain.timestamp, 2_900 * 10**18)],
+                       sender=eve.address).raise_for_status()
     assert venue.price("ETH") == 2_900
     venue.grant_role("ADMIN", eve, contract="order_book")
-    assert venue.order_book.call("hasRole", b"\0" * 32, eve.address)
-    assert not ch.call("hasRole", b"\0" * 32, eve.address)
+    assert venue.order_book.has_role(b"\0" * 32, eve.address)
+    assert not ch.has_role(b"\0" * 32, eve.address)
     venue.revoke_role(b"\0" * 32, eve, contract="order_book")
     assert not venue.has_role("ADMIN", eve, contract="order_book")
 
@@ -236,7 +236,7 @@ def test_the_gas_report_counts_every_transaction_of_every_chain(chain_backend):
         for seconds in (0, 60, 3_600):
             venue.advance_time(seconds)
             receipts.append(keeper.update_funding("SOL"))
-        failed = venue.clearinghouse.transact(keeper.address, "setPaused", True)
+        failed = venue.clearinghouse.set_paused(True, sender=keeper.address)
     venue.chain.close()
     stats = report.stats[("Clearinghouse", "updateFunding")]
     gases = [r.gas_used for r in receipts]

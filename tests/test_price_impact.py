@@ -271,7 +271,7 @@ def test_an_order_checks_its_acceptable_price_against_the_execution_price(venue)
     with pytest.raises(errors.AcceptablePriceExceeded) as info:  # the oracle alone would pass
         keeper.execute_order(order.order_id)
     assert info.value.args[1:] == (execution * WAD, execution * WAD - 1)
-    venue.advance_time(venue.order_book.call("marketOrderTimeout") + 1)
+    venue.advance_time(venue.order_book.market_order_timeout() + 1)
     alice.cancel_order(order.order_id)
     order = alice.create_order("ETH", "market_increase", 100, leverage=10, collateral=40_000,
                                acceptable_price=execution)
@@ -436,7 +436,7 @@ def test_only_the_admin_releases_held_impact_and_never_more_than_is_held(backend
     alice.close("ETH")
     assert venue.held_impact(alice) == 60
     ch = venue.clearinghouse
-    refused = ch.transact(alice.address, "releaseHeldImpact", alice.address, 1)
+    refused = ch.release_held_impact(alice.address, 1, sender=alice.address)
     assert refused.error.error == "AccessControlUnauthorizedAccount"
     with pytest.raises(errors.ReleaseExceedsHeld) as info:
         venue.release_held_impact(alice, D("60.000001"))
@@ -455,7 +455,7 @@ def test_a_pricing_modules_held_part_is_bounded_by_the_payment(backend):
     venue = launch(backend, ETH)
     ch, admin = venue.clearinghouse, venue.admin
     module = venue.chain.deploy("HoldingPricing", sender=admin)
-    ch.transact(admin, "setMarketModule", 0, ModuleKind.PRICING, module.address).raise_for_status()
+    ch.set_market_module(0, ModuleKind.PRICING, module.address, sender=admin).raise_for_status()
     alice = funded(venue, "alice", 10_000, 10_000)
     module.transact(admin, "set", 1, 0, 0).raise_for_status()
     with pytest.raises(errors.ModuleResultOutOfBounds) as info:
@@ -467,8 +467,8 @@ def test_a_pricing_modules_held_part_is_bounded_by_the_payment(backend):
         alice.close("ETH")
     assert info.value.args == (ModuleKind.PRICING, 5_000_001)
     module.transact(admin, "set", 0, 5_000_000, 5_000_000).raise_for_status()
-    assets = ch.call("poolAssets")
+    assets = ch.pool_assets()
     alice.close("ETH")
     assert venue.held_impact(alice) == 5
-    assert ch.call("poolAssets") == assets  # the whole payment held: the pool keeps none of it
+    assert ch.pool_assets() == assets  # the whole payment held: the pool keeps none of it
     assert_invariants(venue)

@@ -56,18 +56,18 @@ def test_open_interest_in_all_markets_together_stays_within_the_reserve(venue):
     pool, ch = venue.pool, venue.clearinghouse
     # maxWithdraw tells the truth: 1,000,100 - 1,000,095.96 may leave, exactly, and only
     # through the order book's requests while positions are open.
-    assert ch.call("maxPoolWithdrawal") == 4_040_000
-    assert pool.call("maxWithdrawByRequest", lp.address) == 4_040_000
-    assert pool.call("maxWithdraw", lp.address, sender=lp.address) == 0
-    shares = pool.call("maxRedeemByRequest", lp.address)
-    assert pool.call("previewRedeem", shares) <= 4_040_000 < pool.call("previewRedeem", shares + 10**6)
+    assert ch.max_pool_withdrawal() == 4_040_000
+    assert pool.max_withdraw_by_request(lp.address) == 4_040_000
+    assert pool.max_withdraw(lp.address, sender=lp.address) == 0
+    shares = pool.max_redeem_by_request(lp.address)
+    assert pool.preview_redeem(shares) <= 4_040_000 < pool.preview_redeem(shares + 10**6)
     failed = redeem_liquidity(venue, lp, shares + 10**6).events_named("LpRequestFailed")[0]
     reason = venue.chain.registry.decode_error(failed["reason"])
     assert isinstance(reason, errors.ERC4626ExceededMaxRedeem) and reason.args[2] == shares
-    paid = pool.call("previewRedeem", shares)
+    paid = pool.preview_redeem(shares)
     executed = redeem_liquidity(venue, lp, shares).events_named("LpRequestExecuted")[0]
-    assert executed["out"] == paid and 4_040_000 - paid < pool.call("previewRedeem", 10**6) + 1
-    left = pool.call("maxRedeemByRequest", lp.address)
+    assert executed["out"] == paid and 4_040_000 - paid < pool.preview_redeem(10**6) + 1
+    left = pool.max_redeem_by_request(lp.address)
     assert redeem_liquidity(venue, lp, left + 10**6).events_named("LpRequestFailed")
     assert_invariants(venue)
 
@@ -89,11 +89,11 @@ def test_winners_are_paid_pro_rata_and_every_close_goes_through(venue):
     # 540k of 1.08M pending, the cap 900k: paid 540k x 900k / 1.08M.
     assert (capped["full"], capped["paid"]) == (540_000 * USDC, 450_000 * USDC)
     assert first.events_named("PositionDecreased")[0]["realizedPnl"] == 450_000 * USDC
-    assert ch.call("poolAssets") == 550_000 * USDC
+    assert ch.pool_assets() == 550_000 * USDC
     # 540k pending against a budget of 900k - 450k paid: the same 5/6 (SPEC §8.1, the episode).
     second = bob.close("BTC")
     assert second.events_named("ProfitCapped")[0]["paid"] == 450_000 * USDC
-    assert ch.call("poolAssets") == 100_000 * USDC
+    assert ch.pool_assets() == 100_000 * USDC
     assert venue.account(alice).cross_balance == 100_000 + 450_000
     assert venue.account(bob).cross_balance == 100_000 + 450_000
     assert_invariants(venue)
@@ -125,7 +125,7 @@ def test_a_winner_larger_than_its_sides_net_profit_is_capped_by_its_own_profit(b
     receipt = alice.close("ETH")
     capped = receipt.events_named("ProfitCapped")[0]
     assert (capped["full"], capped["paid"]) == (960_000 * USDC, 900_000 * USDC)
-    assert venue.clearinghouse.call("poolAssets") == 100_000 * USDC
+    assert venue.clearinghouse.pool_assets() == 100_000 * USDC
     assert_invariants(venue)
 
 
@@ -160,11 +160,11 @@ def test_the_cap_bounds_are_enforced(venue):
                        ((9_000, 0, 0), "maxPnlFactorAdl"), ((9_000, 10_001, 7_700), "maxPnlFactorAdl"),
                        ((9_000, 8_500, 8_500), "minPnlFactorAfterAdl"),
                        ((9_000, 8_500, 0), "minPnlFactorAfterAdl")):
-        receipt = ch.transact(venue.admin, "setPnlFactors", *args)
+        receipt = ch.set_pnl_factors(*args, sender=venue.admin)
         assert receipt.error.error == "ParamOutOfBounds"
         assert receipt.error.args[0].rstrip(b"\0").decode() == name
-    ch.transact(venue.admin, "setPnlFactors", 10_000, 10_000, 9_999).raise_for_status()
-    assert ch.call("solvency")[3:] == (10_000, 10_000, 9_999)
+    ch.set_pnl_factors(10_000, 10_000, 9_999, sender=venue.admin).raise_for_status()
+    assert ch.solvency()[3:] == (10_000, 10_000, 9_999)
     with pytest.raises(ValueError):
         venue.set_pnl_factors(max_pnl_factor_adl=Decimal("0.85005"))  # finer than a basis point
 
@@ -172,7 +172,7 @@ def test_the_cap_bounds_are_enforced(venue):
 def test_launch_takes_the_pnl_factors(backend):
     venue = Venue.launch(backend=backend, markets=MARKETS, pool_liquidity=1_000,
                          max_pnl_factor_traders=Decimal("0.5"), min_pnl_factor_after_adl=Decimal("0.3"))
-    assert venue.clearinghouse.call("solvency")[3:] == (5_000, 8_500, 3_000)
+    assert venue.clearinghouse.solvency()[3:] == (5_000, 8_500, 3_000)
     with pytest.raises(errors.ParamOutOfBounds):
         Venue.launch(backend=backend, markets=MARKETS, pool_liquidity=1_000,
                      min_pnl_factor_after_adl=Decimal("0.9"))  # not below the 85% trigger
@@ -209,9 +209,9 @@ def test_adl_closes_at_the_oracle_price_without_a_fee_and_lowers_the_factor(back
     keeper = venue.keeper("adl", adl=True)
     expected = load_state(venue).model.auto_deleverage(alice.address.lower(), 0, 150 * WAD)
     ch = venue.clearinghouse
-    margin = ch.call("position", alice.address, 0)[-1]
+    margin = ch.position(alice.address, 0)[-1]
     assert margin == (45_000 - 450) * USDC  # the opening fee, 10 bps of 450k, came out of it
-    before = ch.call("crossBalance", alice.address)
+    before = ch.cross_balance(alice.address)
     receipt = keeper.auto_deleverage(alice, "ETH")
     event = receipt.events_named("AutoDeleveraged")[0]
     assert event["price"] == 6_600 * WAD and event["sizeDelta"] == -150 * WAD
@@ -219,7 +219,7 @@ def test_adl_closes_at_the_oracle_price_without_a_fee_and_lowers_the_factor(back
         (expected["score"], expected["before"], expected["after"], expected["pnl"])
     assert event["factorAfter"] < event["factorBefore"]
     # No fee: the margin and the (capped) profit come back whole.
-    assert ch.call("crossBalance", alice.address) == before + margin + event["realizedPnl"]
+    assert ch.cross_balance(alice.address) == before + margin + event["realizedPnl"]
     assert_invariants(venue)
 
 
@@ -235,13 +235,13 @@ def test_adl_stops_at_the_floor(venue):
     tolerance = 75 * WAD // 10 // 10**6  # 1 ppm of the position
     with venue.snapshot():  # a little more would go below the floor
         with pytest.raises(errors.AdlOvershoot):
-            ch.transact(keeper.address, "autoDeleverage", bob.address, btc, most + tolerance) \
+            ch.auto_deleverage(bob.address, btc, most + tolerance, sender=keeper.address) \
                 .raise_for_status()
     receipt = keeper.auto_deleverage(bob, "BTC")  # as much as the floor allows
     event = receipt.events_named("AutoDeleveraged")[0]
     assert -event["sizeDelta"] == most
     assert 77 * WAD // 100 <= event["factorAfter"] < 7701 * WAD // 10_000
-    assert ch.call("position", bob.address, btc)[0] == 75 * WAD // 10 - most
+    assert ch.position(bob.address, btc)[0] == 75 * WAD // 10 - most
     with pytest.raises(errors.AdlNotRequired):  # 0.77 is below the 0.85 trigger now
         keeper.auto_deleverage(bob, "BTC", size=Decimal("0.1"))
     assert_invariants(venue)
@@ -303,7 +303,8 @@ def _paid_in_order(venue, order) -> dict[str, int]:
     ch, mid = venue.clearinghouse, venue.market_id("ETH")
     with venue.chain.snapshot():
         with venue.chain.block():
-            receipts = [ch.transact(t.address, "decreasePosition", t.address, mid, 2**256 - 1) for t in order]
+            receipts = [ch.decrease_position(t.address, mid, 2**256 - 1,
+                                             sender=t.address) for t in order]
         out = {}
         for t, r in zip(order, receipts):
             assert r.status, r.error

@@ -166,9 +166,10 @@ def test_a_close_in_pieces_pays_the_impact_of_the_whole_the_cap_holding_the_exce
     realized, held = [], []
     for sizes in ([5 * 10**17], [25 * 10**16, 25 * 10**16]):
         with venue.chain.snapshot(), venue.chain.block():
-            receipts = [ch.transact(alice.address, "decreasePosition", alice.address, eth, s) for s in sizes]
+            receipts = [ch.decrease_position(alice.address, eth, s,
+                                             sender=alice.address) for s in sizes]
             realized.append([_impact_realized(venue, r, alice.address) for r in receipts])
-            held.append(ch.call("heldImpact", alice.address))
+            held.append(ch.held_impact(alice.address))
     assert realized == [[-2_953_125], [-1_265_626, -1_687_500]]  # a payment rounds up in tokens
     assert held == [0, 187_500]
     compared = split_close(venue, alice, "ETH", 2)
@@ -195,7 +196,8 @@ def test_two_winners_are_compared_less_the_impact_each_close_realises(impact_ven
     impact = []  # per order: account -> the impact its close realised
     for order in ((alice, bob), (bob, alice)):
         with venue.chain.snapshot(), venue.chain.block():
-            receipts = [ch.transact(w.address, "decreasePosition", w.address, eth, 2**256 - 1) for w in order]
+            receipts = [ch.decrease_position(w.address, eth, 2**256 - 1,
+                                             sender=w.address) for w in order]
             impact.append({w.name: _impact_realized(venue, r, w.address) for w, r in zip(order, receipts)})
     # each is paid 0.045 USD more impact first in line than second
     assert impact[0]["alice"] - impact[1]["alice"] == impact[1]["bob"] - impact[0]["bob"] == 45_000
@@ -220,14 +222,14 @@ def test_a_winner_netted_by_its_sides_losers_is_paid_by_order(capped_base):
         bob.open("ETH", 100, 5, "isolated", margin=40_000)  # from 2,000: the netted winner
         carol.open("BTC", 8, 5, "cross")
         venue.set_prices({"ETH": 2_500, "BTC": 185_000})
-        assert venue.clearinghouse.call("profitBudget")[:2] == (1_000_000 * 10**18, 900_000 * 10**18)
+        assert venue.clearinghouse.profit_budget()[:2] == (1_000_000 * 10**18, 900_000 * 10**18)
         assert close_order(venue, bob, carol, "ETH", "BTC") is None
         assert close_order(venue, carol, bob, "BTC", "ETH") is None
         paid = {}
         for order in (((bob, "ETH"), (carol, "BTC")), ((carol, "BTC"), (bob, "ETH"))):
             with venue.snapshot(), venue.chain.block():
                 for who, market in order:
-                    balance = lambda: venue.clearinghouse.call("crossBalance", who.address)  # noqa: E731
+                    balance = lambda: venue.clearinghouse.cross_balance(who.address)  # noqa: E731
                     before = balance() + venue.raw_position(who, market).margin
                     who.close(market)
                     paid[(order[0][0].name, who.name)] = balance() - before
@@ -306,7 +308,7 @@ def test_a_position_liquidatable_one_block_later_is_caught(backend):
     for _ in range(40):  # the price where equity - maintenance is below 12 s of borrowing
         middle = ((low + high) / 2).quantize(Decimal("0.000001"))
         venue.set_price("ETH", middle)
-        equity, mm = venue.clearinghouse.call("positionHealth", a.address, 0)
+        equity, mm = venue.clearinghouse.position_health(a.address, 0)
         if equity <= mm:
             low = middle
         elif equity - mm > 30_000 * 12 * 10**11 // 2:  # half of 12 s of borrowing on 30k, WAD
@@ -343,7 +345,7 @@ def test_a_write_off_with_its_position_open_is_caught(venue):
     a.open("BTC", Decimal("0.1"), 10, "cross")
     with pytest.raises(PropertyViolation) as info:  # a cross debt while BTC is open
         check_bad_debt(WriteOff(a.address, cross=True), positions_left={},
-                       cross_markets=venue.clearinghouse.call("crossMarkets", a.address))
+                       cross_markets=venue.clearinghouse.cross_markets(a.address))
     assert info.value.name == BAD_DEBT_ONLY_WITHOUT_POSITION
     with pytest.raises(PropertyViolation):  # an isolated debt while ETH is open
         check_bad_debt(WriteOff(a.address, cross=False, markets=(0,)),

@@ -60,8 +60,8 @@ def funded(venue, name, deposit):
 
 def state(venue, *accounts):
     ch = venue.clearinghouse
-    return {"pool": ch.call("poolAssets"), "insurance": ch.call("insuranceFund"),
-            **{a.name: ch.call("crossBalance", a.address) for a in accounts}}
+    return {"pool": ch.pool_assets(), "insurance": ch.insurance_fund(),
+            **{a.name: ch.cross_balance(a.address) for a in accounts}}
 
 
 # ====================================================================== finding 1
@@ -69,12 +69,12 @@ def stale_debt(venue):
     """The review's account: cross long 10 ETH and 0.1 BTC, isolated long 10 SOL. BTC rallies to
     75,000 (+1,500), its feed stops (120 s heartbeat), ETH falls to 2,800 (-2,000) and the
     account is liquidated: ETH closes, BTC stays open. Returns (trader, keeper, receipt)."""
-    venue.oracle.transact(venue.admin, "setMaxPriceAge", BTC, 120).raise_for_status()
+    venue.oracle.set_max_price_age(BTC, 120, sender=venue.admin).raise_for_status()
     trader = funded(venue, "t", 1_150)
     trader.open("SOL", size=10, leverage=10, mode="isolated", margin=150)  # fee 0.5
     trader.open("ETH", size=10, leverage=50, mode="cross")  # fee 15
     trader.open("BTC", size=0.1, leverage=20, mode="cross")  # fee 3
-    assert venue.clearinghouse.call("crossBalance", trader.address) == 982 * USD
+    assert venue.clearinghouse.cross_balance(trader.address) == 982 * USD
     venue.set_prices({"BTC": 75_000})
     venue.advance_time(121)
     venue.set_prices({"ETH": 2_800, "SOL": 100})  # BTC is now stale
@@ -91,7 +91,7 @@ def stale_debt(venue):
     assert not receipt.events_named("BadDebt")
     assert state(venue, trader) == {"pool": before["pool"] + 2_000 * USD,  # ETH's loss, no draw
                                     "insurance": before["insurance"], "t": -1_018 * USD}
-    assert venue.clearinghouse.call("crossMarkets", trader.address) == 1 << BTC
+    assert venue.clearinghouse.cross_markets(trader.address) == 1 << BTC
     assert (expected["penalty"], expected["reward"], expected["bad_debt"], expected["positions"]) == \
         (0, 0, 0, 1)
     assert model.cross_balance[trader.address.lower()] == -1_018 * USD
@@ -106,18 +106,18 @@ def test_a_stale_liquidation_keeps_the_debt_on_the_account(venue):
 def test_every_view_and_keeper_reports_the_indebted_stale_account(venue):
     trader, _, _ = stale_debt(venue)
     ch, reader = venue.clearinghouse, venue.reader
-    count = ch.call("accountCount")
+    count = ch.account_count()
     # Nothing can be closed on a stale price: not liquidatable, but watched.
-    assert ch.call("isAccountLiquidatable", trader.address) is False
+    assert ch.is_account_liquidatable(trader.address) is False
     with pytest.raises(errors.StalePrice):
-        ch.call("accountHealth", trader.address)
-    assert ch.call("accountLiquidationHealth", trader.address) == \
+        ch.account_health(trader.address)
+    assert ch.account_liquidation_health(trader.address) == \
         (-1_018 * WAD, 7_500 * WAD // 40, 0)  # BTC's MM at its last price, no fresh market
     assert (trader.address, None) not in venue.liquidatable()[0]
     assert (trader.address, None) in venue.at_risk(threshold_bps=15_000)[0]
-    found, _ = reader.call("atRisk", ch.address, 0, count, 10_000)  # at MM itself: liquidatable only
+    found, _ = reader.at_risk(ch.address, 0, count, 10_000)  # at MM itself: liquidatable only
     assert (trader.address.lower(), CROSS) not in [(a.lower(), m) for a, m in found]
-    health = reader.call("health", ch.address, venue.encode_targets([(trader, None)]))[0]
+    health = reader.health(ch.address, venue.encode_targets([(trader, None)]))[0]
     assert health[2:] == (-1_018 * WAD, 7_500 * WAD // 40, False)
     every_block = LiquidationKeeper(venue, "scan")  # on the event index
     assert every_block.scan(venue.chain.block_number) == []
@@ -138,16 +138,16 @@ def test_every_view_and_keeper_reports_the_indebted_stale_account(venue):
         trader.open("ETH", size=1, leverage=10, mode="cross")
     # The feed returns: the keeper sees it at once, through its watchlist.
     venue.set_prices({"BTC": 60_000, "ETH": 2_800, "SOL": 100})
-    assert ch.call("accountHealth", trader.address)[:2] == (-1_018 * WAD, 6_000 * WAD // 40)
-    assert ch.call("isAccountLiquidatable", trader.address) is True
+    assert ch.account_health(trader.address)[:2] == (-1_018 * WAD, 6_000 * WAD // 40)
+    assert ch.is_account_liquidatable(trader.address) is True
     with pytest.raises(errors.InsufficientFreeCollateral):  # the debt counts in its equity
         trader.open("ETH", size=1, leverage=10, mode="cross")
-    assert ch.call("accountLiquidationHealth", trader.address) == \
+    assert ch.account_liquidation_health(trader.address) == \
         (-1_018 * WAD, 6_000 * WAD // 40, 1 << BTC)
     assert watching.scan(venue.chain.block_number) == [(trader.address, None)]
     assert every_block.scan(venue.chain.block_number) == [(trader.address, None)]
     assert scanning.scan(venue.chain.block_number) == [(trader.address, None)]
-    health = reader.call("health", ch.address, venue.encode_targets([(trader, None)]))[0]
+    health = reader.health(ch.address, venue.encode_targets([(trader, None)]))[0]
     assert health[2:] == (-1_018 * WAD, 6_000 * WAD // 40, True)
     assert_invariants(venue)
 
@@ -168,7 +168,7 @@ def test_isolated_margin_returned_pays_the_debt_first(venue, how):
         assert (event["penalty"], event["badDebt"]) == (8_700_000, 0)  # 1% of 870
         returned = 10_800_000
     assert not receipt.events_named("BadDebt")
-    assert venue.clearinghouse.call("crossBalance", trader.address) == -1_018 * USD + returned
+    assert venue.clearinghouse.cross_balance(trader.address) == -1_018 * USD + returned
     assert_invariants(venue)
 
 
@@ -187,12 +187,12 @@ def test_the_owner_close_settles_the_debt_and_withdraws_only_the_rest(venue):
     after = state(venue, trader)
     assert after == {"pool": before["pool"] - 1_500 * USD + 3_750_000,
                      "insurance": before["insurance"], "t": 627_250_000}  # -869 + 1,500 - 3.75
-    assert venue.clearinghouse.call("crossMarkets", trader.address) == 0
+    assert venue.clearinghouse.cross_markets(trader.address) == 0
     with pytest.raises(errors.InsufficientBalance) as info:
         trader.withdraw(Decimal("627.250001"))
     assert info.value.args == (627_250_000, 627_250_001)
     trader.withdraw(Decimal("627.25"))
-    assert venue.usdc.call("balanceOf", trader.address) == 627_250_000
+    assert venue.usdc.balance_of(trader.address) == 627_250_000
     assert_invariants(venue, deep=True)
 
 
@@ -225,7 +225,7 @@ def test_the_debt_left_when_a_later_liquidation_closes_the_last_position_is_writ
         == [(869 * USD, 869 * USD, 0)]
     assert state(venue, trader) == {"pool": before["pool"], "insurance": before["insurance"] - 869 * USD,
                                     "t": 0}
-    assert venue.clearinghouse.call("crossMarkets", trader.address) == 0
+    assert venue.clearinghouse.cross_markets(trader.address) == 0
     assert_invariants(venue, deep=True)
 
 
@@ -275,8 +275,8 @@ def set_module(venue, market: int, artifact: str, **setters):
     module = venue.chain.deploy(artifact, sender=venue.admin)
     for fn, value in setters.items():
         module.transact(venue.admin, fn, value).raise_for_status()
-    venue.clearinghouse.transact(venue.admin, "setMarketModule", market, ModuleKind.LIQUIDATION,
-                                 module.address).raise_for_status()
+    venue.clearinghouse.set_market_module(market, ModuleKind.LIQUIDATION, module.address,
+                                          sender=venue.admin).raise_for_status()
     return module
 
 
@@ -322,9 +322,9 @@ def test_a_penalty_that_takes_everything_left_liquidates_the_whole_position(venu
     # What is left after the whole close (4,655 - 3,900 = 755) is all the module's penalty.
     penalty = (closed[0] if market else receipt.events_named("AccountLiquidated")[0])["penalty"]
     assert penalty == expected["penalty"] == 755 * USD
-    assert venue.clearinghouse.call("crossBalance", keeper.address) == expected["reward"] == 377_500_000
+    assert venue.clearinghouse.cross_balance(keeper.address) == expected["reward"] == 377_500_000
     assert venue.raw_position(trader, "ETH").size == 0
-    assert venue.clearinghouse.call("crossBalance", trader.address) == 0
+    assert venue.clearinghouse.cross_balance(trader.address) == 0
     assert_invariants(venue)
 
 
@@ -335,9 +335,9 @@ def test_a_penalty_that_leaves_one_token_unit_takes_the_slice(venue, mode):
     assert [(e["sizeClosed"], e["penalty"]) for e in closed] == [(-6 * WAD, 3_875 * USD - 1)]
     assert expected["penalty"] == 3_875 * USD - 1 and expected["closed"] == 6 * WAD
     raw = venue.raw_position(trader, "ETH")
-    left = raw.margin if market else venue.clearinghouse.call("crossBalance", trader.address)
+    left = raw.margin if market else venue.clearinghouse.cross_balance(trader.address)
     assert (raw.size, left) == (24 * WAD, 1)  # exactly one token unit stays
-    assert venue.clearinghouse.call("crossBalance", keeper.address) == (3_875 * USD - 1) // 2
+    assert venue.clearinghouse.cross_balance(keeper.address) == (3_875 * USD - 1) // 2
     assert_invariants(venue)
 
 
@@ -349,11 +349,12 @@ def test_a_batch_with_a_take_all_target_liquidates_it_whole_and_the_others(venue
     venue.set_price("ETH", 2_870)
     keeper = venue.keeper("k")
     targets = venue.encode_targets([(big, "ETH"), (small, "ETH")])
-    assert list(venue.clearinghouse.call("liquidateBatch", targets, sender=keeper.address)) == [True, True]
+    assert list(venue.clearinghouse.simulate.liquidate_batch(targets,
+                                                             sender=keeper.address)) == [True, True]
     receipt = keeper.liquidate_batch([(big, "ETH"), (small, "ETH")])
     assert [e["sizeClosed"] for e in receipt.events_named("PositionLiquidated")] == [-30 * WAD, -WAD]
     # small: 59.5 - 130 < 0: nothing left to take, 70.5 of bad debt.
-    assert venue.clearinghouse.call("crossBalance", keeper.address) == 377_500_000
+    assert venue.clearinghouse.cross_balance(keeper.address) == 377_500_000
     assert_invariants(venue)
 
 
@@ -394,7 +395,7 @@ def test_one_bad_target_never_reverts_a_batch(venue, bad):
         target = (victim, None if cross else "SOL")
         venue.set_prices({"ETH": 2_950, "SOL": 97})
     elif bad == "stale price":
-        venue.oracle.transact(venue.admin, "setMaxPriceAge", BTC, 120).raise_for_status()
+        venue.oracle.set_max_price_age(BTC, 120, sender=venue.admin).raise_for_status()
         victim = _isolated_victim(venue, "victim", "BTC", Decimal("0.1"), 300, leverage=20)
         venue.set_price("BTC", 57_500)
         venue.advance_time(121)
@@ -410,11 +411,11 @@ def test_one_bad_target_never_reverts_a_batch(venue, bad):
         target = (victim, "ETH")
     ch = venue.clearinghouse
     symbol = target[1]
-    before = (ch.call("crossBalance", victim.address), ch.call("crossMarkets", victim.address),
-              [ch.call("position", victim.address, m) for m in (ETH, BTC, SOL)])
+    before = (ch.cross_balance(victim.address), ch.cross_markets(victim.address),
+              [ch.position(victim.address, m) for m in (ETH, BTC, SOL)])
     batch = [(first, "ETH"), target, (second, "ETH")]
     encoded = venue.encode_targets(batch)
-    assert list(ch.call("liquidateBatch", encoded, sender=keeper.address)) == [True, False, True]
+    assert list(ch.simulate.liquidate_batch(encoded, sender=keeper.address)) == [True, False, True]
     if None not in rules.values():  # the model mirrors every module but the gas burner
         model = model_with(venue, rules)
         done = model.liquidate_batch(keeper.address.lower(),
@@ -423,12 +424,12 @@ def test_one_bad_target_never_reverts_a_batch(venue, bad):
     receipt = keeper.liquidate_batch(batch)
     assert [e["account"].lower() for e in receipt.events_named("PositionLiquidated")] == \
         [first.address.lower(), second.address.lower()]
-    assert ch.call("crossBalance", keeper.address) == 2 * 4_750_000
-    assert (ch.call("crossBalance", victim.address), ch.call("crossMarkets", victim.address),
-            [ch.call("position", victim.address, m) for m in (ETH, BTC, SOL)]) == before
+    assert ch.cross_balance(keeper.address) == 2 * 4_750_000
+    assert (ch.cross_balance(victim.address), ch.cross_markets(victim.address),
+            [ch.position(victim.address, m) for m in (ETH, BTC, SOL)]) == before
     # Alone, each still reverts with its reason.
-    alone = ch.transact(keeper.address, "liquidateAccount", victim.address) if symbol is None else \
-        ch.transact(keeper.address, "liquidatePosition", victim.address, venue.market_id(symbol))
+    alone = ch.liquidate_account(victim.address, sender=keeper.address) if symbol is None else \
+        ch.liquidate_position(victim.address, venue.market_id(symbol), sender=keeper.address)
     assert alone.status is False and alone.error.error == {
         "module reverts": "LiquidationRuleBroken", "module reverts (cross)": "LiquidationRuleBroken",
         "module out of bounds": "ModuleResultOutOfBounds", "stale price": "StalePrice",

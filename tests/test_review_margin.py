@@ -74,16 +74,16 @@ def trader(venue, name, deposit, wallet=None):
 
 def mm(venue, who, market):
     """The position's maintenance margin as the chain charges it (WAD USD)."""
-    return venue.clearinghouse.call("positionHealth", who.address, venue.market_id(market))[1]
+    return venue.clearinghouse.position_health(who.address, venue.market_id(market))[1]
 
 
 def position_health(venue, who, market):
-    return venue.clearinghouse.call("positionHealth", who.address, venue.market_id(market))
+    return venue.clearinghouse.position_health(who.address, venue.market_id(market))
 
 
 def account_health(venue, who):
     """(equity, maintenance, initial, transfer requirement), WAD USD."""
-    return venue.clearinghouse.call("accountHealth", who.address)
+    return venue.clearinghouse.account_health(who.address)
 
 
 def selector(signature: str) -> bytes:
@@ -248,10 +248,10 @@ def _scheduled(receipt) -> bool:
 def _rule(venue, market) -> MarginRule:
     """The market's margin rule as the chain stores it, for the reference model."""
     ch, mid = venue.clearinghouse, venue.market_id(market)
-    raw = ch.call("marketConfig", mid)
-    count = ch.call("marketTier", mid, 0)[3]
-    tiers = [tuple(ch.call("marketTier", mid, i)[:3]) for i in range(count)]
-    module = ch.call("marketModules", mid)[1] != "0x" + "0" * 40
+    raw = ch.market_config(mid)
+    count = ch.market_tier(mid, 0)[3]
+    tiers = [tuple(ch.market_tier(mid, i)[:3]) for i in range(count)]
+    module = ch.market_modules(mid)[1] != "0x" + "0" * 40
     return MarginRule(raw[0], raw[4], tiers, module)
 
 
@@ -324,7 +324,8 @@ def test_with_a_margin_module_a_higher_mmf_waits(venue):
     a market with tiers; tiers then only cap leverage."""
     admin, ch = venue.admin, venue.clearinghouse
     module = venue.chain.deploy(load_artifact("StockMargin"), sender=admin)
-    ch.transact(admin, "setMarketModule", venue.market_id("HIGH"), 1, module.address).raise_for_status()
+    ch.set_market_module(venue.market_id("HIGH"), 1, module.address,
+                         sender=admin).raise_for_status()
     venue.set_risk_change_delay(DAY)
     assert _scheduled(venue.change_market("HIGH", mmf=Decimal("0.019")))
     assert not _scheduled(venue.change_market("HIGH", mmf=Decimal("0.014")))
@@ -447,7 +448,8 @@ def test_the_default_buffer_lasts_99_seconds_at_the_highest_rates(venue):
     of 12 s: an open at the smallest margin is not liquidatable after 99 s, and is after 100."""
     admin, ch = venue.admin, venue.clearinghouse
     module = venue.chain.deploy(load_artifact("MaxRates"), sender=admin)
-    ch.transact(admin, "setMarketModule", venue.market_id("FAST"), 0, module.address).raise_for_status()
+    ch.set_market_module(venue.market_id("FAST"), 0, module.address,
+                         sender=admin).raise_for_status()
     config = venue.markets["FAST"]
     assert config.encode(6)[1:4] == (10**13, 10**13, 10**11) and config.open_buffer_bps == 10
     bob = trader(venue, "bob", 10_000)
@@ -467,13 +469,13 @@ def test_the_default_buffer_lasts_99_seconds_at_the_highest_rates(venue):
 def test_the_buffer_is_stored_and_read_back_and_bounded(venue):
     """``openBufferBps`` is the last field of MarketConfig, default 10, [1, 1000] (never 0)."""
     mid = venue.market_id("ETH")
-    assert venue.clearinghouse.call("marketConfig", mid)[-1] == 10
+    assert venue.clearinghouse.market_config(mid)[-1] == 10
     venue.change_market("ETH", open_buffer_bps=1_000)
-    assert venue.clearinghouse.call("marketConfig", mid)[-1] == 1_000
+    assert venue.clearinghouse.market_config(mid)[-1] == 1_000
     values = list(venue.markets["ETH"].encode(venue.decimals))
     values[-1] = 0
-    refused = venue.clearinghouse.transact(venue.admin, "configureMarket", mid, b"ETH".ljust(32, b"\0"),
-                                           tuple(values))
+    refused = venue.clearinghouse.configure_market(mid, b"ETH".ljust(32, b"\0"), tuple(values),
+                                                   sender=venue.admin)
     assert refused.error.error == "ParamOutOfBounds" and refused.error.args[0].rstrip(b"\0") == b"openBufferBps"
 
 

@@ -50,11 +50,11 @@ def ceil_div(a: int, b: int) -> int:
 def state(venue, market=ETH_ID) -> dict:
     names = ("longSize", "shortSize", "borrowIndex", "longFunding", "shortFunding", "lastUpdate",
              "longEntry", "shortEntry", "borrowWeight")
-    return dict(zip(names, venue.clearinghouse.call("marketState", market)))
+    return dict(zip(names, venue.clearinghouse.market_state(market)))
 
 
 def borrow_rate(venue, market=ETH_ID) -> int:
-    return venue.clearinghouse.call("marketConfig", market)[3]
+    return venue.clearinghouse.market_config(market)[3]
 
 
 def borrow_growth(rate: int, seconds: int) -> int:
@@ -68,8 +68,8 @@ def borrowing_tokens(entry: int, growth: int, scale: int) -> int:
 
 
 def set_rates(venue, module, market=ETH_ID):
-    return venue.clearinghouse.transact(venue.admin, "setMarketModule", market, ModuleKind.RATES,
-                                        module).raise_for_status()
+    return venue.clearinghouse.set_market_module(market, ModuleKind.RATES, module,
+                                                 sender=venue.admin).raise_for_status()
 
 
 def long_only(venue, name="alice", size=1, leverage=10, margin=400):
@@ -105,7 +105,7 @@ def expected_pool_value(venue, failing=()) -> int:
         if market not in failing:
             index += borrow_growth(borrow_rate(venue, market), venue.chain.timestamp - s["lastUpdate"])
         pending += ((s["longEntry"] + s["shortEntry"]) * index - s["borrowWeight"]) // 10**15
-    return venue.clearinghouse.call("poolAssets") + pending // venue.scale
+    return venue.clearinghouse.pool_assets() + pending // venue.scale
 
 
 # ---------------------------------------------------------------------- finding 5: the freeze
@@ -155,7 +155,7 @@ def test_the_admin_replaces_the_module_with_the_short_side_empty(venue):
 def test_the_pools_value_with_the_short_side_empty(venue):
     long_only(venue)
     venue.advance_time(3600)
-    assert venue.pool.call("totalAssets") == venue.clearinghouse.call("poolValue") \
+    assert venue.pool.total_assets() == venue.clearinghouse.pool_value() \
         == expected_pool_value(venue)
 
 
@@ -198,7 +198,7 @@ def test_the_interest_leg_is_charged_only_while_both_sides_hold_positions(venue)
         before["longFunding"], before["shortFunding"])  # [module set, short opened): not charged
     tick(venue, 3600)
     closed = alice.close("ETH")
-    factor, max_rate = venue.clearinghouse.call("marketConfig", ETH_ID)[1:3]
+    factor, max_rate = venue.clearinghouse.market_config(ETH_ID)[1:3]
     rate = min(factor * (2 - 1) // (2 + 1), max_rate) + INTEREST  # skew premium + interest
     seconds = closed.timestamp - shorted.timestamp
     payer_delta = 3000 * seconds * rate  # ceil(price x seconds x rate / 1e18): exact here
@@ -263,7 +263,7 @@ def test_a_rates_answer_one_past_the_bounds_is_refused(venue, funding, borrow, v
     with pytest.raises(errors.ModuleResultOutOfBounds) as refused:
         alice.close("ETH")
     assert refused.value.args == (ModuleKind.RATES, value)
-    assert venue.pool.call("totalAssets") == venue.clearinghouse.call("poolValue") \
+    assert venue.pool.total_assets() == venue.clearinghouse.pool_value() \
         == expected_pool_value(venue, failing=(ETH_ID,))
     frozen = state(venue)
     replaced = set_rates(venue, ZERO)
@@ -323,13 +323,13 @@ def test_a_failing_rates_module_stops_its_market_not_the_pool(venue, failure):
 
     # The pool's value counts what ETH had accrued: totalAssets, maxWithdraw, LP requests work.
     value = expected_pool_value(venue, failing=(ETH_ID,))
-    assert ch.call("poolValue") == pool.call("totalAssets") == value
+    assert ch.pool_value() == pool.total_assets() == value
     shares = venue.lp_shares(lp)
-    most = min(pool.call("convertToAssets", shares), ch.call("maxPoolWithdrawal"))
-    assert pool.call("maxWithdrawByRequest", lp.address) == most > 0
+    most = min(pool.convert_to_assets(shares), ch.max_pool_withdrawal())
+    assert pool.max_withdraw_by_request(lp.address) == most > 0
     executor = venue.keeper("executor")  # an EOA with direct access (revm refuses a call from code)
     venue.grant_role("EXECUTOR_ROLE", executor.address)
-    assert pool.call("maxWithdraw", lp.address, sender=executor.address) == most
+    assert pool.max_withdraw(lp.address, sender=executor.address) == most
     redeem = lp.request_redeem(shares // 2)
     more = lp.request_deposit(50_000)
     tick(venue, 1)
@@ -381,17 +381,17 @@ class PyProgrammableRates:
 
 def load_model(venue, accounts) -> Model:
     ch = venue.clearinghouse
-    model = Model(scale=venue.scale, max_price_age=venue.oracle.call("maxPriceAge", 0),
-                  close_grace_period=venue.oracle.call("closeGracePeriod"))
+    model = Model(scale=venue.scale, max_price_age=venue.oracle.max_price_age(0),
+                  close_grace_period=venue.oracle.close_grace_period())
     for market in (0, 1):
-        model.params.append(MarketParams(*ch.call("marketConfig", market)))
-        model.states.append(MarketState(*ch.call("marketState", market)))
-        price, ts, _ = venue.oracle.call("latest", market)
+        model.params.append(MarketParams(*ch.market_config(market)))
+        model.states.append(MarketState(*ch.market_state(market)))
+        price, ts, _ = venue.oracle.latest(market)
         model.prices[market] = (price, ts)
-    model.pool_assets, model.insurance_fund = ch.call("poolAssets"), ch.call("insuranceFund")
-    model.set_pnl_factors(*ch.call("solvency")[3:])
+    model.pool_assets, model.insurance_fund = ch.pool_assets(), ch.insurance_fund()
+    model.set_pnl_factors(*ch.solvency()[3:])
     for account in accounts:
-        model.cross_balance[account] = ch.call("crossBalance", account)
+        model.cross_balance[account] = ch.cross_balance(account)
     return model
 
 
@@ -431,16 +431,16 @@ def test_the_reference_model_mirrors_each_rates_rule(venue):
     def later(seconds):
         tick(venue, seconds)
         for market in (0, 1):
-            model.prices[market] = tuple(venue.oracle.call("latest", market)[:2])
+            model.prices[market] = tuple(venue.oracle.latest(market)[:2])
 
     def same():
         model.now = venue.chain.timestamp
         for market in (0, 1):
-            assert MarketState(*ch.call("marketState", market)) == model.states[market]
+            assert MarketState(*ch.market_state(market)) == model.states[market]
             for account in accounts:
-                assert Position(*ch.call("position", account, market)) == model.position(account, market)
-        assert [ch.call("crossBalance", a) for a in accounts] == [model.cross_balance[a] for a in accounts]
-        assert (ch.call("poolAssets"), ch.call("poolValue")) == (model.pool_assets, model.pool_value())
+                assert Position(*ch.position(account, market)) == model.position(account, market)
+        assert [ch.cross_balance(a) for a in accounts] == [model.cross_balance[a] for a in accounts]
+        assert (ch.pool_assets(), ch.pool_value()) == (model.pool_assets, model.pool_value())
 
     isolated, cross = int(MarginMode.ISOLATED), int(MarginMode.CROSS)
     tx = ch.transact
@@ -586,4 +586,4 @@ def test_a_market_change_with_an_inexact_rate_is_refused_before_any_transaction(
     assert venue.chain.block_number == before
     exact = Decimal("0.0000999999999972")
     venue.change_market("ETH", funding_rate_per_hour=exact)
-    assert venue.clearinghouse.call("marketConfig", ETH_ID)[1] == 27_777_777_777
+    assert venue.clearinghouse.market_config(ETH_ID)[1] == 27_777_777_777

@@ -69,16 +69,16 @@ def test_the_owner_cannot_close_its_own_position_through_adl(venue):
     alice, bob = two_winners(venue)
     ch = venue.clearinghouse
     assert venue.solvency().adl_allowed
-    receipt = ch.transact(alice.address, "autoDeleverage", alice.address, 0, CLOSE_ALL)
+    receipt = ch.auto_deleverage(alice.address, 0, CLOSE_ALL, sender=alice.address)
     assert receipt.error is not None and receipt.error.error == "Unauthorized", receipt.events
     assert [a.lower() for a in receipt.error.args] == [alice.address.lower()] * 2
     # Holding the role does not let an owner (or its operator) deleverage its own position.
     venue.grant_role("ADL_KEEPER", alice.address)
-    receipt = ch.transact(alice.address, "autoDeleverage", alice.address, 0, CLOSE_ALL)
+    receipt = ch.auto_deleverage(alice.address, 0, CLOSE_ALL, sender=alice.address)
     assert receipt.error.error == "Unauthorized"
     operator = adl_keeper(venue, "operator")
-    ch.transact(alice.address, "setOperator", operator.address, True).raise_for_status()
-    receipt = ch.transact(operator.address, "autoDeleverage", alice.address, 0, CLOSE_ALL)
+    ch.set_operator(operator.address, True, sender=alice.address).raise_for_status()
+    receipt = ch.auto_deleverage(alice.address, 0, CLOSE_ALL, sender=operator.address)
     assert receipt.error.error == "Unauthorized"
     assert venue.raw_position(alice, "ETH").size == 150 * WAD
 
@@ -91,7 +91,7 @@ def test_a_stranger_cannot_deleverage(venue):
     dave.open("ETH", size=10, leverage=2, mode="isolated", margin=15_000)
     venue.set_prices({"ETH": 6_600, "BTC": 132_000})
     eve = venue.keeper("eve")  # no role
-    receipt = venue.clearinghouse.transact(eve.address, "autoDeleverage", dave.address, 0, CLOSE_ALL)
+    receipt = venue.clearinghouse.auto_deleverage(dave.address, 0, CLOSE_ALL, sender=eve.address)
     assert receipt.error is not None and receipt.error.error == "Unauthorized", receipt.events
     assert venue.raw_position(dave, "ETH").size == 10 * WAD
 
@@ -112,14 +112,14 @@ def test_adl_goes_in_rank_order_checked_on_chain(venue):
     dave_score = 22 * WAD // 10 * 66_000 * WAD // (51_000 * WAD)
     assert ranked == [(alice.address, "ETH", alice_score), (bob.address, "BTC", bob_score),
                       (dave.address, "ETH", dave_score)]
-    receipt = ch.transact(keeper.address, "autoDeleverage", dave.address, 0, CLOSE_ALL)
+    receipt = ch.auto_deleverage(dave.address, 0, CLOSE_ALL, sender=keeper.address)
     assert receipt.error is not None and receipt.error.error == "AdlNotHighestRanked", receipt.events
     assert (receipt.error.args[0].lower(), receipt.error.args[1:]) == (alice.address.lower(), (0, alice_score))
-    receipt = ch.transact(keeper.address, "autoDeleverage", bob.address, 1, WAD)  # second
+    receipt = ch.auto_deleverage(bob.address, 1, WAD, sender=keeper.address)  # second
     assert receipt.error.error == "AdlNotHighestRanked" and receipt.error.args[1:] == (0, alice_score)
     event = keeper.auto_deleverage(alice, "ETH").events_named("AutoDeleveraged")[0]
     assert event["score"] == alice_score and event["sizeDelta"] == -150 * WAD
-    receipt = ch.transact(keeper.address, "autoDeleverage", dave.address, 0, CLOSE_ALL)
+    receipt = ch.auto_deleverage(dave.address, 0, CLOSE_ALL, sender=keeper.address)
     assert receipt.error.error == "AdlNotHighestRanked"
     assert (receipt.error.args[0].lower(), receipt.error.args[1:]) == (bob.address.lower(), (1, bob_score))
     assert keeper.auto_deleverage(bob, "BTC", size=1).events_named("AutoDeleveraged")
@@ -142,7 +142,7 @@ def test_positions_adl_cannot_close_do_not_block_the_rank(venue):
     assert s.pending_profit == 900_000 and s.adl_allowed
     assert venue.adl_candidates("BTC") == []  # its side is not in profit
     with venue.snapshot():
-        receipt = ch.transact(keeper.address, "autoDeleverage", erin.address, 1, CLOSE_ALL)
+        receipt = ch.auto_deleverage(erin.address, 1, CLOSE_ALL, sender=keeper.address)
         assert receipt.error is not None and receipt.error.error == "AdlFactorNotLowered"
     receipt = keeper.auto_deleverage(alice, "ETH", size=10)
     assert receipt.events_named("AutoDeleveraged")
@@ -157,7 +157,7 @@ def test_a_cross_account_with_a_stale_market_is_passed_over(venue):
     venue.set_prices({"ETH": 6_600, "BTC": 132_000})
     ch, keeper = venue.clearinghouse, adl_keeper(venue)
     with venue.snapshot():
-        receipt = ch.transact(keeper.address, "autoDeleverage", alice.address, 0, WAD)
+        receipt = ch.auto_deleverage(alice.address, 0, WAD, sender=keeper.address)
         assert receipt.error is not None and receipt.error.error == "AdlNotHighestRanked"
         assert receipt.error.args[0].lower() == bob.address.lower() and receipt.error.args[1] == 1
     venue.advance_time(3_601)
@@ -175,7 +175,7 @@ def test_the_rank_check_costs_a_bounded_amount_per_registered_account(venue):
 
     def gas():
         with venue.snapshot():
-            receipt = ch.transact(keeper.address, "autoDeleverage", alice.address, 0, WAD)
+            receipt = ch.auto_deleverage(alice.address, 0, WAD, sender=keeper.address)
             assert receipt.status, receipt.error
             return receipt.gas_used
 
@@ -203,7 +203,7 @@ def test_splitting_a_capped_close_pays_what_closing_at_once_pays(venue, pieces):
     assert paid(receipts) == 450_000 * USDC
     assert venue.raw_position(alice, "ETH").size == 0
     assert paid([bob.close("BTC")]) == 450_000 * USDC
-    assert venue.clearinghouse.call("poolAssets") == 100_000 * USDC  # 900k paid: the cap, no more
+    assert venue.clearinghouse.pool_assets() == 100_000 * USDC  # 900k paid: the cap, no more
     assert_invariants(venue)
 
 
@@ -214,8 +214,8 @@ def test_two_winners_are_paid_the_same_fraction_in_either_order(venue, first):
     amounts = [paid([t.close("ETH" if t is alice else "BTC")]) for t in order]
     assert amounts == [450_000 * USDC, 450_000 * USDC]
     ch = venue.clearinghouse
-    assert ch.call("poolAssets") == 100_000 * USDC
-    profit, budget, held = ch.call("profitBudget")
+    assert ch.pool_assets() == 100_000 * USDC
+    profit, budget, held = ch.profit_budget()
     assert (profit, budget, held) == (0, 90_000 * WAD, 0)  # the last close ended the episode
 
 
@@ -243,7 +243,7 @@ def test_a_decrease_a_liquidation_and_an_adl_are_paid_the_same_fraction(venue):
         capped = receipt.events_named("ProfitCapped")[0]
         assert (capped["full"], capped["paid"]) == (36_000 * USDC, carol_paid)
     keeper = adl_keeper(venue)
-    receipt = venue.clearinghouse.transact(keeper.address, "autoDeleverage", alice.address, 0, WAD)
+    receipt = venue.clearinghouse.auto_deleverage(alice.address, 0, WAD, sender=keeper.address)
     assert receipt.error.error == "AdlNotHighestRanked"  # carol has no value left: she ranks first
     assert receipt.error.args[1:] == (0, MAX_UINT)
     event = keeper.auto_deleverage(carol, "ETH").events_named("AutoDeleveraged")[0]
@@ -262,11 +262,11 @@ def test_the_pool_never_pays_more_than_the_cap(venue):
                lambda: alice.decrease("ETH", 60), lambda: bob.close("BTC")]
     amounts = []
     for action in actions:
-        budget = ch.call("profitBudget")[1]
+        budget = ch.profit_budget()[1]
         amounts.append(paid([action()]))
         assert amounts[-1] * 10**12 <= budget
     assert amounts == [x * USDC for x in (150_000, 120_000, 120_000, 180_000, 330_000)]
-    assert ch.call("poolAssets") == 100_000 * USDC
+    assert ch.pool_assets() == 100_000 * USDC
     assert_invariants(venue)
 
 
@@ -277,13 +277,13 @@ def test_a_loss_is_paid_in_full_while_the_cap_binds(venue):
     dave.open("ETH", size=-5, leverage=10, mode="isolated", margin=30_000)
     alice, bob = two_winners(venue)  # ETH 6,600: dave's short is down 18,000
     ch = venue.clearinghouse
-    assert venue.solvency().capped and ch.call("profitBudget")[1] == 900_000 * WAD
+    assert venue.solvency().capped and ch.profit_budget()[1] == 900_000 * WAD
     receipt = dave.close("ETH")
     assert [e["realizedPnl"] for e in receipt.events_named("PositionDecreased")] == [-18_000 * USDC]
     assert not receipt.events_named("ProfitCapped")
     assert venue.account(dave).cross_balance == 100_000 - 30_000 + 12_000
-    assert ch.call("poolAssets") == 1_018_000 * USDC
-    assert ch.call("profitBudget")[1] == 916_200 * WAD
+    assert ch.pool_assets() == 1_018_000 * USDC
+    assert ch.profit_budget()[1] == 916_200 * WAD
     assert paid([alice.close("ETH")]) == 458_100 * USDC  # half the pending profit, half the budget
     assert_invariants(venue)
 
@@ -295,12 +295,12 @@ def test_when_the_episode_ends_profit_is_paid_in_full_again(venue):
     alice, bob = two_winners(venue)
     ch = venue.clearinghouse
     assert paid([alice.decrease("ETH", 75)]) == 225_000 * USDC  # capped: 5/6 of 270k
-    assert ch.call("profitBudget") == (810_000 * WAD, 675_000 * WAD, 22_500 * WAD)
+    assert ch.profit_budget() == (810_000 * WAD, 675_000 * WAD, 22_500 * WAD)
     venue.set_prices({"ETH": 5_000, "BTC": 120_000})  # alice +150k, bob +450k: 600k <= 675k
     assert not venue.solvency().capped
     receipt = bob.close("BTC")
     assert paid([receipt]) == 450_000 * USDC and not receipt.events_named("ProfitCapped")
-    assert ch.call("profitBudget") == (150_000 * WAD, 292_500 * WAD, 0)  # 0.9 x 325k
+    assert ch.profit_budget() == (150_000 * WAD, 292_500 * WAD, 0)  # 0.9 x 325k
     venue.set_price("ETH", 7_000)  # alice +300k against 292.5k: a new episode
     assert paid([alice.close("ETH")]) == 292_500 * USDC
     assert_invariants(venue)
@@ -316,7 +316,7 @@ def test_fees_and_borrowing_of_a_piece_do_not_fund_the_next(chain_backend):
     alice, bob = two_winners(venue)
     venue.advance_time(3_600)
     venue.set_prices({"ETH": 6_600, "BTC": 132_000})
-    profit, budget, _ = venue.clearinghouse.call("profitBudget")
+    profit, budget, _ = venue.clearinghouse.profit_budget()
     assert (profit, budget) == (1_080_000 * WAD, 900_405 * WAD)  # 0.9 x (1M + alice's 450 fee)
     results = {}
     for pieces in (1, 2, 10):
@@ -336,20 +336,20 @@ def test_a_deposit_into_a_capped_pool_is_refused_not_diluted(venue):
     assert s.capped and (s.pending_profit, s.budget) == (1_080_000, 900_000)
     executor = venue.keeper("executor").address  # an EOA executor (EVMs refuse calls from code)
     venue.grant_role("EXECUTOR", executor)
-    assert venue.pool.call("directAccess", executor)
-    assert venue.pool.call("maxDeposit", executor, sender=executor) == 0  # the executor's truth
+    assert venue.pool.direct_access(executor)
+    assert venue.pool.max_deposit(executor, sender=executor) == 0  # the executor's truth
     lp = venue.trader("lp2", usdc=1_000_000)
     request = lp.request_deposit(1_000_000)
     receipt = execute_lp_request(venue, request)
     executed = receipt.events_named("LpRequestExecuted")
     if executed:
-        value = venue.pool.call("previewRedeem", venue.lp_shares(lp))
+        value = venue.pool.preview_redeem(venue.lp_shares(lp))
         assert value >= venue.tokens(1_000_000) - 1, f"1M deposited is worth {value / USDC:,.6f}"
     failed = receipt.events_named("LpRequestFailed")[0]
     reason = venue.chain.registry.decode_error(failed["reason"])
     assert isinstance(reason, errors.ProfitCapBinds)
     assert reason.args == (1_080_000 * WAD, 900_000 * WAD)
-    assert venue.usdc.call("balanceOf", lp.address) == venue.tokens(1_000_000)  # escrow back
+    assert venue.usdc.balance_of(lp.address) == venue.tokens(1_000_000)  # escrow back
     assert_invariants(venue)
 
 
@@ -366,7 +366,7 @@ def test_a_deposit_at_the_cap_boundary(venue, above):
     """Pending profit exactly at the budget: the deposit runs and is worth what it paid. One
     wei above: refused."""
     one_eth_long(venue, Decimal(903_000) + Decimal(above) / WAD)
-    assert venue.clearinghouse.call("solvency")[0] == 900_000 * WAD + above
+    assert venue.clearinghouse.solvency()[0] == 900_000 * WAD + above
     lp = venue.trader("lp2", usdc=1_000_000)
     receipt = execute_lp_request(venue, lp.request_deposit(1_000_000))
     if above:
@@ -375,7 +375,7 @@ def test_a_deposit_at_the_cap_boundary(venue, above):
         assert reason.args == (900_000 * WAD + 1, 900_000 * WAD)
     else:
         assert receipt.events_named("LpRequestExecuted")
-        value = venue.pool.call("previewRedeem", venue.lp_shares(lp))
+        value = venue.pool.preview_redeem(venue.lp_shares(lp))
         assert venue.tokens(1_000_000) - 1 <= value <= venue.tokens(1_000_000)
 
 
@@ -386,23 +386,23 @@ def test_a_redemption_may_not_make_the_cap_bind(venue):
     lp.provide_liquidity(3_000_000)  # nothing open yet: directly; the pool holds 4M, lp2 3/4
     one_eth_long(venue, 3_153_000)  # 3.15M pending: the 3.6M budget covers it while 3.5M stay
     pool, ch = venue.pool, venue.clearinghouse
-    assert ch.call("maxPoolWithdrawal") == 500_000 * USDC
-    shares = pool.call("maxRedeemByRequest", lp.address)
-    unit = pool.call("convertToShares", 1) + 1  # shares worth a little more than a token unit
-    assert pool.call("previewRedeem", shares) <= 500_000 * USDC < pool.call("previewRedeem", shares + unit)
+    assert ch.max_pool_withdrawal() == 500_000 * USDC
+    shares = pool.max_redeem_by_request(lp.address)
+    unit = pool.convert_to_shares(1) + 1  # shares worth a little more than a token unit
+    assert pool.preview_redeem(shares) <= 500_000 * USDC < pool.preview_redeem(shares + unit)
     assert shares < venue.lp_shares(lp)  # lp2's 637.5k may not all leave
     failed = execute_lp_request(venue, lp.request_redeem(shares + unit)).events_named("LpRequestFailed")
     assert failed, "a redemption that makes the cap bind went through"
     reason = venue.chain.registry.decode_error(failed[0]["reason"])
     assert isinstance(reason, errors.ERC4626ExceededMaxRedeem) and reason.args[2] == shares
-    expected = pool.call("previewRedeem", shares)
+    expected = pool.preview_redeem(shares)
     executed = execute_lp_request(venue, lp.request_redeem(shares)).events_named("LpRequestExecuted")
     assert executed[0]["out"] == expected
-    profit, budget, held = ch.call("profitBudget")
+    profit, budget, held = ch.profit_budget()
     assert profit == 3_150_000 * WAD and 0 <= budget - profit < 10**12 and held == 0
-    assert ch.call("maxPoolWithdrawal") <= 1  # what the redemption's rounding left behind
+    assert ch.max_pool_withdrawal() <= 1  # what the redemption's rounding left behind
     venue.set_price("ETH", 3_153_001)  # now it binds: nothing may leave
-    assert ch.call("maxPoolWithdrawal") == 0
+    assert ch.max_pool_withdrawal() == 0
     failed = execute_lp_request(venue, lp.request_redeem(10**6)).events_named("LpRequestFailed")
     reason = venue.chain.registry.decode_error(failed[0]["reason"])
     assert isinstance(reason, errors.ERC4626ExceededMaxRedeem) and reason.args[2] == 0
@@ -416,11 +416,11 @@ def test_direct_erc4626_path_with_no_position_open(venue):
     alice.close("ETH")
     bob.close("BTC")
     ch = venue.clearinghouse
-    assert ch.call("openEntry") == 0 and ch.call("profitBudget") == (0, 90_000 * WAD, 0)
+    assert ch.open_entry() == 0 and ch.profit_budget() == (0, 90_000 * WAD, 0)
     lp = venue.trader("lp2", usdc=1_000_000)
     lp.provide_liquidity(1_000_000)
-    value = venue.pool.call("previewRedeem", venue.lp_shares(lp))
+    value = venue.pool.preview_redeem(venue.lp_shares(lp))
     assert venue.tokens(1_000_000) - 1 <= value <= venue.tokens(1_000_000)
-    assert venue.pool.call("maxWithdraw", lp.address, sender=lp.address) == value
+    assert venue.pool.max_withdraw(lp.address, sender=lp.address) == value
     lp.withdraw_liquidity(500_000)
     assert_invariants(venue)

@@ -16,7 +16,8 @@ ODD_SIZE = 10**18 + 1
 
 
 def push(venue, price: int) -> None:
-    venue.oracle.transact(venue.admin, "pushPrices", [(0, venue.chain.timestamp, price)]).raise_for_status()
+    venue.oracle.push_prices([(0, venue.chain.timestamp, price)],
+                             sender=venue.admin).raise_for_status()
 
 
 def test_fee_and_maintenance_round_up_at_wei_precision(venue):
@@ -24,14 +25,14 @@ def test_fee_and_maintenance_round_up_at_wei_precision(venue):
     alice = venue.trader("alice", usdc=10_000)
     alice.deposit(5_000)
     push(venue, ODD_PRICE)
-    receipt = ch.transact(alice.address, "increasePosition", alice.address, 0, ODD_SIZE, 10, 1,
-                          venue.tokens(400)).raise_for_status()
+    receipt = ch.increase_position(alice.address, 0, ODD_SIZE, 10, 1, venue.tokens(400),
+                                   sender=alice.address).raise_for_status()
     notional = m.notional_up(ODD_SIZE, ODD_PRICE)
     assert notional != m.notional_down(ODD_SIZE, ODD_PRICE)  # the knife edge is real
     fee = receipt.events_named("PositionIncreased")[0]["fee"]
     assert fee == m.fee_tokens(notional, cfg.taker_fee_bps, venue.scale)
     assert fee != m.fee_tokens(m.notional_down(ODD_SIZE, ODD_PRICE), cfg.taker_fee_bps, venue.scale)
-    _, mm = ch.call("positionHealth", alice.address, 0)
+    _, mm = ch.position_health(alice.address, 0)
     assert mm == m.maintenance(notional, cfg.mmf_wad())
     assert mm != m.maintenance(m.notional_down(ODD_SIZE, ODD_PRICE), cfg.mmf_wad())
 
@@ -43,11 +44,11 @@ def test_a_partial_close_releases_entry_notional_against_the_trader(venue):
     price = 3000 * 10**18 + 1
     push(venue, price)
     size = 10**18
-    ch.transact(alice.address, "increasePosition", alice.address, 0, size, 10, 1,
-                venue.tokens(400)).raise_for_status()
+    ch.increase_position(alice.address, 0, size, 10, 1, venue.tokens(400),
+                         sender=alice.address).raise_for_status()
     entry = m.entry_notional(True, size, price)
     close = size // 2
-    receipt = ch.transact(alice.address, "decreasePosition", alice.address, 0, close).raise_for_status()
+    receipt = ch.decrease_position(alice.address, 0, close, sender=alice.address).raise_for_status()
     realized = receipt.events_named("PositionDecreased")[0]["realizedPnl"]
     closed = m.closed_entry(entry, close, size, True)
     assert realized == m.credit_tokens(m.pnl(close, closed, price), venue.scale)
@@ -61,16 +62,16 @@ def test_oracle_refuses_outdated_and_future_timestamps(venue):
 
     oracle, admin = venue.oracle, venue.admin
     now = venue.chain.timestamp
-    oracle.transact(admin, "pushPrices", [(0, now, 3000 * 10**18)]).raise_for_status()
+    oracle.push_prices([(0, now, 3000 * 10**18)], sender=admin).raise_for_status()
     with pytest.raises(errors.OutdatedPrice):  # the same timestamp again
-        oracle.transact(admin, "pushPrices", [(0, now, 3001 * 10**18)]).raise_for_status()
+        oracle.push_prices([(0, now, 3001 * 10**18)], sender=admin).raise_for_status()
     with pytest.raises(errors.OutdatedPrice):  # an older one
-        oracle.transact(admin, "pushPrices", [(0, now - 1, 3001 * 10**18)]).raise_for_status()
+        oracle.push_prices([(0, now - 1, 3001 * 10**18)], sender=admin).raise_for_status()
     later = venue.chain.timestamp
     with pytest.raises(errors.FuturePrice):
-        oracle.transact(admin, "pushPrices", [(0, later + 1, 3001 * 10**18)]).raise_for_status()
-    oracle.transact(admin, "pushPrices", [(0, later, 3001 * 10**18)]).raise_for_status()
-    assert oracle.call("latest", 0)[:2] == (3001 * 10**18, later)
+        oracle.push_prices([(0, later + 1, 3001 * 10**18)], sender=admin).raise_for_status()
+    oracle.push_prices([(0, later, 3001 * 10**18)], sender=admin).raise_for_status()
+    assert oracle.latest(0)[:2] == (3001 * 10**18, later)
 
 
 @pytest.mark.parametrize("side", [1, -1])
@@ -100,7 +101,7 @@ def test_collateral_decimals_are_read_from_the_token(backend, collateral, decima
     eth = MarketConfig(symbol="ETH", initial_price=Decimal(3000), **{**ZERO_FEES, "taker_fee_bps": 10})
     venue = Venue.launch(backend=backend, markets=[eth], collateral=collateral, pool_liquidity=100_000)
     unit = 10**decimals
-    assert venue.decimals == decimals and venue.clearinghouse.call("scale") == 10**(18 - decimals)
+    assert venue.decimals == decimals and venue.clearinghouse.scale() == 10**(18 - decimals)
     alice = venue.trader("alice", usdc=10_000)
     alice.deposit(5_000)
     opened = alice.open("ETH", size=1, leverage=10, mode="isolated", margin=400)
@@ -109,5 +110,5 @@ def test_collateral_decimals_are_read_from_the_token(backend, collateral, decima
     closed = alice.close("ETH")
     event = closed.events_named("PositionDecreased")[0]
     assert (event["realizedPnl"], event["fee"]) == (300 * unit, 3 * unit + unit * 3 // 10)
-    assert venue.usdc.call("balanceOf", alice.address) == 5_000 * unit
+    assert venue.usdc.balance_of(alice.address) == 5_000 * unit
     assert venue.account(alice).cross_balance == 5_000 - 3 + 300 - Decimal("3.3")

@@ -37,12 +37,12 @@ def test_a_target_cooling_down_is_skipped_without_a_trace(venue):
     ch, eth = venue.clearinghouse, venue.market_id("ETH")
 
     def state():
-        return (ch.call("position", whale.address, eth), ch.call("marketState", eth),
-                ch.call("crossBalance", whale.address), ch.call("poolAssets"),
-                ch.call("fundingReserve"), ch.call("insuranceFund"))
+        return (ch.position(whale.address, eth), ch.market_state(eth),
+                ch.cross_balance(whale.address), ch.pool_assets(),
+                ch.funding_reserve(), ch.insurance_fund())
 
     before = state()
-    assert ch.call("pendingCharges", whale.address, eth)[1] > 0  # a skip must not wipe these
+    assert ch.pending_charges(whale.address, eth)[1] > 0  # a skip must not wipe these
     skipped = keeper.liquidate_batch([(whale, "ETH")])
     assert skipped.status and not skipped.events_named("PositionLiquidated")
     assert not skipped.events_named("FundingUpdated")
@@ -59,16 +59,17 @@ def test_a_target_cooling_down_is_skipped_without_a_trace(venue):
 
 
 def test_model_loads_every_markets_heartbeat_and_partial_time(venue):
-    venue.oracle.transact(venue.admin, "setMaxPriceAge", venue.market_id("BTC"), 120).raise_for_status()
+    venue.oracle.set_max_price_age(venue.market_id("BTC"), 120,
+                                   sender=venue.admin).raise_for_status()
     whale = funded(venue, "whale", 50_000, deposit=20_000)
     whale.open("ETH", size=30, leverage=20, mode="isolated", margin=4_700)
     venue.set_price("ETH", 2_870)
     venue.keeper("k").liquidate(whale, "ETH")
     model = load_state(venue).model
     assert model.heartbeats[venue.market_id("BTC")] == 120
-    assert model.heartbeats[venue.market_id("ETH")] == venue.oracle.call("maxPriceAge", 0)
+    assert model.heartbeats[venue.market_id("ETH")] == venue.oracle.max_price_age(0)
     assert model.last_partial_liquidation[(whale.address.lower(), 0)] == \
-        venue.clearinghouse.call("lastPartialLiquidation", whale.address, 0) > 0
+        venue.clearinghouse.last_partial_liquidation(whale.address, 0) > 0
     venue.advance_time(200)  # BTC is stale after 120 s, ETH is not
     with pytest.raises(Exception) as info:
         model.now = venue.chain.timestamp
@@ -83,7 +84,7 @@ def test_orders_close_through_the_grace_period(venue):
     stop = alice.create_order("ETH", "stop_loss", trigger_price=2_950)
     buy = alice.create_order("BTC", "market_increase", 0.01, leverage=5, collateral=200)
     venue.set_prices({"ETH": 2_940, "BTC": 60_000})  # newer than both orders
-    age = venue.oracle.call("maxPriceAge", 0)
+    age = venue.oracle.max_price_age(0)
     venue.advance_time(age + 60)  # stale, inside the 1 h grace period
     keeper = venue.keeper("k")
     with pytest.raises(errors.StalePrice):
@@ -130,20 +131,20 @@ def test_an_increase_cannot_reprice_the_margin_of_what_is_held(venue):
     leverage; changing it is explicit and checked."""
     alice = funded(venue, "alice", 10_000, deposit=2_000)
     alice.open("ETH", size=1, leverage=2, mode="cross")
-    health = venue.clearinghouse.call("accountHealth", alice.address)
+    health = venue.clearinghouse.account_health(alice.address)
     assert health[2] == 1_500 * WAD  # IM of 1 ETH at 2x
     with pytest.raises(errors.TransferRuleViolated):
         alice.withdraw(1_000)
     with pytest.raises(errors.LeverageMismatch) as info:
         alice.open("ETH", size=0.001, leverage=50, mode="cross")
     assert info.value.args == (venue.market_id("ETH"), 2, 50)
-    assert venue.clearinghouse.call("accountHealth", alice.address)[2] == 1_500 * WAD
+    assert venue.clearinghouse.account_health(alice.address)[2] == 1_500 * WAD
     with pytest.raises(errors.TransferRuleViolated):
         alice.withdraw(1_000)
     # Explicitly, up: the initial margin falls, and so does what a withdrawal must leave.
     event = alice.set_leverage("ETH", 50).events_named("LeverageUpdated")[0]
     assert (event["market"], event["leverage"]) == (venue.market_id("ETH"), 50)
-    assert venue.clearinghouse.call("accountHealth", alice.address)[2] == 60 * WAD
+    assert venue.clearinghouse.account_health(alice.address)[2] == 60 * WAD
     alice.open("ETH", size=0.001, leverage=50, mode="cross")
     alice.withdraw(1_000)
     # Down again needs the margin: 1,501.5 of IM against about 1,000 of equity.
@@ -203,15 +204,15 @@ def test_preview_market_change_names_who_it_would_liquidate_and_changes_nothing(
     bob = funded(venue, "bob", 10_000, deposit=5_000)
     bob.open("ETH", size=1, leverage=5, mode="isolated", margin=700)
     ch = venue.clearinghouse
-    config_before = ch.call("marketConfig", 0)
+    config_before = ch.market_config(0)
     preview = venue.preview_market_change("ETH", max_leverage=25, mmf=Decimal("0.03"))  # MM 90 > ~78
     assert preview.liquidatable == [(alice.address, "ETH")]
     with venue.snapshot():  # the preview read health after applying the change (an accrual)
         venue.configure_market("ETH", max_leverage=25, mmf=Decimal("0.03"))
-        equity, _ = ch.call("positionHealth", alice.address, 0)
+        equity, _ = ch.position_health(alice.address, 0)
     expected = Decimal(3 * 3_000) / 100 - Decimal(equity) / WAD  # MM at 3% minus equity
     assert preview.shortfall == expected and preview.shortfall > 0
-    assert ch.call("marketConfig", 0) == config_before and not venue.is_liquidatable(alice, "ETH")
+    assert ch.market_config(0) == config_before and not venue.is_liquidatable(alice, "ETH")
     assert venue.preview_market_change("ETH", mmf=Decimal("0.011")).liquidatable == []
     assert venue.preview_market_change("ETH", mmf=Decimal("0.011")).shortfall == 0
     with pytest.raises(TypeError):
@@ -234,9 +235,9 @@ def test_tiers_set_maintenance_and_leverage_by_notional(tiered):
     venue = tiered
     assert venue.markets["ETH"].max_leverage == 40
     ch = venue.clearinghouse
-    stored = [ch.call("marketTier", 0, i) for i in range(3)]
+    stored = [ch.market_tier(0, i) for i in range(3)]
     assert [t[:2] for t in stored] == [(0, 40), (150_000 * WAD, 20), (400_000 * WAD, 10)]
-    assert stored[0][3] == 3 and ch.call("marketTier", 1, 0)[3] == 0  # BTC has none
+    assert stored[0][3] == 3 and ch.market_tier(1, 0)[3] == 0  # BTC has none
     # deduction(1) = 150k x (1/40 - 1/80), deduction(2) = that + 400k x (1/20 - 1/40)
     assert [t[2] for t in stored] == [0, 1_875 * WAD, 11_875 * WAD]
     whale = funded(venue, "whale", 2_000_000, deposit=1_000_000)
@@ -245,7 +246,7 @@ def test_tiers_set_maintenance_and_leverage_by_notional(tiered):
         whale.open("ETH", size=60, leverage=40, mode="isolated", margin=10_000)
     assert info.value.args == (40, 20)
     whale.open("ETH", size=60, leverage=20, mode="isolated", margin=10_000)
-    equity, mm = ch.call("positionHealth", whale.address, 0)
+    equity, mm = ch.position_health(whale.address, 0)
     notional = Decimal(180_000)
     assert Decimal(mm) / WAD == maintenance_margin(notional, TIERS) == notional / 40 - 1_875
     # Continuous at the bounds, and each tier's fraction above them.
@@ -255,7 +256,7 @@ def test_tiers_set_maintenance_and_leverage_by_notional(tiered):
     # A small position keeps 40x.
     small = funded(venue, "small", 10_000, deposit=5_000)
     small.open("ETH", size=1, leverage=40, mode="isolated", margin=80)
-    assert ch.call("positionHealth", small.address, 0)[1] == 3_000 * WAD // 80
+    assert ch.position_health(small.address, 0)[1] == 3_000 * WAD // 80
     assert_invariants(venue)
 
 
@@ -304,7 +305,7 @@ def _stale_btc_account(venue):
     """A cross account long 10 ETH and 0.1 BTC; BTC then rallies 10% and its feed stops (120 s
     heartbeat) while ETH keeps updating. Returns (trader, model at the current block)."""
     btc, eth = venue.market_id("BTC"), venue.market_id("ETH")
-    venue.oracle.transact(venue.admin, "setMaxPriceAge", btc, 120).raise_for_status()
+    venue.oracle.set_max_price_age(btc, 120, sender=venue.admin).raise_for_status()
     trader = funded(venue, "t", 5_000, deposit=5_000)
     trader.open("ETH", size=10, leverage=10, mode="cross")
     trader.open("BTC", size=0.1, leverage=10, mode="cross")
@@ -334,17 +335,17 @@ def test_a_stale_market_can_neither_shield_nor_help_a_cross_account(venue):
     venue.advance_time(121)  # BTC is now past its heartbeat
     venue.set_prices({"ETH": price})
     with pytest.raises(errors.StalePrice):
-        ch.call("accountHealth", trader.address)  # withdrawals and opens still need every price
+        ch.account_health(trader.address)  # withdrawals and opens still need every price
     # Without BTC's profit the account is below maintenance; the tiny stale market does not
     # stop its liquidation.
     model = load_state(venue).model
     account = trader.address.lower()
     equity, mm, fresh_mask, _, _ = model.cross_for_liquidation(account)
     assert fresh_mask == 1 << eth and equity < mm
-    assert ch.call("isAccountLiquidatable", trader.address) and venue.is_liquidatable(trader)
+    assert ch.is_account_liquidatable(trader.address) and venue.is_liquidatable(trader)
     assert venue.liquidatable()[0] == [(trader.address, None)]
     assert venue.at_risk(threshold_bps=20_000)[0] == [(trader.address, None)]
-    health = venue.reader.call("health", ch.address, venue.encode_targets([(trader, None)]))
+    health = venue.reader.health(ch.address, venue.encode_targets([(trader, None)]))
     assert health[0][4] is True
     assert_invariants(venue)
 
@@ -355,13 +356,13 @@ def test_a_stale_market_can_neither_shield_nor_help_a_cross_account(venue):
     event = receipt.events_named("AccountLiquidated")[0]
     assert (event["penalty"], event["keeperReward"], event["badDebt"], event["positions"]) == \
         (expected["penalty"], expected["reward"], expected["bad_debt"], 1)
-    assert ch.call("crossMarkets", trader.address) == 1 << btc
-    assert ch.call("position", trader.address, btc)[0] == WAD // 10
-    assert ch.call("crossBalance", trader.address) == model.cross_balance[account]
+    assert ch.cross_markets(trader.address) == 1 << btc
+    assert ch.position(trader.address, btc)[0] == WAD // 10
+    assert ch.cross_balance(trader.address) == model.cross_balance[account]
     assert_invariants(venue, deep=True)
 
     # What is left sits in the stale market only: nothing can be closed on its price.
-    assert not ch.call("isAccountLiquidatable", trader.address)
+    assert not ch.is_account_liquidatable(trader.address)
     equity, mm, fresh_mask, _, _ = load_state(venue).model.cross_for_liquidation(account)
     if equity < mm:
         with pytest.raises(errors.StalePrice):
@@ -417,9 +418,9 @@ def test_a_large_cross_account_is_liquidated_in_slices_largest_first(venue):
     assert [(e["market"], e["sizeClosed"]) for e in sliced] == [(eth, -6 * WAD)]  # 20% of the largest
     assert (sliced[0]["penalty"], sliced[0]["keeperReward"]) == (expected["penalty"], expected["reward"])
     assert expected["penalty"] > 0 and expected["reward"] > 0
-    assert ch.call("crossBalance", trader.address) == model.cross_balance[account]
-    assert ch.call("position", trader.address, btc)[0] == WAD // 5  # the smaller one untouched
-    assert ch.call("lastPartialLiquidation", trader.address, eth) == receipt.timestamp
+    assert ch.cross_balance(trader.address) == model.cross_balance[account]
+    assert ch.position(trader.address, btc)[0] == WAD // 5  # the smaller one untouched
+    assert ch.last_partial_liquidation(trader.address, eth) == receipt.timestamp
     assert_invariants(venue, deep=True)
 
     # Still below maintenance: the next slice waits for the cooldown, to the second.
@@ -431,8 +432,8 @@ def test_a_large_cross_account_is_liquidated_in_slices_largest_first(venue):
     assert info.value.args == (eth, until)
 
     def state():
-        return (ch.call("position", trader.address, eth), ch.call("marketState", eth),
-                ch.call("crossBalance", trader.address), ch.call("poolAssets"), ch.call("insuranceFund"))
+        return (ch.position(trader.address, eth), ch.market_state(eth),
+                ch.cross_balance(trader.address), ch.pool_assets(), ch.insurance_fund())
 
     venue.advance_time(until - 1 - venue.chain.timestamp)
     before = state()
@@ -453,7 +454,7 @@ def test_a_large_cross_account_is_liquidated_in_slices_largest_first(venue):
     event = whole.events_named("AccountLiquidated")[0]
     assert (event["positions"], event["penalty"], event["badDebt"]) == \
         (2, expected["penalty"], expected["bad_debt"])
-    assert ch.call("crossMarkets", trader.address) == 0
+    assert ch.cross_markets(trader.address) == 0
     assert_invariants(venue)
 
 
@@ -483,7 +484,7 @@ def test_risk_increasing_changes_wait_for_the_delay(venue):
     ch, eth = venue.clearinghouse, venue.market_id("ETH")
 
     def max_leverage() -> int:
-        return ch.call("marketConfig", eth)[4]
+        return ch.market_config(eth)[4]
 
     assert venue.change_market("ETH", max_leverage=40).events_named("MarketConfigured")  # no delay yet
     assert max_leverage() == 40
@@ -518,10 +519,10 @@ def test_risk_increasing_changes_wait_for_the_delay(venue):
     tight = [(0, 30), (100_000, 10)]
     receipt = venue.set_market_tiers("ETH", tight)
     assert receipt.events_named("MarketChangeScheduled") and not receipt.events_named("MarketTiersSet")
-    assert ch.call("marketTier", eth, 0)[3] == 0 and venue.markets["ETH"].tiers == ()
+    assert ch.market_tier(eth, 0)[3] == 0 and venue.markets["ETH"].tiers == ()
     venue.advance_time(3_600)
     assert venue.set_market_tiers("ETH", tight).events_named("MarketTiersSet")
-    assert ch.call("marketTier", eth, 1)[1] == 10
+    assert ch.market_tier(eth, 1)[1] == 10
     looser = [(0, 30), (200_000, 10)]  # the 10x tier starts later: more leverage between
     assert venue.set_market_tiers("ETH", looser).events_named("MarketTiersSet")
     tighter = [(0, 30), (200_000, 10), (500_000, 5)]
@@ -544,20 +545,20 @@ def test_the_borrow_index_lasts_at_the_highest_allowed_rate(backend):
                   max_funding_rate_per_hour=Decimal(0))
     venue = Venue.launch(backend=backend, markets=[eth], pool_liquidity=1_000_000)
     ch = venue.clearinghouse
-    assert ch.call("marketConfig", 0)[3] == 10**11  # the bound
+    assert ch.market_config(0)[3] == 10**11  # the bound
     trader = funded(venue, "long", 100_000, deposit=100_000)
     trader.open("ETH", size=1, leverage=2, mode="cross")
-    opened = ch.call("position", trader.address, 0)[5]
-    _, _, index, _, _, last, *_ = ch.call("marketState", 0)
+    opened = ch.position(trader.address, 0)[5]
+    _, _, index, _, _, last, *_ = ch.market_state(0)
     venue.advance_time(10 * 365 * 24 * 3600)
     venue.set_price("ETH", 3_000)
-    ch.transact(trader.address, "updateFunding", 0).raise_for_status()
-    _, _, later, _, _, now, *_ = ch.call("marketState", 0)
+    ch.update_funding(0, sender=trader.address).raise_for_status()
+    _, _, later, _, _, now, *_ = ch.market_state(0)
     assert later == index + -(-10**11 * (now - last) // 10**3)  # one step, rounded up
     assert 10**11 * (later - opened) > 2**64  # past where WAD steps overflowed
     venue.change_market("ETH", taker_fee_bps=7)  # accrues first: the admin is not locked out
     receipt = trader.close("ETH")
-    _, _, closed, *_ = ch.call("marketState", 0)
+    _, _, closed, *_ = ch.market_state(0)
     owed = -(-3_000 * WAD * (closed - opened) // 10**15)  # WAD
     assert receipt.events_named("PositionDecreased")[0]["borrowingPaid"] == -(-owed // 10**12)
     assert_invariants(venue)

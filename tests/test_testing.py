@@ -27,7 +27,7 @@ def test_invariants_hold_through_trading_and_liquidation(venue):
 
 def test_conservation_breaks_when_tokens_bypass_the_buckets(venue):
     donor = venue.trader("donor", usdc=100)
-    venue.usdc.transact(donor.address, "transfer", venue.clearinghouse.address, 1).raise_for_status()
+    venue.usdc.transfer(venue.clearinghouse.address, 1, sender=donor.address).raise_for_status()
     with pytest.raises(InvariantViolation) as info:
         assert_invariants(venue)
     assert info.value.name == "conservation"

@@ -45,15 +45,15 @@ def test_a_reverting_view_is_left_to_be_asked_alone():
     v, chain = w.venue, w.venue.chain
     assert batch.install(chain)  # idempotent: the world installed it already
     ch = v.clearinghouse
-    beyond = ch.call("accountCount") + 1_000  # past the end of the list: a Panic revert
+    beyond = ch.account_count() + 1_000  # past the end of the list: a Panic revert
     with pytest.raises(Reverted) as alone:
-        ch.call("accounts", beyond)
+        ch.accounts(beyond)
     chain._state_changed()
     assert batch.prefetch(chain, [(ch, "accounts", (beyond,)), (ch, "marketCount", ())]) == 1
     key = (VIEW_SENDER, ch.address, ch.abi.function("marketCount").encode(()))
     assert chain._views[key] == chain._call(*key)
     with pytest.raises(Reverted) as batched:
-        ch.call("accounts", beyond)
+        ch.accounts(beyond)
     assert str(batched.value) == str(alone.value)
 
 
@@ -74,7 +74,7 @@ def test_the_state_version_moves_with_every_change_of_state():
             assert chain.state_version != seen[-1]
             seen.append(chain.state_version)
 
-        w.venue.clearinghouse.call("marketCount")  # a view changes nothing
+        w.venue.clearinghouse.market_count()  # a view changes nothing
         assert chain.state_version == seen[-1]
         trader.deposit(1)
         moved()
@@ -109,6 +109,6 @@ def test_memoised_calldata_tells_equal_arguments_of_different_types_apart():
     with pytest.raises(Exception):
         chain._calldata_of(fn, (account, True))
     assert chain._calldata_of(fn, [account, 1]) == fn.encode((account, 1))
-    ch.call("position", account, 0)  # memoised now; Decimal(0) == 0 is still refused
+    ch.position(account, 0)  # memoised now; Decimal(0) == 0 is still refused
     with pytest.raises(Exception, match="cannot be encoded"):
-        ch.call("position", account, Decimal(0))
+        ch.position(account, Decimal(0))

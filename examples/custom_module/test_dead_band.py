@@ -31,11 +31,11 @@ def funding_paid(venue, long_size: float, short_size: float) -> int:
         short.open("ETH", size=-short_size, leverage=5, mode="isolated", margin=3_000)
         venue.advance_time(3600)
         eth = venue.market_id("ETH")
-        return venue.clearinghouse.call("pendingCharges", long.address, eth)[0]
+        return venue.clearinghouse.pending_charges(long.address, eth)[0]
 
 
 def test_module_is_the_markets_rates_rule(venue):
-    rates = venue.clearinghouse.call("marketModules", venue.market_id("ETH"))[0]
+    rates = venue.clearinghouse.market_modules(venue.market_id("ETH"))[0]
     if venue.deployment.modules:
         assert rates.lower() == venue.deployment.modules["rates"].lower() != "0x" + "00" * 20
     else:
