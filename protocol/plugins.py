@@ -34,10 +34,24 @@ from protocol.agents import AGENT_TYPES, AgentType, Context
 from protocol.agents.base import Agent as _Agent
 from protocol.chain import Receipt
 from protocol.errors import PerpsimError
-from protocol.keepers import (AdlKeeper, FundingKeeper, Intent, KeeperBot, LiquidationKeeper,
-                              OrderKeeper, Strategy)
-from protocol.prices import (GBM, BrownianBridge, CsvReplay, Heston, MertonJumpDiffusion,
-                             PricePath, RegimeSwitchingVol)
+from protocol.keepers import (
+    AdlKeeper,
+    FundingKeeper,
+    Intent,
+    KeeperBot,
+    LiquidationKeeper,
+    OrderKeeper,
+    Strategy,
+)
+from protocol.prices import (
+    GBM,
+    BrownianBridge,
+    CsvReplay,
+    Heston,
+    MertonJumpDiffusion,
+    PricePath,
+    RegimeSwitchingVol,
+)
 from protocol.prices.path import log_walk
 from protocol.venue import Venue
 

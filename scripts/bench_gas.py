@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from protocol.bench.gas import TARGETS, measure_margin as measure  # noqa: E402,F401
+from protocol.bench.gas import TARGETS  # noqa: E402,F401
+from protocol.bench.gas import measure_margin as measure
 from protocol.margin.types import STOCK_MODULES  # noqa: E402
 
 

@@ -25,8 +25,8 @@ from rich.table import Table  # noqa: E402
 
 from protocol import MarketConfig, Venue  # noqa: E402
 from protocol.constants import GWEI  # noqa: E402
-from protocol.prices import Crash  # noqa: E402
 from protocol.keepers import BlockBuilder, LiquidationKeeper, OracleKeeper, Strategy  # noqa: E402
+from protocol.prices import Crash  # noqa: E402
 
 ETH_USD = Decimal(3000)
 START, CRASH, CRASH_BLOCKS, BLOCKS = Decimal(3000), Decimal("0.30"), 60, 72
@@ -107,7 +107,7 @@ def main() -> int:
         with venue.snapshot():
             keeper = LiquidationKeeper(venue, f"solo{latency}", Strategy(latency=latency, gas_price=GWEI))
             builder, liquidations = run_crash(venue, [keeper])
-            debt = bad_debt(l.receipt for l in builder.receipts(keeper))
+            debt = bad_debt(ld.receipt for ld in builder.receipts(keeper))
             table.add_row(str(latency), str(liquidations), f"{venue.usd(int(debt)):,.2f}",
                           f"{venue.insurance_fund():,.2f}")
     console.print(table)

@@ -23,10 +23,9 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from protocol import MarketConfig, Venue  # noqa: E402
-from protocol.prices import Crash  # noqa: E402
-from protocol.keepers import (BlockBuilder, LiquidationKeeper, OracleKeeper, OrderKeeper,  # noqa: E402
-                              Strategy)
+from protocol.keepers import BlockBuilder, LiquidationKeeper, OracleKeeper, OrderKeeper, Strategy  # noqa: E402
 from protocol.margin import liquidation_price  # noqa: E402
+from protocol.prices import Crash  # noqa: E402
 
 START, CRASH, CRASH_BLOCKS, BLOCKS = Decimal(3000), Decimal("0.30"), 60, 72
 CRASH_PATH = Crash("ETH", START, drop_pct=CRASH, start_block=0,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from browser import chromium, screenshots  # noqa: F401  (the headless-browser fixtures, once per session)
+
 from protocol.chain import BACKENDS, connect
 
 IN_PROCESS = ("pyevm", "revm")

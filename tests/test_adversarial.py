@@ -4,18 +4,27 @@ On both in-process EVMs (``backend``)."""
 
 from __future__ import annotations
 
-
 import pytest
+from venue_fixtures import funded
 
 from protocol.constants import WAD
 from protocol.testing import adversarial
-from protocol.testing.adversarial import (DELAYS_HOLD, MODULES_CANT_FREEZE, NO_FREE_OPTION,
-                                          ROLES_AND_ORDER, AdversarialViolation, DelayWatch,
-                                          MarginRuleView, check_adl, check_modules_cannot_freeze,
-                                          check_no_free_option, check_roles, deploy_modules)
+from protocol.testing.adversarial import (
+    DELAYS_HOLD,
+    MODULES_CANT_FREEZE,
+    NO_FREE_OPTION,
+    ROLES_AND_ORDER,
+    AdversarialViolation,
+    DelayWatch,
+    MarginRuleView,
+    check_adl,
+    check_modules_cannot_freeze,
+    check_no_free_option,
+    check_roles,
+    deploy_modules,
+)
 from protocol.testing.invariants import InvariantViolation
 from protocol.venue.adl import ranked_candidates
-from venue_fixtures import funded
 
 
 # ====================================================================== roles and order
@@ -163,8 +172,9 @@ def pending_cross_order(venue):
 
 def test_the_owners_withdrawal_cannot_refund_a_pending_order(venue):
     alice, order_id, execute = pending_cross_order(venue)
-    withdraw = lambda: venue.clearinghouse.withdraw(alice.address, venue.tokens(1_000),
-                                                    sender=alice.address).raise_for_status()
+    def withdraw():
+        return venue.clearinghouse.withdraw(alice.address, venue.tokens(1_000),
+                                            sender=alice.address).raise_for_status()
     assert check_no_free_option(venue, order_id, withdraw, execute) == ("OrderExecuted", "OrderExecuted")
     assert venue.position(alice, "ETH").size == 1
 

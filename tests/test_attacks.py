@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from eth_utils import keccak
+from venue_fixtures import BTC, ETH, ZERO_FEES, launch, provide_liquidity, redeem_liquidity
 
 from protocol import MarketConfig, Venue, errors
 from protocol.constants import WAD
@@ -21,7 +22,6 @@ from protocol.margin.types import ModuleKind
 from protocol.testing import assert_invariants
 from protocol.venue.bounds import ParameterOutOfBounds
 from protocol.venue.client import CLOSE_ALL, MAX_UINT
-from venue_fixtures import BTC, ETH, ZERO_FEES, launch, provide_liquidity, redeem_liquidity
 
 REENTRANCY = keccak(text="ReentrancyGuardReentrantCall()")[:4]
 

@@ -5,6 +5,7 @@ named tuples, transactions from ``sender=``, overloads apart, events as classes.
 from __future__ import annotations
 
 import pytest
+from venue_fixtures import funded
 
 from protocol import errors
 from protocol.bindings import BINDINGS, BoundContract, bind
@@ -14,7 +15,6 @@ from protocol.build import ARTIFACTS_DIR
 from protocol.build.bindings import Generator, generate, read_abis, snake
 from protocol.errors import ChainError
 from protocol.margin.types import MarginMode
-from venue_fixtures import funded
 
 
 def test_the_generated_bindings_are_those_of_todays_artifacts():

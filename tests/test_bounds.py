@@ -13,15 +13,21 @@ from decimal import Decimal, localcontext
 from pathlib import Path
 
 import pytest
+from venue_fixtures import launch
 
 from protocol.chain.abi import load_artifact
 from protocol.deploy import venue_plan
 from protocol.margin.model import Model, ModelRevert
 from protocol.venue import MarketConfig
-from protocol.venue.bounds import (BOUNDS, RELATIONS, Bound, ParameterOutOfBounds, bound,
-                                   contract_table, markdown_table)
-
-from venue_fixtures import launch
+from protocol.venue.bounds import (
+    BOUNDS,
+    RELATIONS,
+    Bound,
+    ParameterOutOfBounds,
+    bound,
+    contract_table,
+    markdown_table,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKET_FIELDS = {f for f in MarketConfig.__dataclass_fields__}

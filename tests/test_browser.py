@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import plotly.graph_objects as go
-import pytest
 import plotly.io as pio
-
+import pytest
 from browser import box, horizontal_overflow
 
 

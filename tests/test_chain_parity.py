@@ -14,6 +14,7 @@ import pytest
 from protocol.chain import connect
 from protocol.errors import Reverted
 
+
 def transcript(chain) -> list[tuple]:
     """(step, outcome, gas) for a fixed script of deploys, transactions, views and time."""
     me = chain.new_account()

@@ -22,9 +22,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from browser import box
 from click.testing import CliRunner
 
-from browser import box
 from protocol.chain import connect
 from protocol.testing.coverage import collecting
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+
 import pytest
+from test_layers import MODULES
 
 from protocol import errors
 from protocol.build import declared_error_names
 from protocol.chain.abi import ContractABI, Registry
-from test_layers import MODULES
 
 
 def test_a_declared_custom_error_is_importable_and_a_revert():

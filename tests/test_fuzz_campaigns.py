@@ -12,12 +12,12 @@ import time
 
 import pytest
 from click.testing import CliRunner
+from test_fuzz import NoOpenShortsMachine
+from test_sweep_signals import session_processes
 
 from protocol.cli import main as cli
 from protocol.testing.campaigns import run_parallel, shares
 from protocol.testing.fuzz import run_campaign
-from test_fuzz import NoOpenShortsMachine
-from test_sweep_signals import session_processes
 
 CAMPAIGN = dict(backend="revm", steps_per_run=8)
 

@@ -49,10 +49,10 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from venue_fixtures import ZERO_FEES
 
 from protocol import MarketConfig, Venue, errors
 from protocol.constants import WAD
-from venue_fixtures import ZERO_FEES
 
 D = Decimal
 USDC_USD30 = 10**24  # 30-decimal USD per smallest USDC unit

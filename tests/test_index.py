@@ -15,8 +15,8 @@ from protocol import MarketConfig, Venue
 from protocol.bench.scaling import populate
 from protocol.keepers import BlockBuilder, OrderKeeper
 from protocol.keepers.index import BookIndex, IndexMismatch, chain_equities
-from protocol.sim.engine import Simulation, run_study
 from protocol.report import write_run
+from protocol.sim.engine import Simulation, run_study
 from protocol.sim.loader import ScenarioError, builtin_scenarios, load_scenario
 
 MARKETS = [MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000)),

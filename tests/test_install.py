@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol.build import PROJECT_ROOT, compile_contracts
-from protocol.build import toolchain
+from protocol.build import PROJECT_ROOT, compile_contracts, toolchain
 
 CLI = "import sys; from protocol.cli import main; sys.argv[0] = 'perpsim'; main()"
 

@@ -5,9 +5,9 @@ account registry and the Reader's equity sum."""
 from __future__ import annotations
 
 import pytest
+from venue_fixtures import funded, provide_liquidity
 
 from protocol import errors
-from venue_fixtures import funded, provide_liquidity
 from protocol.constants import BPS, WAD
 
 

@@ -7,9 +7,15 @@ from decimal import Decimal
 import pytest
 
 from protocol.constants import GWEI
+from protocol.keepers import (
+    BlockBuilder,
+    FundingKeeper,
+    LiquidationKeeper,
+    OracleKeeper,
+    OrderKeeper,
+    Strategy,
+)
 from protocol.margin.types import MarginMode
-from protocol.keepers import (BlockBuilder, FundingKeeper, LiquidationKeeper, OracleKeeper,
-                              OrderKeeper, Strategy)
 
 
 def open_book(venue):
@@ -73,10 +79,10 @@ def test_crash_liquidates_all_within_latency(venue, latency):
     assert not any(venue.is_liquidatable(t, m) for t, m in targets)
     assert not any(is_open(venue, t, m) for t, m in doomed)
     assert all(is_open(venue, t, m) for t, m in healthy)
-    liquidated = {(e["account"].lower(), e.name) for l in builder.receipts()
-                  for e in l.receipt.events if e.name in ("PositionLiquidated", "AccountLiquidated")}
+    liquidated = {(e["account"].lower(), e.name) for ld in builder.receipts()
+                  for e in ld.receipt.events if e.name in ("PositionLiquidated", "AccountLiquidated")}
     assert {a for a, _ in liquidated} == {t.address.lower() for t, _ in doomed}
-    assert all(l.receipt.block == crash_block + latency for l in builder.receipts())
+    assert all(ld.receipt.block == crash_block + latency for ld in builder.receipts())
     # The highest bidder lands first and takes every target; the other finds nothing left.
     assert bots[1].ledger.wins >= 1 and bots[1].ledger.losses == 0
     assert bots[0].ledger.wins == 0 and bots[0].ledger.losses >= 1
@@ -154,8 +160,8 @@ def test_gas_auction_one_winner(venue):
     venue.set_price("ETH", 2860)
     assert venue.is_liquidatable(alice, "ETH")
     result = BlockBuilder(venue, bots).step()
-    assert [l.intent.gas_price for l in result.landed] == sorted(bids, reverse=True)
-    assert [l.won for l in result.landed] == [True, False, False]
+    assert [ld.intent.gas_price for ld in result.landed] == sorted(bids, reverse=True)
+    assert [ld.won for ld in result.landed] == [True, False, False]
     winner = bots[1]
     assert [b.ledger.wins for b in bots] == [0, 1, 0]
     assert [b.ledger.losses for b in bots] == [1, 0, 1]

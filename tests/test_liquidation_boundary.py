@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import pytest
+from venue_fixtures import launch_zero_fees
 
 from protocol.margin import cross_liquidation_price, liquidation_price
-from venue_fixtures import launch_zero_fees
 
 CENT = Decimal("0.01")
 

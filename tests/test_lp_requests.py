@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from venue_fixtures import BTC, ETH, ZERO_FEES, execute_lp_request, funded
 
 from protocol import Venue, errors
 from protocol.constants import GWEI
 from protocol.keepers import OrderKeeper, Strategy
 from protocol.keepers.block import BlockBuilder
-from venue_fixtures import BTC, ETH, ZERO_FEES, execute_lp_request, funded
 
 MAX_UINT = 2**256 - 1
 
@@ -256,8 +256,8 @@ def test_lp_requests_view_and_the_order_keeper_bot(venue):
     assert not builder.step().landed  # no newer price yet
     venue.set_price("ETH", 3_000)
     landed = builder.step().landed
-    assert sorted(l.intent.args[0] for l in landed) == [first.request_id, second.request_id]
-    assert all(l.intent.function == "executeLpRequest" and l.receipt.status for l in landed)
+    assert sorted(ld.intent.args[0] for ld in landed) == [first.request_id, second.request_id]
+    assert all(ld.intent.function == "executeLpRequest" and ld.receipt.status for ld in landed)
     assert venue.lp_requests() == [] and all(venue.lp_shares(lp) > 0 for lp in lps)
     redeem = lps[0].request_redeem(venue.lp_shares(lps[0]) // 2)
     (view,) = venue.lp_requests()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from venue_fixtures import funded, redeem_liquidity
 
 from protocol import errors
 from protocol.errors import Reverted
-from venue_fixtures import funded, redeem_liquidity
 
 
 def test_deposit_withdraw_and_wallet(venue):

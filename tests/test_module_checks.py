@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
+from venue_fixtures import ZERO_FEES, funded
 
 from protocol import MarketConfig, Venue
 from protocol.cli import main as cli
@@ -22,7 +23,6 @@ from protocol.margin.requirements import StockMargin
 from protocol.testing import InvariantViolation, assert_invariants
 from protocol.testing.adversarial import MarginRuleView
 from protocol.venue.rules import ChainMargin, MirrorError, market_rules, mirror
-from venue_fixtures import ZERO_FEES, funded
 
 ETH = MarketConfig(symbol="ETH", max_leverage=20, initial_price=Decimal(3000), **ZERO_FEES)
 

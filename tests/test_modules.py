@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from venue_fixtures import funded
 
 from protocol import Venue, errors
 from protocol.cli import main as cli
 from protocol.margin.types import STOCK_MODULES, MarginMode, ModuleKind
 from protocol.venue.modules import ModuleError
-from venue_fixtures import funded
 
 ROOT = Path(__file__).resolve().parent.parent
 ZERO = "0x" + "00" * 20
@@ -178,9 +178,10 @@ def test_enums_mirror_the_solidity_types():
 
 
 def test_a_plan_deploys_and_attach_drives_it():
+    from venue_fixtures import ETH
+
     from protocol.chain import connect
     from protocol.deploy import Ref, deploy, venue_plan
-    from venue_fixtures import ETH
 
     plan = venue_plan([ETH], modules={"margin": "StockMargin"})
     steps = plan.names()

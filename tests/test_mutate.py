@@ -11,8 +11,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from protocol.mutate import (OPERATORS, Equivalent, MutateError, SourceInfo, Target, edits,
-                             load_equivalents, mutants_of, run)
+from protocol.mutate import (
+    OPERATORS,
+    Equivalent,
+    MutateError,
+    SourceInfo,
+    Target,
+    edits,
+    load_equivalents,
+    mutants_of,
+    run,
+)
 from protocol.mutate.compiler import MutantCompiler, dependants, strip_metadata
 from protocol.mutate.lexer import tokenize
 

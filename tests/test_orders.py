@@ -9,12 +9,12 @@ import math
 import time
 
 import pytest
+from venue_fixtures import funded, launch
 
 from protocol import errors
+from protocol.bench.scaling import CRASH, full_scan, populate
 from protocol.constants import GWEI
 from protocol.venue.units import to_wad
-from protocol.bench.scaling import CRASH, full_scan, populate
-from venue_fixtures import funded, launch
 
 ZERO_ADDRESS = "0x" + "00" * 20
 

@@ -17,12 +17,12 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from venue_fixtures import ZERO_FEES, funded
 
 from protocol import MarketConfig, Venue, errors
 from protocol.constants import WAD
 from protocol.margin import prbmath
 from protocol.testing.properties import holdings
-from venue_fixtures import ZERO_FEES, funded
 
 D = Decimal
 FLOAT = 10**30

@@ -10,9 +10,27 @@ from decimal import Decimal
 import pytest
 
 from protocol.prices import (
-    PRICE_QUANTUM, SECONDS_PER_YEAR, BrownianBridge, CorrelatedGBM, Crash, CsvReplay,
-    CsvReplayError, FlashCrash, GBM, Gap, Heston, MertonJumpDiffusion, PricePath, PriceSource,
-    RegimeSwitchingVol, WithShock, cholesky, combine, derive_seed, quantize)
+    GBM,
+    PRICE_QUANTUM,
+    SECONDS_PER_YEAR,
+    BrownianBridge,
+    CorrelatedGBM,
+    Crash,
+    CsvReplay,
+    CsvReplayError,
+    FlashCrash,
+    Gap,
+    Heston,
+    MertonJumpDiffusion,
+    PricePath,
+    PriceSource,
+    RegimeSwitchingVol,
+    WithShock,
+    cholesky,
+    combine,
+    derive_seed,
+    quantize,
+)
 
 HOUR = 3600.0
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from venue_fixtures import ZERO_FEES, funded, provide_liquidity, redeem_liquidity
 
 from protocol import MarketConfig, Venue, errors
 from protocol.constants import WAD
 from protocol.testing import assert_invariants
 from protocol.testing.invariants import load_state
 from protocol.venue.adl import max_adl_size
-from venue_fixtures import ZERO_FEES, funded, provide_liquidity, redeem_liquidity
 
 USDC = 10**6
 MARKETS = [MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000), **ZERO_FEES),

@@ -9,17 +9,33 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from venue_fixtures import ZERO_FEES, funded
 
 from protocol import MarketConfig, Venue
 from protocol.testing import PropertyViolation, PropertyWatch, assert_properties
-from protocol.testing.properties import (BAD_DEBT_ONLY_WITHOUT_POSITION, NO_ACTION_LEAVES_LIQUIDATABLE,
-                                         NO_FREE_LUNCH, PATH_INDEPENDENCE, Comparison, Holdings,
-                                         RoundTrip, Touched, WriteOff, check_bad_debt, check_health,
-                                         check_no_free_lunch, check_not_liquidatable,
-                                         check_path_independence, close_order, holdings, lp_cycle,
-                                         split_close, split_lp, touched_by)
 from protocol.testing.fuzz import MARKETS as FUZZ_MARKETS
-from venue_fixtures import ZERO_FEES, funded
+from protocol.testing.properties import (
+    BAD_DEBT_ONLY_WITHOUT_POSITION,
+    NO_ACTION_LEAVES_LIQUIDATABLE,
+    NO_FREE_LUNCH,
+    PATH_INDEPENDENCE,
+    Comparison,
+    Holdings,
+    RoundTrip,
+    Touched,
+    WriteOff,
+    check_bad_debt,
+    check_health,
+    check_no_free_lunch,
+    check_not_liquidatable,
+    check_path_independence,
+    close_order,
+    holdings,
+    lp_cycle,
+    split_close,
+    split_lp,
+    touched_by,
+)
 
 USDC = 10**6
 

@@ -14,8 +14,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from browser import box, horizontal_overflow
+
 from protocol.report import write_run, write_study
 from protocol.sim.engine import Simulation, run_study
 from protocol.sim.loader import load_scenario

@@ -12,13 +12,13 @@ from decimal import Decimal
 from html import unescape
 
 import pytest
+from test_report import BLOCKS, make_run
 
 from protocol.report import kpi, plots
 from protocol.report.writer import run_html
 from protocol.sim.engine import Simulation
 from protocol.sim.loader import load_scenario
 from protocol.sim.result import RunResult
-from test_report import BLOCKS, make_run
 
 # 30-block crash between the hourly samples of the book (positions_every = 60: blocks 120, 180)
 CRASH_START, CRASH_BLOCKS = 130, 30

@@ -23,7 +23,8 @@ from eth_utils import keccak
 
 from protocol import MarketConfig, Venue, errors
 from protocol.chain.abi import load_artifact
-from protocol.constants import SECONDS_PER_DAY as DAY, WAD
+from protocol.constants import SECONDS_PER_DAY as DAY
+from protocol.constants import WAD
 from protocol.margin.requirements import MarginRule, build_tiers, raises_risk
 
 NO_RATES = dict(funding_rate_per_hour=Decimal(0), max_funding_rate_per_hour=Decimal(0),

@@ -15,6 +15,7 @@ the code before it (the issue's report quotes their output).
 from __future__ import annotations
 
 import pytest
+from venue_fixtures import BTC, ETH
 
 from protocol import Venue, errors
 from protocol.chain.abi import load_artifact
@@ -23,7 +24,6 @@ from protocol.keepers import BlockBuilder, OrderKeeper, Strategy
 from protocol.margin.model import ModelRevert
 from protocol.testing import assert_invariants, load_state
 from protocol.venue.bounds import ParameterOutOfBounds
-from venue_fixtures import BTC, ETH
 
 FEE = 10**15  # execution fee (wei); gas price 0: a keeper takes none of it, the owner gets it back
 KINDS = {"increase": 0, "decrease": 1, "lp_deposit": 2, "lp_redeem": 3}
@@ -451,9 +451,9 @@ def test_the_order_keeper_sends_nothing_the_lock_holds_back(venue):
     bot = OrderKeeper(venue, "orders", Strategy(gas_price=0))
     builder = BlockBuilder(venue, [bot])
     first = builder.step()
-    assert [(l.intent.args, l.receipt.status) for l in first.landed] == [((order.order_id,), True)]
+    assert [(ld.intent.args, ld.receipt.status) for ld in first.landed] == [((order.order_id,), True)]
     second = builder.step()
-    assert [(l.intent.args, l.receipt.status) for l in second.landed] == [((stop.order_id,), True)]
+    assert [(ld.intent.args, ld.receipt.status) for ld in second.landed] == [((stop.order_id,), True)]
     assert bot.ledger.losses == 0 and venue.position(alice, "ETH") is None
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from venue_fixtures import BTC, ETH, funded
 
 from protocol import MarketConfig, Venue, errors
 from protocol.constants import WAD
@@ -16,7 +17,6 @@ from protocol.margin.model import MarketParams, MarketState, Model, ModelRevert,
 from protocol.margin.rates import StockRates
 from protocol.margin.types import MarginMode, ModuleKind
 from protocol.venue.bounds import InexactRate, bound
-from venue_fixtures import BTC, ETH, funded
 
 ROOT = Path(__file__).resolve().parent.parent
 ZERO = "0x" + "00" * 20

@@ -10,11 +10,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from venue_fixtures import ZERO_FEES, execute_lp_request, funded
 
 from protocol import MarketConfig, Venue, errors
 from protocol.constants import WAD
 from protocol.testing import assert_invariants
-from venue_fixtures import ZERO_FEES, execute_lp_request, funded
 
 USDC = 10**6
 MAX_UINT = 2**256 - 1

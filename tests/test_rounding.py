@@ -6,10 +6,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from venue_fixtures import ZERO_FEES
 
 from protocol import MarketConfig, Venue
 from protocol.margin import math as m
-from venue_fixtures import ZERO_FEES
 
 ODD_PRICE = 3000 * 10**18 - 2999  # size x price leaves a remainder below one wei of notional
 ODD_SIZE = 10**18 + 1

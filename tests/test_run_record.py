@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, reject, settings, strategies as st
+from hypothesis import given, reject, settings
+from hypothesis import strategies as st
 
 from protocol.cli import main as cli
 from protocol.sim.loader import ScenarioError, builtin_scenarios
@@ -226,7 +227,7 @@ def test_with_keeps_the_scenario_table_true_or_drops_it():
 
 def _same_scenario(path_or_name, overrides=None):
     """The scenario, and the one its written table loads as (``source`` aside)."""
-    from protocol.sim.loader import parse_scenario, load_scenario
+    from protocol.sim.loader import load_scenario, parse_scenario
     from protocol.sim.provenance import scenario_toml
 
     sc = load_scenario(path_or_name, overrides)

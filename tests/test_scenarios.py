@@ -10,8 +10,13 @@ import pytest
 
 from protocol.constants import GWEI
 from protocol.prices import CorrelatedGBM
-from protocol.sim.loader import (ScenarioError, apply_overrides, builtin_scenarios,
-                                 load_scenario, parse_overrides)
+from protocol.sim.loader import (
+    ScenarioError,
+    apply_overrides,
+    builtin_scenarios,
+    load_scenario,
+    parse_overrides,
+)
 from protocol.sim.scenario import Scenario
 
 BUILTINS = ("default", "crash", "isolated-vs-cross", "keeper-race", "funding-squeeze", "adl")

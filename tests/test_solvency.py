@@ -8,13 +8,14 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from venue_fixtures import BTC, ETH, funded
 
 from protocol import MarketConfig, Venue, errors
 from protocol.constants import WAD
 from protocol.testing import assert_invariants
 from protocol.testing.invariants import load_state
-from venue_fixtures import BTC, ETH, funded
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from protocol.cli import main as cli
 from protocol.sim.loader import ScenarioError

@@ -12,15 +12,15 @@ from decimal import Decimal
 from html import unescape
 
 import pytest
+from browser import box, horizontal_overflow
 from click.testing import CliRunner
 from rich.console import Console
+from test_sweep_report import AXES2, make_result
 
-from browser import box, horizontal_overflow
 from protocol.cli import main as cli
 from protocol.cli.sweep import _table as cli_table
 from protocol.sweep import LocalEngine, parse_axes, run_sweep
 from protocol.sweep.report import write_sweep_report
-from test_sweep_report import AXES2, make_result
 
 # The cascade's crash starts at block 120 and lasts 10 blocks: 135 blocks hold it and its liquidations.
 FIXED = ["blocks=135"]

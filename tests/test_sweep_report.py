@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from protocol.cli import main as cli
 from protocol.sweep.aggregate import STATISTICS, aggregate, keeper_statistic
-from protocol.sweep.frontier import objective, parse_frontier, pareto_front
+from protocol.sweep.frontier import objective, pareto_front, parse_frontier
 from protocol.sweep.grid import Axis, points
 from protocol.sweep.report import money, percent, write_sweep_report
 from protocol.sweep.run import RunRecord

@@ -14,10 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.sweep.aggregate import (Interval, aggregate, min_seeds, quantile_coverage,
-                                      quantile_ranks)
-from protocol.sweep.frontier import (DEFAULT_CONDITIONS, condition_keys, frontiers, objective,
-                                     parse_conditions)
+from protocol.sweep.aggregate import Interval, aggregate, min_seeds, quantile_coverage, quantile_ranks
+from protocol.sweep.frontier import DEFAULT_CONDITIONS, condition_keys, frontiers, objective, parse_conditions
 from protocol.sweep.grid import Axis, points
 from protocol.sweep.report import write_sweep_report
 from protocol.sweep.run import RunRecord

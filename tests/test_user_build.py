@@ -90,8 +90,9 @@ def test_an_edit_compiles_the_edited_file_and_its_importers_alone(tmp_path, cach
 
 
 def test_a_users_venue_runs_the_projects_bytecode(cache):
-    from protocol import Venue
     from venue_fixtures import ETH
+
+    from protocol import Venue
 
     stock = Venue.launch(backend="revm", markets=[ETH], modules={"rates": "StockRates"})
     mine = Venue.launch(backend="revm", markets=[ETH], contracts=EXAMPLE,

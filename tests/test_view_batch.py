@@ -16,8 +16,7 @@ import pytest
 
 from protocol.chain.base import VIEW_SENDER
 from protocol.errors import Reverted
-from protocol.testing import batch
-from protocol.testing import fuzz
+from protocol.testing import batch, fuzz
 from protocol.testing.fuzz import run_campaign, world
 
 

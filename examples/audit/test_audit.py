@@ -16,8 +16,14 @@ from decimal import Decimal
 import pytest
 
 from protocol import MarketConfig
-from protocol.testing.properties import (PATH_INDEPENDENCE, Comparison, PropertyViolation,
-                                         check_path_independence, holdings, split_close)
+from protocol.testing.properties import (
+    PATH_INDEPENDENCE,
+    Comparison,
+    PropertyViolation,
+    check_path_independence,
+    holdings,
+    split_close,
+)
 
 # A market whose fees and rates bind: the properties must hold net of them, not only at zero.
 ETH = MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000), taker_fee_bps=10,

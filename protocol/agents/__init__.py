@@ -10,10 +10,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocol.agents.base import Activity, Agent, Context, Holding
-from protocol.agents.traders import (ConservativeTrader, Hedger, LiquidityProvider, LPParams,
-                                     MarginTopper, MarginTopperParams, NoiseTrader,
-                                     RiskSizedParams, RiskSizedTrader, Speculator,
-                                     StopLossParams, StopLossTrader, TraderParams, TradingAgent)
+from protocol.agents.traders import (
+    ConservativeTrader,
+    Hedger,
+    LiquidityProvider,
+    LPParams,
+    MarginTopper,
+    MarginTopperParams,
+    NoiseTrader,
+    RiskSizedParams,
+    RiskSizedTrader,
+    Speculator,
+    StopLossParams,
+    StopLossTrader,
+    TraderParams,
+    TradingAgent,
+)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Optional
 
-from protocol.agents.base import (Agent, Context, Holding, Triggers, blocks_until, randint,
-                                  uniform, usd)
+from protocol.agents.base import Agent, Context, Holding, Triggers, blocks_until, randint, uniform, usd
 from protocol.margin.human import liquidation_price
 from protocol.venue import Trader
 

@@ -167,8 +167,8 @@ class Workload:
             self.prices["ETH"] = (start * (1 - step * k)).quantize(Decimal("0.01"))
             self._push()
             result = self.builder.step()
-            liquidations += sum(len(bot.liquidation_events(l.receipt))
-                                for l in result.landed for bot in [l.intent.bot])
+            liquidations += sum(len(bot.liquidation_events(ld.receipt))
+                                for ld in result.landed for bot in [ld.intent.bot])
         return liquidations
 
     def close(self) -> None:

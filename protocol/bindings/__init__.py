@@ -4,23 +4,23 @@
 
 from __future__ import annotations
 
+from protocol.bindings.chainlink_feed import ChainlinkFeed
 from protocol.bindings.clearinghouse import Clearinghouse
+from protocol.bindings.i_liquidation_module import ILiquidationModule
+from protocol.bindings.i_margin_module import IMarginModule
+from protocol.bindings.i_pricing_module import IPricingModule
+from protocol.bindings.i_rates_module import IRatesModule
+from protocol.bindings.impact_pricing import ImpactPricing
 from protocol.bindings.liquidity_pool import LiquidityPool
+from protocol.bindings.mock_usdc import MockUSDC
+from protocol.bindings.oracle_pricing import OraclePricing
 from protocol.bindings.order_book import OrderBook
 from protocol.bindings.price_oracle import PriceOracle
 from protocol.bindings.reader import Reader
-from protocol.bindings.chainlink_feed import ChainlinkFeed
-from protocol.bindings.mock_usdc import MockUSDC
-from protocol.bindings.impact_pricing import ImpactPricing
-from protocol.bindings.stock_rates import StockRates
-from protocol.bindings.stock_margin import StockMargin
-from protocol.bindings.stock_liquidation import StockLiquidation
-from protocol.bindings.oracle_pricing import OraclePricing
-from protocol.bindings.i_rates_module import IRatesModule
-from protocol.bindings.i_margin_module import IMarginModule
-from protocol.bindings.i_liquidation_module import ILiquidationModule
-from protocol.bindings.i_pricing_module import IPricingModule
 from protocol.bindings.runtime import BoundContract, bind, register
+from protocol.bindings.stock_liquidation import StockLiquidation
+from protocol.bindings.stock_margin import StockMargin
+from protocol.bindings.stock_rates import StockRates
 
 BINDINGS: dict[str, type[BoundContract]] = {'Clearinghouse': Clearinghouse, 'LiquidityPool': LiquidityPool, 'OrderBook': OrderBook, 'PriceOracle': PriceOracle, 'Reader': Reader, 'ChainlinkFeed': ChainlinkFeed, 'MockUSDC': MockUSDC, 'ImpactPricing': ImpactPricing, 'StockRates': StockRates, 'StockMargin': StockMargin, 'StockLiquidation': StockLiquidation, 'OraclePricing': OraclePricing, 'IRatesModule': IRatesModule, 'IMarginModule': IMarginModule, 'ILiquidationModule': ILiquidationModule, 'IPricingModule': IPricingModule}
 register(BINDINGS)

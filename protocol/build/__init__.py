@@ -27,13 +27,13 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 from pathlib import Path
+from typing import Callable
 
 from protocol.exceptions import PerpsimError
 
-from .scan import count_contracts, dependants, imported
 from .bindings import generate as generate_bindings
+from .scan import count_contracts, dependants, imported
 from .toolchain import ARTIFACTS_DIR, PACKAGE_DIR, PROJECT_ROOT, ToolchainError, cache_root, npm_dir, pins
 
 MANIFEST = "manifest.json"

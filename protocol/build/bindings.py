@@ -235,14 +235,15 @@ class Generator:
         modules["structs.py"] = (HEADER + '"""The Solidity structs of the bound contracts, as '
                                  '``NamedTuple`` classes."""\n\nfrom __future__ import annotations\n\n'
                                  "from typing import Any, NamedTuple\n\n\n" + structs)
-        classes = "\n".join(f"from protocol.bindings.{BOUND[name]} import {name}"
-                            for name in BOUND if name in self.abis)
+        classes = "\n".join(sorted([f"from protocol.bindings.{BOUND[name]} import {name}"
+                                    for name in BOUND if name in self.abis]
+                                   + ["from protocol.bindings.runtime import BoundContract, bind, register"]))
         registry = ", ".join(f"{name!r}: {name}" for name in BOUND if name in self.abis)
         modules["__init__.py"] = (
             HEADER + '"""Typed bindings of the venue\'s contracts (:mod:`protocol.build.bindings`);'
             '\n:func:`bind` turns a contract handle into its typed class."""\n\n'
             "from __future__ import annotations\n\n"
-            f"{classes}\nfrom protocol.bindings.runtime import BoundContract, bind, register\n\n"
+            f"{classes}\n\n"
             f"BINDINGS: dict[str, type[BoundContract]] = {{{registry}}}\n"
             "register(BINDINGS)\n\n"
             f"__all__ = [\"BINDINGS\", \"BoundContract\", \"bind\", "

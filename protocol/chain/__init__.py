@@ -10,8 +10,7 @@ True
 from __future__ import annotations
 
 from protocol.chain.abi import Artifact, ContractABI, Event, load_artifact
-from protocol.chain.base import (ETHER, GENESIS_TIMESTAMP, Chain, Contract, Receipt,
-                                 account_key)
+from protocol.chain.base import ETHER, GENESIS_TIMESTAMP, Chain, Contract, Receipt, account_key
 from protocol.errors import ChainError
 
 BACKENDS = ("pyevm", "revm", "rpc")

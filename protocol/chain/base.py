@@ -17,12 +17,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 from eth_keys import keys
-
 from eth_utils import keccak, to_checksum_address
 
 from protocol.chain import hooks
-from protocol.chain.abi import (Artifact, ContractABI, Event, KnownContract, RawLog, Registry,
-                                load_artifact)
+from protocol.chain.abi import Artifact, ContractABI, Event, KnownContract, RawLog, Registry, load_artifact
 from protocol.chain.codec import encoder
 from protocol.chain.trace import CallTrace, top_level_frame
 from protocol.errors import ChainError, Reverted

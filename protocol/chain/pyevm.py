@@ -20,9 +20,8 @@ from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 from protocol.chain import hooks
 from protocol.chain.abi import RawLog
+from protocol.chain.base import BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, VIEW_GAS_LIMIT, Chain, RawResult
 from protocol.chain.trace import RawFrame
-from protocol.chain.base import (BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP,
-                                 VIEW_GAS_LIMIT, Chain, RawResult)
 
 _ZERO = b"\0" * 20
 

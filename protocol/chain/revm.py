@@ -34,16 +34,15 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from typing import Any
 
-from eth_utils import to_checksum_address
 import pyrevm
+from eth_utils import to_checksum_address
 
 from protocol.chain import hooks
 from protocol.chain.abi import RawLog
+from protocol.chain.base import BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, Chain, RawResult
 from protocol.chain.bytecode import instruction_offsets
 from protocol.chain.eip3155 import call_tree, captured_stdout
 from protocol.chain.trace import RawFrame
-from protocol.chain.base import (BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, Chain,
-                                 RawResult)
 from protocol.errors import ChainError
 
 PYREVM_VERSION = "0.3.7"  # the journal text this module reads is that release's revm 8 format

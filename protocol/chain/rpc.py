@@ -7,7 +7,6 @@ is set, so blocks follow the same clock rule as pyevm and revm.
 
 from __future__ import annotations
 
-
 import atexit
 import shutil
 import socket
@@ -16,15 +15,13 @@ import time
 from typing import Any
 
 from eth_account import Account
-
 from eth_utils import to_checksum_address
 from web3 import HTTPProvider, Web3
 
 from protocol.build.toolchain import PROJECT_ROOT, ToolchainError, anvil_binary, npm_dir
 from protocol.chain.abi import RawLog
+from protocol.chain.base import BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, Chain, RawResult, Receipt
 from protocol.chain.trace import RawFrame
-from protocol.chain.base import (BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, Chain,
-                                 RawResult, Receipt)
 from protocol.errors import ChainError
 
 

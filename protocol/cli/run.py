@@ -12,7 +12,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from protocol.chain import connect
-
 from protocol.cli.oneline import one_line
 from protocol.errors import PerpsimError
 from protocol.report import write_run, write_study

@@ -12,7 +12,6 @@ from protocol.chain.abi import load_artifact
 from protocol.deploy.plan import IMPACT_STEP, Call, DeploymentPlan, MarketSpec, Ref, Role, module_kind
 
 
-
 @dataclass(frozen=True)
 class Deployment:
     """A deployed venue: its contracts by plan name, its admin, markets and rule modules."""

@@ -14,7 +14,6 @@ from protocol.margin.bounds import bound
 from protocol.margin.types import MODULE_INTERFACES, ModuleKind
 
 
-
 class MarketSpec(Protocol):
     """What deploying a market reads of its configuration
     (:class:`protocol.venue.config.MarketSpec` is one)."""

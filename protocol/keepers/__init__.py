@@ -7,8 +7,15 @@ oracle updates, and the event index of the book they (and the simulation's metri
 """
 
 from protocol.keepers.block import BlockBuilder, BlockResult, Landed
-from protocol.keepers.bots import (AdlKeeper, FundingKeeper, Intent, KeeperBot,
-                                   LiquidationKeeper, OracleKeeper, OrderKeeper)
+from protocol.keepers.bots import (
+                                   AdlKeeper,
+                                   FundingKeeper,
+                                   Intent,
+                                   KeeperBot,
+                                   LiquidationKeeper,
+                                   OracleKeeper,
+                                   OrderKeeper,
+)
 from protocol.keepers.index import BookIndex, IndexMismatch
 from protocol.keepers.ledger import Ledger
 from protocol.keepers.strategy import Strategy

@@ -65,4 +65,4 @@ class BlockBuilder:
         return [self.step() for _ in range(blocks)]
 
     def receipts(self, bot: Optional[KeeperBot] = None) -> list[Landed]:
-        return [l for b in self.history for l in b.landed if bot is None or l.intent.bot is bot]
+        return [ld for b in self.history for ld in b.landed if bot is None or ld.intent.bot is bot]

@@ -44,8 +44,15 @@ from eth_utils import to_checksum_address
 
 from protocol.constants import WAD
 from protocol.exceptions import PerpsimError
-from protocol.keepers.valuation import (Holdings, MarginRule, MarketNow, cross_health, equity,
-                                       isolated_health, market_now)
+from protocol.keepers.valuation import (
+    Holdings,
+    MarginRule,
+    MarketNow,
+    cross_health,
+    equity,
+    isolated_health,
+    market_now,
+)
 from protocol.margin.rates import MAX_MODULE_BORROW_RATE, MAX_MODULE_FUNDING_RATE
 from protocol.margin.types import MarginMode, ModuleKind
 from protocol.venue.client import CROSS_ACCOUNT

@@ -19,7 +19,8 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Optional, Union
 
-from protocol.constants import BPS, SECONDS_PER_DAY as DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR, WAD
+from protocol.constants import BPS, SECONDS_PER_HOUR, SECONDS_PER_YEAR, WAD
+from protocol.constants import SECONDS_PER_DAY as DAY
 from protocol.exceptions import PerpsimError
 
 Number = Union[int, float, Decimal, str, Fraction]

@@ -17,8 +17,7 @@ from protocol.exceptions import PerpsimError
 from protocol.margin import bounds
 from protocol.margin import math as m
 from protocol.margin.liquidation import SliceInput, StockLiquidation
-from protocol.margin.pricing import (ImpactInput, ImpactPricing, ImpactResult, OraclePricing,
-                                     PricingRevert)
+from protocol.margin.pricing import ImpactInput, ImpactPricing, ImpactResult, OraclePricing, PricingRevert
 from protocol.margin.rates import RatesInput, StockRates, applied_funding, refused_value
 from protocol.margin.requirements import StockMargin, Tier, tier_of, tiered_maintenance
 from protocol.margin.types import MarginMode, ModuleKind

@@ -29,8 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from protocol.build import (USER_PREFIX, CompileError, _default_root, _sources, compile_contracts,
-                            input_hash, user_artifacts_dir)
+from protocol.build import (
+    USER_PREFIX,
+    CompileError,
+    _default_root,
+    _sources,
+    compile_contracts,
+    input_hash,
+    user_artifacts_dir,
+)
 from protocol.exceptions import PerpsimError
 
 from .compiler import MutantCompiler, write_artifacts

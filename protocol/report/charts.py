@@ -20,8 +20,8 @@ import matplotlib.style
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from protocol.values import to_float
 from protocol.sim.result import RunResult
+from protocol.values import to_float
 
 FIGSIZE = (8.0, 3.6)
 DPI = 100

@@ -10,9 +10,9 @@ from typing import Any
 
 from protocol.report import units
 from protocol.report.plots import mark_side
-from protocol.values import to_float
 from protocol.sim.metrics import max_drawdown
 from protocol.sim.result import RunResult
+from protocol.values import to_float
 
 
 @dataclass(frozen=True)

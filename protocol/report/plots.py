@@ -15,8 +15,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from protocol.values import to_float
 from protocol.sim.result import RunResult, StudyResult
+from protocol.values import to_float
 
 LONG, SHORT = "#1a9850", "#d73027"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",

@@ -7,8 +7,16 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from protocol.sim.result import (EVENT_COLUMNS, LIQUIDATION_COLUMNS, POSITION_COLUMNS,
-                                 LiquidationMark, PositionSample, Row, RunResult, event_args_json)
+from protocol.sim.result import (
+    EVENT_COLUMNS,
+    LIQUIDATION_COLUMNS,
+    POSITION_COLUMNS,
+    LiquidationMark,
+    PositionSample,
+    Row,
+    RunResult,
+    event_args_json,
+)
 from protocol.values import cell, jsonable
 
 RUN_INFO = ("scenario", "seed", "backend", "mode", "block_time", "markets", "cohorts", "keepers",

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from protocol.report import kpi, page, plots, tables, units
-from protocol.values import flatten
 from protocol.sim.provenance import SCENARIO_FILE, Provenance
 from protocol.sim.result import RunResult, StudyResult
+from protocol.values import flatten
 
 FORMATS = ("csv", "parquet")
 LIQUIDATIONS_SHOWN = 500  # rows of the liquidations table on the page (the file has them all)

@@ -12,8 +12,7 @@ from eth_keys import keys
 from protocol.chain import ETHER, account_key
 from protocol.chain.rpc import RPCChain, start_anvil
 from protocol.report import write_run
-from protocol.serve.deployment import (STATUS_METHOD, STEP_METHOD, Blocks, KeeperAccount,
-                                       describe, write)
+from protocol.serve.deployment import STATUS_METHOD, STEP_METHOD, Blocks, KeeperAccount, describe, write
 from protocol.serve.proxy import RPCProxy
 from protocol.serve.session import ServeError, ServeSession
 from protocol.sim.engine import Simulation

@@ -16,16 +16,16 @@ identical numbers, keepers' gas included.
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 import time
+from dataclasses import replace
 from decimal import Decimal
 from typing import Callable, Optional
 
 from protocol.agents import Agent, Context
+from protocol.chain import Chain, Receipt
 from protocol.keepers import BlockBuilder, KeeperBot, LiquidationKeeper
 from protocol.keepers.index import BookIndex
 from protocol.plugins import agent_type, keeper_class
-from protocol.chain import Chain, Receipt
 from protocol.prices import derive_seed
 from protocol.prices.liquidity import ExternalMarket
 from protocol.prices.oracle import OracleFeed
@@ -38,8 +38,8 @@ from protocol.sim.result import CrashPoint, RunResult, StudyResult
 from protocol.sim.scenario import Scenario, VenueSpec
 from protocol.sim.schedule import AgentSchedule
 from protocol.testing.invariants import assert_invariants
-from protocol.venue.rules import mirrors
 from protocol.venue import Venue
+from protocol.venue.rules import mirrors
 
 Progress = Callable[[int, int], None]  # (blocks done, total)
 
@@ -127,8 +127,8 @@ class Simulation:
                     schedule.acted(agent, block)
                 outside = self.external_bots.land(block) if self.external_bots else []
             landed = builder.step()  # keepers' transactions, in a block of their own
-            receipts += [l.receipt for l in landed.landed]
-            for agent in _dispatch(outside + [l.receipt for l in landed.landed], by_address, venue):
+            receipts += [ld.receipt for ld in landed.landed]
+            for agent in _dispatch(outside + [ld.receipt for ld in landed.landed], by_address, venue):
                 schedule.wake(agent, block + 1)
             flow = block_flow(receipts, symbols)
             costs = external.absorb(flow.net)  # hedged now; the oracle shows it next block

@@ -35,8 +35,7 @@ from pydantic import BaseModel
 from protocol import plugins
 from protocol.constants import GWEI
 from protocol.keepers import Strategy
-from protocol.prices import (CorrelatedGBM, Crash, CsvReplay, FlashCrash, Gap, PriceSource,
-                             WithShock, combine)
+from protocol.prices import CorrelatedGBM, Crash, CsvReplay, FlashCrash, Gap, PriceSource, WithShock, combine
 from protocol.prices.liquidity import Liquidity
 from protocol.prices.oracle import OracleModel
 from protocol.sim import models as m

@@ -14,10 +14,10 @@ from protocol.keepers import KeeperBot
 from protocol.keepers.index import BookIndex, IndexMismatch, chain_equities
 from protocol.margin.human import cross_liquidation_price
 from protocol.margin.math import BORROW_INDEX_UNIT
+from protocol.margin.types import MarginMode
 from protocol.sim.result import LiquidationMark, PositionSample, Row
 from protocol.venue import Venue
 from protocol.venue.client import CROSS_ACCOUNT
-from protocol.margin.types import MarginMode
 from protocol.venue.units import from_wad
 
 WIPED_OUT = Decimal("0.01")  # an account with under 1% of its starting capital left

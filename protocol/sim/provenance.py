@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 import tomli_w
 
 from protocol import __version__
-
 from protocol.build.digest import contracts_sha256
 
 if TYPE_CHECKING:

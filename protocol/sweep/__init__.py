@@ -4,11 +4,25 @@ order-statistic intervals for tail quantiles ("n too small for VaR95" below 72 s
 bootstrap intervals for the rest, the Pareto front of two of them per condition, ``sweep.html``
 and DataFrames."""
 
-from protocol.sweep.aggregate import (STATISTICS, Interval, PointAggregate, Statistic, aggregate,
-                                      min_seeds, percentile, quantile_ranks)
+from protocol.sweep.aggregate import (
+                                      STATISTICS,
+                                      Interval,
+                                      PointAggregate,
+                                      Statistic,
+                                      aggregate,
+                                      min_seeds,
+                                      percentile,
+                                      quantile_ranks,
+)
 from protocol.sweep.engines import LocalEngine, RayEngine, make_engine
-from protocol.sweep.frontier import (DEFAULT_CONDITIONS, DEFAULT_FRONTIER, Frontier, condition_keys,
-                                     frontiers, pareto_front)
+from protocol.sweep.frontier import (
+                                      DEFAULT_CONDITIONS,
+                                      DEFAULT_FRONTIER,
+                                      Frontier,
+                                      condition_keys,
+                                      frontiers,
+                                      pareto_front,
+)
 from protocol.sweep.grid import Axis, parse_axes, points
 from protocol.sweep.interrupt import SweepInterrupted
 from protocol.sweep.run import RunRecord, RunSpec, execute

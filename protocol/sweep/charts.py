@@ -16,8 +16,14 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
-from protocol.sweep.aggregate import (CONFIDENCE, STATISTIC, PointAggregate, Statistic,
-                                      keeper_statistic, point_key)
+from protocol.sweep.aggregate import (
+    CONFIDENCE,
+    STATISTIC,
+    PointAggregate,
+    Statistic,
+    keeper_statistic,
+    point_key,
+)
 from protocol.sweep.frontier import Frontier
 from protocol.sweep.grid import Axis
 from protocol.sweep.units import param, plotted, show, show_interval, titled
@@ -200,7 +206,7 @@ def frontier_chart(x: Statistic, y: Statistic, frontier: Frontier, names: dict[s
         hover = [f"{lab}<br>{titled(x)}: {show(x, a.value(x.name))} ({CI} "
                  f"{show_interval(x, a.ci.get(x.name))})<br>{titled(y)}: {show(y, a.value(y.name))} "
                  f"({CI} {show_interval(y, a.ci.get(y.name))})"
-                 + (f"<br>not distinguishable from: "
+                 + ("<br>not distinguishable from: "
                     + "; ".join(label(b) for b in frontier.tied(a))
                     if frontier.tied(a) else "")
                  for lab, a in zip(labels, group)]

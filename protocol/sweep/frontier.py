@@ -12,8 +12,14 @@ from decimal import Decimal
 from fnmatch import fnmatchcase
 from typing import Any, Optional, Sequence
 
-from protocol.sweep.aggregate import (KEEPER_PREFIX, STATISTIC, PointAggregate, Statistic,
-                                      keeper_statistic, point_key)
+from protocol.sweep.aggregate import (
+    KEEPER_PREFIX,
+    STATISTIC,
+    PointAggregate,
+    Statistic,
+    keeper_statistic,
+    point_key,
+)
 
 DEFAULT_FRONTIER = ("var95_bad_debt", "fees_paid_mean")
 

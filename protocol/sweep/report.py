@@ -18,16 +18,40 @@ from typing import Optional, Sequence
 
 from plotly.offline import get_plotlyjs
 
-from protocol.sweep.aggregate import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, P95,
-                                      STATISTICS, PointAggregate, keeper_statistic, min_seeds,
-                                      point_key)
-from protocol.sweep.charts import (HEATMAPS, Plot, distribution_chart, frontier_chart, heatmap,
-                                   point_label, short_keys, trend_chart)
+from protocol.sweep.aggregate import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    CONFIDENCE,
+    P95,
+    STATISTICS,
+    PointAggregate,
+    keeper_statistic,
+    min_seeds,
+    point_key,
+)
+from protocol.sweep.charts import (
+    HEATMAPS,
+    Plot,
+    distribution_chart,
+    frontier_chart,
+    heatmap,
+    point_label,
+    short_keys,
+    trend_chart,
+)
 from protocol.sweep.frontier import DEFAULT_FRONTIER, condition_keys, frontiers, objective
 from protocol.sweep.run import RunRecord
 from protocol.sweep.sweep import SweepResult
-from protocol.sweep.units import (param, money, percent, short_reason, show, show_interval, titled,
-                                  too_few_seeds_note)
+from protocol.sweep.units import (
+    money,
+    param,
+    percent,
+    short_reason,
+    show,
+    show_interval,
+    titled,
+    too_few_seeds_note,
+)
 
 __all__ = ["REPORT_NAME", "money", "percent", "sweep_html", "write_sweep_report"]
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any, Iterable, Optional
 
 from protocol.chain.abi import load_artifact
-
 from protocol.chain.base import VIEW_SENDER
 from protocol.chain.revm import RevmChain
 

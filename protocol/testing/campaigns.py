@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-import time
 from typing import Any, Mapping, Optional
 
 from protocol.errors import PerpsimError

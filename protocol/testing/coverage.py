@@ -37,8 +37,7 @@ from typing import Callable, Iterator, Optional
 
 from rich.table import Table
 
-from protocol.build import (ARTIFACTS_DIR, MANIFEST, USER_PREFIX, _default_root,
-                            user_artifacts_dir)
+from protocol.build import ARTIFACTS_DIR, MANIFEST, USER_PREFIX, _default_root, user_artifacts_dir
 from protocol.chain import hooks
 from protocol.chain.bytecode import instruction_offsets
 from protocol.errors import ChainError

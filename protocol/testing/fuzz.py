@@ -25,27 +25,48 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union
 
 from hypothesis import HealthCheck, Phase, reporting, settings
+from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.internal.compat import int_from_bytes
-from hypothesis.internal.reflection import function_digest
-from hypothesis import strategies as st
 from hypothesis.internal.conjecture import providers
-from hypothesis.stateful import (RuleBasedStateMachine, get_state_machine_test, initialize,
-                                 invariant, precondition, rule)
+from hypothesis.internal.reflection import function_digest
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    get_state_machine_test,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from protocol import Venue
 from protocol.build.digest import contracts_sha256
 from protocol.errors import Reverted
 from protocol.margin.types import MarginMode
-from protocol.testing.adversarial import (CLOSE_ALL, DelayWatch, MODULES as ADVERSARIAL_MODULES,
-                                          check_adl, check_modules_cannot_freeze,
-                                          check_no_free_option, check_roles, deploy_modules)
-from protocol.testing.batch import install as install_view_batch, prefetch_invariant_views
+from protocol.testing.adversarial import (
+    CLOSE_ALL,
+    DelayWatch,
+    check_adl,
+    check_modules_cannot_freeze,
+    check_no_free_option,
+    check_roles,
+    deploy_modules,
+)
+from protocol.testing.adversarial import MODULES as ADVERSARIAL_MODULES
+from protocol.testing.batch import install as install_view_batch
+from protocol.testing.batch import prefetch_invariant_views
 from protocol.testing.crash import Failure, write_bundle
 from protocol.testing.invariants import InvariantViolation, assert_invariants
-from protocol.testing.properties import (PropertyWatch, RoundTrip, check_path_independence,
-                                         close_order, lp_cycle, push_same_prices, split_close,
-                                         split_lp)
+from protocol.testing.properties import (
+    PropertyWatch,
+    RoundTrip,
+    check_path_independence,
+    close_order,
+    lp_cycle,
+    push_same_prices,
+    split_close,
+    split_lp,
+)
 from protocol.venue.adl import ranked_candidates
 from protocol.venue.bounds import ParameterOutOfBounds
 from protocol.venue.config import MarketConfig
@@ -618,8 +639,7 @@ class VenueMachine(RuleBasedStateMachine):
             adv["delays"].admin_call(
                 v, mid, lambda: ch.set_risk_change_delay(3_600, sender=v.admin).raise_for_status())
         if change == "delay":
-            send = lambda: ch.set_risk_change_delay(delay,
-                                                    sender=v.admin).raise_for_status()  # noqa: E731
+            send = lambda: ch.set_risk_change_delay(delay, sender=v.admin).raise_for_status()  # noqa: E731
         elif change in ("max_leverage", "mmf"):  # an explicit mmf: tiers <-> mmf may then raise maintenance
 
             try:  # MarketConfig refuses out-of-bounds values before any transaction
@@ -631,14 +651,13 @@ class VenueMachine(RuleBasedStateMachine):
             except ParameterOutOfBounds:
                 self._do("admin_risk_change", self._refused)
                 return
-            send = lambda: ch.configure_market(mid, config.symbol_bytes(), encoded_config,
-                                               sender=v.admin).raise_for_status()
+            send = lambda: ch.configure_market(  # noqa: E731
+                mid, config.symbol_bytes(), encoded_config, sender=v.admin).raise_for_status()
         else:
             top = ch.market_config(mid)[4]
             encoded = {"clear_tiers": ([], []), "one_tier": ([0], [top]),
                        "tiers": ([0, bound * 10**18], [top, max(1, min(top, leverage))])}[change]
-            send = lambda: ch.set_market_tiers(mid, *encoded,
-                                               sender=v.admin).raise_for_status()  # noqa: E731
+            send = lambda: ch.set_market_tiers(mid, *encoded, sender=v.admin).raise_for_status()  # noqa: E731
         adv["changes"].append((mid, send))
         self._do("admin_risk_change", lambda: adv["delays"].admin_call(v, mid, send) or self._refused())
 

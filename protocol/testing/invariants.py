@@ -13,10 +13,8 @@ from eth_utils import keccak
 
 from protocol.errors import PerpsimError, Reverted
 from protocol.margin.math import charge_tokens
-from protocol.margin.model import (ISOLATED, MarketParams, MarketState, Model, ModelRevert,
-                                   Position)
+from protocol.margin.model import ISOLATED, MarketParams, MarketState, Model, ModelRevert, Position
 from protocol.venue.rules import market_rules
-
 
 PROVER_KEY = keccak(b"perpsim:invariant-prover")
 

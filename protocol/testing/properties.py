@@ -38,7 +38,6 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 from eth_utils import keccak, to_checksum_address
 
 from protocol.chain import hooks
-
 from protocol.errors import PerpsimError, Reverted
 from protocol.venue.units import from_wad
 

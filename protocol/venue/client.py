@@ -20,12 +20,19 @@ from protocol.margin.model import Position as RawPosition
 from protocol.margin.types import MarginMode
 from protocol.venue import adl
 from protocol.venue.admin import AdminActions
+from protocol.venue.bounds import bound
 from protocol.venue.config import DEFAULT_MARKETS, MarketConfig
 from protocol.venue.liquidity import LpRequestReceipt, LpRequestView
-from protocol.venue.bounds import bound
 from protocol.venue.modules import prepare_modules
-from protocol.venue.orders import (INCREASE_TYPES, MARKET_TYPES, ORDER_TYPE_NAMES, ORDER_TYPES,
-                                   REQUEST_KINDS, OrderReceipt, OrderView)
+from protocol.venue.orders import (
+    INCREASE_TYPES,
+    MARKET_TYPES,
+    ORDER_TYPE_NAMES,
+    ORDER_TYPES,
+    REQUEST_KINDS,
+    OrderReceipt,
+    OrderView,
+)
 from protocol.venue.preview import preview_market_change
 from protocol.venue.units import Number, from_fixed, from_wad, price_wad, to_wad, usd_tokens
 from protocol.venue.views import AccountView, PositionView

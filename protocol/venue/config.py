@@ -8,9 +8,15 @@ from decimal import Decimal
 from typing import Optional
 
 from protocol.constants import WAD
-from protocol.venue.bounds import (BY_FIELD, RELATION_BY_FIELD, ParameterOutOfBounds, bound,
-                                   mmf_below_inverse_leverage)
+from protocol.venue.bounds import (
+    BY_FIELD,
+    RELATION_BY_FIELD,
+    ParameterOutOfBounds,
+    bound,
+    mmf_below_inverse_leverage,
+)
 from protocol.venue.units import to_fixed, to_tokens, to_wad
+
 
 class _DefaultLeverage(int):
     """The default max leverage (50), told apart from an explicit 50: with tiers, the first

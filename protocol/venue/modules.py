@@ -7,8 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Optional
 
-from protocol.build import (CompileError, _user_sources, compile_contracts, project_artifacts_dir,
-                            user_artifacts_dir)
+from protocol.build import (
+    CompileError,
+    _user_sources,
+    compile_contracts,
+    project_artifacts_dir,
+    user_artifacts_dir,
+)
 from protocol.build.scan import ANY_ARITY, Declaration, declarations
 from protocol.chain.abi import Artifact, load_artifact, signature
 from protocol.errors import ChainError, PerpsimError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from protocol.plugins import PricePath, PriceModel
+from protocol.plugins import PriceModel, PricePath
 
 
 @dataclass(frozen=True)
