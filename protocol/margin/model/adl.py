@@ -1,0 +1,124 @@
+"""Auto-deleveraging, its scores, rank and close: the reference model's ``autoDeleverage``.
+A part of :class:`~protocol.margin.model.Model`."""
+
+from __future__ import annotations
+
+from protocol.margin import math as m
+from protocol.margin.model.state import (
+    ISOLATED,
+    ModelRevert,
+    Position,
+)
+
+
+class AdlRules:
+    """Mixed into :class:`~protocol.margin.model.Model` (its state is the model's)."""
+
+    def adl_score(self, account: str, market: int, price: int) -> int:
+        """A position's auto-deleveraging rank, WAD (``TradeLogic.adlScore``)."""
+        p = self.position(account, market)
+        if p.mode == ISOLATED:
+            equity = self._isolated(market, p, price)[0]
+        else:
+            equity = self.cross_health(account)[0]
+        return self._score(p, price, equity)
+
+    @staticmethod
+    def _score(p: Position, price: int, equity: int) -> int:
+        if equity <= 0:
+            return 2**256 - 1
+        if p.size < 0:
+            return p.entry_notional * m.WAD // equity
+        notional = m.notional_up(p.size, price)
+        return notional * m.WAD // p.entry_notional * notional // equity
+
+    def _check_rank(self, target: str, target_market: int, score: int) -> None:
+        """``TradeLogic._checkRank``: raise ``AdlNotHighestRanked`` naming the first position of
+        the registered accounts ADL could close now that ranks above ``score``."""
+        prices: dict[int, int] = {}
+        indices: dict[int, tuple[int, int, int]] = {}
+        longs = shorts = stale = 0
+        for market, s in enumerate(self.states):
+            if s.long_size == 0 and s.short_size == 0:
+                continue
+            price, fresh = self.valuation_price(market)
+            if not fresh:
+                stale |= 1 << market
+                continue
+            prices[market] = price
+            indices[market] = self.indices_now(market, price)
+            if m.notional_up(s.long_size, price) > s.long_entry:
+                longs |= 1 << market
+            if s.short_entry > m.notional_down(s.short_size, price):
+                shorts |= 1 << market
+        sides = longs | shorts
+        if not sides:
+            return
+
+        def charges(p: Position, market: int) -> int:
+            f, b = self.pending(p, *indices[market])
+            return f + b
+
+        for account in self.accounts:
+            cross: int | None = None
+            cross_state = 0
+            for market in range(sides.bit_length()):
+                if not sides >> market & 1:
+                    continue
+                p = self.position(account, market)
+                if p.size == 0 or not ((longs if p.size > 0 else shorts) >> market) & 1:
+                    continue
+                price = prices[market]
+                pnl = m.pnl(p.size, p.entry_notional, price)
+                if pnl <= 0 or (account == target and market == target_market):
+                    continue
+                if p.mode == ISOLATED:
+                    equity = p.margin * self.scale + pnl - charges(p, market)
+                else:
+                    if cross_state == 0:
+                        mask = self.cross_markets.get(account, 0)
+                        if mask & stale:
+                            cross_state = 2
+                        else:
+                            cross_state, cross = 1, self.cross_balance.get(account, 0) * self.scale
+                            for k in range(mask.bit_length()):
+                                if mask >> k & 1:
+                                    q = self.position(account, k)
+                                    cross += m.pnl(q.size, q.entry_notional, prices[k]) - charges(q, k)
+                    if cross_state == 2:
+                        continue
+                    equity = cross
+                other = self._score(p, price, equity)
+                if other > score:
+                    raise ModelRevert("AdlNotHighestRanked", account, market, other)
+
+    def auto_deleverage(self, account: str, market: int, size_abs: int,
+                        keeper: str | None = None) -> dict:
+        """Mirror of ``autoDeleverage`` sent by ``keeper`` (None: a keeper allowed to, unchecked);
+        state is only changed if it would succeed."""
+        return self._atomic(self._auto_deleverage, account, market, size_abs, keeper)
+
+    def _auto_deleverage(self, account: str, market: int, size_abs: int,
+                         keeper: str | None = None) -> dict:
+        if keeper is not None and (keeper == account or keeper not in self.adl_keepers):
+            raise ModelRevert("Unauthorized", keeper, account)
+        p = self.position(account, market)
+        size_abs = self._check_size(p, size_abs)
+        price = self.fresh_price(market)
+        before = self.pnl_factor()
+        trigger = self.max_pnl_factor_adl * m.WAD // m.BPS
+        if before <= trigger:
+            raise ModelRevert("AdlNotRequired", before, trigger)
+        if m.pnl(p.size, p.entry_notional, price) <= 0:
+            raise ModelRevert("AdlNotProfitable")
+        score = self.adl_score(account, market, price)
+        self._check_rank(account, market, score)
+        self.accrue(market, price)
+        st = self._close(account, market, p, size_abs, price, 0)
+        after = self.pnl_factor()
+        if after >= before:
+            raise ModelRevert("AdlFactorNotLowered", before, after)
+        floor = self.min_pnl_factor_after_adl * m.WAD // m.BPS
+        if after < floor:
+            raise ModelRevert("AdlOvershoot", after, floor)
+        return {"score": score, "before": before, "after": after, "pnl": st.pnl, "closed": size_abs}

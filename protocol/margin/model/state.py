@@ -1,0 +1,99 @@
+"""The reference model's values: a market's parameters and state, a position, the rules a market
+names, a settlement; and :class:`ModelRevert`, the contract's refusal by name."""
+
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from protocol.exceptions import PerpsimError
+from protocol.margin.liquidation import StockLiquidation
+from protocol.margin.pricing import ImpactPricing, OraclePricing
+from protocol.margin.rates import StockRates
+from protocol.margin.requirements import StockMargin
+from protocol.margin.types import MarginMode
+
+ISOLATED, CROSS = MarginMode.ISOLATED, MarginMode.CROSS
+CLOSE_ALL = 2**256 - 1  # Clearinghouse.CLOSE_ALL
+CROSS_ACCOUNT = 2**256 - 1  # Clearinghouse.CROSS_ACCOUNT: a liquidation target's cross account
+
+
+class ModelRevert(PerpsimError):
+    """The contract would revert with the custom error ``name``."""
+
+    def __init__(self, name: str, *args: object):
+        super().__init__(name, *args)
+        self.name = name
+
+
+@dataclass
+class MarketParams:
+    """``Clearinghouse.MarketConfig``, in the same field order."""
+
+    mmf: int
+    funding_factor: int
+    max_funding_rate: int
+    borrow_rate: int
+    max_leverage: int
+    taker_fee_bps: int
+    liquidation_fee_bps: int
+    keeper_share_bps: int
+    reserve_factor_bps: int
+    partial_liquidation_bps: int
+    liquidation_cooldown: int
+    min_collateral: int
+    max_long_oi: int
+    max_short_oi: int
+    partial_threshold: int
+    open_buffer_bps: int = 10
+
+
+@dataclass
+class MarketState:
+    """``Clearinghouse.MarketState``, in the same field order."""
+
+    long_size: int = 0
+    short_size: int = 0
+    borrow_index: int = 0
+    long_funding: int = 0
+    short_funding: int = 0
+    last_update: int = 0
+    long_entry: int = 0
+    short_entry: int = 0
+    borrow_weight: int = 0
+
+
+@dataclass
+class Position:
+    """``Clearinghouse.Position``, in the same field order."""
+
+    size: int = 0
+    entry_notional: int = 0
+    leverage: int = 0
+    mode: int = 0
+    funding_index: int = 0
+    borrow_index: int = 0
+    pending_impact: int = 0  # WAD base units (``IPricingModule``)
+    margin: int = 0
+
+
+@dataclass
+class MarketRules:
+    """A market's rule modules (Python mirrors of the contracts it names on chain)."""
+
+    rates: StockRates = field(default_factory=StockRates)
+    margin: StockMargin = field(default_factory=StockMargin)
+    liquidation: StockLiquidation = field(default_factory=StockLiquidation)
+    pricing: OraclePricing | ImpactPricing = field(default_factory=OraclePricing)
+
+
+@dataclass
+class Settlement:
+    pnl: int = 0
+    funding: int = 0
+    borrowing: int = 0
+    held: int = 0  # of the price impact paid in ``pnl``, the tokens held for the trader
+
+
+#: The rules of a market that names no module: the stock ones.
+STOCK_RULES = MarketRules()
