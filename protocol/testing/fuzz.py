@@ -87,12 +87,15 @@ CLOSE_ORDER_RULE = True
 #: BTC with Hyperliquid tiers whose bounds single trades reach (1.5 to 15k USD), so positions
 #: grow into lower-leverage tiers. ETH pays positive impact up to 0.1% of a trade: before the
 #: venue held the negative impact above the cap (SPEC §5.1), this campaign found two accounts
-#: collecting one's waived excess as the other's positive impact.
+#: collecting one's waived excess as the other's positive impact. Both slice a liquidation of
+#: more than $5,000 (the default threshold, $1M, is above every position the fuzzer opens).
 MARKETS = (MarketConfig(symbol="ETH", initial_price=Decimal(3000),
                         impact_factor_positive=Decimal("0.00000025"), impact_factor_negative=Decimal("0.0000005"),
-                        max_negative_impact_bps=20, max_positive_impact_bps=10, max_liquidation_impact_bps=20),
+                        max_negative_impact_bps=20, max_positive_impact_bps=10, max_liquidation_impact_bps=20,
+                        partial_threshold_usd=Decimal(5_000)),
            MarketConfig(symbol="BTC", initial_price=Decimal(60000),
-                        tiers=((Decimal(0), 50), (Decimal(2_000), 20), (Decimal(6_000), 10))))
+                        tiers=((Decimal(0), 50), (Decimal(2_000), 20), (Decimal(6_000), 10)),
+                        partial_threshold_usd=Decimal(5_000)))
 PRICE_LIMITS = {"ETH": (Decimal(300), Decimal(30_000)), "BTC": (Decimal(6_000), Decimal(600_000))}
 
 
@@ -469,6 +472,22 @@ class VenueMachine(RuleBasedStateMachine):
     def time_jump(self, seconds):
         self.w.steps += 1
         self.venue.advance_time(seconds)
+
+    @rule(k=st.integers(0, KEEPERS - 1), i=st.integers(0, 7), bps=st.sampled_from([1, 5, 25]))
+    def liquidate_at_the_edge(self, k, i, bps):
+        """One of the open positions, its price put just past its liquidation price and the
+        position liquidated in the same step: above the partial threshold it is sliced, with the
+        cooldown after (SPEC §7), which a price gap, landing far below maintenance, never
+        reaches."""
+        held = [(tr, m, p) for tr in self.w.traders for m in SYMBOLS
+                for p in (self.venue.raw_position(tr, m),) if p.size != 0]
+        if not held:
+            self._do("liquidate_edge", self._refused)
+            return
+        trader, market, raw = held[i % len(held)]
+        if self._price_to_edge(trader, market, -bps if raw.size > 0 else bps):
+            self._liquidate(self.w.keepers[k], trader,
+                            market if raw.mode == MarginMode.ISOLATED else None)
 
     @rule(market=st.sampled_from(SYMBOLS))
     def update_funding(self, market):
