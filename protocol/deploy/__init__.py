@@ -2,7 +2,7 @@
 out on a chain (:func:`deploy`), then driven by :meth:`protocol.venue.Venue.attach`."""
 
 from protocol.deploy.deployer import Deployment, deploy
-from protocol.deploy.plan import LIBRARIES, Call, DeploymentPlan, Ref, Role, Step, venue_plan
+from protocol.deploy.plan import LIBRARIES, Call, DeploymentPlan, MarketModule, Ref, Role, Step, venue_plan
 
-__all__ = ["LIBRARIES", "Call", "Deployment", "DeploymentPlan", "Ref", "Role", "Step", "deploy",
+__all__ = ["LIBRARIES", "Call", "Deployment", "DeploymentPlan", "MarketModule", "Ref", "Role", "Step", "deploy",
            "venue_plan"]

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Optional
 import protocol.bindings  # noqa: F401  (every handle a chain makes gets its typed class)
 from protocol.chain import Chain, Contract
 from protocol.chain.abi import load_artifact
-from protocol.deploy.plan import IMPACT_STEP, Call, DeploymentPlan, MarketSpec, Ref, Role, module_kind
+from protocol.deploy.plan import Call, DeploymentPlan, MarketSpec, Ref, Role, module_kind
 
 
 @dataclass(frozen=True)
@@ -73,11 +73,10 @@ def deploy(chain: Chain, plan: DeploymentPlan, admin: str | None = None) -> Depl
         for kind, step in plan.modules.items():
             ch.set_market_module(market_id, module_kind(kind), addresses[step],
                                  sender=admin).raise_for_status()
-        if config.has_impact:  # only markets with impact pay for the module call
-            impact = contracts[IMPACT_STEP]
-            impact.set_impact_config(market_id, config.impact_encoded(),
-                                     sender=admin).raise_for_status()
-            ch.set_market_module(market_id, module_kind("pricing"), impact.address,
+        for own in (m for m in plan.market_modules if m.market == market_id):
+            for call in own.setup:
+                _send(contracts, call, addresses, admin)
+            ch.set_market_module(market_id, module_kind(own.kind), addresses[own.step],
                                  sender=admin).raise_for_status()
     modules = {kind: addresses[step] for kind, step in plan.modules.items()}
     return Deployment(admin, contracts, plan.markets, decimals, modules, plan.artifacts)

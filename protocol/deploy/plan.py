@@ -78,6 +78,18 @@ class Call:
 
 
 @dataclass(frozen=True)
+class MarketModule:
+    """One market's own rule module: the plan's step ``step`` as the market's ``kind`` rule, after
+    the admin's ``setup`` calls (its per-market parameters) have reached it. A module with
+    parameters, such as ``ImpactPricing``, is one of these, not a special case of the deployer."""
+
+    market: int
+    kind: str
+    step: str
+    setup: tuple[Call, ...] = ()
+
+
+@dataclass(frozen=True)
 class DeploymentPlan:
     """Everything a venue deployment does, in order: ``steps``, then ``calls``, then each market
     configured (with its Chainlink feed) and given the plan's ``modules`` (kind -> step name)."""
@@ -86,6 +98,8 @@ class DeploymentPlan:
     calls: tuple[Call, ...]
     markets: tuple[MarketSpec, ...]
     modules: Mapping[str, str] = field(default_factory=dict)
+    #: Modules of one market each, set after the venue-wide ``modules``.
+    market_modules: tuple[MarketModule, ...] = ()
     #: Where the artifacts live (None: the project's own); a plan with users' contracts points
     #: at the cache that holds them beside the project's.
     artifacts: Optional[Path] = None
@@ -132,8 +146,11 @@ def venue_plan(markets: Sequence[MarketSpec], *, max_price_age: int = 3600,
               Call("clearinghouse", "grantRole", (Role("EXECUTOR_ROLE"), Ref("order_book")))]
     if not instant_trading:
         calls.append(Call("clearinghouse", "setInstantTrading", (False,)))
+    impact = tuple(MarketModule(i, "pricing", IMPACT_STEP,
+                                (Call(IMPACT_STEP, "setImpactConfig", (i, m.impact_encoded())),))
+                   for i, m in enumerate(markets) if m.has_impact)
     return DeploymentPlan(tuple(steps), tuple(calls), tuple(markets),
-                          {kind: f"module:{kind}" for kind in modules}, artifacts)
+                          {kind: f"module:{kind}" for kind in modules}, impact, artifacts)
 
 
 def module_kind(kind: str) -> ModuleKind:
