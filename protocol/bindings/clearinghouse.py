@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
 
+from protocol.bindings.common import AccessControl, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
 from protocol.bindings.structs import LiquidationTarget, MarketConfig, MarketState, Position  # noqa: F401
 
@@ -597,54 +598,6 @@ class RiskChangeDelaySetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('delay',))
 
 
-class RoleAdminChangedEvent(NamedTuple):
-    """The event ``RoleAdminChanged(bytes32,bytes32,bytes32)``."""
-
-    role: bytes
-    previous_admin_role: bytes
-    new_admin_role: bytes
-
-    NAME = 'RoleAdminChanged'
-    SIGNATURE = 'RoleAdminChanged(bytes32,bytes32,bytes32)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "RoleAdminChangedEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('role', 'previousAdminRole', 'newAdminRole'))
-
-
-class RoleGrantedEvent(NamedTuple):
-    """The event ``RoleGranted(bytes32,address,address)``."""
-
-    role: bytes
-    account: str
-    sender_: str
-
-    NAME = 'RoleGranted'
-    SIGNATURE = 'RoleGranted(bytes32,address,address)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "RoleGrantedEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('role', 'account', 'sender'))
-
-
-class RoleRevokedEvent(NamedTuple):
-    """The event ``RoleRevoked(bytes32,address,address)``."""
-
-    role: bytes
-    account: str
-    sender_: str
-
-    NAME = 'RoleRevoked'
-    SIGNATURE = 'RoleRevoked(bytes32,address,address)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "RoleRevokedEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('role', 'account', 'sender'))
-
-
 class WithdrawnEvent(NamedTuple):
     """The event ``Withdrawn(address,uint256)``."""
 
@@ -660,7 +613,7 @@ class WithdrawnEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'amount'))
 
 
-class Clearinghouse(BoundContract):
+class Clearinghouse(AccessControl):
     """``Clearinghouse``'s functions, typed; ``EVENTS`` are its events' classes."""
 
     ARTIFACT = 'Clearinghouse'
@@ -765,11 +718,6 @@ class Clearinghouse(BoundContract):
         value = self._view('CROSS_ACCOUNT()', (), sender)
         return value
 
-    def default_admin_role(self, *, sender: Optional[str] = None) -> bytes:
-        """``DEFAULT_ADMIN_ROLE()``, a view."""
-        value = self._view('DEFAULT_ADMIN_ROLE()', (), sender)
-        return value
-
     def executor_role(self, *, sender: Optional[str] = None) -> bytes:
         """``EXECUTOR_ROLE()``, a view."""
         value = self._view('EXECUTOR_ROLE()', (), sender)
@@ -834,20 +782,6 @@ class Clearinghouse(BoundContract):
         """Send ``fundInsurance(uint256)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'fundInsurance(uint256)', (amount,), 0, gas, gas_price)
 
-    def get_role_admin(self, role: bytes, *, sender: Optional[str] = None) -> bytes:
-        """``getRoleAdmin(bytes32)``, a view."""
-        value = self._view('getRoleAdmin(bytes32)', (role,), sender)
-        return value
-
-    def grant_role(self, role: bytes, account: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``grantRole(bytes32,address)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'grantRole(bytes32,address)', (role, account), 0, gas, gas_price)
-
-    def has_role(self, role: bytes, account: str, *, sender: Optional[str] = None) -> bool:
-        """``hasRole(bytes32,address)``, a view."""
-        value = self._view('hasRole(bytes32,address)', (role, account), sender)
-        return value
-
     def increase_position(self, account: str, market: int, size_delta: int, leverage: int, mode: int, margin: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``increasePosition(address,uint256,int256,uint256,uint8,uint256)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'increasePosition(address,uint256,int256,uint256,uint8,uint256)', (account, market, size_delta, leverage, mode, margin), 0, gas, gas_price)
@@ -895,14 +829,6 @@ class Clearinghouse(BoundContract):
         """Send ``removeMargin(address,uint256,uint256)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'removeMargin(address,uint256,uint256)', (account, market, amount), 0, gas, gas_price)
 
-    def renounce_role(self, role: bytes, caller_confirmation: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``renounceRole(bytes32,address)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'renounceRole(bytes32,address)', (role, caller_confirmation), 0, gas, gas_price)
-
-    def revoke_role(self, role: bytes, account: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``revokeRole(bytes32,address)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'revokeRole(bytes32,address)', (role, account), 0, gas, gas_price)
-
     def scale(self, *, sender: Optional[str] = None) -> int:
         """``scale()``, a view."""
         value = self._view('scale()', (), sender)
@@ -943,11 +869,6 @@ class Clearinghouse(BoundContract):
     def set_risk_change_delay(self, delay: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``setRiskChangeDelay(uint256)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'setRiskChangeDelay(uint256)', (delay,), 0, gas, gas_price)
-
-    def supports_interface(self, interface_id: bytes, *, sender: Optional[str] = None) -> bool:
-        """``supportsInterface(bytes4)``, a view."""
-        value = self._view('supportsInterface(bytes4)', (interface_id,), sender)
-        return value
 
     def update_funding(self, market: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``updateFunding(uint256)`` from ``sender``; the receipt (a revert is not raised)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
 
+from protocol.bindings.common import AccessControl, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
 from protocol.bindings.structs import ImpactConfig, ImpactInput, ImpactResult  # noqa: F401
 
@@ -25,55 +26,7 @@ class ImpactConfigSetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('market', 'config'))
 
 
-class RoleAdminChangedEvent(NamedTuple):
-    """The event ``RoleAdminChanged(bytes32,bytes32,bytes32)``."""
-
-    role: bytes
-    previous_admin_role: bytes
-    new_admin_role: bytes
-
-    NAME = 'RoleAdminChanged'
-    SIGNATURE = 'RoleAdminChanged(bytes32,bytes32,bytes32)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "RoleAdminChangedEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('role', 'previousAdminRole', 'newAdminRole'))
-
-
-class RoleGrantedEvent(NamedTuple):
-    """The event ``RoleGranted(bytes32,address,address)``."""
-
-    role: bytes
-    account: str
-    sender_: str
-
-    NAME = 'RoleGranted'
-    SIGNATURE = 'RoleGranted(bytes32,address,address)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "RoleGrantedEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('role', 'account', 'sender'))
-
-
-class RoleRevokedEvent(NamedTuple):
-    """The event ``RoleRevoked(bytes32,address,address)``."""
-
-    role: bytes
-    account: str
-    sender_: str
-
-    NAME = 'RoleRevoked'
-    SIGNATURE = 'RoleRevoked(bytes32,address,address)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "RoleRevokedEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('role', 'account', 'sender'))
-
-
-class ImpactPricing(BoundContract):
+class ImpactPricing(AccessControl):
     """``ImpactPricing``'s functions, typed; ``EVENTS`` are its events' classes."""
 
     ARTIFACT = 'ImpactPricing'
@@ -97,11 +50,6 @@ class ImpactPricing(BoundContract):
         'supportsInterface(bytes4)',
     })
     EVENTS = (ImpactConfigSetEvent, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, )
-
-    def default_admin_role(self, *, sender: Optional[str] = None) -> bytes:
-        """``DEFAULT_ADMIN_ROLE()``, a view."""
-        value = self._view('DEFAULT_ADMIN_ROLE()', (), sender)
-        return value
 
     def max_exponent(self, *, sender: Optional[str] = None) -> int:
         """``MAX_EXPONENT()``, a view."""
@@ -128,20 +76,6 @@ class ImpactPricing(BoundContract):
         value = self._view('decreaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256),bool)', (t, arg1), sender)
         return ImpactResult._from_abi(value)
 
-    def get_role_admin(self, role: bytes, *, sender: Optional[str] = None) -> bytes:
-        """``getRoleAdmin(bytes32)``, a view."""
-        value = self._view('getRoleAdmin(bytes32)', (role,), sender)
-        return value
-
-    def grant_role(self, role: bytes, account: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``grantRole(bytes32,address)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'grantRole(bytes32,address)', (role, account), 0, gas, gas_price)
-
-    def has_role(self, role: bytes, account: str, *, sender: Optional[str] = None) -> bool:
-        """``hasRole(bytes32,address)``, a view."""
-        value = self._view('hasRole(bytes32,address)', (role, account), sender)
-        return value
-
     def health_impact(self, t: ImpactInput, *, sender: Optional[str] = None) -> int:
         """``healthImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))``, a view."""
         value = self._view('healthImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))', (t,), sender)
@@ -162,19 +96,6 @@ class ImpactPricing(BoundContract):
         value = self._view('priceImpactUsd(uint256,uint256,uint256,int256,bool)', (market, long_oi, short_oi, usd_delta, is_long), sender)
         return value
 
-    def renounce_role(self, role: bytes, caller_confirmation: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``renounceRole(bytes32,address)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'renounceRole(bytes32,address)', (role, caller_confirmation), 0, gas, gas_price)
-
-    def revoke_role(self, role: bytes, account: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``revokeRole(bytes32,address)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'revokeRole(bytes32,address)', (role, account), 0, gas, gas_price)
-
     def set_impact_config(self, market: int, config: ImpactConfig, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``setImpactConfig(uint256,(uint128,uint128,uint64,uint64,uint16,uint16,uint16,uint8,bool))`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'setImpactConfig(uint256,(uint128,uint128,uint64,uint64,uint16,uint16,uint16,uint8,bool))', (market, config), 0, gas, gas_price)
-
-    def supports_interface(self, interface_id: bytes, *, sender: Optional[str] = None) -> bool:
-        """``supportsInterface(bytes4)``, a view."""
-        value = self._view('supportsInterface(bytes4)', (interface_id,), sender)
-        return value

@@ -6,23 +6,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
 
+from protocol.bindings.common import ERC20, ApprovalEvent, TransferEvent
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
-
-
-class ApprovalEvent(NamedTuple):
-    """The event ``Approval(address,address,uint256)``."""
-
-    owner: str
-    spender: str
-    value_: int
-
-    NAME = 'Approval'
-    SIGNATURE = 'Approval(address,address,uint256)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "ApprovalEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('owner', 'spender', 'value'))
 
 
 class DepositEvent(NamedTuple):
@@ -40,22 +25,6 @@ class DepositEvent(NamedTuple):
     def from_event(cls, event: Event) -> "DepositEvent":
         """This class of a decoded event of the same name."""
         return cls._make(event.args[name] for name in ('sender', 'owner', 'assets', 'shares'))
-
-
-class TransferEvent(NamedTuple):
-    """The event ``Transfer(address,address,uint256)``."""
-
-    from_: str
-    to: str
-    value_: int
-
-    NAME = 'Transfer'
-    SIGNATURE = 'Transfer(address,address,uint256)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "TransferEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('from', 'to', 'value'))
 
 
 class WithdrawEvent(NamedTuple):
@@ -76,7 +45,7 @@ class WithdrawEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('sender', 'receiver', 'owner', 'assets', 'shares'))
 
 
-class LiquidityPool(BoundContract):
+class LiquidityPool(ERC20):
     """``LiquidityPool``'s functions, typed; ``EVENTS`` are its events' classes."""
 
     ARTIFACT = 'LiquidityPool'
@@ -113,23 +82,9 @@ class LiquidityPool(BoundContract):
     })
     EVENTS = (ApprovalEvent, DepositEvent, TransferEvent, WithdrawEvent, )
 
-    def allowance(self, owner: str, spender: str, *, sender: Optional[str] = None) -> int:
-        """``allowance(address,address)``, a view."""
-        value = self._view('allowance(address,address)', (owner, spender), sender)
-        return value
-
-    def approve(self, spender: str, value_: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``approve(address,uint256)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'approve(address,uint256)', (spender, value_), 0, gas, gas_price)
-
     def asset(self, *, sender: Optional[str] = None) -> str:
         """``asset()``, a view."""
         value = self._view('asset()', (), sender)
-        return value
-
-    def balance_of(self, account: str, *, sender: Optional[str] = None) -> int:
-        """``balanceOf(address)``, a view."""
-        value = self._view('balanceOf(address)', (account,), sender)
         return value
 
     def clearinghouse(self, *, sender: Optional[str] = None) -> str:
@@ -145,11 +100,6 @@ class LiquidityPool(BoundContract):
     def convert_to_shares(self, assets: int, *, sender: Optional[str] = None) -> int:
         """``convertToShares(uint256)``, a view."""
         value = self._view('convertToShares(uint256)', (assets,), sender)
-        return value
-
-    def decimals(self, *, sender: Optional[str] = None) -> int:
-        """``decimals()``, a view."""
-        value = self._view('decimals()', (), sender)
         return value
 
     def deposit(self, assets: int, receiver: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
@@ -195,11 +145,6 @@ class LiquidityPool(BoundContract):
         """Send ``mint(uint256,address)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'mint(uint256,address)', (shares, receiver), 0, gas, gas_price)
 
-    def name_(self, *, sender: Optional[str] = None) -> str:
-        """``name()``, a view."""
-        value = self._view('name()', (), sender)
-        return value
-
     def preview_deposit(self, assets: int, *, sender: Optional[str] = None) -> int:
         """``previewDeposit(uint256)``, a view."""
         value = self._view('previewDeposit(uint256)', (assets,), sender)
@@ -224,28 +169,10 @@ class LiquidityPool(BoundContract):
         """Send ``redeem(uint256,address,address)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'redeem(uint256,address,address)', (shares, receiver, owner), 0, gas, gas_price)
 
-    def symbol(self, *, sender: Optional[str] = None) -> str:
-        """``symbol()``, a view."""
-        value = self._view('symbol()', (), sender)
-        return value
-
     def total_assets(self, *, sender: Optional[str] = None) -> int:
         """``totalAssets()``, a view."""
         value = self._view('totalAssets()', (), sender)
         return value
-
-    def total_supply(self, *, sender: Optional[str] = None) -> int:
-        """``totalSupply()``, a view."""
-        value = self._view('totalSupply()', (), sender)
-        return value
-
-    def transfer(self, to: str, value_: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``transfer(address,uint256)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'transfer(address,uint256)', (to, value_), 0, gas, gas_price)
-
-    def transfer_from(self, from_: str, to: str, value_: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``transferFrom(address,address,uint256)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'transferFrom(address,address,uint256)', (from_, to, value_), 0, gas, gas_price)
 
     def withdraw(self, assets: int, receiver: str, owner: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``withdraw(uint256,address,address)`` from ``sender``; the receipt (a revert is not raised)."""

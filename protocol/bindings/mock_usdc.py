@@ -6,42 +6,11 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
 
+from protocol.bindings.common import ERC20, ApprovalEvent, TransferEvent
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
 
 
-class ApprovalEvent(NamedTuple):
-    """The event ``Approval(address,address,uint256)``."""
-
-    owner: str
-    spender: str
-    value_: int
-
-    NAME = 'Approval'
-    SIGNATURE = 'Approval(address,address,uint256)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "ApprovalEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('owner', 'spender', 'value'))
-
-
-class TransferEvent(NamedTuple):
-    """The event ``Transfer(address,address,uint256)``."""
-
-    from_: str
-    to: str
-    value_: int
-
-    NAME = 'Transfer'
-    SIGNATURE = 'Transfer(address,address,uint256)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "TransferEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('from', 'to', 'value'))
-
-
-class MockUSDC(BoundContract):
+class MockUSDC(ERC20):
     """``MockUSDC``'s functions, typed; ``EVENTS`` are its events' classes."""
 
     ARTIFACT = 'MockUSDC'
@@ -59,48 +28,6 @@ class MockUSDC(BoundContract):
     })
     EVENTS = (ApprovalEvent, TransferEvent, )
 
-    def allowance(self, owner: str, spender: str, *, sender: Optional[str] = None) -> int:
-        """``allowance(address,address)``, a view."""
-        value = self._view('allowance(address,address)', (owner, spender), sender)
-        return value
-
-    def approve(self, spender: str, value_: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``approve(address,uint256)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'approve(address,uint256)', (spender, value_), 0, gas, gas_price)
-
-    def balance_of(self, account: str, *, sender: Optional[str] = None) -> int:
-        """``balanceOf(address)``, a view."""
-        value = self._view('balanceOf(address)', (account,), sender)
-        return value
-
-    def decimals(self, *, sender: Optional[str] = None) -> int:
-        """``decimals()``, a view."""
-        value = self._view('decimals()', (), sender)
-        return value
-
     def mint(self, to: str, amount: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``mint(address,uint256)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'mint(address,uint256)', (to, amount), 0, gas, gas_price)
-
-    def name_(self, *, sender: Optional[str] = None) -> str:
-        """``name()``, a view."""
-        value = self._view('name()', (), sender)
-        return value
-
-    def symbol(self, *, sender: Optional[str] = None) -> str:
-        """``symbol()``, a view."""
-        value = self._view('symbol()', (), sender)
-        return value
-
-    def total_supply(self, *, sender: Optional[str] = None) -> int:
-        """``totalSupply()``, a view."""
-        value = self._view('totalSupply()', (), sender)
-        return value
-
-    def transfer(self, to: str, value_: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``transfer(address,uint256)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'transfer(address,uint256)', (to, value_), 0, gas, gas_price)
-
-    def transfer_from(self, from_: str, to: str, value_: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``transferFrom(address,address,uint256)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'transferFrom(address,address,uint256)', (from_, to, value_), 0, gas, gas_price)

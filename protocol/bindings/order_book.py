@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
 
+from protocol.bindings.common import AccessControl, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
 from protocol.bindings.structs import CreateOrderParams, LpRequest, Order  # noqa: F401
 
@@ -212,55 +213,7 @@ class OrderFailedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('id', 'keeper', 'reason', 'keeperFee', 'refund'))
 
 
-class RoleAdminChangedEvent(NamedTuple):
-    """The event ``RoleAdminChanged(bytes32,bytes32,bytes32)``."""
-
-    role: bytes
-    previous_admin_role: bytes
-    new_admin_role: bytes
-
-    NAME = 'RoleAdminChanged'
-    SIGNATURE = 'RoleAdminChanged(bytes32,bytes32,bytes32)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "RoleAdminChangedEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('role', 'previousAdminRole', 'newAdminRole'))
-
-
-class RoleGrantedEvent(NamedTuple):
-    """The event ``RoleGranted(bytes32,address,address)``."""
-
-    role: bytes
-    account: str
-    sender_: str
-
-    NAME = 'RoleGranted'
-    SIGNATURE = 'RoleGranted(bytes32,address,address)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "RoleGrantedEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('role', 'account', 'sender'))
-
-
-class RoleRevokedEvent(NamedTuple):
-    """The event ``RoleRevoked(bytes32,address,address)``."""
-
-    role: bytes
-    account: str
-    sender_: str
-
-    NAME = 'RoleRevoked'
-    SIGNATURE = 'RoleRevoked(bytes32,address,address)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "RoleRevokedEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('role', 'account', 'sender'))
-
-
-class OrderBook(BoundContract):
+class OrderBook(AccessControl):
     """``OrderBook``'s functions, typed; ``EVENTS`` are its events' classes."""
 
     ARTIFACT = 'OrderBook'
@@ -311,11 +264,6 @@ class OrderBook(BoundContract):
         'supportsInterface(bytes4)',
     })
     EVENTS = (EthClaimableEvent, LpRequestCancelledEvent, LpRequestCreatedEvent, LpRequestExecutedEvent, LpRequestFailedEvent, MarketOrderTimeoutSetEvent, MinExecutionFeeSetEvent, MinExecutionGasSetEvent, OrderCancelledEvent, OrderCreatedEvent, OrderExecutedEvent, OrderFailedEvent, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, )
-
-    def default_admin_role(self, *, sender: Optional[str] = None) -> bytes:
-        """``DEFAULT_ADMIN_ROLE()``, a view."""
-        value = self._view('DEFAULT_ADMIN_ROLE()', (), sender)
-        return value
 
     def eth_transfer_gas_limit(self, *, sender: Optional[str] = None) -> int:
         """``ETH_TRANSFER_GAS_LIMIT()``, a view."""
@@ -399,20 +347,6 @@ class OrderBook(BoundContract):
         """Send ``fillLpRequest((address,address,bool,uint64,uint128,uint128,uint128))`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'fillLpRequest((address,address,bool,uint64,uint128,uint128,uint128))', (r,), 0, gas, gas_price)
 
-    def get_role_admin(self, role: bytes, *, sender: Optional[str] = None) -> bytes:
-        """``getRoleAdmin(bytes32)``, a view."""
-        value = self._view('getRoleAdmin(bytes32)', (role,), sender)
-        return value
-
-    def grant_role(self, role: bytes, account: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``grantRole(bytes32,address)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'grantRole(bytes32,address)', (role, account), 0, gas, gas_price)
-
-    def has_role(self, role: bytes, account: str, *, sender: Optional[str] = None) -> bool:
-        """``hasRole(bytes32,address)``, a view."""
-        value = self._view('hasRole(bytes32,address)', (role, account), sender)
-        return value
-
     def is_executable(self, id: int, *, sender: Optional[str] = None) -> bool:
         """``isExecutable(uint256)``, a view."""
         value = self._view('isExecutable(uint256)', (id,), sender)
@@ -483,10 +417,6 @@ class OrderBook(BoundContract):
         value = self._view('order(uint256)', (id,), sender)
         return Order._from_abi(value)
 
-    def renounce_role(self, role: bytes, caller_confirmation: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``renounceRole(bytes32,address)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'renounceRole(bytes32,address)', (role, caller_confirmation), 0, gas, gas_price)
-
     def request_deposit(self, assets: int, receiver: str, min_shares: int, *, sender: str, value: int = 0, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``requestDeposit(uint256,address,uint256)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'requestDeposit(uint256,address,uint256)', (assets, receiver, min_shares), value, gas, gas_price)
@@ -494,10 +424,6 @@ class OrderBook(BoundContract):
     def request_redeem(self, shares: int, receiver: str, min_assets: int, *, sender: str, value: int = 0, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``requestRedeem(uint256,address,uint256)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'requestRedeem(uint256,address,uint256)', (shares, receiver, min_assets), value, gas, gas_price)
-
-    def revoke_role(self, role: bytes, account: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``revokeRole(bytes32,address)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'revokeRole(bytes32,address)', (role, account), 0, gas, gas_price)
 
     def set_market_order_timeout(self, timeout: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``setMarketOrderTimeout(uint256)`` from ``sender``; the receipt (a revert is not raised)."""
@@ -510,8 +436,3 @@ class OrderBook(BoundContract):
     def set_min_execution_gas(self, kind: int, gas_: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``setMinExecutionGas(uint8,uint256)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'setMinExecutionGas(uint8,uint256)', (kind, gas_), 0, gas, gas_price)
-
-    def supports_interface(self, interface_id: bytes, *, sender: Optional[str] = None) -> bool:
-        """``supportsInterface(bytes4)``, a view."""
-        value = self._view('supportsInterface(bytes4)', (interface_id,), sender)
-        return value

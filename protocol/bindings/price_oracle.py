@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
 
+from protocol.bindings.common import AccessControl, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
 from protocol.bindings.structs import PriceUpdate  # noqa: F401
 
@@ -100,55 +101,7 @@ class PriceUpdatedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('market', 'price', 'timestamp', 'round'))
 
 
-class RoleAdminChangedEvent(NamedTuple):
-    """The event ``RoleAdminChanged(bytes32,bytes32,bytes32)``."""
-
-    role: bytes
-    previous_admin_role: bytes
-    new_admin_role: bytes
-
-    NAME = 'RoleAdminChanged'
-    SIGNATURE = 'RoleAdminChanged(bytes32,bytes32,bytes32)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "RoleAdminChangedEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('role', 'previousAdminRole', 'newAdminRole'))
-
-
-class RoleGrantedEvent(NamedTuple):
-    """The event ``RoleGranted(bytes32,address,address)``."""
-
-    role: bytes
-    account: str
-    sender_: str
-
-    NAME = 'RoleGranted'
-    SIGNATURE = 'RoleGranted(bytes32,address,address)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "RoleGrantedEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('role', 'account', 'sender'))
-
-
-class RoleRevokedEvent(NamedTuple):
-    """The event ``RoleRevoked(bytes32,address,address)``."""
-
-    role: bytes
-    account: str
-    sender_: str
-
-    NAME = 'RoleRevoked'
-    SIGNATURE = 'RoleRevoked(bytes32,address,address)'
-
-    @classmethod
-    def from_event(cls, event: Event) -> "RoleRevokedEvent":
-        """This class of a decoded event of the same name."""
-        return cls._make(event.args[name] for name in ('role', 'account', 'sender'))
-
-
-class PriceOracle(BoundContract):
+class PriceOracle(AccessControl):
     """``PriceOracle``'s functions, typed; ``EVENTS`` are its events' classes."""
 
     ARTIFACT = 'PriceOracle'
@@ -177,11 +130,6 @@ class PriceOracle(BoundContract):
         'valuationPrice(uint256)',
     })
     EVENTS = (CloseGracePeriodSetEvent, DefaultMaxPriceAgeSetEvent, MaxDeviationSetEvent, MaxPriceAgeSetEvent, PriceUpdatedEvent, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, )
-
-    def default_admin_role(self, *, sender: Optional[str] = None) -> bytes:
-        """``DEFAULT_ADMIN_ROLE()``, a view."""
-        value = self._view('DEFAULT_ADMIN_ROLE()', (), sender)
-        return value
 
     def max_price_age_limit(self, *, sender: Optional[str] = None) -> int:
         """``MAX_PRICE_AGE_LIMIT()``, a view."""
@@ -213,20 +161,6 @@ class PriceOracle(BoundContract):
         value = self._view('freshPrice(uint256)', (market,), sender)
         return value
 
-    def get_role_admin(self, role: bytes, *, sender: Optional[str] = None) -> bytes:
-        """``getRoleAdmin(bytes32)``, a view."""
-        value = self._view('getRoleAdmin(bytes32)', (role,), sender)
-        return value
-
-    def grant_role(self, role: bytes, account: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``grantRole(bytes32,address)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'grantRole(bytes32,address)', (role, account), 0, gas, gas_price)
-
-    def has_role(self, role: bytes, account: str, *, sender: Optional[str] = None) -> bool:
-        """``hasRole(bytes32,address)``, a view."""
-        value = self._view('hasRole(bytes32,address)', (role, account), sender)
-        return value
-
     def latest(self, market: int, *, sender: Optional[str] = None) -> LatestResult:
         """``latest(uint256)``, a view."""
         value = self._view('latest(uint256)', (market,), sender)
@@ -246,14 +180,6 @@ class PriceOracle(BoundContract):
         """Send ``pushPrices((uint64,uint64,uint128)[])`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'pushPrices((uint64,uint64,uint128)[])', (updates,), 0, gas, gas_price)
 
-    def renounce_role(self, role: bytes, caller_confirmation: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``renounceRole(bytes32,address)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'renounceRole(bytes32,address)', (role, caller_confirmation), 0, gas, gas_price)
-
-    def revoke_role(self, role: bytes, account: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
-        """Send ``revokeRole(bytes32,address)`` from ``sender``; the receipt (a revert is not raised)."""
-        return self._send(sender, 'revokeRole(bytes32,address)', (role, account), 0, gas, gas_price)
-
     def set_close_grace_period(self, grace_period: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``setCloseGracePeriod(uint256)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'setCloseGracePeriod(uint256)', (grace_period,), 0, gas, gas_price)
@@ -269,11 +195,6 @@ class PriceOracle(BoundContract):
     def set_max_price_age(self, market: int, age: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``setMaxPriceAge(uint256,uint256)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'setMaxPriceAge(uint256,uint256)', (market, age), 0, gas, gas_price)
-
-    def supports_interface(self, interface_id: bytes, *, sender: Optional[str] = None) -> bool:
-        """``supportsInterface(bytes4)``, a view."""
-        value = self._view('supportsInterface(bytes4)', (interface_id,), sender)
-        return value
 
     def valuation_price(self, market: int, *, sender: Optional[str] = None) -> ValuationPriceResult:
         """``valuationPrice(uint256)``, a view."""

@@ -4,10 +4,11 @@ contract's typed class."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, ClassVar, Mapping, Optional, Sequence, TypeVar
 
 from protocol.chain import Contract, Receipt, hooks
-from protocol.chain.abi import Event
+from protocol.chain.abi import ContractABI, Event
 
 __all__ = ["BoundContract", "Event", "Receipt", "bind", "register"]
 
@@ -64,6 +65,7 @@ def register(bindings: Mapping[str, type[BoundContract]]) -> None:
     """Make :func:`bind` know these classes (artifact name -> class), and have every chain give
     its new handles their class (``Chain.deploy``, ``Chain.at``)."""
     _CLASSES.update(bindings)
+    _fitting.cache_clear()
     hooks.BIND = bind
 
 
@@ -76,9 +78,14 @@ def bind(contract: Contract) -> Contract:
         return contract
     cls = _CLASSES.get(contract.name)
     if cls is None:
-        functions = {fn.signature for fn in contract.abi.functions.values()}
-        fitting = [c for c in _CLASSES.values() if c.FUNCTIONS and c.FUNCTIONS <= functions]
-        if not fitting:
-            return contract
-        cls = max(fitting, key=lambda c: (len(c.FUNCTIONS), c.ARTIFACT))
-    return cls.of(contract)
+        cls = _fitting(contract.abi)
+    return contract if cls is None else cls.of(contract)
+
+
+@lru_cache(maxsize=None)
+def _fitting(abi: ContractABI) -> Optional[type[BoundContract]]:
+    """The largest bound class whose every function ``abi`` has (an artifact's ABI is loaded
+    once, so this is worked out once per artifact, not per handle)."""
+    functions = {fn.signature for fn in abi.functions.values()}
+    fitting = [c for c in _CLASSES.values() if c.FUNCTIONS and c.FUNCTIONS <= functions]
+    return max(fitting, key=lambda c: (len(c.FUNCTIONS), c.ARTIFACT)) if fitting else None

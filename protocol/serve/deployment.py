@@ -7,7 +7,7 @@ from typing import Optional
 
 from pydantic import BaseModel, Field
 
-from protocol.bindings import BoundContract, bind
+from protocol.bindings import BoundContract
 from protocol.chain import load_artifact
 from protocol.chain.base import CHAIN_ID
 from protocol.deploy.plan import LIBRARIES
@@ -109,7 +109,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _binding(contract) -> Optional[str]:
-    """``module:Class`` of the binding that drives ``contract`` (None: a plain handle)."""
-    bound = bind(contract)
-    return None if not isinstance(bound, BoundContract) else \
-        f"{type(bound).__module__}:{type(bound).__name__}"
+    """``module:Class`` of the binding that drives ``contract`` (the chain gave every handle
+    its class; None: a plain handle)."""
+    return f"{type(contract).__module__}:{type(contract).__name__}" \
+        if isinstance(contract, BoundContract) else None
