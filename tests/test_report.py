@@ -19,6 +19,7 @@ from protocol.cli import main
 from protocol.report import write_run, write_study
 from protocol.report.frames import load_run
 from protocol.report.writer import run_html
+from protocol.sim.metrics import max_drawdown
 from protocol.sim.result import LiquidationMark, PositionSample, RunResult, StudyResult
 
 MARKETS = ("ETH", "BTC")
@@ -90,11 +91,19 @@ def make_run(mode: str = "isolated", shock: int = 0) -> RunResult:
         {"block": 8, "tx": 1, "contract": "Clearinghouse", "event": "BadDebt",
          "args": {"amount": Decimal("12.5"), "account": "0xdef"}},
     ]
+    fund = [r["insurance_fund"] for r in rows]
     summary = {"blocks": BLOCKS - 1, "liquidations": 2, "bad_debt": cum_bad,
+               "liquidations_long": 1, "liquidations_short": 1,
+               "liquidated_notional": sum((r["liquidated_notional"] for r in rows), Decimal(0)),
                "first_liquidation_block": 5, "missing": None,
-               "pool": {"end_share_price": rows[-1]["lp_share_price"]},
-               "traders": 6,
-               "keepers": {"fast": {"gas_wei": 2305567000000000, "eth_price_usd": Decimal(3000)}},
+               "insurance_fund": {"end": fund[-1], "max_drawdown": max_drawdown(fund)},
+               "pool": {"end_share_price": rows[-1]["lp_share_price"],
+                        "lp_return": (rows[-1]["lp_share_price"] - rows[0]["lp_share_price"])
+                        / rows[0]["lp_share_price"]},
+               "traders": 6, "wiped_out": rows[-1]["wiped_out"],
+               "keepers": {"fast": {"gas_wei": 2305567000000000, "eth_price_usd": Decimal(3000),
+                                    "net_profit_usd": rows[-1]["keeper_profit.fast"]},
+                           "slow": {"net_profit_usd": rows[-1]["keeper_profit.slow"]}},
                "cohorts": {c: {"agents": 3, "return": Decimal("-0.012")} for c in COHORTS}}
     return RunResult(scenario="synthetic", seed=7, backend="pyevm", mode=mode, block_time=12,
                      markets=MARKETS, cohorts=COHORTS, keepers=KEEPERS, rows=rows, events=events,

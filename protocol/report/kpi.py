@@ -1,18 +1,14 @@
 """The headline of a run: the KPI strip at the top of ``report.html``, read from the run's
-per-block rows and liquidations (so a report rebuilt from files gives the same numbers)."""
+summary (``summary.json``: a report rebuilt from files gives the same numbers, and the strip
+and the totals table cannot disagree)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from protocol.report import units
-from protocol.report.plots import mark_side
-from protocol.sim.metrics import max_drawdown
 from protocol.sim.result import RunResult
-from protocol.values import to_float
 
 
 @dataclass(frozen=True)
@@ -39,38 +35,33 @@ LP_RETURN_COHORT = ("LP cohort return (cohorts › lp › return): the change in
                     "from the LP return of the KPI strip, the change in the share price alone.")
 
 
-def _dec(value: Any) -> Decimal:
-    x = to_float(value)
-    return Decimal(0) if math.isnan(x) else Decimal(str(value))
-
-
 def kpis(run: RunResult) -> list[Kpi]:
     """Bad debt, liquidations long/short, liquidated notional, insurance-fund drawdown, LP
-    return, keeper net profit and traders wiped out, in that order."""
-    rows = run.rows
-    last = rows[-1] if rows else {}
-    longs = sum(1 for m in run.liquidations if mark_side(m) == "long")
-    shorts = len(run.liquidations) - longs
-    notional = sum((_dec(r.get("liquidated_notional")) for r in rows), Decimal(0))
-    fund = [_dec(r.get("insurance_fund")) for r in rows]
-    shares = [_dec(r.get("lp_share_price")) for r in rows]
-    lp_return = (shares[-1] - shares[0]) / shares[0] if shares and shares[0] else None
-    keeper_profit = sum((_dec(last.get(f"keeper_profit.{k}")) for k in run.keepers), Decimal(0))
-    traders = run.summary.get("traders")
-    wiped = last.get("wiped_out")
+    return, keeper net profit and traders wiped out, in that order: each read from the run's
+    summary (``summary.json``), the figures the run's totals table shows; one the summary does not
+    hold shows a dash."""
+    summary = run.summary
+    fund, pool = summary.get("insurance_fund") or {}, summary.get("pool") or {}
+    keepers = summary.get("keepers") or {}
+    profits = [k.get("net_profit_usd") for k in keepers.values()]
+    keeper_profit = sum(profits, Decimal(0)) if None not in profits else None
+    longs, shorts = summary.get("liquidations_long"), summary.get("liquidations_short")
+    traders, wiped = summary.get("traders"), summary.get("wiped_out")
+    lp_return = pool.get("lp_return")
     return [
-        Kpi("bad_debt", "Bad debt", units.usd(last.get("cum_bad_debt")),
+        Kpi("bad_debt", "Bad debt", units.usd(summary.get("bad_debt")),
             "covered by the insurance fund, then the pool"),
-        Kpi("liquidations", "Liquidations long / short", f"{longs:,} / {shorts:,}",
-            f"{len(run.liquidations):,} in all"),
-        Kpi("liquidated_notional", "Liquidated notional", units.usd(notional, cents=False)),
-        Kpi("insurance_drawdown", "Insurance fund drawdown",
-            units.pct(max_drawdown(fund)) if fund else units.DASH,
-            f"ends at {units.usd(last.get('insurance_fund'), cents=False)}"),
-        Kpi("lp_return", "LP return", units.pct(lp_return) if lp_return is not None else units.DASH,
+        Kpi("liquidations", "Liquidations long / short",
+            f"{units.count(longs)} / {units.count(shorts)}",
+            f"{units.count(summary.get('liquidations'))} in all"),
+        Kpi("liquidated_notional", "Liquidated notional",
+            units.usd(summary.get("liquidated_notional"), cents=False)),
+        Kpi("insurance_drawdown", "Insurance fund drawdown", units.pct(fund.get("max_drawdown")),
+            f"ends at {units.usd(fund.get('end'), cents=False)}"),
+        Kpi("lp_return", "LP return", units.pct(lp_return),
             "change in LP share price", LP_RETURN_SHARE),
         Kpi("keeper_profit", "Keeper net profit", units.usd(keeper_profit),
-            f"{len(run.keepers)} keepers, net of gas"),
+            f"{len(keepers)} keepers, net of gas"),
         Kpi("wiped_out", "Traders wiped out",
             units.count(wiped) + (f" of {traders:,}" if isinstance(traders, int) else ""),
             "under 1% of starting capital left"),

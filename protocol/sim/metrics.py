@@ -481,6 +481,8 @@ def summarize(rows: Sequence[Row], recorder: MetricsRecorder, agents: Sequence[A
         "liquidations": len(recorder.liquidations),
         "liquidations_isolated": sum(1 for m in recorder.liquidations if m.mode == "isolated"),
         "liquidations_cross": sum(1 for m in recorder.liquidations if m.mode == "cross"),
+        "liquidations_long": sum(1 for m in recorder.liquidations if m.side == "long"),
+        "liquidations_short": sum(1 for m in recorder.liquidations if m.side == "short"),
         "first_liquidation_block": min(liquidation_blocks) if liquidation_blocks else None,
         "liquidated_notional": _usd(sum((r["liquidated_notional"] for r in rows), Decimal(0))),
         "bad_debt": last["cum_bad_debt"],
