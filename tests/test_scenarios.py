@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import textwrap
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,7 @@ from protocol.sim.loader import (
     parse_overrides,
 )
 from protocol.sim.scenario import Scenario
+from protocol.venue import Venue
 
 BUILTINS = ("default", "crash", "isolated-vs-cross", "keeper-race", "funding-squeeze", "adl")
 
@@ -539,3 +541,15 @@ def test_messages_read_as_written(tmp_path):
     text = BASE.replace("blocks = 100", "blocks = 0")
     err = expect_error(tmp_path, text, "blocks", line_of(text, "blocks = 0"))
     assert err.message == "must be >= 1, got 0"
+
+
+def test_a_scenario_without_venue_table_launches_the_venue_launch_does(tmp_path):
+    """The venue's defaults are declared once, in Venue.launch: a scenario that leaves
+    ``[venue]`` out gets exactly them (the insurance fund included: none)."""
+    assert "[venue]" not in BASE
+    scenario = load_scenario(write(tmp_path, BASE, "bare.toml"))
+    launch = inspect.signature(Venue.launch).parameters
+    for key in ("pool_liquidity", "insurance", "instant_trading", "max_price_age",
+                "market_order_timeout", "min_execution_fee"):
+        assert getattr(scenario.venue, key) == launch[key].default, key
+    assert scenario.venue.insurance == 0

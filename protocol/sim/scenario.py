@@ -7,6 +7,7 @@ form the engine runs.
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Mapping, Optional
@@ -16,7 +17,7 @@ from protocol.plugins import KEEPERS, PluginError, keeper_class, short_name
 from protocol.prices import PriceSource
 from protocol.prices.liquidity import Liquidity
 from protocol.prices.oracle import OracleModel
-from protocol.venue import MarketConfig
+from protocol.venue import MarketConfig, Venue
 
 KEEPER_TYPES = tuple(KEEPERS)  # the built-in keepers; plug-ins add their own
 MODES = ("isolated", "cross")
@@ -29,17 +30,22 @@ STUDIES = ("solvency", "feedback")
 TOML_KEYS = ("name", "description", "seed", "blocks", "block_time", "backend", "equity_every",
              "positions_every", "mode", "study_modes", "study", "verify_index", "spot_check_every")
 
+#: ``Venue.launch``'s keywords: where the venue's defaults are declared.
+_LAUNCH = inspect.signature(Venue.launch).parameters
+
 
 @dataclass(frozen=True)
 class VenueSpec:
-    """How the venue is launched."""
+    """How the venue is launched: the keywords of :meth:`~protocol.venue.Venue.launch`, whose
+    defaults are these (read from its signature, so that a scenario and a venue launched in a
+    test start from the same venue)."""
 
-    pool_liquidity: Decimal = Decimal(10_000_000)
-    insurance: Decimal = Decimal(100_000)
-    instant_trading: bool = True
-    max_price_age: int = 3600
-    market_order_timeout: int = 300
-    min_execution_fee: int = 0  # wei
+    pool_liquidity: Decimal = Decimal(_LAUNCH["pool_liquidity"].default)
+    insurance: Decimal = Decimal(_LAUNCH["insurance"].default)
+    instant_trading: bool = _LAUNCH["instant_trading"].default
+    max_price_age: int = _LAUNCH["max_price_age"].default
+    market_order_timeout: int = _LAUNCH["market_order_timeout"].default
+    min_execution_fee: int = _LAUNCH["min_execution_fee"].default  # wei
     #: Rule modules by kind (rates, margin, liquidation, pricing): contract names, compiled from
     #: the project or from ``contracts`` (a directory of the user's .sol files).
     modules: Mapping[str, str] = field(default_factory=dict)
