@@ -9,6 +9,13 @@ from protocol.constants import GWEI
 
 PRICE_CHOICES = ("latest", "best")
 SCANS = ("index", "chain")
+#: The least value of each numeric setting, and its unit: the one place they are checked (a
+#: scenario's ``[[keepers]]`` table is checked by constructing the strategy).
+AT_LEAST = {"poll_interval": (1, " block"), "latency": (0, " blocks"), "gas_price": (0, " wei"),
+            "min_profit_usd": (0, " USD"), "batch_size": (1, ""), "scan_chunk": (1, ""),
+            "full_scan_interval": (1, " scan"),
+            "watch_threshold_bps": (10_000, " bps (the maintenance margin)")}
+CHOICES = {"price_choice": PRICE_CHOICES, "scan": SCANS}
 
 
 @dataclass(frozen=True)
@@ -43,20 +50,11 @@ class Strategy:
     scan: str = "index"
 
     def __post_init__(self) -> None:
-        if self.poll_interval < 1:
-            raise ValueError("poll_interval must be >= 1 block")
-        if self.latency < 0:
-            raise ValueError("latency must be >= 0 blocks")
-        if self.gas_price < 0:
-            raise ValueError("gas_price must be >= 0 wei")
-        if self.batch_size < 1 or self.scan_chunk < 1:
-            raise ValueError("batch_size and scan_chunk must be >= 1")
-        if self.full_scan_interval < 1:
-            raise ValueError("full_scan_interval must be >= 1 scan")
-        if self.watch_threshold_bps < 10_000:
-            raise ValueError("watch_threshold_bps must be >= 10000 (the maintenance margin)")
-        if self.scan not in SCANS:
-            raise ValueError(f"scan must be one of {', '.join(SCANS)}, got {self.scan!r}")
-        if self.price_choice not in PRICE_CHOICES:
-            raise ValueError(f"price_choice must be one of {', '.join(PRICE_CHOICES)}, "
-                             f"got {self.price_choice!r}")
+        for name, (least, unit) in AT_LEAST.items():
+            value = getattr(self, name)
+            if value < least:
+                raise ValueError(f"{name}: must be >= {least}{unit}, got {value}")
+        for name, options in CHOICES.items():
+            if getattr(self, name) not in options:
+                raise ValueError(f"{name}: must be one of {', '.join(options)}, "
+                                 f"got {getattr(self, name)!r}")

@@ -41,7 +41,8 @@ class OracleModel:
         if self.heartbeat is not None and self.heartbeat <= 0:
             raise ValueError(f"heartbeat must be > 0 seconds, got {self.heartbeat}")
         if self.mode == "pull" and self.heartbeat is None:
-            raise ValueError("heartbeat: a pull oracle needs one (how often traders' own updates land)")
+            raise ValueError("mode: 'pull' needs a heartbeat: a pull oracle needs one, how often "
+                             "traders' own updates land")
         if self.mode == "pull" and self.deviation_bps:
             raise ValueError("deviation_bps: a pull oracle has no deviation trigger")
         if self.delay_blocks < 0:

@@ -23,6 +23,7 @@ for examples.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from dataclasses import replace
@@ -143,6 +144,9 @@ def _as_run(raw: dict, scenario: Scenario, base_dir: Path) -> dict:
 # ---------------------------------------------------------------------------------------------
 # rules across tables
 
+
+#: The keeper strategy's settings, which a ``[[keepers]]`` table may set.
+STRATEGY_FIELDS = frozenset(f.name for f in dataclasses.fields(Strategy))
 
 def _given(model: BaseModel, skip: Iterable[str] = ()) -> dict[str, Any]:
     """The keys the table set (not the model's defaults), minus ``skip``, in the model's
@@ -270,9 +274,9 @@ class _Builder:
                 if end > self.blocks:
                     raise self.err((*parts, "outages", i), f"ends at block {end}, past the "
                                    f"scenario's last block ({self.blocks})")
-            out[symbol] = OracleModel(mode=t.mode, deviation_bps=t.deviation_bps,
-                                      heartbeat=t.heartbeat, delay_blocks=t.delay_blocks,
-                                      outages=tuple(t.outages))
+            out[symbol] = self.construct(parts, lambda: OracleModel(
+                mode=t.mode, deviation_bps=t.deviation_bps, heartbeat=t.heartbeat,
+                delay_blocks=t.delay_blocks, outages=tuple(t.outages)), type(t).model_fields)
         return out
 
     # -- prices --------------------------------------------------------------------------------
@@ -454,17 +458,13 @@ class _Builder:
             model = m.Keeper if builtin else m.params_model(cls.Params, m.Keeper)
             t = m.check(self.where, model, item, parts)
             name = self.unique(parts, t.name, plugins.short_name(kind), i, names, "keeper")
-            d = Strategy()
-            strategy = Strategy(
-                poll_interval=t.poll_interval, latency=t.latency,
-                gas_price=d.gas_price if t.gas_price_gwei is None else int(t.gas_price_gwei * GWEI),
-                min_profit_usd=t.min_profit_usd, batch_size=t.batch_size, scan_chunk=t.scan_chunk,
-                full_scan_interval=t.full_scan_interval,
-                watch_threshold_bps=t.watch_threshold_bps, price_choice=t.price_choice,
-                scan=t.scan)
+            chosen = {k: v for k, v in _given(t).items() if k in STRATEGY_FIELDS}
+            if t.gas_price_gwei is not None:
+                chosen["gas_price"] = int(t.gas_price_gwei * GWEI)
+            strategy = self.construct(parts, lambda: Strategy(**chosen), chosen)
             params = None
             if not builtin:
-                given = _given(t, m.Keeper.model_fields)
+                given = _given(t, m.Keeper.model_fields)  # the plug-in's own parameters
                 params = self.construct(parts, lambda: cls.Params(**given), given, "type")
             out.append(KeeperSpec(kind, name, strategy, params))
         return tuple(out)

@@ -38,10 +38,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from protocol.keepers.strategy import PRICE_CHOICES, SCANS, Strategy
+from protocol.keepers.strategy import Strategy
 from protocol.margin.types import MODULE_INTERFACES
 from protocol.prices.liquidity import SHAPES
 from protocol.prices.oracle import MODES as ORACLE_MODES
+from protocol.prices.oracle import OracleModel
 from protocol.sim.locate import Part, ScenarioError, Where
 from protocol.sim.scenario import MODES, STUDIES, VenueSpec
 from protocol.venue import MarketConfig
@@ -268,20 +269,14 @@ def _outage(value: Any) -> Any:
 
 
 class Oracle(Table):
-    mode: _literal(ORACLE_MODES) = "push"
-    deviation_bps: Annotated[Int, Field(ge=0, le=10_000)] = 0
-    heartbeat: Optional[Annotated[Int, Field(ge=1)]] = None
-    delay_blocks: Annotated[Int, Field(ge=0)] = 0
-    outages: list[Annotated[tuple, BeforeValidator(_outage)]] = []
+    """``[oracle.SYM]``: the keys of :class:`~protocol.prices.oracle.OracleModel`, typed; the
+    model checks their values (the loader places its errors)."""
 
-    @model_validator(mode="after")
-    def _pull(self) -> "Oracle":
-        if self.mode == "pull" and self.heartbeat is None:
-            raise ValueError("mode: a pull oracle needs a heartbeat (how often traders' own "
-                             "updates land)")
-        if self.mode == "pull" and self.deviation_bps:
-            raise ValueError("deviation_bps: a pull oracle has no deviation trigger")
-        return self
+    mode: _literal(ORACLE_MODES) = OracleModel.mode
+    deviation_bps: Int = OracleModel.deviation_bps
+    heartbeat: Optional[Int] = OracleModel.heartbeat
+    delay_blocks: Int = OracleModel.delay_blocks
+    outages: list[Annotated[tuple, BeforeValidator(_outage)]] = []
 
 
 class Correlated(Table):
@@ -368,25 +363,18 @@ def _non_blank(text: str) -> str:
     return text
 
 
-_STRATEGY = Strategy()
-
-
-class Keeper(Table):
-    """``[[keepers]]`` keys besides a plug-in keeper's own parameters: its type, name and
-    :class:`~protocol.keepers.Strategy`."""
+class KeeperKeys(Table):
+    """``[[keepers]]`` keys besides its :class:`~protocol.keepers.Strategy`'s: its type, name and
+    bid in gwei (the strategy's ``gas_price`` is in wei)."""
 
     type: Str
     name: Optional[Annotated[Str, AfterValidator(_non_blank)]] = None
-    poll_interval: Annotated[Int, Field(ge=1)] = _STRATEGY.poll_interval
-    latency: Annotated[Int, Field(ge=0)] = _STRATEGY.latency
     gas_price_gwei: Optional[Annotated[Num, Field(ge=0)]] = None
-    min_profit_usd: Annotated[Num, Field(ge=0)] = _STRATEGY.min_profit_usd
-    batch_size: Annotated[Int, Field(ge=1)] = _STRATEGY.batch_size
-    scan_chunk: Annotated[Int, Field(ge=1)] = _STRATEGY.scan_chunk
-    full_scan_interval: Annotated[Int, Field(ge=1)] = _STRATEGY.full_scan_interval
-    watch_threshold_bps: Annotated[Int, Field(ge=10_000)] = _STRATEGY.watch_threshold_bps
-    price_choice: _literal(PRICE_CHOICES) = _STRATEGY.price_choice
-    scan: _literal(SCANS) = _STRATEGY.scan
+
+
+#: ``[[keepers]]``: the keys above and every :class:`~protocol.keepers.Strategy` field, typed from
+#: the dataclass, which checks their values itself (the loader places its errors).
+Keeper = params_model(Strategy, KeeperKeys, skip=("gas_price",))
 
 
 class MetricTable(Table):
