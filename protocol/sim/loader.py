@@ -163,9 +163,10 @@ class _Builder:
         return self.where.error(parts, message)
 
     def construct(self, parts: Parts, build: Callable[[], Any], given: Iterable[str],
-                  fallback: Optional[str] = None) -> Any:
+                  fallback: Optional[str] = None, keys: Optional[Mapping[str, str]] = None) -> Any:
         """``build()``; its ``ValueError`` ("name ...", "name: ...") reported at the key it
-        names, else at ``fallback``, else at the table."""
+        names (``keys``: the table's key of a field named otherwise), else at ``fallback``, else
+        at the table."""
         try:
             return build()
         except (ValueError, TypeError) as exc:
@@ -173,7 +174,7 @@ class _Builder:
             match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(: )?", text)
             key = fallback
             if match and match.group(1) in given:
-                key = match.group(1)
+                key = (keys or {}).get(match.group(1), match.group(1))
                 if match.group(2):  # "name: message": the key says the name
                     text = text[match.end():]
             raise self.err(parts if key is None else (*parts, key), text) from None
@@ -255,8 +256,10 @@ class _Builder:
         out = {}
         for symbol, spec in (table.model_extra or {}).items():
             self._known(("liquidity", symbol), symbol, markets)
-            out[symbol] = Liquidity(depth=spec.depth, shape=spec.shape,
-                                    half_life=spec.half_life_blocks)
+            out[symbol] = self.construct(
+                ("liquidity", symbol), lambda: Liquidity(depth=spec.depth, shape=spec.shape,
+                                                         half_life=spec.half_life_blocks),
+                ("depth", "shape", "half_life"), keys={"half_life": "half_life_blocks"})
         return out, table.feedback
 
     def oracles(self, tables: Mapping[str, m.Oracle], markets: Mapping[str, MarketConfig]

@@ -40,6 +40,7 @@ from pydantic_core import PydanticCustomError
 
 from protocol.keepers.strategy import Strategy
 from protocol.margin.types import MODULE_INTERFACES
+from protocol.prices import liquidity as outside
 from protocol.prices.liquidity import SHAPES
 from protocol.prices.oracle import MODES as ORACLE_MODES
 from protocol.prices.oracle import OracleModel
@@ -241,9 +242,12 @@ Market = _market_model()
 
 
 class LiquiditySpec(Table):
-    depth: Annotated[Num, Field(gt=0)]
-    shape: _literal(SHAPES) = "linear"
-    half_life_blocks: Annotated[Num, Field(gt=0)] = Decimal(30)
+    """``[liquidity.SYM]``: a :class:`~protocol.prices.liquidity.Liquidity`'s keys, typed (its
+    half life in blocks); the dataclass checks their values (the loader places its errors)."""
+
+    depth: Num
+    shape: _literal(SHAPES) = outside.Liquidity.shape
+    half_life_blocks: Num = outside.Liquidity.half_life
 
 
 class Liquidity(Table):
