@@ -28,9 +28,15 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from protocol.build import compile_contracts, user_artifacts_dir  # noqa: E402
 from protocol.chain import connect  # noqa: E402
+from protocol.chain.abi import add_artifact_dir  # noqa: E402
 
-ARTIFACT = Path(__file__).resolve().parents[1] / "protocol" / "artifacts" / "ParityProbe.json"
+#: ParityProbe is one of the test suite's contracts, compiled apart from the package's.
+TEST_CONTRACTS = Path(__file__).resolve().parents[1] / "tests" / "contracts"
+compile_contracts(user_dir=TEST_CONTRACTS, quiet=True)
+add_artifact_dir(user_artifacts_dir(TEST_CONTRACTS))
+ARTIFACT = user_artifacts_dir(TEST_CONTRACTS) / "ParityProbe.json"
 TARGETS = {"pyevm": 1.2, "revm": 2.0}  # max raw/ours tx-rate ratio
 STORE = keccak(text="store(uint256)")[:4]
 VALUE = keccak(text="value()")[:4]

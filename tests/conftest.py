@@ -6,8 +6,11 @@ import os
 
 import pytest
 from browser import chromium, screenshots  # noqa: F401  (the headless-browser fixtures, once per session)
+from venue_fixtures import TEST_CONTRACTS
 
+from protocol.build import compile_contracts, user_artifacts_dir
 from protocol.chain import BACKENDS, connect
+from protocol.chain.abi import add_artifact_dir
 
 IN_PROCESS = ("pyevm", "revm")
 
@@ -16,6 +19,14 @@ def pytest_addoption(parser):
     parser.addoption("--backend", default="pyevm", choices=(*BACKENDS, "all"),
                      help="EVM backend(s) to run on (default pyevm; CI uses all)")
     parser.addoption("--slow", action="store_true", help="also run long campaigns")
+
+
+def pytest_configure(config):
+    """Compile the test contracts (a no-op when current): once, in the process that starts the
+    xdist workers, before they start; each process then looks them up by name."""
+    if not hasattr(config, "workerinput"):
+        compile_contracts(user_dir=TEST_CONTRACTS, quiet=True)
+    add_artifact_dir(user_artifacts_dir(TEST_CONTRACTS))
 
 
 def pytest_xdist_auto_num_workers(config):

@@ -5,7 +5,7 @@ HTML opens in headless Chromium; ``perpsim fuzz --coverage`` and the plugin's
 ``--perpsim-coverage`` write both.
 
 The expected lines are those solc's runtime source map gives the deployed (viaIR, optimised)
-code; contracts/test/CoverageProbe.sol, line by line::
+code; tests/contracts/CoverageProbe.sol, line by line::
 
      7  library CoverageProbeMath {            dispatcher
      8      function half(uint256 x) ...       entry
@@ -24,11 +24,12 @@ from pathlib import Path
 import pytest
 from browser import box
 from click.testing import CliRunner
+from venue_fixtures import TEST_CONTRACTS
 
 from protocol.chain import connect
 from protocol.testing.coverage import collecting
 
-PROBE = "contracts/test/CoverageProbe.sol"
+PROBE = f"{TEST_CONTRACTS}/CoverageProbe.sol"
 BOTH = ("pyevm", "revm")
 pytest_plugins = ["pytester"]
 
@@ -43,7 +44,7 @@ def probe_coverage(backend: str, amounts: tuple[int, ...]):
         for amount in amounts:
             chain.transact(me, probe, "add", [amount])
         assert probe.call("misses") == sum(1 for a in amounts if a <= 10)  # a view: not counted
-    return collector.report()
+    return collector.report(user_dir=TEST_CONTRACTS)
 
 
 @pytest.fixture(scope="module", params=BOTH)
@@ -163,13 +164,15 @@ def test_the_plugin_option_writes_coverage_of_the_session(pytester):
             chain.transact(me, probe, "add", [13])
             chain.transact(me, probe, "add", [3])
     """)
-    result = pytester.runpytest("-q", "-p", "no:cacheprovider", "--perpsim-coverage", "cov")
+    (pytester.path / "mine").symlink_to(TEST_CONTRACTS)  # the probe, as a user's directory
+    result = pytester.runpytest("-q", "-p", "no:cacheprovider", "--perpsim-coverage", "cov",
+                                "--perpsim-contracts", "mine")
     result.assert_outcomes(passed=1)
     output = result.stdout.str()
     assert "perpsim coverage (4 transactions)" in output
-    assert "contracts/test/CoverageProbe.sol" in output and "7/8" in output
+    assert "mine/CoverageProbe.sol" in output and "7/8" in output
     files = parse_lcov((pytester.path / "cov" / "lcov.info").read_text())
-    assert files[PROBE]["DA"][21] == 2
+    assert files["mine/CoverageProbe.sol"]["DA"][21] == 2
 
 
 def test_coverage_is_off_without_the_option():

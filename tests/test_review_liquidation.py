@@ -244,7 +244,7 @@ def test_no_cross_balance_below_zero_without_a_cross_position():
 
 # ====================================================================== finding 7
 class TakeAll(StockLiquidation):
-    """Mirror of contracts/test/MisbehavingModules.sol's TakeAllLiquidation."""
+    """Mirror of contracts/testing/MisbehavingModules.sol's TakeAllLiquidation."""
 
     def __init__(self, leave: int = 0):
         self.leave = leave

@@ -1,6 +1,6 @@
 """The fuzzer's speed-ups answer exactly what the plain path answers (issue 24 §3).
 
-* the batch of views (protocol/testing/batch.py, contracts/test/ViewBatch.sol) stores in the
+* the batch of views (protocol/testing/batch.py, contracts/testing/ViewBatch.sol) stores in the
   view cache only what each view answers alone;
 * ``Chain.state_version`` moves with every change of state, so an invariant check skipped at
   an unchanged version would have passed;

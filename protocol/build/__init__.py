@@ -690,14 +690,12 @@ def size_table(sizes: dict[str, int]) -> str:
 
 #: Compiler warnings about the project's own sources that were reviewed and are not reprinted by
 #: ``perpsim compile`` / ``python -m protocol.build`` (they stay in ``CompileResult.warnings``):
-#: (source file, text of the message). Both come from deliberate code: OpenZeppelin's
+#: (source file, text of the message). It comes from deliberate code: OpenZeppelin's
 #: ``ReentrancyGuardTransient`` (Clearinghouse, OrderBook) keeps its lock in transient storage,
-#: cleared at the end of each guarded call, the use solc's own note calls safe; and
-#: ``ParityProbe`` calls ``selfdestruct`` to check that every backend implements EIP-6780 alike.
+#: cleared at the end of each guarded call, the use solc's own note calls safe.
 REVIEWED_WARNINGS = (
     ("@openzeppelin/contracts/utils/TransientSlot.sol",
      "Transient storage as defined by EIP-1153 can break the composability"),
-    ("contracts/test/ParityProbe.sol", '"selfdestruct" has been deprecated'),
 )
 
 

@@ -2,8 +2,8 @@
 
 >>> chain = connect("revm")
 >>> me = chain.new_account()
->>> probe = chain.deploy("ParityProbe", 0, sender=me)
->>> probe.transact(me, "store", 7).status
+>>> usdc = chain.deploy("MockUSDC", sender=me)
+>>> usdc.transact(me, "mint", me, 10**6).status
 True
 """
 

@@ -259,9 +259,26 @@ class Artifact:
         return bytes.fromhex(code)
 
 
+#: Directories searched, in order, after ``protocol/artifacts`` for a contract named without a
+#: directory (:func:`add_artifact_dir`).
+ARTIFACT_DIRS: list[Path] = []
+
+
+def add_artifact_dir(directory: str | Path) -> None:
+    """Also look in ``directory`` (a compiled directory of your own contracts, as
+    :func:`protocol.build.user_artifacts_dir` names it) for a contract named without one, after
+    the project's: the project's own test suite finds its test contracts, which the package does
+    not ship, this way."""
+    path = Path(directory)
+    if path not in ARTIFACT_DIRS:
+        ARTIFACT_DIRS.append(path)
+
+
 def load_artifact(name: str, directory: Path | None = None) -> Artifact:
-    """A compiled contract from ``directory`` (default ``protocol/artifacts``; run ``perpsim
-    compile`` first)."""
+    """A compiled contract from ``directory`` (default ``protocol/artifacts``, then the
+    directories of :func:`add_artifact_dir`; run ``perpsim compile`` first)."""
+    if directory is None and ARTIFACT_DIRS and not (ARTIFACTS_DIR / f"{name}.json").exists():
+        directory = next((d for d in ARTIFACT_DIRS if (d / f"{name}.json").exists()), None)
     return _load_artifact(name, ARTIFACTS_DIR if directory is None else Path(directory))
 
 

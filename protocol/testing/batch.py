@@ -2,7 +2,7 @@
 hundred views: every account x market) after every step, and on revm a top-level call costs
 far more than the view it runs.
 
-:func:`install` puts the code of ``contracts/test/ViewBatch.sol`` at :data:`BATCH_ADDRESS` of
+:func:`install` puts the code of ``contracts/testing/ViewBatch.sol`` at :data:`BATCH_ADDRESS` of
 an in-process revm chain (no transaction: the chain's blocks, nonces and addresses stay as they
 were). :func:`prefetch` runs a list of views through it in one call and stores each answer in
 the chain's view cache (:meth:`~protocol.chain.base.Chain.call` serves a view from it until the

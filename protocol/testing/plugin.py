@@ -25,13 +25,15 @@ import inspect
 import io
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 import pytest
 from rich.console import Console
 
 from protocol import Venue
+from protocol.build import CompileError, compile_contracts, user_artifacts_dir
 from protocol.chain import hooks
+from protocol.chain.abi import add_artifact_dir
 from protocol.errors import PerpsimError
 from protocol.testing.coverage import Collector
 from protocol.testing.gas_report import GasReport
@@ -59,6 +61,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--perpsim-coverage", metavar="DIR", default=None,
                     help="write line and branch coverage of the contracts into DIR (lcov.info, "
                          "index.html); slow on revm (EIP-3155 tracer)")
+    group.addoption("--perpsim-contracts", metavar="DIR", default=None,
+                    help="a directory of your own .sol files, compiled with the project's: "
+                         "deployed by name (chain.deploy, Venue.launch modules and collateral) "
+                         "and covered by --perpsim-coverage")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,6 +85,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
         hooks.LISTENERS.append(keep_failed)
         config.stash[_FAILED_LISTENER] = keep_failed
+    contracts = config.getoption("--perpsim-contracts", None)
+    if contracts:
+        if not hasattr(config, "workerinput"):  # compiled once, before xdist workers start
+            try:
+                compile_contracts(user_dir=Path(contracts))
+            except CompileError as exc:
+                raise pytest.UsageError(f"--perpsim-contracts {contracts}: {exc.messages[0]}") from None
+        add_artifact_dir(user_artifacts_dir(Path(contracts)))
     if config.getoption("--perpsim-coverage", None):
         collector = Collector()
         config.stash[_COVERAGE] = (collector, hooks.COVERAGE)
@@ -98,7 +112,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     coverage = config.stash.get(_COVERAGE, None)
     if coverage is not None:
-        _coverage_summary(terminalreporter, coverage[0], config.getoption("--perpsim-coverage"))
+        _coverage_summary(terminalreporter, coverage[0], config.getoption("--perpsim-coverage"),
+                          config.getoption("--perpsim-contracts"))
     report = config.stash.get(_GAS, None)
     if report is None:
         return
@@ -107,11 +122,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(line)
 
 
-def _coverage_summary(terminalreporter, collector, directory: str) -> None:
-    """Write the coverage report and print its table (a failure to write is one line)."""
+def _coverage_summary(terminalreporter, collector, directory: str,
+                      contracts: Optional[str] = None) -> None:
+    """Write the coverage report (of the project's contracts and those of ``contracts``) and
+    print its table (a failure to write is one line)."""
     terminalreporter.write_sep("=", f"perpsim coverage ({collector.transactions} transactions)")
     try:
-        report = collector.report()
+        report = collector.report(user_dir=Path(contracts) if contracts else None)
         index = report.write(Path(directory))
     except Exception as exc:  # a missing or stale artifact: say so, keep the session's result
         terminalreporter.write_line(f"perpsim coverage: not written: {exc}")

@@ -6,7 +6,7 @@ import {StockLiquidation} from "../modules/StockLiquidation.sol";
 import {OraclePricing} from "../modules/OraclePricing.sol";
 import {ImpactInput, ImpactResult} from "../interfaces/IPricingModule.sol";
 
-/// @notice Test modules that answer what the venue must refuse (ModuleResultOutOfBounds).
+/// @notice Audit modules (the fuzzer installs them: protocol/testing/adversarial.py) that answer what the venue must refuse (ModuleResultOutOfBounds).
 contract GreedyLiquidation is StockLiquidation {
     function penalty(uint256, int256 equityLeft, uint256 maxPenalty, uint256)
         public

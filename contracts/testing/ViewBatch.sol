@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-/// @notice Test tooling, not part of the venue: many view calls in one message call, so that
+/// @notice Audit tooling, not part of the venue: many view calls in one message call, so that
 /// perpsim's invariant checks (protocol/testing/batch.py) read a whole venue without paying a
 /// top-level call per view. It holds no state and is never deployed by a transaction: the
 /// fuzzer installs its code at a fixed address of its in-process chain.

@@ -3,7 +3,7 @@ pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
-import {OrderBook} from "../orders/OrderBook.sol";
+import {OrderBook} from "contracts/orders/OrderBook.sol";
 
 /// @notice A trader that is a contract: it places orders, and its receive() can burn every gas
 /// unit it is given, so the execution fee's refund could run the keeper's transaction out of gas

@@ -4,7 +4,7 @@ pragma solidity 0.8.30;
 import {RatesInput} from "../interfaces/IRatesModule.sol";
 import {StockRates} from "../modules/StockRates.sol";
 
-/// @notice Hyperliquid-style funding, in tests: the premium from the skew (the stock rule:
+/// @notice Hyperliquid-style funding, for the fuzzer and tests: the premium from the skew (the stock rule:
 /// factor x skew / open interest, capped) plus a constant interest leg of 0.01% per 8 hours
 /// that longs pay shorts whatever the skew, as Hyperliquid's funding does. The interest does not
 /// depend on the skew, so it stays charged with one side, or both, empty.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {StockMargin} from "../modules/StockMargin.sol";
+import {StockMargin} from "contracts/modules/StockMargin.sol";
 
 /// @notice A correct custom margin rule, in tests: the stock rule with 10% more maintenance (and
 /// initial margin at least that), so a position between the stock maintenance and this one is

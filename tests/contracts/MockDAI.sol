@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {MockUSDC} from "./MockUSDC.sol";
+import {MockUSDC} from "contracts/tokens/MockUSDC.sol";
 
 /// @notice MockUSDC with 18 decimals, for tests that the venue reads decimals from its token.
 contract MockDAI is MockUSDC {
