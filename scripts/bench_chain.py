@@ -33,7 +33,7 @@ from protocol.chain import connect  # noqa: E402
 from protocol.chain.abi import add_artifact_dir  # noqa: E402
 
 #: ParityProbe is one of the test suite's contracts, compiled apart from the package's.
-TEST_CONTRACTS = Path(__file__).resolve().parents[1] / "tests" / "contracts"
+TEST_CONTRACTS = Path(__file__).resolve().parents[1] / "tests" / "solidity"
 compile_contracts(user_dir=TEST_CONTRACTS, quiet=True)
 add_artifact_dir(user_artifacts_dir(TEST_CONTRACTS))
 ARTIFACT = user_artifacts_dir(TEST_CONTRACTS) / "ParityProbe.json"

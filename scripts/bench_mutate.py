@@ -1,7 +1,7 @@
 """Mutation score of the project's suite: ``perpsim mutate`` over contracts/libraries and
 contracts/modules (not CI: every mutant that compiles to new code runs the tests).
 
-The tests are the revm suite ``scripts/mutants.py`` uses plus tests/test_modules.py, with ``-x``
+The tests are the revm suite ``scripts/mutants.py`` uses plus tests/contracts/test_modules.py, with ``-x``
 and the files :data:`FIRST` maps the mutated file to first. With ``--sample N`` only every k-th mutant runs (N spread evenly over
 the files), and the script estimates the full run's wall time from the sample's seconds per
 mutant. Run:
@@ -26,35 +26,35 @@ from protocol.cli.mutate import COLOURS, _project_files  # noqa: E402
 from protocol.mutate import Target, load_equivalents, run  # noqa: E402
 
 TESTS = [
-    "tests/test_margin_rules.py", "tests/test_differential.py", "tests/test_liquidation_boundary.py",
-    "tests/test_rounding.py", "tests/test_orders.py", "tests/test_keepers.py", "tests/test_attacks.py",
-    "tests/test_fuzz.py", "tests/test_profit_cap.py", "tests/test_solvency.py",
-    "tests/test_keeper_views.py", "tests/test_lp_requests.py", "tests/test_price_impact.py",
-    "tests/test_gmx_price_impact.py", "tests/test_review_impact.py", "tests/test_modules.py",
+    "tests/contracts/test_margin_rules.py", "tests/contracts/test_differential.py", "tests/contracts/test_liquidation_boundary.py",
+    "tests/contracts/test_rounding.py", "tests/contracts/test_orders.py", "tests/keepers/test_keepers.py", "tests/contracts/test_attacks.py",
+    "tests/testing/test_fuzz.py", "tests/contracts/test_profit_cap.py", "tests/contracts/test_solvency.py",
+    "tests/contracts/test_keeper_views.py", "tests/contracts/test_lp_requests.py", "tests/contracts/test_price_impact.py",
+    "tests/contracts/test_gmx_price_impact.py", "tests/contracts/test_review_impact.py", "tests/contracts/test_modules.py",
 ]
 
 #: The test files that run first for each file's mutants (``-x`` stops at the first failure).
 _LIB, _MOD = "contracts/libraries/", "contracts/modules/"
 FIRST = {
-    _LIB + "MarginMath.sol": ["tests/test_rounding.py", "tests/test_margin_rules.py"],
-    _LIB + "Solvency.sol": ["tests/test_solvency.py", "tests/test_profit_cap.py"],
-    _LIB + "TradeLogic.sol": ["tests/test_profit_cap.py", "tests/test_solvency.py"],
-    _LIB + "LiquidationLogic.sol": ["tests/test_liquidation_boundary.py", "tests/test_keepers.py"],
-    _LIB + "StockRules.sol": ["tests/test_liquidation_boundary.py", "tests/test_margin_rules.py"],
-    _LIB + "Buckets.sol": ["tests/test_liquidation_boundary.py", "tests/test_solvency.py"],
-    _LIB + "Health.sol": ["tests/test_margin_rules.py", "tests/test_liquidation_boundary.py"],
-    _LIB + "Rules.sol": ["tests/test_margin_rules.py", "tests/test_modules.py"],
-    _LIB + "Markets.sol": ["tests/test_margin_rules.py", "tests/test_rounding.py"],
-    _LIB + "RatesLogic.sol": ["tests/test_modules.py", "tests/test_margin_rules.py"],
-    _LIB + "CollateralLogic.sol": ["tests/test_margin_rules.py", "tests/test_attacks.py"],
-    _LIB + "AdminLogic.sol": ["tests/test_margin_rules.py", "tests/test_modules.py"],
-    _LIB + "ImpactLogic.sol": ["tests/test_price_impact.py", "tests/test_review_impact.py"],
-    _MOD + "ImpactPricing.sol": ["tests/test_price_impact.py", "tests/test_gmx_price_impact.py",
-                                 "tests/test_review_impact.py"],
-    _MOD + "StockLiquidation.sol": ["tests/test_liquidation_boundary.py", "tests/test_modules.py"],
-    _MOD + "StockMargin.sol": ["tests/test_modules.py", "tests/test_margin_rules.py"],
-    _MOD + "StockRates.sol": ["tests/test_modules.py"],
-    _MOD + "OraclePricing.sol": ["tests/test_modules.py"],
+    _LIB + "MarginMath.sol": ["tests/contracts/test_rounding.py", "tests/contracts/test_margin_rules.py"],
+    _LIB + "Solvency.sol": ["tests/contracts/test_solvency.py", "tests/contracts/test_profit_cap.py"],
+    _LIB + "TradeLogic.sol": ["tests/contracts/test_profit_cap.py", "tests/contracts/test_solvency.py"],
+    _LIB + "LiquidationLogic.sol": ["tests/contracts/test_liquidation_boundary.py", "tests/keepers/test_keepers.py"],
+    _LIB + "StockRules.sol": ["tests/contracts/test_liquidation_boundary.py", "tests/contracts/test_margin_rules.py"],
+    _LIB + "Buckets.sol": ["tests/contracts/test_liquidation_boundary.py", "tests/contracts/test_solvency.py"],
+    _LIB + "Health.sol": ["tests/contracts/test_margin_rules.py", "tests/contracts/test_liquidation_boundary.py"],
+    _LIB + "Rules.sol": ["tests/contracts/test_margin_rules.py", "tests/contracts/test_modules.py"],
+    _LIB + "Markets.sol": ["tests/contracts/test_margin_rules.py", "tests/contracts/test_rounding.py"],
+    _LIB + "RatesLogic.sol": ["tests/contracts/test_modules.py", "tests/contracts/test_margin_rules.py"],
+    _LIB + "CollateralLogic.sol": ["tests/contracts/test_margin_rules.py", "tests/contracts/test_attacks.py"],
+    _LIB + "AdminLogic.sol": ["tests/contracts/test_margin_rules.py", "tests/contracts/test_modules.py"],
+    _LIB + "ImpactLogic.sol": ["tests/contracts/test_price_impact.py", "tests/contracts/test_review_impact.py"],
+    _MOD + "ImpactPricing.sol": ["tests/contracts/test_price_impact.py", "tests/contracts/test_gmx_price_impact.py",
+                                 "tests/contracts/test_review_impact.py"],
+    _MOD + "StockLiquidation.sol": ["tests/contracts/test_liquidation_boundary.py", "tests/contracts/test_modules.py"],
+    _MOD + "StockMargin.sol": ["tests/contracts/test_modules.py", "tests/contracts/test_margin_rules.py"],
+    _MOD + "StockRates.sol": ["tests/contracts/test_modules.py"],
+    _MOD + "OraclePricing.sol": ["tests/contracts/test_modules.py"],
 }
 
 

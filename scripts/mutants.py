@@ -64,21 +64,21 @@ IMPACT_LOGIC = "contracts/libraries/ImpactLogic.sol"
 
 # Test files run against every mutant (those that exist in the snapshot).
 TEST_FILES = [
-    "tests/test_margin_rules.py",
-    "tests/test_differential.py",
-    "tests/test_liquidation_boundary.py",
-    "tests/test_rounding.py",
-    "tests/test_orders.py",
-    "tests/test_keepers.py",
-    "tests/test_attacks.py",
-    "tests/test_fuzz.py",
-    "tests/test_profit_cap.py",
-    "tests/test_solvency.py",
-    "tests/test_keeper_views.py",
-    "tests/test_lp_requests.py",
-    "tests/test_price_impact.py",
-    "tests/test_gmx_price_impact.py",
-    "tests/test_review_impact.py",
+    "tests/contracts/test_margin_rules.py",
+    "tests/contracts/test_differential.py",
+    "tests/contracts/test_liquidation_boundary.py",
+    "tests/contracts/test_rounding.py",
+    "tests/contracts/test_orders.py",
+    "tests/keepers/test_keepers.py",
+    "tests/contracts/test_attacks.py",
+    "tests/testing/test_fuzz.py",
+    "tests/contracts/test_profit_cap.py",
+    "tests/contracts/test_solvency.py",
+    "tests/contracts/test_keeper_views.py",
+    "tests/contracts/test_lp_requests.py",
+    "tests/contracts/test_price_impact.py",
+    "tests/contracts/test_gmx_price_impact.py",
+    "tests/contracts/test_review_impact.py",
 ]
 
 
@@ -542,7 +542,7 @@ MUTANTS: list[Mutant] = [
 # ---------------------------------------------------------------- known-bad venues (issue 24 §2)
 # Issue 23's eleven findings, each as it was before its fix (cb8b2bc), restored on today's code
 # with as few edits as bring the old behaviour back. Each is killed by its regression test
-# (tests/test_review_*.py); `--by fuzz` asks whether the fuzz campaign alone finds it.
+# (tests/contracts/test_review_*.py); `--by fuzz` asks whether the fuzz campaign alone finds it.
 RATES_LOGIC = "contracts/libraries/RatesLogic.sol"
 
 KNOWN_BAD: list[Mutant] = [
@@ -636,14 +636,14 @@ KNOWN_BAD: list[Mutant] = [
     ),
 ]
 
-# The regression test file of each finding (tests/test_review_*.py), run by the unit-test mode.
+# The regression test file of each finding (tests/contracts/test_review_*.py), run by the unit-test mode.
 KNOWN_BAD_TESTS = {
-    1: "tests/test_review_liquidation.py", 2: "tests/test_review_margin.py",
-    3: "tests/test_review_margin.py", 4: "tests/test_review_impact.py",
-    5: "tests/test_review_rates.py", 6: "tests/test_review_orders.py",
-    7: "tests/test_review_liquidation.py", 8: "tests/test_review_solvency.py",
-    9: "tests/test_review_solvency.py", 10: "tests/test_review_solvency.py",
-    11: "tests/test_review_margin.py",
+    1: "tests/contracts/test_review_liquidation.py", 2: "tests/contracts/test_review_margin.py",
+    3: "tests/contracts/test_review_margin.py", 4: "tests/contracts/test_review_impact.py",
+    5: "tests/contracts/test_review_rates.py", 6: "tests/contracts/test_review_orders.py",
+    7: "tests/contracts/test_review_liquidation.py", 8: "tests/contracts/test_review_solvency.py",
+    9: "tests/contracts/test_review_solvency.py", 10: "tests/contracts/test_review_solvency.py",
+    11: "tests/contracts/test_review_margin.py",
 }
 MUTANTS += KNOWN_BAD
 

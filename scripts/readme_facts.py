@@ -1,6 +1,6 @@
 """The README's figures that the code can compute, recomputed: agent counts of the built-in
 scenarios, the list of built-in scenarios, the contract size table, the pytest pin and (with
-``--packages``) the wheel's and the sdist's sizes. ``tests/test_readme.py`` checks them, so they cannot drift.
+``--packages``) the wheel's and the sdist's sizes. ``tests/project/test_readme.py`` checks them, so they cannot drift.
 
     python scripts/readme_facts.py              # rewrite the stale figures in README.md
     python scripts/readme_facts.py --check      # list the stale ones, exit 1 if any

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from browser import chromium, screenshots  # noqa: F401  (the headless-browser fixtures, once per session)
+from headless import chromium, screenshots  # noqa: F401  (the headless-browser fixtures, once per session)
 from venue_fixtures import TEST_CONTRACTS
 
 from protocol.build import compile_contracts, user_artifacts_dir

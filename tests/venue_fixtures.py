@@ -10,7 +10,7 @@ from protocol import MarketConfig, Venue
 #: The suite's own contracts (probes, hostile tokens and owners, a custom module): compiled apart
 #: from the package's contracts, which the wheel ships and these are not (tests/conftest.py
 #: compiles them and lets them be found by name after the project's).
-TEST_CONTRACTS = Path(__file__).resolve().parent / "contracts"
+TEST_CONTRACTS = Path(__file__).resolve().parent / "solidity"
 
 ETH = MarketConfig(symbol="ETH", max_leverage=50, initial_price=Decimal(3000))
 BTC = MarketConfig(symbol="BTC", max_leverage=20, initial_price=Decimal(60000))

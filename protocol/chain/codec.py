@@ -5,7 +5,7 @@ encode a call and 20 µs to decode a log, more than revm needs to execute a typi
 Static elementary types (uintN, intN, address, bool, bytesN), static tuples of them and dynamic
 arrays of those are coded here by slicing 32-byte words. Anything else (strings, bytes, nested
 dynamic types) and any value that does not fit goes through eth-abi, so errors and results are
-exactly eth-abi's (``tests/test_codec.py`` checks both ways with hypothesis).
+exactly eth-abi's (``tests/chain/test_codec.py`` checks both ways with hypothesis).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ setting), as the contract reports it (the ``bytes32`` of ``ParamOutOfBounds``), 
 contract's integer units, the scale from Python's units, the function that enforces it and the
 custom error it reverts with. :class:`Relation` covers the two bounds that compare two
 parameters. ``MarketConfig``, the deployment plan, the reference model and the CLI read this
-table; ``tests/test_bounds.py`` checks every row against the contracts (the edge accepted, one
+table; ``tests/contracts/test_bounds.py`` checks every row against the contracts (the edge accepted, one
 step beyond refused with the named error), so the table cannot drift from them.
 
 Standard library only, like the rest of the reference model; ``protocol.venue.bounds`` re-exports

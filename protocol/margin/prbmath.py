@@ -5,7 +5,7 @@ to a fractional exponent with.
 Every step is the library's own integer arithmetic, so the result equals the chain's to the wei:
 ``pow(x, y) = exp2(mul(log2(x), y))`` with ``log2`` by the iterative binary-fraction method (59
 squarings), ``mul`` rounding half up, and ``exp2`` by the 64 magic factors of
-``PRBMath.exp2`` in 192.64-bit fixed point. ``tests/test_prbmath.py`` checks each constant below
+``PRBMath.exp2`` in 192.64-bit fixed point. ``tests/contracts/test_prbmath.py`` checks each constant below
 against the pinned npm package's source and the functions against the chain on random inputs.
 
 Standard library only, like the rest of the reference model. A value the library refuses raises

@@ -10,7 +10,7 @@ state changes) exactly where the same view asked alone would be stored. Only suc
 answers are stored: a view that reverted (or ran out of the batch's gas) is asked again alone
 when it is asked, so its error is the one it raises alone. :func:`prefetch_invariant_views`
 prefetches what :func:`~protocol.testing.invariants.assert_invariants` asks, which then runs
-unchanged and answers the same (``tests/test_view_batch.py`` compares every prefetched answer
+unchanged and answers the same (``tests/testing/test_view_batch.py`` compares every prefetched answer
 with the view asked alone).
 """
 
