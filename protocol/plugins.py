@@ -31,7 +31,7 @@ from importlib.metadata import entry_points
 from typing import Any, ClassVar, Mapping, Sequence
 
 from protocol.agents import AGENT_TYPES, AgentType, Context
-from protocol.agents.base import Agent as _Agent
+from protocol.agents.base import Agent, NoParams
 from protocol.chain import Receipt
 from protocol.errors import PerpsimError
 from protocol.keepers import (
@@ -69,39 +69,12 @@ PRICE_MODELS: dict[str, type] = {"gbm": GBM, "merton": MertonJumpDiffusion,
                                  "bridge": BrownianBridge, "csv": CsvReplay, "constant": GBM}
 
 
-@dataclass(frozen=True)
-class NoParams:
-    """The parameters of a plug-in that takes none."""
-
-
 class PluginError(PerpsimError, LookupError):
     """A plug-in name that does not resolve; the message says what was tried."""
 
 
 # ---------------------------------------------------------------------------------------------
 # base classes
-
-
-class Agent(_Agent):
-    """Base for plug-in agents: subclass, declare ``Params`` and implement :meth:`act`.
-
-    The engine builds ``count`` of them as ``cls(name, trader, rng, params)`` (``trader`` a
-    funded :class:`~protocol.venue.Trader`, ``rng`` the agent's own seeded ``random.Random``)
-    and mints ``capital`` USD to each before the first block. It calls ``act(ctx)``
-    (:class:`~protocol.agents.Context`: ``block``, ``prices``, ``venue``) in block 1 and then
-    whenever the agent is due: every block, unless it overrides ``next_block(block)`` (the next
-    block it wants, or None) and ``triggers()`` (prices that wake it); a keeper's action on its
-    positions wakes it for the next block. The helpers ``open``, ``close`` and ``_send`` keep
-    the agent's book and count refusals.
-    """
-
-    Params: ClassVar[type] = NoParams
-    kind = "plugin"
-    capital: Decimal = Decimal(0)
-
-    def __init__(self, name: str, trader, rng, params: Any):
-        super().__init__(name, trader, rng)
-        self.params = params
 
 
 class Keeper(KeeperBot):
@@ -189,7 +162,7 @@ class Metric:
         return None
 
 
-BASES: dict[str, type] = {"agents": _Agent, "keepers": KeeperBot, "prices": PriceModel,
+BASES: dict[str, type] = {"agents": Agent, "keepers": KeeperBot, "prices": PriceModel,
                           "metrics": Metric}
 
 
@@ -251,7 +224,7 @@ def _checked(kind: str, name: str, found: Any) -> Any:
 def agent_type(name: str) -> AgentType:
     """The agent type ``name`` resolves to (a plug-in as ``AgentType(cls, cls.Params, {})``)."""
     found = find("agents", name)
-    return found if isinstance(found, AgentType) else AgentType(found, found.Params, {})
+    return found if isinstance(found, AgentType) else AgentType.of(found)
 
 
 def keeper_class(name: str) -> type[KeeperBot]:

@@ -7,9 +7,9 @@ population entry overrides any of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
-from protocol.agents.base import Activity, Agent, Context, Holding
+from protocol.agents.base import Activity, Agent, Context, Holding, NoParams
 from protocol.agents.traders import (
     ConservativeTrader,
     Hedger,
@@ -30,28 +30,30 @@ from protocol.agents.traders import (
 
 @dataclass(frozen=True)
 class AgentType:
+    """An agent class, its parameters (``cls.Params``) and the defaults a scenario's population
+    starts from."""
+
     cls: type[Agent]
     params: type
     defaults: dict[str, Any]
 
+    @classmethod
+    def of(cls, agent: type[Agent], defaults: Optional[dict[str, Any]] = None) -> "AgentType":
+        return cls(agent, agent.Params, dict(defaults or {}))
+
 
 AGENT_TYPES: dict[str, AgentType] = {
-    "conservative": AgentType(ConservativeTrader, TraderParams,
-                              {"leverage": (2.0, 5.0), "fraction": (0.05, 0.10)}),
-    "speculator": AgentType(Speculator, TraderParams,
-                            {"leverage": (20.0, 50.0), "fraction": (0.10, 0.30)}),
-    "hedger": AgentType(Hedger, TraderParams, {"leverage": (3.0, 10.0), "fraction": (0.10, 0.20)}),
-    "risk_sized": AgentType(RiskSizedTrader, RiskSizedParams, {}),
-    "margin_topper": AgentType(MarginTopper, MarginTopperParams,
-                               {"leverage": (10.0, 25.0), "fraction": (0.05, 0.15)}),
-    "stop_loss": AgentType(StopLossTrader, StopLossParams,
-                           {"leverage": (5.0, 20.0), "fraction": (0.05, 0.15)}),
-    "noise": AgentType(NoiseTrader, TraderParams,
-                       {"leverage": (1.0, 20.0), "fraction": (0.02, 0.20)}),
-    "lp": AgentType(LiquidityProvider, LPParams, {}),
+    "conservative": AgentType.of(ConservativeTrader, {"leverage": (2.0, 5.0), "fraction": (0.05, 0.10)}),
+    "speculator": AgentType.of(Speculator, {"leverage": (20.0, 50.0), "fraction": (0.10, 0.30)}),
+    "hedger": AgentType.of(Hedger, {"leverage": (3.0, 10.0), "fraction": (0.10, 0.20)}),
+    "risk_sized": AgentType.of(RiskSizedTrader),
+    "margin_topper": AgentType.of(MarginTopper, {"leverage": (10.0, 25.0), "fraction": (0.05, 0.15)}),
+    "stop_loss": AgentType.of(StopLossTrader, {"leverage": (5.0, 20.0), "fraction": (0.05, 0.15)}),
+    "noise": AgentType.of(NoiseTrader, {"leverage": (1.0, 20.0), "fraction": (0.02, 0.20)}),
+    "lp": AgentType.of(LiquidityProvider),
 }
 
 __all__ = ["AGENT_TYPES", "Activity", "Agent", "AgentType", "ConservativeTrader", "Context",
            "Hedger", "Holding", "LPParams", "LiquidityProvider", "MarginTopper",
-           "MarginTopperParams", "NoiseTrader", "RiskSizedParams", "RiskSizedTrader",
+           "MarginTopperParams", "NoParams", "NoiseTrader", "RiskSizedParams", "RiskSizedTrader",
            "Speculator", "StopLossParams", "StopLossTrader", "TraderParams", "TradingAgent"]

@@ -18,7 +18,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, Mapping, Optional
+from typing import Any, Callable, ClassVar, Mapping, Optional
 
 from protocol.errors import Reverted
 from protocol.venue import Trader, Venue
@@ -64,15 +64,34 @@ class Activity:
     closed: int = 0
 
 
+@dataclass(frozen=True)
+class NoParams:
+    """The parameters of an agent (or any plug-in) that takes none."""
+
+
 class Agent:
-    """Base class. Subclasses implement :meth:`act`; ``kind`` labels the agent's cohort."""
+    """The one base of every agent, built-in or plug-in: subclass, declare ``Params`` (a
+    dataclass of its parameters) and implement :meth:`act`.
 
-    kind = "agent"
+    The engine builds ``count`` of them as ``cls(name, trader, rng, params)`` (``trader`` a
+    funded :class:`~protocol.venue.Trader`, ``rng`` the agent's own seeded ``random.Random``,
+    ``params`` a ``Params``) and mints ``capital`` USD to each before the first block. It calls
+    ``act(ctx)`` (:class:`Context`: ``block``, ``prices``, ``venue``) in block 1 and then
+    whenever the agent is due: every block, unless it overrides ``next_block(block)`` (the next
+    block it wants, or None) and ``triggers()`` (prices that wake it); a keeper's action on its
+    positions wakes it for the next block. The helpers ``open``, ``close`` and ``_send`` keep the
+    agent's book and count refusals. ``kind`` labels its cohort (each built-in names its own; a
+    plug-in that does not is a ``plugin``)."""
 
-    def __init__(self, name: str, trader: Trader, rng: random.Random):
+    Params: ClassVar[type] = NoParams
+    kind = "plugin"
+    capital: Decimal = Decimal(0)
+
+    def __init__(self, name: str, trader: Trader, rng: random.Random, params: Any = None):
         self.name = name
         self.trader = trader
         self.rng = rng
+        self.params = self.Params() if params is None else params
         self.holdings: dict[str, Holding] = {}
         self.activity = Activity()
 
@@ -108,6 +127,23 @@ class Agent:
     def on_position_closed(self, market: str) -> None:
         """A keeper executed an order that closed ``market`` (a stop-loss, say)."""
         self.holdings.pop(market, None)
+
+    def on_liquidated_size(self, market: str, closed: Decimal) -> None:
+        """A keeper liquidated ``closed`` base units (unsigned) of the position in ``market``: a
+        slice (the book keeps the rest) or all of it, :meth:`on_liquidated`."""
+        holding = self.holdings.get(market)
+        if holding is not None and closed < abs(holding.size):
+            holding.size -= closed if holding.size > 0 else -closed
+        else:
+            self.on_liquidated(market)
+
+    def on_deleveraged(self, market: str, left: Decimal) -> None:
+        """Auto-deleveraging left ``left`` base units (signed) of the position in ``market``;
+        0: it closed it, :meth:`on_position_closed`."""
+        if left == 0:
+            self.on_position_closed(market)
+        elif market in self.holdings:
+            self.holdings[market].size = left
 
     # ------------------------------------------------------------------ helpers
     def _send(self, action: Callable[[], object]) -> Optional[str]:

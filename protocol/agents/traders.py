@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Optional
+from typing import ClassVar, Optional
 
 from protocol.agents.base import Agent, Context, Holding, Triggers, blocks_until, randint, uniform, usd
 from protocol.margin.human import liquidation_price
@@ -55,12 +55,12 @@ class TraderParams:
 class TradingAgent(Agent):
     """Opens one position per market at a time and closes it after a holding period."""
 
+    Params: ClassVar[type] = TraderParams
     kind = "trader"
     default_mode = "isolated"
 
     def __init__(self, name: str, trader: Trader, rng: random.Random, params: TraderParams):
-        super().__init__(name, trader, rng)
-        self.params = params
+        super().__init__(name, trader, rng, params)
         self.mode = params.mode or self.default_mode
         self.capital = usd(uniform(rng, params.capital))
         self._deposited = False
@@ -227,6 +227,7 @@ class RiskSizedParams(TraderParams):
 
 
 class RiskSizedTrader(TradingAgent):
+    Params: ClassVar[type] = RiskSizedParams
     kind = "risk_sized"
 
     def enter(self, ctx: Context, market: str) -> None:
@@ -256,6 +257,7 @@ class MarginTopperParams(TraderParams):
 
 
 class MarginTopper(TradingAgent):
+    Params: ClassVar[type] = MarginTopperParams
     kind = "margin_topper"
 
     def __init__(self, *args, **kwargs):
@@ -319,6 +321,7 @@ class StopLossParams(TraderParams):
 
 
 class StopLossTrader(TradingAgent):
+    Params: ClassVar[type] = StopLossParams
     kind = "stop_loss"
 
     def __init__(self, *args, **kwargs):
@@ -370,11 +373,11 @@ class LiquidityProvider(Agent):
     keeper executes at a newer price (``LpRequestRequired`` otherwise, while positions are
     open), so a scenario with LPs needs an ``order`` keeper."""
 
+    Params: ClassVar[type] = LPParams
     kind = "lp"
 
     def __init__(self, name: str, trader: Trader, rng: random.Random, params: LPParams):
-        super().__init__(name, trader, rng)
-        self.params = params
+        super().__init__(name, trader, rng, params)
         self.capital = usd(uniform(rng, params.capital))
         self.requested = False
         self._redeem_at: Optional[int] = None

@@ -221,19 +221,10 @@ def _dispatch(receipts: list[Receipt], by_address: dict[str, Agent], venue: Venu
             told.append(agent)
             market = symbols[event["market"]]
             if event.name == "PositionLiquidated":
-                holding = agent.holdings.get(market)
-                closed = abs(event["sizeClosed"])
-                if holding is not None and closed < abs(holding.size) * 10**18:
-                    holding.size -= (closed if holding.size > 0 else -closed) / Decimal(10**18)
-                else:
-                    agent.on_liquidated(market)
+                agent.on_liquidated_size(market, abs(event["sizeClosed"]) / Decimal(10**18))
             elif event.name == "AutoDeleveraged":
-                holding = agent.holdings.get(market)
-                left = venue.raw_position(agent.trader, market).size
-                if left == 0:
-                    agent.on_position_closed(market)
-                elif holding is not None:
-                    holding.size = Decimal(left) / Decimal(10**18)
+                agent.on_deleveraged(market, Decimal(venue.raw_position(agent.trader, market).size)
+                                     / Decimal(10**18))
             elif venue.raw_position(agent.trader, market).size == 0:
                 agent.on_position_closed(market)
     return told
