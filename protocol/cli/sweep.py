@@ -20,13 +20,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from protocol.pages.units import param
 from protocol.sweep import make_engine, parse_axes, run_sweep
 from protocol.sweep.aggregate import STATISTIC, STATISTICS
 from protocol.sweep.frontier import DEFAULT_FRONTIER, condition_keys, parse_conditions, parse_frontier
 from protocol.sweep.interrupt import DEFAULT_GRACE, SweepInterrupted
 from protocol.sweep.report import write_sweep_report
 from protocol.sweep.sweep import FORMATS
-from protocol.sweep.units import figure, param, too_few_seeds_note
+from protocol.sweep.units import figure, too_few_seeds_note
 
 console = Console(width=max(Console().width, 100))
 

@@ -6,7 +6,7 @@ and ``positions`` tables (CSV, or Parquet with ``format="parquet"``), ``run.json
 tables in collapsible sections) and returns the HTML path. ``write_study(study, out_dir)`` writes
 one such folder per variant plus ``comparison.csv`` and ``study.html`` and returns the study HTML
 path. Identical inputs give byte-identical files. ``frames.load_run(run_dir)`` reads a run folder
-back (``perpsim report``); ``charts`` draws static PNGs with matplotlib (``--png``).
+back (``perpsim report``). Pages, charts and units are :mod:`protocol.pages`'s.
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from html import escape
+from typing import Sequence
 
-from protocol.report import units
+from protocol.pages import units
 from protocol.sim.result import RunResult
 
 
@@ -67,3 +69,13 @@ def kpis(run: RunResult) -> list[Kpi]:
             "under 1% of starting capital left"),
     ]
 
+
+def kpi_strip(items: Sequence[Kpi]) -> str:
+    """The headline figures as a grid of cards (``<section id="kpis">``)."""
+    cards = "".join(
+        f'<div class="kpi" id="kpi-{escape(k.key)}"'
+        + (f' title="{escape(k.tooltip)}"' if k.tooltip else "")
+        + f'><div class="label">{escape(k.label)}</div>'
+        f'<div class="value">{escape(k.value)}</div><div class="note">{escape(k.note)}</div></div>'
+        for k in items)
+    return f'<section class="kpis" id="kpis">{cards}</section>'

@@ -15,24 +15,12 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from protocol.pages.figures import LONG, PALETTE, SHORT, Plot
 from protocol.sim.result import RunResult, StudyResult
 from protocol.values import to_float
 
-LONG, SHORT = "#1a9850", "#d73027"
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf")
 HEIGHT = 380
 HOVER_BLOCK = "block %{customdata:,}<br>%{x:.2f} {unit}<br>%{y:,.2f}<extra>%{fullData.name}</extra>"
-
-
-@dataclass(frozen=True)
-class Plot:
-    """A chart for the page: ``figure`` (None when there is nothing to show) and ``note``."""
-
-    key: str
-    title: str
-    figure: Optional[go.Figure] = None
-    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ from html import escape
 from pathlib import Path
 from typing import Any, Iterator
 
-from protocol.report import kpi, page, plots, tables, units
+from protocol.pages import shell as page
+from protocol.pages import units
+from protocol.report import kpi, plots, tables
 from protocol.sim.provenance import SCENARIO_FILE, Provenance
 from protocol.sim.result import RunResult, StudyResult
 from protocol.values import flatten
@@ -116,7 +118,7 @@ def run_html(result: RunResult) -> str:
             f"markets {', '.join(result.markets)}")
     shown = min(len(result.liquidations), LIQUIDATIONS_SHOWN)
     sections = [
-        page.kpi_strip(kpi.kpis(result)),
+        kpi.kpi_strip(kpi.kpis(result)),
         "<h2>Charts</h2>",
         *page.plots(plots.run_plots(result)),
         "<h2>Details</h2>",

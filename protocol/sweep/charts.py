@@ -8,14 +8,14 @@ inlines plotly.js once. Identifiers are fixed, so identical inputs give identica
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Optional, Sequence
 
 import plotly.graph_objects as go
-import plotly.io as pio
 from plotly.subplots import make_subplots
 
+from protocol.pages.figures import PALETTE, Plot
+from protocol.pages.units import param
 from protocol.sweep.aggregate import (
     CONFIDENCE,
     STATISTIC,
@@ -26,10 +26,10 @@ from protocol.sweep.aggregate import (
 )
 from protocol.sweep.frontier import Frontier
 from protocol.sweep.grid import Axis
-from protocol.sweep.units import param, plotted, show, show_interval, titled
+from protocol.sweep.units import plotted, show, show_interval, titled
 
-CONFIG = {"displaylogo": False, "responsive": True}
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+#: The sweep's series colours: the pages' palette, red second (the worst case beside the mean).
+COLORS = tuple(PALETTE[i] for i in (0, 3, 2, 4, 1, 5, 6, 9))
 TREND = ("var95_bad_debt", "bad_debt_mean", "lar95_liquidation_volume", "insurance_max_drawdown",
          "lp_return_mean", "wiped_out_share_mean", "fees_paid_mean")
 # Heatmaps: the figure, and with more than two axes the worst cell value over the others.
@@ -38,21 +38,10 @@ HEATMAPS: tuple[tuple[str, Callable[[Sequence[Decimal]], Decimal]], ...] = (
 CI = f"{CONFIDENCE * 100:.0f}% CI"
 
 
-@dataclass(frozen=True)
-class Plot:
-    """One chart: ``key`` (its element id is ``plot-KEY``), title, and the plotly div."""
-
-    key: str
-    title: str
-    html: str
-
-
 def _plot(key: str, title: str, fig: go.Figure) -> Plot:
     fig.update_layout(template="plotly_white", margin=dict(l=60, r=30, t=50, b=50),
                       font=dict(size=12), hoverlabel=dict(namelength=-1))
-    div = pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=f"plot-{key}",
-                      config=CONFIG, default_width="100%")
-    return Plot(key, title, div)
+    return Plot(key, title, fig)
 
 
 def point_label(params: dict[str, Any], names: dict[str, str], sep: str = ", ") -> str:

@@ -16,8 +16,9 @@ from html import escape
 from pathlib import Path
 from typing import Optional, Sequence
 
-from plotly.offline import get_plotlyjs
-
+from protocol.pages.figures import Plot, div
+from protocol.pages.shell import document
+from protocol.pages.units import money, param, percent
 from protocol.sweep.aggregate import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
@@ -31,7 +32,6 @@ from protocol.sweep.aggregate import (
 )
 from protocol.sweep.charts import (
     HEATMAPS,
-    Plot,
     distribution_chart,
     frontier_chart,
     heatmap,
@@ -43,9 +43,6 @@ from protocol.sweep.frontier import DEFAULT_FRONTIER, condition_keys, frontiers,
 from protocol.sweep.run import RunRecord
 from protocol.sweep.sweep import SweepResult
 from protocol.sweep.units import (
-    money,
-    param,
-    percent,
     short_reason,
     show,
     show_interval,
@@ -56,24 +53,6 @@ from protocol.sweep.units import (
 __all__ = ["REPORT_NAME", "money", "percent", "sweep_html", "write_sweep_report"]
 
 REPORT_NAME = "sweep.html"
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1280px; padding: 0 1em;
-       color: #222; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-#aggregates { width: 100%; font-size: 0.8em; table-layout: auto; }
-#aggregates th { vertical-align: bottom; font-weight: 600; }
-#aggregates td.num { white-space: nowrap; }
-.ci { display: block; color: #777; font-size: 0.85em; white-space: normal; }
-figure { margin: 1.5em 0; }
-figcaption { color: #555; font-size: 0.9em; }
-p.none { color: #555; font-style: italic; }
-p.warn { border-left: 4px solid #d62728; background: #fff4f4; padding: 0.5em 0.75em; }
-.too-few { color: #a33; font-style: italic; white-space: normal; }
-td.err { max-width: 30em; overflow-wrap: anywhere; }
-details pre { white-space: pre-wrap; font-size: 0.8em; background: #f6f6f6; padding: 0.5em; }
-"""
 
 
 def _seconds(value: float) -> str:
@@ -194,7 +173,7 @@ def _failed_section(result: SweepResult) -> str:
 
 
 def _figure(plot: Plot) -> str:
-    return (f'<figure id="chart-{plot.key}">{plot.html}'
+    return (f'<figure id="chart-{plot.key}">{div(plot)}'
             f"<figcaption>{escape(plot.title)}</figcaption></figure>")
 
 
@@ -307,11 +286,7 @@ def sweep_html(result: SweepResult, scenario: Optional[str] = None,
     dist = distribution_chart(result.aggregates, names)
     sections.append(_figure(dist) if dist else _none("No finished run: no distribution to show."))
     sections.append(_failed_section(result))
-    title = f"perpsim sweep: {scenario}"
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n"
-            f'<script type="text/javascript">{get_plotlyjs()}</script>\n</head>\n<body>\n'
-            f"<h1>{escape(title)}</h1>\n" + "\n".join(s for s in sections if s) + "\n</body>\n</html>\n")
+    return document(f"perpsim sweep: {scenario}", [s for s in sections if s])
 
 
 def write_sweep_report(result: SweepResult, out: Path, *, scenario: Optional[str] = None,

@@ -1,40 +1,15 @@
-"""How sweep figures read: USD with separators, fractions as percentages (as the CLI's table)."""
+"""How a sweep's statistics read: each in its unit (USD or %, :mod:`protocol.pages.units`), with
+its interval, or why it has none."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
+from protocol.pages.units import money, percent
 from protocol.sweep.aggregate import CONFIDENCE, Interval, PointAggregate, Statistic, min_seeds
 
 UNIT_SUFFIX = {"usd": "USD", "fraction": "%"}
-
-
-def param(value: Any) -> str:
-    """A parameter value as it is written in TOML and ``--set`` (``true``, ``10``, ``0.5``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
-
-
-def money(value: Any) -> str:
-    """USD with 2 decimals and thousands separators (``""`` for ``None``, no ``-0.00``)."""
-    if value is None:
-        return ""
-    q = Decimal(str(value)).quantize(Decimal("0.01"))
-    if q == 0:
-        q = abs(q)
-    return f"{q:,.2f}"
-
-
-def percent(value: Any) -> str:
-    """A fraction as a percentage with 2 decimals (``0.0123`` -> ``1.23%``)."""
-    if value is None:
-        return ""
-    q = (Decimal(str(value)) * 100).quantize(Decimal("0.01"))
-    if q == 0:
-        q = abs(q)
-    return f"{q:,.2f}%"
 
 
 def show(stat: Statistic, value: Optional[Decimal]) -> str:

@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("protocol.keepers", "protocol.agents", "protocol.testing"),
     ("protocol.plugins",),
     ("protocol.sim",),
+    ("protocol.pages",),  # the one presentation stack: page shell, charts, units
     ("protocol.report", "protocol.sweep", "protocol.bench"),
     ("protocol.serve",),
     ("protocol.cli",),

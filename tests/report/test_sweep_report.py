@@ -52,7 +52,7 @@ def test_sweep_report_two_axes(tmp_path):
             "conditions. n too small for VaR95: 4 seeds, a 95% interval needs at least 72; n too "
             "small for VaR95: 5 seeds, a 95% interval needs at least 72. Run more seeds, or compare means: "
             "--frontier bad_debt_mean,fees_paid_mean.") in html
-    assert html.count("<script type=\"text/javascript\">/**\n* plotly.js v") == 1  # inlined once
+    assert html.count("<script>/**\n* plotly.js v") == 1  # inlined once (the pages' one shell)
     page = html.replace(re.search(r"<script[^>]*>/\*\*\n\* plotly.js v.*?</script>", html, re.S).group(0), "")
     assert not re.search(r"<(script|img|link)[^>]*(src|href)=", page)  # nothing to fetch
     rows = table_rows(html, "aggregates")

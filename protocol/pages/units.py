@@ -1,5 +1,7 @@
-"""Human units for the HTML report: USD with thousands separators, percentages, gas in gwei
-and USD, durations in hours and days beside blocks. Formatting only; the files keep exact values."""
+"""Human units for every page: USD with thousands separators (``$1,234.50`` on a run's page,
+``1,234.50`` in a sweep's tables, whose columns name the unit), percentages, gas in gwei and USD,
+durations in hours and days beside blocks, parameters as TOML writes them. Formatting only; the
+files keep exact values."""
 
 from __future__ import annotations
 
@@ -102,3 +104,30 @@ def human(key: str, value: Any, eth_price_usd: Optional[Any] = None) -> str:
 
 def _numeric(text: str) -> bool:
     return not math.isnan(to_float(text))
+
+
+def param(value: Any) -> str:
+    """A parameter value as it is written in TOML and ``--set`` (``true``, ``10``, ``0.5``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def money(value: Any) -> str:
+    """USD with 2 decimals and thousands separators (``""`` for ``None``, no ``-0.00``)."""
+    if value is None:
+        return ""
+    q = Decimal(str(value)).quantize(Decimal("0.01"))
+    if q == 0:
+        q = abs(q)
+    return f"{q:,.2f}"
+
+
+def percent(value: Any) -> str:
+    """A fraction as a percentage with 2 decimals (``0.0123`` -> ``1.23%``)."""
+    if value is None:
+        return ""
+    q = (Decimal(str(value)) * 100).quantize(Decimal("0.01"))
+    if q == 0:
+        q = abs(q)
+    return f"{q:,.2f}%"

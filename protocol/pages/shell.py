@@ -1,5 +1,5 @@
-"""Self-contained HTML pages: a KPI strip, interactive plotly charts and tables in collapsible
-sections.
+"""Self-contained HTML pages (the run report, the study page, the sweep page): interactive
+plotly charts, tables and collapsible sections in one shell with one style.
 
 plotly.js is inlined once in the page's head, so the file opens offline and carries no external
 resources. An inline script sets ``<body data-plots="N">`` once plotly has drawn every chart,
@@ -16,8 +16,7 @@ from typing import Any, Iterable, Sequence
 
 from plotly.offline import get_plotlyjs
 
-from protocol.report.kpi import Kpi
-from protocol.report.plots import Plot
+from protocol.pages.figures import Plot, div
 from protocol.values import cell
 
 STYLE = """
@@ -43,6 +42,18 @@ table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ddd; padding: 0.2em 0.6em; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 caption { text-align: left; color: #555; padding: 0.2em 0; }
+th, td { vertical-align: top; }
+figure { margin: 1.5em 0; }
+figcaption { color: #555; font-size: 0.9em; }
+p.none { color: #555; font-style: italic; }
+p.warn { border-left: 4px solid #d62728; background: #fff4f4; padding: 0.5em 0.75em; }
+#aggregates { width: 100%; font-size: 0.8em; table-layout: auto; }
+#aggregates th { vertical-align: bottom; font-weight: 600; }
+#aggregates td.num { white-space: nowrap; }
+.ci { display: block; color: #777; font-size: 0.85em; white-space: normal; }
+.too-few { color: #a33; font-style: italic; white-space: normal; }
+td.err { max-width: 30em; overflow-wrap: anywhere; }
+details pre { white-space: pre-wrap; font-size: 0.8em; background: #f6f6f6; padding: 0.5em; }
 """
 
 PLOTS_DRAWN_SCRIPT = """
@@ -104,25 +115,12 @@ def details(title: str, body: str, section_id: str, open_: bool = False) -> str:
             f"<summary>{escape(title)}</summary>{body}</details>")
 
 
-def kpi_strip(items: Sequence[Kpi]) -> str:
-    """The headline figures as a grid of cards (``<section id="kpis">``)."""
-    cards = "".join(
-        f'<div class="kpi" id="kpi-{escape(k.key)}"'
-        + (f' title="{escape(k.tooltip)}"' if k.tooltip else "")
-        + f'><div class="label">{escape(k.label)}</div>'
-        f'<div class="value">{escape(k.value)}</div><div class="note">{escape(k.note)}</div></div>'
-        for k in items)
-    return f'<section class="kpis" id="kpis">{cards}</section>'
-
-
 def plot(item: Plot) -> str:
     """A chart as a ``<div>`` drawn by the inlined plotly.js, or its note when left out."""
     if item.figure is None:
         return f'<p class="empty" id="empty-{escape(item.key)}">{escape(item.note)}</p>'
-    div = item.figure.to_html(full_html=False, include_plotlyjs=False, div_id=f"plot-{item.key}",
-                              config={"displaylogo": False, "responsive": True})
     note = f'<p class="empty">{escape(item.note)}</p>' if item.note else ""
-    return f'<div class="plot">{div}{note}</div>'
+    return f'<div class="plot">{div(item)}{note}</div>'
 
 
 def plots(items: Sequence[Plot]) -> list[str]:
