@@ -148,6 +148,7 @@ def _as_run(raw: dict, scenario: Scenario, base_dir: Path) -> dict:
 #: The keeper strategy's settings, which a ``[[keepers]]`` table may set.
 STRATEGY_FIELDS = frozenset(f.name for f in dataclasses.fields(Strategy))
 
+
 def _given(model: BaseModel, skip: Iterable[str] = ()) -> dict[str, Any]:
     """The keys the table set (not the model's defaults), minus ``skip``, in the model's
     order."""

@@ -413,14 +413,17 @@ class VenueMachine(RuleBasedStateMachine):
         positions' notional crosses tier bounds by price alone, at the leverage they opened with."""
         self._push(market, (times - 1) * 10_000)
 
-    @rule(stale=st.sampled_from(SYMBOLS), t=st.integers(0, TRADERS - 1), leverage=st.integers(20, 50),
-          longs=st.booleans(), bps=st.sampled_from([1200, 2500, 4000]), k=st.integers(0, KEEPERS - 1))
+    @rule(stale=st.sampled_from([*SYMBOLS, None]), t=st.integers(0, TRADERS - 1),
+          leverage=st.integers(20, 50), longs=st.booleans(), bps=st.sampled_from([1200, 2500, 4000]),
+          k=st.integers(0, KEEPERS - 1))
     def oracle_outage(self, stale, t, leverage, longs, bps, k):
         """An oracle outage under a cross account: the trader holds cross positions in every
         market (opened at ``leverage`` where missing, each a quarter of what its balance allows), ``stale``'s feed stops past the oracle's
         max price age while the others are refreshed, the others gap ``bps`` against the
         account, and a keeper liquidates it (SPEC §6: a stale market's positions stay open and
-        keep the account's debt; nothing is written off while they do)."""
+        keep the account's debt; nothing is written off while they do). With no ``stale``
+        market every market gaps and the account is liquidated across all of them, its penalty
+        split between their fees (SPEC §7)."""
         v, trader = self.venue, self._trader(t)
         balance = Decimal(v.clearinghouse.cross_balance(trader.address)) / 10**v.decimals
         for market in SYMBOLS:  # each a quarter of what the balance allows at ``leverage``
@@ -435,9 +438,10 @@ class VenueMachine(RuleBasedStateMachine):
                 else:
                     return
         self.w.steps += 1
-        v.advance_time(v.oracle.max_price_age(v.market_id(stale)) + 1)
         fresh = [m for m in SYMBOLS if m != stale]
-        self._do("price", lambda: v.set_prices({m: v.price(m) for m in fresh}))
+        if stale is not None:
+            v.advance_time(v.oracle.max_price_age(v.market_id(stale)) + 1)
+            self._do("price", lambda: v.set_prices({m: v.price(m) for m in fresh}))
         for market in fresh:
             self._push(market, -bps if v.raw_position(trader, market).size > 0 else bps)
         self._liquidate(self.w.keepers[k], trader, None)
@@ -488,6 +492,15 @@ class VenueMachine(RuleBasedStateMachine):
         if self._price_to_edge(trader, market, -bps if raw.size > 0 else bps):
             self._liquidate(self.w.keepers[k], trader,
                             market if raw.mode == MarginMode.ISOLATED else None)
+
+    @rule(cap_bps=st.sampled_from([1, 25, 500, 9_000]))
+    def admin_profit_cap(self, cap_bps):
+        """The admin sets the traders' profit cap (SPEC §8.1) for the steps that follow: at 1 to
+        500 bps of the pool it binds while traders are in profit (closes capped and the episode's
+        hold kept, LP flows refused with ProfitCapBinds, the hold released when it ends); 9,000
+        bps is GMX v2's default, where the world starts."""
+        self._do("admin_profit_cap", lambda: self.venue.set_pnl_factors(
+            max_pnl_factor_traders=Decimal(cap_bps) / 10_000))
 
     @rule(market=st.sampled_from(SYMBOLS))
     def update_funding(self, market):
