@@ -82,13 +82,8 @@ class Simulation:
         sc = self.scenario
         started = time.perf_counter()
         checks = mirrors(sc.venue.mirrors)  # a bad choice is refused before anything runs
-        venue = Venue.launch(
-            backend=sc.backend, markets=sc.markets, pool_liquidity=sc.venue.pool_liquidity,
-            insurance=sc.venue.insurance, max_price_age=sc.venue.max_price_age,
-            instant_trading=sc.venue.instant_trading,
-            min_execution_fee=sc.venue.min_execution_fee,
-            market_order_timeout=sc.venue.market_order_timeout,
-            modules=sc.venue.modules, contracts=sc.venue.contracts, chain=self.chain)
+        venue = Venue.launch(backend=sc.backend, markets=sc.markets, chain=self.chain,
+                             **sc.venue.launch_keywords())
         if sc.venue.pnl_factors() != VenueSpec().pnl_factors():
             venue.set_pnl_factors(**sc.venue.pnl_factors())
         path = sc.prices.path(sc.blocks, sc.block_time, derive_seed(sc.seed, 0))

@@ -211,7 +211,8 @@ class _Builder:
         modules = {k: v for k, v in venue.modules.model_dump().items() if v is not None}
         mirrors = {k: self._mirror_path(v) for k, v in venue.mirrors.model_dump().items() if v is not None}
         contracts = None if venue.contracts is None else str(self.base_dir / venue.contracts)
-        return VenueSpec(**values, modules=modules, contracts=contracts, mirrors=mirrors)
+        return self.construct(("venue",), lambda: VenueSpec(**values, modules=modules, contracts=contracts,
+                                                            mirrors=mirrors), values)
 
     def _mirror_path(self, name: str) -> str:
         """A mirror in a .py file is named relative to the scenario, as ``contracts`` is."""

@@ -201,16 +201,19 @@ Modules = create_model("Modules", __base__=Table,
                        **{kind: (Optional[Str], None) for kind in MODULE_INTERFACES})
 
 
-class Venue(PnlFactors):
-    pool_liquidity: Annotated[Num, Field(ge=0)] = VenueSpec.pool_liquidity
-    insurance: Annotated[Num, Field(ge=0)] = VenueSpec.insurance
-    instant_trading: Bool = VenueSpec.instant_trading
-    max_price_age: Annotated[Int, _within("max_price_age")] = VenueSpec.max_price_age
-    market_order_timeout: Annotated[Int, _within("market_order_timeout")] = VenueSpec.market_order_timeout
-    min_execution_fee: Annotated[Int, Field(ge=0)] = VenueSpec.min_execution_fee
-    modules: Modules = Modules()
-    contracts: Optional[Str] = None
-    mirrors: Modules = Modules()
+def _venue_model() -> type[BaseModel]:
+    """``[venue]``: the pnl factors, the modules, their contracts and mirrors, and every other
+    field of :class:`~protocol.sim.scenario.VenueSpec` (the keywords of ``Venue.launch``),
+    typed from the dataclass, which checks their values (the loader places its errors)."""
+    hints = typing.get_type_hints(VenueSpec)
+    special = {"modules": (Modules, Modules()), "contracts": (Optional[Str], None),
+               "mirrors": (Modules, Modules())}
+    launched = {f.name: (field_type(hints[f.name]), f.default) for f in dataclasses.fields(VenueSpec)
+                if f.name not in special and f.name not in PnlFactors.model_fields}
+    return create_model("Venue", __base__=PnlFactors, **launched, **special)
+
+
+Venue = _venue_model()
 
 
 def _tiers(value: Any) -> Any:

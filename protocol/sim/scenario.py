@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import copy
 import inspect
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any, Mapping, Optional
 
 from protocol.keepers import Strategy
+from protocol.margin.bounds import BY_FIELD, bound
 from protocol.plugins import KEEPERS, PluginError, keeper_class, short_name
 from protocol.prices import PriceSource
 from protocol.prices.liquidity import Liquidity
@@ -32,6 +33,8 @@ TOML_KEYS = ("name", "description", "seed", "blocks", "block_time", "backend", "
 
 #: ``Venue.launch``'s keywords: where the venue's defaults are declared.
 _LAUNCH = inspect.signature(Venue.launch).parameters
+#: The profit cap and the ADL thresholds (``[venue]`` keys and launch keywords both).
+PNL_FACTORS = ("max_pnl_factor_traders", "max_pnl_factor_adl", "min_pnl_factor_after_adl")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,21 @@ class VenueSpec:
         return {"max_pnl_factor_traders": self.max_pnl_factor_traders,
                 "max_pnl_factor_adl": self.max_pnl_factor_adl,
                 "min_pnl_factor_after_adl": self.min_pnl_factor_after_adl}
+
+    def __post_init__(self) -> None:
+        for name in self.launch_keywords():
+            value = getattr(self, name)
+            if name in BY_FIELD:  # the contracts' bound, from the one bounds table
+                bound(name).check(value)
+            elif isinstance(value, (int, Decimal)) and not isinstance(value, bool) and value < 0:
+                raise ValueError(f"{name}: must be >= 0, got {value}")
+
+    def launch_keywords(self) -> dict[str, Any]:
+        """The keywords this venue is launched with (:meth:`~protocol.venue.Venue.launch`):
+        every field that is one of its keywords, but the pnl factors, which the engine sets
+        after the launch and only when they differ from the contract's defaults."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name in _LAUNCH and f.name not in PNL_FACTORS}
 
 
 @dataclass(frozen=True)

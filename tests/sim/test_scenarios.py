@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import textwrap
 from decimal import Decimal
@@ -11,6 +12,7 @@ import pytest
 
 from protocol.constants import GWEI
 from protocol.prices import CorrelatedGBM
+from protocol.sim import models
 from protocol.sim.loader import (
     ScenarioError,
     apply_overrides,
@@ -18,7 +20,7 @@ from protocol.sim.loader import (
     load_scenario,
     parse_overrides,
 )
-from protocol.sim.scenario import Scenario
+from protocol.sim.scenario import PNL_FACTORS, Scenario, VenueSpec
 from protocol.venue import Venue
 
 BUILTINS = ("default", "crash", "isolated-vs-cross", "keeper-race", "funding-squeeze", "adl")
@@ -553,3 +555,16 @@ def test_a_scenario_without_venue_table_launches_the_venue_launch_does(tmp_path)
                 "market_order_timeout", "min_execution_fee"):
         assert getattr(scenario.venue, key) == launch[key].default, key
     assert scenario.venue.insurance == 0
+
+
+def test_every_venue_setting_is_a_venue_key_and_reaches_the_launch(tmp_path):
+    """A venue-wide setting is declared in two places, Venue.launch and VenueSpec: the
+    ``[venue]`` table's keys and the engine's launch keywords follow from them."""
+    launch = inspect.signature(Venue.launch).parameters
+    declared = [f.name for f in dataclasses.fields(VenueSpec) if f.name in launch]
+    assert set(declared) <= set(models.Venue.model_fields)
+    text = BASE + "\n[venue]\npool_liquidity = 123456\nmarket_order_timeout = 77\nmin_execution_fee = 9\n"
+    keywords = load_scenario(write(tmp_path, text)).venue.launch_keywords()
+    assert set(keywords) == set(declared) - set(PNL_FACTORS)
+    assert (keywords["pool_liquidity"], keywords["market_order_timeout"], keywords["min_execution_fee"]) \
+        == (Decimal(123456), 77, 9)
