@@ -414,13 +414,13 @@ class VenueMachine(RuleBasedStateMachine):
         self._push(market, (times - 1) * 10_000)
 
     @rule(stale=st.sampled_from([*SYMBOLS, None]), t=st.integers(0, TRADERS - 1),
-          leverage=st.integers(20, 50), longs=st.booleans(), bps=st.sampled_from([1200, 2500, 4000]),
-          k=st.integers(0, KEEPERS - 1))
+          leverage=st.integers(20, 50), longs=st.booleans(),
+          bps=st.sampled_from([300, 600, 900, 1200, 2500, 4000]), k=st.integers(0, KEEPERS - 1))
     def oracle_outage(self, stale, t, leverage, longs, bps, k):
         """An oracle outage under a cross account: the trader holds cross positions in every
         market (opened at ``leverage`` where missing, each a quarter of what its balance allows), ``stale``'s feed stops past the oracle's
         max price age while the others are refreshed, the others gap ``bps`` against the
-        account, and a keeper liquidates it (SPEC §6: a stale market's positions stay open and
+        account (the smaller gaps land short of its bankruptcy), and a keeper liquidates it (SPEC §6: a stale market's positions stay open and
         keep the account's debt; nothing is written off while they do). With no ``stale``
         market every market gaps and the account is liquidated across all of them, its penalty
         split between their fees (SPEC §7)."""
@@ -493,14 +493,32 @@ class VenueMachine(RuleBasedStateMachine):
             self._liquidate(self.w.keepers[k], trader,
                             market if raw.mode == MarginMode.ISOLATED else None)
 
-    @rule(cap_bps=st.sampled_from([1, 25, 500, 9_000]))
-    def admin_profit_cap(self, cap_bps):
+    @rule(cap_bps=st.sampled_from([1, 25, 500, 9_000]), close=st.booleans(), pieces=st.integers(1, 3))
+    def admin_profit_cap(self, cap_bps, close, pieces):
         """The admin sets the traders' profit cap (SPEC §8.1) for the steps that follow: at 1 to
         500 bps of the pool it binds while traders are in profit (closes capped and the episode's
         hold kept, LP flows refused with ProfitCapBinds, the hold released when it ends); 9,000
-        bps is GMX v2's default, where the world starts."""
-        self._do("admin_profit_cap", lambda: self.venue.set_pnl_factors(
+        bps is GMX v2's default, where the world starts. With ``close`` the trader most in
+        profit then closes, in ``pieces``: a capped close, whole or in parts."""
+        v = self.venue
+        self._do("admin_profit_cap", lambda: v.set_pnl_factors(
             max_pnl_factor_traders=Decimal(cap_bps) / 10_000))
+        if not close:
+            return
+        held = []
+        for trader, market in self._positions():
+            try:
+                held.append((v.position(trader, market).unrealized_pnl, trader, market))
+            except Reverted:  # a stale price: its views refuse, it cannot close either
+                continue
+        if not held or max(held, key=lambda h: h[0])[0] <= 0:
+            return
+        _, trader, market = max(held, key=lambda h: h[0])
+        size = abs(v.raw_position(trader, market).size)
+        for _ in range(pieces - 1):
+            if size // pieces:
+                self._do("decrease", lambda: trader.decrease(market, Decimal(size // pieces) / 10**18))
+        self._do("close", lambda: trader.close(market))
 
     @rule(market=st.sampled_from(SYMBOLS))
     def update_funding(self, market):

@@ -41,14 +41,14 @@ def test_workers_run_the_seeds_each_would_run_alone():
 
 
 def test_a_worker_that_fails_writes_its_bundle(tmp_path):
-    result = run_parallel(60, 2, seed=3, crash_dir=tmp_path, machine=NoOpenShortsMachine,
+    result = run_parallel(60, 2, seed=5, crash_dir=tmp_path, machine=NoOpenShortsMachine,
                           backend="revm", steps_per_run=4)  # short runs: a short shrink
     assert result.failed
     for w in result.failed:
         assert "invariant 'nobody short' broken" in w.error
         assert w.bundle == str(tmp_path / f"seed-{w.seed}")
         assert (tmp_path / f"seed-{w.seed}" / "test_replay.py").exists()
-    # only a worker that failed writes one (here seed 3 fails, seed 4 does not)
+    # only a worker that failed writes one (here seed 6 fails, seed 5 does not)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"seed-{w.seed}" for w in result.failed)
     assert len(result.failed) < len(result.workers)
 
