@@ -1,4 +1,4 @@
-"""The headless-browser harness itself (tests/browser.py): it sees plots, errors and blocked requests."""
+"""The headless-browser harness itself (tests/headless.py): it sees plots, errors and blocked requests."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""report.html and a study page of real runs, opened in headless Chromium (tests/browser.py): every
+"""report.html and a study page of real runs, opened in headless Chromium (tests/headless.py): every
 chart draws, nothing errs or leaves the file, the KPI strip sits above the fold of a 1366x768
 screen, percentages are drawn as plain decimals (no "600µ%"), LPs have a panel of their own and
 the LP return says on hover what it is, and screenshots are saved (the folder is printed;
 PERPSIM_SCREENSHOTS picks it, and PERPSIM_UPDATE_DOCS=1 also writes docs/img/report.png,
 heatmap.png, rates.png and equity.png for the README).
-The ``chromium`` and ``screenshots`` fixtures come from tests/browser.py through tests/conftest.py."""
+The ``chromium`` and ``screenshots`` fixtures come from tests/headless.py through tests/conftest.py."""
 
 from __future__ import annotations
 

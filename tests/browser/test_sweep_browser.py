@@ -1,7 +1,7 @@
 """sweep.html of real sweeps (the cascade scenario, cut short after its crash) in headless Chromium:
 the expected charts drawn, no console errors, nothing fetched, no sideways scrolling, the table's
 figures in the CLI's units, "n too small for VaR95" where the seeds are too few, one frontier per
-condition, valid order-statistic intervals from enough seeds, screenshots saved (tests/browser.py:
+condition, valid order-statistic intervals from enough seeds, screenshots saved (tests/headless.py:
 skips without Chromium, fails under PERPSIM_REQUIRE_BROWSER=1)."""
 
 from __future__ import annotations
