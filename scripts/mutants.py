@@ -802,7 +802,13 @@ def fuzz_until_failure(seconds: float, runs_per_batch: int = 25, backend: str = 
         cls.__init__ = recording(cls)  # type: ignore[method-assign]
     seed, steps = 0, 0
     try:
-        current["world"] = fuzz.world(backend)
+        try:
+            current["world"] = fuzz.world(backend)
+        except violations as error:  # the world's launch itself breaks a property
+            return {"killed": True, "property": error.name, "first_steps": 0, "first_seconds":
+                    round(time.perf_counter() - started, 1), "first_property": error.name,
+                    "shrunk_steps": 0, "seconds": round(time.perf_counter() - started, 1),
+                    "seed": None, "message": str(error).splitlines()[0][:300]}
         while time.perf_counter() - started < seconds:
             result = fuzz.run_campaign(runs_per_batch, backend=backend, seed=seed)
             if result.error is not None:

@@ -4,11 +4,14 @@ On both in-process EVMs (``backend``)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from venue_fixtures import funded
 
+from protocol import MarketConfig, Venue
 from protocol.constants import WAD
-from protocol.testing import adversarial
+from protocol.testing import adversarial, fuzz
 from protocol.testing.adversarial import (
     DELAYS_HOLD,
     MODULES_CANT_FREEZE,
@@ -198,3 +201,20 @@ def test_the_fuzzer_runs_the_adversarial_rules():
     assert result.failure is None, result.failure
     ran = {key.split(":")[0] for key in result.outcomes}
     assert {"hostile_module", "free_option", "admin_risk_change"} <= ran, sorted(ran)
+
+
+@pytest.mark.parametrize("modules, frozen", [({"pricing": "ZeroPricing"}, True), ({}, False)])
+def test_a_pricing_module_that_refuses_an_honest_round_trip_breaks_the_property_at_launch(
+        backend, modules, frozen):
+    """The fuzz world's launch pre-fills the impact pool with an honest 100 ETH round trip: a
+    venue whose pricing module makes the core refuse it (ModuleResultOutOfBounds) breaks
+    "modules can't freeze the venue" before the first step; the stock venue launches."""
+    venue = Venue.launch(backend=backend, markets=[MarketConfig(symbol="ETH", initial_price=Decimal(3000))],
+                         modules=modules)
+    world = fuzz.World(venue, [], [], None)
+    if not frozen:
+        fuzz._economic_setup(world)  # the round trip went through: the world is made
+        assert len(world.attackers) == fuzz.ATTACKERS and world.watch is not None
+        return
+    with pytest.raises(AdversarialViolation, match="an honest 100 ETH round trip at launch: its open fails"):
+        fuzz._economic_setup(world)
