@@ -507,7 +507,8 @@ def touched_by(venue, receipt) -> list[Touched]:
     """What a successful trader action changed, from its events: an open or increase (also by
     an order's execution) its position if isolated, the cross account if cross or if its margin
     came from the cross balance; addMargin the cross account it came from, removeMargin the
-    position it left; a withdrawal the cross account; updateLeverage the position or the cross account. Receipts of
+    position it left; a withdrawal the cross account; updateLeverage the position if isolated,
+    the cross account if cross. Receipts of
     liquidations and ADL touch nobody here (a slice may leave a position liquidatable)."""
     if not receipt.status:
         return []
@@ -528,7 +529,10 @@ def touched_by(venue, receipt) -> list[Touched]:
         elif name == "Withdrawn":
             keys, label = [(account, None)], "withdraw"
         elif name == "LeverageUpdated":
-            keys, label = [(account, market), (account, None)], "updateLeverage"
+            # it checks and changes the position alone when isolated, the account when cross
+            # (SPEC §4); a cross account under water beside an isolated position is not its doing
+            mode = venue.clearinghouse.position(account, market)[3]
+            keys, label = [(account, market) if mode == ISOLATED else (account, None)], "updateLeverage"
         else:
             continue
         for key in keys:

@@ -311,6 +311,26 @@ def test_margin_added_to_an_underwater_position_is_no_violation(venue):
     assert [(t.market, t.action) for t in touched] == [(0, "margin transfer")]
 
 
+def test_an_isolated_leverage_change_judges_its_position_not_the_cross_account(venue):
+    """updateLeverage of an isolated position checks and changes that position alone: a cross
+    account already under maintenance beside it is no violation of the action (the million-step
+    campaign of stop 38 found it: a slice left the cross account under water, then the trader
+    set the leverage of an isolated BTC position). A cross position's change judges the account."""
+    a = funded(venue, "alice", 100_000, 20_000)
+    a.open("BTC", Decimal("0.01"), 2, "isolated", margin=700)
+    a.open("ETH", 60, 50, "cross")
+    venue.set_price("ETH", 2_650)  # the cross account far under maintenance
+    assert venue.clearinghouse.is_account_liquidatable(a.address)
+    with PropertyWatch(venue) as watch:
+        receipt = a.set_leverage("BTC", 1)
+        assert watch.checked == 1  # the isolated position, which is fine
+    assert [(t.market, t.action) for t in touched_by(venue, receipt)] == [(1, "updateLeverage")]
+    b = funded(venue, "bob", 100_000, 20_000)
+    b.open("ETH", 1, 10, "cross")
+    assert [(t.market, t.action) for t in touched_by(venue, b.set_leverage("ETH", 5))] == \
+        [(None, "updateLeverage")]
+
+
 def test_a_position_liquidatable_one_block_later_is_caught(backend):
     """A position just above maintenance at the highest borrowing rate a market may charge: fine
     now, at maintenance 12 s of borrowing later (what an action must not leave behind)."""
