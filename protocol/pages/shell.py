@@ -39,10 +39,9 @@ p.empty { color: #777; font-style: italic; }
 details { margin: 0.6em 0; border: 1px solid #e3e6ea; border-radius: 6px; padding: 0.3em 0.8em; }
 summary { cursor: pointer; font-weight: 600; }
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ddd; padding: 0.2em 0.6em; text-align: left; }
+th, td { border: 1px solid #ddd; padding: 0.2em 0.6em; text-align: left; vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 caption { text-align: left; color: #555; padding: 0.2em 0; }
-th, td { vertical-align: top; }
 figure { margin: 1.5em 0; }
 figcaption { color: #555; font-size: 0.9em; }
 p.none { color: #555; font-style: italic; }
