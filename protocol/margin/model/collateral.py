@@ -66,11 +66,7 @@ class CollateralRules:
         self.check_order_lock(account)
         if amount == 0:
             raise ModelRevert("ZeroAmount")
-        p = self.position(account, market)
-        if p.size == 0:
-            raise ModelRevert("NoPosition")
-        if p.mode != ISOLATED:
-            raise ModelRevert("NotIsolated")
+        p = self.isolated_position(account, market)
         self._take_from_cross(account, amount)
         p.margin += amount
 
@@ -101,11 +97,7 @@ class CollateralRules:
         self.check_order_lock(account, market)  # only an order in this market can fail for it
         if amount == 0:
             raise ModelRevert("ZeroAmount")
-        p = self.position(account, market)
-        if p.size == 0:
-            raise ModelRevert("NoPosition")
-        if p.mode != ISOLATED:
-            raise ModelRevert("NotIsolated")
+        p = self.isolated_position(account, market)
         price = self.fresh_price(market)
         if amount > p.margin:
             raise ModelRevert("InsufficientMargin")

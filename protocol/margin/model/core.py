@@ -22,6 +22,7 @@ from protocol.margin.model.liquidation import LiquidationRules
 from protocol.margin.model.markets import MarketsRules
 from protocol.margin.model.solvency import SolvencyRules
 from protocol.margin.model.state import (
+    ISOLATED,
     STOCK_RULES,
     MarketParams,
     MarketRules,
@@ -78,6 +79,16 @@ class Model(ImpactRules, MarketsRules, SolvencyRules, AdlRules, HealthRules, Col
     # ------------------------------------------------------------------ helpers
     def position(self, account: str, market: int) -> Position:
         return self.positions.get((account, market), Position())
+
+    def isolated_position(self, account: str, market: int) -> Position:
+        """The isolated position an isolated-only entry point acts on (``NoPosition``,
+        ``NotIsolated`` otherwise, in the contracts' order)."""
+        p = self.position(account, market)
+        if p.size == 0:
+            raise ModelRevert("NoPosition")
+        if p.mode != ISOLATED:
+            raise ModelRevert("NotIsolated")
+        return p
 
     def _store(self, account: str, market: int, p: Position) -> None:
         if p == Position():

@@ -7,7 +7,6 @@ from protocol.margin import math as m
 from protocol.margin.liquidation import SliceInput, StockLiquidation
 from protocol.margin.model.state import (
     CROSS_ACCOUNT,
-    ISOLATED,
     ModelRevert,
     Position,
 )
@@ -21,11 +20,7 @@ class LiquidationRules:
         return self._atomic(self._liquidate_position, keeper, account, market)
 
     def _liquidate_position(self, keeper: str, account: str, market: int) -> dict:
-        p = self.position(account, market)
-        if p.size == 0:
-            raise ModelRevert("NoPosition")
-        if p.mode != ISOLATED:
-            raise ModelRevert("NotIsolated")
+        p = self.isolated_position(account, market)
         price = self.fresh_price(market)
         c = self.params[market]
         equity, mm, _, notional = self._isolated(market, p, price)
