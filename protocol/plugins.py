@@ -126,9 +126,26 @@ class PriceModel:
 
 
 @dataclass(frozen=True)
+class RunView:
+    """What a metric sees of the whole run, given once to :meth:`Metric.begin`: the venue, the
+    agents and keepers (in the engine's order), the scenario's cohorts in order and each agent's
+    cohort by name."""
+
+    venue: Venue
+    agents: Sequence[Agent] = ()
+    keepers: Sequence[KeeperBot] = ()
+    cohorts: Sequence[str] = ()
+    cohort_of: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class BlockView:
     """What a metric sees of one block: the venue after it, its receipts (agents' and
-    keepers'), the external market's prices and the built-in metrics' row so far."""
+    keepers'), the external market's prices (moved by the venue's flow) and ``exogenous``, their
+    path before that flow; ``oracle``, the prices the venue's oracle holds at the end of the
+    block; the block's forced (liquidation and ADL) volume hedged in the external market, the
+    impact cost of all its hedged flow and of the forced flow alone (USD); and ``row``, the
+    columns the metrics before this one wrote for this block (read-only)."""
 
     block: int
     timestamp: int
@@ -136,30 +153,48 @@ class BlockView:
     receipts: Sequence[Receipt]
     venue: Venue
     row: Mapping[str, Any]
+    oracle: Mapping[str, Decimal] = dataclasses.field(default_factory=dict)
+    exogenous: Mapping[str, Decimal] = dataclasses.field(default_factory=dict)
+    forced_volume: Decimal = Decimal(0)
+    impact_cost: Decimal = Decimal(0)
+    forced_impact_cost: Decimal = Decimal(0)
 
 
 class Metric:
-    """Base for plug-in metrics: subclass, declare ``Params``, implement :meth:`observe` and
-    :meth:`summary`. Built as ``cls(name, params)``; ``name`` is the ``[[metrics]]`` entry's
-    ``name`` (default: the type's name). Each block's row gets ``"{name}.{key}"`` columns from
-    :meth:`observe` (the same keys every block, block 0 included); the run summary gets
-    ``summary()`` under ``summary["metrics"][name]``. Values should be exact (``int``,
-    ``Decimal``, ``str``) so runs stay byte-identical."""
+    """Base for metrics, the built-in ones (:mod:`protocol.sim.metrics`) and plug-ins: subclass,
+    declare ``Params``, implement :meth:`observe` and :meth:`summary`. Built as
+    ``cls(name, params)``; ``name`` is the ``[[metrics]]`` entry's ``name`` (default: the type's
+    name). Each block's row gets ``"{name}.{key}"`` columns from :meth:`observe` (the same keys
+    every block, block 0 included); the run summary gets ``summary()`` under
+    ``summary["metrics"][name]``. A metric with ``namespaced = False`` (the built-ins) writes
+    its keys as the columns themselves and its summary, a mapping, into the summary's top level;
+    a column or summary key written twice is an error (:class:`MetricCollision`). Values should
+    be exact (``int``, ``Decimal``, ``str``) so runs stay byte-identical."""
 
     Params: ClassVar[type] = NoParams
+    namespaced: ClassVar[bool] = True
 
     def __init__(self, name: str, params: Any = None):
         self.name = name
         self.params = self.Params() if params is None else params
 
+    def begin(self, run: RunView) -> None:
+        """Called once after the venue is launched and the agents and keepers are made, before
+        block 0 is recorded; the default calls :meth:`start` with the venue."""
+        self.start(run.venue)
+
     def start(self, venue: Venue) -> None:
-        """Called once after the venue is launched, before block 0 is recorded."""
+        """Called by :meth:`begin`; override it when the venue is all a metric needs."""
 
     def observe(self, view: BlockView) -> Mapping[str, Any]:
         raise NotImplementedError
 
     def summary(self) -> Any:
         return None
+
+
+class MetricCollision(PerpsimError, ValueError):
+    """Two metrics wrote the same column or summary key; the message names both."""
 
 
 BASES: dict[str, type] = {"agents": Agent, "keepers": KeeperBot, "prices": PriceModel,
@@ -244,6 +279,7 @@ def short_name(name: str) -> str:
     return name.rpartition(":")[2].rpartition(".")[2] if ":" in name else name
 
 
-__all__ = ["Agent", "BlockView", "Context", "GROUPS", "Intent", "Keeper", "Metric", "NoParams",
-           "PluginError", "PriceModel", "PricePath", "Strategy", "agent_type", "find",
+__all__ = ["Agent", "BlockView", "Context", "GROUPS", "Intent", "Keeper", "Metric",
+           "MetricCollision", "NoParams", "PluginError", "PriceModel", "PricePath", "RunView",
+           "Strategy", "agent_type", "find",
            "is_builtin", "keeper_class", "metric_class", "short_name"]

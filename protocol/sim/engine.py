@@ -25,14 +25,13 @@ from protocol.agents import Agent, Context
 from protocol.chain import Chain, Receipt
 from protocol.keepers import BlockBuilder, KeeperBot, LiquidationKeeper
 from protocol.keepers.index import BookIndex
-from protocol.plugins import agent_type, keeper_class
+from protocol.plugins import RunView, agent_type, keeper_class
 from protocol.prices import derive_seed
 from protocol.prices.liquidity import ExternalMarket
 from protocol.prices.oracle import OracleFeed
 from protocol.sim.external import ExternalBots
 from protocol.sim.hedging import block_flow
-from protocol.sim.metrics import MetricsRecorder, summarize
-from protocol.sim.plugin_metrics import PluginMetrics
+from protocol.sim.metrics import BookParams, EquityParams, Metrics
 from protocol.sim.provenance import Provenance
 from protocol.sim.result import CrashPoint, RunResult, StudyResult
 from protocol.sim.scenario import Scenario, VenueSpec
@@ -91,9 +90,9 @@ class Simulation:
         keepers = self._keepers(venue)
         builder = BlockBuilder(venue, keepers)
         cohorts = tuple(dict.fromkeys(p.cohort for p in sc.agents))
-        recorder = MetricsRecorder(venue, agents, keepers, cohorts, cohort_of, sc.equity_every,
-                                   sc.positions_every, spot_check_every=sc.spot_check_every)
-        custom = PluginMetrics(sc.metrics, venue)
+        metrics = Metrics(RunView(venue, agents, keepers, cohorts, cohort_of),
+                          {"equity": EquityParams(sc.equity_every, sc.spot_check_every),
+                           "book": BookParams(sc.positions_every)}, sc.metrics)
         by_address = {a.address.lower(): a for a in agents}
         schedule = AgentSchedule(agents)
         order_rng = random.Random(f"{sc.seed}:order")
@@ -103,8 +102,7 @@ class Simulation:
         feed = OracleFeed(sc.oracles, path.at(0), chain.timestamp)
         self._pull_keepers(venue, keepers, feed)
         symbols = list(venue.markets)
-        rows = [custom.record(recorder.record(0, chain.timestamp, path.at(0), [], path.at(0)),
-                              0, chain.timestamp, path.at(0), [])]
+        rows = [metrics.record(0, chain.timestamp, path.at(0), [], path.at(0))]
         if self.external_bots:
             self.external_bots.start(venue)
         for block in range(1, sc.blocks + 1):
@@ -128,10 +126,9 @@ class Simulation:
             flow = block_flow(receipts, symbols)
             costs = external.absorb(flow.net)  # hedged now; the oracle shows it next block
             forced_costs = {s: external.cost_of(s, f) for s, f in flow.forced.items()}
-            row = recorder.record(block, chain.timestamp - 1, prices, receipts, exogenous,
-                                  flow.forced_volume, sum(costs.values(), Decimal(0)),
-                                  sum(forced_costs.values(), Decimal(0)))
-            rows.append(custom.record(row, block, chain.timestamp - 1, prices, receipts))
+            rows.append(metrics.record(block, chain.timestamp - 1, prices, receipts, exogenous,
+                                       flow.forced_volume, sum(costs.values(), Decimal(0)),
+                                       sum(forced_costs.values(), Decimal(0))))
             chain.advance_time(sc.block_time - 1)
             if self.check_invariants and block % self.check_invariants == 0:
                 assert_invariants(venue, mirrors=checks)
@@ -142,12 +139,10 @@ class Simulation:
         result = RunResult(
             scenario=sc.name, seed=sc.seed, backend=sc.backend, mode=sc.mode,
             block_time=sc.block_time, markets=tuple(venue.markets), cohorts=cohorts,
-            keepers=tuple(k.name for k in keepers), rows=rows, events=recorder.events,
-            liquidations=recorder.liquidations, positions=recorder.positions,
+            keepers=tuple(k.name for k in keepers), rows=rows, events=metrics.events,
+            liquidations=metrics.liquidations, positions=metrics.positions,
             spot_check_every=sc.spot_check_every)
-        result.summary = summarize(rows, recorder, agents, keepers)
-        if custom.metrics:
-            result.summary["metrics"] = custom.summary()
+        result.summary = metrics.summary()
         result.provenance = Provenance.of(sc)
         result.wall_seconds = time.perf_counter() - started
         if self.chain is None:

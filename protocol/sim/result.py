@@ -121,7 +121,7 @@ class RunResult:
     ``FundingUpdated`` events.
     ``events``: one dict per decoded contract event: ``block``, ``tx`` (index in the run),
     ``contract``, ``event``, ``args`` (dict of exact values).
-    ``summary``: run totals (see :func:`protocol.sim.metrics.summarize`).
+    ``summary``: run totals (see :meth:`protocol.sim.metrics.Metrics.summary`).
     ``positions``: the open book sampled every ``positions_every`` blocks and in every block in
     which a price moved more than 0.5% (:class:`PositionSample`).
     """

@@ -184,7 +184,7 @@ def test_an_exception_escaping_a_run_writes_a_bundle_with_the_contracts_error(tm
     assert record["error"]["contract_error"] == "OpenInterestAboveLimit"
     assert record["error"]["invariant"] is None and record["check_invariants"] == 0
     assert record["overrides"]["venue.modules"] == {"rates": "OpenInterestLimitRates"}
-    assert "protocol/sim/metrics.py" in (tmp_path / "bundle" / "traceback.txt").read_text()
+    assert "protocol/sim/metrics/equity.py" in (tmp_path / "bundle" / "traceback.txt").read_text()
     replay = _pytest(tmp_path / "bundle" / "test_replay.py", tmp_path)
     assert replay.returncode == 0, replay.stdout + replay.stderr
 

@@ -1,0 +1,111 @@
+"""Every agent's equity, sampled, summed by cohort and by margin mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Mapping
+
+from protocol.keepers.index import BookIndex, IndexMismatch, chain_equities
+from protocol.plugins import BlockView, Metric, RunView
+from protocol.sim.metrics.common import WIPED_OUT, max_drawdown, usd
+from protocol.sim.result import Row
+from protocol.venue.units import from_wad
+
+
+@dataclass(frozen=True)
+class EquityParams:
+    """``every``: blocks between samples (``equity_every``); ``spot_check_every``: blocks between
+    checks of the index against the chain's ``Reader.equities`` (0: none)."""
+
+    every: int = 10
+    spot_check_every: int = 0
+
+
+class Equity(Metric):
+    """Columns ``equity.COHORT``, ``equity.isolated``, ``equity.cross`` (the sums over agents,
+    USD) and ``wiped_out`` (traders under 1% of their capital), as of the last sample; the
+    summary's ``cohorts`` (per cohort: start and end equity, return, drawdown, wiped out,
+    losses, liquidations, transactions), ``wiped_out``, ``traders`` and ``survivors``."""
+
+    Params = EquityParams
+    namespaced = False
+
+    def begin(self, run: RunView) -> None:
+        self.venue = run.venue
+        self.agents = list(run.agents)
+        self.cohorts = list(run.cohorts)
+        self.cohort_of = run.cohort_of
+        self.capital = {a.name: Decimal(a.capital) for a in self.agents}
+        self.by_agent: dict[str, Decimal] = {}  # the last sample: agent name -> USD
+        self.columns: Row = {}
+        self.series: dict[str, list[Decimal]] = {c: [] for c in self.cohorts}
+        self.spot_checks = 0
+
+    def observe(self, view: BlockView) -> Mapping[str, Any]:
+        if view.block % self.params.every == 0 or not self.by_agent:
+            self.by_agent = self.sample(view.block)
+            self.columns = {**self._totals(), "wiped_out": self._wiped_out(self.agents)}
+        for cohort in self.cohorts:
+            self.series[cohort].append(self.columns[f"equity.{cohort}"])
+        return self.columns  # the last sample's, until the next
+
+    def sample(self, block: int) -> dict[str, Decimal]:
+        """Every agent's equity (wallet + cross account + isolated positions + LP shares + what
+        the order book holds for it: order collateral, LP deposits and redemptions waiting), as
+        ``Reader.equities`` gives it, computed by the event index from what each agent holds
+        (:meth:`~protocol.keepers.index.BookIndex.equities`). In the first sample at or after
+        each multiple of ``spot_check_every`` blocks the chain's ``Reader.equities`` is read too
+        and must agree to the wei (``IndexMismatch`` otherwise)."""
+        addresses = [a.address for a in self.agents]
+        values = BookIndex.of(self.venue).equities(addresses)
+        every = self.params.spot_check_every
+        if every and block % every < self.params.every:
+            self.spot_checks += 1
+            chain = chain_equities(self.venue, addresses)
+            if chain != values:
+                agent, mine, theirs = next((a.name, x, y) for a, x, y in zip(self.agents, values, chain)
+                                           if x != y)
+                raise IndexMismatch(f"equity of {agent} at block {block}: index {mine}, "
+                                    f"chain {theirs} (WAD USD)")
+        return {a.name: usd(from_wad(wad)) for a, wad in zip(self.agents, values)}
+
+    def _totals(self) -> Row:
+        totals = {f"equity.{c}": Decimal(0) for c in self.cohorts}
+        totals["equity.isolated"] = Decimal(0)
+        totals["equity.cross"] = Decimal(0)
+        for agent in self.agents:
+            equity = self.by_agent.get(agent.name, Decimal(0))
+            totals[f"equity.{self.cohort_of[agent.name]}"] += equity
+            mode = getattr(agent, "mode", None)
+            if mode in ("isolated", "cross"):
+                totals[f"equity.{mode}"] += equity
+        return totals
+
+    def _wiped_out(self, agents: Any) -> int:
+        return sum(1 for a in agents if a.kind != "lp"
+                   and self.by_agent.get(a.name, Decimal(0)) < self.capital[a.name] * WIPED_OUT)
+
+    def summary(self) -> dict[str, Any]:
+        cohorts: dict[str, dict[str, Any]] = {}
+        for cohort in self.cohorts:
+            members = [a for a in self.agents if self.cohort_of[a.name] == cohort]
+            series = self.series[cohort]
+            start = sum((self.capital[a.name] for a in members), Decimal(0))
+            end = series[-1]
+            wiped = self._wiped_out(members)
+            losses = sum((max(Decimal(0), self.capital[a.name] - self.by_agent.get(
+                a.name, Decimal(0))) for a in members), Decimal(0))
+            cohorts[cohort] = {
+                "agents": len(members), "start_equity": usd(start), "end_equity": end,
+                "return": ((end - start) / start).quantize(Decimal("0.000001")) if start else Decimal(0),
+                "max_drawdown": max_drawdown(series), "wiped_out": wiped,
+                "survivors": len(members) - wiped, "realised_losses": usd(losses),
+                "liquidated": sum(a.activity.liquidated for a in members),
+                "transactions": sum(a.activity.sent for a in members),
+                "refused": sum(sum(a.activity.refused.values()) for a in members),
+            }
+        traders = sum(1 for a in self.agents if a.kind != "lp")
+        wiped_out = self.columns["wiped_out"]
+        return {"cohorts": cohorts, "wiped_out": wiped_out, "traders": traders,
+                "survivors": traders - wiped_out}

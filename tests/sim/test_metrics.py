@@ -1,0 +1,190 @@
+"""The run's metrics (``protocol.sim.metrics``): the built-ins are :class:`protocol.plugins.Metric`
+plug-ins recorded through the same seam as a scenario's ``[[metrics]]``, so a new built-in is a
+module and a line in ``BUILTIN``; what a metric sees of a block; and two metrics writing the same
+column or summary key is an error, not an overwrite."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+
+from protocol.plugins import Metric, MetricCollision
+from protocol.sim import metrics as metrics_module
+from protocol.sim.engine import Simulation
+from protocol.sim.loader import load_scenario
+from protocol.sim.scenario import MetricSpec
+
+PROBES = '''
+from decimal import Decimal
+from protocol.plugins import Metric
+
+
+class Seen(Metric):
+    """Records what each block's view holds, to compare with the row the run wrote."""
+
+    def begin(self, run):
+        super().begin(run)
+        self.agents, self.cohorts = len(run.agents), tuple(run.cohorts)
+        self.views = []
+
+    def observe(self, view):
+        self.views.append((view.block, dict(view.oracle), dict(view.exogenous), dict(view.prices),
+                           view.forced_volume, view.impact_cost, view.forced_impact_cost,
+                           dict(view.row), len(view.receipts)))
+        return {"receipts": len(view.receipts)}
+
+    def summary(self):
+        return {"agents": self.agents, "cohorts": list(self.cohorts)}
+
+
+class PoolAgain(Metric):
+    """A metric that claims a built-in's column."""
+
+    namespaced = False
+
+    def observe(self, view):
+        return {"pool_value": Decimal(0)}
+
+
+class BadDebtAgain(Metric):
+    """A metric with a column of its own but a built-in's summary key."""
+
+    namespaced = False
+
+    def observe(self, view):
+        return {"own_column": 1}
+
+    def summary(self):
+        return {"bad_debt": Decimal(0)}
+
+
+class Unprefixed(Metric):
+    """A metric writing its own top-level column and summary key."""
+
+    namespaced = False
+
+    def begin(self, run):
+        self.total = 0
+
+    def observe(self, view):
+        self.total += len(view.receipts)
+        return {"receipts_so_far": self.total}
+
+    def summary(self):
+        return {"receipts_total": self.total}
+'''
+
+
+@pytest.fixture
+def probes(tmp_path, monkeypatch):
+    (tmp_path / "metric_probes.py").write_text(textwrap.dedent(PROBES))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "metric_probes"
+    monkeypatch.delitem(sys.modules, "metric_probes", raising=False)
+
+
+@pytest.fixture(scope="module")
+def short():
+    return load_scenario("crash", {"blocks": 40, "agents.count": 3, "prices.ETH.shocks": [
+        {"type": "crash", "drop_pct": 0.35, "start_block": 10, "over_blocks": 10}]})
+
+
+def _run(scenario, *specs):
+    return Simulation(scenario.with_(metrics=tuple(specs)), backend="revm").run()
+
+
+def test_every_built_in_metric_is_a_metric_plug_in():
+    assert metrics_module.BUILTIN, "no built-in metrics"
+    for name, cls in metrics_module.BUILTIN.items():
+        assert issubclass(cls, Metric), name
+        assert not cls.namespaced, name  # its columns are the row's own
+
+
+def test_the_row_is_the_built_ins_columns_in_their_order(short):
+    run = _run(short)
+    columns = list(run.rows[0])
+    assert columns[:2] == ["block", "timestamp"]
+    written: list[str] = []
+    for name in metrics_module.BUILTIN:
+        owned = [c for c in columns[2:] if _owner(c) == name]
+        written += owned
+    assert written == columns[2:], "a column out of its metric's place"
+    assert columns[-1] == "transactions"
+    assert all(list(r) == columns for r in run.rows)  # the same keys every block
+
+
+def _owner(column: str) -> str:
+    stem = column.split(".")[0]
+    return {"price": "market", "market": "market", "exogenous": "market", "long_oi": "market",
+            "short_oi": "market", "pool_value": "market", "skew": "market",
+            "utilisation": "market", "lp_share_price": "market", "insurance_fund": "market",
+            "pnl_factor": "market", "funding_rate": "rates", "borrow_rate": "rates",
+            "keeper_profit": "keepers", "equity": "equity", "wiped_out": "equity",
+            "transactions": "transactions"}.get(stem, "flows")
+
+
+def test_a_plug_in_sees_the_block_the_built_ins_recorded(short, probes):
+    run = _run(short, MetricSpec(f"{probes}:Seen", "seen"))
+    assert run.summary["metrics"] == {"seen": {"agents": sum(p.count for p in short.agents),
+                                               "cohorts": list(run.cohorts)}}
+
+
+def test_block_views_hold_what_the_rows_show(short, probes, monkeypatch):
+    captured = []
+    real = metrics_module.Metrics.__init__
+
+    def keep(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        captured.append(self)
+
+    monkeypatch.setattr(metrics_module.Metrics, "__init__", keep)
+    run = _run(short, MetricSpec(f"{probes}:Seen", "seen"))
+    probe = captured[0].plugins[0]
+    assert [v[0] for v in probe.views] == [r["block"] for r in run.rows]
+    hedged = 0
+    for (block, oracle, exogenous, prices, forced, impact, forced_impact, before, receipts), row \
+            in zip(probe.views, run.rows):
+        for symbol in run.markets:
+            assert oracle[symbol] == row[f"price.{symbol}"]
+            assert exogenous[symbol] == row[f"exogenous.{symbol}"]
+            assert prices[symbol] == row[f"market.{symbol}"]
+        assert metrics_module.usd(forced) == row["liquidation_volume"]
+        assert metrics_module.usd(impact) == row["impact_cost"]
+        assert metrics_module.usd(forced_impact) == row["liquidation_impact_cost"]
+        # the plug-in runs after every built-in: it sees the whole built-in row
+        assert before == {k: v for k, v in row.items() if not k.startswith("seen.")}
+        assert receipts == row["transactions"] == row["seen.receipts"]
+        hedged += forced > 0
+    assert hedged > 0, "the crash should force liquidations hedged in the market"
+
+
+def test_a_metric_claiming_a_built_in_column_is_refused(short, probes):
+    with pytest.raises(MetricCollision) as info:
+        _run(short, MetricSpec(f"{probes}:PoolAgain", "again"))
+    assert str(info.value) == ("metric 'again' writes column 'pool_value', "
+                               "which metric 'market' wrote")
+
+
+def test_a_metric_claiming_a_built_in_summary_key_is_refused(short, probes):
+    with pytest.raises(MetricCollision) as info:
+        _run(short, MetricSpec(f"{probes}:BadDebtAgain", "again"))
+    assert str(info.value) == ("metric 'again' writes summary key 'bad_debt', "
+                               "which metric 'flows' wrote")
+
+
+def test_an_unprefixed_metric_writes_the_row_and_the_summary_top_level(short, probes):
+    run = _run(short, MetricSpec(f"{probes}:Unprefixed", "mine"))
+    assert run.rows[-1]["receipts_so_far"] == run.summary["receipts_total"] \
+        == run.summary["transactions"] > 0
+    assert "metrics" not in run.summary  # nothing namespaced to put there
+
+
+def test_a_new_built_in_needs_only_its_module_and_a_line_in_builtin(short, probes, monkeypatch):
+    import metric_probes  # the fixture's module, on the path
+
+    monkeypatch.setitem(metrics_module.BUILTIN, "receipts", metric_probes.Unprefixed)
+    run = _run(short)
+    assert list(run.rows[0])[-1] == "receipts_so_far"
+    assert run.summary["receipts_total"] == run.summary["transactions"]
