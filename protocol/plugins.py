@@ -28,7 +28,7 @@ import importlib
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from protocol.agents import AGENT_TYPES, AgentType, Context
 from protocol.agents.base import Agent, NoParams
@@ -160,6 +160,27 @@ class BlockView:
     forced_impact_cost: Decimal = Decimal(0)
 
 
+@dataclass(frozen=True)
+class Aggregate:
+    """What a sweep makes of one of a metric's per-run figures over a grid point's seeds:
+    ``name`` (the aggregate's attribute and ``aggregates.csv`` column), ``label`` (as a reader
+    sees it), ``unit`` (``"usd"``, or ``"fraction"`` shown as %), ``figure`` (the per-run figure
+    it reduces, one of the metric's :attr:`Metric.figures`), ``reduce`` (``"mean"``, ``"max"``, or
+    the tail quantile ``"p95"``/``"p5"``, whose interval is an order statistic's), ``better``
+    (``"lower"`` or ``"higher"``), for a quantile ``short``, its name in "n too small for
+    VaR95", and ``rank``, its place in the sweep's tables and pages (lowest first; ties in the
+    metrics' order)."""
+
+    name: str
+    label: str
+    unit: str
+    figure: str
+    reduce: str
+    better: str
+    short: str = ""
+    rank: int = 100
+
+
 class Metric:
     """Base for metrics, the built-in ones (:mod:`protocol.sim.metrics`) and plug-ins: subclass,
     declare ``Params``, implement :meth:`observe` and :meth:`summary`. Built as
@@ -173,6 +194,12 @@ class Metric:
 
     Params: ClassVar[type] = NoParams
     namespaced: ClassVar[bool] = True
+    #: The per-run figures a sweep keeps of this metric (``RunRecord.metrics``): name -> how
+    #: to read it from the run's summary, as a string (exact) or an int.
+    figures: ClassVar[Mapping[str, Callable[[Mapping[str, Any]], Any]]] = {}
+    #: What a sweep reports of those figures over each grid point's seeds (the built-ins' are
+    #: the sweep's statistics).
+    aggregates: ClassVar[tuple[Aggregate, ...]] = ()
 
     def __init__(self, name: str, params: Any = None):
         self.name = name
@@ -279,7 +306,7 @@ def short_name(name: str) -> str:
     return name.rpartition(":")[2].rpartition(".")[2] if ":" in name else name
 
 
-__all__ = ["Agent", "BlockView", "Context", "GROUPS", "Intent", "Keeper", "Metric",
+__all__ = ["Aggregate", "Agent", "BlockView", "Context", "GROUPS", "Intent", "Keeper", "Metric",
            "MetricCollision", "NoParams", "PluginError", "PriceModel", "PricePath", "RunView",
            "Strategy", "agent_type", "find",
            "is_builtin", "keeper_class", "metric_class", "short_name"]

@@ -27,6 +27,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Callable, Iterable, Optional, Sequence
 
+from protocol.plugins import Aggregate
+from protocol.sim.metrics import AGGREGATES
 from protocol.sweep.run import RunRecord
 
 
@@ -137,24 +139,21 @@ def p5(values: Sequence[Decimal]) -> Decimal:
 
 
 P95, P5 = Decimal("0.95"), Decimal("0.05")
-STATISTICS: tuple[Statistic, ...] = (
-    Statistic("var95_bad_debt", "VaR95 bad debt", "usd", "bad_debt", p95, "lower", P95, "VaR95"),
-    Statistic("bad_debt_mean", "bad debt, mean", "usd", "bad_debt", mean, "lower"),
-    Statistic("lar95_liquidation_volume", "LaR95 liquidation volume", "usd", "liquidated_notional",
-              p95, "lower", P95, "LaR95"),
-    Statistic("sar95_liquidation_impact", "SaR95 liquidation impact cost", "usd",
-              "liquidation_impact_cost", p95, "lower", P95, "SaR95"),
-    Statistic("insurance_max_drawdown", "insurance max drawdown, worst", "fraction",
-              "insurance_max_drawdown", max, "lower"),
-    Statistic("insurance_max_drawdown_mean", "insurance max drawdown, mean", "fraction",
-              "insurance_max_drawdown", mean, "lower"),
-    Statistic("lp_return_mean", "LP return, mean", "fraction", "lp_return", mean, "higher"),
-    Statistic("lp_return_p5", "LP return, p5", "fraction", "lp_return", p5, "higher", P5,
-              "LP return p5"),
-    Statistic("wiped_out_share_mean", "traders wiped out, mean", "fraction", "wiped_out_share", mean,
-              "lower"),
-    Statistic("fees_paid_mean", "fees earned, mean", "usd", "fees_paid", mean, "higher"),
-)
+#: A declared reduction (:attr:`protocol.plugins.Aggregate.reduce`) -> its function and, for a
+#: tail quantile, its p.
+REDUCERS: dict[str, tuple[Callable[[Sequence[Decimal]], Decimal], Optional[Decimal]]] = {
+    "mean": (mean, None), "max": (max, None), "p95": (p95, P95), "p5": (p5, P5)}
+
+
+def statistic(declared: Aggregate) -> Statistic:
+    """The statistic a metric declares."""
+    reduce, quantile = REDUCERS[declared.reduce]
+    return Statistic(declared.name, declared.label, declared.unit, declared.figure, reduce,
+                     declared.better, quantile, declared.short)
+
+
+#: The sweep's statistics: what the built-in metrics declare (:data:`protocol.sim.metrics.AGGREGATES`).
+STATISTICS: tuple[Statistic, ...] = tuple(statistic(a) for a in AGGREGATES)
 STATISTIC = {s.name: s for s in STATISTICS}
 
 
@@ -181,27 +180,27 @@ def keeper_statistic(keeper: str) -> Statistic:
 
 @dataclass
 class PointAggregate:
-    """One grid point over its seeds. Money in USD; returns and shares as fractions."""
+    """One grid point over its seeds. Money in USD; returns and shares as fractions.
+
+    Each statistic of :data:`STATISTICS` is an attribute (``point.var95_bad_debt``): ``None``
+    when the records lack its figure or, for a tail quantile, below :func:`min_seeds` seeds (see
+    ``reasons``)."""
 
     params: dict[str, Any]
     runs: int
     failed: int
-    # tail quantiles are None below min_seeds(): see ``reasons``
-    var95_bad_debt: Optional[Decimal]  # 95th percentile of bad debt
-    lar95_liquidation_volume: Optional[Decimal]  # 95th percentile of liquidated notional
-    sar95_liquidation_impact: Optional[Decimal]  # 95th percentile of liquidations' impact cost
-    insurance_max_drawdown: Decimal  # worst over seeds
-    insurance_max_drawdown_mean: Decimal
-    lp_return_mean: Decimal
-    lp_return_p5: Optional[Decimal]  # 5th percentile
+    values: dict[str, Optional[Decimal]]  # statistic name -> figure, for the figures recorded
     keeper_profit_mean: dict[str, Decimal]
-    wiped_out_share_mean: Decimal
     bad_debt: list[Decimal] = field(default_factory=list)  # per seed, for distributions
     lp_return: list[Decimal] = field(default_factory=list)
-    fees_paid_mean: Optional[Decimal] = None  # None for runs stored before fees were recorded
     ci: dict[str, Interval] = field(default_factory=dict)  # statistic name -> its interval
-    bad_debt_mean: Optional[Decimal] = None
     reasons: dict[str, str] = field(default_factory=dict)  # statistic name -> why it is None
+
+    def __getattr__(self, name: str) -> Optional[Decimal]:
+        if name in STATISTIC:
+            values: dict[str, Optional[Decimal]] = self.__dict__["values"]
+            return values.get(name)
+        raise AttributeError(name)
 
     def shown(self, name: str) -> bool:
         """Whether the page and table have something to show for ``name``: a figure or the
@@ -212,7 +211,9 @@ class PointAggregate:
         """The aggregate called ``name`` (a :data:`STATISTICS` name or ``keeper_profit_mean.K``)."""
         if name.startswith(KEEPER_PREFIX):
             return self.keeper_profit_mean.get(name[len(KEEPER_PREFIX):])
-        return getattr(self, name)
+        if name not in STATISTIC:
+            raise AttributeError(name)
+        return self.values.get(name)
 
     def statistics(self) -> list[Statistic]:
         """The statistics this point has a value for, keepers last."""
@@ -220,18 +221,13 @@ class PointAggregate:
                 + [keeper_statistic(k) for k in sorted(self.keeper_profit_mean)])
 
     def row(self) -> dict[str, Any]:
-        """Flat row for ``aggregates.csv`` (parameters first)."""
+        """Flat row for ``aggregates.csv`` (parameters first): the statistics whose figures the
+        records hold, in :data:`STATISTICS` order, then keepers, intervals and notes."""
         out: dict[str, Any] = dict(self.params)
-        out.update(runs=self.runs, failed=self.failed, var95_bad_debt=self.var95_bad_debt,
-                   bad_debt_mean=self.bad_debt_mean,
-                   lar95_liquidation_volume=self.lar95_liquidation_volume,
-                   sar95_liquidation_impact=self.sar95_liquidation_impact,
-                   insurance_max_drawdown=self.insurance_max_drawdown,
-                   insurance_max_drawdown_mean=self.insurance_max_drawdown_mean,
-                   lp_return_mean=self.lp_return_mean, lp_return_p5=self.lp_return_p5,
-                   wiped_out_share_mean=self.wiped_out_share_mean)
-        if self.fees_paid_mean is not None:
-            out["fees_paid_mean"] = self.fees_paid_mean
+        out.update(runs=self.runs, failed=self.failed)
+        for stat in STATISTICS:
+            if stat.name in self.values:
+                out[stat.name] = self.values[stat.name]
         for name, value in sorted(self.keeper_profit_mean.items()):
             out[f"{KEEPER_PREFIX}{name}"] = value
         for stat in self.statistics():
@@ -247,7 +243,8 @@ def point_key(params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, default=str)
 
 
-def bootstrap(samples: dict[str, list[Decimal]], reducers: dict[str, Callable], seed: str
+def bootstrap(samples: dict[str, list[Decimal]],
+              reducers: dict[str, Callable[[Sequence[Decimal]], Decimal]], seed: str
               ) -> dict[str, Interval]:
     """Percentile-bootstrap intervals of each ``reducers[name](samples[name])``. Every statistic
     is evaluated on the same resamples of the seeds (drawn by ``random.Random(seed)``)."""
@@ -295,9 +292,9 @@ def _point(params: dict[str, Any], ok: list[dict[str, Any]], failed: int) -> Poi
     for metric in {s.metric for s in STATISTICS}:
         # Runs stored before the external market existed have no impact cost: none was paid.
         default = "0" if metric == "liquidation_impact_cost" else None
-        values = [m.get(metric, default) for m in ok]
-        if None not in values:  # a figure older stored runs lack is left out, not invented
-            samples[metric] = [Decimal(v) for v in values]
+        stored = [m.get(metric, default) for m in ok]
+        if None not in stored:  # a figure older stored runs lack is left out, not invented
+            samples[metric] = [Decimal(v) for v in stored if v is not None]
     for k in keepers:
         samples[KEEPER_PREFIX + k] = [Decimal(m["keeper_profit"].get(k, "0")) for m in ok]
     stats = [s for s in STATISTICS if s.metric in samples] + [keeper_statistic(k) for k in keepers]
@@ -315,6 +312,6 @@ def _point(params: dict[str, Any], ok: list[dict[str, Any]], failed: int) -> Poi
     ci = {s.name: ci[s.name] for s in stats if s.name in ci}  # in the statistics' order
     return PointAggregate(
         params=params, runs=len(ok), failed=failed,
-        **{s.name: values[s.name] for s in STATISTICS if s.name in values},
-        keeper_profit_mean={k: values[KEEPER_PREFIX + k] for k in keepers},
+        values={s.name: values[s.name] for s in STATISTICS if s.name in values},
+        keeper_profit_mean={k: v for k in keepers if (v := values[KEEPER_PREFIX + k]) is not None},
         bad_debt=samples["bad_debt"], lp_return=samples["lp_return"], ci=ci, reasons=reasons)

@@ -7,11 +7,11 @@ import json
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal
 from typing import Any, Optional
 
 from protocol.sim.engine import Simulation
 from protocol.sim.loader import load_scenario
+from protocol.sim.metrics import run_figures
 
 
 @dataclass(frozen=True)
@@ -83,19 +83,6 @@ def execute(spec: RunSpec) -> RunRecord:
 
 
 def run_metrics(result) -> dict[str, Any]:
-    """The per-run figures the aggregates are built from (exact values as strings)."""
-    s = result.summary
-    traders = s["traders"]
-    return {
-        "bad_debt": str(s["bad_debt"]),
-        "liquidated_notional": str(s["liquidated_notional"]),
-        "liquidation_impact_cost": str(s["liquidation_impact_cost"]),
-        "liquidations": s["liquidations"],
-        "fees_paid": str(s["fees_paid"]),
-        "insurance_max_drawdown": str(s["insurance_fund"]["max_drawdown"]),
-        "lp_return": str(s["pool"]["lp_return"]),
-        "keeper_profit": {name: str(k["net_profit_usd"]) for name, k in s["keepers"].items()},
-        "wiped_out_share": str((Decimal(s["wiped_out"]) / traders).quantize(Decimal("0.000001"))
-                               if traders else Decimal(0)),
-        "transactions": s["transactions"],
-    }
+    """The per-run figures the aggregates are built from (exact values as strings): those the
+    built-in metrics declare (:func:`protocol.sim.metrics.run_figures`)."""
+    return run_figures(result.summary)

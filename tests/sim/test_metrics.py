@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from decimal import Decimal
 
 import pytest
 
@@ -188,3 +189,45 @@ def test_a_new_built_in_needs_only_its_module_and_a_line_in_builtin(short, probe
     run = _run(short)
     assert list(run.rows[0])[-1] == "receipts_so_far"
     assert run.summary["receipts_total"] == run.summary["transactions"]
+
+
+def test_the_sweep_keeps_and_reports_what_the_built_ins_declare(short):
+    from protocol.sweep.aggregate import STATISTICS
+    from protocol.sweep.run import run_metrics
+
+    declared = {name for cls in metrics_module.BUILTIN.values() for name in cls.figures}
+    run = _run(short)
+    figures = run_metrics(run)
+    assert set(figures) == declared
+    assert figures["bad_debt"] == str(run.summary["bad_debt"])
+    assert figures["lp_return"] == str(run.summary["pool"]["lp_return"])
+    owners = {a.name: name for name, cls in metrics_module.BUILTIN.items() for a in cls.aggregates}
+    assert [s.name for s in STATISTICS] == [a.name for a in metrics_module.AGGREGATES]
+    assert set(owners) == {s.name for s in STATISTICS}
+    for stat in STATISTICS:  # each reduces a figure its own metric declares
+        assert stat.metric in metrics_module.BUILTIN[owners[stat.name]].figures, stat.name
+
+
+def test_a_new_built_in_declares_its_sweep_statistic_in_its_own_module(probes, monkeypatch):
+    from protocol.plugins import Aggregate
+    from protocol.sweep.aggregate import statistic
+
+    class Receipts(Metric):
+        namespaced = False
+        figures = {"receipts": lambda s: str(s["transactions"])}
+        aggregates = (Aggregate("receipts_p95", "receipts, p95", "usd", "receipts", "p95", "lower",
+                                "RaR95"),)
+
+    monkeypatch.setitem(metrics_module.BUILTIN, "receipts", Receipts)
+    assert metrics_module._aggregates()[-1].name == "receipts_p95"  # default rank: last
+    assert metrics_module.run_figures({**_summary_stub(), "transactions": 7})["receipts"] == "7"
+    stat = statistic(Receipts.aggregates[0])
+    assert (stat.quantile, stat.short, stat.reduce([Decimal(v) for v in range(1, 21)])) == (
+        Decimal("0.95"), "RaR95", Decimal(19))
+
+
+def _summary_stub() -> dict:
+    """The summary keys the built-ins' figures read."""
+    return {"bad_debt": 0, "liquidated_notional": 0, "liquidation_impact_cost": 0, "fees_paid": 0,
+            "insurance_fund": {"max_drawdown": 0}, "pool": {"lp_return": 0},
+            "keepers": {}, "liquidations": 0, "wiped_out": 0, "traders": 0}

@@ -3,7 +3,9 @@
 
 The built-ins (:data:`BUILTIN`, in the order their columns appear) write the row's columns and
 the summary's top level; plug-ins write ``name.key`` columns and ``summary["metrics"][name]``.
-A new built-in metric is a module here and a line in :data:`BUILTIN`.
+A new built-in metric is a module here and a line in :data:`BUILTIN`; the figures and
+aggregates it declares (:attr:`~protocol.plugins.Metric.figures`,
+:attr:`~protocol.plugins.Metric.aggregates`) are what sweeps keep and report of it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence, cast
 
 from protocol.chain import Receipt
-from protocol.plugins import BlockView, Metric, MetricCollision, RunView, metric_class
+from protocol.plugins import Aggregate, BlockView, Metric, MetricCollision, RunView, metric_class
 from protocol.sim.metrics.book import RESAMPLE_MOVE, Book, BookParams, OpenPosition
 from protocol.sim.metrics.common import WIPED_OUT, market_drawdowns, max_drawdown, usd
 from protocol.sim.metrics.equity import Equity, EquityParams
@@ -26,16 +28,30 @@ from protocol.sim.metrics.solvency import Solvency
 from protocol.sim.result import LiquidationMark, PositionSample, Row
 from protocol.sim.scenario import MetricSpec
 
-__all__ = ["BUILTIN", "RESAMPLE_MOVE", "WIPED_OUT", "Book", "BookParams", "Equity",
+__all__ = ["AGGREGATES", "BUILTIN", "RESAMPLE_MOVE", "WIPED_OUT", "Book", "BookParams", "Equity",
            "EquityParams", "EventLog", "Flows", "KeeperProfit", "MarketState", "Metrics",
            "OpenPosition", "Rates", "Solvency", "Transactions", "market_drawdowns",
-           "max_drawdown", "usd"]
+           "max_drawdown", "run_figures", "usd"]
 
 #: The built-in metrics by name, in the order their columns appear in a row.
 BUILTIN: dict[str, type[Metric]] = {
     "market": MarketState, "flows": Flows, "rates": Rates, "keepers": KeeperProfit,
     "solvency": Solvency, "book": Book, "equity": Equity, "events": EventLog,
     "transactions": Transactions}
+
+
+def _aggregates() -> tuple[Aggregate, ...]:
+    declared = [a for cls in BUILTIN.values() for a in cls.aggregates]
+    return tuple(sorted(declared, key=lambda a: a.rank))  # stable: ties keep the metrics' order
+
+
+#: What a sweep reports over each grid point's seeds, by rank.
+AGGREGATES = _aggregates()
+
+
+def run_figures(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The per-run figures the built-in metrics declare, read from a run's summary."""
+    return {name: read(summary) for cls in BUILTIN.values() for name, read in cls.figures.items()}
 
 
 class Metrics:

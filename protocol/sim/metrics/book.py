@@ -59,6 +59,7 @@ class Book(Metric):
 
     Params = BookParams
     namespaced = False
+    figures = {"liquidations": lambda s: s["liquidations"]}
 
     def begin(self, run: RunView) -> None:
         venue = self.venue = run.venue

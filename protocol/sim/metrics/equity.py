@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from protocol.keepers.index import BookIndex, IndexMismatch, chain_equities
-from protocol.plugins import BlockView, Metric, RunView
+from protocol.plugins import Aggregate, BlockView, Metric, RunView
 from protocol.sim.metrics.common import WIPED_OUT, max_drawdown, usd
 from protocol.sim.result import Row
 from protocol.venue.units import from_wad
@@ -30,6 +30,11 @@ class Equity(Metric):
 
     Params = EquityParams
     namespaced = False
+    figures = {"wiped_out_share": lambda s: str(
+        (Decimal(s["wiped_out"]) / s["traders"]).quantize(Decimal("0.000001"))
+        if s["traders"] else Decimal(0))}
+    aggregates = (Aggregate("wiped_out_share_mean", "traders wiped out, mean", "fraction",
+                            "wiped_out_share", "mean", "lower", rank=30),)
 
     def begin(self, run: RunView) -> None:
         self.venue = run.venue

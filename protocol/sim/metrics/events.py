@@ -39,6 +39,7 @@ class Transactions(Metric):
     """Column ``transactions`` (the block's); the summary's ``blocks`` and ``transactions``."""
 
     namespaced = False
+    figures = {"transactions": lambda s: s["transactions"]}
 
     def begin(self, run: RunView) -> None:
         self.blocks = -1  # block 0 is the launch

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Mapping
 
-from protocol.plugins import BlockView, Metric, RunView
+from protocol.plugins import Aggregate, BlockView, Metric, RunView
 from protocol.sim.metrics.common import usd
 from protocol.venue.units import from_wad
 
@@ -21,6 +21,19 @@ class Flows(Metric):
     ``liquidation_impact_cost``; the summary's run totals of them (``bad_debt`` the cumulative)."""
 
     namespaced = False
+    figures = {"bad_debt": lambda s: str(s["bad_debt"]),
+               "liquidated_notional": lambda s: str(s["liquidated_notional"]),
+               "liquidation_impact_cost": lambda s: str(s["liquidation_impact_cost"]),
+               "fees_paid": lambda s: str(s["fees_paid"])}
+    aggregates = (
+        Aggregate("var95_bad_debt", "VaR95 bad debt", "usd", "bad_debt", "p95", "lower", "VaR95", rank=10),
+        Aggregate("bad_debt_mean", "bad debt, mean", "usd", "bad_debt", "mean", "lower", rank=11),
+        Aggregate("lar95_liquidation_volume", "LaR95 liquidation volume", "usd",
+                  "liquidated_notional", "p95", "lower", "LaR95", rank=12),
+        Aggregate("sar95_liquidation_impact", "SaR95 liquidation impact cost", "usd",
+                  "liquidation_impact_cost", "p95", "lower", "SaR95", rank=13),
+        Aggregate("fees_paid_mean", "fees earned, mean", "usd", "fees_paid", "mean", "higher", rank=40),
+    )
 
     def begin(self, run: RunView) -> None:
         self.venue = run.venue

@@ -13,6 +13,8 @@ class KeeperProfit(Metric):
     ``keepers``: each keeper's net profit, rewards, gas, fees, wins and losses."""
 
     namespaced = False
+    figures = {"keeper_profit": lambda s: {name: str(k["net_profit_usd"])
+                                           for name, k in s["keepers"].items()}}
 
     def begin(self, run: RunView) -> None:
         self.keepers = list(run.keepers)

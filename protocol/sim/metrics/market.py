@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Mapping
 
-from protocol.plugins import BlockView, Metric, RunView
+from protocol.plugins import Aggregate, BlockView, Metric, RunView
 from protocol.sim.metrics.common import market_drawdowns, max_drawdown, usd
 from protocol.venue.units import from_wad
 
@@ -18,6 +18,17 @@ class MarketState(Metric):
     ``markets`` (drawdowns)."""
 
     namespaced = False
+    figures = {"insurance_max_drawdown": lambda s: str(s["insurance_fund"]["max_drawdown"]),
+               "lp_return": lambda s: str(s["pool"]["lp_return"])}
+    aggregates = (
+        Aggregate("insurance_max_drawdown", "insurance max drawdown, worst", "fraction",
+                  "insurance_max_drawdown", "max", "lower", rank=20),
+        Aggregate("insurance_max_drawdown_mean", "insurance max drawdown, mean", "fraction",
+                  "insurance_max_drawdown", "mean", "lower", rank=21),
+        Aggregate("lp_return_mean", "LP return, mean", "fraction", "lp_return", "mean", "higher", rank=22),
+        Aggregate("lp_return_p5", "LP return, p5", "fraction", "lp_return", "p5", "higher",
+                  "LP return p5", rank=23),
+    )
 
     def begin(self, run: RunView) -> None:
         venue = self.venue = run.venue
