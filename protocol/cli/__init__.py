@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, dict[str, str]]] = {
     "run": ("protocol.cli.run", {}),
     "scenarios": ("protocol.cli.run", {}),
     "serve": ("protocol.cli.serve", {}),
+    "stress": ("protocol.cli.stress", {}),
     "sweep": ("protocol.cli.sweep", {}),
     "tour": ("protocol.cli.tour", {}),
 }

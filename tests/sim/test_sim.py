@@ -13,6 +13,7 @@ from protocol.cli import main as cli
 from protocol.report import write_run
 from protocol.sim.engine import Simulation, run_study
 from protocol.sim.loader import ScenarioError, load_scenario
+from protocol.sim.metrics.limits import describe
 
 SMALL = {"blocks": 90, "agents.count": 3}
 
@@ -298,3 +299,62 @@ def test_pull_oracle_runs_are_identical_on_pyevm():
     revm = _cascade(extra)
     assert revm.summary["liquidations"] > 0
     assert _cascade(extra, "pyevm").rows == revm.rows
+
+
+def test_the_limits_metric_names_when_each_limit_first_bound(adl_study):
+    """The run summary's ``limits`` agree with the events: the cap and ADL bind in the capped
+    venue only, each first in the block of its first event, as often as it has events; the
+    uncapped venue writes the pool below zero instead (its closes refused as PoolInsolvent)."""
+    for name, run in adl_study.runs.items():
+        limits = run.summary["limits"]
+        for limit, event in (("pnl_cap", "ProfitCapped"), ("adl", "AutoDeleveraged"),
+                             ("bad_debt", "BadDebt")):
+            blocks = [e["block"] for e in run.events if e["event"] == event]
+            assert limits[limit] == {"first_block": min(blocks) if blocks else None,
+                                     "count": len(blocks)}, (name, limit)
+        from_pool = [e["block"] for e in run.events
+                     if e["event"] == "BadDebt" and e["args"]["fromPool"] > 0]
+        assert limits["insurance_exhausted"]["count"] == len(from_pool)
+        refused = sum(c["refused"] for c in run.summary["cohorts"].values())
+        assert sum(run.summary["refused"].values()) == refused
+    capped, uncapped = adl_study.runs["cap + ADL"], adl_study.runs["no cap, no ADL"]
+    assert capped.summary["limits"]["pnl_cap"]["count"] > 0
+    assert capped.summary["limits"]["adl"]["count"] > 0
+    assert uncapped.summary["limits"]["pnl_cap"]["first_block"] is None
+    assert uncapped.summary["refused"]["PoolInsolvent"] > 0
+    limits = capped.summary["limits"]
+    # the gap at block 180 writes off bad debt before the winners' closes meet the cap
+    assert limits["bad_debt"]["first_block"] < limits["pnl_cap"]["first_block"]
+    assert limits["insurance_exhausted"]["first_block"] == limits["bad_debt"]["first_block"]
+    assert describe(limits, capped.summary["refused"]) == (
+        "insurance fund exhausted (bad debt charged to the pool) at block "
+        f"{limits['bad_debt']['first_block']}")  # the graver of the two bound in one block
+    never = {"first_block": None, "count": 0}
+    without_debt = {**limits, "bad_debt": never, "insurance_exhausted": never}
+    # the cap binds in the block ADL begins (the keeper deleverages what the cap left)
+    assert limits["adl"]["first_block"] == limits["pnl_cap"]["first_block"]
+    assert describe(without_debt, {}) == (
+        f"auto-deleveraging began at block {limits['adl']['first_block']}")
+    assert describe({**without_debt, "adl": never}, {}) == (
+        f"pnl cap reached at block {limits['pnl_cap']['first_block']}")
+
+
+def test_the_worst_block_is_the_largest_one_block_fall_of_pool_and_fund(small):
+    run = Simulation(small, backend="revm").run()
+    backstop = [r["pool_value"] + r["insurance_fund"] for r in run.rows]
+    falls = [(before - after, block) for block, (before, after)
+             in enumerate(zip(backstop, backstop[1:]), start=1) if after < before]
+    loss, block = max(falls, key=lambda f: (f[0], -f[1]))
+    assert run.summary["worst_block"] == {"block": block, "loss": loss.quantize(Decimal("0.000001"))}
+
+
+def test_describe_prefers_the_first_limit_then_the_commonest_refusal():
+    limits = {"pnl_cap": {"first_block": 312, "count": 4}, "adl": {"first_block": 300, "count": 1},
+              "bad_debt": {"first_block": None, "count": 0},
+              "insurance_exhausted": {"first_block": None, "count": 0}}
+    assert describe(limits, {}) == "auto-deleveraging began at block 300"
+    idle = {k: {"first_block": None, "count": 0} for k in limits}
+    assert describe(idle, {"OpenInterestAboveLimit": 1204, "PoolInsolvent": 3}) == (
+        "OpenInterestAboveLimit refused 1,204 transactions")
+    assert describe(idle, {"A": 1}) == "A refused 1 transaction"
+    assert describe(idle, {}) == "no limit bound"

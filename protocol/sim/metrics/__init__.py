@@ -22,6 +22,7 @@ from protocol.sim.metrics.equity import Equity, EquityParams
 from protocol.sim.metrics.events import EventLog, Transactions
 from protocol.sim.metrics.flows import Flows
 from protocol.sim.metrics.keepers import KeeperProfit
+from protocol.sim.metrics.limits import Limits
 from protocol.sim.metrics.market import MarketState
 from protocol.sim.metrics.rates import Rates
 from protocol.sim.metrics.solvency import Solvency
@@ -29,14 +30,14 @@ from protocol.sim.result import LiquidationMark, PositionSample, Row
 from protocol.sim.scenario import MetricSpec
 
 __all__ = ["AGGREGATES", "BUILTIN", "RESAMPLE_MOVE", "WIPED_OUT", "Book", "BookParams", "Equity",
-           "EquityParams", "EventLog", "Flows", "KeeperProfit", "MarketState", "Metrics",
+           "EquityParams", "EventLog", "Flows", "KeeperProfit", "Limits", "MarketState", "Metrics",
            "OpenPosition", "Rates", "Solvency", "Transactions", "market_drawdowns",
            "max_drawdown", "run_figures", "usd"]
 
 #: The built-in metrics by name, in the order their columns appear in a row.
 BUILTIN: dict[str, type[Metric]] = {
     "market": MarketState, "flows": Flows, "rates": Rates, "keepers": KeeperProfit,
-    "solvency": Solvency, "book": Book, "equity": Equity, "events": EventLog,
+    "solvency": Solvency, "limits": Limits, "book": Book, "equity": Equity, "events": EventLog,
     "transactions": Transactions}
 
 

@@ -17,6 +17,7 @@ class Solvency(Metric):
     :class:`~protocol.sim.metrics.market.MarketState` writes before it)."""
 
     namespaced = False
+    figures = {"adl_notional": lambda s: str(s["solvency"]["adl_notional"])}
 
     def begin(self, run: RunView) -> None:
         self.venue, self.agents = run.venue, list(run.agents)
