@@ -18,8 +18,10 @@ from protocol.report import write_run, write_study
 from protocol.sim.crash import CrashPoint, write_crash_bundle
 from protocol.sim.engine import Simulation, run_study
 from protocol.sim.loader import builtin_scenarios, load_scenario, parse_overrides
+from protocol.sim.overrides import PRESET_KEY
 from protocol.testing.crash import REPLAY_FILE
 from protocol.venue.modules import prepare_modules
+from protocol.venue.presets import PRESETS
 
 console = Console(width=max(Console().width, 100))
 
@@ -48,6 +50,10 @@ def scenarios() -> None:
               help="Output folder (default: out/SCENARIO).")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Override a scenario key, e.g. --set markets.ETH.max_leverage=10 (repeatable).")
+@click.option("--preset", "venue_preset", type=click.Choice(sorted(PRESETS)), default=None,
+              help="Configure the markets with a real venue's published parameters (ETH, BTC; "
+                   "see README, Venue presets): it replaces the parameters the scenario states "
+                   "for them, and --set applies after it.")
 @click.option("--contracts", "contracts_dir", type=click.Path(path_type=Path), default=None,
               help="A directory of your own .sol files (rule modules), compiled with the "
                    "project's; choose them with --set venue.modules.KIND=CONTRACT.")
@@ -64,9 +70,9 @@ def scenarios() -> None:
 @click.option("--crash-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where a failing run writes its crash bundle (default: OUT/crash).")
 def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Optional[int],
-        out_dir: Optional[Path], settings: tuple[str, ...], contracts_dir: Optional[Path],
-        check_every: int, crash_dir: Optional[Path], rpc_url: Optional[str],
-        table_format: str, verify_every: Optional[int]) -> None:
+        out_dir: Optional[Path], settings: tuple[str, ...], venue_preset: Optional[str],
+        contracts_dir: Optional[Path], check_every: int, crash_dir: Optional[Path],
+        rpc_url: Optional[str], table_format: str, verify_every: Optional[int]) -> None:
     """Run SCENARIO (a built-in name or a TOML file) and write its report.
 
     A scenario with study_modes (such as isolated-vs-cross) runs once per margin mode, and one
@@ -79,6 +85,8 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
     the error, and exits 1."""
     # errors end the command in one line (protocol.cli.PerpsimGroup)
     overrides = parse_overrides(list(settings))
+    if venue_preset is not None:  # over the file, under --set (protocol.sim.overrides)
+        overrides[PRESET_KEY] = venue_preset
     if blocks is not None:
         overrides["blocks"] = blocks
     if verify_every is not None:

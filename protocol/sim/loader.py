@@ -19,6 +19,12 @@ tables ``[venue]``,
 ``[oracle.<SYMBOL>]``, ``[[agents]]``, ``[[keepers]]`` and ``[[metrics]]``. Agents, keepers,
 price models and metrics may be plug-ins (:mod:`protocol.plugins`). See the built-in scenarios
 for examples.
+
+``venue.preset`` names a venue preset (:mod:`protocol.venue.presets`: ``"gmx-v2"``,
+``"hyperliquid"``): each ``[markets.<SYMBOL>]`` starts from the preset's parameters for that
+symbol (a symbol the preset lacks is an error at its table) and its venue-wide values (the pnl
+factors) fill ``[venue]``; a key the scenario states outranks the preset's. The override
+``preset`` (``perpsim run --preset``) instead outranks the file (:mod:`protocol.sim.overrides`).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from protocol.sim.locate import Part, Parts, ScenarioError, Where
 from protocol.sim.overrides import apply_overrides, parse_overrides
 from protocol.sim.scenario import KeeperSpec, MetricSpec, Population, Scenario, VenueSpec
 from protocol.venue import MarketConfig
+from protocol.venue.presets import Preset, UnknownPreset, preset
 
 __all__ = ["ScenarioError", "apply_overrides", "builtin_scenarios", "load_scenario",
            "parse_overrides", "parse_scenario"]
@@ -183,6 +190,7 @@ class _Builder:
     def build(self, raw: dict) -> Scenario:
         top = m.check(self.where, m.Top, raw)
         self.blocks, self.block_time = top.blocks, top.block_time
+        self.preset = self.venue_preset(top.venue)
         markets = self.markets(top.markets)
         kwargs: dict[str, Any] = dict(
             name=top.name if top.name is not None else self.default_name,
@@ -206,8 +214,19 @@ class _Builder:
 
     # -- venue ---------------------------------------------------------------------------------
 
+    def venue_preset(self, venue: m.Venue) -> Optional[Preset]:
+        """``venue.preset``: the venue preset the markets start from, if any."""
+        if venue.preset is None:
+            return None
+        try:
+            return preset(venue.preset)
+        except UnknownPreset as exc:
+            raise self.err(("venue", "preset"), str(exc)) from None
+
     def venue(self, venue: m.Venue) -> VenueSpec:
         values = _given(venue, ("modules", "contracts", "mirrors"))
+        if self.preset is not None:  # the preset's venue-wide values, under the table's own
+            values = {**self.preset.venue_values(), **values}
         modules = {k: v for k, v in venue.modules.model_dump().items() if v is not None}
         mirrors = {k: self._mirror_path(v) for k, v in venue.mirrors.model_dump().items() if v is not None}
         contracts = None if venue.contracts is None else str(self.base_dir / venue.contracts)
@@ -234,7 +253,15 @@ class _Builder:
             if symbol == CORRELATED:
                 raise self.err(parts, f"{CORRELATED!r} is reserved")
             given = _given(table)
-            market = self.construct(parts, lambda: MarketConfig(symbol=symbol, **given), given)
+            if self.preset is None:
+                market = self.construct(parts, lambda: MarketConfig(symbol=symbol, **given), given)
+            else:
+                if symbol not in self.preset.markets:
+                    raise self.err(parts, str(UnknownPreset(self.preset.name, symbol,
+                                                            self.preset.symbols)))
+                name = self.preset.name
+                market = self.construct(parts, lambda: MarketConfig.preset(name, symbol, **given),
+                                        given)
             if market.taker_fee_bps * market.max_leverage > 10_000:
                 # the opening fee on max-leverage notional would eat all the margin
                 raise self.err((*parts, "taker_fee_bps"),

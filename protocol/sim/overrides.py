@@ -1,5 +1,13 @@
 """Overrides: dotted keys set on a scenario's raw TOML before it is validated
-(``perpsim run --set markets.ETH.max_leverage=10``, sweeps' parameters)."""
+(``perpsim run --set markets.ETH.max_leverage=10``, sweeps' parameters).
+
+One key is not a path: ``preset`` (``perpsim run --preset NAME``) puts a venue preset over the
+file. It sets ``venue.preset`` and removes from the file what the preset sets (those keys of
+its markets' ``[markets.<SYMBOL>]`` tables, the whole margin rule -- ``max_leverage``, ``tiers``,
+``mmf`` -- when the preset sets part of it, and the preset's ``[venue]`` keys), so that the
+command line's preset outranks the file as ``--set`` does; the other overrides apply after it.
+A file's own ``venue.preset`` is the other way round: the keys the file states outrank it.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +17,11 @@ import tomllib
 from typing import Any, Iterable, Mapping, Optional
 
 from protocol.sim.locate import Part, Parts, ScenarioError, format_key
+from protocol.venue.presets import MARGIN_RULE, UnknownPreset, preset
 
 OVERRIDE_FILE = "<override>"
+#: The override key of the command line's preset (``perpsim run --preset``).
+PRESET_KEY = "preset"
 
 
 def _bad(key: str, message: str) -> ScenarioError:
@@ -53,9 +64,15 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Optional[Mapping[str, Any
     ``markets.ETH.max_leverage`` sets one value (creating missing tables); on an array of tables
     (``agents``, ``keepers``, ``prices.ETH.shocks``) a key without an index applies to every
     element (``keepers.latency``), ``agents[1].count`` or ``agents.1.count`` to one.
+    ``preset`` applies first, whatever its place (see the module's docstring).
     """
     data = copy.deepcopy(dict(raw))
-    for key, value in (overrides or {}).items():
+    overrides = dict(overrides or {})
+    if PRESET_KEY in overrides:
+        _put_preset(data, overrides.pop(PRESET_KEY))
+        if _applied is not None:
+            _applied.append(("venue", PRESET_KEY))
+    for key, value in overrides.items():
         parts = _override_parts(key)
         targets: list[tuple[Any, Parts]] = [(data, ())]
         for depth, part in enumerate(parts):
@@ -90,3 +107,28 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Optional[Mapping[str, Any
                         following.append((container[k], path))
             targets = following
     return data
+
+
+def _put_preset(data: dict[str, Any], name: Any) -> None:
+    """Set ``venue.preset`` to ``name`` and remove from ``data`` the keys the preset sets."""
+    try:
+        chosen = preset(name if isinstance(name, str) else str(name))
+    except UnknownPreset as exc:
+        raise _bad(PRESET_KEY, str(exc)) from None
+    venue = data.setdefault("venue", {})
+    if not isinstance(venue, dict):
+        raise _bad(PRESET_KEY, "venue is not a table")
+    for key in chosen.venue_values():
+        venue.pop(key, None)
+    venue[PRESET_KEY] = chosen.name
+    markets = data.get("markets")
+    if not isinstance(markets, dict):
+        return  # the loader reports a scenario without markets
+    for symbol, table in markets.items():
+        if not isinstance(table, dict) or symbol not in chosen.markets:
+            continue  # a symbol the preset lacks is the loader's error, at its table
+        fields = set(chosen.fields(symbol))
+        if fields & set(MARGIN_RULE):
+            fields |= set(MARGIN_RULE)
+        for key in fields:
+            table.pop(key, None)

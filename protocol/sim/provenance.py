@@ -79,7 +79,8 @@ class Provenance:
     ``--blocks``, ``--contracts`` as ``venue.contracts``, a sweep's parameters). ``modules``: rule
     module kind -> contract (empty: stock); ``contracts``, ``contracts_sha256``: the user's contract
     directory and its hash (:func:`contracts_sha256`). ``commit``: ``None`` outside a git
-    checkout."""
+    checkout. ``preset``: the venue preset (:mod:`protocol.venue.presets`) the scenario's markets
+    started from, whether its file or ``--preset`` named it."""
 
     scenario_toml: Optional[str] = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
@@ -89,6 +90,8 @@ class Provenance:
     perpsim_version: str = ""
     commit: Optional[str] = None
     variant: Optional[str] = None
+    #: The venue preset the markets were configured from (``venue.preset``), if any.
+    preset: Optional[str] = None
 
     @classmethod
     def of(cls, scenario: "Scenario", variant: Optional[str] = None) -> "Provenance":
@@ -101,7 +104,8 @@ class Provenance:
                    overrides=dict(scenario.overrides), modules=dict(scenario.venue.modules),
                    contracts=scenario.venue.contracts,
                    contracts_sha256=contracts_sha256(scenario.venue.contracts),
-                   perpsim_version=perpsim_version(), commit=_package_commit(), variant=variant)
+                   perpsim_version=perpsim_version(), commit=_package_commit(), variant=variant,
+                   preset=scenario.venue.preset)
 
     def info(self) -> dict[str, Any]:
         """The ``run.json`` entries (``scenario_file``: the file the TOML is written to, or
@@ -109,7 +113,7 @@ class Provenance:
         return {"overrides": dict(self.overrides), "modules": dict(self.modules),
                 "contracts": self.contracts, "contracts_sha256": self.contracts_sha256,
                 "perpsim_version": self.perpsim_version, "commit": self.commit,
-                "variant": self.variant,
+                "variant": self.variant, "preset": self.preset,
                 "scenario_file": SCENARIO_FILE if self.scenario_toml is not None else None}
 
     @classmethod
@@ -119,4 +123,4 @@ class Provenance:
                    modules=info.get("modules") or {}, contracts=info.get("contracts"),
                    contracts_sha256=info.get("contracts_sha256"),
                    perpsim_version=info.get("perpsim_version") or "", commit=info.get("commit"),
-                   variant=info.get("variant"))
+                   variant=info.get("variant"), preset=info.get("preset"))

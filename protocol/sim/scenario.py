@@ -18,7 +18,7 @@ from protocol.plugins import KEEPERS, PluginError, keeper_class, short_name
 from protocol.prices import PriceSource
 from protocol.prices.liquidity import Liquidity
 from protocol.prices.oracle import OracleModel
-from protocol.venue import MarketConfig, Venue
+from protocol.venue import MarketConfig, Venue, presets
 
 KEEPER_TYPES = tuple(KEEPERS)  # the built-in keepers; plug-ins add their own
 MODES = ("isolated", "cross")
@@ -61,6 +61,10 @@ class VenueSpec:
     max_pnl_factor_traders: Decimal = Decimal("0.9")
     max_pnl_factor_adl: Decimal = Decimal("0.85")
     min_pnl_factor_after_adl: Decimal = Decimal("0.77")
+    #: The venue preset (:mod:`protocol.venue.presets`) the scenario's markets and pnl factors
+    #: were configured from: the loader applies it (a key the scenario states outranks it);
+    #: here it is the record of it.
+    preset: Optional[str] = None
 
     def pnl_factors(self) -> dict[str, Decimal]:
         return {"max_pnl_factor_traders": self.max_pnl_factor_traders,
@@ -68,6 +72,8 @@ class VenueSpec:
                 "min_pnl_factor_after_adl": self.min_pnl_factor_after_adl}
 
     def __post_init__(self) -> None:
+        if self.preset is not None:
+            presets.preset(self.preset)  # UnknownPreset, naming the presets
         for name in self.launch_keywords():
             value = getattr(self, name)
             if name in BY_FIELD:  # the contracts' bound, from the one bounds table

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Optional
+from typing import Any, Optional
 
 from protocol.constants import WAD
+from protocol.venue import presets
 from protocol.venue.bounds import (
     BY_FIELD,
     RELATION_BY_FIELD,
@@ -159,44 +160,22 @@ class MarketConfig:
                 relation)
 
     @classmethod
-    def gmx_v2(cls, symbol: str = "ETH", **overrides) -> "MarketConfig":
-        """A market with the parameters of a real GMX v2 market, from gmx-synthetics'
-        ``config/markets.ts`` at commit a5c0c8835182cbd84e47dca04b971239311d2f1d, network section
-        ``arbitrum``: "ETH" is the ETH/USD [WETH-USDC] market (indexToken WETH, longToken WETH,
-        shortToken USDC), its own keys over ``baseMarketConfig``:
+    def preset(cls, name: str, symbol: str, **overrides: Any) -> "MarketConfig":
+        """The market ``symbol`` as the venue preset ``name`` configures it
+        (:mod:`protocol.venue.presets`: "gmx-v2", "hyperliquid"; ETH and BTC), ``overrides``
+        replacing fields. Each value's source and what the venue has that perpsim cannot
+        express are in the preset (``presets.preset(name).settings(symbol)``, its
+        ``description``). An unknown preset or symbol raises
+        :class:`~protocol.venue.presets.UnknownPreset` listing what exists; ``max_leverage``
+        without ``tiers`` where the preset has tiers raises
+        :class:`~protocol.venue.presets.PresetConflict`."""
+        return cls(symbol=symbol, **presets.preset(name).market_values(symbol, overrides))
 
-        - price impact: negativePositionImpactFactor 9e-11 and positivePositionImpactFactor 3e-11
-          (the market's own), negativePositionImpactExponentFactor 2 and
-          positivePositionImpactExponentFactor 1, negativeMaxPositionImpactFactor 0.5%,
-          positiveMaxPositionImpactFactor 0.4%, maxPositionImpactFactorForLiquidations 0 (base);
-          the imbalance on open interest in USD (GMX's default), WETH's 18 decimals;
-        - minCollateralFactor 0.5% ("200x leverage") -> ``max_leverage`` 200; its
-          minCollateralFactorForLiquidation (also 0.5%) does not map: perpsim needs maintenance
-          below 1 / max_leverage, so ``mmf`` is perpsim's 1 / (2 x 200) = 0.25%;
-        - reserveFactor 275% -> ``reserve_factor_bps`` 27,500; maxOpenInterest 110,000,000 USD
-          (each side) -> ``max_long_oi_usd`` / ``max_short_oi_usd``;
-        - liquidationFeeFactor 0.20% (base) -> ``liquidation_fee_bps`` 20;
-        - minCollateralUsd 1 USD (base) -> ``min_collateral_usd`` 1.
-
-        What does not map stays perpsim's default: GMX's position fee depends on the trade's
-        impact (0.04% when it improves the balance, 0.06% otherwise) where perpsim has one
-        ``taker_fee_bps``; its adaptive funding and kinked borrowing; the pnl factors (90%, 85%,
-        77%) are venue-wide in perpsim and its defaults already. ``overrides`` replace fields.
-        """
-        presets = {
-            "ETH": dict(
-                max_leverage=200, reserve_factor_bps=27_500, liquidation_fee_bps=20,
-                min_collateral_usd=Decimal(1), max_long_oi_usd=Decimal(110_000_000),
-                max_short_oi_usd=Decimal(110_000_000),
-                impact_factor_positive=Decimal("3e-11"), impact_factor_negative=Decimal("9e-11"),
-                impact_exponent_positive=Decimal(1), impact_exponent_negative=Decimal(2),
-                max_positive_impact_bps=40, max_negative_impact_bps=50,
-                max_liquidation_impact_bps=0, impact_index_decimals=18,
-                impact_open_interest_in_tokens=False),
-        }
-        if symbol not in presets:
-            raise ValueError(f"gmx_v2: no preset for {symbol!r}; presets: {', '.join(presets)}")
-        return cls(symbol=symbol, **{**presets[symbol], **overrides})
+    @classmethod
+    def gmx_v2(cls, symbol: str = "ETH", **overrides: Any) -> "MarketConfig":
+        """``MarketConfig.preset("gmx-v2", symbol, **overrides)``: arbitrum's ETH/USD
+        [WETH-USDC] or BTC/USD [WBTC.e-USDC] market as gmx-synthetics configures it."""
+        return cls.preset("gmx-v2", symbol, **overrides)
 
     @property
     def has_impact(self) -> bool:

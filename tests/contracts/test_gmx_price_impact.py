@@ -425,9 +425,10 @@ def test_gmx_v2_eth_is_arbitrums_eth_usd_market(backend):
     assert eth.impact_encoded() == (3 * 10**19, 9 * 10**19, WAD, 2 * WAD, 40, 50, 0, 18, False)
     assert (eth.max_leverage, eth.maintenance_fraction, eth.reserve_factor_bps,
             eth.liquidation_fee_bps, eth.min_collateral_usd, eth.max_long_oi_usd,
-            eth.max_short_oi_usd) == (200, D("0.0025"), 27_500, 20, 1, 110_000_000, 110_000_000)
+            eth.max_short_oi_usd) == (200, D("0.004999999999999999"), 27_500, 20, 1, 110_000_000,
+                                      110_000_000)
     assert MarketConfig.gmx_v2("ETH", initial_price=D(3000)).initial_price == 3000
-    with pytest.raises(ValueError, match="no preset for 'DOGE'"):
+    with pytest.raises(ValueError, match="preset gmx-v2 has no market 'DOGE'"):
         MarketConfig.gmx_v2("DOGE")
     venue = Venue.launch(backend=backend, markets=[replace(eth, initial_price=D(3000))],
                          pool_liquidity=10_000_000)

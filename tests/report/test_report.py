@@ -165,7 +165,8 @@ def test_run_files_and_columns(tmp_path):
                     "keepers": list(KEEPERS), "spot_check_every": 0,
                     # what it ran: unknown for a RunResult built here
                     "overrides": {}, "modules": {}, "contracts": None, "contracts_sha256": None,
-                    "perpsim_version": "", "commit": None, "variant": None, "scenario_file": None}
+                    "perpsim_version": "", "commit": None, "variant": None, "preset": None,
+                    "scenario_file": None}
     assert not (tmp_path / "out" / "scenario.toml").exists()
 
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
