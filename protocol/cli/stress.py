@@ -17,15 +17,16 @@ from protocol.sweep import make_engine
 from protocol.sweep.interrupt import DEFAULT_GRACE, SweepInterrupted
 from protocol.sweep.stress import parse_crises, plan_stress, run_stress
 from protocol.sweep.stress_page import COLUMNS, TERMINAL, cells, write_stress
+from protocol.venue.presets import PRESETS
 
 console = Console(width=max(Console().width, 100))
 
 
 @click.command()
 @click.argument("venue_scenario")
-@click.option("--preset", default=None, metavar="NAME",
-              help="Configure the markets with a real venue's published parameters "
-                   "(venue.preset: gmx-v2, hyperliquid).")
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
+              help="A real venue's published market parameters over the venue scenario's "
+                   "(see README, Venue presets).")
 @click.option("--crises", default="all", show_default=True, metavar="all|NAME,...",
               help="The crises to run (perpsim scenarios lists them: crisis-*).")
 @click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True,

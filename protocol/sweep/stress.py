@@ -1,7 +1,7 @@
 """A venue's rules through every historical crisis: ``perpsim stress``.
 
 The venue scenario supplies the rules, its ``[venue]`` table and its ``[markets.SYM]`` tables
-(with ``venue.preset``, the preset's values). Each crisis (a built-in scenario named
+(``preset``: a venue preset over them, as ``perpsim run --preset`` puts it). Each crisis (a built-in scenario named
 ``crisis-*``) supplies the rest: the price paths, the external market's depth, how its oracle
 reports, the population, the keepers and the number of blocks; each market starts at the
 crisis's initial price. Every crisis runs for each seed, through the sweep's engines and run
@@ -21,6 +21,7 @@ from protocol.errors import PerpsimError
 from protocol.pages.units import usd
 from protocol.sim.loader import builtin_scenarios, load_scenario
 from protocol.sim.metrics.limits import describe
+from protocol.sim.overrides import PRESET_KEY
 from protocol.sweep.aggregate import P95, mean, min_seeds, percentile
 from protocol.sweep.engines import Engine
 from protocol.sweep.interrupt import DEFAULT_GRACE, Stop, SweepInterrupted, stop_on_signals
@@ -90,7 +91,7 @@ def plan_stress(venue_scenario: str, crises: Sequence[str], seeds: Sequence[int]
     """The runs of a stress test. ``overrides`` (``--set``) apply to every crisis after the
     venue's tables. Each composed scenario is loaded once here, so a bad combination fails
     before anything runs (a :class:`~protocol.sim.loader.ScenarioError` naming the key)."""
-    venue = load_scenario(venue_scenario, {"venue.preset": preset} if preset else None)
+    venue = load_scenario(venue_scenario, {PRESET_KEY: preset} if preset else None)
     raw = venue.raw or {}
     tables = {key: raw.get(key, {}) for key in VENUE_TABLES}
     markets: dict[str, Any] = tables["markets"]
