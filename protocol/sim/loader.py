@@ -500,6 +500,9 @@ class _Builder:
                                '(or price = "...")')
             given = _given(t.columns)
             columns = self.construct((*parts, "columns"), lambda: ColumnNames(**given), ())
+            if t.symbol is not None and columns.symbol is None:
+                raise self.err((*parts, "symbol"), "picks rows by the file's symbol column: "
+                               "name it in columns (symbol = \"...\")")
         else:
             for option in ("columns", "symbol", "time_unit"):
                 if getattr(t, option) is not None:

@@ -140,11 +140,28 @@ def test_type_and_model_naming_different_models_is_an_error_at_type(data):
      "prices.ETH.start", "start =", "expected an ISO 8601 date-time or unix seconds"),
     (('format = "binance"', 'format = "binance"\n    bridge = "yes"'), "prices.ETH.bridge",
      "bridge =", "expected boolean"),
+    (('format = "binance"', 'format = "columns"\n    columns = { time = "t", price = "p" }\n'
+      '    symbol = "ETHUSDT"'), "prices.ETH.symbol", "symbol =", "name it in columns"),
+    (('format = "binance"', 'format = "columns"\n    columns = { time = "t", price = "t" }'),
+     "prices.ETH.columns", "columns =", "a column is named twice"),
 ])
 def test_history_keys_refused_at_their_lines(data, change, key, needle, message):
     path = scenario(data, ETH_HISTORY.replace(*change))
     err = load_error(path)
     assert (err.key, err.line) == (key, line_of(path, needle)) and message in err.message, err
+
+
+def test_a_columns_file_with_a_symbol_column(data):
+    (data / "data" / "all.csv").write_text(
+        "time,pair,px\n"
+        + "".join(f"{1735689600 + 12 * k},{pair},{3000 + k if pair == 'ETHUSDT' else 1}\n"
+                  for k in range(61) for pair in ("BTCUSDT", "ETHUSDT")))
+    table = ETH_HISTORY.replace('file = "data/eth.csv"\n    format = "binance"',
+                                'file = "data/all.csv"\n    format = "columns"\n'
+                                '    columns = { time = "time", price = "px", symbol = "pair" }\n'
+                                '    symbol = "ETHUSDT"\n    time_unit = "s"')
+    s = load_scenario(scenario(data, table))
+    assert s.prices.path(60, 12, 0).series("ETH") == tuple(D(3000 + k) for k in range(61))
 
 
 def test_a_bad_data_file_is_one_error_at_file_naming_the_datas_line(data):
