@@ -48,6 +48,7 @@ from protocol.prices import (
     BrownianBridge,
     CsvReplay,
     Heston,
+    HistoryReplay,
     MertonJumpDiffusion,
     PricePath,
     RegimeSwitchingVol,
@@ -63,10 +64,11 @@ KINDS = {"agents": "agent type", "keepers": "keeper type", "prices": "price mode
 KEEPERS: dict[str, type[KeeperBot]] = {"liquidation": LiquidationKeeper, "order": OrderKeeper,
                                        "funding": FundingKeeper, "adl": AdlKeeper}
 #: Built-in price models by their ``model`` name (``constant`` is a GBM without moves; ``csv``
-#: replays a file).
+#: replays a file of prices, ``history`` one of candles).
 PRICE_MODELS: dict[str, type] = {"gbm": GBM, "merton": MertonJumpDiffusion,
                                  "regime": RegimeSwitchingVol, "heston": Heston,
-                                 "bridge": BrownianBridge, "csv": CsvReplay, "constant": GBM}
+                                 "bridge": BrownianBridge, "csv": CsvReplay,
+                                 "history": HistoryReplay, "constant": GBM}
 
 
 class PluginError(PerpsimError, LookupError):

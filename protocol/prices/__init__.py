@@ -16,7 +16,9 @@ uses its own ``random.Random(seed)``). Rates and volatilities are annual
 Modules: :mod:`~protocol.prices.path` (``PricePath``), :mod:`~protocol.prices.source`
 (``PriceSource``, ``combine``), :mod:`~protocol.prices.gbm`, :mod:`~protocol.prices.jumps`,
 :mod:`~protocol.prices.correlated`, :mod:`~protocol.prices.volatility`,
-:mod:`~protocol.prices.shocks`, :mod:`~protocol.prices.bridge`, :mod:`~protocol.prices.replay`;
+:mod:`~protocol.prices.shocks`, :mod:`~protocol.prices.bridge`, :mod:`~protocol.prices.replay`,
+:mod:`~protocol.prices.history` (candles replayed bar by bar, read by
+:mod:`~protocol.prices.data`);
 the external market's depth (:mod:`~protocol.prices.liquidity`) and oracle models
 (:mod:`~protocol.prices.oracle`) turn a path into what the venue's oracle reports.
 """
@@ -25,9 +27,11 @@ from protocol.constants import SECONDS_PER_YEAR
 from protocol.prices.bridge import BrownianBridge
 from protocol.prices.correlated import CorrelatedGBM
 from protocol.prices.correlation import cholesky, validate_correlation
+from protocol.prices.data import DataFileError
 from protocol.prices.gbm import GBM
+from protocol.prices.history import HistoryReplay
 from protocol.prices.jumps import MertonJumpDiffusion
-from protocol.prices.liquidity import ExternalMarket, Liquidity
+from protocol.prices.liquidity import DepthSchedule, ExternalMarket, Liquidity, Thinning
 from protocol.prices.oracle import OracleFeed, OracleModel
 from protocol.prices.path import PRICE_DECIMALS, PRICE_QUANTUM, PricePath, quantize
 from protocol.prices.replay import CsvReplay, CsvReplayError
@@ -38,8 +42,8 @@ from protocol.prices.volatility import Heston, RegimeSwitchingVol
 __all__ = [
     "PRICE_DECIMALS", "PRICE_QUANTUM", "SECONDS_PER_YEAR",
     "BrownianBridge", "Combined", "CorrelatedGBM", "Crash", "CsvReplay", "CsvReplayError",
-    "ExternalMarket", "FlashCrash", "GBM", "Gap", "Heston", "Liquidity", "MertonJumpDiffusion",
-    "OracleFeed", "OracleModel", "PricePath", "PriceSource",
-    "RegimeSwitchingVol", "Shock", "WithShock",
+    "DataFileError", "DepthSchedule", "ExternalMarket", "FlashCrash", "GBM", "Gap", "Heston",
+    "HistoryReplay", "Liquidity", "MertonJumpDiffusion", "OracleFeed", "OracleModel",
+    "PricePath", "PriceSource", "RegimeSwitchingVol", "Shock", "Thinning", "WithShock",
     "cholesky", "combine", "derive_seed", "quantize", "validate_correlation",
 ]

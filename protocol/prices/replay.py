@@ -9,20 +9,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Optional
 
-from protocol.exceptions import PerpsimError
 from protocol.prices import _validate as v
+from protocol.prices.data.errors import DataFileError
 from protocol.prices.path import DECIMAL_CONTEXT, PRICE_QUANTUM, PricePath, quantize
 
 COLUMNS = ("timestamp", "symbol", "price")
 
 
-class CsvReplayError(PerpsimError, ValueError):
-    """A malformed price file; the message starts with ``file:line:``."""
-
-    def __init__(self, file: str, line: Optional[int], message: str):
-        where = f"{file}:{line}" if line is not None else file
-        super().__init__(f"{where}: {message}")
-        self.file, self.line, self.reason = file, line, message
+#: A malformed price file: the one error of every data reader, under the name it had first.
+CsvReplayError = DataFileError
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ class Simulation:
         order_rng = random.Random(f"{sc.seed}:order")
         chain = venue.chain
 
-        external = ExternalMarket(sc.liquidity, sc.feedback)
+        external = ExternalMarket(sc.liquidity, sc.feedback, path.at(0))
         feed = OracleFeed(sc.oracles, path.at(0), chain.timestamp)
         self._pull_keepers(venue, keepers, feed)
         symbols = list(venue.markets)
@@ -108,7 +108,7 @@ class Simulation:
         for block in range(1, sc.blocks + 1):
             self.block = block
             exogenous = path.at(block)
-            prices = external.quote(exogenous)  # the external market, moved by past flow
+            prices = external.quote(exogenous, block)  # the external market, moved by past flow
             pushed = feed.observe(block, chain.timestamp, prices)  # what its oracle publishes now
             with chain.block() as receipts:  # the oracle push and the agents' transactions
                 if pushed:

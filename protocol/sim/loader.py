@@ -33,6 +33,7 @@ import dataclasses
 import re
 import tomllib
 from dataclasses import replace
+from decimal import ROUND_CEILING, Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
@@ -43,7 +44,9 @@ from protocol import plugins
 from protocol.constants import GWEI
 from protocol.keepers import Strategy
 from protocol.prices import CorrelatedGBM, Crash, CsvReplay, FlashCrash, Gap, PriceSource, WithShock, combine
-from protocol.prices.liquidity import Liquidity
+from protocol.prices.data import ColumnNames, iso_seconds, read_candles, read_depth_snapshots
+from protocol.prices.history import HistoryReplay, iso_time
+from protocol.prices.liquidity import DepthSchedule, Liquidity, Thinning, schedule_from_times
 from protocol.prices.oracle import OracleModel
 from protocol.sim import models as m
 from protocol.sim.locate import Part, Parts, ScenarioError, Where
@@ -145,6 +148,10 @@ def _as_run(raw: dict, scenario: Scenario, base_dir: Path) -> dict:
     for table in (out.get("prices") or {}).values():
         if isinstance(table, dict) and isinstance(table.get("file"), str):
             table["file"] = str((base_dir / table["file"]).resolve())
+    liquidity = out.get("liquidity")
+    for table in (liquidity.values() if isinstance(liquidity, dict) else ()):
+        if isinstance(table, dict) and isinstance(table.get("depth"), str):
+            table["depth"] = str((base_dir / table["depth"]).resolve())
     return out
 
 
@@ -166,6 +173,10 @@ def _given(model: BaseModel, skip: Iterable[str] = ()) -> dict[str, Any]:
 class _Builder:
     def __init__(self, where: Where, base_dir: Path, default_name: str):
         self.where, self.base_dir, self.default_name = where, base_dir, default_name
+        #: the unix time of block 0 when history prices date the run, else None
+        self.start_time: Optional[Decimal] = None
+        #: the history tables, in the order of their sources
+        self._histories: list[tuple[Parts, m.HistoryPrice]] = []
 
     def err(self, parts: Sequence[Part], message: str) -> ScenarioError:
         return self.where.error(parts, message)
@@ -284,12 +295,96 @@ class _Builder:
             return {}, True
         out = {}
         for symbol, spec in (table.model_extra or {}).items():
-            self._known(("liquidity", symbol), symbol, markets)
+            parts = ("liquidity", symbol)
+            self._known(parts, symbol, markets)
+            depth = spec.depth
+            if isinstance(depth, str):
+                depth = self.depth_file((*parts, "depth"), symbol, depth)
+            elif isinstance(depth, dict):
+                depth = self.depth_table((*parts, "depth"), depth)
+            thinning = None
+            if spec.thinning is not None:
+                th = spec.thinning
+                thinning = self.construct((*parts, "thinning"), lambda: Thinning(
+                    factor=th.factor, window=th.window_blocks, threshold=th.threshold,
+                    half_life=th.half_life_blocks), ("factor", "window", "threshold", "half_life"),
+                    keys={"window": "window_blocks", "half_life": "half_life_blocks"})
             out[symbol] = self.construct(
-                ("liquidity", symbol), lambda: Liquidity(depth=spec.depth, shape=spec.shape,
-                                                         half_life=spec.half_life_blocks),
+                parts, lambda: Liquidity(depth=depth, shape=spec.shape,
+                                         half_life=spec.half_life_blocks, thinning=thinning),
                 ("depth", "shape", "half_life"), keys={"half_life": "half_life_blocks"})
         return out, table.feedback
+
+    def _dated(self, parts: Parts, what: str) -> Decimal:
+        if self.start_time is None:
+            raise self.err(parts, f"{what} need(s) the run dated: price a market with "
+                           'model = "history" (block 0 is then its start), or give block numbers')
+        return self.start_time
+
+    def depth_table(self, parts: Parts, table: Mapping[str, Decimal]) -> DepthSchedule:
+        """``{block or ISO time: depth}``: each depth holds from its block (a time's first block
+        at or after it) until the next."""
+        steps: dict[int, tuple[str, Decimal]] = {}
+        times: list[tuple[Decimal, str, Decimal]] = []
+        for key, depth in table.items():
+            if key.isdigit():
+                block = int(key)
+                if block > self.blocks:
+                    raise self.err((*parts, key), f"block {block} is after the last block "
+                                   f"({self.blocks})")
+                steps[block] = (key, depth)
+                continue
+            when = iso_seconds(key)
+            if when is None:
+                raise self.err((*parts, key), "a depth table's keys are block numbers or ISO "
+                               f"8601 date-times, got {key!r}")
+            times.append((when, key, depth))
+        if times:
+            t0, step = self._dated((*parts, times[0][1]), "time keys"), Decimal(self.block_time)
+            before = [x for x in sorted(times) if x[0] <= t0]
+            for when, key, depth in sorted(times):
+                if before and when < before[-1][0]:
+                    continue  # an earlier time before block 0: the later one is in force there
+                block = int(((when - t0) / step).to_integral_value(rounding=ROUND_CEILING))
+                block = max(block, 0)
+                if block > self.blocks:
+                    raise self.err((*parts, key), f"{key} is after the last block "
+                                   f"({iso_time(t0 + self.blocks * step)})")
+                if block in steps:
+                    raise self.err((*parts, key), f"{key} falls in block {block}, as "
+                                   f"{steps[block][0]} does")
+                steps[block] = (key, depth)
+        if 0 not in steps:
+            raise self.err(parts, "no depth at block 0: give a key 0 (or a time at or before "
+                           "the start)")
+        try:
+            return DepthSchedule.of({b: d for b, (_, d) in steps.items()})
+        except ValueError as exc:
+            key = next((k for b, (k, d) in steps.items() if d <= 0), None)
+            raise self.err(parts if key is None else (*parts, key), str(exc)) from None
+
+    def depth_file(self, parts: Parts, symbol: str, file: str) -> DepthSchedule:
+        """A depth snapshot file: each block has the last snapshot at or before its time (the
+        market's symbol in the file, or the file's one symbol)."""
+        path = Path(file)
+        if not path.is_absolute():
+            path = self.base_dir / path
+        t0 = self._dated(parts, "a depth file")
+        try:
+            by_symbol = read_depth_snapshots(path)
+        except ValueError as exc:
+            raise self.err(parts, str(exc)) from None
+        rows = by_symbol.get(symbol)
+        if rows is None:
+            if len(by_symbol) != 1:
+                raise self.err(parts, f"{file} has no rows of {symbol} (it has "
+                               f"{', '.join(by_symbol)})")
+            rows = next(iter(by_symbol.values()))
+        try:
+            return schedule_from_times([(r.time, r.bid_1pct, r.ask_1pct) for r in rows], t0,
+                                       Decimal(self.block_time), self.blocks)
+        except ValueError as exc:
+            raise self.err(parts, f"{file}: {exc}") from None
 
     def oracles(self, tables: Mapping[str, m.Oracle], markets: Mapping[str, MarketConfig]
                 ) -> dict[str, OracleModel]:
@@ -344,6 +439,7 @@ class _Builder:
                 sources.append(source)
                 covered.add(symbol)
             shocks += self.shocks(symbol, table.shocks, markets[symbol])
+        self.align(sources)
         source: PriceSource = combine(*sources)
         for shock in shocks:
             source = WithShock(source, shock)
@@ -373,16 +469,23 @@ class _Builder:
 
     def single(self, symbol: str, data: dict, market: MarketConfig) -> tuple[PriceSource, Any]:
         parts = ("prices", symbol)
-        name = m.check(self.where, m.PriceModelKind, data, parts).model
+        kind = m.check(self.where, m.PriceModelKind, data, parts)
+        key = "model" if kind.type is None else "type"  # the key that names the model
+        if kind.type is not None and "model" in data and kind.type != kind.model:
+            raise self.err((*parts, "type"), f"type = {kind.type!r} and model = {kind.model!r} "
+                           "name different price models (type is model's synonym: give one)")
+        name = kind.model if kind.type is None else kind.type
         try:
             cls = plugins.find("prices", name)
         except plugins.PluginError as exc:
-            raise self.err((*parts, "model"), str(exc)) from None
+            raise self.err((*parts, key), str(exc)) from None
         builtin = plugins.is_builtin("prices", name)
         if name == "constant":
             model: type[BaseModel] = m.SinglePrice
         elif name == "csv":
             model = m.CsvPrice
+        elif name == "history":
+            model = m.HistoryPrice
         elif name == "bridge":
             model = m.BridgePrice
         elif builtin:
@@ -396,16 +499,85 @@ class _Builder:
             return cls(symbol, start, 0.0, 0.0), t
         if name == "csv":
             return self.csv(parts, t), t
+        if name == "history":
+            return self.history(parts, t), t
         if not builtin:
             return self.construct(parts, lambda: cls(symbol, start, cls.Params(**params)),
-                                  (*params, "start"), "model"), t
+                                  (*params, "start"), key), t
         if name == "bridge" and isinstance(t.targets, dict):
             for block in t.targets:
                 if block > self.blocks:
                     raise self.err((*parts, "targets"), f"target block {block} is after the "
                                    f"last block ({self.blocks})")
         return self.construct(parts, lambda: cls(symbol, start, **params),
-                              (*params, "start"), "model"), t
+                              (*params, "start"), key), t
+
+    def history(self, parts: Parts, t: m.HistoryPrice) -> HistoryReplay:
+        """Candles read from ``file`` in ``format``; the window and alignment across symbols
+        are :meth:`align`'s."""
+        symbol = str(parts[1])
+        path = Path(t.file)
+        if not path.is_absolute():
+            path = self.base_dir / path
+        columns = None
+        if t.format == "columns":
+            if t.columns is None:
+                raise self.err((*parts, "format"), 'format = "columns" needs columns = { time = '
+                               '"...", open = "...", high = "...", low = "...", close = "..." } '
+                               '(or price = "...")')
+            given = _given(t.columns)
+            columns = self.construct((*parts, "columns"), lambda: ColumnNames(**given), ())
+            if t.symbol is not None and columns.symbol is None:
+                raise self.err((*parts, "symbol"), "picks rows by the file's symbol column: "
+                               "name it in columns (symbol = \"...\")")
+        else:
+            for option in ("columns", "symbol", "time_unit"):
+                if getattr(t, option) is not None:
+                    raise self.err((*parts, option), f'only for format = "columns", not '
+                                   f'{t.format!r}')
+        if t.interval is not None and t.format in ("binance", "hyperliquid"):
+            raise self.err((*parts, "interval"), f"{t.format} files state their interval")
+        try:
+            candles = read_candles(path, t.format, columns=columns, interval=t.interval,
+                                   symbol=(t.symbol or symbol) if columns and columns.symbol
+                                   else None, time_unit=t.time_unit or "auto")
+        except ValueError as exc:
+            raise self.err((*parts, "file"), str(exc)) from None
+        source = self.construct(parts, lambda: HistoryReplay(symbol, candles, t.bridge, t.start,
+                                                             t.end), ("start", "end"), "file")
+        self._histories.append((parts, t))
+        return source
+
+    def align(self, sources: list[PriceSource]) -> None:
+        """History sources start together: at the ``start`` they give (one time, if several
+        give one), else at the latest first candle; each must then cover the run."""
+        found = [(i, src) for i, src in enumerate(sources) if isinstance(src, HistoryReplay)]
+        if not found:
+            return
+        tables = [t for _, t in self._histories]
+        places = [p for p, _ in self._histories]
+        given = [(p, t.start) for p, t in zip(places, tables) if t.start is not None]
+        for p, when in given[1:]:
+            if when != given[0][1]:
+                raise self.err((*p, "start"), f"history prices start together: "
+                               f"{iso_time(when)} here, {iso_time(given[0][1])} at "
+                               f"{'.'.join(map(str, given[0][0]))}.start")
+        t0 = given[0][1] if given else max(src.candles.start for _, src in found)
+        for (i, src), parts, t in zip(found, places, tables):
+            if src.start_time != t0:
+                try:
+                    src = HistoryReplay(src.symbol, src.candles, src.bridge, t0, t.end)
+                except ValueError as exc:
+                    raise self.err((*parts, "file"), f"{t.file}: {exc} (the run starts at "
+                                   f"{iso_time(t0)}, with the other history prices)") from None
+                sources[i] = src
+            try:
+                src.check(self.blocks, self.block_time)
+            except ValueError as exc:
+                text = str(exc)
+                key = "bridge" if "bridge" in text else "end" if t.end is not None else "file"
+                raise self.err((*parts, key), text) from None
+        self.start_time = t0
 
     def csv(self, parts: Parts, t: m.CsvPrice) -> PriceSource:
         path = Path(t.file)

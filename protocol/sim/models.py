@@ -41,6 +41,8 @@ from pydantic_core import PydanticCustomError
 from protocol.keepers.strategy import Strategy
 from protocol.margin.types import MODULE_INTERFACES
 from protocol.prices import liquidity as outside
+from protocol.prices.data import FORMATS as DATA_FORMATS
+from protocol.prices.data import TIME_UNITS, datetime_seconds, iso_seconds
 from protocol.prices.liquidity import SHAPES
 from protocol.prices.oracle import MODES as ORACLE_MODES
 from protocol.prices.oracle import OracleModel
@@ -244,13 +246,43 @@ def _market_model() -> type[BaseModel]:
 Market = _market_model()
 
 
+def _depth(value: Any) -> Any:
+    """A depth: a number, a table of block or time -> number, or a file name."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise PydanticCustomError("blank", "must not be empty")
+        return value
+    if isinstance(value, dict):
+        if not value:
+            raise PydanticCustomError("blank", "must not be empty")
+        return {key: Decimal(str(_finite(v))) for key, v in value.items()}
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PydanticCustomError("depth", "expected a number (USD per 1%), a table of block or "
+                                  "time -> depth, or a depth snapshot file; got {got}",
+                                  {"got": got(value)})
+    return Decimal(str(_finite(value)))
+
+
+class ThinningSpec(Table):
+    """``[liquidity.SYM.thinning]``: a :class:`~protocol.prices.liquidity.Thinning`'s keys, its
+    window and half life in blocks; the dataclass checks their values."""
+
+    factor: Num
+    window_blocks: Annotated[Int, Field(ge=1)]
+    threshold: Num
+    half_life_blocks: Num
+
+
 class LiquiditySpec(Table):
     """``[liquidity.SYM]``: a :class:`~protocol.prices.liquidity.Liquidity`'s keys, typed (its
-    half life in blocks); the dataclass checks their values (the loader places its errors)."""
+    half life in blocks); the dataclass checks their values (the loader places its errors).
+    ``depth`` is a number, a table of block (or ISO date-time) -> depth, or a file of depth
+    snapshots (the loader turns the last two into a schedule)."""
 
-    depth: Num
+    depth: Annotated[Any, BeforeValidator(_depth)]
     shape: _literal(SHAPES) = outside.Liquidity.shape
     half_life_blocks: Num = outside.Liquidity.half_life
+    thinning: Optional[ThinningSpec] = None
 
 
 class Liquidity(Table):
@@ -316,14 +348,18 @@ class Kind(BaseModel):
 
 
 class PriceModelKind(BaseModel):
+    """The price model's name: ``model``, or its synonym ``type``."""
+
     model_config = ConfigDict(extra="allow")
     model: Str = "gbm"
+    type: Optional[Str] = None
 
 
 class SinglePrice(Table):
     """``[prices.<SYMBOL>]`` keys besides the model's own parameters."""
 
     model: Str = "gbm"
+    type: Optional[Str] = None
     start: Optional[Annotated[Num, Field(gt=0)]] = None
     shocks: list[dict] = []
 
@@ -332,6 +368,53 @@ class CsvPrice(SinglePrice):
     """``model = "csv"``: a file of prices to replay."""
 
     file: Str
+
+
+def _moment(value: Any) -> Decimal:
+    """A point in time: a TOML date-time or date (no offset: UTC), ISO 8601 text, or unix
+    seconds; as unix seconds."""
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return datetime_seconds(value)
+    if isinstance(value, str):
+        seconds = iso_seconds(value)
+        if seconds is None:
+            raise PydanticCustomError("moment", "expected an ISO 8601 date-time or unix "
+                                      "seconds, got {got}", {"got": got(value)})
+        return seconds
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PydanticCustomError("moment", "expected a date-time or unix seconds, got {got}",
+                                  {"got": got(value)})
+    return Decimal(str(_finite(value)))
+
+
+Moment = Annotated[Decimal, BeforeValidator(_moment)]
+
+
+class Columns(Table):
+    """``columns = { time = ..., open = ..., ... }``: the named columns of a ``columns`` file."""
+
+    time: Str = "timestamp"
+    open: Optional[Str] = None
+    high: Optional[Str] = None
+    low: Optional[Str] = None
+    close: Optional[Str] = None
+    price: Optional[Str] = None
+    symbol: Optional[Str] = None
+
+
+class HistoryPrice(SinglePrice):
+    """``model = "history"``: candles to replay, bar by bar (:mod:`protocol.prices.history`);
+    ``start`` and ``end`` here are times (the window), not prices."""
+
+    file: Str
+    format: _literal(DATA_FORMATS)
+    start: Optional[Moment] = None  # type: ignore[assignment]
+    end: Optional[Moment] = None
+    bridge: Bool = True
+    columns: Optional[Columns] = None
+    symbol: Optional[Str] = None
+    time_unit: Optional[_literal(TIME_UNITS)] = None
+    interval: Optional[Annotated[Num, Field(gt=0)]] = None
 
 
 def _targets(value: Any) -> Any:
