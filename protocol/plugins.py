@@ -28,7 +28,7 @@ import importlib
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib.metadata import entry_points
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
 
 from protocol.agents import AGENT_TYPES, AgentType, Context
 from protocol.agents.base import Agent, NoParams
@@ -146,8 +146,9 @@ class BlockView:
     keepers'), the external market's prices (moved by the venue's flow) and ``exogenous``, their
     path before that flow; ``oracle``, the prices the venue's oracle holds at the end of the
     block; the block's forced (liquidation and ADL) volume hedged in the external market, the
-    impact cost of all its hedged flow and of the forced flow alone (USD); and ``row``, the
-    columns the metrics before this one wrote for this block (read-only)."""
+    impact cost of all its hedged flow and of the forced flow alone (USD); ``base_fee``, the
+    network's base fee in wei when the scenario has a ``[gas]`` model (else None); and ``row``,
+    the columns the metrics before this one wrote for this block (read-only)."""
 
     block: int
     timestamp: int
@@ -160,6 +161,7 @@ class BlockView:
     forced_volume: Decimal = Decimal(0)
     impact_cost: Decimal = Decimal(0)
     forced_impact_cost: Decimal = Decimal(0)
+    base_fee: Optional[int] = None
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,9 @@ class KeeperBot:
         self.seen: deque[tuple[int, list[Hashable]]] = deque()  # (block due, targets scanned)
         self.sent_at: dict[Hashable, int] = {}
         self.last_scan: Optional[int] = None
+        #: The network's base fee in the pending block (wei), set by whoever builds blocks
+        #: (the simulation's gas model; 0 without one).
+        self.base_fee = 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, {self.address})"
@@ -94,9 +97,25 @@ class KeeperBot:
                 sent = self.sent_at.get(target)
                 if target not in due and (sent is None or block - sent > self.strategy.latency):
                     due.append(target)
+        if due and self.priced_out:  # the fee is over its ceiling: the targets wait
+            self.seen.appendleft((block + 1, due))
+            self.ledger.waited += 1
+            return []
         for target in due:
             self.sent_at[target] = block
         return self.intents(block, due) if due else []
+
+    @property
+    def bid(self) -> int:
+        """What the bot pays per gas in the pending block: the network's base fee and its tip
+        (``strategy.gas_price``)."""
+        return self.base_fee + self.strategy.gas_price
+
+    @property
+    def priced_out(self) -> bool:
+        """Whether the bid would pass the strategy's ``max_fee`` (the bot then waits)."""
+        ceiling = self.strategy.max_fee
+        return ceiling is not None and self.bid > ceiling
 
     def scan(self, block: int) -> list[Hashable]:
         raise NotImplementedError
@@ -106,8 +125,8 @@ class KeeperBot:
 
     def intent(self, contract: Contract, function: str, *args: Any, targets: tuple = (),
                sender: Optional[str] = None) -> Intent:
-        return Intent(self, contract, function, tuple(args), self.strategy.gas_price,
-                      sender=sender, targets=targets)
+        return Intent(self, contract, function, tuple(args), self.bid, sender=sender,
+                      targets=targets)
 
     # ----------------------------------------------------------------- accounting
     def book(self, intent: Intent, receipt: Receipt) -> bool:
@@ -216,7 +235,7 @@ class LiquidationKeeper(KeeperBot):
 
     def intents(self, block: int, targets: list) -> list[Intent]:
         if self.strategy.min_profit_usd > 0 and targets:
-            gas = Decimal(GAS_PER_TARGET * self.strategy.gas_price) * self.eth_price_usd / 10**18
+            gas = Decimal(GAS_PER_TARGET * self.bid) * self.eth_price_usd / 10**18
             rewards = self.estimate_rewards_usd(targets)
             targets = [t for t, r in zip(targets, rewards) if r - gas >= self.strategy.min_profit_usd]
         ch, size = self.venue.clearinghouse, self.strategy.batch_size

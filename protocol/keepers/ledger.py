@@ -16,6 +16,7 @@ class Ledger:
     cross balance). ``fees_wei``: order execution fees received. ``gas_wei``: sum of
     ``gas_used * gas_price`` of every transaction sent. ``wins``/``losses``: transactions that
     did their job / that reverted or did nothing (lost a race). ``txs``: transactions sent.
+    ``waited``: blocks in which it had targets due but held back, the fee over its ``max_fee``.
     """
 
     decimals: int = 6
@@ -25,6 +26,7 @@ class Ledger:
     wins: int = 0
     losses: int = 0
     txs: int = 0
+    waited: int = 0
 
     @property
     def rewards_usd(self) -> Decimal:

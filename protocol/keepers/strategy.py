@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Optional
 
 from protocol.constants import GWEI
 
@@ -23,7 +24,10 @@ class Strategy:
     """A keeper's operating parameters.
 
     ``poll_interval``: blocks between scans (1: every block). ``latency``: blocks between first
-    seeing a target and its transaction landing (0: the same block). ``gas_price``: the bid, wei.
+    seeing a target and its transaction landing (0: the same block). ``gas_price``: the bid, wei:
+    the tip above the network's base fee (the whole bid without a gas model, whose base fee is
+    0). ``max_fee``: the most it pays per gas, base fee and tip together (None: no ceiling);
+    while the fee would pass it, the keeper waits and its targets stay due.
     ``min_profit_usd``: skip targets whose estimated reward minus gas is below this (0: take
     everything). ``batch_size``: targets per batched transaction. ``scan_chunk``: accounts per
     Reader call while scanning. ``full_scan_interval``: scans between full scans of every
@@ -48,8 +52,12 @@ class Strategy:
     watch_threshold_bps: int = 15_000
     price_choice: str = "latest"
     scan: str = "index"
+    max_fee: Optional[int] = None
 
     def __post_init__(self) -> None:
+        if self.max_fee is not None and self.max_fee < self.gas_price:
+            raise ValueError(f"max_fee: must be >= gas_price ({self.gas_price} wei), got "
+                             f"{self.max_fee}")
         for name, (least, unit) in AT_LEAST.items():
             value = getattr(self, name)
             if value < least:

@@ -102,7 +102,9 @@ class Simulation:
         feed = OracleFeed(sc.oracles, path.at(0), chain.timestamp)
         self._pull_keepers(venue, keepers, feed)
         symbols = list(venue.markets)
-        rows = [metrics.record(0, chain.timestamp, path.at(0), [], path.at(0))]
+        gas = sc.gas.market() if sc.gas is not None else None
+        rows = [metrics.record(0, chain.timestamp, path.at(0), [], path.at(0),
+                               base_fee=gas.fee(1) if gas is not None else None)]
         if self.external_bots:
             self.external_bots.start(venue)
         for block in range(1, sc.blocks + 1):
@@ -119,8 +121,15 @@ class Simulation:
                     agent.act(ctx)
                     schedule.acted(agent, block)
                 outside = self.external_bots.land(block) if self.external_bots else []
+            fee = None
+            if gas is not None:  # keepers bid their tip above the network's base fee
+                fee = gas.fee(block)
+                for bot in keepers:
+                    bot.base_fee = fee
             landed = builder.step()  # keepers' transactions, in a block of their own
             receipts += [ld.receipt for ld in landed.landed]
+            if gas is not None:  # how full this block was moves the next one's fee
+                gas.record(block, sum(r.gas_used for r in receipts))
             for agent in _dispatch(outside + [ld.receipt for ld in landed.landed], by_address, venue):
                 schedule.wake(agent, block + 1)
             flow = block_flow(receipts, symbols)
@@ -128,7 +137,7 @@ class Simulation:
             forced_costs = {s: external.cost_of(s, f) for s, f in flow.forced.items()}
             rows.append(metrics.record(block, chain.timestamp - 1, prices, receipts, exogenous,
                                        flow.forced_volume, sum(costs.values(), Decimal(0)),
-                                       sum(forced_costs.values(), Decimal(0))))
+                                       sum(forced_costs.values(), Decimal(0)), fee))
             chain.advance_time(sc.block_time - 1)
             if self.check_invariants and block % self.check_invariants == 0:
                 assert_invariants(venue, mirrors=checks)

@@ -45,6 +45,7 @@ from protocol.constants import GWEI
 from protocol.keepers import Strategy
 from protocol.prices import CorrelatedGBM, Crash, CsvReplay, FlashCrash, Gap, PriceSource, WithShock, combine
 from protocol.prices.data import ColumnNames, iso_seconds, read_candles, read_depth_snapshots
+from protocol.prices.gas import GasModel, GasSpike
 from protocol.prices.history import HistoryReplay, iso_time
 from protocol.prices.liquidity import DepthSchedule, Liquidity, Thinning, schedule_from_times
 from protocol.prices.oracle import OracleModel
@@ -215,6 +216,8 @@ class _Builder:
             study=top.study, source=self.where.file, oracles=self.oracles(top.oracle, markets),
             metrics=self.metrics(top.metrics))
         kwargs["liquidity"], kwargs["feedback"] = self.liquidity(top.liquidity, markets)
+        if top.gas is not None:
+            kwargs["gas"] = self.gas(top.gas)
         if top.keepers is not None:
             kwargs["keepers"] = self.keepers(top.keepers)
         try:
@@ -405,6 +408,21 @@ class _Builder:
                 mode=t.mode, deviation_bps=t.deviation_bps, heartbeat=t.heartbeat,
                 delay_blocks=t.delay_blocks, outages=tuple(t.outages)), type(t).model_fields)
         return out
+
+    def gas(self, t: m.Gas) -> GasModel:
+        """``[gas]``: the network's base fee over the run (``protocol.prices.gas``)."""
+        spikes = []
+        for i, spike in enumerate(t.spikes):
+            if spike.start_block > self.blocks:
+                raise self.err(("gas", "spikes", i, "start_block"), f"must be at most the last "
+                               f"block ({self.blocks}), got {spike.start_block}")
+            spikes.append(self.construct(("gas", "spikes", i), lambda: GasSpike(
+                spike.start_block, spike.blocks, Decimal(str(spike.multiplier))),
+                type(spike).model_fields))
+        return self.construct(("gas",), lambda: GasModel(
+            model=t.model, base_fee_gwei=Decimal(str(t.base_fee_gwei)), schedule=t.schedule,
+            target_gas=t.target_gas, change_denominator=t.change_denominator,
+            spikes=tuple(spikes)), type(t).model_fields)
 
     # -- prices --------------------------------------------------------------------------------
 
@@ -663,9 +681,12 @@ class _Builder:
             t = m.check(self.where, model, item, parts)
             name = self.unique(parts, t.name, plugins.short_name(kind), i, names, "keeper")
             chosen = {k: v for k, v in _given(t).items() if k in STRATEGY_FIELDS}
-            if t.gas_price_gwei is not None:
-                chosen["gas_price"] = int(t.gas_price_gwei * GWEI)
-            strategy = self.construct(parts, lambda: Strategy(**chosen), chosen)
+            keys = {}
+            for field, key in (("gas_price", "gas_price_gwei"), ("max_fee", "max_fee_gwei")):
+                value = getattr(t, key)
+                if value is not None:
+                    chosen[field], keys[field] = int(Decimal(str(value)) * GWEI), key
+            strategy = self.construct(parts, lambda: Strategy(**chosen), chosen, keys=keys)
             params = None
             if not builtin:
                 given = _given(t, m.Keeper.model_fields)  # the plug-in's own parameters

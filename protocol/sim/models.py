@@ -43,6 +43,8 @@ from protocol.margin.types import MODULE_INTERFACES
 from protocol.prices import liquidity as outside
 from protocol.prices.data import FORMATS as DATA_FORMATS
 from protocol.prices.data import TIME_UNITS, datetime_seconds, iso_seconds
+from protocol.prices.gas import MODELS as GAS_MODELS
+from protocol.prices.gas import GasModel
 from protocol.prices.liquidity import SHAPES
 from protocol.prices.oracle import MODES as ORACLE_MODES
 from protocol.prices.oracle import OracleModel
@@ -435,6 +437,41 @@ class BridgePrice(SinglePrice):
     volatility: Optional[Real] = None
 
 
+class Spike(Table):
+    """``[[gas.spikes]]``: the keys of :class:`~protocol.prices.gas.GasSpike`."""
+
+    start_block: Int
+    blocks: Int
+    multiplier: Num
+
+
+def _schedule(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise PydanticCustomError("schedule", "expected a table of block = gwei")
+    steps = []
+    for block, fee in value.items():
+        if not block.isdigit():
+            raise PydanticCustomError("schedule", "keys must be block numbers, got {key}",
+                                      {"key": repr(block)})
+        if isinstance(fee, bool) or not isinstance(fee, (int, float)):
+            raise PydanticCustomError("schedule", "block {key}: expected a number of gwei",
+                                      {"key": block})
+        steps.append((int(block), Decimal(str(fee))))
+    return tuple(sorted(steps))
+
+
+class Gas(Table):
+    """``[gas]``: the keys of :class:`~protocol.prices.gas.GasModel`, typed; the model checks
+    their values (the loader places its errors)."""
+
+    model: _literal(GAS_MODELS) = GasModel.model
+    base_fee_gwei: Num = GasModel.base_fee_gwei
+    schedule: Annotated[Any, BeforeValidator(_schedule)] = ()
+    target_gas: Int = GasModel.target_gas
+    change_denominator: Int = GasModel.change_denominator
+    spikes: list[Spike] = []
+
+
 class Shock(Table):
     type: Str
 
@@ -454,17 +491,19 @@ def _non_blank(text: str) -> str:
 
 
 class KeeperKeys(Table):
-    """``[[keepers]]`` keys besides its :class:`~protocol.keepers.Strategy`'s: its type, name and
-    bid in gwei (the strategy's ``gas_price`` is in wei)."""
+    """``[[keepers]]`` keys besides its :class:`~protocol.keepers.Strategy`'s: its type, name,
+    bid (its tip above the base fee) and fee ceiling in gwei (the strategy's ``gas_price`` and
+    ``max_fee`` are in wei)."""
 
     type: Str
     name: Optional[Annotated[Str, AfterValidator(_non_blank)]] = None
     gas_price_gwei: Optional[Annotated[Num, Field(ge=0)]] = None
+    max_fee_gwei: Optional[Annotated[Num, Field(ge=0)]] = None
 
 
 #: ``[[keepers]]``: the keys above and every :class:`~protocol.keepers.Strategy` field, typed from
 #: the dataclass, which checks their values itself (the loader places its errors).
-Keeper = params_model(Strategy, KeeperKeys, skip=("gas_price",))
+Keeper = params_model(Strategy, KeeperKeys, skip=("gas_price", "max_fee"))
 
 
 class MetricTable(Table):
@@ -496,6 +535,7 @@ class Top(Table):
     prices: dict[str, dict] = {}
     liquidity: Optional[Liquidity] = None
     oracle: dict[str, Oracle] = {}
+    gas: Optional[Gas] = None
     agents: list[dict] = []
     keepers: Optional[list[dict]] = None
     metrics: list[dict] = []

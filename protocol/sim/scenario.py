@@ -16,6 +16,7 @@ from protocol.keepers import Strategy
 from protocol.margin.bounds import BY_FIELD, bound
 from protocol.plugins import KEEPERS, PluginError, keeper_class, short_name
 from protocol.prices import PriceSource
+from protocol.prices.gas import GasModel
 from protocol.prices.liquidity import Liquidity
 from protocol.prices.oracle import OracleModel
 from protocol.venue import MarketConfig, Venue, presets
@@ -163,6 +164,9 @@ class Scenario:
     feedback: bool = True
     #: How each market's oracle reports (``protocol.prices.oracle``); left out: every block.
     oracles: Mapping[str, OracleModel] = field(default_factory=dict)
+    #: The network's base fee over the run (``protocol.prices.gas``); None: no base fee, each
+    #: keeper pays its own bid.
+    gas: Optional[GasModel] = None
     #: Plug-in metrics recorded each block besides the built-in ones.
     metrics: tuple[MetricSpec, ...] = ()
     #: The scenario's TOML table as loaded, after its overrides, with file paths made absolute:

@@ -187,3 +187,42 @@ def test_min_profit_keeper_skips_targets_worth_less_than_its_gas(venue):
     BlockBuilder(venue, [frugal, eager]).step()
     assert frugal.ledger.txs == 0 and eager.ledger.wins == 1
     assert venue.position(trader, "ETH") is None
+
+
+def test_keepers_bid_their_tip_above_the_base_fee_and_wait_past_their_ceiling(venue):
+    """With a network base fee a keeper's bid is base fee + tip: the auction still orders the
+    tips, and each pays the whole bid for its gas. A keeper whose ceiling the fee passes holds
+    its target (it stays due) and sends it once the fee falls back."""
+    alice = venue.trader("alice", usdc=1_000)
+    alice.deposit(1_000)
+    alice.open("ETH", size=1, leverage=20, mode="isolated", margin=160)
+    patient = LiquidationKeeper(venue, "patient", Strategy(gas_price=5 * GWEI, max_fee=40 * GWEI))
+    eager = LiquidationKeeper(venue, "eager", Strategy(gas_price=1 * GWEI))
+    venue.set_price("ETH", 2860)
+    builder = BlockBuilder(venue, [patient, eager])
+    for bot in (patient, eager):
+        bot.base_fee = 50 * GWEI  # a spike: the patient keeper's 55 gwei passes its 40
+    assert patient.priced_out and not eager.priced_out and eager.bid == 51 * GWEI
+    before = eager.keeper.eth_balance
+    [landed] = builder.step().landed
+    assert landed.intent.bot is eager and landed.intent.gas_price == 51 * GWEI and landed.won
+    assert before - eager.keeper.eth_balance == landed.receipt.gas_used * 51 * GWEI
+    assert (patient.ledger.txs, patient.ledger.waited) == (0, 1)
+
+    bob = venue.trader("bob", usdc=1_000)
+    bob.deposit(1_000)
+    bob.open("ETH", size=1, leverage=20, mode="isolated", margin=160)
+    venue.set_price("ETH", 2720)
+    lone = BlockBuilder(venue, [patient])
+    patient.base_fee = 36 * GWEI  # 41 gwei: still over
+    assert lone.step().landed == () and patient.ledger.waited == 2
+    patient.base_fee = 35 * GWEI  # exactly its ceiling: it goes, the held target still due
+    [landed] = lone.step().landed
+    assert landed.intent.gas_price == 40 * GWEI and landed.won
+    assert venue.raw_position(bob, "ETH").size == 0
+
+
+def test_a_ceiling_below_the_tip_is_refused():
+    with pytest.raises(ValueError) as info:
+        Strategy(gas_price=5 * GWEI, max_fee=4 * GWEI)
+    assert str(info.value) == "max_fee: must be >= gas_price (5000000000 wei), got 4000000000"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence, cast
+from typing import Any, Iterable, Mapping, Optional, Sequence, cast
 
 from protocol.chain import Receipt
 from protocol.plugins import Aggregate, BlockView, Metric, MetricCollision, RunView, metric_class
@@ -21,6 +21,7 @@ from protocol.sim.metrics.common import WIPED_OUT, market_drawdowns, max_drawdow
 from protocol.sim.metrics.equity import Equity, EquityParams
 from protocol.sim.metrics.events import EventLog, Transactions
 from protocol.sim.metrics.flows import Flows
+from protocol.sim.metrics.gas import BaseFee
 from protocol.sim.metrics.keepers import KeeperProfit
 from protocol.sim.metrics.limits import Limits
 from protocol.sim.metrics.market import MarketState
@@ -29,14 +30,14 @@ from protocol.sim.metrics.solvency import Solvency
 from protocol.sim.result import LiquidationMark, PositionSample, Row
 from protocol.sim.scenario import MetricSpec
 
-__all__ = ["AGGREGATES", "BUILTIN", "RESAMPLE_MOVE", "WIPED_OUT", "Book", "BookParams", "Equity",
+__all__ = ["AGGREGATES", "BUILTIN", "BaseFee", "RESAMPLE_MOVE", "WIPED_OUT", "Book", "BookParams", "Equity",
            "EquityParams", "EventLog", "Flows", "KeeperProfit", "Limits", "MarketState", "Metrics",
            "OpenPosition", "Rates", "Solvency", "Transactions", "market_drawdowns",
            "max_drawdown", "run_figures", "usd"]
 
 #: The built-in metrics by name, in the order their columns appear in a row.
 BUILTIN: dict[str, type[Metric]] = {
-    "market": MarketState, "flows": Flows, "rates": Rates, "keepers": KeeperProfit,
+    "market": MarketState, "flows": Flows, "rates": Rates, "keepers": KeeperProfit, "gas": BaseFee,
     "solvency": Solvency, "limits": Limits, "book": Book, "equity": Equity, "events": EventLog,
     "transactions": Transactions}
 
@@ -92,16 +93,17 @@ class Metrics:
     def record(self, block: int, timestamp: int, prices: Mapping[str, Decimal],
                receipts: Iterable[Receipt], exogenous: Mapping[str, Decimal],
                forced_volume: Decimal = Decimal(0), impact_cost: Decimal = Decimal(0),
-               forced_impact_cost: Decimal = Decimal(0)) -> Row:
+               forced_impact_cost: Decimal = Decimal(0), base_fee: Optional[int] = None) -> Row:
         """One block's row: ``prices`` the external market's (moved by the venue's flow),
         ``exogenous`` its path before that flow; the block's forced (liquidation and ADL) volume
         hedged in the market, the impact cost of all its hedged flow and of the forced flow
-        alone (USD). ``price.SYM`` is what the oracle holds on chain at the end of the block
-        (lagging the market when its oracle does)."""
+        alone (USD); the network's base fee (wei, None without a gas model). ``price.SYM`` is
+        what the oracle holds on chain at the end of the block (lagging the market when its
+        oracle does)."""
         row: Row = {"block": block, "timestamp": timestamp}
         view = BlockView(block, timestamp, prices, tuple(receipts), self.venue,
                          MappingProxyType(row), {s: self.venue.price(s) for s in self.symbols},
-                         exogenous, forced_volume, impact_cost, forced_impact_cost)
+                         exogenous, forced_volume, impact_cost, forced_impact_cost, base_fee)
         first = self.columns is None
         owners: dict[str, str] = {}
         for metric in self.all:

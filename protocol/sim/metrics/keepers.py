@@ -10,7 +10,8 @@ from protocol.sim.metrics.common import usd
 
 class KeeperProfit(Metric):
     """Columns ``keeper_profit.NAME`` (net USD so far, at the keeper's ETH price); the summary's
-    ``keepers``: each keeper's net profit, rewards, gas, fees, wins and losses."""
+    ``keepers``: each keeper's net profit, rewards, gas, fees, wins and losses, and the
+    blocks it waited, its fee ceiling passed."""
 
     namespaced = False
     figures = {"keeper_profit": lambda s: {name: str(k["net_profit_usd"])
@@ -28,4 +29,5 @@ class KeeperProfit(Metric):
             "net_profit_usd": usd(bot.ledger.net_profit_usd(bot.eth_price_usd)),
             "rewards_usd": bot.ledger.rewards_usd, "gas_wei": bot.ledger.gas_wei,
             "fees_wei": bot.ledger.fees_wei, "eth_price_usd": bot.eth_price_usd,
-            "wins": bot.ledger.wins, "losses": bot.ledger.losses} for bot in self.keepers}}
+            "wins": bot.ledger.wins, "losses": bot.ledger.losses, "waited": bot.ledger.waited}
+            for bot in self.keepers}}
