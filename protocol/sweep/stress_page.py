@@ -82,9 +82,8 @@ def page(result: StressResult) -> str:
                       "One row per crisis, over its seeds (money in USD)")]
     notes = [r.var95_note for r in result.rows if r.var95_note]
     if notes:
-        sections.append(f'<p class="none" id="too-few-seeds">{escape(notes[0])}: VaR95 needs '
-                        "at least 72 seeds (run with --seeds 72 or more); the worst seed is shown "
-                        "beside it.</p>")
+        sections.append(f'<p class="none" id="too-few-seeds">{escape(notes[0])} (run with '
+                        "--seeds 72 or more); the worst seed is shown beside it.</p>")
     sections += plots([
         _by_crisis(result, "bad_debt", "Bad debt per seed", "USD", False),
         _by_crisis(result, "lp_return", "LP return per seed", "%", True)])
