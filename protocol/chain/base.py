@@ -113,6 +113,10 @@ class RawResult(NamedTuple):
 class Contract:
     """A deployed contract: an address plus its ABI, bound to a chain."""
 
+    #: The receipt of its deployment: set on the handles :meth:`Chain.deploy` returns only
+    #: (declared here, not defaulted: ``getattr(c, "deploy_receipt", None)`` tells them apart).
+    deploy_receipt: Receipt
+
     def __init__(self, chain: "Chain", address: str, abi: ContractABI, name: str = ""):
         self.chain = chain
         self.address = address
@@ -298,7 +302,7 @@ class Chain(ABC):
         receipt.raise_for_status()
         assert receipt.contract_address is not None
         contract = Contract(self, receipt.contract_address, art.abi, art.name)
-        contract.deploy_receipt = receipt  # type: ignore[attr-defined]
+        contract.deploy_receipt = receipt
         return contract if hooks.BIND is None else hooks.BIND(contract)
 
     def at(self, artifact: str | Artifact, address: str) -> Contract:
