@@ -24,10 +24,10 @@ import time
 from decimal import Decimal
 from typing import Optional
 
-from protocol.constants import GWEI
+from protocol.constants import GWEI, MAX_UINT
 from protocol.errors import Reverted
 from protocol.keepers import BlockBuilder, LiquidationKeeper, Strategy
-from protocol.venue.client import MAX_UINT, Trader, Venue
+from protocol.venue.client import Trader, Venue
 
 REFRESH_EVERY = 500
 ROUNDS = 4

@@ -34,7 +34,11 @@ from protocol.exceptions import PerpsimError
 
 from .bindings import generate as generate_bindings
 from .scan import count_contracts, dependants, imported
-from .toolchain import ARTIFACTS_DIR, PACKAGE_DIR, PROJECT_ROOT, ToolchainError, cache_root, npm_dir, pins
+
+# ARTIFACTS_DIR and PROJECT_ROOT are part of this package's interface (re-exported).
+from .toolchain import ARTIFACTS_DIR as ARTIFACTS_DIR
+from .toolchain import PACKAGE_DIR, ToolchainError, cache_root, npm_dir, pins
+from .toolchain import PROJECT_ROOT as PROJECT_ROOT
 
 MANIFEST = "manifest.json"
 #: EIP-170: the most runtime code a contract may have; the build refuses anything larger.

@@ -8,7 +8,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from protocol.build import ARTIFACTS_DIR
 from protocol.chain.codec import decoder, encoder

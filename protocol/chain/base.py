@@ -16,8 +16,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
-from eth_keys import keys
-from eth_utils import keccak, to_checksum_address
+from eth_keys.main import lazy_key_api as keys  # what eth_keys exports as keys
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from protocol.chain import hooks
 from protocol.chain.abi import Artifact, ContractABI, Event, KnownContract, RawLog, Registry, load_artifact

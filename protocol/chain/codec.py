@@ -14,8 +14,8 @@ import re
 from functools import lru_cache
 from typing import Any, Callable, Optional, Sequence
 
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 
 Encoder = Callable[[Sequence[Any]], bytes]
 Decoder = Callable[[bytes], tuple]

@@ -20,7 +20,7 @@ import tempfile
 from contextlib import contextmanager
 from typing import Iterator
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from protocol.chain.trace import RawFrame
 

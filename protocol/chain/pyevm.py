@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from eth.constants import GENESIS_PARENT_HASH
-from eth.vm.forks import CancunVM
+from eth.vm.forks.cancun import CancunVM
 from eth.vm.spoof import SpoofTransaction
-from eth_keys import keys
+from eth_keys.main import lazy_key_api as keys  # what eth_keys exports as keys
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.backends.pyevm.main import get_default_genesis_params
-from eth_utils import keccak, to_canonical_address, to_checksum_address
+from eth_utils.address import to_canonical_address, to_checksum_address
+from eth_utils.crypto import keccak
 
 from protocol.chain import hooks
 from protocol.chain.abi import RawLog

@@ -35,7 +35,7 @@ from importlib.metadata import version
 from typing import Any
 
 import pyrevm
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from protocol.chain import hooks
 from protocol.chain.abi import RawLog

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from eth_account import Account
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 from web3 import HTTPProvider, Web3
 
 from protocol.build.toolchain import PROJECT_ROOT, ToolchainError, anvil_binary, npm_dir

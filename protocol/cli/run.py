@@ -15,9 +15,10 @@ from protocol.chain import connect
 from protocol.cli.oneline import one_line
 from protocol.errors import PerpsimError
 from protocol.report import write_run, write_study
-from protocol.sim.crash import CrashPoint, write_crash_bundle
+from protocol.sim.crash import write_crash_bundle
 from protocol.sim.engine import Simulation, run_study
 from protocol.sim.loader import builtin_scenarios, load_scenario, parse_overrides
+from protocol.sim.result import CrashPoint
 from protocol.testing.crash import REPLAY_FILE
 from protocol.venue.modules import prepare_modules
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Protocol, Sequence
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from protocol.margin.bounds import bound
 from protocol.margin.types import MODULE_INTERFACES, ModuleKind

@@ -40,7 +40,7 @@ import heapq
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from protocol.constants import WAD
 from protocol.exceptions import PerpsimError

@@ -11,7 +11,8 @@ from typing import Callable, Optional
 
 import rlp
 from eth_account import Account
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from protocol.chain import Receipt
 from protocol.errors import ChainError, PerpsimError

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.internal.compat import int_from_bytes
 from hypothesis.internal.conjecture import providers
+from hypothesis.internal.constants_ast import Constants
 from hypothesis.internal.reflection import function_digest
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -1011,7 +1012,7 @@ def _no_local_constants():
     a campaign draws from hypothesis' own constants only (hypothesis is pinned; this reaches
     into its provider module)."""
     original = providers._get_local_constants
-    providers._get_local_constants = lambda: providers.Constants()
+    providers._get_local_constants = lambda: Constants()
     providers.CONSTANTS_CACHE.cache.clear()
     try:
         yield

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from protocol.errors import PerpsimError, Reverted
 from protocol.margin.math import charge_tokens

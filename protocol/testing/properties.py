@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from protocol.chain import hooks
 from protocol.errors import PerpsimError, Reverted

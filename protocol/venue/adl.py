@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Optional, Sequence
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from protocol.constants import BPS, MAX_UINT
 from protocol.errors import Reverted

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from protocol.chain import Chain, Contract, Receipt
 from protocol.constants import ZERO_ADDRESS

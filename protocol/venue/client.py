@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Optional
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from protocol.chain import Chain, Receipt, connect
 from protocol.constants import MAX_UINT, WAD
