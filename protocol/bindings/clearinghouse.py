@@ -942,7 +942,7 @@ class Clearinghouse(AccessControl):
         value: str = self._view('collateral()', (), sender)
         return value
 
-    def configure_market(self, market: int, symbol: bytes, c: MarketConfig, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+    def configure_market(self, market: int, symbol: bytes, c: MarketConfig | tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``configureMarket(uint256,bytes32,(uint64,uint64,uint64,uint64,uint16,uint16,uint16,uint16,uint16,uint16,uint32,uint64,uint128,uint128,uint128,uint16))`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'configureMarket(uint256,bytes32,(uint64,uint64,uint64,uint64,uint16,uint16,uint16,uint16,uint16,uint16,uint32,uint64,uint128,uint128,uint128,uint16))', (market, symbol, c), 0, gas, gas_price)
 
@@ -976,7 +976,7 @@ class Clearinghouse(AccessControl):
         """Send ``liquidateAccount(address)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'liquidateAccount(address)', (account,), 0, gas, gas_price)
 
-    def liquidate_batch(self, targets: Sequence[LiquidationTarget], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+    def liquidate_batch(self, targets: Sequence[LiquidationTarget | tuple[str, int]], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``liquidateBatch((address,uint256)[])`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'liquidateBatch((address,uint256)[])', (targets,), 0, gas, gas_price)
 

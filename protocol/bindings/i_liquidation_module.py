@@ -33,7 +33,7 @@ class ILiquidationModule(BoundContract):
         value = self._view('penalty(uint256,int256,uint256,uint256)', (market, equity_left, max_penalty, keeper_share_bps), sender)
         return PenaltyResult._make(value)
 
-    def slice(self, p: SliceInput, *, sender: Optional[str] = None) -> int:
+    def slice(self, p: SliceInput | tuple[int, int, int, int, int, int, int], *, sender: Optional[str] = None) -> int:
         """``slice((uint256,uint256,uint256,int256,uint256,uint256,uint256))``, a view."""
         value: int = self._view('slice((uint256,uint256,uint256,int256,uint256,uint256,uint256))', (p,), sender)
         return value

@@ -22,17 +22,17 @@ class IPricingModule(BoundContract):
     })
     EVENTS: ClassVar[tuple[type, ...]] = ()
 
-    def decrease_impact(self, t: ImpactInput, liquidation: bool, *, sender: Optional[str] = None) -> ImpactResult:
+    def decrease_impact(self, t: ImpactInput | tuple[int, int, int, int, int, int, int, int, int, int, int, int], liquidation: bool, *, sender: Optional[str] = None) -> ImpactResult:
         """``decreaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256),bool)``, a view."""
         value = self._view('decreaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256),bool)', (t, liquidation), sender)
         return ImpactResult._from_abi(value)
 
-    def health_impact(self, t: ImpactInput, *, sender: Optional[str] = None) -> int:
+    def health_impact(self, t: ImpactInput | tuple[int, int, int, int, int, int, int, int, int, int, int, int], *, sender: Optional[str] = None) -> int:
         """``healthImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))``, a view."""
         value: int = self._view('healthImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))', (t,), sender)
         return value
 
-    def increase_impact(self, t: ImpactInput, *, sender: Optional[str] = None) -> ImpactResult:
+    def increase_impact(self, t: ImpactInput | tuple[int, int, int, int, int, int, int, int, int, int, int, int], *, sender: Optional[str] = None) -> ImpactResult:
         """``increaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))``, a view."""
         value = self._view('increaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))', (t,), sender)
         return ImpactResult._from_abi(value)

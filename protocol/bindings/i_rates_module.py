@@ -27,7 +27,7 @@ class IRatesModule(BoundContract):
     })
     EVENTS: ClassVar[tuple[type, ...]] = ()
 
-    def rates(self, m: RatesInput, *, sender: Optional[str] = None) -> RatesResult:
+    def rates(self, m: RatesInput | tuple[int, int, int, int, int, int, int, int, int, int], *, sender: Optional[str] = None) -> RatesResult:
         """``rates((uint256,uint256,uint256,uint256,uint256,uint256,int256,uint256,uint256,uint256))``, a view."""
         value = self._view('rates((uint256,uint256,uint256,uint256,uint256,uint256,int256,uint256,uint256,uint256))', (m,), sender)
         return RatesResult._make(value)

@@ -77,12 +77,12 @@ class ImpactPricing(AccessControl):
         value: str = self._view('clearinghouse()', (), sender)
         return value
 
-    def decrease_impact(self, t: ImpactInput, arg1: bool, *, sender: Optional[str] = None) -> ImpactResult:
+    def decrease_impact(self, t: ImpactInput | tuple[int, int, int, int, int, int, int, int, int, int, int, int], arg1: bool, *, sender: Optional[str] = None) -> ImpactResult:
         """``decreaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256),bool)``, a view."""
         value = self._view('decreaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256),bool)', (t, arg1), sender)
         return ImpactResult._from_abi(value)
 
-    def health_impact(self, t: ImpactInput, *, sender: Optional[str] = None) -> int:
+    def health_impact(self, t: ImpactInput | tuple[int, int, int, int, int, int, int, int, int, int, int, int], *, sender: Optional[str] = None) -> int:
         """``healthImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))``, a view."""
         value: int = self._view('healthImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))', (t,), sender)
         return value
@@ -92,7 +92,7 @@ class ImpactPricing(AccessControl):
         value = self._view('impactConfig(uint256)', (market,), sender)
         return ImpactConfig._from_abi(value)
 
-    def increase_impact(self, t: ImpactInput, *, sender: Optional[str] = None) -> ImpactResult:
+    def increase_impact(self, t: ImpactInput | tuple[int, int, int, int, int, int, int, int, int, int, int, int], *, sender: Optional[str] = None) -> ImpactResult:
         """``increaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))``, a view."""
         value = self._view('increaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))', (t,), sender)
         return ImpactResult._from_abi(value)
@@ -102,6 +102,6 @@ class ImpactPricing(AccessControl):
         value: int = self._view('priceImpactUsd(uint256,uint256,uint256,int256,bool)', (market, long_oi, short_oi, usd_delta, is_long), sender)
         return value
 
-    def set_impact_config(self, market: int, config: ImpactConfig, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+    def set_impact_config(self, market: int, config: ImpactConfig | tuple[int, int, int, int, int, int, int, int, bool], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``setImpactConfig(uint256,(uint128,uint128,uint64,uint64,uint16,uint16,uint16,uint8,bool))`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'setImpactConfig(uint256,(uint128,uint128,uint64,uint64,uint16,uint16,uint16,uint8,bool))', (market, config), 0, gas, gas_price)

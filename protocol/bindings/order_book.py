@@ -394,7 +394,7 @@ class OrderBook(AccessControl):
         value: str = self._view('collateralToken()', (), sender)
         return value
 
-    def create_order(self, p: CreateOrderParams, *, sender: str, value: int = 0, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+    def create_order(self, p: CreateOrderParams | tuple[int, int, bool, int, int, int, int, int, int], *, sender: str, value: int = 0, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``createOrder((uint256,uint8,bool,uint256,uint256,uint8,uint256,uint256,uint256))`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'createOrder((uint256,uint8,bool,uint256,uint256,uint8,uint256,uint256,uint256))', (p,), value, gas, gas_price)
 
@@ -411,11 +411,11 @@ class OrderBook(AccessControl):
         """Send ``executeOrder(uint256)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'executeOrder(uint256)', (id,), 0, gas, gas_price)
 
-    def fill(self, o: Order, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+    def fill(self, o: Order | tuple[str, int, int, int, int, bool, int, int, int, int, int, int], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``fill((address,uint8,uint8,uint16,uint32,bool,uint64,uint128,uint128,uint128,uint128,uint128))`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'fill((address,uint8,uint8,uint16,uint32,bool,uint64,uint128,uint128,uint128,uint128,uint128))', (o,), 0, gas, gas_price)
 
-    def fill_lp_request(self, r: LpRequest, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+    def fill_lp_request(self, r: LpRequest | tuple[str, str, bool, int, int, int, int], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``fillLpRequest((address,address,bool,uint64,uint128,uint128,uint128))`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'fillLpRequest((address,address,bool,uint64,uint128,uint128,uint128))', (r,), 0, gas, gas_price)
 

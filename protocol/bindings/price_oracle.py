@@ -206,7 +206,7 @@ class PriceOracle(AccessControl):
         value: int = self._view('maxPriceAge(uint256)', (market,), sender)
         return value
 
-    def push_prices(self, updates: Sequence[PriceUpdate], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+    def push_prices(self, updates: Sequence[PriceUpdate | tuple[int, int, int]], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``pushPrices((uint64,uint64,uint128)[])`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'pushPrices((uint64,uint64,uint128)[])', (updates,), 0, gas, gas_price)
 

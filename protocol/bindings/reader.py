@@ -125,7 +125,7 @@ class Reader(BoundContract):
         value: tuple[int, ...] = self._view('executableOrdersAmong(address,uint256[])', (book, ids), sender)
         return value
 
-    def health(self, ch: str, targets: Sequence[LiquidationTarget], *, sender: Optional[str] = None) -> tuple[Health, ...]:
+    def health(self, ch: str, targets: Sequence[LiquidationTarget | tuple[str, int]], *, sender: Optional[str] = None) -> tuple[Health, ...]:
         """``health(address,(address,uint256)[])``, a view."""
         value = self._view('health(address,(address,uint256)[])', (ch, targets), sender)
         return tuple(Health._from_abi(x) for x in value)

@@ -137,7 +137,11 @@ class Generator:
             return f"tuple[{inner}, ...]" if output else f"Sequence[{inner}]"
         if kind == "tuple":
             cls = self._struct_class(param)
-            return cls if cls else "tuple"
+            if output:
+                return cls if cls else "tuple[Any, ...]"
+            # An argument may be the struct's class or any tuple of its fields' types.
+            shape = f"tuple[{', '.join(self.annotation(c, output) for c in param['components']) or '()'}]"
+            return f"{cls} | {shape}" if cls else shape
         if kind.startswith(("uint", "int")):
             return "int"
         if kind == "bool":
