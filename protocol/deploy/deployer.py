@@ -88,8 +88,8 @@ def deploy(chain: Chain, plan: DeploymentPlan, admin: str | None = None) -> Depl
         contracts[f"feed:{config.symbol}"] = chain.deploy(
             load_artifact("ChainlinkFeed", plan.artifacts), oracle.address, market_id,
             f"{config.symbol} / USD", sender=admin)
-        for kind, step in plan.modules.items():
-            ch.set_market_module(market_id, module_kind(kind), addresses[step],
+        for kind, step_name in plan.modules.items():
+            ch.set_market_module(market_id, module_kind(kind), addresses[step_name],
                                  sender=admin).raise_for_status()
         for own in (m for m in plan.market_modules if m.market == market_id):
             for call in own.setup:

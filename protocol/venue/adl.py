@@ -17,7 +17,7 @@ from protocol.constants import BPS, MAX_UINT
 from protocol.errors import Reverted
 from protocol.margin import math as margin_math
 from protocol.margin.types import MarginMode
-from protocol.venue.units import from_wad
+from protocol.venue.units import Number, from_wad
 
 if TYPE_CHECKING:
     from protocol.venue.client import Venue
@@ -76,7 +76,7 @@ def solvency(venue: "Venue") -> SolvencyView:
         budget=from_wad(budget), held=from_wad(held))
 
 
-def factor_bps(name: str, value) -> int:
+def factor_bps(name: str, value: Number) -> int:
     """A factor given as a fraction (0.85), in whole basis points; anything finer is refused,
     not rounded."""
     bps = Decimal(str(value)) * BPS

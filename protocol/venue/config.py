@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Optional
+from typing import Any, Optional
 
 from protocol.constants import WAD
 from protocol.venue.bounds import (
@@ -105,7 +105,7 @@ class MarketConfig:
             object.__setattr__(self, "tiers", tiers)
             if unset:
                 object.__setattr__(self, "max_leverage", tiers[0][1])
-            if tiers[0] != (0, self.max_leverage):
+            if tiers[0] != (Decimal(0), self.max_leverage):
                 raise ValueError(f"tiers: the first must be (0, max_leverage={self.max_leverage}), "
                                  f"got {tiers[0]}")
             lower_bounds = bound("tier_lower_bound_usd")
@@ -159,7 +159,7 @@ class MarketConfig:
                 relation)
 
     @classmethod
-    def gmx_v2(cls, symbol: str = "ETH", **overrides) -> "MarketConfig":
+    def gmx_v2(cls, symbol: str = "ETH", **overrides: Any) -> "MarketConfig":
         """A market with the parameters of a real GMX v2 market, from gmx-synthetics'
         ``config/markets.ts`` at commit a5c0c8835182cbd84e47dca04b971239311d2f1d, network section
         ``arbitrum``: "ETH" is the ETH/USD [WETH-USDC] market (indexToken WETH, longToken WETH,
@@ -202,7 +202,7 @@ class MarketConfig:
     def has_impact(self) -> bool:
         return bool(self.impact_factor_positive or self.impact_factor_negative)
 
-    def impact_encoded(self) -> tuple:
+    def impact_encoded(self) -> tuple[int, int, int, int, int, int, int, int, bool]:
         """``ImpactPricing.ImpactConfig`` as an ABI tuple: factors in 30 decimals (GMX's),
         exponents in WAD."""
         return (to_fixed(self.impact_factor_positive, 30), to_fixed(self.impact_factor_negative, 30),
@@ -229,7 +229,7 @@ class MarketConfig:
         """The symbol as the contract's ``bytes32``."""
         return self.symbol.encode().ljust(32, b"\0")[:32]
 
-    def encode(self, decimals: int) -> tuple:
+    def encode(self, decimals: int) -> tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int]:
         """The ``Clearinghouse.MarketConfig`` struct as an ABI tuple (the symbol goes apart).
         The rates convert exactly (``InexactRate`` otherwise, as at construction)."""
         funding, max_funding, borrow = (bound(name).raw(getattr(self, name)) for name in RATE_FIELDS)
