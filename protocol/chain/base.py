@@ -59,7 +59,7 @@ class Receipt:
     error: Reverted | None = None
     contract_address: str | None = None
     gas_price: int = 0
-    logs: list[RawLog] = field(default_factory=list, repr=False)
+    logs: Sequence[RawLog] = field(default_factory=list, repr=False)  # revm's read lazily
     registry: Registry | None = field(default=None, repr=False, compare=False)
     _events: list[Event] | None = field(default=None, repr=False, compare=False)
     #: The transaction's calldata (the creation code for a deployment).
@@ -185,8 +185,8 @@ class Chain(ABC):
         #: (output types, output bytes): an invariant check asks the same views with the same
         #: arguments every step, and most answers are the bytes they were (values are
         #: immutable tuples, so sharing them is safe).
-        self._calldata: dict[tuple, bytes] = {}
-        self._decoded: dict[tuple, Any] = {}
+        self._calldata: dict[tuple[bytes, tuple[Any, ...]], bytes] = {}
+        self._decoded: dict[tuple[Any, ...], Any] = {}
 
     # ----------------------------------------------------------------- clock and blocks
     @property
@@ -360,7 +360,7 @@ class Chain(ABC):
         if type(args) is not tuple:
             args = tuple(args)
         calldata = self._calldata
-        key: tuple | None = (fn.selector, args)
+        key: tuple[bytes, tuple[Any, ...]] | None = (fn.selector, args)
         for a in args:
             if type(a) not in _PLAIN:
                 key = None
