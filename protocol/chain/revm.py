@@ -97,6 +97,8 @@ class RevmChain(Chain):
 
     name = "revm"
     caches_views = True  # nothing but this object writes to its in-process EVM
+    #: Whether the view-batch code is installed (protocol.testing.batch sets it; unset: no).
+    _view_batch: bool
 
     def __init__(self, genesis_timestamp: int = GENESIS_TIMESTAMP):
         super().__init__(genesis_timestamp)
