@@ -27,9 +27,11 @@ import dataclasses
 import re
 import tomllib
 from dataclasses import replace
+from decimal import Decimal
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, TypeVar, Union, cast
 
 from pydantic import BaseModel
 
@@ -39,11 +41,14 @@ from protocol.keepers import Strategy
 from protocol.prices import CorrelatedGBM, Crash, CsvReplay, FlashCrash, Gap, PriceSource, WithShock, combine
 from protocol.prices.liquidity import Liquidity
 from protocol.prices.oracle import OracleModel
+from protocol.prices.shocks import Shock
 from protocol.sim import models as m
 from protocol.sim.locate import Part, Parts, ScenarioError, Where
 from protocol.sim.overrides import apply_overrides, parse_overrides
 from protocol.sim.scenario import KeeperSpec, MetricSpec, Population, Scenario, VenueSpec
 from protocol.venue import MarketConfig
+
+T = TypeVar("T")
 
 __all__ = ["ScenarioError", "apply_overrides", "builtin_scenarios", "load_scenario",
            "parse_overrides", "parse_scenario"]
@@ -72,7 +77,7 @@ def builtin_scenarios() -> dict[str, str]:
     return out
 
 
-def _builtin_dir():
+def _builtin_dir() -> Traversable:
     return resources.files("protocol.sim") / "scenarios"
 
 
@@ -128,7 +133,7 @@ def parse_scenario(text: str, *, file: str = "<string>", base_dir: Union[str, Pa
     return replace(scenario, raw=_as_run(raw, scenario, base), overrides=dict(overrides or {}))
 
 
-def _as_run(raw: dict, scenario: Scenario, base_dir: Path) -> dict:
+def _as_run(raw: dict[str, Any], scenario: Scenario, base_dir: Path) -> dict[str, Any]:
     """The validated table with its name set and its file paths (``venue.contracts``,
     ``prices.<SYMBOL>.file``) absolute, so that it runs from anywhere."""
     out = {"name": scenario.name, **raw}
@@ -163,8 +168,8 @@ class _Builder:
     def err(self, parts: Sequence[Part], message: str) -> ScenarioError:
         return self.where.error(parts, message)
 
-    def construct(self, parts: Parts, build: Callable[[], Any], given: Iterable[str],
-                  fallback: Optional[str] = None, keys: Optional[Mapping[str, str]] = None) -> Any:
+    def construct(self, parts: Parts, build: Callable[[], T], given: Iterable[str],
+                  fallback: Optional[str] = None, keys: Optional[Mapping[str, str]] = None) -> T:
         """``build()``; its ``ValueError`` ("name ...", "name: ...") reported at the key it
         names (``keys``: the table's key of a field named otherwise), else at ``fallback``, else
         at the table."""
@@ -180,7 +185,7 @@ class _Builder:
                     text = text[match.end():]
             raise self.err(parts if key is None else (*parts, key), text) from None
 
-    def build(self, raw: dict) -> Scenario:
+    def build(self, raw: dict[str, Any]) -> Scenario:
         top = m.check(self.where, m.Top, raw)
         self.blocks, self.block_time = top.blocks, top.block_time
         markets = self.markets(top.markets)
@@ -286,17 +291,17 @@ class _Builder:
 
     # -- prices --------------------------------------------------------------------------------
 
-    def prices(self, tables: Mapping[str, dict], markets: dict[str, MarketConfig]) -> PriceSource:
+    def prices(self, tables: Mapping[str, dict[str, Any]], markets: dict[str, MarketConfig]) -> PriceSource:
         for key in tables:
             if key != CORRELATED:
                 self._known(("prices", key), key, markets)
         sources: list[PriceSource] = []
         covered: set[str] = set()
         if CORRELATED in tables:
-            source = self.correlated(tables[CORRELATED], markets)
-            sources.append(source)
-            covered.update(source.symbols)
-        shocks: list = []
+            correlated = self.correlated(tables[CORRELATED], markets)
+            sources.append(correlated)
+            covered.update(correlated.symbols)
+        shocks: list[Shock] = []
         for symbol in markets:
             parts = ("prices", symbol)
             if symbol not in tables:
@@ -317,18 +322,20 @@ class _Builder:
                 sources.append(source)
                 covered.add(symbol)
             shocks += self.shocks(symbol, table.shocks, markets[symbol])
-        source: PriceSource = combine(*sources)
+        source = combine(*sources)
         for shock in shocks:
             source = WithShock(source, shock)
         return source
 
-    def correlated(self, data: dict, markets: Mapping[str, MarketConfig]) -> CorrelatedGBM:
+    def correlated(self, data: dict[str, Any], markets: Mapping[str, MarketConfig]) -> CorrelatedGBM:
         parts = ("prices", CORRELATED)
         t = m.check(self.where, m.Correlated, data, parts)
         for s in t.symbols:
             self._known((*parts, "symbols"), s, markets)
         n = len(t.symbols)
-        starts = t.starts if t.starts is not None else [markets[s].initial_price for s in t.symbols]
+        # a market's initial price is required (m.Market)
+        starts = t.starts if t.starts is not None else [cast(Decimal, markets[s].initial_price)
+                                                        for s in t.symbols]
         drifts = t.drifts if t.drifts is not None else [0.0] * n
 
         def build() -> CorrelatedGBM:
@@ -344,7 +351,7 @@ class _Builder:
                     key = name
             raise self.err((*parts, key), text) from None
 
-    def single(self, symbol: str, data: dict, market: MarketConfig) -> tuple[PriceSource, Any]:
+    def single(self, symbol: str, data: dict[str, Any], market: MarketConfig) -> tuple[PriceSource, Any]:
         parts = ("prices", symbol)
         name = m.check(self.where, m.PriceModelKind, data, parts).model
         try:
@@ -387,7 +394,7 @@ class _Builder:
         if t.start is not None:
             raise self.err((*parts, "start"), "a csv replay starts at the file's first price")
         try:
-            source = CsvReplay(path, (parts[1],))
+            source = CsvReplay(path, (cast(str, parts[1]),))  # ("prices", symbol)
             limit = source.max_blocks(self.block_time)
         except ValueError as exc:
             raise self.err((*parts, "file"), str(exc)) from None
@@ -396,8 +403,8 @@ class _Builder:
                            f"{self.block_time}s; the scenario runs {self.blocks}")
         return source
 
-    def shocks(self, symbol: str, items: list, market: MarketConfig) -> list:
-        out = []
+    def shocks(self, symbol: str, items: list[Any], market: MarketConfig) -> list[Shock]:
+        out: list[Shock] = []
         for i, item in enumerate(items):
             parts = ("prices", symbol, "shocks", i)
             kind = m.check(self.where, m.Kind, item, parts).type
@@ -426,7 +433,7 @@ class _Builder:
             raise self.err((*parts, "type"), str(exc)) from None
         return name, found
 
-    def agents(self, items: list, markets: dict[str, MarketConfig]) -> tuple[Population, ...]:
+    def agents(self, items: list[Any], markets: dict[str, MarketConfig]) -> tuple[Population, ...]:
         out = []
         for i, item in enumerate(items):
             parts = ("agents", i)
@@ -443,7 +450,7 @@ class _Builder:
             out.append(Population(type=kind, count=t.count, params=params, label=t.label))
         return tuple(out)
 
-    def leverage(self, parts: Parts, params: dict, markets: dict[str, MarketConfig]) -> None:
+    def leverage(self, parts: Parts, params: dict[str, Any], markets: dict[str, MarketConfig]) -> None:
         low, high = params["leverage"]
         if low < 1:
             raise self.err((*parts, "leverage"), f"must be at least 1 (got {low:g})"
@@ -454,8 +461,9 @@ class _Builder:
                 raise self.err((*parts, "leverage"), f"up to {high:g}x exceeds "
                                f"markets.{symbol}.max_leverage = {cap}")
 
-    def keepers(self, items: list) -> tuple[KeeperSpec, ...]:
-        out, names = [], {}
+    def keepers(self, items: list[Any]) -> tuple[KeeperSpec, ...]:
+        out: list[KeeperSpec] = []
+        names: dict[str, int] = {}
         for i, item in enumerate(items):
             parts = ("keepers", i)
             kind, cls = self.plugin("keepers", parts, item)
@@ -474,8 +482,9 @@ class _Builder:
             out.append(KeeperSpec(kind, name, strategy, params))
         return tuple(out)
 
-    def metrics(self, items: list) -> tuple[MetricSpec, ...]:
-        out, names = [], {}
+    def metrics(self, items: list[Any]) -> tuple[MetricSpec, ...]:
+        out: list[MetricSpec] = []
+        names: dict[str, int] = {}
         for i, item in enumerate(items):
             parts = ("metrics", i)
             kind, cls = self.plugin("metrics", parts, item)

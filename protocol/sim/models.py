@@ -21,7 +21,7 @@ import math
 import types
 import typing
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Sequence, TypeAlias, Union
 
 from pydantic import (
     AfterValidator,
@@ -90,7 +90,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _low_high(value: tuple) -> tuple:
+def _low_high(value: tuple[float, float]) -> tuple[float, float]:
     low, high = value
     if high < low:
         raise PydanticCustomError("range_order", f"need low <= high, got [{low:g}, {high:g}]")
@@ -107,6 +107,9 @@ Num = Annotated[Decimal, BeforeValidator(lambda v: Decimal(str(_finite(v))))]
 #: ``[low, high]``: the range an agent draws its own value from.
 Range = Annotated[tuple[Real, Real], AfterValidator(_low_high)]
 NonEmpty = Field(min_length=1)
+# Subscripted with types made at run time (values to the checker, not type expressions).
+_Annotated: Any = Annotated
+_tuple: Any = tuple
 
 
 class Table(BaseModel):
@@ -144,8 +147,8 @@ def field_type(hint: Any, name: str = "") -> Any:
         if args == (float, float):
             return Range
         if len(args) == 2 and args[1] is Ellipsis:
-            return Annotated[tuple[field_type(args[0]), ...], NonEmpty]
-        return tuple[tuple(field_type(a) for a in args)]
+            return _Annotated[_tuple[field_type(args[0]), ...], NonEmpty]
+        return _tuple[tuple(field_type(a) for a in args)]
     return Any
 
 
@@ -197,8 +200,8 @@ class PnlFactors(Table):
         return self
 
 
-Modules = create_model("Modules", __base__=Table,
-                       **{kind: (Optional[Str], None) for kind in MODULE_INTERFACES})
+_MODULE_FIELDS: dict[str, Any] = {kind: (Optional[Str], None) for kind in MODULE_INTERFACES}
+Modules = create_model("Modules", __base__=Table, **_MODULE_FIELDS)
 
 
 def _venue_model() -> type[BaseModel]:
@@ -206,14 +209,23 @@ def _venue_model() -> type[BaseModel]:
     field of :class:`~protocol.sim.scenario.VenueSpec` (the keywords of ``Venue.launch``),
     typed from the dataclass, which checks their values (the loader places its errors)."""
     hints = typing.get_type_hints(VenueSpec)
-    special = {"modules": (Modules, Modules()), "contracts": (Optional[Str], None),
-               "mirrors": (Modules, Modules())}
-    launched = {f.name: (field_type(hints[f.name]), f.default) for f in dataclasses.fields(VenueSpec)
+    special: dict[str, Any] = {"modules": (Modules, Modules()), "contracts": (Optional[Str], None),
+                               "mirrors": (Modules, Modules())}
+    launched: dict[str, Any] = {f.name: (field_type(hints[f.name]), f.default) for f in dataclasses.fields(VenueSpec)
                 if f.name not in special and f.name not in PnlFactors.model_fields}
     return create_model("Venue", __base__=PnlFactors, **launched, **special)
 
 
-Venue = _venue_model()
+if TYPE_CHECKING:
+    class Venue(PnlFactors):
+        """``[venue]`` as :func:`_venue_model` makes it at run time; here what the loader reads
+        by name (the launch keywords it passes on as they are)."""
+
+        modules: BaseModel = Modules()
+        mirrors: BaseModel = Modules()
+        contracts: Optional[str] = None
+else:
+    Venue = _venue_model()
 
 
 def _tiers(value: Any) -> Any:
@@ -241,7 +253,24 @@ def _market_model() -> type[BaseModel]:
     return create_model("Market", __base__=Table, **fields)
 
 
-Market = _market_model()
+if TYPE_CHECKING:
+    Market: TypeAlias = Table  # made at run time by _market_model (MarketConfig's fields)
+else:
+    Market = _market_model()
+
+if TYPE_CHECKING:
+    # Literal types of names defined elsewhere, made at run time (the checker sees str).
+    ShapeName: TypeAlias = str
+    OracleModeName: TypeAlias = str
+    BackendName: TypeAlias = str
+    ModeName: TypeAlias = str
+    StudyName: TypeAlias = str
+else:
+    ShapeName = _literal(SHAPES)
+    OracleModeName = _literal(ORACLE_MODES)
+    BackendName = _literal(BACKENDS)
+    ModeName = _literal(MODES)
+    StudyName = _literal(STUDIES)
 
 
 class LiquiditySpec(Table):
@@ -249,7 +278,7 @@ class LiquiditySpec(Table):
     half life in blocks); the dataclass checks their values (the loader places its errors)."""
 
     depth: Num
-    shape: _literal(SHAPES) = outside.Liquidity.shape
+    shape: ShapeName = outside.Liquidity.shape
     half_life_blocks: Num = outside.Liquidity.half_life
 
 
@@ -279,11 +308,11 @@ class Oracle(Table):
     """``[oracle.SYM]``: the keys of :class:`~protocol.prices.oracle.OracleModel`, typed; the
     model checks their values (the loader places its errors)."""
 
-    mode: _literal(ORACLE_MODES) = OracleModel.mode
+    mode: OracleModeName = OracleModel.mode
     deviation_bps: Int = OracleModel.deviation_bps
     heartbeat: Optional[Int] = OracleModel.heartbeat
     delay_blocks: Int = OracleModel.delay_blocks
-    outages: list[Annotated[tuple, BeforeValidator(_outage)]] = []
+    outages: list[Annotated[tuple[Any, ...], BeforeValidator(_outage)]] = []
 
 
 class Correlated(Table):
@@ -325,7 +354,7 @@ class SinglePrice(Table):
 
     model: Str = "gbm"
     start: Optional[Annotated[Num, Field(gt=0)]] = None
-    shocks: list[dict] = []
+    shocks: list[dict[str, Any]] = []
 
 
 class CsvPrice(SinglePrice):
@@ -400,22 +429,22 @@ class Top(Table):
     seed: Annotated[Int, Field(ge=0)] = 1
     blocks: Annotated[Int, Field(ge=1)] = 1440
     block_time: Annotated[Int, Field(ge=1)] = 60
-    backend: _literal(BACKENDS) = "revm"
+    backend: BackendName = "revm"
     equity_every: Annotated[Int, Field(ge=1)] = 10
     positions_every: Annotated[Int, Field(ge=1)] = 60
     verify_index: Annotated[Int, Field(ge=0)] = 0
     spot_check_every: Annotated[Int, Field(ge=0)] = 240
-    mode: Optional[_literal(MODES)] = None
-    study_modes: list[_literal(MODES)] = []
-    study: Optional[_literal(STUDIES)] = None
+    mode: Optional[ModeName] = None
+    study_modes: list[ModeName] = []
+    study: Optional[StudyName] = None
     venue: Venue = Venue()
     markets: dict[str, Market] = {}
-    prices: dict[str, dict] = {}
+    prices: dict[str, dict[str, Any]] = {}
     liquidity: Optional[Liquidity] = None
     oracle: dict[str, Oracle] = {}
-    agents: list[dict] = []
-    keepers: Optional[list[dict]] = None
-    metrics: list[dict] = []
+    agents: list[dict[str, Any]] = []
+    keepers: Optional[list[dict[str, Any]]] = None
+    metrics: list[dict[str, Any]] = []
 
     @model_validator(mode="after")
     def _one_study(self) -> "Top":
@@ -498,7 +527,8 @@ def message(error: Any, model: type[BaseModel]) -> str:
         return f"expected {ctx.get('min_length', ctx.get('max_length'))} values, got {ctx.get('actual_length')}"
     if kind == "value_error":
         return str(ctx["error"])
-    return error["msg"]
+    msg: str = error["msg"]
+    return msg
 
 
 def check(where: Where, model: type[BaseModel], data: Any, parts: Sequence[Part] = ()) -> Any:
@@ -511,7 +541,7 @@ def check(where: Where, model: type[BaseModel], data: Any, parts: Sequence[Part]
         raise min(errors, key=lambda e: e.line if e.line is not None else 0) from None
 
 
-def _error(where: Where, error: Any, model: type[BaseModel], parts: tuple) -> ScenarioError:
+def _error(where: Where, error: Any, model: type[BaseModel], parts: tuple[Part, ...]) -> ScenarioError:
     loc = tuple(error["loc"])
     text = message(error, model)
     if error["type"] == "value_error":
