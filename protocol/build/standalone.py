@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 from importlib.abc import Loader
 from importlib.machinery import ModuleSpec
+from pathlib import Path
 from types import ModuleType
 from typing import cast
 
