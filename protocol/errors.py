@@ -16,7 +16,7 @@ Any other name -- a typo -- is an ``ImportError``, as for any module.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from protocol.build import declared_error_names
 from protocol.exceptions import PerpsimError
@@ -42,7 +42,7 @@ class Reverted(PerpsimError):
     error: str | None
     data: bytes
 
-    def __init__(self, error: str | None, args: tuple = (), data: bytes = b"",
+    def __init__(self, error: str | None, args: tuple[Any, ...] = (), data: bytes = b"",
                  arg_names: tuple[str, ...] = (), receipt: Any = None):
         super().__init__(error)
         self.error = error
@@ -65,7 +65,7 @@ class Reverted(PerpsimError):
         of a view, which has no transaction."""
         return None if self.receipt is None else self.receipt.trace
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[..., Reverted], tuple[Any, ...]]:
         return (revert_error, (self.error, self.args, self.data, self.arg_names))
 
 
@@ -90,7 +90,7 @@ def error_class(name: str | None) -> type[Reverted]:
     return cls
 
 
-def revert_error(error: str | None, args: tuple = (), data: bytes = b"",
+def revert_error(error: str | None, args: tuple[Any, ...] = (), data: bytes = b"",
                  arg_names: tuple[str, ...] = (), receipt: Any = None) -> Reverted:
     """Build the exception instance for a decoded revert."""
     return error_class(error)(error, args, data, arg_names, receipt)
@@ -100,7 +100,7 @@ class ChainError(PerpsimError):
     """The chain backend could not do what was asked (not a revert)."""
 
 
-def declare(names) -> None:
+def declare(names: Iterable[str]) -> None:
     """Make the custom error ``names`` importable from this module (the chain calls it for every
     ABI it loads, users' contracts included)."""
     _DECLARED.update(names)

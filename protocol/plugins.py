@@ -28,7 +28,7 @@ import importlib
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib.metadata import entry_points
-from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional, Sequence
 
 from protocol.agents import AGENT_TYPES, AgentType, Context
 from protocol.agents.base import Agent, NoParams
@@ -116,7 +116,7 @@ class PriceModel:
         from log-price increments."""
         raise NotImplementedError
 
-    def walk(self, block_time: float, increments) -> PricePath:
+    def walk(self, block_time: float, increments: Iterable[float]) -> PricePath:
         """The path of ``start`` moved by ``increments`` of the log price, one per block."""
         return PricePath(self.symbols, block_time, {self.symbol: log_walk(self.start, increments)})
 
@@ -237,8 +237,9 @@ BASES: dict[str, type] = {"agents": Agent, "keepers": KeeperBot, "prices": Price
 
 
 def _builtins(kind: str) -> Mapping[str, Any]:
-    return {"agents": AGENT_TYPES, "keepers": KEEPERS, "prices": PRICE_MODELS,
-            "metrics": {}}[kind]
+    builtins: dict[str, Mapping[str, Any]] = {"agents": AGENT_TYPES, "keepers": KEEPERS,
+                                              "prices": PRICE_MODELS, "metrics": {}}
+    return builtins[kind]
 
 
 def find(kind: str, name: str) -> Any:
@@ -294,11 +295,13 @@ def agent_type(name: str) -> AgentType:
 
 
 def keeper_class(name: str) -> type[KeeperBot]:
-    return find("keepers", name)
+    found: type[KeeperBot] = find("keepers", name)  # checked a KeeperBot subclass
+    return found
 
 
 def metric_class(name: str) -> type[Metric]:
-    return find("metrics", name)
+    found: type[Metric] = find("metrics", name)  # checked a Metric subclass
+    return found
 
 
 def is_builtin(kind: str, name: str) -> bool:

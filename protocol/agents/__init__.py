@@ -7,9 +7,12 @@ population entry overrides any of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from protocol.agents.base import Activity, Agent, Context, Holding, NoParams
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 from protocol.agents.traders import (
     ConservativeTrader,
     Hedger,
@@ -34,7 +37,7 @@ class AgentType:
     starts from."""
 
     cls: type[Agent]
-    params: type
+    params: type[DataclassInstance]
     defaults: dict[str, Any]
 
     @classmethod

@@ -58,7 +58,7 @@ class Activity:
     """Counts of what an agent did: transactions sent, refused by error name, liquidations."""
 
     sent: int = 0
-    refused: Counter = field(default_factory=Counter)
+    refused: Counter[Optional[str]] = field(default_factory=Counter)  # None: a revert naming nothing
     liquidated: int = 0
     opened: int = 0
     closed: int = 0

@@ -15,11 +15,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar, Optional
+from typing import Any, ClassVar, Optional
 
 from protocol.agents.base import Agent, Context, Holding, Triggers, blocks_until, randint, uniform, usd
 from protocol.margin.human import liquidation_price
 from protocol.venue import Trader
+from protocol.venue.orders import OrderReceipt
 
 Range = tuple[float, float]
 
@@ -59,7 +60,7 @@ class TradingAgent(Agent):
     kind = "trader"
     default_mode = "isolated"
 
-    def __init__(self, name: str, trader: Trader, rng: random.Random, params: TraderParams):
+    def __init__(self, name: str, trader: Trader, rng: random.Random, params: TraderParams) -> None:
         super().__init__(name, trader, rng, params)
         self.mode = params.mode or self.default_mode
         self.capital = usd(uniform(rng, params.capital))
@@ -231,7 +232,7 @@ class RiskSizedTrader(TradingAgent):
     kind = "risk_sized"
 
     def enter(self, ctx: Context, market: str) -> None:
-        params: RiskSizedParams = self.params  # type: ignore[assignment]
+        params: RiskSizedParams = self.params
         config = ctx.venue.markets[market]
         distance = uniform(self.rng, params.liquidation_distance)
         # an isolated position is liquidated after losing (1/L - mmf) of its notional
@@ -260,7 +261,7 @@ class MarginTopper(TradingAgent):
     Params: ClassVar[type] = MarginTopperParams
     kind = "margin_topper"
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._top_ups: dict[str, int] = {}
         self._maintenance: dict[str, Decimal] = {}  # market -> maintenance fraction
@@ -273,14 +274,14 @@ class MarginTopper(TradingAgent):
     def _watched(self, holding: Holding) -> Optional[Decimal]:
         """The liquidation price of ``holding`` if it may still be topped up (isolated, top-ups
         left), else None."""
-        params: MarginTopperParams = self.params  # type: ignore[assignment]
+        params: MarginTopperParams = self.params
         if holding.mode != "isolated" or self._top_ups.get(holding.market, 0) >= params.max_top_ups:
             return None
         mmf = self._maintenance[holding.market]
         return liquidation_price(holding.side, holding.entry, holding.size, holding.margin, mmf)
 
     def manage(self, ctx: Context, holding: Holding) -> None:
-        params: MarginTopperParams = self.params  # type: ignore[assignment]
+        params: MarginTopperParams = self.params
         liq = self._watched(holding)
         if liq is None:
             return
@@ -295,7 +296,7 @@ class MarginTopper(TradingAgent):
     def triggers(self) -> Triggers:
         """For each isolated holding with top-ups left, the price at which it has covered
         ``trigger`` of the way to its liquidation price (a hair early: :meth:`manage` decides)."""
-        params: MarginTopperParams = self.params  # type: ignore[assignment]
+        params: MarginTopperParams = self.params
         found = {}
         for market, holding in self.holdings.items():
             liq = self._watched(holding)
@@ -324,7 +325,7 @@ class StopLossTrader(TradingAgent):
     Params: ClassVar[type] = StopLossParams
     kind = "stop_loss"
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stops: dict[str, int] = {}
 
@@ -332,7 +333,7 @@ class StopLossTrader(TradingAgent):
         if not super().open_sized(ctx, market, side, margin, leverage):
             return False
         holding = self.holdings[market]
-        params: StopLossParams = self.params  # type: ignore[assignment]
+        params: StopLossParams = self.params
         mmf = ctx.venue.markets[market].maintenance_fraction
         if holding.mode == "isolated":
             liq = liquidation_price(holding.side, holding.entry, holding.size, holding.margin, mmf)
@@ -341,7 +342,7 @@ class StopLossTrader(TradingAgent):
         stop = holding.entry + (liq - holding.entry) * Decimal(repr(params.stop_fraction))
         stop = stop.quantize(Decimal("0.01"))
         if stop > 0:
-            result: list = []
+            result: list[OrderReceipt] = []
             error = self._send(lambda: result.append(
                 self.trader.create_order(market, "stop_loss", side="long" if side > 0 else "short",
                                          trigger_price=stop)))
@@ -376,7 +377,7 @@ class LiquidityProvider(Agent):
     Params: ClassVar[type] = LPParams
     kind = "lp"
 
-    def __init__(self, name: str, trader: Trader, rng: random.Random, params: LPParams):
+    def __init__(self, name: str, trader: Trader, rng: random.Random, params: LPParams) -> None:
         super().__init__(name, trader, rng, params)
         self.capital = usd(uniform(rng, params.capital))
         self.requested = False

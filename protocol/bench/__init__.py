@@ -23,9 +23,12 @@ import json
 import platform
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 from protocol.bench.gas import check, measure
 from protocol.bench.profile import profile_workload
@@ -48,7 +51,7 @@ QUICK = {"traders": {"revm": REVM_TRADERS, "pyevm": 100, "rpc": 100},
 TPS_NAMES = {"revm": "revm", "pyevm": "pyevm", "rpc": "anvil"}
 
 
-def _stringify(obj):
+def _stringify(obj: Any) -> Any:
     """JSON object keys must be strings."""
     if isinstance(obj, dict):
         return {str(k): _stringify(v) for k, v in obj.items()}
@@ -58,11 +61,13 @@ def _stringify(obj):
 
 
 def run_tps(traders: dict[str, int], skip: tuple[str, ...] = (),
-            log: Callable[[str], None] = lambda s: None) -> dict:
+            log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """tx/s of the keeper workload per EVM, and ``gas_parity``: revm's transactions against
     pyevm's running the same seeded workload, one by one (revm is run again at pyevm's size
     when the two differ)."""
-    runs, tps, receipts = {}, {}, {}
+    runs: dict[str, dict[str, Any]] = {}
+    tps: dict[str, float] = {}
+    receipts: dict[str, Any] = {}
     for backend, n in traders.items():
         if backend in skip:
             continue
@@ -79,7 +84,7 @@ def run_tps(traders: dict[str, int], skip: tuple[str, ...] = (),
         tps[TPS_NAMES[backend]] = result["tps"]
         log(f"workload {TPS_NAMES[backend]} ({n:,} traders): {result['transactions']:,} tx in "
             f"{result['seconds']:.1f} s = {result['tps']:,.0f} tx/s")
-    out: dict = {**tps, "runs": runs,
+    out: dict[str, Any] = {**tps, "runs": runs,
                  "targets": {"revm": TPS_TARGET, "revm_floor": TPS_FLOOR,
                              "revm_over_anvil": RATIO_TARGET}}
     if receipts.get("revm") is not None and receipts.get("pyevm") is not None:
@@ -101,8 +106,8 @@ def run_tps(traders: dict[str, int], skip: tuple[str, ...] = (),
 
 
 def run_bench(out: str | Path = "out/bench", quick: bool = False, *, skip_anvil: bool = False,
-              skip_pyevm: bool = False, sizes: Optional[dict] = None,
-              log: Callable[[str], None] = lambda s: None) -> dict:
+              skip_pyevm: bool = False, sizes: Optional[dict[str, Any]] = None,
+              log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Run every part, write ``out/bench.json`` and return the report."""
     cfg = {**(QUICK if quick else FULL), **(sizes or {})}
     started = time.perf_counter()
@@ -144,11 +149,13 @@ def run_bench(out: str | Path = "out/bench", quick: bool = False, *, skip_anvil:
     return report
 
 
-def render(report: dict):
+def render(report: dict[str, Any]) -> Table:
     """One rich table: gas, throughput, scaling and the profile, in sections."""
     table = Table(title="perpsim bench" + (" (quick)" if report["meta"]["quick"] else ""))
-    for col, justify in (("part", "left"), ("measurement", "left"), ("value", "right"),
-                         ("target", "right"), ("status", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("part", "left"), ("measurement", "left"), ("value", "right"), ("target", "right"),
+        ("status", "right"))
+    for col, justify in columns:
         table.add_column(col, justify=justify)
     for op, c in report["gas_checks"].items():
         table.add_row("gas (pyevm)", op, f"{c['gas']:,}",

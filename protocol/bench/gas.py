@@ -19,7 +19,7 @@ Three measurements, each on its own venue:
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Optional
+from typing import Any, Iterable, Optional
 
 from protocol import MarketConfig, Venue
 
@@ -69,7 +69,7 @@ OPERATIONS: dict[str, Optional[int]] = {
 }
 
 
-def _steady_state(venue: Venue, symbols) -> None:
+def _steady_state(venue: Venue, symbols: Iterable[str]) -> None:
     """Two background traders hold opposite cross positions in every market."""
     for name, side in (("longs", 1), ("shorts", -1)):
         background = venue.trader(name, usdc=1_000_000)
@@ -80,7 +80,7 @@ def _steady_state(venue: Venue, symbols) -> None:
 
 def measure_margin(backend: str = "pyevm", modules: dict[str, str] | None = None) -> dict[str, int]:
     """The rows of ``scripts/bench_gas.py`` (names of :data:`TARGETS`)."""
-    markets = [MarketConfig(symbol=s, initial_price=1000 + i) for i, s in enumerate(SYMBOLS)]
+    markets = [MarketConfig(symbol=s, initial_price=Decimal(1000 + i)) for i, s in enumerate(SYMBOLS)]
     venue = Venue.launch(backend=backend, markets=markets, modules=modules)
     gas: dict[str, int] = {}
     _steady_state(venue, SYMBOLS)
@@ -215,7 +215,7 @@ def measure(backend: str = "pyevm") -> dict[str, int]:
     return {op: merged[op] for op in OPERATIONS}
 
 
-def check(gas: dict[str, int]) -> dict[str, dict]:
+def check(gas: dict[str, int]) -> dict[str, dict[str, Any]]:
     """``{op: {"gas", "target", "ok"}}`` (``ok`` None without a target)."""
     out = {}
     for op, used in gas.items():

@@ -14,12 +14,13 @@ import dataclasses
 import random
 import time
 from decimal import Decimal
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from protocol import MarketConfig, Venue
 from protocol.keepers import BlockBuilder, LiquidationKeeper, OrderKeeper, Strategy
 from protocol.sim.engine import Simulation
 from protocol.sim.loader import load_scenario
+from protocol.sim.scenario import Scenario
 from protocol.venue.units import to_wad
 
 MAX_UINT = 2**256 - 1
@@ -38,7 +39,7 @@ def populate(venue: Venue, n: int) -> list[tuple[str, Optional[str]]]:
     venue.usdc.mint(admin, venue.tokens(400 * n), sender=admin).raise_for_status()
     venue.usdc.approve(ch.address, MAX_UINT, sender=admin).raise_for_status()
     rng = random.Random(n)
-    targets = []
+    targets: list[tuple[str, Optional[str]]] = []
     for i in range(n):
         if i % 500 == 0:  # one block per transaction: keep the prices younger than 1 h
             venue.set_prices({"ETH": 3000, "BTC": 60000})
@@ -61,10 +62,11 @@ def populate(venue: Venue, n: int) -> list[tuple[str, Optional[str]]]:
     return targets
 
 
-def full_scan(venue: Venue, chunk: int = CHUNK) -> tuple[list, int]:
+def full_scan(venue: Venue, chunk: int = CHUNK) -> tuple[list[tuple[str, Optional[str]]], int]:
     """Every liquidatable target, LiquidationKeeper-style; and the number of Reader calls."""
     total = venue.account_count()
-    found, start, calls = [], 0, 0
+    found: list[tuple[str, Optional[str]]] = []
+    start, calls = 0, 0
     while True:
         part, start = venue.liquidatable(start, chunk)
         found += part
@@ -73,7 +75,7 @@ def full_scan(venue: Venue, chunk: int = CHUNK) -> tuple[list, int]:
             return found, calls
 
 
-def measure_book(n: int, backend: str = "revm") -> dict:
+def measure_book(n: int, backend: str = "revm") -> dict[str, Any]:
     """Setup, scan and liquidation times for a book of ``n`` positions."""
     # 100,000 positions hold ~15M USD of ETH longs: the pool must back that open interest
     venue = Venue.launch(backend=backend, markets=MARKETS, pool_liquidity=max(10_000_000, 1_000 * n))
@@ -122,7 +124,7 @@ def idle_block_ms(venue: Venue, scan: str, blocks: int = IDLE_BLOCKS) -> float:
     return (time.perf_counter() - started) / blocks * 1000
 
 
-def scaled(traders: int, blocks: int, backend: str, scan: str = "index"):
+def scaled(traders: int, blocks: int, backend: str, scan: str = "index") -> Scenario:
     """The default scenario with its trader population scaled to ``traders`` (same mix). Its
     liquidation and order keepers find their targets per ``scan``: ``index`` (the event index)
     or ``chain`` (Reader scans, the liquidation keeper's of everything every 10 blocks and of
@@ -139,7 +141,7 @@ def scaled(traders: int, blocks: int, backend: str, scan: str = "index"):
     return sc.with_(agents=tuple(agents), keepers=keepers)
 
 
-def measure_sim(traders: int, blocks: int = 240, backend: str = "revm") -> dict:
+def measure_sim(traders: int, blocks: int = 240, backend: str = "revm") -> dict[str, Any]:
     sc = scaled(traders, blocks, backend)
     started = time.perf_counter()
     result = Simulation(sc).run()
@@ -150,7 +152,7 @@ def measure_sim(traders: int, blocks: int = 240, backend: str = "revm") -> dict:
             "tps": txs / seconds if seconds else 0.0}
 
 
-def linearity(points: dict[int, float]) -> dict:
+def linearity(points: dict[int, float]) -> dict[str, Any]:
     """Seconds per unit at each size, and whether the largest size's per-unit cost is within
     2x of the smallest's (growth roughly linear). Sizes under 1,000 are noisy and skipped
     unless nothing else is there."""
@@ -164,13 +166,13 @@ def linearity(points: dict[int, float]) -> dict:
 
 
 def run_scaling(positions: Iterable[int], traders: Iterable[int], blocks: int = 240,
-                backend: str = "revm", log: Callable[[str], None] = lambda s: None) -> dict:
-    books = {}
+                backend: str = "revm", log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    books: dict[int, dict[str, Any]] = {}
     for n in positions:
         books[n] = measure_book(n, backend)
         log(f"book {n:,}: setup {books[n]['setup_seconds']:.1f} s, scan "
             f"{books[n]['scan_seconds']:.2f} s, liquidate {books[n]['liquidation_seconds']:.2f} s")
-    sims = {}
+    sims: dict[int, dict[str, Any]] = {}
     for t in traders:
         sims[t] = measure_sim(t, blocks, backend)
         log(f"sim {t:,} traders: {sims[t]['seconds']:.1f} s")

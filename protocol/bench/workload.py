@@ -18,16 +18,18 @@ all). Blocks are one second apart, so the oracle re-pushes its prices every
 
 from __future__ import annotations
 
+import cProfile
 import gc
 import random
 import time
 from decimal import Decimal
-from typing import Optional
+from typing import Any, Callable, Optional, cast
 
-from protocol.constants import GWEI
+from protocol.chain import Receipt
+from protocol.constants import GWEI, MAX_UINT
 from protocol.errors import Reverted
 from protocol.keepers import BlockBuilder, LiquidationKeeper, Strategy
-from protocol.venue.client import MAX_UINT, Trader, Venue
+from protocol.venue.client import Trader, Venue
 
 REFRESH_EVERY = 500
 ROUNDS = 4
@@ -53,7 +55,8 @@ class Workload:
     # ---------------------------------------------------------------- untimed
     def setup(self) -> None:
         v = self.venue = Venue.launch(backend=self.backend, pool_liquidity=POOL_LIQUIDITY)
-        self.prices = {s: Decimal(c.initial_price) for s, c in v.markets.items()}
+        # the launch's default markets, each with its initial price
+        self.prices = {s: Decimal(cast(Decimal, c.initial_price)) for s, c in v.markets.items()}
         self.symbols = list(v.markets)
         chain, ch = v.chain, v.clearinghouse
         self.traders: list[Trader] = []
@@ -68,8 +71,8 @@ class Workload:
         self.builder = BlockBuilder(v, self.bots)
 
     # ---------------------------------------------------------------- timed
-    def run(self) -> dict:
-        v = self.venue
+    def run(self) -> dict[str, Any]:
+        v = cast(Venue, self.venue)  # set up
         chain = v.chain
         # What the process allocated before (other benchmarks, the setup) is not this run's to
         # collect: it is frozen out of the collector's generations while the run is timed.
@@ -92,7 +95,7 @@ class Workload:
                 "liquidations": liquidations, "seconds": seconds,
                 "tps": txs / seconds if seconds > 0 else 0.0}
 
-    def _try(self, fn, *args, **kwargs) -> bool:
+    def _try(self, fn: Callable[..., object], *args: Any, **kwargs: Any) -> bool:
         try:
             fn(*args, **kwargs)
             return True
@@ -101,7 +104,7 @@ class Workload:
             return False
 
     def _push(self) -> None:
-        self.venue.set_prices(self.prices)
+        cast(Venue, self.venue).set_prices(self.prices)  # set up
 
     def _open(self, i: int, symbol: str) -> None:
         rng, trader = self.rng, self.traders[i]
@@ -167,7 +170,8 @@ class Workload:
             self.prices["ETH"] = (start * (1 - step * k)).quantize(Decimal("0.01"))
             self._push()
             result = self.builder.step()
-            liquidations += sum(len(bot.liquidation_events(ld.receipt))
+            # the workload's bots are liquidation keepers
+            liquidations += sum(len(cast(LiquidationKeeper, bot).liquidation_events(ld.receipt))
                                 for ld in result.landed for bot in [ld.intent.bot])
         return liquidations
 
@@ -176,8 +180,8 @@ class Workload:
             self.venue.chain.close()
 
 
-def run_workload(backend: str, traders: int = 1000, seed: int = 1, *, profiler=None,
-                 receipts: bool = False) -> dict:
+def run_workload(backend: str, traders: int = 1000, seed: int = 1, *,
+                 profiler: Optional[cProfile.Profile] = None, receipts: bool = False) -> dict[str, Any]:
     """Set up (untimed) and run (timed) the workload; ``{"transactions", "seconds", "tps", ...}``
     (and ``"receipts"``, every transaction's, when asked). ``profiler`` (a ``cProfile.Profile``)
     is enabled around the timed part only."""
@@ -201,11 +205,11 @@ def run_workload(backend: str, traders: int = 1000, seed: int = 1, *, profiler=N
     return out
 
 
-def gas_parity(receipts: list, reference: list) -> dict:
+def gas_parity(receipts: list[Receipt], reference: list[Receipt]) -> dict[str, int]:
     """Compare two runs' transactions one by one (status, gas used, block, time, output,
     logs): ``{"transactions": N, "mismatches": M}``, a missing or extra transaction counting
     as a mismatch."""
-    def outcome(r):
+    def outcome(r: Receipt) -> tuple[Any, ...]:
         return r.status, r.gas_used, r.block, r.timestamp, r.output, list(r.logs)
 
     mismatches = abs(len(receipts) - len(reference))

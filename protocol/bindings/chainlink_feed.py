@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
+from typing import Any, ClassVar, NamedTuple, Optional, Sequence  # noqa: F401
 
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
 
@@ -31,16 +31,16 @@ class ChainlinkFeed(BoundContract):
         'oracle()',
         'version()',
     })
-    EVENTS = ()
+    EVENTS: ClassVar[tuple[type, ...]] = ()
 
     def decimals(self, *, sender: Optional[str] = None) -> int:
         """``decimals()``, a view."""
-        value = self._view('decimals()', (), sender)
+        value: int = self._view('decimals()', (), sender)
         return value
 
     def description(self, *, sender: Optional[str] = None) -> str:
         """``description()``, a view."""
-        value = self._view('description()', (), sender)
+        value: str = self._view('description()', (), sender)
         return value
 
     def latest_round_data(self, *, sender: Optional[str] = None) -> LatestRoundDataResult:
@@ -50,15 +50,15 @@ class ChainlinkFeed(BoundContract):
 
     def market(self, *, sender: Optional[str] = None) -> int:
         """``market()``, a view."""
-        value = self._view('market()', (), sender)
+        value: int = self._view('market()', (), sender)
         return value
 
     def oracle(self, *, sender: Optional[str] = None) -> str:
         """``oracle()``, a view."""
-        value = self._view('oracle()', (), sender)
+        value: str = self._view('oracle()', (), sender)
         return value
 
     def version(self, *, sender: Optional[str] = None) -> int:
         """``version()``, a view."""
-        value = self._view('version()', (), sender)
+        value: int = self._view('version()', (), sender)
         return value

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
+from typing import Any, ClassVar, NamedTuple, Optional, Sequence  # noqa: F401
 
 from protocol.bindings.common import AccessControl, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
@@ -50,7 +50,7 @@ class MarketTierResult(NamedTuple):
     lower_bound: int
     max_leverage: int
     deduction: int
-    count: int
+    count_: int
 
 
 class OrderLockResult(NamedTuple):
@@ -94,8 +94,8 @@ class SolvencyResult(NamedTuple):
     value5: int
 
 
-class AccountLiquidatedEvent(NamedTuple):
-    """The event ``AccountLiquidated(address,address,uint256,uint256,uint256,uint256)``."""
+class _AccountLiquidatedEventFields(NamedTuple):
+    """The fields of ``AccountLiquidated(address,address,uint256,uint256,uint256,uint256)``."""
 
     account: str
     keeper: str
@@ -103,6 +103,12 @@ class AccountLiquidatedEvent(NamedTuple):
     penalty: int
     keeper_reward: int
     bad_debt: int
+
+
+class AccountLiquidatedEvent(_AccountLiquidatedEventFields):
+    """The event ``AccountLiquidated(address,address,uint256,uint256,uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'AccountLiquidated'
     SIGNATURE = 'AccountLiquidated(address,address,uint256,uint256,uint256,uint256)'
@@ -113,11 +119,17 @@ class AccountLiquidatedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'keeper', 'positions', 'penalty', 'keeperReward', 'badDebt'))
 
 
-class AccountRegisteredEvent(NamedTuple):
-    """The event ``AccountRegistered(address,uint256)``."""
+class _AccountRegisteredEventFields(NamedTuple):
+    """The fields of ``AccountRegistered(address,uint256)``."""
 
     account: str
-    index: int
+    index_: int
+
+
+class AccountRegisteredEvent(_AccountRegisteredEventFields):
+    """The event ``AccountRegistered(address,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'AccountRegistered'
     SIGNATURE = 'AccountRegistered(address,uint256)'
@@ -128,8 +140,8 @@ class AccountRegisteredEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'index'))
 
 
-class AutoDeleveragedEvent(NamedTuple):
-    """The event ``AutoDeleveraged(address,uint256,address,int256,uint256,int256,uint256,uint256,uint256)``."""
+class _AutoDeleveragedEventFields(NamedTuple):
+    """The fields of ``AutoDeleveraged(address,uint256,address,int256,uint256,int256,uint256,uint256,uint256)``."""
 
     account: str
     market: int
@@ -141,6 +153,12 @@ class AutoDeleveragedEvent(NamedTuple):
     factor_before: int
     factor_after: int
 
+
+class AutoDeleveragedEvent(_AutoDeleveragedEventFields):
+    """The event ``AutoDeleveraged(address,uint256,address,int256,uint256,int256,uint256,uint256,uint256)``."""
+
+    __slots__ = ()
+
     NAME = 'AutoDeleveraged'
     SIGNATURE = 'AutoDeleveraged(address,uint256,address,int256,uint256,int256,uint256,uint256,uint256)'
 
@@ -150,13 +168,19 @@ class AutoDeleveragedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'market', 'caller', 'sizeDelta', 'price', 'realizedPnl', 'score', 'factorBefore', 'factorAfter'))
 
 
-class BadDebtEvent(NamedTuple):
-    """The event ``BadDebt(address,uint256,uint256,uint256)``."""
+class _BadDebtEventFields(NamedTuple):
+    """The fields of ``BadDebt(address,uint256,uint256,uint256)``."""
 
     account: str
     amount: int
     from_insurance: int
     from_pool: int
+
+
+class BadDebtEvent(_BadDebtEventFields):
+    """The event ``BadDebt(address,uint256,uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'BadDebt'
     SIGNATURE = 'BadDebt(address,uint256,uint256,uint256)'
@@ -167,11 +191,17 @@ class BadDebtEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'amount', 'fromInsurance', 'fromPool'))
 
 
-class DepositedEvent(NamedTuple):
-    """The event ``Deposited(address,uint256)``."""
+class _DepositedEventFields(NamedTuple):
+    """The fields of ``Deposited(address,uint256)``."""
 
     account: str
     amount: int
+
+
+class DepositedEvent(_DepositedEventFields):
+    """The event ``Deposited(address,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'Deposited'
     SIGNATURE = 'Deposited(address,uint256)'
@@ -182,13 +212,19 @@ class DepositedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'amount'))
 
 
-class FundingUpdatedEvent(NamedTuple):
-    """The event ``FundingUpdated(uint256,int256,int256,uint256)``."""
+class _FundingUpdatedEventFields(NamedTuple):
+    """The fields of ``FundingUpdated(uint256,int256,int256,uint256)``."""
 
     market: int
     long_index: int
     short_index: int
     borrow_index: int
+
+
+class FundingUpdatedEvent(_FundingUpdatedEventFields):
+    """The event ``FundingUpdated(uint256,int256,int256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'FundingUpdated'
     SIGNATURE = 'FundingUpdated(uint256,int256,int256,uint256)'
@@ -199,11 +235,17 @@ class FundingUpdatedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('market', 'longIndex', 'shortIndex', 'borrowIndex'))
 
 
-class HeldImpactReleasedEvent(NamedTuple):
-    """The event ``HeldImpactReleased(address,uint256)``."""
+class _HeldImpactReleasedEventFields(NamedTuple):
+    """The fields of ``HeldImpactReleased(address,uint256)``."""
 
     account: str
     amount: int
+
+
+class HeldImpactReleasedEvent(_HeldImpactReleasedEventFields):
+    """The event ``HeldImpactReleased(address,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'HeldImpactReleased'
     SIGNATURE = 'HeldImpactReleased(address,uint256)'
@@ -214,12 +256,18 @@ class HeldImpactReleasedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'amount'))
 
 
-class ImpactHeldEvent(NamedTuple):
-    """The event ``ImpactHeld(address,uint256,uint256)``."""
+class _ImpactHeldEventFields(NamedTuple):
+    """The fields of ``ImpactHeld(address,uint256,uint256)``."""
 
     account: str
     market: int
     amount: int
+
+
+class ImpactHeldEvent(_ImpactHeldEventFields):
+    """The event ``ImpactHeld(address,uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'ImpactHeld'
     SIGNATURE = 'ImpactHeld(address,uint256,uint256)'
@@ -230,10 +278,16 @@ class ImpactHeldEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'market', 'amount'))
 
 
-class InstantTradingSetEvent(NamedTuple):
-    """The event ``InstantTradingSet(bool)``."""
+class _InstantTradingSetEventFields(NamedTuple):
+    """The fields of ``InstantTradingSet(bool)``."""
 
     enabled: bool
+
+
+class InstantTradingSetEvent(_InstantTradingSetEventFields):
+    """The event ``InstantTradingSet(bool)``."""
+
+    __slots__ = ()
 
     NAME = 'InstantTradingSet'
     SIGNATURE = 'InstantTradingSet(bool)'
@@ -244,11 +298,17 @@ class InstantTradingSetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('enabled',))
 
 
-class InsuranceFundedEvent(NamedTuple):
-    """The event ``InsuranceFunded(address,uint256)``."""
+class _InsuranceFundedEventFields(NamedTuple):
+    """The fields of ``InsuranceFunded(address,uint256)``."""
 
     from_: str
     amount: int
+
+
+class InsuranceFundedEvent(_InsuranceFundedEventFields):
+    """The event ``InsuranceFunded(address,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'InsuranceFunded'
     SIGNATURE = 'InsuranceFunded(address,uint256)'
@@ -259,12 +319,18 @@ class InsuranceFundedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('from', 'amount'))
 
 
-class LeverageUpdatedEvent(NamedTuple):
-    """The event ``LeverageUpdated(address,uint256,uint256)``."""
+class _LeverageUpdatedEventFields(NamedTuple):
+    """The fields of ``LeverageUpdated(address,uint256,uint256)``."""
 
     account: str
     market: int
     leverage: int
+
+
+class LeverageUpdatedEvent(_LeverageUpdatedEventFields):
+    """The event ``LeverageUpdated(address,uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'LeverageUpdated'
     SIGNATURE = 'LeverageUpdated(address,uint256,uint256)'
@@ -275,13 +341,19 @@ class LeverageUpdatedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'market', 'leverage'))
 
 
-class MarginChangedEvent(NamedTuple):
-    """The event ``MarginChanged(address,uint256,int256,uint256)``."""
+class _MarginChangedEventFields(NamedTuple):
+    """The fields of ``MarginChanged(address,uint256,int256,uint256)``."""
 
     account: str
     market: int
     delta: int
     margin: int
+
+
+class MarginChangedEvent(_MarginChangedEventFields):
+    """The event ``MarginChanged(address,uint256,int256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'MarginChanged'
     SIGNATURE = 'MarginChanged(address,uint256,int256,uint256)'
@@ -292,12 +364,18 @@ class MarginChangedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'market', 'delta', 'margin'))
 
 
-class MarketChangeScheduledEvent(NamedTuple):
-    """The event ``MarketChangeScheduled(uint256,bytes32,uint256)``."""
+class _MarketChangeScheduledEventFields(NamedTuple):
+    """The fields of ``MarketChangeScheduled(uint256,bytes32,uint256)``."""
 
     market: int
     change: bytes
     ready_at: int
+
+
+class MarketChangeScheduledEvent(_MarketChangeScheduledEventFields):
+    """The event ``MarketChangeScheduled(uint256,bytes32,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'MarketChangeScheduled'
     SIGNATURE = 'MarketChangeScheduled(uint256,bytes32,uint256)'
@@ -308,12 +386,18 @@ class MarketChangeScheduledEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('market', 'change', 'readyAt'))
 
 
-class MarketConfiguredEvent(NamedTuple):
-    """The event ``MarketConfigured(uint256,bytes32,(uint64,uint64,uint64,uint64,uint16,uint16,uint16,uint16,uint16,uint16,uint32,uint64,uint128,uint128,uint128,uint16))``."""
+class _MarketConfiguredEventFields(NamedTuple):
+    """The fields of ``MarketConfigured(uint256,bytes32,(uint64,uint64,uint64,uint64,uint16,uint16,uint16,uint16,uint16,uint16,uint32,uint64,uint128,uint128,uint128,uint16))``."""
 
     market: int
     symbol: bytes
     config: MarketConfig
+
+
+class MarketConfiguredEvent(_MarketConfiguredEventFields):
+    """The event ``MarketConfigured(uint256,bytes32,(uint64,uint64,uint64,uint64,uint16,uint16,uint16,uint16,uint16,uint16,uint32,uint64,uint128,uint128,uint128,uint16))``."""
+
+    __slots__ = ()
 
     NAME = 'MarketConfigured'
     SIGNATURE = 'MarketConfigured(uint256,bytes32,(uint64,uint64,uint64,uint64,uint16,uint16,uint16,uint16,uint16,uint16,uint32,uint64,uint128,uint128,uint128,uint16))'
@@ -324,12 +408,18 @@ class MarketConfiguredEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('market', 'symbol', 'config'))
 
 
-class MarketModuleSetEvent(NamedTuple):
-    """The event ``MarketModuleSet(uint256,uint8,address)``."""
+class _MarketModuleSetEventFields(NamedTuple):
+    """The fields of ``MarketModuleSet(uint256,uint8,address)``."""
 
     market: int
     kind: int
     module: str
+
+
+class MarketModuleSetEvent(_MarketModuleSetEventFields):
+    """The event ``MarketModuleSet(uint256,uint8,address)``."""
+
+    __slots__ = ()
 
     NAME = 'MarketModuleSet'
     SIGNATURE = 'MarketModuleSet(uint256,uint8,address)'
@@ -340,12 +430,18 @@ class MarketModuleSetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('market', 'kind', 'module'))
 
 
-class MarketTiersSetEvent(NamedTuple):
-    """The event ``MarketTiersSet(uint256,uint256[],uint256[])``."""
+class _MarketTiersSetEventFields(NamedTuple):
+    """The fields of ``MarketTiersSet(uint256,uint256[],uint256[])``."""
 
     market: int
     lower_bounds: tuple[int, ...]
     max_leverages: tuple[int, ...]
+
+
+class MarketTiersSetEvent(_MarketTiersSetEventFields):
+    """The event ``MarketTiersSet(uint256,uint256[],uint256[])``."""
+
+    __slots__ = ()
 
     NAME = 'MarketTiersSet'
     SIGNATURE = 'MarketTiersSet(uint256,uint256[],uint256[])'
@@ -356,12 +452,18 @@ class MarketTiersSetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('market', 'lowerBounds', 'maxLeverages'))
 
 
-class OperatorSetEvent(NamedTuple):
-    """The event ``OperatorSet(address,address,bool)``."""
+class _OperatorSetEventFields(NamedTuple):
+    """The fields of ``OperatorSet(address,address,bool)``."""
 
     account: str
     operator: str
     approved: bool
+
+
+class OperatorSetEvent(_OperatorSetEventFields):
+    """The event ``OperatorSet(address,address,bool)``."""
+
+    __slots__ = ()
 
     NAME = 'OperatorSet'
     SIGNATURE = 'OperatorSet(address,address,bool)'
@@ -372,11 +474,17 @@ class OperatorSetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'operator', 'approved'))
 
 
-class OrderLockReleasedEvent(NamedTuple):
-    """The event ``OrderLockReleased(address,uint256)``."""
+class _OrderLockReleasedEventFields(NamedTuple):
+    """The fields of ``OrderLockReleased(address,uint256)``."""
 
     account: str
     order_id: int
+
+
+class OrderLockReleasedEvent(_OrderLockReleasedEventFields):
+    """The event ``OrderLockReleased(address,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'OrderLockReleased'
     SIGNATURE = 'OrderLockReleased(address,uint256)'
@@ -387,13 +495,19 @@ class OrderLockReleasedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'orderId'))
 
 
-class OrderLockSetEvent(NamedTuple):
-    """The event ``OrderLockSet(address,uint256,uint256,uint256)``."""
+class _OrderLockSetEventFields(NamedTuple):
+    """The fields of ``OrderLockSet(address,uint256,uint256,uint256)``."""
 
     account: str
     order_id: int
     market: int
     expires_at: int
+
+
+class OrderLockSetEvent(_OrderLockSetEventFields):
+    """The event ``OrderLockSet(address,uint256,uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'OrderLockSet'
     SIGNATURE = 'OrderLockSet(address,uint256,uint256,uint256)'
@@ -404,10 +518,16 @@ class OrderLockSetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'orderId', 'market', 'expiresAt'))
 
 
-class PausedSetEvent(NamedTuple):
-    """The event ``PausedSet(bool)``."""
+class _PausedSetEventFields(NamedTuple):
+    """The fields of ``PausedSet(bool)``."""
 
     paused: bool
+
+
+class PausedSetEvent(_PausedSetEventFields):
+    """The event ``PausedSet(bool)``."""
+
+    __slots__ = ()
 
     NAME = 'PausedSet'
     SIGNATURE = 'PausedSet(bool)'
@@ -418,12 +538,18 @@ class PausedSetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('paused',))
 
 
-class PnlFactorsSetEvent(NamedTuple):
-    """The event ``PnlFactorsSet(uint256,uint256,uint256)``."""
+class _PnlFactorsSetEventFields(NamedTuple):
+    """The fields of ``PnlFactorsSet(uint256,uint256,uint256)``."""
 
     max_pnl_factor_traders: int
     max_pnl_factor_adl: int
     min_pnl_factor_after_adl: int
+
+
+class PnlFactorsSetEvent(_PnlFactorsSetEventFields):
+    """The event ``PnlFactorsSet(uint256,uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'PnlFactorsSet'
     SIGNATURE = 'PnlFactorsSet(uint256,uint256,uint256)'
@@ -434,10 +560,16 @@ class PnlFactorsSetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('maxPnlFactorTraders', 'maxPnlFactorAdl', 'minPnlFactorAfterAdl'))
 
 
-class PoolDepositedEvent(NamedTuple):
-    """The event ``PoolDeposited(uint256)``."""
+class _PoolDepositedEventFields(NamedTuple):
+    """The fields of ``PoolDeposited(uint256)``."""
 
     amount: int
+
+
+class PoolDepositedEvent(_PoolDepositedEventFields):
+    """The event ``PoolDeposited(uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'PoolDeposited'
     SIGNATURE = 'PoolDeposited(uint256)'
@@ -448,11 +580,17 @@ class PoolDepositedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('amount',))
 
 
-class PoolWithdrawnEvent(NamedTuple):
-    """The event ``PoolWithdrawn(address,uint256)``."""
+class _PoolWithdrawnEventFields(NamedTuple):
+    """The fields of ``PoolWithdrawn(address,uint256)``."""
 
     receiver: str
     amount: int
+
+
+class PoolWithdrawnEvent(_PoolWithdrawnEventFields):
+    """The event ``PoolWithdrawn(address,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'PoolWithdrawn'
     SIGNATURE = 'PoolWithdrawn(address,uint256)'
@@ -463,8 +601,8 @@ class PoolWithdrawnEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('receiver', 'amount'))
 
 
-class PositionDecreasedEvent(NamedTuple):
-    """The event ``PositionDecreased(address,uint256,int256,uint256,int256,uint256,int256,uint256)``."""
+class _PositionDecreasedEventFields(NamedTuple):
+    """The fields of ``PositionDecreased(address,uint256,int256,uint256,int256,uint256,int256,uint256)``."""
 
     account: str
     market: int
@@ -475,6 +613,12 @@ class PositionDecreasedEvent(NamedTuple):
     funding_paid: int
     borrowing_paid: int
 
+
+class PositionDecreasedEvent(_PositionDecreasedEventFields):
+    """The event ``PositionDecreased(address,uint256,int256,uint256,int256,uint256,int256,uint256)``."""
+
+    __slots__ = ()
+
     NAME = 'PositionDecreased'
     SIGNATURE = 'PositionDecreased(address,uint256,int256,uint256,int256,uint256,int256,uint256)'
 
@@ -484,8 +628,8 @@ class PositionDecreasedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'market', 'sizeDelta', 'price', 'realizedPnl', 'fee', 'fundingPaid', 'borrowingPaid'))
 
 
-class PositionIncreasedEvent(NamedTuple):
-    """The event ``PositionIncreased(address,uint256,uint8,int256,uint256,uint256,uint256,int256,uint256)``."""
+class _PositionIncreasedEventFields(NamedTuple):
+    """The fields of ``PositionIncreased(address,uint256,uint8,int256,uint256,uint256,uint256,int256,uint256)``."""
 
     account: str
     market: int
@@ -497,6 +641,12 @@ class PositionIncreasedEvent(NamedTuple):
     funding_paid: int
     borrowing_paid: int
 
+
+class PositionIncreasedEvent(_PositionIncreasedEventFields):
+    """The event ``PositionIncreased(address,uint256,uint8,int256,uint256,uint256,uint256,int256,uint256)``."""
+
+    __slots__ = ()
+
     NAME = 'PositionIncreased'
     SIGNATURE = 'PositionIncreased(address,uint256,uint8,int256,uint256,uint256,uint256,int256,uint256)'
 
@@ -506,8 +656,8 @@ class PositionIncreasedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'market', 'mode', 'sizeDelta', 'price', 'fee', 'marginAdded', 'fundingPaid', 'borrowingPaid'))
 
 
-class PositionLiquidatedEvent(NamedTuple):
-    """The event ``PositionLiquidated(address,uint256,address,int256,uint256,int256,uint256,uint256,uint256)``."""
+class _PositionLiquidatedEventFields(NamedTuple):
+    """The fields of ``PositionLiquidated(address,uint256,address,int256,uint256,int256,uint256,uint256,uint256)``."""
 
     account: str
     market: int
@@ -519,6 +669,12 @@ class PositionLiquidatedEvent(NamedTuple):
     keeper_reward: int
     bad_debt: int
 
+
+class PositionLiquidatedEvent(_PositionLiquidatedEventFields):
+    """The event ``PositionLiquidated(address,uint256,address,int256,uint256,int256,uint256,uint256,uint256)``."""
+
+    __slots__ = ()
+
     NAME = 'PositionLiquidated'
     SIGNATURE = 'PositionLiquidated(address,uint256,address,int256,uint256,int256,uint256,uint256,uint256)'
 
@@ -528,8 +684,8 @@ class PositionLiquidatedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'market', 'keeper', 'sizeClosed', 'price', 'realizedPnl', 'penalty', 'keeperReward', 'badDebt'))
 
 
-class PriceImpactEvent(NamedTuple):
-    """The event ``PriceImpact(address,uint256,int256,uint256,uint256,int256,int256,int256,int256)``."""
+class _PriceImpactEventFields(NamedTuple):
+    """The fields of ``PriceImpact(address,uint256,int256,uint256,uint256,int256,int256,int256,int256)``."""
 
     account: str
     market: int
@@ -541,6 +697,12 @@ class PriceImpactEvent(NamedTuple):
     pending_delta: int
     realized: int
 
+
+class PriceImpactEvent(_PriceImpactEventFields):
+    """The event ``PriceImpact(address,uint256,int256,uint256,uint256,int256,int256,int256,int256)``."""
+
+    __slots__ = ()
+
     NAME = 'PriceImpact'
     SIGNATURE = 'PriceImpact(address,uint256,int256,uint256,uint256,int256,int256,int256,int256)'
 
@@ -550,13 +712,19 @@ class PriceImpactEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'market', 'sizeDelta', 'oraclePrice', 'fillPrice', 'poolDelta', 'impactUsd', 'pendingDelta', 'realized'))
 
 
-class ProfitCappedEvent(NamedTuple):
-    """The event ``ProfitCapped(address,uint256,int256,int256)``."""
+class _ProfitCappedEventFields(NamedTuple):
+    """The fields of ``ProfitCapped(address,uint256,int256,int256)``."""
 
     account: str
     market: int
     full: int
     paid: int
+
+
+class ProfitCappedEvent(_ProfitCappedEventFields):
+    """The event ``ProfitCapped(address,uint256,int256,int256)``."""
+
+    __slots__ = ()
 
     NAME = 'ProfitCapped'
     SIGNATURE = 'ProfitCapped(address,uint256,int256,int256)'
@@ -567,13 +735,19 @@ class ProfitCappedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('account', 'market', 'full', 'paid'))
 
 
-class RatesModuleFailedEvent(NamedTuple):
-    """The event ``RatesModuleFailed(uint256,address,uint256,bytes)``."""
+class _RatesModuleFailedEventFields(NamedTuple):
+    """The fields of ``RatesModuleFailed(uint256,address,uint256,bytes)``."""
 
     market: int
     module: str
     since: int
     reason: bytes
+
+
+class RatesModuleFailedEvent(_RatesModuleFailedEventFields):
+    """The event ``RatesModuleFailed(uint256,address,uint256,bytes)``."""
+
+    __slots__ = ()
 
     NAME = 'RatesModuleFailed'
     SIGNATURE = 'RatesModuleFailed(uint256,address,uint256,bytes)'
@@ -584,10 +758,16 @@ class RatesModuleFailedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('market', 'module', 'since', 'reason'))
 
 
-class RiskChangeDelaySetEvent(NamedTuple):
-    """The event ``RiskChangeDelaySet(uint256)``."""
+class _RiskChangeDelaySetEventFields(NamedTuple):
+    """The fields of ``RiskChangeDelaySet(uint256)``."""
 
     delay: int
+
+
+class RiskChangeDelaySetEvent(_RiskChangeDelaySetEventFields):
+    """The event ``RiskChangeDelaySet(uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'RiskChangeDelaySet'
     SIGNATURE = 'RiskChangeDelaySet(uint256)'
@@ -598,11 +778,17 @@ class RiskChangeDelaySetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('delay',))
 
 
-class WithdrawnEvent(NamedTuple):
-    """The event ``Withdrawn(address,uint256)``."""
+class _WithdrawnEventFields(NamedTuple):
+    """The fields of ``Withdrawn(address,uint256)``."""
 
     account: str
     amount: int
+
+
+class WithdrawnEvent(_WithdrawnEventFields):
+    """The event ``Withdrawn(address,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'Withdrawn'
     SIGNATURE = 'Withdrawn(address,uint256)'
@@ -701,46 +887,46 @@ class Clearinghouse(AccessControl):
         'valuationTime()',
         'withdraw(address,uint256)',
     })
-    EVENTS = (AccountLiquidatedEvent, AccountRegisteredEvent, AutoDeleveragedEvent, BadDebtEvent, DepositedEvent, FundingUpdatedEvent, HeldImpactReleasedEvent, ImpactHeldEvent, InstantTradingSetEvent, InsuranceFundedEvent, LeverageUpdatedEvent, MarginChangedEvent, MarketChangeScheduledEvent, MarketConfiguredEvent, MarketModuleSetEvent, MarketTiersSetEvent, OperatorSetEvent, OrderLockReleasedEvent, OrderLockSetEvent, PausedSetEvent, PnlFactorsSetEvent, PoolDepositedEvent, PoolWithdrawnEvent, PositionDecreasedEvent, PositionIncreasedEvent, PositionLiquidatedEvent, PriceImpactEvent, ProfitCappedEvent, RatesModuleFailedEvent, RiskChangeDelaySetEvent, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, WithdrawnEvent, )
+    EVENTS: ClassVar[tuple[type, ...]] = (AccountLiquidatedEvent, AccountRegisteredEvent, AutoDeleveragedEvent, BadDebtEvent, DepositedEvent, FundingUpdatedEvent, HeldImpactReleasedEvent, ImpactHeldEvent, InstantTradingSetEvent, InsuranceFundedEvent, LeverageUpdatedEvent, MarginChangedEvent, MarketChangeScheduledEvent, MarketConfiguredEvent, MarketModuleSetEvent, MarketTiersSetEvent, OperatorSetEvent, OrderLockReleasedEvent, OrderLockSetEvent, PausedSetEvent, PnlFactorsSetEvent, PoolDepositedEvent, PoolWithdrawnEvent, PositionDecreasedEvent, PositionIncreasedEvent, PositionLiquidatedEvent, PriceImpactEvent, ProfitCappedEvent, RatesModuleFailedEvent, RiskChangeDelaySetEvent, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, WithdrawnEvent, )
 
     def close_all(self, *, sender: Optional[str] = None) -> int:
         """``CLOSE_ALL()``, a view."""
-        value = self._view('CLOSE_ALL()', (), sender)
+        value: int = self._view('CLOSE_ALL()', (), sender)
         return value
 
     def cross(self, *, sender: Optional[str] = None) -> int:
         """``CROSS()``, a view."""
-        value = self._view('CROSS()', (), sender)
+        value: int = self._view('CROSS()', (), sender)
         return value
 
     def cross_account(self, *, sender: Optional[str] = None) -> int:
         """``CROSS_ACCOUNT()``, a view."""
-        value = self._view('CROSS_ACCOUNT()', (), sender)
+        value: int = self._view('CROSS_ACCOUNT()', (), sender)
         return value
 
     def executor_role(self, *, sender: Optional[str] = None) -> bytes:
         """``EXECUTOR_ROLE()``, a view."""
-        value = self._view('EXECUTOR_ROLE()', (), sender)
+        value: bytes = self._view('EXECUTOR_ROLE()', (), sender)
         return value
 
     def isolated(self, *, sender: Optional[str] = None) -> int:
         """``ISOLATED()``, a view."""
-        value = self._view('ISOLATED()', (), sender)
+        value: int = self._view('ISOLATED()', (), sender)
         return value
 
     def max_markets(self, *, sender: Optional[str] = None) -> int:
         """``MAX_MARKETS()``, a view."""
-        value = self._view('MAX_MARKETS()', (), sender)
+        value: int = self._view('MAX_MARKETS()', (), sender)
         return value
 
     def account_count(self, *, sender: Optional[str] = None) -> int:
         """``accountCount()``, a view."""
-        value = self._view('accountCount()', (), sender)
+        value: int = self._view('accountCount()', (), sender)
         return value
 
     def accounts(self, index: int, *, sender: Optional[str] = None) -> str:
         """``accounts(uint256)``, a view."""
-        value = self._view('accounts(uint256)', (index,), sender)
+        value: str = self._view('accounts(uint256)', (index,), sender)
         return value
 
     def add_margin(self, account: str, market: int, amount: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
@@ -753,21 +939,21 @@ class Clearinghouse(AccessControl):
 
     def collateral(self, *, sender: Optional[str] = None) -> str:
         """``collateral()``, a view."""
-        value = self._view('collateral()', (), sender)
+        value: str = self._view('collateral()', (), sender)
         return value
 
-    def configure_market(self, market: int, symbol: bytes, c: MarketConfig, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+    def configure_market(self, market: int, symbol: bytes, c: MarketConfig | tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``configureMarket(uint256,bytes32,(uint64,uint64,uint64,uint64,uint16,uint16,uint16,uint16,uint16,uint16,uint32,uint64,uint128,uint128,uint128,uint16))`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'configureMarket(uint256,bytes32,(uint64,uint64,uint64,uint64,uint16,uint16,uint16,uint16,uint16,uint16,uint32,uint64,uint128,uint128,uint128,uint16))', (market, symbol, c), 0, gas, gas_price)
 
     def cross_balance(self, account: str, *, sender: Optional[str] = None) -> int:
         """``crossBalance(address)``, a view."""
-        value = self._view('crossBalance(address)', (account,), sender)
+        value: int = self._view('crossBalance(address)', (account,), sender)
         return value
 
     def cross_markets(self, account: str, *, sender: Optional[str] = None) -> int:
         """``crossMarkets(address)``, a view."""
-        value = self._view('crossMarkets(address)', (account,), sender)
+        value: int = self._view('crossMarkets(address)', (account,), sender)
         return value
 
     def decrease_position(self, account: str, market: int, size_abs: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
@@ -790,7 +976,7 @@ class Clearinghouse(AccessControl):
         """Send ``liquidateAccount(address)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'liquidateAccount(address)', (account,), 0, gas, gas_price)
 
-    def liquidate_batch(self, targets: Sequence[LiquidationTarget], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+    def liquidate_batch(self, targets: Sequence[LiquidationTarget | tuple[str, int]], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``liquidateBatch((address,uint256)[])`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'liquidateBatch((address,uint256)[])', (targets,), 0, gas, gas_price)
 
@@ -800,12 +986,12 @@ class Clearinghouse(AccessControl):
 
     def market_count(self, *, sender: Optional[str] = None) -> int:
         """``marketCount()``, a view."""
-        value = self._view('marketCount()', (), sender)
+        value: int = self._view('marketCount()', (), sender)
         return value
 
     def oracle(self, *, sender: Optional[str] = None) -> str:
         """``oracle()``, a view."""
-        value = self._view('oracle()', (), sender)
+        value: str = self._view('oracle()', (), sender)
         return value
 
     def pool_deposit(self, amount: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
@@ -831,7 +1017,7 @@ class Clearinghouse(AccessControl):
 
     def scale(self, *, sender: Optional[str] = None) -> int:
         """``scale()``, a view."""
-        value = self._view('scale()', (), sender)
+        value: int = self._view('scale()', (), sender)
         return value
 
     def set_instant_trading(self, enabled: bool, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
@@ -884,7 +1070,7 @@ class Clearinghouse(AccessControl):
 
     def adl_keeper_role(self, *, sender: Optional[str] = None) -> bytes:
         """``ADL_KEEPER_ROLE()``, a view."""
-        value = self._view('ADL_KEEPER_ROLE()', (), sender)
+        value: bytes = self._view('ADL_KEEPER_ROLE()', (), sender)
         return value
 
     def account_health(self, account: str, *, sender: Optional[str] = None) -> AccountHealthResult:
@@ -899,57 +1085,57 @@ class Clearinghouse(AccessControl):
 
     def funding_reserve(self, *, sender: Optional[str] = None) -> int:
         """``fundingReserve()``, a view."""
-        value = self._view('fundingReserve()', (), sender)
+        value: int = self._view('fundingReserve()', (), sender)
         return value
 
     def health_impact(self, account: str, market: int, *, sender: Optional[str] = None) -> int:
         """``healthImpact(address,uint256)``, a view."""
-        value = self._view('healthImpact(address,uint256)', (account, market), sender)
+        value: int = self._view('healthImpact(address,uint256)', (account, market), sender)
         return value
 
     def held_impact(self, account: str, *, sender: Optional[str] = None) -> int:
         """``heldImpact(address)``, a view."""
-        value = self._view('heldImpact(address)', (account,), sender)
+        value: int = self._view('heldImpact(address)', (account,), sender)
         return value
 
     def impact_pool(self, market: int, *, sender: Optional[str] = None) -> int:
         """``impactPool(uint256)``, a view."""
-        value = self._view('impactPool(uint256)', (market,), sender)
+        value: int = self._view('impactPool(uint256)', (market,), sender)
         return value
 
     def instant_trading(self, *, sender: Optional[str] = None) -> bool:
         """``instantTrading()``, a view."""
-        value = self._view('instantTrading()', (), sender)
+        value: bool = self._view('instantTrading()', (), sender)
         return value
 
     def insurance_fund(self, *, sender: Optional[str] = None) -> int:
         """``insuranceFund()``, a view."""
-        value = self._view('insuranceFund()', (), sender)
+        value: int = self._view('insuranceFund()', (), sender)
         return value
 
     def is_account_liquidatable(self, account: str, *, sender: Optional[str] = None) -> bool:
         """``isAccountLiquidatable(address)``, a view."""
-        value = self._view('isAccountLiquidatable(address)', (account,), sender)
+        value: bool = self._view('isAccountLiquidatable(address)', (account,), sender)
         return value
 
     def is_liquidatable(self, account: str, market: int, *, sender: Optional[str] = None) -> bool:
         """``isLiquidatable(address,uint256)``, a view."""
-        value = self._view('isLiquidatable(address,uint256)', (account, market), sender)
+        value: bool = self._view('isLiquidatable(address,uint256)', (account, market), sender)
         return value
 
     def is_operator(self, account: str, operator: str, *, sender: Optional[str] = None) -> bool:
         """``isOperator(address,address)``, a view."""
-        value = self._view('isOperator(address,address)', (account, operator), sender)
+        value: bool = self._view('isOperator(address,address)', (account, operator), sender)
         return value
 
     def is_registered(self, account: str, *, sender: Optional[str] = None) -> bool:
         """``isRegistered(address)``, a view."""
-        value = self._view('isRegistered(address)', (account,), sender)
+        value: bool = self._view('isRegistered(address)', (account,), sender)
         return value
 
     def last_partial_liquidation(self, account: str, market: int, *, sender: Optional[str] = None) -> int:
         """``lastPartialLiquidation(address,uint256)``, a view."""
-        value = self._view('lastPartialLiquidation(address,uint256)', (account, market), sender)
+        value: int = self._view('lastPartialLiquidation(address,uint256)', (account, market), sender)
         return value
 
     def locked_accounts(self, market: int, *, sender: Optional[str] = None) -> LockedAccountsResult:
@@ -974,7 +1160,7 @@ class Clearinghouse(AccessControl):
 
     def market_symbol(self, market: int, *, sender: Optional[str] = None) -> bytes:
         """``marketSymbol(uint256)``, a view."""
-        value = self._view('marketSymbol(uint256)', (market,), sender)
+        value: bytes = self._view('marketSymbol(uint256)', (market,), sender)
         return value
 
     def market_tier(self, market: int, index: int, *, sender: Optional[str] = None) -> MarketTierResult:
@@ -984,12 +1170,12 @@ class Clearinghouse(AccessControl):
 
     def max_pool_withdrawal(self, *, sender: Optional[str] = None) -> int:
         """``maxPoolWithdrawal()``, a view."""
-        value = self._view('maxPoolWithdrawal()', (), sender)
+        value: int = self._view('maxPoolWithdrawal()', (), sender)
         return value
 
     def open_entry(self, *, sender: Optional[str] = None) -> int:
         """``openEntry()``, a view."""
-        value = self._view('openEntry()', (), sender)
+        value: int = self._view('openEntry()', (), sender)
         return value
 
     def order_lock(self, account: str, *, sender: Optional[str] = None) -> OrderLockResult:
@@ -999,7 +1185,7 @@ class Clearinghouse(AccessControl):
 
     def paused(self, *, sender: Optional[str] = None) -> bool:
         """``paused()``, a view."""
-        value = self._view('paused()', (), sender)
+        value: bool = self._view('paused()', (), sender)
         return value
 
     def pending_charges(self, account: str, market: int, *, sender: Optional[str] = None) -> PendingChargesResult:
@@ -1009,17 +1195,17 @@ class Clearinghouse(AccessControl):
 
     def pool(self, *, sender: Optional[str] = None) -> str:
         """``pool()``, a view."""
-        value = self._view('pool()', (), sender)
+        value: str = self._view('pool()', (), sender)
         return value
 
     def pool_assets(self, *, sender: Optional[str] = None) -> int:
         """``poolAssets()``, a view."""
-        value = self._view('poolAssets()', (), sender)
+        value: int = self._view('poolAssets()', (), sender)
         return value
 
     def pool_value(self, *, sender: Optional[str] = None) -> int:
         """``poolValue()``, a view."""
-        value = self._view('poolValue()', (), sender)
+        value: int = self._view('poolValue()', (), sender)
         return value
 
     def position_health(self, account: str, market: int, *, sender: Optional[str] = None) -> PositionHealthResult:
@@ -1034,12 +1220,12 @@ class Clearinghouse(AccessControl):
 
     def quote_decrease(self, account: str, market: int, size_abs: int, oracle_price: int, *, sender: Optional[str] = None) -> int:
         """``quoteDecrease(address,uint256,uint256,uint256)``, a view."""
-        value = self._view('quoteDecrease(address,uint256,uint256,uint256)', (account, market, size_abs, oracle_price), sender)
+        value: int = self._view('quoteDecrease(address,uint256,uint256,uint256)', (account, market, size_abs, oracle_price), sender)
         return value
 
     def quote_fill(self, market: int, size_delta: int, oracle_price: int, *, sender: Optional[str] = None) -> int:
         """``quoteFill(uint256,int256,uint256)``, a view."""
-        value = self._view('quoteFill(uint256,int256,uint256)', (market, size_delta, oracle_price), sender)
+        value: int = self._view('quoteFill(uint256,int256,uint256)', (market, size_delta, oracle_price), sender)
         return value
 
     def solvency(self, *, sender: Optional[str] = None) -> SolvencyResult:
@@ -1049,5 +1235,5 @@ class Clearinghouse(AccessControl):
 
     def valuation_time(self, *, sender: Optional[str] = None) -> int:
         """``valuationTime()``, a view."""
-        value = self._view('valuationTime()', (), sender)
+        value: int = self._view('valuationTime()', (), sender)
         return value

@@ -4,17 +4,23 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
+from typing import Any, ClassVar, NamedTuple, Optional, Sequence  # noqa: F401
 
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
 
 
-class RoleAdminChangedEvent(NamedTuple):
-    """The event ``RoleAdminChanged(bytes32,bytes32,bytes32)``."""
+class _RoleAdminChangedEventFields(NamedTuple):
+    """The fields of ``RoleAdminChanged(bytes32,bytes32,bytes32)``."""
 
     role: bytes
     previous_admin_role: bytes
     new_admin_role: bytes
+
+
+class RoleAdminChangedEvent(_RoleAdminChangedEventFields):
+    """The event ``RoleAdminChanged(bytes32,bytes32,bytes32)``."""
+
+    __slots__ = ()
 
     NAME = 'RoleAdminChanged'
     SIGNATURE = 'RoleAdminChanged(bytes32,bytes32,bytes32)'
@@ -25,12 +31,18 @@ class RoleAdminChangedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('role', 'previousAdminRole', 'newAdminRole'))
 
 
-class RoleGrantedEvent(NamedTuple):
-    """The event ``RoleGranted(bytes32,address,address)``."""
+class _RoleGrantedEventFields(NamedTuple):
+    """The fields of ``RoleGranted(bytes32,address,address)``."""
 
     role: bytes
     account: str
     sender_: str
+
+
+class RoleGrantedEvent(_RoleGrantedEventFields):
+    """The event ``RoleGranted(bytes32,address,address)``."""
+
+    __slots__ = ()
 
     NAME = 'RoleGranted'
     SIGNATURE = 'RoleGranted(bytes32,address,address)'
@@ -41,12 +53,18 @@ class RoleGrantedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('role', 'account', 'sender'))
 
 
-class RoleRevokedEvent(NamedTuple):
-    """The event ``RoleRevoked(bytes32,address,address)``."""
+class _RoleRevokedEventFields(NamedTuple):
+    """The fields of ``RoleRevoked(bytes32,address,address)``."""
 
     role: bytes
     account: str
     sender_: str
+
+
+class RoleRevokedEvent(_RoleRevokedEventFields):
+    """The event ``RoleRevoked(bytes32,address,address)``."""
+
+    __slots__ = ()
 
     NAME = 'RoleRevoked'
     SIGNATURE = 'RoleRevoked(bytes32,address,address)'
@@ -57,12 +75,18 @@ class RoleRevokedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('role', 'account', 'sender'))
 
 
-class ApprovalEvent(NamedTuple):
-    """The event ``Approval(address,address,uint256)``."""
+class _ApprovalEventFields(NamedTuple):
+    """The fields of ``Approval(address,address,uint256)``."""
 
     owner: str
     spender: str
     value_: int
+
+
+class ApprovalEvent(_ApprovalEventFields):
+    """The event ``Approval(address,address,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'Approval'
     SIGNATURE = 'Approval(address,address,uint256)'
@@ -73,12 +97,18 @@ class ApprovalEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('owner', 'spender', 'value'))
 
 
-class TransferEvent(NamedTuple):
-    """The event ``Transfer(address,address,uint256)``."""
+class _TransferEventFields(NamedTuple):
+    """The fields of ``Transfer(address,address,uint256)``."""
 
     from_: str
     to: str
     value_: int
+
+
+class TransferEvent(_TransferEventFields):
+    """The event ``Transfer(address,address,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'Transfer'
     SIGNATURE = 'Transfer(address,address,uint256)'
@@ -92,16 +122,16 @@ class TransferEvent(NamedTuple):
 class AccessControl(BoundContract):
     """``AccessControl``'s functions, typed; ``EVENTS`` are its events' classes."""
 
-    EVENTS = (RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, )
+    EVENTS: ClassVar[tuple[type, ...]] = (RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, )
 
     def default_admin_role(self, *, sender: Optional[str] = None) -> bytes:
         """``DEFAULT_ADMIN_ROLE()``, a view."""
-        value = self._view('DEFAULT_ADMIN_ROLE()', (), sender)
+        value: bytes = self._view('DEFAULT_ADMIN_ROLE()', (), sender)
         return value
 
     def get_role_admin(self, role: bytes, *, sender: Optional[str] = None) -> bytes:
         """``getRoleAdmin(bytes32)``, a view."""
-        value = self._view('getRoleAdmin(bytes32)', (role,), sender)
+        value: bytes = self._view('getRoleAdmin(bytes32)', (role,), sender)
         return value
 
     def grant_role(self, role: bytes, account: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
@@ -110,7 +140,7 @@ class AccessControl(BoundContract):
 
     def has_role(self, role: bytes, account: str, *, sender: Optional[str] = None) -> bool:
         """``hasRole(bytes32,address)``, a view."""
-        value = self._view('hasRole(bytes32,address)', (role, account), sender)
+        value: bool = self._view('hasRole(bytes32,address)', (role, account), sender)
         return value
 
     def renounce_role(self, role: bytes, caller_confirmation: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
@@ -123,18 +153,18 @@ class AccessControl(BoundContract):
 
     def supports_interface(self, interface_id: bytes, *, sender: Optional[str] = None) -> bool:
         """``supportsInterface(bytes4)``, a view."""
-        value = self._view('supportsInterface(bytes4)', (interface_id,), sender)
+        value: bool = self._view('supportsInterface(bytes4)', (interface_id,), sender)
         return value
 
 
 class ERC20(BoundContract):
     """``ERC20``'s functions, typed; ``EVENTS`` are its events' classes."""
 
-    EVENTS = (ApprovalEvent, TransferEvent, )
+    EVENTS: ClassVar[tuple[type, ...]] = (ApprovalEvent, TransferEvent, )
 
     def allowance(self, owner: str, spender: str, *, sender: Optional[str] = None) -> int:
         """``allowance(address,address)``, a view."""
-        value = self._view('allowance(address,address)', (owner, spender), sender)
+        value: int = self._view('allowance(address,address)', (owner, spender), sender)
         return value
 
     def approve(self, spender: str, value_: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
@@ -143,27 +173,27 @@ class ERC20(BoundContract):
 
     def balance_of(self, account: str, *, sender: Optional[str] = None) -> int:
         """``balanceOf(address)``, a view."""
-        value = self._view('balanceOf(address)', (account,), sender)
+        value: int = self._view('balanceOf(address)', (account,), sender)
         return value
 
     def decimals(self, *, sender: Optional[str] = None) -> int:
         """``decimals()``, a view."""
-        value = self._view('decimals()', (), sender)
+        value: int = self._view('decimals()', (), sender)
         return value
 
     def name_(self, *, sender: Optional[str] = None) -> str:
         """``name()``, a view."""
-        value = self._view('name()', (), sender)
+        value: str = self._view('name()', (), sender)
         return value
 
     def symbol(self, *, sender: Optional[str] = None) -> str:
         """``symbol()``, a view."""
-        value = self._view('symbol()', (), sender)
+        value: str = self._view('symbol()', (), sender)
         return value
 
     def total_supply(self, *, sender: Optional[str] = None) -> int:
         """``totalSupply()``, a view."""
-        value = self._view('totalSupply()', (), sender)
+        value: int = self._view('totalSupply()', (), sender)
         return value
 
     def transfer(self, to: str, value_: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:

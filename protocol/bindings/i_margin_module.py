@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
+from typing import Any, ClassVar, NamedTuple, Optional, Sequence  # noqa: F401
 
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
 
@@ -24,7 +24,7 @@ class IMarginModule(BoundContract):
         'requirements(uint256,uint256,uint256,uint256)',
         'supportsInterface(bytes4)',
     })
-    EVENTS = ()
+    EVENTS: ClassVar[tuple[type, ...]] = ()
 
     def requirements(self, market: int, notional: int, leverage: int, mmf: int, *, sender: Optional[str] = None) -> RequirementsResult:
         """``requirements(uint256,uint256,uint256,uint256)``, a view."""
@@ -33,5 +33,5 @@ class IMarginModule(BoundContract):
 
     def supports_interface(self, interface_id: bytes, *, sender: Optional[str] = None) -> bool:
         """``supportsInterface(bytes4)``, a view."""
-        value = self._view('supportsInterface(bytes4)', (interface_id,), sender)
+        value: bool = self._view('supportsInterface(bytes4)', (interface_id,), sender)
         return value

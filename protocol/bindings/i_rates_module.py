@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
+from typing import Any, ClassVar, NamedTuple, Optional, Sequence  # noqa: F401
 
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
 from protocol.bindings.structs import RatesInput  # noqa: F401
@@ -25,14 +25,14 @@ class IRatesModule(BoundContract):
         'rates((uint256,uint256,uint256,uint256,uint256,uint256,int256,uint256,uint256,uint256))',
         'supportsInterface(bytes4)',
     })
-    EVENTS = ()
+    EVENTS: ClassVar[tuple[type, ...]] = ()
 
-    def rates(self, m: RatesInput, *, sender: Optional[str] = None) -> RatesResult:
+    def rates(self, m: RatesInput | tuple[int, int, int, int, int, int, int, int, int, int], *, sender: Optional[str] = None) -> RatesResult:
         """``rates((uint256,uint256,uint256,uint256,uint256,uint256,int256,uint256,uint256,uint256))``, a view."""
         value = self._view('rates((uint256,uint256,uint256,uint256,uint256,uint256,int256,uint256,uint256,uint256))', (m,), sender)
         return RatesResult._make(value)
 
     def supports_interface(self, interface_id: bytes, *, sender: Optional[str] = None) -> bool:
         """``supportsInterface(bytes4)``, a view."""
-        value = self._view('supportsInterface(bytes4)', (interface_id,), sender)
+        value: bool = self._view('supportsInterface(bytes4)', (interface_id,), sender)
         return value

@@ -4,18 +4,24 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
+from typing import Any, ClassVar, NamedTuple, Optional, Sequence  # noqa: F401
 
 from protocol.bindings.common import AccessControl, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
 from protocol.bindings.structs import ImpactConfig, ImpactInput, ImpactResult  # noqa: F401
 
 
-class ImpactConfigSetEvent(NamedTuple):
-    """The event ``ImpactConfigSet(uint256,(uint128,uint128,uint64,uint64,uint16,uint16,uint16,uint8,bool))``."""
+class _ImpactConfigSetEventFields(NamedTuple):
+    """The fields of ``ImpactConfigSet(uint256,(uint128,uint128,uint64,uint64,uint16,uint16,uint16,uint8,bool))``."""
 
     market: int
     config: ImpactConfig
+
+
+class ImpactConfigSetEvent(_ImpactConfigSetEventFields):
+    """The event ``ImpactConfigSet(uint256,(uint128,uint128,uint64,uint64,uint16,uint16,uint16,uint8,bool))``."""
+
+    __slots__ = ()
 
     NAME = 'ImpactConfigSet'
     SIGNATURE = 'ImpactConfigSet(uint256,(uint128,uint128,uint64,uint64,uint16,uint16,uint16,uint8,bool))'
@@ -49,36 +55,36 @@ class ImpactPricing(AccessControl):
         'setImpactConfig(uint256,(uint128,uint128,uint64,uint64,uint16,uint16,uint16,uint8,bool))',
         'supportsInterface(bytes4)',
     })
-    EVENTS = (ImpactConfigSetEvent, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, )
+    EVENTS: ClassVar[tuple[type, ...]] = (ImpactConfigSetEvent, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, )
 
     def max_exponent(self, *, sender: Optional[str] = None) -> int:
         """``MAX_EXPONENT()``, a view."""
-        value = self._view('MAX_EXPONENT()', (), sender)
+        value: int = self._view('MAX_EXPONENT()', (), sender)
         return value
 
     def min_exponent(self, *, sender: Optional[str] = None) -> int:
         """``MIN_EXPONENT()``, a view."""
-        value = self._view('MIN_EXPONENT()', (), sender)
+        value: int = self._view('MIN_EXPONENT()', (), sender)
         return value
 
     def apply_exponent_factor(self, float_value: int, exponent: int, *, sender: Optional[str] = None) -> int:
         """``applyExponentFactor(uint256,uint256)``, a view."""
-        value = self._view('applyExponentFactor(uint256,uint256)', (float_value, exponent), sender)
+        value: int = self._view('applyExponentFactor(uint256,uint256)', (float_value, exponent), sender)
         return value
 
     def clearinghouse(self, *, sender: Optional[str] = None) -> str:
         """``clearinghouse()``, a view."""
-        value = self._view('clearinghouse()', (), sender)
+        value: str = self._view('clearinghouse()', (), sender)
         return value
 
-    def decrease_impact(self, t: ImpactInput, arg1: bool, *, sender: Optional[str] = None) -> ImpactResult:
+    def decrease_impact(self, t: ImpactInput | tuple[int, int, int, int, int, int, int, int, int, int, int, int], arg1: bool, *, sender: Optional[str] = None) -> ImpactResult:
         """``decreaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256),bool)``, a view."""
         value = self._view('decreaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256),bool)', (t, arg1), sender)
         return ImpactResult._from_abi(value)
 
-    def health_impact(self, t: ImpactInput, *, sender: Optional[str] = None) -> int:
+    def health_impact(self, t: ImpactInput | tuple[int, int, int, int, int, int, int, int, int, int, int, int], *, sender: Optional[str] = None) -> int:
         """``healthImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))``, a view."""
-        value = self._view('healthImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))', (t,), sender)
+        value: int = self._view('healthImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))', (t,), sender)
         return value
 
     def impact_config(self, market: int, *, sender: Optional[str] = None) -> ImpactConfig:
@@ -86,16 +92,16 @@ class ImpactPricing(AccessControl):
         value = self._view('impactConfig(uint256)', (market,), sender)
         return ImpactConfig._from_abi(value)
 
-    def increase_impact(self, t: ImpactInput, *, sender: Optional[str] = None) -> ImpactResult:
+    def increase_impact(self, t: ImpactInput | tuple[int, int, int, int, int, int, int, int, int, int, int, int], *, sender: Optional[str] = None) -> ImpactResult:
         """``increaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))``, a view."""
         value = self._view('increaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))', (t,), sender)
         return ImpactResult._from_abi(value)
 
     def price_impact_usd(self, market: int, long_oi: int, short_oi: int, usd_delta: int, is_long: bool, *, sender: Optional[str] = None) -> int:
         """``priceImpactUsd(uint256,uint256,uint256,int256,bool)``, a view."""
-        value = self._view('priceImpactUsd(uint256,uint256,uint256,int256,bool)', (market, long_oi, short_oi, usd_delta, is_long), sender)
+        value: int = self._view('priceImpactUsd(uint256,uint256,uint256,int256,bool)', (market, long_oi, short_oi, usd_delta, is_long), sender)
         return value
 
-    def set_impact_config(self, market: int, config: ImpactConfig, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+    def set_impact_config(self, market: int, config: ImpactConfig | tuple[int, int, int, int, int, int, int, int, bool], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``setImpactConfig(uint256,(uint128,uint128,uint64,uint64,uint16,uint16,uint16,uint8,bool))`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'setImpactConfig(uint256,(uint128,uint128,uint64,uint64,uint16,uint16,uint16,uint8,bool))', (market, config), 0, gas, gas_price)

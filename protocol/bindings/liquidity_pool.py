@@ -4,19 +4,25 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
+from typing import Any, ClassVar, NamedTuple, Optional, Sequence  # noqa: F401
 
 from protocol.bindings.common import ERC20, ApprovalEvent, TransferEvent
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
 
 
-class DepositEvent(NamedTuple):
-    """The event ``Deposit(address,address,uint256,uint256)``."""
+class _DepositEventFields(NamedTuple):
+    """The fields of ``Deposit(address,address,uint256,uint256)``."""
 
     sender_: str
     owner: str
     assets: int
     shares: int
+
+
+class DepositEvent(_DepositEventFields):
+    """The event ``Deposit(address,address,uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'Deposit'
     SIGNATURE = 'Deposit(address,address,uint256,uint256)'
@@ -27,14 +33,20 @@ class DepositEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('sender', 'owner', 'assets', 'shares'))
 
 
-class WithdrawEvent(NamedTuple):
-    """The event ``Withdraw(address,address,address,uint256,uint256)``."""
+class _WithdrawEventFields(NamedTuple):
+    """The fields of ``Withdraw(address,address,address,uint256,uint256)``."""
 
     sender_: str
     receiver: str
     owner: str
     assets: int
     shares: int
+
+
+class WithdrawEvent(_WithdrawEventFields):
+    """The event ``Withdraw(address,address,address,uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'Withdraw'
     SIGNATURE = 'Withdraw(address,address,address,uint256,uint256)'
@@ -80,26 +92,26 @@ class LiquidityPool(ERC20):
         'transferFrom(address,address,uint256)',
         'withdraw(uint256,address,address)',
     })
-    EVENTS = (ApprovalEvent, DepositEvent, TransferEvent, WithdrawEvent, )
+    EVENTS: ClassVar[tuple[type, ...]] = (ApprovalEvent, DepositEvent, TransferEvent, WithdrawEvent, )
 
     def asset(self, *, sender: Optional[str] = None) -> str:
         """``asset()``, a view."""
-        value = self._view('asset()', (), sender)
+        value: str = self._view('asset()', (), sender)
         return value
 
     def clearinghouse(self, *, sender: Optional[str] = None) -> str:
         """``clearinghouse()``, a view."""
-        value = self._view('clearinghouse()', (), sender)
+        value: str = self._view('clearinghouse()', (), sender)
         return value
 
     def convert_to_assets(self, shares: int, *, sender: Optional[str] = None) -> int:
         """``convertToAssets(uint256)``, a view."""
-        value = self._view('convertToAssets(uint256)', (shares,), sender)
+        value: int = self._view('convertToAssets(uint256)', (shares,), sender)
         return value
 
     def convert_to_shares(self, assets: int, *, sender: Optional[str] = None) -> int:
         """``convertToShares(uint256)``, a view."""
-        value = self._view('convertToShares(uint256)', (assets,), sender)
+        value: int = self._view('convertToShares(uint256)', (assets,), sender)
         return value
 
     def deposit(self, assets: int, receiver: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
@@ -108,37 +120,37 @@ class LiquidityPool(ERC20):
 
     def direct_access(self, caller: str, *, sender: Optional[str] = None) -> bool:
         """``directAccess(address)``, a view."""
-        value = self._view('directAccess(address)', (caller,), sender)
+        value: bool = self._view('directAccess(address)', (caller,), sender)
         return value
 
     def max_deposit(self, receiver: str, *, sender: Optional[str] = None) -> int:
         """``maxDeposit(address)``, a view."""
-        value = self._view('maxDeposit(address)', (receiver,), sender)
+        value: int = self._view('maxDeposit(address)', (receiver,), sender)
         return value
 
     def max_mint(self, receiver: str, *, sender: Optional[str] = None) -> int:
         """``maxMint(address)``, a view."""
-        value = self._view('maxMint(address)', (receiver,), sender)
+        value: int = self._view('maxMint(address)', (receiver,), sender)
         return value
 
     def max_redeem(self, owner: str, *, sender: Optional[str] = None) -> int:
         """``maxRedeem(address)``, a view."""
-        value = self._view('maxRedeem(address)', (owner,), sender)
+        value: int = self._view('maxRedeem(address)', (owner,), sender)
         return value
 
     def max_redeem_by_request(self, owner: str, *, sender: Optional[str] = None) -> int:
         """``maxRedeemByRequest(address)``, a view."""
-        value = self._view('maxRedeemByRequest(address)', (owner,), sender)
+        value: int = self._view('maxRedeemByRequest(address)', (owner,), sender)
         return value
 
     def max_withdraw(self, owner: str, *, sender: Optional[str] = None) -> int:
         """``maxWithdraw(address)``, a view."""
-        value = self._view('maxWithdraw(address)', (owner,), sender)
+        value: int = self._view('maxWithdraw(address)', (owner,), sender)
         return value
 
     def max_withdraw_by_request(self, owner: str, *, sender: Optional[str] = None) -> int:
         """``maxWithdrawByRequest(address)``, a view."""
-        value = self._view('maxWithdrawByRequest(address)', (owner,), sender)
+        value: int = self._view('maxWithdrawByRequest(address)', (owner,), sender)
         return value
 
     def mint(self, shares: int, receiver: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
@@ -147,22 +159,22 @@ class LiquidityPool(ERC20):
 
     def preview_deposit(self, assets: int, *, sender: Optional[str] = None) -> int:
         """``previewDeposit(uint256)``, a view."""
-        value = self._view('previewDeposit(uint256)', (assets,), sender)
+        value: int = self._view('previewDeposit(uint256)', (assets,), sender)
         return value
 
     def preview_mint(self, shares: int, *, sender: Optional[str] = None) -> int:
         """``previewMint(uint256)``, a view."""
-        value = self._view('previewMint(uint256)', (shares,), sender)
+        value: int = self._view('previewMint(uint256)', (shares,), sender)
         return value
 
     def preview_redeem(self, shares: int, *, sender: Optional[str] = None) -> int:
         """``previewRedeem(uint256)``, a view."""
-        value = self._view('previewRedeem(uint256)', (shares,), sender)
+        value: int = self._view('previewRedeem(uint256)', (shares,), sender)
         return value
 
     def preview_withdraw(self, assets: int, *, sender: Optional[str] = None) -> int:
         """``previewWithdraw(uint256)``, a view."""
-        value = self._view('previewWithdraw(uint256)', (assets,), sender)
+        value: int = self._view('previewWithdraw(uint256)', (assets,), sender)
         return value
 
     def redeem(self, shares: int, receiver: str, owner: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
@@ -171,7 +183,7 @@ class LiquidityPool(ERC20):
 
     def total_assets(self, *, sender: Optional[str] = None) -> int:
         """``totalAssets()``, a view."""
-        value = self._view('totalAssets()', (), sender)
+        value: int = self._view('totalAssets()', (), sender)
         return value
 
     def withdraw(self, assets: int, receiver: str, owner: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:

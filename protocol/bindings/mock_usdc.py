@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
+from typing import Any, ClassVar, NamedTuple, Optional, Sequence  # noqa: F401
 
 from protocol.bindings.common import ERC20, ApprovalEvent, TransferEvent
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
@@ -26,7 +26,7 @@ class MockUSDC(ERC20):
         'transfer(address,uint256)',
         'transferFrom(address,address,uint256)',
     })
-    EVENTS = (ApprovalEvent, TransferEvent, )
+    EVENTS: ClassVar[tuple[type, ...]] = (ApprovalEvent, TransferEvent, )
 
     def mint(self, to: str, amount: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``mint(address,uint256)`` from ``sender``; the receipt (a revert is not raised)."""

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
+from typing import Any, ClassVar, NamedTuple, Optional, Sequence  # noqa: F401
 
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
 from protocol.bindings.structs import ImpactInput, ImpactResult  # noqa: F401
@@ -20,24 +20,24 @@ class OraclePricing(BoundContract):
         'increaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))',
         'supportsInterface(bytes4)',
     })
-    EVENTS = ()
+    EVENTS: ClassVar[tuple[type, ...]] = ()
 
-    def decrease_impact(self, t: ImpactInput, arg1: bool, *, sender: Optional[str] = None) -> ImpactResult:
+    def decrease_impact(self, t: ImpactInput | tuple[int, int, int, int, int, int, int, int, int, int, int, int], arg1: bool, *, sender: Optional[str] = None) -> ImpactResult:
         """``decreaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256),bool)``, a view."""
         value = self._view('decreaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256),bool)', (t, arg1), sender)
         return ImpactResult._from_abi(value)
 
-    def health_impact(self, arg0: ImpactInput, *, sender: Optional[str] = None) -> int:
+    def health_impact(self, arg0: ImpactInput | tuple[int, int, int, int, int, int, int, int, int, int, int, int], *, sender: Optional[str] = None) -> int:
         """``healthImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))``, a view."""
-        value = self._view('healthImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))', (arg0,), sender)
+        value: int = self._view('healthImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))', (arg0,), sender)
         return value
 
-    def increase_impact(self, t: ImpactInput, *, sender: Optional[str] = None) -> ImpactResult:
+    def increase_impact(self, t: ImpactInput | tuple[int, int, int, int, int, int, int, int, int, int, int, int], *, sender: Optional[str] = None) -> ImpactResult:
         """``increaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))``, a view."""
         value = self._view('increaseImpact((uint256,int256,uint256,uint256,uint256,uint256,uint256,int256,uint256,int256,int256,uint256))', (t,), sender)
         return ImpactResult._from_abi(value)
 
     def supports_interface(self, interface_id: bytes, *, sender: Optional[str] = None) -> bool:
         """``supportsInterface(bytes4)``, a view."""
-        value = self._view('supportsInterface(bytes4)', (interface_id,), sender)
+        value: bool = self._view('supportsInterface(bytes4)', (interface_id,), sender)
         return value

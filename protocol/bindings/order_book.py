@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
+from typing import Any, ClassVar, NamedTuple, Optional, Sequence  # noqa: F401
 
 from protocol.bindings.common import AccessControl, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
@@ -18,11 +18,17 @@ class EscrowResult(NamedTuple):
     shares: int
 
 
-class EthClaimableEvent(NamedTuple):
-    """The event ``EthClaimable(address,uint256)``."""
+class _EthClaimableEventFields(NamedTuple):
+    """The fields of ``EthClaimable(address,uint256)``."""
 
     to: str
     amount: int
+
+
+class EthClaimableEvent(_EthClaimableEventFields):
+    """The event ``EthClaimable(address,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'EthClaimable'
     SIGNATURE = 'EthClaimable(address,uint256)'
@@ -33,12 +39,18 @@ class EthClaimableEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('to', 'amount'))
 
 
-class LpRequestCancelledEvent(NamedTuple):
-    """The event ``LpRequestCancelled(uint256,address,uint256)``."""
+class _LpRequestCancelledEventFields(NamedTuple):
+    """The fields of ``LpRequestCancelled(uint256,address,uint256)``."""
 
     id: int
     by: str
     refund: int
+
+
+class LpRequestCancelledEvent(_LpRequestCancelledEventFields):
+    """The event ``LpRequestCancelled(uint256,address,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'LpRequestCancelled'
     SIGNATURE = 'LpRequestCancelled(uint256,address,uint256)'
@@ -49,12 +61,18 @@ class LpRequestCancelledEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('id', 'by', 'refund'))
 
 
-class LpRequestCreatedEvent(NamedTuple):
-    """The event ``LpRequestCreated(uint256,address,(address,address,bool,uint64,uint128,uint128,uint128))``."""
+class _LpRequestCreatedEventFields(NamedTuple):
+    """The fields of ``LpRequestCreated(uint256,address,(address,address,bool,uint64,uint128,uint128,uint128))``."""
 
     id: int
     account: str
     request: LpRequest
+
+
+class LpRequestCreatedEvent(_LpRequestCreatedEventFields):
+    """The event ``LpRequestCreated(uint256,address,(address,address,bool,uint64,uint128,uint128,uint128))``."""
+
+    __slots__ = ()
 
     NAME = 'LpRequestCreated'
     SIGNATURE = 'LpRequestCreated(uint256,address,(address,address,bool,uint64,uint128,uint128,uint128))'
@@ -65,14 +83,20 @@ class LpRequestCreatedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('id', 'account', 'request'))
 
 
-class LpRequestExecutedEvent(NamedTuple):
-    """The event ``LpRequestExecuted(uint256,address,uint256,uint256,uint256)``."""
+class _LpRequestExecutedEventFields(NamedTuple):
+    """The fields of ``LpRequestExecuted(uint256,address,uint256,uint256,uint256)``."""
 
     id: int
     keeper: str
     out: int
     keeper_fee: int
     refund: int
+
+
+class LpRequestExecutedEvent(_LpRequestExecutedEventFields):
+    """The event ``LpRequestExecuted(uint256,address,uint256,uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'LpRequestExecuted'
     SIGNATURE = 'LpRequestExecuted(uint256,address,uint256,uint256,uint256)'
@@ -83,14 +107,20 @@ class LpRequestExecutedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('id', 'keeper', 'out', 'keeperFee', 'refund'))
 
 
-class LpRequestFailedEvent(NamedTuple):
-    """The event ``LpRequestFailed(uint256,address,bytes,uint256,uint256)``."""
+class _LpRequestFailedEventFields(NamedTuple):
+    """The fields of ``LpRequestFailed(uint256,address,bytes,uint256,uint256)``."""
 
     id: int
     keeper: str
     reason: bytes
     keeper_fee: int
     refund: int
+
+
+class LpRequestFailedEvent(_LpRequestFailedEventFields):
+    """The event ``LpRequestFailed(uint256,address,bytes,uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'LpRequestFailed'
     SIGNATURE = 'LpRequestFailed(uint256,address,bytes,uint256,uint256)'
@@ -101,10 +131,16 @@ class LpRequestFailedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('id', 'keeper', 'reason', 'keeperFee', 'refund'))
 
 
-class MarketOrderTimeoutSetEvent(NamedTuple):
-    """The event ``MarketOrderTimeoutSet(uint256)``."""
+class _MarketOrderTimeoutSetEventFields(NamedTuple):
+    """The fields of ``MarketOrderTimeoutSet(uint256)``."""
 
     timeout: int
+
+
+class MarketOrderTimeoutSetEvent(_MarketOrderTimeoutSetEventFields):
+    """The event ``MarketOrderTimeoutSet(uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'MarketOrderTimeoutSet'
     SIGNATURE = 'MarketOrderTimeoutSet(uint256)'
@@ -115,10 +151,16 @@ class MarketOrderTimeoutSetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('timeout',))
 
 
-class MinExecutionFeeSetEvent(NamedTuple):
-    """The event ``MinExecutionFeeSet(uint256)``."""
+class _MinExecutionFeeSetEventFields(NamedTuple):
+    """The fields of ``MinExecutionFeeSet(uint256)``."""
 
     fee: int
+
+
+class MinExecutionFeeSetEvent(_MinExecutionFeeSetEventFields):
+    """The event ``MinExecutionFeeSet(uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'MinExecutionFeeSet'
     SIGNATURE = 'MinExecutionFeeSet(uint256)'
@@ -129,11 +171,17 @@ class MinExecutionFeeSetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('fee',))
 
 
-class MinExecutionGasSetEvent(NamedTuple):
-    """The event ``MinExecutionGasSet(uint8,uint256)``."""
+class _MinExecutionGasSetEventFields(NamedTuple):
+    """The fields of ``MinExecutionGasSet(uint8,uint256)``."""
 
     kind: int
     gas_: int
+
+
+class MinExecutionGasSetEvent(_MinExecutionGasSetEventFields):
+    """The event ``MinExecutionGasSet(uint8,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'MinExecutionGasSet'
     SIGNATURE = 'MinExecutionGasSet(uint8,uint256)'
@@ -144,13 +192,19 @@ class MinExecutionGasSetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('kind', 'gas'))
 
 
-class OrderCancelledEvent(NamedTuple):
-    """The event ``OrderCancelled(uint256,address,uint256,uint256)``."""
+class _OrderCancelledEventFields(NamedTuple):
+    """The fields of ``OrderCancelled(uint256,address,uint256,uint256)``."""
 
     id: int
     by: str
     keeper_fee: int
     refund: int
+
+
+class OrderCancelledEvent(_OrderCancelledEventFields):
+    """The event ``OrderCancelled(uint256,address,uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'OrderCancelled'
     SIGNATURE = 'OrderCancelled(uint256,address,uint256,uint256)'
@@ -161,12 +215,18 @@ class OrderCancelledEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('id', 'by', 'keeperFee', 'refund'))
 
 
-class OrderCreatedEvent(NamedTuple):
-    """The event ``OrderCreated(uint256,address,(address,uint8,uint8,uint16,uint32,bool,uint64,uint128,uint128,uint128,uint128,uint128))``."""
+class _OrderCreatedEventFields(NamedTuple):
+    """The fields of ``OrderCreated(uint256,address,(address,uint8,uint8,uint16,uint32,bool,uint64,uint128,uint128,uint128,uint128,uint128))``."""
 
     id: int
     account: str
     order: Order
+
+
+class OrderCreatedEvent(_OrderCreatedEventFields):
+    """The event ``OrderCreated(uint256,address,(address,uint8,uint8,uint16,uint32,bool,uint64,uint128,uint128,uint128,uint128,uint128))``."""
+
+    __slots__ = ()
 
     NAME = 'OrderCreated'
     SIGNATURE = 'OrderCreated(uint256,address,(address,uint8,uint8,uint16,uint32,bool,uint64,uint128,uint128,uint128,uint128,uint128))'
@@ -177,14 +237,20 @@ class OrderCreatedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('id', 'account', 'order'))
 
 
-class OrderExecutedEvent(NamedTuple):
-    """The event ``OrderExecuted(uint256,address,uint256,uint256,uint256)``."""
+class _OrderExecutedEventFields(NamedTuple):
+    """The fields of ``OrderExecuted(uint256,address,uint256,uint256,uint256)``."""
 
     id: int
     keeper: str
     price: int
     keeper_fee: int
     refund: int
+
+
+class OrderExecutedEvent(_OrderExecutedEventFields):
+    """The event ``OrderExecuted(uint256,address,uint256,uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'OrderExecuted'
     SIGNATURE = 'OrderExecuted(uint256,address,uint256,uint256,uint256)'
@@ -195,14 +261,20 @@ class OrderExecutedEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('id', 'keeper', 'price', 'keeperFee', 'refund'))
 
 
-class OrderFailedEvent(NamedTuple):
-    """The event ``OrderFailed(uint256,address,bytes,uint256,uint256)``."""
+class _OrderFailedEventFields(NamedTuple):
+    """The fields of ``OrderFailed(uint256,address,bytes,uint256,uint256)``."""
 
     id: int
     keeper: str
     reason: bytes
     keeper_fee: int
     refund: int
+
+
+class OrderFailedEvent(_OrderFailedEventFields):
+    """The event ``OrderFailed(uint256,address,bytes,uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'OrderFailed'
     SIGNATURE = 'OrderFailed(uint256,address,bytes,uint256,uint256)'
@@ -263,31 +335,31 @@ class OrderBook(AccessControl):
         'setMinExecutionGas(uint8,uint256)',
         'supportsInterface(bytes4)',
     })
-    EVENTS = (EthClaimableEvent, LpRequestCancelledEvent, LpRequestCreatedEvent, LpRequestExecutedEvent, LpRequestFailedEvent, MarketOrderTimeoutSetEvent, MinExecutionFeeSetEvent, MinExecutionGasSetEvent, OrderCancelledEvent, OrderCreatedEvent, OrderExecutedEvent, OrderFailedEvent, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, )
+    EVENTS: ClassVar[tuple[type, ...]] = (EthClaimableEvent, LpRequestCancelledEvent, LpRequestCreatedEvent, LpRequestExecutedEvent, LpRequestFailedEvent, MarketOrderTimeoutSetEvent, MinExecutionFeeSetEvent, MinExecutionGasSetEvent, OrderCancelledEvent, OrderCreatedEvent, OrderExecutedEvent, OrderFailedEvent, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, )
 
     def eth_transfer_gas_limit(self, *, sender: Optional[str] = None) -> int:
         """``ETH_TRANSFER_GAS_LIMIT()``, a view."""
-        value = self._view('ETH_TRANSFER_GAS_LIMIT()', (), sender)
+        value: int = self._view('ETH_TRANSFER_GAS_LIMIT()', (), sender)
         return value
 
     def execution_gas_overhead(self, *, sender: Optional[str] = None) -> int:
         """``EXECUTION_GAS_OVERHEAD()``, a view."""
-        value = self._view('EXECUTION_GAS_OVERHEAD()', (), sender)
+        value: int = self._view('EXECUTION_GAS_OVERHEAD()', (), sender)
         return value
 
     def max_market_order_timeout(self, *, sender: Optional[str] = None) -> int:
         """``MAX_MARKET_ORDER_TIMEOUT()``, a view."""
-        value = self._view('MAX_MARKET_ORDER_TIMEOUT()', (), sender)
+        value: int = self._view('MAX_MARKET_ORDER_TIMEOUT()', (), sender)
         return value
 
     def min_execution_gas_lower(self, *, sender: Optional[str] = None) -> int:
         """``MIN_EXECUTION_GAS_LOWER()``, a view."""
-        value = self._view('MIN_EXECUTION_GAS_LOWER()', (), sender)
+        value: int = self._view('MIN_EXECUTION_GAS_LOWER()', (), sender)
         return value
 
     def min_execution_gas_upper(self, *, sender: Optional[str] = None) -> int:
         """``MIN_EXECUTION_GAS_UPPER()``, a view."""
-        value = self._view('MIN_EXECUTION_GAS_UPPER()', (), sender)
+        value: int = self._view('MIN_EXECUTION_GAS_UPPER()', (), sender)
         return value
 
     def cancel_lp_request(self, id: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
@@ -300,7 +372,7 @@ class OrderBook(AccessControl):
 
     def check_executable(self, id: int, *, sender: Optional[str] = None) -> int:
         """``checkExecutable(uint256)``, a view."""
-        value = self._view('checkExecutable(uint256)', (id,), sender)
+        value: int = self._view('checkExecutable(uint256)', (id,), sender)
         return value
 
     def claim_eth(self, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
@@ -309,20 +381,20 @@ class OrderBook(AccessControl):
 
     def claimable_eth(self, arg0: str, *, sender: Optional[str] = None) -> int:
         """``claimableEth(address)``, a view."""
-        value = self._view('claimableEth(address)', (arg0,), sender)
+        value: int = self._view('claimableEth(address)', (arg0,), sender)
         return value
 
     def clearinghouse(self, *, sender: Optional[str] = None) -> str:
         """``clearinghouse()``, a view."""
-        value = self._view('clearinghouse()', (), sender)
+        value: str = self._view('clearinghouse()', (), sender)
         return value
 
     def collateral_token(self, *, sender: Optional[str] = None) -> str:
         """``collateralToken()``, a view."""
-        value = self._view('collateralToken()', (), sender)
+        value: str = self._view('collateralToken()', (), sender)
         return value
 
-    def create_order(self, p: CreateOrderParams, *, sender: str, value: int = 0, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+    def create_order(self, p: CreateOrderParams | tuple[int, int, bool, int, int, int, int, int, int], *, sender: str, value: int = 0, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``createOrder((uint256,uint8,bool,uint256,uint256,uint8,uint256,uint256,uint256))`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'createOrder((uint256,uint8,bool,uint256,uint256,uint8,uint256,uint256,uint256))', (p,), value, gas, gas_price)
 
@@ -339,22 +411,22 @@ class OrderBook(AccessControl):
         """Send ``executeOrder(uint256)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'executeOrder(uint256)', (id,), 0, gas, gas_price)
 
-    def fill(self, o: Order, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+    def fill(self, o: Order | tuple[str, int, int, int, int, bool, int, int, int, int, int, int], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``fill((address,uint8,uint8,uint16,uint32,bool,uint64,uint128,uint128,uint128,uint128,uint128))`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'fill((address,uint8,uint8,uint16,uint32,bool,uint64,uint128,uint128,uint128,uint128,uint128))', (o,), 0, gas, gas_price)
 
-    def fill_lp_request(self, r: LpRequest, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+    def fill_lp_request(self, r: LpRequest | tuple[str, str, bool, int, int, int, int], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``fillLpRequest((address,address,bool,uint64,uint128,uint128,uint128))`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'fillLpRequest((address,address,bool,uint64,uint128,uint128,uint128))', (r,), 0, gas, gas_price)
 
     def is_executable(self, id: int, *, sender: Optional[str] = None) -> bool:
         """``isExecutable(uint256)``, a view."""
-        value = self._view('isExecutable(uint256)', (id,), sender)
+        value: bool = self._view('isExecutable(uint256)', (id,), sender)
         return value
 
     def is_lp_request_executable(self, id: int, *, sender: Optional[str] = None) -> bool:
         """``isLpRequestExecutable(uint256)``, a view."""
-        value = self._view('isLpRequestExecutable(uint256)', (id,), sender)
+        value: bool = self._view('isLpRequestExecutable(uint256)', (id,), sender)
         return value
 
     def lp_request(self, id: int, *, sender: Optional[str] = None) -> LpRequest:
@@ -364,52 +436,52 @@ class OrderBook(AccessControl):
 
     def market_order_timeout(self, *, sender: Optional[str] = None) -> int:
         """``marketOrderTimeout()``, a view."""
-        value = self._view('marketOrderTimeout()', (), sender)
+        value: int = self._view('marketOrderTimeout()', (), sender)
         return value
 
     def min_execution_fee(self, *, sender: Optional[str] = None) -> int:
         """``minExecutionFee()``, a view."""
-        value = self._view('minExecutionFee()', (), sender)
+        value: int = self._view('minExecutionFee()', (), sender)
         return value
 
     def min_execution_gas(self, kind: int, *, sender: Optional[str] = None) -> int:
         """``minExecutionGas(uint8)``, a view."""
-        value = self._view('minExecutionGas(uint8)', (kind,), sender)
+        value: int = self._view('minExecutionGas(uint8)', (kind,), sender)
         return value
 
     def next_lp_request_id(self, *, sender: Optional[str] = None) -> int:
         """``nextLpRequestId()``, a view."""
-        value = self._view('nextLpRequestId()', (), sender)
+        value: int = self._view('nextLpRequestId()', (), sender)
         return value
 
     def next_order_id(self, *, sender: Optional[str] = None) -> int:
         """``nextOrderId()``, a view."""
-        value = self._view('nextOrderId()', (), sender)
+        value: int = self._view('nextOrderId()', (), sender)
         return value
 
     def open_lp_request_count(self, *, sender: Optional[str] = None) -> int:
         """``openLpRequestCount()``, a view."""
-        value = self._view('openLpRequestCount()', (), sender)
+        value: int = self._view('openLpRequestCount()', (), sender)
         return value
 
     def open_lp_request_ids(self, start: int, count: int, *, sender: Optional[str] = None) -> tuple[int, ...]:
         """``openLpRequestIds(uint256,uint256)``, a view."""
-        value = self._view('openLpRequestIds(uint256,uint256)', (start, count), sender)
+        value: tuple[int, ...] = self._view('openLpRequestIds(uint256,uint256)', (start, count), sender)
         return value
 
     def open_order_count(self, *, sender: Optional[str] = None) -> int:
         """``openOrderCount()``, a view."""
-        value = self._view('openOrderCount()', (), sender)
+        value: int = self._view('openOrderCount()', (), sender)
         return value
 
     def open_order_ids(self, start: int, count: int, *, sender: Optional[str] = None) -> tuple[int, ...]:
         """``openOrderIds(uint256,uint256)``, a view."""
-        value = self._view('openOrderIds(uint256,uint256)', (start, count), sender)
+        value: tuple[int, ...] = self._view('openOrderIds(uint256,uint256)', (start, count), sender)
         return value
 
     def oracle(self, *, sender: Optional[str] = None) -> str:
         """``oracle()``, a view."""
-        value = self._view('oracle()', (), sender)
+        value: str = self._view('oracle()', (), sender)
         return value
 
     def order(self, id: int, *, sender: Optional[str] = None) -> Order:

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
+from typing import Any, ClassVar, NamedTuple, Optional, Sequence  # noqa: F401
 
 from protocol.bindings.common import AccessControl, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
@@ -26,10 +26,16 @@ class ValuationPriceResult(NamedTuple):
     fresh: bool
 
 
-class CloseGracePeriodSetEvent(NamedTuple):
-    """The event ``CloseGracePeriodSet(uint256)``."""
+class _CloseGracePeriodSetEventFields(NamedTuple):
+    """The fields of ``CloseGracePeriodSet(uint256)``."""
 
     grace_period: int
+
+
+class CloseGracePeriodSetEvent(_CloseGracePeriodSetEventFields):
+    """The event ``CloseGracePeriodSet(uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'CloseGracePeriodSet'
     SIGNATURE = 'CloseGracePeriodSet(uint256)'
@@ -40,10 +46,16 @@ class CloseGracePeriodSetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('gracePeriod',))
 
 
-class DefaultMaxPriceAgeSetEvent(NamedTuple):
-    """The event ``DefaultMaxPriceAgeSet(uint256)``."""
+class _DefaultMaxPriceAgeSetEventFields(NamedTuple):
+    """The fields of ``DefaultMaxPriceAgeSet(uint256)``."""
 
     max_price_age: int
+
+
+class DefaultMaxPriceAgeSetEvent(_DefaultMaxPriceAgeSetEventFields):
+    """The event ``DefaultMaxPriceAgeSet(uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'DefaultMaxPriceAgeSet'
     SIGNATURE = 'DefaultMaxPriceAgeSet(uint256)'
@@ -54,11 +66,17 @@ class DefaultMaxPriceAgeSetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('maxPriceAge',))
 
 
-class MaxDeviationSetEvent(NamedTuple):
-    """The event ``MaxDeviationSet(uint256,uint256)``."""
+class _MaxDeviationSetEventFields(NamedTuple):
+    """The fields of ``MaxDeviationSet(uint256,uint256)``."""
 
     market: int
     max_deviation_bps: int
+
+
+class MaxDeviationSetEvent(_MaxDeviationSetEventFields):
+    """The event ``MaxDeviationSet(uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'MaxDeviationSet'
     SIGNATURE = 'MaxDeviationSet(uint256,uint256)'
@@ -69,11 +87,17 @@ class MaxDeviationSetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('market', 'maxDeviationBps'))
 
 
-class MaxPriceAgeSetEvent(NamedTuple):
-    """The event ``MaxPriceAgeSet(uint256,uint256)``."""
+class _MaxPriceAgeSetEventFields(NamedTuple):
+    """The fields of ``MaxPriceAgeSet(uint256,uint256)``."""
 
     market: int
     max_price_age: int
+
+
+class MaxPriceAgeSetEvent(_MaxPriceAgeSetEventFields):
+    """The event ``MaxPriceAgeSet(uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'MaxPriceAgeSet'
     SIGNATURE = 'MaxPriceAgeSet(uint256,uint256)'
@@ -84,13 +108,19 @@ class MaxPriceAgeSetEvent(NamedTuple):
         return cls._make(event.args[name] for name in ('market', 'maxPriceAge'))
 
 
-class PriceUpdatedEvent(NamedTuple):
-    """The event ``PriceUpdated(uint256,uint256,uint256,uint256)``."""
+class _PriceUpdatedEventFields(NamedTuple):
+    """The fields of ``PriceUpdated(uint256,uint256,uint256,uint256)``."""
 
     market: int
     price: int
     timestamp: int
     round: int
+
+
+class PriceUpdatedEvent(_PriceUpdatedEventFields):
+    """The event ``PriceUpdated(uint256,uint256,uint256,uint256)``."""
+
+    __slots__ = ()
 
     NAME = 'PriceUpdated'
     SIGNATURE = 'PriceUpdated(uint256,uint256,uint256,uint256)'
@@ -129,36 +159,36 @@ class PriceOracle(AccessControl):
         'supportsInterface(bytes4)',
         'valuationPrice(uint256)',
     })
-    EVENTS = (CloseGracePeriodSetEvent, DefaultMaxPriceAgeSetEvent, MaxDeviationSetEvent, MaxPriceAgeSetEvent, PriceUpdatedEvent, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, )
+    EVENTS: ClassVar[tuple[type, ...]] = (CloseGracePeriodSetEvent, DefaultMaxPriceAgeSetEvent, MaxDeviationSetEvent, MaxPriceAgeSetEvent, PriceUpdatedEvent, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, )
 
     def max_price_age_limit(self, *, sender: Optional[str] = None) -> int:
         """``MAX_PRICE_AGE_LIMIT()``, a view."""
-        value = self._view('MAX_PRICE_AGE_LIMIT()', (), sender)
+        value: int = self._view('MAX_PRICE_AGE_LIMIT()', (), sender)
         return value
 
     def updater_role(self, *, sender: Optional[str] = None) -> bytes:
         """``UPDATER_ROLE()``, a view."""
-        value = self._view('UPDATER_ROLE()', (), sender)
+        value: bytes = self._view('UPDATER_ROLE()', (), sender)
         return value
 
     def close_grace_period(self, *, sender: Optional[str] = None) -> int:
         """``closeGracePeriod()``, a view."""
-        value = self._view('closeGracePeriod()', (), sender)
+        value: int = self._view('closeGracePeriod()', (), sender)
         return value
 
     def close_price(self, market: int, *, sender: Optional[str] = None) -> int:
         """``closePrice(uint256)``, a view."""
-        value = self._view('closePrice(uint256)', (market,), sender)
+        value: int = self._view('closePrice(uint256)', (market,), sender)
         return value
 
     def default_max_price_age(self, *, sender: Optional[str] = None) -> int:
         """``defaultMaxPriceAge()``, a view."""
-        value = self._view('defaultMaxPriceAge()', (), sender)
+        value: int = self._view('defaultMaxPriceAge()', (), sender)
         return value
 
     def fresh_price(self, market: int, *, sender: Optional[str] = None) -> int:
         """``freshPrice(uint256)``, a view."""
-        value = self._view('freshPrice(uint256)', (market,), sender)
+        value: int = self._view('freshPrice(uint256)', (market,), sender)
         return value
 
     def latest(self, market: int, *, sender: Optional[str] = None) -> LatestResult:
@@ -168,15 +198,15 @@ class PriceOracle(AccessControl):
 
     def max_deviation_bps(self, market: int, *, sender: Optional[str] = None) -> int:
         """``maxDeviationBps(uint256)``, a view."""
-        value = self._view('maxDeviationBps(uint256)', (market,), sender)
+        value: int = self._view('maxDeviationBps(uint256)', (market,), sender)
         return value
 
     def max_price_age(self, market: int, *, sender: Optional[str] = None) -> int:
         """``maxPriceAge(uint256)``, a view."""
-        value = self._view('maxPriceAge(uint256)', (market,), sender)
+        value: int = self._view('maxPriceAge(uint256)', (market,), sender)
         return value
 
-    def push_prices(self, updates: Sequence[PriceUpdate], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+    def push_prices(self, updates: Sequence[PriceUpdate | tuple[int, int, int]], *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``pushPrices((uint64,uint64,uint128)[])`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'pushPrices((uint64,uint64,uint128)[])', (updates,), 0, gas, gas_price)
 

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
+from typing import Any, ClassVar, NamedTuple, Optional, Sequence  # noqa: F401
 
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
 from protocol.bindings.structs import Balances, Health, LiquidationTarget, OpenPosition, Position  # noqa: F401
@@ -78,7 +78,7 @@ class Reader(BoundContract):
         'openPositions(address,uint256,uint256)',
         'registeredAccounts(address,uint256,uint256)',
     })
-    EVENTS = ()
+    EVENTS: ClassVar[tuple[type, ...]] = ()
 
     def account_states(self, ch: str, pool: str, book: str, accounts: Sequence[str], *, sender: Optional[str] = None) -> AccountStatesResult:
         """``accountStates(address,address,address,address[])``, a view."""
@@ -92,17 +92,17 @@ class Reader(BoundContract):
 
     def balances(self, token: str, accounts: Sequence[str], *, sender: Optional[str] = None) -> tuple[int, ...]:
         """``balances(address,address[])``, a view."""
-        value = self._view('balances(address,address[])', (token, accounts), sender)
+        value: tuple[int, ...] = self._view('balances(address,address[])', (token, accounts), sender)
         return value
 
     def equities(self, ch: str, pool: str, accounts: Sequence[str], *, sender: Optional[str] = None) -> tuple[int, ...]:
         """``equities(address,address,address[])``, a view."""
-        value = self._view('equities(address,address,address[])', (ch, pool, accounts), sender)
+        value: tuple[int, ...] = self._view('equities(address,address,address[])', (ch, pool, accounts), sender)
         return value
 
     def equities_with_book(self, ch: str, pool: str, book: str, accounts: Sequence[str], *, sender: Optional[str] = None) -> tuple[int, ...]:
         """``equities(address,address,address,address[])``, a view."""
-        value = self._view('equities(address,address,address,address[])', (ch, pool, book, accounts), sender)
+        value: tuple[int, ...] = self._view('equities(address,address,address,address[])', (ch, pool, book, accounts), sender)
         return value
 
     def executable_lp_requests(self, book: str, start: int, count: int, *, sender: Optional[str] = None) -> ExecutableLpRequestsResult:
@@ -112,7 +112,7 @@ class Reader(BoundContract):
 
     def executable_lp_requests_among(self, book: str, ids: Sequence[int], *, sender: Optional[str] = None) -> tuple[int, ...]:
         """``executableLpRequestsAmong(address,uint256[])``, a view."""
-        value = self._view('executableLpRequestsAmong(address,uint256[])', (book, ids), sender)
+        value: tuple[int, ...] = self._view('executableLpRequestsAmong(address,uint256[])', (book, ids), sender)
         return value
 
     def executable_orders(self, book: str, start: int, count: int, *, sender: Optional[str] = None) -> ExecutableOrdersResult:
@@ -122,10 +122,10 @@ class Reader(BoundContract):
 
     def executable_orders_among(self, book: str, ids: Sequence[int], *, sender: Optional[str] = None) -> tuple[int, ...]:
         """``executableOrdersAmong(address,uint256[])``, a view."""
-        value = self._view('executableOrdersAmong(address,uint256[])', (book, ids), sender)
+        value: tuple[int, ...] = self._view('executableOrdersAmong(address,uint256[])', (book, ids), sender)
         return value
 
-    def health(self, ch: str, targets: Sequence[LiquidationTarget], *, sender: Optional[str] = None) -> tuple[Health, ...]:
+    def health(self, ch: str, targets: Sequence[LiquidationTarget | tuple[str, int]], *, sender: Optional[str] = None) -> tuple[Health, ...]:
         """``health(address,(address,uint256)[])``, a view."""
         value = self._view('health(address,(address,uint256)[])', (ch, targets), sender)
         return tuple(Health._from_abi(x) for x in value)

@@ -5,7 +5,7 @@ contract's typed class."""
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, ClassVar, Mapping, Optional, Sequence, TypeVar
+from typing import Any, ClassVar, Mapping, Optional, Sequence, TypeVar, cast
 
 from protocol.chain import Contract, Receipt, hooks
 from protocol.chain.abi import ContractABI, Event
@@ -32,11 +32,11 @@ class BoundContract(Contract):
         bound = cls(contract.chain, contract.address, contract.abi, contract.name)
         receipt = getattr(contract, "deploy_receipt", None)
         if receipt is not None:
-            bound.deploy_receipt = receipt  # type: ignore[attr-defined]
+            bound.deploy_receipt = receipt
         return bound
 
-    #: Transactions run as ``eth_call`` (see :attr:`simulate`).
-    _simulating: ClassVar[bool] = False
+    #: Transactions run as ``eth_call`` (see :attr:`simulate`); set on a twin only.
+    _simulating: bool = False
 
     @property
     def simulate(self: C) -> C:
@@ -44,7 +44,7 @@ class BoundContract(Contract):
         liquidate_batch(targets, sender=keeper)`` returns the function's return value, or raises
         the revert as its :class:`~protocol.errors.Reverted` subclass, and changes nothing."""
         twin = type(self).of(self)
-        twin._simulating = True  # type: ignore[misc]
+        twin._simulating = True
         return twin
 
     def _view(self, signature: str, args: Sequence[Any], sender: Optional[str]) -> Any:
@@ -53,7 +53,8 @@ class BoundContract(Contract):
     def _send(self, sender: str, signature: str, args: Sequence[Any], value: int,
               gas: Optional[int], gas_price: int) -> Receipt:
         if self._simulating:
-            return self.chain.call(self, signature, args, sender=sender)
+            # What eth_call answers: the function's value, where the typed methods say Receipt.
+            return cast(Receipt, self.chain.call(self, signature, args, sender=sender))
         return self.chain.transact(sender, self, signature, args, value=value, gas=gas,
                                    gas_price=gas_price)
 

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Sequence  # noqa: F401
+from typing import Any, ClassVar, NamedTuple, Optional, Sequence  # noqa: F401
 
 from protocol.bindings.runtime import BoundContract, Event, Receipt  # noqa: F401
 from protocol.bindings.structs import SliceInput  # noqa: F401
@@ -26,19 +26,19 @@ class StockLiquidation(BoundContract):
         'slice((uint256,uint256,uint256,int256,uint256,uint256,uint256))',
         'supportsInterface(bytes4)',
     })
-    EVENTS = ()
+    EVENTS: ClassVar[tuple[type, ...]] = ()
 
     def penalty(self, arg0: int, equity_left: int, max_penalty: int, keeper_share_bps: int, *, sender: Optional[str] = None) -> PenaltyResult:
         """``penalty(uint256,int256,uint256,uint256)``, a view."""
         value = self._view('penalty(uint256,int256,uint256,uint256)', (arg0, equity_left, max_penalty, keeper_share_bps), sender)
         return PenaltyResult._make(value)
 
-    def slice(self, p: SliceInput, *, sender: Optional[str] = None) -> int:
+    def slice(self, p: SliceInput | tuple[int, int, int, int, int, int, int], *, sender: Optional[str] = None) -> int:
         """``slice((uint256,uint256,uint256,int256,uint256,uint256,uint256))``, a view."""
-        value = self._view('slice((uint256,uint256,uint256,int256,uint256,uint256,uint256))', (p,), sender)
+        value: int = self._view('slice((uint256,uint256,uint256,int256,uint256,uint256,uint256))', (p,), sender)
         return value
 
     def supports_interface(self, interface_id: bytes, *, sender: Optional[str] = None) -> bool:
         """``supportsInterface(bytes4)``, a view."""
-        value = self._view('supportsInterface(bytes4)', (interface_id,), sender)
+        value: bool = self._view('supportsInterface(bytes4)', (interface_id,), sender)
         return value

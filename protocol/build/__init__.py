@@ -28,13 +28,21 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from protocol.exceptions import PerpsimError
 
+if TYPE_CHECKING:
+    from rich.status import Status
+
 from .bindings import generate as generate_bindings
 from .scan import count_contracts, dependants, imported
-from .toolchain import ARTIFACTS_DIR, PACKAGE_DIR, PROJECT_ROOT, ToolchainError, cache_root, npm_dir, pins
+
+# ARTIFACTS_DIR and PROJECT_ROOT are part of this package's interface (re-exported).
+from .toolchain import ARTIFACTS_DIR as ARTIFACTS_DIR
+from .toolchain import PACKAGE_DIR, ToolchainError, cache_root, npm_dir, pins
+from .toolchain import PROJECT_ROOT as PROJECT_ROOT
 
 MANIFEST = "manifest.json"
 #: EIP-170: the most runtime code a contract may have; the build refuses anything larger.
@@ -46,7 +54,7 @@ DRIVER = Path(__file__).resolve().parent / "solc_standard_json.cjs"
 #: the contract's artifact lists those views in its ABI, since that is where callers call them.
 FALLBACK_VIEWS = {"Clearinghouse": "ClearinghouseViews"}
 
-SETTINGS: dict = {
+SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 200},
     "viaIR": True,
     "evmVersion": "cancun",
@@ -150,9 +158,10 @@ def user_artifacts_dir(user_dir: Path, root: Path | None = None) -> Path:
     return cache_root() / "artifacts" / input_hash(root, user_dir)[:16]
 
 
-def _read_manifest(out_dir: Path) -> dict | None:
+def _read_manifest(out_dir: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((out_dir / MANIFEST).read_text())
+        manifest: dict[str, Any] = json.loads((out_dir / MANIFEST).read_text())
+        return manifest
     except (OSError, ValueError):
         return None
 
@@ -162,7 +171,7 @@ def _line_col(text: str, offset: int) -> tuple[int, int]:
     return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
-def _format_diagnostic(diag: dict, sources: dict[str, str]) -> str:
+def _format_diagnostic(diag: dict[str, Any], sources: dict[str, str]) -> str:
     loc = diag.get("sourceLocation")
     severity = diag.get("severity", "error")
     kind = diag.get("type", "")
@@ -257,7 +266,7 @@ def _last_entry_pointer(user_dir: Path) -> Path:
 
 
 def _previous_build(user_dir: Path, project_hash: str,
-                    user_sources: dict[str, str]) -> tuple[Path, dict] | None:
+                    user_sources: dict[str, str]) -> tuple[Path, dict[str, Any]] | None:
     """The last compile of ``user_dir`` when an edit can start from it: same project sources
     and settings, same files (so the same source ids); else None."""
     try:
@@ -272,7 +281,7 @@ def _previous_build(user_dir: Path, project_hash: str,
     return entry, manifest
 
 
-def _numbering(output: dict, project_ids: dict[str, str] | None
+def _numbering(output: dict[str, Any], project_ids: dict[str, str] | None
                ) -> tuple[Callable[[str], str], dict[str, str]]:
     """How to renumber the source maps of a compile of some of the sources into the ids a
     compile of all of them (the project build's and the user's) gives, and those ids. solc
@@ -383,8 +392,8 @@ def _compile_user(root: Path, user_dir: Path, out_dir: Path | None, force: bool,
     return CompileResult(True, digest, every, warnings)
 
 
-def _run_solc(root: Path, sources: dict[str, str], settings: dict,
-              user_dir: Path | None = None, announce: str | None = None) -> tuple[dict, str]:
+def _run_solc(root: Path, sources: dict[str, str], settings: dict[str, Any],
+              user_dir: Path | None = None, announce: str | None = None) -> tuple[dict[str, Any], str]:
     """solc-js's standard-JSON output for ``sources`` and its version; raises
     :class:`CompileError` on errors. ``announce``: the progress line shown while it compiles
     (once the toolchain is found: a missing one is reported alone, in one line)."""
@@ -427,7 +436,7 @@ def compile_jobs() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def _split_outputs(settings: dict, sources: dict[str, str], jobs: int) -> list[dict]:
+def _split_outputs(settings: dict[str, Any], sources: dict[str, str], jobs: int) -> list[dict[str, Any]]:
     """``settings`` once per solc-js process, each selecting the contract outputs of some of
     the sources (every process parses and checks them all; code is generated only for what is
     selected, and that is most of the time). The sources are dealt out by size, largest first,
@@ -437,7 +446,7 @@ def _split_outputs(settings: dict, sources: dict[str, str], jobs: int) -> list[d
     if jobs <= 1 or set(selected) != {"*"} or len(sources) < 2:
         return [settings]
     outputs = selected["*"]
-    loads = [[0, []] for _ in range(min(jobs, len(sources)))]
+    loads: list[list[Any]] = [[0, []] for _ in range(min(jobs, len(sources)))]  # [size, names]
     for name in sorted(sources, key=lambda n: (-len(sources[n]), n)):
         lightest = min(loads, key=lambda load: load[0])
         lightest[0] += len(sources[name])
@@ -446,7 +455,7 @@ def _split_outputs(settings: dict, sources: dict[str, str], jobs: int) -> list[d
             for _, names in loads]
 
 
-def _merge_outputs(outputs: list[dict]) -> dict:
+def _merge_outputs(outputs: list[dict[str, Any]]) -> dict[str, Any]:
     """One standard-JSON output from those of processes that compiled the same sources with
     different output selections: their contracts together, the diagnostics once each (every
     process reports those of parsing and analysis)."""
@@ -465,8 +474,8 @@ def _merge_outputs(outputs: list[dict]) -> dict:
     return merged
 
 
-def _artifacts(output: dict, sources: dict[str, str], user_dir: Path | None, digest: str,
-               version: str) -> tuple[list[str], dict[str, dict], list[str]]:
+def _artifacts(output: dict[str, Any], sources: dict[str, str], user_dir: Path | None, digest: str,
+               version: str) -> tuple[list[str], dict[str, dict[str, Any]], list[str]]:
     """The artifacts of the contracts of ``sources`` in solc's ``output``, and the warnings
     about those sources (a user's build: about the user's files only)."""
     diagnostics = [d for d in output.get("errors", []) if d["severity"] != "error"]
@@ -483,7 +492,7 @@ def _artifacts(output: dict, sources: dict[str, str], user_dir: Path | None, dig
     if oversized:
         raise CompileError(_user_paths(oversized, user_dir))
     names: list[str] = []
-    artifacts: dict[str, dict] = {}
+    artifacts: dict[str, dict[str, Any]] = {}
     for source_name, contracts in output.get("contracts", {}).items():
         if source_name not in sources:
             continue  # imported library sources (OpenZeppelin) are not deployed on their own
@@ -523,7 +532,7 @@ class _progress:
 
     def __init__(self, message: str, quiet: bool):
         self.message, self.quiet = message, quiet
-        self._status = None
+        self._status: Optional[Status] = None
 
     def __enter__(self) -> "_progress":
         if self.quiet:
@@ -540,9 +549,10 @@ class _progress:
             self._status.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: Optional[type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
         if self._status is not None:
-            self._status.__exit__(*exc)
+            self._status.__exit__(kind, exc, tb)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -71,7 +71,9 @@ def _arity(parameters: str) -> int:
 
 def _top_level(body: str) -> list[str]:
     """The statements of a contract body outside any nested braces, split at ``;`` and ``}``."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in body:
         if char == "{":
             if depth == 0:
@@ -124,7 +126,9 @@ def declarations(sources: dict[str, str]) -> dict[str, Declaration]:
 
 
 def _split_bases(text: str) -> list[str]:
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char == "(":
             depth += 1

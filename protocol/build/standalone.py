@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from importlib.abc import Loader
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
+from typing import cast
 
 PROTOCOL = Path(__file__).resolve().parent.parent
 
 
 def _load(name: str, path: Path, package: bool = False) -> ModuleType:
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, path, submodule_search_locations=[str(path.parent)] if package else None)
+        # A file's spec, with its loader (spec_from_file_location gives both for a .py path).
+        spec = cast(ModuleSpec, importlib.util.spec_from_file_location(
+            name, path, submodule_search_locations=[str(path.parent)] if package else None))
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        cast(Loader, spec.loader).exec_module(module)
     return sys.modules[name]
 
 

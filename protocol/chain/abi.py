@@ -6,25 +6,25 @@ import json
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Optional
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from protocol.build import ARTIFACTS_DIR
-from protocol.chain.codec import decoder, encoder
+from protocol.chain.codec import Decoder, decoder, encoder
 from protocol.errors import ChainError, Reverted, declare, revert_error
 
 
-def type_string(param: dict) -> str:
+def type_string(param: dict[str, Any]) -> str:
     """Canonical ABI type of a JSON ABI parameter (tuples expanded)."""
-    kind = param["type"]
+    kind: str = param["type"]
     if kind.startswith("tuple"):
         inner = ",".join(type_string(c) for c in param["components"])
         return f"({inner}){kind[5:]}"
     return kind
 
 
-def signature(item: dict) -> str:
+def signature(item: dict[str, Any]) -> str:
     return f"{item['name']}({','.join(type_string(p) for p in item.get('inputs', []))})"
 
 
@@ -88,7 +88,7 @@ class RawLog:
 class ContractABI:
     """Functions, events and errors of one contract, with precomputed selectors."""
 
-    def __init__(self, abi: list[dict]):
+    def __init__(self, abi: list[dict[str, Any]]):
         self.functions: dict[str, Function] = {}
         self.overloads: dict[str, list[str]] = {}  # plain name -> signatures, when several
         self.events: dict[bytes, EventType] = {}
@@ -177,7 +177,7 @@ class Registry:
         self.events: dict[bytes, EventType] = {}
         self.errors: dict[bytes, ErrorType] = dict(_STANDARD_ERRORS)
         self.contracts: dict[str, KnownContract] = {}  # by checksummed address
-        self._log_plans: dict[bytes, tuple] = {}  # topic -> _log_plan, made on first use
+        self._log_plans: dict[bytes, _LogPlan] = {}  # topic -> _log_plan, made on first use
 
     def remember(self, address: str, contract: KnownContract) -> None:
         """Remember what is deployed at ``address``."""
@@ -223,7 +223,11 @@ class Registry:
         return Event(ev.name, log.address, args)
 
 
-def _log_plan(ev: EventType) -> tuple[EventType, tuple, Any]:
+#: How to decode an event's logs (see :func:`_log_plan`).
+_LogPlan = tuple["EventType", tuple[tuple[str, Optional[Decoder]], ...], Optional[Decoder]]
+
+
+def _log_plan(ev: EventType) -> _LogPlan:
     """How to decode ``ev``'s logs: a decoder per indexed topic (None: a dynamic type, whose
     topic is its hash and stays raw) and one for the data."""
     topics = tuple((name, None if kind in ("string", "bytes") or kind.endswith("]")
@@ -237,7 +241,7 @@ class Artifact:
     name: str
     abi: ContractABI
     bytecode_hex: str  # creation code; "__$...$__" placeholders where libraries are linked
-    raw: dict
+    raw: dict[str, Any]
 
     @property
     def libraries(self) -> tuple[str, ...]:

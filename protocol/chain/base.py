@@ -16,8 +16,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
-from eth_keys import keys
-from eth_utils import keccak, to_checksum_address
+from eth_keys.main import lazy_key_api as keys  # what eth_keys exports as keys
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from protocol.chain import hooks
 from protocol.chain.abi import Artifact, ContractABI, Event, KnownContract, RawLog, Registry, load_artifact
@@ -58,7 +59,7 @@ class Receipt:
     error: Reverted | None = None
     contract_address: str | None = None
     gas_price: int = 0
-    logs: list[RawLog] = field(default_factory=list, repr=False)
+    logs: Sequence[RawLog] = field(default_factory=list, repr=False)  # revm's read lazily
     registry: Registry | None = field(default=None, repr=False, compare=False)
     _events: list[Event] | None = field(default=None, repr=False, compare=False)
     #: The transaction's calldata (the creation code for a deployment).
@@ -112,6 +113,10 @@ class RawResult(NamedTuple):
 
 class Contract:
     """A deployed contract: an address plus its ABI, bound to a chain."""
+
+    #: The receipt of its deployment: set on the handles :meth:`Chain.deploy` returns only
+    #: (declared here, not defaulted: ``getattr(c, "deploy_receipt", None)`` tells them apart).
+    deploy_receipt: Receipt
 
     def __init__(self, chain: "Chain", address: str, abi: ContractABI, name: str = ""):
         self.chain = chain
@@ -180,8 +185,8 @@ class Chain(ABC):
         #: (output types, output bytes): an invariant check asks the same views with the same
         #: arguments every step, and most answers are the bytes they were (values are
         #: immutable tuples, so sharing them is safe).
-        self._calldata: dict[tuple, bytes] = {}
-        self._decoded: dict[tuple, Any] = {}
+        self._calldata: dict[tuple[bytes, tuple[Any, ...]], bytes] = {}
+        self._decoded: dict[tuple[Any, ...], Any] = {}
 
     # ----------------------------------------------------------------- clock and blocks
     @property
@@ -298,7 +303,7 @@ class Chain(ABC):
         receipt.raise_for_status()
         assert receipt.contract_address is not None
         contract = Contract(self, receipt.contract_address, art.abi, art.name)
-        contract.deploy_receipt = receipt  # type: ignore[attr-defined]
+        contract.deploy_receipt = receipt
         return contract if hooks.BIND is None else hooks.BIND(contract)
 
     def at(self, artifact: str | Artifact, address: str) -> Contract:
@@ -355,7 +360,7 @@ class Chain(ABC):
         if type(args) is not tuple:
             args = tuple(args)
         calldata = self._calldata
-        key: tuple | None = (fn.selector, args)
+        key: tuple[bytes, tuple[Any, ...]] | None = (fn.selector, args)
         for a in args:
             if type(a) not in _PLAIN:
                 key = None

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, cast
 
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 
 Encoder = Callable[[Sequence[Any]], bytes]
-Decoder = Callable[[bytes], tuple]
+Decoder = Callable[[bytes], tuple[Any, ...]]
 
 _ELEMENTARY = re.compile(r"(uint|int|bytes)(\d*)|address|bool")
 _ZERO12 = b"\0" * 12
@@ -57,7 +57,7 @@ def _static_words(kind: str) -> Optional[int]:
     if parts is None:
         return None
     words = [_static_words(p) for p in parts]
-    return None if any(w is None for w in words) else sum(words)  # type: ignore[arg-type]
+    return None if any(w is None for w in words) else sum(cast(list[int], words))
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -98,7 +98,8 @@ def _word_encoder(kind: str) -> Callable[[Any], bytes]:
                 v = _plain_int(v)
             if v < 0 or v >= limit:
                 raise _Fallback
-            return v.to_bytes(32, "big")
+            word: bytes = v.to_bytes(32, "big")  # v is an int by now
+            return word
         return encode_uint
     half = 1 << (width - 1)
 
@@ -107,7 +108,8 @@ def _word_encoder(kind: str) -> Callable[[Any], bytes]:
             v = _plain_int(v)
         if v < -half or v >= half:
             raise _Fallback
-        return (v % _TWO256).to_bytes(32, "big")
+        word: bytes = (v % _TWO256).to_bytes(32, "big")  # v is an int by now
+        return word
     return encode_int
 
 
@@ -160,16 +162,18 @@ def encoder(types: tuple[str, ...]) -> Encoder:
     slots = [_slot_encoder(t) for t in types]
     if any(s is None for s in slots):
         return lambda args: abi_encode(types, tuple(args))
-    head_size = 32 * sum(1 if dyn else _static_words(t) for (dyn, _), t in zip(slots, types))  # type: ignore[misc]
+    # Every slot has an encoder, and a static slot's type its number of words.
+    present = cast(list[tuple[bool, Callable[[Any], bytes]]], slots)
+    head_size = 32 * sum(1 if dyn else cast(int, _static_words(t)) for (dyn, _), t in zip(present, types))
 
     def encode(args: Sequence[Any]) -> bytes:
         args = tuple(args)
-        if len(args) != len(slots):
+        if len(args) != len(present):
             return abi_encode(types, args)
         try:
             head, tail = [], []
             offset = head_size
-            for (dynamic, enc), value in zip(slots, args):  # type: ignore[misc]
+            for (dynamic, enc), value in zip(present, args):
                 data = enc(value)
                 if dynamic:
                     head.append(offset.to_bytes(32, "big"))
@@ -233,9 +237,10 @@ def _static_decoder(kind: str) -> Callable[[bytes, int], Any]:
     parts = _split_tuple(kind)
     if parts is None:
         return _word_decoder(kind)
-    decoders = [(_static_decoder(p), 32 * _static_words(p)) for p in parts]  # type: ignore[operator]
+    # A static tuple's parts are static: each has its number of words.
+    decoders = [(_static_decoder(p), 32 * cast(int, _static_words(p))) for p in parts]
 
-    def decode_tuple(data: bytes, at: int) -> tuple:
+    def decode_tuple(data: bytes, at: int) -> tuple[Any, ...]:
         out = []
         for dec, size in decoders:
             out.append(dec(data, at))
@@ -247,16 +252,16 @@ def _static_decoder(kind: str) -> Callable[[bytes, int], Any]:
 @lru_cache(maxsize=None)
 def decoder(types: tuple[str, ...]) -> Decoder:
     """A decoder of ``types`` (fast where it can, eth-abi otherwise)."""
-    plan = []
+    plan: list[tuple[bool, Callable[[bytes, int], Any], int]] = []
     for kind in types:
-        if kind.endswith("[]") and _static_words(kind[:-2]) is not None:
-            plan.append((True, _static_decoder(kind[:-2]), 32 * _static_words(kind[:-2])))  # type: ignore[operator]
-        elif _static_words(kind) is not None:
-            plan.append((False, _static_decoder(kind), 32 * _static_words(kind)))  # type: ignore[operator]
+        if kind.endswith("[]") and (words := _static_words(kind[:-2])) is not None:
+            plan.append((True, _static_decoder(kind[:-2]), 32 * words))
+        elif (words := _static_words(kind)) is not None:
+            plan.append((False, _static_decoder(kind), 32 * words))
         else:
             return lambda data: abi_decode(types, data)
 
-    def decode(data: bytes) -> tuple:
+    def decode(data: bytes) -> tuple[Any, ...]:
         try:
             out, at = [], 0
             for dynamic, dec, size in plan:

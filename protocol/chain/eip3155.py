@@ -18,9 +18,9 @@ import os
 import sys
 import tempfile
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from protocol.chain.trace import RawFrame
 
@@ -68,7 +68,7 @@ def call_tree(lines: list[str], root: RawFrame) -> RawFrame:
                 stack.append(_Open(child, depth + 1, int(following["gas"], 16), False))
                 continue
             child.success = following is not None and int(following["stack"][-1], 16) != 0
-            if op.startswith("CREATE") and child.success:
+            if op.startswith("CREATE") and child.success and following is not None:  # success: it is
                 child.to = _address(following["stack"][-1])
         if following is None or following["depth"] < depth:
             done = stack.pop()
@@ -78,7 +78,7 @@ def call_tree(lines: list[str], root: RawFrame) -> RawFrame:
     return root
 
 
-def _finish(done: _Open, last: dict, following: dict | None) -> None:
+def _finish(done: _Open, last: dict[str, Any], following: dict[str, Any] | None) -> None:
     """Close a nested frame at its last step; the caller's next step holds the call's result."""
     frame = done.frame
     ended = last["opName"] in _ENDS
@@ -86,7 +86,7 @@ def _finish(done: _Open, last: dict, following: dict | None) -> None:
     frame.gas_used = done.start_gas - remaining
     pushed = int(following["stack"][-1], 16) if following is not None else 0
     frame.success = pushed != 0
-    if frame.kind.startswith("CREATE") and frame.success:
+    if frame.kind.startswith("CREATE") and frame.success and following is not None:  # success: it is
         frame.to = _address(following["stack"][-1])
     if not frame.success and not ended:
         frame.halt = last.get("error") or "halt"

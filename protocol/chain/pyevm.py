@@ -8,22 +8,32 @@ eth-tester, and it is the only one that exposes revert data of mined transaction
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Optional, cast
 
+from eth.abc import BlockHeaderAPI, ComputationAPI, MiningChainAPI, SignedTransactionAPI, StateAPI
 from eth.constants import GENESIS_PARENT_HASH
-from eth.vm.forks import CancunVM
+from eth.db.chain import ChainDB
+from eth.vm.base import VM
+from eth.vm.forks.cancun import CancunVM
 from eth.vm.spoof import SpoofTransaction
-from eth_keys import keys
+from eth_keys.main import lazy_key_api as keys  # what eth_keys exports as keys
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.backends.pyevm.main import get_default_genesis_params
-from eth_utils import keccak, to_canonical_address, to_checksum_address
+from eth_typing import Address
+from eth_utils.address import to_canonical_address, to_checksum_address
+from eth_utils.crypto import keccak
 
 from protocol.chain import hooks
 from protocol.chain.abi import RawLog
 from protocol.chain.base import BLOCK_GAS_LIMIT, CHAIN_ID, GENESIS_TIMESTAMP, VIEW_GAS_LIMIT, Chain, RawResult
 from protocol.chain.trace import RawFrame
 
+if TYPE_CHECKING:
+    from eth_keys.datatypes import PrivateKey
+    from web3 import Web3
+
 _ZERO = b"\0" * 20
+_NO_RECIPIENT = Address(b"")  # a transaction's "to" when it creates a contract
 
 
 class PyEVMChain(Chain):
@@ -41,21 +51,22 @@ class PyEVMChain(Chain):
         params["base_fee_per_gas"] = 0
         self._backend = PyEVMBackend(genesis_parameters=params,
                                      vm_configuration=((0, _coverage_vm(CancunVM)),))
-        self._backend.chain.chain_id = CHAIN_ID  # type: ignore[misc]
+        self._backend.chain.chain_id = CHAIN_ID
         self.tester = EthereumTester(self._backend, auto_mine_transactions=False)
-        self._key_objects: dict[str, Any] = {}
+        self._key_objects: dict[str, PrivateKey] = {}
         self._keys_module = keys
-        self._w3 = None
-        self._view_vm: tuple[Any, Any] | None = None  # (header, state) that views read
+        self._w3: Optional[Web3] = None
+        self._view_vm: tuple[BlockHeaderAPI, StateAPI] | None = None  # (header, state) that views read
         self._open_block(self.block_number, self.timestamp)
 
     @property
-    def evm(self):
+    def evm(self) -> MiningChainAPI:
         """The py-evm ``MiningChain`` (eth-tester keeps it in ``backend.chain``)."""
-        return self._backend.chain
+        chain: MiningChainAPI = self._backend.chain  # eth-tester is untyped
+        return chain
 
     @property
-    def w3(self):
+    def w3(self) -> Web3:
         """A web3.py client over the same chain."""
         if self._w3 is None:
             # Function-level: web3 (about 0.3 s to import) only for those who ask for its API.
@@ -65,7 +76,7 @@ class PyEVMChain(Chain):
         return self._w3
 
     # ----------------------------------------------------------------- state
-    def _mutate_state(self, fn) -> None:
+    def _mutate_state(self, fn: Callable[[StateAPI], None]) -> None:
         chain = self.evm
         vm = chain.get_vm()
         state = vm.state
@@ -84,7 +95,7 @@ class PyEVMChain(Chain):
         return self.evm.get_vm().state.get_code(to_canonical_address(address))
 
     # ----------------------------------------------------------------- transactions
-    def _signing_key(self, sender: str):
+    def _signing_key(self, sender: str) -> PrivateKey:
         key = self._key_objects.get(sender)
         if key is None:
             key = self._key_objects[sender] = self._keys_module.PrivateKey(self._keys[sender])
@@ -95,7 +106,7 @@ class PyEVMChain(Chain):
         chain = self.evm
         unsigned = chain.create_unsigned_transaction(
             nonce=nonce, gas_price=gas_price, gas=gas,
-            to=to_canonical_address(to) if to else b"", value=value, data=data)
+            to=to_canonical_address(to) if to else _NO_RECIPIENT, value=value, data=data)
         signed = unsigned.as_signed_transaction(self._signing_key(sender), chain_id=CHAIN_ID)
         before = chain.header.gas_used
         coverage = _RECORDING[0] = hooks.COVERAGE  # transactions only: views are not counted
@@ -119,7 +130,7 @@ class PyEVMChain(Chain):
         return RawResult(computation.is_success, gas_used, output, logs, created,
                          lambda: tree)
 
-    def _view_state(self):
+    def _view_state(self) -> StateAPI:
         """The pending block's state for views, kept while the pending header is the same
         object: every change to the chain (a transaction, a block, a balance, a revert) installs
         a new header, and a view undoes its own writes, so the state's account and storage
@@ -137,7 +148,9 @@ class PyEVMChain(Chain):
             nonce=state.get_nonce(sender_bytes), gas_price=0, gas=VIEW_GAS_LIMIT,
             to=to_canonical_address(to), value=0, data=data)
         snapshot = state.snapshot()
-        computation = state.apply_transaction(SpoofTransaction(unsigned, from_=sender_bytes))
+        # The spoof stands in for a signed transaction (py-evm types it as its own class).
+        spoof = cast(SignedTransactionAPI, SpoofTransaction(unsigned, from_=sender_bytes))
+        computation = state.apply_transaction(spoof)
         state.revert(snapshot)
         if computation.is_error:
             return False, computation.output or _revert_payload(computation.error)
@@ -160,25 +173,25 @@ class PyEVMChain(Chain):
     def _backend_revert(self, token: Any) -> None:
         head, pending = token
         chain = self.evm
-        chaindb = chain.chaindb
+        chaindb = cast(ChainDB, chain.chaindb)  # eth-tester's: a ChainDB
         if chain.get_canonical_head().hash != head.hash:
             chaindb._set_as_canonical_chain_head(chaindb.db, head, GENESIS_PARENT_HASH)
         chain.header = pending
 
 
 #: The coverage collector of the transaction being applied (None: not recording).
-_RECORDING: list = [None]
+_RECORDING: list[Optional[hooks.CoverageRecorder]] = [None]
 
 
-def _coverage_vm(vm_class):
+def _coverage_vm(vm_class: type[VM]) -> type[VM]:
     """``vm_class`` whose computations, while a coverage collector is recording, fetch their
     opcodes through :class:`_RecordingOpcodes` (py-evm looks each opcode up in
     ``computation.opcodes`` right after moving the program counter past it)."""
     state_class = vm_class._state_class
     base = state_class.computation_class
 
-    class CoverageComputation(base):  # type: ignore[misc, valid-type]
-        def __init__(self, state, message, transaction_context) -> None:
+    class CoverageComputation(base):  # type: ignore[misc, valid-type]  # a base chosen at run time (the fork's)
+        def __init__(self, state: Any, message: Any, transaction_context: Any) -> None:
             super().__init__(state, message, transaction_context)
             collector = _RECORDING[0]
             if collector is not None and message.code and not message.is_create:
@@ -197,13 +210,13 @@ class _RecordingOpcodes:
 
     __slots__ = ("_code", "_values", "_opcodes", "_hits", "_jumps")
 
-    def __init__(self, computation, opcodes, collector) -> None:
+    def __init__(self, computation: Any, opcodes: Any, collector: hooks.CoverageRecorder) -> None:
         self._code = computation.code
         self._values = computation._stack.values
         self._opcodes = opcodes
         self._hits, self._jumps = collector.counters(bytes(computation.msg.code))
 
-    def __getitem__(self, opcode: int):
+    def __getitem__(self, opcode: int) -> Any:
         pc = self._code.program_counter - 1
         self._hits[pc] += 1
         if opcode == 0x57:  # JUMPI
@@ -214,7 +227,7 @@ class _RecordingOpcodes:
         return self._opcodes[opcode]
 
 
-def _frame(computation, gas_used: int | None = None) -> RawFrame:
+def _frame(computation: ComputationAPI, gas_used: int | None = None) -> RawFrame:
     """py-evm's computation tree as raw frames (built as the transaction ends: a computation
     holds its VM state, too much to keep)."""
     msg = computation.msg

@@ -32,10 +32,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from importlib.metadata import version
-from typing import Any
+from typing import Any, Callable, Iterator, Union, cast, overload
 
 import pyrevm
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from protocol.chain import hooks
 from protocol.chain.abi import RawLog
@@ -54,14 +54,17 @@ _STATE_END = "}, transient_storage: "
 _BULKY_CODE = 1024  # bytes of code from which blanking a contract out of the text pays
 _EMPTY_CODE_HASH = bytes.fromhex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
 
+#: A database write to undo: an account's info (key None) or a slot's value before the write.
+_UndoEntry = Union[tuple[str, None, pyrevm.AccountInfo], tuple[str, int, Union[int, None]]]
 
-class _Logs(Sequence):
+
+class _Logs(Sequence[RawLog]):
     """pyrevm's logs, turned into :class:`RawLog` only when someone reads them: most receipts
     of a simulation are never inspected, and the conversion crosses into Rust per field."""
 
     __slots__ = ("_raw", "_logs")
 
-    def __init__(self, raw: list):
+    def __init__(self, raw: list[Any]):
         self._raw = raw
         self._logs: list[RawLog] | None = None
 
@@ -71,16 +74,21 @@ class _Logs(Sequence):
             self._logs = [RawLog(log.address, tuple(log.data[0]), log.data[1]) for log in self._raw]
         return self._logs
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> RawLog: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[RawLog]: ...
+
+    def __getitem__(self, index: int | slice) -> RawLog | list[RawLog]:
         return self._materialise()[index]
 
     def __len__(self) -> int:
         return len(self._raw)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[RawLog]:
         return iter(self._materialise())
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: Any) -> bool:
         return list(self) == list(other)
 
 
@@ -89,6 +97,8 @@ class RevmChain(Chain):
 
     name = "revm"
     caches_views = True  # nothing but this object writes to its in-process EVM
+    #: Whether the view-batch code is installed (protocol.testing.batch sets it; unset: no).
+    _view_batch: bool
 
     def __init__(self, genesis_timestamp: int = GENESIS_TIMESTAMP):
         super().__init__(genesis_timestamp)
@@ -97,21 +107,22 @@ class RevmChain(Chain):
             raise ChainError(f"the revm backend reads pyrevm {PYREVM_VERSION}'s journal; "
                              f"pyrevm {version('pyrevm')} is installed")
         self._pyrevm = pyrevm
-        self._info = pyrevm.AccountInfo
+        # Called with balance=, which pyrevm's stub of AccountInfo leaves out.
+        self._info: Callable[..., pyrevm.AccountInfo] = pyrevm.AccountInfo
         self.evm = pyrevm.EVM(spec_id="CANCUN", gas_limit=BLOCK_GAS_LIMIT,
                               env=pyrevm.Env(cfg=pyrevm.CfgEnv(chain_id=CHAIN_ID)))
         #: The committed info of every account read or written so far (checksummed address).
-        self._committed: dict[str, Any] = {}
+        self._committed: dict[str, pyrevm.AccountInfo] = {}
         #: Every contract's runtime code (the database holds it by hash, analysed and padded).
         self._code: dict[str, bytes] = {}
         #: Contracts whose code is worth blanking out of the journal text, with their infos.
-        self._bulky: dict[str, Any] = {}
+        self._bulky: dict[str, pyrevm.AccountInfo] = {}
         #: Contracts that could change an account's balance, nonce or code in a transaction of
         #: zero value: those holding ether, and those whose code can CREATE (module doc).
         self._funded: set[str] = set()
         self._creators: set[str] = set()
         #: Database writes to undo, kept while a chain snapshot is live (None: none is).
-        self._undo: list[tuple] | None = None
+        self._undo: list[_UndoEntry] | None = None
         self._live_snapshots = 0
         #: Slots as the journal prints them ("0x<address>, key: <key>"), parsed once: most
         #: transactions write the same global slots again.
@@ -121,7 +132,7 @@ class RevmChain(Chain):
         self._open_block(self.block_number, self.timestamp)
 
     # ----------------------------------------------------------------- database
-    def _read(self, address: str):
+    def _read(self, address: str) -> pyrevm.AccountInfo:
         """An account's committed info (balance, nonce, code); the journal stays empty."""
         info = self._committed.get(address)
         if info is None:
@@ -131,7 +142,7 @@ class RevmChain(Chain):
             evm.revert(checkpoint)
         return info
 
-    def _put_info(self, address: str, info, *, contract: bool = True) -> None:
+    def _put_info(self, address: str, info: pyrevm.AccountInfo, *, contract: bool = True) -> None:
         """Commit an account's info; ``contract=False`` promises it has no code (a sender).
 
         A contract's analysed code is registered in the database once, by code hash; its
@@ -149,7 +160,7 @@ class RevmChain(Chain):
         if contract:
             self._classify(address, info)
 
-    def _classify(self, address: str, info) -> None:
+    def _classify(self, address: str, info: pyrevm.AccountInfo) -> None:
         code = self._code.get(address, b"") if info.code_hash != _EMPTY_CODE_HASH else b""
         if len(code) >= _BULKY_CODE:
             self._bulky[address] = info
@@ -162,7 +173,7 @@ class RevmChain(Chain):
             else:
                 flagged.discard(address)
 
-    def _put_storages(self, writes: list[tuple[str, int, int, int]]) -> None:
+    def _put_storages(self, writes: list[tuple[str, int, int | None, int]]) -> None:
         """Commit (address, key, old, new) slot writes. Each write loads its account into the
         journal, where a second write would stay: each runs inside a checkpoint of its own."""
         evm = self.evm
@@ -197,12 +208,13 @@ class RevmChain(Chain):
         if not self.record_traces and coverage is None:
             return self._run(sender, nonce, to, data, value, gas, gas_price)
         evm = self.evm
-        evm.tracing = True  # EIP-3155 steps on stdout, read back into a call tree / coverage
+        # EIP-3155 steps on stdout, read back into a call tree / coverage.
+        evm.tracing = True  # type: ignore[misc]  # pyrevm's stub names the setter set_tracing
         try:
             with captured_stdout() as steps:
                 raw = self._run(sender, nonce, to, data, value, gas, gas_price)
         finally:
-            evm.tracing = False
+            evm.tracing = False  # type: ignore[misc]  # pyrevm's stub names the setter set_tracing
         if coverage is not None:
             coverage.add_steps(steps, self.code, to)
         if not self.record_traces:
@@ -222,7 +234,8 @@ class RevmChain(Chain):
         try:
             if to is None:
                 created = to_checksum_address(
-                    evm.deploy(sender, data, value=value, gas=gas, gas_price=gas_price))
+                    evm.deploy(sender, data, value=value, gas=gas,
+                               gas_price=gas_price))  # type: ignore[call-arg]  # pyrevm's stub lacks gas_price
                 output = b""
             else:
                 output = evm.message_call(sender, to, data, value=value, gas=gas,
@@ -232,7 +245,7 @@ class RevmChain(Chain):
             raw = self._failure(str(exc))
             self._pay(sender, nonce + 1, raw.gas_used * gas_price, self._read(sender))
             return raw
-        result = evm.result
+        result = cast(pyrevm.ExecutionResult, evm.result)  # the call just made set it
         logs = result.logs
         raw = RawResult(True, result.gas_used, output, _Logs(logs) if logs else [], created)
         fee = raw.gas_used * gas_price
@@ -242,7 +255,7 @@ class RevmChain(Chain):
             self._commit_storage(checkpoint, sender, nonce + 1, fee)
         return raw
 
-    def _commit_storage(self, checkpoint, sender: str, nonce: int, fee: int) -> None:
+    def _commit_storage(self, checkpoint: pyrevm.JournalCheckpoint, sender: str, nonce: int, fee: int) -> None:
         """Commit a transaction that cannot have changed any account's balance, nonce or code:
         it moved no ether (it sent none, and no contract holds any) and no contract can CREATE.
         Only its storage writes, the sender's nonce and the gas payment remain."""
@@ -256,7 +269,7 @@ class RevmChain(Chain):
         self._pay(sender, nonce, fee, self._committed[sender])
         self._put_storages(writes)
 
-    def _commit_accounts(self, checkpoint, sender: str, nonce: int, fee: int) -> None:
+    def _commit_accounts(self, checkpoint: pyrevm.JournalCheckpoint, sender: str, nonce: int, fee: int) -> None:
         """Commit any transaction: every account it loaded is compared with its committed info
         (deployments, ether transfers, contracts that create contracts)."""
         evm = self.evm
@@ -285,7 +298,8 @@ class RevmChain(Chain):
                   accounts.get(COINBASE) or self._read(COINBASE))
         self._put_storages(writes)
 
-    def _pay(self, sender: str, nonce: int, fee: int, account, coinbase=None) -> None:
+    def _pay(self, sender: str, nonce: int, fee: int, account: pyrevm.AccountInfo,
+             coinbase: pyrevm.AccountInfo | None = None) -> None:
         """The sender's nonce moves on and it pays ``fee`` to the coinbase (py-evm's rules)."""
         info = self._info
         self._put_info(sender, info(balance=account.balance - fee, nonce=nonce,
@@ -341,7 +355,7 @@ class RevmChain(Chain):
     # ----------------------------------------------------------------- blocks and snapshots
     def _open_block(self, number: int, timestamp: int) -> None:
         block = self._block
-        block.number, block.timestamp = number, timestamp
+        block.number, block.timestamp = number, timestamp  # type: ignore[misc]  # pyrevm's stub: setters apart
         self.evm.set_block_env(block)
 
     def _seal_block(self, number: int, timestamp: int) -> None:
@@ -361,12 +375,13 @@ class RevmChain(Chain):
         while len(undo) > token:
             address, key, old = undo.pop()
             if key is None:
-                evm.insert_account_info(address, old)
-                committed[address] = old
-                self._classify(address, old)
+                info = cast(pyrevm.AccountInfo, old)  # an account's entry
+                evm.insert_account_info(address, info)
+                committed[address] = info
+                self._classify(address, info)
             else:
                 checkpoint = evm.snapshot()
-                evm.insert_account_storage(address, key, old)
+                evm.insert_account_storage(address, key, cast(int, old))  # kept while undoing
                 evm.revert(checkpoint)
         self._open_block(self.block_number, self.timestamp)
 
@@ -403,7 +418,7 @@ def _storage_writes(text: str) -> dict[str, str]:
 _ANALYSED_LENGTH = re.compile(r"state: (?:Analysed|Checked) \{ len: (\d+)")
 
 
-def _code_of(info) -> bytes:
+def _code_of(info: pyrevm.AccountInfo) -> bytes:
     """An account's runtime code. pyrevm hands out analysed code with the 33 zero bytes of
     padding revm appends; the original length is only in the info's debug text."""
     code = info.code

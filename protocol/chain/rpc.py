@@ -12,11 +12,12 @@ import shutil
 import socket
 import subprocess
 import time
-from typing import Any
+from typing import IO, Any, Mapping, cast
 
 from eth_account import Account
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 from web3 import HTTPProvider, Web3
+from web3.types import RPCEndpoint
 
 from protocol.build.toolchain import PROJECT_ROOT, ToolchainError, anvil_binary, npm_dir
 from protocol.chain.abi import RawLog
@@ -45,8 +46,8 @@ class RPCChain(Chain):
         self._clock = max(genesis_timestamp, head["timestamp"]) + 1
         self._accounts: dict[str, Any] = {}
 
-    def _rpc(self, method: str, params: list) -> Any:
-        response = self.w3.provider.make_request(method, params)
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        response = self.w3.provider.make_request(cast(RPCEndpoint, method), params)
         if "error" in response:
             raise _RPCError(method, response["error"])
         return response["result"]
@@ -78,14 +79,14 @@ class RPCChain(Chain):
         signed = account.sign_transaction(tx)
         return self._raw_result(self._land("0x" + signed.raw_transaction.hex()))
 
-    def _land(self, raw: str) -> dict:
+    def _land(self, raw: str) -> dict[str, Any]:
         """Send a signed transaction into the pending block; its node receipt."""
         self._rpc("evm_setNextBlockTimestamp", [self.timestamp])
         tx_hash = self._rpc("eth_sendRawTransaction", [raw])
         self._mined_by_node = True
         return self._receipt(tx_hash)
 
-    def _raw_result(self, receipt: dict) -> RawResult:
+    def _raw_result(self, receipt: dict[str, Any]) -> RawResult:
         logs = [RawLog(to_checksum_address(log["address"]),
                        tuple(bytes.fromhex(t[2:]) for t in log["topics"]),
                        bytes.fromhex(log["data"][2:])) for log in receipt["logs"]]
@@ -123,11 +124,11 @@ class RPCChain(Chain):
             self.mine()
         return receipt
 
-    def _receipt(self, tx_hash: str, timeout: float = 10.0) -> dict:
+    def _receipt(self, tx_hash: str, timeout: float = 10.0) -> dict[str, Any]:
         """The node mines in the background: poll briefly until the receipt exists."""
         deadline = time.monotonic() + timeout
         while True:
-            receipt = self._rpc("eth_getTransactionReceipt", [tx_hash])
+            receipt: dict[str, Any] | None = self._rpc("eth_getTransactionReceipt", [tx_hash])
             if receipt is not None:
                 return receipt
             if time.monotonic() > deadline:
@@ -185,12 +186,16 @@ class RPCChain(Chain):
             atexit.unregister(self.close)
 
 
-def _raw_frame(call: dict) -> RawFrame:
+def _hex_bytes(text: str | None) -> bytes:
+    return bytes.fromhex((text or "0x")[2:])
+
+
+def _raw_frame(call: dict[str, Any]) -> RawFrame:
     """One ``callTracer`` frame (``type``, ``to``, ``input``, ``output``, ``error``, ``calls``)."""
-    hex_bytes = lambda text: bytes.fromhex((text or "0x")[2:])  # noqa: E731
-    error = call.get("error")
+    hex_bytes = _hex_bytes
+    error: str | None = call.get("error")
     success = error is None
-    halt = None if success or call.get("output") or "revert" in error.lower() else error
+    halt = None if error is None or call.get("output") or "revert" in error.lower() else error
     to = call.get("to")
     return RawFrame(call.get("type", "CALL").upper(), to_checksum_address(to) if to else None,
                     hex_bytes(call.get("input")), hex_bytes(call.get("output")),
@@ -199,7 +204,7 @@ def _raw_frame(call: dict) -> RawFrame:
 
 
 class _RPCError(Exception):
-    def __init__(self, method: str, error: dict):
+    def __init__(self, method: str, error: Mapping[str, Any]):
         super().__init__(f"{method}: {error.get('message')}")
         self.error = error
 
@@ -224,11 +229,12 @@ def anvil_path() -> str:
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def start_anvil(genesis_timestamp: int = GENESIS_TIMESTAMP, port: int | None = None,
-                ) -> tuple[subprocess.Popen, str]:
+                ) -> tuple[subprocess.Popen[bytes], str]:
     """Start anvil on 127.0.0.1 with our chain rules; returns (process, url)."""
     port = port or _free_port()
     process = subprocess.Popen(
@@ -241,7 +247,8 @@ def start_anvil(genesis_timestamp: int = GENESIS_TIMESTAMP, port: int | None = N
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ChainError(f"anvil exited: {process.stderr.read().decode()[-500:]}")
+            stderr = cast(IO[bytes], process.stderr)  # a pipe: stderr=PIPE
+            raise ChainError(f"anvil exited: {stderr.read().decode()[-500:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return process, url

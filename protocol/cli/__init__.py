@@ -6,7 +6,7 @@ import ast
 import importlib
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import click
 
@@ -52,7 +52,8 @@ class PerpsimGroup(click.Group):
                 raise
             raise click.ClickException(f"perpsim {name} needs {exc.name}: "
                                        f"pip install 'perpsim[{extras[exc.name]}]'") from None
-        return getattr(module, name)
+        command: click.Command = getattr(module, name)  # each module's command is its name
+        return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         names = self.list_commands(ctx)
@@ -61,7 +62,7 @@ class PerpsimGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional, cast
 
 import click
 from rich.console import Console
@@ -14,7 +14,12 @@ from protocol.errors import PerpsimError
 from protocol.testing.campaigns import run_parallel
 from protocol.testing.coverage import collecting
 from protocol.testing.crash import REPLAY_FILE
-from protocol.testing.fuzz import run_campaign, world, write_fuzz_bundle  # hypothesis: the fuzz extra
+from protocol.testing.fuzz import (  # hypothesis: the fuzz extra
+    CampaignResult,
+    run_campaign,
+    world,
+    write_fuzz_bundle,
+)
 from protocol.venue.modules import prepare_modules
 from protocol.venue.rules import mirrors
 
@@ -87,8 +92,8 @@ def fuzz(steps: int, run_length: int, backend: str, seed: Optional[int], contrac
                                    + ("--coverage" if coverage_dir is not None else "--replay"))
     db = None if no_db else database
     runs = max(1, steps // run_length)
-    campaign = dict(backend=backend, steps_per_run=run_length, modules=modules,
-                    contracts=contracts_dir, mirrors=chosen_mirrors, database=db)
+    campaign: dict[str, Any] = dict(backend=backend, steps_per_run=run_length, modules=modules,
+                                    contracts=contracts_dir, mirrors=chosen_mirrors, database=db)
     if workers > 1:
         return _parallel(runs, workers, engine, address, seed, crash_dir, campaign)
     if replay:
@@ -119,7 +124,7 @@ def fuzz(steps: int, run_length: int, backend: str, seed: Optional[int], contrac
 
 
 def _parallel(runs: int, workers: int, engine: str, address: Optional[str], seed: Optional[int],
-              crash_dir: Path, campaign: dict) -> None:
+              crash_dir: Path, campaign: dict[str, Any]) -> None:
     """``--workers N``: the seeds in parallel, a table of what each ran, every failure's bundle."""
     console.print(f"fuzzing {runs:,} runs of up to {campaign['steps_per_run']} steps on "
                   f"{campaign['backend']}, {workers} workers ({engine}) ...")
@@ -136,7 +141,8 @@ def _parallel(runs: int, workers: int, engine: str, address: Optional[str], seed
     console.print(f"{result.steps:,} steps in {result.seconds:.1f} s wall = "
                   f"{result.steps_per_second:,.0f} steps/s")
     for w in result.failed:
-        click.echo(f"crash bundle: {w.bundle} (replay: pytest {Path(w.bundle) / 'test_replay.py'})")
+        bundle = cast(str, w.bundle)  # a failed worker wrote one
+        click.echo(f"crash bundle: {bundle} (replay: pytest {Path(bundle) / 'test_replay.py'})")
     if result.failed:
         first = result.failed[0]
         raise click.ClickException(f"{len(result.failed)} of {len(result.workers)} workers failed; "
@@ -155,7 +161,7 @@ def _pairs(option: str, choices: tuple[str, ...], form: str) -> dict[str, str]:
     return pairs
 
 
-def _with_coverage(directory: Path, runs: int, **campaign):
+def _with_coverage(directory: Path, runs: int, **campaign: Any) -> CampaignResult:
     """Run the campaign while collecting coverage of the contracts (the venue's launch is not
     counted: it happens first), then write ``directory`` and print the per-file table."""
     if campaign["backend"] == "revm":

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from protocol.mutate import OPERATORS, MutateError, Target, equivalent_entry, load_equivalents, run
+from protocol.mutate import OPERATORS, MutateError, Outcome, Target, equivalent_entry, load_equivalents, run
 
 console = Console()
 COLOURS = {"killed": "green", "survived": "bold red", "equivalent": "dim", "invalid": "yellow",
@@ -94,7 +94,7 @@ def mutate(contracts_dir: Optional[Path], tests: tuple[str, ...], files: tuple[s
         console.print(table)
         return
 
-    def progress(outcome, done: int, total: int) -> None:
+    def progress(outcome: Outcome, done: int, total: int) -> None:
         m = outcome.mutant
         colour = COLOURS[outcome.status]
         console.print(f"\\[{done}/{total}] {m.id} {escape(m.file)}:{m.line}:{m.col} {m.operator} "
@@ -131,8 +131,8 @@ def mutate(contracts_dir: Optional[Path], tests: tuple[str, ...], files: tuple[s
                                                             "invalid", "timeout")), score,
                       style="bold" if name == "total" else None)
     console.print(table)
-    score = report.score()
-    console.print(f"score {'-' if score is None else f'{score:.1%}'} of non-equivalent valid "
+    total = report.score()
+    console.print(f"score {'-' if total is None else f'{total:.1%}'} of non-equivalent valid "
                   f"mutants killed; {len(report.outcomes)} mutants in {report.seconds:.0f} s "
                   f"({report.jobs} job(s); unmutated tests {report.baseline_seconds:.0f} s)")
     if survivors:
@@ -143,7 +143,7 @@ def mutate(contracts_dir: Optional[Path], tests: tuple[str, ...], files: tuple[s
         console.print(f"results written to {json_path}")
 
 
-def _project_files(root: Path, paths) -> list[str]:
+def _project_files(root: Path, paths: Iterable[str]) -> list[str]:
     """The .sol files (relative to ``root``) of files and directories under ``root/contracts``."""
     out: list[str] = []
     for p in paths:

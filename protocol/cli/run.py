@@ -11,14 +11,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from protocol.chain import connect
+from protocol.chain import Chain, connect
 from protocol.cli.oneline import one_line
 from protocol.errors import PerpsimError
 from protocol.report import write_run, write_study
-from protocol.sim.crash import CrashPoint, write_crash_bundle
+from protocol.sim.crash import write_crash_bundle
 from protocol.sim.engine import Simulation, run_study
 from protocol.sim.loader import builtin_scenarios, load_scenario, parse_overrides
 from protocol.sim.overrides import PRESET_KEY
+from protocol.sim.result import CrashPoint, RunResult, StudyResult
+from protocol.sim.scenario import Scenario
 from protocol.testing.crash import REPLAY_FILE
 from protocol.venue.modules import prepare_modules
 from protocol.venue.presets import PRESETS
@@ -128,7 +130,7 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
     console.print(f"report: {html}  ({seconds:.1f} s)")
 
 
-def _crash(exc: Exception, crash_dir: Path, sc, overrides: dict, backend: Optional[str],
+def _crash(exc: Exception, crash_dir: Path, sc: Scenario, overrides: dict[str, Any], backend: Optional[str],
            seed: Optional[int], check_every: int) -> None:
     """Write the crash bundle of a failed run, print its path, and end with the error (one line,
     or with --debug the original exception and its traceback)."""
@@ -145,7 +147,7 @@ def _crash(exc: Exception, crash_dir: Path, sc, overrides: dict, backend: Option
     raise click.ClickException(f"{where}: {one_line(exc)}") from None
 
 
-def _node(rpc_url: Optional[str], backend: str, studied: bool):
+def _node(rpc_url: Optional[str], backend: str, studied: bool) -> Optional[Chain]:
     """The chain at ``--rpc-url``, or None for a fresh one of the backend per run."""
     if rpc_url is None:
         return None
@@ -174,7 +176,7 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def _summary_table(result) -> Table:
+def _summary_table(result: RunResult) -> Table:
     s = result.summary
     table = Table(title=f"{result.scenario} (seed {result.seed}, {result.backend}, "
                         f"{s['blocks']} blocks of {result.block_time} s)")
@@ -198,7 +200,7 @@ def _summary_table(result) -> Table:
     return table
 
 
-def _study_table(study) -> Table:
+def _study_table(study: StudyResult) -> Table:
     modes = list(study.runs)
     if set(modes) <= {"isolated", "cross"}:
         by = "by margin mode"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Optional
 
 import click
@@ -77,7 +78,7 @@ def serve(scenario: str, port: int, host: str, out_dir: Path, pace: Optional[flo
         raise click.ClickException(str(exc)) from None
 
 
-def _interrupt(signum, frame) -> None:
+def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
     raise KeyboardInterrupt
 
 

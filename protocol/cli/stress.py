@@ -15,6 +15,7 @@ from rich.table import Table
 from protocol.sim.loader import parse_overrides
 from protocol.sweep import make_engine
 from protocol.sweep.interrupt import DEFAULT_GRACE, SweepInterrupted
+from protocol.sweep.run import RunRecord
 from protocol.sweep.stress import parse_crises, plan_stress, run_stress
 from protocol.sweep.stress_page import COLUMNS, TERMINAL, cells, write_stress
 from protocol.venue.presets import PRESETS
@@ -67,7 +68,7 @@ def stress(venue_scenario: str, preset: Optional[str], crises: str, seeds: int, 
                         TextColumn("runs"), TimeElapsedColumn(), console=console, transient=True)
     task = progress.add_task("stress", total=len(plan.runs))
 
-    def tick(record, finished: int, total: int) -> None:
+    def tick(record: RunRecord, finished: int, total: int) -> None:
         progress.update(task, completed=finished + len(plan.runs) - total)
 
     argv = ["perpsim", "stress", venue_scenario, "--crises", crises, "--seeds", str(seeds)]

@@ -23,10 +23,12 @@ from rich.table import Table
 from protocol.pages.units import param
 from protocol.sweep import make_engine, parse_axes, run_sweep
 from protocol.sweep.aggregate import STATISTIC, STATISTICS
+from protocol.sweep.engines import Engine
 from protocol.sweep.frontier import DEFAULT_FRONTIER, condition_keys, parse_conditions, parse_frontier
 from protocol.sweep.interrupt import DEFAULT_GRACE, SweepInterrupted
 from protocol.sweep.report import write_sweep_report
-from protocol.sweep.sweep import FORMATS
+from protocol.sweep.run import RunRecord
+from protocol.sweep.sweep import FORMATS, Estimate, SweepResult
 from protocol.sweep.units import figure, too_few_seeds_note
 
 console = Console(width=max(Console().width, 100))
@@ -96,7 +98,7 @@ def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
                         console=console, transient=True)
     task = None
 
-    def tick(record, finished: int, total: int) -> None:
+    def tick(record: RunRecord, finished: int, total: int) -> None:
         nonlocal task
         if task is None:
             task = progress.add_task("sweep", total=total)
@@ -112,7 +114,7 @@ def sweep(scenario: str, settings: tuple[str, ...], seeds: int, first_seed: int,
         else:
             click.echo(line, err=True)
 
-    def before(estimate) -> None:
+    def before(estimate: Estimate) -> None:
         progress.stop()
         console.print(estimate.describe())
         if estimate.seconds > CONFIRM_ABOVE and not assume_yes and _interactive():
@@ -195,9 +197,9 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _parallel(runner) -> int:
+def _parallel(runner: Engine) -> int:
     """Runs at a time on the engine: its workers, else the Ray cluster's CPUs, else this host's."""
-    workers = getattr(runner, "workers", None)
+    workers: Optional[int] = getattr(runner, "workers", None)
     if workers:
         return workers
     ray = getattr(runner, "_ray", None)
@@ -206,15 +208,15 @@ def _parallel(runner) -> int:
     return os.cpu_count() or 1
 
 
-def _too_few_seeds(result) -> str:
+def _too_few_seeds(result: SweepResult) -> str:
     return too_few_seeds_note(result.aggregates, STATISTICS)
 
 
-def _write_report(result, out_dir: Path, scenario: str, frontier: tuple[str, str]) -> Path:
+def _write_report(result: SweepResult, out_dir: Path, scenario: str, frontier: tuple[str, str]) -> Path:
     return write_sweep_report(result, out_dir, scenario=scenario, frontier=frontier)
 
 
-def _table(result) -> Table:
+def _table(result: SweepResult) -> Table:
     table = Table(title="Sweep aggregates (per grid point, over seeds)")
     keys = [a.key for a in result.axes]
     # a narrow terminal folds a figure onto two lines rather than cutting digits off

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Iterable
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from protocol import Venue
+from protocol.venue import Trader
 
 console = Console(width=max(Console().width, 110))
 
@@ -29,7 +31,7 @@ def _deployment_table(backends: list[str]) -> Table:
     return table
 
 
-def _positions_table(venue, traders, title: str) -> Table:
+def _positions_table(venue: Venue, traders: Iterable[Trader], title: str) -> Table:
     table = Table(title=title)
     for column in ("trader", "market", "mode", "size", "entry", "margin", "equity", "MM",
                    "liq. price"):

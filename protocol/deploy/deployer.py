@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional, cast
 
 import protocol.bindings  # noqa: F401  (every handle a chain makes gets its typed class)
+from protocol.bindings import Clearinghouse, LiquidityPool, MockUSDC, OrderBook, PriceOracle, Reader
 from protocol.chain import Chain, Contract
 from protocol.chain.abi import load_artifact
 from protocol.deploy.plan import Call, DeploymentPlan, MarketSpec, Ref, Role, module_kind
@@ -24,6 +25,22 @@ class Deployment:
     #: Where its contracts came from: a user's compiled ``contracts=`` directory (None: the
     #: project's artifacts), for the modules deployed later.
     artifacts: Optional[Path] = None
+
+    if TYPE_CHECKING:
+        # What every venue plan deploys, as the typed classes a chain's handles get
+        # (protocol.bindings); served by __getattr__ like any other plan name.
+        @property
+        def usdc(self) -> MockUSDC: ...
+        @property
+        def oracle(self) -> PriceOracle: ...
+        @property
+        def clearinghouse(self) -> Clearinghouse: ...
+        @property
+        def pool(self) -> LiquidityPool: ...
+        @property
+        def order_book(self) -> OrderBook: ...
+        @property
+        def reader(self) -> Reader: ...
 
     def __getattr__(self, name: str) -> Contract:
         try:
@@ -60,8 +77,9 @@ def deploy(chain: Chain, plan: DeploymentPlan, admin: str | None = None) -> Depl
         addresses[step.name] = contract.address
     for call in plan.calls:
         _send(contracts, call, addresses, admin)
-    decimals = contracts["usdc"].decimals()
-    ch, oracle = contracts["clearinghouse"], contracts["oracle"]
+    # The plan's handles, of their bound classes (protocol.bindings).
+    decimals = cast(MockUSDC, contracts["usdc"]).decimals()
+    ch, oracle = cast(Clearinghouse, contracts["clearinghouse"]), contracts["oracle"]
     for market_id, config in enumerate(plan.markets):
         ch.configure_market(market_id, config.symbol_bytes(), config.encode(decimals),
                             sender=admin).raise_for_status()
@@ -70,8 +88,8 @@ def deploy(chain: Chain, plan: DeploymentPlan, admin: str | None = None) -> Depl
         contracts[f"feed:{config.symbol}"] = chain.deploy(
             load_artifact("ChainlinkFeed", plan.artifacts), oracle.address, market_id,
             f"{config.symbol} / USD", sender=admin)
-        for kind, step in plan.modules.items():
-            ch.set_market_module(market_id, module_kind(kind), addresses[step],
+        for kind, step_name in plan.modules.items():
+            ch.set_market_module(market_id, module_kind(kind), addresses[step_name],
                                  sender=admin).raise_for_status()
         for own in (m for m in plan.market_modules if m.market == market_id):
             for call in own.setup:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Protocol, Sequence
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from protocol.margin.bounds import bound
 from protocol.margin.types import MODULE_INTERFACES, ModuleKind
@@ -18,19 +18,22 @@ class MarketSpec(Protocol):
     """What deploying a market reads of its configuration
     (:class:`protocol.venue.config.MarketSpec` is one)."""
 
-    symbol: str
-    tiers: Sequence[tuple[Any, int]]
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def tiers(self) -> Sequence[tuple[Any, int]]: ...
 
     @property
     def has_impact(self) -> bool: ...
 
     def symbol_bytes(self) -> bytes: ...
 
-    def encode(self, decimals: int) -> tuple: ...
+    def encode(self, decimals: int) -> tuple[Any, ...]: ...
 
-    def tiers_encoded(self) -> tuple: ...
+    def tiers_encoded(self) -> tuple[list[int], list[int]]: ...
 
-    def impact_encoded(self) -> tuple: ...
+    def impact_encoded(self) -> tuple[Any, ...]: ...
 
 #: The plan step of the ``ImpactPricing`` module, deployed when a market has price impact.
 IMPACT_STEP = "impact"

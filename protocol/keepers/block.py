@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from protocol.chain import Receipt
 from protocol.keepers.bots import Intent, KeeperBot
+
+if TYPE_CHECKING:
+    from protocol.venue.client import Venue
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class BlockBuilder:
     ``contract.transact`` (a revert is booked, not raised), seals the block once and books each
     receipt into its bot's ledger. Every bot sees the same pre-block state when deciding."""
 
-    def __init__(self, venue, bots: Iterable[KeeperBot] = ()):
+    def __init__(self, venue: Venue, bots: Iterable[KeeperBot] = ()) -> None:
         self.venue = venue
         self.bots: list[KeeperBot] = list(bots)
         self.history: list[BlockResult] = []

@@ -13,15 +13,20 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping, Optional, Sequence, cast
 
 from protocol.chain import Contract, Receipt
+from protocol.chain.abi import Event
 from protocol.constants import BPS
 from protocol.keepers.index import BookIndex
 from protocol.keepers.ledger import Ledger
 from protocol.keepers.strategy import Strategy
 from protocol.venue.adl import max_adl_size, ranked_candidates
 from protocol.venue.units import Number, from_wad, to_wad
+
+if TYPE_CHECKING:
+    from protocol.prices import PricePath
+    from protocol.venue.client import Keeper, Venue
 
 #: symbol -> the published ``(timestamp, price)`` pairs a keeper may attach now (pull oracles).
 PriceWindow = Callable[[], Mapping[str, Sequence[tuple[int, Decimal]]]]
@@ -37,11 +42,11 @@ class Intent:
     bot: "KeeperBot"
     contract: Contract
     function: str
-    args: tuple
+    args: tuple[Any, ...]
     gas_price: int
     value: int = 0
     sender: Optional[str] = None
-    targets: tuple = field(default=())
+    targets: tuple[Hashable, ...] = field(default=())
 
     @property
     def from_address(self) -> str:
@@ -59,12 +64,13 @@ class KeeperBot:
     transactions for the targets that are due), and may refine :meth:`book`.
     """
 
-    def __init__(self, venue, name: str, strategy: Strategy = Strategy(),
-                 eth_price_usd: Decimal = Decimal(3000), address: Optional[str] = None):
+    def __init__(self, venue: Venue, name: str, strategy: Strategy = Strategy(),
+                 eth_price_usd: Decimal = Decimal(3000), address: Optional[str] = None) -> None:
         self.venue = venue
         self.name = name
         self.strategy = strategy
         self.eth_price_usd = Decimal(eth_price_usd)
+        self.keeper: Optional[Keeper]  # None: the bot sends from the address it was given
         if address is None:
             self.keeper = venue.keeper(name)
             self.address = self.keeper.address
@@ -72,7 +78,7 @@ class KeeperBot:
             self.keeper = None
             self.address = address
         self.ledger = Ledger(decimals=venue.decimals)
-        self.seen: deque[tuple[int, list[Hashable]]] = deque()  # (block due, targets scanned)
+        self.seen: deque[tuple[int, Sequence[Hashable]]] = deque()  # (block due, targets scanned)
         self.sent_at: dict[Hashable, int] = {}
         self.last_scan: Optional[int] = None
         #: The network's base fee in the pending block (wei), set by whoever builds blocks
@@ -117,13 +123,13 @@ class KeeperBot:
         ceiling = self.strategy.max_fee
         return ceiling is not None and self.bid > ceiling
 
-    def scan(self, block: int) -> list[Hashable]:
+    def scan(self, block: int) -> Sequence[Hashable]:
         raise NotImplementedError
 
     def intents(self, block: int, targets: list[Hashable]) -> list[Intent]:
         raise NotImplementedError
 
-    def intent(self, contract: Contract, function: str, *args: Any, targets: tuple = (),
+    def intent(self, contract: Contract, function: str, *args: Any, targets: tuple[Hashable, ...] = (),
                sender: Optional[str] = None) -> Intent:
         return Intent(self, contract, function, tuple(args), self.bid, sender=sender,
                       targets=targets)
@@ -161,7 +167,7 @@ class LiquidationKeeper(KeeperBot):
     scans as if it were on chain, and sends it (``pushPrices``, needing the oracle's updater
     role) just before its liquidations."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.scans = 0
         self.watchlist: list[tuple[str, Optional[str]]] = []
@@ -184,7 +190,8 @@ class LiquidationKeeper(KeeperBot):
         the later one on a tie."""
         v = self.venue
         updates = []
-        for symbol, candidates in self.price_window().items():
+        window = cast(PriceWindow, self.price_window)  # asked only when set
+        for symbol, candidates in window().items():
             if not candidates:
                 continue
             updates_for = [(v.market_id(symbol), t, to_wad(p)) for t, p in candidates]
@@ -225,7 +232,7 @@ class LiquidationKeeper(KeeperBot):
         health = v.reader.health(v.clearinghouse.address, v.encode_targets(self.watchlist))
         return [t for t, h in zip(self.watchlist, health) if h[4]]
 
-    def _sweep(self, read) -> list[tuple[str, Optional[str]]]:
+    def _sweep(self, read: Callable[[int], tuple[list[tuple[str, Optional[str]]], int]]) -> list[tuple[str, Optional[str]]]:
         found: list[tuple[str, Optional[str]]] = []
         total, start = self.venue.account_count(), 0
         while start < total:
@@ -233,7 +240,7 @@ class LiquidationKeeper(KeeperBot):
             found.extend(chunk)
         return found
 
-    def intents(self, block: int, targets: list) -> list[Intent]:
+    def intents(self, block: int, targets: list[Any]) -> list[Intent]:
         if self.strategy.min_profit_usd > 0 and targets:
             gas = Decimal(GAS_PER_TARGET * self.bid) * self.eth_price_usd / 10**18
             rewards = self.estimate_rewards_usd(targets)
@@ -267,7 +274,7 @@ class LiquidationKeeper(KeeperBot):
         mine = self.liquidation_events(receipt)
         return bool(mine)
 
-    def liquidation_events(self, receipt: Receipt) -> list:
+    def liquidation_events(self, receipt: Receipt) -> list[Event]:
         return [e for e in receipt.events if e.name in LIQUIDATION_EVENTS
                 and _same(e["keeper"], self.address)]
 
@@ -287,14 +294,14 @@ class OrderKeeper(KeeperBot):
     ``executableOrders`` / ``executableLpRequests`` report over every open one. The execution
     fee (``keeperFee`` of the Executed/Failed events, paid in ETH) goes into ``fees_wei``."""
 
-    def scan(self, block: int) -> list:
+    def scan(self, block: int) -> list[Any]:
         v = self.venue
         if self.strategy.scan == "index":
             index = BookIndex.of(v)
             return self._among("executableOrdersAmong", index.order_candidates()) + [
                 ("lp", i) for i in self._among("executableLpRequestsAmong",
                                                index.lp_request_candidates())]
-        targets: list = self._executable("executableOrders", v.order_book.open_order_count())
+        targets: list[Any] = self._executable("executableOrders", v.order_book.open_order_count())
         targets += [("lp", i) for i in self._executable("executableLpRequests",
                                                          v.order_book.open_lp_request_count())]
         return targets
@@ -318,7 +325,7 @@ class OrderKeeper(KeeperBot):
             ids.extend(v.reader.call(view, v.order_book.address, candidates[start:start + chunk]))
         return ids
 
-    def intents(self, block: int, targets: list) -> list[Intent]:
+    def intents(self, block: int, targets: list[Any]) -> list[Intent]:
         book = self.venue.order_book
         return [self.intent(book, "executeLpRequest", t[1], targets=(t,)) if isinstance(t, tuple)
                 else self.intent(book, "executeOrder", t, targets=(t,)) for t in targets]
@@ -336,7 +343,7 @@ class FundingKeeper(KeeperBot):
     def scan(self, block: int) -> list[str]:
         return list(self.venue.markets)
 
-    def intents(self, block: int, targets: list) -> list[Intent]:
+    def intents(self, block: int, targets: list[Any]) -> list[Intent]:
         v = self.venue
         return [self.intent(v.clearinghouse, "updateFunding", v.market_id(m), targets=(m,))
                 for m in targets]
@@ -350,8 +357,8 @@ class AdlKeeper(KeeperBot):
     its ledger is gas. A bot with its own address (``venue.keeper``) is granted
     ``ADL_KEEPER_ROLE`` by the venue's admin when it is made: only ADL keepers may deleverage."""
 
-    def __init__(self, venue, name: str, strategy: Strategy = Strategy(),
-                 eth_price_usd: Decimal = Decimal(3000), address: Optional[str] = None):
+    def __init__(self, venue: Venue, name: str, strategy: Strategy = Strategy(),
+                 eth_price_usd: Decimal = Decimal(3000), address: Optional[str] = None) -> None:
         super().__init__(venue, name, strategy, eth_price_usd, address)
         if address is None:
             venue.grant_role("ADL_KEEPER", self.address)
@@ -362,7 +369,7 @@ class AdlKeeper(KeeperBot):
             return []
         return [(c.account, c.market) for c in ranked_candidates(v, list(v.markets))]
 
-    def intents(self, block: int, targets: list) -> list[Intent]:
+    def intents(self, block: int, targets: list[Any]) -> list[Intent]:
         v = self.venue
         for account, market in targets:
             size = max_adl_size(v, self.address, account, market)
@@ -381,13 +388,13 @@ class OracleKeeper(KeeperBot):
     stamped with the block's time. The venue admin is the updater, so it sends from the admin
     (the ledger books that gas)."""
 
-    def __init__(self, venue, source: Callable[[int], Mapping[str, Number]], name: str = "oracle",
-                 strategy: Strategy = Strategy(), eth_price_usd: Decimal = Decimal(3000)):
+    def __init__(self, venue: Venue, source: Callable[[int], Mapping[str, Number]], name: str = "oracle",
+                 strategy: Strategy = Strategy(), eth_price_usd: Decimal = Decimal(3000)) -> None:
         super().__init__(venue, name, strategy, eth_price_usd, address=venue.admin)
         self.source = source
 
     @classmethod
-    def replaying(cls, venue, path, **kwargs) -> "OracleKeeper":
+    def replaying(cls, venue: Venue, path: PricePath, **kwargs: Any) -> "OracleKeeper":
         """Push a :class:`~protocol.prices.PricePath` from the next block on: block ``b`` of the
         path at the ``b``-th block from now, its last price after it ends."""
         first = venue.chain.block_number

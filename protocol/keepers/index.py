@@ -38,9 +38,9 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Protocol, Sequence, cast
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from protocol.constants import WAD
 from protocol.exceptions import PerpsimError
@@ -56,6 +56,11 @@ from protocol.keepers.valuation import (
 from protocol.margin.rates import MAX_MODULE_BORROW_RATE, MAX_MODULE_FUNDING_RATE
 from protocol.margin.types import MarginMode, ModuleKind
 from protocol.venue.client import CROSS_ACCOUNT
+
+if TYPE_CHECKING:
+    from protocol.chain import Receipt
+    from protocol.chain.abi import Event
+    from protocol.venue.client import Venue
 
 #: ``Reader.equities`` with the order book, so escrowed collateral, LP deposits and shares count.
 EQUITIES = "equities(address,address,address,address[])"
@@ -75,6 +80,8 @@ ORDER_ENDS = frozenset(("OrderExecuted", "OrderFailed", "OrderCancelled"))
 LP_ENDS = frozenset(("LpRequestExecuted", "LpRequestFailed", "LpRequestCancelled"))
 
 Target = tuple[str, Optional[str]]  # (account, market symbol) or (account, None): cross
+#: A trigger in a heap: (key, the watch version it was set at, its target).
+_Trigger = tuple[int, int, Target]
 
 
 class IndexMismatch(PerpsimError):
@@ -111,11 +118,17 @@ class Watch:
     version: int
 
 
+class _Indexed(Protocol):
+    """A venue that :meth:`BookIndex.of` gave its index."""
+
+    _book_index: BookIndex
+
+
 class BookIndex:
     """The venue's book from events; see the module docstring. Get the venue's one with
     :meth:`of` (built from the chain the first time, then kept from receipts)."""
 
-    def __init__(self, venue):
+    def __init__(self, venue: Venue):
         self.venue = venue
         self.chain = venue.chain
         self.symbols = list(venue.markets)
@@ -141,12 +154,12 @@ class BookIndex:
         self.rebuild()
 
     @classmethod
-    def of(cls, venue) -> "BookIndex":
+    def of(cls, venue: Venue) -> "BookIndex":
         """The venue's index, made on first use."""
-        index = getattr(venue, "_book_index", None)
+        index: Optional[BookIndex] = getattr(venue, "_book_index", None)
         if index is None or index.venue is not venue:
             index = cls(venue)
-            venue._book_index = index
+            cast(_Indexed, venue)._book_index = index
         return index
 
     def close(self) -> None:
@@ -176,7 +189,8 @@ class BookIndex:
 
     def _chain_accounts(self) -> list[str]:
         v = self.venue
-        found, start, total = [], 0, v.account_count()
+        found: list[str] = []
+        start, total = 0, v.account_count()
         while start < total:
             page, start = v.reader.registered_accounts(v.clearinghouse.address, start, 5_000)
             found.extend(self._account(a) for a in page)
@@ -184,7 +198,8 @@ class BookIndex:
 
     def _chain_positions(self) -> list[tuple[str, int, int, int]]:
         v = self.venue
-        found, start, total = [], 0, v.account_count()
+        found: list[tuple[str, int, int, int]] = []
+        start, total = 0, v.account_count()
         while start < total:
             page, start = v.reader.open_positions(v.clearinghouse.address, start, 1_000)
             found.extend((self._account(a), m, size, mode) for a, m, size, mode in page)
@@ -193,16 +208,16 @@ class BookIndex:
     def _order(self, order_id: int) -> TriggerOrder:
         return self._trigger_order(self.venue.order_book.order(order_id))
 
-    def _trigger_order(self, o: Sequence) -> TriggerOrder:
+    def _trigger_order(self, o: Sequence[Any]) -> TriggerOrder:
         return TriggerOrder(self._account(o[0]), o[4], o[1], o[5], o[9])
 
     def _reset_watch(self) -> None:
         self.watching: dict[Target, Watch] = {}
         self.dirty: set[Target] = set(self.targets())
         self.near: set[Target] = set()
-        self._lower: dict[int, list] = {m: [] for m in self.market_ids.values()}  # max-heaps
-        self._upper: dict[int, list] = {m: [] for m in self.market_ids.values()}  # min-heaps
-        self._deadlines: list = []
+        self._lower: dict[int, list[_Trigger]] = {m: [] for m in self.market_ids.values()}  # max-heaps
+        self._upper: dict[int, list[_Trigger]] = {m: [] for m in self.market_ids.values()}  # min-heaps
+        self._deadlines: list[_Trigger] = []
         self._version = 0
         self._bounds = self._read_rules()
 
@@ -229,14 +244,15 @@ class BookIndex:
                 self._margins[m] = None
             else:
                 count = ch.market_tier(m, 0)[3]
+                # a slice of a named tuple is a plain tuple
                 self._margins[m] = MarginRule(config[0], tuple(
-                    tuple(ch.market_tier(m, i)[:3]) for i in range(count)))
+                    ch.market_tier(m, i)[:3] for i in range(count)))
             if int(modules[ModuleKind.PRICING], 16):
                 self._impact_markets.add(m)
         return bounds
 
     # ------------------------------------------------------------------ from receipts
-    def _on_receipt(self, receipt) -> None:
+    def _on_receipt(self, receipt: Receipt) -> None:
         if not receipt.logs or self.chain.snapshot_path != self._path:
             return  # inside a snapshot: undone when it ends
         for event in receipt.events:
@@ -249,7 +265,7 @@ class BookIndex:
                 self.unread.add(self._account(event["from"]))
                 self.unread.add(self._account(event["to"]))
 
-    def _clearinghouse_event(self, event) -> None:
+    def _clearinghouse_event(self, event: Event) -> None:
         name = event.name
         if name in ACCOUNT_EVENTS:
             account = self._account(event["account"])
@@ -266,22 +282,22 @@ class BookIndex:
             self.dirty.update(self.targets())
             self._bounds = self._read_rules()
 
-    def _order_event(self, event) -> None:
+    def _order_event(self, event: Event) -> None:
         name = event.name
         if name == "OrderCreated":
             order = self.orders[event["id"]] = self._trigger_order(event["order"])
             self.unread.add(order.account)
         elif name in ORDER_ENDS:
-            order = self.orders.pop(event["id"], None)
-            if order is not None:
-                self.unread.add(order.account)
+            ended = self.orders.pop(event["id"], None)
+            if ended is not None:
+                self.unread.add(ended.account)
         elif name == "LpRequestCreated":
             owner = self.lp_requests[event["id"]] = self._account(event["account"])
             self.unread.add(owner)
         elif name in LP_ENDS:
-            owner = self.lp_requests.pop(event["id"], None)
-            if owner is not None:
-                self.unread.add(owner)
+            requester = self.lp_requests.pop(event["id"], None)
+            if requester is not None:
+                self.unread.add(requester)
 
     def _set_size(self, account: str, market: int, size: int, mode: Optional[int]) -> None:
         key = (account, market)
@@ -292,7 +308,7 @@ class BookIndex:
             mask &= ~(1 << market)
         else:
             self.sizes[key] = size
-            self.modes[key] = mode
+            self.modes[key] = cast(int, mode)  # an open position's (given, or the index knows it)
             if mode == MarginMode.CROSS:
                 mask |= 1 << market
         if mask:
@@ -319,8 +335,8 @@ class BookIndex:
         """Every liquidation target: isolated positions and accounts with cross positions, in
         the order the Reader's scan reports them (account registration, then market, cross
         last)."""
-        found = [(a, self.symbols[m]) for (a, m), mode in self.modes.items()
-                 if mode == MarginMode.ISOLATED]
+        found: list[Target] = [(a, self.symbols[m]) for (a, m), mode in self.modes.items()
+                               if mode == MarginMode.ISOLATED]
         found += [(a, None) for a in self.cross]
         return sorted(found, key=self._scan_order)
 
@@ -374,7 +390,7 @@ class BookIndex:
             self._fire(heapq.heappop(self._deadlines), due)
         return [t for t in due if self._exists(t)]
 
-    def _fire(self, entry: tuple, due: set) -> None:
+    def _fire(self, entry: _Trigger, due: set[Target]) -> None:
         _, version, target = entry
         watch = self.watching.get(target)
         if watch is not None and watch.version == version:
@@ -414,11 +430,11 @@ class BookIndex:
         ask = [t for t, h in zip(targets, out) if h is None]
         if ask:
             v = self.venue
-            answers = iter([tuple(h[2:]) for start in range(0, len(ask), READ_CHUNK)
+            answers = iter([h[2:] for start in range(0, len(ask), READ_CHUNK)  # plain tuples
                             for h in v.reader.health(v.clearinghouse.address,
                                                      v.encode_targets(ask[start:start + READ_CHUNK]))])
             out = [next(answers) if h is None else h for h in out]
-        return out  # type: ignore[return-value]
+        return cast(list[tuple[int, int, bool]], out)  # every None answered by the chain
 
     def _refresh(self, accounts: Iterable[str]) -> None:
         """Read the holdings of the accounts never read or named by an event since, one
@@ -495,7 +511,7 @@ class BookIndex:
         if chain:
             asked = dict(zip(chain, chain_equities(v, chain)))
             out = [asked[a] if e is None else e for a, e in zip(accounts, out)]
-        return out  # type: ignore[return-value]
+        return cast(list[int], out)  # every None answered by the chain
 
     def _markets_now(self) -> dict[int, MarketNow]:
         oracle, ch = self.venue.oracle, self.venue.clearinghouse
@@ -550,16 +566,17 @@ class BookIndex:
               dict(zip(accounts, chain_equities(v, accounts))))
 
 
-def chain_equities(venue, accounts: Sequence[str]) -> list[int]:
+def chain_equities(venue: Venue, accounts: Sequence[str]) -> list[int]:
     """``Reader.equities`` with the order book, WAD USD, one call per :data:`READ_CHUNK`."""
-    v, out = venue, []
+    v = venue
+    out: list[int] = []
     for start in range(0, len(accounts), READ_CHUNK):
         out.extend(v.reader.call(EQUITIES, v.clearinghouse.address, v.pool.address,
                                  v.order_book.address, list(accounts[start:start + READ_CHUNK])))
     return out
 
 
-def _same(what: str, index, chain) -> None:
+def _same(what: str, index: Any, chain: Any) -> None:
     if index == chain:
         return
     if isinstance(index, dict):

@@ -34,7 +34,7 @@ class Holdings:
     escrow_tokens: int
     escrow_shares: int
     cross_balance: int
-    positions: tuple[tuple, ...]
+    positions: tuple[tuple[int, ...], ...]
 
     @property
     def open_markets(self) -> list[int]:
@@ -82,7 +82,7 @@ def market_now(state: Sequence[int], config: Sequence[int], price: int, fresh: b
         now - last_update), margin)
 
 
-def position_equity(position: tuple, market: MarketNow, scale: int) -> Optional[int]:
+def position_equity(position: tuple[int, ...], market: MarketNow, scale: int) -> Optional[int]:
     """The position's equity, WAD USD (its margin counted when isolated); None when the chain
     must answer (held impact, a rates module, a stale price)."""
     size, entry, _, mode, funding_index, borrow_index, pending_impact, margin = position

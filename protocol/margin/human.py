@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Union, cast
 
 Number = Union[int, float, Decimal, str]
 
@@ -63,7 +63,7 @@ def liquidation_price(side: int, price: Number, size: Number, equity: Number,
     if q == 0:
         raise ValueError("size must be non-zero")
     if tiers is None:
-        m = _d(mmf)
+        m = _d(cast(Number, mmf))  # given, as tiers is not (checked above)
         return _toward_liquidation(side, p - side * (e - q * p * m) / q / (1 - m * side))
     # E + s q (x - p) = q x mmr - D in the tier the notional q x lands in.
     table = _tier_table(tiers)

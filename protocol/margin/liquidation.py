@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from protocol.margin import math as m
 
@@ -19,6 +20,20 @@ class SliceInput:
     maintenance: int
     partial_threshold: int
     partial_liquidation_bps: int
+
+
+class LiquidationRule(Protocol):
+    """What the model asks a market's liquidation rule: :class:`StockLiquidation` or a module's
+    mirror."""
+
+    def slice(self, i: SliceInput, /) -> int:
+        """The size a liquidation closes."""
+        ...
+
+    def penalty(self, market: int, equity_left: int, max_penalty: int,
+                keeper_share_bps: int, /) -> tuple[int, int]:
+        """(penalty, keeper reward) in tokens."""
+        ...
 
 
 class StockLiquidation:

@@ -5,7 +5,8 @@ Amounts are WAD (1e18) USD unless a name says tokens. Every function rounds agai
 
 from __future__ import annotations
 
-from protocol.constants import BPS, WAD
+from protocol.constants import BPS as BPS  # re-exported: callers write m.BPS, m.WAD
+from protocol.constants import WAD as WAD
 
 #: Steps of the borrow index: 1e-15 of entry notional (``MarginMath.BORROW_INDEX_UNIT``).
 BORROW_INDEX_UNIT = 10**3

@@ -17,6 +17,7 @@ the venue's WAD units, rounding against the trader (docs/SPEC.md §5.1 lists eve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, cast
 
 from protocol.constants import BPS, WAD
 from protocol.exceptions import PerpsimError
@@ -65,6 +66,23 @@ class ImpactResult:
     realized: int = 0  # collateral tokens paid to (+) or taken from (-) the trader now
     pool_delta: int = 0  # added to the market's impact pool, WAD base units
     held: int = 0  # of a payment (-realized), the tokens held for the trader, not the pool's
+
+
+class PricingRule(Protocol):
+    """What the model asks a market's pricing rule: :class:`OraclePricing`,
+    :class:`ImpactPricing` or a module's mirror."""
+
+    def increase(self, t: ImpactInput, /) -> ImpactResult:
+        """What an increase pays."""
+        ...
+
+    def decrease(self, t: ImpactInput, liquidation: bool = False, /) -> ImpactResult:
+        """What a decrease or a liquidation realises."""
+        ...
+
+    def health(self, t: ImpactInput, /) -> int:
+        """What health counts of the position's pending impact, WAD, <= 0."""
+        ...
 
 
 class OraclePricing:
@@ -162,7 +180,7 @@ def _div(a: int, b: int, up: bool) -> int:
 
 def _quantum(c: ImpactConfig) -> int:
     """WAD base units per smallest unit of the index token."""
-    return 10 ** (18 - c.index_decimals)
+    return cast(int, 10 ** (18 - c.index_decimals))  # a power of ten: int (typeshed: Any)
 
 
 def _usd_to_tokens(c: ImpactConfig, usd: int, price: int, up: bool) -> int:
@@ -186,7 +204,7 @@ def _price_to_wad(c: ImpactConfig, price30: int, up: bool) -> int:
     decimals >= 12, else rounded as asked."""
     d = c.index_decimals
     if d >= 12:
-        return price30 * 10 ** (d - 12)
+        return price30 * cast(int, 10 ** (d - 12))  # d >= 12: an int power (typeshed: Any)
     return _div(price30, 10 ** (12 - d), up)
 
 

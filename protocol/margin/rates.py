@@ -5,6 +5,7 @@ a module's answer (``RatesLogic``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from protocol.margin import math as m
 
@@ -23,6 +24,14 @@ class RatesInput:
     funding_factor: int
     max_funding_rate: int
     borrow_rate: int
+
+
+class RatesRule(Protocol):
+    """What the model asks a market's rates rule: :class:`StockRates` or a module's mirror."""
+
+    def rates(self, i: RatesInput, /) -> tuple[int, int]:
+        """(funding, borrow) rates per second, WAD."""
+        ...
 
 
 class StockRates:

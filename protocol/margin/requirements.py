@@ -5,7 +5,17 @@ tier's deduction and initial margin = max(notional / leverage, that maintenance)
 
 from __future__ import annotations
 
+from typing import Protocol, Sequence
+
 from protocol.margin import math as m
+
+
+class MarginRequirementsRule(Protocol):
+    """What the model asks a market's margin rule: :class:`StockMargin` or a module's mirror."""
+
+    def requirements(self, market: int, notional: int, leverage: int, mmf: int, /) -> tuple[int, int]:
+        """(initial, maintenance) margin of a position, WAD USD."""
+        ...
 
 
 class StockMargin:
@@ -54,7 +64,7 @@ class MarginRule:
     max leverage (WAD, integer), its tiers (``build_tiers``; none: notional x mmf) and whether a
     margin module computes maintenance instead of the stock rule."""
 
-    def __init__(self, mmf: int, max_leverage: int, tiers: list[Tier] = (), module: bool = False):
+    def __init__(self, mmf: int, max_leverage: int, tiers: Sequence[Tier] = (), module: bool = False):
         self.mmf, self.max_leverage, self.tiers, self.module = mmf, max_leverage, list(tiers), module
 
     def line(self, notional: int) -> tuple[int, int]:

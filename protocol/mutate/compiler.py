@@ -15,6 +15,7 @@ import json
 import re
 import subprocess
 from pathlib import Path
+from typing import IO, Any, cast
 
 from protocol.build import SETTINGS, CompileError, _format_diagnostic, solc_command
 from protocol.build.scan import imports_of
@@ -51,18 +52,19 @@ class SolcServer:
         self._proc = subprocess.Popen(solc_command(root, lines=True), stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
-    def compile(self, standard_input: dict) -> dict:
+    def compile(self, standard_input: dict[str, Any]) -> dict[str, Any]:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._proc.stdin.write(json.dumps(standard_input) + "\n")
         self._proc.stdin.flush()
         line = self._proc.stdout.readline()
         if not line:
             raise CompileError([f"solc-js stopped (exit {self._proc.poll()})"])
-        return json.loads(line)
+        output: dict[str, Any] = json.loads(line)
+        return output
 
     def close(self) -> None:
         if self._proc.poll() is None:
-            self._proc.stdin.close()  # type: ignore[union-attr]
+            cast(IO[str], self._proc.stdin).close()  # a pipe: stdin=PIPE
             try:
                 self._proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -81,9 +83,9 @@ class MutantCompiler:
         #: original code is read from there instead of compiled again, when they hold it.
         self.artifacts = artifacts
         self._server: SolcServer | None = None
-        self._original: dict[str, dict[str, dict]] = {}
+        self._original: dict[str, dict[str, dict[str, Any]]] = {}
 
-    def code(self, changed: str, text: str | None = None) -> dict[str, dict]:
+    def code(self, changed: str, text: str | None = None) -> dict[str, dict[str, Any]]:
         """Contract name -> ``{"bytecode", "deployedBytecode", "linkReferences", "source"}``
         of every contract in ``changed``'s dependants, with ``changed`` replaced by ``text``
         (default: unchanged). Raises :class:`CompileError` when it does not compile."""
@@ -113,16 +115,16 @@ class MutantCompiler:
                 for unit, contracts in output.get("contracts", {}).items() if unit in sources
                 for name, data in contracts.items()}
 
-    def original(self, changed: str) -> dict[str, dict]:
+    def original(self, changed: str) -> dict[str, dict[str, Any]]:
         """:meth:`code` of the unchanged sources (computed once per file)."""
         if changed not in self._original:
             self._original[changed] = self.code(changed)
         return self._original[changed]
 
-    def _from_artifacts(self, mutated: dict[str, dict]) -> dict[str, dict] | None:
+    def _from_artifacts(self, mutated: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
         if self.artifacts is None:
             return None
-        out = {}
+        out: dict[str, dict[str, Any]] = {}
         for name, data in mutated.items():
             try:
                 artifact = json.loads((self.artifacts / f"{name}.json").read_text())
@@ -133,7 +135,7 @@ class MutantCompiler:
             out[name] = artifact
         return out
 
-    def changed_contracts(self, changed: str, mutated: dict[str, dict]) -> list[str]:
+    def changed_contracts(self, changed: str, mutated: dict[str, dict[str, Any]]) -> list[str]:
         """The contracts whose code (metadata left out) differs from the original's."""
         before = self._from_artifacts(mutated) or self.original(changed)
         return sorted(name for name, data in mutated.items()
@@ -147,7 +149,7 @@ class MutantCompiler:
             self._server = None
 
 
-def write_artifacts(out_dir: Path, code: dict[str, dict], names: list[str]) -> None:
+def write_artifacts(out_dir: Path, code: dict[str, dict[str, Any]], names: list[str]) -> None:
     """Overwrite the code of ``names`` in the artifacts of ``out_dir``, with its source map and
     link and immutable references where the artifacts carry them (coverage reads them); the ABI
     and the rest are kept: mutants change no interface."""

@@ -8,7 +8,7 @@ import tomllib
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from .operators import SourceInfo, edits
 
@@ -52,7 +52,7 @@ class Mutant:
             return text if len(text) <= 60 else text[:57] + "..."
         return f"{short(self.original) or '(nothing)'} -> {short(self.replacement) or '(nothing)'}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -66,7 +66,7 @@ def _line_of(source: str, offset: int) -> tuple[int, int, str]:
 def mutants_of(name: str, source: str, info: SourceInfo | None = None,
                operators: Iterable[str] | None = None) -> list[Mutant]:
     """Every mutant of one file's ``source``; ``name`` is the file's name in reports and ids."""
-    seen: Counter = Counter()
+    seen: Counter[tuple[str, str, str, str, str]] = Counter()
     out = []
     for edit in edits(source, info, operators):
         line, col, text = _line_of(source, edit.start)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from protocol.exceptions import PerpsimError
 
@@ -56,7 +57,8 @@ def tokenize(source: str) -> list[Token]:
             raise LexError(f"line {line}: unterminated comment")
         text = m.group()
         if m.lastgroup not in ("ws", "comment"):
-            tokens.append(Token(m.lastgroup, text, pos, m.end(), line, pos - line_start + 1))
+            # every alternative of the pattern is a named group
+            tokens.append(Token(cast(str, m.lastgroup), text, pos, m.end(), line, pos - line_start + 1))
         newlines = text.count("\n")
         if newlines:
             line += newlines

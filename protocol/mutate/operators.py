@@ -111,7 +111,8 @@ class SourceInfo:
 
 def _fields(tokens: list[Token]) -> list[tuple[str, str]]:
     """``type name;`` declarations of a struct body: [(name, type text)]."""
-    out, current = [], []
+    out: list[tuple[str, str]] = []
+    current: list[Token] = []
     for tok in tokens:
         if tok.text == ";":
             if len(current) >= 2 and current[-1].kind == "ident":
@@ -257,13 +258,13 @@ def _arg_type(tokens: list[Token], first: int, last: int, declared: dict[str, st
 Operator = Callable[[list[Token], str, set[int], SourceInfo], Iterator[Edit]]
 
 
-def relational(tokens, source, skip, info) -> Iterator[Edit]:
+def relational(tokens: list[Token], source: str, skip: set[int], info: SourceInfo) -> Iterator[Edit]:
     for i, tok in enumerate(tokens):
         if i not in skip and tok.kind == "punct" and tok.text in _REL_SWAP:
             yield Edit(tok.start, tok.end, _REL_SWAP[tok.text], "relational")
 
 
-def literal_boundary(tokens, source, skip, info) -> Iterator[Edit]:
+def literal_boundary(tokens: list[Token], source: str, skip: set[int], info: SourceInfo) -> Iterator[Edit]:
     for i, tok in enumerate(tokens):
         if i in skip or tok.kind != "number" or not re.fullmatch(r"0[xX][0-9a-fA-F_]+|\d[\d_]*", tok.text):
             continue
@@ -277,7 +278,7 @@ def literal_boundary(tokens, source, skip, info) -> Iterator[Edit]:
                 yield Edit(tok.start, tok.end, hex(moved) if hexa else str(moved), "literal-boundary")
 
 
-def rounding(tokens, source, skip, info) -> Iterator[Edit]:
+def rounding(tokens: list[Token], source: str, skip: set[int], info: SourceInfo) -> Iterator[Edit]:
     for i, tok in enumerate(tokens):
         if i in skip or tok.kind != "ident":
             continue
@@ -305,7 +306,7 @@ def rounding(tokens, source, skip, info) -> Iterator[Edit]:
                 yield Edit(tokens[i - 2].start, tokens[close].end, f"({a}) / ({b})", "rounding")
 
 
-def arithmetic(tokens, source, skip, info) -> Iterator[Edit]:
+def arithmetic(tokens: list[Token], source: str, skip: set[int], info: SourceInfo) -> Iterator[Edit]:
     for i, tok in enumerate(tokens):
         if i in skip or i == 0 or tok.kind != "punct" or tok.text not in _ARITH_SWAP:
             continue
@@ -314,7 +315,7 @@ def arithmetic(tokens, source, skip, info) -> Iterator[Edit]:
         yield Edit(tok.start, tok.end, _ARITH_SWAP[tok.text], "arithmetic")
 
 
-def drop_check(tokens, source, skip, info) -> Iterator[Edit]:
+def drop_check(tokens: list[Token], source: str, skip: set[int], info: SourceInfo) -> Iterator[Edit]:
     for i, tok in enumerate(tokens):
         if i in skip or tok.kind != "ident" or not _statement_start(tokens, i):
             continue
@@ -342,7 +343,7 @@ def drop_check(tokens, source, skip, info) -> Iterator[Edit]:
             yield Edit(tok.start, tokens[end].end, "", "drop-check")
 
 
-def drop_term(tokens, source, skip, info) -> Iterator[Edit]:
+def drop_term(tokens: list[Token], source: str, skip: set[int], info: SourceInfo) -> Iterator[Edit]:
     for i, tok in enumerate(tokens):
         if (i in skip or i == 0 or tok.kind != "punct" or tok.text not in ("+", "-")
                 or not _is_operand_end(tokens[i - 1])):
@@ -353,7 +354,7 @@ def drop_term(tokens, source, skip, info) -> Iterator[Edit]:
         yield Edit(tokens[i - 1].end, tokens[end].end, "", "drop-term")
 
 
-def swap_args(tokens, source, skip, info) -> Iterator[Edit]:
+def swap_args(tokens: list[Token], source: str, skip: set[int], info: SourceInfo) -> Iterator[Edit]:
     declared = _declared_types(tokens)
     for i, tok in enumerate(tokens):
         if (i in skip or tok.kind != "ident" or tok.text in _NOT_CALLS or i + 1 >= len(tokens)
@@ -385,7 +386,7 @@ def swap_args(tokens, source, skip, info) -> Iterator[Edit]:
                 yield Edit(tokens[ax[0]].start, tokens[ay[1]].end, text_y + middle + text_x, "swap-args")
 
 
-def swap_field(tokens, source, skip, info) -> Iterator[Edit]:
+def swap_field(tokens: list[Token], source: str, skip: set[int], info: SourceInfo) -> Iterator[Edit]:
     for i, tok in enumerate(tokens):
         if i in skip or i < 2 or tok.kind != "ident" or tokens[i - 1].text != ".":
             continue

@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, cast
 
 from protocol.build import (
     USER_PREFIX,
@@ -65,7 +65,7 @@ class Outcome:
     detail: str = ""
     diff: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {**self.mutant.to_dict(), "status": self.status, "killer": self.killer,
                 "seconds": round(self.seconds, 2), "detail": self.detail, "diff": self.diff}
 
@@ -88,7 +88,7 @@ class Report:
         valid = c["killed"] + c["timeout"] + c["survived"]
         return (c["killed"] + c["timeout"]) / valid if valid else None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"counts": self.counts(), "score": self.score(), "jobs": self.jobs,
                 "baseline_seconds": round(self.baseline_seconds, 2),
                 "seconds": round(self.seconds, 2),
@@ -199,7 +199,7 @@ class _Job:
             self.artifacts = self.ws.path / "protocol" / "artifacts"
             compile_contracts(root=self.ws.path, out_dir=self.artifacts)  # a no-op when current
         else:
-            self.user_path = self.ws.path / target.user_dir
+            self.user_path = self.ws.path / cast(str, target.user_dir)  # not the repository's: given
             compile_contracts(root=target.compile_root, user_dir=self.user_path)
             self.artifacts = user_artifacts_dir(self.user_path, target.compile_root)
         self.original_artifacts = self.ws.path.parent / f"{path.name}-original"

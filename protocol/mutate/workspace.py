@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 _IGNORE = shutil.ignore_patterns(".git", "node_modules", "__pycache__", ".venv", "venv",
                                  ".hypothesis", ".pytest_cache", ".perpsim", "*.egg-info")
@@ -86,7 +87,7 @@ class Workspace:
         return self.run(args + paths, timeout)
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def _kill(proc: subprocess.Popen[Any]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)  # the session started for it, nothing else
     except ProcessLookupError:

@@ -36,5 +36,6 @@ class Plot:
 def div(item: Plot) -> str:
     """The chart as a ``<div id="plot-KEY">`` drawn by the page's inlined plotly.js."""
     assert item.figure is not None
-    return item.figure.to_html(full_html=False, include_plotlyjs=False, div_id=f"plot-{item.key}",
-                               config=CONFIG, default_width="100%")
+    html: str = item.figure.to_html(full_html=False, include_plotlyjs=False, div_id=f"plot-{item.key}",
+                                    config=CONFIG, default_width="100%")
+    return html

@@ -68,7 +68,8 @@ window.addEventListener("load", function () {
 @lru_cache(maxsize=1)
 def plotly_js() -> str:
     """The pinned plotly.js bundle, to inline (about 4.6 MB)."""
-    return get_plotlyjs()
+    bundle: str = get_plotlyjs()
+    return bundle
 
 
 def _is_number(value: Any) -> bool:

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Mapping, Union
+from typing import Mapping, Union, cast
 
 from protocol.constants import SECONDS_PER_YEAR
 from protocol.prices import _validate as v
@@ -57,7 +57,7 @@ class BrownianBridge(SingleSymbol):
         if not isinstance(self.targets, Mapping):
             if blocks < 1:
                 raise ValueError("a single end target needs blocks >= 1")
-            return {blocks: self.targets}
+            return {blocks: cast(Decimal, self.targets)}  # made a Decimal on construction
         last = max(self.targets)
         if last > blocks:
             raise ValueError(f"targets reach block {last} but only {blocks} blocks requested")

@@ -117,7 +117,7 @@ class PricePath:
         """``at(0), at(1), ...``."""
         return (self.at(i) for i in range(len(self)))
 
-    def to_csv(self, path: str | os.PathLike, start_timestamp: float = 0) -> None:
+    def to_csv(self, path: str | os.PathLike[str], start_timestamp: float = 0) -> None:
         """Write ``timestamp,symbol,price`` rows (readable back by ``CsvReplay``)."""
         start = Decimal(repr(float(start_timestamp)))
         step = Decimal(repr(float(self.block_time)))

@@ -42,9 +42,9 @@ class CsvReplay:
     ``ValueError`` (see ``max_blocks``). The seed is ignored.
     """
 
-    file: str | os.PathLike
+    file: str | os.PathLike[str]
     symbols: tuple[str, ...] = ()
-    _series: dict = field(init=False, repr=False, compare=False)
+    _series: dict[str, _Series] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         expected = v.symbols("symbols", self.symbols) if self.symbols else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from protocol.prices import _validate as v
 from protocol.prices.path import DECIMAL_CONTEXT, PricePath, quantize, start_price
@@ -35,10 +35,15 @@ class _Standalone(SingleSymbol):
 
     start: Decimal
 
+    if TYPE_CHECKING:
+        def factors(self, blocks: int) -> tuple[Decimal, ...]:
+            """Each shock's own (:class:`Shock`)."""
+            ...
+
     def path(self, blocks: int, block_time: float, seed: int) -> PricePath:
         blocks, block_time, seed = v.path_args(blocks, block_time, seed)
         prices = tuple(quantize(DECIMAL_CONTEXT.multiply(self.start, f))
-                       for f in self.factors(blocks))  # type: ignore[attr-defined]
+                       for f in self.factors(blocks))
         return PricePath(self.symbols, block_time, {self.symbol: prices})
 
 

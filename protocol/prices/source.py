@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from protocol.prices import _validate as v
@@ -68,7 +69,7 @@ class Combined:
 
     def path(self, blocks: int, block_time: float, seed: int) -> PricePath:
         blocks, block_time, seed = v.path_args(blocks, block_time, seed)
-        prices = {}
+        prices: dict[str, tuple[Decimal, ...]] = {}
         for i, src in enumerate(self.sources):
             prices.update(src.path(blocks, block_time, derive_seed(seed, i)).prices)
         return PricePath(self.symbols, block_time, prices)

@@ -50,7 +50,7 @@ class RegimeSwitchingVol(SingleSymbol):
     def path(self, blocks: int, block_time: float, seed: int) -> PricePath:
         return self._simulate(blocks, block_time, seed)[0]
 
-    def _simulate(self, blocks: int, block_time: float, seed: int):
+    def _simulate(self, blocks: int, block_time: float, seed: int) -> tuple[PricePath, tuple[int, ...]]:
         blocks, block_time, seed = v.path_args(blocks, block_time, seed)
         rng = v.rng(seed)
         dt = block_time / SECONDS_PER_YEAR

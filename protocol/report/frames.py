@@ -98,7 +98,7 @@ def load_run(run_dir: Path) -> RunResult:
         spot_check_every=info.get("spot_check_every", 0), provenance=_provenance(run_dir, info))
 
 
-def _provenance(run_dir: Path, info: dict) -> Provenance:
+def _provenance(run_dir: Path, info: dict[str, Any]) -> Provenance:
     """What the run ran, from run.json and its scenario.toml (older runs: empty)."""
     toml = run_dir / info["scenario_file"] if info.get("scenario_file") else None
     text = toml.read_text(encoding="utf-8") if toml is not None and toml.is_file() else None

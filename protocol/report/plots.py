@@ -205,7 +205,7 @@ def rates_plot(run: RunResult, clock: Clock) -> Plot:
                                         "utilisation: open interest / pool (%)"))
     for i, m in enumerate(run.markets):
         color = PALETTE[i % len(PALETTE)]
-        group = dict(legendgroup=m)
+        group: dict[str, Any] = dict(legendgroup=m)
         fig.add_trace(_rate_line(run, clock, f"funding_rate.{m}", m, color, False, **group,
                                  showlegend=True), row=1, col=1)
         fig.add_trace(_rate_line(run, clock, f"borrow_rate.{m}", m, color, True, **group,
@@ -427,7 +427,8 @@ def study_plots(study: StudyResult) -> list[Plot]:
 def mark_side(mark: Any) -> str:
     """A liquidation's side; marks without one: a long position closes a positive size."""
     if mark.side:
-        return mark.side
+        side: str = mark.side
+        return side
     return "long" if mark.size > 0 else "short"
 
 

@@ -6,7 +6,7 @@ import json
 import re
 from html import escape
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 from protocol.pages import shell as page
 from protocol.pages import units
@@ -70,7 +70,7 @@ def _metadata(result: RunResult) -> list[tuple[str, object]]:
     return [(k, v) for k, v in fields if v not in (None, "")]
 
 
-def _eth_price(summary: dict, key: str) -> Any:
+def _eth_price(summary: dict[str, Any], key: str) -> Any:
     parts = key.split(".")
     if len(parts) == 3 and parts[0] == "keepers":
         return (summary.get("keepers", {}).get(parts[1]) or {}).get("eth_price_usd")
@@ -230,7 +230,7 @@ def write_study(study: StudyResult, out_dir: Path, format: str = "csv") -> Path:
     tables.write_comparison(study.comparison, _modes(study), out / "comparison.csv")
     texts = {run.provenance.scenario_toml for run in study.runs.values()} - {None}
     if len(texts) == 1:  # the study's scenario as run, as in each run's folder
-        (out / SCENARIO_FILE).write_text(texts.pop(), encoding="utf-8")
+        (out / SCENARIO_FILE).write_text(cast(str, texts.pop()), encoding="utf-8")  # None taken out
     html_path = out / "study.html"
     html_path.write_text(study_html(study, dirs), encoding="utf-8")
     return html_path

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import BaseModel, Field
 
 from protocol.bindings import BoundContract
-from protocol.chain import load_artifact
+from protocol.chain import Contract, load_artifact
 from protocol.chain.base import CHAIN_ID
 from protocol.deploy.plan import LIBRARIES
 from protocol.venue import Venue
@@ -21,7 +21,7 @@ STATUS_METHOD = "perpsim_status"
 class ContractInfo(BaseModel):
     address: str = Field(description="checksummed address")
     artifact: str = Field(description="contract name in protocol/artifacts")
-    abi: list[dict] = Field(description="the ABI as solc writes it")
+    abi: list[dict[str, Any]] = Field(description="the ABI as solc writes it")
     binding: Optional[str] = Field(
         default=None, description="the typed Python class of protocol.bindings that drives it "
                                   "(module:Class), for bots written in Python; null: none")
@@ -49,7 +49,7 @@ class Blocks(BaseModel):
 class DeploymentDoc(BaseModel):
     """The whole file (``schema`` is bumped on any incompatible change)."""
 
-    schema_version: int = Field(SCHEMA_VERSION, alias="schema")
+    schema_version: int = Field(default=SCHEMA_VERSION, alias="schema")
     rpc_url: str
     chain_id: int
     scenario: str
@@ -108,7 +108,7 @@ def _write_atomically(path: Path, text: str) -> None:
     partial.replace(path)
 
 
-def _binding(contract) -> Optional[str]:
+def _binding(contract: Contract) -> Optional[str]:
     """``module:Class`` of the binding that drives ``contract`` (the chain gave every handle
     its class; None: a plain handle)."""
     return f"{type(contract).__module__}:{type(contract).__name__}" \

@@ -14,7 +14,7 @@ import json
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 from protocol.serve.deployment import STATUS_METHOD, STEP_METHOD
 from protocol.serve.session import ServeError, ServeSession
@@ -38,7 +38,7 @@ class RPCProxy:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = cast(tuple[str, int], self._server.server_address[:2])  # a TCP server's
         return f"http://{host}:{port}"
 
     def start(self) -> "RPCProxy":
@@ -82,8 +82,8 @@ class RPCProxy:
             raise ServeError(f"cannot read the nonce of {address}: {reply.get('error')}")
         return int(reply["result"], 16)
 
-    def _pending_nonce(self, request: dict, params: list) -> dict:
-        reply = self.forward({**request, "params": [params[0], "latest"]})
+    def _pending_nonce(self, request: dict[str, Any], params: list[Any]) -> dict[str, Any]:
+        reply: dict[str, Any] = self.forward({**request, "params": [params[0], "latest"]})
         if "result" in reply:
             reply["result"] = hex(int(reply["result"], 16) + self.session.queued_from(params[0]))
         return reply
@@ -123,21 +123,21 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # one line per request would drown the run's own output
 
 
-def _result(ident: Any, result: Any) -> dict:
+def _result(ident: Any, result: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": ident, "result": result}
 
 
-def _error(ident: Any, code: int, message: str) -> dict:
+def _error(ident: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": ident, "error": {"code": code, "message": message}}
 
 
-def _first(params: list) -> Any:
+def _first(params: list[Any]) -> Any:
     if not params:
         raise ValueError("missing parameter")
     return params[0]
 
 
-def _blocks(params: list) -> int:
+def _blocks(params: list[Any]) -> int:
     """``perpsim_step``'s optional block count: an integer or a hex quantity string."""
     if not params:
         return 1

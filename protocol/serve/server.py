@@ -7,7 +7,7 @@ import errno
 from pathlib import Path
 from typing import Callable, Optional
 
-from eth_keys import keys
+from eth_keys.main import lazy_key_api as keys  # what eth_keys exports as keys
 
 from protocol.chain import ETHER, account_key
 from protocol.chain.rpc import RPCChain, start_anvil

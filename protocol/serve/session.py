@@ -7,13 +7,15 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 import rlp
 from eth_account import Account
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from protocol.chain import Receipt
+from protocol.chain.rpc import RPCChain
 from protocol.errors import ChainError, PerpsimError
 from protocol.venue import Venue
 
@@ -43,9 +45,9 @@ class Status:
     done: bool = False
     failed: Optional[str] = None
     landed: list[str] = field(default_factory=list)
-    rejected: list[dict] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {"block": self.block, "blocks": self.blocks, "timestamp": self.timestamp,
                 "done": self.done, "failed": self.failed, "landed": list(self.landed),
                 "rejected": list(self.rejected)}
@@ -70,19 +72,22 @@ class ServeSession:
         self._queue: list[Pending] = []
         self._allowed = 0  # blocks a step allowed that have not run yet
         self._next_at = 0.0  # monotonic time the next paced block may run
-        self._chain = None
+        self._chain: Optional[RPCChain] = None  # the venue's node, from start()
         self.status = Status(blocks=blocks)
 
     # ------------------------------------------------------------------ engine side
     def start(self, venue: Venue) -> None:
-        self._chain = venue.chain
+        self._chain = cast(RPCChain, venue.chain)  # serve drives a node
         self.status.timestamp = venue.chain.timestamp - 1
         self._on_start(venue)
         self._next_at = time.monotonic()
         self._wait_for_turn()
 
     def land(self, block: int) -> list[Receipt]:
-        receipts, landed, rejected = [], [], []
+        receipts: list[Receipt] = []
+        landed: list[str] = []
+        rejected: list[dict[str, str]] = []
+        chain = cast(RPCChain, self._chain)  # started
         with self._landing:
             with self._lock:
                 queue, self._queue = self._queue, []
@@ -91,7 +96,7 @@ class ServeSession:
                 try:
                     if tx.sender in refused:  # its nonce now leaves a gap the node would hold
                         raise ChainError("an earlier transaction from its sender was refused")
-                    receipts.append(self._chain.send_signed(tx.raw))
+                    receipts.append(chain.send_signed(tx.raw))
                     landed.append(tx.hash)
                 except ChainError as exc:
                     refused.add(tx.sender)
@@ -108,7 +113,7 @@ class ServeSession:
         """The engine's progress callback: record the block, then wait for the next turn."""
         with self._lock:
             self.status.block = block
-            self.status.timestamp = self._chain.timestamp - 1
+            self.status.timestamp = cast(RPCChain, self._chain).timestamp - 1  # started
             self._lock.notify_all()
         if block < total:
             self._wait_for_turn()

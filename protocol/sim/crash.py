@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Protocol, Union, cast
 
 import tomli_w
 
@@ -23,6 +23,12 @@ SCENARIO_FILE = "scenario.toml"
 
 class FailureFixed(PerpsimError, AssertionError):
     """A replay ran past the recorded block without the recorded failure."""
+
+
+class CarriesBundle(Protocol):
+    """A failure :func:`run_scenario` wrote a crash bundle of: the bundle's folder with it."""
+
+    crash_bundle: Path
 
 
 def scenario_toml(scenario: "Scenario", overrides: Optional[Mapping[str, Any]] = None, *,
@@ -56,7 +62,7 @@ def write_crash_bundle(directory: Union[str, Path], scenario: "Scenario", exc: B
     text = scenario_toml(scenario, overrides, backend=backend, seed=seed)
     raw = tomllib.loads(text)
     record = {"kind": "simulation", "scenario": scenario.name,
-              "source": str(Path(scenario.source).resolve()),
+              "source": str(Path(cast(str, scenario.source)).resolve()),  # a loaded scenario's file
               "overrides": dict(overrides or {}), "seed": raw["seed"], "backend": raw["backend"],
               "variant": point.variant, "block": point.block, "check_invariants": check_invariants}
     directory = Path(directory)
@@ -66,7 +72,7 @@ def write_crash_bundle(directory: Union[str, Path], scenario: "Scenario", exc: B
     return write_bundle(directory, exc, record, replay)
 
 
-def _replay_test(failure: Failure, point: CrashPoint, raw: dict, check_invariants: int) -> str:
+def _replay_test(failure: Failure, point: CrashPoint, raw: dict[str, Any], check_invariants: int) -> str:
     import_line, catch = failure.catchable()
     where = f"block {point.block}" + (f" of the {point.variant!r} run" if point.variant else "")
     asserts = "\n".join(f"    {line}" for line in failure.assertions("failure.value"))
@@ -128,7 +134,8 @@ def run_scenario(scenario: Union[str, Path], overrides: Optional[Mapping[str, An
     except Exception as exc:
         if crash_dir is None:
             raise
-        exc.crash_bundle = write_crash_bundle(crash_dir, sc, exc, overrides=overrides, backend=backend,
-                                              seed=seed, check_invariants=check_invariants)
-        exc.add_note(f"crash bundle: {exc.crash_bundle} (pytest {exc.crash_bundle / REPLAY_FILE})")
+        bundle = write_crash_bundle(crash_dir, sc, exc, overrides=overrides, backend=backend,
+                                    seed=seed, check_invariants=check_invariants)
+        cast(CarriesBundle, exc).crash_bundle = bundle
+        exc.add_note(f"crash bundle: {bundle} (pytest {bundle / REPLAY_FILE})")
         raise

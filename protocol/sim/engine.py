@@ -19,7 +19,7 @@ import random
 import time
 from dataclasses import replace
 from decimal import Decimal
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 from protocol.agents import Agent, Context
 from protocol.chain import Chain, Receipt
@@ -33,7 +33,7 @@ from protocol.sim.external import ExternalBots
 from protocol.sim.hedging import block_flow
 from protocol.sim.metrics import BookParams, EquityParams, Metrics
 from protocol.sim.provenance import Provenance
-from protocol.sim.result import CrashPoint, RunResult, StudyResult
+from protocol.sim.result import CarriesCrash, CrashPoint, RunResult, StudyResult
 from protocol.sim.scenario import Scenario, VenueSpec
 from protocol.sim.schedule import AgentSchedule
 from protocol.testing.invariants import assert_invariants
@@ -74,7 +74,7 @@ class Simulation:
         try:
             return self._run(progress)
         except Exception as exc:
-            exc.perpsim_crash = CrashPoint(self.block)
+            cast(CarriesCrash, exc).perpsim_crash = CrashPoint(self.block)
             raise
 
     def _run(self, progress: Optional[Progress]) -> RunResult:
@@ -195,7 +195,7 @@ class Simulation:
         ids = {s: venue.market_id(s) for s in pull}
         ages = {s: oracle.max_price_age(ids[s]) for s in pull}
 
-        def window():
+        def window() -> dict[str, list[tuple[int, Decimal]]]:
             return {s: feed.window(s, oracle.latest(ids[s])[1], chain.timestamp, ages[s])
                     for s in pull}
 
@@ -247,7 +247,8 @@ def run_study(scenario: Scenario, *, backend: Optional[str] = None, seed: Option
                                            variant=name)
             runs[name] = run
         except Exception as exc:
-            exc.perpsim_crash = replace(getattr(exc, "perpsim_crash", CrashPoint(0)), variant=name)
+            cast(CarriesCrash, exc).perpsim_crash = replace(getattr(exc, "perpsim_crash", CrashPoint(0)),
+                                                            variant=name)
             raise
     comparison = {metric: {name: read(run) for name, run in runs.items()}
                   for metric, read in compared.items()}
@@ -274,7 +275,7 @@ def study_variants(scenario: Scenario) -> tuple[dict[str, Scenario],
     return variants, compared
 
 
-def _trader_cohorts(run: RunResult) -> list[dict]:
+def _trader_cohorts(run: RunResult) -> list[dict[str, Any]]:
     return [c for name, c in run.summary["cohorts"].items() if name != "lp"]
 
 
@@ -292,8 +293,9 @@ COMPARED: dict[str, Callable[[RunResult], object]] = {
 }
 
 
-def _solvency(run: RunResult) -> dict:
-    return run.summary["solvency"]
+def _solvency(run: RunResult) -> dict[str, Any]:
+    solvency: dict[str, Any] = run.summary["solvency"]
+    return solvency
 
 
 SOLVENCY_COMPARED: dict[str, Callable[[RunResult], object]] = {
@@ -312,7 +314,7 @@ SOLVENCY_COMPARED: dict[str, Callable[[RunResult], object]] = {
 }
 
 
-def _worst_market(run: RunResult) -> dict:
+def _worst_market(run: RunResult) -> dict[str, Any]:
     """The market whose reported price fell furthest."""
     return max(run.summary["markets"].values(), key=lambda m: m["max_drawdown"])
 

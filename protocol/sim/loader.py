@@ -35,8 +35,9 @@ import tomllib
 from dataclasses import replace
 from decimal import ROUND_CEILING, Decimal
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, TypeVar, Union, cast
 
 from pydantic import BaseModel
 
@@ -49,12 +50,15 @@ from protocol.prices.gas import GasModel, GasSpike
 from protocol.prices.history import HistoryReplay, iso_time
 from protocol.prices.liquidity import DepthSchedule, Liquidity, Thinning, schedule_from_times
 from protocol.prices.oracle import OracleModel
+from protocol.prices.shocks import Shock
 from protocol.sim import models as m
 from protocol.sim.locate import Part, Parts, ScenarioError, Where
 from protocol.sim.overrides import apply_overrides, parse_overrides
 from protocol.sim.scenario import KeeperSpec, MetricSpec, Population, Scenario, VenueSpec
 from protocol.venue import MarketConfig
 from protocol.venue.presets import Preset, UnknownPreset, preset
+
+T = TypeVar("T")
 
 __all__ = ["ScenarioError", "apply_overrides", "builtin_scenarios", "load_scenario",
            "parse_overrides", "parse_scenario"]
@@ -83,7 +87,7 @@ def builtin_scenarios() -> dict[str, str]:
     return out
 
 
-def _builtin_dir():
+def _builtin_dir() -> Traversable:
     return resources.files("protocol.sim") / "scenarios"
 
 
@@ -139,7 +143,7 @@ def parse_scenario(text: str, *, file: str = "<string>", base_dir: Union[str, Pa
     return replace(scenario, raw=_as_run(raw, scenario, base), overrides=dict(overrides or {}))
 
 
-def _as_run(raw: dict, scenario: Scenario, base_dir: Path) -> dict:
+def _as_run(raw: dict[str, Any], scenario: Scenario, base_dir: Path) -> dict[str, Any]:
     """The validated table with its name set and its file paths (``venue.contracts``,
     ``prices.<SYMBOL>.file``) absolute, so that it runs from anywhere."""
     out = {"name": scenario.name, **raw}
@@ -182,8 +186,8 @@ class _Builder:
     def err(self, parts: Sequence[Part], message: str) -> ScenarioError:
         return self.where.error(parts, message)
 
-    def construct(self, parts: Parts, build: Callable[[], Any], given: Iterable[str],
-                  fallback: Optional[str] = None, keys: Optional[Mapping[str, str]] = None) -> Any:
+    def construct(self, parts: Parts, build: Callable[[], T], given: Iterable[str],
+                  fallback: Optional[str] = None, keys: Optional[Mapping[str, str]] = None) -> T:
         """``build()``; its ``ValueError`` ("name ...", "name: ...") reported at the key it
         names (``keys``: the table's key of a field named otherwise), else at ``fallback``, else
         at the table."""
@@ -199,7 +203,7 @@ class _Builder:
                     text = text[match.end():]
             raise self.err(parts if key is None else (*parts, key), text) from None
 
-    def build(self, raw: dict) -> Scenario:
+    def build(self, raw: dict[str, Any]) -> Scenario:
         top = m.check(self.where, m.Top, raw)
         self.blocks, self.block_time = top.blocks, top.block_time
         self.preset = self.venue_preset(top.venue)
@@ -230,10 +234,11 @@ class _Builder:
 
     def venue_preset(self, venue: m.Venue) -> Optional[Preset]:
         """``venue.preset``: the venue preset the markets start from, if any."""
-        if venue.preset is None:
+        name: Optional[str] = getattr(venue, "preset", None)  # a key of the generated model
+        if name is None:
             return None
         try:
-            return preset(venue.preset)
+            return preset(name)
         except UnknownPreset as exc:
             raise self.err(("venue", "preset"), str(exc)) from None
 
@@ -363,8 +368,8 @@ class _Builder:
         try:
             return DepthSchedule.of({b: d for b, (_, d) in steps.items()})
         except ValueError as exc:
-            key = next((k for b, (k, d) in steps.items() if d <= 0), None)
-            raise self.err(parts if key is None else (*parts, key), str(exc)) from None
+            bad = next((k for b, (k, d) in steps.items() if d <= 0), None)
+            raise self.err(parts if bad is None else (*parts, bad), str(exc)) from None
 
     def depth_file(self, parts: Parts, symbol: str, file: str) -> DepthSchedule:
         """A depth snapshot file: each block has the last snapshot at or before its time (the
@@ -426,17 +431,17 @@ class _Builder:
 
     # -- prices --------------------------------------------------------------------------------
 
-    def prices(self, tables: Mapping[str, dict], markets: dict[str, MarketConfig]) -> PriceSource:
+    def prices(self, tables: Mapping[str, dict[str, Any]], markets: dict[str, MarketConfig]) -> PriceSource:
         for key in tables:
             if key != CORRELATED:
                 self._known(("prices", key), key, markets)
         sources: list[PriceSource] = []
         covered: set[str] = set()
         if CORRELATED in tables:
-            source = self.correlated(tables[CORRELATED], markets)
-            sources.append(source)
-            covered.update(source.symbols)
-        shocks: list = []
+            correlated = self.correlated(tables[CORRELATED], markets)
+            sources.append(correlated)
+            covered.update(correlated.symbols)
+        shocks: list[Shock] = []
         for symbol in markets:
             parts = ("prices", symbol)
             if symbol not in tables:
@@ -453,8 +458,8 @@ class _Builder:
                                    "this table may only hold shocks")
                 table = m.check(self.where, m.SinglePrice, data, parts)
             else:
-                source, table = self.single(symbol, data, markets[symbol])
-                sources.append(source)
+                single, table = self.single(symbol, data, markets[symbol])
+                sources.append(single)
                 covered.add(symbol)
             shocks += self.shocks(symbol, table.shocks, markets[symbol])
         self.align(sources)
@@ -463,13 +468,15 @@ class _Builder:
             source = WithShock(source, shock)
         return source
 
-    def correlated(self, data: dict, markets: Mapping[str, MarketConfig]) -> CorrelatedGBM:
+    def correlated(self, data: dict[str, Any], markets: Mapping[str, MarketConfig]) -> CorrelatedGBM:
         parts = ("prices", CORRELATED)
         t = m.check(self.where, m.Correlated, data, parts)
         for s in t.symbols:
             self._known((*parts, "symbols"), s, markets)
         n = len(t.symbols)
-        starts = t.starts if t.starts is not None else [markets[s].initial_price for s in t.symbols]
+        # a market's initial price is required (m.Market)
+        starts = t.starts if t.starts is not None else [cast(Decimal, markets[s].initial_price)
+                                                        for s in t.symbols]
         drifts = t.drifts if t.drifts is not None else [0.0] * n
 
         def build() -> CorrelatedGBM:
@@ -485,7 +492,7 @@ class _Builder:
                     key = name
             raise self.err((*parts, key), text) from None
 
-    def single(self, symbol: str, data: dict, market: MarketConfig) -> tuple[PriceSource, Any]:
+    def single(self, symbol: str, data: dict[str, Any], market: MarketConfig) -> tuple[PriceSource, Any]:
         parts = ("prices", symbol)
         kind = m.check(self.where, m.PriceModelKind, data, parts)
         key = "model" if kind.type is None else "type"  # the key that names the model
@@ -604,7 +611,7 @@ class _Builder:
         if t.start is not None:
             raise self.err((*parts, "start"), "a csv replay starts at the file's first price")
         try:
-            source = CsvReplay(path, (parts[1],))
+            source = CsvReplay(path, (cast(str, parts[1]),))  # ("prices", symbol)
             limit = source.max_blocks(self.block_time)
         except ValueError as exc:
             raise self.err((*parts, "file"), str(exc)) from None
@@ -613,8 +620,8 @@ class _Builder:
                            f"{self.block_time}s; the scenario runs {self.blocks}")
         return source
 
-    def shocks(self, symbol: str, items: list, market: MarketConfig) -> list:
-        out = []
+    def shocks(self, symbol: str, items: list[Any], market: MarketConfig) -> list[Shock]:
+        out: list[Shock] = []
         for i, item in enumerate(items):
             parts = ("prices", symbol, "shocks", i)
             kind = m.check(self.where, m.Kind, item, parts).type
@@ -643,7 +650,7 @@ class _Builder:
             raise self.err((*parts, "type"), str(exc)) from None
         return name, found
 
-    def agents(self, items: list, markets: dict[str, MarketConfig]) -> tuple[Population, ...]:
+    def agents(self, items: list[Any], markets: dict[str, MarketConfig]) -> tuple[Population, ...]:
         out = []
         for i, item in enumerate(items):
             parts = ("agents", i)
@@ -660,7 +667,7 @@ class _Builder:
             out.append(Population(type=kind, count=t.count, params=params, label=t.label))
         return tuple(out)
 
-    def leverage(self, parts: Parts, params: dict, markets: dict[str, MarketConfig]) -> None:
+    def leverage(self, parts: Parts, params: dict[str, Any], markets: dict[str, MarketConfig]) -> None:
         low, high = params["leverage"]
         if low < 1:
             raise self.err((*parts, "leverage"), f"must be at least 1 (got {low:g})"
@@ -671,8 +678,9 @@ class _Builder:
                 raise self.err((*parts, "leverage"), f"up to {high:g}x exceeds "
                                f"markets.{symbol}.max_leverage = {cap}")
 
-    def keepers(self, items: list) -> tuple[KeeperSpec, ...]:
-        out, names = [], {}
+    def keepers(self, items: list[Any]) -> tuple[KeeperSpec, ...]:
+        out: list[KeeperSpec] = []
+        names: dict[str, int] = {}
         for i, item in enumerate(items):
             parts = ("keepers", i)
             kind, cls = self.plugin("keepers", parts, item)
@@ -694,8 +702,9 @@ class _Builder:
             out.append(KeeperSpec(kind, name, strategy, params))
         return tuple(out)
 
-    def metrics(self, items: list) -> tuple[MetricSpec, ...]:
-        out, names = [], {}
+    def metrics(self, items: list[Any]) -> tuple[MetricSpec, ...]:
+        out: list[MetricSpec] = []
+        names: dict[str, int] = {}
         for i, item in enumerate(items):
             parts = ("metrics", i)
             kind, cls = self.plugin("metrics", parts, item)

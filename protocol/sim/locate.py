@@ -126,8 +126,8 @@ class Locator:
             if prefix not in self.sections:
                 continue
             header, keys = self.sections[prefix]
-            if i < len(parts) and isinstance(parts[i], str) and parts[i] in keys:
-                return keys[parts[i]]
+            if i < len(parts) and isinstance(key := parts[i], str) and key in keys:
+                return keys[key]
             if prefix == () and i < len(parts):
                 # a table declared only through its sub-tables: the first sub-table's header
                 nested = [h for p, (h, _) in self.sections.items() if p[:1] == parts[:1] and p]

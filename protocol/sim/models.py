@@ -21,7 +21,7 @@ import math
 import types
 import typing
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Sequence, TypeAlias, Union
 
 from pydantic import (
     AfterValidator,
@@ -94,7 +94,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _low_high(value: tuple) -> tuple:
+def _low_high(value: tuple[float, float]) -> tuple[float, float]:
     low, high = value
     if high < low:
         raise PydanticCustomError("range_order", f"need low <= high, got [{low:g}, {high:g}]")
@@ -111,6 +111,9 @@ Num = Annotated[Decimal, BeforeValidator(lambda v: Decimal(str(_finite(v))))]
 #: ``[low, high]``: the range an agent draws its own value from.
 Range = Annotated[tuple[Real, Real], AfterValidator(_low_high)]
 NonEmpty = Field(min_length=1)
+# Subscripted with types made at run time (values to the checker, not type expressions).
+_Annotated: Any = Annotated
+_tuple: Any = tuple
 
 
 class Table(BaseModel):
@@ -148,8 +151,8 @@ def field_type(hint: Any, name: str = "") -> Any:
         if args == (float, float):
             return Range
         if len(args) == 2 and args[1] is Ellipsis:
-            return Annotated[tuple[field_type(args[0]), ...], NonEmpty]
-        return tuple[tuple(field_type(a) for a in args)]
+            return _Annotated[_tuple[field_type(args[0]), ...], NonEmpty]
+        return _tuple[tuple(field_type(a) for a in args)]
     return Any
 
 
@@ -201,8 +204,8 @@ class PnlFactors(Table):
         return self
 
 
-Modules = create_model("Modules", __base__=Table,
-                       **{kind: (Optional[Str], None) for kind in MODULE_INTERFACES})
+_MODULE_FIELDS: dict[str, Any] = {kind: (Optional[Str], None) for kind in MODULE_INTERFACES}
+Modules = create_model("Modules", __base__=Table, **_MODULE_FIELDS)
 
 
 def _venue_model() -> type[BaseModel]:
@@ -210,14 +213,23 @@ def _venue_model() -> type[BaseModel]:
     field of :class:`~protocol.sim.scenario.VenueSpec` (the keywords of ``Venue.launch``),
     typed from the dataclass, which checks their values (the loader places its errors)."""
     hints = typing.get_type_hints(VenueSpec)
-    special = {"modules": (Modules, Modules()), "contracts": (Optional[Str], None),
-               "mirrors": (Modules, Modules())}
-    launched = {f.name: (field_type(hints[f.name]), f.default) for f in dataclasses.fields(VenueSpec)
+    special: dict[str, Any] = {"modules": (Modules, Modules()), "contracts": (Optional[Str], None),
+                               "mirrors": (Modules, Modules())}
+    launched: dict[str, Any] = {f.name: (field_type(hints[f.name]), f.default) for f in dataclasses.fields(VenueSpec)
                 if f.name not in special and f.name not in PnlFactors.model_fields}
     return create_model("Venue", __base__=PnlFactors, **launched, **special)
 
 
-Venue = _venue_model()
+if TYPE_CHECKING:
+    class Venue(PnlFactors):
+        """``[venue]`` as :func:`_venue_model` makes it at run time; here what the loader reads
+        by name (the launch keywords it passes on as they are)."""
+
+        modules: BaseModel = Modules()
+        mirrors: BaseModel = Modules()
+        contracts: Optional[str] = None
+else:
+    Venue = _venue_model()
 
 
 def _tiers(value: Any) -> Any:
@@ -245,7 +257,30 @@ def _market_model() -> type[BaseModel]:
     return create_model("Market", __base__=Table, **fields)
 
 
-Market = _market_model()
+if TYPE_CHECKING:
+    Market: TypeAlias = Table  # made at run time by _market_model (MarketConfig's fields)
+else:
+    Market = _market_model()
+
+if TYPE_CHECKING:
+    # Literal types of names defined elsewhere, made at run time (the checker sees str).
+    ShapeName: TypeAlias = str
+    DataFormatName: TypeAlias = str
+    TimeUnitName: TypeAlias = str
+    GasModelName: TypeAlias = str
+    OracleModeName: TypeAlias = str
+    BackendName: TypeAlias = str
+    ModeName: TypeAlias = str
+    StudyName: TypeAlias = str
+else:
+    ShapeName = _literal(SHAPES)
+    DataFormatName = _literal(DATA_FORMATS)
+    TimeUnitName = _literal(TIME_UNITS)
+    GasModelName = _literal(GAS_MODELS)
+    OracleModeName = _literal(ORACLE_MODES)
+    BackendName = _literal(BACKENDS)
+    ModeName = _literal(MODES)
+    StudyName = _literal(STUDIES)
 
 
 def _depth(value: Any) -> Any:
@@ -282,7 +317,7 @@ class LiquiditySpec(Table):
     snapshots (the loader turns the last two into a schedule)."""
 
     depth: Annotated[Any, BeforeValidator(_depth)]
-    shape: _literal(SHAPES) = outside.Liquidity.shape
+    shape: ShapeName = outside.Liquidity.shape
     half_life_blocks: Num = outside.Liquidity.half_life
     thinning: Optional[ThinningSpec] = None
 
@@ -313,11 +348,11 @@ class Oracle(Table):
     """``[oracle.SYM]``: the keys of :class:`~protocol.prices.oracle.OracleModel`, typed; the
     model checks their values (the loader places its errors)."""
 
-    mode: _literal(ORACLE_MODES) = OracleModel.mode
+    mode: OracleModeName = OracleModel.mode
     deviation_bps: Int = OracleModel.deviation_bps
     heartbeat: Optional[Int] = OracleModel.heartbeat
     delay_blocks: Int = OracleModel.delay_blocks
-    outages: list[Annotated[tuple, BeforeValidator(_outage)]] = []
+    outages: list[Annotated[tuple[Any, ...], BeforeValidator(_outage)]] = []
 
 
 class Correlated(Table):
@@ -363,7 +398,7 @@ class SinglePrice(Table):
     model: Str = "gbm"
     type: Optional[Str] = None
     start: Optional[Annotated[Num, Field(gt=0)]] = None
-    shocks: list[dict] = []
+    shocks: list[dict[str, Any]] = []
 
 
 class CsvPrice(SinglePrice):
@@ -409,13 +444,13 @@ class HistoryPrice(SinglePrice):
     ``start`` and ``end`` here are times (the window), not prices."""
 
     file: Str
-    format: _literal(DATA_FORMATS)
-    start: Optional[Moment] = None  # type: ignore[assignment]
+    format: DataFormatName
+    start: Optional[Moment] = None
     end: Optional[Moment] = None
     bridge: Bool = True
     columns: Optional[Columns] = None
     symbol: Optional[Str] = None
-    time_unit: Optional[_literal(TIME_UNITS)] = None
+    time_unit: Optional[TimeUnitName] = None
     interval: Optional[Annotated[Num, Field(gt=0)]] = None
 
 
@@ -464,7 +499,7 @@ class Gas(Table):
     """``[gas]``: the keys of :class:`~protocol.prices.gas.GasModel`, typed; the model checks
     their values (the loader places its errors)."""
 
-    model: _literal(GAS_MODELS) = GasModel.model
+    model: GasModelName = GasModel.model
     base_fee_gwei: Num = GasModel.base_fee_gwei
     schedule: Annotated[Any, BeforeValidator(_schedule)] = ()
     target_gas: Int = GasModel.target_gas
@@ -522,23 +557,23 @@ class Top(Table):
     seed: Annotated[Int, Field(ge=0)] = 1
     blocks: Annotated[Int, Field(ge=1)] = 1440
     block_time: Annotated[Int, Field(ge=1)] = 60
-    backend: _literal(BACKENDS) = "revm"
+    backend: BackendName = "revm"
     equity_every: Annotated[Int, Field(ge=1)] = 10
     positions_every: Annotated[Int, Field(ge=1)] = 60
     verify_index: Annotated[Int, Field(ge=0)] = 0
     spot_check_every: Annotated[Int, Field(ge=0)] = 240
-    mode: Optional[_literal(MODES)] = None
-    study_modes: list[_literal(MODES)] = []
-    study: Optional[_literal(STUDIES)] = None
+    mode: Optional[ModeName] = None
+    study_modes: list[ModeName] = []
+    study: Optional[StudyName] = None
     venue: Venue = Venue()
     markets: dict[str, Market] = {}
-    prices: dict[str, dict] = {}
+    prices: dict[str, dict[str, Any]] = {}
     liquidity: Optional[Liquidity] = None
     oracle: dict[str, Oracle] = {}
     gas: Optional[Gas] = None
-    agents: list[dict] = []
-    keepers: Optional[list[dict]] = None
-    metrics: list[dict] = []
+    agents: list[dict[str, Any]] = []
+    keepers: Optional[list[dict[str, Any]]] = None
+    metrics: list[dict[str, Any]] = []
 
     @model_validator(mode="after")
     def _one_study(self) -> "Top":
@@ -621,7 +656,8 @@ def message(error: Any, model: type[BaseModel]) -> str:
         return f"expected {ctx.get('min_length', ctx.get('max_length'))} values, got {ctx.get('actual_length')}"
     if kind == "value_error":
         return str(ctx["error"])
-    return error["msg"]
+    msg: str = error["msg"]
+    return msg
 
 
 def check(where: Where, model: type[BaseModel], data: Any, parts: Sequence[Part] = ()) -> Any:
@@ -634,7 +670,7 @@ def check(where: Where, model: type[BaseModel], data: Any, parts: Sequence[Part]
         raise min(errors, key=lambda e: e.line if e.line is not None else 0) from None
 
 
-def _error(where: Where, error: Any, model: type[BaseModel], parts: tuple) -> ScenarioError:
+def _error(where: Where, error: Any, model: type[BaseModel], parts: tuple[Part, ...]) -> ScenarioError:
     loc = tuple(error["loc"])
     text = message(error, model)
     if error["type"] == "value_error":

@@ -58,7 +58,7 @@ def _override_parts(key: str) -> list[Part]:
 
 
 def apply_overrides(raw: Mapping[str, Any], overrides: Optional[Mapping[str, Any]],
-                    *, _applied: Optional[list] = None) -> dict[str, Any]:
+                    *, _applied: Optional[list[Parts]] = None) -> dict[str, Any]:
     """A deep copy of the raw scenario dict with dotted-key ``overrides`` set.
 
     ``markets.ETH.max_leverage`` sets one value (creating missing tables); on an array of tables
@@ -79,6 +79,7 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Optional[Mapping[str, Any
             last = depth == len(parts) - 1
             following: list[tuple[Any, Parts]] = []
             for node, where in targets:
+                items: list[tuple[Any, Part, Parts]]  # (container, key or index, path)
                 if isinstance(node, list):
                     if isinstance(part, int):
                         if not 0 <= part < len(node):

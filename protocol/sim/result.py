@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from protocol.sim.provenance import Provenance
 from protocol.values import stringify
+
+if TYPE_CHECKING:
+    import pandas
 
 Row = dict[str, Any]
 
@@ -24,6 +27,12 @@ class CrashPoint:
 
     block: int
     variant: Optional[str] = None
+
+
+class CarriesCrash(Protocol):
+    """An exception that escaped a run, as the run leaves it: with where it failed."""
+
+    perpsim_crash: CrashPoint
 
 
 @dataclass(frozen=True)
@@ -169,7 +178,7 @@ class RunResult:
                                          for e in self.events]
         raise ValueError(f"table: must be one of {', '.join(TABLES)}, got {table!r}")
 
-    def frame(self, table: str = "rows"):
+    def frame(self, table: str = "rows") -> "pandas.DataFrame":
         """One of the run's tables (:meth:`records`) as a :class:`pandas.DataFrame`, for
         notebooks. Numbers become floats here (the files keep exact values)."""
         # Function-level: pandas is imported only when a frame is asked for, not by every run.

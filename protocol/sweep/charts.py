@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, cast
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -141,13 +141,17 @@ def heatmap(name: str, worst: Callable[[Sequence[Decimal]], Decimal], axes: Sequ
     text: list[list[str]] = []
     hover: list[list[str]] = []
     for j in range(len(ax_y.values)):
-        z.append([]), text.append([]), hover.append([])
+        z.append([])
+        text.append([])
+        hover.append([])
         for i in range(len(ax_x.values)):
             group = cells.get((j, i))
             if not group:
-                z[j].append(None), text[j].append("n/a"), hover[j].append("no finished run")
+                z[j].append(None)
+                text[j].append("n/a")
+                hover[j].append("no finished run")
                 continue
-            value = worst([a.value(name) for a in group])
+            value = worst([cast(Decimal, a.value(name)) for a in group])  # the cells' points have it
             chosen = next(a for a in group if a.value(name) == value)
             z[j].append(plotted(stat, value))
             text[j].append(show(stat, value))
@@ -183,13 +187,13 @@ def frontier_chart(x: Statistic, y: Statistic, frontier: Frontier, names: dict[s
         return None
     front = {point_key(a.params) for a in frontier.front}
 
-    def series(group: list[PointAggregate], name: str, color: str, size: int, symbol: str):
+    def series(group: list[PointAggregate], name: str, color: str, size: int, symbol: str) -> Any:
         def err(stat: Statistic, a: PointAggregate, side: str) -> float:
             interval, value = a.ci.get(stat.name), plotted(stat, a.value(stat.name))
             if interval is None:
                 return 0.0
             bound = plotted(stat, interval.high if side == "plus" else interval.low)
-            return abs(bound - value)
+            return abs(cast(float, bound) - cast(float, value))  # a frontier point has both
 
         labels = [label(a) for a in group]
         hover = [f"{lab}<br>{titled(x)}: {show(x, a.value(x.name))} ({CI} "

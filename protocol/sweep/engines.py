@@ -17,7 +17,7 @@ import logging
 import multiprocessing
 import os
 from collections import deque
-from typing import Iterable, Iterator, Optional, Protocol
+from typing import Any, Iterable, Iterator, Optional, Protocol
 
 from protocol.sweep.interrupt import Stop, worker_init
 from protocol.sweep.run import RunRecord, RunSpec, execute
@@ -52,7 +52,7 @@ class LocalEngine:
     def __init__(self, workers: Optional[int] = None):
         self.workers = workers or os.cpu_count() or 1
         self._pool: Optional[cf.ProcessPoolExecutor] = None
-        self._pending: set[cf.Future] = set()
+        self._pending: set[cf.Future[RunRecord]] = set()
 
     def map(self, specs: Iterable[RunSpec], stop: Optional[Stop] = None) -> Iterator[RunRecord]:
         specs, stop = list(specs), stop or Stop()
@@ -130,7 +130,7 @@ class RayEngine:
         self.address = address
         self.workers = workers
         self._owns_ray = False  # shut Ray down on close() only if this engine started it
-        self._pending: dict = {}  # ObjectRef -> RunSpec, the tasks in flight
+        self._pending: dict[Any, RunSpec] = {}  # ObjectRef -> RunSpec, the tasks in flight
         self._connect()
         self._remote = ray.remote(execute)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fnmatch import fnmatchcase
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, cast
 
 from protocol.sweep.aggregate import (
     KEEPER_PREFIX,
@@ -44,13 +44,18 @@ def parse_frontier(text: str) -> tuple[str, str]:
     return names[0], names[1]
 
 
+def _known(value: Optional[Decimal]) -> Decimal:
+    """An objective's value of a point that has it (the callers keep only such points)."""
+    return cast(Decimal, value)
+
+
 def _score(stat: Statistic, value: Decimal) -> Decimal:
     return -value if stat.better == "lower" else value  # higher score is better
 
 
 def _dominates(a: PointAggregate, b: PointAggregate, x: Statistic, y: Statistic) -> bool:
-    ax, ay = _score(x, a.value(x.name)), _score(y, a.value(y.name))
-    bx, by = _score(x, b.value(x.name)), _score(y, b.value(y.name))
+    ax, ay = _score(x, _known(a.value(x.name))), _score(y, _known(a.value(y.name)))
+    bx, by = _score(x, _known(b.value(x.name))), _score(y, _known(b.value(y.name)))
     return ax >= bx and ay >= by and (ax > bx or ay > by)
 
 
@@ -58,7 +63,7 @@ def pareto_front(aggregates: Sequence[PointAggregate], x: Statistic, y: Statisti
                  ) -> list[PointAggregate]:
     """The points (in grid order) that no other point dominates: at least as good on both
     objectives and strictly better on one. Points missing either objective are left out."""
-    scored = [(a, _score(x, a.value(x.name)), _score(y, a.value(y.name)))
+    scored = [(a, _score(x, _known(a.value(x.name))), _score(y, _known(a.value(y.name))))
               for a in aggregates if a.value(x.name) is not None and a.value(y.name) is not None]
     return [a for a, sx, sy in scored
             if not any(ox >= sx and oy >= sy and (ox > sx or oy > sy) for _, ox, oy in scored)]
@@ -109,7 +114,7 @@ def parse_conditions(text: Optional[str]) -> Optional[tuple[str, ...]]:
 
 
 def _interval(stat: Statistic, a: PointAggregate) -> tuple[Decimal, Decimal]:
-    value = a.value(stat.name)
+    value = _known(a.value(stat.name))
     ci = a.ci.get(stat.name)
     return (ci.low, ci.high) if ci is not None else (value, value)
 
@@ -157,7 +162,7 @@ def frontiers(aggregates: Sequence[PointAggregate], x: Statistic, y: Statistic,
         groups.setdefault(point_key({c: a.params.get(c) for c in conditions}), []).append(a)
     out = []
     for group in groups.values():
-        front = sorted(pareto_front(group, x, y), key=lambda a: a.value(x.name))
+        front = sorted(pareto_front(group, x, y), key=lambda a: _known(a.value(x.name)))
         ties = {}
         on_front = {point_key(a.params) for a in front}
         for a in group:

@@ -13,6 +13,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Callable, Iterator, Optional
 
 from protocol.lifeline import die_with_parent
@@ -99,7 +100,7 @@ def stop_on_signals(stop: Stop) -> Iterator[Stop]:
         yield stop
         return
 
-    def handler(signum: int, frame) -> None:
+    def handler(signum: int, frame: Optional[FrameType]) -> None:
         stop.request(signum)
         if stop.expired and stop.interruptible:
             raise KeyboardInterrupt

@@ -26,6 +26,7 @@ from protocol.sweep.aggregate import (
     P95,
     STATISTICS,
     PointAggregate,
+    Statistic,
     keeper_statistic,
     min_seeds,
     point_key,
@@ -112,7 +113,7 @@ def _header(result: SweepResult, scenario: str) -> str:
                   numeric_from=2)
 
 
-def _figure_cell(stat, a: PointAggregate) -> str:
+def _figure_cell(stat: Statistic, a: PointAggregate) -> str:
     value = a.value(stat.name)
     if value is None:
         reason = a.reasons.get(stat.name)

@@ -12,6 +12,7 @@ from typing import Any, Optional
 from protocol.sim.engine import Simulation
 from protocol.sim.loader import load_scenario
 from protocol.sim.metrics import run_figures
+from protocol.sim.result import RunResult
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def execute(spec: RunSpec) -> RunRecord:
                      time.perf_counter() - started, provenance)
 
 
-def run_metrics(result) -> dict[str, Any]:
+def run_metrics(result: RunResult) -> dict[str, Any]:
     """The per-run figures the aggregates are built from (exact values as strings): those the
     built-in metrics declare (:func:`protocol.sim.metrics.run_figures`)."""
     return run_figures(result.summary)

@@ -21,11 +21,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from protocol.constants import WAD, ZERO_ADDRESS
 from protocol.errors import Reverted
 from protocol.testing.invariants import InvariantViolation
+
+if TYPE_CHECKING:
+    from protocol.chain import Contract, Receipt
+    from protocol.venue.adl import AdlCandidate
+    from protocol.venue.client import Keeper, Trader, Venue
 
 ROLES_AND_ORDER = "roles and order"
 DELAYS_HOLD = "delays hold"
@@ -43,7 +48,7 @@ class AdversarialViolation(InvariantViolation):
     """An adversarial economic property does not hold; ``name`` says which (one of
     :data:`PROPERTIES`), ``details`` the numbers."""
 
-    def __init__(self, name: str, message: str, **details: Any):
+    def __init__(self, name: str, message: str, **details: Any) -> None:
         super().__init__(name, message, **details)
         numbers = ", ".join(f"{k}={v}" for k, v in details.items())
         self.args = (f"property '{name}' broken: {message}" + (f" ({numbers})" if numbers else ""),)
@@ -64,7 +69,7 @@ def _unnamed(exc: Optional[Reverted]) -> bool:
 
 
 # ====================================================================== roles and order
-def privileged_calls(venue, victim: str) -> list[tuple[str, Any, str, tuple]]:
+def privileged_calls(venue: Venue, victim: str) -> list[tuple[str, Contract, str, tuple[Any, ...]]]:
     """(description, contract, function, args) of the entry points only a role may call:
     the admin's, the executors' and the ADL keepers'. ``victim`` is an account they name."""
     ch = venue.clearinghouse
@@ -86,14 +91,14 @@ def privileged_calls(venue, victim: str) -> list[tuple[str, Any, str, tuple]]:
     ]
 
 
-def _roles_of(venue, caller: str) -> set[str]:
+def _roles_of(venue: Venue, caller: str) -> set[str]:
     """The roles of :func:`privileged_calls` that ``caller`` holds."""
     ch = venue.clearinghouse
     roles = {"admin": bytes(32), "executor": ch.executor_role(), "ADL keeper": ch.adl_keeper_role()}
     return {name for name, role in roles.items() if ch.has_role(role, caller)}
 
 
-def check_roles(venue, callers: Iterable[str], victim: str) -> int:
+def check_roles(venue: Venue, callers: Iterable[str], victim: str) -> int:
     """Every privileged entry point (:func:`privileged_calls`), simulated from each of
     ``callers`` that lacks its role, is refused for the role (``Unauthorized`` or
     ``AccessControlUnauthorizedAccount``), not for some later reason. Returns the number of
@@ -113,7 +118,7 @@ def check_roles(venue, callers: Iterable[str], victim: str) -> int:
     return checked
 
 
-def check_adl(venue, ranking: Sequence, caller: str, account: str, market: str, went_through: bool) -> None:
+def check_adl(venue: Venue, ranking: Sequence[AdlCandidate], caller: str, account: str, market: str, went_through: bool) -> None:
     """An ``autoDeleverage(account, market)`` by ``caller`` that went through was authorised
     (``ADL_KEEPER_ROLE``, not the owner nor its operator) and closed a position ranked at least
     as high as every candidate of ``ranking`` (``venue.ranked_candidates`` read just before:
@@ -147,11 +152,11 @@ class MarginRuleView:
     module: bool = False
 
     @classmethod
-    def read(cls, venue, market: int) -> "MarginRuleView":
+    def read(cls, venue: Venue, market: int) -> "MarginRuleView":
         ch = venue.clearinghouse
         config = ch.market_config(market)
         count = ch.market_tier(market, 0)[3]
-        tiers = tuple(tuple(ch.market_tier(market, i)[:3]) for i in range(count))
+        tiers = tuple(ch.market_tier(market, i)[:3] for i in range(count))
         module = int(ch.market_modules(market)[1], 16) != 0
         return cls(config[0], config[4], tiers, module)
 
@@ -206,7 +211,7 @@ class DelayWatch:
     #: the venue has no getter): give the venue's if it is not 0 when the watch starts.
     delay: int = 0
 
-    def admin_call(self, venue, market: int, send: Callable[[], Any]) -> Optional[Any]:
+    def admin_call(self, venue: Venue, market: int, send: Callable[[], Any]) -> Optional[Any]:
         """Run ``send`` (an admin transaction changing ``market`` or the delay; a revert is
         returned as None) and check the property. Returns the receipt."""
         before = MarginRuleView.read(venue, market)
@@ -240,7 +245,7 @@ class DelayWatch:
 #: Adversarial modules the fuzzer installs: name -> (kind, contract, failing, setup). ``failing``
 #: modules answer what the venue must refuse (or revert, or burn all gas); the others answer
 #: extreme but valid values. ``setup`` is (function, args) sent to the module once installed.
-MODULES: dict[str, tuple[str, str, bool, Optional[tuple[str, tuple]]]] = {
+MODULES: dict[str, tuple[str, str, bool, Optional[tuple[str, tuple[int, ...]]]]] = {
     "hyperliquid-rates": ("rates", "HyperliquidRates", False, None),
     "max-rates": ("rates", "MaxRates", False, None),
     "rates-at-bounds": ("rates", "ProgrammableRates", False, ("setAnswer", (-10**13, 10**11))),
@@ -259,15 +264,15 @@ MODULES: dict[str, tuple[str, str, bool, Optional[tuple[str, tuple]]]] = {
 KINDS = {"rates": 0, "margin": 1, "liquidation": 2, "pricing": 3}
 
 
-def deploy_modules(venue) -> dict[str, Any]:
+def deploy_modules(venue: Venue) -> dict[str, Any]:
     """One deployment of each contract :data:`MODULES` names (contract name -> contract)."""
     names = sorted({contract for _, contract, _, _ in MODULES.values()})
     return {name: venue.chain.deploy(name, sender=venue.admin) for name in names}
 
 
-def check_modules_cannot_freeze(venue, deployed: Mapping[str, Any], module: str, market: str,
-                                traders: Sequence, keeper, *, seconds: int = 3_600,
-                                move_bps: int = 0, small_slices: bool = False) -> dict:
+def check_modules_cannot_freeze(venue: Venue, deployed: Mapping[str, Any], module: str, market: str,
+                                traders: Sequence[Trader], keeper: Keeper, *, seconds: int = 3_600,
+                                move_bps: int = 0, small_slices: bool = False) -> dict[str, Any]:
     """Inside a snapshot (nothing stays): the admin installs ``module`` (a :data:`MODULES` key)
     as ``market``'s rule, ``seconds`` pass, prices are pushed (``market``'s moved by
     ``move_bps``) and, with ``small_slices``, partial liquidation starts at 100 USD. Then:
@@ -285,7 +290,7 @@ def check_modules_cannot_freeze(venue, deployed: Mapping[str, Any], module: str,
     with venue.snapshot():
         if small_slices:
 
-            config = replace(venue.markets[market], partial_threshold_usd=100)
+            config = replace(venue.markets[market], partial_threshold_usd=Decimal(100))
             ch.configure_market(mid, config.symbol_bytes(), config.encode(venue.decimals),
                                 sender=venue.admin).raise_for_status()
         address = deployed[contract].address
@@ -345,7 +350,7 @@ def check_modules_cannot_freeze(venue, deployed: Mapping[str, Any], module: str,
 
 
 # ====================================================================== no free option
-def _fate(receipt) -> str:
+def _fate(receipt: Receipt) -> str:
     """An order execution's outcome: executed, failed (refunded) or the revert."""
     if not receipt.status:
         return f"reverted {receipt.error}"
@@ -356,7 +361,7 @@ def _fate(receipt) -> str:
     return "nothing"
 
 
-def check_no_free_option(venue, order_id: int, owner_action: Callable[[], Any], execute: Callable[[], Any],
+def check_no_free_option(venue: Venue, order_id: int, owner_action: Callable[[], Any], execute: Callable[[], Any],
                          description: str = "an owner action") -> tuple[str, str]:
     """Metamorphic check of SPEC §10: the keeper's execution of the pending market order
     ``order_id`` (``execute``, at a price newer than the order) is run once as is (inside a

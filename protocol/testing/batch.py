@@ -16,19 +16,25 @@ with the view asked alone).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, cast
 
 from protocol.chain.abi import load_artifact
 from protocol.chain.base import VIEW_SENDER
 from protocol.chain.revm import RevmChain
 
+if TYPE_CHECKING:
+    from protocol.chain import Chain, Contract
+    from protocol.venue.client import Venue
+
 #: Where :func:`install` puts the batch code (an address no key or CREATE produces).
 BATCH_ADDRESS = "0x7e57BA7C000000000000000000000000000000b0"
 
-Call = tuple[Any, str, tuple]  # (contract, function, args)
+Call = tuple["Contract", str, tuple[Any, ...]]  # (contract, function, args)
+_Key = tuple[str, str, bytes]  # a view cache's key: (sender, contract address, calldata)
+_Packed = tuple[list[_Key], bytes]  # the view-cache keys of some calls, and the batch's calldata
 
 
-def install(chain) -> bool:
+def install(chain: Chain) -> bool:
     """Put the batch code on ``chain`` if it is a revm chain (whose state nothing else writes
     and whose views are cached: :attr:`~protocol.chain.base.Chain.caches_views`); whether it
     did. Idempotent."""
@@ -42,12 +48,12 @@ def install(chain) -> bool:
     except Exception:  # artifacts built without the test contracts: views are asked one by one
         return False
     chain._state_changed()
-    chain._put_info(BATCH_ADDRESS, chain._pyrevm.AccountInfo(balance=0, nonce=1, code=runtime))
+    chain._put_info(BATCH_ADDRESS, chain._info(balance=0, nonce=1, code=runtime))
     chain._view_batch = True
     return True
 
 
-def prefetch(chain, calls: Iterable[Call]) -> int:
+def prefetch(chain: Chain, calls: Iterable[Call]) -> int:
     """Run ``calls`` (contract, function, args) in one message call through the batch code
     and store the successful answers in the view cache; how many were stored (0 where the
     chain has no batch code or no view cache)."""
@@ -56,9 +62,10 @@ def prefetch(chain, calls: Iterable[Call]) -> int:
     return _run(chain, _pack(chain, list(calls)))
 
 
-def _pack(chain, calls: list[Call]) -> tuple[list[tuple], bytes]:
+def _pack(chain: Chain, calls: list[Call]) -> _Packed:
     """The view-cache keys of ``calls`` and the batch's calldata."""
-    keys, entries = [], []
+    keys: list[_Key] = []
+    entries: list[bytes] = []
     for contract, function, args in calls:
         data = chain._calldata_of(contract.abi.function(function), args)
         keys.append((VIEW_SENDER, contract.address, data))
@@ -66,14 +73,14 @@ def _pack(chain, calls: list[Call]) -> tuple[list[tuple], bytes]:
     return keys, b"".join(entries)
 
 
-def _run(chain, packed: tuple[list[tuple], bytes]) -> int:
+def _run(chain: Chain, packed: _Packed) -> int:
     keys, calldata = packed
     if not keys:
         return 0
     ok, out = chain._call(VIEW_SENDER, BATCH_ADDRESS, calldata)
     if not ok:
         return 0
-    views = chain._views
+    views = cast(dict[_Key, tuple[bool, bytes]], chain._views)  # callers checked it is kept
     stored, at = 0, 0
     for key in keys:  # the answer each view gives alone: same state, same calldata
         size = int.from_bytes(out[at + 1:at + 5], "big")
@@ -86,10 +93,10 @@ def _run(chain, packed: tuple[list[tuple], bytes]) -> int:
 
 #: Packed batches by what decides them (the venue, the counts, the accounts): the same every
 #: step until an account, an order or a tier is added.
-_PACKED: dict[tuple, tuple[list[tuple], bytes]] = {}
+_PACKED: dict[tuple[Any, ...], _Packed] = {}
 
 
-def _packed(chain, shape: tuple, make) -> tuple[list[tuple], bytes]:
+def _packed(chain: Chain, shape: tuple[Any, ...], make: Callable[[], list[Call]]) -> _Packed:
     packed = _PACKED.get(shape)
     if packed is None:
         if len(_PACKED) > 4_096:
@@ -108,7 +115,7 @@ def _target(address: str) -> bytes:
     return raw
 
 
-def prefetch_invariant_views(venue) -> Optional[int]:
+def prefetch_invariant_views(venue: Venue) -> Optional[int]:
     """Prefetch, in three batches, the views :func:`~protocol.testing.invariants.load_state`
     and :func:`~protocol.testing.invariants.assert_invariants` ask of ``venue`` (its markets,
     every account x market, the order book's orders and LP requests, each position's

@@ -31,7 +31,7 @@ class WorkerReport:
     runs: int
     steps: int
     seconds: float
-    outcomes: dict = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
     error: Optional[str] = None  # the failure in one line
     steps_taken: tuple[str, ...] = ()  # its shrunk sequence
     bundle: Optional[str] = None  # its crash bundle
@@ -49,8 +49,8 @@ class ParallelResult:
         return sum(w.steps for w in self.workers)
 
     @property
-    def outcomes(self) -> dict:
-        total: dict = {}
+    def outcomes(self) -> dict[str, int]:
+        total: dict[str, int] = {}
         for w in self.workers:
             for key, count in w.outcomes.items():
                 total[key] = total.get(key, 0) + count
@@ -70,6 +70,10 @@ def shares(runs: int, workers: int) -> list[int]:
     if workers < 1:
         raise ValueError(f"workers: must be at least 1, got {workers}")
     return [runs // workers + (1 if i < runs % workers else 0) for i in range(workers)]
+
+
+#: A worker's arguments: :func:`work`'s.
+_Job = tuple[int, int, Optional[str], dict[str, Any]]
 
 
 def work(runs: int, seed: int, crash_dir: Optional[str], campaign: Mapping[str, Any]) -> WorkerReport:
@@ -111,7 +115,7 @@ def run_parallel(runs: int, workers: int, *, engine: str = "local", seed: Option
     return ParallelResult(tuple(reports), time.perf_counter() - started)
 
 
-def _on_ray(jobs: list, workers: int, address: Optional[str]) -> list[WorkerReport]:
+def _on_ray(jobs: list[_Job], workers: int, address: Optional[str]) -> list[WorkerReport]:
     try:
         import ray  # function-level: Ray is the optional 'ray' extra
     except ModuleNotFoundError:
@@ -119,9 +123,11 @@ def _on_ray(jobs: list, workers: int, address: Optional[str]) -> list[WorkerRepo
     started_here = not ray.is_initialized()
     if started_here:
         if address:
-            ray.init(address, logging_level="ERROR", log_to_driver=False)
+            ray.init(address, logging_level="ERROR",  # type: ignore[arg-type]  # ray's stub says int; it takes names
+                     log_to_driver=False)
         else:
-            ray.init(num_cpus=workers, include_dashboard=False, logging_level="ERROR",
+            ray.init(num_cpus=workers, include_dashboard=False,
+                     logging_level="ERROR",  # type: ignore[arg-type]  # ray's stub says int; it takes names
                      log_to_driver=False)
     try:
         remote = ray.remote(work)

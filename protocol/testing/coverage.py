@@ -33,7 +33,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, cast
 
 from rich.table import Table
 
@@ -185,7 +185,8 @@ def _masked(code: bytes, mask: tuple[tuple[int, int], ...]) -> bytes:
 
 def decompress(source_map: str) -> list[tuple[int, int, int, str]]:
     """solc's compressed source map as (start, length, source id, jump) per instruction."""
-    entries, last = [], [-1, -1, -1, "-"]
+    entries: list[tuple[int, int, int, str]] = []
+    last: list[Any] = [-1, -1, -1, "-"]  # the fields carried over from the previous entry
     for item in source_map.split(";") if source_map else []:
         fields = item.split(":")
         for i, value in enumerate(fields[:4]):
@@ -224,7 +225,8 @@ class SourceMaps:
         for name in names.values():
             if not _covered(name):
                 continue
-            path = (Path(user_dir) / name[len(USER_PREFIX):] if name.startswith(USER_PREFIX)
+            # a user's source comes with its directory
+            path = (Path(cast(Path, user_dir)) / name[len(USER_PREFIX):] if name.startswith(USER_PREFIX)
                     else root / name)
             if path.exists():  # a user's file is shown by its path, as compile errors are
                 shown = f"{user_dir}/{name[len(USER_PREFIX):]}" if name.startswith(USER_PREFIX) \
@@ -245,7 +247,7 @@ class SourceMaps:
         return self._by_code[code]
 
 
-def _contract_map(name: str, raw: dict, names: dict[int, str],
+def _contract_map(name: str, raw: dict[str, Any], names: dict[int, str],
                   sources: dict[str, Source]) -> Optional[ContractMap]:
     hexcode = raw.get("deployedBytecode", "0x")[2:]
     source_map = raw.get("deployedSourceMap", "")
@@ -346,7 +348,7 @@ class CoverageReport:
     @classmethod
     def build(cls, collector: Collector, maps: SourceMaps) -> "CoverageReport":
         lines: dict[str, dict[int, int]] = defaultdict(dict)
-        branch_hits: dict[str, dict[tuple, list[Optional[int]]]] = defaultdict(dict)
+        branch_hits: dict[str, dict[tuple[int, int, int], list[Optional[int]]]] = defaultdict(dict)
         unknown = 0
         for code, hits in collector.hits.items():
             contract = maps.contract_for(code)
@@ -362,8 +364,8 @@ class CoverageReport:
                 counts[key] = max(counts.get(key, 0), hits[pc])
             for (name, line), count in counts.items():
                 lines[name][line] = lines[name].get(line, 0) + count
-            for pc, key in contract.branches.items():
-                entry = branch_hits[key[0]].setdefault(key[1:], [None, None])
+            for pc, branch in contract.branches.items():
+                entry = branch_hits[branch[0]].setdefault(branch[1:], [None, None])
                 if hits[pc]:
                     taken, not_taken = jumps.get(pc, (0, 0))
                     entry[0] = (entry[0] or 0) + taken
@@ -420,7 +422,7 @@ class CoverageReport:
             out.append("end_of_record")
         return "\n".join(out) + "\n"
 
-    def table(self, title: str = "Solidity coverage"):
+    def table(self, title: str = "Solidity coverage") -> Table:
         """A rich table: per file, lines hit/total and branch outcomes hit/total."""
         table = Table(title=title)
         table.add_column("file")

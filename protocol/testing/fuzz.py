@@ -22,13 +22,14 @@ import unittest
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Iterator, Mapping, NoReturn, Optional, Union, cast
 
 from hypothesis import HealthCheck, Phase, reporting, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.internal.compat import int_from_bytes
 from hypothesis.internal.conjecture import providers
+from hypothesis.internal.constants_ast import Constants
 from hypothesis.internal.reflection import function_digest
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -41,6 +42,7 @@ from hypothesis.stateful import (
 
 from protocol import Venue
 from protocol.build.digest import contracts_sha256
+from protocol.chain import Receipt
 from protocol.errors import Reverted
 from protocol.margin.types import MarginMode
 from protocol.testing.adversarial import (
@@ -71,8 +73,10 @@ from protocol.testing.properties import (
 )
 from protocol.venue.adl import ranked_candidates
 from protocol.venue.bounds import ParameterOutOfBounds
+from protocol.venue.client import Keeper, Trader
 from protocol.venue.config import MarketConfig
 from protocol.venue.rules import mirrors
+from protocol.venue.views import PositionView
 
 SYMBOLS = ("ETH", "BTC")
 TRADERS, KEEPERS = 4, 2
@@ -105,28 +109,28 @@ PRICE_LIMITS = {"ETH": (Decimal(300), Decimal(30_000)), "BTC": (Decimal(6_000), 
 class World:
     """The venue every run starts from, launched once per backend and process."""
 
-    venue: Any
-    traders: list
-    keepers: list
-    lp: Any
+    venue: Venue
+    traders: list[Trader]
+    keepers: list[Keeper]
+    lp: Trader
     snapshot: Any = None
     steps: int = 0
-    outcomes: dict = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
     # Economic properties (protocol.testing.properties): the attacker's accounts and the
     # post-action checks, made when the world is.
-    attackers: list = field(default_factory=list)
-    watch: Any = None
+    attackers: list[Trader] = field(default_factory=list)
+    watch: Optional[PropertyWatch] = None
     #: (chain, state_version) at the last invariant check that passed, and the checks skipped
     #: because the state had not changed since (``VenueMachine.spec_invariants``).
     checked_version: Any = None
     skipped_checks: int = 0
 
 
-_WORLDS: dict[tuple, World] = {}
-_MIRRORS: dict[tuple, dict] = {}
+_WORLDS: dict[tuple[str, tuple[tuple[str, str], ...], Optional[str]], World] = {}
+_MIRRORS: dict[tuple[tuple[str, str], ...], dict[str, object]] = {}
 
 
-def _mirrors(choices: Mapping[str, str]) -> dict:
+def _mirrors(choices: Mapping[str, str]) -> dict[str, object]:
     """The mirrors of ``choices``, made once per process."""
     key = tuple(sorted(choices.items()))
     if key not in _MIRRORS:
@@ -170,8 +174,9 @@ def _economic_setup(w: World) -> None:
     # venue's pricing freezes an honest trader's round trip: the first property broken.
     whale = w.venue.trader("fuzz-whale", usdc=100_000)
     whale.deposit(100_000)
-    for step, action in (("open", lambda: whale.open("ETH", 100, 10, "cross")),
-                         ("close", lambda: whale.close("ETH"))):
+    actions: tuple[tuple[str, Callable[[], object]], ...] = (
+        ("open", lambda: whale.open("ETH", 100, 10, "cross")), ("close", lambda: whale.close("ETH")))
+    for step, action in actions:
         try:
             action()
         except Reverted as exc:
@@ -201,6 +206,8 @@ class VenueMachine(RuleBasedStateMachine):
     modules: Mapping[str, str] = {}
     contracts: Optional[str] = None
     mirrors: Mapping[str, str] = {}
+    #: Per-run state of the adversarial rules (see :meth:`_adversary`), made on first use.
+    _adversarial_state: dict[str, Any]
 
     def __init__(self) -> None:
         super().__init__()
@@ -226,7 +233,7 @@ class VenueMachine(RuleBasedStateMachine):
         self.w.outcomes[kind] = self.w.outcomes.get(kind, 0) + 1
         return result
 
-    def _trader(self, i: int):
+    def _trader(self, i: int) -> Trader:
         return self.w.traders[i % TRADERS]
 
     # ------------------------------------------------------------------ accounts
@@ -235,18 +242,18 @@ class VenueMachine(RuleBasedStateMachine):
         self.venue.set_prices({"ETH": 3000, "BTC": 60000})
 
     @rule(t=st.integers(0, TRADERS - 1), usd=st.integers(1, 20_000))
-    def deposit(self, t, usd):
+    def deposit(self, t: int, usd: int) -> None:
         self._do("deposit", lambda: self._trader(t).deposit(usd))
 
     @rule(t=st.integers(0, TRADERS - 1), usd=st.integers(1, 20_000))
-    def withdraw(self, t, usd):
+    def withdraw(self, t: int, usd: int) -> None:
         self._do("withdraw", lambda: self._trader(t).withdraw(usd))
 
     # ------------------------------------------------------------------ trading
     @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS),
           tenths=st.integers(-50, 50).filter(bool), leverage=st.integers(1, 60),
           mode=st.sampled_from(["isolated", "cross"]), cushion=st.integers(90, 300))
-    def open(self, t, market, tenths, leverage, mode, cushion):
+    def open(self, t: int, market: str, tenths: int, leverage: int, mode: str, cushion: int) -> None:
         v, trader = self.venue, self._trader(t)
         size = Decimal(tenths) / (10 if market == "ETH" else 200)
         margin = (abs(size) * v.price(market) / max(leverage, 1) * cushion / 100).quantize(Decimal("0.01"))
@@ -259,13 +266,13 @@ class VenueMachine(RuleBasedStateMachine):
 
     @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS),
           tenths=st.integers(-50, 50).filter(bool), leverage=st.integers(10, 50))
-    def open_high_leverage(self, t, market, tenths, leverage):
+    def open_high_leverage(self, t: int, market: str, tenths: int, leverage: int) -> None:
         """Thin isolated positions: the ones price moves liquidate."""
         self.open(t, market, tenths, leverage, "isolated", 105)
 
     @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS),
           tenths=st.integers(-50, 50).filter(bool), act=st.integers(0, ECONOMIC_ODDS - 1))
-    def open_at_the_minimum(self, t, market, tenths, act):
+    def open_at_the_minimum(self, t: int, market: str, tenths: int, act: int) -> None:
         """An attacker's boundary probe (SPEC §5's open buffer): the smallest margin the venue
         accepts for an isolated open at the market's max leverage, found to the token unit by
         bisection inside snapshots, then opened for real; the PropertyWatch checks it is above
@@ -275,7 +282,10 @@ class VenueMachine(RuleBasedStateMachine):
         v, trader = self.venue, self._trader(t)
         size = Decimal(tenths) / (10 if market == "ETH" else 200)
         leverage = v.clearinghouse.market_config(v.market_id(market))[4]
-        usd = lambda units: Decimal(units) / 10**v.decimals  # noqa: E731
+
+        def usd(units: int) -> Decimal:
+            amount: Decimal = Decimal(units) / 10**v.decimals  # token units as USD
+            return amount
 
         def accepted(units: int) -> bool:
             with v.chain.snapshot():
@@ -291,7 +301,7 @@ class VenueMachine(RuleBasedStateMachine):
 
     @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from([None, *SYMBOLS]),
           act=st.integers(0, ECONOMIC_ODDS - 1))
-    def take_out_the_most(self, t, market, act):
+    def take_out_the_most(self, t: int, market: Optional[str], act: int) -> None:
         """An attacker's boundary probe (SPEC §5's transfer rule): the largest withdrawal from
         the cross balance (``market`` None) or margin removal from the trader's isolated
         position in ``market`` that the venue accepts, found to the token unit by bisection
@@ -301,9 +311,14 @@ class VenueMachine(RuleBasedStateMachine):
             return
         self._take_out_most(self._trader(t), market)
 
-    def _take_out_most(self, trader, market: Optional[str]) -> None:
+    def _take_out_most(self, trader: Trader, market: Optional[str]) -> None:
         v = self.venue
-        usd = lambda units: Decimal(units) / 10**v.decimals  # noqa: E731
+
+        def usd(units: int) -> Decimal:
+            amount: Decimal = Decimal(units) / 10**v.decimals  # token units as USD
+            return amount
+
+        take: Callable[[int], Receipt]
         if market is None:
             most = v.clearinghouse.cross_balance(trader.address)
             take = lambda units: trader.withdraw(usd(units))  # noqa: E731
@@ -324,7 +339,7 @@ class VenueMachine(RuleBasedStateMachine):
 
     @rule(t=st.integers(0, TRADERS - 1), times=st.integers(4, 6), bps=st.sampled_from([1, 5, 25]),
           act=st.integers(0, ECONOMIC_ODDS - 1))
-    def act_at_the_tier_edge(self, t, times, bps, act):
+    def act_at_the_tier_edge(self, t: int, times: int, bps: int, act: int) -> None:
         """An attacker's boundary probe (SPEC §4, §5), inside a snapshot: a small BTC cross short
         at the first tier's 50x, a rally of ``times`` that grows its notional into the 10x
         tier (its maintenance is then above notional / 50), the most the venue lets the
@@ -348,7 +363,7 @@ class VenueMachine(RuleBasedStateMachine):
 
     @rule(t=st.integers(0, TRADERS - 1), start=st.integers(1, 6), grow=st.integers(1, 40),
           leverage=st.integers(20, 50), mode=st.sampled_from(["isolated", "cross"]))
-    def grow_into_a_tier(self, t, start, grow, leverage, mode):
+    def grow_into_a_tier(self, t: int, start: int, grow: int, leverage: int, mode: str) -> None:
         """A small BTC position at a first-tier leverage, then increased at that leverage past
         tier bounds (SPEC §4: its maintenance is then the higher tier's, which can exceed
         notional / leverage)."""
@@ -360,21 +375,21 @@ class VenueMachine(RuleBasedStateMachine):
                 return
 
     @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS), pct=st.integers(1, 100))
-    def decrease(self, t, market, pct):
+    def decrease(self, t: int, market: str, pct: int) -> None:
         trader = self._trader(t)
         size = abs(self.venue.raw_position(trader, market).size) * pct // 100
         self._do("decrease", lambda: trader.decrease(market, Decimal(size) / 10**18 or Decimal("1e-18")))
 
     @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS))
-    def close(self, t, market):
+    def close(self, t: int, market: str) -> None:
         self._do("close", lambda: self._trader(t).close(market))
 
     @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS), usd=st.integers(1, 2_000))
-    def add_margin(self, t, market, usd):
+    def add_margin(self, t: int, market: str, usd: int) -> None:
         self._do("add_margin", lambda: self._trader(t).add_margin(market, usd))
 
     @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS), usd=st.integers(1, 2_000))
-    def remove_margin(self, t, market, usd):
+    def remove_margin(self, t: int, market: str, usd: int) -> None:
         self._do("remove_margin", lambda: self._trader(t).remove_margin(market, usd))
 
     # ------------------------------------------------------------------ orders
@@ -382,7 +397,7 @@ class VenueMachine(RuleBasedStateMachine):
           kind=st.sampled_from(["market_increase", "limit_increase", "stop_loss", "take_profit",
                                 "market_decrease"]),
           offset=st.integers(-500, 500), tenths=st.integers(1, 30))
-    def create_order(self, t, market, kind, offset, tenths):
+    def create_order(self, t: int, market: str, kind: str, offset: int, tenths: int) -> None:
         v, trader = self.venue, self._trader(t)
         price = v.price(market)
         trigger = None if kind.startswith("market") else (price * (10_000 + offset) / 10_000).quantize(Decimal("0.01"))
@@ -399,27 +414,27 @@ class VenueMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.orders)
     @rule(k=st.integers(0, KEEPERS - 1), pick=st.integers(0, 1_000))
-    def execute_order(self, k, pick):
+    def execute_order(self, k: int, pick: int) -> None:
         order_id = self.orders[pick % len(self.orders)]
         self._do("execute_order", lambda: self.w.keepers[k].execute_order(order_id))
 
     @precondition(lambda self: self.orders)
     @rule(t=st.integers(0, TRADERS - 1), pick=st.integers(0, 1_000))
-    def cancel_order(self, t, pick):
+    def cancel_order(self, t: int, pick: int) -> None:
         order_id = self.orders[pick % len(self.orders)]
         self._do("cancel_order", lambda: self._trader(t).cancel_order(order_id))
 
     # ------------------------------------------------------------------ market
     @rule(market=st.sampled_from(SYMBOLS), bps=st.integers(-300, 300))
-    def move_price(self, market, bps):
+    def move_price(self, market: str, bps: int) -> None:
         self._push(market, bps)
 
     @rule(market=st.sampled_from(SYMBOLS), bps=st.sampled_from([-4000, -2500, -1200, 1200, 2500, 4000]))
-    def gap(self, market, bps):
+    def gap(self, market: str, bps: int) -> None:
         self._push(market, bps)
 
     @rule(market=st.sampled_from(SYMBOLS), times=st.integers(2, 4))
-    def rally(self, market, times):
+    def rally(self, market: str, times: int) -> None:
         """A melt-up: the price times 2 to 4 in one update (a squeeze in a thin book), so that
         positions' notional crosses tier bounds by price alone, at the leverage they opened with."""
         self._push(market, (times - 1) * 10_000)
@@ -427,7 +442,7 @@ class VenueMachine(RuleBasedStateMachine):
     @rule(stale=st.sampled_from([*SYMBOLS, None]), t=st.integers(0, TRADERS - 1),
           leverage=st.integers(20, 50), longs=st.booleans(),
           bps=st.sampled_from([300, 600, 900, 1200, 2500, 4000]), k=st.integers(0, KEEPERS - 1))
-    def oracle_outage(self, stale, t, leverage, longs, bps, k):
+    def oracle_outage(self, stale: Optional[str], t: int, leverage: int, longs: bool, bps: int, k: int) -> None:
         """An oracle outage under a cross account: the trader holds cross positions in every
         market (opened at ``leverage`` where missing, each a quarter of what its balance allows), ``stale``'s feed stops past the oracle's
         max price age while the others are refreshed, the others gap ``bps`` against the
@@ -459,12 +474,12 @@ class VenueMachine(RuleBasedStateMachine):
 
     @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS),
           bps=st.sampled_from([-25, -5, -1, 0, 1, 5, 25]))
-    def price_to_the_edge(self, t, market, bps):
+    def price_to_the_edge(self, t: int, market: str, bps: int) -> None:
         """The price just around a position's liquidation price (as the client computes it from
         the stock rule), where rounding, tier bounds and margin rules decide."""
         self._price_to_edge(self._trader(t), market, bps)
 
-    def _price_to_edge(self, trader, market: str, bps: int) -> bool:
+    def _price_to_edge(self, trader: Trader, market: str, bps: int) -> bool:
         """``market``'s price ``bps`` past ``trader``'s liquidation price there; False if there
         is none to aim at or the price was refused."""
         try:
@@ -484,12 +499,12 @@ class VenueMachine(RuleBasedStateMachine):
         self._do("price", lambda: self.venue.set_price(market, price))
 
     @rule(seconds=st.integers(1, 7_200))
-    def time_jump(self, seconds):
+    def time_jump(self, seconds: int) -> None:
         self.w.steps += 1
         self.venue.advance_time(seconds)
 
     @rule(k=st.integers(0, KEEPERS - 1), i=st.integers(0, 7), bps=st.sampled_from([1, 5, 25]))
-    def liquidate_at_the_edge(self, k, i, bps):
+    def liquidate_at_the_edge(self, k: int, i: int, bps: int) -> None:
         """One of the open positions, its price put just past its liquidation price and the
         position liquidated in the same step: above the partial threshold it is sliced, with the
         cooldown after (SPEC §7), which a price gap, landing far below maintenance, never
@@ -505,7 +520,7 @@ class VenueMachine(RuleBasedStateMachine):
                             market if raw.mode == MarginMode.ISOLATED else None)
 
     @rule(cap_bps=st.sampled_from([1, 25, 500, 9_000]), close=st.booleans(), pieces=st.integers(1, 3))
-    def admin_profit_cap(self, cap_bps, close, pieces):
+    def admin_profit_cap(self, cap_bps: int, close: bool, pieces: int) -> None:
         """The admin sets the traders' profit cap (SPEC §8.1) for the steps that follow: at 1 to
         500 bps of the pool it binds while traders are in profit (closes capped and the episode's
         hold kept, LP flows refused with ProfitCapBinds, the hold released when it ends); 9,000
@@ -519,7 +534,8 @@ class VenueMachine(RuleBasedStateMachine):
         held = []
         for trader, market in self._positions():
             try:
-                held.append((v.position(trader, market).unrealized_pnl, trader, market))
+                # a position the venue lists: its view exists
+                held.append((cast(PositionView, v.position(trader, market)).unrealized_pnl, trader, market))
             except Reverted:  # a stale price: its views refuse, it cannot close either
                 continue
         if not held or max(held, key=lambda h: h[0])[0] <= 0:
@@ -532,18 +548,18 @@ class VenueMachine(RuleBasedStateMachine):
         self._do("close", lambda: trader.close(market))
 
     @rule(market=st.sampled_from(SYMBOLS))
-    def update_funding(self, market):
+    def update_funding(self, market: str) -> None:
         self._do("funding", lambda: self.w.keepers[0].update_funding(market))
 
     # ------------------------------------------------------------------ keepers
     @rule(k=st.integers(0, KEEPERS - 1), t=st.integers(0, TRADERS - 1),
           market=st.sampled_from([*SYMBOLS, None]))
-    def liquidate(self, k, t, market):
+    def liquidate(self, k: int, t: int, market: Optional[str]) -> None:
         self._liquidate(self.w.keepers[k], self._trader(t), market)
 
     @rule(k=st.integers(0, KEEPERS - 1), i=st.integers(0, 7), market=st.sampled_from(SYMBOLS),
           bps=st.sampled_from([-2500, 2500]))
-    def liquidate_a_target(self, k, i, market, bps):
+    def liquidate_a_target(self, k: int, i: int, market: str, bps: int) -> None:
         """One of the targets the Reader reports (after a gap in ``market`` if there is none),
         so that liquidations happen, not only refusals."""
         targets, _ = self.venue.liquidatable()
@@ -551,11 +567,11 @@ class VenueMachine(RuleBasedStateMachine):
             self._push(market, bps)
             targets, _ = self.venue.liquidatable()
         if targets:
-            address, market = targets[i % len(targets)]
+            address, target = targets[i % len(targets)]
             trader = next(tr for tr in self.w.traders if tr.address.lower() == address.lower())
-            self._liquidate(self.w.keepers[k], trader, market)
+            self._liquidate(self.w.keepers[k], trader, target)
 
-    def _liquidate(self, keeper, trader, market):
+    def _liquidate(self, keeper: Keeper, trader: Trader, market: Optional[str]) -> None:
         v, ch = self.venue, self.venue.clearinghouse
         others = [(a, m) for a in (tr.address for tr in self.w.traders) for m in range(len(SYMBOLS))
                   if not (a == trader.address and (market is None or m == v.market_id(market)))]
@@ -576,7 +592,7 @@ class VenueMachine(RuleBasedStateMachine):
             raise InvariantViolation("isolation", "an isolated liquidation took from the cross balance")
 
     @rule(k=st.integers(0, KEEPERS - 1))
-    def liquidate_everything(self, k):
+    def liquidate_everything(self, k: int) -> None:
         targets, _ = self.venue.liquidatable()
         if targets:
             self._do("liquidate_batch", lambda: self.w.keepers[k].liquidate_batch(targets))
@@ -585,14 +601,14 @@ class VenueMachine(RuleBasedStateMachine):
     # Direct ERC-4626 calls go through only while nothing is open (LpRequestRequired
     # otherwise); two-step requests run whenever a keeper executes them at a newer price.
     @rule(deposit=st.booleans(), usd=st.integers(1, 500_000))
-    def lp_direct(self, deposit, usd):
+    def lp_direct(self, deposit: bool, usd: int) -> None:
         if deposit:
             self._do("lp_deposit", lambda: self.w.lp.provide_liquidity(usd))
         else:
             self._do("lp_withdraw", lambda: self.w.lp.withdraw_liquidity(usd * 10))
 
     @rule(deposit=st.booleans(), usd=st.integers(1, 500_000), percent=st.integers(1, 100))
-    def lp_request(self, deposit, usd, percent):
+    def lp_request(self, deposit: bool, usd: int, percent: int) -> None:
         shares = self.venue.lp_shares(self.w.lp) * percent // 100
         if deposit or shares == 0:
             self._do("lp_request_deposit", lambda: self.w.lp.request_deposit(usd))
@@ -600,7 +616,7 @@ class VenueMachine(RuleBasedStateMachine):
             self._do("lp_request_redeem", lambda: self.w.lp.request_redeem(shares))
 
     @rule(k=st.integers(0, KEEPERS - 1), fresh=st.booleans())
-    def lp_execute(self, k, fresh):
+    def lp_execute(self, k: int, fresh: bool) -> None:
         """The keeper executes every pending LP request; with ``fresh`` it first brings a newer
         price (the same values), as a keeper of a pull oracle does: execution needs a price
         newer than the request."""
@@ -613,7 +629,7 @@ class VenueMachine(RuleBasedStateMachine):
     # parameters change every other block says little about trading.
     @rule(market=st.sampled_from(SYMBOLS), fee=st.integers(0, 100), liq_fee=st.integers(0, 500),
           leverage=st.integers(2, 100), act=st.integers(0, 4))
-    def admin_configure(self, market, fee, liq_fee, leverage, act):
+    def admin_configure(self, market: str, fee: int, liq_fee: int, leverage: int, act: int) -> None:
         if act:
             return
         v = self.venue
@@ -624,7 +640,7 @@ class VenueMachine(RuleBasedStateMachine):
             sender=v.admin).raise_for_status())
 
     @rule(paused=st.booleans(), act=st.integers(0, 4))
-    def admin_pause(self, paused, act):
+    def admin_pause(self, paused: bool, act: int) -> None:
         if act:
             return
         v = self.venue
@@ -636,7 +652,7 @@ class VenueMachine(RuleBasedStateMachine):
     # modules can't freeze the venue, no free option. Each rule raises AdversarialViolation
     # naming its property. Per-run state (modules deployed, scheduled changes) lives in
     # ``self._adversary()``; everything is undone by the run's snapshot.
-    def _adversary(self) -> dict:
+    def _adversary(self) -> dict[str, Any]:
         state = getattr(self, "_adversarial_state", None)
         if state is None:
             state = self._adversarial_state = {"deployed": None, "delays": DelayWatch(), "changes": [],
@@ -644,7 +660,7 @@ class VenueMachine(RuleBasedStateMachine):
         return state
 
     @rule(who=st.integers(0, TRADERS + KEEPERS), victim=st.integers(0, TRADERS - 1))
-    def strangers_call_privileged(self, who, victim):
+    def strangers_call_privileged(self, who: int, victim: int) -> None:
         """Roles and order: every privileged entry point refuses a trader, a keeper or the LP."""
         callers = [t.address for t in self.w.traders] + [k.address for k in self.w.keepers] + [self.w.lp.address]
         self.w.steps += 1
@@ -653,7 +669,7 @@ class VenueMachine(RuleBasedStateMachine):
     @rule(caller=st.sampled_from(["adl-keeper", "keeper", "owner", "other-trader"]),
           pick=st.integers(0, 1_000), whole=st.booleans(), market=st.sampled_from(SYMBOLS),
           bps=st.sampled_from([0, -4_000, -2_500, 2_500, 4_000]))
-    def auto_deleverage(self, caller, pick, whole, market, bps):
+    def auto_deleverage(self, caller: str, pick: int, whole: bool, market: str, bps: int) -> None:
         """Roles and order: inside a snapshot, ``market`` moves ``bps`` and the ADL trigger is
         set just below the pnl factor; a caller ADLs one of the positions ADL could close. One
         that went through must have been a keeper's with the role, on a highest-ranked
@@ -683,7 +699,7 @@ class VenueMachine(RuleBasedStateMachine):
             size = CLOSE_ALL if whole else abs(v.raw_position(target.account, target.market).size) // 2
             receipt = v.clearinghouse.auto_deleverage(target.account, v.market_id(target.market),
                                                       size, sender=address)
-            key = f"adl:{receipt.error.error if not receipt.status else 'done'}"
+            key = f"adl:{cast(Reverted, receipt.error).error if not receipt.status else 'done'}"  # failed: set
             self.w.outcomes[key] = self.w.outcomes.get(key, 0) + 1
             check_adl(v, ranking, address, target.account, target.market, bool(receipt.status))
 
@@ -691,7 +707,7 @@ class VenueMachine(RuleBasedStateMachine):
           change=st.sampled_from(["max_leverage", "mmf", "tiers", "one_tier", "clear_tiers", "delay"]),
           leverage=st.integers(2, 100), bound=st.integers(1_000, 200_000), delay=st.sampled_from([0, 600, 3_600]),
           mmf=st.sampled_from(["0.002", "0.005", "0.015"]))
-    def admin_risk_change(self, market, change, leverage, bound, delay, mmf):
+    def admin_risk_change(self, market: str, change: str, leverage: int, bound: int, delay: int, mmf: str) -> None:
         """Delays hold: the admin changes a market's margin rule (or the delay); a change that
         raises risk under a delay must have been scheduled and have reached its readyAt."""
         v, adv = self.venue, self._adversary()
@@ -722,9 +738,9 @@ class VenueMachine(RuleBasedStateMachine):
         adv["changes"].append((mid, send))
         self._do("admin_risk_change", lambda: adv["delays"].admin_call(v, mid, send) or self._refused())
 
-    @precondition(lambda self: getattr(self, "_adversarial_state", {}).get("changes"))
+    @precondition(lambda self: bool(getattr(self, "_adversarial_state", {}).get("changes")))
     @rule(pick=st.integers(0, 1_000))
-    def repeat_admin_change(self, pick):
+    def repeat_admin_change(self, pick: int) -> None:
         """Delays hold: the admin sends an earlier change again (after time has passed, it may
         be due). (Named so that hypothesis, which orders rules by argument count and name, does
         not put a rule with a precondition first: that stops it deleting steps when shrinking.)"""
@@ -733,13 +749,13 @@ class VenueMachine(RuleBasedStateMachine):
         self._do("repeat_admin_change", lambda: adv["delays"].admin_call(self.venue, mid, send) or self._refused())
 
     @staticmethod
-    def _refused():
+    def _refused() -> NoReturn:
         raise Reverted("refused")
 
     @rule(module=st.sampled_from(sorted(ADVERSARIAL_MODULES)),
           market=st.sampled_from(SYMBOLS), seconds=st.sampled_from([1, 600, 86_400]),
           move_bps=st.sampled_from([0, -2_500, 2_500]), small_slices=st.booleans(), k=st.integers(0, KEEPERS - 1))
-    def hostile_module(self, module, market, seconds, move_bps, small_slices, k):
+    def hostile_module(self, module: str, market: str, seconds: int, move_bps: int, small_slices: bool, k: int) -> None:
         """Modules can't freeze the venue: inside a snapshot the admin installs an adversarial
         module; the pool's value, the module swap, liquidation batches (and, for valid answers,
         closes and liquidations) still work."""
@@ -758,7 +774,7 @@ class VenueMachine(RuleBasedStateMachine):
           action=st.sampled_from(["withdraw", "set_leverage", "remove_margin", "add_margin", "close",
                                   "cancel", "second_order", "open_other"]),
           tenths=st.integers(1, 30), leverage=st.integers(1, 20), k=st.integers(0, KEEPERS - 1))
-    def owner_acts_while_order_pending(self, t, market, mode, action, tenths, leverage, k):
+    def owner_acts_while_order_pending(self, t: int, market: str, mode: str, action: str, tenths: int, leverage: int, k: int) -> None:
         """No free option: the trader's market order is pending (placed now if none); the
         keeper's execution at the next price is compared with and without one action of the
         owner: an order that executes without it may not fail or be cancelled with it."""
@@ -803,7 +819,7 @@ class VenueMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ the invariants
     @invariant()
-    def spec_invariants(self):
+    def spec_invariants(self) -> None:
         # The check is a function of the chain's state alone: when nothing changed since the
         # last one passed (a rule that sent nothing), it would pass again. Only on backends
         # nothing else writes to (``caches_views``), where ``state_version`` sees every change.
@@ -834,7 +850,7 @@ class VenueMachine(RuleBasedStateMachine):
         self.w.outcomes[key] = self.w.outcomes.get(key, 0) + 1
 
     @rule(t=st.integers(0, TRADERS - 1), market=st.sampled_from(SYMBOLS), leverage=st.integers(1, 60))
-    def update_leverage(self, t, market, leverage):
+    def update_leverage(self, t: int, market: str, leverage: int) -> None:
         """A position's leverage changed (one of the open ones, if any)."""
         held = self._positions()
         trader, market = held[(t * len(SYMBOLS) + SYMBOLS.index(market)) % len(held)] if held \
@@ -845,7 +861,7 @@ class VenueMachine(RuleBasedStateMachine):
           other=st.integers(-50, 50), leverage=st.integers(1, 50),
           mode=st.sampled_from(["isolated", "cross"]), pieces=st.integers(1, 4),
           act=st.integers(0, ECONOMIC_ODDS - 1))
-    def attacker_trade_round_trip(self, market, tenths, other, leverage, mode, pieces, act):
+    def attacker_trade_round_trip(self, market: str, tenths: int, other: int, leverage: int, mode: str, pieces: int, act: int) -> None:
         """No free lunch: the attacker opens (a second account of its trading against it),
         closes in ``pieces`` at the same prices in the same block; it may not come out ahead."""
         if not self._economic(act):
@@ -867,7 +883,7 @@ class VenueMachine(RuleBasedStateMachine):
 
     @rule(market=st.sampled_from(SYMBOLS), tenths=st.integers(1, 30), execute=st.booleans(),
           k=st.integers(0, KEEPERS - 1), act=st.integers(0, ECONOMIC_ODDS - 1))
-    def attacker_order_game(self, market, tenths, execute, k, act):
+    def attacker_order_game(self, market: str, tenths: int, execute: bool, k: int, act: int) -> None:
         """No free lunch through orders: a limit order placed and cancelled, or a market order
         executed at an unchanged price and closed, gains the attacker nothing."""
         if not self._economic(act):
@@ -881,7 +897,8 @@ class VenueMachine(RuleBasedStateMachine):
                                                               collateral=collateral))
                 if placed is not None:
                     push_same_prices(v)
-                    self._attempt(lambda: self.w.keepers[k].execute_order(placed.order_id))
+                    order_id = placed.order_id
+                    self._attempt(lambda: self.w.keepers[k].execute_order(order_id))
             else:
                 trigger = (v.price(market) * Decimal("0.9")).quantize(Decimal("0.01"))
                 placed = self._attempt(lambda: a.create_order(market, "limit_increase", size, leverage=5,
@@ -892,7 +909,7 @@ class VenueMachine(RuleBasedStateMachine):
 
     @rule(usd=st.integers(1, 200_000), k=st.integers(0, KEEPERS - 1),
           cap_bps=st.integers(0, 3), act=st.integers(0, ECONOMIC_ODDS - 1))
-    def attacker_lp_cycle(self, usd, k, cap_bps, act):
+    def attacker_lp_cycle(self, usd: int, k: int, cap_bps: int, act: int) -> None:
         """No free lunch through the pool: deposit then redeem every share (directly while
         nothing is open, else by requests executed at unchanged prices); the attacker may gain
         only what its shares earned while held (the pool's accrual between the executions).
@@ -906,7 +923,7 @@ class VenueMachine(RuleBasedStateMachine):
         self._count("attack_lp" if trip.checked else "attack_lp:not flat")
 
     @contextlib.contextmanager
-    def _cap_cut(self, cap_bps: int):
+    def _cap_cut(self, cap_bps: int) -> Iterator[None]:
         """Inside a snapshot, the traders' profit cap cut to ``cap_bps`` of the pool (0: as is)."""
         if not cap_bps:
             yield
@@ -919,7 +936,7 @@ class VenueMachine(RuleBasedStateMachine):
           what=st.sampled_from(["close", "decrease", "deposit", "redeem"]),
           percent=st.integers(1, 99), k=st.integers(0, KEEPERS - 1), cap_bps=st.integers(0, 3),
           act=st.integers(0, ECONOMIC_ODDS - 1))
-    def split_vs_whole(self, t, market, n, what, percent, k, cap_bps, act):
+    def split_vs_whole(self, t: int, market: str, n: int, what: str, percent: int, k: int, cap_bps: int, act: int) -> None:
         """Path independence: in the same state, n pieces pay within dust of one (with
         ``cap_bps``, under a profit cap cut so that it binds: :meth:`_cap_cut`)."""
         if not self._economic(act):
@@ -927,7 +944,7 @@ class VenueMachine(RuleBasedStateMachine):
         with self._cap_cut(cap_bps):
             self._split_vs_whole(t, market, n, what, percent, k)
 
-    def _split_vs_whole(self, t, market, n, what, percent, k):
+    def _split_vs_whole(self, t: int, market: str, n: int, what: str, percent: int, k: int) -> None:
         v = self.venue
         if what in ("close", "decrease"):
             held = self._positions()
@@ -949,7 +966,7 @@ class VenueMachine(RuleBasedStateMachine):
           long2=st.booleans(), tenths1=st.integers(1, 50), tenths2=st.integers(1, 50),
           modes=st.sampled_from([("isolated", "isolated"), ("isolated", "cross"), ("cross", "cross")]),
           bps=st.integers(300, 3_000), cap_bps=st.integers(0, 2), act=st.integers(0, ECONOMIC_ODDS - 1))
-    def close_order_under_the_cap(self, m1, m2, long1, long2, tenths1, tenths2, modes, bps, cap_bps, act):
+    def close_order_under_the_cap(self, m1: str, m2: str, long1: bool, long2: bool, tenths1: int, tenths2: int, modes: tuple[str, str], bps: int, cap_bps: int, act: int) -> None:
         """Path independence: two accounts' profitable closes are paid the same whichever goes
         first. Inside a snapshot the attacker's two accounts open, prices move their way and the
         traders' cap is cut to ``cap_bps`` of the pool (0: the cap off) so that it binds."""
@@ -992,11 +1009,11 @@ class CampaignResult:
     steps: int
     runs: int
     seconds: float
-    outcomes: dict
+    outcomes: dict[str, int]
     failure: Optional[str] = None  # a runnable pytest function reproducing the failure
     error: Optional[Exception] = None  # the failure, as the shrunk sequence raised it
     steps_taken: tuple[str, ...] = ()  # the shrunk sequence: hypothesis' lines, ``state.rule(...)``
-    machine: Optional[type] = None  # the machine run, with its backend, modules and contracts
+    machine: Optional[type[VenueMachine]] = None  # the machine run, with its backend, modules and contracts
     seed: Optional[int] = None
 
     @property
@@ -1005,13 +1022,13 @@ class CampaignResult:
 
 
 @contextlib.contextmanager
-def _no_local_constants():
+def _no_local_constants() -> Iterator[None]:
     """Hypothesis mixes into its draws constants it finds in whatever local modules the process
     has imported so far, so the same seed would run a different campaign after other tests:
     a campaign draws from hypothesis' own constants only (hypothesis is pinned; this reaches
     into its provider module)."""
     original = providers._get_local_constants
-    providers._get_local_constants = lambda: providers.Constants()
+    providers._get_local_constants = lambda: Constants()
     providers.CONSTANTS_CACHE.cache.clear()
     try:
         yield
@@ -1021,7 +1038,7 @@ def _no_local_constants():
 
 
 def run_campaign(runs: int, *, backend: str = "revm", steps_per_run: int = STEPS_PER_RUN,
-                 seed: Optional[int] = None, machine: type = VenueMachine,
+                 seed: Optional[int] = None, machine: type[VenueMachine] = VenueMachine,
                  modules: Optional[Mapping[str, str]] = None,
                  contracts: Union[str, Path, None] = None,
                  mirrors: Optional[Mapping[str, str]] = None,
@@ -1036,7 +1053,7 @@ def run_campaign(runs: int, *, backend: str = "revm", steps_per_run: int = STEPS
     modules replays it first. ``replay`` runs only what is saved (no new sequences), so a
     passing replay means the saved failures are fixed; it ran nothing when the result has 0
     steps."""
-    launch = {"backend": backend,
+    launch: dict[str, Any] = {"backend": backend,
               "modules": dict(machine.modules if modules is None else modules),
               "contracts": machine.contracts if contracts is None else str(Path(contracts).resolve()),
               "mirrors": dict(machine.mirrors if mirrors is None else mirrors)}
@@ -1058,10 +1075,17 @@ def run_campaign(runs: int, *, backend: str = "revm", steps_per_run: int = STEPS
                       derandomize=seed is None and database is None, phases=phases,
                       suppress_health_check=list(HealthCheck), print_blob=False)
     started = time.perf_counter()
-    failure, error, steps = None, None, ()
-    with reporting.with_reporter(lambda text: report.write(f"{text}\n")), _no_local_constants():
+    failure: Optional[str] = None
+    error: Optional[Exception] = None
+    steps: tuple[str, ...] = ()
+
+    def write(text: object) -> None:
+        report.write(f"{text}\n")
+
+    with reporting.with_reporter(write), _no_local_constants():
         try:
-            test = get_state_machine_test(machine_cls, settings=config)
+            # Hypothesis' test, with the attributes it sets on it (``hypothesis``, the seed's).
+            test: Any = get_state_machine_test(machine_cls, settings=config)
             chosen = seed
             if seed is None and database is not None:
                 # derandomize turns the database off: seed as it seeds, for the same campaign
@@ -1089,7 +1113,9 @@ def _shortest(exc: Exception) -> Exception:
     each carrying its own steps in its notes; the one with the fewest steps is reported."""
     if not isinstance(exc, BaseExceptionGroup):
         return exc
-    return min(exc.exceptions, key=lambda e: len(falsifying_steps("\n".join(getattr(e, "__notes__", [])))))
+    # A group raised as an Exception holds Exceptions.
+    return cast(Exception, min(exc.exceptions,
+                               key=lambda e: len(falsifying_steps("\n".join(getattr(e, "__notes__", []))))))
 
 
 def falsifying_steps(report: str) -> tuple[str, ...]:
@@ -1101,7 +1127,7 @@ def falsifying_steps(report: str) -> tuple[str, ...]:
                  if not line.startswith("state =") and not line.startswith("state.teardown("))
 
 
-def reproduction(report: str, exc: Exception, machine: type, backend: str) -> str:
+def reproduction(report: str, exc: Exception, machine: type[VenueMachine], backend: str) -> str:
     """Hypothesis' falsifying steps (rules and the invariant checks between them) as a pytest
     function one can paste and run."""
     module = machine.__module__

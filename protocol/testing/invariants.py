@@ -7,14 +7,18 @@ computes what the contracts' state must satisfy; a violation names the invariant
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, cast
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from protocol.errors import PerpsimError, Reverted
 from protocol.margin.math import charge_tokens
 from protocol.margin.model import ISOLATED, MarketParams, MarketState, Model, ModelRevert, Position
 from protocol.venue.rules import market_rules
+
+if TYPE_CHECKING:
+    from protocol.bindings import Clearinghouse
+    from protocol.venue.client import Venue
 
 PROVER_KEY = keccak(b"perpsim:invariant-prover")
 
@@ -22,7 +26,7 @@ PROVER_KEY = keccak(b"perpsim:invariant-prover")
 class InvariantViolation(PerpsimError, AssertionError):
     """An invariant of SPEC §12 does not hold; ``name`` says which, ``details`` the numbers."""
 
-    def __init__(self, name: str, message: str, **details: Any):
+    def __init__(self, name: str, message: str, **details: Any) -> None:
         numbers = ", ".join(f"{k}={v}" for k, v in details.items())
         super().__init__(f"invariant '{name}' broken: {message}" + (f" ({numbers})" if numbers else ""))
         self.name = name
@@ -38,7 +42,7 @@ class ChainState:
     held: int  # collateral tokens the clearinghouse holds
 
 
-def load_state(venue, mirrors: Optional[Mapping[str, object]] = None) -> ChainState:
+def load_state(venue: Venue, mirrors: Optional[Mapping[str, object]] = None) -> ChainState:
     """Every registered account's balances and positions, market states and prices, and each
     market's rule modules (:func:`~protocol.venue.rules.market_rules`; ``mirrors``: the user's
     Python mirrors by kind, asked instead of the chain)."""
@@ -87,7 +91,7 @@ def load_state(venue, mirrors: Optional[Mapping[str, object]] = None) -> ChainSt
     return ChainState(model, accounts, venue.usdc.balance_of(ch.address))
 
 
-def assert_invariants(venue, *, deep: bool = False,
+def assert_invariants(venue: Venue, *, deep: bool = False,
                       mirrors: Optional[Mapping[str, object]] = None) -> ChainState:
     """Check every state invariant of SPEC §12 on ``venue``; raise :class:`InvariantViolation`
     naming the first broken one. ``deep`` also proves the liquidation invariants by liquidating
@@ -186,7 +190,7 @@ def assert_invariants(venue, *, deep: bool = False,
     return state
 
 
-def check_cross_debts(m: Model, accounts) -> None:
+def check_cross_debts(m: Model, accounts: Iterable[str]) -> None:
     """No cross balance below zero without a cross position (SPEC §6: a debt stays on the
     account while it holds cross positions and is written off when the last one closes)."""
     for account in accounts:
@@ -197,7 +201,7 @@ def check_cross_debts(m: Model, accounts) -> None:
                                      account=account, balance=balance)
 
 
-def _check_escrow(venue) -> None:
+def _check_escrow(venue: Venue) -> None:
     """The book holds what its open orders and LP requests owe back; its per-account tally
     (``escrow``, what ``Reader.equities`` counts) is exactly that; its open lists (what keepers
     walk) hold exactly the open orders and LP requests; and every open market order holds its
@@ -229,10 +233,10 @@ def _check_escrow(venue) -> None:
             open_requests.append(i)
             assets, shares = (assets + amount, shares) if is_deposit else (assets, shares + amount)
             owed.setdefault(owner, [0, 0])[0 if is_deposit else 1] += amount
-    for kind, expected in (("Order", open_orders), ("LpRequest", open_requests)):
-        listed = venue.open_ids(kind)
+    for listed_kind, expected in (("Order", open_orders), ("LpRequest", open_requests)):
+        listed = venue.open_ids(listed_kind)
         if listed != expected:
-            raise InvariantViolation("escrow", f"the book's open {kind} list != its open {kind}s",
+            raise InvariantViolation("escrow", f"the book's open {listed_kind} list != its open {listed_kind}s",
                                      listed=listed, open=expected)
     held = venue.usdc.balance_of(book.address), venue.pool.balance_of(book.address)
     if held[0] < collateral + assets or held[1] < shares:
@@ -261,25 +265,27 @@ def _check_escrow(venue) -> None:
                                      counts=counts, orders=(len(market_orders), per_market.get(market, 0)))
 
 
-def _holds(predicate, *args) -> Optional[bool]:
+def _holds(predicate: Callable[..., bool], *args: Any) -> Optional[bool]:
     try:
         return predicate(*args)
     except ModelRevert:
         return None  # stale price: no verdict
 
 
-def _view(ch, fn: str, *args) -> Optional[bool]:
+def _view(ch: Clearinghouse, fn: str, *args: Any) -> Optional[bool]:
     try:
-        return ch.call(fn, *args)
+        verdict: bool = ch.call(fn, *args)  # a bool view
+        return verdict
     except Reverted:
         return None
 
 
-def _prove_liquidations(venue, state: ChainState) -> None:
+def _prove_liquidations(venue: Venue, state: ChainState) -> None:
     """Every unhealthy position/account can be liquidated; no healthy one can."""
     ch, m, chain = venue.clearinghouse, state.model, venue.chain
     keeper = chain.add_key(PROVER_KEY)  # a key outside the deterministic sequence
-    targets = [(a, mk) for (a, mk), p in m.positions.items() if p.mode == ISOLATED]
+    targets: list[tuple[str, Optional[int]]] = [(a, mk) for (a, mk), p in m.positions.items()
+                                                if p.mode == ISOLATED]
     targets += [(a, None) for a in state.accounts if m.cross_markets.get(a, 0)]
     for account, market in targets:
         verdict = _holds(m.is_liquidatable, account, market) if market is not None \
@@ -291,7 +297,8 @@ def _prove_liquidations(venue, state: ChainState) -> None:
             receipt = ch.liquidate_position(account, market, sender=keeper) if market is not None \
                 else ch.liquidate_account(account, sender=keeper)
         name = "no healthy liquidation" if not verdict else "unhealthy can be liquidated"
-        if verdict and not receipt.status and receipt.error.error != "LiquidationCooldown":
+        # a failed receipt carries its error
+        if verdict and not receipt.status and cast(Reverted, receipt.error).error != "LiquidationCooldown":
             raise InvariantViolation(name, f"liquidating {account} market {market} reverted",
                                      error=receipt.error)
         if not verdict and receipt.status:

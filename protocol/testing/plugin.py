@@ -25,29 +25,34 @@ import inspect
 import io
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Generator, Iterable, Iterator, Mapping, Optional
 
 import pytest
 from rich.console import Console
 
 from protocol import Venue
 from protocol.build import CompileError, compile_contracts, user_artifacts_dir
-from protocol.chain import hooks
+from protocol.chain import Chain, Receipt, hooks
 from protocol.chain.abi import add_artifact_dir
 from protocol.errors import PerpsimError
 from protocol.testing.coverage import Collector
 from protocol.testing.gas_report import GasReport
+from protocol.testing.invariants import ChainState
 from protocol.testing.invariants import assert_invariants as check_invariants
 from protocol.testing.properties import assert_properties as check_properties
+from protocol.venue.client import Keeper, Trader
+from protocol.venue.config import MarketConfig
+from protocol.venue.units import Number
 
 BACKENDS = ("pyevm", "revm")  # what ``all`` runs on
 CHOICES = (*BACKENDS, "rpc", "all")
 MARKER = "perpsim"
 TRACES_SHOWN = 3  # failed transactions traced in a report when the error came from none of them
-_GAS = pytest.StashKey["object"]()
-_FAILED = pytest.StashKey["object"]()
-_FAILED_LISTENER = pytest.StashKey["object"]()
-_COVERAGE = pytest.StashKey["object"]()
+_GAS = pytest.StashKey[GasReport]()
+_FAILED = pytest.StashKey[deque[Receipt]]()
+_FAILED_LISTENER = pytest.StashKey[hooks.Listener]()
+#: The collector, and the recorder it replaced (put back at the end).
+_COVERAGE = pytest.StashKey[tuple[Collector, Optional[hooks.CoverageRecorder]]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -76,10 +81,10 @@ def pytest_configure(config: pytest.Config) -> None:
         hooks.LISTENERS.append(report.record)
         config.stash[_GAS] = report
     if config.getoption("--perpsim-trace", False):
-        failed: deque = deque(maxlen=TRACES_SHOWN)  # a test may fail thousands on purpose
+        failed: deque[Receipt] = deque(maxlen=TRACES_SHOWN)  # a test may fail thousands on purpose
         config.stash[_FAILED] = failed
 
-        def keep_failed(chain, receipt) -> None:
+        def keep_failed(chain: Chain, receipt: Receipt) -> None:
             if not receipt.status:
                 failed.append(receipt)
 
@@ -109,7 +114,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         hooks.COVERAGE = coverage[1]
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
+                            config: pytest.Config) -> None:
     coverage = config.stash.get(_COVERAGE, None)
     if coverage is not None:
         _coverage_summary(terminalreporter, coverage[0], config.getoption("--perpsim-coverage"),
@@ -122,7 +128,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(line)
 
 
-def _coverage_summary(terminalreporter, collector, directory: str,
+def _coverage_summary(terminalreporter: pytest.TerminalReporter, collector: Collector, directory: str,
                       contracts: Optional[str] = None) -> None:
     """Write the coverage report (of the project's contracts and those of ``contracts``) and
     print its table (a failure to write is one line)."""
@@ -147,7 +153,8 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+def pytest_runtest_makereport(item: pytest.Item,
+                               call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     failed = item.config.stash.get(_FAILED, None)
     if failed is None or call.when != "call" or not report.failed:
@@ -159,7 +166,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     return report
 
 
-def _trace_text(receipt) -> str:
+def _trace_text(receipt: Receipt) -> str:
     try:
         return receipt.trace.render()
     except Exception as exc:  # a node gone away: say so in the report rather than hide the test's error
@@ -181,7 +188,7 @@ def launch_options() -> tuple[str, ...]:
                  if name not in ("backend", "chain"))
 
 
-def check_options(options: dict[str, Any], where: str) -> None:
+def check_options(options: Mapping[str, Any], where: str) -> None:
     """Refuse (TypeError) a keyword :meth:`Venue.launch` does not take, naming it and the
     known ones."""
     known = launch_options()
@@ -194,9 +201,9 @@ class LaunchedVenues:
     """The session's launched venues, one per backend and set of launch options."""
 
     def __init__(self) -> None:
-        self._venues: dict[tuple[str, str], Any] = {}
+        self._venues: dict[tuple[str, str], Venue] = {}
 
-    def get(self, backend: str, options: dict[str, Any]):
+    def get(self, backend: str, options: dict[str, Any]) -> Venue:
         key = (backend, repr(sorted(options.items())))
         venue = self._venues.get(key)
         if venue is None:
@@ -233,7 +240,7 @@ def perpsim_venues() -> Iterator[LaunchedVenues]:
 
 
 @pytest.fixture(scope="session")
-def perpsim_venue(perpsim_backend: str, perpsim_venues: LaunchedVenues):
+def perpsim_venue(perpsim_backend: str, perpsim_venues: LaunchedVenues) -> Venue:
     """The session's default venue on one backend (tests get it through ``venue``; override
     this fixture to change what unmarked tests get)."""
     return perpsim_venues.get(perpsim_backend, {})
@@ -241,12 +248,12 @@ def perpsim_venue(perpsim_backend: str, perpsim_venues: LaunchedVenues):
 
 @pytest.fixture()
 def venue(request: pytest.FixtureRequest, perpsim_backend: str,
-          perpsim_venues: LaunchedVenues) -> Iterator:
+          perpsim_venues: LaunchedVenues) -> Iterator[Venue]:
     """A venue in its launch state (by default ETH 3,000, BTC 60,000, pool seeded; a
     ``perpsim`` marker sets the launch options); changes are undone after the test."""
     options = _marker_options(request.node)
     if options is None:
-        base = request.getfixturevalue("perpsim_venue")
+        base: Venue = request.getfixturevalue("perpsim_venue")
     else:
         try:
             base = perpsim_venues.get(perpsim_backend, options)
@@ -257,12 +264,12 @@ def venue(request: pytest.FixtureRequest, perpsim_backend: str,
 
 
 @pytest.fixture()
-def venue_factory(perpsim_backend: str) -> Iterator[Callable]:
+def venue_factory(perpsim_backend: str) -> Iterator[Callable[..., Venue]]:
     """``venue_factory(markets=[MarketConfig(...)], **options)``: launch a fresh venue on the
     test's backend with :meth:`Venue.launch` options; its chain is closed after the test."""
-    made: list = []
+    made: list[Venue] = []
 
-    def make(markets=None, **options):
+    def make(markets: Optional[Iterable[MarketConfig]] = None, **options: Any) -> Venue:
         check_options(options, "venue_factory")
         venue = Venue.launch(backend=perpsim_backend, markets=markets, **options)
         made.append(venue)
@@ -274,9 +281,9 @@ def venue_factory(perpsim_backend: str) -> Iterator[Callable]:
 
 
 @pytest.fixture()
-def trader(venue) -> Callable:
+def trader(venue: Venue) -> Callable[..., Trader]:
     """``trader(name, usdc=10_000, deposit=0)``: a funded wallet, optionally deposited."""
-    def make(name: str = "trader", usdc=10_000, deposit=0):
+    def make(name: str = "trader", usdc: Number = 10_000, deposit: Number = 0) -> Trader:
         t = venue.trader(name, usdc=usdc)
         if deposit:
             t.deposit(deposit)
@@ -285,19 +292,19 @@ def trader(venue) -> Callable:
 
 
 @pytest.fixture()
-def keeper(venue):
+def keeper(venue: Venue) -> Keeper:
     """A keeper with its own ETH-funded address."""
     return venue.keeper("keeper")
 
 
 @pytest.fixture()
-def assert_invariants() -> Callable:
+def assert_invariants() -> Callable[..., ChainState]:
     """:func:`protocol.testing.assert_invariants`, as a fixture."""
     return check_invariants
 
 
 @pytest.fixture()
-def assert_properties() -> Callable:
+def assert_properties() -> Callable[..., None]:
     """:func:`protocol.testing.assert_properties`, as a fixture: ``assert_properties(venue,
     receipts)`` checks the economic properties over the transactions a test sent."""
     return check_properties

@@ -33,13 +33,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence, Union, cast
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
-from protocol.chain import hooks
+from protocol.chain import Chain, Receipt, hooks
 from protocol.errors import PerpsimError, Reverted
 from protocol.venue.units import from_wad
+
+if TYPE_CHECKING:
+    from protocol.venue.client import Actor, Keeper, Trader, Venue
+
+#: An account: a trader (or keeper) of the venue, or its address.
+Who = Union["Actor", str]
+#: A Clearinghouse log as :func:`_logs` reads it: (event, account, market, data).
+_Log = tuple[str, str, Optional[int], bytes]
 
 NO_FREE_LUNCH = "no free lunch"
 PATH_INDEPENDENCE = "path independence"
@@ -63,14 +73,14 @@ class PropertyViolation(PerpsimError, AssertionError):
     """An economic property does not hold; ``name`` says which (one of :data:`PROPERTIES`),
     ``details`` the numbers."""
 
-    def __init__(self, name: str, message: str, **details: Any):
+    def __init__(self, name: str, message: str, **details: Any) -> None:
         numbers = ", ".join(f"{k}={v}" for k, v in details.items())
         super().__init__(f"property '{name}' broken: {message}" + (f" ({numbers})" if numbers else ""))
         self.name = name
         self.details = details
 
 
-def _address(who) -> str:
+def _address(who: Who) -> str:
     return who if isinstance(who, str) else who.address
 
 
@@ -88,7 +98,7 @@ class Holdings:
     shares: int
 
 
-def holdings(venue, accounts: Iterable) -> Holdings:
+def holdings(venue: Venue, accounts: Iterable[Who]) -> Holdings:
     """The :class:`Holdings` of ``accounts`` (traders or addresses) now."""
     ch, tokens, positions, shares = venue.clearinghouse, 0, 0, 0
     for who in accounts:
@@ -110,7 +120,7 @@ def holdings(venue, accounts: Iterable) -> Holdings:
 _FEE_EVENTS = ("PositionIncreased", "PositionDecreased")
 
 
-def fees_paid(venue, receipts: Iterable, accounts: Iterable) -> int:
+def fees_paid(venue: Venue, receipts: Iterable[Receipt], accounts: Iterable[Who]) -> int:
     """Token units ``accounts`` paid in trading fees, borrowing and funding (received funding
     counts negative) in ``receipts``, from the Clearinghouse's events, plus liquidation
     penalties of their positions. Execution fees are ETH, not collateral, and are left out."""
@@ -147,12 +157,12 @@ class RoundTrip:
     (:func:`unwind`), and :func:`check_no_free_lunch` compares, the fees of every transaction
     sent inside counted (``fees``). LP shares still held are valued at what they redeem for."""
 
-    def __init__(self, venue, accounts: Sequence, *, dust: int = 0):
+    def __init__(self, venue: Venue, accounts: Sequence[Who], *, dust: int = 0) -> None:
         self.venue, self.accounts, self.dust = venue, list(accounts), dust
         self.start: Optional[Holdings] = None
         self.end: Optional[Holdings] = None
         self.fees = 0
-        self.receipts: list = []
+        self.receipts: list[Receipt] = []
         #: Token units the attacker may gain for a reason not its own (pool yield earned by LP
         #: shares held between two blocks: borrowing accrued to the pool); set inside the trip.
         self.allowance = 0
@@ -168,7 +178,7 @@ class RoundTrip:
         self.receipts = self._recording.__enter__()
         return self
 
-    def __exit__(self, kind, exc, tb) -> None:
+    def __exit__(self, kind: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]) -> None:
         v = self.venue
         try:
             if kind is not None:
@@ -185,10 +195,10 @@ class RoundTrip:
             return  # a close was refused (e.g. a stale price): nothing to compare
         self.fees = fees_paid(v, self.receipts, self.accounts) - self.allowance
         self.checked = True
-        check_no_free_lunch(self.start, self.end, self.fees, dust=self.dust)
+        check_no_free_lunch(cast(Holdings, self.start), self.end, self.fees, dust=self.dust)  # set on entry
 
 
-def unwind(venue, accounts: Iterable) -> None:
+def unwind(venue: Venue, accounts: Iterable[Who]) -> None:
     """Close every position of ``accounts`` and cancel their trigger orders (refusals are left
     as they are: :class:`RoundTrip` then compares nothing)."""
     ch = venue.clearinghouse
@@ -202,7 +212,7 @@ def unwind(venue, accounts: Iterable) -> None:
                 venue.order_book.cancel_order(order.id, sender=account)
 
 
-def lp_cycle(venue, lp, keeper, amount: int) -> int:
+def lp_cycle(venue: Venue, lp: Trader, keeper: Keeper, amount: int) -> int:
     """Deposit ``amount`` tokens into the pool and redeem every share it minted: directly, in
     one block, while ``lp`` has direct access (nothing open); else by two requests ``keeper``
     executes at unchanged prices a block apart. Returns what the shares earned while held (token
@@ -270,12 +280,12 @@ def _pieces(amount: int, n: int) -> list[int]:
     return [base] * (n - 1) + [amount - base * (n - 1)]
 
 
-def _account_value(venue, account: str, market: int) -> int:
+def _account_value(venue: Venue, account: str, market: int) -> int:
     ch = venue.clearinghouse
     return ch.cross_balance(account) + ch.position(account, market)[MARGIN]
 
 
-def split_close(venue, trader, market: str, n: int, *, fraction: Optional[Decimal] = None) -> Optional[Comparison]:
+def split_close(venue: Venue, trader: Trader, market: str, n: int, *, fraction: Optional[Decimal] = None) -> Optional[Comparison]:
     """Decrease ``trader``'s position in ``market`` by ``fraction`` of its size (None: close it)
     at once and in ``n`` pieces, each from the same state (a snapshot) and within one block
     (no accrual between pieces); compare the cross balance plus the position's margin after,
@@ -309,7 +319,7 @@ def split_close(venue, trader, market: str, n: int, *, fraction: Optional[Decima
     return Comparison(what, paid[0], paid[1], n)
 
 
-def split_lp(venue, lp, keeper, amount: int, n: int, *, deposit: bool) -> Optional[Comparison]:
+def split_lp(venue: Venue, lp: Trader, keeper: Keeper, amount: int, n: int, *, deposit: bool) -> Optional[Comparison]:
     """An LP deposit of ``amount`` tokens (or a redemption of ``amount`` shares) requested at
     once and as ``n`` requests, executed by ``keeper`` at a price pushed (unchanged) after them,
     from the same state; compare the shares (deposit) or tokens (redemption) the LP got. None
@@ -340,14 +350,14 @@ def split_lp(venue, lp, keeper, amount: int, n: int, *, deposit: bool) -> Option
     return Comparison("an LP deposit" if deposit else "an LP redemption", got[0], got[1], n)
 
 
-def push_same_prices(venue) -> None:
+def push_same_prices(venue: Venue) -> None:
     """One oracle update of every market at its current price, stamped now: execution needs
     a price newer than the request; the price itself does not move."""
     venue.set_prices({m: from_wad(venue.oracle.latest(venue.market_id(m))[0])
                       for m in venue.markets})
 
 
-def close_order(venue, first, second, market_a: str, market_b: str) -> Optional[tuple[Comparison, Comparison]]:
+def close_order(venue: Venue, first: Trader, second: Trader, market_a: str, market_b: str) -> Optional[tuple[Comparison, Comparison]]:
     """Two accounts' profitable positions closed in both orders from the same state, in one
     block: each account's payout must not depend on who goes first (SPEC §8.1: every profitable
     close in the same state is paid the same fraction B / P, as long as each close lowers P by
@@ -371,7 +381,7 @@ def close_order(venue, first, second, market_a: str, market_b: str) -> Optional[
         owed[side] = owed.get(side, 0) + profit
     if any(profit > _side_profit(v, *side) for side, profit in owed.items()):
         return None
-    paid: list[dict] = []
+    paid: list[dict[str, int]] = []
     for order in (((a, ma), (b, mb)), ((b, mb), (a, ma))):
         with v.chain.snapshot():
             with v.chain.block():
@@ -387,7 +397,7 @@ def close_order(venue, first, second, market_a: str, market_b: str) -> Optional[
             Comparison(f"{market_b} close of the second, first in line vs second", paid[0][b], paid[1][b], 2))
 
 
-def _impact_realized(venue, receipt, account: str) -> int:
+def _impact_realized(venue: Venue, receipt: Receipt, account: str) -> int:
     """What ``receipt``'s trades paid ``account`` in price impact (``PriceImpact.realized``,
     tokens; negative: it paid)."""
     return sum(int.from_bytes(data[192:224], "big", signed=True)
@@ -395,7 +405,7 @@ def _impact_realized(venue, receipt, account: str) -> int:
                if name == "PriceImpact" and who.lower() == account.lower())
 
 
-def _side_profit(venue, market: int, long: bool) -> int:
+def _side_profit(venue: Venue, market: int, long: bool) -> int:
     """A market side's net PnL at its last price, WAD (``Solvency``: longs' notional rounded up,
     shorts' down)."""
     s = venue.clearinghouse.market_state(market)
@@ -406,7 +416,7 @@ def _side_profit(venue, market: int, long: bool) -> int:
     return short_entry - short_size * price // 10**18
 
 
-def _pnl(venue, position, market: int) -> int:
+def _pnl(venue: Venue, position: Sequence[int], market: int) -> int:
     size, entry = position[0], position[1]
     price = venue.oracle.latest(market)[0]
     return (size * price // 10**18 - entry) if size > 0 else (entry - (-size) * price // 10**18)
@@ -422,7 +432,7 @@ class Touched:
     action: str
 
 
-def _health(venue, t: Touched) -> Optional[tuple[int, int]]:
+def _health(venue: Venue, t: Touched) -> Optional[tuple[int, int]]:
     """(equity, maintenance) of what ``t`` names, WAD; None if there is nothing to judge (no
     such position, no cross position, or a price too stale to value it)."""
     ch = venue.clearinghouse
@@ -431,7 +441,8 @@ def _health(venue, t: Touched) -> Optional[tuple[int, int]]:
             p = ch.position(t.account, t.market)
             if p[0] == 0 or p[MODE] != ISOLATED:
                 return None
-            return tuple(ch.position_health(t.account, t.market))
+            equity, mm = ch.position_health(t.account, t.market)
+            return equity, mm
         if not ch.cross_markets(t.account):
             return None
         equity, mm, _, _ = ch.account_health(t.account)
@@ -450,7 +461,7 @@ def check_health(t: Touched, equity: int, maintenance: int, when: str = "after")
                                 equity=equity, maintenance=maintenance)
 
 
-def check_not_liquidatable(venue, touched: Iterable[Touched], *, later: Optional[int] = ONE_BLOCK) -> None:
+def check_not_liquidatable(venue: Venue, touched: Iterable[Touched], *, later: Optional[int] = ONE_BLOCK) -> None:
     """Every :class:`Touched` is above maintenance now and, unless ``later`` is None, ``later``
     seconds on with nothing but accrual in between (checked inside a snapshot)."""
     touched = list(touched)
@@ -486,10 +497,10 @@ _NAMES = {topic: name for name, topic in _TOPICS.items()}
 _FORCED = {"PositionLiquidated", "AccountLiquidated", "AutoDeleveraged"}
 
 
-def _logs(venue, receipt) -> list[tuple[str, str, Optional[int], bytes]]:
+def _logs(venue: Venue, receipt: Receipt) -> list[_Log]:
     """(event, account, market, data) of the Clearinghouse's logs this module reads."""
     ch = venue.clearinghouse.address.lower()
-    out = []
+    out: list[_Log] = []
     for log in receipt.logs:
         if not log.topics or log.address.lower() != ch:
             continue
@@ -503,7 +514,7 @@ def _logs(venue, receipt) -> list[tuple[str, str, Optional[int], bytes]]:
     return out
 
 
-def touched_by(venue, receipt) -> list[Touched]:
+def touched_by(venue: Venue, receipt: Receipt) -> list[Touched]:
     """What a successful trader action changed, from its events: an open or increase (also by
     an order's execution) its position if isolated, the cross account if cross or if its margin
     came from the cross balance; addMargin the cross account it came from, removeMargin the
@@ -515,7 +526,7 @@ def touched_by(venue, receipt) -> list[Touched]:
     logs = _logs(venue, receipt)
     if any(name in _FORCED for name, *_ in logs):
         return []
-    found: dict[tuple, Touched] = {}
+    found: dict[tuple[str, Optional[int]], Touched] = {}
     for name, account, market, data in logs:
         if name == "PositionIncreased":
             mode = int.from_bytes(data[:32], "big")
@@ -531,7 +542,7 @@ def touched_by(venue, receipt) -> list[Touched]:
         elif name == "LeverageUpdated":
             # it checks and changes the position alone when isolated, the account when cross
             # (SPEC §4); a cross account under water beside an isolated position is not its doing
-            mode = venue.clearinghouse.position(account, market)[3]
+            mode = venue.clearinghouse.position(account, cast(int, market))[3]  # the event names it
             keys, label = [(account, market) if mode == ISOLATED else (account, None)], "updateLeverage"
         else:
             continue
@@ -577,14 +588,14 @@ class PropertyWatch:
     transaction's call. ``later`` (seconds, None: off) is the one-block-later check, made only
     outside an open block (inside one the transactions share a timestamp)."""
 
-    venue: Any
+    venue: Venue
     later: Optional[int] = ONE_BLOCK
     enabled: bool = True
-    modes: dict = field(default_factory=dict)  # (account, market) -> mode at its last open
+    modes: dict[tuple[str, Optional[int]], int] = field(default_factory=dict)  # (account, market) -> mode at its last open
     checked: int = 0  # trader actions checked
     checked_later: int = 0  # ... of them also one block later
 
-    def __call__(self, chain, receipt) -> None:
+    def __call__(self, chain: Chain, receipt: Receipt) -> None:
         if chain is not self.venue.chain or not self.enabled or not receipt.status:
             return
         self.enabled = False  # the checks' own snapshots send nothing, but stay out of them
@@ -593,7 +604,7 @@ class PropertyWatch:
         finally:
             self.enabled = True
 
-    def check(self, receipt, *, open_block: bool = False) -> None:
+    def check(self, receipt: Receipt, *, open_block: bool = False) -> None:
         """Both properties for one receipt, against the chain's state now."""
         v = self.venue
         logs = _logs(v, receipt)
@@ -625,11 +636,11 @@ class PropertyWatch:
     def __enter__(self) -> "PropertyWatch":
         return self.install()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.uninstall()
 
 
-def write_offs(logs, modes: Mapping[tuple, int]) -> list[WriteOff]:
+def write_offs(logs: list[_Log], modes: Mapping[tuple[str, Optional[int]], int]) -> list[WriteOff]:
     """The ``BadDebt`` events among one receipt's logs (as :func:`_logs` reads them), each with
     what its transaction closed: a cross liquidation (``AccountLiquidated``) or the close or
     liquidation of a position last opened cross (``modes``) makes it a cross write-off."""
@@ -647,7 +658,7 @@ def write_offs(logs, modes: Mapping[tuple, int]) -> list[WriteOff]:
 
 
 # ---------------------------------------------------------------------------- entry point
-def assert_properties(venue, receipts: Iterable = (), *, attacker: Sequence = (),
+def assert_properties(venue: Venue, receipts: Iterable[Receipt] = (), *, attacker: Sequence[Who] = (),
                       start: Optional[Holdings] = None, later: Optional[int] = ONE_BLOCK) -> None:
     """Check the economic properties over what a test did: for each of ``receipts`` (e.g. from
     ``venue.chain.recording()``), :data:`BAD_DEBT_ONLY_WITHOUT_POSITION` and, for trader

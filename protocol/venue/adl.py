@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Optional, Sequence
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from protocol.constants import BPS, MAX_UINT
 from protocol.errors import Reverted
 from protocol.margin import math as margin_math
 from protocol.margin.types import MarginMode
-from protocol.venue.units import from_wad
+from protocol.venue.units import Number, from_wad
 
 if TYPE_CHECKING:
     from protocol.venue.client import Venue
@@ -76,7 +76,7 @@ def solvency(venue: "Venue") -> SolvencyView:
         budget=from_wad(budget), held=from_wad(held))
 
 
-def factor_bps(name: str, value) -> int:
+def factor_bps(name: str, value: Number) -> int:
     """A factor given as a fraction (0.85), in whole basis points; anything finer is refused,
     not rounded."""
     bps = Decimal(str(value)) * BPS

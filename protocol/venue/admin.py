@@ -9,10 +9,11 @@ contracts refuse anyone else) and raises the contract's refusal as the
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union, cast
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
+from protocol.bindings import Clearinghouse
 from protocol.chain import Chain, Contract, Receipt
 from protocol.constants import ZERO_ADDRESS
 from protocol.deploy.plan import module_kind
@@ -37,22 +38,27 @@ class AdminActions:
 
     admin: str
     chain: Chain
-    clearinghouse: Contract
+    clearinghouse: Clearinghouse
     deployment: "Deployment"
     decimals: int
     markets: dict[str, MarketConfig]
+
+    if TYPE_CHECKING:
+        def market_id(self, market: str) -> int:
+            """A market's id by symbol (:meth:`protocol.venue.Venue.market_id`)."""
+            ...
 
     def _origin(self, sender: Optional[Account]) -> str:
         """Who sends an admin call: the admin, unless a test sends it as someone else."""
         return self.admin if sender is None else _address(sender)
 
-    def _admin_send(self, contract: Contract, function: str, *args, sender: Optional[Account]
+    def _admin_send(self, contract: Contract, function: str, *args: Any, sender: Optional[Account]
                     ) -> Receipt:
         return contract.transact(self._origin(sender), function, *args).raise_for_status()
 
     # ------------------------------------------------------------------ markets
     def configure_market(self, market: Union[str, MarketConfig], config: Optional[MarketConfig] = None,
-                         *, sender: Optional[Account] = None, **changes) -> Receipt:
+                         *, sender: Optional[Account] = None, **changes: Any) -> Receipt:
         """Send ``configureMarket`` for an existing market: ``configure_market("ETH",
         max_leverage=20)`` changes fields of its current :class:`MarketConfig`;
         ``configure_market(MarketConfig(symbol="ETH", ...))`` (or ``("ETH", config)``) replaces it.
@@ -60,8 +66,8 @@ class AdminActions:
         change under a risk-change delay is scheduled, not applied (``MarketChangeScheduled``);
         ``venue.markets`` follows what applied."""
         if isinstance(market, MarketConfig):
-            market, config = market.symbol, market
-        market_id = self.market_id(market)  # type: ignore[attr-defined]  # KeyError naming the markets
+            config, market = market, market.symbol
+        market_id = self.market_id(market)  # KeyError naming the markets
         new = replace(config or self.markets[market], **changes)
         receipt = self.clearinghouse.configure_market(
             market_id, new.symbol_bytes(), new.encode(self.decimals),
@@ -86,7 +92,7 @@ class AdminActions:
         unknown kind, contract or constructor arity (:class:`~protocol.venue.modules.ModuleError`),
         a contract without the kind's interface (``ModuleInterfaceMissing``), anyone but the
         admin. Returns the module (None for the stock rule)."""
-        market_id = self.market_id(market)  # type: ignore[attr-defined]  # KeyError naming the markets
+        market_id = self.market_id(market)  # KeyError naming the markets
         if kind not in MODULE_INTERFACES:
             raise ModuleError(f"unknown module kind {kind!r}; kinds: {', '.join(MODULE_INTERFACES)}")
         if isinstance(module, str) and not module.startswith("0x"):
@@ -115,7 +121,7 @@ class AdminActions:
     def market_modules(self, market: str) -> dict[str, Optional[str]]:
         """The rule modules ``market`` names on chain, by kind (``rates``, ``margin``,
         ``liquidation``, ``pricing``): an address, or None where the stock rule applies."""
-        addresses = self.clearinghouse.market_modules(self.market_id(market))  # type: ignore[attr-defined]
+        addresses = self.clearinghouse.market_modules(self.market_id(market))
         return {kind: to_checksum_address(address) if int(address, 16) else None
                 for kind, address in zip(MODULE_INTERFACES, addresses)}
 
@@ -168,7 +174,7 @@ class AdminActions:
                  contract: Union[str, Contract, None] = None) -> bool:
         """Whether ``account`` holds ``role`` (names as in :meth:`grant_role`)."""
         target, role_id = self._role(role, contract)
-        return target.call("hasRole", role_id, _address(account))
+        return cast(bool, target.call("hasRole", role_id, _address(account)))
 
     def _access_controlled(self) -> dict[str, Contract]:
         return {name: c for name, c in self.deployment.contracts.items()

@@ -6,9 +6,9 @@ import contextlib
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional, cast
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from protocol.chain import Chain, Receipt, connect
 from protocol.constants import MAX_UINT, WAD
@@ -33,14 +33,14 @@ from protocol.venue.orders import (
     OrderReceipt,
     OrderView,
 )
-from protocol.venue.preview import preview_market_change
+from protocol.venue.preview import MarketChangePreview, preview_market_change
 from protocol.venue.units import Number, from_fixed, from_wad, price_wad, to_wad, usd_tokens
 from protocol.venue.views import AccountView, PositionView
 
 CROSS_ACCOUNT = MAX_UINT  # Clearinghouse.CROSS_ACCOUNT: a liquidation target meaning "cross account"
 CLOSE_ALL = MAX_UINT  # Clearinghouse.CLOSE_ALL: decrease by the whole position
 MODES = {"isolated": MarginMode.ISOLATED, "cross": MarginMode.CROSS}
-MODE_NAMES = {v: k for k, v in MODES.items()}
+MODE_NAMES: dict[int, str] = {v: k for k, v in MODES.items()}  # read with the chain's ints
 
 
 class Actor:
@@ -222,7 +222,7 @@ class Trader(Actor):
                                                        sender=self.address).raise_for_status()
 
 
-Target = tuple  # (trader or address, market symbol or None for the cross account)
+Target = tuple[Actor | str, Optional[str]]  # (trader or address, market symbol or None for the cross account)
 
 
 class Keeper(Actor):
@@ -300,7 +300,8 @@ class Venue(AdminActions):
         self.chain = chain
         self.deployment = deployment
         self.admin = deployment.admin
-        markets = deployment.markets
+        # A venue's plans are made of MarketConfigs (Venue.launch).
+        markets = cast(tuple[MarketConfig, ...], deployment.markets)
         self.markets = {c.symbol: c for c in markets}
         self._market_ids = {c.symbol: i for i, c in enumerate(markets)}
         self.decimals = deployment.decimals
@@ -498,7 +499,7 @@ class Venue(AdminActions):
         return self.clearinghouse.is_liquidatable(account, self.market_id(market))
 
     # ------------------------------------------------------------------ orders and keepers
-    def create_order(self, trader: Trader, *args, **kwargs) -> OrderReceipt:
+    def create_order(self, trader: Trader, *args: Any, **kwargs: Any) -> OrderReceipt:
         """``trader.create_order(...)``; see :meth:`Trader.create_order`."""
         return trader.create_order(*args, **kwargs)
 
@@ -606,18 +607,18 @@ class Venue(AdminActions):
                                                 threshold_bps)
         return self._targets(found), next_index
 
-    def _targets(self, found) -> list[tuple[str, Optional[str]]]:
+    def _targets(self, found: Iterable[tuple[str, int]]) -> list[tuple[str, Optional[str]]]:
         symbols = {i: s for s, i in self._market_ids.items()}
         return [(to_checksum_address(a), None if m == CROSS_ACCOUNT else symbols[m])
                 for a, m in found]
 
-    def preview_market_change(self, market: str, **changes):
+    def preview_market_change(self, market: str, **changes: Any) -> MarketChangePreview:
         """What changing ``market``'s parameters (``MarketConfig`` fields, e.g.
         ``max_leverage=20``) would make liquidatable, and their shortfall in USD; changes
         nothing (:class:`~protocol.venue.preview.MarketChangePreview`)."""
         return preview_market_change(self, market, **changes)
 
-    def change_market(self, market: str, **changes) -> Receipt:
+    def change_market(self, market: str, **changes: Any) -> Receipt:
         """Change ``market``'s parameters (``MarketConfig`` fields). A risk-increasing change
         (one that raises the maintenance charged or lowers the leverage allowed at some
         notional, tiers included: SPEC §2) under a risk-change delay is scheduled, not applied: the
@@ -626,12 +627,13 @@ class Venue(AdminActions):
         (:meth:`configure_market` with changes)."""
         return self.configure_market(market, **changes)
 
-    def set_market_tiers(self, market: str, tiers) -> Receipt:
+    def set_market_tiers(self, market: str, tiers: Iterable[tuple[Number, int]]) -> Receipt:
         """Replace ``market``'s maintenance tiers (``[(lower bound USD, max leverage), ...]``,
         empty for none); tiers that charge more maintenance or allow less leverage at some
         notional than the rule in force (tiers or mmf) wait for the risk-change delay as
         :meth:`change_market` describes."""
-        config = replace(self.markets[market], tiers=list(tiers))
+        # MarketConfig makes them (Decimal, int) pairs, as it does with any it is given.
+        config = replace(self.markets[market], tiers=cast(tuple[tuple[Decimal, int], ...], list(tiers)))
         receipt = self.clearinghouse.set_market_tiers(
             self.market_id(market), *config.tiers_encoded(), sender=self.admin).raise_for_status()
         if receipt.events_named("MarketTiersSet"):
@@ -644,8 +646,9 @@ class Venue(AdminActions):
         return self.clearinghouse.set_risk_change_delay(seconds,
                                                         sender=self.admin).raise_for_status()
 
-    def set_pnl_factors(self, *, max_pnl_factor_traders=None, max_pnl_factor_adl=None,
-                        min_pnl_factor_after_adl=None) -> Receipt:
+    def set_pnl_factors(self, *, max_pnl_factor_traders: Optional[Number] = None,
+                        max_pnl_factor_adl: Optional[Number] = None,
+                        min_pnl_factor_after_adl: Optional[Number] = None) -> Receipt:
         """Set the profit cap and the ADL thresholds, as fractions of the pool's assets (whole
         basis points; those left out keep their value). ``max_pnl_factor_traders=0`` turns the
         cap off: a profit the pool cannot pay then reverts ``PoolInsolvent``, as before."""

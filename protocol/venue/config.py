@@ -106,7 +106,7 @@ class MarketConfig:
             object.__setattr__(self, "tiers", tiers)
             if unset:
                 object.__setattr__(self, "max_leverage", tiers[0][1])
-            if tiers[0] != (0, self.max_leverage):
+            if tiers[0] != (Decimal(0), self.max_leverage):
                 raise ValueError(f"tiers: the first must be (0, max_leverage={self.max_leverage}), "
                                  f"got {tiers[0]}")
             lower_bounds = bound("tier_lower_bound_usd")
@@ -181,7 +181,7 @@ class MarketConfig:
     def has_impact(self) -> bool:
         return bool(self.impact_factor_positive or self.impact_factor_negative)
 
-    def impact_encoded(self) -> tuple:
+    def impact_encoded(self) -> tuple[int, int, int, int, int, int, int, int, bool]:
         """``ImpactPricing.ImpactConfig`` as an ABI tuple: factors in 30 decimals (GMX's),
         exponents in WAD."""
         return (to_fixed(self.impact_factor_positive, 30), to_fixed(self.impact_factor_negative, 30),
@@ -208,7 +208,7 @@ class MarketConfig:
         """The symbol as the contract's ``bytes32``."""
         return self.symbol.encode().ljust(32, b"\0")[:32]
 
-    def encode(self, decimals: int) -> tuple:
+    def encode(self, decimals: int) -> tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int]:
         """The ``Clearinghouse.MarketConfig`` struct as an ABI tuple (the symbol goes apart).
         The rates convert exactly (``InexactRate`` otherwise, as at construction)."""
         funding, max_funding, borrow = (bound(name).raw(getattr(self, name)) for name in RATE_FIELDS)

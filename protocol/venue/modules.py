@@ -5,7 +5,7 @@ against the project's, before anything is deployed."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from protocol.build import (
     CompileError,
@@ -25,7 +25,7 @@ class ModuleError(PerpsimError):
     does not implement the interface, or a compile error (one line each)."""
 
 
-def _signatures(abi: list[dict]) -> set[str]:
+def _signatures(abi: list[dict[str, Any]]) -> set[str]:
     return {signature(item) for item in abi if item.get("type") == "function"}
 
 

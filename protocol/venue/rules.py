@@ -12,7 +12,7 @@ import importlib
 import importlib.util
 from dataclasses import astuple
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional, cast
 
 from protocol.errors import PerpsimError, Reverted
 from protocol.margin.liquidation import SliceInput, StockLiquidation
@@ -21,6 +21,9 @@ from protocol.margin.pricing import ImpactInput, ImpactResult, OraclePricing, Pr
 from protocol.margin.rates import RatesInput, StockRates
 from protocol.margin.requirements import StockMargin
 from protocol.margin.types import MODULE_INTERFACES
+
+if TYPE_CHECKING:
+    from protocol.venue.client import Venue
 
 #: The stock rule's Python mirror of each kind, and the methods a user's mirror must have.
 STOCK_MIRRORS = {"rates": StockRates, "margin": StockMargin, "liquidation": StockLiquidation,
@@ -37,9 +40,9 @@ class MirrorError(PerpsimError):
 class _ChainModule:
     """One module contract, asked what the clearinghouse asks it; a revert is the model's."""
 
-    revert = ModelRevert
+    revert: type[ModelRevert] | type[PricingRevert] = ModelRevert
 
-    def __init__(self, venue, kind: str, address: str):
+    def __init__(self, venue: Venue, kind: str, address: str):
         self.contract = venue.chain.at(MODULE_INTERFACES[kind], address)
 
     def _ask(self, function: str, *args: Any) -> Any:
@@ -71,7 +74,7 @@ class ChainLiquidation(_ChainModule):
     is asked."""
 
     def slice(self, i: SliceInput) -> int:
-        return self._ask("slice", astuple(i))
+        return cast(int, self._ask("slice", astuple(i)))
 
     def penalty(self, market: int, equity_left: int, max_penalty: int,
                 keeper_share_bps: int) -> tuple[int, int]:
@@ -90,7 +93,7 @@ class ChainPricing(_ChainModule):
         return ImpactResult(*self._ask("decreaseImpact", astuple(t), liquidation))
 
     def health(self, t: ImpactInput) -> int:
-        return self._ask("healthImpact", astuple(t))
+        return cast(int, self._ask("healthImpact", astuple(t)))
 
 
 _MIRRORS = {"rates": ChainRates, "margin": ChainMargin, "liquidation": ChainLiquidation,
@@ -140,7 +143,7 @@ def mirrors(choices: Optional[Mapping[str, str]]) -> dict[str, object]:
     return {kind: mirror(kind, name) for kind, name in (choices or {}).items()}
 
 
-def market_rules(venue, market: int,
+def market_rules(venue: Venue, market: int,
                  mirrors: Optional[Mapping[str, object]] = None) -> Optional[MarketRules]:
     """The market's modules as the model's :class:`MarketRules`: where it names a module, the
     user's mirror of that kind if ``mirrors`` has one, else the module asked through the chain;

@@ -8,7 +8,7 @@ amount where none is allowed, or more decimals than the unit has.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from protocol.errors import AmountError
 
@@ -47,11 +47,11 @@ def to_fixed(value: Number, decimals: int, what: str = "amount", *, unit: str = 
     return int(scaled)
 
 
-def to_wad(value: Number, what: str = "amount", **bounds) -> int:
+def to_wad(value: Number, what: str = "amount", **bounds: Any) -> int:
     return to_fixed(value, 18, what, **bounds)
 
 
-def to_tokens(value: Number, decimals: int, what: str = "amount", **bounds) -> int:
+def to_tokens(value: Number, decimals: int, what: str = "amount", **bounds: Any) -> int:
     return to_fixed(value, decimals, what, **bounds)
 
 

@@ -4,6 +4,7 @@ A part of :class:`~protocol.margin.model.Model`."""
 from __future__ import annotations
 
 from protocol.margin import math as m
+from protocol.margin.model.base import ModelBase
 from protocol.margin.model.state import (
     ISOLATED,
     ModelRevert,
@@ -11,7 +12,7 @@ from protocol.margin.model.state import (
 )
 
 
-class AdlRules:
+class AdlRules(ModelBase):
     """Mixed into :class:`~protocol.margin.model.Model` (its state is the model's)."""
 
     def adl_score(self, account: str, market: int, price: int) -> int:
@@ -60,7 +61,7 @@ class AdlRules:
             return f + b
 
         for account in self.accounts:
-            cross: int | None = None
+            cross = 0  # the cross account's equity, once cross_state is 1
             cross_state = 0
             for market in range(sides.bit_length()):
                 if not sides >> market & 1:
@@ -93,13 +94,13 @@ class AdlRules:
                     raise ModelRevert("AdlNotHighestRanked", account, market, other)
 
     def auto_deleverage(self, account: str, market: int, size_abs: int,
-                        keeper: str | None = None) -> dict:
+                        keeper: str | None = None) -> dict[str, int]:
         """Mirror of ``autoDeleverage`` sent by ``keeper`` (None: a keeper allowed to, unchecked);
         state is only changed if it would succeed."""
         return self._atomic(self._auto_deleverage, account, market, size_abs, keeper)
 
     def _auto_deleverage(self, account: str, market: int, size_abs: int,
-                         keeper: str | None = None) -> dict:
+                         keeper: str | None = None) -> dict[str, int]:
         if keeper is not None and (keeper == account or keeper not in self.adl_keepers):
             raise ModelRevert("Unauthorized", keeper, account)
         p = self.position(account, market)

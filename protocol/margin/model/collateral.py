@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Optional
 
 from protocol.margin import math as m
+from protocol.margin.model.base import ModelBase
 from protocol.margin.model.state import (
     ISOLATED,
     MarketParams,
@@ -13,7 +14,7 @@ from protocol.margin.model.state import (
 )
 
 
-class CollateralRules:
+class CollateralRules(ModelBase):
     """Mixed into :class:`~protocol.margin.model.Model` (its state is the model's)."""
 
     def _take_from_cross(self, account: str, amount: int) -> None:

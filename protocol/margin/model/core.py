@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar, TypeVarTuple, Unpack
 
 from protocol.margin.model.adl import AdlRules
 from protocol.margin.model.collateral import CollateralRules
@@ -32,6 +33,13 @@ from protocol.margin.model.state import (
 )
 from protocol.margin.model.trade import TradeRules
 from protocol.margin.requirements import Tier
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+#: What a revert undoes (:meth:`Model._snapshot`'s copy, in its order).
+_Snapshot = tuple[list[MarketState], dict[str, int], dict[str, int], dict[tuple[str, int], Position], int,
+                  int, int, int, dict[int, int], dict[str, int], int, list[str]]
 
 
 @dataclass
@@ -120,7 +128,7 @@ class Model(ImpactRules, MarketsRules, SolvencyRules, AdlRules, HealthRules, Col
         return self.rules.get(market) or STOCK_RULES
 
     # ------------------------------------------------------------------ snapshots
-    def _atomic(self, action, *args):
+    def _atomic(self, action: Callable[[Unpack[Ts]], T], *args: Unpack[Ts]) -> T:
         """Run ``action``; if it raises ``ModelRevert``, undo what it changed, as a revert does."""
         snapshot = self._snapshot()
         try:
@@ -129,13 +137,13 @@ class Model(ImpactRules, MarketsRules, SolvencyRules, AdlRules, HealthRules, Col
             self._restore(snapshot)
             raise
 
-    def _snapshot(self):
+    def _snapshot(self) -> _Snapshot:
         return copy.deepcopy((self.states, self.cross_balance, self.cross_markets,
                               self.positions, self.pool_assets, self.insurance_fund,
                               self.funding_reserve, self.open_entry, self.impact_pool,
                               self.held_impact, self.profit_held, self.accounts))
 
-    def _restore(self, snap) -> None:
+    def _restore(self, snap: _Snapshot) -> None:
         (self.states, self.cross_balance, self.cross_markets, self.positions,
          self.pool_assets, self.insurance_fund, self.funding_reserve, self.open_entry,
          self.impact_pool, self.held_impact, self.profit_held, self.accounts) = snap

@@ -4,6 +4,7 @@ A part of :class:`~protocol.margin.model.Model`."""
 from __future__ import annotations
 
 from protocol.margin import math as m
+from protocol.margin.model.base import ModelBase
 from protocol.margin.model.state import (
     ISOLATED,
     ModelRevert,
@@ -11,7 +12,7 @@ from protocol.margin.model.state import (
 )
 
 
-class HealthRules:
+class HealthRules(ModelBase):
     """Mixed into :class:`~protocol.margin.model.Model` (its state is the model's)."""
 
     # ------------------------------------------------------------------ health

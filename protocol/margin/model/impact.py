@@ -3,6 +3,9 @@ A part of :class:`~protocol.margin.model.Model`."""
 
 from __future__ import annotations
 
+from typing import Callable, TypeVar, TypeVarTuple, Unpack
+
+from protocol.margin.model.base import ModelBase
 from protocol.margin.model.state import (
     ModelRevert,
     Position,
@@ -10,8 +13,11 @@ from protocol.margin.model.state import (
 )
 from protocol.margin.pricing import ImpactInput, ImpactResult, OraclePricing, PricingRevert
 
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
-class ImpactRules:
+
+class ImpactRules(ModelBase):
     """Mixed into :class:`~protocol.margin.model.Model` (its state is the model's)."""
 
     # ------------------------------------------------------------------ price impact
@@ -25,7 +31,7 @@ class ImpactRules:
                            s.short_entry, p.size, p.entry_notional, p.pending_impact,
                            self.impact_pool.get(market, 0), self.scale)
 
-    def _ask(self, call, *args):
+    def _ask(self, call: Callable[[Unpack[Ts]], T], *args: Unpack[Ts]) -> T:
         """A pricing module's answer; its refusal is the chain's revert."""
         try:
             return call(*args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from protocol.margin import math as m
 from protocol.margin.liquidation import SliceInput, StockLiquidation
+from protocol.margin.model.base import ModelBase
 from protocol.margin.model.state import (
     CROSS_ACCOUNT,
     ModelRevert,
@@ -12,14 +13,14 @@ from protocol.margin.model.state import (
 )
 
 
-class LiquidationRules:
+class LiquidationRules(ModelBase):
     """Mixed into :class:`~protocol.margin.model.Model` (its state is the model's)."""
 
-    def liquidate_position(self, keeper: str, account: str, market: int) -> dict:
+    def liquidate_position(self, keeper: str, account: str, market: int) -> dict[str, int]:
         """Mirror of ``liquidatePosition``; state is only changed if it would succeed."""
         return self._atomic(self._liquidate_position, keeper, account, market)
 
-    def _liquidate_position(self, keeper: str, account: str, market: int) -> dict:
+    def _liquidate_position(self, keeper: str, account: str, market: int) -> dict[str, int]:
         p = self.isolated_position(account, market)
         price = self.fresh_price(market)
         c = self.params[market]
@@ -101,7 +102,7 @@ class LiquidationRules:
             raise ModelRevert("LiquidationCooldown", market, last + self.params[market].liquidation_cooldown)
 
     def _cross_slice(self, keeper: str, account: str, market: int, notional: int, equity: int,
-                     mm: int) -> dict | None:
+                     mm: int) -> dict[str, int] | None:
         """A slice of a large cross account's largest position, or None when the whole account
         goes (``LiquidationLogic._crossSlice``)."""
         p = self.position(account, market)
@@ -135,11 +136,11 @@ class LiquidationRules:
         return {"penalty": penalty, "reward": reward, "bad_debt": 0, "positions": 0,
                 "market": market, "closed": part}
 
-    def liquidate_account(self, keeper: str, account: str) -> dict:
+    def liquidate_account(self, keeper: str, account: str) -> dict[str, int]:
         """Mirror of ``liquidateAccount``; state is only changed if it would succeed."""
         return self._atomic(self._liquidate_account, keeper, account)
 
-    def _liquidate_account(self, keeper: str, account: str) -> dict:
+    def _liquidate_account(self, keeper: str, account: str) -> dict[str, int]:
         mask = self.cross_markets.get(account, 0)
         if mask == 0:
             raise ModelRevert("NoPosition")

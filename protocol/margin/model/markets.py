@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from protocol.margin import math as m
+from protocol.margin.model.base import ModelBase
 from protocol.margin.model.state import (
     MarketRules,
     MarketState,
@@ -13,12 +14,12 @@ from protocol.margin.model.state import (
     Position,
     Settlement,
 )
-from protocol.margin.rates import RatesInput, StockRates, applied_funding, refused_value
+from protocol.margin.rates import RatesInput, RatesRule, StockRates, applied_funding, refused_value
 from protocol.margin.requirements import StockMargin, tier_of, tiered_maintenance
 from protocol.margin.types import ModuleKind
 
 
-class MarketsRules:
+class MarketsRules(ModelBase):
     """Mixed into :class:`~protocol.margin.model.Model` (its state is the model's)."""
 
     def requirements(self, market: int, notional: int, leverage: int) -> tuple[int, int]:
@@ -108,7 +109,7 @@ class MarketsRules:
         s.last_update = self.now
         return None
 
-    def set_rates_module(self, market: int, rates: object = None) -> ModelRevert | None:
+    def set_rates_module(self, market: int, rates: RatesRule | None = None) -> ModelRevert | None:
         """``setMarketModule(market, Rates, module)``: accrual under the old rule first
         (:meth:`accrue_or_skip`, so a failing module can always be replaced), then ``rates`` (a
         mirror with ``rates(RatesInput)``; None: the stock rule) from now on. Returns the old

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from protocol.margin import bounds
 from protocol.margin import math as m
+from protocol.margin.model.base import ModelBase
 from protocol.margin.model.state import (
     MarketParams,
     ModelRevert,
@@ -13,7 +14,7 @@ from protocol.margin.model.state import (
 )
 
 
-class SolvencyRules:
+class SolvencyRules(ModelBase):
     """Mixed into :class:`~protocol.margin.model.Model` (its state is the model's)."""
 
     # ------------------------------------------------------------------ solvency

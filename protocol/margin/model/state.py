@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from protocol.exceptions import PerpsimError
-from protocol.margin.liquidation import StockLiquidation
-from protocol.margin.pricing import ImpactPricing, OraclePricing
-from protocol.margin.rates import StockRates
-from protocol.margin.requirements import StockMargin
+from protocol.margin.liquidation import LiquidationRule, StockLiquidation
+from protocol.margin.pricing import OraclePricing, PricingRule
+from protocol.margin.rates import RatesRule, StockRates
+from protocol.margin.requirements import MarginRequirementsRule, StockMargin
 from protocol.margin.types import MarginMode
 
 ISOLATED, CROSS = MarginMode.ISOLATED, MarginMode.CROSS
@@ -81,10 +81,10 @@ class Position:
 class MarketRules:
     """A market's rule modules (Python mirrors of the contracts it names on chain)."""
 
-    rates: StockRates = field(default_factory=StockRates)
-    margin: StockMargin = field(default_factory=StockMargin)
-    liquidation: StockLiquidation = field(default_factory=StockLiquidation)
-    pricing: OraclePricing | ImpactPricing = field(default_factory=OraclePricing)
+    rates: RatesRule = field(default_factory=StockRates)
+    margin: MarginRequirementsRule = field(default_factory=StockMargin)
+    liquidation: LiquidationRule = field(default_factory=StockLiquidation)
+    pricing: PricingRule = field(default_factory=OraclePricing)
 
 
 @dataclass

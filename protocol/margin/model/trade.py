@@ -4,6 +4,7 @@ A part of :class:`~protocol.margin.model.Model`."""
 from __future__ import annotations
 
 from protocol.margin import math as m
+from protocol.margin.model.base import ModelBase
 from protocol.margin.model.state import (
     CLOSE_ALL,
     CROSS,
@@ -14,7 +15,7 @@ from protocol.margin.model.state import (
 )
 
 
-class TradeRules:
+class TradeRules(ModelBase):
     """Mixed into :class:`~protocol.margin.model.Model` (its state is the model's)."""
 
     def increase(self, account: str, market: int, size_delta: int, leverage: int, mode: int,
@@ -24,7 +25,8 @@ class TradeRules:
         self.check_order_lock(account)
         self._atomic(self._increase, account, market, size_delta, leverage, mode, margin)
 
-    def _increase(self, account, market, size_delta, leverage, mode, margin) -> None:
+    def _increase(self, account: str, market: int, size_delta: int, leverage: int, mode: int,
+                  margin: int) -> None:
         self._known(market)
         if self.paused:
             raise ModelRevert("TradingPaused")

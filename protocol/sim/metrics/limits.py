@@ -64,7 +64,8 @@ class Limits(Metric):
     def summary(self) -> dict[str, Any]:
         refused: Counter[str] = Counter()
         for agent in self.agents:
-            refused.update(agent.activity.refused)
+            for error, count in agent.activity.refused.items():
+                refused[error or "unnamed revert"] += count
         return {
             "limits": {limit: {"first_block": self.first[limit], "count": self.count[limit]}
                        for limit in LIMITS},
