@@ -339,13 +339,19 @@ def test_the_limits_metric_names_when_each_limit_first_bound(adl_study):
         f"pnl cap reached at block {limits['pnl_cap']['first_block']}")
 
 
-def test_the_worst_block_is_the_largest_one_block_fall_of_pool_and_fund(small):
+def test_the_worst_block_is_the_backstops_largest_one_block_loss(small):
+    """LPs' loss per share on the shares they held, plus the insurance fund's fall: an LP
+    redeeming moves the pool's value, not a share's, and is no loss."""
     run = Simulation(small, backend="revm").run()
-    backstop = [r["pool_value"] + r["insurance_fund"] for r in run.rows]
-    falls = [(before - after, block) for block, (before, after)
-             in enumerate(zip(backstop, backstop[1:]), start=1) if after < before]
-    loss, block = max(falls, key=lambda f: (f[0], -f[1]))
-    assert run.summary["worst_block"] == {"block": block, "loss": loss.quantize(Decimal("0.000001"))}
+    losses = []
+    for block, (before, after) in enumerate(zip(run.rows, run.rows[1:]), start=1):
+        shares = before["pool_value"] / before["lp_share_price"]
+        loss = ((before["lp_share_price"] - after["lp_share_price"]) * shares
+                + before["insurance_fund"] - after["insurance_fund"])
+        losses.append((loss, -block))
+    loss, block = max(losses)
+    assert loss > 0
+    assert run.summary["worst_block"] == {"block": -block, "loss": loss.quantize(Decimal("0.000001"))}
 
 
 def test_describe_prefers_the_first_limit_then_the_commonest_refusal():

@@ -29,8 +29,10 @@ class Limits(Metric):
     how many times: ``pnl_cap`` a ``ProfitCapped`` close, ``adl`` an ``AutoDeleveraged``
     position, ``bad_debt`` a ``BadDebt`` write-off, ``insurance_exhausted`` one the insurance fund
     could not cover in full), ``refused`` (the traders' refused transactions by error name, over
-    the run) and ``worst_block``: the block in which the pool's value and the insurance fund
-    together fell most, and by how much (USD; None if they never fell)."""
+    the run) and ``worst_block``: the block in which the venue's backstop lost most, and how much
+    (USD; None if it never lost): the fall of the LP share price times the shares outstanding
+    the block before, plus the insurance fund's fall (LPs' deposits and redemptions, which move
+    the pool's value but not a share's, are not losses)."""
 
     namespaced = False
     figures = {"limits": lambda s: s["limits"], "refused": lambda s: s["refused"],
@@ -41,7 +43,7 @@ class Limits(Metric):
         self.agents = list(run.agents)
         self.first: dict[str, Optional[int]] = dict.fromkeys(LIMITS)
         self.count: Counter[str] = Counter()
-        self.backstop: Optional[Decimal] = None  # pool value + insurance fund, the block before
+        self.before: Optional[tuple[Decimal, Decimal, Decimal]] = None  # share price, pool, fund
         self.worst: Optional[tuple[int, Decimal]] = None
 
     def observe(self, view: BlockView) -> Mapping[str, Any]:
@@ -53,12 +55,17 @@ class Limits(Metric):
                         self.count[limit] += 1
                         if self.first[limit] is None:
                             self.first[limit] = view.block
-        backstop = view.row["pool_value"] + view.row["insurance_fund"]
-        if self.backstop is not None and backstop < self.backstop:
-            loss = self.backstop - backstop
-            if self.worst is None or loss > self.worst[1]:
+        row = view.row
+        now = (row["lp_share_price"], row["pool_value"], row["insurance_fund"])
+        if self.before is not None:
+            price, pool, fund = self.before
+            shares = pool / price if price > 0 else Decimal(0)
+            # what LPs lost per share, on the shares they held, and what the fund lost: LPs
+            # depositing or redeeming move the pool's value, not what a share is worth
+            loss = (price - now[0]) * shares + (fund - now[2])
+            if loss > 0 and (self.worst is None or loss > self.worst[1]):
                 self.worst = (view.block, loss)
-        self.backstop = backstop
+        self.before = now
         return {}
 
     def summary(self) -> dict[str, Any]:
