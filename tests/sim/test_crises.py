@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from datetime import timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -133,8 +133,17 @@ def test_depth_and_funding_are_the_docs():
     ftx = load_scenario("crisis-2022-11-ftx")
     assert {s: q.depth for s, q in ftx.liquidity.items()} == {"BTC": Decimal(54_687_500)}
     october = load_scenario("crisis-2025-10-10")
-    assert {s: (q.depth, q.half_life) for s, q in october.liquidity.items()} == {
-        "BTC": (Decimal(2_000_000), Decimal(5)), "ETH": (Decimal(800_000), Decimal(5))}
+    # the pre-crash depths until the cascade (20:50 UTC, block 410), then 90% less
+    crisis = CRISES["crisis-2025-10-10"]
+    cascade = int((datetime(2025, 10, 10, 20, 50, tzinfo=timezone.utc) - crisis.start)
+                  .total_seconds()) // crisis.block_time
+    assert cascade == 410
+    for symbol, before in (("BTC", Decimal(20_000_000)), ("ETH", Decimal(8_000_000))):
+        book = october.liquidity[symbol]
+        assert book.half_life == Decimal(5)
+        assert [book.depth.at(b) for b in (0, cascade - 1, cascade, october.blocks)] == [
+            (before, before), (before, before), (before / 10, before / 10),
+            (before / 10, before / 10)]
     for name in ("crisis-2020-03-12", "crisis-2021-05-19", "crisis-2022-05-luna"):
         assert load_scenario(name).liquidity == {}  # no depth figure found
     black_thursday = load_scenario("crisis-2020-03-12")
