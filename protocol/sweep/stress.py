@@ -136,8 +136,9 @@ class CrisisRow:
     """One crisis over its seeds. Money in USD, drawdowns and returns as fractions; ``None``
     where no seed finished. ``var95_bad_debt`` is ``None`` below the seeds a 95% interval of a
     95th percentile needs (``var95_note`` says so), as in a sweep; ``bad_debt_worst`` is the
-    worst seed's. ``worst_block`` is the block (and loss) in which the pool and the insurance
-    fund together fell most, in the seed where that fall was largest; ``bound`` the limit that
+    worst seed's. ``worst_block`` is the block (and loss) in which the venue's backstop lost most
+    (the LP share price on the shares held, and the insurance fund), in the seed where that
+    loss was largest; ``bound`` the limit that
     bound first in the seed with the most bad debt (ties: the lowest LP return)."""
 
     crisis: str
