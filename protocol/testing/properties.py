@@ -335,8 +335,8 @@ def split_lp(venue: Venue, lp: Trader, keeper: Keeper, amount: int, n: int, *, d
             if not deposit and v.pool.allowance(account, book.address) < amount:
                 v.pool.approve(book.address, 2**256 - 1, sender=account).raise_for_status()
             with v.chain.block():
-                made = [book.transact(account, "requestDeposit" if deposit else "requestRedeem",
-                                      s, account, 0, value=fee) for s in sizes]
+                request = book.request_deposit if deposit else book.request_redeem
+                made = [request(s, account, 0, sender=account, value=fee) for s in sizes]
             if not all(r.status for r in made):
                 return None
             ids = [r.events_named("LpRequestCreated")[0]["id"] for r in made]

@@ -82,7 +82,7 @@ class ChainLiquidation(_ChainModule):
 
 
 class ChainPricing(_ChainModule):
-    """``IPricingModule`` on chain, as :class:`protocol.margin.pricing.ImpactPricing` is asked."""
+    """``IPricingModule`` on chain, as :class:`protocol.margin.impact_pricing.ImpactPricing` is asked."""
 
     revert = PricingRevert
 

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from protocol import MarketConfig, Venue
+from protocol.margin.impact_pricing import ImpactConfig, ImpactPricing
 from protocol.margin.math import charge_tokens
 from protocol.margin.model import MarketParams, MarketRules, MarketState, Model, ModelRevert, Position
-from protocol.margin.pricing import ImpactConfig, ImpactPricing
 from protocol.margin.types import MarginMode
 
 MARKETS = [

@@ -1,5 +1,5 @@
 """The reference model's port of prb-math 2.4.3 (``protocol/margin/prbmath.py``) and of GMX's
-impact math (``protocol/margin/pricing.py``) against the chain, to the wei.
+impact math (``protocol/margin/impact_pricing.py``) against the chain, to the wei.
 
 Every constant of the port is read back from the pinned npm package's Solidity source; random
 inputs (hypothesis) go to the library on chain (``PRBMathProbe``) and to ``ImpactPricing``'s
@@ -19,7 +19,7 @@ from protocol.chain import connect
 from protocol.constants import WAD
 from protocol.errors import Reverted
 from protocol.margin import prbmath
-from protocol.margin.pricing import ImpactConfig, apply_exponent_factor, price_impact_usd
+from protocol.margin.impact_pricing import ImpactConfig, apply_exponent_factor, price_impact_usd
 
 FLOAT = 10**30
 SETTINGS = dict(max_examples=150, deadline=None, database=None, derandomize=True,

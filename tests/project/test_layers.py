@@ -164,3 +164,18 @@ def test_few_function_level_imports_each_saying_why():
     _, deferred = _imports()
     assert len(deferred) <= FUNCTION_LEVEL_IMPORTS_AT_MOST, "\n".join(deferred)
     assert [d for d in deferred if d.endswith("(no comment saying why)")] == []
+
+
+#: The reference model: the Clearinghouse's parts and the rule modules' mirrors (the bounds table
+#: and prb-math's pow are shared helpers, not mirrors of one contract).
+MODEL_FILES = sorted([*(PACKAGE / "margin" / "model").glob("*.py"),
+                      *(PACKAGE / "margin" / name for name in (
+                          "rates.py", "requirements.py", "liquidation.py", "pricing.py",
+                          "impact_pricing.py"))])
+
+
+def test_the_reference_model_is_split_per_rule_each_file_under_300_lines():
+    assert len(MODEL_FILES) > 10 and all(p.exists() for p in MODEL_FILES)
+    long = {p.relative_to(PACKAGE).as_posix(): n for p in MODEL_FILES
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) >= 300}
+    assert long == {}
