@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Optional
 
 from protocol.prices import _validate as v
+from protocol.prices.data._text import header as header_columns
 from protocol.prices.data.errors import DataFileError
 from protocol.prices.path import DECIMAL_CONTEXT, PRICE_QUANTUM, PricePath, quantize
 
@@ -105,20 +106,7 @@ def _read(file: str, expected: Optional[tuple[str, ...]]) -> dict[str, _Series]:
         if header is None:
             raise CsvReplayError(file, None, "empty file (expected header timestamp,symbol,price)")
         line = reader.line_num
-        names = [c.strip().lower() for c in header]
-        missing = [c for c in COLUMNS if c not in names]
-        extra = [c for c in names if c not in COLUMNS]
-        if missing or extra or len(names) != len(COLUMNS):
-            problems = []
-            if missing:
-                problems.append(f"missing column(s) {', '.join(missing)}")
-            if extra:
-                problems.append(f"unexpected column(s) {', '.join(extra)}")
-            if not problems:
-                problems.append("duplicate columns")
-            raise CsvReplayError(file, line, f"bad header {','.join(header)!r}: "
-                                 f"{'; '.join(problems)}; expected timestamp,symbol,price")
-        col = {c: names.index(c) for c in COLUMNS}
+        col = header_columns(file, line, header, COLUMNS)
         times: dict[str, list[Decimal]] = {}
         prices: dict[str, list[Decimal]] = {}
         for row in reader:

@@ -24,10 +24,10 @@ from protocol.sim.metrics.limits import describe
 from protocol.sim.overrides import PRESET_KEY
 from protocol.sweep.aggregate import P95, mean, min_seeds, percentile
 from protocol.sweep.engines import Engine
-from protocol.sweep.interrupt import DEFAULT_GRACE, Stop, SweepInterrupted, stop_on_signals
+from protocol.sweep.interrupt import DEFAULT_GRACE, Stop, SweepInterrupted
 from protocol.sweep.run import RunRecord, RunSpec
 from protocol.sweep.store import RunStore
-from protocol.sweep.sweep import scenario_hash
+from protocol.sweep.sweep import scenario_hash, store_runs
 
 #: Built-in scenarios with this prefix are the crisis library (docs/CRISES.md).
 CRISIS_PREFIX = "crisis-"
@@ -258,20 +258,7 @@ def run_stress(plan: StressPlan, engine: Engine, out: Path, *,
     store = RunStore(out)
     todo = [r.spec for r in plan.runs if not store.done(r.spec.key)]
     stop = Stop(grace, on_stop)
-    finished = 0
-    records = engine.map(todo, stop)
-    with stop_on_signals(stop):
-        try:
-            for record in records:
-                store.add(record)
-                finished += 1
-                if progress:
-                    progress(record, finished, len(todo))
-        except KeyboardInterrupt:
-            if not stop.requested:
-                raise
-        finally:
-            engine.close()
+    store_runs(engine, todo, store, stop, progress=progress)
     if stop.requested:
         raise SweepInterrupted(stop.signum, sum(store.done(r.spec.key) for r in plan.runs),
                                len(plan.runs), out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -117,6 +118,32 @@ def plan(scenario: str, axes: list[Axis], seeds: list[int], backend: Optional[st
     return grid, specs
 
 
+def store_runs(engine: Engine, specs: list[RunSpec], store: RunStore, stop: Stop, *,
+               first: Optional[RunRecord] = None,
+               progress: Optional[Progress] = None) -> None:
+    """Run ``specs`` on ``engine``, storing each record as it finishes and telling ``progress``
+    (records finished, of all to store); ``first``, a run already executed, is stored first. A
+    signal caught meanwhile requests ``stop`` (the caller raises once it returns); the engine is
+    closed either way."""
+    total = len(specs) + (first is not None)
+    finished = 0
+    runs = engine.map(specs, stop)  # before the handlers: starting Ray installs its own
+    with stop_on_signals(stop):
+        try:
+            # the measured run is stored once a signal can no longer cut the sweep between
+            # two runs: what is stored was run by a sweep that stops cleanly
+            for record in itertools.chain([first] if first is not None else [], runs):
+                store.add(record)
+                finished += 1
+                if progress:
+                    progress(record, finished, total)
+        except KeyboardInterrupt:
+            if not stop.requested:  # not a signal this sweep caught: the caller's to handle
+                raise
+        finally:
+            engine.close()
+
+
 def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine, out: Path, *,
               backend: Optional[str] = None, fixed: Optional[dict[str, Any]] = None,
               progress: Optional[Progress] = None, data_format: str = "csv",
@@ -147,7 +174,6 @@ def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine,
     grid, specs = plan(scenario, axes, seeds, backend, fixed)
     store = RunStore(out)
     todo = [s for s in specs if not store.done(s.key)]
-    finished = 0
     rest, first = todo, None
     if before is not None and todo:
         stored = [store.records[s.key] for s in specs if s.key in store.records]
@@ -162,26 +188,7 @@ def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine,
                 store.add(first)  # the measured run stays stored
                 raise
     stop = Stop(grace, on_stop)
-    runs = engine.map(rest, stop)  # before the handlers: starting Ray installs its own
-    with stop_on_signals(stop):
-        try:
-            # the measured run is stored once a signal can no longer cut the sweep between
-            # two runs: what is stored was run by a sweep that stops cleanly
-            for record in ([first] if first is not None else []):
-                store.add(record)
-                finished += 1
-                if progress:
-                    progress(record, finished, len(todo))
-            for record in runs:
-                store.add(record)
-                finished += 1
-                if progress:
-                    progress(record, finished, len(todo))
-        except KeyboardInterrupt:
-            if not stop.requested:  # not a signal this sweep caught: the caller's to handle
-                raise
-        finally:
-            engine.close()
+    store_runs(engine, rest, store, stop, first=first, progress=progress)
     if stop.requested:
         raise SweepInterrupted(stop.signum, sum(store.done(s.key) for s in specs), len(specs), out)
     records = [store.records[s.key] for s in specs if s.key in store.records]
