@@ -106,6 +106,11 @@ RULES: tuple[Rule, ...] = (
          extra=("--set", "agents.count=2", "--set", "blocks=240"),
          why="one seed per grid point, two agents of each kind, 240 blocks: the grid, the run "
              "store, the aggregates and the report in seconds"),
+    Rule(("perpsim", "stress"), options=(("--seeds", "1"), ("--crises", "2025-10-10")),
+         extra=("--set", "agents.count=1"),
+         why="one seed of the shortest crisis with one trader of each kind: the composition, "
+             "the run store, the table and the page in seconds (tests/cli/test_stress_cli.py "
+             "runs every crisis with five seeds)"),
     Rule(("perpsim", "fuzz"), options=(("--steps", "200"),),
          why="CI's fuzz campaign is 200 sequences of 30 steps (tests/testing/test_fuzz.py)"),
     Rule(("perpsim", "bench"), skip=True,
