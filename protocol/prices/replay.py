@@ -6,11 +6,12 @@ import bisect
 import csv
 import os
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Optional
 
 from protocol.prices import _validate as v
 from protocol.prices.data._text import header as header_columns
+from protocol.prices.data._text import number
 from protocol.prices.data.errors import DataFileError
 from protocol.prices.path import DECIMAL_CONTEXT, PRICE_QUANTUM, PricePath, quantize
 
@@ -85,14 +86,6 @@ class CsvReplay:
         return PricePath(self.symbols, block_time, prices)
 
 
-def _number(text: str) -> Optional[Decimal]:
-    try:
-        d = Decimal(text.strip())
-    except InvalidOperation:
-        return None
-    return d if d.is_finite() else None
-
-
 def _read(file: str, expected: Optional[tuple[str, ...]]) -> dict[str, _Series]:
     try:
         fh = open(file, newline="")
@@ -123,10 +116,10 @@ def _read(file: str, expected: Optional[tuple[str, ...]]) -> dict[str, _Series]:
             if expected is not None and sym not in expected:
                 raise CsvReplayError(file, line, f"unknown symbol {sym!r} "
                                      f"(expected one of {', '.join(expected)})")
-            ts = _number(ts_text)
+            ts = number(ts_text)
             if ts is None:
                 raise CsvReplayError(file, line, f"timestamp {ts_text.strip()!r} is not a number")
-            price = _number(price_text)
+            price = number(price_text)
             if price is None:
                 raise CsvReplayError(file, line, f"price {price_text.strip()!r} is not a number")
             if price < PRICE_QUANTUM:

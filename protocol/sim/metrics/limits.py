@@ -14,6 +14,9 @@ from protocol.sim.metrics.common import usd
 #: listed is named (the graver: a write-off the fund could not cover says more than one it did).
 LIMITS = {"insurance_exhausted": "BadDebt", "bad_debt": "BadDebt", "adl": "AutoDeleveraged",
           "pnl_cap": "ProfitCapped"}
+#: An event's name -> the limits it shows, in LIMITS' order (one lookup per event).
+_BY_EVENT = {event: tuple(limit for limit, shown in LIMITS.items() if shown == event)
+             for event in LIMITS.values()}
 #: What a reader is told a limit did, for :func:`describe`.
 WORDS = {"pnl_cap": "pnl cap reached", "adl": "auto-deleveraging began",
          "bad_debt": "bad debt first written off", "insurance_exhausted":
@@ -49,9 +52,8 @@ class Limits(Metric):
     def observe(self, view: BlockView) -> Mapping[str, Any]:
         for receipt in view.receipts:
             for event in receipt.events:
-                for limit, name in LIMITS.items():
-                    if event.name == name and (limit != "insurance_exhausted"
-                                               or event["fromPool"] > 0):
+                for limit in _BY_EVENT.get(event.name, ()):
+                    if limit != "insurance_exhausted" or event["fromPool"] > 0:
                         self.count[limit] += 1
                         if self.first[limit] is None:
                             self.first[limit] = view.block
