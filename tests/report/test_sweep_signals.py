@@ -27,8 +27,11 @@ LINE = re.compile(r"^interrupted by (SIG\w+): (\d+) of (\d+) runs stored in (\S+
 
 
 def stored(out: Path) -> list[dict]:
+    """The records stored so far: the complete lines (read while the sweep runs, a line being
+    written may show only in part, as RunStore's own reading allows)."""
     path = out / "runs.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    text = path.read_text() if path.exists() else ""
+    return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines()]
 
 
 def interrupt(out: Path, signum: int, *, group: bool, extra: tuple[str, ...] = ()) -> dict:
