@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any, Callable, ClassVar, Mapping, Optional
 
 from protocol.errors import Reverted
+from protocol.prices.liquidity import ExternalMarket, OutsideFill
 from protocol.venue import Trader, Venue
 
 #: market -> (wake at or below this price, wake at or above it); None: no bound on that side.
@@ -29,11 +30,14 @@ Triggers = Mapping[str, tuple[Optional[Decimal], Optional[Decimal]]]
 
 @dataclass(frozen=True)
 class Context:
-    """What an agent sees in one block."""
+    """What an agent sees in one block: the external market's prices (which the oracle
+    follows), the venue, and the external market itself (``external``, for the participants
+    that trade it: None where a run has none, as in a test that builds a context by hand)."""
 
     block: int
     prices: Mapping[str, Decimal]
     venue: Venue
+    external: Optional[ExternalMarket] = None
 
 
 @dataclass
@@ -94,6 +98,10 @@ class Agent:
         self.params = self.Params() if params is None else params
         self.holdings: dict[str, Holding] = {}
         self.activity = Activity()
+        #: what it holds on the external market: base units by market, and the USD its trades
+        #: there paid (-) or received (+)
+        self.outside_units: dict[str, Decimal] = {}
+        self.outside_cash = Decimal(0)
 
     @property
     def address(self) -> str:
@@ -171,6 +179,27 @@ class Agent:
                                             margin if mode == "isolated" else Decimal(0),
                                             leverage, mode, ctx.block)
         return ok
+
+    def trade_outside(self, ctx: Context, market: str, usd: Decimal) -> Optional[OutsideFill]:
+        """Buy (``usd`` > 0) or sell USD ``usd`` of ``market`` on the external market that the
+        oracle reads, and record it in :attr:`outside_units` and :attr:`outside_cash`. None
+        when the run has no external market to trade, or the sale would take the price to
+        nothing."""
+        if ctx.external is None or usd == 0:
+            return None
+        try:
+            fill = ctx.external.trade(market, usd)
+        except ValueError:
+            return None
+        self.outside_units[market] = self.outside_units.get(market, Decimal(0)) + fill.units
+        self.outside_cash -= fill.usd
+        return fill
+
+    def outside_value(self, prices: Mapping[str, Decimal]) -> Decimal:
+        """What the agent's external-market book is worth at ``prices``: its cash from trades
+        there plus its units marked at the price."""
+        return self.outside_cash + sum((u * prices[m] for m, u in self.outside_units.items()),
+                                       Decimal(0))
 
     def close(self, market: str) -> bool:
         error = self._send(lambda: self.trader.close(market))

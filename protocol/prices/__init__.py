@@ -31,7 +31,7 @@ from protocol.prices.data import DataFileError
 from protocol.prices.gbm import GBM
 from protocol.prices.history import HistoryReplay
 from protocol.prices.jumps import MertonJumpDiffusion
-from protocol.prices.liquidity import DepthSchedule, ExternalMarket, Liquidity, Thinning
+from protocol.prices.liquidity import DepthSchedule, ExternalMarket, Liquidity, OutsideFill, Thinning
 from protocol.prices.oracle import OracleFeed, OracleModel
 from protocol.prices.path import PRICE_DECIMALS, PRICE_QUANTUM, PricePath, quantize
 from protocol.prices.replay import CsvReplay, CsvReplayError
@@ -42,7 +42,7 @@ from protocol.prices.volatility import Heston, RegimeSwitchingVol
 __all__ = [
     "PRICE_DECIMALS", "PRICE_QUANTUM", "SECONDS_PER_YEAR",
     "BrownianBridge", "Combined", "CorrelatedGBM", "Crash", "CsvReplay", "CsvReplayError",
-    "DataFileError", "DepthSchedule", "ExternalMarket", "FlashCrash", "GBM", "Gap", "Heston",
+    "DataFileError", "DepthSchedule", "ExternalMarket", "OutsideFill", "FlashCrash", "GBM", "Gap", "Heston",
     "HistoryReplay", "Liquidity", "MertonJumpDiffusion", "OracleFeed", "OracleModel",
     "PricePath", "PriceSource", "RegimeSwitchingVol", "Shock", "Thinning", "WithShock",
     "cholesky", "combine", "derive_seed", "quantize", "validate_correlation",

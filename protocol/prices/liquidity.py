@@ -187,10 +187,28 @@ class Liquidity:
         return _HALF ** (_ONE / self.half_life)
 
 
+@dataclass(frozen=True)
+class OutsideFill:
+    """A participant's own trade on the external market (:meth:`ExternalMarket.trade`): ``usd``
+    signed notional (+ bought), ``units`` signed base units, ``price`` the average fill (the
+    quote walked by the block's earlier outside flow and this trade), ``cost`` its impact cost
+    in USD against the quote."""
+
+    symbol: str
+    usd: Decimal
+    units: Decimal
+    price: Decimal
+    cost: Decimal
+
+
 class ExternalMarket:
     """The reference markets of a scenario: ``quote`` the prices the oracle reports this block,
     then ``absorb`` the block's hedged flow. Markets without a ``Liquidity`` are infinitely
     deep: their reported price is the exogenous one.
+
+    Participants may trade these markets themselves (:meth:`trade`, an arbitrageur's hedge, a
+    manipulator's pump): their flow joins the venue's hedged flow when the block is absorbed, so
+    the oracle shows the move from the next block on, as it shows the venue's own.
 
     ``start``: the exogenous prices of block 0, where a thinning rule's first windows look back
     to (without it, to the first block quoted)."""
@@ -204,6 +222,8 @@ class ExternalMarket:
         self.block = 0
         #: each thinning market's share of its depth left (1: none taken)
         self.thinned = {s: _ONE for s, liq in self.liquidity.items() if liq.thinning is not None}
+        self.quoted: dict[str, Decimal] = {}  # the last quote, that outside trades fill against
+        self.pending: dict[str, Decimal] = {}  # this block's outside flow, USD signed
         self._seen: dict[str, deque[Decimal]] = {
             s: deque([] if start is None or s not in start else [start[s]],
                      maxlen=self.liquidity[s].thinning.window + 1)  # type: ignore[union-attr]
@@ -218,11 +238,34 @@ class ExternalMarket:
         if self.thinned:
             self._thin(exogenous)
         if not self.feedback:
+            self.quoted = dict(exogenous)
             return dict(exogenous)
         with localcontext() as ctx:
             ctx.prec = 34
-            return {s: quantize(p * self.displacement[s].exp()) if s in self.displacement else p
-                    for s, p in exogenous.items()}
+            self.quoted = {s: quantize(p * self.displacement[s].exp()) if s in self.displacement
+                           else p for s, p in exogenous.items()}
+            return dict(self.quoted)
+
+    def trade(self, symbol: str, usd: Decimal) -> OutsideFill:
+        """Buy (``usd`` > 0) or sell USD ``usd`` of ``symbol`` on the external market in the
+        block last quoted. The fill walks the book from where the block's earlier outside trades
+        left it; the price moves for everyone when the block is absorbed. A market with no
+        ``Liquidity`` fills at the quote. Raises ValueError for a symbol not quoted or a
+        sale that would take the price to 1% of the quote or below."""
+        if symbol not in self.quoted:
+            raise ValueError(f"no external market {symbol!r} quoted")
+        quote = self.quoted[symbol]
+        with localcontext() as ctx:
+            ctx.prec = 34
+            if symbol not in self.liquidity or usd == 0:
+                return OutsideFill(symbol, usd, usd / quote, quote, Decimal(0))
+            before = self.pending.get(symbol, Decimal(0))
+            start, end = self._move(symbol, before), self._move(symbol, before + usd)
+            if end <= Decimal("-0.99"):
+                raise ValueError(f"a sale of {-usd} USD of {symbol} takes its price down 99%")
+            self.pending[symbol] = before + usd
+            price = quote * (_ONE + (start + end) / 2)
+            return OutsideFill(symbol, usd, usd / price, price, impact_cost(usd, end - start))
 
     def _thin(self, exogenous: Mapping[str, Decimal]) -> None:
         with localcontext() as ctx:
@@ -260,16 +303,21 @@ class ExternalMarket:
 
     def absorb(self, flows: Mapping[str, Decimal]) -> dict[str, Decimal]:
         """Decay every displacement by one block, then hedge each market's net signed flow
-        (USD, + buys); returns each market's impact cost in USD: |flow| x |price move| / 2, what
-        walking the book costs against the price before it."""
+        (USD, + buys) together with the block's outside trades (:meth:`trade`); returns the
+        impact cost in USD of each market's hedged flow on its own: |flow| x |price move| / 2,
+        what walking the book costs against the price before it."""
         costs: dict[str, Decimal] = {}
+        pending, self.pending = self.pending, {}
         with localcontext() as ctx:
             ctx.prec = 34
             for symbol, liq in self.liquidity.items():
                 flow = flows.get(symbol, Decimal(0))
                 move = self._move(symbol, flow)
-                self.displacement[symbol] = self.displacement[symbol] * liq.decay + (_ONE + move).ln()
                 costs[symbol] = impact_cost(flow, move)
+                outside = pending.get(symbol)
+                if outside:
+                    move = self._move(symbol, flow + outside)
+                self.displacement[symbol] = self.displacement[symbol] * liq.decay + (_ONE + move).ln()
         return costs
 
     def cost_of(self, symbol: str, flow_usd: Decimal) -> Decimal:

@@ -115,7 +115,7 @@ class Simulation:
             with chain.block() as receipts:  # the oracle push and the agents' transactions
                 if pushed:
                     venue.set_prices(pushed)
-                ctx = Context(block, prices, venue)  # traders watch the market itself
+                ctx = Context(block, prices, venue, external)  # traders watch the market itself
                 due = schedule.due(block, prices)
                 for agent in order_rng.sample(due, len(due)):
                     agent.act(ctx)

@@ -55,3 +55,36 @@ def test_feedback_off_reports_the_exogenous_price_and_still_prices_the_flow():
 def test_bad_liquidity_is_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Liquidity(**kwargs)
+
+
+def test_an_outside_trade_fills_along_the_book_and_moves_the_next_quote():
+    """A participant's own purchase walks the book from the quote (linear: 1 M against 2 M per
+    1% is 0.5%), a second one in the same block starts where the first left it, and the block's
+    absorbed move is that of the venue's flow plus theirs; the venue's hedge cost is its own."""
+    market = ExternalMarket({"ETH": Liquidity(depth=Decimal(2_000_000), half_life=Decimal(10**9))})
+    market.quote({"ETH": Decimal(1000)}, 1)
+    first = market.trade("ETH", Decimal(1_000_000))
+    assert first.price == Decimal("1002.5")  # halfway through the 0.5% it moves the price
+    assert abs(first.units * first.price - 1_000_000) < Decimal("1e-20")
+    assert first.cost == Decimal(2500)
+    second = market.trade("ETH", Decimal(1_000_000))
+    assert second.price == Decimal("1007.5")  # from 0.5% to 1%
+    costs = market.absorb({"ETH": Decimal(2_000_000)})
+    assert costs["ETH"] == impact_cost(Decimal(2_000_000), Decimal("0.01"))  # the venue's alone
+    quoted = market.quote({"ETH": Decimal(1000)}, 2)["ETH"]
+    # 2 M hedged + 2 M outside: 2% up, compounded in log space with no decay to speak of
+    assert abs(quoted - Decimal(1020)) < Decimal("0.001")
+    assert market.pending == {}
+
+
+def test_outside_trades_fill_at_the_quote_where_the_market_is_deep_and_are_refused_unquoted():
+    market = ExternalMarket({})
+    market.quote({"BTC": Decimal(60_000)}, 1)
+    fill = market.trade("BTC", Decimal(-120_000))
+    assert (fill.price, fill.units, fill.cost) == (Decimal(60_000), Decimal(-2), Decimal(0))
+    with pytest.raises(ValueError, match="no external market 'ETH'"):
+        market.trade("ETH", Decimal(1))
+    thin = ExternalMarket({"ETH": Liquidity(depth=Decimal(1_000))})
+    thin.quote({"ETH": Decimal(1000)}, 1)
+    with pytest.raises(ValueError, match="takes its price down 99%"):
+        thin.trade("ETH", Decimal(-200_000))
