@@ -231,4 +231,4 @@ def _summary_stub() -> dict:
     return {"bad_debt": 0, "liquidated_notional": 0, "liquidation_impact_cost": 0, "fees_paid": 0,
             "insurance_fund": {"max_drawdown": 0}, "pool": {"lp_return": 0},
             "keepers": {}, "liquidations": 0, "wiped_out": 0, "traders": 0,
-            "solvency": {"adl_notional": 0}, "limits": {}, "refused": {}, "worst_block": None}
+            "solvency": {"adl_notional": 0}, "adl": {"overshoot": 0, "gini": 0}, "limits": {}, "refused": {}, "worst_block": None}

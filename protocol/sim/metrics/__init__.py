@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, cast
 
 from protocol.chain import Receipt
 from protocol.plugins import Aggregate, BlockView, Metric, MetricCollision, RunView, metric_class
+from protocol.sim.metrics.adl import AdlFairness, gini
 from protocol.sim.metrics.book import RESAMPLE_MOVE, Book, BookParams, OpenPosition
 from protocol.sim.metrics.common import WIPED_OUT, market_drawdowns, max_drawdown, usd
 from protocol.sim.metrics.equity import Equity, EquityParams
@@ -30,15 +31,15 @@ from protocol.sim.metrics.solvency import Solvency
 from protocol.sim.result import LiquidationMark, PositionSample, Row
 from protocol.sim.scenario import MetricSpec
 
-__all__ = ["AGGREGATES", "BUILTIN", "BaseFee", "RESAMPLE_MOVE", "WIPED_OUT", "Book", "BookParams", "Equity",
+__all__ = ["AGGREGATES", "AdlFairness", "BUILTIN", "BaseFee", "RESAMPLE_MOVE", "WIPED_OUT", "Book", "BookParams", "Equity",
            "EquityParams", "EventLog", "Flows", "KeeperProfit", "Limits", "MarketState", "Metrics",
            "OpenPosition", "Rates", "Solvency", "Transactions", "market_drawdowns",
-           "max_drawdown", "run_figures", "usd"]
+           "gini", "max_drawdown", "run_figures", "usd"]
 
 #: The built-in metrics by name, in the order their columns appear in a row.
 BUILTIN: dict[str, type[Metric]] = {
     "market": MarketState, "flows": Flows, "rates": Rates, "keepers": KeeperProfit, "gas": BaseFee,
-    "solvency": Solvency, "limits": Limits, "book": Book, "equity": Equity, "events": EventLog,
+    "solvency": Solvency, "adl": AdlFairness, "limits": Limits, "book": Book, "equity": Equity, "events": EventLog,
     "transactions": Transactions}
 
 
