@@ -80,7 +80,8 @@ def run(scenario: str, backend: Optional[str], seed: Optional[int], blocks: Opti
     A scenario with study_modes (such as isolated-vs-cross) runs once per margin mode, and one
     with study = "solvency" (such as adl) once without the profit cap and ADL and once with
     them, and one with study = "feedback" (such as cascade) once with the oracle reporting the
-    exogenous path and once the price its liquidations moved; all write a side-by-side study.
+    exogenous path and once the price its liquidations moved, and one with study = "adl" (such
+    as adl-modules) once per ADL module; all write a side-by-side study.
 
     If an exception escapes or (with --check-invariants) an invariant breaks, the run writes a
     crash bundle (scenario, seed, block, error, a pytest file replaying it), prints its path and
@@ -206,6 +207,8 @@ def _study_table(study: StudyResult) -> Table:
         by = "by margin mode"
     elif "with feedback" in modes:
         by = "with and without liquidation feedback"
+    elif "pro-rata haircut" in modes:
+        by = "under each ADL module"
     else:
         by = "with and without the profit cap and ADL"
     table = Table(title=f"{study.scenario}: the same traders and prices, {by}")

@@ -233,8 +233,8 @@ def run_study(scenario: Scenario, *, backend: Optional[str] = None, seed: Option
               progress: Optional[Progress] = None, check_invariants: int = 0) -> StudyResult:
     """Run the scenario once per variant of its study and compare: per margin mode of
     ``study_modes`` (default isolated and cross) with every trader forced into it, or for the
-    ``solvency`` study without the profit cap and ADL keepers, then as configured, or for the
-    ``feedback`` study with the oracle reporting the external market's exogenous path, then its
+    ``solvency`` study without the profit cap and ADL keepers, then as configured, for the
+    ``adl`` study once per shipped ADL module (:data:`ADL_MODULES`), or for the ``feedback`` study with the oracle reporting the external market's exogenous path, then its
     price as the venue's flow moved it. A failure's ``.perpsim_crash`` names its variant."""
     variants, compared = study_variants(scenario)
     runs = {}
@@ -264,6 +264,11 @@ def study_variants(scenario: Scenario) -> tuple[dict[str, Scenario],
                         keepers=tuple(k for k in scenario.keepers if k.type != "adl")),
                     "cap + ADL": scenario}
         compared = SOLVENCY_COMPARED
+    elif scenario.study == "adl":
+        variants = {label: scenario.with_(venue=replace(
+                        scenario.venue, modules={**scenario.venue.modules, "adl": module}))
+                    for label, module in ADL_MODULES.items()}
+        compared = ADL_COMPARED
     elif scenario.study == "feedback":
         variants = {"without feedback": scenario.with_(feedback=False),
                     "with feedback": scenario.with_(feedback=True)}
@@ -310,6 +315,34 @@ SOLVENCY_COMPARED: dict[str, Callable[[RunResult], object]] = {
     "peak pnl factor": lambda r: _solvency(r)["peak_pnl_factor"],
     "LP return %": lambda r: r.summary["pool"]["lp_return"] * 100,
     "pool value at end $": lambda r: r.summary["pool"]["end_value"],
+    "bad debt $": lambda r: r.summary["bad_debt"],
+}
+
+
+#: The ``adl`` study's variants: the shipped ADL modules, by the rule each applies.
+ADL_MODULES = {"queue by score": "StockAdl", "pro-rata haircut": "ProRataAdl",
+               "keeper's choice (GMX)": "GmxAdl"}
+
+
+def _adl(run: RunResult) -> dict[str, Any]:
+    adl: dict[str, Any] = run.summary["adl"]
+    return adl
+
+
+ADL_COMPARED: dict[str, Callable[[RunResult], object]] = {
+    "positions auto-deleveraged": lambda r: _adl(r)["closes"],
+    "auto-deleveraged notional $": lambda r: _adl(r)["notional"],
+    "overshoot past the trigger $": lambda r: _adl(r)["overshoot"],
+    "overshoot % of ADL notional": lambda r: _adl(r)["overshoot_pct"],
+    "winners at the episodes' start": lambda r: _adl(r)["winners"],
+    "winners cut": lambda r: _adl(r)["cut"],
+    "mean haircut %": lambda r: _adl(r)["haircut_mean_pct"],
+    "median haircut %": lambda r: _adl(r)["haircut_median_pct"],
+    "largest haircut %": lambda r: _adl(r)["haircut_max_pct"],
+    "Gini of haircuts": lambda r: _adl(r)["gini"],
+    "peak pnl factor": lambda r: _solvency(r)["peak_pnl_factor"],
+    "profit paid to winners $": lambda r: _solvency(r)["profit_paid"],
+    "LP return %": lambda r: r.summary["pool"]["lp_return"] * 100,
     "bad debt $": lambda r: r.summary["bad_debt"],
 }
 

@@ -26,8 +26,9 @@ MODES = ("isolated", "cross")
 #: Studies a scenario may ask for besides ``study_modes``: ``solvency`` runs it without the
 #: profit cap and ADL keepers (the pool pays whoever closes first) and as configured;
 #: ``feedback`` runs it with the oracle reporting the exogenous path (no feedback) and as
-#: configured (the external market's moved price).
-STUDIES = ("solvency", "feedback")
+#: configured (the external market's moved price); ``adl`` runs it once per shipped ADL module
+#: on the same seed and path.
+STUDIES = ("solvency", "feedback", "adl")
 #: Scenario fields that are top-level keys of its TOML, which ``with_`` keeps ``raw`` true to.
 TOML_KEYS = ("name", "description", "seed", "blocks", "block_time", "backend", "equity_every",
              "positions_every", "mode", "study_modes", "study", "verify_index", "spot_check_every")
