@@ -263,12 +263,14 @@ class FundingArbParams:
 
 @dataclass(frozen=True)
 class ArbTrade:
-    """One entry of the arbitrageur: its venue size (signed), the skew (USD) and annualised
-    rate it read, and the hedge's fill (None: no external market, or ``hedge`` off)."""
+    """One entry of the arbitrageur: its venue size (signed), the price it was shown, the skew
+    (USD) and annualised rate it read, and the hedge's fill (None: no external market, or
+    ``hedge`` off)."""
 
     block: int
     market: str
     size: Decimal
+    price: Decimal
     skew_usd: Decimal
     annual_rate: Decimal
     hedge_usd: Optional[Decimal]
@@ -324,7 +326,8 @@ class FundingArbitrageur(WatchingAgent):
         hedge = None
         if params.hedge:  # the same notional, the other way, outside
             hedge = self.trade_outside(ctx, read.market, -size * read.price)
-        self.trades.append(ArbTrade(ctx.block, read.market, size, read.skew_usd, read.annual_rate,
+        self.trades.append(ArbTrade(ctx.block, read.market, size, read.price, read.skew_usd,
+                                    read.annual_rate,
                                     None if hedge is None else hedge.usd,
                                     None if hedge is None else hedge.price))
 
