@@ -5,6 +5,7 @@ defines it, and their parameters' validation."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -211,7 +212,7 @@ def test_informed_traders_earn_while_the_lps_lose(informed):
     assert result.summary["pool"]["lp_return"] < 0
     assert cohorts["lp"]["end_equity"] < cohorts["lp"]["start_equity"]
     traders = [a for a in agents if isinstance(a, (MomentumTrader, MeanReversionTrader))]
-    told = sum((a.signals for a in traders), start=__import__("collections").Counter())
+    told = sum((a.signals for a in traders), start=Counter())
     # signal_quality 0.8: about 80% of entries follow the true move, the rest their rule
     share = D(told["informed"]) / sum(told.values())
     assert D("0.7") < share < D("0.9")
