@@ -10,6 +10,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 from protocol.agents.base import Activity, Agent, Context, Holding, NoParams
+from protocol.agents.intent import (
+    FundingArbitrageur,
+    FundingArbParams,
+    InformedParams,
+    MarketMakerParams,
+    MeanReversionTrader,
+    MomentumTrader,
+    SkewMarketMaker,
+)
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -54,9 +63,16 @@ AGENT_TYPES: dict[str, AgentType] = {
     "stop_loss": AgentType.of(StopLossTrader, {"leverage": (5.0, 20.0), "fraction": (0.05, 0.15)}),
     "noise": AgentType.of(NoiseTrader, {"leverage": (1.0, 20.0), "fraction": (0.02, 0.20)}),
     "lp": AgentType.of(LiquidityProvider),
+    "funding_arb": AgentType.of(FundingArbitrageur),
+    "market_maker": AgentType.of(SkewMarketMaker),
+    "momentum": AgentType.of(MomentumTrader, {"leverage": (2.0, 5.0), "fraction": (0.05, 0.10)}),
+    "mean_reversion": AgentType.of(MeanReversionTrader,
+                                   {"leverage": (2.0, 5.0), "fraction": (0.05, 0.10)}),
 }
 
 __all__ = ["AGENT_TYPES", "Activity", "Agent", "AgentType", "ConservativeTrader", "Context",
            "Hedger", "Holding", "LPParams", "LiquidityProvider", "MarginTopper",
            "MarginTopperParams", "NoParams", "NoiseTrader", "RiskSizedParams", "RiskSizedTrader",
-           "Speculator", "StopLossParams", "StopLossTrader", "TraderParams", "TradingAgent"]
+           "Speculator", "StopLossParams", "StopLossTrader", "TraderParams", "TradingAgent",
+           "FundingArbitrageur", "FundingArbParams", "SkewMarketMaker", "MarketMakerParams",
+           "MomentumTrader", "MeanReversionTrader", "InformedParams"]

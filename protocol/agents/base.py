@@ -32,12 +32,18 @@ Triggers = Mapping[str, tuple[Optional[Decimal], Optional[Decimal]]]
 class Context:
     """What an agent sees in one block: the external market's prices (which the oracle
     follows), the venue, and the external market itself (``external``, for the participants
-    that trade it: None where a run has none, as in a test that builds a context by hand)."""
+    that trade it: None where a run has none, as in a test that builds a context by hand).
+
+    ``path_at``: the scenario's exogenous prices at any block of the run (a block before 0 or
+    after the last is read as the first or the last), for informed agents
+    (:mod:`protocol.agents.intent`): the past is public, the future is what their signal
+    peeks at. The engine sets it; None in a context built by hand."""
 
     block: int
     prices: Mapping[str, Decimal]
     venue: Venue
     external: Optional[ExternalMarket] = None
+    path_at: Optional[Callable[[int], Mapping[str, Decimal]]] = None
 
 
 @dataclass

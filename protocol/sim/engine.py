@@ -107,6 +107,10 @@ class Simulation:
                                base_fee=gas.fee(1) if gas is not None else None)]
         if self.external_bots:
             self.external_bots.start(venue)
+
+        def path_at(block: int) -> dict[str, Decimal]:  # informed agents' look at the path
+            return path.at(min(max(block, 0), sc.blocks))
+
         for block in range(1, sc.blocks + 1):
             self.block = block
             exogenous = path.at(block)
@@ -115,7 +119,7 @@ class Simulation:
             with chain.block() as receipts:  # the oracle push and the agents' transactions
                 if pushed:
                     venue.set_prices(pushed)
-                ctx = Context(block, prices, venue, external)  # traders watch the market itself
+                ctx = Context(block, prices, venue, external, path_at)  # traders watch the market itself
                 due = schedule.due(block, prices)
                 for agent in order_rng.sample(due, len(due)):
                     agent.act(ctx)

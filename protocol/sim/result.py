@@ -120,7 +120,8 @@ class RunResult:
     ``pool_value``, ``lp_share_price``, ``insurance_fund``, ``liquidations``,
     ``liquidated_notional``, ``bad_debt``, ``cum_bad_debt``, ``funding_paid``, ``fees_paid``,
     ``keeper_profit.<name>`` (cumulative, USD, net of gas), ``equity.<cohort>`` (sum of the
-    cohort's equity, USD, sampled every ``equity_every`` blocks and carried forward),
+    cohort's equity, USD, sampled every ``equity_every`` blocks and carried forward; an agent's
+    holdings on the external market count at its price: ``Agent.outside_value``),
     ``equity.isolated`` / ``equity.cross`` (traders by the margin mode they trade in),
     ``wiped_out`` (accounts with under 1% of their starting capital left), ``transactions``;
     per market also ``skew.<SYM>`` (long minus short open interest, USD),

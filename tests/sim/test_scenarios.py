@@ -23,7 +23,8 @@ from protocol.sim.loader import (
 from protocol.sim.scenario import PNL_FACTORS, Scenario, VenueSpec
 from protocol.venue import Venue
 
-BUILTINS = ("default", "crash", "isolated-vs-cross", "keeper-race", "funding-squeeze", "adl")
+BUILTINS = ("default", "crash", "isolated-vs-cross", "keeper-race", "funding-squeeze", "adl",
+            "funding-arb", "market-maker", "informed", "informed-noise")
 
 BASE = """\
 name = "t"

@@ -24,7 +24,9 @@ class EquityParams:
 
 class Equity(Metric):
     """Columns ``equity.COHORT``, ``equity.isolated``, ``equity.cross`` (the sums over agents,
-    USD) and ``wiped_out`` (traders under 1% of their capital), as of the last sample; the
+    USD) and ``wiped_out`` (traders under 1% of their capital), as of the last sample; an
+    agent's equity includes what it holds on the external market (its
+    :meth:`~protocol.agents.Agent.outside_value` at the external market's price); the
     summary's ``cohorts`` (per cohort: start and end equity, return, drawdown, wiped out,
     losses, liquidations, transactions), ``wiped_out``, ``traders`` and ``survivors``."""
 
@@ -50,6 +52,9 @@ class Equity(Metric):
     def observe(self, view: BlockView) -> Mapping[str, Any]:
         if view.block % self.params.every == 0 or not self.by_agent:
             self.by_agent = self.sample(view.block)
+            for agent in self.agents:  # what it holds on the external market (an arb's hedge)
+                if agent.outside_units or agent.outside_cash:
+                    self.by_agent[agent.name] += usd(agent.outside_value(view.prices))
             self.columns = {**self._totals(), "wiped_out": self._wiped_out(self.agents)}
         for cohort in self.cohorts:
             self.series[cohort].append(self.columns[f"equity.{cohort}"])
