@@ -9,6 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
+from protocol.agents.attackers import (
+    Attacker,
+    Manipulator,
+    ManipulatorParams,
+    MarginPuller,
+    MarginPullerParams,
+    SelfLiquidator,
+    SelfLiquidatorParams,
+)
 from protocol.agents.base import Activity, Agent, Context, Holding, NoParams
 
 if TYPE_CHECKING:
@@ -54,9 +63,14 @@ AGENT_TYPES: dict[str, AgentType] = {
     "stop_loss": AgentType.of(StopLossTrader, {"leverage": (5.0, 20.0), "fraction": (0.05, 0.15)}),
     "noise": AgentType.of(NoiseTrader, {"leverage": (1.0, 20.0), "fraction": (0.02, 0.20)}),
     "lp": AgentType.of(LiquidityProvider),
+    "manipulator": AgentType.of(Manipulator),
+    "self_liquidator": AgentType.of(SelfLiquidator),
+    "margin_puller": AgentType.of(MarginPuller),
 }
 
-__all__ = ["AGENT_TYPES", "Activity", "Agent", "AgentType", "ConservativeTrader", "Context",
+__all__ = ["AGENT_TYPES", "Activity", "Agent", "AgentType", "Attacker", "Manipulator",
+           "ManipulatorParams", "MarginPuller", "MarginPullerParams", "SelfLiquidator",
+           "SelfLiquidatorParams", "ConservativeTrader", "Context",
            "Hedger", "Holding", "LPParams", "LiquidityProvider", "MarginTopper",
            "MarginTopperParams", "NoParams", "NoiseTrader", "RiskSizedParams", "RiskSizedTrader",
            "Speculator", "StopLossParams", "StopLossTrader", "TraderParams", "TradingAgent"]
