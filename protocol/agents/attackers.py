@@ -32,8 +32,9 @@ from protocol.venue.units import from_wad
 
 DIRECTIONS = ("long", "short")
 EXITS = ("close", "withdraw")
-#: How far below what the transfer rule allows a withdrawal stays (USD), against rounding.
-_EDGE = Decimal("0.01")
+#: The share of what the transfer rule allows that a withdrawal takes: the rest covers the
+#: funding and borrowing that accrue before it lands.
+_EDGE = Decimal("0.995")
 
 
 def _check(name: str, ok: bool, message: str) -> None:
@@ -133,7 +134,7 @@ class Attacker(Agent):
         ch = venue.clearinghouse
         equity, _, _, required = ch.account_health(trader.address)
         balance = venue.usd(ch.cross_balance(trader.address))
-        amount = usd(min(balance, from_wad(equity - required)) - _EDGE)
+        amount = usd(min(balance, from_wad(equity - required)) * _EDGE)
         if amount <= 0:
             return Decimal(0)
         if self._send(lambda: trader.withdraw(amount)) is None:
@@ -287,7 +288,7 @@ class SelfLiquidatorParams:
     budget: float = 1_000_000.0
     market: Optional[str] = None
     margin_share: float = 0.1
-    leverage: int = 0
+    leverage: int = 5
     hedge: bool = True
     hedge_leverage: int = 5
     direction: str = "short"
@@ -346,9 +347,12 @@ class SelfLiquidator(Attacker):
         if block == p.start_block:
             self._open(ctx, market)
             return
-        if block == p.start_block + 1:
+        if block == p.start_block + 1:  # to the edge: the highest leverage, then withdraw
+            top = venue.markets[market].max_leverage
+            self._send(lambda: self.trader.set_leverage(market, top))
             out = self._withdraw_edge(ctx, self.trader)
-            self.log(block, f"withdrew ${out:,.0f}: margin to the edge")
+            self._committed -= out  # back in the wallet: it pays for the pump
+            self.log(block, f"leverage {top}x; withdrew ${out:,.0f}: margin to the edge")
             return
         pump_end = self.pump_from + p.pump_blocks
         if block < pump_end and self.liquidated_at is None:
@@ -359,9 +363,9 @@ class SelfLiquidator(Attacker):
                                 f"at {fill.price:.6g}")
             return
         if self.cash_at is None:
-            if self.liquidated_at is None and venue.raw_position(self.trader, market).size != 0 \
+            if venue.raw_position(self.trader, market).size != 0 \
                     and block < pump_end + p.wait_blocks:
-                return  # not liquidated yet
+                return  # not (wholly) liquidated yet
             self.cash_at = block
             if self.twin is not None and venue.raw_position(self.twin, market).size != 0:
                 self._send(lambda: self.twin.close(market) if self.twin else None)
