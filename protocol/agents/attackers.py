@@ -148,18 +148,38 @@ class Attacker(Agent):
         return Decimal(0)
 
     def _unwind(self, ctx: Context, market: str, left_blocks: int) -> None:
-        """Sell (or buy back) 1/``left_blocks`` of the external inventory: a trade of the
-        share's value at the quote, then (the fill walks the book) up to two more for what the
-        first left or overshot; in the last block, to nothing."""
+        """Sell (or buy back) 1/``left_blocks`` of the external inventory: the trade whose fill
+        (the book walked) trades exactly that many units, found by bisection; as much of it as
+        the market takes without falling 99%."""
         units = self.outside_units.get(market, Decimal(0))
-        target = units - units / max(left_blocks, 1)
-        for _ in range(3):
-            gap = self.outside_units.get(market, Decimal(0)) - target
-            if abs(gap) * ctx.prices[market] < Decimal(1):
-                return
-            fill = self.trade_outside(ctx, market, -gap * ctx.prices[market])
-            if fill is None:  # a sale that would take the price to nothing: no more now
-                return
+        share = units / max(left_blocks, 1)
+        if ctx.external is None or abs(share) * ctx.prices[market] < 1:
+            return
+        ext = ctx.external
+
+        def traded(usd_: Decimal) -> Optional[Decimal]:  # units a trade of usd_ moves; None: refused
+            try:
+                return usd_ / ext.fill_price(market, usd_)
+            except ValueError:
+                return None
+
+        low, high = Decimal(0), -share * ctx.prices[market]  # high undershoots: walk it out
+        for _ in range(60):
+            done = traded(high)
+            if done is None or abs(done) >= abs(share):
+                break
+            low, high = high, high * 2
+        for _ in range(60):  # bisect |usd| in [low, high]: the fill that trades -share units
+            mid = (low + high) / 2
+            done = traded(mid)
+            if done is None or abs(done) > abs(share):
+                high = mid
+            else:
+                low = mid
+            if abs(high - low) < Decimal("0.01"):
+                break
+        if low != 0:
+            self.trade_outside(ctx, market, low)
 
 
 # ---------------------------------------------------------------------------------------------
