@@ -88,7 +88,7 @@ def attack(scenario: str, agent: str, budgets: str, vary: tuple[str, ...], seeds
         sys.exit(stopped.exit_code)
     view = Table(title=f"attack: {scenario} ({agent})")
     for header in COLUMNS:
-        view.add_column(header, overflow="fold")
+        view.add_column(header, overflow="fold", no_wrap=header in ("budget", "best parameters"))
     for point in result.by_budget():
         view.add_row(*(str(c) for c in cells(point)))
     console.print(view)
