@@ -265,7 +265,8 @@ def plan_attack(scenario: str, agent: str, budgets: Sequence[float], seeds: Sequ
 
 def execute_attack(spec: RunSpec) -> RunRecord:
     """One run of a search (:func:`~protocol.sweep.run.execute` with the ledger's summary kept
-    as the record's ``attack`` figure). Never raises: a failure is recorded."""
+    as the record's ``attack`` figure, and its provenance: the scenario as run, ledger
+    included). Never raises: a failure is recorded."""
     started = time.perf_counter()
     try:
         scenario = load_scenario(spec.scenario, {**dict(spec.fixed), **dict(spec.params)})
@@ -273,11 +274,15 @@ def execute_attack(spec: RunSpec) -> RunRecord:
         metrics = run_metrics(result)
         metrics["attack"] = _exact(result.summary["metrics"]["attack"])
         status, error, tb = "ok", "", ""
+        info = result.provenance.info()
+        del info["scenario_file"]
+        provenance = {**info, "backend": result.backend,
+                      "scenario_toml": result.provenance.scenario_toml}
     except Exception as exc:  # a failing run is data, and the search goes on
-        metrics, status = {}, "error"
+        metrics, status, provenance = {}, "error", {}
         error, tb = f"{type(exc).__name__}: {exc}", traceback.format_exc()
     return RunRecord(spec.key, spec.point, spec.seed, status, metrics, error, tb,
-                     time.perf_counter() - started)
+                     time.perf_counter() - started, provenance)
 
 
 def _exact(value: Any) -> Any:

@@ -3,6 +3,7 @@ the venue's defences against the manipulator as the attack search measures them.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -132,3 +133,12 @@ def test_a_search_resumes_from_its_store(tmp_path):
 def test_a_scenario_without_the_attacker_is_refused():
     with pytest.raises(AttackError, match="cascade has no manipulator agent"):
         plan_attack("cascade", "manipulator", [1e6], [1])
+
+
+def test_a_searchs_records_keep_the_scenario_as_run_with_its_ledger(tmp_path):
+    plan = plan_attack("attack-mango", "manipulator", [1e6], [1], vary=SHAPE)
+    run_attack(plan, tmp_path / "p", workers=1)
+    (line,) = (tmp_path / "p" / "runs.jsonl").read_text().splitlines()
+    record = json.loads(line)
+    assert record["status"] == "ok" and "AttackLedger" in record["provenance"]["scenario_toml"]
+    assert record["metrics"]["attack"]["kind"] == "manipulator"
