@@ -9,6 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
+from protocol.agents.attackers import (
+    Attacker,
+    Manipulator,
+    ManipulatorParams,
+    MarginPuller,
+    MarginPullerParams,
+    SelfLiquidator,
+    SelfLiquidatorParams,
+)
 from protocol.agents.base import Activity, Agent, Context, Holding, NoParams
 from protocol.agents.intent import (
     FundingArbitrageur,
@@ -68,9 +77,14 @@ AGENT_TYPES: dict[str, AgentType] = {
     "momentum": AgentType.of(MomentumTrader, {"leverage": (2.0, 5.0), "fraction": (0.05, 0.10)}),
     "mean_reversion": AgentType.of(MeanReversionTrader,
                                    {"leverage": (2.0, 5.0), "fraction": (0.05, 0.10)}),
+    "manipulator": AgentType.of(Manipulator),
+    "self_liquidator": AgentType.of(SelfLiquidator),
+    "margin_puller": AgentType.of(MarginPuller),
 }
 
-__all__ = ["AGENT_TYPES", "Activity", "Agent", "AgentType", "ConservativeTrader", "Context",
+__all__ = ["AGENT_TYPES", "Activity", "Agent", "AgentType", "Attacker", "Manipulator",
+           "ManipulatorParams", "MarginPuller", "MarginPullerParams", "SelfLiquidator",
+           "SelfLiquidatorParams", "ConservativeTrader", "Context",
            "Hedger", "Holding", "LPParams", "LiquidityProvider", "MarginTopper",
            "MarginTopperParams", "NoParams", "NoiseTrader", "RiskSizedParams", "RiskSizedTrader",
            "Speculator", "StopLossParams", "StopLossTrader", "TraderParams", "TradingAgent",

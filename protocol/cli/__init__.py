@@ -17,6 +17,7 @@ from protocol.cli.oneline import one_line
 #: imports what it needs at its module's top, and ``perpsim run`` does not load the fuzzer, Ray
 #: or the mutation tester. ``extras`` names the pip extra behind an optional import.
 COMMANDS: dict[str, tuple[str, dict[str, str]]] = {
+    "attack": ("protocol.cli.attack", {}),
     "bench": ("protocol.cli.bench", {}),
     "fuzz": ("protocol.cli.fuzz", {"hypothesis": "fuzz"}),
     "mutate": ("protocol.cli.mutate", {}),

@@ -267,6 +267,22 @@ class ExternalMarket:
             price = quote * (_ONE + (start + end) / 2)
             return OutsideFill(symbol, usd, usd / price, price, impact_cost(usd, end - start))
 
+    def fill_price(self, symbol: str, usd: Decimal) -> Decimal:
+        """The average price a trade of ``usd`` (:meth:`trade`) would fill at now, without
+        trading. Raises ValueError as :meth:`trade` does."""
+        quote = self.quoted.get(symbol)
+        if quote is None:
+            raise ValueError(f"no external market {symbol!r} quoted")
+        if symbol not in self.liquidity or usd == 0:
+            return quote
+        with localcontext() as ctx:
+            ctx.prec = 34
+            before = self.pending.get(symbol, Decimal(0))
+            start, end = self._move(symbol, before), self._move(symbol, before + usd)
+            if end <= Decimal("-0.99"):
+                raise ValueError(f"a sale of {-usd} USD of {symbol} takes its price down 99%")
+            return quote * (_ONE + (start + end) / 2)
+
     def _thin(self, exogenous: Mapping[str, Decimal]) -> None:
         with localcontext() as ctx:
             ctx.prec = 34

@@ -8,6 +8,9 @@ An :class:`OracleModel` makes it behave like a real feed:
   every block);
 * ``delay_blocks``: the price published at block b is the market's price at b - delay;
 * ``outages``: no update at all from block A to block B (inclusive), for ``[[A, B], ...]``;
+* ``max_deviation_bps``: the on-chain oracle's deviation guard (``PriceOracle.maxDeviationBps``,
+  SPEC §9): an update that moves the price more than this from the stored one is refused
+  (``PriceDeviation``) and the market keeps its stored price (0: no guard);
 * ``pull`` (Pyth-style): prices reach the chain only when someone attaches one. Traders' own
   updates land every ``heartbeat`` seconds; in between, a keeper may attach any published price
   newer than the stored one and within the oracle's max age (:meth:`OracleFeed.window`), which
@@ -32,12 +35,15 @@ class OracleModel:
     heartbeat: Optional[int] = None  # seconds
     delay_blocks: int = 0
     outages: tuple[tuple[int, int], ...] = ()
+    max_deviation_bps: int = 0  # the on-chain guard; 0: none
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if not 0 <= self.deviation_bps <= 10_000:
             raise ValueError(f"deviation_bps must be in [0, 10000], got {self.deviation_bps}")
+        if not 0 <= self.max_deviation_bps <= 10_000:
+            raise ValueError(f"max_deviation_bps must be in [0, 10000], got {self.max_deviation_bps}")
         if self.heartbeat is not None and self.heartbeat <= 0:
             raise ValueError(f"heartbeat must be > 0 seconds, got {self.heartbeat}")
         if self.mode == "pull" and self.heartbeat is None:

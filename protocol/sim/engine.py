@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional, cast
 
 from protocol.agents import Agent, Context
 from protocol.chain import Chain, Receipt
+from protocol.errors import Reverted
 from protocol.keepers import BlockBuilder, KeeperBot, LiquidationKeeper
 from protocol.keepers.index import BookIndex
 from protocol.plugins import RunView, agent_type, keeper_class
@@ -85,6 +86,10 @@ class Simulation:
                              **sc.venue.launch_keywords())
         if sc.venue.pnl_factors() != VenueSpec().pnl_factors():
             venue.set_pnl_factors(**sc.venue.pnl_factors())
+        for symbol, model in sc.oracles.items():  # the on-chain deviation guards, SPEC §9
+            if model.max_deviation_bps:
+                venue.oracle.set_max_deviation(venue.market_id(symbol), model.max_deviation_bps,
+                                               sender=venue.admin).raise_for_status()
         path = sc.prices.path(sc.blocks, sc.block_time, derive_seed(sc.seed, 0))
         agents, cohort_of = self._agents(venue)
         keepers = self._keepers(venue)
@@ -118,7 +123,7 @@ class Simulation:
             pushed = feed.observe(block, chain.timestamp, prices)  # what its oracle publishes now
             with chain.block() as receipts:  # the oracle push and the agents' transactions
                 if pushed:
-                    venue.set_prices(pushed)
+                    _push_prices(venue, pushed)
                 ctx = Context(block, prices, venue, external, path_at)  # traders watch the market itself
                 due = schedule.due(block, prices)
                 for agent in order_rng.sample(due, len(due)):
@@ -207,6 +212,23 @@ class Simulation:
             if isinstance(bot, LiquidationKeeper):
                 oracle.grant_role(role, bot.address, sender=venue.admin).raise_for_status()
                 bot.price_window = window
+
+
+def _push_prices(venue: Venue, prices: dict[str, Decimal]) -> None:
+    """Push the block's prices in one update. A market whose update the oracle's deviation
+    guard refuses (``PriceDeviation``, ``[oracle.SYM] max_deviation_bps``) keeps its stored
+    price and the others are pushed again without it; the refused update's receipt stays in
+    the block, where metrics see it."""
+    symbols = list(venue.markets)
+    pending = dict(prices)
+    while pending:
+        try:
+            venue.set_prices(pending)
+            return
+        except Reverted as exc:
+            if exc.error != "PriceDeviation":
+                raise
+            pending.pop(symbols[exc.args[0]])
 
 
 def _dispatch(receipts: list[Receipt], by_address: dict[str, Agent], venue: Venue) -> list[Agent]:

@@ -411,7 +411,8 @@ class _Builder:
                                    f"scenario's last block ({self.blocks})")
             out[symbol] = self.construct(parts, lambda: OracleModel(
                 mode=t.mode, deviation_bps=t.deviation_bps, heartbeat=t.heartbeat,
-                delay_blocks=t.delay_blocks, outages=tuple(t.outages)), type(t).model_fields)
+                delay_blocks=t.delay_blocks, outages=tuple(t.outages),
+                max_deviation_bps=t.max_deviation_bps), type(t).model_fields)
         return out
 
     def gas(self, t: m.Gas) -> GasModel:

@@ -352,6 +352,7 @@ class Oracle(Table):
     deviation_bps: Int = OracleModel.deviation_bps
     heartbeat: Optional[Int] = OracleModel.heartbeat
     delay_blocks: Int = OracleModel.delay_blocks
+    max_deviation_bps: Int = OracleModel.max_deviation_bps
     outages: list[Annotated[tuple[Any, ...], BeforeValidator(_outage)]] = []
 
 

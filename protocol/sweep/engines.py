@@ -17,7 +17,7 @@ import logging
 import multiprocessing
 import os
 from collections import deque
-from typing import Any, Iterable, Iterator, Optional, Protocol
+from typing import Any, Callable, Iterable, Iterator, Optional, Protocol
 
 from protocol.sweep.interrupt import Stop, worker_init
 from protocol.sweep.run import RunRecord, RunSpec, execute
@@ -45,12 +45,15 @@ class LocalEngine:
     run in flight finish (however long it takes) unless a second signal abandons it.
 
     Workers ignore SIGINT and SIGTERM (the sweep's main process decides what stops) and die with
-    the main process."""
+    the main process. ``task`` is what runs one spec (a module-level function: the pool pickles
+    it by name); the default, :func:`~protocol.sweep.run.execute`, a sweep's run."""
 
     name = "local"
 
-    def __init__(self, workers: Optional[int] = None):
+    def __init__(self, workers: Optional[int] = None,
+                 task: Callable[[RunSpec], RunRecord] = execute):
         self.workers = workers or os.cpu_count() or 1
+        self.task = task
         self._pool: Optional[cf.ProcessPoolExecutor] = None
         self._pending: set[cf.Future[RunRecord]] = set()
 
@@ -67,7 +70,7 @@ class LocalEngine:
                 return
             stop.interruptible = True  # a second signal raises KeyboardInterrupt in the run
             try:
-                record = execute(spec)
+                record = self.task(spec)
             finally:
                 stop.interruptible = False
             yield record
@@ -88,7 +91,7 @@ class LocalEngine:
                     return
             # one run per worker: nothing waits inside the pool, so stopping drops the queue here
             while queue and len(self._pending) < self.workers:
-                self._pending.add(self._pool.submit(execute, queue.popleft()))
+                self._pending.add(self._pool.submit(self.task, queue.popleft()))
             done, self._pending = cf.wait(self._pending, timeout=POLL,
                                           return_when=cf.FIRST_COMPLETED)
             for future in done:

@@ -111,6 +111,10 @@ RULES: tuple[Rule, ...] = (
          why="one seed of the shortest crisis with one trader of each kind: the composition, "
              "the run store, the table and the page in seconds (tests/cli/test_stress_cli.py "
              "runs every crisis with five seeds)"),
+    Rule(("perpsim", "attack"), if_given=(("--budget", "1e6,5e6"),),
+         extra=("--vary", "venue_leg=0.3", "--vary", "pump_blocks=1", "--vary", "exit=close"),
+         why="two budgets and one attack shape: the grid, the run store, the "
+             "table and the page in seconds (tests/sim/test_attackers.py checks each defence)"),
     Rule(("perpsim", "fuzz"), options=(("--steps", "200"),),
          why="CI's fuzz campaign is 200 sequences of 30 steps (tests/testing/test_fuzz.py)"),
     Rule(("perpsim", "bench"), skip=True,
@@ -507,7 +511,8 @@ def test_a_stale_figure_is_found_and_rewritten():
         "agents the invariant check reads", "built-in scenarios"]
     new = facts.rewrite(old)
     assert facts.stale(new) == [] and "scenario's 195 agents" in new
-    assert ("`default`, `adl`, `cascade`, `crash`, `crisis-2020-03-12`, `crisis-2021-05-19`, "
+    assert ("`default`, `adl`, `attack-jelly`, `attack-mango`, `attack-whale`, `cascade`, `crash`, "
+            "`crisis-2020-03-12`, `crisis-2021-05-19`, "
             "`crisis-2022-05-luna`, `crisis-2022-11-ftx`, `crisis-2025-10-10`, `external-keeper`, "
             "`funding-arb`, `funding-squeeze`, ") in new
     assert facts.stale(old.replace("Built-in scenarios", "Scenarios"))[1][1] is None  # sentence gone
