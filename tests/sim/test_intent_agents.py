@@ -280,7 +280,6 @@ def test_bad_parameters_are_refused_with_a_message(params, kwargs, message):
 
 def test_the_intent_agents_are_registered_and_a_scenario_refuses_their_bad_values(tmp_path):
     assert {"funding_arb", "market_maker", "momentum", "mean_reversion"} <= set(AGENT_TYPES)
-    assert list(AGENT_TYPES)[-4:] == ["funding_arb", "market_maker", "momentum", "mean_reversion"]
     assert AGENT_TYPES["funding_arb"].cls is FundingArbitrageur
     assert (FundingArbitrageur.kind, SkewMarketMaker.kind, MomentumTrader.kind,
             MeanReversionTrader.kind) == ("funding_arb", "market_maker", "momentum", "mean_reversion")
