@@ -14,6 +14,7 @@ import {Buckets} from "../libraries/Buckets.sol";
 import {CollateralLogic} from "../libraries/CollateralLogic.sol";
 import {AdminLogic} from "../libraries/AdminLogic.sol";
 import {ClearinghouseViews} from "./ClearinghouseViews.sol";
+import {AdlLogic} from "../libraries/AdlLogic.sol";
 import {Health} from "../libraries/Health.sol";
 import {TradeLogic} from "../libraries/TradeLogic.sol";
 import {ImpactLogic} from "../libraries/ImpactLogic.sol";
@@ -278,11 +279,19 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         TradeLogic.decrease(_s, _env(), account, market, sizeAbs);
     }
 
-    /// @notice Auto-deleverage `sizeAbs` (CLOSE_ALL: all) of the highest-ranked profitable
-    /// position while pending profit is above `maxPnlFactorAdl` of the pool: ADL keepers only
-    /// (`ADL_KEEPER_ROLE`), never on their own positions (`TradeLogic`).
+    /// @notice Auto-deleverage `sizeAbs` (CLOSE_ALL: what the market's ADL rule allows, the
+    /// whole position under the stock rule) of a profitable position while pending profit is
+    /// above `maxPnlFactorAdl` of the pool, under its market's ADL rule (`IAdlModule`; stock:
+    /// the highest-ranked first): ADL keepers only (`ADL_KEEPER_ROLE`), never on their own
+    /// positions (`TradeLogic`).
     function autoDeleverage(address account, uint256 market, uint256 sizeAbs) external {
         TradeLogic.autoDeleverage(_s, _env(), account, market, sizeAbs);
+    }
+
+    /// @notice End the auto-deleveraging round in progress (SPEC §8.1): an ADL keeper once the
+    /// pnl factor is at or below the ADL trigger, the admin at any time (`AdlLogic`).
+    function endAdlRound() external {
+        AdlLogic.endRound(_s, _env());
     }
 
     /// @notice Move collateral from the cross balance into an isolated position. Works while

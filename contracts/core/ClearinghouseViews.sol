@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {AdlLogic} from "../libraries/AdlLogic.sol";
 import {Health} from "../libraries/Health.sol";
 import {ImpactLogic} from "../libraries/ImpactLogic.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
@@ -108,10 +109,34 @@ library ClearinghouseViews {
     }
 
     /// @notice A market's rule modules; address(0) is the stock rule of that kind.
-    function marketModules(uint256 market) external view returns (address, address, address, address) {
+    function marketModules(uint256 market) external view returns (address, address, address, address, address) {
         VenueState storage vs = _state();
         StoredConfig storage c = vs.configs[market];
-        return (_module(vs, c.ratesModule), _module(vs, c.marginModule), _module(vs, c.liquidationModule), _module(vs, c.pricingModule));
+        return (
+            _module(vs, c.ratesModule), _module(vs, c.marginModule), _module(vs, c.liquidationModule), _module(vs, c.pricingModule),
+            _module(vs, c.adlModule)
+        );
+    }
+
+    /// @notice The auto-deleveraging round in progress, or the last one (`remaining` 0: none in
+    /// progress): its id, the fraction each member is cut by (WAD), the members not cut yet and
+    /// the module whose markets it covers (SPEC §8.1).
+    function adlRound() external view returns (uint256 id, uint256 fraction, uint256 remaining, address module) {
+        return AdlLogic.round(_state());
+    }
+
+    /// @notice A position's entry in the ADL rounds: the round it was last a member of (0:
+    /// none), its size when that round began (base units WAD) and whether it was cut; and
+    /// `entitled`, what one `autoDeleverage` of it may take now under the round in progress
+    /// (0: not a member of it, or cut already).
+    function adlRoundEntry(address account, uint256 market)
+        external
+        view
+        returns (uint256 round, uint256 roundSize, bool cut, uint256 entitled)
+    {
+        VenueState storage vs = _state();
+        uint256 entry = vs.adlRoundEntry[account][market];
+        return (entry >> 192, uint128(entry), (entry >> 128) & 1 == 1, AdlLogic.entitlement(vs, account, market));
     }
 
     function _module(VenueState storage vs, uint8 id) private view returns (address) {

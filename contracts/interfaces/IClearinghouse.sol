@@ -164,6 +164,21 @@ interface IClearinghouse {
     /// position of `account` in `market`, ADL could close now, ranks above the target with
     /// `score` (WAD).
     error AdlNotHighestRanked(address account, uint256 market, uint256 score);
+    /// @notice A round rule's close (`IAdlModule` ADL_ROUND, SPEC §8.1) may only take a member
+    /// of the current round `round`: a winner of the round's markets when it began. This
+    /// position was not one (it opened later, was not in profit, its side netted to a loss, its
+    /// market was stale, or its market has another module).
+    error AdlNotInRound(address account, uint256 market, uint256 round);
+    /// @notice A round cuts each member once; this one was cut in round `round` already.
+    error AdlAlreadyCut(address account, uint256 market, uint256 round);
+    /// @notice The market's ADL module allows closing `allowed` now (exactly that, for a rule
+    /// whose close is exact, such as a pro-rata cut); `requested` is not that.
+    error AdlSizeNotAllowed(uint256 requested, uint256 allowed);
+    /// @notice `endAdlRound` needs a round in progress.
+    error AdlNoRound();
+    /// @notice An ADL keeper may end a round early only once the pnl factor is at or below the
+    /// ADL trigger (both WAD); until then its members may still be cut.
+    error AdlRoundStillNeeded(uint256 pnlFactor, uint256 threshold);
     /// @notice Pending trader profit (WAD) is above what the pool pays out (`budget`, WAD): the
     /// profit cap binds, so LP deposits wait (a deposit would be shared with the winners), and
     /// no LP withdrawal may make it bind.
@@ -286,6 +301,15 @@ interface IClearinghouse {
         uint256 factorBefore,
         uint256 factorAfter
     );
+    /// @notice An auto-deleveraging round began (SPEC §8.1): `members` winners of the markets
+    /// whose ADL module is `module`, with `winnersProfit` of the venue's `pendingProfit` (WAD),
+    /// each to be cut by `fraction` (WAD) of its size now.
+    event AdlRoundStarted(
+        uint256 indexed round, address indexed module, uint256 fraction, uint256 members, uint256 pendingProfit, uint256 winnersProfit
+    );
+    /// @notice An auto-deleveraging round ended: every member cut (`uncut` 0), or ended early by
+    /// `endAdlRound` with `uncut` members left.
+    event AdlRoundEnded(uint256 indexed round, uint256 uncut);
     /// @notice The profit cap and auto-deleveraging thresholds changed (basis points of the pool).
     event PnlFactorsSet(uint256 maxPnlFactorTraders, uint256 maxPnlFactorAdl, uint256 minPnlFactorAfterAdl);
     /// @notice A market's funding and borrow indices accrued up to now.

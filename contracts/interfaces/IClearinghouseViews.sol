@@ -26,7 +26,18 @@ interface IClearinghouseViews {
     function lockedAccounts(uint256 market) external view returns (uint256 total, uint256 inMarket);
     function lastPartialLiquidation(address account, uint256 market) external view returns (uint256);
     function marketConfig(uint256 market) external view returns (IClearinghouse.MarketConfig memory);
-    function marketModules(uint256 market) external view returns (address, address, address, address);
+    /// @notice A market's rule modules (rates, margin, liquidation, pricing, adl); address(0)
+    /// is the stock rule of that kind.
+    function marketModules(uint256 market) external view returns (address, address, address, address, address);
+    /// @notice The auto-deleveraging round in progress, or the last one (`remaining` 0: none in
+    /// progress): id, fraction (WAD), members not cut yet, module (SPEC §8.1).
+    function adlRound() external view returns (uint256 id, uint256 fraction, uint256 remaining, address module);
+    /// @notice A position's ADL round entry: last round it was a member of, its size then,
+    /// whether it was cut, and what `autoDeleverage` may take of it now under the round.
+    function adlRoundEntry(address account, uint256 market)
+        external
+        view
+        returns (uint256 round, uint256 roundSize, bool cut, uint256 entitled);
     function marketState(uint256 market) external view returns (IClearinghouse.MarketState memory);
     function marketTier(uint256 market, uint256 index)
         external

@@ -6,6 +6,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {IAdlModule} from "../interfaces/IAdlModule.sol";
 import {ILiquidationModule} from "../interfaces/ILiquidationModule.sol";
 import {IMarginModule} from "../interfaces/IMarginModule.sol";
 import {IPricingModule} from "../interfaces/IPricingModule.sol";
@@ -270,7 +271,8 @@ library AdminLogic {
         if (kind == ModuleKind.Rates) c.ratesModule = id;
         else if (kind == ModuleKind.Margin) c.marginModule = id;
         else if (kind == ModuleKind.Liquidation) c.liquidationModule = id;
-        else c.pricingModule = id;
+        else if (kind == ModuleKind.Pricing) c.pricingModule = id;
+        else c.adlModule = id;
         emit IClearinghouse.MarketModuleSet(market, kind, module);
     }
 
@@ -278,7 +280,8 @@ library AdminLogic {
         if (kind == ModuleKind.Rates) return type(IRatesModule).interfaceId;
         if (kind == ModuleKind.Margin) return type(IMarginModule).interfaceId;
         if (kind == ModuleKind.Liquidation) return type(ILiquidationModule).interfaceId;
-        return type(IPricingModule).interfaceId;
+        if (kind == ModuleKind.Pricing) return type(IPricingModule).interfaceId;
+        return type(IAdlModule).interfaceId;
     }
 
     function _supports(address module, bytes4 interfaceId) private view returns (bool) {

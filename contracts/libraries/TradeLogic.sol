@@ -5,9 +5,11 @@ import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol"
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
+import {ADL_RANKED, ADL_ROUND, IAdlModule} from "../interfaces/IAdlModule.sol";
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {ADL_KEEPER_ROLE, CLOSE_ALL} from "../types/Constants.sol";
 import {MarginMode} from "../types/MarginMode.sol";
+import {AdlLogic} from "./AdlLogic.sol";
 import {Buckets} from "./Buckets.sol";
 import {Health} from "./Health.sol";
 import {MarginMath} from "./MarginMath.sol";
@@ -39,11 +41,14 @@ library TradeLogic {
         emit IClearinghouse.PositionDecreased(account, market, sizeDelta, fill, st.pnl, fee, st.funding, uint256(st.borrowing));
     }
 
-    /// @notice Auto-deleverage: while pending profit is above `maxPnlFactorAdl` of the pool, an
-    /// ADL keeper (`ADL_KEEPER_ROLE`; never on its own position, nor one it operates) closes
-    /// `sizeAbs` of the highest-ranked profitable position at the oracle price with no fee
-    /// (`AdlNotHighestRanked` names one ranked above it). The close must lower the pnl factor
-    /// and leave it at or above `minPnlFactorAfterAdl`.
+    /// @notice Auto-deleverage `sizeAbs` (CLOSE_ALL: what the rule allows) of a profitable
+    /// position at the oracle price with no fee, by an ADL keeper (`ADL_KEEPER_ROLE`; never on
+    /// its own position, nor one it operates), under the ADL rule of the position's market
+    /// (`IAdlModule`, SPEC §8.1; none: the stock rule). The venue-wide checks are the core's:
+    /// pending profit above `maxPnlFactorAdl` of the pool (a round rule: to begin a round; its
+    /// members are cut while it lasts), the target in profit, the close lowering the pnl factor
+    /// and leaving it at or above `minPnlFactorAfterAdl`. A ranked rule (the stock one) closes
+    /// the highest-ranked position first (`AdlNotHighestRanked` names one ranked above it).
     function autoDeleverage(VenueState storage vs, Env memory env, address account, uint256 market, uint256 sizeAbs)
         external
     {
@@ -53,14 +58,19 @@ library TradeLogic {
         ) revert IClearinghouse.Unauthorized(msg.sender, account);
         IClearinghouse.Position storage p = vs.positions[account][market];
         int256 size = p.size;
+        bool all = sizeAbs == CLOSE_ALL;
         sizeAbs = _checkSize(account, market, size, sizeAbs);
         uint256 price = env.oracle.freshPrice(market);
         uint256 before = Solvency.pnlFactor(vs, env);
+        (IAdlModule module, uint256 flags) = AdlLogic.rule(vs, market);
+        bool round = flags & ADL_ROUND != 0;
         uint256 trigger = uint256(vs.maxPnlFactorAdl) * Solvency.FACTOR_ONE / MarginMath.BPS;
-        if (before <= trigger) revert IClearinghouse.AdlNotRequired(before, trigger);
+        if (before <= trigger && !(round && AdlLogic.roundActive(vs))) revert IClearinghouse.AdlNotRequired(before, trigger);
         if (MarginMath.pnl(size, p.entryNotional, price) <= 0) revert IClearinghouse.AdlNotProfitable(account, market);
         uint256 score = adlScore(vs, env, account, market, price);
-        _checkRank(vs, env, account, market, score);
+        if (flags & ADL_RANKED != 0) _checkRank(vs, env, account, market, score);
+        if (round) sizeAbs = AdlLogic.roundClose(vs, env, module, account, market, Markets.abs(size), sizeAbs, all);
+        else if (address(module) != address(0)) sizeAbs = AdlLogic.limit(module, market, Markets.abs(size), sizeAbs, all);
         Markets.accrue(vs, market, price, env.scale);
         (int256 sizeDelta, Settlement memory st,) = _close(vs, env, account, market, sizeAbs, price, 0);
         uint256 afterAdl = Solvency.pnlFactor(vs, env);
@@ -94,7 +104,8 @@ library TradeLogic {
 
     /// @dev What the rank check knows of each market with open interest: its price (0 while
     /// stale) and accrual indices now, and, one bit per market, whose longs and shorts are in
-    /// profit net of their losers (the sides pending profit counts) and which are stale.
+    /// profit net of their losers (the sides pending profit counts), which are stale, and which
+    /// have an ADL rule that is not ranked (their positions are not ranked).
     struct Book {
         uint256[] price;
         int256[] longIdx;
@@ -103,6 +114,7 @@ library TradeLogic {
         uint256 longs;
         uint256 shorts;
         uint256 stale;
+        uint256 unranked; // markets whose ADL rule is not ranked: not in the ranking
     }
 
     /// @dev Revert `AdlNotHighestRanked` naming the first position of the registered accounts
@@ -115,7 +127,7 @@ library TradeLogic {
         view
     {
         Book memory b = _book(vs, env);
-        uint256 sides = b.longs | b.shorts;
+        uint256 sides = (b.longs | b.shorts) & ~b.unranked;
         if (sides == 0) return;
         uint256 scale = env.scale;
         uint256 count = vs.accounts.length;
@@ -163,6 +175,10 @@ library TradeLogic {
                 continue;
             }
             b.price[m] = price;
+            if (vs.configs[m].adlModule != 0) {
+                (, uint256 flags) = AdlLogic.rule(vs, m);
+                if (flags & ADL_RANKED == 0) b.unranked |= 1 << m;
+            }
             (b.longIdx[m], b.shortIdx[m], b.borrowIdx[m]) = Markets.indicesNow(vs, m, s, price, env.scale);
             if (MarginMath.notionalUp(longSize, price) > s.longEntry) b.longs |= 1 << m;
             if (s.shortEntry > MarginMath.notionalDown(shortSize, price)) b.shorts |= 1 << m;

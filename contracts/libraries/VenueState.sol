@@ -34,6 +34,7 @@ struct StoredConfig {
     uint128 maxLongOi;
     uint128 maxShortOi;
     uint128 partialThreshold;
+    uint8 adlModule; // slot 3: read only by auto-deleveraging (`IAdlModule`; 0: the stock rule)
 }
 
 /// @dev Everything the Clearinghouse stores, in one struct so that the core and its external
@@ -86,6 +87,11 @@ struct VenueState {
     // Collateral tokens of negative impact the pricing module kept from the pool (above its
     // cap), held for the account until the admin releases them; they pay its bad debt first.
     mapping(address account => uint256) heldImpact;
+    // The auto-deleveraging round (`AdlLogic`, SPEC §8.1): id (bits 0-63), members not cut yet
+    // (64-127; 0: no round), the module id (128-135) and the fraction, WAD (136-255).
+    uint256 adlRound;
+    // Each member's entry: its size when the round began (bits 0-127), cut (bit 128), round id (192-255).
+    mapping(address account => mapping(uint256 market => uint256)) adlRoundEntry;
 }
 
 /// @dev A maintenance-margin tier (Hyperliquid): from `lowerBound` (WAD USD of notional) on,

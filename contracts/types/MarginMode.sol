@@ -15,5 +15,6 @@ enum ModuleKind {
     Rates,
     Margin,
     Liquidation,
-    Pricing
+    Pricing,
+    Adl
 }

@@ -28,6 +28,24 @@ class AccountLiquidationHealthResult(NamedTuple):
     fresh_mask: int
 
 
+class AdlRoundResult(NamedTuple):
+    """What ``Clearinghouse.adlRound`` returns."""
+
+    id: int
+    fraction: int
+    remaining: int
+    module: str
+
+
+class AdlRoundEntryResult(NamedTuple):
+    """What ``Clearinghouse.adlRoundEntry`` returns."""
+
+    round: int
+    round_size: int
+    cut: bool
+    entitled: int
+
+
 class LockedAccountsResult(NamedTuple):
     """What ``Clearinghouse.lockedAccounts`` returns."""
 
@@ -42,6 +60,7 @@ class MarketModulesResult(NamedTuple):
     value1: str
     value2: str
     value3: str
+    value4: str
 
 
 class MarketTierResult(NamedTuple):
@@ -138,6 +157,52 @@ class AccountRegisteredEvent(_AccountRegisteredEventFields):
     def from_event(cls, event: Event) -> "AccountRegisteredEvent":
         """This class of a decoded event of the same name."""
         return cls._make(event.args[name] for name in ('account', 'index'))
+
+
+class _AdlRoundEndedEventFields(NamedTuple):
+    """The fields of ``AdlRoundEnded(uint256,uint256)``."""
+
+    round: int
+    uncut: int
+
+
+class AdlRoundEndedEvent(_AdlRoundEndedEventFields):
+    """The event ``AdlRoundEnded(uint256,uint256)``."""
+
+    __slots__ = ()
+
+    NAME = 'AdlRoundEnded'
+    SIGNATURE = 'AdlRoundEnded(uint256,uint256)'
+
+    @classmethod
+    def from_event(cls, event: Event) -> "AdlRoundEndedEvent":
+        """This class of a decoded event of the same name."""
+        return cls._make(event.args[name] for name in ('round', 'uncut'))
+
+
+class _AdlRoundStartedEventFields(NamedTuple):
+    """The fields of ``AdlRoundStarted(uint256,address,uint256,uint256,uint256,uint256)``."""
+
+    round: int
+    module: str
+    fraction: int
+    members: int
+    pending_profit: int
+    winners_profit: int
+
+
+class AdlRoundStartedEvent(_AdlRoundStartedEventFields):
+    """The event ``AdlRoundStarted(uint256,address,uint256,uint256,uint256,uint256)``."""
+
+    __slots__ = ()
+
+    NAME = 'AdlRoundStarted'
+    SIGNATURE = 'AdlRoundStarted(uint256,address,uint256,uint256,uint256,uint256)'
+
+    @classmethod
+    def from_event(cls, event: Event) -> "AdlRoundStartedEvent":
+        """This class of a decoded event of the same name."""
+        return cls._make(event.args[name] for name in ('round', 'module', 'fraction', 'members', 'pendingProfit', 'winnersProfit'))
 
 
 class _AutoDeleveragedEventFields(NamedTuple):
@@ -817,6 +882,8 @@ class Clearinghouse(AccessControl):
         'accountLiquidationHealth(address)',
         'accounts(uint256)',
         'addMargin(address,uint256,uint256)',
+        'adlRound()',
+        'adlRoundEntry(address,uint256)',
         'autoDeleverage(address,uint256,uint256)',
         'collateral()',
         'configureMarket(uint256,bytes32,(uint64,uint64,uint64,uint64,uint16,uint16,uint16,uint16,uint16,uint16,uint32,uint64,uint128,uint128,uint128,uint16))',
@@ -824,6 +891,7 @@ class Clearinghouse(AccessControl):
         'crossMarkets(address)',
         'decreasePosition(address,uint256,uint256)',
         'deposit(address,uint256)',
+        'endAdlRound()',
         'fundInsurance(uint256)',
         'fundingReserve()',
         'getRoleAdmin(bytes32)',
@@ -887,7 +955,7 @@ class Clearinghouse(AccessControl):
         'valuationTime()',
         'withdraw(address,uint256)',
     })
-    EVENTS: ClassVar[tuple[type, ...]] = (AccountLiquidatedEvent, AccountRegisteredEvent, AutoDeleveragedEvent, BadDebtEvent, DepositedEvent, FundingUpdatedEvent, HeldImpactReleasedEvent, ImpactHeldEvent, InstantTradingSetEvent, InsuranceFundedEvent, LeverageUpdatedEvent, MarginChangedEvent, MarketChangeScheduledEvent, MarketConfiguredEvent, MarketModuleSetEvent, MarketTiersSetEvent, OperatorSetEvent, OrderLockReleasedEvent, OrderLockSetEvent, PausedSetEvent, PnlFactorsSetEvent, PoolDepositedEvent, PoolWithdrawnEvent, PositionDecreasedEvent, PositionIncreasedEvent, PositionLiquidatedEvent, PriceImpactEvent, ProfitCappedEvent, RatesModuleFailedEvent, RiskChangeDelaySetEvent, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, WithdrawnEvent, )
+    EVENTS: ClassVar[tuple[type, ...]] = (AccountLiquidatedEvent, AccountRegisteredEvent, AdlRoundEndedEvent, AdlRoundStartedEvent, AutoDeleveragedEvent, BadDebtEvent, DepositedEvent, FundingUpdatedEvent, HeldImpactReleasedEvent, ImpactHeldEvent, InstantTradingSetEvent, InsuranceFundedEvent, LeverageUpdatedEvent, MarginChangedEvent, MarketChangeScheduledEvent, MarketConfiguredEvent, MarketModuleSetEvent, MarketTiersSetEvent, OperatorSetEvent, OrderLockReleasedEvent, OrderLockSetEvent, PausedSetEvent, PnlFactorsSetEvent, PoolDepositedEvent, PoolWithdrawnEvent, PositionDecreasedEvent, PositionIncreasedEvent, PositionLiquidatedEvent, PriceImpactEvent, ProfitCappedEvent, RatesModuleFailedEvent, RiskChangeDelaySetEvent, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, WithdrawnEvent, )
 
     def close_all(self, *, sender: Optional[str] = None) -> int:
         """``CLOSE_ALL()``, a view."""
@@ -963,6 +1031,10 @@ class Clearinghouse(AccessControl):
     def deposit(self, account: str, amount: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``deposit(address,uint256)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'deposit(address,uint256)', (account, amount), 0, gas, gas_price)
+
+    def end_adl_round(self, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+        """Send ``endAdlRound()`` from ``sender``; the receipt (a revert is not raised)."""
+        return self._send(sender, 'endAdlRound()', (), 0, gas, gas_price)
 
     def fund_insurance(self, amount: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``fundInsurance(uint256)`` from ``sender``; the receipt (a revert is not raised)."""
@@ -1082,6 +1154,16 @@ class Clearinghouse(AccessControl):
         """``accountLiquidationHealth(address)``, a view."""
         value = self._view('accountLiquidationHealth(address)', (account,), sender)
         return AccountLiquidationHealthResult._make(value)
+
+    def adl_round(self, *, sender: Optional[str] = None) -> AdlRoundResult:
+        """``adlRound()``, a view."""
+        value = self._view('adlRound()', (), sender)
+        return AdlRoundResult._make(value)
+
+    def adl_round_entry(self, account: str, market: int, *, sender: Optional[str] = None) -> AdlRoundEntryResult:
+        """``adlRoundEntry(address,uint256)``, a view."""
+        value = self._view('adlRoundEntry(address,uint256)', (account, market), sender)
+        return AdlRoundEntryResult._make(value)
 
     def funding_reserve(self, *, sender: Optional[str] = None) -> int:
         """``fundingReserve()``, a view."""

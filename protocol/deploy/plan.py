@@ -37,9 +37,9 @@ class MarketSpec(Protocol):
 
 #: The plan step of the ``ImpactPricing`` module, deployed when a market has price impact.
 IMPACT_STEP = "impact"
-#: The venue's external libraries, deployed before the contracts that link them (RatesLogic and
-#: ImpactLogic first: the others link them).
-LIBRARIES = ("RatesLogic", "ImpactLogic", "AdminLogic", "ClearinghouseViews", "CollateralLogic", "LiquidationLogic",
+#: The venue's external libraries, deployed before the contracts that link them (RatesLogic,
+#: ImpactLogic and AdlLogic first: the others link them).
+LIBRARIES = ("RatesLogic", "ImpactLogic", "AdlLogic", "AdminLogic", "ClearinghouseViews", "CollateralLogic", "LiquidationLogic",
              "TradeLogic")
 
 

@@ -17,12 +17,16 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping, Optional, Se
 
 from protocol.chain import Contract, Receipt
 from protocol.chain.abi import Event
-from protocol.constants import BPS
+from protocol.constants import BPS, MAX_UINT
+from protocol.errors import Reverted
 from protocol.keepers.index import BookIndex
 from protocol.keepers.ledger import Ledger
 from protocol.keepers.strategy import Strategy
-from protocol.venue.adl import max_adl_size, ranked_candidates
+from protocol.margin.deleveraging import ADL_RANKED, ADL_ROUND
+from protocol.venue.adl import adl_flags, adl_round, max_adl_size, ranked_candidates, round_entitlements
 from protocol.venue.units import Number, from_wad, to_wad
+
+CLOSE_ALL = MAX_UINT  # ``autoDeleverage``: what the market's ADL rule allows
 
 if TYPE_CHECKING:
     from protocol.prices import PricePath
@@ -350,11 +354,19 @@ class FundingKeeper(KeeperBot):
 
 
 class AdlKeeper(KeeperBot):
-    """Auto-deleverages while pending profit is above ``max_pnl_factor_adl`` of the pool: on each
-    scan, the profitable positions of every market ranked by score, highest first, as the
-    contract ranks them; it then closes the first of them by as much as the rule allows (one
-    per block: each close changes the pnl factor the next one is allowed against). No reward:
-    its ledger is gas. A bot with its own address (``venue.keeper``) is granted
+    """Auto-deleverages under each market's ADL rule (``IAdlModule``, SPEC §8.1):
+
+    - a round in progress (a pro-rata rule): every member's entitlement, all in the block (the
+      cuts are fixed and their order does not matter); a round whose members can no longer be
+      cut is ended (``endAdlRound``) once the pnl factor is at or below the trigger;
+    - while pending profit is above ``max_pnl_factor_adl`` of the pool: the highest-ranked
+      position of the ranked markets (the stock rule, as the contract ranks them), then the
+      keeper's choice in the other markets, the largest pnl-to-size factor first (pnl / entry
+      notional, GMX's keepers' order), and a round rule's position by CLOSE_ALL (it begins a
+      round); one close per block, as much as the rule and the floor allow (each close changes
+      the pnl factor the next one is allowed against).
+
+    No reward: its ledger is gas. A bot with its own address (``venue.keeper``) is granted
     ``ADL_KEEPER_ROLE`` by the venue's admin when it is made: only ADL keepers may deleverage."""
 
     def __init__(self, venue: Venue, name: str, strategy: Strategy = Strategy(),
@@ -363,15 +375,39 @@ class AdlKeeper(KeeperBot):
         if address is None:
             venue.grant_role("ADL_KEEPER", self.address)
 
-    def scan(self, block: int) -> list[tuple[str, str]]:
+    def scan(self, block: int) -> list[tuple[str, str, int]]:
+        """(account, market, size: 0 for as much as allowed, CLOSE_ALL for a round rule's
+        entitlement) in the order to try; ("", "", 0) alone: end the round."""
         v = self.venue
+        if adl_round(v).active:
+            members = [(a, m, CLOSE_ALL) for a, m, _ in round_entitlements(v)]
+            if members:
+                return members
+            if not v.solvency().adl_allowed:
+                return [("", "", 0)]
         if not v.solvency().adl_allowed:
             return []
-        return [(c.account, c.market) for c in ranked_candidates(v, list(v.markets))]
+        flags = {m: adl_flags(v, m) for m in v.markets}
+        candidates = ranked_candidates(v, list(v.markets))
+        ranked = [(c.account, c.market, 0) for c in candidates if flags[c.market] & ADL_RANKED]
+        rounds = [(c.account, c.market, CLOSE_ALL) for c in candidates if flags[c.market] & ADL_ROUND]
+        chosen = sorted((c for c in candidates if not flags[c.market] & (ADL_RANKED | ADL_ROUND)),
+                        key=lambda c: -c.pnl_to_size)
+        return ranked + rounds + [(c.account, c.market, 0) for c in chosen]
 
     def intents(self, block: int, targets: list[Any]) -> list[Intent]:
         v = self.venue
-        for account, market in targets:
+        if targets == [("", "", 0)]:
+            return [self.intent(v.clearinghouse, "endAdlRound", targets=())]
+        if targets and targets[0][2] == CLOSE_ALL and adl_round(v).active:
+            return [self.intent(v.clearinghouse, "autoDeleverage", account, v.market_id(market), CLOSE_ALL,
+                                targets=((account, market),)) for account, market, _ in targets]
+        for account, market, size in targets:
+            if size == CLOSE_ALL:
+                if _adl_allowed(v, self.address, account, market):
+                    return [self.intent(v.clearinghouse, "autoDeleverage", account, v.market_id(market),
+                                        CLOSE_ALL, targets=((account, market),))]
+                continue
             size = max_adl_size(v, self.address, account, market)
             if size:
                 return [self.intent(v.clearinghouse, "autoDeleverage", account, v.market_id(market),
@@ -379,8 +415,19 @@ class AdlKeeper(KeeperBot):
         return []
 
     def did_work(self, receipt: Receipt) -> bool:
-        return any(e.name == "AutoDeleveraged" and _same(e["caller"], self.address)
-                   for e in receipt.events)
+        closes = [e for e in receipt.events if e.name == "AutoDeleveraged"]
+        if not closes:  # endAdlRound
+            return any(e.name == "AdlRoundEnded" for e in receipt.events)
+        return any(_same(e["caller"], self.address) for e in closes)
+
+
+def _adl_allowed(venue: Venue, caller: str, account: str, market: str) -> bool:
+    """Whether ``autoDeleverage(account, market, CLOSE_ALL)`` from ``caller`` goes through now."""
+    try:
+        venue.clearinghouse.simulate.auto_deleverage(account, venue.market_id(market), CLOSE_ALL, sender=caller)
+        return True
+    except Reverted:
+        return False
 
 
 class OracleKeeper(KeeperBot):

@@ -21,13 +21,15 @@ class ModuleKind(IntEnum):
     MARGIN = 1
     LIQUIDATION = 2
     PRICING = 3
+    ADL = 4
 
 
 #: Module kinds by their lower-case names, as scenarios and ``Venue.launch(modules=...)`` name
 #: them, with the Solidity interface each module must implement.
 MODULE_INTERFACES = {"rates": "IRatesModule", "margin": "IMarginModule",
-                     "liquidation": "ILiquidationModule", "pricing": "IPricingModule"}
+                     "liquidation": "ILiquidationModule", "pricing": "IPricingModule",
+                     "adl": "IAdlModule"}
 #: The stock module contract of each kind (``contracts/modules``); a market without a module
 #: applies the same rule inline.
 STOCK_MODULES = {"rates": "StockRates", "margin": "StockMargin",
-                 "liquidation": "StockLiquidation", "pricing": "OraclePricing"}
+                 "liquidation": "StockLiquidation", "pricing": "OraclePricing", "adl": "StockAdl"}

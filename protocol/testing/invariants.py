@@ -87,8 +87,28 @@ def load_state(venue: Venue, mirrors: Optional[Mapping[str, object]] = None) -> 
     (_, _, model.open_entry, model.max_pnl_factor_traders, model.max_pnl_factor_adl,
      model.min_pnl_factor_after_adl) = ch.solvency()
     model.profit_held = ch.profit_budget()[2]
+    _load_adl_round(venue, model, accounts, markets)
     model.now = venue.chain.timestamp
     return ChainState(model, accounts, venue.usdc.balance_of(ch.address))
+
+
+def _load_adl_round(venue: Venue, model: Model, accounts: list[str], markets: int) -> None:
+    """The ADL round (``adlRound``) and the members' entries (``adlRoundEntry``), once there
+    has been a round."""
+    ch = venue.clearinghouse
+    rid, fraction, remaining, module = ch.adl_round()
+    if rid == 0:
+        return
+    model.adl_round_id, model.adl_round_fraction, model.adl_round_remaining = rid, fraction, remaining
+    for market in range(markets):
+        if int(ch.market_modules(market)[4], 16) == int(module, 16) and market in model.rules:
+            model.adl_round_rule = model.rules[market].adl
+            break
+    for account in accounts:
+        for market in range(markets):
+            entry_round, size, cut, _ = ch.adl_round_entry(account, market)
+            if entry_round:
+                model.adl_round_entry[(account, market)] = (entry_round, size, cut)
 
 
 def assert_invariants(venue: Venue, *, deep: bool = False,

@@ -16,6 +16,7 @@ from eth_utils.address import to_checksum_address
 from protocol.constants import BPS, MAX_UINT
 from protocol.errors import Reverted
 from protocol.margin import math as margin_math
+from protocol.margin.deleveraging import ADL_RANKED
 from protocol.margin.types import MarginMode
 from protocol.venue.units import Number, from_wad
 
@@ -64,6 +65,13 @@ class AdlCandidate:
     size: Decimal  # absolute, in the market's base unit
     score: Decimal  # (mark / entry) x (notional / account value), mirrored for shorts
     raw_score: int  # the contract's WAD score (MAX_UINT: no account value left)
+    raw_pnl: int = 0  # WAD USD at the oracle price
+    entry_notional: int = 0  # WAD USD
+
+    @property
+    def pnl_to_size(self) -> int:
+        """PnL / entry notional (GMX's size in USD), WAD: the order GMX-style keepers take."""
+        return self.raw_pnl * margin_math.WAD // self.entry_notional if self.entry_notional else 0
 
 
 def solvency(venue: "Venue") -> SolvencyView:
@@ -115,7 +123,8 @@ def _profitable_sides(venue: "Venue", market_id: int, price: int) -> tuple[bool,
 
 def ranked_candidates(venue: "Venue", markets: Sequence[str]) -> list[AdlCandidate]:
     """:func:`adl_candidates` of several markets in one ranking, each account read once: the
-    first is the one ``autoDeleverage`` takes now when ``markets`` are all of them."""
+    first is the one ``autoDeleverage`` takes now when ``markets`` are all of them and their
+    ADL rule is ranked (the stock rule; the contract ranks only the markets whose rule is)."""
     ch = venue.clearinghouse
     prices = {m: venue.oracle.latest(venue.market_id(m))[0] for m in markets}
     sides = {m: _profitable_sides(venue, venue.market_id(m), prices[m]) for m in markets}
@@ -142,8 +151,53 @@ def ranked_candidates(venue: "Venue", markets: Sequence[str]) -> list[AdlCandida
             found.append(AdlCandidate(
                 account=to_checksum_address(account), market=market,
                 side="long" if size > 0 else "short", size=from_wad(abs(size)),
-                score=from_wad(score) if score != MAX_UINT else Decimal("Infinity"), raw_score=score))
+                score=from_wad(score) if score != MAX_UINT else Decimal("Infinity"), raw_score=score,
+                raw_pnl=margin_math.pnl(size, entry, price), entry_notional=entry))
     found.sort(key=lambda c: -c.raw_score)
+    return found
+
+
+def adl_flags(venue: "Venue", market: str) -> int:
+    """The ADL rule of ``market`` (``IAdlModule.rule``): ADL_RANKED (1) and/or ADL_ROUND (2);
+    the stock rule (no module) is ranked."""
+    module = venue.clearinghouse.market_modules(venue.market_id(market))[4]
+    if not int(module, 16):
+        return ADL_RANKED
+    return int(venue.chain.at("IAdlModule", module).call("rule", venue.market_id(market)))
+
+
+@dataclass(frozen=True)
+class AdlRound:
+    """The ADL round in progress or the last one (``adlRound``, SPEC §8.1)."""
+
+    id: int
+    fraction: int  # WAD: each member is cut by this fraction of its size when the round began
+    remaining: int  # members not cut yet; 0: no round in progress
+    module: str
+
+    @property
+    def active(self) -> bool:
+        return self.remaining > 0
+
+
+def adl_round(venue: "Venue") -> AdlRound:
+    rid, fraction, remaining, module = venue.clearinghouse.adl_round()
+    return AdlRound(rid, fraction, remaining, to_checksum_address(module))
+
+
+def round_entitlements(venue: "Venue") -> list[tuple[str, str, int]]:
+    """(account, market, size WAD) of every member of the round in progress not cut yet whose
+    entitlement (``adlRoundEntry``) is positive now, in registration order."""
+    ch = venue.clearinghouse
+    if not adl_round(venue).active:
+        return []
+    found: list[tuple[str, str, int]] = []
+    for index in range(ch.account_count()):
+        account = ch.accounts(index)
+        for market in venue.markets:
+            entitled = ch.adl_round_entry(account, venue.market_id(market))[3]
+            if entitled:
+                found.append((to_checksum_address(account), market, entitled))
     return found
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional, cast
 
 from protocol.errors import PerpsimError, Reverted
+from protocol.margin.deleveraging import AdlInput, AdlRoundInput, StockAdl
 from protocol.margin.liquidation import SliceInput, StockLiquidation
 from protocol.margin.model import MarketRules, ModelRevert
 from protocol.margin.pricing import ImpactInput, ImpactResult, OraclePricing, PricingRevert
@@ -27,9 +28,10 @@ if TYPE_CHECKING:
 
 #: The stock rule's Python mirror of each kind, and the methods a user's mirror must have.
 STOCK_MIRRORS = {"rates": StockRates, "margin": StockMargin, "liquidation": StockLiquidation,
-                 "pricing": OraclePricing}
+                 "pricing": OraclePricing, "adl": StockAdl}
 MIRROR_METHODS = {"rates": ("rates",), "margin": ("requirements",),
-                  "liquidation": ("slice", "penalty"), "pricing": ("increase", "decrease", "health")}
+                  "liquidation": ("slice", "penalty"), "pricing": ("increase", "decrease", "health"),
+                  "adl": ("rule", "round_fraction", "close_limit")}
 
 
 class MirrorError(PerpsimError):
@@ -96,8 +98,28 @@ class ChainPricing(_ChainModule):
         return cast(int, self._ask("healthImpact", astuple(t)))
 
 
+class ChainAdl(_ChainModule):
+    """``IAdlModule`` on chain, as :class:`protocol.margin.deleveraging.StockAdl` is asked. Two
+    are equal when they are the same contract (a round covers the markets of one module)."""
+
+    def rule(self, market: int) -> int:
+        return cast(int, self._ask("rule", market))
+
+    def round_fraction(self, r: AdlRoundInput) -> int:
+        return cast(int, self._ask("roundFraction", astuple(r)))
+
+    def close_limit(self, p: AdlInput) -> tuple[int, bool]:
+        return tuple(self._ask("closeLimit", astuple(p)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ChainAdl) and other.contract.address.lower() == self.contract.address.lower()
+
+    def __hash__(self) -> int:
+        return hash(self.contract.address.lower())
+
+
 _MIRRORS = {"rates": ChainRates, "margin": ChainMargin, "liquidation": ChainLiquidation,
-            "pricing": ChainPricing}
+            "pricing": ChainPricing, "adl": ChainAdl}
 
 
 def mirror(kind: str, name: str) -> object:

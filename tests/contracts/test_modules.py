@@ -74,7 +74,7 @@ def test_stock_modules_deployed_give_what_the_inline_rules_give(inline_and_deplo
     for market in range(len(deployed.markets)):
         assert list(deployed.clearinghouse.market_modules(market)) == [
             deployed.deployment.modules[k].lower() for k in ("rates", "margin", "liquidation",
-                                                             "pricing")]
+                                                             "pricing", "adl")]
         assert set(inline.clearinghouse.market_modules(market)) == {ZERO}
     start = max(inline.chain.timestamp, deployed.chain.timestamp) + 60
     a, b = session(inline, start), session(deployed, start)
@@ -223,7 +223,7 @@ def test_a_scenario_file_chooses_modules(tmp_path):
 # ---------------------------------------------------------------- Venue.set_market_module
 def test_set_market_module_gives_one_market_its_own_rule(venue):
     assert venue.market_modules("ETH") == dict.fromkeys(("rates", "margin", "liquidation",
-                                                         "pricing"))
+                                                         "pricing", "adl"))
     module = venue.set_market_module("ETH", "liquidation", "GenerousLiquidation")
     assert module.name == "GenerousLiquidation"
     assert venue.market_modules("ETH")["liquidation"] == module.address

@@ -4,12 +4,17 @@ A part of :class:`~protocol.margin.model.Model`."""
 from __future__ import annotations
 
 from protocol.margin import math as m
+from protocol.margin.deleveraging import ADL_RANKED, ADL_ROUND, AdlInput, AdlRoundInput, AdlRule
 from protocol.margin.model.base import ModelBase
 from protocol.margin.model.state import (
     ISOLATED,
     ModelRevert,
     Position,
 )
+from protocol.margin.types import ModuleKind
+
+WAD = m.WAD
+CLOSE_ALL = 2**256 - 1
 
 
 class AdlRules(ModelBase):
@@ -48,6 +53,8 @@ class AdlRules(ModelBase):
                 continue
             prices[market] = price
             indices[market] = self.indices_now(market, price)
+            if not self.rules_of(market).adl.rule(market) & ADL_RANKED:
+                continue  # not ranked: its positions are not in the ranking
             if m.notional_up(s.long_size, price) > s.long_entry:
                 longs |= 1 << market
             if s.short_entry > m.notional_down(s.short_size, price):
@@ -104,16 +111,27 @@ class AdlRules(ModelBase):
         if keeper is not None and (keeper == account or keeper not in self.adl_keepers):
             raise ModelRevert("Unauthorized", keeper, account)
         p = self.position(account, market)
+        everything = size_abs == CLOSE_ALL
         size_abs = self._check_size(p, size_abs)
         price = self.fresh_price(market)
         before = self.pnl_factor()
+        rule = self.rules_of(market).adl
+        flags = rule.rule(market)
+        in_round = bool(flags & ADL_ROUND)
         trigger = self.max_pnl_factor_adl * m.WAD // m.BPS
-        if before <= trigger:
+        if before <= trigger and not (in_round and self.adl_round_remaining):
             raise ModelRevert("AdlNotRequired", before, trigger)
         if m.pnl(p.size, p.entry_notional, price) <= 0:
             raise ModelRevert("AdlNotProfitable")
         score = self.adl_score(account, market, price)
-        self._check_rank(account, market, score)
+        if flags & ADL_RANKED:
+            self._check_rank(account, market, score)
+        current = abs(p.size)
+        if in_round:
+            size_abs = self._round_close(rule, account, market, current, size_abs, everything)
+        else:
+            most, exact = rule.close_limit(AdlInput(market, current, 0, 0))
+            size_abs = self._adl_checked(most, exact, current, size_abs, everything)
         self.accrue(market, price)
         st = self._close(account, market, p, size_abs, price, 0)
         after = self.pnl_factor()
@@ -123,3 +141,96 @@ class AdlRules(ModelBase):
         if after < floor:
             raise ModelRevert("AdlOvershoot", after, floor)
         return {"score": score, "before": before, "after": after, "pnl": st.pnl, "closed": size_abs}
+
+    @staticmethod
+    def _adl_checked(most: int, exact: bool, current: int, size_abs: int, everything: bool) -> int:
+        """``AdlLogic._checked``."""
+        if most > current:
+            raise ModelRevert("ModuleResultOutOfBounds", ModuleKind.ADL, most)
+        if everything:
+            size_abs = most
+        if size_abs == 0 or (size_abs != most if exact else size_abs > most):
+            raise ModelRevert("AdlSizeNotAllowed", CLOSE_ALL if everything else size_abs, most)
+        return size_abs
+
+    def _round_close(self, rule: AdlRule, account: str, market: int, current: int, size_abs: int,
+                     everything: bool) -> int:
+        """``AdlLogic.roundClose``: begin a round if none is in progress, check membership,
+        take the module's cut, mark it."""
+        if not self.adl_round_remaining:
+            self._begin_round(rule, self.adl_round_id + 1)
+        rid = self.adl_round_id
+        entry = self.adl_round_entry.get((account, market))
+        if entry is None or entry[0] != rid:
+            raise ModelRevert("AdlNotInRound", account, market, rid)
+        if entry[2]:
+            raise ModelRevert("AdlAlreadyCut", account, market, rid)
+        most, exact = rule.close_limit(AdlInput(market, current, entry[1], self.adl_round_fraction))
+        size_abs = self._adl_checked(most, exact, current, size_abs, everything)
+        self.adl_round_entry[(account, market)] = (rid, entry[1], True)
+        self.adl_round_remaining -= 1
+        return size_abs
+
+    def _begin_round(self, rule: AdlRule, rid: int) -> None:
+        """``AdlLogic._begin``: the members are the winners of the markets with this rule."""
+        prices: dict[int, int] = {}
+        longs = shorts = 0
+        for market, s in enumerate(self.states):
+            if self.rules_of(market).adl != rule or (s.long_size == 0 and s.short_size == 0):
+                continue
+            price, fresh = self.valuation_price(market)
+            if not fresh:
+                continue
+            prices[market] = price
+            if m.notional_up(s.long_size, price) > s.long_entry:
+                longs |= 1 << market
+            if s.short_entry > m.notional_down(s.short_size, price):
+                shorts |= 1 << market
+        sides = longs | shorts
+        winners = members = 0
+        for account in self.accounts if sides else []:
+            for market in range(sides.bit_length()):
+                if not sides >> market & 1:
+                    continue
+                p = self.position(account, market)
+                if p.size == 0 or not ((longs if p.size > 0 else shorts) >> market) & 1:
+                    continue
+                pnl = m.pnl(p.size, p.entry_notional, prices[market])
+                if pnl <= 0:
+                    continue
+                self.adl_round_entry[(account, market)] = (rid, abs(p.size), False)
+                winners += pnl
+                members += 1
+        profit = self.pending_profit()[0]
+        fraction = rule.round_fraction(AdlRoundInput(
+            profit, self._pool_wad(), self.profit_cap(profit), winners, members,
+            self.min_pnl_factor_after_adl * WAD // m.BPS, self.scale))
+        if fraction > WAD:
+            raise ModelRevert("ModuleResultOutOfBounds", ModuleKind.ADL, fraction)
+        self.adl_round_id, self.adl_round_fraction, self.adl_round_remaining = rid, fraction, members
+        self.adl_round_rule = rule
+
+    def adl_entitlement(self, account: str, market: int) -> int:
+        """``adlRoundEntry``'s ``entitled``: what one close may take of the position now under
+        the round in progress (0: not a member of it, or cut)."""
+        entry = self.adl_round_entry.get((account, market))
+        if not self.adl_round_remaining or entry is None or entry[0] != self.adl_round_id or entry[2]:
+            return 0
+        rule = self.rules_of(market).adl
+        if rule != self.adl_round_rule:
+            return 0
+        current = abs(self.position(account, market).size)
+        most, _ = rule.close_limit(AdlInput(market, current, entry[1], self.adl_round_fraction))
+        return 0 if most > current else most
+
+    def end_adl_round(self, admin: bool = False) -> int:
+        """``endAdlRound``: (an ADL keeper) once the factor is at or below the trigger; returns
+        the members left uncut."""
+        if not self.adl_round_remaining:
+            raise ModelRevert("AdlNoRound")
+        if not admin:
+            factor, trigger = self.pnl_factor(), self.max_pnl_factor_adl * WAD // m.BPS
+            if factor > trigger:
+                raise ModelRevert("AdlRoundStillNeeded", factor, trigger)
+        left, self.adl_round_remaining = self.adl_round_remaining, 0
+        return left

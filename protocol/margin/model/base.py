@@ -11,8 +11,9 @@ operations are defined by the parts (the declarations are only read under ``TYPE
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, TypeVar, TypeVarTuple, Unpack
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar, TypeVarTuple, Unpack
 
+from protocol.margin.deleveraging import AdlRule
 from protocol.margin.model.state import (
     MarketParams,
     MarketRules,
@@ -62,6 +63,11 @@ class ModelBase:
     paused: bool
     now: int
     order_locks: dict[str, tuple[int, int, int]]
+    adl_round_id: int
+    adl_round_fraction: int
+    adl_round_remaining: int
+    adl_round_rule: Optional[AdlRule]
+    adl_round_entry: dict[tuple[str, int], tuple[int, int, bool]]
 
     if TYPE_CHECKING:
         # core
@@ -116,6 +122,9 @@ class ModelBase:
 
         # solvency
         def pnl_factor(self) -> int: ...
+        def pending_profit(self) -> tuple[int, int]: ...
+        def _pool_wad(self) -> int: ...
+        def profit_cap(self, profit: int) -> int: ...
         def quote(self, p: Position, close_abs: int, price: int) -> tuple[int, int, bool]: ...
         def _credit(self, p: Position, close_abs: int, price: int, inflow: int) -> int: ...
         def _reserve(self, c: MarketParams) -> int: ...

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Callable, TypeVar, TypeVarTuple, Unpack
+from typing import Callable, Optional, TypeVar, TypeVarTuple, Unpack
 
+from protocol.margin.deleveraging import AdlRule
 from protocol.margin.model.adl import AdlRules
 from protocol.margin.model.collateral import CollateralRules
 from protocol.margin.model.health import HealthRules
@@ -39,7 +40,8 @@ Ts = TypeVarTuple("Ts")
 
 #: What a revert undoes (:meth:`Model._snapshot`'s copy, in its order).
 _Snapshot = tuple[list[MarketState], dict[str, int], dict[str, int], dict[tuple[str, int], Position], int,
-                  int, int, int, dict[int, int], dict[str, int], int, list[str]]
+                  int, int, int, dict[int, int], dict[str, int], int, list[str],
+                  tuple[int, int, int, Optional[AdlRule], dict[tuple[str, int], tuple[int, int, bool]]]]
 
 
 @dataclass
@@ -83,6 +85,14 @@ class Model(ImpactRules, MarketsRules, SolvencyRules, AdlRules, HealthRules, Col
     #: market, expires at). Until then the account's own withdrawals, margin moves, leverage
     #: changes and direct trades are refused (the order book's fills are not the account's).
     order_locks: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    #: The auto-deleveraging round (``VenueState.adlRound``): id, fraction (WAD), members not
+    #: cut yet (0: none in progress) and the rule whose markets it covers.
+    adl_round_id: int = 0
+    adl_round_fraction: int = 0
+    adl_round_remaining: int = 0
+    adl_round_rule: Optional[AdlRule] = None
+    #: (account, market) -> (round, size when it began, cut) (``adlRoundEntry``)
+    adl_round_entry: dict[tuple[str, int], tuple[int, int, bool]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ helpers
     def position(self, account: str, market: int) -> Position:
@@ -138,12 +148,18 @@ class Model(ImpactRules, MarketsRules, SolvencyRules, AdlRules, HealthRules, Col
             raise
 
     def _snapshot(self) -> _Snapshot:
-        return copy.deepcopy((self.states, self.cross_balance, self.cross_markets,
-                              self.positions, self.pool_assets, self.insurance_fund,
-                              self.funding_reserve, self.open_entry, self.impact_pool,
-                              self.held_impact, self.profit_held, self.accounts))
+        # The round's rule is a module mirror (or a chain module), kept as is, not copied.
+        state = copy.deepcopy((self.states, self.cross_balance, self.cross_markets,
+                               self.positions, self.pool_assets, self.insurance_fund,
+                               self.funding_reserve, self.open_entry, self.impact_pool,
+                               self.held_impact, self.profit_held, self.accounts))
+        adl = (self.adl_round_id, self.adl_round_fraction, self.adl_round_remaining,
+               self.adl_round_rule, copy.deepcopy(self.adl_round_entry))
+        return (*state, adl)
 
     def _restore(self, snap: _Snapshot) -> None:
         (self.states, self.cross_balance, self.cross_markets, self.positions,
          self.pool_assets, self.insurance_fund, self.funding_reserve, self.open_entry,
-         self.impact_pool, self.held_impact, self.profit_held, self.accounts) = snap
+         self.impact_pool, self.held_impact, self.profit_held, self.accounts, adl) = snap
+        (self.adl_round_id, self.adl_round_fraction, self.adl_round_remaining, self.adl_round_rule,
+         self.adl_round_entry) = adl

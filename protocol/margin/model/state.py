@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from protocol.exceptions import PerpsimError
+from protocol.margin.deleveraging import AdlRule, StockAdl
 from protocol.margin.liquidation import LiquidationRule, StockLiquidation
 from protocol.margin.pricing import OraclePricing, PricingRule
 from protocol.margin.rates import RatesRule, StockRates
@@ -85,6 +86,7 @@ class MarketRules:
     margin: MarginRequirementsRule = field(default_factory=StockMargin)
     liquidation: LiquidationRule = field(default_factory=StockLiquidation)
     pricing: PricingRule = field(default_factory=OraclePricing)
+    adl: AdlRule = field(default_factory=StockAdl)
 
 
 @dataclass
