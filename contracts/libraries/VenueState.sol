@@ -86,6 +86,20 @@ struct VenueState {
     // Collateral tokens of negative impact the pricing module kept from the pool (above its
     // cap), held for the account until the admin releases them; they pay its bad debt first.
     mapping(address account => uint256) heldImpact;
+    // A market's mark price and its rates module's memory (issue 29 §3): one slot, written at
+    // each accrual.
+    mapping(uint256 market => MarketMemory) marketMemory;
+}
+
+/// @dev What a market remembers across accruals besides its indices: its mark price, the EMA of
+/// the oracle price (`RatesLogic.markAfter`; 0 before its first accrual), the EMA's time
+/// constant (seconds; 0: `RatesLogic.DEFAULT_MARK_WINDOW`), whether its rates module is an
+/// `IStatefulRatesModule`, and that module's word (`RatesLogic.MAX_RATES_STATE` bounds it).
+struct MarketMemory {
+    uint128 markPrice;
+    uint16 markWindow;
+    bool statefulRates;
+    int104 ratesState;
 }
 
 /// @dev A maintenance-margin tier (Hyperliquid): from `lowerBound` (WAD USD of notional) on,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, TypeVar, TypeVarTuple, Unpack
 
 from protocol.margin.model.state import (
+    MarketMemory,
     MarketParams,
     MarketRules,
     MarketState,
@@ -40,6 +41,7 @@ class ModelBase:
     heartbeats: dict[int, int]
     params: list[MarketParams]
     states: list[MarketState]
+    memory: dict[int, MarketMemory]
     prices: dict[int, tuple[int, int]]
     cross_balance: dict[str, int]
     cross_markets: dict[str, int]

@@ -25,6 +25,7 @@ from protocol.margin.model.solvency import SolvencyRules
 from protocol.margin.model.state import (
     ISOLATED,
     STOCK_RULES,
+    MarketMemory,
     MarketParams,
     MarketRules,
     MarketState,
@@ -39,7 +40,7 @@ Ts = TypeVarTuple("Ts")
 
 #: What a revert undoes (:meth:`Model._snapshot`'s copy, in its order).
 _Snapshot = tuple[list[MarketState], dict[str, int], dict[str, int], dict[tuple[str, int], Position], int,
-                  int, int, int, dict[int, int], dict[str, int], int, list[str]]
+                  int, int, int, dict[int, int], dict[str, int], int, list[str], dict[int, MarketMemory]]
 
 
 @dataclass
@@ -53,6 +54,8 @@ class Model(ImpactRules, MarketsRules, SolvencyRules, AdlRules, HealthRules, Col
     heartbeats: dict[int, int] = field(default_factory=dict)
     params: list[MarketParams] = field(default_factory=list)
     states: list[MarketState] = field(default_factory=list)
+    #: market -> its mark price and rates module's word (``marketMemory``); absent: all 0
+    memory: dict[int, MarketMemory] = field(default_factory=dict)
     prices: dict[int, tuple[int, int]] = field(default_factory=dict)
     cross_balance: dict[str, int] = field(default_factory=dict)
     cross_markets: dict[str, int] = field(default_factory=dict)
@@ -141,9 +144,9 @@ class Model(ImpactRules, MarketsRules, SolvencyRules, AdlRules, HealthRules, Col
         return copy.deepcopy((self.states, self.cross_balance, self.cross_markets,
                               self.positions, self.pool_assets, self.insurance_fund,
                               self.funding_reserve, self.open_entry, self.impact_pool,
-                              self.held_impact, self.profit_held, self.accounts))
+                              self.held_impact, self.profit_held, self.accounts, self.memory))
 
     def _restore(self, snap: _Snapshot) -> None:
         (self.states, self.cross_balance, self.cross_markets, self.positions,
          self.pool_assets, self.insurance_fund, self.funding_reserve, self.open_entry,
-         self.impact_pool, self.held_impact, self.profit_held, self.accounts) = snap
+         self.impact_pool, self.held_impact, self.profit_held, self.accounts, self.memory) = snap
