@@ -126,6 +126,13 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
         AdminLogic.setMarketModule(_s, _env(), market, kind, module);
     }
 
+    /// @notice The time constant of `market`'s mark price (the EMA of its oracle price that
+    /// `markPrice` reports and stateful rates modules see), seconds in [1, 3600]
+    /// (`MarkWindowOutOfBounds`); 150 until set. No rule of the core reads the mark price.
+    function setMarkWindow(uint256 market, uint256 window) external onlyRole(DEFAULT_ADMIN_ROLE) knownMarket(market) {
+        AdminLogic.setMarkWindow(_s, _env(), market, window);
+    }
+
     /// @notice Release `amount` of the negative impact held for `account` (GMX's claimable
     /// collateral, released by its config keeper) into its cross balance: the admin's call,
     /// once the impact it paid above the cap is judged not to be a manipulation's.

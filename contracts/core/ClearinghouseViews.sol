@@ -9,9 +9,10 @@ import {Health} from "../libraries/Health.sol";
 import {ImpactLogic} from "../libraries/ImpactLogic.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 import {Markets} from "../libraries/Markets.sol";
+import {RatesLogic} from "../libraries/RatesLogic.sol";
 import {Rules} from "../libraries/Rules.sol";
 import {Solvency} from "../libraries/Solvency.sol";
-import {Env, StoredConfig, Tier, VenueState} from "../libraries/VenueState.sol";
+import {Env, MarketMemory, StoredConfig, Tier, VenueState} from "../libraries/VenueState.sol";
 import {PriceOracle} from "../oracle/PriceOracle.sol";
 import {ADL_KEEPER_ROLE as ADL_KEEPER_ROLE_} from "../types/Constants.sol";
 import {MarginMode} from "../types/MarginMode.sol";
@@ -197,6 +198,29 @@ library ClearinghouseViews {
     /// while a market is stale (`accountHealth` then reverts).
     function accountLiquidationHealth(address account) external view returns (int256 equity, uint256 mm, uint256 freshMask) {
         (equity, mm, freshMask,,) = Health.crossForLiquidation(_state(), _env(), account);
+    }
+
+    /// @notice `market`'s mark price now, WAD: the EMA of its oracle price (`RatesLogic.markAfter`,
+    /// time constant `setMarkWindow`, 150 s by default), stepped at each accrual and here to the
+    /// oracle's latest price; the oracle price itself before the market's first accrual. Only
+    /// rates modules that read it (`RatesMemory.markPrice`) use it: every rule of the core uses
+    /// the oracle price.
+    function markPrice(uint256 market) external view returns (uint256) {
+        (uint256 price,,) = _env().oracle.latest(market);
+        return RatesLogic.markNow(_state(), market, price);
+    }
+
+    /// @notice `market`'s memory as stored at its last accrual: its mark price then (0 before
+    /// the first), the mark's time constant in seconds as set (0: 150 s), whether its rates
+    /// module is stateful (`IStatefulRatesModule`), and the word that module kept (0 for any
+    /// other rule).
+    function marketMemory(uint256 market)
+        external
+        view
+        returns (uint256 markPrice_, uint256 markWindow, bool statefulRates, int256 ratesState)
+    {
+        MarketMemory storage mem = _state().marketMemory[market];
+        return (mem.markPrice, mem.markWindow, mem.statefulRates, mem.ratesState);
     }
 
     /// @notice Pending (funding, borrowing) of a position in WAD at the current time.

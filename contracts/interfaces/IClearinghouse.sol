@@ -186,11 +186,15 @@ interface IClearinghouse {
     /// @notice A module answered something the venue cannot apply (a penalty above what is
     /// left, a keeper reward above the penalty, a slice above the position, a zero price, a
     /// funding rate beyond +-1e13 or a borrow rate above 1e11 WAD per second: `value` is the
-    /// rate, a negative one as the uint256 of its two's complement; a rates answer shorter than
-    /// two words: `value` is its length in bytes).
+    /// rate, a negative one as the uint256 of its two's complement; a stateful rates module's
+    /// word beyond +-(2^103 - 1), likewise; a rates answer shorter than two words, three for a
+    /// stateful module: `value` is its length in bytes).
     error ModuleResultOutOfBounds(ModuleKind kind, uint256 value);
     /// @notice The admin released more of an account's held impact than it holds.
     error ReleaseExceedsHeld(address account, uint256 held, uint256 amount);
+    /// @notice A mark price time constant (`setMarkWindow`) of 0 seconds or above `max`: an EMA
+    /// with no memory, or one too slow to follow the oracle.
+    error MarkWindowOutOfBounds(uint256 window, uint256 max);
 
     // ------------------------------------------------------------------ events
     /// @notice A market was added or its parameters changed (within the hard bounds).
@@ -313,6 +317,8 @@ interface IClearinghouse {
     /// @notice The profit cap and auto-deleveraging thresholds changed (basis points of the pool).
     event PnlFactorsSet(uint256 maxPnlFactorTraders, uint256 maxPnlFactorAdl, uint256 minPnlFactorAfterAdl);
     /// @notice A market's funding and borrow indices accrued up to now.
+    /// @notice The admin set the time constant of a market's mark price (`setMarkWindow`).
+    event MarkWindowSet(uint256 indexed market, uint256 window);
     event FundingUpdated(uint256 indexed market, int256 longIndex, int256 shortIndex, uint256 borrowIndex);
     /// @notice The insurance fund received collateral.
     event InsuranceFunded(address indexed from, uint256 amount);

@@ -39,6 +39,18 @@ interface IClearinghouseViews {
         view
         returns (uint256 round, uint256 roundSize, bool cut, uint256 entitled);
     function marketState(uint256 market) external view returns (IClearinghouse.MarketState memory);
+    /// @notice The market's mark price now, WAD: the EMA of its oracle price (time constant
+    /// `setMarkWindow`, 150 s by default), stepped at each accrual; the oracle price before the
+    /// first accrual. Read by rates modules that choose to (`RatesMemory.markPrice`); every rule
+    /// of the core uses the oracle price.
+    function markPrice(uint256 market) external view returns (uint256);
+    /// @notice The market's memory as stored at its last accrual: the mark price then (0 before
+    /// the first), its time constant as set (0: 150 s), whether its rates module is stateful
+    /// (`IStatefulRatesModule`), and the word that module kept (0 for any other rule).
+    function marketMemory(uint256 market)
+        external
+        view
+        returns (uint256 markPrice_, uint256 markWindow, bool statefulRates, int256 ratesState);
     function marketTier(uint256 market, uint256 index)
         external
         view

@@ -10,15 +10,16 @@ import {IAdlModule} from "../interfaces/IAdlModule.sol";
 import {ILiquidationModule} from "../interfaces/ILiquidationModule.sol";
 import {IMarginModule} from "../interfaces/IMarginModule.sol";
 import {IPricingModule} from "../interfaces/IPricingModule.sol";
-import {IRatesModule} from "../interfaces/IRatesModule.sol";
+import {IRatesModule, IStatefulRatesModule} from "../interfaces/IRatesModule.sol";
 import {MAX_MARKETS, MAX_MODULES, MAX_RISK_CHANGE_DELAY} from "../types/Constants.sol";
 import {ModuleKind} from "../types/MarginMode.sol";
 import {Buckets} from "./Buckets.sol";
 import {MarginMath} from "./MarginMath.sol";
 import {Markets} from "./Markets.sol";
+import {RatesLogic} from "./RatesLogic.sol";
 import {Solvency} from "./Solvency.sol";
 import {StockRules} from "./StockRules.sol";
-import {Env, StoredConfig, Tier, VenueState} from "./VenueState.sol";
+import {Env, MarketMemory, StoredConfig, Tier, VenueState} from "./VenueState.sol";
 
 /// @title AdminLogic
 /// @notice The core's rarely used paths: market configuration within hard bounds, rule module
@@ -273,7 +274,29 @@ library AdminLogic {
         else if (kind == ModuleKind.Liquidation) c.liquidationModule = id;
         else if (kind == ModuleKind.Pricing) c.pricingModule = id;
         else c.adlModule = id;
+        if (kind == ModuleKind.Rates) _resetRatesMemory(vs, market, module);
         emit IClearinghouse.MarketModuleSet(market, kind, module);
+    }
+
+    /// @dev A new rates rule starts from a fresh word; it is an `IStatefulRatesModule` if it
+    /// says so (ERC-165), and is then asked `statefulRates` instead of `rates`.
+    function _resetRatesMemory(VenueState storage vs, uint256 market, address module) private {
+        MarketMemory storage mem = vs.marketMemory[market];
+        mem.statefulRates = module != address(0) && _supports(module, type(IStatefulRatesModule).interfaceId);
+        mem.ratesState = 0;
+    }
+
+    /// @notice The time constant of `market`'s mark price (its EMA of the oracle price), in
+    /// seconds, within [1, `RatesLogic.MAX_MARK_WINDOW`]. Accrual first, so the old one applies
+    /// up to now (a failing rates module refuses the change until it is replaced).
+    function setMarkWindow(VenueState storage vs, Env memory env, uint256 market, uint256 window) external {
+        if (window == 0 || window > RatesLogic.MAX_MARK_WINDOW) {
+            revert IClearinghouse.MarkWindowOutOfBounds(window, RatesLogic.MAX_MARK_WINDOW);
+        }
+        (uint256 price,,) = env.oracle.latest(market);
+        Markets.accrue(vs, market, price, env.scale);
+        vs.marketMemory[market].markWindow = uint16(window);
+        emit IClearinghouse.MarkWindowSet(market, window);
     }
 
     function _interfaceOf(ModuleKind kind) private pure returns (bytes4) {

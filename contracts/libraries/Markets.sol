@@ -7,8 +7,9 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {MarginMode} from "../types/MarginMode.sol";
 import {MarginMath} from "./MarginMath.sol";
+import {RatesLogic} from "./RatesLogic.sol";
 import {Rules} from "./Rules.sol";
-import {Settlement, StoredConfig, VenueState} from "./VenueState.sol";
+import {MarketMemory, Settlement, StoredConfig, VenueState} from "./VenueState.sol";
 
 /// @title Markets
 /// @notice A market's open interest and its funding and borrow indices, and a position's place
@@ -35,15 +36,27 @@ library Markets {
         view
         returns (int256 longIdx, int256 shortIdx, uint256 borrowIdx)
     {
+        (longIdx, shortIdx, borrowIdx,) = _indicesNow(vs, market, s, price, scale);
+    }
+
+    /// @dev `indicesNow`, and the word a stateful rates module keeps from now (0 for any other
+    /// rule; unused when no time has elapsed, as `accrue` then stores nothing).
+    function _indicesNow(VenueState storage vs, uint256 market, IClearinghouse.MarketState storage s, uint256 price, uint256 scale)
+        private
+        view
+        returns (int256 longIdx, int256 shortIdx, uint256 borrowIdx, int256 ratesState)
+    {
         longIdx = s.longFunding;
         shortIdx = s.shortFunding;
         borrowIdx = s.borrowIndex;
         uint256 elapsed = block.timestamp - s.lastUpdate;
-        if (elapsed == 0) return (longIdx, shortIdx, borrowIdx);
+        if (elapsed == 0) return (longIdx, shortIdx, borrowIdx, 0);
         // Read once, before the rates: a module's answer comes through a library call, after
         // which the compiler would read the sizes again.
         (uint256 longSize, uint256 shortSize) = (s.longSize, s.shortSize);
-        (int256 rate, uint256 borrowRate) = Rules.rates(vs, market, vs.configs[market], longSize, shortSize, price, scale);
+        int256 rate;
+        uint256 borrowRate;
+        (rate, borrowRate, ratesState) = Rules.rates(vs, market, vs.configs[market], longSize, shortSize, price, scale);
         borrowIdx += MarginMath.borrowIndexGrowth(borrowRate, elapsed);
         if (rate != 0) {
             uint256 payerDelta = Math.mulDiv(price * elapsed, abs(rate), MarginMath.WAD, Math.Rounding.Ceil);
@@ -97,7 +110,7 @@ library Markets {
         borrowIdx = s.borrowIndex;
         uint256 elapsed = block.timestamp - s.lastUpdate;
         if (elapsed == 0) return borrowIdx;
-        (bool ok,, uint256 borrowRate,) = Rules.tryRates(vs, market, vs.configs[market], s, price, scale);
+        (bool ok,, uint256 borrowRate,,) = Rules.tryRates(vs, market, vs.configs[market], s, price, scale);
         if (ok) borrowIdx += MarginMath.borrowIndexGrowth(borrowRate, elapsed);
     }
 
@@ -106,32 +119,33 @@ library Markets {
         returns (IClearinghouse.MarketState storage s)
     {
         s = vs.states[market];
-        if (s.lastUpdate == block.timestamp) return s;
-        (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = indicesNow(vs, market, s, price, scale);
-        s.longFunding = longIdx.toInt112();
-        s.shortFunding = shortIdx.toInt112();
-        s.borrowIndex = borrowIdx.toUint64();
-        s.lastUpdate = uint32(block.timestamp);
-        emit IClearinghouse.FundingUpdated(market, longIdx, shortIdx, borrowIdx);
+        uint256 last = s.lastUpdate;
+        if (last == block.timestamp) return s;
+        (int256 longIdx, int256 shortIdx, uint256 borrowIdx, int256 ratesState) = _indicesNow(vs, market, s, price, scale);
+        _store(market, s, longIdx, shortIdx, borrowIdx);
+        _remember(vs.marketMemory[market], price, block.timestamp - last, ratesState);
     }
 
     /// @dev `accrue` for the admin's `setMarketModule`: a rates module that fails (reverts, or
     /// answers what `Rules` refuses) accrues nothing for the seconds since the last accrual, which
     /// `RatesModuleFailed` reports with the module's revert data; so a failing module can always
-    /// be replaced.
+    /// be replaced. The mark price moves on either way; a failing module's word is kept.
     function accrueOrSkip(VenueState storage vs, uint256 market, uint256 price, uint256 scale) internal {
         IClearinghouse.MarketState storage s = vs.states[market];
         uint256 last = s.lastUpdate;
         if (last == block.timestamp) return;
         StoredConfig storage c = vs.configs[market];
-        (bool ok, int256 rate, uint256 borrowRate, bytes memory reason) = Rules.tryRates(vs, market, c, s, price, scale);
+        MarketMemory storage mem = vs.marketMemory[market];
+        (bool ok, int256 rate, uint256 borrowRate, int256 ratesState, bytes memory reason) = Rules.tryRates(vs, market, c, s, price, scale);
         if (!ok) {
             s.lastUpdate = uint32(block.timestamp);
+            _remember(mem, price, block.timestamp - last, mem.ratesState);
             emit IClearinghouse.RatesModuleFailed(market, vs.modules[c.ratesModule - 1], last, reason);
             return;
         }
         (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = _advance(s, price, block.timestamp - last, rate, borrowRate);
         _store(market, s, longIdx, shortIdx, borrowIdx);
+        _remember(mem, price, block.timestamp - last, ratesState);
     }
 
     function _store(uint256 market, IClearinghouse.MarketState storage s, int256 longIdx, int256 shortIdx, uint256 borrowIdx)
@@ -142,6 +156,14 @@ library Markets {
         s.borrowIndex = borrowIdx.toUint64();
         s.lastUpdate = uint32(block.timestamp);
         emit IClearinghouse.FundingUpdated(market, longIdx, shortIdx, borrowIdx);
+    }
+
+    /// @dev At an accrual `elapsed` seconds after the last: the mark price's EMA step at the
+    /// oracle `price` (`RatesLogic.markAfter`; it stays within the oracle's 128 bits) and the
+    /// rates module's word (already bounded by `RatesLogic`).
+    function _remember(MarketMemory storage mem, uint256 price, uint256 elapsed, int256 ratesState) private {
+        mem.markPrice = uint128(RatesLogic.markAfter(mem.markPrice, mem.markWindow, price, elapsed));
+        mem.ratesState = int104(ratesState);
     }
 
     /// @dev A position's pending funding and borrowing (WAD) at the given indices, and

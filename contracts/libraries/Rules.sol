@@ -20,16 +20,19 @@ import {Settlement, StoredConfig, Tier, VenueState} from "./VenueState.sol";
 /// `ImpactLogic`). A module costs its call only on the markets that chose it.
 library Rules {
     /// @notice A market's (funding, borrow) rates per second, `longSize` and `shortSize` its
-    /// sides now: the stock rule inline, or its rates module's answer as `RatesLogic` checks it
-    /// (a failing module reverts the caller with its own revert data, or
-    /// `ModuleResultOutOfBounds`).
+    /// sides now, and the word a stateful rates module keeps (0 for any other rule): the stock
+    /// rule inline, or its rates module's answer as `RatesLogic` checks it (a failing module
+    /// reverts the caller with its own revert data, or `ModuleResultOutOfBounds`).
     function rates(VenueState storage s, uint256 market, StoredConfig storage c, uint256 longSize, uint256 shortSize, uint256 price, uint256 scale)
         internal
         view
-        returns (int256 fundingRate, uint256 borrowRate)
+        returns (int256 fundingRate, uint256 borrowRate, int256 state)
     {
         uint256 id = c.ratesModule;
-        if (id == 0) return StockRules.rates(longSize, shortSize, c.fundingFactor, c.maxFundingRate, c.borrowRate);
+        if (id == 0) {
+            (fundingRate, borrowRate) = StockRules.rates(longSize, shortSize, c.fundingFactor, c.maxFundingRate, c.borrowRate);
+            return (fundingRate, borrowRate, 0);
+        }
         return RatesLogic.moduleRates(s, market, price, scale);
     }
 
@@ -38,11 +41,11 @@ library Rules {
     function tryRates(VenueState storage s, uint256 market, StoredConfig storage c, IClearinghouse.MarketState storage st, uint256 price, uint256 scale)
         internal
         view
-        returns (bool ok, int256 fundingRate, uint256 borrowRate, bytes memory reason)
+        returns (bool ok, int256 fundingRate, uint256 borrowRate, int256 state, bytes memory reason)
     {
         if (c.ratesModule != 0) return RatesLogic.tryModuleRates(s, market, price, scale);
         (fundingRate, borrowRate) = StockRules.rates(st.longSize, st.shortSize, c.fundingFactor, c.maxFundingRate, c.borrowRate);
-        return (true, fundingRate, borrowRate, reason);
+        return (true, fundingRate, borrowRate, 0, reason);
     }
 
     function requirements(VenueState storage s, uint256 market, StoredConfig storage c, uint256 notional, uint256 leverage)

@@ -92,6 +92,20 @@ struct VenueState {
     uint256 adlRound;
     // Each member's entry: its size when the round began (bits 0-127), cut (bit 128), round id (192-255).
     mapping(address account => mapping(uint256 market => uint256)) adlRoundEntry;
+    // A market's mark price and its rates module's memory (issue 29 §3): one slot, written at
+    // each accrual.
+    mapping(uint256 market => MarketMemory) marketMemory;
+}
+
+/// @dev What a market remembers across accruals besides its indices: its mark price, the EMA of
+/// the oracle price (`RatesLogic.markAfter`; 0 before its first accrual), the EMA's time
+/// constant (seconds; 0: `RatesLogic.DEFAULT_MARK_WINDOW`), whether its rates module is an
+/// `IStatefulRatesModule`, and that module's word (`RatesLogic.MAX_RATES_STATE` bounds it).
+struct MarketMemory {
+    uint128 markPrice;
+    uint16 markWindow;
+    bool statefulRates;
+    int104 ratesState;
 }
 
 /// @dev A maintenance-margin tier (Hyperliquid): from `lowerBound` (WAD USD of notional) on,

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {RatesInput} from "../interfaces/IRatesModule.sol";
+import {ERC165} from "@openzeppelin/contracts/utils/introspection/ERC165.sol";
+import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
+
+import {IRatesModule, IStatefulRatesModule, RatesInput, RatesMemory} from "../interfaces/IRatesModule.sol";
 import {StockRates} from "../modules/StockRates.sol";
 
 /// @notice Hyperliquid-style funding, for the fuzzer and tests: the premium from the skew (the stock rule:
@@ -57,5 +60,49 @@ contract ProgrammableRates is StockRates {
             }
         }
         return (fundingAnswer, borrowAnswer);
+    }
+}
+
+/// @notice A stateful rates module whose answer a test sets, to check what the core keeps and
+/// passes: its word grows by the seconds elapsed at each accrual (Answer), or is the mark price
+/// it was handed (EchoMark), or is out of bounds (BadState), or it reverts (Revert).
+contract ProgrammableStatefulRates is IStatefulRatesModule, ERC165 {
+    enum Mode {
+        Answer,
+        EchoMark,
+        BadState,
+        Revert
+    }
+
+    error StatefulRatesUnavailable(uint256 market, int256 state);
+
+    Mode public mode;
+    int256 public fundingAnswer;
+    uint256 public borrowAnswer;
+
+    function setAnswer(int256 fundingRate, uint256 borrowRate) external {
+        (mode, fundingAnswer, borrowAnswer) = (Mode.Answer, fundingRate, borrowRate);
+    }
+
+    function setMode(Mode m) external {
+        mode = m;
+    }
+
+    function statefulRates(RatesInput calldata m, RatesMemory calldata mem) external view returns (int256, uint256, int256) {
+        Mode current = mode;
+        if (current == Mode.Revert) revert StatefulRatesUnavailable(m.market, mem.state);
+        if (current == Mode.BadState) return (0, 0, int256(1) << 103);
+        if (current == Mode.EchoMark) return (fundingAnswer, borrowAnswer, int256(mem.markPrice));
+        return (fundingAnswer, borrowAnswer, mem.state + int256(mem.elapsed));
+    }
+
+    /// @notice The answer from a fresh state: the set rates.
+    function rates(RatesInput calldata) external view returns (int256, uint256) {
+        return (fundingAnswer, borrowAnswer);
+    }
+
+    function supportsInterface(bytes4 interfaceId) public view virtual override(ERC165, IERC165) returns (bool) {
+        return interfaceId == type(IStatefulRatesModule).interfaceId || interfaceId == type(IRatesModule).interfaceId
+            || super.supportsInterface(interfaceId);
     }
 }

@@ -53,6 +53,15 @@ class LockedAccountsResult(NamedTuple):
     in_market: int
 
 
+class MarketMemoryResult(NamedTuple):
+    """What ``Clearinghouse.marketMemory`` returns."""
+
+    mark_price: int
+    mark_window: int
+    stateful_rates: bool
+    rates_state: int
+
+
 class MarketModulesResult(NamedTuple):
     """What ``Clearinghouse.marketModules`` returns."""
 
@@ -427,6 +436,27 @@ class MarginChangedEvent(_MarginChangedEventFields):
     def from_event(cls, event: Event) -> "MarginChangedEvent":
         """This class of a decoded event of the same name."""
         return cls._make(event.args[name] for name in ('account', 'market', 'delta', 'margin'))
+
+
+class _MarkWindowSetEventFields(NamedTuple):
+    """The fields of ``MarkWindowSet(uint256,uint256)``."""
+
+    market: int
+    window: int
+
+
+class MarkWindowSetEvent(_MarkWindowSetEventFields):
+    """The event ``MarkWindowSet(uint256,uint256)``."""
+
+    __slots__ = ()
+
+    NAME = 'MarkWindowSet'
+    SIGNATURE = 'MarkWindowSet(uint256,uint256)'
+
+    @classmethod
+    def from_event(cls, event: Event) -> "MarkWindowSetEvent":
+        """This class of a decoded event of the same name."""
+        return cls._make(event.args[name] for name in ('market', 'window'))
 
 
 class _MarketChangeScheduledEventFields(NamedTuple):
@@ -912,8 +942,10 @@ class Clearinghouse(AccessControl):
         'liquidateBatch((address,uint256)[])',
         'liquidatePosition(address,uint256)',
         'lockedAccounts(uint256)',
+        'markPrice(uint256)',
         'marketConfig(uint256)',
         'marketCount()',
+        'marketMemory(uint256)',
         'marketModules(uint256)',
         'marketState(uint256)',
         'marketSymbol(uint256)',
@@ -940,6 +972,7 @@ class Clearinghouse(AccessControl):
         'revokeRole(bytes32,address)',
         'scale()',
         'setInstantTrading(bool)',
+        'setMarkWindow(uint256,uint256)',
         'setMarketModule(uint256,uint8,address)',
         'setMarketTiers(uint256,uint256[],uint256[])',
         'setOperator(address,bool)',
@@ -955,7 +988,7 @@ class Clearinghouse(AccessControl):
         'valuationTime()',
         'withdraw(address,uint256)',
     })
-    EVENTS: ClassVar[tuple[type, ...]] = (AccountLiquidatedEvent, AccountRegisteredEvent, AdlRoundEndedEvent, AdlRoundStartedEvent, AutoDeleveragedEvent, BadDebtEvent, DepositedEvent, FundingUpdatedEvent, HeldImpactReleasedEvent, ImpactHeldEvent, InstantTradingSetEvent, InsuranceFundedEvent, LeverageUpdatedEvent, MarginChangedEvent, MarketChangeScheduledEvent, MarketConfiguredEvent, MarketModuleSetEvent, MarketTiersSetEvent, OperatorSetEvent, OrderLockReleasedEvent, OrderLockSetEvent, PausedSetEvent, PnlFactorsSetEvent, PoolDepositedEvent, PoolWithdrawnEvent, PositionDecreasedEvent, PositionIncreasedEvent, PositionLiquidatedEvent, PriceImpactEvent, ProfitCappedEvent, RatesModuleFailedEvent, RiskChangeDelaySetEvent, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, WithdrawnEvent, )
+    EVENTS: ClassVar[tuple[type, ...]] = (AccountLiquidatedEvent, AccountRegisteredEvent, AdlRoundEndedEvent, AdlRoundStartedEvent, AutoDeleveragedEvent, BadDebtEvent, DepositedEvent, FundingUpdatedEvent, HeldImpactReleasedEvent, ImpactHeldEvent, InstantTradingSetEvent, InsuranceFundedEvent, LeverageUpdatedEvent, MarginChangedEvent, MarkWindowSetEvent, MarketChangeScheduledEvent, MarketConfiguredEvent, MarketModuleSetEvent, MarketTiersSetEvent, OperatorSetEvent, OrderLockReleasedEvent, OrderLockSetEvent, PausedSetEvent, PnlFactorsSetEvent, PoolDepositedEvent, PoolWithdrawnEvent, PositionDecreasedEvent, PositionIncreasedEvent, PositionLiquidatedEvent, PriceImpactEvent, ProfitCappedEvent, RatesModuleFailedEvent, RiskChangeDelaySetEvent, RoleAdminChangedEvent, RoleGrantedEvent, RoleRevokedEvent, WithdrawnEvent, )
 
     def close_all(self, *, sender: Optional[str] = None) -> int:
         """``CLOSE_ALL()``, a view."""
@@ -1096,6 +1129,10 @@ class Clearinghouse(AccessControl):
         """Send ``setInstantTrading(bool)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'setInstantTrading(bool)', (enabled,), 0, gas, gas_price)
 
+    def set_mark_window(self, market: int, window: int, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
+        """Send ``setMarkWindow(uint256,uint256)`` from ``sender``; the receipt (a revert is not raised)."""
+        return self._send(sender, 'setMarkWindow(uint256,uint256)', (market, window), 0, gas, gas_price)
+
     def set_market_module(self, market: int, kind: int, module: str, *, sender: str, gas: Optional[int] = None, gas_price: int = 0) -> Receipt:
         """Send ``setMarketModule(uint256,uint8,address)`` from ``sender``; the receipt (a revert is not raised)."""
         return self._send(sender, 'setMarketModule(uint256,uint8,address)', (market, kind, module), 0, gas, gas_price)
@@ -1225,10 +1262,20 @@ class Clearinghouse(AccessControl):
         value = self._view('lockedAccounts(uint256)', (market,), sender)
         return LockedAccountsResult._make(value)
 
+    def mark_price(self, market: int, *, sender: Optional[str] = None) -> int:
+        """``markPrice(uint256)``, a view."""
+        value: int = self._view('markPrice(uint256)', (market,), sender)
+        return value
+
     def market_config(self, market: int, *, sender: Optional[str] = None) -> MarketConfig:
         """``marketConfig(uint256)``, a view."""
         value = self._view('marketConfig(uint256)', (market,), sender)
         return MarketConfig._from_abi(value)
+
+    def market_memory(self, market: int, *, sender: Optional[str] = None) -> MarketMemoryResult:
+        """``marketMemory(uint256)``, a view."""
+        value = self._view('marketMemory(uint256)', (market,), sender)
+        return MarketMemoryResult._make(value)
 
     def market_modules(self, market: int, *, sender: Optional[str] = None) -> MarketModulesResult:
         """``marketModules(uint256)``, a view."""

@@ -5,7 +5,7 @@ a module's answer (``RatesLogic``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from protocol.margin import math as m
 
@@ -64,3 +64,94 @@ def applied_funding(i: RatesInput, funding_rate: int) -> int:
     """Funding needs both sides: with either side empty nobody could pay or receive it, so an
     accepted answer's funding rate applies as 0 (the stock rule's own answer then)."""
     return 0 if i.long_size == 0 or i.short_size == 0 else funding_rate
+
+
+# ---------------------------------------------------------------------- rates with memory
+@dataclass(frozen=True)
+class RatesMemory:
+    """``RatesMemory``, in the same field order: what a stateful rule sees besides
+    :class:`RatesInput`."""
+
+    state: int  # the word the rule answered at the last accrual (0 when it was set)
+    elapsed: int  # seconds since the last accrual
+    mark_price: int  # the market's mark price now, WAD
+
+
+@runtime_checkable
+class StatefulRatesRule(Protocol):
+    """A rates rule with memory (``IStatefulRatesModule``): the model asks it
+    :meth:`stateful_rates` instead of ``rates``."""
+
+    def rates(self, i: RatesInput, /) -> tuple[int, int]: ...
+
+    def stateful_rates(self, i: RatesInput, mem: RatesMemory, /) -> tuple[int, int, int]:
+        """(funding rate over the elapsed interval, borrow rate, the word to keep)."""
+        ...
+
+
+#: The largest word a stateful module may keep, either way (``RatesLogic.MAX_RATES_STATE``).
+MAX_RATES_STATE = 2**103 - 1
+#: The mark price's EMA time constant when none is set, and the largest the admin may set (s).
+DEFAULT_MARK_WINDOW = 150
+MAX_MARK_WINDOW = 3_600
+
+
+def refused_state(state: int) -> int | None:
+    """The ``value`` a stateful module's word beyond ``MAX_RATES_STATE`` is refused with."""
+    return state % 2**256 if abs(state) > MAX_RATES_STATE else None
+
+
+def mark_after(mark: int, window: int, price: int, elapsed: int) -> int:
+    """``RatesLogic.markAfter``: the mark price after ``elapsed`` seconds at oracle ``price``,
+    (mark x window + price x elapsed) // (window + elapsed), the window 150 s when 0; a mark of 0
+    (no accrual yet) starts at the price."""
+    if mark == 0:
+        return price
+    window = window or DEFAULT_MARK_WINDOW
+    return (mark * window + price * elapsed) // (window + elapsed)
+
+
+def _tdiv(a: int, b: int) -> int:
+    """Solidity's signed division: truncated toward zero."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+SYNTHETIX_UNIT = 10**18
+DAY = 86_400
+
+
+class VelocityRates:
+    """Mirror of ``contracts/modules/VelocityRates.sol``: Synthetix v3's funding velocity
+    (``PerpsMarket.currentFundingRate``): the word kept is the funding rate in WAD per day; the
+    rate applied over an interval is the average of its two ends, per second."""
+
+    def __init__(self, skew_scale: int, max_funding_velocity: int):
+        self.skew_scale = skew_scale
+        self.max_funding_velocity = max_funding_velocity
+
+    def velocity(self, long_size: int, short_size: int) -> int:
+        """clamp(skew / skewScale, -1, 1) x maxFundingVelocity, WAD per day per day."""
+        if self.skew_scale == 0:
+            return 0
+        proportional = _tdiv((long_size - short_size) * SYNTHETIX_UNIT, self.skew_scale)
+        proportional = max(-SYNTHETIX_UNIT, min(SYNTHETIX_UNIT, proportional))
+        return _tdiv(proportional * self.max_funding_velocity, SYNTHETIX_UNIT)
+
+    def current_funding_rate(self, last_rate: int, long_size: int, short_size: int, elapsed: int,
+                             max_funding_rate: int) -> int:
+        """last + velocity x (elapsed x 1e18 / 1 day) / 1e18, clamped to +-maxFundingRate x 86400."""
+        proportional_elapsed = elapsed * SYNTHETIX_UNIT // DAY
+        rate = last_rate + _tdiv(self.velocity(long_size, short_size) * proportional_elapsed,
+                                 SYNTHETIX_UNIT)
+        cap = max_funding_rate * DAY
+        return max(-cap, min(cap, rate))
+
+    def stateful_rates(self, i: RatesInput, mem: RatesMemory) -> tuple[int, int, int]:
+        current = self.current_funding_rate(mem.state, i.long_size, i.short_size, mem.elapsed,
+                                            i.max_funding_rate)
+        return _tdiv(_tdiv(mem.state + current, 2), DAY), i.borrow_rate, current
+
+    def rates(self, i: RatesInput) -> tuple[int, int]:
+        funding, borrow, _ = self.stateful_rates(i, RatesMemory(0, 0, i.price))
+        return funding, borrow

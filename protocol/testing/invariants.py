@@ -13,7 +13,15 @@ from eth_utils.crypto import keccak
 
 from protocol.errors import PerpsimError, Reverted
 from protocol.margin.math import charge_tokens
-from protocol.margin.model import ISOLATED, MarketParams, MarketState, Model, ModelRevert, Position
+from protocol.margin.model import (
+    ISOLATED,
+    MarketMemory,
+    MarketParams,
+    MarketState,
+    Model,
+    ModelRevert,
+    Position,
+)
 from protocol.venue.rules import market_rules
 
 if TYPE_CHECKING:
@@ -59,6 +67,7 @@ def load_state(venue: Venue, mirrors: Optional[Mapping[str, object]] = None) -> 
         count = ch.market_tier(market, 0)[3]
         if count:
             model.tiers[market] = [ch.market_tier(market, i)[:3] for i in range(count)]
+        model.memory[market] = MarketMemory(*ch.market_memory(market))
         rules = market_rules(venue, market, mirrors)  # its own modules judge it, not the stock rule
         if rules is not None:
             model.rules[market] = rules

@@ -413,6 +413,18 @@ class Venue(AdminActions):
     def price(self, market: str) -> Decimal:
         return from_wad(self.oracle.latest(self.market_id(market))[0])
 
+    def mark_price(self, market: str) -> Decimal:
+        """``markPrice``: the market's mark price now, the EMA of its oracle price (time
+        constant :meth:`set_mark_window`, 150 s by default). Only rates modules that read it use
+        it; the venue's own rules use the oracle price (:meth:`price`)."""
+        return from_wad(self.clearinghouse.mark_price(self.market_id(market)))
+
+    def set_mark_window(self, market: str, seconds: int) -> Receipt:
+        """The time constant of ``market``'s mark price, in [1, 3600] s
+        (``MarkWindowOutOfBounds``); the market accrues under the old one first."""
+        return self.clearinghouse.set_mark_window(self.market_id(market), seconds,
+                                                  sender=self.admin).raise_for_status()
+
     def advance_time(self, seconds: int) -> int:
         return self.chain.advance_time(seconds)
 

@@ -19,7 +19,7 @@ from protocol.margin.deleveraging import AdlInput, AdlRoundInput, StockAdl
 from protocol.margin.liquidation import SliceInput, StockLiquidation
 from protocol.margin.model import MarketRules, ModelRevert
 from protocol.margin.pricing import ImpactInput, ImpactResult, OraclePricing, PricingRevert
-from protocol.margin.rates import RatesInput, StockRates
+from protocol.margin.rates import RatesInput, RatesMemory, StockRates
 from protocol.margin.requirements import StockMargin
 from protocol.margin.types import MODULE_INTERFACES
 
@@ -62,6 +62,17 @@ class ChainRates(_ChainModule):
 
     def rates(self, i: RatesInput) -> tuple[int, int]:
         return tuple(self._ask("rates", astuple(i)))
+
+
+class ChainStatefulRates(ChainRates):
+    """``IStatefulRatesModule`` on chain (a market whose ``marketMemory`` says its module is
+    stateful), as :class:`protocol.margin.rates.VelocityRates` is asked."""
+
+    def __init__(self, venue: Venue, kind: str, address: str):
+        self.contract = venue.chain.at("IStatefulRatesModule", address)
+
+    def stateful_rates(self, i: RatesInput, mem: RatesMemory) -> tuple[int, int, int]:
+        return tuple(self._ask("statefulRates", astuple(i), astuple(mem)))
 
 
 class ChainMargin(_ChainModule):
@@ -177,5 +188,7 @@ def market_rules(venue: Venue, market: int,
     for (kind, on_chain), address in zip(_MIRRORS.items(), addresses):  # marketModules' order
         if int(address, 16):
             chosen = (mirrors or {}).get(kind)
+            if chosen is None and kind == "rates" and venue.clearinghouse.market_memory(market).stateful_rates:
+                on_chain = ChainStatefulRates
             setattr(rules, kind, chosen if chosen is not None else on_chain(venue, kind, address))
     return rules

@@ -7,6 +7,7 @@ from protocol.margin.model.state import (
     CROSS,
     CROSS_ACCOUNT,
     ISOLATED,
+    MarketMemory,
     MarketParams,
     MarketRules,
     MarketState,
@@ -15,5 +16,5 @@ from protocol.margin.model.state import (
     Settlement,
 )
 
-__all__ = ["CLOSE_ALL", "CROSS", "CROSS_ACCOUNT", "ISOLATED", "MarketParams", "MarketRules", "MarketState",
+__all__ = ["CLOSE_ALL", "CROSS", "CROSS_ACCOUNT", "ISOLATED", "MarketMemory", "MarketParams", "MarketRules", "MarketState",
            "Model", "ModelRevert", "Position", "Settlement"]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, Optional, TypeVar, TypeVarTuple, Unp
 
 from protocol.margin.deleveraging import AdlRule
 from protocol.margin.model.state import (
+    MarketMemory,
     MarketParams,
     MarketRules,
     MarketState,
@@ -41,6 +42,7 @@ class ModelBase:
     heartbeats: dict[int, int]
     params: list[MarketParams]
     states: list[MarketState]
+    memory: dict[int, MarketMemory]
     prices: dict[int, tuple[int, int]]
     cross_balance: dict[str, int]
     cross_markets: dict[str, int]

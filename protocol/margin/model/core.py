@@ -26,6 +26,7 @@ from protocol.margin.model.solvency import SolvencyRules
 from protocol.margin.model.state import (
     ISOLATED,
     STOCK_RULES,
+    MarketMemory,
     MarketParams,
     MarketRules,
     MarketState,
@@ -40,7 +41,7 @@ Ts = TypeVarTuple("Ts")
 
 #: What a revert undoes (:meth:`Model._snapshot`'s copy, in its order).
 _Snapshot = tuple[list[MarketState], dict[str, int], dict[str, int], dict[tuple[str, int], Position], int,
-                  int, int, int, dict[int, int], dict[str, int], int, list[str],
+                  int, int, int, dict[int, int], dict[str, int], int, list[str], dict[int, MarketMemory],
                   tuple[int, int, int, Optional[AdlRule], dict[tuple[str, int], tuple[int, int, bool]]]]
 
 
@@ -55,6 +56,8 @@ class Model(ImpactRules, MarketsRules, SolvencyRules, AdlRules, HealthRules, Col
     heartbeats: dict[int, int] = field(default_factory=dict)
     params: list[MarketParams] = field(default_factory=list)
     states: list[MarketState] = field(default_factory=list)
+    #: market -> its mark price and rates module's word (``marketMemory``); absent: all 0
+    memory: dict[int, MarketMemory] = field(default_factory=dict)
     prices: dict[int, tuple[int, int]] = field(default_factory=dict)
     cross_balance: dict[str, int] = field(default_factory=dict)
     cross_markets: dict[str, int] = field(default_factory=dict)
@@ -152,7 +155,7 @@ class Model(ImpactRules, MarketsRules, SolvencyRules, AdlRules, HealthRules, Col
         state = copy.deepcopy((self.states, self.cross_balance, self.cross_markets,
                                self.positions, self.pool_assets, self.insurance_fund,
                                self.funding_reserve, self.open_entry, self.impact_pool,
-                               self.held_impact, self.profit_held, self.accounts))
+                               self.held_impact, self.profit_held, self.accounts, self.memory))
         adl = (self.adl_round_id, self.adl_round_fraction, self.adl_round_remaining,
                self.adl_round_rule, copy.deepcopy(self.adl_round_entry))
         return (*state, adl)
@@ -160,6 +163,7 @@ class Model(ImpactRules, MarketsRules, SolvencyRules, AdlRules, HealthRules, Col
     def _restore(self, snap: _Snapshot) -> None:
         (self.states, self.cross_balance, self.cross_markets, self.positions,
          self.pool_assets, self.insurance_fund, self.funding_reserve, self.open_entry,
-         self.impact_pool, self.held_impact, self.profit_held, self.accounts, adl) = snap
+         self.impact_pool, self.held_impact, self.profit_held, self.accounts, self.memory,
+         adl) = snap
         (self.adl_round_id, self.adl_round_fraction, self.adl_round_remaining, self.adl_round_rule,
          self.adl_round_entry) = adl

@@ -8,13 +8,25 @@ from dataclasses import replace
 from protocol.margin import math as m
 from protocol.margin.model.base import ModelBase
 from protocol.margin.model.state import (
+    MarketMemory,
     MarketRules,
     MarketState,
     ModelRevert,
     Position,
     Settlement,
 )
-from protocol.margin.rates import RatesInput, RatesRule, StockRates, applied_funding, refused_value
+from protocol.margin.rates import (
+    MAX_MARK_WINDOW,
+    RatesInput,
+    RatesMemory,
+    RatesRule,
+    StatefulRatesRule,
+    StockRates,
+    applied_funding,
+    mark_after,
+    refused_state,
+    refused_value,
+)
 from protocol.margin.requirements import StockMargin, tier_of, tiered_maintenance
 from protocol.margin.types import ModuleKind
 
@@ -45,39 +57,76 @@ class MarketsRules(ModelBase):
             raise ModelRevert("UnknownMarket", market)
 
     # ------------------------------------------------------------------ indices
-    def rates(self, market: int, price: int) -> tuple[int, int]:
-        """``Rules.rates``: (funding, borrow) per second from the market's rates rule. A module's
-        answer is checked as ``RatesLogic`` does: beyond the bounds it is refused
-        (``ModuleResultOutOfBounds``), and its funding applies only while both sides hold
-        positions. A module mirror that reverts raises the contract's ``ModelRevert``."""
+    def memory_of(self, market: int) -> MarketMemory:
+        """The market's ``marketMemory`` (created all 0 on first use)."""
+        return self.memory.setdefault(market, MarketMemory())
+
+    def mark_price(self, market: int, price: int | None = None) -> int:
+        """``markPrice``: the mark price now at oracle ``price`` (the latest by default)."""
+        mem = self.memory_of(market)
+        price = self.latest_price(market) if price is None else price
+        return mark_after(mem.mark_price, mem.mark_window, price,
+                          self.now - self.states[market].last_update)
+
+    def rates(self, market: int, price: int) -> tuple[int, int, int]:
+        """``Rules.rates``: (funding, borrow) per second from the market's rates rule, and the
+        word a stateful rule keeps (0 for any other). A module's answer is checked as
+        ``RatesLogic`` does: beyond the bounds it is refused (``ModuleResultOutOfBounds``), and
+        its funding applies only while both sides hold positions. A module mirror that reverts
+        raises the contract's ``ModelRevert``. A stateful rule (the market's memory says so, as
+        ERC-165 told the contract) is asked ``stateful_rates`` with its word, the seconds
+        elapsed and the mark price."""
         s, c = self.states[market], self.params[market]
         i = RatesInput(market, s.long_size, s.short_size, s.long_entry, s.short_entry, price,
                        self.pool_assets * self.scale, c.funding_factor, c.max_funding_rate,
                        c.borrow_rate)
         module = self.rules_of(market).rates
-        funding, borrow = module.rates(i)
         if type(module) is StockRates:  # the stock rule inline, unchecked
-            return funding, borrow
+            funding, borrow = module.rates(i)
+            return funding, borrow, 0
+        mem = self.memory_of(market)
+        state = 0
+        if mem.stateful_rates and isinstance(module, StatefulRatesRule):
+            elapsed = self.now - s.last_update
+            remembered = RatesMemory(mem.rates_state, elapsed,
+                                     mark_after(mem.mark_price, mem.mark_window, price, elapsed))
+            funding, borrow, state = module.stateful_rates(i, remembered)
+        else:
+            funding, borrow = module.rates(i)
         refused = refused_value(funding, borrow)
+        if refused is None:
+            refused = refused_state(state)
         if refused is not None:
             raise ModelRevert("ModuleResultOutOfBounds", ModuleKind.RATES, refused)
-        return applied_funding(i, funding), borrow
+        return applied_funding(i, funding), borrow, state
 
     def indices_now(self, market: int, price: int) -> tuple[int, int, int]:
+        long_idx, short_idx, borrow_idx, _ = self._indices_now(market, price)
+        return long_idx, short_idx, borrow_idx
+
+    def _indices_now(self, market: int, price: int) -> tuple[int, int, int, int]:
         s = self.states[market]
         elapsed = self.now - s.last_update
         if elapsed == 0:
-            return s.long_funding, s.short_funding, s.borrow_index
-        rate, borrow_rate = self.rates(market, price)
-        return m.advance_indices(s.long_funding, s.short_funding, s.borrow_index, s.long_size,
-                                 s.short_size, rate, borrow_rate, price, elapsed)
+            return s.long_funding, s.short_funding, s.borrow_index, 0
+        rate, borrow_rate, state = self.rates(market, price)
+        return (*m.advance_indices(s.long_funding, s.short_funding, s.borrow_index, s.long_size,
+                                   s.short_size, rate, borrow_rate, price, elapsed), state)
+
+    def _remember(self, market: int, price: int, elapsed: int, state: int) -> None:
+        """``Markets._remember``: the mark price's EMA step and the rates rule's word."""
+        mem = self.memory_of(market)
+        mem.mark_price = mark_after(mem.mark_price, mem.mark_window, price, elapsed)
+        mem.rates_state = state
 
     def accrue(self, market: int, price: int) -> MarketState:
         s = self.states[market]
-        if s.last_update == self.now:
+        last = s.last_update
+        if last == self.now:
             return s
-        s.long_funding, s.short_funding, s.borrow_index = self.indices_now(market, price)
+        s.long_funding, s.short_funding, s.borrow_index, state = self._indices_now(market, price)
         s.last_update = self.now
+        self._remember(market, price, self.now - last, state)
         return s
 
     def borrow_index_now(self, market: int, price: int) -> int:
@@ -88,39 +137,55 @@ class MarketsRules(ModelBase):
         if elapsed == 0:
             return s.borrow_index
         try:
-            _, borrow_rate = self.rates(market, price)
+            _, borrow_rate, _ = self.rates(market, price)
         except ModelRevert:
             return s.borrow_index
         return s.borrow_index + m.borrow_index_growth(borrow_rate, elapsed)
 
     def accrue_or_skip(self, market: int, price: int) -> ModelRevert | None:
         """``Markets.accrueOrSkip`` (``setMarketModule``'s accrual): a rates module that fails
-        accrues nothing for the seconds since the last accrual; returns its failure (what
-        ``RatesModuleFailed`` carries), None when the accrual went through."""
+        accrues nothing for the seconds since the last accrual (its word is kept; the mark price
+        moves on); returns its failure (what ``RatesModuleFailed`` carries), None when the
+        accrual went through."""
         s = self.states[market]
-        if s.last_update == self.now:
+        last = s.last_update
+        if last == self.now:
             return None
         try:
-            indices = self.indices_now(market, price)
+            *indices, state = self._indices_now(market, price)
         except ModelRevert as failure:
             s.last_update = self.now
+            self._remember(market, price, self.now - last, self.memory_of(market).rates_state)
             return failure
         s.long_funding, s.short_funding, s.borrow_index = indices
         s.last_update = self.now
+        self._remember(market, price, self.now - last, state)
         return None
 
     def set_rates_module(self, market: int, rates: RatesRule | None = None) -> ModelRevert | None:
         """``setMarketModule(market, Rates, module)``: accrual under the old rule first
         (:meth:`accrue_or_skip`, so a failing module can always be replaced), then ``rates`` (a
-        mirror with ``rates(RatesInput)``; None: the stock rule) from now on. Returns the old
-        module's failure, if any."""
+        mirror with ``rates(RatesInput)``, or a :class:`StatefulRatesRule`; None: the stock
+        rule) from now on, its word reset to 0. Returns the old module's failure, if any."""
         self._known(market)
         failure = self.accrue_or_skip(market, self.latest_price(market))
         current = self.rules.get(market)
         rules = MarketRules() if current is None else replace(current)
         rules.rates = StockRates() if rates is None else rates
         self.rules[market] = rules
+        mem = self.memory_of(market)
+        mem.stateful_rates = isinstance(rates, StatefulRatesRule)
+        mem.rates_state = 0
         return failure
+
+    def set_mark_window(self, market: int, window: int) -> None:
+        """``setMarkWindow``: the mark price's time constant, in [1, ``MAX_MARK_WINDOW``]
+        (``MarkWindowOutOfBounds``), after an accrual under the old one."""
+        self._known(market)
+        if window == 0 or window > MAX_MARK_WINDOW:
+            raise ModelRevert("MarkWindowOutOfBounds", window, MAX_MARK_WINDOW)
+        self.accrue(market, self.latest_price(market))
+        self.memory_of(market).mark_window = window
 
     @staticmethod
     def pending(p: Position, long_idx: int, short_idx: int, borrow_idx: int) -> tuple[int, int]:

@@ -65,6 +65,18 @@ class MarketState:
 
 
 @dataclass
+class MarketMemory:
+    """``MarketMemory`` (``VenueState.marketMemory``): the mark price (0 before the first
+    accrual), its EMA's time constant (0: the default), whether the rates rule is stateful, and
+    that rule's word."""
+
+    mark_price: int = 0
+    mark_window: int = 0
+    stateful_rates: bool = False
+    rates_state: int = 0
+
+
+@dataclass
 class Position:
     """``Clearinghouse.Position``, in the same field order."""
 
