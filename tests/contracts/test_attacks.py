@@ -413,6 +413,8 @@ def restricted_calls(venue, eve, alice, lp, order_id, lp_request):
             "setMarketTiers": ((eth, [0], [50]), denied),
             "setRiskChangeDelay": ((3_600,), denied),
             "setPnlFactors": ((9_000, 8_500, 7_700), denied),
+            "setMarkWindow": ((eth, 100), denied),
+            "endAdlRound": ((), "Unauthorized"),
             "releaseHeldImpact": ((eve, 0), denied),
             "setPool": ((eve,), denied),
             "setPaused": ((True,), denied),
