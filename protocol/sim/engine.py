@@ -360,7 +360,7 @@ ADL_COMPARED: dict[str, Callable[[RunResult], object]] = {
     "auto-deleveraged notional $": lambda r: _adl(r)["notional"],
     "overshoot past the trigger $": lambda r: _adl(r)["overshoot"],
     "overshoot % of ADL notional": lambda r: _adl(r)["overshoot_pct"],
-    "winners at the episodes' start": lambda r: _adl(r)["winners"],
+    "winners (at the start, or cut later)": lambda r: _adl(r)["winners"],
     "winners cut": lambda r: _adl(r)["cut"],
     "mean haircut %": lambda r: _adl(r)["haircut_mean_pct"],
     "median haircut %": lambda r: _adl(r)["haircut_median_pct"],

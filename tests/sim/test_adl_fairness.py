@@ -56,3 +56,22 @@ def test_adl_summary_matches_the_auto_deleveraged_events(adl_run):
     assert adl["episodes"] >= 1
     assert Decimal(0) < adl["gini"] < 1
     assert adl["haircut_max_pct"] == Decimal("100.00")  # the queue closes its first ranks whole
+
+
+def test_the_adl_study_compares_the_three_modules_on_one_path():
+    """adl-modules: the same rally under each shipped ADL module. The pro-rata haircut cuts every
+    winner of its round by the same share (Gini 0), the queue closes its first ranks whole and
+    spares the rest, and the keeper's choice (GMX) is between them."""
+    from protocol.sim.engine import ADL_MODULES, run_study
+
+    study = run_study(load_scenario("adl-modules"), backend="revm")
+    assert list(study.runs) == list(ADL_MODULES)
+    adl = {name: run.summary["adl"] for name, run in study.runs.items()}
+    queue, pro_rata, gmx = (adl[n] for n in ADL_MODULES)
+    for summary in adl.values():
+        assert summary["closes"] > 0 and summary["episodes"] >= 1
+    assert pro_rata["gini"] == 0 and pro_rata["cut"] == pro_rata["winners"]
+    assert pro_rata["haircut_max_pct"] == pro_rata["haircut_median_pct"] < 100
+    assert queue["gini"] > gmx["gini"] > pro_rata["gini"]
+    assert queue["haircut_max_pct"] == gmx["haircut_max_pct"] == 100
+    assert study.comparison["Gini of haircuts"] == {n: adl[n]["gini"] for n in ADL_MODULES}

@@ -3,9 +3,10 @@
 An ADL *episode* begins with the first ``AutoDeleveraged`` event and ends at the first block
 whose pnl factor is back at or below the ADL trigger (``max_pnl_factor_adl``). At its first
 block the winners are read once (every position ADL could close, with its size, as the
-contract ranks them; positions closed in that block are added back), so each winner's
-*haircut* is the share of its size at the episode's start that ADL closed in the episode: 0
-for a winner it spared, 1 for one it closed. Fairness is the Gini coefficient of those haircuts
+contract ranks them; positions closed in that block are added back); a position opened during
+the episode that ADL then cuts joins them with the size it had at its first cut. Each winner's
+*haircut* is the share of that size ADL closed in the episode: 0 for a winner it spared, 1 for
+one it closed. Fairness is the Gini coefficient of those haircuts
 (0: every winner cut alike, as a pro-rata rule does; near 1: a few winners took it all, as a
 queue does).
 
