@@ -511,8 +511,8 @@ def test_a_stale_figure_is_found_and_rewritten():
         "agents the invariant check reads", "built-in scenarios"]
     new = facts.rewrite(old)
     assert facts.stale(new) == [] and "scenario's 195 agents" in new
-    assert ("`default`, `adl`, `attack-jelly`, `attack-mango`, `attack-whale`, `cascade`, `crash`, "
-            "`crisis-2020-03-12`, `crisis-2021-05-19`, "
+    assert ("`default`, `adl`, `adl-modules`, `attack-jelly`, `attack-mango`, `attack-whale`, "
+            "`cascade`, `crash`, `crisis-2020-03-12`, `crisis-2021-05-19`, "
             "`crisis-2022-05-luna`, `crisis-2022-11-ftx`, `crisis-2025-10-10`, `external-keeper`, "
             "`funding-arb`, `funding-squeeze`, ") in new
     assert facts.stale(old.replace("Built-in scenarios", "Scenarios"))[1][1] is None  # sentence gone
