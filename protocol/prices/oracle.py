@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Mapping, Optional
+from typing import Iterable, Mapping, Optional
 
 MODES = ("push", "pull")
 
@@ -70,11 +70,13 @@ class OracleFeed:
         self.market: dict[str, list[Decimal]] = {s: [p] for s, p in start.items()}  # by block
         self.published: dict[str, list[tuple[int, Decimal]]] = {s: [(timestamp, p)] for s, p in start.items()}
         self.last_push: dict[str, tuple[int, Decimal]] = {s: (timestamp, p) for s, p in start.items()}
+        self._before: dict[str, tuple[int, Decimal]] = {}  # the last push before this block's
 
     def observe(self, block: int, timestamp: int, market: Mapping[str, Decimal]) -> dict[str, Decimal]:
         """Record block ``block``'s market prices (published at ``timestamp``); return the
         updates pushed on schedule now, symbol -> price."""
         pushed: dict[str, Decimal] = {}
+        self._before = {}
         for symbol, price in market.items():
             self.market[symbol].append(price)
             model = self.models.get(symbol)
@@ -87,8 +89,16 @@ class OracleFeed:
             self.published[symbol].append((timestamp, published))
             if self._due(model, self.last_push[symbol], timestamp, published):
                 pushed[symbol] = published
+                self._before[symbol] = self.last_push[symbol]
                 self.last_push[symbol] = (timestamp, published)
         return pushed
+
+    def refused(self, symbols: Iterable[str]) -> None:
+        """The chain refused this block's updates of ``symbols`` (a deviation guard): the
+        stored price is the last one pushed before, which the schedule measures from again."""
+        for symbol in symbols:
+            if symbol in self._before:
+                self.last_push[symbol] = self._before[symbol]
 
     @staticmethod
     def _due(model: OracleModel, last: tuple[int, Decimal], timestamp: int, price: Decimal) -> bool:

@@ -123,7 +123,7 @@ class Simulation:
             pushed = feed.observe(block, chain.timestamp, prices)  # what its oracle publishes now
             with chain.block() as receipts:  # the oracle push and the agents' transactions
                 if pushed:
-                    _push_prices(venue, pushed)
+                    feed.refused(_push_prices(venue, pushed))
                 ctx = Context(block, prices, venue, external, path_at)  # traders watch the market itself
                 due = schedule.due(block, prices)
                 for agent in order_rng.sample(due, len(due)):
@@ -214,21 +214,24 @@ class Simulation:
                 bot.price_window = window
 
 
-def _push_prices(venue: Venue, prices: dict[str, Decimal]) -> None:
+def _push_prices(venue: Venue, prices: dict[str, Decimal]) -> list[str]:
     """Push the block's prices in one update. A market whose update the oracle's deviation
     guard refuses (``PriceDeviation``, ``[oracle.SYM] max_deviation_bps``) keeps its stored
     price and the others are pushed again without it; the refused update's receipt stays in
-    the block, where metrics see it."""
+    the block, where metrics see it. Returns the markets refused."""
     symbols = list(venue.markets)
     pending = dict(prices)
+    refused: list[str] = []
     while pending:
         try:
             venue.set_prices(pending)
-            return
+            break
         except Reverted as exc:
             if exc.error != "PriceDeviation":
                 raise
-            pending.pop(symbols[exc.args[0]])
+            refused.append(symbols[exc.args[0]])
+            pending.pop(refused[-1])
+    return refused
 
 
 def _dispatch(receipts: list[Receipt], by_address: dict[str, Agent], venue: Venue) -> list[Agent]:

@@ -33,6 +33,19 @@ def test_deviation_pushes_exactly_at_the_threshold():
         [None, D(3030), None, None, D("2999.70")]  # 1% of 3030 is 30.30
 
 
+def test_an_update_the_chain_refused_is_measured_from_the_price_it_kept():
+    """A deviation guard on chain refused block 1's push: the stored price is still 3000, so
+    the schedule pushes 3030 again in block 2 (without being told, it would wait for another
+    1% from 3030)."""
+    f = feed(OracleModel(deviation_bps=100))
+    assert f.observe(1, T0 + 60, {"ETH": D(3030)}) == {"ETH": D(3030)}
+    f.refused(["ETH"])
+    assert f.observe(2, T0 + 120, {"ETH": D(3030)}) == {"ETH": D(3030)}
+    assert f.observe(3, T0 + 180, {"ETH": D(3030)}) == {}  # accepted this time: measured from 3030
+    f.refused(["ETH"])  # nothing pushed this block: nothing to take back
+    assert f.last_push["ETH"] == (T0 + 120, D(3030))
+
+
 def test_heartbeat_pushes_a_still_price_exactly_when_due():
     f = feed(OracleModel(deviation_bps=100, heartbeat=600))  # 10 blocks of 60 s
     pushes = run(f, [3000] * 21)
