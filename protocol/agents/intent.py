@@ -52,6 +52,7 @@ from typing import Any, ClassVar, Optional
 from protocol.agents.base import Agent, Context, Holding, quantize_size, uniform, usd
 from protocol.agents.traders import Range, TraderParams, TradingAgent
 from protocol.constants import SECONDS_PER_YEAR, WAD
+from protocol.margin.math import funding_rate
 from protocol.venue import Trader
 from protocol.venue.units import from_wad
 
@@ -118,8 +119,8 @@ class MarketWatch:
             rate = self._realised(market, state, price)
         else:
             config = venue.clearinghouse.market_config(mid)
-            rate = stock_funding_rate(state.long_size, state.short_size, config.funding_factor,
-                                      config.max_funding_rate)
+            rate = Decimal(funding_rate(state.long_size, state.short_size, config.funding_factor,
+                                        config.max_funding_rate)) / WAD
         return MarketRead(market, price, from_wad(state.long_size), from_wad(state.short_size),
                           rate)
 
@@ -133,15 +134,6 @@ class MarketWatch:
         short_paid = now.short_index - before.short_index
         paid = long_paid if long_paid > 0 else -short_paid if short_paid > 0 else 0
         return Decimal(paid) / WAD / price / (now.time - before.time)
-
-
-def stock_funding_rate(long_size: int, short_size: int, factor: int, max_rate: int) -> Decimal:
-    """``StockRules.rates``' funding (``MarginMath.fundingRate``) as a fraction of notional per
-    second, + when longs pay; sizes and rates in WAD."""
-    if long_size == 0 or short_size == 0:
-        return _ZERO
-    rate = min(factor * abs(long_size - short_size) // (long_size + short_size), max_rate)
-    return Decimal(rate if long_size >= short_size else -rate) / WAD
 
 
 def _sign(x: Decimal) -> int:
@@ -534,5 +526,4 @@ class MeanReversionTrader(InformedTrader):
 
 __all__ = ["ArbTrade", "FundingArbParams", "FundingArbitrageur", "InformedParams",
            "InformedTrader", "MakerTrade", "MarketMakerParams", "MarketRead", "MarketWatch",
-           "MeanReversionTrader", "MomentumTrader", "SkewMarketMaker", "WatchingAgent",
-           "stock_funding_rate"]
+           "MeanReversionTrader", "MomentumTrader", "SkewMarketMaker", "WatchingAgent"]
