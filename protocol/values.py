@@ -6,14 +6,27 @@ Text is the canonical form: ``Decimal`` and ``int`` are written with ``str()`` (
 
 from __future__ import annotations
 
+import csv
 import math
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
 
 
 def cell(value: Any) -> str:
     """One CSV / HTML cell: ``str()`` of the exact value, ``""`` for ``None``."""
     return "" if value is None else str(value)
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], empty: Sequence[str] = ()) -> Path:
+    """``rows`` as CSV at ``path``: the columns in the order they first appear, each value a
+    :func:`cell`; with no rows, just the header ``empty``."""
+    columns = list(dict.fromkeys(k for row in rows for k in row)) or list(empty)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: cell(v) for k, v in row.items()} for row in rows)
+    return path
 
 
 def jsonable(value: Any) -> Any:

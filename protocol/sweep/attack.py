@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import traceback
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -37,9 +36,10 @@ from protocol.sim.result import RunResult
 from protocol.sweep.engines import LocalEngine
 from protocol.sweep.grid import Axis, parse_value
 from protocol.sweep.interrupt import DEFAULT_GRACE, Stop, SweepInterrupted
-from protocol.sweep.run import RunRecord, RunSpec, run_metrics
+from protocol.sweep.run import RunRecord, RunSpec, execute, run_metrics
 from protocol.sweep.store import RunStore
 from protocol.sweep.sweep import plan, store_runs
+from protocol.values import jsonable
 from protocol.venue.units import from_wad
 
 #: The ledger's ``[[metrics]]`` entry, added to every run of a search.
@@ -264,36 +264,14 @@ def plan_attack(scenario: str, agent: str, budgets: Sequence[float], seeds: Sequ
 
 
 def execute_attack(spec: RunSpec) -> RunRecord:
-    """One run of a search (:func:`~protocol.sweep.run.execute` with the ledger's summary kept
-    as the record's ``attack`` figure, and its provenance: the scenario as run, ledger
-    included). Never raises: a failure is recorded."""
-    started = time.perf_counter()
-    try:
-        scenario = load_scenario(spec.scenario, {**dict(spec.fixed), **dict(spec.params)})
-        result = Simulation(scenario, backend=spec.backend, seed=spec.seed).run()
-        metrics = run_metrics(result)
-        metrics["attack"] = _exact(result.summary["metrics"]["attack"])
-        status, error, tb = "ok", "", ""
-        info = result.provenance.info()
-        del info["scenario_file"]
-        provenance = {**info, "backend": result.backend,
-                      "scenario_toml": result.provenance.scenario_toml}
-    except Exception as exc:  # a failing run is data, and the search goes on
-        metrics, status, provenance = {}, "error", {}
-        error, tb = f"{type(exc).__name__}: {exc}", traceback.format_exc()
-    return RunRecord(spec.key, spec.point, spec.seed, status, metrics, error, tb,
-                     time.perf_counter() - started, provenance)
+    """One run of a search: :func:`~protocol.sweep.run.execute` keeping the ledger's summary as
+    the record's ``attack`` figure besides the sweep's. Never raises: a failure is recorded."""
+    return execute(spec, attack_figures)
 
 
-def _exact(value: Any) -> Any:
-    """Decimals as strings (exact in runs.jsonl), containers walked."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _exact(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_exact(v) for v in value]
-    return value
+def attack_figures(result: RunResult) -> dict[str, Any]:
+    """A run's sweep figures and its attack ledger's summary (exact)."""
+    return {**run_metrics(result), "attack": jsonable(result.summary["metrics"]["attack"])}
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
 from html import escape
 from pathlib import Path
@@ -16,7 +15,7 @@ from protocol.pages.shell import details, document, plots, table
 from protocol.pages.units import usd
 from protocol.sim.result import RunResult
 from protocol.sweep.attack import AttackPoint, AttackResult
-from protocol.values import cell, to_float
+from protocol.values import to_float, write_csv
 
 #: The per-budget table: the best attack of each budget.
 COLUMNS = ("budget", "best parameters", "attacker profit", "worst seed", "venue loss",
@@ -109,13 +108,7 @@ def page(result: AttackResult, best_run: Optional[RunResult]) -> str:
 def write_attack(result: AttackResult, best_run: Optional[RunResult], out: Path) -> tuple[Path, Path]:
     """Write ``attack.csv`` (every grid point, exact values) and ``attack.html`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    table_path = out / "attack.csv"
-    lines = [p.row() for p in result.points]
-    with table_path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(lines[0]) if lines else ["budget"])
-        writer.writeheader()
-        for line in lines:
-            writer.writerow({k: cell(v) for k, v in line.items()})
+    table_path = write_csv(out / "attack.csv", [p.row() for p in result.points], ("budget",))
     page_path = out / "attack.html"
     page_path.write_text(page(result, best_run), encoding="utf-8")
     return table_path, page_path

@@ -7,7 +7,7 @@ import json
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from protocol.sim.engine import Simulation
 from protocol.sim.loader import load_scenario
@@ -63,14 +63,16 @@ class RunRecord:
         return cls(**json.loads(line))
 
 
-def execute(spec: RunSpec) -> RunRecord:
+def execute(spec: RunSpec, figures: Optional[Callable[[RunResult], dict[str, Any]]] = None
+            ) -> RunRecord:
     """Run one simulation (in whatever process the engine chose) and keep the figures the
-    aggregates need. Never raises: a failure is recorded with its traceback."""
+    aggregates need (``figures``, default :func:`run_metrics`). Never raises: a failure is
+    recorded with its traceback."""
     started = time.perf_counter()
     try:
         scenario = load_scenario(spec.scenario, {**dict(spec.fixed), **dict(spec.params)})
         result = Simulation(scenario, backend=spec.backend, seed=spec.seed).run()
-        metrics = run_metrics(result)
+        metrics = (figures or run_metrics)(result)
         status, error, tb = "ok", "", ""
         info = result.provenance.info()
         del info["scenario_file"]

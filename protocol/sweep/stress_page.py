@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
 from html import escape
 from pathlib import Path
@@ -15,7 +14,7 @@ from protocol.pages.shell import details, document, plots, table
 from protocol.pages.units import pct, usd
 from protocol.sim.metrics.limits import NO_LIMIT
 from protocol.sweep.stress import CrisisRow, StressResult
-from protocol.values import cell
+from protocol.values import write_csv
 
 #: The page's table: header -> the row's figure, shown in the report's units.
 COLUMNS = ("crisis", "runs", "bad debt, mean", "VaR95 bad debt", "bad debt, worst seed",
@@ -101,13 +100,7 @@ def page(result: StressResult) -> str:
 def write_stress(result: StressResult, out: Path) -> tuple[Path, Path]:
     """Write ``stress.csv`` (exact values) and ``stress.html`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    table_path = out / "stress.csv"
-    lines = [r.row() for r in result.rows]
-    with table_path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(lines[0]) if lines else ["crisis"])
-        writer.writeheader()
-        for line in lines:
-            writer.writerow({k: cell(v) for k, v in line.items()})
+    table_path = write_csv(out / "stress.csv", [r.row() for r in result.rows], ("crisis",))
     page_path = out / "stress.html"
     page_path.write_text(page(result), encoding="utf-8")
     return table_path, page_path

@@ -3,7 +3,6 @@ aggregated per grid point."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import itertools
 import math
@@ -22,6 +21,7 @@ from protocol.sweep.grid import Axis, points
 from protocol.sweep.interrupt import DEFAULT_GRACE, Stop, SweepInterrupted, stop_on_signals
 from protocol.sweep.run import RunRecord, RunSpec, execute
 from protocol.sweep.store import RunStore
+from protocol.values import write_csv
 
 if TYPE_CHECKING:
     import pandas
@@ -206,15 +206,8 @@ def run_sweep(scenario: str, axes: list[Axis], seeds: list[int], engine: Engine,
 
 
 def write_aggregates(result: SweepResult, out: Path) -> Path:
-    path = out / "aggregates.csv"
-    rows = [a.row() for a in result.aggregates]
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, columns, lineterminator="\n")
-        writer.writeheader()
-        # a tail quantile from too few seeds is an empty cell; NAME.note says why
-        writer.writerows({k: "" if v is None else str(v) for k, v in row.items()} for row in rows)
-    return path
+    # a tail quantile from too few seeds is an empty cell; NAME.note says why
+    return write_csv(out / "aggregates.csv", [a.row() for a in result.aggregates])
 
 
 def write_parquet(result: SweepResult, out: Path) -> tuple[Path, Path]:
