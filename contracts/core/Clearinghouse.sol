@@ -128,7 +128,9 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransien
 
     /// @notice The time constant of `market`'s mark price (the EMA of its oracle price that
     /// `markPrice` reports and stateful rates modules see), seconds in [1, 3600]
-    /// (`MarkWindowOutOfBounds`); 150 until set. No rule of the core reads the mark price.
+    /// (`MarkWindowOutOfBounds`); 150 until set. Setting it makes the market track memory: its
+    /// accruals step the mark from then on, starting at the oracle price at the next one. No
+    /// rule of the core reads the mark price.
     function setMarkWindow(uint256 market, uint256 window) external onlyRole(DEFAULT_ADMIN_ROLE) knownMarket(market) {
         AdminLogic.setMarkWindow(_s, _env(), market, window);
     }

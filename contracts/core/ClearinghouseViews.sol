@@ -200,20 +200,24 @@ library ClearinghouseViews {
         (equity, mm, freshMask,,) = Health.crossForLiquidation(_state(), _env(), account);
     }
 
-    /// @notice `market`'s mark price now, WAD: the EMA of its oracle price (`RatesLogic.markAfter`,
-    /// time constant `setMarkWindow`, 150 s by default), stepped at each accrual and here to the
-    /// oracle's latest price; the oracle price itself before the market's first accrual. Only
-    /// rates modules that read it (`RatesMemory.markPrice`) use it: every rule of the core uses
-    /// the oracle price.
+    /// @notice `market`'s mark price now, WAD. For a market that tracks memory (its rates module
+    /// is stateful, or the admin set its window with `setMarkWindow`): the EMA of its oracle price
+    /// (`RatesLogic.markAfter`, time constant the window, 150 s until set), stepped at the
+    /// market's accruals and here to the oracle's latest price, started at the oracle price by
+    /// the first accrual after the market began to track (the oracle price itself until then).
+    /// For any other market: the oracle's latest price. Only rates modules that read it
+    /// (`RatesMemory.markPrice`) use it: the core's rules use the oracle price.
     function markPrice(uint256 market) external view returns (uint256) {
         (uint256 price,,) = _env().oracle.latest(market);
         return RatesLogic.markNow(_state(), market, price);
     }
 
-    /// @notice `market`'s memory as stored at its last accrual: its mark price then (0 before
-    /// the first), the mark's time constant in seconds as set (0: 150 s), whether its rates
-    /// module is stateful (`IStatefulRatesModule`), and the word that module kept (0 for any
-    /// other rule).
+    /// @notice `market`'s memory as stored: its mark price at its last accrual while it tracks
+    /// memory (0 while it does not track, and until its first accrual after it began to), the
+    /// mark's time constant in seconds as set (0: not set, 150 s), whether its rates module is
+    /// stateful (`IStatefulRatesModule`), and the word that module kept (0 for any other rule).
+    /// The market tracks memory iff `statefulRates` or `markWindow != 0`; the accruals of any
+    /// other market leave this slot untouched.
     function marketMemory(uint256 market)
         external
         view

@@ -39,14 +39,18 @@ interface IClearinghouseViews {
         view
         returns (uint256 round, uint256 roundSize, bool cut, uint256 entitled);
     function marketState(uint256 market) external view returns (IClearinghouse.MarketState memory);
-    /// @notice The market's mark price now, WAD: the EMA of its oracle price (time constant
-    /// `setMarkWindow`, 150 s by default), stepped at each accrual; the oracle price before the
-    /// first accrual. Read by rates modules that choose to (`RatesMemory.markPrice`); every rule
-    /// of the core uses the oracle price.
+    /// @notice The market's mark price now, WAD. For a market that tracks memory (a stateful
+    /// rates module, or a window set with `setMarkWindow`): the EMA of its oracle price (time
+    /// constant the window, 150 s until set), stepped at its accruals and started at the oracle
+    /// price by its first accrual after it began to track (the oracle price until then). For any
+    /// other market: the oracle's latest price. Read by rates modules that choose to
+    /// (`RatesMemory.markPrice`); the core's rules use the oracle price.
     function markPrice(uint256 market) external view returns (uint256);
-    /// @notice The market's memory as stored at its last accrual: the mark price then (0 before
-    /// the first), its time constant as set (0: 150 s), whether its rates module is stateful
-    /// (`IStatefulRatesModule`), and the word that module kept (0 for any other rule).
+    /// @notice The market's memory as stored: the mark price at its last accrual while it tracks
+    /// memory (0 while it does not, and until its first accrual after it began to), its time
+    /// constant as set (0: not set, 150 s), whether its rates module is stateful
+    /// (`IStatefulRatesModule`), and the word that module kept (0 for any other rule). The market
+    /// tracks memory iff `statefulRates` or `markWindow != 0`.
     function marketMemory(uint256 market)
         external
         view

@@ -279,16 +279,25 @@ library AdminLogic {
     }
 
     /// @dev A new rates rule starts from a fresh word; it is an `IStatefulRatesModule` if it
-    /// says so (ERC-165), and is then asked `statefulRates` instead of `rates`.
+    /// says so (ERC-165), and is then asked `statefulRates` instead of `rates`. The market tracks
+    /// memory (`StoredConfig.tracksMemory`) while its rule is stateful or its mark window is set;
+    /// one that stops tracking forgets its mark price (0), so that the EMA starts again from the
+    /// oracle price at the first accrual after it tracks again (`RatesLogic.markAfter`).
     function _resetRatesMemory(VenueState storage vs, uint256 market, address module) private {
         MarketMemory storage mem = vs.marketMemory[market];
-        mem.statefulRates = module != address(0) && _supports(module, type(IStatefulRatesModule).interfaceId);
+        bool stateful = module != address(0) && _supports(module, type(IStatefulRatesModule).interfaceId);
+        bool tracks = stateful || mem.markWindow != 0;
+        mem.statefulRates = stateful;
         mem.ratesState = 0;
+        if (!tracks) mem.markPrice = 0;
+        vs.configs[market].tracksMemory = tracks;
     }
 
     /// @notice The time constant of `market`'s mark price (its EMA of the oracle price), in
-    /// seconds, within [1, `RatesLogic.MAX_MARK_WINDOW`]. Accrual first, so the old one applies
-    /// up to now (a failing rates module refuses the change until it is replaced).
+    /// seconds, within [1, `RatesLogic.MAX_MARK_WINDOW`]; the market tracks memory from now on
+    /// (`StoredConfig.tracksMemory`). Accrual first, so the old window applies up to now (a
+    /// failing rates module refuses the change until it is replaced); a market that did not
+    /// track memory has a mark price of 0, which its next accrual starts at the oracle price.
     function setMarkWindow(VenueState storage vs, Env memory env, uint256 market, uint256 window) external {
         if (window == 0 || window > RatesLogic.MAX_MARK_WINDOW) {
             revert IClearinghouse.MarkWindowOutOfBounds(window, RatesLogic.MAX_MARK_WINDOW);
@@ -296,6 +305,7 @@ library AdminLogic {
         (uint256 price,,) = env.oracle.latest(market);
         Markets.accrue(vs, market, price, env.scale);
         vs.marketMemory[market].markWindow = uint16(window);
+        vs.configs[market].tracksMemory = true;
         emit IClearinghouse.MarkWindowSet(market, window);
     }
 

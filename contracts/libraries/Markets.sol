@@ -36,12 +36,19 @@ library Markets {
         view
         returns (int256 longIdx, int256 shortIdx, uint256 borrowIdx)
     {
-        (longIdx, shortIdx, borrowIdx,) = _indicesNow(vs, market, s, price, scale);
+        (longIdx, shortIdx, borrowIdx,) = _indicesNow(vs, market, vs.configs[market], s, price, scale);
     }
 
     /// @dev `indicesNow`, and the word a stateful rates module keeps from now (0 for any other
     /// rule; unused when no time has elapsed, as `accrue` then stores nothing).
-    function _indicesNow(VenueState storage vs, uint256 market, IClearinghouse.MarketState storage s, uint256 price, uint256 scale)
+    function _indicesNow(
+        VenueState storage vs,
+        uint256 market,
+        StoredConfig storage c,
+        IClearinghouse.MarketState storage s,
+        uint256 price,
+        uint256 scale
+    )
         private
         view
         returns (int256 longIdx, int256 shortIdx, uint256 borrowIdx, int256 ratesState)
@@ -56,7 +63,7 @@ library Markets {
         (uint256 longSize, uint256 shortSize) = (s.longSize, s.shortSize);
         int256 rate;
         uint256 borrowRate;
-        (rate, borrowRate, ratesState) = Rules.rates(vs, market, vs.configs[market], longSize, shortSize, price, scale);
+        (rate, borrowRate, ratesState) = Rules.rates(vs, market, c, longSize, shortSize, price, scale);
         borrowIdx += MarginMath.borrowIndexGrowth(borrowRate, elapsed);
         if (rate != 0) {
             uint256 payerDelta = Math.mulDiv(price * elapsed, abs(rate), MarginMath.WAD, Math.Rounding.Ceil);
@@ -121,15 +128,19 @@ library Markets {
         s = vs.states[market];
         uint256 last = s.lastUpdate;
         if (last == block.timestamp) return s;
-        (int256 longIdx, int256 shortIdx, uint256 borrowIdx, int256 ratesState) = _indicesNow(vs, market, s, price, scale);
+        StoredConfig storage c = vs.configs[market];
+        (int256 longIdx, int256 shortIdx, uint256 borrowIdx, int256 ratesState) = _indicesNow(vs, market, c, s, price, scale);
         _store(market, s, longIdx, shortIdx, borrowIdx);
-        _remember(vs.marketMemory[market], price, block.timestamp - last, ratesState);
+        // In the config slot the rates rule has just read: a market that does not track memory
+        // pays a warm read here, and its `marketMemory` slot is left alone.
+        if (c.tracksMemory) _remember(vs.marketMemory[market], price, block.timestamp - last, ratesState);
     }
 
     /// @dev `accrue` for the admin's `setMarketModule`: a rates module that fails (reverts, or
     /// answers what `Rules` refuses) accrues nothing for the seconds since the last accrual, which
     /// `RatesModuleFailed` reports with the module's revert data; so a failing module can always
-    /// be replaced. The mark price moves on either way; a failing module's word is kept.
+    /// be replaced. The mark price of a market that tracks memory moves on either way; a failing
+    /// module's word is kept.
     function accrueOrSkip(VenueState storage vs, uint256 market, uint256 price, uint256 scale) internal {
         IClearinghouse.MarketState storage s = vs.states[market];
         uint256 last = s.lastUpdate;
@@ -139,13 +150,13 @@ library Markets {
         (bool ok, int256 rate, uint256 borrowRate, int256 ratesState, bytes memory reason) = Rules.tryRates(vs, market, c, s, price, scale);
         if (!ok) {
             s.lastUpdate = uint32(block.timestamp);
-            _remember(mem, price, block.timestamp - last, mem.ratesState);
+            if (c.tracksMemory) _remember(mem, price, block.timestamp - last, mem.ratesState);
             emit IClearinghouse.RatesModuleFailed(market, vs.modules[c.ratesModule - 1], last, reason);
             return;
         }
         (int256 longIdx, int256 shortIdx, uint256 borrowIdx) = _advance(s, price, block.timestamp - last, rate, borrowRate);
         _store(market, s, longIdx, shortIdx, borrowIdx);
-        _remember(mem, price, block.timestamp - last, ratesState);
+        if (c.tracksMemory) _remember(mem, price, block.timestamp - last, ratesState);
     }
 
     function _store(uint256 market, IClearinghouse.MarketState storage s, int256 longIdx, int256 shortIdx, uint256 borrowIdx)
@@ -158,9 +169,10 @@ library Markets {
         emit IClearinghouse.FundingUpdated(market, longIdx, shortIdx, borrowIdx);
     }
 
-    /// @dev At an accrual `elapsed` seconds after the last: the mark price's EMA step at the
-    /// oracle `price` (`RatesLogic.markAfter`; it stays within the oracle's 128 bits) and the
-    /// rates module's word (already bounded by `RatesLogic`).
+    /// @dev At an accrual of a market that tracks memory (`StoredConfig.tracksMemory`),
+    /// `elapsed` seconds after the last: the mark price's EMA step at the oracle `price`
+    /// (`RatesLogic.markAfter`, which starts a mark of 0 at `price`; it stays within the
+    /// oracle's 128 bits) and the rates module's word (already bounded by `RatesLogic`).
     function _remember(MarketMemory storage mem, uint256 price, uint256 elapsed, int256 ratesState) private {
         mem.markPrice = uint128(RatesLogic.markAfter(mem.markPrice, mem.markWindow, price, elapsed));
         mem.ratesState = int104(ratesState);

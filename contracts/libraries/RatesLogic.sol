@@ -41,8 +41,12 @@ library RatesLogic {
         }
     }
 
-    /// @notice The market's mark price now, at oracle `price` (`markAfter` since its last accrual).
+    /// @notice The market's mark price now, at oracle `price`: for a market that tracks memory
+    /// (`StoredConfig.tracksMemory`), `markAfter` since its last accrual (so `price` itself until
+    /// its first accrual after it began to track); for any other market, `price`: its mark is
+    /// the oracle price.
     function markNow(VenueState storage vs, uint256 market, uint256 price) internal view returns (uint256) {
+        if (!vs.configs[market].tracksMemory) return price;
         MarketMemory storage mem = vs.marketMemory[market];
         return markAfter(mem.markPrice, mem.markWindow, price, block.timestamp - vs.states[market].lastUpdate);
     }

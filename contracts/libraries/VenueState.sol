@@ -6,7 +6,8 @@ import {PriceOracle} from "../oracle/PriceOracle.sol";
 
 /// @dev A market's configuration as stored. Slot 0 is all that valuation and accrual read, and
 /// it also names the market's rule modules (0: the stock rule), so choosing modules costs no
-/// extra read; slot 1 is what a trade reads, slot 2 the open-interest caps, slot 3 only
+/// extra read, and says whether the market tracks memory (`tracksMemory`), so a market that
+/// does not reads nor writes its `VenueState.marketMemory` slot at no accrual; slot 1 is what a trade reads, slot 2 the open-interest caps, slot 3 only
 /// liquidation. The rate fields are narrower than in `IClearinghouse.MarketConfig`: their hard
 /// bounds (`configureMarket`) keep them below 2^48. `lockedAccounts` is not a parameter: the
 /// accounts whose market-order lock (`VenueState.orderLocks`) names this market, kept in the
@@ -21,6 +22,10 @@ struct StoredConfig {
     uint8 liquidationModule;
     uint8 pricingModule;
     uint8 tierCount; // 0: the maintenance margin is notional x mmf
+    // Whether accrual steps the market's `marketMemory` (its mark price and its rates module's
+    // word): set while its rates module is stateful or once the admin has set its mark window
+    // (`AdminLogic`), i.e. `marketMemory.statefulRates || marketMemory.markWindow != 0`.
+    bool tracksMemory;
     uint16 maxLeverage;
     uint16 takerFeeBps;
     uint16 liquidationFeeBps;
@@ -92,15 +97,17 @@ struct VenueState {
     uint256 adlRound;
     // Each member's entry: its size when the round began (bits 0-127), cut (bit 128), round id (192-255).
     mapping(address account => mapping(uint256 market => uint256)) adlRoundEntry;
-    // A market's mark price and its rates module's memory (issue 29 §3): one slot, written at
-    // each accrual.
+    // A market's mark price and its rates module's memory (issue 29 §3): one slot, read and
+    // written at the accruals of a market that tracks memory (`StoredConfig.tracksMemory`).
     mapping(uint256 market => MarketMemory) marketMemory;
 }
 
-/// @dev What a market remembers across accruals besides its indices: its mark price, the EMA of
-/// the oracle price (`RatesLogic.markAfter`; 0 before its first accrual), the EMA's time
-/// constant (seconds; 0: `RatesLogic.DEFAULT_MARK_WINDOW`), whether its rates module is an
-/// `IStatefulRatesModule`, and that module's word (`RatesLogic.MAX_RATES_STATE` bounds it).
+/// @dev What a market that tracks memory (`StoredConfig.tracksMemory`) remembers across accruals
+/// besides its indices: its mark price, the EMA of the oracle price (`RatesLogic.markAfter`; 0
+/// while the market does not track memory and until its first accrual after it began to), the
+/// EMA's time constant (seconds; 0: not set, `RatesLogic.DEFAULT_MARK_WINDOW`), whether its rates
+/// module is an `IStatefulRatesModule`, and that module's word (`RatesLogic.MAX_RATES_STATE`
+/// bounds it; 0 for any other rule).
 struct MarketMemory {
     uint128 markPrice;
     uint16 markWindow;

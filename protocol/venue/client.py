@@ -414,14 +414,19 @@ class Venue(AdminActions):
         return from_wad(self.oracle.latest(self.market_id(market))[0])
 
     def mark_price(self, market: str) -> Decimal:
-        """``markPrice``: the market's mark price now, the EMA of its oracle price (time
-        constant :meth:`set_mark_window`, 150 s by default). Only rates modules that read it use
-        it; the venue's own rules use the oracle price (:meth:`price`)."""
+        """``markPrice``: the market's mark price now. For a market that tracks memory (a
+        stateful rates module, or a window set with :meth:`set_mark_window`): the EMA of its
+        oracle price (time constant the window, 150 s until set), started at the oracle price by
+        its first accrual after it began to track. For any other market: the oracle price
+        (:meth:`price`). Only rates modules that read it use it; the venue's own rules use the
+        oracle price."""
         return from_wad(self.clearinghouse.mark_price(self.market_id(market)))
 
     def set_mark_window(self, market: str, seconds: int) -> Receipt:
         """The time constant of ``market``'s mark price, in [1, 3600] s
-        (``MarkWindowOutOfBounds``); the market accrues under the old one first."""
+        (``MarkWindowOutOfBounds``); the market accrues under the old one first, and tracks its
+        mark price from then on (a market that did not starts it at the oracle price at its next
+        accrual)."""
         return self.clearinghouse.set_mark_window(self.market_id(market), seconds,
                                                   sender=self.admin).raise_for_status()
 

@@ -181,10 +181,44 @@ def test_a_stateful_modules_word_is_kept_passed_back_and_reset(venue):
     mark, _, _, word = memory(venue)
     assert word == mark  # the mark as stored at this accrual, which the module was handed
     assert 3_000 * WAD < mark < 3_300 * WAD
-    # A stateless rule: the flag and the word go back to 0.
+    # A stateless rule and no mark window: the market stops tracking memory, so the flag, the
+    # word and the mark go back to 0; its accruals leave them there, and its mark is the oracle's.
     venue.clearinghouse.set_market_module(ETH_ID, ModuleKind.RATES, "0x" + "00" * 20,
                                           sender=venue.admin).raise_for_status()
-    assert memory(venue)[2:] == (False, 0)
+    assert memory(venue) == (0, 0, False, 0)
+    for price in (3_400, 3_050):
+        venue.advance_time(30)
+        venue.set_price("ETH", price)
+        venue.keeper("k").update_funding("ETH")
+        assert memory(venue) == (0, 0, False, 0)
+        assert venue.clearinghouse.mark_price(ETH_ID) == price * WAD
+    # Stateful again: tracking starts afresh, the first accrual hands the module the oracle
+    # price as the mark (not the mark forgotten above) and stores it.
+    venue.clearinghouse.set_market_module(ETH_ID, ModuleKind.RATES, prog.address,
+                                          sender=venue.admin).raise_for_status()
+    assert memory(venue) == (0, 0, True, 0)
+    venue.advance_time(45)
+    venue.set_price("ETH", 2_800)
+    assert venue.clearinghouse.mark_price(ETH_ID) == 2_800 * WAD
+    venue.keeper("k").update_funding("ETH")
+    assert memory(venue) == (2_800 * WAD, 0, True, 2_800 * WAD)
+
+
+def test_a_market_with_a_mark_window_keeps_tracking_after_its_stateful_module(venue):
+    venue.advance_time(10)
+    venue.keeper("k").update_funding("ETH")
+    mark = memory(venue)[0]
+    assert mark == 3_000 * WAD  # VelocityRates tracks: the first accrual took the oracle price
+    venue.set_mark_window("ETH", 100)
+    venue.clearinghouse.set_market_module(ETH_ID, ModuleKind.RATES, "0x" + "00" * 20,
+                                          sender=venue.admin).raise_for_status()
+    assert memory(venue) == (mark, 100, False, 0)  # stateless, but the window keeps the mark
+    before = market(venue)["lastUpdate"]
+    venue.advance_time(50)
+    venue.set_price("ETH", 3_300)
+    venue.keeper("k").update_funding("ETH")
+    elapsed = market(venue)["lastUpdate"] - before
+    assert memory(venue) == ((mark * 100 + 3_300 * WAD * elapsed) // (100 + elapsed), 100, False, 0)
 
 
 def test_a_failing_stateful_module_obeys_the_stateless_rules(venue):

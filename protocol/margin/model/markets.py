@@ -62,9 +62,13 @@ class MarketsRules(ModelBase):
         return self.memory.setdefault(market, MarketMemory())
 
     def mark_price(self, market: int, price: int | None = None) -> int:
-        """``markPrice``: the mark price now at oracle ``price`` (the latest by default)."""
+        """``markPrice``: the mark price now at oracle ``price`` (the latest by default): the EMA
+        stepped to now for a market that tracks memory (``price`` until its first accrual after
+        it began to), ``price`` itself for any other market."""
         mem = self.memory_of(market)
         price = self.latest_price(market) if price is None else price
+        if not mem.tracks:
+            return price
         return mark_after(mem.mark_price, mem.mark_window, price,
                           self.now - self.states[market].last_update)
 
@@ -114,8 +118,11 @@ class MarketsRules(ModelBase):
                                    s.short_size, rate, borrow_rate, price, elapsed), state)
 
     def _remember(self, market: int, price: int, elapsed: int, state: int) -> None:
-        """``Markets._remember``: the mark price's EMA step and the rates rule's word."""
+        """``Markets._remember`` for a market that tracks memory: the mark price's EMA step and
+        the rates rule's word; any other market's memory is left alone."""
         mem = self.memory_of(market)
+        if not mem.tracks:
+            return
         mem.mark_price = mark_after(mem.mark_price, mem.mark_window, price, elapsed)
         mem.rates_state = state
 
@@ -145,7 +152,7 @@ class MarketsRules(ModelBase):
     def accrue_or_skip(self, market: int, price: int) -> ModelRevert | None:
         """``Markets.accrueOrSkip`` (``setMarketModule``'s accrual): a rates module that fails
         accrues nothing for the seconds since the last accrual (its word is kept; the mark price
-        moves on); returns its failure (what ``RatesModuleFailed`` carries), None when the
+        of a market that tracks memory moves on); returns its failure (what ``RatesModuleFailed`` carries), None when the
         accrual went through."""
         s = self.states[market]
         last = s.last_update
@@ -166,7 +173,9 @@ class MarketsRules(ModelBase):
         """``setMarketModule(market, Rates, module)``: accrual under the old rule first
         (:meth:`accrue_or_skip`, so a failing module can always be replaced), then ``rates`` (a
         mirror with ``rates(RatesInput)``, or a :class:`StatefulRatesRule`; None: the stock
-        rule) from now on, its word reset to 0. Returns the old module's failure, if any."""
+        rule) from now on, its word reset to 0. A market left tracking no memory (a stateless
+        rule and no mark window set) forgets its mark price (0). Returns the old module's
+        failure, if any."""
         self._known(market)
         failure = self.accrue_or_skip(market, self.latest_price(market))
         current = self.rules.get(market)
@@ -176,11 +185,14 @@ class MarketsRules(ModelBase):
         mem = self.memory_of(market)
         mem.stateful_rates = isinstance(rates, StatefulRatesRule)
         mem.rates_state = 0
+        if not mem.tracks:
+            mem.mark_price = 0
         return failure
 
     def set_mark_window(self, market: int, window: int) -> None:
         """``setMarkWindow``: the mark price's time constant, in [1, ``MAX_MARK_WINDOW``]
-        (``MarkWindowOutOfBounds``), after an accrual under the old one."""
+        (``MarkWindowOutOfBounds``), after an accrual under the old one; the market tracks memory
+        from now on (a mark price of 0, which its next accrual starts at the oracle price)."""
         self._known(market)
         if window == 0 or window > MAX_MARK_WINDOW:
             raise ModelRevert("MarkWindowOutOfBounds", window, MAX_MARK_WINDOW)

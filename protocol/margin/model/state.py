@@ -66,14 +66,20 @@ class MarketState:
 
 @dataclass
 class MarketMemory:
-    """``MarketMemory`` (``VenueState.marketMemory``): the mark price (0 before the first
-    accrual), its EMA's time constant (0: the default), whether the rates rule is stateful, and
-    that rule's word."""
+    """``MarketMemory`` (``VenueState.marketMemory``): the mark price (0 while the market does not
+    track memory, and until its first accrual after it began to), its EMA's time constant (0:
+    not set, the default), whether the rates rule is stateful, and that rule's word."""
 
     mark_price: int = 0
     mark_window: int = 0
     stateful_rates: bool = False
     rates_state: int = 0
+
+    @property
+    def tracks(self) -> bool:
+        """``StoredConfig.tracksMemory``: the market's accruals step this memory while its rates
+        rule is stateful or once its mark window is set; any other market's leave it alone."""
+        return self.stateful_rates or self.mark_window != 0
 
 
 @dataclass
