@@ -5,6 +5,8 @@ import {SliceInput} from "../interfaces/ILiquidationModule.sol";
 import {StockLiquidation} from "../modules/StockLiquidation.sol";
 import {OraclePricing} from "../modules/OraclePricing.sol";
 import {ImpactInput, ImpactResult} from "../interfaces/IPricingModule.sol";
+import {ADL_ROUND, AdlInput, AdlRoundInput} from "../interfaces/IAdlModule.sol";
+import {GmxAdl} from "../modules/GmxAdl.sol";
 
 /// @notice Audit modules (the fuzzer installs them: protocol/testing/adversarial.py) that answer what the venue must refuse (ModuleResultOutOfBounds).
 contract GreedyLiquidation is StockLiquidation {
@@ -117,5 +119,35 @@ contract RevertingLiquidation is StockLiquidation {
                 invalid()
             }
         }
+    }
+}
+
+/// @notice An ADL rule whose answers a test sets, to check what the venue refuses (SPEC §8.1):
+/// `extra` added to the most a close may take (above the position: `ModuleResultOutOfBounds`),
+/// a round rule whose fraction is `fraction` (above 1e18: `ModuleResultOutOfBounds`), or a
+/// revert with its own error (the venue reverts with it).
+contract ProgrammableAdl is GmxAdl {
+    error AdlRuleBroken(uint256 market);
+
+    uint256 public extra;
+    uint256 public fraction;
+    bool public broken;
+
+    function setAnswer(uint256 extra_, uint256 fraction_, bool broken_) external {
+        (extra, fraction, broken) = (extra_, fraction_, broken_);
+    }
+
+    function rule(uint256 market) public view override returns (uint256) {
+        if (broken) revert AdlRuleBroken(market);
+        return fraction == 0 ? 0 : ADL_ROUND;
+    }
+
+    function roundFraction(AdlRoundInput calldata) public view override returns (uint256) {
+        return fraction;
+    }
+
+    function closeLimit(AdlInput calldata p) public view override returns (uint256, bool) {
+        if (fraction != 0) return (p.roundSizeAbs * fraction / 1e18 + extra, false);
+        return (p.sizeAbs + extra, false);
     }
 }

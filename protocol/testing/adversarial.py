@@ -260,8 +260,11 @@ MODULES: dict[str, tuple[str, str, bool, Optional[tuple[str, tuple[int, ...]]]]]
     "reverting-liquidation": ("liquidation", "RevertingLiquidation", True, ("setMode", (1,))),
     "out-of-gas-liquidation": ("liquidation", "RevertingLiquidation", True, ("setMode", (2,))),
     "zero-pricing": ("pricing", "ZeroPricing", True, None),
+    "gmx-adl": ("adl", "GmxAdl", False, None),
+    "adl-out-of-bounds": ("adl", "ProgrammableAdl", True, ("setAnswer", (1, 0, False))),
+    "adl-revert": ("adl", "ProgrammableAdl", True, ("setAnswer", (0, 0, True))),
 }
-KINDS = {"rates": 0, "margin": 1, "liquidation": 2, "pricing": 3}
+KINDS = {"rates": 0, "margin": 1, "liquidation": 2, "pricing": 3, "adl": 4}
 
 
 def deploy_modules(venue: Venue) -> dict[str, Any]:

@@ -331,3 +331,28 @@ def test_the_mirrors_agree_on_what_the_modules_answer():
     r = AdlRoundInput(950 * WAD, 1_000 * WAD, 900 * WAD, 950 * WAD, 1, FLOOR, 10**12)
     kept = ceil_div(FLOOR * (1_000 * WAD + 10**12), WAD)
     assert pro.round_fraction(r) == (950 * WAD - kept) * WAD // (950 * WAD - 900 * WAD * FLOOR // WAD)
+
+
+# ====================================================================== a misbehaving module
+@pytest.mark.parametrize(("answer", "expected"), [
+    ((1, 0, False), ("ModuleResultOutOfBounds", (4, 100 * WAD + 1))),  # one wei above the position
+    ((0, WAD + 1, False), ("ModuleResultOutOfBounds", (4, WAD + 1))),  # a round cutting over 100%
+    ((0, 0, True), ("AdlRuleBroken", (0,))),  # the module's own error, passed through
+])
+def test_a_module_answer_the_venue_cannot_apply_is_refused_by_name(gmx, answer, expected):
+    """ProgrammableAdl (contracts/testing): a close limit above the position or a round
+    fraction above 1e18 is refused with ModuleResultOutOfBounds(Adl, value) and a reverting rule
+    reverts the close with its own error; nothing is closed."""
+    with gmx.snapshot():
+        alice, _, _ = winners(gmx)
+        module = gmx.set_market_module("ETH", "adl", "ProgrammableAdl")
+        module.transact(gmx.admin, "setAnswer", *answer).raise_for_status()
+        keeper = gmx.keeper("adl", adl=True)
+        before = gmx.raw_position(alice, "ETH")
+        receipt = gmx.clearinghouse.auto_deleverage(alice.address, gmx.market_id("ETH"), CLOSE_ALL,
+                                                    sender=keeper.address)
+        assert (receipt.error.error, tuple(receipt.error.args)) == expected
+        assert gmx.raw_position(alice, "ETH") == before
+        module.transact(gmx.admin, "setAnswer", 0, 0, False).raise_for_status()
+        send(gmx, keeper, alice, "ETH", 10 * WAD)  # the same module answering in bounds closes
+        assert abs(gmx.raw_position(alice, "ETH").size) == 90 * WAD
