@@ -24,7 +24,7 @@ from __future__ import annotations
 import pytest
 from venue_fixtures import BTC, ETH, funded
 
-from protocol import Venue
+from protocol import Venue, errors
 from protocol.margin import prbmath
 from protocol.margin.rates import GmxAdaptiveRates
 from protocol.testing.invariants import load_state
@@ -253,3 +253,14 @@ def test_the_constructor_refuses_no_increase_or_a_max_beyond_the_core():
         GmxAdaptiveRates(0, *PARAMS[1:])
     with pytest.raises(ValueError):
         GmxAdaptiveRates(*PARAMS[:5], 10**25 + 1, WAD)
+
+
+def test_the_contracts_constructors_refuse_the_same(venue):
+    with pytest.raises(errors.Reverted):
+        venue.chain.deploy("GmxAdaptiveRates", 0, *PARAMS[1:], sender=venue.admin)
+    with pytest.raises(errors.Reverted):
+        venue.chain.deploy("GmxAdaptiveRates", *PARAMS[:5], 10**25 + 1, WAD, sender=venue.admin)
+    with pytest.raises(errors.Reverted):
+        venue.chain.deploy("HyperliquidPremiumRates", 10**14, 5 * 10**14, 4 * 10**16, 0,
+                           sender=venue.admin)
+    assert venue.chain.deploy("GmxAdaptiveRates", *PARAMS[:5], 10**25, WAD, sender=venue.admin)
