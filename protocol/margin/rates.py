@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from protocol.margin import math as m
+from protocol.margin import prbmath
 
 
 @dataclass(frozen=True)
@@ -155,3 +156,115 @@ class VelocityRates:
     def rates(self, i: RatesInput) -> tuple[int, int]:
         funding, borrow, _ = self.stateful_rates(i, RatesMemory(0, 0, i.price))
         return funding, borrow
+
+
+GMX_FLOAT = 10**30  # GMX's Precision.FLOAT_PRECISION
+GMX_FLOAT_TO_WEI = 10**12  # GMX's FLOAT_TO_WEI_DIVISOR: WAD -> 30 decimals
+#: The largest maxFundingFactorPerSecond GmxAdaptiveRates takes: MAX_FUNDING_RATE x 1e12.
+GMX_MAX_FACTOR = 10**25
+
+
+def _bound_magnitude(value: int, low: int, high: int) -> int:
+    """GMX's ``Calc.boundMagnitude``: |value| bounded to [low, high], its sign kept (0 as +)."""
+    magnitude = min(max(abs(value), low), high)
+    return -magnitude if value < 0 else magnitude
+
+
+class GmxAdaptiveRates:
+    """Mirror of ``contracts/modules/GmxAdaptiveRates.sol``: GMX v2's adaptive funding
+    (``MarketUtils.getNextFundingFactorPerSecond``); the word kept is GMX's saved funding factor
+    per second (30 decimals, + longs pay); the interval is charged at the next, min-bounded
+    factor / 1e12, WAD per second."""
+
+    def __init__(self, increase: int, decrease: int, stable_threshold: int,
+                 decrease_threshold: int, min_factor: int, max_factor: int, exponent: int):
+        if increase == 0 or max_factor > GMX_MAX_FACTOR:
+            raise ValueError("GmxFundingParameterOutOfBounds")
+        self.increase = increase
+        self.decrease = decrease
+        self.stable_threshold = stable_threshold
+        self.decrease_threshold = decrease_threshold
+        self.min_factor = min_factor
+        self.max_factor = max_factor
+        self.exponent = exponent
+
+    def open_interest_factor(self, long_oi: int, short_oi: int) -> int:
+        """applyExponentFactor(|L - S|) x 1e30 / (L + S), 30 decimals (rounded down)."""
+        diff = abs(long_oi - short_oi) * GMX_FLOAT_TO_WEI
+        if diff < GMX_FLOAT:  # Precision.applyExponentFactor: 0 below $1
+            return 0
+        if self.exponent != SYNTHETIX_UNIT:
+            diff = prbmath.pow(diff // GMX_FLOAT_TO_WEI, self.exponent) * GMX_FLOAT_TO_WEI
+        return diff * GMX_FLOAT // ((long_oi + short_oi) * GMX_FLOAT_TO_WEI)
+
+    def next_funding_factor(self, saved: int, long_oi: int, short_oi: int,
+                            elapsed: int) -> tuple[int, int]:
+        """(the factor charged over the interval, the factor to save), 30 decimals."""
+        if long_oi == 0 or short_oi == 0:
+            return 0, 0
+        f = self.open_interest_factor(long_oi, short_oi)
+        increase = f * self.increase // GMX_FLOAT * elapsed
+        if long_oi < short_oi:
+            increase = -increase
+        nxt = saved
+        if (saved > 0 and long_oi > short_oi) or (saved < 0 and short_oi > long_oi):
+            if f > self.stable_threshold:
+                nxt = saved + increase
+            elif f < self.decrease_threshold and saved != 0:
+                decrease = self.decrease * elapsed
+                sign = 1 if saved > 0 else -1
+                nxt = sign if abs(saved) <= decrease else (abs(saved) - decrease) * sign
+        else:
+            nxt = saved + increase
+        nxt = _bound_magnitude(nxt, 0, self.max_factor)
+        return _bound_magnitude(nxt, self.min_factor, self.max_factor), nxt
+
+    def stateful_rates(self, i: RatesInput, mem: RatesMemory) -> tuple[int, int, int]:
+        applied, nxt = self.next_funding_factor(mem.state, i.long_open_interest,
+                                                i.short_open_interest, mem.elapsed)
+        return _tdiv(applied, GMX_FLOAT_TO_WEI), i.borrow_rate, nxt
+
+    def rates(self, i: RatesInput) -> tuple[int, int]:
+        funding, borrow, _ = self.stateful_rates(i, RatesMemory(0, 0, i.price))
+        return funding, borrow
+
+
+HOUR = 3_600
+
+
+class HyperliquidPremiumRates:
+    """Mirror of ``contracts/modules/HyperliquidPremiumRates.sol``: Hyperliquid's funding, F =
+    P + clamp(interest - P, -clamp, +clamp) per 8 hours, paid at F / 8 an hour capped at
+    ``max_hourly_rate``; the premium is (mark - oracle) / oracle and its index P an EMA over
+    ``premium_window`` seconds, the word kept."""
+
+    def __init__(self, interest_rate: int, premium_clamp: int, max_hourly_rate: int,
+                 premium_window: int):
+        if premium_window == 0:
+            raise ValueError("PremiumWindowZero")
+        self.interest_rate = interest_rate
+        self.premium_clamp = premium_clamp
+        self.max_hourly_rate = max_hourly_rate
+        self.premium_window = premium_window
+
+    @staticmethod
+    def premium(mark: int, price: int) -> int:
+        return 0 if price == 0 or mark == 0 else _tdiv((mark - price) * SYNTHETIX_UNIT, price)
+
+    def premium_index(self, last: int, premium: int, elapsed: int) -> int:
+        w = self.premium_window
+        return _tdiv(last * w + premium * elapsed, w + elapsed)
+
+    def funding_rate_8h(self, p: int) -> int:
+        return p + max(-self.premium_clamp, min(self.premium_clamp, self.interest_rate - p))
+
+    def funding_rate_per_second(self, p: int, max_funding_rate: int) -> int:
+        hourly = max(-self.max_hourly_rate, min(self.max_hourly_rate, _tdiv(self.funding_rate_8h(p), 8)))
+        return max(-max_funding_rate, min(max_funding_rate, _tdiv(hourly, HOUR)))
+
+    def stateful_rates(self, i: RatesInput, mem: RatesMemory) -> tuple[int, int, int]:
+        index = self.premium_index(mem.state, self.premium(mem.mark_price, i.price), mem.elapsed)
+        return self.funding_rate_per_second(index, i.max_funding_rate), i.borrow_rate, index
+
+    def rates(self, i: RatesInput) -> tuple[int, int]:
+        return self.funding_rate_per_second(0, i.max_funding_rate), i.borrow_rate

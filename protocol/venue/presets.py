@@ -368,7 +368,8 @@ def gmx_v2() -> Preset:
     - adaptive funding: fundingIncreaseFactorPerSecond 75%/year/3 h, fundingDecreaseFactorPerSecond
       75%/year/48 h, thresholdForStableFunding 4%, thresholdForDecreaseFunding 0,
       minFundingFactorPerSecond 1%/year; perpsim's funding is GMX's fixed rule
-      (fundingFactor x imbalance / open interest, capped);
+      (fundingFactor x imbalance / open interest, capped), the adaptive one a module a market
+      may take (``GmxAdaptiveRates``, SPEC §7);
     - kinked borrowing: the rate follows usage (reserved / pool), usage x baseBorrowingFactor up
       to optimalUsageFactor 85%, rising to aboveOptimalUsageBorrowingFactor 90%/year at full
       usage; perpsim charges the rate at 85% usage at any usage; ``config/general.ts``'s
