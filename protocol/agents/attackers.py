@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Mapping, Optional
 
 from protocol.agents.base import Agent, Context, quantize_size, usd
+from protocol.margin.types import MarginMode
 from protocol.venue import Trader, Venue
 from protocol.venue.units import from_wad
 
@@ -94,7 +95,7 @@ class Attacker(Agent):
         value = from_wad(ch.account_health(trader.address)[0]) + venue.held_impact(trader)
         for market in venue.markets:
             raw = venue.raw_position(trader, market)
-            if raw.size != 0 and raw.mode == 0:  # isolated
+            if raw.size != 0 and raw.mode == MarginMode.ISOLATED:
                 value += from_wad(ch.position_health(trader.address, venue.market_id(market))[0])
         return value
 

@@ -30,8 +30,8 @@ def _run(name: str, **overrides):
     return result, result.summary["metrics"]["attack"]
 
 
-def test_the_attackers_are_agent_types_at_the_end_of_the_table():
-    assert list(AGENT_TYPES)[-3:] == ["manipulator", "self_liquidator", "margin_puller"]
+def test_the_attackers_are_agent_types():
+    assert {"manipulator", "self_liquidator", "margin_puller"} <= set(AGENT_TYPES)
     assert AGENT_TYPES["manipulator"].cls is Manipulator
 
 
@@ -142,3 +142,22 @@ def test_a_searchs_records_keep_the_scenario_as_run_with_its_ledger(tmp_path):
     record = json.loads(line)
     assert record["status"] == "ok" and "AttackLedger" in record["provenance"]["scenario_toml"]
     assert record["metrics"]["attack"]["kind"] == "manipulator"
+
+
+def test_an_attackers_account_value_counts_its_isolated_positions_and_its_cross_account():
+    """Attacker.account_value: the cross account's equity plus each isolated position's equity
+    (read from the chain), so an attacker's profit sees every account it holds."""
+    from protocol import Venue
+    from protocol.agents.attackers import Attacker
+    from protocol.venue.units import from_wad
+
+    venue = Venue.launch(backend="revm")
+    trader = venue.trader("mallory", usdc=10_000)
+    trader.deposit(10_000)
+    trader.open("ETH", size=1, leverage=5, mode="isolated", margin=1_000)
+    trader.open("BTC", size=Decimal("0.05"), leverage=5, mode="cross")
+    ch = venue.clearinghouse
+    cross = from_wad(ch.account_health(trader.address)[0])
+    isolated = from_wad(ch.position_health(trader.address, venue.market_id("ETH"))[0])
+    assert isolated > 900  # the margin put up, less the open's fee
+    assert Attacker.account_value(venue, trader) == cross + isolated
