@@ -25,6 +25,7 @@ from protocol.agents.intent import (
 from protocol.prices.liquidity import ExternalMarket, Liquidity
 from protocol.sim.engine import Simulation
 from protocol.sim.loader import load_scenario
+from protocol.venue.units import from_wad
 
 D = Decimal
 
@@ -194,6 +195,22 @@ def test_the_market_maker_trades_against_the_skew_and_trims_when_it_flips(market
         assert all((t.delta_usd > 0) == (t.inventory_usd - t.delta_usd < 0) for t in trims)
     assert mean_abs_skew(with_makers) < mean_abs_skew(without) / 2
     assert with_makers.summary["cohorts"]["makers"]["return"] > 0  # paid by funding
+
+
+def test_the_market_maker_earns_price_impact_where_the_market_charges_it(market_maker):
+    """The same scenario with GMX-style price impact on ETH (positive 1e-9, negative 2e-9): the
+    makers' trades reduce the skew, so the impact they are paid (``PriceImpact.impactUsd`` > 0)
+    outweighs what they pay, while the crowd pays it; the makers end with more than without."""
+    result, agents = run("market-maker", {"markets.ETH.impact_factor_positive": 1e-9,
+                                          "markets.ETH.impact_factor_negative": 2e-9})
+    makers = {a.address.lower() for a in agents if isinstance(a, SkewMarketMaker)}
+    earned = {True: D(0), False: D(0)}
+    for event in result.events:
+        if event["event"] == "PriceImpact":
+            earned[event["args"]["account"].lower() in makers] += from_wad(event["args"]["impactUsd"])
+    assert earned[True] > 0 > earned[False]
+    without_impact = market_maker["with"][0].summary["cohorts"]["makers"]["return"]
+    assert result.summary["cohorts"]["makers"]["return"] > without_impact
 
 
 # -- informed traders ----------------------------------------------------------------------------
