@@ -3,11 +3,10 @@ pragma solidity 0.8.30;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-import {ERC165} from "@openzeppelin/contracts/utils/introspection/ERC165.sol";
-import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {PRBMathUD60x18} from "prb-math/contracts/PRBMathUD60x18.sol";
 
-import {IRatesModule, IStatefulRatesModule, RatesInput, RatesMemory} from "../interfaces/IRatesModule.sol";
+import {RatesInput} from "../interfaces/IRatesModule.sol";
+import {StatefulRates} from "./StatefulRates.sol";
 
 /// @title GmxAdaptiveRates
 /// @notice GMX v2's adaptive funding (gmx-synthetics `market/MarketUtils.sol`:
@@ -38,7 +37,7 @@ import {IRatesModule, IStatefulRatesModule, RatesInput, RatesMemory} from "../in
 /// constructor keeps maxFundingFactorPerSecond within the core's bound (1e13 WAD per second),
 /// so the answer and the word stay in bounds. Borrowing: the market's configured flat rate.
 /// @dev Parameters are immutable (constructor), GMX's datastore values for the market.
-contract GmxAdaptiveRates is IStatefulRatesModule, ERC165 {
+contract GmxAdaptiveRates is StatefulRates {
     using SafeCast for uint256;
 
     uint256 internal constant FLOAT = 1e30; // GMX's Precision.FLOAT_PRECISION
@@ -115,23 +114,11 @@ contract GmxAdaptiveRates is IStatefulRatesModule, ERC165 {
         applied = _boundMagnitude(next, minFundingFactorPerSecond, maxFundingFactorPerSecond);
     }
 
-    /// @inheritdoc IStatefulRatesModule
-    function statefulRates(RatesInput calldata m, RatesMemory calldata mem)
-        external
+    /// @dev The word is GMX's saved factor; a fresh state (rates) answers the min factor.
+    function _rates(RatesInput calldata m, int256 saved, uint256 elapsed, uint256)
+        internal
         view
-        returns (int256 fundingRate, uint256 borrowRate, int256 state)
-    {
-        return _rates(m, mem.state, mem.elapsed);
-    }
-
-    /// @notice The answer from a fresh state (factor 0, no time elapsed): the min factor.
-    function rates(RatesInput calldata m) external view returns (int256 fundingRate, uint256 borrowRate) {
-        (fundingRate, borrowRate,) = _rates(m, 0, 0);
-    }
-
-    function _rates(RatesInput calldata m, int256 saved, uint256 elapsed)
-        private
-        view
+        override
         returns (int256 fundingRate, uint256 borrowRate, int256 state)
     {
         int256 applied;
@@ -151,10 +138,5 @@ contract GmxAdaptiveRates is IStatefulRatesModule, ERC165 {
         if (magnitude < min) magnitude = min;
         if (magnitude > max) magnitude = max;
         return value < 0 ? -magnitude.toInt256() : magnitude.toInt256();
-    }
-
-    function supportsInterface(bytes4 interfaceId) public view virtual override(ERC165, IERC165) returns (bool) {
-        return interfaceId == type(IStatefulRatesModule).interfaceId || interfaceId == type(IRatesModule).interfaceId
-            || super.supportsInterface(interfaceId);
     }
 }

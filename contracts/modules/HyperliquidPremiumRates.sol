@@ -2,10 +2,9 @@
 pragma solidity 0.8.30;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {ERC165} from "@openzeppelin/contracts/utils/introspection/ERC165.sol";
-import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 
-import {IRatesModule, IStatefulRatesModule, RatesInput, RatesMemory} from "../interfaces/IRatesModule.sol";
+import {RatesInput} from "../interfaces/IRatesModule.sol";
+import {StatefulRates} from "./StatefulRates.sol";
 
 /// @title HyperliquidPremiumRates
 /// @notice Hyperliquid's funding (docs, "Trading > Funding") as a stateful rates module:
@@ -29,7 +28,7 @@ import {IRatesModule, IStatefulRatesModule, RatesInput, RatesMemory} from "../in
 /// order book's premium. Borrowing: the market's configured flat rate.
 /// @dev Parameters are immutable (constructor): interestRate and premiumClamp per 8 hours,
 /// maxHourlyRate per hour (WAD; Hyperliquid: 1e14, 5e14, 4e16), premiumWindow in seconds.
-contract HyperliquidPremiumRates is IStatefulRatesModule, ERC165 {
+contract HyperliquidPremiumRates is StatefulRates {
     using SafeCast for uint256;
 
     int256 internal constant UNIT = 1e18;
@@ -81,24 +80,16 @@ contract HyperliquidPremiumRates is IStatefulRatesModule, ERC165 {
         else if (rate < -cap) rate = -cap;
     }
 
-    /// @inheritdoc IStatefulRatesModule
-    function statefulRates(RatesInput calldata m, RatesMemory calldata mem)
-        external
+    /// @dev The word is the premium index; a fresh state (rates, the mark at the oracle) answers
+    /// the interest leg alone.
+    function _rates(RatesInput calldata m, int256 index, uint256 elapsed, uint256 markPrice)
+        internal
         view
+        override
         returns (int256 fundingRate, uint256 borrowRate, int256 state)
     {
-        state = premiumIndex(mem.state, premium(mem.markPrice, m.price), mem.elapsed);
+        state = premiumIndex(index, premium(markPrice, m.price), elapsed);
         fundingRate = fundingRatePerSecond(state, m.maxFundingRate);
         borrowRate = m.borrowRate;
-    }
-
-    /// @notice The answer from a fresh state (index 0): the interest leg alone.
-    function rates(RatesInput calldata m) external view returns (int256 fundingRate, uint256 borrowRate) {
-        return (fundingRatePerSecond(0, m.maxFundingRate), m.borrowRate);
-    }
-
-    function supportsInterface(bytes4 interfaceId) public view virtual override(ERC165, IERC165) returns (bool) {
-        return interfaceId == type(IStatefulRatesModule).interfaceId || interfaceId == type(IRatesModule).interfaceId
-            || super.supportsInterface(interfaceId);
     }
 }

@@ -2,10 +2,9 @@
 pragma solidity 0.8.30;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {ERC165} from "@openzeppelin/contracts/utils/introspection/ERC165.sol";
-import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 
-import {IRatesModule, IStatefulRatesModule, RatesInput, RatesMemory} from "../interfaces/IRatesModule.sol";
+import {RatesInput} from "../interfaces/IRatesModule.sol";
+import {StatefulRates} from "./StatefulRates.sol";
 
 /// @title VelocityRates
 /// @notice Synthetix v3's funding velocity (perps-market, `storage/PerpsMarket.sol`:
@@ -30,7 +29,7 @@ import {IRatesModule, IStatefulRatesModule, RatesInput, RatesMemory} from "../in
 /// applies. Borrowing: the market's configured flat rate, as the stock rule.
 /// @dev Parameters are immutable (constructor): one deployment per (skewScale,
 /// maxFundingVelocity); markets that share them may share the module.
-contract VelocityRates is IStatefulRatesModule, ERC165 {
+contract VelocityRates is StatefulRates {
     using SafeCast for uint256;
 
     int256 internal constant UNIT = 1e18;
@@ -69,32 +68,15 @@ contract VelocityRates is IStatefulRatesModule, ERC165 {
         else if (rate < -cap) rate = -cap;
     }
 
-    /// @inheritdoc IStatefulRatesModule
-    function statefulRates(RatesInput calldata m, RatesMemory calldata mem)
-        external
+    /// @dev The word is the last rate per day; a fresh state (rates) answers no funding yet.
+    function _rates(RatesInput calldata m, int256 lastRate, uint256 elapsed, uint256)
+        internal
         view
-        returns (int256 fundingRate, uint256 borrowRate, int256 state)
-    {
-        return _rates(m, mem.state, mem.elapsed);
-    }
-
-    /// @notice The answer from a fresh state (rate 0, no time elapsed): no funding yet.
-    function rates(RatesInput calldata m) external view returns (int256 fundingRate, uint256 borrowRate) {
-        (fundingRate, borrowRate,) = _rates(m, 0, 0);
-    }
-
-    function _rates(RatesInput calldata m, int256 lastRate, uint256 elapsed)
-        private
-        view
+        override
         returns (int256 fundingRate, uint256 borrowRate, int256 state)
     {
         state = currentFundingRate(lastRate, m.longSize, m.shortSize, elapsed, m.maxFundingRate);
         fundingRate = (lastRate + state) / 2 / 1 days;
         borrowRate = m.borrowRate;
-    }
-
-    function supportsInterface(bytes4 interfaceId) public view virtual override(ERC165, IERC165) returns (bool) {
-        return interfaceId == type(IStatefulRatesModule).interfaceId || interfaceId == type(IRatesModule).interfaceId
-            || super.supportsInterface(interfaceId);
     }
 }
