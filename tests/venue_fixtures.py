@@ -56,3 +56,23 @@ def redeem_liquidity(venue: Venue, trader, shares: int):
     """Redeem ``shares`` (raw) from the pool through a two-step request, executed at once at
     the same prices; the receipt has ``LpRequestExecuted`` or ``LpRequestFailed``."""
     return execute_lp_request(venue, trader.request_redeem(shares))
+
+
+def tdiv(a: int, b: int) -> int:
+    """Integer division truncating toward zero, as Solidity's signed ``/``."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+#: ``Clearinghouse.marketState``'s fields, by their Solidity names.
+MARKET_STATE = ("longSize", "shortSize", "borrowIndex", "longFunding", "shortFunding", "lastUpdate",
+                "longEntry", "shortEntry", "borrowWeight")
+
+
+def market_state(venue: Venue, market: int) -> dict:
+    """A market's stored state as a dict of its Solidity field names."""
+    return dict(zip(MARKET_STATE, venue.clearinghouse.market_state(market)))

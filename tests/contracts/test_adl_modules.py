@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from venue_fixtures import ZERO_FEES, funded, provide_liquidity
+from venue_fixtures import ZERO_FEES, ceil_div, funded, provide_liquidity
 
 from protocol import MarketConfig, Venue, errors
 from protocol.constants import MAX_UINT, WAD
@@ -68,10 +68,6 @@ def send(venue, keeper, trader, market, size=CLOSE_ALL):
 
 def factor(venue):
     return venue.clearinghouse.solvency()[1]
-
-
-def ceil_div(a, b):
-    return -(-a // b)
 
 
 # ====================================================================== the kind itself
@@ -168,13 +164,19 @@ def test_pro_rata_cuts_every_winner_by_one_fraction_in_any_order_and_lands_at_th
         assert_invariants(venue)
 
 
+def round_begun(venue):
+    """The three winners, an ADL keeper and the round's fraction, the round begun by carol's cut."""
+    alice, bob, carol = winners(venue)
+    keeper = venue.keeper("adl", adl=True)
+    f = expected_fraction(venue)
+    send(venue, keeper, carol, "BTC")
+    return alice, bob, carol, keeper, f
+
+
 def test_pro_rata_refuses_a_second_cut_a_split_and_a_position_opened_in_the_round(pro):
     with pro.snapshot():
         venue = pro
-        alice, bob, carol = winners(venue)
-        keeper = venue.keeper("adl", adl=True)
-        f = expected_fraction(venue)
-        send(venue, keeper, carol, "BTC")
+        alice, bob, carol, keeper, f = round_begun(venue)
         with pytest.raises(errors.AdlAlreadyCut) as info:  # a winner is not cut twice
             send(venue, keeper, carol, "BTC")
         assert info.value.args[2] == 1
@@ -199,10 +201,7 @@ def test_pro_rata_refuses_a_second_cut_a_split_and_a_position_opened_in_the_roun
 def test_the_owner_racing_the_keeper_has_its_own_close_counted_toward_its_cut(pro):
     with pro.snapshot():
         venue = pro
-        alice, bob, carol = winners(venue)
-        keeper = venue.keeper("adl", adl=True)
-        f = expected_fraction(venue)
-        send(venue, keeper, carol, "BTC")
+        alice, bob, carol, keeper, f = round_begun(venue)
         cut = ceil_div(100 * WAD * f, WAD)
         alice.decrease("ETH", 20)  # the owner closes 20 first: 20 of her cut are done
         entry = venue.clearinghouse.adl_round_entry(alice.address, 0)

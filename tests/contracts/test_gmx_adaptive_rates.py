@@ -22,7 +22,7 @@ applied / 1e12 WAD per second, and the core moves the payers' index by ceil(pric
 from __future__ import annotations
 
 import pytest
-from venue_fixtures import BTC, ETH, funded
+from venue_fixtures import BTC, ETH, ceil_div, funded, market_state, tdiv
 
 from protocol import Venue, errors
 from protocol.margin import prbmath
@@ -43,13 +43,6 @@ MIN = FLOAT // 100 // YEAR  # 1% a year
 PARAMS = (INCREASE, DECREASE, STABLE, DECREASE_AT, MIN, MAX, WAD)
 
 
-def tdiv(a: int, b: int) -> int:
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 def factor(long_oi: int, short_oi: int, exponent: int = WAD) -> int:
@@ -100,9 +93,7 @@ def venue(base):
 
 
 def market(venue) -> dict:
-    names = ("longSize", "shortSize", "borrowIndex", "longFunding", "shortFunding", "lastUpdate",
-             "longEntry", "shortEntry", "borrowWeight")
-    return dict(zip(names, venue.clearinghouse.market_state(ETH_ID)))
+    return market_state(venue, ETH_ID)
 
 
 def word(venue) -> int:

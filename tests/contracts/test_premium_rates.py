@@ -20,7 +20,7 @@ by that x payers' size / receivers' size (down).
 from __future__ import annotations
 
 import pytest
-from venue_fixtures import BTC, ETH, funded
+from venue_fixtures import BTC, ETH, ceil_div, funded, market_state, tdiv
 
 from protocol import Venue
 from protocol.margin.rates import HyperliquidPremiumRates
@@ -33,13 +33,6 @@ PARAMS = (INTEREST, CLAMP, HOURLY_CAP, WINDOW)
 MARK_WINDOW = 150  # the core's default for a stateful module
 
 
-def tdiv(a: int, b: int) -> int:
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 def clamp(x: int, bound: int) -> int:
@@ -68,9 +61,7 @@ def venue(base):
 
 
 def market(venue) -> dict:
-    names = ("longSize", "shortSize", "borrowIndex", "longFunding", "shortFunding", "lastUpdate",
-             "longEntry", "shortEntry", "borrowWeight")
-    return dict(zip(names, venue.clearinghouse.market_state(ETH_ID)))
+    return market_state(venue, ETH_ID)
 
 
 def memory(venue) -> tuple[int, int, bool, int]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pytest
 from eth_utils.crypto import keccak
-from venue_fixtures import BTC, ETH, funded
+from venue_fixtures import BTC, ETH, ceil_div, funded, market_state, tdiv
 
 from protocol import Venue, errors
 from protocol.margin.model import ModelRevert
@@ -42,13 +42,6 @@ MAX_VELOCITY = 3 * WAD // 100  # 3% a day, per day
 ANSWER, ECHO_MARK, BAD_STATE, REVERT = range(4)
 
 
-def tdiv(a: int, b: int) -> int:
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 def synthetix_rate(last: int, skew: int, elapsed: int, cap: int | None = None) -> int:
@@ -75,9 +68,7 @@ def venue(base):
 
 
 def market(venue) -> dict:
-    names = ("longSize", "shortSize", "borrowIndex", "longFunding", "shortFunding", "lastUpdate",
-             "longEntry", "shortEntry", "borrowWeight")
-    return dict(zip(names, venue.clearinghouse.market_state(ETH_ID)))
+    return market_state(venue, ETH_ID)
 
 
 def memory(venue) -> tuple[int, int, bool, int]:
