@@ -48,6 +48,8 @@ def _common(params: Any) -> None:
     _check("start_block", params.start_block >= 1, f"must be >= 1, got {params.start_block}")
     _check("leverage", params.leverage >= 0, f"must be >= 1 (0: the market's maximum), got "
            f"{params.leverage}")
+    _check("direction", params.direction in DIRECTIONS,
+           f"must be one of {', '.join(DIRECTIONS)}, got {params.direction!r}")
 
 
 class Attacker(Agent):
@@ -215,8 +217,6 @@ class ManipulatorParams:
         _check("venue_leg", 0 < self.venue_leg <= 1, f"must be in (0, 1], got {self.venue_leg}")
         _check("pump_blocks", self.pump_blocks >= 0, f"must be >= 0, got {self.pump_blocks}")
         _check("unwind_blocks", self.unwind_blocks >= 1, f"must be >= 1, got {self.unwind_blocks}")
-        _check("direction", self.direction in DIRECTIONS,
-               f"must be one of {', '.join(DIRECTIONS)}, got {self.direction!r}")
         _check("exit", self.exit in EXITS, f"must be one of {', '.join(EXITS)}, got {self.exit!r}")
         _check("realise", 0 <= self.realise <= 1, f"must be in [0, 1], got {self.realise}")
 
@@ -323,8 +323,6 @@ class SelfLiquidatorParams:
         _check("margin_share", 0 < self.margin_share < 1,
                f"must be in (0, 1), got {self.margin_share}")
         _check("hedge_leverage", self.hedge_leverage >= 1, f"must be >= 1, got {self.hedge_leverage}")
-        _check("direction", self.direction in DIRECTIONS,
-               f"must be one of {', '.join(DIRECTIONS)}, got {self.direction!r}")
         for name in ("pump_blocks", "wait_blocks", "unwind_blocks"):
             _check(name, getattr(self, name) >= 1, f"must be >= 1, got {getattr(self, name)}")
 
@@ -456,8 +454,6 @@ class MarginPullerParams:
 
     def __post_init__(self) -> None:
         _common(self)
-        _check("direction", self.direction in DIRECTIONS,
-               f"must be one of {', '.join(DIRECTIONS)}, got {self.direction!r}")
         _check("take_profit", self.take_profit > 0, f"must be > 0, got {self.take_profit}")
         _check("pull_block", self.pull_block >= 0, f"must be >= 0, got {self.pull_block}")
         _check("realise", 0 <= self.realise < 1, f"must be in [0, 1), got {self.realise}")
