@@ -34,7 +34,7 @@ from protocol.sim.engine import Simulation
 from protocol.sim.loader import load_scenario
 from protocol.sim.result import RunResult
 from protocol.sweep.engines import LocalEngine
-from protocol.sweep.grid import Axis, parse_value
+from protocol.sweep.grid import Axis, parse_axes
 from protocol.sweep.interrupt import DEFAULT_GRACE, Stop, SweepInterrupted
 from protocol.sweep.run import RunRecord, RunSpec, execute, run_metrics
 from protocol.sweep.store import RunStore
@@ -190,16 +190,10 @@ def parse_budgets(text: str) -> list[float]:
 
 def parse_vary(settings: Sequence[str]) -> dict[str, tuple[Any, ...]]:
     """``["pump_blocks=1,5"]`` -> {parameter: values}."""
-    out: dict[str, tuple[Any, ...]] = {}
-    for setting in settings:
-        key, sep, values = setting.partition("=")
-        key = key.strip()
-        if not sep or not key or not values.strip():
-            raise AttackError(f"--vary {setting!r}: expected PARAMETER=VALUE[,VALUE...]")
-        if key in out:
-            raise AttackError(f"--vary {key}: given twice")
-        out[key] = tuple(parse_value(v.strip()) for v in values.split(","))
-    return out
+    try:
+        return {axis.key: axis.values for axis in parse_axes(settings, "--vary")}
+    except ValueError as exc:
+        raise AttackError(str(exc)) from None
 
 
 @dataclass

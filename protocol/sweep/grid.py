@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import tomllib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 
 @dataclass(frozen=True)
@@ -24,18 +24,18 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def parse_axes(settings: list[str]) -> list[Axis]:
+def parse_axes(settings: Sequence[str], option: str = "--set") -> list[Axis]:
     """``["markets.ETH.max_leverage=10,25,50", "keepers.latency=0,2"]`` -> axes. A key may be
-    given once; a setting with one value is a fixed override."""
+    given once; a setting with one value is a fixed override. Errors name ``option``."""
     axes: list[Axis] = []
     seen: set[str] = set()
     for setting in settings:
         key, sep, values = setting.partition("=")
         key = key.strip()
         if not sep or not key or not values.strip():
-            raise ValueError(f"--set {setting!r}: expected KEY=VALUE[,VALUE...]")
+            raise ValueError(f"{option} {setting!r}: expected KEY=VALUE[,VALUE...]")
         if key in seen:
-            raise ValueError(f"--set {key}: given twice")
+            raise ValueError(f"{option} {key}: given twice")
         seen.add(key)
         axes.append(Axis(key, tuple(parse_value(v.strip()) for v in values.split(","))))
     return axes
