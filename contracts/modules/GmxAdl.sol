@@ -1,10 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {ERC165} from "@openzeppelin/contracts/utils/introspection/ERC165.sol";
-import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
-
-import {AdlInput, AdlRoundInput, IAdlModule} from "../interfaces/IAdlModule.sol";
+import {StockAdl} from "./StockAdl.sol";
 
 /// @title GmxAdl
 /// @notice GMX v2's rule: the ADL keeper chooses the position and the size. gmx-synthetics'
@@ -13,21 +10,10 @@ import {AdlInput, AdlRoundInput, IAdlModule} from "../interfaces/IAdlModule.sol"
 /// (`AdlUtils.createAdlOrder`), and after the decrease that the factor fell (`InvalidAdl`) and
 /// stays at or above MIN_PNL_FACTOR_AFTER_ADL (`PnlOvercorrected`): no rank. The venue's core
 /// keeps the same checks. Which position to take is the keeper's: perpsim's takes the largest
-/// pnl-to-size factor first (`protocol.keepers.AdlKeeper`).
-contract GmxAdl is IAdlModule, ERC165 {
-    function rule(uint256) public view virtual returns (uint256) {
+/// pnl-to-size factor first (`protocol.keepers.AdlKeeper`). The stock rule (`StockAdl`: any
+/// size up to the position, no round) without its rank.
+contract GmxAdl is StockAdl {
+    function rule(uint256) public view virtual override returns (uint256) {
         return 0;
-    }
-
-    function roundFraction(AdlRoundInput calldata) public view virtual returns (uint256) {
-        return 0;
-    }
-
-    function closeLimit(AdlInput calldata p) public view virtual returns (uint256, bool) {
-        return (p.sizeAbs, false);
-    }
-
-    function supportsInterface(bytes4 interfaceId) public view virtual override(ERC165, IERC165) returns (bool) {
-        return interfaceId == type(IAdlModule).interfaceId || super.supportsInterface(interfaceId);
     }
 }
