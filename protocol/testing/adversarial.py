@@ -3,8 +3,9 @@ against a live venue from outside, as a keeper, a stranger, the admin or an orde
 it. Each raises :class:`AdversarialViolation` carrying the property's name:
 
 - ``roles and order`` (SPEC §8.1, §11): privileged entry points refuse everyone else
-  (:func:`check_roles`); an ADL that went through was authorised and closed a highest-ranked
-  position (:func:`check_adl`).
+  (:func:`check_roles`); an ADL that went through was authorised and closed what the market's
+  ADL rule allows: a highest-ranked position under a ranked rule, a member of the round under a
+  round rule (:func:`check_adl`).
 - ``delays hold`` (SPEC §2): a risk-increasing market change never takes effect before its
   ``readyAt`` (:class:`DelayWatch`).
 - ``modules can't freeze the venue`` (SPEC §2.1): with any module installed, closes,
@@ -25,7 +26,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Se
 
 from protocol.constants import WAD, ZERO_ADDRESS
 from protocol.errors import Reverted
+from protocol.margin.deleveraging import ADL_RANKED, ADL_ROUND
 from protocol.testing.invariants import InvariantViolation
+from protocol.venue.adl import adl_flags, adl_round
 
 if TYPE_CHECKING:
     from protocol.chain import Contract, Receipt
@@ -120,9 +123,12 @@ def check_roles(venue: Venue, callers: Iterable[str], victim: str) -> int:
 
 def check_adl(venue: Venue, ranking: Sequence[AdlCandidate], caller: str, account: str, market: str, went_through: bool) -> None:
     """An ``autoDeleverage(account, market)`` by ``caller`` that went through was authorised
-    (``ADL_KEEPER_ROLE``, not the owner nor its operator) and closed a position ranked at least
-    as high as every candidate of ``ranking`` (``venue.ranked_candidates`` read just before:
-    SPEC §8.1's rank order, equal scores in either order)."""
+    (``ADL_KEEPER_ROLE``, not the owner nor its operator) and closed what the market's ADL rule
+    (``IAdlModule.rule``, SPEC §8.1) allows. ``ranking`` is ``venue.ranked_candidates`` of every
+    market, read just before. Whatever the rule, the position was one ADL could close (in profit,
+    on a side in profit, valued). Under a ranked rule it ranked at least as high as every
+    candidate of the ranked markets (equal scores in either order). Under a round rule it is a
+    member of the round in progress (or the one its cut just ended), cut by it."""
     if not went_through:
         return
     ch = venue.clearinghouse
@@ -130,13 +136,24 @@ def check_adl(venue: Venue, ranking: Sequence[AdlCandidate], caller: str, accoun
             or ch.is_operator(account, caller):
         raise AdversarialViolation(ROLES_AND_ORDER, f"{caller} auto-deleveraged {account} {market} without the role")
     mine = [c.raw_score for c in ranking if c.account.lower() == account.lower() and c.market == market]
-    best = max((c.raw_score for c in ranking), default=0)
-    if not mine or mine[0] < best:
-        top = next(c for c in ranking if c.raw_score == best) if ranking else None
-        raise AdversarialViolation(
-            ROLES_AND_ORDER, f"ADL closed {account} {market} while a higher-ranked position stayed open",
-            closed_score=mine[0] if mine else "not a candidate", highest=best,
-            highest_position=(top.account, top.market) if top else None)
+    if not mine:
+        raise AdversarialViolation(ROLES_AND_ORDER, f"ADL closed {account} {market}, not a position ADL "
+                                   "could close (in profit, on a side in profit, valued)")
+    flags = {m: adl_flags(venue, m) for m in {c.market for c in ranking} | {market}}
+    if flags[market] & ADL_RANKED:
+        ranked = [c for c in ranking if flags[c.market] & ADL_RANKED]
+        best = max(c.raw_score for c in ranked)
+        if mine[0] < best:
+            top = next(c for c in ranked if c.raw_score == best)
+            raise AdversarialViolation(
+                ROLES_AND_ORDER, f"ADL closed {account} {market} while a higher-ranked position stayed open",
+                closed_score=mine[0], highest=best, highest_position=(top.account, top.market))
+    if flags[market] & ADL_ROUND:
+        member_of, _, cut, _ = ch.adl_round_entry(account, venue.market_id(market))
+        current = adl_round(venue).id
+        if member_of != current or not cut:
+            raise AdversarialViolation(ROLES_AND_ORDER, f"ADL closed {account} {market}, not cut by the "
+                                       "round in progress", round=current, entry_round=member_of, cut=cut)
 
 
 # ====================================================================== delays hold

@@ -672,8 +672,9 @@ class VenueMachine(RuleBasedStateMachine):
     def auto_deleverage(self, caller: str, pick: int, whole: bool, market: str, bps: int) -> None:
         """Roles and order: inside a snapshot, ``market`` moves ``bps`` and the ADL trigger is
         set just below the pnl factor; a caller ADLs one of the positions ADL could close. One
-        that went through must have been a keeper's with the role, on a highest-ranked
-        position."""
+        that went through must have been a keeper's with the role, on a position the market's
+        ADL rule allows: the highest-ranked under a ranked rule, a member of the round under a
+        round rule (:func:`~protocol.testing.adversarial.check_adl`)."""
         v = self.venue
         self.w.steps += 1
         with v.snapshot():

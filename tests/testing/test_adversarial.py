@@ -13,6 +13,7 @@ from protocol import MarketConfig, Venue
 from protocol.constants import WAD
 from protocol.testing import adversarial, fuzz
 from protocol.testing.adversarial import (
+    CLOSE_ALL,
     DELAYS_HOLD,
     MODULES_CANT_FREEZE,
     NO_FREE_OPTION,
@@ -86,6 +87,52 @@ def test_adl_out_of_rank_or_by_a_stranger_is_a_violation(venue):
     with pytest.raises(AdversarialViolation, match="without the role"):  # the owner itself
         venue.grant_role("ADL_KEEPER", alice.address).raise_for_status()
         check_adl(venue, ranking, alice.address, alice.address, "ETH", True)
+
+
+@pytest.fixture(scope="module")
+def adl_venues(backend):
+    """The venue under each ADL rule of its own (``IAdlModule``): GMX v2's keeper-chosen close
+    and the pro-rata round."""
+    from venue_fixtures import launch
+
+    return {module: launch(backend, modules={"adl": module}) for module in ("GmxAdl", "ProRataAdl")}
+
+
+@pytest.mark.parametrize("module", ["GmxAdl", "ProRataAdl"])
+def test_adl_under_a_rule_without_rank_is_judged_by_that_rule(adl_venues, module):
+    """Bob ranks below alice. GMX's rule lets the keeper choose him, and the pro-rata rule
+    cuts every winner of its round, him included: the close goes through and the check holds.
+    The role and the target in profit are still checked."""
+    venue = adl_venues[module]
+    with venue.snapshot():
+        alice, bob = two_winners(venue)
+        ranking = ranked_candidates(venue, ["ETH", "BTC"])
+        assert [c.account for c in ranking] == [alice.address, bob.address]
+        keeper = venue.keeper("adl", adl=True)
+        receipt = venue.clearinghouse.auto_deleverage(bob.address, 0, CLOSE_ALL, sender=keeper.address)
+        assert receipt.status, receipt.error
+        check_adl(venue, ranking, keeper.address, bob.address, "ETH", True)
+        with pytest.raises(AdversarialViolation, match="without the role"):
+            check_adl(venue, ranking, venue.keeper("stranger").address, bob.address, "ETH", True)
+        carol = funded(venue, "carol", 20_000, 5_000)  # a loser: not a position ADL could close
+        carol.open("ETH", size=-1, leverage=2, mode="isolated", margin=2_500)
+        with pytest.raises(AdversarialViolation, match="not a position ADL could close"):
+            check_adl(venue, ranked_candidates(venue, ["ETH", "BTC"]), keeper.address,
+                      carol.address, "ETH", True)
+
+
+def test_a_round_close_of_a_position_outside_the_round_is_a_violation(adl_venues):
+    """Under the pro-rata rule a close that went through must have cut a member of the round in
+    progress, once: here alice, who is a member, reported closed while the round has not cut
+    her."""
+    venue = adl_venues["ProRataAdl"]
+    with venue.snapshot():
+        alice, bob = two_winners(venue)
+        ranking = ranked_candidates(venue, ["ETH", "BTC"])
+        keeper = venue.keeper("adl", adl=True)
+        assert venue.clearinghouse.auto_deleverage(bob.address, 0, CLOSE_ALL, sender=keeper.address).status
+        with pytest.raises(AdversarialViolation, match="not cut by the round"):
+            check_adl(venue, ranking, keeper.address, alice.address, "ETH", True)
 
 
 # ====================================================================== delays hold

@@ -149,3 +149,24 @@ def test_at_the_tier_edge_an_open_and_a_withdrawal_are_refused():
         assert v.clearinghouse.cross_balance(trader.address) == balance
     finally:
         state.teardown()
+
+
+@pytest.mark.parametrize("module, outcome", [("StockAdl", "adl:AdlNotHighestRanked"),
+                                             ("GmxAdl", "adl:done"), ("ProRataAdl", "adl:done")])
+def test_the_adl_rule_judges_a_close_by_the_markets_adl_module(module, outcome):
+    """``auto_deleverage`` on a world whose ADL rule is a module: the ADL keeper closes the
+    lower-ranked of two winners. The stock rule refuses it by name; GMX's rule (the keeper's
+    choice) and the pro-rata round (every winner cut) let it go, and "roles and order" holds:
+    it is judged by the market's rule, not by the stock rank."""
+    machine = type("AdlMachine", (VenueMachine,), {"modules": {"adl": module}})
+    state = machine()
+    try:
+        state.fresh_prices()
+        first, second = state.w.traders[:2]
+        first.open("ETH", 5, 10, "cross")
+        second.open("ETH", 1, 2, "cross")
+        before = state.w.outcomes.get(outcome, 0)
+        state.auto_deleverage(caller="adl-keeper", pick=1, whole=True, market="ETH", bps=4_000)
+        assert state.w.outcomes.get(outcome, 0) == before + 1, state.w.outcomes
+    finally:
+        state.teardown()
