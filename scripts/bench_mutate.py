@@ -25,19 +25,17 @@ from rich.markup import escape  # noqa: E402
 from protocol.cli.mutate import COLOURS, _project_files  # noqa: E402
 from protocol.mutate import Target, load_equivalents, run  # noqa: E402
 
-TESTS = [
-    "tests/contracts/test_margin_rules.py", "tests/contracts/test_differential.py", "tests/contracts/test_liquidation_boundary.py",
-    "tests/contracts/test_rounding.py", "tests/contracts/test_orders.py", "tests/keepers/test_keepers.py", "tests/contracts/test_attacks.py",
-    "tests/testing/test_fuzz.py", "tests/contracts/test_profit_cap.py", "tests/contracts/test_solvency.py",
-    "tests/contracts/test_keeper_views.py", "tests/contracts/test_lp_requests.py", "tests/contracts/test_price_impact.py",
-    "tests/contracts/test_gmx_price_impact.py", "tests/contracts/test_review_impact.py", "tests/contracts/test_modules.py",
-]
+sys.path.insert(0, str(ROOT / "scripts"))
+from mutants import TEST_FILES  # noqa: E402  (the hand-written mutants' suite, one list)
+
+TESTS = [*TEST_FILES, "tests/contracts/test_modules.py"]
 
 #: The test files that run first for each file's mutants (``-x`` stops at the first failure).
 _LIB, _MOD = "contracts/libraries/", "contracts/modules/"
 FIRST = {
     _LIB + "MarginMath.sol": ["tests/contracts/test_rounding.py", "tests/contracts/test_margin_rules.py"],
-    _LIB + "Solvency.sol": ["tests/contracts/test_solvency.py", "tests/contracts/test_profit_cap.py"],
+    _LIB + "Solvency.sol": ["tests/contracts/test_solvency.py", "tests/contracts/test_profit_cap.py",
+                            "tests/contracts/test_review_solvency.py"],
     _LIB + "TradeLogic.sol": ["tests/contracts/test_profit_cap.py", "tests/contracts/test_solvency.py"],
     _LIB + "LiquidationLogic.sol": ["tests/contracts/test_liquidation_boundary.py", "tests/keepers/test_keepers.py"],
     _LIB + "StockRules.sol": ["tests/contracts/test_liquidation_boundary.py", "tests/contracts/test_margin_rules.py"],

@@ -79,6 +79,7 @@ TEST_FILES = [
     "tests/contracts/test_price_impact.py",
     "tests/contracts/test_gmx_price_impact.py",
     "tests/contracts/test_review_impact.py",
+    "tests/contracts/test_review_solvency.py",
 ]
 
 
@@ -472,6 +473,12 @@ MUTANTS: list[Mutant] = [
         "profit above the cap paid in full",
     ),
     Mutant(
+        "cap-episode-never-ends", SOLVENCY,
+        "        } else if (factor != 0 && vs.profitHeld != 0) {\n            vs.profitHeld = 0;\n",
+        "        } else if (factor != 0 && vs.profitHeld != 0) {\n",
+        "a profit paid in full leaves the episode's hold: later closes stay cut",
+    ),
+    Mutant(
         "cap-without-own-profit", SOLVENCY,
         "        profit = Math.max(profit, whole);\n",
         "",
@@ -503,8 +510,8 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "adl-trigger-inclusive", TRADE,
-        "if (before <= trigger) revert IClearinghouse.AdlNotRequired(before, trigger);",
-        "if (before < trigger) revert IClearinghouse.AdlNotRequired(before, trigger);",
+        "if (before <= trigger && !(round && AdlLogic.roundActive(vs))) revert IClearinghouse.AdlNotRequired(",
+        "if (before < trigger && !(round && AdlLogic.roundActive(vs))) revert IClearinghouse.AdlNotRequired(",
         "ADL allowed exactly at the trigger",
     ),
     Mutant(
@@ -613,7 +620,7 @@ KNOWN_BAD: list[Mutant] = [
          "if (\n            msg.sender == account || vs.isOperator[account][msg.sender]\n"
          "                || !IAccessControl(address(this)).hasRole(ADL_KEEPER_ROLE, msg.sender)\n        ) revert",
          "if (false) revert"),
-        (TRADE, "        _checkRank(vs, env, account, market, score);\n", ""),
+        (TRADE, "        if (flags & ADL_RANKED != 0) _checkRank(vs, env, account, market, score);\n", ""),
     ),
     known_bad(
         9, "finding 9: a capped close judged against its own piece, no episode hold (splitting pays more)",

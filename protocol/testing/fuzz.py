@@ -519,33 +519,74 @@ class VenueMachine(RuleBasedStateMachine):
             self._liquidate(self.w.keepers[k], trader,
                             market if raw.mode == MarginMode.ISOLATED else None)
 
-    @rule(cap_bps=st.sampled_from([1, 25, 500, 9_000]), close=st.booleans(), pieces=st.integers(1, 3))
-    def admin_profit_cap(self, cap_bps: int, close: bool, pieces: int) -> None:
+    @rule(cap_bps=st.sampled_from([1, 25, 500, 9_000]), close=st.booleans(), pieces=st.integers(1, 3),
+          lift=st.booleans())
+    def admin_profit_cap(self, cap_bps: int, close: bool, pieces: int, lift: bool) -> None:
         """The admin sets the traders' profit cap (SPEC §8.1) for the steps that follow: at 1 to
         500 bps of the pool it binds while traders are in profit (closes capped and the episode's
         hold kept, LP flows refused with ProfitCapBinds, the hold released when it ends); 9,000
         bps is GMX v2's default, where the world starts. With ``close`` the trader most in
-        profit then closes, in ``pieces``: a capped close, whole or in parts."""
+        profit then closes, in ``pieces``: a capped close, whole or in parts. With ``lift`` the
+        admin then restores 9,000 bps and the next position in profit closes, paid in full,
+        which ends the episode the cut began (:meth:`_end_the_episode`)."""
         v = self.venue
         self._do("admin_profit_cap", lambda: v.set_pnl_factors(
             max_pnl_factor_traders=Decimal(cap_bps) / 10_000))
-        if not close:
-            return
+        if close:
+            self._close_most_in_profit(pieces)
+        if lift:
+            self._end_the_episode()
+
+    def _most_in_profit(self) -> Optional[tuple[Trader, str]]:
+        """The open position with the largest profit at the oracle's prices, if one is in
+        profit (a stale market's positions cannot close: left out)."""
         held = []
         for trader, market in self._positions():
             try:
                 # a position the venue lists: its view exists
-                held.append((cast(PositionView, v.position(trader, market)).unrealized_pnl, trader, market))
-            except Reverted:  # a stale price: its views refuse, it cannot close either
+                held.append((cast(PositionView, self.venue.position(trader, market)).unrealized_pnl, trader, market))
+            except Reverted:
                 continue
         if not held or max(held, key=lambda h: h[0])[0] <= 0:
-            return
+            return None
         _, trader, market = max(held, key=lambda h: h[0])
-        size = abs(v.raw_position(trader, market).size)
+        return trader, market
+
+    def _close_most_in_profit(self, pieces: int) -> None:
+        found = self._most_in_profit()
+        if found is None:
+            return
+        trader, market = found
+        size = abs(self.venue.raw_position(trader, market).size)
         for _ in range(pieces - 1):
             if size // pieces:
                 self._do("decrease", lambda: trader.decrease(market, Decimal(size // pieces) / 10**18))
         self._do("close", lambda: trader.close(market))
+
+    def _end_the_episode(self) -> None:
+        """The cap back at 9,000 bps and the position most in profit closed. When it is paid in
+        full, the episode the cap's cuts held back for ends, its hold back to 0 (SPEC §8.1): a
+        hold left would cut every later close. Judged only where the close is far from the cap
+        (twice its profit and the pending profit within the budget), so that the accrual of
+        the close's own block cannot make it a capped one."""
+        v = self.venue
+        self._do("admin_profit_cap", lambda: v.set_pnl_factors(max_pnl_factor_traders=Decimal("0.9")))
+        found = self._most_in_profit()
+        if found is None:
+            return
+        trader, market = found
+        pending, budget, held = v.clearinghouse.profit_budget()
+        receipt = self._do("close_in_full", lambda: trader.close(market))
+        if receipt is None:
+            return
+        realized = receipt.events_named("PositionDecreased")[0]["realizedPnl"]
+        if realized <= 0 or 2 * max(pending, realized) > budget:
+            return
+        self._count("episode_ended" if held else "close_in_full:no episode")
+        left = v.clearinghouse.profit_budget()[2]
+        if left:
+            raise InvariantViolation("profit cap", "a profit paid in full left the episode's hold",
+                                     held_before=held, held_after=left, realized=realized)
 
     @rule(market=st.sampled_from(SYMBOLS))
     def update_funding(self, market: str) -> None:

@@ -170,3 +170,32 @@ def test_the_adl_rule_judges_a_close_by_the_markets_adl_module(module, outcome):
         assert state.w.outcomes.get(outcome, 0) == before + 1, state.w.outcomes
     finally:
         state.teardown()
+
+
+def test_a_profit_paid_in_full_ends_the_profit_cap_episode():
+    """``admin_profit_cap`` with ``lift``: under a 1 bp cap the winner most in profit closes,
+    capped (the episode's hold kept); the admin restores 9,000 bps and the other winner closes,
+    paid in full, which ends the episode: the hold is back to 0 (SPEC §8.1)."""
+    state = VenueMachine()
+    try:
+        state.fresh_prices()
+        v = state.venue
+        first, second = state.w.traders[:2]
+        first.open("ETH", 5, 10, "cross")
+        second.open("ETH", 1, 5, "cross")
+        state.move_price(market="ETH", bps=2_500)  # 3,750 and 750 of profit; 1 bp of the pool ~1,100
+        before = state.w.outcomes.get("episode_ended", 0)
+        held = {}
+        original = state._end_the_episode
+
+        def seen_then_end():
+            held["before"] = v.clearinghouse.profit_budget()[2]
+            original()
+        state._end_the_episode = seen_then_end
+        state.admin_profit_cap(cap_bps=1, close=True, pieces=1, lift=True)
+        assert held["before"] > 0  # the capped close held back part of the budget
+        assert v.raw_position(first, "ETH").size == 0 and v.raw_position(second, "ETH").size == 0
+        assert state.w.outcomes.get("episode_ended", 0) == before + 1, state.w.outcomes
+        assert v.clearinghouse.profit_budget()[2] == 0
+    finally:
+        state.teardown()

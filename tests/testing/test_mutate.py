@@ -302,3 +302,20 @@ def test_cli_reports_marked_equivalents_without_running_anything(tmp_path, monke
     assert data["score"] is None
     assert data["mutants"][0]["detail"] == "marked: same either way"
     assert data["mutants"][0]["diff"].startswith("--- a/c/DeadBandRates.sol\n")
+
+
+def test_every_hand_written_mutant_still_applies_to_the_contracts(monkeypatch):
+    """``scripts/mutants.py`` refuses to run when a mutant's snippet no longer occurs exactly
+    once in its file: a contract change must bring its mutants along (two ADL mutants stopped
+    applying when the ADL rule became a module, and nothing noticed)."""
+    import importlib.util
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("hand_written_mutants", root / "scripts" / "mutants.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look themselves up
+    spec.loader.exec_module(module)
+    module.check_snippets(root, module.MUTANTS)  # SystemExit naming each one that does not apply
+    assert sum(m.id.startswith("known-bad-") for m in module.MUTANTS) == 11
