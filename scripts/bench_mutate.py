@@ -1,8 +1,9 @@
 """Mutation score of the project's suite: ``perpsim mutate`` over contracts/libraries and
 contracts/modules (not CI: every mutant that compiles to new code runs the tests).
 
-The tests are the revm suite ``scripts/mutants.py`` uses plus tests/contracts/test_modules.py, with ``-x``
-and the files :data:`FIRST` maps the mutated file to first. With ``--sample N`` only every k-th mutant runs (N spread evenly over
+The tests are every file of tests/contracts, the revm suite ``scripts/mutants.py`` uses besides
+(the keepers' tests and the fuzz campaign), on revm with ``-x`` and the files :data:`FIRST` maps
+the mutated file to first. With ``--sample N`` only every k-th mutant runs (N spread evenly over
 the files), and the script estimates the full run's wall time from the sample's seconds per
 mutant. Run:
     .venv/bin/python scripts/bench_mutate.py [--jobs 2] [--file contracts/libraries/MarginMath.sol]
@@ -28,7 +29,9 @@ from protocol.mutate import Target, load_equivalents, run  # noqa: E402
 sys.path.insert(0, str(ROOT / "scripts"))
 from mutants import TEST_FILES  # noqa: E402  (the hand-written mutants' suite, one list)
 
-TESTS = [*TEST_FILES, "tests/contracts/test_modules.py"]
+#: Every contract test file, the keepers' and the fuzz campaign's (the hand-written mutants'
+#: list is older than the ADL and stateful-rates modules: their tests were missing from it).
+TESTS = sorted({*TEST_FILES, *(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "contracts").glob("test_*.py"))})
 
 #: The test files that run first for each file's mutants (``-x`` stops at the first failure).
 _LIB, _MOD = "contracts/libraries/", "contracts/modules/"
@@ -46,12 +49,20 @@ FIRST = {
     _LIB + "RatesLogic.sol": ["tests/contracts/test_modules.py", "tests/contracts/test_margin_rules.py"],
     _LIB + "CollateralLogic.sol": ["tests/contracts/test_margin_rules.py", "tests/contracts/test_attacks.py"],
     _LIB + "AdminLogic.sol": ["tests/contracts/test_margin_rules.py", "tests/contracts/test_modules.py"],
+    _LIB + "AdlLogic.sol": ["tests/contracts/test_adl_modules.py", "tests/contracts/test_review_solvency.py"],
     _LIB + "ImpactLogic.sol": ["tests/contracts/test_price_impact.py", "tests/contracts/test_review_impact.py"],
     _MOD + "ImpactPricing.sol": ["tests/contracts/test_price_impact.py", "tests/contracts/test_gmx_price_impact.py",
                                  "tests/contracts/test_review_impact.py"],
     _MOD + "StockLiquidation.sol": ["tests/contracts/test_liquidation_boundary.py", "tests/contracts/test_modules.py"],
     _MOD + "StockMargin.sol": ["tests/contracts/test_modules.py", "tests/contracts/test_margin_rules.py"],
     _MOD + "StockRates.sol": ["tests/contracts/test_modules.py"],
+    _MOD + "StockAdl.sol": ["tests/contracts/test_adl_modules.py"],
+    _MOD + "ProRataAdl.sol": ["tests/contracts/test_adl_modules.py"],
+    _MOD + "GmxAdl.sol": ["tests/contracts/test_adl_modules.py"],
+    _MOD + "VelocityRates.sol": ["tests/contracts/test_velocity_rates.py"],
+    _MOD + "GmxAdaptiveRates.sol": ["tests/contracts/test_gmx_adaptive_rates.py"],
+    _MOD + "HyperliquidPremiumRates.sol": ["tests/contracts/test_premium_rates.py"],
+    _MOD + "StatefulRates.sol": ["tests/contracts/test_velocity_rates.py", "tests/contracts/test_mark_price.py"],
     _MOD + "OraclePricing.sol": ["tests/contracts/test_modules.py"],
 }
 

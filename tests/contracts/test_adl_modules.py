@@ -164,6 +164,24 @@ def test_pro_rata_cuts_every_winner_by_one_fraction_in_any_order_and_lands_at_th
         assert_invariants(venue)
 
 
+def test_a_position_at_exactly_no_profit_is_not_a_member_of_the_round(pro):
+    """SPEC §8.1: a round's members are the positions in profit. Dave's long, opened at the
+    round's price with no fees, has a pnl of exactly 0: not a member and not counted in n, though
+    his side is in profit."""
+    with pro.snapshot():
+        venue = pro
+        alice, bob, carol = winners(venue)
+        provide_liquidity(venue, funded(venue, "lp", 500_000, deposit=0), 500_000)  # room to open
+        venue.set_pnl_factors(max_pnl_factor_adl=Decimal("0.5"), min_pnl_factor_after_adl=Decimal("0.4"))
+        dave = funded(venue, "dave", 100_000, deposit=100_000)
+        dave.open("ETH", size=1, leverage=10, mode="cross")
+        assert venue.position(dave, "ETH").unrealized_pnl == 0
+        receipt = send(venue, venue.keeper("adl", adl=True), carol, "BTC")
+        assert receipt.events_named("AdlRoundStarted")[0]["members"] == 3
+        assert venue.clearinghouse.adl_round_entry(dave.address, 0) == (0, 0, False, 0)
+        assert venue.clearinghouse.adl_round_entry(bob.address, 0)[:3] == (1, 50 * WAD, False)
+
+
 def round_begun(venue):
     """The three winners, an ADL keeper and the round's fraction, the round begun by carol's cut."""
     alice, bob, carol = winners(venue)
