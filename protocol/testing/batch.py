@@ -131,7 +131,7 @@ def prefetch_invariant_views(venue: Venue) -> Optional[int]:
         (ch, "marketCount", ()), (ch, "accountCount", ()), (oracle, "maxPriceAge", (0,)),
         (oracle, "closeGracePeriod", ()), (ch, "poolAssets", ()), (ch, "insuranceFund", ()),
         (ch, "fundingReserve", ()), (ch, "solvency", ()), (ch, "profitBudget", ()),
-        (ch, "poolValue", ()), (usdc, "balanceOf", (ch.address,)), (usdc, "balanceOf", (book.address,)),
+        (ch, "paused", ()), (ch, "poolValue", ()), (usdc, "balanceOf", (ch.address,)), (usdc, "balanceOf", (book.address,)),
         (pool, "balanceOf", (book.address,)), (book, "nextOrderId", ()), (book, "nextLpRequestId", ()),
         (book, "openOrderCount", ()), (book, "openLpRequestCount", ()),
     ]))

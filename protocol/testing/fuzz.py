@@ -57,6 +57,7 @@ from protocol.testing.adversarial import (
     deploy_modules,
 )
 from protocol.testing.adversarial import MODULES as ADVERSARIAL_MODULES
+from protocol.testing.agreement import ModelWatch
 from protocol.testing.batch import install as install_view_batch
 from protocol.testing.batch import prefetch_invariant_views
 from protocol.testing.crash import Failure, write_bundle
@@ -120,6 +121,8 @@ class World:
     # post-action checks, made when the world is.
     attackers: list[Trader] = field(default_factory=list)
     watch: Optional[PropertyWatch] = None
+    #: The reference model replaying each step's transactions (``model agrees``).
+    model_watch: Optional[ModelWatch] = None
     #: (chain, state_version) at the last invariant check that passed, and the checks skipped
     #: because the state had not changed since (``VenueMachine.spec_invariants``).
     checked_version: Any = None
@@ -185,6 +188,7 @@ def _economic_setup(w: World) -> None:
                                            f"launch: its {step} fails", error=str(exc)) from None
             break
     w.watch = PropertyWatch(w.venue).install()
+    w.model_watch = ModelWatch(w.venue).install()
 
 
 def _boundary(holds: Callable[[int], bool], low: int, high: int) -> tuple[int, int]:
@@ -871,7 +875,9 @@ class VenueMachine(RuleBasedStateMachine):
             self.w.skipped_checks += 1
             return
         prefetch_invariant_views(self.venue)  # the same views, read in three calls (revm)
-        assert_invariants(self.venue, mirrors=self.checks)
+        state = assert_invariants(self.venue, mirrors=self.checks)
+        if self.w.model_watch is not None:
+            self.w.model_watch.check(state)
         self.w.checked_version = version
 
     # ================================================================== economic properties

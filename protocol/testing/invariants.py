@@ -96,6 +96,7 @@ def load_state(venue: Venue, mirrors: Optional[Mapping[str, object]] = None) -> 
     (_, _, model.open_entry, model.max_pnl_factor_traders, model.max_pnl_factor_adl,
      model.min_pnl_factor_after_adl) = ch.solvency()
     model.profit_held = ch.profit_budget()[2]
+    model.paused = ch.paused()
     _load_adl_round(venue, model, accounts, markets)
     model.now = venue.chain.timestamp
     return ChainState(model, accounts, venue.usdc.balance_of(ch.address))

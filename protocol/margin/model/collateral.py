@@ -84,15 +84,18 @@ class CollateralRules(ModelBase):
                 market, m.notional_up(abs(p.size), self.fresh_price(market))):
             raise ModelRevert("InvalidLeverage")
         old, p.leverage = p.leverage, leverage
-        if p.mode == ISOLATED:
-            equity, _, im, _ = self._isolated(market, p, self.fresh_price(market))
-            failure = "MarginBelowInitial"
-        else:
-            equity, _, im, _ = self.cross_health(account)
-            failure = "InsufficientFreeCollateral"
-        if equity < im:
+        try:  # a refusal, the valuation's own (a stale price) included, keeps the old leverage
+            if p.mode == ISOLATED:
+                equity, _, im, _ = self._isolated(market, p, self.fresh_price(market))
+                failure = "MarginBelowInitial"
+            else:
+                equity, _, im, _ = self.cross_health(account)
+                failure = "InsufficientFreeCollateral"
+            if equity < im:
+                raise ModelRevert(failure)
+        except ModelRevert:
             p.leverage = old
-            raise ModelRevert(failure)
+            raise
 
     def remove_margin(self, account: str, market: int, amount: int) -> None:
         self.check_order_lock(account, market)  # only an order in this market can fail for it
