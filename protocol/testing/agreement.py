@@ -132,8 +132,8 @@ class ModelWatch:
         from it."""
         try:
             if self._base is not None and (self._sent or not self._comparable):
-                if self._comparable and self._where() == self._at:
-                    self._judge(state.model)
+                judged = self._comparable and self._where() == self._at and self._judge(state.model)
+                if judged:
                     self.compared += 1
                 else:
                     self.skipped += 1
@@ -143,7 +143,8 @@ class ModelWatch:
             self._sent = []
             self._comparable = True
 
-    def _judge(self, chain_model: Model) -> None:
+    def _judge(self, chain_model: Model) -> bool:
+        """Replay and compare; False when a refusal from outside the model leaves it unjudged."""
         assert self._base is not None
         model = _copy(self._base)
         for name, args, receipt in self._sent:
@@ -158,8 +159,7 @@ class ModelWatch:
             got = receipt.error.error if receipt.error is not None else None
             if got in OUTSIDE_THE_MODEL:
                 if predicted is None:  # the chain refused for a reason the model has no part of
-                    self.skipped += 1
-                    return
+                    return False
                 continue
             self.replayed += 1
             if got != predicted:
@@ -174,6 +174,7 @@ class ModelWatch:
                     MODEL_AGREES, f"after {[n for n, _, _ in self._sent]}: the model's {key} != "
                     "the chain's", model=_difference(mine[key], theirs[key], 0),
                     chain=_difference(mine[key], theirs[key], 1))
+        return True
 
 
 def _copy(model: Model) -> Model:

@@ -549,7 +549,7 @@ class VenueMachine(RuleBasedStateMachine):
             try:
                 # a position the venue lists: its view exists
                 held.append((cast(PositionView, self.venue.position(trader, market)).unrealized_pnl, trader, market))
-            except Reverted:
+            except Reverted:  # a stale price: its views refuse, it cannot close either
                 continue
         if not held or max(held, key=lambda h: h[0])[0] <= 0:
             return None
