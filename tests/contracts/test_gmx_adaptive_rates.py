@@ -189,6 +189,10 @@ def test_the_thresholds_decrease_floor_and_bounds_at_the_boundary(venue):
     assert ask(gmx, MAX - step + 1, long_oi, short_oi, 1) == (MAX, MAX)
     assert ask(gmx, MAX - step - 1, long_oi, short_oi, 1) == (MAX - 1, MAX - 1)
     assert ask(gmx, 0, 100 * WAD, 100 * WAD, 50) == (MIN, 0)
+    # A balanced book is no skew with the word's sign, whichever its sign: f = 0 increases it
+    # by 0 (the word kept), where a decrease would take DECREASE x 50 off.
+    for saved in (10**21, -10**21):
+        assert ask(gmx, saved, 100 * WAD, 100 * WAD, 50) == (saved, saved) == gmx_next(saved, 100 * WAD, 100 * WAD, 50)[:2]
     # Either side empty: 0 and 0 (GMX returns before the factor and saves 0).
     assert ask(gmx, MAX, long_oi, 0, 50) == (0, 0)
     # The exponent, as GMX's applyExponentFactor: prb-math's pow of the WAD difference.
