@@ -29,6 +29,7 @@ from protocol.testing.invariants import InvariantViolation
 
 if TYPE_CHECKING:
     from protocol.chain import Receipt
+    from protocol.chain.abi import Function
     from protocol.testing.invariants import ChainState
     from protocol.venue.client import Venue
 
@@ -87,7 +88,7 @@ class ModelWatch:
     replayed: int = 0
     _base: Optional[Model] = field(default=None, repr=False)
     _at: Any = field(default=None, repr=False)  # (rewinds, snapshot path) of the base
-    _sent: list[tuple[str, tuple[Any, ...], Receipt]] = field(default_factory=list, repr=False)
+    _sent: list[tuple[Function, Receipt]] = field(default_factory=list, repr=False)
     _comparable: bool = field(default=True, repr=False)
     _stop: Optional[Callable[[], None]] = field(default=None, repr=False)
 
@@ -115,16 +116,10 @@ class ModelWatch:
             self._comparable = False
             return
         fn = ch.abi.by_selector.get(receipt.data[:4])
-        mirrored = MIRRORED.get(fn.name) if fn is not None else None
-        if fn is None or mirrored is None:
+        if fn is None or fn.name not in MIRRORED:
             self._comparable = False
             return
-        args = decoder(fn.inputs)(receipt.data[4:])
-        owner = mirrored[0]
-        if owner is not None and str(args[owner]).lower() != receipt.sender.lower():
-            self._comparable = False  # on another's behalf (an operator)
-            return
-        self._sent.append((fn.name, args, receipt))
+        self._sent.append((fn, receipt))  # decoded only if the interval is judged
 
     def check(self, state: ChainState) -> None:
         """Judge the interval since the last check against ``state`` (the chain's now, as
@@ -138,7 +133,7 @@ class ModelWatch:
                 else:
                     self.skipped += 1
         finally:
-            self._base = _copy(state.model)
+            self._base = state.model  # copied when replayed on: the caller leaves it as it is
             self._at = self._where()
             self._sent = []
             self._comparable = True
@@ -147,9 +142,12 @@ class ModelWatch:
         """Replay and compare; False when a refusal from outside the model leaves it unjudged."""
         assert self._base is not None
         model = _copy(self._base)
-        for name, args, receipt in self._sent:
+        for fn, receipt in self._sent:
+            name, args = fn.name, decoder(fn.inputs)(receipt.data[4:])
+            owner, replay = MIRRORED[name]
+            if owner is not None and str(args[owner]).lower() != receipt.sender.lower():
+                return False  # on another's behalf (an operator)
             model.now = receipt.timestamp
-            _, replay = MIRRORED[name]
             lowered = tuple(a.lower() if isinstance(a, str) else a for a in args)
             try:
                 replay(model, receipt.sender.lower(), lowered)
@@ -171,7 +169,7 @@ class ModelWatch:
         for key in COMPARED:
             if mine[key] != theirs[key]:
                 raise InvariantViolation(
-                    MODEL_AGREES, f"after {[n for n, _, _ in self._sent]}: the model's {key} != "
+                    MODEL_AGREES, f"after {[fn.name for fn, _ in self._sent]}: the model's {key} != "
                     "the chain's", model=_difference(mine[key], theirs[key], 0),
                     chain=_difference(mine[key], theirs[key], 1))
         return True
