@@ -233,10 +233,52 @@ def _word_decoder(kind: str) -> Callable[[bytes, int], Any]:
     return decode_int
 
 
+def _integer_width(kind: str) -> Optional[tuple[bool, int]]:
+    """(signed, bits) of ``uintN`` / ``intN``; None for any other type."""
+    match = _ELEMENTARY.fullmatch(kind)
+    if match is None or match.group(1) not in ("uint", "int"):
+        return None
+    return match.group(1) == "int", int(match.group(2) or 256)
+
+
+def _integer_tuple_decoder(widths: list[tuple[bool, int]]) -> Callable[[bytes, int], tuple[int, ...]]:
+    """A decoder of a flat tuple of integers: its words in one pass, then the signs and the
+    bounds of the narrower ones. Results and positions are the closures' of
+    :func:`_word_decoder`, without a call per word; an all-zero tuple (a mapping's empty entry,
+    common in the venue's views) is answered at once."""
+    count = len(widths)
+    size = 32 * count
+    signed = [i for i, (is_signed, _) in enumerate(widths) if is_signed]
+    bounded = [(i, is_signed, 1 << (bits - 1) if is_signed else 1 << bits)
+               for i, (is_signed, bits) in enumerate(widths) if bits < 256]
+    zero_word, zero = bytes(size), (0,) * count
+    from_bytes, half, full = int.from_bytes, 1 << 255, _TWO256
+
+    def decode_integers(data: bytes, at: int) -> tuple[int, ...]:
+        chunk = data[at:at + size]
+        if chunk == zero_word:
+            return zero
+        if len(chunk) < size:
+            raise _Fallback
+        values = [from_bytes(chunk[i:i + 32], "big") for i in range(0, size, 32)]
+        for i in signed:
+            if values[i] >= half:
+                values[i] -= full
+        for i, is_signed, bound in bounded:
+            value = values[i]
+            if value >= bound or (is_signed and value < -bound):
+                raise _Fallback
+        return tuple(values)
+    return decode_integers
+
+
 def _static_decoder(kind: str) -> Callable[[bytes, int], Any]:
     parts = _split_tuple(kind)
     if parts is None:
         return _word_decoder(kind)
+    widths = [_integer_width(p) for p in parts]
+    if parts and all(w is not None for w in widths):
+        return _integer_tuple_decoder(cast(list[tuple[bool, int]], widths))
     # A static tuple's parts are static: each has its number of words.
     decoders = [(_static_decoder(p), 32 * cast(int, _static_words(p))) for p in parts]
 
@@ -252,6 +294,16 @@ def _static_decoder(kind: str) -> Callable[[bytes, int], Any]:
 @lru_cache(maxsize=None)
 def decoder(types: tuple[str, ...]) -> Decoder:
     """A decoder of ``types`` (fast where it can, eth-abi otherwise)."""
+    widths = [_integer_width(t) for t in types]
+    if types and all(w is not None for w in widths):  # an event's data, most often
+        integers = _integer_tuple_decoder(cast(list[tuple[bool, int]], widths))
+
+        def decode_integers(data: bytes) -> tuple[Any, ...]:
+            try:
+                return integers(data, 0)
+            except _Fallback:
+                return abi_decode(types, data)  # eth-abi's result, or its error
+        return decode_integers
     plan: list[tuple[bool, Callable[[bytes, int], Any], int]] = []
     for kind in types:
         if kind.endswith("[]") and (words := _static_words(kind[:-2])) is not None:

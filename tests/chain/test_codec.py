@@ -30,6 +30,9 @@ TYPES = {
     "(address,uint256)": st.tuples(addresses, uint(256)),
     "(address,uint256,int256,uint256,bool)": st.tuples(addresses, uint(256), sint(256), uint(256),
                                                        st.booleans()),
+    "(int96,uint128,uint16,uint8)": st.tuples(sint(96), uint(128), uint(16), uint(8)),
+    "(int96,uint128,uint16,uint8)[]": st.lists(st.tuples(sint(96), uint(128), uint(16), uint(8)),
+                                               max_size=3),
     "uint256[]": st.lists(uint(256), max_size=3),
     "(address,uint256)[]": st.lists(st.tuples(addresses, uint(256)), max_size=3),
     "string": st.text(max_size=20),
@@ -89,3 +92,25 @@ def test_int_enums_take_the_fast_path_and_encode_like_eth_abi(monkeypatch):
     monkeypatch.undo()
     with pytest.raises(Exception):
         encoder(("uint8",))((True,))
+
+
+def _words(*values):
+    return b"".join((v % 2**256).to_bytes(32, "big") for v in values)
+
+
+@pytest.mark.parametrize("words", [
+    (0, 0, 0, 0), (-(2**95), 2**128 - 1, 2**16 - 1, 255), (2**95 - 1, 0, 0, 0),
+    (2**95, 0, 0, 0), (-(2**95) - 1, 0, 0, 0), (0, 2**128, 0, 0), (0, 0, 0, 256), (-1, 0, 0, 0)])
+@pytest.mark.parametrize("types", [("(int96,uint128,uint16,uint8)",),
+                                   ("int96", "uint128", "uint16", "uint8")])
+def test_integer_words_at_their_bounds_decode_like_eth_abi(types, words):
+    """Flat integer tuples (a position, an event's data) are decoded a tuple at a time: exactly
+    eth-abi's values at each bound, and its error one past it."""
+    blob = _words(*words)
+    try:
+        expected = abi_decode(types, blob)
+    except Exception as exc:  # noqa: BLE001 - the error type is what we compare
+        with pytest.raises(type(exc)):
+            decoder(types)(blob)
+    else:
+        assert decoder(types)(blob) == expected
