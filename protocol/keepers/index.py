@@ -64,6 +64,9 @@ if TYPE_CHECKING:
 
 #: ``Reader.equities`` with the order book, so escrowed collateral, LP deposits and shares count.
 EQUITIES = "equities(address,address,address,address[])"
+#: ``Reader.accountStates``, read as plain tuples: the index reads positions by index, and a
+#: named tuple per position would cost more than the read's decoding.
+ACCOUNT_STATES = "accountStates(address,address,address,address[])"
 READ_CHUNK = 400  # accounts or targets per Reader call
 #: Trigger order types that fire below their price for a long (above for a short):
 #: LimitIncrease, StopLoss (``OrderBook.OrderType``).
@@ -443,10 +446,12 @@ class BookIndex:
         v, n = self.venue, len(self.symbols)
         for start in range(0, len(missing), READ_CHUNK):
             chunk = missing[start:start + READ_CHUNK]
-            balances, positions = v.reader.account_states(v.clearinghouse.address, v.pool.address,
-                                                          v.order_book.address, chunk)
-            for i, (account, b) in enumerate(zip(chunk, balances)):
-                self.holdings[account] = Holdings(*b, positions=tuple(positions[i * n:(i + 1) * n]))
+            balances, positions = v.reader.call(ACCOUNT_STATES, v.clearinghouse.address,
+                                                v.pool.address, v.order_book.address, chunk)
+            for i, (account, (tokens, shares, escrow_tokens, escrow_shares, cross)) in enumerate(
+                    zip(chunk, balances)):
+                self.holdings[account] = Holdings(tokens, shares, escrow_tokens, escrow_shares, cross,
+                                                  positions=positions[i * n:(i + 1) * n])
                 self.unread.discard(account)
 
     def _arm(self, target: Target, equity: int, maintenance: int, flagged: bool,
