@@ -10,6 +10,8 @@ import textwrap
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocol.plugins import Metric, MetricCollision
 from protocol.sim import metrics as metrics_module
@@ -232,3 +234,21 @@ def _summary_stub() -> dict:
             "insurance_fund": {"max_drawdown": 0}, "pool": {"lp_return": 0},
             "keepers": {}, "liquidations": 0, "wiped_out": 0, "traders": 0,
             "solvency": {"adl_notional": 0}, "adl": {"overshoot": 0, "gini": 0}, "limits": {}, "refused": {}, "worst_block": None}
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.integers(-(10**30), 10**30),
+                 st.integers(-(10**18), 10**18).map(lambda micros: micros * 10**12 + 5 * 10**11),
+                 st.integers(-(10**18), 10**18).map(lambda micros: micros * 10**12)))
+def test_equity_sums_micro_dollars_rounded_as_usd_rounds(wad):
+    """The equity metric sums integers, not Decimals: each agent's WAD equity becomes
+    micro-dollars exactly as ``usd(from_wad(wad))`` rounds it (half to even, the exact halves
+    drawn on purpose), and back to the same Decimal."""
+    from protocol.sim.metrics.common import usd
+    from protocol.sim.metrics.equity import _micros, _usd
+    from protocol.venue.units import from_wad
+
+    expected = usd(from_wad(wad))
+    assert _micros(wad) == int(expected.scaleb(6))
+    assert _usd(_micros(wad)) == expected
+    assert str(_usd(_micros(wad))) == str(expected) or expected.is_zero()

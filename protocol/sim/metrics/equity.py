@@ -10,7 +10,22 @@ from protocol.keepers.index import BookIndex, IndexMismatch, chain_equities
 from protocol.plugins import Aggregate, BlockView, Metric, RunView
 from protocol.sim.metrics.common import WIPED_OUT, max_drawdown, usd
 from protocol.sim.result import Row
-from protocol.venue.units import from_wad
+
+#: Micro-dollars per dollar: :func:`usd` rounds every USD figure to one.
+MICROS = 10**6
+_WAD_PER_MICRO = 10**12
+
+
+def _micros(wad: int) -> int:
+    """WAD USD in micro-dollars, rounded half to even: ``usd(from_wad(wad))`` in integers."""
+    micros, rest = divmod(wad, _WAD_PER_MICRO)
+    if 2 * rest > _WAD_PER_MICRO or (2 * rest == _WAD_PER_MICRO and micros % 2):
+        micros += 1
+    return micros
+
+
+def _usd(micros: int) -> Decimal:
+    return Decimal(micros).scaleb(-6)
 
 
 @dataclass(frozen=True)
@@ -44,29 +59,44 @@ class Equity(Metric):
         self.cohorts = list(run.cohorts)
         self.cohort_of = run.cohort_of
         self.capital = {a.name: Decimal(a.capital) for a in self.agents}
-        self.by_agent: dict[str, Decimal] = {}  # the last sample: agent name -> USD
+        #: Wiped out below this many micro-dollars (exact: capital x WIPED_OUT x 10^6).
+        self.floor = {a.name: self.capital[a.name] * WIPED_OUT * MICROS for a in self.agents
+                      if a.kind != "lp"}
+        #: The last sample: agent name -> equity in micro-dollars, the unit every USD figure
+        #: of a run is rounded to (:func:`usd`); summed as integers, shown as Decimals.
+        self.micros: dict[str, int] = {}
         self.columns: Row = {}
         self.series: dict[str, list[Decimal]] = {c: [] for c in self.cohorts}
         self.spot_checks = 0
 
+    @property
+    def by_agent(self) -> dict[str, Decimal]:
+        """The last sample: agent name -> equity, USD."""
+        return {name: _usd(m) for name, m in self.micros.items()}
+
     def observe(self, view: BlockView) -> Mapping[str, Any]:
-        if view.block % self.params.every == 0 or not self.by_agent:
-            self.by_agent = self.sample(view.block)
+        if view.block % self.params.every == 0 or not self.micros:
+            self.micros = self.sample_micros(view.block)
             for agent in self.agents:  # what it holds on the external market (an arb's hedge)
                 if agent.outside_units or agent.outside_cash:
-                    self.by_agent[agent.name] += usd(agent.outside_value(view.prices))
+                    self.micros[agent.name] += int(usd(agent.outside_value(view.prices)).scaleb(6))
             self.columns = {**self._totals(), "wiped_out": self._wiped_out(self.agents)}
         for cohort in self.cohorts:
             self.series[cohort].append(self.columns[f"equity.{cohort}"])
         return self.columns  # the last sample's, until the next
 
     def sample(self, block: int) -> dict[str, Decimal]:
+        """Every agent's equity, USD to the micro-dollar (:meth:`sample_micros`)."""
+        return {name: _usd(m) for name, m in self.sample_micros(block).items()}
+
+    def sample_micros(self, block: int) -> dict[str, int]:
         """Every agent's equity (wallet + cross account + isolated positions + LP shares + what
         the order book holds for it: order collateral, LP deposits and redemptions waiting), as
         ``Reader.equities`` gives it, computed by the event index from what each agent holds
-        (:meth:`~protocol.keepers.index.BookIndex.equities`). In the first sample at or after
-        each multiple of ``spot_check_every`` blocks the chain's ``Reader.equities`` is read too
-        and must agree to the wei (``IndexMismatch`` otherwise)."""
+        (:meth:`~protocol.keepers.index.BookIndex.equities`), in micro-dollars rounded as
+        :func:`usd` rounds. In the first sample at or after each multiple of
+        ``spot_check_every`` blocks the chain's ``Reader.equities`` is read too and must agree
+        to the wei (``IndexMismatch`` otherwise)."""
         addresses = [a.address for a in self.agents]
         values = BookIndex.of(self.venue).equities(addresses)
         every = self.params.spot_check_every
@@ -78,23 +108,26 @@ class Equity(Metric):
                                            if x != y)
                 raise IndexMismatch(f"equity of {agent} at block {block}: index {mine}, "
                                     f"chain {theirs} (WAD USD)")
-        return {a.name: usd(from_wad(wad)) for a, wad in zip(self.agents, values)}
+        return {a.name: _micros(wad) for a, wad in zip(self.agents, values)}
 
     def _totals(self) -> Row:
-        totals = {f"equity.{c}": Decimal(0) for c in self.cohorts}
-        totals["equity.isolated"] = Decimal(0)
-        totals["equity.cross"] = Decimal(0)
+        sums = {f"equity.{c}": 0 for c in self.cohorts}
+        sums["equity.isolated"] = sums["equity.cross"] = 0
+        summed: set[str] = set()  # a sum of nothing stays Decimal(0), as before it was summed
         for agent in self.agents:
-            equity = self.by_agent.get(agent.name, Decimal(0))
-            totals[f"equity.{self.cohort_of[agent.name]}"] += equity
+            equity = self.micros.get(agent.name, 0)
+            column = f"equity.{self.cohort_of[agent.name]}"
+            sums[column] += equity
+            summed.add(column)
             mode = getattr(agent, "mode", None)
             if mode in ("isolated", "cross"):
-                totals[f"equity.{mode}"] += equity
-        return totals
+                sums[f"equity.{mode}"] += equity
+                summed.add(f"equity.{mode}")
+        return {c: _usd(total) if c in summed else Decimal(0) for c, total in sums.items()}
 
     def _wiped_out(self, agents: Any) -> int:
-        return sum(1 for a in agents if a.kind != "lp"
-                   and self.by_agent.get(a.name, Decimal(0)) < self.capital[a.name] * WIPED_OUT)
+        floor, micros = self.floor, self.micros
+        return sum(1 for a in agents if a.kind != "lp" and micros.get(a.name, 0) < floor[a.name])
 
     def summary(self) -> dict[str, Any]:
         cohorts: dict[str, dict[str, Any]] = {}
@@ -104,7 +137,8 @@ class Equity(Metric):
             start = sum((self.capital[a.name] for a in members), Decimal(0))
             end = series[-1]
             wiped = self._wiped_out(members)
-            losses = sum((max(Decimal(0), self.capital[a.name] - self.by_agent.get(
+            by_agent = self.by_agent
+            losses = sum((max(Decimal(0), self.capital[a.name] - by_agent.get(
                 a.name, Decimal(0))) for a in members), Decimal(0))
             cohorts[cohort] = {
                 "agents": len(members), "start_equity": usd(start), "end_equity": end,
