@@ -78,10 +78,19 @@ def solvency(venue: "Venue") -> SolvencyView:
     profit, factor, open_entry, cap, adl, floor = venue.clearinghouse.solvency()
     _, budget, held = venue.clearinghouse.profit_budget()
     return SolvencyView(
-        pending_profit=from_wad(profit), pnl_factor=None if factor == MAX_UINT else from_wad(factor),
+        pending_profit=from_wad(profit), pnl_factor=_pnl_factor(factor),
         open_entry=from_wad(open_entry), max_pnl_factor_traders=Decimal(cap) / BPS,
         max_pnl_factor_adl=Decimal(adl) / BPS, min_pnl_factor_after_adl=Decimal(floor) / BPS,
         budget=from_wad(budget), held=from_wad(held))
+
+
+def pnl_factor(venue: "Venue") -> Optional[Decimal]:
+    """:attr:`SolvencyView.pnl_factor` alone (one view, where :func:`solvency` reads two)."""
+    return _pnl_factor(venue.clearinghouse.solvency()[1])
+
+
+def _pnl_factor(factor: int) -> Optional[Decimal]:
+    return None if factor == MAX_UINT else from_wad(factor)
 
 
 def factor_bps(name: str, value: Number) -> int:

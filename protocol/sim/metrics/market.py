@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from protocol.plugins import Aggregate, BlockView, Metric, RunView
 from protocol.sim.metrics.common import market_drawdowns, max_drawdown, usd
+from protocol.venue.adl import pnl_factor
 from protocol.venue.units import from_wad
 
 
@@ -60,7 +61,7 @@ class MarketState(Metric):
                 Decimal("0.000001")) if pool > 0 else None
         row["lp_share_price"] = v.usd(v.pool.convert_to_assets(self.one_share))
         row["insurance_fund"] = v.insurance_fund()
-        row["pnl_factor"] = v.solvency().pnl_factor
+        row["pnl_factor"] = pnl_factor(v)
         for key, series in self.series.items():
             series.append(row[key])
         return row
