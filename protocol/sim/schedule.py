@@ -6,7 +6,7 @@ and the prices that should wake it sooner (:meth:`~protocol.agents.Agent.trigger
 action on its positions (a liquidation, auto-deleveraging, an order that closed a position)
 wakes it for the next block. An agent with nothing to do costs nothing: the schedule is a
 priority queue of (block, agent), and a block looks only at the agents due in it and at the
-price triggers declared.
+price triggers that the block's prices cross (kept in heaps per market, nearest first).
 
 The agents due in a block act in a seeded random order (the engine's ``order`` stream), as all
 agents did when they were polled.
@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import Mapping, Sequence
 
 from protocol.agents import Agent
-from protocol.agents.base import Triggers
 
 
 class AgentSchedule:
@@ -30,7 +29,12 @@ class AgentSchedule:
         self._index = {id(agent): i for i, agent in enumerate(self.agents)}
         self._at: dict[int, int] = {i: first_block for i in range(len(self.agents))}
         self._queue: list[tuple[int, int]] = [(first_block, i) for i in range(len(self.agents))]
-        self._triggers: dict[int, Triggers] = {}
+        #: Per market, the declared price levels in heaps, nearest first: lows (fire at or
+        #: below, negated: a max-heap) and highs (fire at or above). An entry is (key, the
+        #: agent's trigger version it was declared at, agent); a later declaration voids it.
+        self._lows: dict[str, list[tuple[Decimal, int, int]]] = {}
+        self._highs: dict[str, list[tuple[Decimal, int, int]]] = {}
+        self._version: dict[int, int] = {}
 
     def due(self, block: int, prices: Mapping[str, Decimal]) -> list[Agent]:
         """The agents that act in ``block``, in agent order (the engine shuffles them): those
@@ -42,9 +46,17 @@ class AgentSchedule:
             if at.get(i) == when:  # else a stale entry: the agent was rescheduled since
                 del at[i]
                 due.add(i)
-        for i, triggers in self._triggers.items():
-            if i not in due and _crossed(triggers, prices):
-                due.add(i)
+        version = self._version
+        for market, price in prices.items():
+            lows, highs = self._lows.get(market), self._highs.get(market)
+            while lows and -lows[0][0] >= price:
+                _, declared, i = heapq.heappop(lows)
+                if version.get(i) == declared:
+                    due.add(i)
+            while highs and highs[0][0] <= price:
+                _, declared, i = heapq.heappop(highs)
+                if version.get(i) == declared:
+                    due.add(i)
         return [self.agents[i] for i in sorted(due)]
 
     def acted(self, agent: Agent, block: int) -> None:
@@ -56,10 +68,13 @@ class AgentSchedule:
                 raise ValueError(f"{agent.name}: next_block({block}) must be later, got {wanted}")
             self._wake(i, wanted)
         triggers = agent.triggers()
+        declared = self._version[i] = self._version.get(i, 0) + 1  # voids the ones before
         if triggers:
-            self._triggers[i] = triggers
-        else:
-            self._triggers.pop(i, None)
+            for market, (low, high) in triggers.items():
+                if low is not None:
+                    heapq.heappush(self._lows.setdefault(market, []), (-low, declared, i))
+                if high is not None:
+                    heapq.heappush(self._highs.setdefault(market, []), (high, declared, i))
 
     def wake(self, agent: Agent, block: int) -> None:
         """Have ``agent`` act in ``block`` at the latest (a keeper acted on its positions)."""
@@ -71,12 +86,3 @@ class AgentSchedule:
             self._at[i] = block
             heapq.heappush(self._queue, (block, i))
 
-
-def _crossed(triggers: Triggers, prices: Mapping[str, Decimal]) -> bool:
-    for market, (low, high) in triggers.items():
-        price = prices.get(market)
-        if price is None:
-            continue
-        if (low is not None and price <= low) or (high is not None and price >= high):
-            return True
-    return False
