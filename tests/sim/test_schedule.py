@@ -78,6 +78,21 @@ def test_agents_act_when_due_and_when_a_price_or_a_keeper_wakes_them():
         AgentSchedule([bad]).acted(bad, 10)
 
 
+def test_a_trigger_the_agent_no_longer_declares_wakes_nothing():
+    """Triggers sit in heaps per market: a level the agent replaced (or dropped) after acting
+    stays in the heap but wakes nobody when the price crosses it; the new level does."""
+    mover = Clocked("mover", triggers={"ETH": (Decimal(90), Decimal(110))})
+    schedule = AgentSchedule([mover])
+    assert _run(schedule, range(1, 2), lambda b: {"ETH": Decimal(100)}) == {1: ["mover"]}
+    mover._triggers = {"ETH": (Decimal(80), None)}  # what it declares after its next act
+    seen = _run(schedule, range(2, 4), lambda b: {"ETH": Decimal(111 if b == 2 else 100)})
+    assert seen == {2: ["mover"], 3: []}  # 110 was still declared in block 2
+    seen = _run(schedule, range(4, 8), lambda b: {"ETH": Decimal({4: 112, 5: 85, 6: 80, 7: 79}[b])})
+    assert seen == {4: [], 5: [], 6: ["mover"], 7: ["mover"]}  # 110 and 90 replaced by 80
+    mover._triggers = {}
+    assert _run(schedule, range(8, 10), lambda b: {"ETH": Decimal(70)}) == {8: ["mover"], 9: []}
+
+
 def _one_topper(tmp_path, blocks: int = 200) -> object:
     path = tmp_path / "topper.toml"
     path.write_text(f"""
