@@ -243,9 +243,9 @@ def _integer_width(kind: str) -> Optional[tuple[bool, int]]:
 
 def _integer_tuple_decoder(widths: list[tuple[bool, int]]) -> Callable[[bytes, int], tuple[int, ...]]:
     """A decoder of a flat tuple of integers: its words in one pass, then the signs and the
-    bounds of the narrower ones. Results and positions are the closures' of
-    :func:`_word_decoder`, without a call per word; an all-zero tuple (a mapping's empty entry,
-    common in the venue's views) is answered at once."""
+    bounds of the narrower ones. It gives what :func:`_word_decoder`'s closures give (a word out
+    of range falls back to eth-abi), without a call per word; an all-zero tuple (a mapping's
+    empty entry, common in the venue's views) is answered at once."""
     count = len(widths)
     size = 32 * count
     signed = [i for i, (is_signed, _) in enumerate(widths) if is_signed]
