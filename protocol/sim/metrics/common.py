@@ -9,9 +9,14 @@ from typing import Any, Sequence
 WIPED_OUT = Decimal("0.01")
 
 
+#: Decimal places of every USD figure of a run: to the micro-dollar.
+USD_DECIMALS = 6
+_USD_QUANTUM = Decimal(1).scaleb(-USD_DECIMALS)
+
+
 def usd(x: Decimal) -> Decimal:
     """``x`` to the micro-dollar, as every USD figure of a run is written."""
-    return x.quantize(Decimal("0.000001"))
+    return x.quantize(_USD_QUANTUM)
 
 
 def max_drawdown(values: Sequence[Decimal]) -> Decimal:

@@ -8,12 +8,12 @@ from typing import Any, Mapping
 
 from protocol.keepers.index import BookIndex, IndexMismatch, chain_equities
 from protocol.plugins import Aggregate, BlockView, Metric, RunView
-from protocol.sim.metrics.common import WIPED_OUT, max_drawdown, usd
+from protocol.sim.metrics.common import USD_DECIMALS, WIPED_OUT, max_drawdown, usd
 from protocol.sim.result import Row
 
 #: Micro-dollars per dollar: :func:`usd` rounds every USD figure to one.
-MICROS = 10**6
-_WAD_PER_MICRO = 10**12
+MICROS: int = 10**USD_DECIMALS
+_WAD_PER_MICRO: int = 10**18 // MICROS
 
 
 def _micros(wad: int) -> int:
@@ -25,7 +25,7 @@ def _micros(wad: int) -> int:
 
 
 def _usd(micros: int) -> Decimal:
-    return Decimal(micros).scaleb(-6)
+    return Decimal(micros).scaleb(-USD_DECIMALS)
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Equity(Metric):
             self.micros = self.sample_micros(view.block)
             for agent in self.agents:  # what it holds on the external market (an arb's hedge)
                 if agent.outside_units or agent.outside_cash:
-                    self.micros[agent.name] += int(usd(agent.outside_value(view.prices)).scaleb(6))
+                    self.micros[agent.name] += int(usd(agent.outside_value(view.prices)).scaleb(USD_DECIMALS))
             self.columns = {**self._totals(), "wiped_out": self._wiped_out(self.agents)}
         for cohort in self.cohorts:
             self.series[cohort].append(self.columns[f"equity.{cohort}"])
